@@ -1,0 +1,194 @@
+package module
+
+import (
+	"context"
+	"encoding/xml"
+	"log/slog"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+// Module is one area of server behaviour.
+type Module interface {
+	// Name is the module's short name, used in config and logs.
+	Name() string
+	// Register declares the module's handlers. It is called once, before
+	// any listener starts.
+	Register(r Registrar) error
+}
+
+// Starter is implemented by modules that run background work; Start is
+// called after every module registered, and ctx ends at shutdown.
+type Starter interface {
+	Start(ctx context.Context) error
+}
+
+// Host is the server as a module sees it.
+type Host interface {
+	// Route sends a stanza whose from is already set through the router,
+	// exactly as if a local entity had sent it.
+	Route(ctx context.Context, st *stanza.Element)
+	// Sessions is the table of bound sessions.
+	Sessions() *sm.Table
+	// Stores are the persistent stores.
+	Stores() storage.Stores
+	// IsLocal reports whether domain is one of the served domains.
+	IsLocal(domain string) bool
+	// Domains lists the served domains.
+	Domains() []string
+	// AccountExists reports whether a local account exists.
+	AccountExists(ctx context.Context, user jid.JID) (bool, error)
+	// Emit runs the callbacks registered for a session event.
+	Emit(ctx context.Context, ev SessionEvent, s *sm.Session)
+	// Logger is the module's logger.
+	Logger() *slog.Logger
+	// Now is the server clock.
+	Now() time.Time
+	// Limits are the server limits modules must honour.
+	Limits() Limits
+	// DiscoInfo returns the identities and features every module
+	// advertised for a target (XEP-0030).
+	DiscoInfo(t Target) ([]Identity, []string)
+	// SendIQ sends an IQ request from the server and waits for its result
+	// or error reply, or for ctx to end.
+	SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error)
+	// ModuleConfig decodes the module's section of the config into v
+	// (a pointer to a struct); absent sections leave v unchanged.
+	ModuleConfig(name string, v any) error
+}
+
+// Limits are the limits that concern modules.
+type Limits struct {
+	OfflineMessages int // per account; 0: unlimited
+}
+
+// Target says whom an IQ is addressed to.
+type Target uint8
+
+// IQ targets.
+const (
+	// TargetServer is an IQ to a served domain.
+	TargetServer Target = iota + 1
+	// TargetAccount is an IQ to the bare JID of a local account (or with no
+	// 'to', which RFC 6120 §10.3.3 treats as the sender's own account).
+	TargetAccount
+)
+
+// IQKey selects an IQ handler.
+type IQKey struct {
+	Type   string   // stanza.TypeGet or stanza.TypeSet
+	Name   xml.Name // the payload element
+	Target Target
+}
+
+// IQ is a request delivered to a handler.
+type IQ struct {
+	Stanza  *stanza.Element
+	Payload *stanza.Element
+	From    jid.JID // stamped by the server
+	To      jid.JID // the domain, or the bare JID of the account
+	Session *sm.Session
+}
+
+// FromSelf reports whether the request comes from the account it targets.
+func (q *IQ) FromSelf() bool { return q.From.Bare() == q.To.Bare() }
+
+// IQHandler answers a request: it returns the result payload (nil for an
+// empty result) or an error; a *stanza.Error is sent as is, any other
+// error as <internal-server-error/> and logged. A handler that returns
+// ErrNoReply sends the reply itself.
+type IQHandler func(ctx context.Context, q *IQ) (*stanza.Element, error)
+
+// ErrNoReply is returned by an IQHandler that answered by itself.
+var ErrNoReply = noReply{}
+
+type noReply struct{}
+
+func (noReply) Error() string { return "module: handler replies itself" }
+
+// Phase is a point in the router's processing where hooks run.
+type Phase uint8
+
+// Hook phases, in the order a stanza meets them.
+const (
+	// PhaseOutbound runs for every stanza a local session sends, after 'from'
+	// was stamped and before routing. Presence without 'to' (broadcast) is
+	// only ever seen here.
+	PhaseOutbound Phase = iota + 1
+	// PhaseInbound runs for a stanza addressed to a local account (its bare
+	// or a full JID) before delivery.
+	PhaseInbound
+	// PhaseUndeliverable runs for a message to a local account that no
+	// session can take (RFC 6121 §8.5.2.1.1), before it is refused.
+	PhaseUndeliverable
+)
+
+// Packet is a stanza in the router.
+type Packet struct {
+	Stanza *stanza.Element
+	Kind   stanza.Kind
+	From   jid.JID
+	To     jid.JID     // zero when the stanza has no 'to'
+	Origin *sm.Session // the local session that sent it, or nil
+}
+
+// Verdict is what a hook decides.
+type Verdict uint8
+
+// Verdicts.
+const (
+	// Continue passes the stanza to the next hook and then to delivery.
+	Continue Verdict = iota
+	// Handled stops processing: the hook consumed the stanza (and answered
+	// or bounced it itself if needed).
+	Handled
+)
+
+// Hook inspects or consumes a stanza.
+type Hook func(ctx context.Context, p *Packet) Verdict
+
+// SessionEvent is a change in a session's life.
+type SessionEvent uint8
+
+// Session events.
+const (
+	// SessionBound: a resource was bound.
+	SessionBound SessionEvent = iota + 1
+	// SessionAvailable: the session sent initial presence.
+	SessionAvailable
+	// SessionEnded: the session is gone (closed or broken) and unbound.
+	SessionEnded
+)
+
+// SessionFunc reacts to a session event.
+type SessionFunc func(ctx context.Context, s *sm.Session)
+
+// Identity is a service discovery identity (XEP-0030).
+type Identity struct {
+	Category, Type, Name string
+}
+
+// Registrar is what a module registers with.
+type Registrar interface {
+	// Host returns the server facade.
+	Host() Host
+	// HandleIQ registers an IQ handler; a key registered twice fails
+	// start-up.
+	HandleIQ(key IQKey, h IQHandler)
+	// Hook registers a hook in a phase for one stanza kind; lower priority
+	// values run first.
+	Hook(phase Phase, kind stanza.Kind, priority int, h Hook)
+	// OnSession registers a session event callback.
+	OnSession(ev SessionEvent, fn SessionFunc)
+	// Feature advertises a disco feature for a target.
+	Feature(t Target, feature string)
+	// Identity advertises a disco identity for a target.
+	Identity(t Target, id Identity)
+	// StreamFeature adds an element to the stream features offered after
+	// resource binding is possible (e.g. roster versioning).
+	StreamFeature(el *stanza.Element)
+}

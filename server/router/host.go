@@ -1,0 +1,42 @@
+package router
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
+
+// host is the module.Host a module receives: the router with the module's
+// own logger and config section.
+type host struct {
+	*Router
+	name string
+	log  *slog.Logger
+}
+
+var _ module.Host = (*host)(nil)
+
+func (r *Router) hostFor(name string) *host {
+	return &host{Router: r, name: name, log: r.log.With("module", name)}
+}
+
+func (h *host) Stores() storage.Stores { return h.opts.Stores }
+func (h *host) Logger() *slog.Logger   { return h.log }
+func (h *host) Now() time.Time         { return h.opts.Now() }
+func (h *host) Limits() module.Limits  { return h.opts.Limits }
+func (h *host) Domains() []string      { return h.opts.Domains }
+
+func (h *host) AccountExists(ctx context.Context, user jid.JID) (bool, error) {
+	return h.opts.Stores.Accounts.AccountExists(ctx, user.Bare())
+}
+
+func (h *host) ModuleConfig(name string, v any) error {
+	if h.opts.ModuleConfig == nil {
+		return nil
+	}
+	return h.opts.ModuleConfig(name, v)
+}

@@ -1,0 +1,90 @@
+package router
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+type hookKey struct {
+	phase module.Phase
+	kind  stanza.Kind
+}
+
+type hookEntry struct {
+	priority int
+	seq      int
+	module   string
+	fn       module.Hook
+}
+
+type registration struct {
+	r      *Router
+	module string
+}
+
+var _ module.Registrar = (*registration)(nil)
+
+// Register calls m.Register with a registrar bound to this router. It must
+// run before the router serves any stanza.
+func (r *Router) Register(m module.Module) error {
+	reg := &registration{r: r, module: m.Name()}
+	if err := m.Register(reg); err != nil {
+		return fmt.Errorf("module %s: %w", m.Name(), err)
+	}
+	if len(r.regErrs) > 0 {
+		return fmt.Errorf("module %s: %w", m.Name(), r.regErrs[0])
+	}
+	return nil
+}
+
+func (g *registration) Host() module.Host { return g.r.hostFor(g.module) }
+
+func (g *registration) HandleIQ(key module.IQKey, h module.IQHandler) {
+	if _, dup := g.r.iq[key]; dup {
+		g.r.regErrs = append(g.r.regErrs, fmt.Errorf("IQ handler %s {%s}%s for target %d registered twice", key.Type, key.Name.Space, key.Name.Local, key.Target))
+		return
+	}
+	g.r.iq[key] = h
+}
+
+func (g *registration) Hook(phase module.Phase, kind stanza.Kind, priority int, h module.Hook) {
+	k := hookKey{phase, kind}
+	g.r.seq++
+	list := append(g.r.hooks[k], hookEntry{priority: priority, seq: g.r.seq, module: g.module, fn: h})
+	sort.SliceStable(list, func(i, j int) bool { return list[i].priority < list[j].priority })
+	g.r.hooks[k] = list
+}
+
+func (g *registration) OnSession(ev module.SessionEvent, fn module.SessionFunc) {
+	g.r.sessionFns[ev] = append(g.r.sessionFns[ev], fn)
+}
+
+func (g *registration) Feature(t module.Target, feature string) {
+	for _, f := range g.r.features[t] {
+		if f == feature {
+			return
+		}
+	}
+	g.r.features[t] = append(g.r.features[t], feature)
+	sort.Strings(g.r.features[t])
+}
+
+func (g *registration) Identity(t module.Target, id module.Identity) {
+	g.r.identities[t] = append(g.r.identities[t], id)
+}
+
+func (g *registration) StreamFeature(el *stanza.Element) {
+	g.r.streamFeatures = append(g.r.streamFeatures, el)
+}
+
+// StreamFeatures returns the stream features modules registered, offered
+// by the c2s transport once the stream is authenticated.
+func (r *Router) StreamFeatures() []*stanza.Element { return r.streamFeatures }
+
+// DiscoInfo returns what modules advertised for a target.
+func (r *Router) DiscoInfo(t module.Target) ([]module.Identity, []string) {
+	return r.identities[t], r.features[t]
+}

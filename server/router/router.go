@@ -1,0 +1,427 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+// Options configure a Router.
+type Options struct {
+	Domains []string
+	Stores  storage.Stores
+	Table   *sm.Table
+	Log     *slog.Logger
+	Now     func() time.Time
+	Limits  module.Limits
+	// ModuleConfig decodes a module's config section; may be nil.
+	ModuleConfig func(name string, v any) error
+}
+
+// Router routes stanzas between local sessions, the server's modules and,
+// later, remote domains.
+type Router struct {
+	opts    Options
+	log     *slog.Logger
+	domains map[string]bool
+
+	// Filled during registration, read-only afterwards.
+	iq             map[module.IQKey]module.IQHandler
+	hooks          map[hookKey][]hookEntry
+	sessionFns     map[module.SessionEvent][]module.SessionFunc
+	features       map[module.Target][]string
+	identities     map[module.Target][]module.Identity
+	streamFeatures []*stanza.Element
+	regErrs        []error
+	seq            int
+
+	pendingMu sync.Mutex
+	pending   map[string]chan *stanza.Element
+	iqSeq     atomic.Uint64
+}
+
+// New returns a router for the given domains.
+func New(opts Options) *Router {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Table == nil {
+		opts.Table = sm.NewTable(0)
+	}
+	r := &Router{
+		opts:       opts,
+		log:        opts.Log,
+		domains:    make(map[string]bool, len(opts.Domains)),
+		iq:         make(map[module.IQKey]module.IQHandler),
+		hooks:      make(map[hookKey][]hookEntry),
+		sessionFns: make(map[module.SessionEvent][]module.SessionFunc),
+		features:   make(map[module.Target][]string),
+		identities: make(map[module.Target][]module.Identity),
+		pending:    make(map[string]chan *stanza.Element),
+	}
+	for _, d := range opts.Domains {
+		r.domains[d] = true
+	}
+	return r
+}
+
+// Sessions returns the session table.
+func (r *Router) Sessions() *sm.Table { return r.opts.Table }
+
+// IsLocal reports whether domain is served here.
+func (r *Router) IsLocal(domain string) bool { return r.domains[domain] }
+
+// Emit runs the callbacks registered for a session event.
+func (r *Router) Emit(ctx context.Context, ev module.SessionEvent, s *sm.Session) {
+	for _, fn := range r.sessionFns[ev] {
+		fn(ctx, s)
+	}
+}
+
+// Route routes a stanza whose 'from' is set, on behalf of the server or a
+// module.
+func (r *Router) Route(ctx context.Context, st *stanza.Element) {
+	r.route(ctx, st, nil)
+}
+
+// RouteFrom routes a stanza a local session sent; the transport has already
+// stamped its 'from'.
+func (r *Router) RouteFrom(ctx context.Context, origin *sm.Session, st *stanza.Element) {
+	r.route(ctx, st, origin)
+}
+
+func (r *Router) route(ctx context.Context, st *stanza.Element, origin *sm.Session) {
+	p := &module.Packet{Stanza: st, Kind: stanza.KindOf(st), Origin: origin}
+	if p.Kind == stanza.KindOther {
+		r.log.Warn("router: dropping a non-stanza element", "name", st.Name.Local)
+		return
+	}
+	from, err := jid.Parse(st.From())
+	if err != nil {
+		r.log.Warn("router: dropping a stanza with an invalid from", "from", st.From(), "err", err)
+		return
+	}
+	p.From = from
+	if t := st.To(); t != "" {
+		to, err := jid.Parse(t)
+		if err != nil {
+			r.bounce(ctx, p, stanza.Errorf(stanza.JIDMalformed, "invalid 'to' address"))
+			return
+		}
+		p.To = to
+	}
+	if origin != nil && r.runHooks(ctx, module.PhaseOutbound, p) {
+		return
+	}
+	if p.To.IsZero() {
+		switch p.Kind {
+		case stanza.KindPresence:
+			// Broadcast presence is the presence module's, in the outbound phase.
+			r.log.Debug("router: presence without 'to' not handled", "from", from)
+			return
+		default:
+			// RFC 6120 §10.3: handled as if addressed to the sender's bare JID.
+			p.To = from.Bare()
+		}
+	}
+	if p.Kind == stanza.KindIQ && !st.IsRequest() && r.IsLocal(p.To.Domain()) && p.To.Local() == "" && p.To.Resource() == "" {
+		r.resolvePending(st)
+		return
+	}
+	switch {
+	case !r.IsLocal(p.To.Domain()):
+		r.remote(ctx, p)
+	case p.To.Local() == "":
+		r.toServer(ctx, p)
+	default:
+		r.toAccount(ctx, p)
+	}
+}
+
+// runHooks runs the hooks of a phase and reports whether one handled p.
+func (r *Router) runHooks(ctx context.Context, phase module.Phase, p *module.Packet) bool {
+	for _, h := range r.hooks[hookKey{phase, p.Kind}] {
+		if h.fn(ctx, p) == module.Handled {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Router) remote(ctx context.Context, p *module.Packet) {
+	// Server-to-server is not wired yet: RFC 6120 §10.4.
+	r.bounce(ctx, p, stanza.Errorf(stanza.RemoteServerNotFound, "no route to %s", p.To.Domain()))
+}
+
+func (r *Router) toServer(ctx context.Context, p *module.Packet) {
+	if p.To.Resource() != "" {
+		r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
+		return
+	}
+	switch p.Kind {
+	case stanza.KindIQ:
+		r.handleIQ(ctx, p, module.TargetServer)
+	default:
+		if r.runHooks(ctx, module.PhaseInbound, p) {
+			return
+		}
+		if p.Kind == stanza.KindMessage {
+			r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
+		}
+	}
+}
+
+func (r *Router) toAccount(ctx context.Context, p *module.Packet) {
+	bare := p.To.Bare()
+	if len(r.opts.Table.Sessions(bare)) == 0 {
+		ok, err := r.opts.Stores.Accounts.AccountExists(ctx, bare)
+		if err != nil {
+			r.log.Error("router: account lookup failed", "user", bare, "err", err)
+			r.bounce(ctx, p, stanza.Err(stanza.InternalServerError))
+			return
+		}
+		if !ok {
+			// RFC 6121 §8.5.1: no such user.
+			switch p.Kind {
+			case stanza.KindPresence:
+				r.log.Debug("router: presence to unknown user ignored", "to", bare)
+			default:
+				r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
+			}
+			return
+		}
+	}
+	if r.runHooks(ctx, module.PhaseInbound, p) {
+		return
+	}
+	if p.To.Resource() == "" {
+		r.toBare(ctx, p)
+		return
+	}
+	r.toFull(ctx, p)
+}
+
+// toBare applies RFC 6121 §8.5.2.
+func (r *Router) toBare(ctx context.Context, p *module.Packet) {
+	switch p.Kind {
+	case stanza.KindIQ:
+		r.handleIQ(ctx, p, module.TargetAccount)
+	case stanza.KindPresence:
+		for _, s := range r.opts.Table.Available(p.To) {
+			r.deliver(ctx, s, p.Stanza)
+		}
+	case stanza.KindMessage:
+		switch p.Stanza.MessageType() {
+		case stanza.TypeError:
+			return
+		case stanza.TypeGroupchat:
+			r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
+			return
+		}
+		targets := messageTargets(r.opts.Table.Available(p.To), p.Stanza.MessageType())
+		delivered := false
+		for _, s := range targets {
+			if r.deliver(ctx, s, p.Stanza) {
+				delivered = true
+			}
+		}
+		if !delivered {
+			r.undeliverable(ctx, p)
+		}
+	}
+}
+
+// messageTargets picks the resources that take a message sent to a bare
+// JID (RFC 6121 §8.5.2.1.1): never negative priorities; for chat and normal
+// the highest-priority ones (all of them when tied); for headline all.
+func messageTargets(available []*sm.Session, typ string) []*sm.Session {
+	var out []*sm.Session
+	best := -1
+	for _, s := range available {
+		prio := s.Priority()
+		if prio < 0 {
+			continue
+		}
+		if typ == stanza.TypeHeadline {
+			out = append(out, s)
+			continue
+		}
+		switch {
+		case prio > best:
+			best = prio
+			out = append(out[:0], s)
+		case prio == best:
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (r *Router) undeliverable(ctx context.Context, p *module.Packet) {
+	switch p.Stanza.MessageType() {
+	case stanza.TypeHeadline, stanza.TypeError:
+		return // RFC 6121 §8.5.2.2.1: silently ignored
+	}
+	if r.runHooks(ctx, module.PhaseUndeliverable, p) {
+		return
+	}
+	r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
+}
+
+// toFull applies RFC 6121 §8.5.3.
+func (r *Router) toFull(ctx context.Context, p *module.Packet) {
+	if s := r.opts.Table.Get(p.To); s != nil {
+		if r.deliver(ctx, s, p.Stanza) {
+			return
+		}
+	}
+	switch p.Kind {
+	case stanza.KindIQ:
+		r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
+	case stanza.KindPresence:
+		// §8.5.3.2.3: available/unavailable and probes to a gone resource
+		// are ignored; subscription states were handled by the presence
+		// module before delivery.
+	case stanza.KindMessage:
+		switch p.Stanza.MessageType() {
+		case stanza.TypeError:
+		case stanza.TypeGroupchat:
+			r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
+		default:
+			// §8.5.3.2.1: as if sent to the bare JID.
+			targets := messageTargets(r.opts.Table.Available(p.To.Bare()), p.Stanza.MessageType())
+			delivered := false
+			for _, s := range targets {
+				if r.deliver(ctx, s, p.Stanza) {
+					delivered = true
+				}
+			}
+			if !delivered {
+				r.undeliverable(ctx, p)
+			}
+		}
+	}
+}
+
+func (r *Router) deliver(_ context.Context, s *sm.Session, st *stanza.Element) bool {
+	if err := s.Deliver(st); err != nil {
+		r.log.Warn("router: delivery failed", "to", s.JID(), "err", err)
+		return false
+	}
+	return true
+}
+
+func (r *Router) handleIQ(ctx context.Context, p *module.Packet, target module.Target) {
+	st := p.Stanza
+	if !st.IsRequest() {
+		if target == module.TargetAccount {
+			return // results and errors to a bare JID are for nobody
+		}
+		r.resolvePending(st)
+		return
+	}
+	payload := st.Payload()
+	if payload == nil {
+		r.bounce(ctx, p, stanza.Errorf(stanza.BadRequest, "an IQ request needs one payload element"))
+		return
+	}
+	h := r.iq[module.IQKey{Type: st.Type(), Name: payload.Name, Target: target}]
+	if h == nil {
+		r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
+		return
+	}
+	q := &module.IQ{Stanza: st, Payload: payload, From: p.From, To: p.To, Session: p.Origin}
+	res, err := h(ctx, q)
+	if errors.Is(err, module.ErrNoReply) {
+		return
+	}
+	if err != nil {
+		var se *stanza.Error
+		if !errors.As(err, &se) {
+			r.log.Error("router: IQ handler failed", "payload", payload.Name.Space, "from", p.From, "err", err)
+			se = stanza.Err(stanza.InternalServerError)
+		}
+		r.bounce(ctx, p, se)
+		return
+	}
+	reply := stanza.Result(st, res)
+	reply.Set("to", p.From.String())
+	r.reply(ctx, p, reply)
+}
+
+// bounce answers p with a stanza error, unless p may not be bounced.
+func (r *Router) bounce(ctx context.Context, p *module.Packet, e *stanza.Error) {
+	if !stanza.MayBounce(p.Stanza) {
+		return
+	}
+	reply := stanza.ErrorReply(p.Stanza, e)
+	if reply.From() == "" {
+		if !p.To.IsZero() {
+			reply.Set("from", p.To.String())
+		}
+	}
+	r.reply(ctx, p, reply)
+}
+
+// reply sends a server-generated answer back to p's sender, straight to
+// the origin session when there is one.
+func (r *Router) reply(ctx context.Context, p *module.Packet, reply *stanza.Element) {
+	if p.Origin != nil && reply.To() == p.Origin.JID().String() {
+		r.deliver(ctx, p.Origin, reply)
+		return
+	}
+	if reply.From() == "" {
+		reply.Set("from", p.From.Domain())
+	}
+	r.route(ctx, reply, nil)
+}
+
+// SendIQ sends an IQ request from the server and waits for the answer.
+func (r *Router) SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
+	id := "srv-" + strconv.FormatUint(r.iqSeq.Add(1), 36)
+	iq.Set("id", id)
+	ch := make(chan *stanza.Element, 1)
+	r.pendingMu.Lock()
+	r.pending[id] = ch
+	r.pendingMu.Unlock()
+	defer func() {
+		r.pendingMu.Lock()
+		delete(r.pending, id)
+		r.pendingMu.Unlock()
+	}()
+	r.route(ctx, iq, nil)
+	select {
+	case res := <-ch:
+		if res.Type() == stanza.TypeError {
+			if e := stanza.ParseError(res); e != nil {
+				return res, e
+			}
+		}
+		return res, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (r *Router) resolvePending(st *stanza.Element) {
+	r.pendingMu.Lock()
+	ch := r.pending[st.ID()]
+	delete(r.pending, st.ID())
+	r.pendingMu.Unlock()
+	if ch != nil {
+		ch <- st
+	}
+}

@@ -1,0 +1,7 @@
+// Package sm is the session table: every bound resource of every local
+// account, its presence and priority, and the resource-conflict policy of
+// RFC 6120 §7.7.2.2 (the newest session wins).
+//
+// The table is sharded by bare JID so that routing between local users
+// takes no global lock.
+package sm

@@ -1,0 +1,141 @@
+package sm
+
+import (
+	"sync"
+
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// Conn is what a transport provides for a bound session.
+type Conn interface {
+	// Deliver queues a stanza for the peer without blocking. It returns an
+	// error when the session is closed or its queue is full (the transport
+	// then ends the session as a slow consumer).
+	Deliver(st *stanza.Element) error
+	// Close ends the stream, with a stream error when err is non-nil.
+	Close(err *stream.Error)
+	// RemoteAddr returns the peer's address for logs and throttling.
+	RemoteAddr() string
+}
+
+// Session is one bound resource. Its identity never changes; presence and
+// per-module values are guarded by a mutex because modules running on
+// other sessions' goroutines read them.
+type Session struct {
+	jid  jid.JID
+	conn Conn
+
+	mu          sync.Mutex
+	available   bool
+	priority    int
+	presence    *stanza.Element
+	interested  bool // requested the roster (RFC 6121 §2.1.6)
+	values      map[any]any
+	terminating bool
+}
+
+// NewSession returns an unbound session for the full JID j.
+func NewSession(j jid.JID, conn Conn) *Session {
+	return &Session{jid: j, conn: conn}
+}
+
+// JID returns the session's full JID.
+func (s *Session) JID() jid.JID { return s.jid }
+
+// Conn returns the transport connection.
+func (s *Session) Conn() Conn { return s.conn }
+
+// Deliver queues a stanza for the session.
+func (s *Session) Deliver(st *stanza.Element) error { return s.conn.Deliver(st) }
+
+// SetPresence records the session's current broadcast presence. An
+// unavailable presence (or nil) makes the session unavailable.
+func (s *Session) SetPresence(p *stanza.Element, priority int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p == nil || p.Type() == stanza.TypeUnavailable {
+		s.available = false
+		s.presence = nil
+		s.priority = 0
+		return
+	}
+	s.available = true
+	s.presence = p
+	s.priority = priority
+}
+
+// Available reports whether the session sent initial presence and is not
+// unavailable since.
+func (s *Session) Available() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.available
+}
+
+// Priority returns the priority of the session's last presence.
+func (s *Session) Priority() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.priority
+}
+
+// Presence returns the session's last available presence, or nil.
+func (s *Session) Presence() *stanza.Element {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.presence
+}
+
+// SetInterested marks the session as having requested the roster.
+func (s *Session) SetInterested() {
+	s.mu.Lock()
+	s.interested = true
+	s.mu.Unlock()
+}
+
+// Interested reports whether the session requested the roster.
+func (s *Session) Interested() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.interested
+}
+
+// Value returns a per-session value stored by a module under key.
+func (s *Session) Value(key any) any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.values[key]
+}
+
+// SetValue stores a per-session value; nil deletes it. Keys should be of a
+// module's own unexported type so modules cannot collide.
+func (s *Session) SetValue(key, v any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v == nil {
+		delete(s.values, key)
+		return
+	}
+	if s.values == nil {
+		s.values = make(map[any]any, 2)
+	}
+	s.values[key] = v
+}
+
+// Update runs fn with the per-session value under key while holding the
+// session lock, and stores what fn returns; for read-modify-write values.
+func (s *Session) Update(key any, fn func(old any) any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := fn(s.values[key])
+	if v == nil {
+		delete(s.values, key)
+		return
+	}
+	if s.values == nil {
+		s.values = make(map[any]any, 2)
+	}
+	s.values[key] = v
+}

@@ -1,0 +1,153 @@
+package sm
+
+import (
+	"errors"
+	"hash/maphash"
+	"sort"
+	"sync"
+
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
+
+// ErrTooManySessions is returned by Bind when the account already has the
+// maximum number of sessions.
+var ErrTooManySessions = errors.New("sm: too many sessions for this account")
+
+const shardCount = 64
+
+type shard struct {
+	mu    sync.RWMutex
+	users map[jid.JID][]*Session // bare JID -> sessions
+}
+
+// Table is the set of bound sessions, sharded by bare JID.
+type Table struct {
+	seed        maphash.Seed
+	maxSessions int
+	shards      [shardCount]shard
+}
+
+// NewTable returns an empty table allowing maxPerAccount sessions per
+// account (0: unlimited).
+func NewTable(maxPerAccount int) *Table {
+	t := &Table{seed: maphash.MakeSeed(), maxSessions: maxPerAccount}
+	for i := range t.shards {
+		t.shards[i].users = make(map[jid.JID][]*Session)
+	}
+	return t
+}
+
+func (t *Table) shard(bare jid.JID) *shard {
+	h := maphash.String(t.seed, bare.String())
+	return &t.shards[h%shardCount]
+}
+
+// Bind adds s to the table. If a session with the same full JID exists it
+// is replaced and returned, and the caller must end it with a <conflict/>
+// stream error (RFC 6120 §7.7.2.2). When the account is at its session
+// limit, Bind returns ErrTooManySessions.
+func (t *Table) Bind(s *Session) (replaced *Session, err error) {
+	bare := s.jid.Bare()
+	sh := t.shard(bare)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	list := sh.users[bare]
+	for i, old := range list {
+		if old.jid == s.jid {
+			next := make([]*Session, len(list))
+			copy(next, list)
+			next[i] = s
+			sh.users[bare] = next
+			return old, nil
+		}
+	}
+	if t.maxSessions > 0 && len(list) >= t.maxSessions {
+		return nil, ErrTooManySessions
+	}
+	next := make([]*Session, len(list), len(list)+1)
+	copy(next, list)
+	sh.users[bare] = append(next, s)
+	return nil, nil
+}
+
+// Unbind removes s if it is still the bound session for its JID, and
+// reports whether it was.
+func (t *Table) Unbind(s *Session) bool {
+	bare := s.jid.Bare()
+	sh := t.shard(bare)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	list := sh.users[bare]
+	for i, cur := range list {
+		if cur == s {
+			if len(list) == 1 {
+				delete(sh.users, bare)
+				return true
+			}
+			next := make([]*Session, 0, len(list)-1)
+			next = append(next, list[:i]...)
+			sh.users[bare] = append(next, list[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// Sessions returns the sessions of a bare JID. The slice is shared and
+// must not be modified; the table replaces it on every change.
+func (t *Table) Sessions(bare jid.JID) []*Session {
+	sh := t.shard(bare)
+	sh.mu.RLock()
+	defer sh.mu.RUnlock()
+	return sh.users[bare]
+}
+
+// Get returns the session bound to a full JID, or nil.
+func (t *Table) Get(full jid.JID) *Session {
+	for _, s := range t.Sessions(full.Bare()) {
+		if s.jid == full {
+			return s
+		}
+	}
+	return nil
+}
+
+// Available returns the available sessions of a bare JID.
+func (t *Table) Available(bare jid.JID) []*Session {
+	var out []*Session
+	for _, s := range t.Sessions(bare) {
+		if s.Available() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Count returns the number of bound sessions.
+func (t *Table) Count() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		for _, l := range sh.users {
+			n += len(l)
+		}
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+// All returns every bound session, sorted by JID, for administration.
+func (t *Table) All() []*Session {
+	var out []*Session
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		for _, l := range sh.users {
+			out = append(out, l...)
+		}
+		sh.mu.RUnlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].jid.String() < out[j].jid.String() })
+	return out
+}
