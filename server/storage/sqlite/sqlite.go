@@ -1,0 +1,194 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// busyTimeout is how long a connection waits for a lock held by another
+// connection (or process) before failing with SQLITE_BUSY.
+const busyTimeout = 10 * time.Second
+
+// DB is an open SQLite database implementing every store of
+// [storage.Stores]. It is safe for concurrent use.
+type DB struct {
+	w   *sql.DB // the single writer connection; transactions are BEGIN IMMEDIATE
+	r   *sql.DB // the read pool (query_only)
+	log *slog.Logger
+}
+
+var (
+	_ storage.Accounts     = (*DB)(nil)
+	_ storage.Roster       = (*DB)(nil)
+	_ storage.Offline      = (*DB)(nil)
+	_ storage.VCards       = (*DB)(nil)
+	_ storage.Private      = (*DB)(nil)
+	_ storage.Blocking     = (*DB)(nil)
+	_ storage.LastActivity = (*DB)(nil)
+)
+
+// Open opens (creating it if needed) the database file at path and brings
+// its schema up to date. log may be nil.
+func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("sqlite: open: invalid path %q", path)
+	}
+	common := url.Values{}
+	common.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	common.Add("_pragma", "foreign_keys(1)")
+
+	wq := url.Values{}
+	for k, v := range common {
+		wq[k] = append([]string(nil), v...)
+	}
+	wq.Add("_pragma", "journal_mode(WAL)")
+	wq.Add("_pragma", "synchronous(NORMAL)")
+	wq.Set("_txlock", "immediate")
+	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	db := &DB{w: w, log: log.With("component", "sqlite", "path", path)}
+	if err := db.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+
+	rq := common
+	rq.Add("_pragma", "query_only(1)")
+	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
+	}
+	db.r = r
+	return db, nil
+}
+
+// Stores returns the stores of db; every field is db itself.
+func (db *DB) Stores() storage.Stores {
+	return storage.Stores{
+		Accounts: db,
+		Roster:   db,
+		Offline:  db,
+		VCards:   db,
+		Private:  db,
+		Blocking: db,
+		Last:     db,
+	}
+}
+
+// Close closes both connection pools.
+func (db *DB) Close() error {
+	err := errors.Join(db.r.Close(), db.w.Close())
+	if err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the schema version recorded in the database.
+func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := db.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: schema version: %w", err)
+	}
+	return v, nil
+}
+
+// migrate applies, in one transaction, every migration newer than the
+// database's schema version.
+func (db *DB) migrate(ctx context.Context) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER PRIMARY KEY,
+			applied_at INTEGER NOT NULL
+		)`); err != nil {
+			return fmt.Errorf("sqlite: migrate: creating schema_migrations: %w", err)
+		}
+		var cur int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+			return fmt.Errorf("sqlite: migrate: reading version: %w", err)
+		}
+		if cur > len(migrations) {
+			return fmt.Errorf("sqlite: migrate: database schema version %d is newer than this binary supports (%d)", cur, len(migrations))
+		}
+		for v := cur + 1; v <= len(migrations); v++ {
+			if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+				return fmt.Errorf("sqlite: migrate: applying version %d: %w", v, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)`,
+				v, time.Now().UTC().UnixNano()); err != nil {
+				return fmt.Errorf("sqlite: migrate: recording version %d: %w", v, err)
+			}
+			db.log.InfoContext(ctx, "applied schema migration", "version", v)
+		}
+		return nil
+	})
+}
+
+// tx runs fn in a write transaction (BEGIN IMMEDIATE) on the writer
+// connection, committing if fn returns nil and rolling back otherwise. fn
+// must use only tx: the writer has a single connection.
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// userKey is the database key of user: its bare JID.
+func userKey(user jid.JID) string { return user.Bare().String() }
+
+// nanos converts t to UTC Unix nanoseconds.
+func nanos(t time.Time) int64 { return t.UTC().UnixNano() }
+
+// fromNanos converts UTC Unix nanoseconds back to a time in UTC.
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// parseJIDs parses stored JID strings.
+func parseJID(s, what string) (jid.JID, error) {
+	j, err := jid.Parse(s)
+	if err != nil {
+		return jid.JID{}, fmt.Errorf("sqlite: stored %s %q: %w", what, s, err)
+	}
+	return j, nil
+}
