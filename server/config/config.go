@@ -1,0 +1,280 @@
+package config
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Config is the complete server configuration. The zero value is not
+// useful; start from [Default], [Load] or [Parse].
+type Config struct {
+	// Domains are the virtual hosts served, normalised to lower-case
+	// Unicode form (as in JIDs). Key "domains".
+	Domains []string
+	// DataDir holds the database, generated certificates and other state.
+	// Key "data_dir".
+	DataDir string
+	// Listeners are the network listeners. Key "listeners".
+	Listeners []Listener
+	// TLS configures certificates and protocol versions. Key "tls".
+	TLS TLS
+	// Storage selects the storage backend. Key "storage".
+	Storage Storage
+	// Auth configures authentication. Key "auth".
+	Auth Auth
+	// Limits bounds resource use per connection, session and account.
+	// Key "limits".
+	Limits Limits
+	// Modules configures optional protocol modules. Key "modules".
+	Modules Modules
+	// Log configures logging. Key "log".
+	Log Log
+}
+
+// ListenerType is the kind of a network listener.
+type ListenerType string
+
+const (
+	// ListenerC2S is a client-to-server listener using STARTTLS; TLS is
+	// required before authentication.
+	ListenerC2S ListenerType = "c2s"
+	// ListenerC2STLS is a client-to-server listener using direct TLS
+	// (XEP-0368).
+	ListenerC2STLS ListenerType = "c2s_tls"
+)
+
+// Listener is one network listener.
+type Listener struct {
+	// Type is the kind of listener. Key "type".
+	Type ListenerType
+	// Address is the host:port to listen on; the host may be empty to
+	// listen on all addresses. Key "address".
+	Address string
+}
+
+// DirectTLS reports whether the listener starts TLS immediately instead of
+// negotiating it with STARTTLS.
+func (l Listener) DirectTLS() bool { return l.Type == ListenerC2STLS }
+
+// TLS configures certificates and protocol versions.
+type TLS struct {
+	// Certificates are the certificate/key pairs to serve. When empty a
+	// self-signed certificate is generated in the data directory (see
+	// [Config.SelfSignedFiles]). Key "certificates".
+	Certificates []Certificate
+	// MinVersion is the lowest TLS version accepted: tls.VersionTLS12 or
+	// tls.VersionTLS13. Key "min_version", written "1.2" or "1.3".
+	MinVersion uint16
+}
+
+// Certificate is a PEM certificate chain and its private key. Relative
+// paths are relative to the server's working directory.
+type Certificate struct {
+	// Cert is the path of the PEM certificate chain (leaf first). Key
+	// "cert".
+	Cert string
+	// Key is the path of the PEM private key. Key "key".
+	Key string
+}
+
+// StorageKind is a storage backend.
+type StorageKind string
+
+const (
+	// StorageSQLite is the embedded SQLite backend.
+	StorageSQLite StorageKind = "sqlite"
+	// StoragePostgres is the PostgreSQL backend.
+	StoragePostgres StorageKind = "postgres"
+)
+
+// Storage selects the storage backend. In the file it is one string:
+// "sqlite", "sqlite:/path/file.db" or "postgres://user:pass@host/db".
+type Storage struct {
+	// Kind is the backend.
+	Kind StorageKind
+	// Path is the SQLite database file; "" means the default file in
+	// the data directory (see [Config.SQLitePath]).
+	Path string
+	// URL is the PostgreSQL connection URL (may hold a password: log
+	// [Storage.String] instead).
+	URL string
+}
+
+// String returns the storage setting as written in the file, with any
+// password in a PostgreSQL URL redacted.
+func (s Storage) String() string {
+	switch s.Kind {
+	case StorageSQLite:
+		if s.Path == "" {
+			return "sqlite"
+		}
+		return "sqlite:" + s.Path
+	case StoragePostgres:
+		if u, err := url.Parse(s.URL); err == nil {
+			return u.Redacted()
+		}
+		return "postgres://(invalid)"
+	default:
+		return string(s.Kind)
+	}
+}
+
+// Auth configures authentication.
+type Auth struct {
+	// ScramIterations is the PBKDF2 iteration count for newly stored
+	// SCRAM credentials (at least 4096). Key "scram_iterations".
+	ScramIterations int
+	// AllowPlain offers SASL PLAIN; it is only ever offered over TLS.
+	// Key "allow_plain".
+	AllowPlain bool
+	// MaxFailuresPerAccount is how many failed authentications one
+	// account may have within FailureWindow before further attempts are
+	// refused; 0 disables the limit. Key "max_failures_per_account".
+	MaxFailuresPerAccount int
+	// MaxFailuresPerIP is the same limit per client IP address; 0
+	// disables it. Key "max_failures_per_ip".
+	MaxFailuresPerIP int
+	// FailureWindow is the period over which failures are counted. Key
+	// "failure_window".
+	FailureWindow time.Duration
+}
+
+// Limits bounds resource use.
+type Limits struct {
+	// MaxStanzaBytes is the largest stanza accepted from an
+	// authenticated client, in bytes. Key "max_stanza_bytes".
+	MaxStanzaBytes int
+	// MaxDepth is the deepest XML element nesting accepted, counting
+	// the stream element. Key "max_depth".
+	MaxDepth int
+	// PreauthStanzaBytes is the largest top-level element accepted
+	// before authentication, in bytes. Key "preauth_stanza_bytes".
+	PreauthStanzaBytes int
+	// PreauthElements is how many top-level elements a client may send
+	// before it has authenticated. Key "preauth_elements".
+	PreauthElements int
+	// PreauthTimeout is how long an unauthenticated connection may stay
+	// open. Key "preauth_timeout".
+	PreauthTimeout time.Duration
+	// SessionsPerAccount is the most concurrent sessions (resources) of
+	// one account. Key "sessions_per_account".
+	SessionsPerAccount int
+	// OutboundQueue is how many stanzas may be queued for one session
+	// before it is treated as a slow consumer. Key "outbound_queue".
+	OutboundQueue int
+	// OfflineMessages is how many offline messages are stored per
+	// account; 0 disables offline storage. Key "offline_messages".
+	OfflineMessages int
+	// IdlePing is how long a client may be silent before the server
+	// pings it (XEP-0199); 0 disables pings. Key "idle_ping".
+	IdlePing time.Duration
+	// PingTimeout is how long the server waits for the answer to such a
+	// ping before closing the connection. Key "ping_timeout".
+	PingTimeout time.Duration
+}
+
+// Modules configures optional protocol modules.
+type Modules struct {
+	// Version configures Software Version (XEP-0092). Key "version".
+	Version VersionModule
+	// Disabled names modules not to load. Key "disabled".
+	Disabled []string
+}
+
+// IsDisabled reports whether the module called name is disabled.
+func (m Modules) IsDisabled(name string) bool { return slices.Contains(m.Disabled, name) }
+
+// VersionModule configures Software Version (XEP-0092). The operating
+// system is never disclosed.
+type VersionModule struct {
+	// Hide answers with the software name only, omitting the version
+	// number. Key "hide".
+	Hide bool
+}
+
+// LogFormat is the log output format.
+type LogFormat string
+
+const (
+	// LogText is human-readable key=value output.
+	LogText LogFormat = "text"
+	// LogJSON is one JSON object per line.
+	LogJSON LogFormat = "json"
+)
+
+// Log configures logging.
+type Log struct {
+	// Level is the lowest level logged: one of slog.LevelDebug,
+	// LevelInfo, LevelWarn or LevelError. Key "level", written debug,
+	// info, warn or error.
+	Level slog.Level
+	// Format is the output format. Key "format".
+	Format LogFormat
+}
+
+// Default values, also documented in docs/config.md.
+const (
+	defaultDomain    = "localhost"
+	defaultDataDir   = "./parley-data"
+	sqliteFile       = "parley.db"
+	selfSignedCert   = "selfsigned-cert.pem"
+	selfSignedKey    = "selfsigned-key.pem"
+	selfSignedSubdir = "tls"
+)
+
+// Default returns the zero-configuration setup: domain localhost, data in
+// ./parley-data, STARTTLS on :5222 and direct TLS on :5223, SQLite storage
+// and a self-signed certificate in the data directory.
+func Default() *Config {
+	return &Config{
+		Domains: []string{defaultDomain},
+		DataDir: defaultDataDir,
+		Listeners: []Listener{
+			{Type: ListenerC2S, Address: ":5222"},
+			{Type: ListenerC2STLS, Address: ":5223"},
+		},
+		TLS:     TLS{MinVersion: tls.VersionTLS12},
+		Storage: Storage{Kind: StorageSQLite},
+		Auth: Auth{
+			ScramIterations:       4096,
+			AllowPlain:            true,
+			MaxFailuresPerAccount: 5,
+			MaxFailuresPerIP:      20,
+			FailureWindow:         time.Minute,
+		},
+		Limits: Limits{
+			MaxStanzaBytes:     256 << 10,
+			MaxDepth:           64,
+			PreauthStanzaBytes: 8 << 10,
+			PreauthElements:    32,
+			PreauthTimeout:     30 * time.Second,
+			SessionsPerAccount: 10,
+			OutboundQueue:      1000,
+			OfflineMessages:    1000,
+			IdlePing:           5 * time.Minute,
+			PingTimeout:        time.Minute,
+		},
+		Log: Log{Level: slog.LevelInfo, Format: LogText},
+	}
+}
+
+// SQLitePath returns the SQLite database file: the configured path, or
+// parley.db in the data directory.
+func (c *Config) SQLitePath() string {
+	if c.Storage.Path != "" {
+		return c.Storage.Path
+	}
+	return filepath.Join(c.DataDir, sqliteFile)
+}
+
+// SelfSignedFiles returns where the self-signed certificate and key are
+// kept when no certificate is configured: the tls directory of the data
+// directory.
+func (c *Config) SelfSignedFiles() (cert, key string) {
+	dir := filepath.Join(c.DataDir, selfSignedSubdir)
+	return filepath.Join(dir, selfSignedCert), filepath.Join(dir, selfSignedKey)
+}

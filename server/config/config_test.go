@@ -1,0 +1,239 @@
+package config
+
+import (
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefault(t *testing.T) {
+	c := Default()
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v", err)
+	}
+	if !reflect.DeepEqual(c.Domains, []string{"localhost"}) {
+		t.Errorf("Domains = %q", c.Domains)
+	}
+	if c.DataDir != "./parley-data" {
+		t.Errorf("DataDir = %q", c.DataDir)
+	}
+	want := []Listener{{ListenerC2S, ":5222"}, {ListenerC2STLS, ":5223"}}
+	if !reflect.DeepEqual(c.Listeners, want) {
+		t.Errorf("Listeners = %+v", c.Listeners)
+	}
+	if c.Listeners[0].DirectTLS() || !c.Listeners[1].DirectTLS() {
+		t.Error("DirectTLS wrong for default listeners")
+	}
+	if len(c.TLS.Certificates) != 0 || c.TLS.MinVersion != tls.VersionTLS12 {
+		t.Errorf("TLS = %+v", c.TLS)
+	}
+	if c.Storage != (Storage{Kind: StorageSQLite}) {
+		t.Errorf("Storage = %+v", c.Storage)
+	}
+	if got := c.SQLitePath(); got != filepath.Join("parley-data", "parley.db") {
+		t.Errorf("SQLitePath = %q", got)
+	}
+	cert, key := c.SelfSignedFiles()
+	if filepath.Dir(cert) != filepath.Join("parley-data", "tls") || filepath.Dir(key) != filepath.Dir(cert) || cert == key {
+		t.Errorf("SelfSignedFiles = %q, %q", cert, key)
+	}
+	wantAuth := Auth{ScramIterations: 4096, AllowPlain: true, MaxFailuresPerAccount: 5, MaxFailuresPerIP: 20, FailureWindow: time.Minute}
+	if c.Auth != wantAuth {
+		t.Errorf("Auth = %+v", c.Auth)
+	}
+	wantLimits := Limits{
+		MaxStanzaBytes: 262144, MaxDepth: 64, PreauthStanzaBytes: 8192, PreauthElements: 32,
+		PreauthTimeout: 30 * time.Second, SessionsPerAccount: 10, OutboundQueue: 1000,
+		OfflineMessages: 1000, IdlePing: 5 * time.Minute, PingTimeout: time.Minute,
+	}
+	if c.Limits != wantLimits {
+		t.Errorf("Limits = %+v", c.Limits)
+	}
+	if c.Modules.Version.Hide || len(c.Modules.Disabled) != 0 {
+		t.Errorf("Modules = %+v", c.Modules)
+	}
+	if c.Log != (Log{Level: slog.LevelInfo, Format: LogText}) {
+		t.Errorf("Log = %+v", c.Log)
+	}
+	// Each call returns an independent value.
+	c.Domains[0] = "changed"
+	if Default().Domains[0] != "localhost" {
+		t.Error("Default shares state between calls")
+	}
+}
+
+func TestParseEmpty(t *testing.T) {
+	for _, src := range []string{"", "# only a comment\n", "~\n", "{}\n"} {
+		c, err := Parse("p.yaml", []byte(src))
+		if err != nil {
+			t.Fatalf("Parse(%q) = %v", src, err)
+		}
+		if !reflect.DeepEqual(c, Default()) {
+			t.Errorf("Parse(%q) = %+v, want defaults", src, c)
+		}
+	}
+}
+
+const fullFile = `domains: [Example.ORG, "bücher.example."]
+data_dir: /srv/parley
+listeners:
+  - {type: c2s_tls, address: "127.0.0.1:5223"}
+tls:
+  certificates:
+    - cert: /etc/a.pem
+      key: /etc/a.key
+    - {cert: b.pem, key: b.key}
+  min_version: 1.3
+storage: "sqlite:/db/parley.db"
+auth:
+  scram_iterations: 10000
+  allow_plain: false
+  max_failures_per_account: 0
+  max_failures_per_ip: 50
+  failure_window: 90s
+limits:
+  max_stanza_bytes: 1MiB
+  max_depth: 32
+  preauth_stanza_bytes: 4096
+  preauth_elements: 16
+  preauth_timeout: 10s
+  sessions_per_account: 3
+  outbound_queue: 500
+  offline_messages: 0
+  idle_ping: 0
+  ping_timeout: 20s
+modules:
+  version: {hide: true}
+  disabled: [version, ping]
+log:
+  level: debug
+  format: json
+`
+
+func TestParseFull(t *testing.T) {
+	c, err := Parse("full.yaml", []byte(fullFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Config{
+		Domains:   []string{"example.org", "bücher.example"},
+		DataDir:   "/srv/parley",
+		Listeners: []Listener{{ListenerC2STLS, "127.0.0.1:5223"}},
+		TLS: TLS{
+			Certificates: []Certificate{{"/etc/a.pem", "/etc/a.key"}, {"b.pem", "b.key"}},
+			MinVersion:   tls.VersionTLS13,
+		},
+		Storage: Storage{Kind: StorageSQLite, Path: "/db/parley.db"},
+		Auth:    Auth{ScramIterations: 10000, MaxFailuresPerIP: 50, FailureWindow: 90 * time.Second},
+		Limits: Limits{
+			MaxStanzaBytes: 1 << 20, MaxDepth: 32, PreauthStanzaBytes: 4096, PreauthElements: 16,
+			PreauthTimeout: 10 * time.Second, SessionsPerAccount: 3, OutboundQueue: 500,
+			PingTimeout: 20 * time.Second,
+		},
+		Modules: Modules{Version: VersionModule{Hide: true}, Disabled: []string{"version", "ping"}},
+		Log:     Log{Level: slog.LevelDebug, Format: LogJSON},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got  %+v\nwant %+v", c, want)
+	}
+	if c.SQLitePath() != "/db/parley.db" {
+		t.Errorf("SQLitePath = %q", c.SQLitePath())
+	}
+	if !c.Modules.IsDisabled("ping") || c.Modules.IsDisabled("disco") {
+		t.Error("IsDisabled wrong")
+	}
+}
+
+func TestParseMergesOverDefaults(t *testing.T) {
+	c, err := Parse("p.yaml", []byte("limits:\n  max_depth: 10\nauth:\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	want.Limits.MaxDepth = 10
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got %+v", c)
+	}
+}
+
+func TestLoadExampleFile(t *testing.T) {
+	c, err := Load(filepath.Join("..", "..", "docs", "parley.example.yaml"))
+	if err != nil {
+		t.Fatalf("example file: %v", err)
+	}
+	if len(c.Domains) == 0 || len(c.TLS.Certificates) == 0 || len(c.Listeners) != 2 {
+		t.Errorf("example file not fully read: %+v", c)
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "nope.yaml") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestLoadUsesPathInErrors(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "parley.yaml")
+	if err := os.WriteFile(p, []byte("log:\n  level: loud\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(p)
+	var e *Error
+	if !errors.As(err, &e) || e.File != p || e.Line != 2 || e.Key != "log.level" {
+		t.Fatalf("err = %#v", err)
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	e := &Error{File: "parley.yaml", Line: 12, Column: 3, Key: "limits.max_stanza_bytes", Reason: "must be at least 1024"}
+	if got := e.Error(); got != "parley.yaml:12:3: limits.max_stanza_bytes: must be at least 1024" {
+		t.Errorf("Error() = %q", got)
+	}
+	if got := (&Error{Key: "data_dir", Reason: "must not be empty"}).Error(); got != "data_dir: must not be empty" {
+		t.Errorf("Error() = %q", got)
+	}
+	if got := (&Error{File: "f", Line: 2, Reason: "bad"}).Error(); got != "f:2: bad" {
+		t.Errorf("Error() = %q", got)
+	}
+}
+
+func TestValidateAfterOverride(t *testing.T) {
+	c := Default()
+	c.DataDir = ""
+	c.Domains = []string{"Upper.Example"}
+	err := c.Validate()
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 2 {
+		t.Fatalf("err = %v", err)
+	}
+	if es[0].Key != "domains[0]" || es[1].Key != "data_dir" || es[0].Line != 0 {
+		t.Errorf("errs = %v", err)
+	}
+}
+
+func TestStorageString(t *testing.T) {
+	for in, want := range map[string]string{
+		"sqlite":                             "sqlite",
+		"sqlite:/x.db":                       "sqlite:/x.db",
+		"postgres://bob:secret@db:5432/chat": "postgres://bob:xxxxx@db:5432/chat",
+	} {
+		s, err := parseStorage(in)
+		if err != nil {
+			t.Fatalf("parseStorage(%q) = %v", in, err)
+		}
+		if got := s.String(); got != want {
+			t.Errorf("String(%q) = %q, want %q", in, got, want)
+		}
+	}
+	s, _ := parseStorage("postgres://bob:secret@db/chat")
+	if s.Kind != StoragePostgres || s.URL != "postgres://bob:secret@db/chat" {
+		t.Errorf("postgres storage = %+v", s)
+	}
+}

@@ -1,0 +1,191 @@
+package config
+
+import (
+	"go.yaml.in/yaml/v3"
+)
+
+// config decodes the top-level mapping into c.
+func (d *decoder) config(root *yaml.Node, c *Config) {
+	if !isNull(root) && root.Kind != yaml.MappingNode {
+		d.fail(root, "", "the top level must be a mapping of keys, not %s", kindName(root))
+		return
+	}
+	d.mapping(root, root, "", map[string]field{
+		"domains":   func(at, v *yaml.Node, key string) { d.domains(at, v, key, c) },
+		"data_dir":  func(at, v *yaml.Node, key string) { d.str(at, v, key, &c.DataDir) },
+		"listeners": func(at, v *yaml.Node, key string) { d.listeners(at, v, key, c) },
+		"tls":       func(at, v *yaml.Node, key string) { d.tls(at, v, key, &c.TLS) },
+		"storage": func(at, v *yaml.Node, key string) {
+			var s string
+			if !d.str(at, v, key, &s) {
+				return
+			}
+			st, err := parseStorage(s)
+			if err != nil {
+				d.fail(at, key, "%v", err)
+				return
+			}
+			c.Storage = st
+		},
+		"auth":    func(at, v *yaml.Node, key string) { d.auth(at, v, key, &c.Auth) },
+		"limits":  func(at, v *yaml.Node, key string) { d.limits(at, v, key, &c.Limits) },
+		"modules": func(at, v *yaml.Node, key string) { d.modules(at, v, key, &c.Modules) },
+		"log":     func(at, v *yaml.Node, key string) { d.log(at, v, key, &c.Log) },
+	})
+}
+
+// domains decodes and normalises the list of served domains.
+func (d *decoder) domains(at, n *yaml.Node, key string, c *Config) {
+	list, before := []string{}, len(d.errs)
+	ok := d.sequence(at, n, key, func(_ int, it *yaml.Node, ik string) {
+		var s string
+		if !d.str(it, it, ik, &s) {
+			return
+		}
+		dom, err := NormalizeDomain(s)
+		if err != nil {
+			d.fail(it, ik, "%v", err)
+			return
+		}
+		list = append(list, dom)
+	})
+	if ok && len(d.errs) == before {
+		c.Domains = list
+	}
+}
+
+// listeners decodes the list of listeners, replacing the defaults.
+func (d *decoder) listeners(at, n *yaml.Node, key string, c *Config) {
+	list, before := []Listener{}, len(d.errs)
+	ok := d.sequence(at, n, key, func(_ int, it *yaml.Node, ik string) {
+		var l Listener
+		var typ string
+		d.required(it, ik, []string{"type", "address"}, map[string]field{
+			"type":    func(at, v *yaml.Node, k string) { d.str(at, v, k, &typ) },
+			"address": func(at, v *yaml.Node, k string) { d.str(at, v, k, &l.Address) },
+		})
+		l.Type = ListenerType(typ)
+		list = append(list, l)
+	})
+	if ok && len(d.errs) == before {
+		c.Listeners = list
+	}
+}
+
+// required decodes list item n as a mapping with fields, and fails for
+// each of the names in req that is missing.
+func (d *decoder) required(n *yaml.Node, key string, req []string, fields map[string]field) {
+	set := map[string]bool{}
+	wrapped := make(map[string]field, len(fields))
+	for name, fn := range fields {
+		wrapped[name] = func(at, v *yaml.Node, k string) {
+			set[name] = true
+			fn(at, v, k)
+		}
+	}
+	before := len(d.errs)
+	d.mapping(n, n, key, wrapped)
+	if n.Kind != yaml.MappingNode || len(d.errs) > before {
+		return
+	}
+	for _, name := range req {
+		if !set[name] {
+			d.fail(n, key+"."+name, "is required")
+		}
+	}
+}
+
+// tls decodes the tls section.
+func (d *decoder) tls(at, n *yaml.Node, key string, t *TLS) {
+	d.mapping(at, n, key, map[string]field{
+		"certificates": func(at, v *yaml.Node, key string) {
+			list, before := []Certificate{}, len(d.errs)
+			ok := d.sequence(at, v, key, func(_ int, it *yaml.Node, ik string) {
+				var c Certificate
+				d.required(it, ik, []string{"cert", "key"}, map[string]field{
+					"cert": func(at, v *yaml.Node, k string) { d.str(at, v, k, &c.Cert) },
+					"key":  func(at, v *yaml.Node, k string) { d.str(at, v, k, &c.Key) },
+				})
+				list = append(list, c)
+			})
+			if ok && len(d.errs) == before {
+				t.Certificates = list
+			}
+		},
+		"min_version": func(at, v *yaml.Node, key string) {
+			s, ok := d.scalar(at, v, key, `"1.2" or "1.3"`)
+			if !ok {
+				return
+			}
+			ver, err := parseTLSVersion(s)
+			if err != nil {
+				d.fail(at, key, "%v", err)
+				return
+			}
+			t.MinVersion = ver
+		},
+	})
+}
+
+// auth decodes the auth section.
+func (d *decoder) auth(at, n *yaml.Node, key string, a *Auth) {
+	d.mapping(at, n, key, map[string]field{
+		"scram_iterations":         func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.ScramIterations) },
+		"allow_plain":              func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &a.AllowPlain) },
+		"max_failures_per_account": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.MaxFailuresPerAccount) },
+		"max_failures_per_ip":      func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.MaxFailuresPerIP) },
+		"failure_window":           func(at, v *yaml.Node, k string) { d.duration(at, v, k, &a.FailureWindow) },
+	})
+}
+
+// limits decodes the limits section.
+func (d *decoder) limits(at, n *yaml.Node, key string, l *Limits) {
+	d.mapping(at, n, key, map[string]field{
+		"max_stanza_bytes":     func(at, v *yaml.Node, k string) { d.size(at, v, k, &l.MaxStanzaBytes) },
+		"max_depth":            func(at, v *yaml.Node, k string) { d.integer(at, v, k, &l.MaxDepth) },
+		"preauth_stanza_bytes": func(at, v *yaml.Node, k string) { d.size(at, v, k, &l.PreauthStanzaBytes) },
+		"preauth_elements":     func(at, v *yaml.Node, k string) { d.integer(at, v, k, &l.PreauthElements) },
+		"preauth_timeout":      func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.PreauthTimeout) },
+		"sessions_per_account": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &l.SessionsPerAccount) },
+		"outbound_queue":       func(at, v *yaml.Node, k string) { d.integer(at, v, k, &l.OutboundQueue) },
+		"offline_messages":     func(at, v *yaml.Node, k string) { d.integer(at, v, k, &l.OfflineMessages) },
+		"idle_ping":            func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.IdlePing) },
+		"ping_timeout":         func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.PingTimeout) },
+	})
+}
+
+// modules decodes the modules section.
+func (d *decoder) modules(at, n *yaml.Node, key string, m *Modules) {
+	d.mapping(at, n, key, map[string]field{
+		"version": func(at, v *yaml.Node, key string) {
+			d.mapping(at, v, key, map[string]field{
+				"hide": func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &m.Version.Hide) },
+			})
+		},
+		"disabled": func(at, v *yaml.Node, k string) { d.stringList(at, v, k, &m.Disabled) },
+	})
+}
+
+// log decodes the log section.
+func (d *decoder) log(at, n *yaml.Node, key string, l *Log) {
+	d.mapping(at, n, key, map[string]field{
+		"level": func(at, v *yaml.Node, k string) {
+			var s string
+			if !d.str(at, v, k, &s) {
+				return
+			}
+			lvl, err := parseLogLevel(s)
+			if err != nil {
+				d.fail(at, k, "%v", err)
+				return
+			}
+			l.Level = lvl
+		},
+		"format": func(at, v *yaml.Node, k string) {
+			var s string
+			if d.str(at, v, k, &s) {
+				l.Format = LogFormat(s)
+			}
+		},
+	})
+}

@@ -1,0 +1,150 @@
+package config
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// problem is an invalid value found by validation, before it is located
+// in a file.
+type problem struct {
+	key, reason string
+}
+
+// Validate checks every value of c and returns nil, an [*Error] or
+// [Errors]. The errors carry no file position; use it after changing a
+// loaded configuration, for example after applying a --data flag.
+func (c *Config) Validate() error {
+	var es []*Error
+	for _, p := range c.problems() {
+		es = append(es, &Error{Key: p.key, Reason: p.reason})
+	}
+	return asError(es)
+}
+
+// problems returns every invalid value of c, in key order.
+func (c *Config) problems() []problem {
+	var ps []problem
+	add := func(key, format string, args ...any) {
+		ps = append(ps, problem{key, fmt.Sprintf(format, args...)})
+	}
+	atLeast := func(key string, v, min int) {
+		if v < min {
+			add(key, "must be at least %d", min)
+		}
+	}
+	positive := func(key string, d time.Duration) {
+		if d <= 0 {
+			add(key, "must be a positive duration")
+		}
+	}
+
+	if len(c.Domains) == 0 {
+		add("domains", "at least one domain is required")
+	}
+	seen := map[string]bool{}
+	for i, d := range c.Domains {
+		key := fmt.Sprintf("domains[%d]", i)
+		n, err := NormalizeDomain(d)
+		switch {
+		case err != nil:
+			add(key, "%v", err)
+		case n != d:
+			add(key, "%q must be written in normalised form %q", d, n)
+		case seen[n]:
+			add(key, "%q is listed twice", n)
+		}
+		seen[n] = true
+	}
+
+	if c.DataDir == "" {
+		add("data_dir", "must not be empty")
+	}
+
+	if len(c.Listeners) == 0 {
+		add("listeners", "at least one listener is required")
+	}
+	addrs := map[string]bool{}
+	for i, l := range c.Listeners {
+		key := fmt.Sprintf("listeners[%d]", i)
+		if l.Type != ListenerC2S && l.Type != ListenerC2STLS {
+			add(key+".type", "must be c2s or c2s_tls, not %q", l.Type)
+		}
+		if err := checkAddress(l.Address); err != nil {
+			add(key+".address", "%v", err)
+		} else if addrs[l.Address] {
+			add(key+".address", "%q is used by another listener", l.Address)
+		}
+		addrs[l.Address] = true
+	}
+
+	for i, cert := range c.TLS.Certificates {
+		key := fmt.Sprintf("tls.certificates[%d]", i)
+		if cert.Cert == "" {
+			add(key+".cert", "a certificate file is required")
+		}
+		if cert.Key == "" {
+			add(key+".key", "a key file is required")
+		}
+	}
+	if v := c.TLS.MinVersion; v != tls.VersionTLS12 && v != tls.VersionTLS13 {
+		add("tls.min_version", "must be \"1.2\" or \"1.3\", not %s", tlsVersionName(v))
+	}
+
+	switch c.Storage.Kind {
+	case StorageSQLite:
+	case StoragePostgres:
+		if _, err := parseStorage(c.Storage.URL); err != nil {
+			add("storage", "%v", err)
+		}
+	default:
+		add("storage", "unknown storage kind %q", c.Storage.Kind)
+	}
+
+	a := c.Auth
+	atLeast("auth.scram_iterations", a.ScramIterations, 4096)
+	atLeast("auth.max_failures_per_account", a.MaxFailuresPerAccount, 0)
+	atLeast("auth.max_failures_per_ip", a.MaxFailuresPerIP, 0)
+	positive("auth.failure_window", a.FailureWindow)
+
+	l := c.Limits
+	atLeast("limits.max_stanza_bytes", l.MaxStanzaBytes, 1024)
+	atLeast("limits.max_depth", l.MaxDepth, 4)
+	atLeast("limits.preauth_stanza_bytes", l.PreauthStanzaBytes, 512)
+	if l.PreauthStanzaBytes > l.MaxStanzaBytes && l.MaxStanzaBytes >= 1024 {
+		add("limits.preauth_stanza_bytes", "must not exceed limits.max_stanza_bytes (%d)", l.MaxStanzaBytes)
+	}
+	atLeast("limits.preauth_elements", l.PreauthElements, 1)
+	positive("limits.preauth_timeout", l.PreauthTimeout)
+	atLeast("limits.sessions_per_account", l.SessionsPerAccount, 1)
+	atLeast("limits.outbound_queue", l.OutboundQueue, 1)
+	atLeast("limits.offline_messages", l.OfflineMessages, 0)
+	if l.IdlePing < 0 {
+		add("limits.idle_ping", "must not be negative")
+	}
+	positive("limits.ping_timeout", l.PingTimeout)
+
+	mods := map[string]bool{}
+	for i, m := range c.Modules.Disabled {
+		key := fmt.Sprintf("modules.disabled[%d]", i)
+		switch {
+		case m == "":
+			add(key, "module name must not be empty")
+		case mods[m]:
+			add(key, "%q is listed twice", m)
+		}
+		mods[m] = true
+	}
+
+	switch c.Log.Level {
+	case slog.LevelDebug, slog.LevelInfo, slog.LevelWarn, slog.LevelError:
+	default:
+		add("log.level", "must be debug, info, warn or error, not %v", c.Log.Level)
+	}
+	if c.Log.Format != LogText && c.Log.Format != LogJSON {
+		add("log.format", "must be text or json, not %q", c.Log.Format)
+	}
+	return ps
+}
