@@ -1,0 +1,37 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDocsCoverEveryKey(t *testing.T) {
+	// Every key the decoder accepts must be documented and shown in the
+	// example file.
+	allKeys := []string{
+		"domains", "data_dir", "listeners", "type", "address", "tls", "certificates", "cert", "key",
+		"min_version", "storage", "auth", "scram_iterations", "allow_plain", "max_failures_per_account",
+		"max_failures_per_ip", "failure_window", "limits", "max_stanza_bytes", "max_depth",
+		"preauth_stanza_bytes", "preauth_elements", "preauth_timeout", "sessions_per_account",
+		"outbound_queue", "offline_messages", "idle_ping", "ping_timeout", "modules", "version", "hide",
+		"disabled", "log", "level", "format",
+	}
+	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile(filepath.Join("..", "..", "docs", "parley.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range allKeys {
+		if !strings.Contains(string(docs), "`"+k+"`") && !strings.Contains(string(docs), "."+k+"`") {
+			t.Errorf("docs/config.md does not document %q", k)
+		}
+		if !strings.Contains(string(example), k+":") {
+			t.Errorf("docs/parley.example.yaml does not show %q", k)
+		}
+	}
+}
