@@ -1,0 +1,151 @@
+package disco
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/caps"
+	xdisco "github.com/parley-xmpp/parley/xmpp/disco"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+// CapsNode is the XEP-0115 node naming this software.
+const CapsNode = "https://parley.im"
+
+// Module is the service discovery module.
+type Module struct {
+	name string // the server identity's name
+	host module.Host
+	c    *stanza.Element // the caps stream feature, 'ver' filled by Start
+	ver  atomic.Value    // string: the caps ver, once computed
+}
+
+// New returns the disco module; name is the human-readable name of the
+// server identity (e.g. "Parley"), empty for none.
+func New(name string) *Module {
+	return &Module{name: name}
+}
+
+var (
+	_ module.Module  = (*Module)(nil)
+	_ module.Starter = (*Module)(nil)
+)
+
+// Name implements module.Module.
+func (m *Module) Name() string { return "disco" }
+
+// Register implements module.Module.
+func (m *Module) Register(r module.Registrar) error {
+	m.host = r.Host()
+	for _, t := range []module.Target{module.TargetServer, module.TargetAccount} {
+		r.Feature(t, xdisco.NSInfo)
+		r.Feature(t, xdisco.NSItems)
+	}
+	r.Feature(module.TargetServer, caps.NS)
+	r.Identity(module.TargetServer, module.Identity{Category: "server", Type: "im", Name: m.name})
+	r.Identity(module.TargetAccount, module.Identity{Category: "account", Type: "registered"})
+
+	infoName := xmlName(xdisco.NSInfo)
+	itemsName := xmlName(xdisco.NSItems)
+	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: infoName, Target: module.TargetServer}, m.serverInfo)
+	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: infoName, Target: module.TargetAccount}, m.accountInfo)
+	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: itemsName, Target: module.TargetServer}, m.items)
+	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: itemsName, Target: module.TargetAccount}, m.accountItems)
+
+	m.c = caps.Caps{Hash: caps.SHA1, Node: CapsNode}.Element()
+	r.StreamFeature(m.c)
+	return nil
+}
+
+// Start computes the caps 'ver' of the server now that every module has
+// registered its features, and fills in the stream feature. It returns at
+// once.
+func (m *Module) Start(context.Context) error {
+	ver, err := caps.Ver(m.info(module.TargetServer, ""), caps.SHA1)
+	if err != nil {
+		return fmt.Errorf("disco: caps ver: %w", err)
+	}
+	m.ver.Store(ver)
+	m.c.Set("ver", ver)
+	m.host.Logger().Debug("disco: caps computed", "ver", ver)
+	return nil
+}
+
+// Ver returns the server's caps 'ver', empty before Start.
+func (m *Module) Ver() string {
+	v, _ := m.ver.Load().(string)
+	return v
+}
+
+func (m *Module) info(t module.Target, node string) xdisco.Info {
+	ids, features := m.host.DiscoInfo(t)
+	info := xdisco.Info{Node: node, Features: append([]string(nil), features...)}
+	for _, id := range ids {
+		info.Identities = append(info.Identities, xdisco.Identity{Category: id.Category, Type: id.Type, Name: id.Name})
+	}
+	return info
+}
+
+func (m *Module) serverInfo(_ context.Context, q *module.IQ) (*stanza.Element, error) {
+	node := q.Payload.Get("node")
+	if node != "" && node != CapsNode+"#"+m.Ver() {
+		return nil, stanza.Err(stanza.ItemNotFound)
+	}
+	return m.info(module.TargetServer, node).Element(), nil
+}
+
+func (m *Module) accountInfo(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
+	if q.Payload.Get("node") != "" {
+		return nil, stanza.Err(stanza.ItemNotFound)
+	}
+	ok, err := m.authorized(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		// XEP-0030 §8 rule 1.2: same answer as for a missing account.
+		return nil, stanza.Err(stanza.ServiceUnavailable)
+	}
+	return m.info(module.TargetAccount, "").Element(), nil
+}
+
+// authorized reports whether the requester may learn about the target
+// account: it is the account itself, or the account's roster gives it a
+// subscription of "from" or "both".
+func (m *Module) authorized(ctx context.Context, q *module.IQ) (bool, error) {
+	if q.FromSelf() {
+		return true, nil
+	}
+	item, err := m.host.Stores().Roster.RosterItem(ctx, q.To.Bare(), q.From.Bare())
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("disco: roster of %s: %w", q.To.Bare(), err)
+	}
+	return item.Subscription == storage.SubFrom || item.Subscription == storage.SubBoth, nil
+}
+
+func (m *Module) items(_ context.Context, q *module.IQ) (*stanza.Element, error) {
+	if q.Payload.Get("node") != "" {
+		return nil, stanza.Err(stanza.ItemNotFound)
+	}
+	return xdisco.Items{}.Element(), nil
+}
+
+// accountItems returns no items: XEP-0030 §8 rule 2 requires an empty
+// result for unauthorised requesters anyway, and available resources are
+// not listed yet.
+func (m *Module) accountItems(_ context.Context, q *module.IQ) (*stanza.Element, error) {
+	if q.Payload.Get("node") != "" {
+		return nil, stanza.Err(stanza.ItemNotFound)
+	}
+	return xdisco.Items{}.Element(), nil
+}
+
+func xmlName(space string) xml.Name { return xml.Name{Space: space, Local: "query"} }
