@@ -1,0 +1,88 @@
+// Command parley is the Parley XMPP server, its administration tool and a
+// small client, in one binary.
+//
+//	parley serve [--config FILE] [--data DIR]   run the server
+//	parley check [--config FILE]                validate the configuration
+//	parley user add|passwd|del|list ...         manage accounts
+//	parley send --jid A --to B "text"           send a message
+//	parley version                              print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/term"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	isTerm := term.IsTerminal(int(os.Stdin.Fd()))
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdin, isTerm, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdinIsTerm bool, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], env, stdout, stderr)
+	case "check":
+		return runCheck(args[1:], env, stdout, stderr)
+	case "user":
+		return runUser(ctx, args[1:], env, stdin, stdinIsTerm, stdout, stderr)
+	case "send":
+		return runSend(ctx, args[1:], env, stdin, stdinIsTerm, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "parley", version)
+		return 0
+	case "help", "-h", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "parley: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: parley <command> [flags]
+
+commands:
+  serve    run the server (no config needed: serves localhost)
+  check    validate the configuration and exit
+  user     manage accounts: user add|passwd|del|list
+  send     send one message: send --jid alice@localhost --to bob@localhost "hello"
+  version  print the version
+
+Run 'parley <command> -h' for a command's flags.
+`)
+}
+
+// exitError carries an exit code through error returns.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}

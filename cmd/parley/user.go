@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/parley-xmpp/parley/server/app"
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
+
+func runUser(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdinIsTerm bool, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: parley user add|passwd|del|list [--config FILE] [--data DIR] [JID]")
+		return 2
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("parley user "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf commonFlags
+	cf.register(fs)
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	cfg, err := cf.load(env)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley:", err)
+		return exitCode(err)
+	}
+	a, err := app.Open(ctx, cfg, nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley:", err)
+		return 1
+	}
+	defer a.Close()
+
+	if sub == "list" {
+		domain := ""
+		if fs.NArg() > 0 {
+			domain = fs.Arg(0)
+		}
+		users, err := a.Stores().Accounts.ListAccounts(ctx, domain)
+		if err != nil {
+			fmt.Fprintln(stderr, "parley: listing accounts:", err)
+			return 1
+		}
+		for _, u := range users {
+			fmt.Fprintln(stdout, u.String())
+		}
+		return 0
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "usage: parley user %s [--config FILE] [--data DIR] user@domain\n", sub)
+		return 2
+	}
+	user, err := jid.Parse(fs.Arg(0))
+	if err != nil || user.Local() == "" || user.Resource() != "" {
+		fmt.Fprintf(stderr, "parley: %q is not a valid bare JID user@domain\n", fs.Arg(0))
+		return 2
+	}
+	served := false
+	for _, d := range cfg.Domains {
+		if d == user.Domain() {
+			served = true
+		}
+	}
+	if !served {
+		fmt.Fprintf(stderr, "parley: %s is not a served domain (serving %s)\n", user.Domain(), strings.Join(cfg.Domains, ", "))
+		return 2
+	}
+	switch sub {
+	case "add", "passwd":
+		pw, err := readPassword(stdin, stdinIsTerm, stderr, true)
+		if err != nil {
+			fmt.Fprintln(stderr, "parley:", err)
+			return 1
+		}
+		if sub == "add" {
+			err = a.Auth().Create(ctx, user, pw)
+		} else {
+			err = a.Auth().SetPassword(ctx, user, pw)
+		}
+		switch {
+		case errors.Is(err, storage.ErrExists):
+			fmt.Fprintf(stderr, "parley: %s already exists\n", user)
+			return 1
+		case errors.Is(err, storage.ErrNotFound):
+			fmt.Fprintf(stderr, "parley: %s does not exist\n", user)
+			return 1
+		case err != nil:
+			fmt.Fprintln(stderr, "parley:", err)
+			return 1
+		}
+		if sub == "add" {
+			fmt.Fprintf(stdout, "created %s\n", user)
+		} else {
+			fmt.Fprintf(stdout, "password of %s changed\n", user)
+		}
+		return 0
+	case "del":
+		if err := a.Auth().Delete(ctx, user); err != nil {
+			if errors.Is(err, storage.ErrNotFound) {
+				fmt.Fprintf(stderr, "parley: %s does not exist\n", user)
+			} else {
+				fmt.Fprintln(stderr, "parley:", err)
+			}
+			return 1
+		}
+		fmt.Fprintf(stdout, "deleted %s\n", user)
+		return 0
+	}
+	fmt.Fprintf(stderr, "parley: unknown user command %q (add, passwd, del, list)\n", sub)
+	return 2
+}
+
+// readPassword reads a password from the terminal (asking twice when
+// confirm is set) or, when stdin is not a terminal, its first line. A
+// password never comes from the command line.
+func readPassword(stdin io.Reader, isTerm bool, prompt io.Writer, confirm bool) (string, error) {
+	if !isTerm {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+			return "", fmt.Errorf("reading the password from stdin: %w", err)
+		}
+		pw := strings.TrimRight(line, "\r\n")
+		if pw == "" {
+			return "", errors.New("empty password")
+		}
+		return pw, nil
+	}
+	fmt.Fprint(prompt, "Password: ")
+	b, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(prompt)
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	if confirm {
+		fmt.Fprint(prompt, "Again: ")
+		b2, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", fmt.Errorf("reading the password: %w", err)
+		}
+		if string(b) != string(b2) {
+			return "", errors.New("the passwords differ")
+		}
+	}
+	if len(b) == 0 {
+		return "", errors.New("empty password")
+	}
+	return string(b), nil
+}

@@ -1,0 +1,135 @@
+package archtest
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const modulePath = "github.com/parley-xmpp/parley"
+
+type pkg struct {
+	ImportPath string
+	Deps       []string
+}
+
+// TestDependencyRule checks with `go list -deps` that imports point down
+// the layering of docs/architecture.md: the client library never imports
+// the server, storage never imports the router or transports, modules never
+// import each other, and only the composition root and commands see
+// everything.
+func TestDependencyRule(t *testing.T) {
+	cmd := exec.Command("go", "list", "-deps", "-json", "./...")
+	cmd.Dir = "../.."
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(out)
+	var pkgs []pkg
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(p.ImportPath, modulePath+"/") {
+			pkgs = append(pkgs, p)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if len(pkgs) < 10 {
+		t.Fatalf("only %d packages listed", len(pkgs))
+	}
+	for _, p := range pkgs {
+		rel := strings.TrimPrefix(p.ImportPath, modulePath+"/")
+		for _, d := range p.Deps {
+			if !strings.HasPrefix(d, modulePath+"/") {
+				continue
+			}
+			dep := strings.TrimPrefix(d, modulePath+"/")
+			if why := violation(rel, dep); why != "" {
+				t.Errorf("%s imports %s: %s", rel, dep, why)
+			}
+		}
+	}
+}
+
+func under(p, prefix string) bool { return p == prefix || strings.HasPrefix(p, prefix+"/") }
+
+// violation returns why pkg may not depend on dep, or "".
+func violation(pkg, dep string) string {
+	switch {
+	case under(pkg, "xmpp") && !under(dep, "xmpp"):
+		return "the xmpp/ library never imports the server"
+	case under(pkg, "xmpp/jid") && dep != "xmpp/jid":
+		return "xmpp/jid is the bottom layer"
+	case under(pkg, "xmpp/stanza") && !under(dep, "xmpp/jid"):
+		return "xmpp/stanza may only import jid"
+	case under(pkg, "xmpp/sasl"):
+		return "xmpp/sasl has no project dependencies"
+	case under(pkg, "server/storage") && !under(pkg, "server/storage/storagetest") &&
+		!(under(dep, "server/storage") || under(dep, "xmpp")):
+		return "storage may only import storage and xmpp/"
+	case under(pkg, "server/mod"):
+		if under(dep, "server/mod") {
+			return "a module never imports another module"
+		}
+		if under(dep, "server/router") || under(dep, "server/c2s") || under(dep, "server/app") || under(dep, "server/auth") {
+			return "modules see the server only through server/module"
+		}
+	case under(pkg, "server/router") && (under(dep, "server/c2s") || under(dep, "server/mod") || under(dep, "server/app")):
+		return "the router does not know transports or features"
+	case under(pkg, "server/c2s") && (under(dep, "server/mod") || under(dep, "server/router") || under(dep, "server/app")):
+		return "transports know the router only through an interface, and no features"
+	case under(pkg, "server/module") && (under(dep, "server/router") || under(dep, "server/c2s") || under(dep, "server/mod")):
+		return "the module API depends on nothing above it"
+	case under(pkg, "server/sm") && !under(dep, "xmpp"):
+		return "the session table only knows xmpp/"
+	case under(pkg, "server/config") && dep != "":
+		if !under(dep, "xmpp") {
+			return "config depends on nothing in the server"
+		}
+	case under(dep, "cmd"):
+		return "nothing imports a command"
+	case under(dep, "xmpptest"):
+		return "only tests use xmpptest"
+	}
+	return ""
+}
+
+func TestViolationRules(t *testing.T) {
+	bad := [][2]string{
+		{"xmpp/client", "server/router"},
+		{"server/mod/roster", "server/mod/offline"},
+		{"server/mod/roster", "server/router"},
+		{"server/router", "server/c2s"},
+		{"server/storage/sqlite", "server/module"},
+		{"xmpp/stanza", "xmpp/stream"},
+	}
+	for _, b := range bad {
+		if violation(b[0], b[1]) == "" {
+			t.Errorf("%s -> %s should be a violation", b[0], b[1])
+		}
+	}
+	good := [][2]string{
+		{"server/mod/roster", "server/module"},
+		{"server/mod/roster", "xmpp/roster"},
+		{"server/app", "server/mod/roster"},
+		{"xmpp/client", "xmpp/stream"},
+		{"server/router", "server/sm"},
+	}
+	for _, g := range good {
+		if why := violation(g[0], g[1]); why != "" {
+			t.Errorf("%s -> %s flagged: %s", g[0], g[1], why)
+		}
+	}
+}

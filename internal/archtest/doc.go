@@ -1,0 +1,3 @@
+// Package archtest holds the test that keeps the dependency rule of
+// docs/architecture.md true.
+package archtest

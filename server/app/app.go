@@ -1,0 +1,258 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/auth"
+	"github.com/parley-xmpp/parley/server/c2s"
+	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/modules"
+	"github.com/parley-xmpp/parley/server/router"
+	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlite"
+)
+
+// App is a configured Parley server.
+type App struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	db     *sqlite.DB
+	stores storage.Stores
+	auth   *auth.Authenticator
+	router *router.Router
+	tls    *tls.Config
+	self   bool // the certificate is self-signed
+	secret []byte
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	servers   []*c2s.Server
+	addrs     map[config.ListenerType][]net.Addr
+	wg        sync.WaitGroup
+	cancel    context.CancelFunc
+}
+
+// Open prepares the data folder and storage. It does not listen; use Start
+// or Run. OpenStorage is enough for administration commands.
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data folder %s: %w", cfg.DataDir, err)
+	}
+	if cfg.Storage.Kind != config.StorageSQLite {
+		return nil, fmt.Errorf("storage %s: only sqlite is available in this version", cfg.Storage.Kind)
+	}
+	db, err := sqlite.Open(ctx, cfg.SQLitePath(), log.With("component", "sqlite"))
+	if err != nil {
+		return nil, fmt.Errorf("opening storage: %w", err)
+	}
+	stores := db.Stores()
+	a := &App{cfg: cfg, log: log, db: db, stores: stores}
+	a.auth = auth.New(stores.Accounts, auth.Options{
+		Iterations:            cfg.Auth.ScramIterations,
+		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
+		MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
+		FailureWindow:         cfg.Auth.FailureWindow,
+		Log:                   log.With("component", "auth"),
+	})
+	return a, nil
+}
+
+// Auth returns the account manager.
+func (a *App) Auth() *auth.Authenticator { return a.auth }
+
+// Stores returns the storage.
+func (a *App) Stores() storage.Stores { return a.stores }
+
+// Router returns the router (for tests).
+func (a *App) Router() *router.Router { return a.router }
+
+// Config returns the configuration in use.
+func (a *App) Config() *config.Config { return a.cfg }
+
+// Close releases storage. Call it after Run returned or instead of Start.
+func (a *App) Close() error { return a.db.Close() }
+
+// Start sets up TLS, the router and modules, and starts listening. The
+// listeners run until ctx ends or Stop is called.
+func (a *App) Start(ctx context.Context, mods []module.Module) error {
+	certs, self, err := loadCertificates(a.cfg)
+	if err != nil {
+		return err
+	}
+	a.self = self
+	a.tls = &tls.Config{Certificates: certs, MinVersion: a.cfg.TLS.MinVersion}
+	if a.secret, err = loadSecret(a.cfg.DataDir); err != nil {
+		return err
+	}
+	table := sm.NewTable(a.cfg.Limits.SessionsPerAccount)
+	a.router = router.New(router.Options{
+		Domains: a.cfg.Domains,
+		Stores:  a.stores,
+		Table:   table,
+		Log:     a.log.With("component", "router"),
+		Limits:  module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages},
+	})
+	if mods == nil {
+		mods = modules.Default(a.cfg)
+	}
+	for _, m := range mods {
+		if a.cfg.Modules.IsDisabled(m.Name()) {
+			continue
+		}
+		if err := a.router.Register(m); err != nil {
+			return err
+		}
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	a.cancel = cancel
+	for _, m := range mods {
+		if st, ok := m.(module.Starter); ok && !a.cfg.Modules.IsDisabled(m.Name()) {
+			if err := st.Start(runCtx); err != nil {
+				cancel()
+				return fmt.Errorf("starting module %s: %w", m.Name(), err)
+			}
+		}
+	}
+	a.addrs = make(map[config.ListenerType][]net.Addr)
+	for _, l := range a.cfg.Listeners {
+		ln, err := net.Listen("tcp", l.Address)
+		if err != nil {
+			cancel()
+			a.closeListeners()
+			return fmt.Errorf("listener %s on %s: %w", l.Type, l.Address, err)
+		}
+		srv := c2s.New(c2s.Config{
+			TLS:        a.tls,
+			DirectTLS:  l.DirectTLS(),
+			AllowPLAIN: a.cfg.Auth.AllowPlain,
+			FakeSecret: a.secret,
+			Iterations: a.cfg.Auth.ScramIterations,
+			Limits: c2s.Limits{
+				MaxStanzaBytes:     a.cfg.Limits.MaxStanzaBytes,
+				MaxDepth:           a.cfg.Limits.MaxDepth,
+				PreauthStanzaBytes: a.cfg.Limits.PreauthStanzaBytes,
+				PreauthElements:    a.cfg.Limits.PreauthElements,
+				PreauthTimeout:     a.cfg.Limits.PreauthTimeout,
+				OutboundQueue:      a.cfg.Limits.OutboundQueue,
+				IdlePing:           a.cfg.Limits.IdlePing,
+				PingTimeout:        a.cfg.Limits.PingTimeout,
+			},
+			Router: a.router,
+			Auth:   a.auth,
+			Log:    a.log.With("component", "c2s", "listener", l.Address),
+		})
+		a.mu.Lock()
+		a.listeners = append(a.listeners, ln)
+		a.servers = append(a.servers, srv)
+		a.addrs[l.Type] = append(a.addrs[l.Type], ln.Addr())
+		a.mu.Unlock()
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := srv.Serve(runCtx, ln); err != nil {
+				a.log.Error("listener failed", "address", ln.Addr().String(), "err", err)
+			}
+		}()
+	}
+	return nil
+}
+
+func (a *App) closeListeners() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, ln := range a.listeners {
+		ln.Close()
+	}
+}
+
+// Addrs returns the bound addresses of the listeners of a type.
+func (a *App) Addrs(t config.ListenerType) []net.Addr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.addrs[t]
+}
+
+// Summary is the one line `parley serve` prints at start.
+func (a *App) Summary() string {
+	var ls []string
+	for _, l := range a.cfg.Listeners {
+		for _, addr := range a.Addrs(l.Type) {
+			kind := "STARTTLS"
+			if l.DirectTLS() {
+				kind = "direct TLS"
+			}
+			ls = append(ls, fmt.Sprintf("%s (%s)", addr, kind))
+		}
+	}
+	cert := "configured certificates"
+	if a.self {
+		cert = "a self-signed certificate"
+	}
+	return fmt.Sprintf("parley: serving %s on %s with %s, data in %s (%s)",
+		strings.Join(a.cfg.Domains, ", "), strings.Join(uniq(ls), ", "), cert, a.cfg.DataDir, a.cfg.Storage.String())
+}
+
+func uniq(s []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Stop closes listeners, ends every session with <system-shutdown/> and
+// waits for them, at most until ctx ends.
+func (a *App) Stop(ctx context.Context) {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.closeListeners()
+	a.mu.Lock()
+	servers := append([]*c2s.Server(nil), a.servers...)
+	a.mu.Unlock()
+	for _, s := range servers {
+		s.Shutdown(ctx)
+	}
+	done := make(chan struct{})
+	go func() { a.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// Run starts the server and serves until ctx ends, then stops gracefully.
+func (a *App) Run(ctx context.Context, mods []module.Module, ready func(*App)) error {
+	if err := a.Start(ctx, mods); err != nil {
+		return err
+	}
+	if ready != nil {
+		ready(a)
+	}
+	<-ctx.Done()
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a.Stop(stopCtx)
+	if err := ctx.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,100 @@
+package c2s
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+// Router is what the transport needs of the router.
+type Router interface {
+	RouteFrom(ctx context.Context, origin *sm.Session, st *stanza.Element)
+	Route(ctx context.Context, st *stanza.Element)
+	Sessions() *sm.Table
+	Emit(ctx context.Context, ev module.SessionEvent, s *sm.Session)
+	StreamFeatures() []*stanza.Element
+	IsLocal(domain string) bool
+}
+
+// Authenticator checks credentials and throttles failures.
+type Authenticator interface {
+	SCRAMKey(ctx context.Context, user jid.JID, hash string) (storage.SCRAMKey, error)
+	CheckPassword(ctx context.Context, user jid.JID, password string) error
+	Allow(user jid.JID, ip netip.Addr) error
+	Failed(user jid.JID, ip netip.Addr)
+	Succeeded(user jid.JID, ip netip.Addr)
+}
+
+// Limits bound what one connection may cost.
+type Limits struct {
+	MaxStanzaBytes     int
+	MaxDepth           int
+	PreauthStanzaBytes int
+	PreauthElements    int
+	PreauthTimeout     time.Duration // until resource binding
+	OutboundQueue      int           // stanzas queued before the peer is a slow consumer
+	IdlePing           time.Duration // silence before the server pings (XEP-0199)
+	PingTimeout        time.Duration // wait for any data after the ping
+	WriteTimeout       time.Duration
+}
+
+// Config configures a c2s listener.
+type Config struct {
+	// TLS is the server's TLS configuration (certificates for every domain).
+	TLS *tls.Config
+	// DirectTLS makes the listener start TLS at once (XEP-0368) instead of
+	// offering STARTTLS.
+	DirectTLS bool
+	// AllowPLAIN offers SASL PLAIN (only ever over TLS).
+	AllowPLAIN bool
+	// FakeSecret derives the fake SCRAM salts of unknown users.
+	FakeSecret []byte
+	// Iterations is the SCRAM iteration count of stored credentials.
+	Iterations int
+	Limits     Limits
+	Router     Router
+	Auth       Authenticator
+	Log        *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) withDefaults() {
+	l := &c.Limits
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defd := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&l.MaxStanzaBytes, 256<<10)
+	def(&l.MaxDepth, 64)
+	def(&l.PreauthStanzaBytes, 8<<10)
+	def(&l.PreauthElements, 32)
+	def(&l.OutboundQueue, 1000)
+	defd(&l.PreauthTimeout, 30*time.Second)
+	defd(&l.IdlePing, 5*time.Minute)
+	defd(&l.PingTimeout, time.Minute)
+	defd(&l.WriteTimeout, 30*time.Second)
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Iterations <= 0 {
+		c.Iterations = 4096
+	}
+}

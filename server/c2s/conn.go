@@ -1,0 +1,461 @@
+package c2s
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// Namespaces of stream negotiation (RFC 6120) and its extensions.
+const (
+	nsTLS     = "urn:ietf:params:xml:ns:xmpp-tls"
+	nsSASL    = "urn:ietf:params:xml:ns:xmpp-sasl"
+	nsBind    = "urn:ietf:params:xml:ns:xmpp-bind"
+	nsSession = "urn:ietf:params:xml:ns:xmpp-session"
+	nsSASLCB  = "urn:xmpp:sasl-cb:0"
+	nsPing    = "urn:xmpp:ping"
+)
+
+type phase uint8
+
+const (
+	phaseTLS   phase = iota // STARTTLS required before anything else
+	phaseAuth               // TLS up, SASL next
+	phaseBind               // authenticated, resource binding next
+	phaseBound              // a session
+)
+
+// conn is one client connection. Its fields are owned by the reader
+// goroutine (run) except where noted.
+type conn struct {
+	srv  *Server
+	cfg  *Config
+	log  *slog.Logger
+	nc   net.Conn // the TCP or TLS connection in use
+	tls  *tls.Conn
+	ip   netip.Addr
+	rd   *deadlineReader
+	dec  *stream.Decoder
+	ph   phase
+	id   string
+	lang string
+
+	domain       string  // the stream's 'to', a served domain
+	user         jid.JID // bare JID once authenticated
+	session      *sm.Session
+	saslFailures int
+
+	writeMu    sync.Mutex // serialises writes on nc; guards sentHeader, sentClose
+	sentHeader bool
+	sentClose  bool
+	out        outQueue
+
+	closing atomic.Bool
+	pingSeq uint64
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	c := &conn{srv: s, cfg: &s.cfg, nc: nc}
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		c.ip = ap.Addr().Unmap()
+	}
+	c.log = s.cfg.Log.With("remote", nc.RemoteAddr().String())
+	c.out.max = s.cfg.Limits.OutboundQueue
+	return c
+}
+
+// RemoteAddr implements sm.Conn.
+func (c *conn) RemoteAddr() string { return c.nc.RemoteAddr().String() }
+
+func (c *conn) run(ctx context.Context) {
+	defer c.nc.Close()
+	c.rd = &deadlineReader{conn: c.nc, now: c.cfg.Now, idle: c.cfg.Limits.IdlePing, pingWait: c.cfg.Limits.PingTimeout}
+	c.rd.setHardDeadline(c.cfg.Now().Add(c.cfg.Limits.PreauthTimeout))
+	if c.cfg.DirectTLS {
+		if err := c.startTLS(ctx); err != nil {
+			c.log.Info("c2s: TLS handshake failed", "err", err)
+			return
+		}
+	}
+	c.dec = stream.NewDecoder(c.rd, c.preauthLimits())
+	err := c.serve(ctx)
+	c.finish(ctx, err)
+}
+
+func (c *conn) preauthLimits() stream.Limits {
+	l := c.cfg.Limits
+	return stream.Limits{MaxStanzaBytes: l.PreauthStanzaBytes, MaxDepth: min(l.MaxDepth, 16), MaxElements: l.PreauthElements}
+}
+
+func (c *conn) boundLimits() stream.Limits {
+	l := c.cfg.Limits
+	return stream.Limits{MaxStanzaBytes: l.MaxStanzaBytes, MaxDepth: l.MaxDepth}
+}
+
+func (c *conn) startTLS(ctx context.Context) error {
+	tc := tls.Server(c.nc, c.cfg.TLS)
+	hctx, cancel := context.WithTimeout(ctx, c.cfg.Limits.PreauthTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		return err
+	}
+	c.writeMu.Lock()
+	c.tls = tc
+	c.nc = tc
+	c.rd.conn = tc
+	c.writeMu.Unlock()
+	return nil
+}
+
+// serve runs the stream until it ends. It returns nil on a clean close.
+func (c *conn) serve(ctx context.Context) error {
+	if err := c.openStream(); err != nil {
+		return err
+	}
+	for {
+		el, err := c.dec.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil // the peer closed its stream
+			}
+			return err
+		}
+		if err := c.handle(ctx, el); err != nil {
+			return err
+		}
+	}
+}
+
+// openStream reads the peer's stream header and answers with ours and the
+// features of the current phase.
+func (c *conn) openStream() error {
+	h, err := c.dec.ReadHeader()
+	c.id = newID()
+	c.writeMu.Lock()
+	c.sentHeader = false
+	c.writeMu.Unlock()
+	if err != nil {
+		return err
+	}
+	c.lang = h.Lang
+	if c.lang == "" {
+		c.lang = "en"
+	}
+	to, jerr := jid.Parse(h.To)
+	switch {
+	case h.To == "":
+		if c.domain == "" {
+			return &stream.Error{Condition: stream.HostUnknown, Text: "the stream header needs a 'to'"}
+		}
+	case jerr != nil || to.Local() != "" || to.Resource() != "" || !c.cfg.Router.IsLocal(to.Domain()):
+		return &stream.Error{Condition: stream.HostUnknown, Text: "this server does not serve " + h.To}
+	case c.domain != "" && to.Domain() != c.domain:
+		return &stream.Error{Condition: stream.HostUnknown, Text: "the domain changed across a stream restart"}
+	default:
+		c.domain = to.Domain()
+	}
+	if h.ContentNS != stanza.NSClient {
+		return &stream.Error{Condition: stream.InvalidNamespace, Text: "a client stream is in jabber:client"}
+	}
+	if h.Version == "" || majorVersion(h.Version) < 1 {
+		return &stream.Error{Condition: stream.UnsupportedVersion, Text: "XMPP 1.0 is required"}
+	}
+	buf := stream.AppendHeader(nil, c.header())
+	buf = appendStreamElement(buf, c.features())
+	c.writeMu.Lock()
+	c.sentHeader = true
+	c.writeMu.Unlock()
+	return c.writeRaw(buf)
+}
+
+func (c *conn) header() stream.Header {
+	return stream.Header{From: c.domain, ID: c.id, Version: "1.0", Lang: "en", ContentNS: stanza.NSClient}
+}
+
+func majorVersion(v string) int {
+	n := 0
+	for i := 0; i < len(v) && v[i] != '.'; i++ {
+		if v[i] < '0' || v[i] > '9' || n > 1000 {
+			return -1
+		}
+		n = n*10 + int(v[i]-'0')
+	}
+	return n
+}
+
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (c *conn) features() *stanza.Element {
+	f := stanza.New(stanza.NSStream, "features")
+	switch c.ph {
+	case phaseTLS:
+		f.Append(stanza.New(nsTLS, "starttls").Append(stanza.New(nsTLS, "required")))
+	case phaseAuth:
+		mechs := stanza.New(nsSASL, "mechanisms")
+		for _, m := range c.mechanisms() {
+			mechs.Append(stanza.New(nsSASL, "mechanism").AppendText(m))
+		}
+		f.Append(mechs)
+		if cbs := c.channelBindingTypes(); len(cbs) > 0 {
+			cb := stanza.New(nsSASLCB, "sasl-channel-binding")
+			for _, t := range cbs {
+				cb.Append(stanza.New(nsSASLCB, "channel-binding", "type", t))
+			}
+			f.Append(cb)
+		}
+	case phaseBind:
+		f.Append(stanza.New(nsBind, "bind"))
+		f.Append(stanza.New(nsSession, "session").Append(stanza.New(nsSession, "optional")))
+		for _, el := range c.cfg.Router.StreamFeatures() {
+			f.Append(el)
+		}
+	}
+	return f
+}
+
+// handle processes one top-level element according to the phase.
+func (c *conn) handle(ctx context.Context, el *stanza.Element) error {
+	switch c.ph {
+	case phaseTLS:
+		if el.Name.Space == nsTLS && el.Name.Local == "starttls" {
+			return c.handleStartTLS(ctx)
+		}
+		if el.Name.Space == nsSASL && el.Name.Local == "auth" {
+			c.log.Info("c2s: SASL attempted before TLS")
+			_ = c.writeRaw(saslFailure("encryption-required", "").AppendXML(nil, stanza.NSClient))
+			return &stream.Error{Condition: stream.PolicyViolation, Text: "TLS is required"}
+		}
+		return &stream.Error{Condition: stream.NotAuthorized, Text: "STARTTLS is required first"}
+	case phaseAuth:
+		if el.Name.Space == nsSASL && el.Name.Local == "auth" {
+			return c.handleAuth(ctx, el)
+		}
+		if el.Name.Space == nsTLS {
+			return &stream.Error{Condition: stream.PolicyViolation, Text: "TLS is already established"}
+		}
+		return &stream.Error{Condition: stream.NotAuthorized, Text: "authenticate first"}
+	case phaseBind:
+		if stanza.KindOf(el) == stanza.KindIQ && el.Type() == stanza.TypeSet {
+			if b := el.Child(nsBind, "bind"); b != nil {
+				return c.handleBind(ctx, el, b)
+			}
+		}
+		if stanza.KindOf(el) == stanza.KindOther {
+			return &stream.Error{Condition: stream.UnsupportedStanzaType, Text: "unexpected element " + el.Name.Local}
+		}
+		return &stream.Error{Condition: stream.NotAuthorized, Text: "bind a resource first"}
+	default:
+		return c.handleStanza(ctx, el)
+	}
+}
+
+func (c *conn) handleStartTLS(ctx context.Context) error {
+	if c.cfg.TLS == nil {
+		_ = c.writeRaw(stanza.New(nsTLS, "failure").AppendXML(nil, stanza.NSClient))
+		return errClosed
+	}
+	if c.dec.Buffered() > 0 {
+		// Anything sent after <starttls/> and before <proceed/> would be
+		// read in the clear and confused with the encrypted stream: the
+		// command-injection attack of RFC 6120 §5.3.3 (and CVE-2011-0411).
+		c.log.Warn("c2s: data pipelined after <starttls/>; refusing")
+		return &stream.Error{Condition: stream.PolicyViolation, Text: "data after <starttls/>"}
+	}
+	if err := c.writeRaw(stanza.New(nsTLS, "proceed").AppendXML(nil, stanza.NSClient)); err != nil {
+		return err
+	}
+	if err := c.startTLS(ctx); err != nil {
+		c.log.Info("c2s: TLS handshake failed", "err", err)
+		return errClosed
+	}
+	c.ph = phaseAuth
+	c.dec.Reset(c.rd)
+	return c.openStream()
+}
+
+func (c *conn) handleBind(ctx context.Context, iq, b *stanza.Element) error {
+	res := b.ChildText(nsBind, "resource")
+	var full jid.JID
+	var err error
+	if res == "" {
+		full, err = c.user.WithResource(newID()[:16])
+	} else {
+		full, err = c.user.WithResource(res)
+	}
+	if err != nil {
+		return c.writeRaw(stanza.ErrorReply(iq, stanza.Errorf(stanza.BadRequest, "invalid resource")).AppendXML(nil, stanza.NSClient))
+	}
+	s := sm.NewSession(full, c)
+	replaced, err := c.cfg.Router.Sessions().Bind(s)
+	if errors.Is(err, sm.ErrTooManySessions) {
+		c.log.Info("c2s: session limit reached", "user", c.user)
+		return c.writeRaw(stanza.ErrorReply(iq, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.ResourceConstraint, Text: "too many sessions"}).AppendXML(nil, stanza.NSClient))
+	}
+	if replaced != nil {
+		c.log.Info("c2s: resource conflict, replacing the old session", "jid", full)
+		replaced.Conn().Close(&stream.Error{Condition: stream.Conflict, Text: "replaced by a new session"})
+	}
+	c.session = s
+	c.ph = phaseBound
+	c.log = c.log.With("jid", full.String())
+	c.rd.setHardDeadline(time.Time{})
+	c.rd.ping = c.sendPing
+	c.dec.SetLimits(c.boundLimits())
+	reply := stanza.Result(iq, stanza.New(nsBind, "bind").Append(stanza.New(nsBind, "jid").AppendText(full.String())))
+	reply.Set("from", "")
+	if err := c.Deliver(reply); err != nil {
+		return err
+	}
+	c.log.Info("c2s: session bound")
+	c.cfg.Router.Emit(ctx, module.SessionBound, s)
+	return nil
+}
+
+// handleStanza validates a stanza of a bound session, stamps its 'from'
+// and routes it.
+func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
+	kind := stanza.KindOf(el)
+	if kind == stanza.KindOther {
+		return &stream.Error{Condition: stream.UnsupportedStanzaType, Text: "unexpected element " + el.Name.Local}
+	}
+	full := c.session.JID()
+	if f := el.From(); f != "" {
+		fj, err := jid.Parse(f)
+		if err != nil || (fj != full && fj != full.Bare()) {
+			c.log.Warn("c2s: forged from", "from", f)
+			return &stream.Error{Condition: stream.InvalidFrom, Text: "'from' does not match the session"}
+		}
+	}
+	el.Set("from", full.String())
+	if kind == stanza.KindIQ {
+		if c.handleIQResult(el) {
+			return nil
+		}
+		if bad := checkIQ(el); bad != nil {
+			return c.Deliver(stanza.ErrorReply(el, bad))
+		}
+		if el.Type() == stanza.TypeSet && (el.To() == "" || el.To() == c.domain) {
+			if el.Child(nsSession, "session") != nil {
+				return c.Deliver(stanza.Result(el, nil))
+			}
+		}
+	}
+	if kind == stanza.KindPresence && !validPresenceType(el.Type()) {
+		return c.Deliver(stanza.ErrorReply(el, stanza.Errorf(stanza.BadRequest, "unknown presence type")))
+	}
+	c.cfg.Router.RouteFrom(ctx, c.session, el)
+	return nil
+}
+
+func validPresenceType(t string) bool {
+	switch t {
+	case "", stanza.TypeUnavailable, stanza.TypeSubscribe, stanza.TypeSubscribed,
+		stanza.TypeUnsubscribe, stanza.TypeUnsubscribed, stanza.TypeProbe, stanza.TypeError:
+		return true
+	}
+	return false
+}
+
+// checkIQ applies RFC 6120 §8.2.3: an id, a known type, one payload for a
+// request.
+func checkIQ(el *stanza.Element) *stanza.Error {
+	if el.ID() == "" {
+		return stanza.Errorf(stanza.BadRequest, "an IQ needs an id")
+	}
+	switch el.Type() {
+	case stanza.TypeGet, stanza.TypeSet:
+		if len(el.Elements()) != 1 {
+			return stanza.Errorf(stanza.BadRequest, "an IQ request carries exactly one payload")
+		}
+	case stanza.TypeResult, stanza.TypeError:
+	default:
+		return stanza.Errorf(stanza.BadRequest, "unknown IQ type")
+	}
+	return nil
+}
+
+// sendPing pings an idle client (XEP-0199); any reply resets the idle timer.
+func (c *conn) sendPing() {
+	c.pingSeq++
+	iq := stanza.NewIQ(stanza.TypeGet, fmt.Sprintf("c2s-ping-%d", c.pingSeq), c.session.JID().String(), stanza.New(nsPing, "ping"))
+	iq.Set("from", c.domain)
+	_ = c.Deliver(iq)
+}
+
+// handleIQResult swallows the answers to the server's own idle pings.
+func (c *conn) handleIQResult(el *stanza.Element) bool {
+	t := el.Type()
+	if t != stanza.TypeResult && t != stanza.TypeError {
+		return false
+	}
+	if to := el.To(); to != "" && to != c.domain {
+		return false
+	}
+	id := el.ID()
+	return len(id) > 9 && id[:9] == "c2s-ping-"
+}
+
+// finish ends the connection: it reports the error to the peer, unbinds
+// the session and lets modules react.
+func (c *conn) finish(ctx context.Context, err error) {
+	var se *stream.Error
+	switch {
+	case err == nil:
+		c.log.Debug("c2s: stream closed by peer")
+		c.closeStream(nil)
+	case errors.As(err, &se):
+		c.log.Info("c2s: stream error", "condition", se.Condition, "text", se.Text)
+		c.closeStream(se)
+	case errors.Is(err, errIdle):
+		c.log.Info("c2s: peer did not answer the idle ping")
+		c.closeStream(&stream.Error{Condition: stream.ConnectionTimeout})
+	case errors.Is(err, errPreauth):
+		c.log.Info("c2s: no authentication before the time limit")
+		c.closeStream(&stream.Error{Condition: stream.ConnectionTimeout, Text: "authentication timed out"})
+	case errors.Is(err, errClosed) || c.closing.Load():
+	default:
+		c.log.Debug("c2s: connection lost", "err", err)
+	}
+	c.nc.Close()
+	if c.session == nil {
+		return
+	}
+	c.cfg.Router.Sessions().Unbind(c.session)
+	left := c.out.drain()
+	c.cfg.Router.Emit(ctx, module.SessionEnded, c.session)
+	// Messages that were queued but never written go back to the router,
+	// which gives them to another resource or to offline storage.
+	for _, st := range left {
+		if stanza.KindOf(st) == stanza.KindMessage && st.From() != "" {
+			c.cfg.Router.Route(ctx, st)
+		}
+	}
+	c.log.Info("c2s: session ended")
+}
+
+var errClosed = errors.New("c2s: connection closed")
+
+// shutdown ends the stream at server stop.
+func (c *conn) shutdown() {
+	c.Close(&stream.Error{Condition: stream.SystemShutdown})
+}

@@ -1,0 +1,205 @@
+package c2s
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// errSlowConsumer is returned by Deliver when the peer does not read fast
+// enough and its queue is full.
+var errSlowConsumer = errors.New("c2s: outbound queue full")
+
+// outQueue is a session's bounded outbound queue. It holds nothing while
+// idle; a writer goroutine exists only while it has items.
+type outQueue struct {
+	mu      sync.Mutex
+	items   []*stanza.Element
+	max     int
+	writing bool
+	closed  bool
+}
+
+// drain closes the queue and returns what was never written.
+func (q *outQueue) drain() []*stanza.Element {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.closed = true
+	left := q.items
+	q.items = nil
+	return left
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// Deliver implements sm.Conn: it queues st without blocking.
+func (c *conn) Deliver(st *stanza.Element) error {
+	q := &c.out
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return errClosed
+	}
+	if q.max > 0 && len(q.items) >= q.max {
+		q.mu.Unlock()
+		c.log.Warn("c2s: slow consumer, closing", "queued", q.max)
+		go c.Close(&stream.Error{Condition: stream.PolicyViolation, Text: "too many stanzas queued: slow consumer"})
+		return errSlowConsumer
+	}
+	q.items = append(q.items, st)
+	if !q.writing {
+		q.writing = true
+		go c.flush()
+	}
+	q.mu.Unlock()
+	return nil
+}
+
+// flush writes queued stanzas in batches, coalescing everything queued
+// into one write, until the queue is empty.
+func (c *conn) flush() {
+	q := &c.out
+	for {
+		q.mu.Lock()
+		batch := q.items
+		q.items = nil
+		if len(batch) == 0 || q.closed {
+			if q.closed {
+				q.items = batch
+			}
+			q.writing = false
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		bp := bufPool.Get().(*[]byte)
+		buf := (*bp)[:0]
+		for _, st := range batch {
+			buf = append(buf, st.Bytes()...)
+		}
+		err := c.writeRaw(buf)
+		if cap(buf) <= 64<<10 {
+			*bp = buf[:0]
+			bufPool.Put(bp)
+		}
+		if err != nil {
+			q.mu.Lock()
+			q.writing = false
+			q.closed = true
+			// The batch may be partly written; messages in it are handed
+			// back to the router like any undelivered ones.
+			q.items = append(batch, q.items...)
+			q.mu.Unlock()
+			c.nc.Close()
+			return
+		}
+	}
+}
+
+// writeRaw writes b to the connection with the write timeout.
+func (c *conn) writeRaw(b []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.closing.Load() && c.sentClose {
+		return errClosed
+	}
+	_ = c.nc.SetWriteDeadline(c.cfg.Now().Add(c.cfg.Limits.WriteTimeout))
+	_, err := c.nc.Write(b)
+	return err
+}
+
+// Close implements sm.Conn: it ends the stream from another goroutine,
+// with a stream error when err is non-nil.
+func (c *conn) Close(err *stream.Error) {
+	if !c.closing.CompareAndSwap(false, true) {
+		return
+	}
+	c.out.mu.Lock()
+	c.out.closed = true
+	c.out.mu.Unlock()
+	c.writeClose(err)
+	c.nc.Close()
+}
+
+// closeStream ends the stream from the reader goroutine. On a clean close
+// what is queued is written first.
+func (c *conn) closeStream(err *stream.Error) {
+	if !c.closing.CompareAndSwap(false, true) {
+		return
+	}
+	if err == nil {
+		// Wait briefly for the writer to finish what is queued.
+		deadline := c.cfg.Now().Add(2 * time.Second)
+		for c.cfg.Now().Before(deadline) {
+			c.out.mu.Lock()
+			idle := !c.out.writing
+			var batch []*stanza.Element
+			if idle {
+				batch = c.out.items
+				c.out.items = nil
+				c.out.closed = true
+			}
+			c.out.mu.Unlock()
+			if idle {
+				var buf []byte
+				for _, st := range batch {
+					buf = append(buf, st.Bytes()...)
+				}
+				if len(buf) > 0 {
+					_ = c.writeRaw(buf)
+				}
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	c.out.mu.Lock()
+	c.out.closed = true
+	c.out.mu.Unlock()
+	c.writeClose(err)
+}
+
+// writeClose writes the stream error (if any) and the closing tag; for an
+// error before the stream header was sent it sends a header first.
+func (c *conn) writeClose(err *stream.Error) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.sentClose {
+		return
+	}
+	c.sentClose = true
+	var buf []byte
+	if !c.sentHeader {
+		h := c.header()
+		if c.domain == "" {
+			h.From = ""
+		}
+		buf = stream.AppendHeader(buf, h)
+	}
+	if err != nil {
+		buf = appendStreamElement(buf, err.Element())
+	}
+	buf = append(buf, stream.Close...)
+	_ = c.nc.SetWriteDeadline(c.cfg.Now().Add(5 * time.Second))
+	_, _ = c.nc.Write(buf)
+}
+
+// appendStreamElement writes an element of the streams namespace with the
+// conventional stream: prefix, and its children in the jabber:client scope.
+func appendStreamElement(buf []byte, el *stanza.Element) []byte {
+	if el.Name.Space != stanza.NSStream {
+		return el.AppendXML(buf, stanza.NSClient)
+	}
+	buf = append(buf, "<stream:"...)
+	buf = append(buf, el.Name.Local...)
+	buf = append(buf, '>')
+	for _, ch := range el.Elements() {
+		buf = ch.AppendXML(buf, stanza.NSClient)
+	}
+	buf = append(buf, "</stream:"...)
+	buf = append(buf, el.Name.Local...)
+	return append(buf, '>')
+}

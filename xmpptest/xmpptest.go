@@ -1,0 +1,162 @@
+// Package xmpptest starts an in-process Parley server on loopback ports
+// with a temporary data folder, and logs real xmpp/client sessions into it
+// over TCP and TLS. Every integration test of the project uses it.
+package xmpptest
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/app"
+	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/xmpp/client"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
+
+// Option changes the configuration of a test server before it starts.
+type Option func(*config.Config)
+
+// Server is a running in-process server.
+type Server struct {
+	App    *app.App
+	Config *config.Config
+	roots  *x509.CertPool
+	cancel context.CancelFunc
+}
+
+// NewServer starts a server serving "localhost" with listeners on
+// 127.0.0.1 random ports; it stops when the test ends. Set PARLEY_TEST_LOG=1
+// to see its log.
+func NewServer(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Listeners = []config.Listener{
+		{Type: config.ListenerC2S, Address: "127.0.0.1:0"},
+		{Type: config.ListenerC2STLS, Address: "127.0.0.1:0"},
+	}
+	for _, o := range opts {
+		o(cfg)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("xmpptest: config: %v", err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("PARLEY_TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.Open(ctx, cfg, log)
+	if err != nil {
+		cancel()
+		t.Fatalf("xmpptest: open: %v", err)
+	}
+	if err := a.Start(ctx, nil); err != nil {
+		cancel()
+		a.Close()
+		t.Fatalf("xmpptest: start: %v", err)
+	}
+	s := &Server{App: a, Config: cfg, cancel: cancel}
+	certFile, _ := cfg.SelfSignedFiles()
+	if pem, err := os.ReadFile(certFile); err == nil {
+		s.roots = x509.NewCertPool()
+		s.roots.AppendCertsFromPEM(pem)
+	}
+	t.Cleanup(func() {
+		stopCtx, c := context.WithTimeout(context.Background(), 5*time.Second)
+		defer c()
+		a.Stop(stopCtx)
+		cancel()
+		a.Close()
+	})
+	return s
+}
+
+// Domain returns the first served domain.
+func (s *Server) Domain() string { return s.Config.Domains[0] }
+
+// Addr returns the STARTTLS listener's address.
+func (s *Server) Addr() string { return s.App.Addrs(config.ListenerC2S)[0].String() }
+
+// TLSAddr returns the direct-TLS listener's address.
+func (s *Server) TLSAddr() string { return s.App.Addrs(config.ListenerC2STLS)[0].String() }
+
+// TLSConfig returns a client TLS configuration trusting the server's
+// self-signed certificate.
+func (s *Server) TLSConfig() *tls.Config {
+	return &tls.Config{RootCAs: s.roots, ServerName: s.Domain(), MinVersion: tls.VersionTLS12}
+}
+
+// CertFile returns the path of the server's self-signed certificate.
+func (s *Server) CertFile() string {
+	f, _ := s.Config.SelfSignedFiles()
+	return f
+}
+
+// AddUser creates an account; local may be a localpart or a bare JID.
+func (s *Server) AddUser(t testing.TB, local, password string) jid.JID {
+	t.Helper()
+	j := s.JID(t, local)
+	if err := s.App.Auth().Create(context.Background(), j, password); err != nil {
+		t.Fatalf("xmpptest: creating %s: %v", j, err)
+	}
+	return j
+}
+
+// JID returns the bare JID of a localpart (or parses a full address).
+func (s *Server) JID(t testing.TB, local string) jid.JID {
+	t.Helper()
+	addr := local
+	if !strings.Contains(local, "@") {
+		addr = local + "@" + s.Domain()
+	}
+	j, err := jid.Parse(addr)
+	if err != nil {
+		t.Fatalf("xmpptest: %q: %v", addr, err)
+	}
+	return j
+}
+
+// ClientConfig returns the configuration Client uses, for tests that dial
+// themselves.
+func (s *Server) ClientConfig(t testing.TB, local, password, resource string) client.Config {
+	return client.Config{
+		JID:      s.JID(t, local),
+		Password: password,
+		Address:  s.Addr(),
+		TLS:      s.TLSConfig(),
+		Resource: resource,
+	}
+}
+
+// Client logs a session in over STARTTLS and closes it when the test ends.
+func (s *Server) Client(t testing.TB, local, password, resource string) *client.Client {
+	t.Helper()
+	return s.Dial(t, s.ClientConfig(t, local, password, resource))
+}
+
+// Dial logs a session in with cfg and closes it when the test ends.
+func (s *Server) Dial(t testing.TB, cfg client.Config) *client.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, cfg)
+	if err != nil {
+		t.Fatalf("xmpptest: login %s: %v", cfg.JID, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Context returns a context that ends after d or with the test.
+func Context(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
