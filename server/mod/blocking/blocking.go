@@ -1,0 +1,260 @@
+package blocking
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+// Namespaces of XEP-0191.
+const (
+	NS       = "urn:xmpp:blocking"
+	NSErrors = "urn:xmpp:blocking:errors"
+)
+
+// HookPriority is the priority of the enforcement hooks: they run before
+// hooks of lower urgency (delivery side effects such as offline storage or
+// archiving) so a blocked stanza leaves no trace.
+const HookPriority = -100
+
+// cacheSize bounds the number of cached block lists.
+const cacheSize = 10000
+
+// requestedKey marks a session that requested the block list.
+type requestedKey struct{}
+
+// Module implements the blocking command.
+type Module struct {
+	host  module.Host
+	store storage.Blocking
+	lists *cache
+	seq   atomic.Uint64
+	// ours holds the stanzas this module routes itself, which its own
+	// inbound hook must let through.
+	ours sync.Map
+}
+
+// New returns the blocking module.
+func New() *Module { return &Module{} }
+
+var _ module.Module = (*Module)(nil)
+
+// Name implements module.Module.
+func (*Module) Name() string { return "blocking" }
+
+// Register implements module.Module.
+func (m *Module) Register(r module.Registrar) error {
+	m.host = r.Host()
+	m.store = m.host.Stores().Blocking
+	if m.store == nil {
+		return errors.New("blocking: no blocking store")
+	}
+	m.lists = newCache(m.store, cacheSize)
+	r.Feature(module.TargetServer, NS)
+	r.Feature(module.TargetAccount, NS)
+	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: xml.Name{Space: NS, Local: "blocklist"}, Target: module.TargetAccount}, m.blocklist)
+	r.HandleIQ(module.IQKey{Type: stanza.TypeSet, Name: xml.Name{Space: NS, Local: "block"}, Target: module.TargetAccount}, m.block)
+	r.HandleIQ(module.IQKey{Type: stanza.TypeSet, Name: xml.Name{Space: NS, Local: "unblock"}, Target: module.TargetAccount}, m.unblock)
+	for _, k := range []stanza.Kind{stanza.KindMessage, stanza.KindPresence, stanza.KindIQ} {
+		r.Hook(module.PhaseOutbound, k, HookPriority, m.outbound)
+		r.Hook(module.PhaseInbound, k, HookPriority, m.inbound)
+	}
+	return nil
+}
+
+// Blocks reports whether user (a bare JID) blocks j.
+func (m *Module) Blocks(ctx context.Context, user, j jid.JID) (bool, error) {
+	list, err := m.lists.get(ctx, user.Bare())
+	if err != nil {
+		return false, err
+	}
+	return blocks(list, j), nil
+}
+
+func itemsElement(local string, items []jid.JID) *stanza.Element {
+	el := stanza.New(NS, local)
+	for _, j := range items {
+		el.Append(stanza.New(NS, "item", "jid", j.String()))
+	}
+	return el
+}
+
+func parseItems(el *stanza.Element) ([]jid.JID, error) {
+	var out []jid.JID
+	for _, it := range el.ChildrenNamed(NS, "item") {
+		j, err := jid.Parse(it.Get("jid"))
+		if err != nil {
+			return nil, stanza.Errorf(stanza.JIDMalformed, "item jid %q: %v", it.Get("jid"), err)
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+func (m *Module) blocklist(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
+	if !q.FromSelf() {
+		return nil, stanza.Err(stanza.Forbidden)
+	}
+	list, err := m.lists.get(ctx, q.To.Bare())
+	if err != nil {
+		return nil, err
+	}
+	if q.Session != nil {
+		q.Session.SetValue(requestedKey{}, true)
+	}
+	return itemsElement("blocklist", list), nil
+}
+
+func (m *Module) block(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
+	if !q.FromSelf() {
+		return nil, stanza.Err(stanza.Forbidden)
+	}
+	items, err := parseItems(q.Payload)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, stanza.Errorf(stanza.BadRequest, "block needs at least one item")
+	}
+	user := q.To.Bare()
+	err = m.store.Block(ctx, user, items)
+	m.lists.forget(user)
+	if err != nil {
+		return nil, fmt.Errorf("blocking: block for %s: %w", user, err)
+	}
+	m.push(user, itemsElement("block", items))
+	m.sendPresence(ctx, user, items, nil, true)
+	return nil, nil
+}
+
+func (m *Module) unblock(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
+	if !q.FromSelf() {
+		return nil, stanza.Err(stanza.Forbidden)
+	}
+	items, err := parseItems(q.Payload)
+	if err != nil {
+		return nil, err
+	}
+	user := q.To.Bare()
+	before, err := m.lists.get(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	err = m.store.Unblock(ctx, user, items)
+	m.lists.forget(user)
+	if err != nil {
+		return nil, fmt.Errorf("blocking: unblock for %s: %w", user, err)
+	}
+	after, err := m.lists.get(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	m.push(user, itemsElement("unblock", items))
+	unblocked := items
+	if len(items) == 0 {
+		unblocked = before
+	}
+	m.sendPresence(ctx, user, unblocked, after, false)
+	return nil, nil
+}
+
+// push sends a block or unblock IQ-set to every session of user that
+// requested the block list (§3.3).
+func (m *Module) push(user jid.JID, payload *stanza.Element) {
+	for _, s := range m.host.Sessions().Sessions(user) {
+		if s.Value(requestedKey{}) == nil {
+			continue
+		}
+		iq := stanza.NewIQ(stanza.TypeSet, "block-push-"+strconv.FormatUint(m.seq.Add(1), 36), s.JID().String(), payload.Clone())
+		iq.Set("from", user.String())
+		if err := s.Deliver(iq); err != nil {
+			m.host.Logger().Warn("blocking: push failed", "to", s.JID(), "err", err)
+		}
+	}
+}
+
+// sendPresence sends, from each available resource of user, unavailable
+// presence (blocked) or the resource's current presence (unblocked) to
+// the contacts matched by items that may receive the user's presence and,
+// when unblocking, are not blocked by the remaining list still.
+func (m *Module) sendPresence(ctx context.Context, user jid.JID, items, still []jid.JID, blocked bool) {
+	if len(items) == 0 {
+		return
+	}
+	sessions := m.host.Sessions().Available(user)
+	if len(sessions) == 0 {
+		return
+	}
+	roster, _, err := m.host.Stores().Roster.RosterItems(ctx, user)
+	if err != nil {
+		m.host.Logger().Error("blocking: roster for presence", "user", user, "err", err)
+		return
+	}
+	for _, ri := range roster {
+		if ri.Subscription != storage.SubFrom && ri.Subscription != storage.SubBoth {
+			continue
+		}
+		for _, to := range targets(items, ri.Contact) {
+			if !blocked && blocks(still, to) {
+				continue
+			}
+			for _, s := range sessions {
+				m.presenceTo(ctx, s, to, blocked)
+			}
+		}
+	}
+}
+
+// targets returns where presence for a contact goes for the given block
+// list items: the contact's full JID when only that resource is listed,
+// else its bare JID when any item matches it.
+func targets(items []jid.JID, contact jid.JID) []jid.JID {
+	var out []jid.JID
+	bare := false
+	for _, it := range items {
+		switch {
+		case it.Local() != "" && it.Resource() != "" && it.Bare() == contact:
+			out = append(out, it)
+		case Matches(it, contact):
+			bare = true
+		}
+	}
+	if bare {
+		return []jid.JID{contact}
+	}
+	return out
+}
+
+func (m *Module) presenceTo(ctx context.Context, s *sm.Session, to jid.JID, unavailable bool) {
+	var p *stanza.Element
+	if unavailable {
+		p = stanza.New(stanza.NSClient, "presence", "type", stanza.TypeUnavailable)
+	} else {
+		cur := s.Presence()
+		if cur == nil {
+			return
+		}
+		p = cur.Clone()
+	}
+	p.Set("from", s.JID().String())
+	p.Set("to", to.String())
+	m.routeOwn(ctx, p)
+}
+
+// routeOwn routes a stanza the module generated, exempt from its own
+// inbound hook.
+func (m *Module) routeOwn(ctx context.Context, st *stanza.Element) {
+	m.ours.Store(st, struct{}{})
+	defer m.ours.Delete(st)
+	m.host.Route(ctx, st)
+}

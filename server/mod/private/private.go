@@ -1,0 +1,120 @@
+package private
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// NS is the XEP-0049 namespace.
+const NS = "jabber:iq:private"
+
+// DefaultMaxBytes is the default limit on the serialised size of one
+// stored fragment.
+const DefaultMaxBytes = 64 << 10
+
+// Module stores private XML.
+type Module struct {
+	maxBytes int
+	store    storage.Private
+}
+
+// New returns the private storage module; fragments larger than maxBytes
+// are refused (maxBytes <= 0 means DefaultMaxBytes).
+func New(maxBytes int) *Module {
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxBytes
+	}
+	return &Module{maxBytes: maxBytes}
+}
+
+var _ module.Module = (*Module)(nil)
+
+// Name implements module.Module.
+func (*Module) Name() string { return "private" }
+
+// Register implements module.Module.
+func (m *Module) Register(r module.Registrar) error {
+	m.store = r.Host().Stores().Private
+	if m.store == nil {
+		return errors.New("private: no private XML store")
+	}
+	name := xml.Name{Space: NS, Local: "query"}
+	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: name, Target: module.TargetAccount}, m.get)
+	r.HandleIQ(module.IQKey{Type: stanza.TypeSet, Name: name, Target: module.TargetAccount}, m.set)
+	return nil
+}
+
+// Key returns the storage key of a fragment: its namespace and local name
+// joined by a space, as storage.Private expects.
+func Key(el *stanza.Element) string { return el.Name.Space + " " + el.Name.Local }
+
+// check returns the children of a request after applying the access and
+// namespace rules.
+func check(q *module.IQ) ([]*stanza.Element, error) {
+	if !q.FromSelf() {
+		return nil, stanza.Errorf(stanza.Forbidden, "private storage belongs to its account only")
+	}
+	children := q.Payload.Elements()
+	if len(children) == 0 {
+		return nil, stanza.Errorf(stanza.BadRequest, "a child element naming the data is required")
+	}
+	for _, c := range children {
+		if c.Name.Space == NS || c.Name.Space == "" || stanza.IsContentNS(c.Name.Space) {
+			return nil, stanza.Errorf(stanza.NotAcceptable, "namespace %q is reserved", c.Name.Space)
+		}
+	}
+	return children, nil
+}
+
+func (m *Module) get(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
+	children, err := check(q)
+	if err != nil {
+		return nil, err
+	}
+	if len(children) > 1 {
+		return nil, stanza.Errorf(stanza.BadRequest, "one element per get")
+	}
+	want := children[0]
+	owner := q.To.Bare()
+	b, err := m.store.PrivateXML(ctx, owner, Key(want))
+	res := stanza.New(NS, "query")
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return res.Append(stanza.New(want.Name.Space, want.Name.Local)), nil
+	case err != nil:
+		return nil, fmt.Errorf("private: load %s of %s: %w", Key(want), owner, err)
+	}
+	el, err := stream.ParseElement(b, stream.DefaultLimits())
+	if err != nil {
+		return nil, fmt.Errorf("private: stored %s of %s: %w", Key(want), owner, err)
+	}
+	return res.Append(el), nil
+}
+
+func (m *Module) set(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
+	children, err := check(q)
+	if err != nil {
+		return nil, err
+	}
+	data := make([][]byte, len(children))
+	for i, c := range children {
+		data[i] = c.Bytes()
+		if len(data[i]) > m.maxBytes {
+			return nil, stanza.Errorf(stanza.NotAcceptable, "element larger than %d bytes", m.maxBytes)
+		}
+	}
+	owner := q.To.Bare()
+	for i, c := range children {
+		if err := m.store.SetPrivateXML(ctx, owner, Key(c), data[i]); err != nil {
+			return nil, fmt.Errorf("private: store %s of %s: %w", Key(c), owner, err)
+		}
+	}
+	return nil, nil
+}
