@@ -41,6 +41,11 @@ var (
 // Open opens (creating it if needed) the database file at path and brings
 // its schema up to date. log may be nil.
 func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
+	return open(ctx, path, log, migrations)
+}
+
+// open is Open with the list of migrations to apply.
+func open(ctx context.Context, path string, log *slog.Logger, migs []string) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -71,7 +76,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*DB, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	db := &DB{w: w, log: log.With("component", "sqlite", "path", path)}
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrate(ctx, migs); err != nil {
 		w.Close()
 		return nil, err
 	}
@@ -126,9 +131,9 @@ func (db *DB) SchemaVersion(ctx context.Context) (int, error) {
 	return v, nil
 }
 
-// migrate applies, in one transaction, every migration newer than the
-// database's schema version.
-func (db *DB) migrate(ctx context.Context) error {
+// migrate applies, in one transaction, every migration of migs newer than
+// the database's schema version.
+func (db *DB) migrate(ctx context.Context, migs []string) error {
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			version    INTEGER PRIMARY KEY,
@@ -140,11 +145,11 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
 			return fmt.Errorf("sqlite: migrate: reading version: %w", err)
 		}
-		if cur > len(migrations) {
-			return fmt.Errorf("sqlite: migrate: database schema version %d is newer than this binary supports (%d)", cur, len(migrations))
+		if cur > len(migs) {
+			return fmt.Errorf("sqlite: migrate: database schema version %d is newer than this binary supports (%d)", cur, len(migs))
 		}
-		for v := cur + 1; v <= len(migrations); v++ {
-			if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+		for v := cur + 1; v <= len(migs); v++ {
+			if _, err := tx.ExecContext(ctx, migs[v-1]); err != nil {
 				return fmt.Errorf("sqlite: migrate: applying version %d: %w", v, err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(version, applied_at) VALUES (?, ?)`,
