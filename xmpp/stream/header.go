@@ -62,12 +62,17 @@ func (d *Decoder) readHeader() (Header, error) {
 	case b[0] == 0xFE || b[0] == 0xFF || b[0] == 0 || b[0] == '<' && b[1] == 0:
 		return Header{}, errorf(UnsupportedEncoding, "only UTF-8 is supported")
 	}
-	if err := d.need(6); err != nil {
+	if err := d.need(2); err != nil {
 		return Header{}, err
 	}
-	if string(d.buf[d.pos:d.pos+5]) == "<?xml" && isSpace(d.buf[d.pos+5]) {
-		if err := d.xmlDecl(); err != nil {
+	if string(d.buf[d.pos:d.pos+2]) == "<?" {
+		if err := d.need(6); err != nil {
 			return Header{}, err
+		}
+		if string(d.buf[d.pos:d.pos+5]) == "<?xml" && isSpace(d.buf[d.pos+5]) {
+			if err := d.xmlDecl(); err != nil {
+				return Header{}, err
+			}
 		}
 	}
 	if _, err := d.skipSpace(); err != nil {
