@@ -1,0 +1,95 @@
+package roster
+
+import (
+	"context"
+	"encoding/xml"
+	"hash/maphash"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	xroster "github.com/parley-xmpp/parley/xmpp/roster"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+// HookPriority is the priority of the module's presence hooks; modules
+// that filter presence (blocking, privacy) should register lower values so
+// they run first.
+const HookPriority = 100
+
+const lockStripes = 64
+
+// Module implements rosters, subscriptions and presence (RFC 6121).
+type Module struct {
+	host module.Host
+	log  *slog.Logger
+
+	seed    maphash.Seed
+	locks   [lockStripes]sync.Mutex
+	pushSeq atomic.Uint64
+}
+
+// New returns the roster and presence module.
+func New() module.Module { return &Module{seed: maphash.MakeSeed()} }
+
+// Name implements module.Module.
+func (m *Module) Name() string { return "roster" }
+
+// Register implements module.Module.
+func (m *Module) Register(r module.Registrar) error {
+	m.host = r.Host()
+	m.log = m.host.Logger()
+	if m.host.Stores().Roster == nil {
+		return errNoStore
+	}
+	query := xml.Name{Space: xroster.NS, Local: "query"}
+	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: query, Target: module.TargetAccount}, m.handleGet)
+	r.HandleIQ(module.IQKey{Type: stanza.TypeSet, Name: query, Target: module.TargetAccount}, m.handleSet)
+	r.Hook(module.PhaseOutbound, stanza.KindPresence, HookPriority, m.outbound)
+	r.Hook(module.PhaseInbound, stanza.KindPresence, HookPriority, m.inbound)
+	r.OnSession(module.SessionEnded, m.sessionEnded)
+	r.StreamFeature(stanza.New(xroster.NSVersioning, "ver"))
+	r.StreamFeature(stanza.New(xroster.NSPreApproval, "sub"))
+	return nil
+}
+
+type moduleError string
+
+func (e moduleError) Error() string { return string(e) }
+
+const errNoStore = moduleError("roster: the storage backend has no roster store")
+
+// lock takes the lock stripe of a user's roster and returns its unlock.
+func (m *Module) lock(user jid.JID) func() {
+	mu := &m.locks[maphash.String(m.seed, user.String())%lockStripes]
+	mu.Lock()
+	return mu.Unlock
+}
+
+// push sends a roster push with one item to every interested resource of
+// the user (RFC 6121 §2.1.6), carrying the new roster version.
+func (m *Module) push(user jid.JID, it xroster.Item, ver int64) {
+	q := &xroster.Query{Ver: strconv.FormatInt(ver, 10), HasVer: true, Items: []xroster.Item{it}}
+	payload := q.Element()
+	for _, s := range m.host.Sessions().Sessions(user) {
+		if !s.Interested() {
+			continue
+		}
+		id := "push" + strconv.FormatUint(m.pushSeq.Add(1), 36)
+		iq := stanza.NewIQ(stanza.TypeSet, id, s.JID().String(), payload.Clone())
+		if err := s.Deliver(iq); err != nil {
+			m.log.Debug("roster: push not delivered", "to", s.JID(), "err", err)
+		}
+	}
+}
+
+// route sends a presence stanza of the given type from one entity to
+// another through the router.
+func (m *Module) route(ctx context.Context, typ string, from, to jid.JID) {
+	p := stanza.New(stanza.NSClient, "presence", "from", from.String(), "to", to.String())
+	p.Set("type", typ)
+	m.host.Route(ctx, p)
+}
