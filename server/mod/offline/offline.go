@@ -1,0 +1,186 @@
+package offline
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// Namespaces and features used by the module.
+const (
+	// NSDelay is the delayed delivery namespace (XEP-0203).
+	NSDelay = "urn:xmpp:delay"
+	// Feature is the disco feature of offline storage (XEP-0160 §5).
+	Feature = "msgoffline"
+	// nsChatStates is the chat state notification namespace (XEP-0085).
+	nsChatStates = "http://jabber.org/protocol/chatstates"
+)
+
+// stampLayout is the XEP-0082 DateTime profile, in UTC.
+const stampLayout = "2006-01-02T15:04:05.000Z"
+
+const lockStripes = 64
+
+// Module implements offline message storage.
+type Module struct {
+	host  module.Host
+	log   *slog.Logger
+	seed  maphash.Seed
+	locks [lockStripes]sync.Mutex
+}
+
+// New returns the offline message module.
+func New() module.Module { return &Module{seed: maphash.MakeSeed()} }
+
+// Name implements module.Module.
+func (m *Module) Name() string { return "offline" }
+
+type moduleError string
+
+func (e moduleError) Error() string { return string(e) }
+
+const errNoStore = moduleError("offline: the storage backend has no offline store")
+
+// Register implements module.Module.
+func (m *Module) Register(r module.Registrar) error {
+	m.host = r.Host()
+	m.log = m.host.Logger()
+	if m.host.Stores().Offline == nil {
+		return errNoStore
+	}
+	r.Hook(module.PhaseUndeliverable, stanza.KindMessage, 100, m.undeliverable)
+	r.OnSession(module.SessionAvailable, m.flushTo)
+	r.Feature(module.TargetServer, Feature)
+	return nil
+}
+
+func (m *Module) lock(user jid.JID) func() {
+	mu := &m.locks[maphash.String(m.seed, user.String())%lockStripes]
+	mu.Lock()
+	return mu.Unlock
+}
+
+// storable reports whether XEP-0160 §3 says a message should be kept.
+func storable(st *stanza.Element) bool {
+	switch st.MessageType() {
+	case stanza.TypeNormal:
+		return true
+	case stanza.TypeChat:
+		// A chat message with only chat state content is not stored.
+		for _, c := range st.Elements() {
+			if c.Name.Space != nsChatStates {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
+// Stamp returns a copy of st carrying a <delay/> from domain at t
+// (XEP-0203), replacing any delay the server itself added before.
+func Stamp(st *stanza.Element, domain string, t time.Time) *stanza.Element {
+	c := st.Clone()
+	for _, d := range c.ChildrenNamed(NSDelay, "delay") {
+		if d.Get("from") == domain {
+			c.RemoveChildren(NSDelay, "delay")
+			break
+		}
+	}
+	d := stanza.New(NSDelay, "delay", "from", domain, "stamp", t.UTC().Format(stampLayout))
+	d.AppendText("Offline Storage")
+	return c.Append(d)
+}
+
+// undeliverable stores a message no session could take.
+func (m *Module) undeliverable(ctx context.Context, p *module.Packet) module.Verdict {
+	st := p.Stanza
+	if !storable(st) {
+		if st.MessageType() == stanza.TypeChat {
+			return module.Handled // chat states only: dropped quietly
+		}
+		return module.Continue
+	}
+	user := p.To.Bare()
+	stamped := Stamp(st, p.To.Domain(), m.host.Now())
+	err := m.host.Stores().Offline.StoreOffline(ctx, user, stamped.Bytes(), m.host.Limits().OfflineMessages)
+	switch {
+	case errors.Is(err, storage.ErrQuota):
+		m.log.Info("offline: store full, message refused", "user", user, "from", p.From)
+		m.bounce(ctx, p)
+		return module.Handled
+	case err != nil:
+		m.log.Error("offline: cannot store a message", "user", user, "err", err)
+		return module.Continue // the router refuses it
+	}
+	// A resource may have become available while the message was stored.
+	for _, s := range m.host.Sessions().Available(user) {
+		if s.Priority() >= 0 {
+			m.flushTo(ctx, s)
+			break
+		}
+	}
+	return module.Handled
+}
+
+func (m *Module) bounce(ctx context.Context, p *module.Packet) {
+	if !stanza.MayBounce(p.Stanza) {
+		return
+	}
+	reply := stanza.ErrorReply(p.Stanza, stanza.Err(stanza.ServiceUnavailable))
+	if reply.From() == "" {
+		reply.Set("from", p.To.String())
+	}
+	m.host.Route(ctx, reply)
+}
+
+// flushTo delivers the stored messages, oldest first, to a session that
+// sent initial presence with a non-negative priority, and deletes those
+// it delivered.
+func (m *Module) flushTo(ctx context.Context, s *sm.Session) {
+	if s.Priority() < 0 {
+		return
+	}
+	user := s.JID().Bare()
+	unlock := m.lock(user)
+	defer unlock()
+	store := m.host.Stores().Offline
+	msgs, err := store.OfflineMessages(ctx, user)
+	if err != nil {
+		m.log.Error("offline: cannot read stored messages", "user", user, "err", err)
+		return
+	}
+	if len(msgs) == 0 {
+		return
+	}
+	done := make([]int64, 0, len(msgs))
+	for _, msg := range msgs {
+		el, err := stream.ParseElement(msg.Stanza, stream.DefaultLimits())
+		if err != nil {
+			// Kept, not lost: an operator can look at it.
+			m.log.Error("offline: stored message unreadable", "user", user, "id", msg.ID, "err", err)
+			continue
+		}
+		if err := s.Deliver(el); err != nil {
+			m.log.Warn("offline: delivery stopped", "to", s.JID(), "err", err)
+			break
+		}
+		done = append(done, msg.ID)
+	}
+	if len(done) == 0 {
+		return
+	}
+	if err := store.DeleteOffline(ctx, user, done); err != nil {
+		m.log.Error("offline: cannot delete delivered messages", "user", user, "err", err)
+	}
+}
