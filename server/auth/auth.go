@@ -1,0 +1,357 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/sasl"
+)
+
+// Errors returned (wrapped) by the Authenticator.
+var (
+	// ErrNotAuthorized reports a wrong password or an unknown account; the
+	// two are deliberately not distinguished.
+	ErrNotAuthorized = errors.New("auth: not authorized")
+	// ErrThrottled reports that the account or the client address had too
+	// many recent failures.
+	ErrThrottled = errors.New("auth: too many failed attempts")
+)
+
+// Defaults applied by [New] to zero fields of [Options].
+const (
+	DefaultIterations    = 4096
+	DefaultFailureWindow = time.Minute
+	DefaultMaxTracked    = 100_000
+)
+
+// Recommended throttling limits, for configuration defaults. A zero limit in
+// [Options] disables that limit.
+const (
+	RecommendedMaxFailuresPerAccount = 5
+	RecommendedMaxFailuresPerIP      = 20
+)
+
+// DefaultHashes are the hash functions credentials are derived for when
+// Options.Hashes is empty.
+var DefaultHashes = []string{"SHA-1", "SHA-256"}
+
+// Options configures an [Authenticator].
+type Options struct {
+	// Iterations is the PBKDF2 iteration count of new credentials;
+	// 0 means DefaultIterations.
+	Iterations int
+	// Hashes names the SCRAM hash functions ("SHA-1", "SHA-256",
+	// "SHA-512") credentials are derived for; empty means DefaultHashes.
+	Hashes []string
+	// MaxFailuresPerAccount is how many failures one account may have
+	// within FailureWindow before Allow refuses it; 0 disables the limit.
+	MaxFailuresPerAccount int
+	// MaxFailuresPerIP is the same limit per client address (IPv6 grouped
+	// by /64); 0 disables it.
+	MaxFailuresPerIP int
+	// FailureWindow is the period over which failures count; 0 means
+	// DefaultFailureWindow.
+	FailureWindow time.Duration
+	// MaxTracked caps the number of accounts and of addresses tracked
+	// each; 0 means DefaultMaxTracked.
+	MaxTracked int
+	// Log receives security-relevant events; nil discards them.
+	Log *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Authenticator creates, checks and deletes credentials stored in a
+// storage.Accounts, and throttles failed logins. It is safe for concurrent
+// use.
+type Authenticator struct {
+	accounts   storage.Accounts
+	iterations int
+	hashes     []sasl.Hash
+	configErr  error
+	log        *slog.Logger
+	byAccount  *limiter[string]
+	byIP       *limiter[netip.Prefix]
+	// dummy is verified against when the account does not exist, so that
+	// CheckPassword costs the same whether or not it does.
+	dummy sasl.Credentials
+}
+
+// New returns an Authenticator over accounts. Unknown hash names in
+// opts.Hashes make Create and SetPassword fail.
+func New(accounts storage.Accounts, opts Options) *Authenticator {
+	a := &Authenticator{
+		accounts:   accounts,
+		iterations: opts.Iterations,
+		log:        opts.Log,
+	}
+	if a.iterations <= 0 {
+		a.iterations = DefaultIterations
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.DiscardHandler)
+	}
+	names := opts.Hashes
+	if len(names) == 0 {
+		names = DefaultHashes
+	}
+	for _, n := range names {
+		h, ok := hashByName(n)
+		if !ok {
+			a.configErr = errors.Join(a.configErr, fmt.Errorf("auth: unknown hash %q", n))
+			continue
+		}
+		if !slices.Contains(a.hashes, h) {
+			a.hashes = append(a.hashes, h)
+		}
+	}
+	if a.configErr != nil {
+		a.log.Error("invalid authenticator configuration", "err", a.configErr)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	window := opts.FailureWindow
+	if window <= 0 {
+		window = DefaultFailureWindow
+	}
+	capacity := opts.MaxTracked
+	if capacity <= 0 {
+		capacity = DefaultMaxTracked
+	}
+	a.byAccount = newLimiter[string](opts.MaxFailuresPerAccount, window, capacity, now)
+	a.byIP = newLimiter[netip.Prefix](opts.MaxFailuresPerIP, window, capacity, now)
+	salt := make([]byte, sasl.SaltLen)
+	_, _ = rand.Read(salt) // crypto/rand.Read never fails
+	a.dummy = sasl.Credentials{Hash: sasl.SHA256, Salt: salt, Iterations: a.iterations,
+		StoredKey: make([]byte, sasl.SHA256.Size()), ServerKey: make([]byte, sasl.SHA256.Size())}
+	return a
+}
+
+// hashByName maps a SCRAM hash name to its sasl.Hash.
+func hashByName(name string) (sasl.Hash, bool) {
+	for _, h := range []sasl.Hash{sasl.SHA1, sasl.SHA256, sasl.SHA512} {
+		if h.Name() == name {
+			return h, true
+		}
+	}
+	return 0, false
+}
+
+// checkUser validates that user can own an account and returns its bare JID.
+func checkUser(op string, user jid.JID) (jid.JID, error) {
+	if user.IsZero() || user.Local() == "" {
+		return jid.JID{}, fmt.Errorf("auth: %s %q: an account needs a localpart and a domain", op, user)
+	}
+	return user.Bare(), nil
+}
+
+// deriveKeys derives the verifiers of password for every configured hash,
+// each with a fresh random salt.
+func (a *Authenticator) deriveKeys(password string) ([]storage.SCRAMKey, error) {
+	if a.configErr != nil {
+		return nil, a.configErr
+	}
+	keys := make([]storage.SCRAMKey, 0, len(a.hashes))
+	for _, h := range a.hashes {
+		c, err := sasl.NewCredentials(h, password, a.iterations)
+		if err != nil {
+			return nil, fmt.Errorf("auth: deriving %s credentials: %w", h, err)
+		}
+		keys = append(keys, storage.SCRAMKey{
+			Hash:       h.Name(),
+			Salt:       c.Salt,
+			Iterations: c.Iterations,
+			StoredKey:  c.StoredKey,
+			ServerKey:  c.ServerKey,
+		})
+	}
+	return keys, nil
+}
+
+// Create creates the account user with password. The error wraps
+// storage.ErrExists if the account exists.
+func (a *Authenticator) Create(ctx context.Context, user jid.JID, password string) error {
+	user, err := checkUser("create", user)
+	if err != nil {
+		return err
+	}
+	keys, err := a.deriveKeys(password)
+	if err != nil {
+		return fmt.Errorf("auth: create %s: %w", user, err)
+	}
+	if err := a.accounts.CreateAccount(ctx, user, keys); err != nil {
+		return fmt.Errorf("auth: create %s: %w", user, err)
+	}
+	a.log.InfoContext(ctx, "account created", "user", user.String())
+	return nil
+}
+
+// SetPassword replaces the credentials of user. The error wraps
+// storage.ErrNotFound if there is no such account.
+func (a *Authenticator) SetPassword(ctx context.Context, user jid.JID, password string) error {
+	user, err := checkUser("set password of", user)
+	if err != nil {
+		return err
+	}
+	keys, err := a.deriveKeys(password)
+	if err != nil {
+		return fmt.Errorf("auth: set password of %s: %w", user, err)
+	}
+	if err := a.accounts.SetKeys(ctx, user, keys); err != nil {
+		return fmt.Errorf("auth: set password of %s: %w", user, err)
+	}
+	a.log.InfoContext(ctx, "password changed", "user", user.String())
+	return nil
+}
+
+// Delete deletes the account user and all its data. The error wraps
+// storage.ErrNotFound if there is no such account.
+func (a *Authenticator) Delete(ctx context.Context, user jid.JID) error {
+	user, err := checkUser("delete", user)
+	if err != nil {
+		return err
+	}
+	if err := a.accounts.DeleteAccount(ctx, user); err != nil {
+		return fmt.Errorf("auth: delete %s: %w", user, err)
+	}
+	a.byAccount.reset(user.String())
+	a.log.InfoContext(ctx, "account deleted", "user", user.String())
+	return nil
+}
+
+// SCRAMKey returns the stored verifier of user for hash ("SHA-1",
+// "SHA-256", ...), for the SCRAM server mechanism. The error wraps
+// storage.ErrNotFound if there is no account or no verifier for hash.
+func (a *Authenticator) SCRAMKey(ctx context.Context, user jid.JID, hash string) (storage.SCRAMKey, error) {
+	user, err := checkUser("key of", user)
+	if err != nil {
+		return storage.SCRAMKey{}, fmt.Errorf("%w: %w", err, storage.ErrNotFound)
+	}
+	keys, err := a.accounts.Keys(ctx, user)
+	if err != nil {
+		return storage.SCRAMKey{}, fmt.Errorf("auth: %s key of %s: %w", hash, user, err)
+	}
+	for _, k := range keys {
+		if k.Hash == hash {
+			return k, nil
+		}
+	}
+	return storage.SCRAMKey{}, fmt.Errorf("auth: %s key of %s: %w", hash, user, storage.ErrNotFound)
+}
+
+// CheckPassword verifies password for user (for SASL PLAIN): it derives
+// StoredKey with the stored salt and iteration count of the strongest stored
+// hash and compares in constant time. A wrong password and an unknown
+// account both yield an error wrapping ErrNotAuthorized, at the same cost.
+// It does not throttle; callers use Allow, Failed and Succeeded.
+func (a *Authenticator) CheckPassword(ctx context.Context, user jid.JID, password string) error {
+	bare, err := checkUser("check password of", user)
+	if err != nil {
+		return fmt.Errorf("%w: %w", err, ErrNotAuthorized)
+	}
+	keys, err := a.accounts.Keys(ctx, bare)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return fmt.Errorf("auth: check password of %s: %w", bare, err)
+	}
+	stored, ok := strongest(keys)
+	if !ok {
+		// Unknown account (or one without usable keys): spend the same
+		// work as for a real check, then fail.
+		_, _ = sasl.DeriveCredentials(a.dummy.Hash, password, a.dummy.Salt, a.dummy.Iterations)
+		return fmt.Errorf("auth: check password of %s: %w", bare, ErrNotAuthorized)
+	}
+	h, _ := hashByName(stored.Hash)
+	d, err := sasl.DeriveCredentials(h, password, stored.Salt, stored.Iterations)
+	if err != nil {
+		// A password PRECIS rejects cannot match any stored password.
+		return fmt.Errorf("auth: check password of %s: %w: %w", bare, ErrNotAuthorized, err)
+	}
+	if subtle.ConstantTimeCompare(d.StoredKey, stored.StoredKey) != 1 {
+		return fmt.Errorf("auth: check password of %s: %w", bare, ErrNotAuthorized)
+	}
+	return nil
+}
+
+// strongest returns the stored key with the strongest supported hash.
+func strongest(keys []storage.SCRAMKey) (storage.SCRAMKey, bool) {
+	var (
+		best  storage.SCRAMKey
+		bestH sasl.Hash
+	)
+	for _, k := range keys {
+		h, ok := hashByName(k.Hash)
+		if !ok || len(k.Salt) == 0 || k.Iterations < 1 {
+			continue
+		}
+		if h.Size() > bestH.Size() {
+			best, bestH = k, h
+		}
+	}
+	return best, bestH != 0
+}
+
+// Allow reports whether a login attempt for user from ip may proceed: it
+// returns an error wrapping ErrThrottled when the account or the address had
+// too many failures within the window. A zero user or an invalid ip skips
+// that check.
+func (a *Authenticator) Allow(user jid.JID, ip netip.Addr) error {
+	if !user.IsZero() && !a.byAccount.allow(user.Bare().String()) {
+		return fmt.Errorf("auth: login of %s: %w", user.Bare(), ErrThrottled)
+	}
+	if p, ok := ipKey(ip); ok && !a.byIP.allow(p) {
+		return fmt.Errorf("auth: login from %s: %w", p, ErrThrottled)
+	}
+	return nil
+}
+
+// Failed records a failed login for user (if not zero) from ip (if valid).
+func (a *Authenticator) Failed(user jid.JID, ip netip.Addr) {
+	if !user.IsZero() {
+		if a.byAccount.fail(user.Bare().String()) {
+			a.log.Warn("login throttled for account", "user", user.Bare().String(), "ip", ip.String())
+		}
+	}
+	if p, ok := ipKey(ip); ok {
+		if a.byIP.fail(p) {
+			a.log.Warn("login throttled for address", "ip", p.String())
+		}
+	}
+}
+
+// Succeeded records a successful login: it clears the account's failures.
+// The address's failures are kept, so that an attacker owning one account
+// cannot reset the per-address limit while guessing others.
+func (a *Authenticator) Succeeded(user jid.JID, _ netip.Addr) {
+	if !user.IsZero() {
+		a.byAccount.reset(user.Bare().String())
+	}
+}
+
+// ipKey returns the throttling key of ip: the address itself for IPv4, its
+// /64 for IPv6.
+func ipKey(ip netip.Addr) (netip.Prefix, bool) {
+	if !ip.IsValid() {
+		return netip.Prefix{}, false
+	}
+	ip = ip.Unmap().WithZone("")
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, err := ip.Prefix(bits)
+	if err != nil {
+		return netip.Prefix{}, false
+	}
+	return p, true
+}
