@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"testing"
+)
+
+func runSendT(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := runSend(context.Background(), args, func(k string) string { return env[k] },
+		strings.NewReader(stdin), false, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestRunSendUsage(t *testing.T) {
+	pw := map[string]string{"PARLEY_PASSWORD": "pw"}
+	for _, tc := range []struct {
+		name  string
+		env   map[string]string
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"no jid", pw, "", []string{"--to", "bob@localhost", "hi"}, "--jid is required"},
+		{"no to", pw, "", []string{"--jid", "alice@localhost", "hi"}, "--to is required"},
+		{"unknown flag", pw, "", []string{"--jid", "alice@localhost", "--to", "bob@localhost", "--password", "x", "hi"}, "flag provided but not defined"},
+		{"bad type", pw, "", []string{"--jid", "alice@localhost", "--to", "bob@localhost", "--type", "shout", "hi"}, "unknown --type"},
+		{"two args", pw, "", []string{"--jid", "alice@localhost", "--to", "bob@localhost", "a", "b"}, "single argument"},
+		{"no message, password on stdin", nil, "pw\n", []string{"--jid", "alice@localhost", "--to", "bob@localhost"}, "no message"},
+		{"empty message from stdin", pw, "\n", []string{"--jid", "alice@localhost", "--to", "bob@localhost"}, "empty message"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runSendT(t, tc.env, tc.stdin, tc.args...)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("code %d, stderr %q; want 2 and %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestRunSendFailures(t *testing.T) {
+	// A port nobody listens on: open and close a listener.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	pw := map[string]string{"PARLEY_PASSWORD": "pw"}
+	for _, tc := range []struct {
+		name  string
+		env   map[string]string
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"bad jid", pw, "", []string{"--jid", "alice@@localhost", "--to", "bob@localhost", "hi"}, "bad --jid"},
+		{"jid without localpart", pw, "", []string{"--jid", "localhost", "--to", "bob@localhost", "hi"}, "no localpart"},
+		{"bad to", pw, "", []string{"--jid", "alice@localhost", "--to", "bob@", "hi"}, "bad --to"},
+		{"no password on stdin", nil, "", []string{"--jid", "alice@localhost", "--to", "bob@localhost", "hi"}, "no password"},
+		{"connection refused", pw, "", []string{"--jid", "alice@localhost", "--to", "bob@localhost", "--address", addr, "hi"}, "refused"},
+		{"connection refused, password on stdin", nil, "pw\n", []string{"--jid", "alice@localhost", "--to", "bob@localhost", "--address", addr, "hi"}, "refused"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runSendT(t, tc.env, tc.stdin, tc.args...)
+			if code != 1 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("code %d, stderr %q; want 1 and %q", code, stderr, tc.want)
+			}
+			if strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Errorf("stderr is not one line: %q", stderr)
+			}
+			if stdout != "" {
+				t.Errorf("stdout %q", stdout)
+			}
+		})
+	}
+}
