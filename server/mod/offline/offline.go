@@ -90,13 +90,15 @@ func storable(st *stanza.Element) bool {
 // Stamp returns a copy of st carrying a <delay/> from domain at t
 // (XEP-0203), replacing any delay the server itself added before.
 func Stamp(st *stanza.Element, domain string, t time.Time) *stanza.Element {
-	c := st.Clone()
-	for _, d := range c.ChildrenNamed(NSDelay, "delay") {
-		if d.Get("from") == domain {
-			c.RemoveChildren(NSDelay, "delay")
-			break
+	c := st.Clone() // a fresh clone has no cached serialisation to drop
+	kept := c.Children[:0]
+	for _, n := range c.Children {
+		if n.Elem != nil && n.Elem.Name.Space == NSDelay && n.Elem.Name.Local == "delay" && n.Elem.Get("from") == domain {
+			continue
 		}
+		kept = append(kept, n)
 	}
+	c.Children = kept
 	d := stanza.New(NSDelay, "delay", "from", domain, "stamp", t.UTC().Format(stampLayout))
 	d.AppendText("Offline Storage")
 	return c.Append(d)
