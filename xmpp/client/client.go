@@ -363,6 +363,7 @@ func (c *Client) Close() error {
 // readLoop reads elements until the stream ends.
 func (c *Client) readLoop() {
 	var err error
+	var localErr *stream.Error // a fault the decoder found in the server's XML
 read:
 	for {
 		el, rerr := c.dec.Next()
@@ -377,6 +378,7 @@ read:
 				err = ErrClosed
 			default:
 				err = fmt.Errorf("client: reading stream: %w", rerr)
+				errors.As(rerr, &localErr)
 			}
 			break read
 		}
@@ -393,7 +395,12 @@ read:
 	if !c.closing { // answer the server's closing tag or error (RFC 6120 §4.4)
 		c.closing = true
 		c.conn.SetWriteDeadline(time.Now().Add(time.Second))
-		c.conn.Write([]byte(stream.Close))
+		var out []byte
+		if localErr != nil {
+			// The decoder rejected the server's XML: say why (§4.9).
+			out = localErr.Element().AppendXML(out, stanza.NSClient)
+		}
+		c.conn.Write(append(out, stream.Close...))
 	}
 	c.wmu.Unlock()
 	c.conn.Close()

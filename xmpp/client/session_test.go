@@ -151,3 +151,26 @@ func TestSendIQRejectsNonRequest(t *testing.T) {
 		t.Error("SendIQ accepted a message")
 	}
 }
+
+func TestMalformedServerXML(t *testing.T) {
+	got := make(chan *stream.Error, 1)
+	fs := newFakeServer(t, func(s *session) {
+		s.writeRaw("<message><body>x</message>")
+		el, err := s.read()
+		if err != nil {
+			t.Errorf("server read: %v", err)
+			got <- nil
+			return
+		}
+		got <- stream.ParseStreamError(el)
+	}).start()
+	c := dial(t, fs, nil)
+	<-c.Done()
+	var se *stream.Error
+	if !errors.As(c.Err(), &se) || se.Condition != stream.NotWellFormed {
+		t.Errorf("Err() = %v, want not-well-formed", c.Err())
+	}
+	if e := <-got; e == nil || e.Condition != stream.NotWellFormed {
+		t.Errorf("server received %v, want a not-well-formed stream error", e)
+	}
+}
