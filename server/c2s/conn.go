@@ -92,6 +92,7 @@ func (c *conn) run(ctx context.Context) {
 			c.log.Info("c2s: TLS handshake failed", "err", err)
 			return
 		}
+		c.ph = phaseAuth // XEP-0368: TLS is up, SASL comes first
 	}
 	c.dec = stream.NewDecoder(c.rd, c.preauthLimits())
 	err := c.serve(ctx)
