@@ -1,0 +1,100 @@
+package offline_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/mod/offline"
+	"github.com/parley-xmpp/parley/xmpp/client"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpptest"
+)
+
+const wait = 5 * time.Second
+
+func send(t *testing.T, c *client.Client, st *stanza.Element) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := c.Send(ctx, st); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+}
+
+func presence(prio string) *stanza.Element {
+	p := stanza.New(stanza.NSClient, "presence")
+	if prio != "" {
+		p.Append(stanza.New(stanza.NSClient, "priority").AppendText(prio))
+	}
+	return p
+}
+
+// messages reads incoming messages until none arrives for a while.
+func messages(t *testing.T, c *client.Client, quiet time.Duration) []*stanza.Element {
+	t.Helper()
+	var out []*stanza.Element
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), quiet)
+		st, err := c.Recv(ctx)
+		cancel()
+		if err != nil {
+			return out
+		}
+		if st.Name.Local == "message" {
+			out = append(out, st)
+		}
+	}
+}
+
+func TestIntegrationOfflineMessages(t *testing.T) {
+	s := xmpptest.NewServer(t)
+	alice := s.AddUser(t, "alice", "pw")
+	s.AddUser(t, "bob", "pw")
+	b := s.Client(t, "bob", "pw", "b")
+	send(t, b, presence(""))
+	for _, m := range []struct{ typ, body string }{
+		{stanza.TypeChat, "first"},
+		{stanza.TypeHeadline, "news"},
+		{stanza.TypeNormal, "second"},
+		{stanza.TypeChat, "third"},
+	} {
+		send(t, b, stanza.NewMessage(m.typ, alice.String(), m.body))
+	}
+
+	// A negative-priority resource gets no bare-JID message, and does
+	// not flush the store.
+	neg := s.Client(t, "alice", "pw", "negative")
+	send(t, neg, presence("-1"))
+	send(t, b, stanza.NewMessage(stanza.TypeChat, alice.String(), "fourth"))
+	if got := messages(t, neg, 500*time.Millisecond); len(got) != 0 {
+		t.Fatalf("negative-priority resource got %d messages", len(got))
+	}
+
+	a := s.Client(t, "alice", "pw", "a")
+	send(t, a, presence(""))
+	got := messages(t, a, time.Second)
+	want := []string{"first", "second", "third", "fourth"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d offline messages, want %d (no headline)", len(got), len(want))
+	}
+	for i, m := range got {
+		if body := m.ChildText("", "body"); body != want[i] {
+			t.Errorf("message %d = %q, want %q", i, body, want[i])
+		}
+		d := m.Child(offline.NSDelay, "delay")
+		if d == nil || d.Get("from") != s.Domain() || d.Get("stamp") == "" {
+			t.Errorf("message %d without a delay: %s", i, m)
+		}
+	}
+	if m := messages(t, b, 300*time.Millisecond); len(m) != 0 {
+		t.Errorf("sender got %v", m)
+	}
+
+	// Delivered messages are gone: another login gets nothing.
+	a2 := s.Client(t, "alice", "pw", "a2")
+	send(t, a2, presence(""))
+	if got := messages(t, a2, 500*time.Millisecond); len(got) != 0 {
+		t.Errorf("messages delivered twice: %d", len(got))
+	}
+}
