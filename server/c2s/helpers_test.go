@@ -86,6 +86,20 @@ func (r *raw) write(s string) {
 	}
 }
 
+// writeLenient sends s from another goroutine, ignoring write errors: the
+// server may close the connection before it has read everything (as it
+// should once it has found a fault).
+func (r *raw) writeLenient(s string) {
+	nc := r.nc
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = nc.SetWriteDeadline(time.Now().Add(ioTimeout))
+		_, _ = nc.Write([]byte(s))
+	}()
+	r.t.Cleanup(func() { nc.Close(); <-done })
+}
+
 // send writes one element in the jabber:client scope.
 func (r *raw) send(el *stanza.Element) {
 	r.t.Helper()
