@@ -18,10 +18,12 @@ import (
 	"syscall"
 
 	"golang.org/x/term"
+
+	"github.com/parley-xmpp/parley/server/modules"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version is the release; a build can override it with -ldflags "-X main.version=…".
+var version = modules.Version
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

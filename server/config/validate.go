@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -74,7 +75,7 @@ func (c *Config) problems() []problem {
 		}
 		if err := checkAddress(l.Address); err != nil {
 			add(key+".address", "%v", err)
-		} else if addrs[l.Address] {
+		} else if addrs[l.Address] && !strings.HasSuffix(l.Address, ":0") {
 			add(key+".address", "%q is used by another listener", l.Address)
 		}
 		addrs[l.Address] = true

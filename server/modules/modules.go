@@ -4,11 +4,37 @@ package modules
 
 import (
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/mod/blocking"
+	"github.com/parley-xmpp/parley/server/mod/disco"
+	"github.com/parley-xmpp/parley/server/mod/last"
+	"github.com/parley-xmpp/parley/server/mod/offline"
+	"github.com/parley-xmpp/parley/server/mod/ping"
+	"github.com/parley-xmpp/parley/server/mod/private"
+	"github.com/parley-xmpp/parley/server/mod/roster"
+	entitytime "github.com/parley-xmpp/parley/server/mod/timemod"
+	"github.com/parley-xmpp/parley/server/mod/vcard"
+	"github.com/parley-xmpp/parley/server/mod/version"
 	"github.com/parley-xmpp/parley/server/module"
 )
 
+// Version is the server's software version, reported by XEP-0092 and
+// `parley version`.
+const Version = "0.1.0"
+
 // Default returns the modules of a standard server, in registration order.
+// Blocking comes before roster so that its hooks see stanzas first (hooks
+// are ordered by priority, and within one priority by registration).
 func Default(cfg *config.Config) []module.Module {
-	_ = cfg
-	return []module.Module{}
+	return []module.Module{
+		blocking.New(),
+		roster.New(),
+		offline.New(),
+		disco.New("Parley"),
+		ping.New(),
+		version.New("Parley", Version, cfg.Modules.Version.Hide),
+		entitytime.New(),
+		vcard.New(0),
+		private.New(0),
+		last.New(),
+	}
 }
