@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/mod/offline"
+	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpptest"
@@ -48,7 +49,7 @@ func messages(t *testing.T, c *client.Client, quiet time.Duration) []*stanza.Ele
 }
 
 func TestIntegrationOfflineMessages(t *testing.T) {
-	s := xmpptest.NewServer(t)
+	s := newServer(t)
 	alice := s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "bob", "pw")
 	b := s.Client(t, "bob", "pw", "b")
@@ -97,4 +98,19 @@ func TestIntegrationOfflineMessages(t *testing.T) {
 	if got := messages(t, a2, 500*time.Millisecond); len(got) != 0 {
 		t.Errorf("messages delivered twice: %d", len(got))
 	}
+}
+
+// newServer starts a test server with only its STARTTLS listener: these
+// tests need no other, and fewer listeners mean fewer ports to contend for.
+func newServer(t *testing.T) *xmpptest.Server {
+	t.Helper()
+	return xmpptest.NewServer(t, func(c *config.Config) {
+		var keep []config.Listener
+		for _, l := range c.Listeners {
+			if l.Type == config.ListenerC2S {
+				keep = append(keep, l)
+			}
+		}
+		c.Listeners = keep
+	})
 }

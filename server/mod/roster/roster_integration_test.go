@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	xroster "github.com/parley-xmpp/parley/xmpp/roster"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -107,7 +108,7 @@ func online(t *testing.T, s *xmpptest.Server, user, res string) (*client.Client,
 }
 
 func TestIntegrationRosterPushesAndVersioning(t *testing.T) {
-	s := xmpptest.NewServer(t)
+	s := newServer(t)
 	s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "nurse", "pw")
 	c1 := s.Client(t, "alice", "pw", "one")
@@ -146,7 +147,7 @@ func TestIntegrationRosterPushesAndVersioning(t *testing.T) {
 }
 
 func TestIntegrationSubscriptionHandshake(t *testing.T) {
-	s := xmpptest.NewServer(t)
+	s := newServer(t)
 	alice, bob := s.AddUser(t, "alice", "pw"), s.AddUser(t, "bob", "pw")
 	a, ap := online(t, s, "alice", "a")
 	b, bp := online(t, s, "bob", "b")
@@ -189,7 +190,7 @@ func TestIntegrationSubscriptionHandshake(t *testing.T) {
 }
 
 func TestIntegrationRequestWhileOffline(t *testing.T) {
-	s := xmpptest.NewServer(t)
+	s := newServer(t)
 	alice, _ := s.AddUser(t, "alice", "pw"), s.AddUser(t, "bob", "pw")
 	a, _ := online(t, s, "alice", "a")
 	send(t, a, pres(stanza.TypeSubscribe, s.JID(t, "bob").String()))
@@ -199,7 +200,7 @@ func TestIntegrationRequestWhileOffline(t *testing.T) {
 }
 
 func TestIntegrationPreApproval(t *testing.T) {
-	s := xmpptest.NewServer(t)
+	s := newServer(t)
 	alice, bob := s.AddUser(t, "alice", "pw"), s.AddUser(t, "bob", "pw")
 	b, bp := online(t, s, "bob", "b")
 	if c := b.Features(); c == nil || c.Child(xroster.NSPreApproval, "sub") == nil || c.Child(xroster.NSVersioning, "ver") == nil {
@@ -219,7 +220,7 @@ func TestIntegrationPreApproval(t *testing.T) {
 }
 
 func TestIntegrationDirectedPresenceAtLogout(t *testing.T) {
-	s := xmpptest.NewServer(t)
+	s := newServer(t)
 	s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "carol", "pw")
 	c, _ := online(t, s, "carol", "c")
@@ -276,7 +277,7 @@ func (c *cutter) cut() {
 }
 
 func TestIntegrationAbruptDisconnect(t *testing.T) {
-	s := xmpptest.NewServer(t)
+	s := newServer(t)
 	alice, bob := s.AddUser(t, "alice", "pw"), s.AddUser(t, "bob", "pw")
 	b, _ := online(t, s, "bob", "b")
 	cu := newCutter(t, s.Addr())
@@ -297,4 +298,19 @@ func TestIntegrationAbruptDisconnect(t *testing.T) {
 
 	cu.cut()
 	expect(t, b, "unavailable after the connection broke", isPres(stanza.TypeUnavailable, a.JID().String()))
+}
+
+// newServer starts a test server with only its STARTTLS listener: these
+// tests need no other, and fewer listeners mean fewer ports to contend for.
+func newServer(t *testing.T) *xmpptest.Server {
+	t.Helper()
+	return xmpptest.NewServer(t, func(c *config.Config) {
+		var keep []config.Listener
+		for _, l := range c.Listeners {
+			if l.Type == config.ListenerC2S {
+				keep = append(keep, l)
+			}
+		}
+		c.Listeners = keep
+	})
 }
