@@ -1,0 +1,295 @@
+package c2s_test
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/xmpp/sasl"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// RFC 6120 §4.9.3.12: stanzas before the stream is authenticated (and a
+// resource bound) are refused with <not-authorized/>.
+func TestStanzaBeforeAuthentication(t *testing.T) {
+	s, alice, bob := newServer(t)
+	msg := "<message to='" + bob.JID().String() + "' type='chat'><body>early</body></message>"
+	t.Run("before TLS", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.write(msg)
+		r.expectStreamError(stream.NotAuthorized)
+	})
+	t.Run("after TLS", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		r.write(msg)
+		r.expectStreamError(stream.NotAuthorized)
+	})
+	t.Run("iq after TLS", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		r.send(stanza.NewIQ(stanza.TypeGet, "early", s.Domain(), stanza.New(nsPing, "ping")))
+		r.expectStreamError(stream.NotAuthorized)
+	})
+	t.Run("after SASL before bind", func(t *testing.T) {
+		r := authedRaw(t, s, "carol", "pw")
+		r.write(msg)
+		r.expectStreamError(stream.NotAuthorized)
+	})
+	alive(t, alice, bob)
+}
+
+// RFC 6120 §5.3.3 / CVE-2011-0411: data pipelined after <starttls/> in the
+// same write is never processed, neither in the clear nor as if it had
+// been sent over TLS.
+func TestSTARTTLSInjection(t *testing.T) {
+	s, alice, bob := newServer(t)
+	r := dialRaw(t, s)
+	r.open()
+	injected := "<iq type='set' id='inj'><bind xmlns='" + nsBind + "'/></iq>" +
+		"<message to='" + bob.JID().String() + "' type='chat'><body>injected</body></message>"
+	r.write("<starttls xmlns='" + nsTLS + "'/>" + injected)
+	r.expectStreamError(stream.PolicyViolation) // and no <proceed/> before it
+	alive(t, alice, bob)                         // bob's next message is not the injected one
+}
+
+// RFC 6120 §6.4.5 and §6.5: SASL failures and their exact conditions.
+func TestSASLFailures(t *testing.T) {
+	// Throttling is tested on its own below.
+	s, alice, bob := newServer(t, func(c *config.Config) { c.Auth.MaxFailuresPerAccount, c.Auth.MaxFailuresPerIP = 0, 0 })
+
+	t.Run("unadvertised mechanism", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		for _, m := range []string{"DIGEST-MD5", "X-OAUTH2", "ANONYMOUS", "EXTERNAL"} {
+			r.send(stanza.New(nsSASL, "auth", "mechanism", m).AppendText("="))
+			expectFailure(t, r.mustNext(), sasl.InvalidMechanism)
+			if m == "ANONYMOUS" {
+				// The connection's third failure ends it.
+				r.expectStreamError(stream.PolicyViolation)
+				return
+			}
+		}
+	})
+
+	t.Run("authzid of another user", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		el := r.authenticate(sasl.Plain, sasl.ClientConfig{Username: "carol", Password: "pw", Authzid: bob.JID().Bare().String()})
+		expectFailure(t, el, sasl.InvalidAuthzid)
+		// Naming oneself is fine.
+		el = r.authenticate(sasl.Plain, sasl.ClientConfig{Username: "carol", Password: "pw", Authzid: s.JID(t, "carol").String()})
+		if el.Name.Local != "success" {
+			t.Fatalf("authzid of oneself: %s", el)
+		}
+	})
+
+	t.Run("authzid of another user with SCRAM", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		el := r.authenticate(sasl.ScramSHA256, sasl.ClientConfig{Username: "carol", Password: "pw", Authzid: bob.JID().Bare().String()})
+		expectFailure(t, el, sasl.InvalidAuthzid)
+	})
+
+	t.Run("SCRAM nonce not extending the client nonce", func(t *testing.T) {
+		for _, m := range []string{sasl.ScramSHA1, sasl.ScramSHA256} {
+			h, _ := sasl.HashOf(m)
+			r := dialRaw(t, s)
+			r.open()
+			r.startTLS(nil)
+			const cnonce = "clientNonce0123456789"
+			r.send(stanza.New(nsSASL, "auth", "mechanism", m).AppendText(b64([]byte("n,,n=carol,r=" + cnonce))))
+			ch := r.mustNext()
+			if ch.Name.Local != "challenge" {
+				t.Fatalf("%s: %s", m, ch)
+			}
+			first, _ := base64.StdEncoding.DecodeString(ch.Text())
+			var snonce string
+			for _, f := range strings.Split(string(first), ",") {
+				if v, ok := strings.CutPrefix(f, "r="); ok {
+					snonce = v
+				}
+			}
+			if !strings.HasPrefix(snonce, cnonce) || len(snonce) <= len(cnonce) {
+				t.Fatalf("%s: server nonce %q does not extend the client nonce", m, snonce)
+			}
+			// Keep the server's part but change the client's: a replayed
+			// or spliced exchange.
+			bad := "otherNonce9876543210" + snonce[len(cnonce):]
+			proof := base64.StdEncoding.EncodeToString(make([]byte, h.Size()))
+			r.send(stanza.New(nsSASL, "response").AppendText(b64([]byte("c=biws,r=" + bad + ",p=" + proof))))
+			expectFailure(t, r.mustNext(), sasl.NotAuthorized)
+		}
+	})
+
+	t.Run("wrong password", func(t *testing.T) {
+		for _, m := range []string{sasl.Plain, sasl.ScramSHA1, sasl.ScramSHA256, sasl.ScramSHA256Plus} {
+			r := dialRaw(t, s)
+			r.open()
+			r.startTLS(nil)
+			expectFailure(t, r.authenticate(m, sasl.ClientConfig{Username: "carol", Password: "wrong"}), sasl.NotAuthorized)
+			// Unknown users fail the same way.
+			expectFailure(t, r.authenticate(m, sasl.ClientConfig{Username: "nobody", Password: "pw"}), sasl.NotAuthorized)
+			// A third failure ends the stream.
+			expectFailure(t, r.authenticate(m, sasl.ClientConfig{Username: "carol", Password: "wrong"}), sasl.NotAuthorized)
+			r.expectStreamError(stream.PolicyViolation)
+		}
+	})
+
+	t.Run("bad base64", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		r.send(stanza.New(nsSASL, "auth", "mechanism", sasl.Plain).AppendText("!!!not base64"))
+		expectFailure(t, r.mustNext(), sasl.IncorrectEncoding)
+	})
+
+	t.Run("abort", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		r.send(stanza.New(nsSASL, "auth", "mechanism", sasl.ScramSHA256).AppendText(b64([]byte("n,,n=carol,r=abcdefghijklmnop"))))
+		if el := r.mustNext(); el.Name.Local != "challenge" {
+			t.Fatal(el)
+		}
+		r.send(stanza.New(nsSASL, "abort"))
+		expectFailure(t, r.mustNext(), sasl.Aborted)
+		r.login(sasl.ScramSHA256, "carol", "pw")
+		r.bind("")
+	})
+	alive(t, alice, bob)
+}
+
+// Failed logins are throttled per account: after max_failures_per_account
+// failures even the right password gets <temporary-auth-failure/>, while
+// other accounts are unaffected.
+func TestThrottlePerAccount(t *testing.T) {
+	s, alice, bob := newServer(t, func(c *config.Config) {
+		c.Auth.MaxFailuresPerAccount = 3
+		c.Auth.MaxFailuresPerIP = 0
+		c.Auth.FailureWindow = time.Hour
+	})
+	s.AddUser(t, "dave", "pw")
+	fail := func(mech string) {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		expectFailure(t, r.authenticate(mech, sasl.ClientConfig{Username: "carol", Password: "wrong"}), sasl.NotAuthorized)
+	}
+	fail(sasl.Plain)
+	fail(sasl.ScramSHA256)
+	fail(sasl.ScramSHA1)
+
+	for _, m := range []string{sasl.Plain, sasl.ScramSHA1, sasl.ScramSHA256, sasl.ScramSHA256Plus} {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		expectFailure(t, r.authenticate(m, sasl.ClientConfig{Username: "carol", Password: "pw"}), sasl.TemporaryAuthFailure)
+	}
+	// Another account from the same address logs in.
+	d := loginRaw(t, s, "dave", "pw", "ok")
+	body := unique("dave")
+	sendOrFail(t, alice, stanza.NewMessage(stanza.TypeChat, d.full.String(), body))
+	d.expectMessage(body)
+	alive(t, alice, bob)
+}
+
+// A successful login below the limit clears the account's failures.
+func TestThrottleResetBySuccess(t *testing.T) {
+	s, alice, bob := newServer(t, func(c *config.Config) {
+		c.Auth.MaxFailuresPerAccount = 2
+		c.Auth.MaxFailuresPerIP = 0
+		c.Auth.FailureWindow = time.Hour
+	})
+	for range 3 {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		expectFailure(t, r.authenticate(sasl.Plain, sasl.ClientConfig{Username: "carol", Password: "wrong"}), sasl.NotAuthorized)
+		r.login(sasl.Plain, "carol", "pw")
+	}
+	alive(t, alice, bob)
+}
+
+// Failed logins are throttled per client address across accounts.
+func TestThrottlePerIP(t *testing.T) {
+	s, alice, bob := newServer(t, func(c *config.Config) {
+		c.Auth.MaxFailuresPerAccount = 0
+		c.Auth.MaxFailuresPerIP = 3
+		c.Auth.FailureWindow = time.Hour
+	})
+	s.AddUser(t, "dave", "pw")
+	for _, u := range []string{"carol", "nobody", "dave"} {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		expectFailure(t, r.authenticate(sasl.ScramSHA256, sasl.ClientConfig{Username: u, Password: "wrong"}), sasl.NotAuthorized)
+	}
+	for _, u := range []string{"carol", "dave"} {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		expectFailure(t, r.authenticate(sasl.Plain, sasl.ClientConfig{Username: u, Password: "pw"}), sasl.TemporaryAuthFailure)
+		expectFailure(t, r.authenticate(sasl.ScramSHA256, sasl.ClientConfig{Username: u, Password: "pw"}), sasl.TemporaryAuthFailure)
+	}
+	alive(t, alice, bob)
+}
+
+// Before authentication top-level elements are limited to
+// preauth_stanza_bytes (8 KiB by default).
+func TestPreauthElementSize(t *testing.T) {
+	s, alice, bob := newServer(t)
+	big := "<auth xmlns='" + nsSASL + "' mechanism='PLAIN'>" + strings.Repeat("A", 9<<10) + "</auth>"
+	t.Run("before TLS", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.writeLenient(big)
+		r.expectStreamError(stream.PolicyViolation)
+	})
+	t.Run("after TLS", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		r.writeLenient(big)
+		r.expectStreamError(stream.PolicyViolation)
+	})
+	t.Run("SASL response", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		r.send(stanza.New(nsSASL, "auth", "mechanism", sasl.ScramSHA256).AppendText(b64([]byte("n,,n=carol,r=abcdefghijklmnop"))))
+		if el := r.mustNext(); el.Name.Local != "challenge" {
+			t.Fatal(el)
+		}
+		r.writeLenient("<response xmlns='" + nsSASL + "'>" + strings.Repeat("A", 9<<10) + "</response>")
+		r.expectStreamError(stream.PolicyViolation)
+	})
+	t.Run("before bind", func(t *testing.T) {
+		r := authedRaw(t, s, "carol", "pw")
+		r.writeLenient("<iq type='set' id='b'><bind xmlns='" + nsBind + "'><resource>" + strings.Repeat("r", 9<<10) + "</resource></bind></iq>")
+		r.expectStreamError(stream.PolicyViolation)
+	})
+	t.Run("many elements", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		r.writeLenient("<auth xmlns='" + nsSASL + "' mechanism='PLAIN'>" + strings.Repeat("<x/>", 100) + "</auth>")
+		r.expectStreamError(stream.PolicyViolation)
+	})
+	t.Run("deep", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.writeLenient("<starttls xmlns='" + nsTLS + "'>" + strings.Repeat("<x>", 20) + strings.Repeat("</x>", 20) + "</starttls>")
+		r.expectStreamError(stream.PolicyViolation)
+	})
+	alive(t, alice, bob)
+}
