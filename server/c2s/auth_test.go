@@ -56,7 +56,7 @@ func TestSTARTTLSInjection(t *testing.T) {
 		"<message to='" + bob.JID().String() + "' type='chat'><body>injected</body></message>"
 	r.write("<starttls xmlns='" + nsTLS + "'/>" + injected)
 	r.expectStreamError(stream.PolicyViolation) // and no <proceed/> before it
-	alive(t, alice, bob)                         // bob's next message is not the injected one
+	alive(t, alice, bob)                        // bob's next message is not the injected one
 }
 
 // RFC 6120 §6.4.5 and §6.5: SASL failures and their exact conditions.
