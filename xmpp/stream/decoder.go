@@ -349,7 +349,21 @@ func (d *Decoder) rel(s, e int) []byte { return d.buf[d.start+s : d.start+e] }
 // whitespace is allowed. b is not retained.
 func ParseElement(b []byte, lim Limits) (*stanza.Element, error) {
 	lim = lim.norm()
-	d := &Decoder{buf: b, end: len(b), lim: lim, standalone: true}
+	// The decoder and its initial scratch space are one allocation.
+	p := &struct {
+		d     Decoder
+		elems [6]elemRec
+		attrs [8]attrRec
+		nodes [8]nodeRec
+		kids  [8]nodeRec
+		stack [6]openRec
+		ns    [2]nsRec
+		raw   [8]rawAttr
+	}{}
+	d := &p.d
+	*d = Decoder{buf: b, end: len(b), lim: lim, standalone: true,
+		text: make([]byte, 0, len(b)), elems: p.elems[:0], attrs: p.attrs[:0], nodes: p.nodes[:0],
+		kids: p.kids[:0], stack: p.stack[:0], ns: p.ns[:0], raw: p.raw[:0]}
 	for d.pos < d.end && isSpace(d.buf[d.pos]) {
 		d.pos++
 	}

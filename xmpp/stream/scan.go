@@ -101,6 +101,12 @@ func (d *Decoder) expect(c byte, what string) error {
 	return nil
 }
 
+// isASCIINameChar reports whether the ASCII byte c is a NameChar.
+func isASCIINameChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+		c == '_' || c == ':' || c == '-' || c == '.'
+}
+
 // name scans an XML Name and returns its offsets relative to d.start and
 // the offset of its first colon, or -1.
 func (d *Decoder) name() (s, colon, e int, err error) {
@@ -112,25 +118,40 @@ func (d *Decoder) name() (s, colon, e int, err error) {
 				return
 			}
 		}
-		c := d.buf[d.pos]
-		if c < utf8.RuneSelf {
-			if !(first && isNameStart(rune(c)) || !first && isNameChar(rune(c))) {
+		// Fast path: a run of ASCII name characters.
+		b := d.buf[d.pos:d.end]
+		i := 0
+		if first && b[0] < utf8.RuneSelf && isNameStart(rune(b[0])) {
+			i = 1
+		}
+		if i > 0 || !first {
+			for i < len(b) && isASCIINameChar(b[i]) {
+				i++
+			}
+		}
+		if i > 0 {
+			if colon < 0 {
+				if k := bytes.IndexByte(b[:i], ':'); k >= 0 {
+					colon = d.pos + k - d.start
+				}
+			}
+			d.pos += i
+			first = false
+			if i < len(b) && b[i] < utf8.RuneSelf {
 				break
 			}
-			if c == ':' && colon < 0 {
-				colon = d.pos - d.start
-			}
-			d.pos++
-			first = false
 			continue
 		}
-		if !utf8.FullRune(d.buf[d.pos:d.end]) {
+		if b[0] < utf8.RuneSelf {
+			break
+		}
+		if !utf8.FullRune(b) {
 			if err = d.fill(); err != nil {
 				return
 			}
 			continue
 		}
-		r, size := utf8.DecodeRune(d.buf[d.pos:d.end])
+		r, size := utf8.DecodeRune(b)
 		if r == utf8.RuneError && size == 1 {
 			err = errorf(NotWellFormed, "invalid UTF-8")
 			return
