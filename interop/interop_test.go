@@ -1,0 +1,787 @@
+// Package interop drives real third-party XMPP clients (slixmpp,
+// @xmpp/client, go-sendxmpp) against a real `parley serve` process.
+//
+// The tools come from Debian and npm (see scripts/test.sh). A scenario
+// whose tool is missing is skipped, naming the tool, unless
+// PARLEY_INTEROP_REQUIRED is set (CI sets it): then it fails.
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+const (
+	domain = "localhost"
+	// python is Debian's interpreter: the first python3 on PATH may be a
+	// separate build that cannot import python3-slixmpp.
+	python = "/usr/bin/python3"
+
+	startTimeout = 60 * time.Second // building and starting the server
+	loginTimeout = 20 * time.Second
+	eventTimeout = 10 * time.Second
+)
+
+// users are created before the server starts; each scenario has its own,
+// so scenarios don't see each other's rosters or offline messages.
+var users = []string{
+	"alice", "bob", // slixmpp STARTTLS
+	"carol", "dave", // slixmpp direct TLS
+	"erin", "frank", // slixmpp offline messages
+	"gina", "henry", // @xmpp/client STARTTLS <-> slixmpp
+	"ivan", "judy", // @xmpp/client direct TLS <-> slixmpp
+	"kate", "leo", // go-sendxmpp -> slixmpp
+}
+
+func password(user string) string { return "pw-" + user + "-Secret!" }
+
+func bare(user string) string { return user + "@" + domain }
+
+func bareOf(j string) string {
+	if i := strings.IndexByte(j, '/'); i >= 0 {
+		return j[:i]
+	}
+	return j
+}
+
+// ---------------------------------------------------------------------
+// The server
+
+type server struct {
+	dir       string
+	bin       string
+	starttls  string // host:port of the c2s (STARTTLS) listener
+	directTLS string // host:port of the c2s_tls (XEP-0368) listener
+	cmd       *exec.Cmd
+	log       *lockedBuffer // the server's stderr (log) and stdout
+	exited    chan struct{}
+}
+
+var (
+	srvOnce sync.Once
+	srv     *server
+	srvErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if srv != nil {
+		srv.stop()
+	}
+	if srv != nil && srv.dir != "" {
+		os.RemoveAll(srv.dir)
+	}
+	os.Exit(code)
+}
+
+// theServer builds parley, creates the users and starts `parley serve`
+// once for the whole package.
+func theServer(t *testing.T) *server {
+	t.Helper()
+	srvOnce.Do(func() { srv, srvErr = startServer() })
+	if srvErr != nil {
+		if srv != nil {
+			t.Logf("server output:\n%s", srv.log.String())
+		}
+		t.Fatalf("starting parley: %v", srvErr)
+	}
+	select {
+	case <-srv.exited:
+		t.Fatalf("parley serve has exited; its output:\n%s", srv.log.String())
+	default:
+	}
+	return srv
+}
+
+func moduleRoot() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("cannot locate the test source")
+	}
+	return filepath.Dir(filepath.Dir(file)), nil
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func startServer() (*server, error) {
+	dir, err := os.MkdirTemp("", "parley-interop-")
+	if err != nil {
+		return nil, err
+	}
+	s := &server{dir: dir, bin: filepath.Join(dir, "parley"), log: &lockedBuffer{}, exited: make(chan struct{})}
+	root, err := moduleRoot()
+	if err != nil {
+		return s, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	build := exec.CommandContext(ctx, "go", "build", "-o", s.bin, "./cmd/parley")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		return s, fmt.Errorf("go build ./cmd/parley: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	for _, u := range users {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		add := exec.CommandContext(ctx, s.bin, "user", "add", "--data", data, bare(u))
+		add.Stdin = strings.NewReader(password(u) + "\n")
+		out, err := add.CombinedOutput()
+		cancel()
+		if err != nil {
+			return s, fmt.Errorf("parley user add %s: %v\n%s", bare(u), err, out)
+		}
+	}
+	// Free ports are picked here and released: another process could take
+	// one in between, so a failed start is retried with new ports.
+	for attempt := 0; ; attempt++ {
+		err := s.serve(data)
+		if err == nil || attempt == 2 {
+			return s, err
+		}
+		s.log.Reset()
+	}
+}
+
+func (s *server) serve(data string) error {
+	var err error
+	if s.starttls, err = freePort(); err != nil {
+		return err
+	}
+	if s.directTLS, err = freePort(); err != nil {
+		return err
+	}
+	cfg := filepath.Join(s.dir, "parley.yaml")
+	yaml := fmt.Sprintf(`domains: [%s]
+listeners:
+  - {type: c2s, address: %q}
+  - {type: c2s_tls, address: %q}
+auth:
+  scram_iterations: 4096
+limits:
+  preauth_timeout: 20s
+log:
+  level: debug
+`, domain, s.starttls, s.directTLS)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		return err
+	}
+	s.cmd = exec.Command(s.bin, "serve", "--data", data, "--config", cfg)
+	s.cmd.Stderr = s.log
+	stdout, err := s.cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := s.cmd.Start(); err != nil {
+		return err
+	}
+	s.exited = make(chan struct{})
+	go func() { s.cmd.Wait(); close(s.exited) }()
+
+	summary := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		first := true
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(s.log, "stdout: "+line)
+			if first && strings.HasPrefix(line, "parley: serving") {
+				summary <- line
+				first = false
+			}
+		}
+	}()
+	select {
+	case line := <-summary:
+		// The summary names the listeners actually bound.
+		for _, want := range []string{s.starttls + " (STARTTLS)", s.directTLS + " (direct TLS)"} {
+			if !strings.Contains(line, want) {
+				s.stop()
+				return fmt.Errorf("summary line %q does not name %q", line, want)
+			}
+		}
+		return nil
+	case <-s.exited:
+		return fmt.Errorf("parley serve exited before printing its summary line: %v\n%s", s.cmd.ProcessState, s.log.String())
+	case <-time.After(startTimeout):
+		s.stop()
+		return fmt.Errorf("no summary line from parley serve within %v\n%s", startTimeout, s.log.String())
+	}
+}
+
+func (s *server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// logSince returns what the server logged after mark (a length of its log).
+func (s *server) logSince(mark int) string {
+	out := s.log.String()
+	if mark > len(out) {
+		mark = 0
+	}
+	return out[mark:]
+}
+
+// ---------------------------------------------------------------------
+// Tools
+
+// need skips the test when tool is missing, unless interop tests are
+// required (CI), where a missing tool is a failure.
+func need(t *testing.T, tool, why string) {
+	t.Helper()
+	if os.Getenv("PARLEY_INTEROP_REQUIRED") != "" {
+		t.Fatalf("%s is required (PARLEY_INTEROP_REQUIRED is set) but unavailable: %s", tool, why)
+	}
+	t.Skipf("%s not available (%s); set PARLEY_INTEROP_REQUIRED=1 to make this a failure", tool, why)
+}
+
+func needSlixmpp(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(python); err != nil {
+		need(t, "python3-slixmpp", python+" not found; apt-get install python3-slixmpp")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, python, "-c", "import slixmpp").CombinedOutput(); err != nil {
+		need(t, "python3-slixmpp", fmt.Sprintf("%s cannot import slixmpp: %v: %s; apt-get install python3-slixmpp", python, err, bytes.TrimSpace(out)))
+	}
+}
+
+func needXmppjs(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		need(t, "@xmpp/client", "node not found on PATH")
+	}
+	if _, err := os.Stat(filepath.Join(testDir(t), "xmppjs", "node_modules", "@xmpp", "client", "package.json")); err != nil {
+		need(t, "@xmpp/client", "interop/xmppjs/node_modules missing; run npm ci in interop/xmppjs")
+	}
+}
+
+func needGoSendxmpp(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("go-sendxmpp")
+	if err != nil {
+		need(t, "go-sendxmpp", "not found on PATH; apt-get install go-sendxmpp")
+	}
+	return p
+}
+
+func testDir(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wd
+}
+
+// ---------------------------------------------------------------------
+// Peers: a slixmpp or @xmpp/client process speaking JSON lines
+// (see slixmpp/peer.py).
+
+type event struct {
+	Event      string            `json:"event"`
+	JID        string            `json:"jid"`
+	Mech       string            `json:"mech"`
+	Offered    []string          `json:"offered"`
+	Features   []string          `json:"features"`
+	TLSVersion string            `json:"tls_version"`
+	DirectTLS  bool              `json:"direct_tls"`
+	From       string            `json:"from"`
+	Type       string            `json:"type"`
+	Body       string            `json:"body"`
+	Delayed    bool              `json:"delayed"`
+	Items      map[string]string `json:"items"`
+	Error      string            `json:"error"`
+	Text       string            `json:"text"`
+	XML        string            `json:"xml"`
+	raw        string
+}
+
+type peer struct {
+	t      *testing.T
+	name   string // e.g. "slixmpp alice"
+	user   string
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	events chan event
+	output *lockedBuffer // everything the process printed, for failures
+	online event
+	seen   []event // received but not yet matched
+	done   chan struct{}
+	srv    *server
+	mark   int
+}
+
+type peerOpts struct {
+	directTLS bool
+	mech      string
+}
+
+func startSlixmpp(t *testing.T, s *server, user string, o peerOpts) *peer {
+	t.Helper()
+	addr := s.starttls
+	if o.directTLS {
+		addr = s.directTLS
+	}
+	host, port, _ := net.SplitHostPort(addr)
+	args := []string{filepath.Join(testDir(t), "slixmpp", "peer.py"),
+		"--jid", bare(user) + "/slix", "--password", password(user),
+		"--host", host, "--port", port}
+	if o.directTLS {
+		args = append(args, "--direct-tls")
+	}
+	mech := o.mech
+	if mech == "" {
+		mech = "SCRAM-SHA-256"
+	}
+	args = append(args, "--mech", mech)
+	if !strings.HasSuffix(mech, "-PLUS") {
+		// See --no-channel-binding in peer.py: slixmpp 1.8 would otherwise
+		// announce channel-binding support it cannot use over TLS 1.3.
+		args = append(args, "--no-channel-binding")
+	}
+	return startPeer(t, s, "slixmpp "+user, user, exec.Command(python, args...))
+}
+
+func startXmppjs(t *testing.T, s *server, user string, o peerOpts) *peer {
+	t.Helper()
+	service := "xmpp://" + s.starttls
+	if o.directTLS {
+		service = "xmpps://" + s.directTLS
+	}
+	mech := o.mech
+	if mech == "" {
+		mech = "SCRAM-SHA-1"
+	}
+	cmd := exec.Command("node", "peer.js", "--service", service, "--domain", domain,
+		"--username", user, "--password", password(user), "--mech", mech)
+	cmd.Dir = filepath.Join(testDir(t), "xmppjs")
+	cmd.Env = append(os.Environ(), "NODE_TLS_REJECT_UNAUTHORIZED=0", "NODE_NO_WARNINGS=1")
+	return startPeer(t, s, "@xmpp/client "+user, user, cmd)
+}
+
+func startPeer(t *testing.T, s *server, name, user string, cmd *exec.Cmd) *peer {
+	t.Helper()
+	p := &peer{t: t, name: name, user: user, cmd: cmd, events: make(chan event, 256),
+		output: &lockedBuffer{}, done: make(chan struct{}), srv: s, mark: s.log.Len()}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = prefixWriter{p.output, "stderr: "}
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("%s: starting %v: %v", name, cmd.Args, err)
+	}
+	go func() {
+		defer close(p.events)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 64*1024), 4<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(p.output, "stdout: "+line)
+			var ev event
+			if err := json.Unmarshal([]byte(line), &ev); err != nil {
+				continue // not ours: it is in output anyway
+			}
+			ev.raw = line
+			p.events <- ev
+		}
+	}()
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { p.kill() })
+	p.online = p.expect("login", loginTimeout, func(ev event) bool { return ev.Event == "online" })
+	// RFC 6121 §4.2.2: the server sends the initial presence back to the
+	// resource that sent it. Once it is back, the server has made the
+	// session available, so messages to the bare JID reach it.
+	p.expect("own initial presence echoed back (RFC 6121 §4.2.2)", eventTimeout, func(ev event) bool {
+		return ev.Event == "presence" && ev.From == p.online.JID && ev.Type == "available"
+	})
+	t.Logf("%s online as %s (SASL %s, TLS %s)", name, p.online.JID, p.online.Mech, p.online.TLSVersion)
+	return p
+}
+
+func (p *peer) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.stdin.Close()
+	select {
+	case <-p.done:
+	case <-time.After(5 * time.Second):
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// fail ends the test, printing the peer's output and the server's log
+// since the peer started.
+func (p *peer) fail(format string, args ...any) {
+	p.t.Helper()
+	p.t.Fatalf("%s: %s\n--- %s output:\n%s--- parley log since %s started:\n%s",
+		p.name, fmt.Sprintf(format, args...), p.name, p.output.String(), p.name, p.srv.logSince(p.mark))
+}
+
+func (p *peer) send(cmd map[string]any) {
+	p.t.Helper()
+	b, _ := json.Marshal(cmd)
+	if _, err := p.stdin.Write(append(b, '\n')); err != nil {
+		p.fail("sending command %s: %v", b, err)
+	}
+}
+
+// expect waits for an event matching ok, taking events received earlier
+// but not yet matched first. An "error" event or the end of the process
+// fails the test.
+func (p *peer) expect(what string, timeout time.Duration, ok func(event) bool) event {
+	p.t.Helper()
+	for i, ev := range p.seen {
+		if ok(ev) {
+			p.seen = append(p.seen[:i:i], p.seen[i+1:]...)
+			return ev
+		}
+	}
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev, open := <-p.events:
+			if !open {
+				<-p.done
+				p.fail("exited (%v) while waiting for %s", p.cmd.ProcessState, what)
+			}
+			if ev.Event == "error" {
+				p.fail("error while waiting for %s: %s", what, ev.Text)
+			}
+			if ok(ev) {
+				return ev
+			}
+			p.seen = append(p.seen, ev)
+		case <-deadline:
+			p.fail("no %s within %v", what, timeout)
+		}
+	}
+}
+
+func (p *peer) bare() string { return bare(p.user) }
+
+func (p *peer) message(to, body string) {
+	p.t.Helper()
+	p.send(map[string]any{"cmd": "send", "to": to, "body": body})
+}
+
+func (p *peer) presence(to, typ string) {
+	p.t.Helper()
+	p.send(map[string]any{"cmd": "presence", "to": to, "type": typ})
+}
+
+func (p *peer) expectMessage(from, body string) event {
+	p.t.Helper()
+	return p.expect(fmt.Sprintf("message %q from %s", body, from), eventTimeout, func(ev event) bool {
+		return ev.Event == "message" && bareOf(ev.From) == from && ev.Body == body
+	})
+}
+
+func (p *peer) expectPresence(from, typ string) event {
+	p.t.Helper()
+	return p.expect(fmt.Sprintf("presence type %q from %s", typ, from), eventTimeout, func(ev event) bool {
+		return ev.Event == "presence" && bareOf(ev.From) == from && ev.Type == typ
+	})
+}
+
+func (p *peer) roster() map[string]string {
+	p.t.Helper()
+	p.send(map[string]any{"cmd": "roster"})
+	ev := p.expect("roster result", eventTimeout, func(ev event) bool { return ev.Event == "roster" })
+	if ev.Items == nil {
+		p.fail("roster get failed: %s %s", ev.Error, ev.XML)
+	}
+	return ev.Items
+}
+
+func (p *peer) quit() {
+	p.t.Helper()
+	p.send(map[string]any{"cmd": "quit"})
+	select {
+	case <-p.done:
+	case <-time.After(eventTimeout):
+		p.fail("did not disconnect within %v of quit", eventTimeout)
+	}
+	if !p.cmd.ProcessState.Success() {
+		p.fail("exited with %v", p.cmd.ProcessState)
+	}
+}
+
+// ---------------------------------------------------------------------
+// Scenario steps shared by several clients
+
+func checkLogin(t *testing.T, p *peer, mech string) {
+	t.Helper()
+	if bareOf(p.online.JID) != p.bare() || !strings.Contains(p.online.JID, "/") {
+		p.fail("bound JID %q, want a full JID of %s", p.online.JID, p.bare())
+	}
+	if !contains(p.online.Offered, mech) {
+		p.fail("server did not offer %s; offered %v", mech, p.online.Offered)
+	}
+	if p.online.Mech != mech {
+		p.fail("logged in with SASL %q, want %s", p.online.Mech, mech)
+	}
+	if p.online.TLSVersion == "" {
+		p.fail("the stream is not encrypted")
+	}
+	if p.online.Features != nil && !p.online.DirectTLS && !contains(p.online.Features, "starttls") {
+		p.fail("STARTTLS was not negotiated; features %v", p.online.Features)
+	}
+}
+
+// chat exchanges a message each way between a and b.
+func chat(t *testing.T, a, b *peer) {
+	t.Helper()
+	ab := fmt.Sprintf("hello %s, from %s <&> ü", b.user, a.name)
+	a.message(b.bare(), ab)
+	b.expectMessage(a.bare(), ab)
+	ba := fmt.Sprintf("hi %s, from %s", a.user, b.name)
+	b.message(a.bare(), ba)
+	a.expectMessage(b.bare(), ba)
+}
+
+// subscribe runs the RFC 6121 §3 handshake both ways: a subscribes to b,
+// b approves, b subscribes to a, a approves. Each side then has the other
+// with subscription "both" and has received the other's presence.
+func subscribe(t *testing.T, a, b *peer) {
+	t.Helper()
+	a.presence(b.bare(), "subscribe")
+	b.expectPresence(a.bare(), "subscribe")
+	b.presence(a.bare(), "subscribed")
+	a.expectPresence(b.bare(), "subscribed")
+	// RFC 6121 §3.1.5: the server sends the contact's available presence
+	// to the user once the subscription is approved.
+	a.expectPresence(b.bare(), "available")
+
+	b.presence(a.bare(), "subscribe")
+	a.expectPresence(b.bare(), "subscribe")
+	a.presence(b.bare(), "subscribed")
+	b.expectPresence(a.bare(), "subscribed")
+	b.expectPresence(a.bare(), "available")
+
+	for _, pair := range [][2]*peer{{a, b}, {b, a}} {
+		items := pair[0].roster()
+		if got := items[pair[1].bare()]; got != "both" {
+			pair[0].fail("roster item %s has subscription %q, want both; roster %v", pair[1].bare(), got, items)
+		}
+	}
+}
+
+// presenceUpdates checks that, once subscribed, each side sees the other's
+// broadcast presence: available, and unavailable when it leaves.
+func presenceUpdates(t *testing.T, a, b *peer) {
+	t.Helper()
+	a.presence("", "")
+	b.expectPresence(a.bare(), "available")
+	b.presence("", "")
+	a.expectPresence(b.bare(), "available")
+	a.quit()
+	b.expectPresence(a.bare(), "unavailable")
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ---------------------------------------------------------------------
+// Scenarios
+
+func TestSlixmppStartTLS(t *testing.T) {
+	needSlixmpp(t)
+	s := theServer(t)
+	a := startSlixmpp(t, s, "alice", peerOpts{mech: "SCRAM-SHA-256"})
+	b := startSlixmpp(t, s, "bob", peerOpts{mech: "SCRAM-SHA-256"})
+	checkLogin(t, a, "SCRAM-SHA-256")
+	checkLogin(t, b, "SCRAM-SHA-256")
+	chat(t, a, b)
+	subscribe(t, a, b)
+	presenceUpdates(t, a, b)
+}
+
+func TestSlixmppDirectTLS(t *testing.T) {
+	needSlixmpp(t)
+	s := theServer(t)
+	a := startSlixmpp(t, s, "carol", peerOpts{directTLS: true, mech: "SCRAM-SHA-256"})
+	b := startSlixmpp(t, s, "dave", peerOpts{directTLS: true, mech: "SCRAM-SHA-256"})
+	checkLogin(t, a, "SCRAM-SHA-256")
+	checkLogin(t, b, "SCRAM-SHA-256")
+	chat(t, a, b)
+	subscribe(t, a, b)
+	presenceUpdates(t, a, b)
+}
+
+func TestSlixmppOfflineMessages(t *testing.T) {
+	needSlixmpp(t)
+	s := theServer(t)
+	a := startSlixmpp(t, s, "erin", peerOpts{mech: "SCRAM-SHA-256"})
+	bodies := []string{"while you were out (1)", "while you were out (2)"}
+	for _, body := range bodies {
+		a.message(bare("frank"), body)
+	}
+	// Closing the stream after the messages: the server has handled them
+	// by the time the stream ends.
+	a.quit()
+
+	b := startSlixmpp(t, s, "frank", peerOpts{directTLS: true, mech: "SCRAM-SHA-256"})
+	for _, body := range bodies {
+		ev := b.expectMessage(a.bare(), body)
+		t.Logf("offline message delivered with delay stamp: %v", ev.Delayed)
+	}
+	// Delivered once: a second login gets nothing more.
+	b.quit()
+	b2 := startSlixmpp(t, s, "frank", peerOpts{mech: "SCRAM-SHA-256"})
+	b2.message(bare("frank"), "marker")
+	b2.expectMessage(bare("frank"), "marker")
+	for _, ev := range b2.seen {
+		if ev.Event == "message" && contains(bodies, ev.Body) {
+			b2.fail("offline message delivered twice: %s", ev.raw)
+		}
+	}
+}
+
+func TestXmppjsStartTLS(t *testing.T) {
+	needSlixmpp(t)
+	needXmppjs(t)
+	s := theServer(t)
+	a := startXmppjs(t, s, "gina", peerOpts{})
+	b := startSlixmpp(t, s, "henry", peerOpts{})
+	checkLogin(t, a, "SCRAM-SHA-1")
+	chat(t, a, b)
+	subscribe(t, a, b)
+	presenceUpdates(t, a, b)
+}
+
+func TestXmppjsDirectTLS(t *testing.T) {
+	needSlixmpp(t)
+	needXmppjs(t)
+	s := theServer(t)
+	a := startXmppjs(t, s, "ivan", peerOpts{directTLS: true})
+	b := startSlixmpp(t, s, "judy", peerOpts{directTLS: true})
+	checkLogin(t, a, "SCRAM-SHA-1")
+	chat(t, a, b)
+	subscribe(t, a, b)
+	presenceUpdates(t, a, b)
+}
+
+func TestGoSendxmpp(t *testing.T) {
+	needSlixmpp(t)
+	bin := needGoSendxmpp(t)
+	s := theServer(t)
+	k := startSlixmpp(t, s, "kate", peerOpts{})
+	for _, direct := range []bool{false, true} {
+		addr, args := s.starttls, []string{}
+		if direct {
+			addr, args = s.directTLS, []string{"-t"}
+		}
+		body := fmt.Sprintf("sent by go-sendxmpp (direct TLS %v)", direct)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		args = append(args, "-u", bare("leo"), "-p", password("leo"), "-j", addr, "-n",
+			"--timeout", "20", bare("kate"))
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Stdin = strings.NewReader(body + "\n")
+		// No user configuration file: everything is on the command line.
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			k.fail("go-sendxmpp %v: %v\n%s", args, err, out)
+		}
+		k.expect(fmt.Sprintf("message %q from go-sendxmpp", body), eventTimeout, func(ev event) bool {
+			if ev.Event == "message" && bareOf(ev.From) == bare("leo") {
+				if strings.TrimSpace(ev.Body) != body {
+					k.fail("go-sendxmpp message body %q, want %q\ngo-sendxmpp output:\n%s", ev.Body, body, out)
+				}
+				return true
+			}
+			return false
+		})
+	}
+}
+
+// ---------------------------------------------------------------------
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedBuffer) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Len()
+}
+
+func (l *lockedBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
+}
+
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+}
+
+func (p prefixWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line != "" {
+			io.WriteString(p.w, p.prefix+line)
+		}
+	}
+	return len(b), nil
+}
