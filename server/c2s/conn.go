@@ -275,7 +275,7 @@ func (c *conn) handleStartTLS(ctx context.Context) error {
 		_ = c.writeRaw(stanza.New(nsTLS, "failure").AppendXML(nil, stanza.NSClient))
 		return errClosed
 	}
-	if c.dec.Buffered() > 0 {
+	if c.dec.PendingData() {
 		// Anything sent after <starttls/> and before <proceed/> would be
 		// read in the clear and confused with the encrypted stream: the
 		// command-injection attack of RFC 6120 §5.3.3 (and CVE-2011-0411).
@@ -441,6 +441,11 @@ func (c *conn) finish(ctx context.Context, err error) {
 	if c.session == nil {
 		return
 	}
+	// What follows must run even when the server is shutting down: the
+	// session's contacts get its unavailable presence and its undelivered
+	// messages go to storage.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	c.cfg.Router.Sessions().Unbind(c.session)
 	left := c.out.drain()
 	c.cfg.Router.Emit(ctx, module.SessionEnded, c.session)
