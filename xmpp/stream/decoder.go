@@ -49,7 +49,7 @@ const (
 	shrinkAbove = 16 << 10
 	// maxBindings bounds the namespace declarations in scope at once, so
 	// that prefix lookups stay cheap whatever a peer sends.
-	maxBindings = 1024
+	maxBindings = 256
 	// maxEmptyReads is how many (0, nil) reads are tolerated in a row.
 	maxEmptyReads = 100
 )
@@ -237,15 +237,16 @@ func (d *Decoder) shrink() {
 	d.buf, d.pos, d.end, d.start = nb, 0, n, 0
 }
 
-// release drops per-stanza scratch space a large stanza made grow.
+// release drops per-stanza scratch space a large stanza made grow, so
+// that an idle connection holds little memory.
 func (d *Decoder) release() {
-	if cap(d.text) > shrinkAbove {
+	if cap(d.text) > 4<<10 {
 		d.text = nil
 	}
-	if cap(d.elems) > 256 || cap(d.attrs) > 256 || cap(d.nodes) > 256 {
+	if cap(d.elems) > 32 || cap(d.attrs) > 64 || cap(d.nodes) > 64 || cap(d.kids) > 64 || cap(d.stack) > 16 || cap(d.raw) > 32 {
 		d.elems, d.attrs, d.nodes, d.kids, d.stack, d.raw = nil, nil, nil, nil, nil, nil
 	}
-	if cap(d.ns) > 64 {
+	if cap(d.ns) > 16 {
 		d.ns = nil
 	}
 }

@@ -31,7 +31,9 @@ type Header struct {
 // the http://etherx.jabber.org/streams namespace or the default namespace
 // is not a content namespace, and with <unsupported-encoding/> for input
 // that is not UTF-8. Checking the version (RFC 6120 §4.7.5) and addresses
-// is left to the caller.
+// is left to the caller. It may be called again to read the header of a
+// restarted stream on the same reader (after SASL success, RFC 6120
+// §6.4.6); buffered data is kept. Use Reset for a new transport.
 func (d *Decoder) ReadHeader() (Header, error) {
 	if d.err != nil {
 		return Header{}, d.err
