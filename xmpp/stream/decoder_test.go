@@ -584,12 +584,15 @@ type flaky struct {
 	fired bool
 }
 
-var errTimeout = errors.New("i/o timeout")
+// timeoutError is the transient error flaky returns.
+type timeoutError struct{}
+
+func (timeoutError) Error() string { return "i/o timeout" }
 
 func (f *flaky) Read(p []byte) (int, error) {
 	if !f.fired && f.n >= f.after {
 		f.fired = true
-		return 0, errTimeout
+		return 0, timeoutError{}
 	}
 	if len(p) > 7 {
 		p = p[:7]
@@ -611,7 +614,7 @@ func TestTransientReadErrors(t *testing.T) {
 		var got []string
 		timeouts := 0
 		_, err := d.ReadHeader()
-		for errors.Is(err, errTimeout) {
+		for errors.Is(err, timeoutError{}) {
 			timeouts++
 			_, err = d.ReadHeader()
 		}
@@ -620,7 +623,7 @@ func TestTransientReadErrors(t *testing.T) {
 		}
 		for {
 			el, err := d.Next()
-			if errors.Is(err, errTimeout) {
+			if errors.Is(err, timeoutError{}) {
 				timeouts++
 				continue
 			}

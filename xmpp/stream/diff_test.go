@@ -18,11 +18,19 @@ type genXML struct {
 	b   bytes.Buffer
 }
 
-var (
-	genNames = []string{"message", "body", "x", "item", "query", "a-b", "c.d", "_e", "Ünï", "日本", "f1"}
-	genNS    = []string{"urn:a", "urn:b", "jabber:client", "http://jabber.org/protocol/chatstates", "urn:ü"}
-	genText  = []string{"hello", " ", "&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#65;", "&#x263A;", "ümlaut", "日本語", "🎉", "]", "]]", "\n", "\t", "<![CDATA[<raw>&]]>", "<![CDATA[]]>", "'\""}
-)
+// Vocabulary of the generator.
+func genNames() []string {
+	return []string{"message", "body", "x", "item", "query", "a-b", "c.d", "_e", "Ünï", "日本", "f1"}
+}
+
+func genNS() []string {
+	return []string{"urn:a", "urn:b", "jabber:client", "http://jabber.org/protocol/chatstates", "urn:ü"}
+}
+
+func genText() []string {
+	return []string{"hello", " ", "&amp;", "&lt;", "&gt;", "&quot;", "&apos;", "&#65;", "&#x263A;", "ümlaut", "日本語", "🎉",
+		"]", "]]", "\n", "\t", "<![CDATA[<raw>&]]>", "<![CDATA[]]>", "'\""}
+}
 
 func (g *genXML) pick(s []string) string { return s[g.rnd.IntN(len(s))] }
 
@@ -37,7 +45,7 @@ func (g *genXML) quote(v string) {
 }
 
 func (g *genXML) element(depth int, prefixes []string) {
-	name := g.pick(genNames)
+	name := g.pick(genNames())
 	var decls []string
 	var own []string
 	if g.rnd.IntN(3) == 0 {
@@ -52,11 +60,11 @@ func (g *genXML) element(depth int, prefixes []string) {
 	g.b.WriteString("<" + name)
 	for _, d := range decls {
 		g.b.WriteString(d)
-		g.quote(g.pick(genNS))
+		g.quote(g.pick(genNS()))
 	}
 	if g.rnd.IntN(3) == 0 {
 		g.b.WriteString(" xmlns=")
-		g.quote(g.pick(genNS))
+		g.quote(g.pick(genNS()))
 	}
 	used := map[string]bool{}
 	for range g.rnd.IntN(4) {
@@ -76,9 +84,9 @@ func (g *genXML) element(depth int, prefixes []string) {
 		}
 		used[an] = true
 		g.b.WriteString(" " + an + "=")
-		v := g.pick(genText)
+		v := g.pick(genText())
 		for strings.Contains(v, "<") || strings.ContainsAny(v, "\n\t") {
-			v = g.pick(genText)
+			v = g.pick(genText())
 		}
 		g.quote(v)
 	}
@@ -89,7 +97,7 @@ func (g *genXML) element(depth int, prefixes []string) {
 	g.b.WriteString(">")
 	for range g.rnd.IntN(5) {
 		if g.rnd.IntN(2) == 0 {
-			g.b.WriteString(g.pick(genText))
+			g.b.WriteString(g.pick(genText()))
 		} else {
 			g.element(depth+1, inScope)
 		}
