@@ -38,7 +38,7 @@ func NewTable(maxPerAccount int) *Table {
 }
 
 func (t *Table) shard(bare jid.JID) *shard {
-	h := maphash.String(t.seed, bare.String())
+	h := maphash.Comparable(t.seed, bare)
 	return &t.shards[h%shardCount]
 }
 

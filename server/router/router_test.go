@@ -1,0 +1,149 @@
+package router_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/modules"
+	"github.com/parley-xmpp/parley/server/router"
+	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/storage/sqlite"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// sink is an sm.Conn that keeps what it is given.
+type sink struct {
+	n    atomic.Int64
+	last atomic.Pointer[stanza.Element]
+}
+
+func (s *sink) Deliver(st *stanza.Element) error {
+	s.n.Add(1)
+	s.last.Store(st)
+	return nil
+}
+func (s *sink) Close(*stream.Error) {}
+func (s *sink) RemoteAddr() string  { return "test" }
+
+func newRouter(tb testing.TB, mods []module.Module) *router.Router {
+	tb.Helper()
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, tb.TempDir()+"/db", nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	r := router.New(router.Options{Domains: []string{"localhost"}, Stores: db.Stores()})
+	for _, m := range mods {
+		if err := r.Register(m); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return r
+}
+
+func bind(tb testing.TB, r *router.Router, full string, prio int) (*sm.Session, *sink) {
+	tb.Helper()
+	c := &sink{}
+	s := sm.NewSession(jid.MustParse(full), c)
+	if _, err := r.Sessions().Bind(s); err != nil {
+		tb.Fatal(err)
+	}
+	s.SetPresence(stanza.New(stanza.NSClient, "presence"), prio)
+	return s, c
+}
+
+func TestBareJIDMessageGoesToHighestPriority(t *testing.T) {
+	r := newRouter(t, nil)
+	from, _ := bind(t, r, "alice@localhost/a", 0)
+	_, low := bind(t, r, "bob@localhost/low", 1)
+	_, hi1 := bind(t, r, "bob@localhost/hi1", 5)
+	_, hi2 := bind(t, r, "bob@localhost/hi2", 5)
+	_, neg := bind(t, r, "bob@localhost/neg", -1)
+	for _, typ := range []string{"chat", "normal"} {
+		m := stanza.NewMessage(typ, "bob@localhost", "hi")
+		m.Set("from", from.JID().String())
+		r.RouteFrom(context.Background(), from, m)
+	}
+	if low.n.Load() != 0 || neg.n.Load() != 0 || hi1.n.Load() != 2 || hi2.n.Load() != 2 {
+		t.Fatalf("deliveries low=%d hi1=%d hi2=%d neg=%d", low.n.Load(), hi1.n.Load(), hi2.n.Load(), neg.n.Load())
+	}
+	// Headline goes to every non-negative resource.
+	m := stanza.NewMessage("headline", "bob@localhost", "news")
+	m.Set("from", from.JID().String())
+	r.RouteFrom(context.Background(), from, m)
+	if low.n.Load() != 1 || neg.n.Load() != 0 || hi1.n.Load() != 3 {
+		t.Fatalf("headline deliveries low=%d hi1=%d neg=%d", low.n.Load(), hi1.n.Load(), neg.n.Load())
+	}
+}
+
+func TestOnlyNegativePriorityMeansUndeliverable(t *testing.T) {
+	r := newRouter(t, nil)
+	from, fromSink := bind(t, r, "alice@localhost/a", 0)
+	_, neg := bind(t, r, "bob@localhost/neg", -5)
+	m := stanza.NewMessage("chat", "bob@localhost", "hi")
+	m.Set("from", from.JID().String())
+	r.RouteFrom(context.Background(), from, m)
+	if neg.n.Load() != 0 {
+		t.Fatal("a negative-priority resource got a bare-JID message")
+	}
+	// Without an offline module the sender gets service-unavailable.
+	got := fromSink.last.Load()
+	if got == nil || got.Type() != "error" || stanza.ParseError(got).Condition != stanza.ServiceUnavailable {
+		t.Fatalf("sender got %v", got)
+	}
+}
+
+func TestFullJIDFallsBackToBare(t *testing.T) {
+	r := newRouter(t, nil)
+	from, _ := bind(t, r, "alice@localhost/a", 0)
+	_, other := bind(t, r, "bob@localhost/other", 0)
+	m := stanza.NewMessage("chat", "bob@localhost/gone", "hi")
+	m.Set("from", from.JID().String())
+	r.RouteFrom(context.Background(), from, m)
+	if other.n.Load() != 1 {
+		t.Fatal("message to a gone resource did not fall back to the bare JID")
+	}
+	iq := stanza.NewIQ("get", "1", "bob@localhost/gone", stanza.New("urn:xmpp:ping", "ping"))
+	iq.Set("from", from.JID().String())
+	r.RouteFrom(context.Background(), from, iq)
+	if other.n.Load() != 1 {
+		t.Fatal("an IQ to a gone resource was delivered elsewhere")
+	}
+}
+
+// BenchmarkRouteLocalMessage measures routing a chat message between two
+// online local users through the bare router: no storage is touched.
+func BenchmarkRouteLocalMessage(b *testing.B) {
+	benchRoute(b, nil)
+}
+
+// BenchmarkRouteLocalMessageModules is the same with the default modules
+// (blocking, roster, offline … hooks) registered.
+func BenchmarkRouteLocalMessageModules(b *testing.B) {
+	benchRoute(b, modules.Default(config.Default()))
+}
+
+func benchRoute(b *testing.B, mods []module.Module) {
+	r := newRouter(b, mods)
+	from, _ := bind(b, r, "alice@localhost/a", 0)
+	_, to := bind(b, r, "bob@localhost/b", 0)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		m := stanza.NewMessage("chat", "bob@localhost/b", "hello there")
+		m.Set("from", "alice@localhost/a")
+		r.RouteFrom(ctx, from, m)
+	}
+	b.StopTimer()
+	if to.n.Load() != int64(b.N) {
+		b.Fatalf("delivered %d of %d", to.n.Load(), b.N)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "stanzas/s")
+}
