@@ -155,9 +155,6 @@ func (c *conn) openStream() error {
 		return err
 	}
 	c.lang = h.Lang
-	if c.lang == "" {
-		c.lang = "en"
-	}
 	to, jerr := jid.Parse(h.To)
 	switch {
 	case h.To == "":
@@ -348,6 +345,11 @@ func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
 		}
 	}
 	el.Set("from", full.String())
+	if c.lang != "" && el.Lang() == "" {
+		// RFC 6120 §4.7.4: a stanza without xml:lang is in the stream's
+		// language; say so explicitly before it leaves this stream.
+		el.SetNS(stanza.NSXML, "lang", c.lang)
+	}
 	if kind == stanza.KindIQ {
 		if c.handleIQResult(el) {
 			return nil
