@@ -107,9 +107,17 @@ func (c *conn) writeRaw(b []byte) error {
 		return errClosed
 	}
 	_ = c.nc.SetWriteDeadline(c.cfg.Now().Add(c.cfg.Limits.WriteTimeout))
+	if c.closing.Load() {
+		// Checked after setting the deadline: either Close's shorter one
+		// comes later, or we see closing and shorten it ourselves.
+		_ = c.nc.SetWriteDeadline(c.cfg.Now().Add(closeWriteWait))
+	}
 	_, err := c.nc.Write(b)
 	return err
 }
+
+// closeWriteWait bounds the writes made while a stream is being closed.
+const closeWriteWait = 5 * time.Second
 
 // Close implements sm.Conn: it ends the stream from another goroutine,
 // with a stream error when err is non-nil.
@@ -120,6 +128,10 @@ func (c *conn) Close(err *stream.Error) {
 	c.out.mu.Lock()
 	c.out.closed = true
 	c.out.mu.Unlock()
+	// The writer may be blocked on a peer that does not read (a slow
+	// consumer), holding writeMu for up to WriteTimeout: cut that short so
+	// the session ends promptly.
+	_ = c.nc.SetWriteDeadline(c.cfg.Now().Add(closeWriteWait))
 	c.writeClose(err)
 	c.nc.Close()
 }
@@ -183,7 +195,7 @@ func (c *conn) writeClose(err *stream.Error) {
 		buf = appendStreamElement(buf, err.Element())
 	}
 	buf = append(buf, stream.Close...)
-	_ = c.nc.SetWriteDeadline(c.cfg.Now().Add(5 * time.Second))
+	_ = c.nc.SetWriteDeadline(c.cfg.Now().Add(closeWriteWait))
 	_, _ = c.nc.Write(buf)
 }
 
