@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/sasl"
@@ -423,19 +422,10 @@ func newServer(t *testing.T, opts ...xmpptest.Option) (*xmpptest.Server, *client
 	return s, s.Client(t, "alice", "pw", "desk"), s.Client(t, "bob", "pw", "desk")
 }
 
-// startServer starts a server. Both listeners ask for an ephemeral port;
-// the TLS one spells it "00" because config.Validate rejects two listeners
-// with the same "127.0.0.1:0" address.
+// startServer starts a server with the options.
 func startServer(t *testing.T, opts ...xmpptest.Option) *xmpptest.Server {
 	t.Helper()
-	ports := func(c *config.Config) {
-		for i := range c.Listeners {
-			if c.Listeners[i].Type == config.ListenerC2STLS && c.Listeners[i].Address == "127.0.0.1:0" {
-				c.Listeners[i].Address = "127.0.0.1:00"
-			}
-		}
-	}
-	return xmpptest.NewServer(t, append([]xmpptest.Option{ports}, opts...)...)
+	return xmpptest.NewServer(t, opts...)
 }
 
 var seq atomic.Uint64
