@@ -4,6 +4,12 @@
 // The tools come from Debian and npm (see scripts/test.sh). A scenario
 // whose tool is missing is skipped, naming the tool, unless
 // PARLEY_INTEROP_REQUIRED is set (CI sets it): then it fails.
+// PARLEY_INTEROP_DEBUG=1 makes the clients log every stanza they send and
+// receive; a failing scenario prints the client's output and the server's
+// log.
+//
+// Each client is a small program (slixmpp/peer.py, xmppjs/peer.js) driven
+// over JSON lines on stdin/stdout, so the Go test decides every step.
 package interop
 
 import (
@@ -369,6 +375,9 @@ func startSlixmpp(t *testing.T, s *server, user string, o peerOpts) *peer {
 		// See --no-channel-binding in peer.py: slixmpp 1.8 would otherwise
 		// announce channel-binding support it cannot use over TLS 1.3.
 		args = append(args, "--no-channel-binding")
+	}
+	if os.Getenv("PARLEY_INTEROP_DEBUG") != "" {
+		args = append(args, "--debug") // every stanza, on stderr
 	}
 	return startPeer(t, s, "slixmpp "+user, user, exec.Command(python, args...))
 }
