@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs every check Parley has: go vet, gofmt, and go test ./... (unit,
+# integration and interop tests). Installs the third-party XMPP clients the
+# interop tests drive when they are missing (Debian packages and npm).
+#
+# With CI=true, PARLEY_INTEROP_REQUIRED=1 is set: a missing client fails the
+# interop tests instead of skipping them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then
+	export PATH="$PATH:/usr/local/go/bin"
+fi
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# --- tools for interop/ (idempotent, quiet) ---------------------------------
+apt_pkgs=()
+/usr/bin/python3 -c 'import slixmpp' 2>/dev/null || apt_pkgs+=(python3-slixmpp)
+command -v go-sendxmpp >/dev/null || apt_pkgs+=(go-sendxmpp)
+if ((${#apt_pkgs[@]})); then
+	sudo=()
+	if [ "$(id -u)" != 0 ]; then
+		if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+			sudo=(sudo)
+		else
+			sudo=(false)
+		fi
+	fi
+	log "installing ${apt_pkgs[*]}"
+	if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null; }; then
+		log "could not install ${apt_pkgs[*]} (not root?): their interop tests will skip (or fail under CI)"
+	fi
+fi
+
+xmppjs=interop/xmppjs
+if command -v npm >/dev/null; then
+	if [ ! -f "$xmppjs/node_modules/.package-lock.json" ] ||
+		[ "$xmppjs/package-lock.json" -nt "$xmppjs/node_modules/.package-lock.json" ]; then
+		log "npm ci in $xmppjs"
+		(cd "$xmppjs" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+	fi
+else
+	log "npm not found: the @xmpp/client interop tests will skip (or fail under CI)"
+fi
+
+# --- checks ------------------------------------------------------------------
+log "go vet ./..."
+go vet ./...
+
+log "gofmt -l"
+unformatted=$(find . -name '*.go' -not -path './.git/*' -not -path '*/node_modules/*' -print0 | xargs -0 gofmt -l)
+if [ -n "$unformatted" ]; then
+	printf 'gofmt: these files need formatting (run gofmt -w):\n%s\n' "$unformatted" >&2
+	exit 1
+fi
+
+if [ "${CI:-}" = true ]; then
+	export PARLEY_INTEROP_REQUIRED=1
+fi
+log "go test ./...${PARLEY_INTEROP_REQUIRED:+ (PARLEY_INTEROP_REQUIRED=$PARLEY_INTEROP_REQUIRED)}"
+exec go test -timeout 20m ./...
