@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
+
+// lockOffline takes the transaction-level advisory lock that serialises
+// quota-checked inserts into the offline messages of u.
+func lockOffline(ctx context.Context, tx pgx.Tx, u string) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, offlineLockClass, u); err != nil {
+		return fmt.Errorf("locking offline messages of %s: %w", u, err)
+	}
+	return nil
+}
+
+// StoreOffline appends a message for user; storage.ErrQuota when user already
+// has limit messages stored (limit <= 0: no limit). Callers storing for the
+// same user serialise on an advisory lock, so concurrent callers cannot
+// exceed the limit.
+func (db *DB) StoreOffline(ctx context.Context, user jid.JID, stanza []byte, limit int) error {
+	u := userKey(user)
+	at := nanos(time.Now())
+	if limit <= 0 {
+		_, err := db.pool.Exec(ctx, `INSERT INTO offline(username, stanza, at) VALUES ($1, $2, $3)`, u, nonNil(stanza), at)
+		if err != nil {
+			return fmt.Errorf("postgres: store offline message for %s: %w", u, err)
+		}
+		return nil
+	}
+	return db.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockOffline(ctx, tx, u); err != nil {
+			return fmt.Errorf("postgres: store offline message: %w", err)
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO offline(username, stanza, at)
+			SELECT $1, $2, $3 WHERE (SELECT COUNT(*) FROM offline WHERE username = $1) < $4`,
+			u, nonNil(stanza), at, limit)
+		if err != nil {
+			return fmt.Errorf("postgres: store offline message for %s: %w", u, err)
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("postgres: store offline message for %s: %d stored: %w", u, limit, storage.ErrQuota)
+		}
+		return nil
+	})
+}
+
+// OfflineMessages returns the messages stored for user in arrival order.
+func (db *DB) OfflineMessages(ctx context.Context, user jid.JID) ([]storage.OfflineMessage, error) {
+	u := userKey(user)
+	rows, err := db.pool.Query(ctx, `SELECT id, stanza, at FROM offline WHERE username = $1 ORDER BY id`, u)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: offline messages of %s: %w", u, err)
+	}
+	defer rows.Close()
+	var out []storage.OfflineMessage
+	for rows.Next() {
+		var (
+			m  storage.OfflineMessage
+			at int64
+		)
+		if err := rows.Scan(&m.ID, &m.Stanza, &at); err != nil {
+			return nil, fmt.Errorf("postgres: offline messages of %s: %w", u, err)
+		}
+		m.At = fromNanos(at)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: offline messages of %s: %w", u, err)
+	}
+	return out, nil
+}
+
+// DeleteOffline removes the given messages of user; ids of other users'
+// messages and unknown ids are ignored.
+func (db *DB) DeleteOffline(ctx context.Context, user jid.JID, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	u := userKey(user)
+	_, err := db.pool.Exec(ctx, `DELETE FROM offline WHERE username = $1 AND id = ANY($2)`, u, ids)
+	if err != nil {
+		return fmt.Errorf("postgres: delete offline messages of %s: %w", u, err)
+	}
+	return nil
+}
+
+// OfflineCount returns how many messages are stored for user.
+func (db *DB) OfflineCount(ctx context.Context, user jid.JID) (int, error) {
+	u := userKey(user)
+	var n int
+	if err := db.pool.QueryRow(ctx, `SELECT COUNT(*) FROM offline WHERE username = $1`, u).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: offline count of %s: %w", u, err)
+	}
+	return n, nil
+}
