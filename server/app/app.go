@@ -20,20 +20,20 @@ import (
 	"github.com/parley-xmpp/parley/server/router"
 	"github.com/parley-xmpp/parley/server/sm"
 	"github.com/parley-xmpp/parley/server/storage"
-	"github.com/parley-xmpp/parley/server/storage/sqlite"
 )
 
 // App is a configured Parley server.
 type App struct {
 	cfg    *config.Config
 	log    *slog.Logger
-	db     *sqlite.DB
 	stores storage.Stores
 	auth   *auth.Authenticator
 	router *router.Router
 	tls    *tls.Config
 	self   bool // the certificate is self-signed
 	secret []byte
+
+	closeStorage func() error // closes the storage backend
 
 	mu        sync.Mutex
 	listeners []net.Listener
@@ -52,15 +52,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data folder %s: %w", cfg.DataDir, err)
 	}
-	if cfg.Storage.Kind != config.StorageSQLite {
-		return nil, fmt.Errorf("storage %s: only sqlite is available in this version", cfg.Storage.Kind)
-	}
-	db, err := sqlite.Open(ctx, cfg.SQLitePath(), log.With("component", "sqlite"))
+	stores, closeStorage, err := OpenStorage(ctx, cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("opening storage: %w", err)
+		return nil, err
 	}
-	stores := db.Stores()
-	a := &App{cfg: cfg, log: log, db: db, stores: stores}
+	a := &App{cfg: cfg, log: log, closeStorage: closeStorage, stores: stores}
 	a.auth = auth.New(stores.Accounts, auth.Options{
 		Iterations:            cfg.Auth.ScramIterations,
 		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
@@ -84,7 +80,7 @@ func (a *App) Router() *router.Router { return a.router }
 func (a *App) Config() *config.Config { return a.cfg }
 
 // Close releases storage. Call it after Run returned or instead of Start.
-func (a *App) Close() error { return a.db.Close() }
+func (a *App) Close() error { return a.closeStorage() }
 
 // Start sets up TLS, the router and modules, and starts listening. The
 // listeners run until ctx ends or Stop is called.
