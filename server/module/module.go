@@ -40,6 +40,9 @@ type Host interface {
 	IsLocal(domain string) bool
 	// Domains lists the served domains.
 	Domains() []string
+	// Services lists the service domains modules serve (ServiceDomain),
+	// sorted.
+	Services() []string
 	// AccountExists reports whether a local account exists.
 	AccountExists(ctx context.Context, user jid.JID) (bool, error)
 	// Emit runs the callbacks registered for a session event.
@@ -191,4 +194,11 @@ type Registrar interface {
 	// StreamFeature adds an element to the stream features offered after
 	// resource binding is possible (e.g. roster versioning).
 	StreamFeature(el *stanza.Element)
+	// ServiceDomain makes the server serve a whole domain (e.g.
+	// pubsub.example.org) through h: every stanza addressed to any JID of
+	// that domain is given to h after the outbound hooks; requests h does
+	// not handle bounce with <service-unavailable/>. The domain is listed
+	// in the server's disco#items. A domain served twice, or equal to an
+	// account domain, fails start-up.
+	ServiceDomain(domain string, h Hook)
 }

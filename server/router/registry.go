@@ -76,6 +76,19 @@ func (g *registration) Identity(t module.Target, id module.Identity) {
 	g.r.identities[t] = append(g.r.identities[t], id)
 }
 
+func (g *registration) ServiceDomain(domain string, h module.Hook) {
+	if g.r.domains[domain] || g.r.services[domain] != nil {
+		g.r.regErrs = append(g.r.regErrs, fmt.Errorf("service domain %q already served", domain))
+		return
+	}
+	g.r.services[domain] = h
+	g.r.serviceNames = append(g.r.serviceNames, domain)
+	sort.Strings(g.r.serviceNames)
+}
+
+// Services returns the service domains modules serve, sorted.
+func (r *Router) Services() []string { return r.serviceNames }
+
 func (g *registration) StreamFeature(el *stanza.Element) {
 	g.r.streamFeatures = append(g.r.streamFeatures, el)
 }

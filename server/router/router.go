@@ -42,6 +42,8 @@ type Router struct {
 	features       map[module.Target][]string
 	identities     map[module.Target][]module.Identity
 	streamFeatures []*stanza.Element
+	services       map[string]module.Hook // service domains (ServiceDomain)
+	serviceNames   []string
 	regErrs        []error
 	seq            int
 
@@ -70,6 +72,7 @@ func New(opts Options) *Router {
 		sessionFns: make(map[module.SessionEvent][]module.SessionFunc),
 		features:   make(map[module.Target][]string),
 		identities: make(map[module.Target][]module.Identity),
+		services:   make(map[string]module.Hook),
 		pending:    make(map[string]chan *stanza.Element),
 	}
 	for _, d := range opts.Domains {
@@ -137,11 +140,14 @@ func (r *Router) route(ctx context.Context, st *stanza.Element, origin *sm.Sessi
 			p.To = from.Bare()
 		}
 	}
-	if p.Kind == stanza.KindIQ && !st.IsRequest() && r.IsLocal(p.To.Domain()) && p.To.Local() == "" && p.To.Resource() == "" {
+	service := r.services[p.To.Domain()]
+	if p.Kind == stanza.KindIQ && !st.IsRequest() && (r.IsLocal(p.To.Domain()) || service != nil) && p.To.Local() == "" && p.To.Resource() == "" {
 		r.resolvePending(st)
 		return
 	}
 	switch {
+	case service != nil:
+		r.toService(ctx, p, service)
 	case !r.IsLocal(p.To.Domain()):
 		r.remote(ctx, p)
 	case p.To.Local() == "":
@@ -182,6 +188,21 @@ func (r *Router) toServer(ctx context.Context, p *module.Packet) {
 			r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
 		}
 	}
+}
+
+// toService hands a stanza to the module serving its domain; what the
+// module leaves unhandled is refused as RFC 6120 §10.3 would for a server.
+func (r *Router) toService(ctx context.Context, p *module.Packet, h module.Hook) {
+	if h(ctx, p) == module.Handled {
+		return
+	}
+	if p.Kind == stanza.KindPresence {
+		return
+	}
+	if p.Kind == stanza.KindIQ && !p.Stanza.IsRequest() {
+		return
+	}
+	r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
 }
 
 func (r *Router) toAccount(ctx context.Context, p *module.Packet) {

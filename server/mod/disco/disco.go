@@ -11,6 +11,7 @@ import (
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/caps"
 	xdisco "github.com/parley-xmpp/parley/xmpp/disco"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 
@@ -131,11 +132,18 @@ func (m *Module) authorized(ctx context.Context, q *module.IQ) (bool, error) {
 	return item.Subscription == storage.SubFrom || item.Subscription == storage.SubBoth, nil
 }
 
+// items lists the service domains modules serve (XEP-0030 §4).
 func (m *Module) items(_ context.Context, q *module.IQ) (*stanza.Element, error) {
 	if q.Payload.Get("node") != "" {
 		return nil, stanza.Err(stanza.ItemNotFound)
 	}
-	return xdisco.Items{}.Element(), nil
+	var res xdisco.Items
+	for _, d := range m.host.Services() {
+		if j, err := jid.Parse(d); err == nil {
+			res.Items = append(res.Items, xdisco.Item{JID: j})
+		}
+	}
+	return res.Element(), nil
 }
 
 // accountItems returns no items: XEP-0030 §8 rule 2 requires an empty
