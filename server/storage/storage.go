@@ -143,6 +143,8 @@ type Private interface {
 	PrivateXML(ctx context.Context, user jid.JID, key string) ([]byte, error)
 	// SetPrivateXML stores an element under key.
 	SetPrivateXML(ctx context.Context, user jid.JID, key string, data []byte) error
+	// PrivateKeys lists the keys the user has elements under, sorted.
+	PrivateKeys(ctx context.Context, user jid.JID) ([]string, error)
 }
 
 // Blocking stores block lists (XEP-0191).
@@ -162,6 +164,20 @@ type LastActivity interface {
 	SetLastActivity(ctx context.Context, user jid.JID, at time.Time, status string) error
 	// LastActivity returns the recorded time and status; ErrNotFound if none.
 	LastActivity(ctx context.Context, user jid.JID) (time.Time, string, error)
+}
+
+// Importer loads data copied from another backend (parley migrate) with
+// its original versions and times, which the ordinary write methods
+// would assign afresh. Every backend implements it on the same value as
+// its stores.
+type Importer interface {
+	// SetRosterVersion sets the user's roster version, creating it if
+	// needed; the items are put first with PutRosterItem.
+	SetRosterVersion(ctx context.Context, user jid.JID, version int64) error
+	// ImportOffline appends messages, in the given order, keeping their
+	// At times (their IDs are ignored and assigned anew); there is no
+	// quota.
+	ImportOffline(ctx context.Context, user jid.JID, msgs []OfflineMessage) error
 }
 
 // Stores bundles the stores of one backend. Each field is an interface so

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Stores) {
 		{"Blocking", blockingTests},
 		{"LastActivity", lastTests},
 		{"DeleteAccount", deleteTests},
+		{"Transfer", transferTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
