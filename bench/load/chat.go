@@ -1,0 +1,87 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+// appendMessage appends a message stanza whose body is a payload.
+func appendMessage(buf []byte, to, typ string, idx int, now time.Time) []byte {
+	buf = append(buf, "<message to='"...)
+	buf = appendEscaped(buf, to)
+	buf = append(buf, "' type='"...)
+	buf = append(buf, typ...)
+	buf = append(buf, "'><body>"...)
+	buf = payload(buf, idx, now)
+	return append(buf, "</body></message>"...)
+}
+
+// appendEscaped appends s escaped for an XML attribute value.
+func appendEscaped(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '&':
+			buf = append(buf, "&amp;"...)
+		case '<':
+			buf = append(buf, "&lt;"...)
+		case '\'':
+			buf = append(buf, "&apos;"...)
+		case '"':
+			buf = append(buf, "&quot;"...)
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return buf
+}
+
+// bodyHandler passes message bodies of the given type to t and counts
+// error bounces.
+func (r *runner) bodyHandler(t *traffic, typ string) handler {
+	return func(s *Session, el *stanza.Element) {
+		if stanza.KindOf(el) != stanza.KindMessage {
+			return
+		}
+		if el.Type() == stanza.TypeError {
+			cond := "unknown"
+			if e := stanza.ParseError(el); e != nil {
+				cond = string(e.Condition)
+			}
+			r.errs.Add(fmt.Errorf("message bounced: %s", cond))
+			return
+		}
+		if el.Type() == typ {
+			if body := el.ChildText(stanza.NSClient, "body"); body != "" {
+				t.deliver(body)
+			}
+		}
+	}
+}
+
+// runChat pairs session 2k with 2k+1; each sends chat messages to the
+// other's bare JID.
+func (r *runner) runChat(ctx context.Context, rep *Report) error {
+	t := newTraffic(r.cfg.Count, 1, r.cfg.Window)
+	sessions := r.loginAll(ctx, rep, LoginOptions{Register: r.cfg.Create}, r.bodyHandler(t, stanza.TypeChat))
+	defer r.closeAll(sessions)
+	if rep.Logins < 2 {
+		return errors.New("load: fewer than 2 sessions logged in")
+	}
+	active := make([]bool, len(sessions))
+	for i, s := range sessions {
+		p := i ^ 1
+		active[i] = s != nil && p < len(sessions) && sessions[p] != nil
+	}
+	stop := r.progress(ctx, func() string { return t.progressLine(&r.errs) })
+	t.run(ctx, r.cfg.Duration, r.cfg.Drain, r.cfg.Rate, active, func(idx int, buf []byte, now time.Time) ([]byte, error) {
+		buf = appendMessage(buf, sessions[idx^1].Bare, stanza.TypeChat, idx, now)
+		return buf, sessions[idx].SendRaw(buf)
+	}, r.errs.Add)
+	stop()
+	t.fill(rep)
+	return ctx.Err()
+}

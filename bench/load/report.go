@@ -1,0 +1,88 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// Report is the outcome of one scenario run.
+type Report struct {
+	Scenario string `json:"scenario"`
+	// Skipped explains why the scenario did not run (e.g. no MUC
+	// service); the other fields are then zero.
+	Skipped  string `json:"skipped,omitempty"`
+	Sessions int    `json:"sessions"`
+
+	Logins       int64   `json:"logins"`
+	LoginErrors  int64   `json:"login_errors"`
+	LoginSeconds float64 `json:"login_seconds"`
+	LoginsPerSec float64 `json:"logins_per_sec"`
+	LoginLatency Summary `json:"login_latency"`
+
+	Sent       int64   `json:"sent"`
+	Received   int64   `json:"received"`
+	Expected   int64   `json:"expected"`
+	Lost       int64   `json:"lost"`
+	RunSeconds float64 `json:"run_seconds"`
+	MsgsPerSec float64 `json:"msgs_per_sec"`
+	Latency    Summary `json:"latency"`
+
+	MemBefore     *Mem    `json:"mem_before,omitempty"`
+	MemAfter      *Mem    `json:"mem_after,omitempty"`
+	RSSPerSession float64 `json:"rss_per_session"`
+	PSSPerSession float64 `json:"pss_per_session"`
+
+	Errors     int64            `json:"errors"`
+	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"`
+}
+
+// Format writes the human-readable report.
+func (r *Report) Format(w io.Writer) {
+	fmt.Fprintf(w, "== %s ==\n", r.Scenario)
+	if r.Skipped != "" {
+		fmt.Fprintf(w, "skipped: %s\n", r.Skipped)
+		return
+	}
+	fmt.Fprintf(w, "sessions      %d\n", r.Sessions)
+	fmt.Fprintf(w, "logins        %d ok, %d failed in %.2fs: %.0f logins/s (%s)\n",
+		r.Logins, r.LoginErrors, r.LoginSeconds, r.LoginsPerSec, r.LoginLatency)
+	if r.Expected > 0 || r.Sent > 0 {
+		fmt.Fprintf(w, "messages      %d sent, %d of %d expected deliveries received, %d lost, in %.2fs: %.0f deliveries/s\n",
+			r.Sent, r.Received, r.Expected, r.Lost, r.RunSeconds, r.MsgsPerSec)
+		fmt.Fprintf(w, "latency       %s\n", r.Latency)
+	}
+	if r.MemBefore != nil && r.MemAfter != nil {
+		fmt.Fprintf(w, "server memory RSS %s -> %s, PSS %s -> %s\n",
+			kib(float64(r.MemBefore.RSS)), kib(float64(r.MemAfter.RSS)), kib(float64(r.MemBefore.PSS)), kib(float64(r.MemAfter.PSS)))
+		fmt.Fprintf(w, "per session   RSS %s, PSS %s\n", kib(r.RSSPerSession), kib(r.PSSPerSession))
+	}
+	fmt.Fprintf(w, "errors        %d\n", r.Errors)
+	for _, k := range sortedKinds(r.ErrorKinds) {
+		fmt.Fprintf(w, "  %6d  %s\n", r.ErrorKinds[k], k)
+	}
+}
+
+// kib formats a byte count in KiB (or MiB above 10 MiB).
+func kib(b float64) string {
+	if b >= 10<<20 || b <= -10<<20 {
+		return fmt.Sprintf("%.1f MiB", b/(1<<20))
+	}
+	return fmt.Sprintf("%.1f KiB", b/1024)
+}
+
+// perSecond returns n/d in events per second (0 for an empty interval).
+func perSecond(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// memPerSession returns (after-before)/n for RSS and PSS, in bytes.
+func memPerSession(before, after Mem, n int) (rss, pss float64) {
+	if n <= 0 {
+		return 0, 0
+	}
+	return (float64(after.RSS) - float64(before.RSS)) / float64(n), (float64(after.PSS) - float64(before.PSS)) / float64(n)
+}

@@ -1,0 +1,354 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+// Scenarios lists the scenario names Run accepts.
+var Scenarios = []string{"login", "idle", "chat", "muc", "presence"}
+
+// Config configures a run.
+type Config struct {
+	// Dialer is how sessions connect and log in.
+	Dialer Dialer
+	// UserFormat makes the localpart of account i, e.g. "user%d".
+	UserFormat string
+	// PasswordFormat makes its password; without a %d verb it is used
+	// as is.
+	PasswordFormat string
+	// First is the index of the first account.
+	First int
+	// Count is the number of sessions.
+	Count int
+	// Create registers the accounts with in-band registration first.
+	Create bool
+	// LoginRate caps logins per second (≤ 0: as fast as Concurrency
+	// allows).
+	LoginRate float64
+	// Concurrency is how many logins may be in progress at once.
+	Concurrency int
+	// LoginTimeout bounds one login.
+	LoginTimeout time.Duration
+	// Duration is how long the measured phase lasts (idle hold, chat,
+	// MUC or presence traffic).
+	Duration time.Duration
+	// Rate caps messages (chat, MUC) or presence updates per second over
+	// all senders (≤ 0: as fast as Window allows).
+	Rate float64
+	// Window is how many messages one sender may have in flight
+	// (sent but not yet delivered to every recipient).
+	Window int
+	// Drain is how long to wait for deliveries after the senders stop.
+	Drain time.Duration
+	// PID is the server process whose memory the idle scenario reports
+	// (0: not reported).
+	PID int
+	// Settle is how long the idle scenario waits after the logins
+	// before reading the server's memory.
+	Settle time.Duration
+	// Roster is the roster size R of the presence scenario.
+	Roster int
+	// RoomSize is the number of occupants per room of the MUC scenario.
+	RoomSize int
+	// Progress receives one line every ProgressEvery (nil: none).
+	Progress      io.Writer
+	ProgressEvery time.Duration
+	// Log receives diagnostics (nil: discarded).
+	Log *slog.Logger
+}
+
+// Account returns the credentials of account i.
+func (c *Config) Account(i int) Account {
+	pw := c.PasswordFormat
+	if strings.Contains(pw, "%d") {
+		pw = fmt.Sprintf(pw, i)
+	}
+	return Account{User: fmt.Sprintf(c.UserFormat, i), Password: pw}
+}
+
+func (c *Config) validate(scenario string) error {
+	switch {
+	case c.Count <= 0:
+		return errors.New("load: count must be positive")
+	case !strings.Contains(c.UserFormat, "%d"):
+		return fmt.Errorf("load: account pattern %q needs a %%d", c.UserFormat)
+	case c.Dialer.Domain == "":
+		return errors.New("load: no domain")
+	case scenario == "chat" && c.Count < 2:
+		return errors.New("load: chat needs at least 2 sessions")
+	case scenario == "presence" && (c.Roster < 1 || c.Roster >= c.Count):
+		return fmt.Errorf("load: presence needs 1 ≤ roster (%d) < count (%d)", c.Roster, c.Count)
+	case scenario == "muc" && (c.RoomSize < 2 || c.Count%c.RoomSize != 0):
+		return fmt.Errorf("load: MUC needs rooms of at least 2 occupants and a count (%d) that is a multiple of the room size (%d)", c.Count, c.RoomSize)
+	}
+	return nil
+}
+
+// handler processes a stanza received by a session after login.
+type handler func(s *Session, el *stanza.Element)
+
+// runner is the state shared by one run.
+type runner struct {
+	cfg      Config
+	log      *slog.Logger
+	errs     Errors
+	closing  atomic.Bool
+	readers  sync.WaitGroup
+	logins   atomic.Int64
+	failures atomic.Int64
+	loginLat Latencies
+}
+
+// Run executes one scenario and returns its report. Errors seen by
+// sessions are counted in the report; the returned error is for failures
+// that prevent running at all.
+func Run(ctx context.Context, cfg Config, scenario string) (*Report, error) {
+	if err := cfg.validate(scenario); err != nil {
+		return nil, err
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.LoginTimeout <= 0 {
+		cfg.LoginTimeout = 30 * time.Second
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = 8
+	}
+	if cfg.Drain <= 0 {
+		cfg.Drain = 5 * time.Second
+	}
+	if cfg.ProgressEvery <= 0 {
+		cfg.ProgressEvery = time.Second
+	}
+	if cfg.Dialer.Keys == nil {
+		cfg.Dialer.Keys = NewKeyCache()
+	}
+	r := &runner{cfg: cfg, log: cfg.Log}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	rep := &Report{Scenario: scenario, Sessions: cfg.Count}
+	var err error
+	switch scenario {
+	case "login":
+		err = r.runLogin(ctx, rep)
+	case "idle":
+		err = r.runIdle(ctx, rep)
+	case "chat":
+		err = r.runChat(ctx, rep)
+	case "presence":
+		err = r.runPresence(ctx, rep)
+	case "muc":
+		err = r.runMUC(ctx, rep)
+	default:
+		return nil, fmt.Errorf("load: unknown scenario %q (want one of %s)", scenario, strings.Join(Scenarios, ", "))
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep.Errors = r.errs.Total()
+	rep.ErrorKinds = r.errs.Kinds()
+	return rep, nil
+}
+
+// progress prints line() every ProgressEvery until the returned stop is
+// called.
+func (r *runner) progress(ctx context.Context, line func() string) (stop func()) {
+	if r.cfg.Progress == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(done)
+		t := time.NewTicker(r.cfg.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fmt.Fprintf(r.cfg.Progress, "[%5.1fs] %s\n", time.Since(start).Seconds(), line())
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// loginAll logs in accounts First..First+Count-1 at the configured rate and
+// concurrency and starts a reader per session calling h. The slice has a
+// nil entry for each failed login. It also fills the login fields of rep.
+func (r *runner) loginAll(ctx context.Context, rep *Report, opts LoginOptions, h handler) []*Session {
+	n := r.cfg.Count
+	sessions := make([]*Session, n)
+	pacer := NewPacer(r.cfg.LoginRate)
+	next := atomic.Int64{}
+	stop := r.progress(ctx, func() string {
+		return fmt.Sprintf("logins %d/%d, %d failed", r.logins.Load(), n, r.failures.Load())
+	})
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range min(r.cfg.Concurrency, n) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n || pacer.Wait(ctx) != nil {
+					return
+				}
+				lctx, cancel := context.WithTimeout(ctx, r.cfg.LoginTimeout)
+				t0 := time.Now()
+				s, err := r.cfg.Dialer.Login(lctx, r.cfg.First+i, r.cfg.Account(r.cfg.First+i), opts)
+				cancel()
+				if err != nil {
+					r.failures.Add(1)
+					r.errs.Add(fmt.Errorf("login: %w", err))
+					continue
+				}
+				r.loginLat.Add(time.Since(t0))
+				r.logins.Add(1)
+				sessions[i] = s
+				r.readers.Go(func() { r.read(s, h) })
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	stop()
+	rep.Logins, rep.LoginErrors = r.logins.Load(), r.failures.Load()
+	rep.LoginSeconds = elapsed.Seconds()
+	rep.LoginsPerSec = perSecond(rep.Logins, elapsed)
+	rep.LoginLatency = r.loginLat.Summary()
+	return sessions
+}
+
+// read is a session's reader: it answers IQ requests (the server's pings)
+// and hands everything else to h until the stream ends.
+func (r *runner) read(s *Session, h handler) {
+	for {
+		el, err := s.Next()
+		if err != nil {
+			if !r.closing.Load() {
+				r.errs.Add(fmt.Errorf("session ended: %w", err))
+			}
+			return
+		}
+		if stanza.KindOf(el) == stanza.KindIQ {
+			if el.IsRequest() {
+				reply := stanza.Result(el, nil)
+				if el.Payload() == nil || el.Payload().Name.Space != "urn:xmpp:ping" {
+					reply = stanza.ErrorReply(el, stanza.Err(stanza.ServiceUnavailable))
+				}
+				reply.Attr = removeAttr(reply.Attr, "from")
+				s.Send(reply)
+			}
+			continue
+		}
+		if h != nil {
+			h(s, el)
+		}
+	}
+}
+
+func removeAttr(attrs []stanza.Attr, local string) []stanza.Attr {
+	out := attrs[:0]
+	for _, a := range attrs {
+		if a.Name.Space != "" || a.Name.Local != local {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// closeAll ends every session and waits for the readers.
+func (r *runner) closeAll(sessions []*Session) {
+	r.closing.Store(true)
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		if s != nil {
+			wg.Go(func() { s.Close() })
+		}
+	}
+	wg.Wait()
+	r.readers.Wait()
+}
+
+func (r *runner) runLogin(ctx context.Context, rep *Report) error {
+	sessions := r.loginAll(ctx, rep, LoginOptions{Register: r.cfg.Create}, nil)
+	r.closeAll(sessions)
+	return nil
+}
+
+// runIdle holds the sessions for Duration and reports the server's memory
+// growth per session.
+func (r *runner) runIdle(ctx context.Context, rep *Report) error {
+	var before Mem
+	if r.cfg.PID > 0 {
+		var err error
+		if before, err = ReadMem(r.cfg.PID); err != nil {
+			return err
+		}
+	}
+	sessions := r.loginAll(ctx, rep, LoginOptions{Register: r.cfg.Create}, nil)
+	defer r.closeAll(sessions)
+	if err := sleep(ctx, r.cfg.Settle); err != nil {
+		return err
+	}
+	read := func() (Mem, error) {
+		if r.cfg.PID <= 0 {
+			return Mem{}, nil
+		}
+		return ReadMem(r.cfg.PID)
+	}
+	start := time.Now()
+	stop := r.progress(ctx, func() string {
+		m, err := read()
+		if err != nil {
+			return fmt.Sprintf("holding %d sessions (%v)", rep.Logins, err)
+		}
+		rss, pss := memPerSession(before, m, int(rep.Logins))
+		return fmt.Sprintf("holding %d sessions, %d errors, server RSS %s PSS %s (per session %s / %s)",
+			rep.Logins, r.errs.Total(), kib(float64(m.RSS)), kib(float64(m.PSS)), kib(rss), kib(pss))
+	})
+	err := sleep(ctx, r.cfg.Duration)
+	stop()
+	if err != nil {
+		return err
+	}
+	rep.RunSeconds = time.Since(start).Seconds()
+	if r.cfg.PID > 0 {
+		after, err := read()
+		if err != nil {
+			return err
+		}
+		rep.MemBefore, rep.MemAfter = &before, &after
+		rep.RSSPerSession, rep.PSSPerSession = memPerSession(before, after, int(rep.Logins))
+	}
+	return nil
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,151 @@
+package load_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-xmpp/parley/bench/load"
+	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/xmpp/sasl"
+	"github.com/parley-xmpp/parley/xmpptest"
+)
+
+// smokeUsers is the number of accounts of the smoke run.
+const smokeUsers = 200
+
+// TestSmoke runs the login, idle, chat, presence and muc scenarios for a
+// few seconds against an in-process Parley with a few hundred sessions and
+// checks that they report no errors, no loss and consistent figures. It
+// asserts no timing thresholds.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("smoke run skipped in -short mode")
+	}
+	s := xmpptest.NewServer(t, func(c *config.Config) {
+		c.Auth.MaxFailuresPerIP = 0
+		c.Auth.MaxFailuresPerAccount = 0
+	})
+	for i := range smokeUsers {
+		s.AddUser(t, fmt.Sprintf("user%d", i), "pw")
+	}
+	sources, err := load.ParseSources("127.0.0.2-127.0.0.20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := load.NewKeyCache()
+	base := load.Config{
+		Dialer: load.Dialer{
+			Addrs:     []string{s.Addr()},
+			Domain:    s.Domain(),
+			TLS:       s.TLSConfig(),
+			Mechanism: sasl.ScramSHA256,
+			Sources:   sources,
+			Keys:      keys,
+			Resource:  "bench",
+		},
+		UserFormat:     "user%d",
+		PasswordFormat: "pw",
+		Count:          smokeUsers,
+		Concurrency:    32,
+		Duration:       2 * time.Second,
+		Settle:         200 * time.Millisecond,
+		PID:            os.Getpid(),
+		Roster:         4,
+		RoomSize:       4,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	run := func(t *testing.T, cfg load.Config, scenario string) *load.Report {
+		t.Helper()
+		var progress bytes.Buffer
+		cfg.Progress = &progress
+		cfg.ProgressEvery = 500 * time.Millisecond
+		rep, err := load.Run(ctx, cfg, scenario)
+		if err != nil {
+			t.Fatalf("%s: %v", scenario, err)
+		}
+		var out strings.Builder
+		rep.Format(&out)
+		t.Logf("progress:\n%s\nreport:\n%s", progress.String(), out.String())
+		if rep.Skipped != "" {
+			return rep
+		}
+		if rep.Errors != 0 || rep.LoginErrors != 0 {
+			t.Errorf("%s: %d errors, %d failed logins: %v", scenario, rep.Errors, rep.LoginErrors, rep.ErrorKinds)
+		}
+		if rep.Logins != int64(cfg.Count) || rep.LoginsPerSec <= 0 || rep.LoginLatency.N != rep.Logins {
+			t.Errorf("%s: logins %d (%.1f/s, %d latency samples), want %d", scenario, rep.Logins, rep.LoginsPerSec, rep.LoginLatency.N, cfg.Count)
+		}
+		if progress.Len() == 0 {
+			t.Errorf("%s: no progress lines", scenario)
+		}
+		return rep
+	}
+
+	t.Run("login", func(t *testing.T) {
+		run(t, base, "login")
+		if n := keys.Len(); n != smokeUsers {
+			t.Errorf("key cache holds %d key sets, want one per account (%d)", n, smokeUsers)
+		}
+	})
+	t.Run("idle", func(t *testing.T) {
+		rep := run(t, base, "idle")
+		if rep.MemBefore == nil || rep.MemAfter == nil || rep.MemAfter.RSS == 0 || rep.MemAfter.PSS == 0 {
+			t.Fatalf("idle: no memory figures: %+v %+v", rep.MemBefore, rep.MemAfter)
+		}
+		if rep.RSSPerSession <= 0 {
+			t.Errorf("idle: RSS per session %.0f B: holding sessions in-process should grow memory", rep.RSSPerSession)
+		}
+	})
+	t.Run("chat", func(t *testing.T) {
+		cfg := base
+		cfg.Rate = 2000
+		rep := run(t, cfg, "chat")
+		checkTraffic(t, rep, 1)
+	})
+	t.Run("chat-max", func(t *testing.T) {
+		rep := run(t, base, "chat")
+		checkTraffic(t, rep, 1)
+	})
+	t.Run("presence", func(t *testing.T) {
+		cfg := base
+		cfg.Count = 40
+		cfg.Rate = 200
+		rep := run(t, cfg, "presence")
+		checkTraffic(t, rep, int64(cfg.Roster))
+		// A second run finds the rosters in place.
+		rep = run(t, cfg, "presence")
+		checkTraffic(t, rep, int64(cfg.Roster))
+	})
+	t.Run("muc", func(t *testing.T) {
+		cfg := base
+		cfg.Count = 8
+		rep := run(t, cfg, "muc")
+		if rep.Skipped == "" || !strings.Contains(rep.Skipped, "not supported") {
+			t.Errorf("muc against a server without MUC: skipped = %q", rep.Skipped)
+		}
+	})
+}
+
+func checkTraffic(t *testing.T, rep *load.Report, fanout int64) {
+	t.Helper()
+	if rep.Sent == 0 {
+		t.Fatalf("%s: nothing sent", rep.Scenario)
+	}
+	if rep.Expected != rep.Sent*fanout || rep.Received != rep.Expected || rep.Lost != 0 {
+		t.Errorf("%s: sent %d, expected %d, received %d, lost %d", rep.Scenario, rep.Sent, rep.Expected, rep.Received, rep.Lost)
+	}
+	l := rep.Latency
+	if l.N != rep.Received || l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.Max {
+		t.Errorf("%s: inconsistent latency %+v for %d deliveries", rep.Scenario, l, rep.Received)
+	}
+	if rep.MsgsPerSec <= 0 {
+		t.Errorf("%s: %.1f deliveries/s", rep.Scenario, rep.MsgsPerSec)
+	}
+}
