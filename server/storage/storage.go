@@ -190,4 +190,6 @@ type Stores struct {
 	Private  Private
 	Blocking Blocking
 	Last     LastActivity
+	Status   AccountStatus
+	Invites  Invites
 }

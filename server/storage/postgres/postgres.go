@@ -114,6 +114,8 @@ func (db *DB) Stores() storage.Stores {
 		Private:  db,
 		Blocking: db,
 		Last:     db,
+		Status:   db,
+		Invites:  db,
 	}
 }
 

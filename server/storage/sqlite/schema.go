@@ -79,6 +79,8 @@ CREATE TABLE last_activity (
 	status TEXT NOT NULL
 );
 `,
+	// 2: account disabled flag and invitations (XEP-0133, XEP-0401).
+	migrationAccountAdmin,
 }
 
 // userTables lists every table holding per-user rows (column "user"), for

@@ -26,6 +26,8 @@ func Run(t *testing.T, open func(t *testing.T) storage.Stores) {
 		{"Blocking", blockingTests},
 		{"LastActivity", lastTests},
 		{"DeleteAccount", deleteTests},
+		{"AccountStatus", statusTests},
+		{"Invites", inviteTests},
 		{"Transfer", transferTests},
 	}
 	for _, g := range groups {
