@@ -192,4 +192,5 @@ type Stores struct {
 	Last     LastActivity
 	Status   AccountStatus
 	Invites  Invites
+	PubSub   PubSub
 }

@@ -81,6 +81,8 @@ CREATE TABLE last_activity (
 `,
 	// 2: account disabled flag and invitations (XEP-0133, XEP-0401).
 	migrationAccountAdmin,
+	// 3: publish-subscribe services and PEP (XEP-0060, XEP-0163).
+	pubsubSchema,
 }
 
 // userTables lists every table holding per-user rows (column "user"), for
@@ -95,4 +97,8 @@ var userTables = []string{
 	"private_xml",
 	"blocklist",
 	"last_activity",
+	"pubsub_nodes",
+	"pubsub_items",
+	"pubsub_affiliations",
+	"pubsub_subscriptions",
 }

@@ -111,6 +111,7 @@ func (db *DB) Stores() storage.Stores {
 		Last:     db,
 		Status:   db,
 		Invites:  db,
+		PubSub:   db,
 	}
 }
 
