@@ -162,8 +162,8 @@ func Run(ctx context.Context, cfg Config, scenario string) (*Report, error) {
 	return rep, nil
 }
 
-// progress prints line() every ProgressEvery until the returned stop is
-// called.
+// progress prints line() every ProgressEvery, and once more when the
+// returned stop is called.
 func (r *runner) progress(ctx context.Context, line func() string) (stop func()) {
 	if r.cfg.Progress == nil {
 		return func() {}
@@ -178,6 +178,8 @@ func (r *runner) progress(ctx context.Context, line func() string) (stop func())
 		for {
 			select {
 			case <-ctx.Done():
+				// A last line, so that short phases show up too.
+				fmt.Fprintf(r.cfg.Progress, "[%5.1fs] %s\n", time.Since(start).Seconds(), line())
 				return
 			case <-t.C:
 				fmt.Fprintf(r.cfg.Progress, "[%5.1fs] %s\n", time.Since(start).Seconds(), line())
