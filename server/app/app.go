@@ -63,6 +63,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
 		FailureWindow:         cfg.Auth.FailureWindow,
 		Log:                   log.With("component", "auth"),
+		Status:                stores.Status,
 	})
 	return a, nil
 }

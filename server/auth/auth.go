@@ -68,6 +68,8 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Status says which accounts are disabled; nil: none is.
+	Status storage.AccountStatus
 }
 
 // Authenticator creates, checks and deletes credentials stored in a
@@ -75,6 +77,7 @@ type Options struct {
 // use.
 type Authenticator struct {
 	accounts   storage.Accounts
+	status     storage.AccountStatus
 	iterations int
 	hashes     []sasl.Hash
 	configErr  error
@@ -91,6 +94,7 @@ type Authenticator struct {
 func New(accounts storage.Accounts, opts Options) *Authenticator {
 	a := &Authenticator{
 		accounts:   accounts,
+		status:     opts.Status,
 		iterations: opts.Iterations,
 		log:        opts.Log,
 	}
@@ -280,7 +284,7 @@ func (a *Authenticator) CheckPassword(ctx context.Context, user jid.JID, passwor
 	if subtle.ConstantTimeCompare(d.StoredKey, stored.StoredKey) != 1 {
 		return fmt.Errorf("auth: check password of %s: %w", bare, ErrNotAuthorized)
 	}
-	return nil
+	return a.CheckEnabled(ctx, bare)
 }
 
 // strongest returns the stored key with the strongest supported hash.

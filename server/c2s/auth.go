@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 
+	authn "github.com/parley-xmpp/parley/server/auth"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/sasl"
@@ -143,7 +144,9 @@ func (c *conn) handleAuth(ctx context.Context, auth *stanza.Element) error {
 			if err := c.cfg.Auth.Allow(user, c.ip); err != nil {
 				return &sasl.Failure{Condition: sasl.TemporaryAuthFailure, Text: "too many failed logins, try later", Err: err}
 			}
-			if err := c.cfg.Auth.CheckPassword(ctx, user, password); err != nil {
+			if err := c.cfg.Auth.CheckPassword(ctx, user, password); errors.Is(err, authn.ErrAccountDisabled) {
+				return &sasl.Failure{Condition: sasl.AccountDisabled, Err: err}
+			} else if err != nil {
 				return &sasl.Failure{Condition: sasl.NotAuthorized, Err: err}
 			}
 			return nil
@@ -169,6 +172,17 @@ func (c *conn) handleAuth(ctx context.Context, auth *stanza.Element) error {
 			return c.saslFail(cond, "", attempted)
 		}
 		if done {
+			// Only now, with the identity proven, may the answer say
+			// that the account is disabled (XEP-0133 §4.3).
+			if u, err := jid.New(mech.Username(), c.domain, ""); err == nil {
+				if err := c.cfg.Auth.CheckEnabled(ctx, u); errors.Is(err, authn.ErrAccountDisabled) {
+					c.log.Info("c2s: login to a disabled account", "user", u.String())
+					return c.saslFail(sasl.AccountDisabled, "", u)
+				} else if err != nil {
+					c.log.Error("c2s: checking the account status", "user", u.String(), "err", err)
+					return c.saslFail(sasl.TemporaryAuthFailure, "", jid.JID{})
+				}
+			}
 			return c.saslSucceed(mech, out)
 		}
 		if err := c.writeRaw(stanza.New(nsSASL, "challenge").AppendText(base64.StdEncoding.EncodeToString(out)).AppendXML(nil, stanza.NSClient)); err != nil {

@@ -28,6 +28,9 @@ type Router interface {
 type Authenticator interface {
 	SCRAMKey(ctx context.Context, user jid.JID, hash string) (storage.SCRAMKey, error)
 	CheckPassword(ctx context.Context, user jid.JID, password string) error
+	// CheckEnabled fails with an error wrapping auth.ErrAccountDisabled
+	// for a disabled account.
+	CheckEnabled(ctx context.Context, user jid.JID) error
 	Allow(user jid.JID, ip netip.Addr) error
 	Failed(user jid.JID, ip netip.Addr)
 	Succeeded(user jid.JID, ip netip.Addr)
