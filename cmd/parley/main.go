@@ -5,6 +5,8 @@
 //	parley check [--config FILE]                validate the configuration
 //	parley user add|passwd|del|list ...         manage accounts
 //	parley send --jid A --to B "text"           send a message
+//	parley migrate --from SRC --to DST          copy data between backends
+//	parley backup --out FILE                    online backup of SQLite storage
 //	parley version                              print the version
 package main
 
@@ -46,6 +48,10 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return runUser(ctx, args[1:], env, stdin, stdinIsTerm, stdout, stderr)
 	case "send":
 		return runSend(ctx, args[1:], env, stdin, stdinIsTerm, stdout, stderr)
+	case "migrate":
+		return runMigrate(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "parley", version)
 		return 0
@@ -66,6 +72,8 @@ commands:
   check    validate the configuration and exit
   user     manage accounts: user add|passwd|del|list
   send     send one message: send --jid alice@localhost --to bob@localhost "hello"
+  migrate  copy all data between backends: migrate --from sqlite:FILE --to postgres://…
+  backup   online backup of the SQLite database: backup --out FILE
   version  print the version
 
 Run 'parley <command> -h' for a command's flags.
