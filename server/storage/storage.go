@@ -190,6 +190,7 @@ type Stores struct {
 	Private  Private
 	Blocking Blocking
 	Last     LastActivity
+	Archive  Archive
 	Status   AccountStatus
 	Invites  Invites
 	PubSub   PubSub

@@ -114,8 +114,10 @@ func (db *DB) Stores() storage.Stores {
 		Private:  db,
 		Blocking: db,
 		Last:     db,
+		Archive:  db,
 		Status:   db,
 		Invites:  db,
+		Fast:     db,
 	}
 }
 

@@ -83,6 +83,10 @@ CREATE TABLE last_activity (
 `,
 	// 2: account disabled flag and invitations (XEP-0133, XEP-0401).
 	migrationAccountAdmin,
+	// 3: message archives and their preferences (XEP-0313, XEP-0441).
+	archiveSchema,
+	// 4: FAST tokens (XEP-0484).
+	fastSchema,
 }
 
 // userTables lists every table holding per-user rows (column "username"),
@@ -98,4 +102,7 @@ var userTables = []string{
 	"private_xml",
 	"blocklist",
 	"last_activity",
+	"archive",
+	"archive_prefs",
+	"fast_tokens",
 }

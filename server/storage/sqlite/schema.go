@@ -83,6 +83,8 @@ CREATE TABLE last_activity (
 	migrationAccountAdmin,
 	// 3: publish-subscribe services and PEP (XEP-0060, XEP-0163).
 	pubsubSchema,
+	// 4: message archives and their preferences (XEP-0313, XEP-0441).
+	archiveSchema,
 }
 
 // userTables lists every table holding per-user rows (column "user"), for
@@ -97,6 +99,8 @@ var userTables = []string{
 	"private_xml",
 	"blocklist",
 	"last_activity",
+	"archive",
+	"archive_prefs",
 	"pubsub_nodes",
 	"pubsub_items",
 	"pubsub_affiliations",

@@ -109,6 +109,7 @@ func (db *DB) Stores() storage.Stores {
 		Private:  db,
 		Blocking: db,
 		Last:     db,
+		Archive:  db,
 		Status:   db,
 		Invites:  db,
 		PubSub:   db,

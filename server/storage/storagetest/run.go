@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Stores) {
 		{"Blocking", blockingTests},
 		{"LastActivity", lastTests},
 		{"DeleteAccount", deleteTests},
+		{"Archive", archiveTests},
 		{"PubSub", pubsubTests},
 		{"AccountStatus", statusTests},
 		{"Invites", inviteTests},

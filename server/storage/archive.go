@@ -1,0 +1,89 @@
+package storage
+
+import (
+	"context"
+	"time"
+
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
+
+// ArchivedMessage is one message of a user's archive (XEP-0313 §3).
+type ArchivedMessage struct {
+	// ID is the archive UID, also the XEP-0359 stanza-id; unique within
+	// the user's archive and never reused.
+	ID string
+	// With is the other party: 'to' of an outgoing message, 'from' of an
+	// incoming one.
+	With     jid.JID
+	Outgoing bool
+	At       time.Time
+	// OriginID is the sender's XEP-0359 origin-id, or "".
+	OriginID string
+	// Stanza is the message as archived (our serialisation).
+	Stanza []byte
+}
+
+// ArchiveQuery selects and pages archived messages. Zero values mean "no
+// filter". Messages are in archive order (the order they were appended).
+type ArchiveQuery struct {
+	// With matches the other party: a bare JID matches every resource, a
+	// full JID only itself.
+	With jid.JID
+	// Start and End bound At, inclusively.
+	Start, End time.Time
+	// AfterID and BeforeID bound the result set, exclusively; IDs
+	// restricts it to the given messages.
+	AfterID, BeforeID string
+	IDs               []string
+
+	// After and Before page through the result set (XEP-0059): the page
+	// starts after After, or ends before Before.
+	After, Before string
+	// Last takes the page at the end of the set (before Before, or the
+	// last messages), otherwise the page at its start (after After).
+	Last bool
+	// Index, when >= 0, starts the page at this position of the set.
+	Index int
+	// Max is the page size; 0 returns no messages (only Count).
+	Max int
+}
+
+// ArchivePage is the answer to an ArchiveQuery.
+type ArchivePage struct {
+	Messages []ArchivedMessage
+	// Count is the size of the whole result set (filters without paging).
+	Count int
+	// FirstIndex is the position of Messages[0] in the result set.
+	FirstIndex int
+	// Complete is true when the page reaches the end of the set in its
+	// direction (the last message for forward paging, the first for Last).
+	Complete bool
+}
+
+// ArchivePrefs are a user's archiving preferences (XEP-0441).
+type ArchivePrefs struct {
+	Default       string // "always", "never" or "roster"
+	Always, Never []jid.JID
+}
+
+// Archive stores message archives (XEP-0313) and their preferences.
+type Archive interface {
+	// AppendArchive adds a message at the end of user's archive;
+	// ErrExists if its ID is already used there.
+	AppendArchive(ctx context.Context, user jid.JID, m ArchivedMessage) error
+	// QueryArchive runs a query; ErrNotFound when AfterID, BeforeID, After,
+	// Before or one of IDs is not in user's archive.
+	QueryArchive(ctx context.Context, user jid.JID, q ArchiveQuery) (ArchivePage, error)
+	// ArchiveBounds returns the first and last messages of user's archive
+	// (Stanza left empty); ok is false for an empty archive.
+	ArchiveBounds(ctx context.Context, user jid.JID) (first, last ArchivedMessage, ok bool, err error)
+	// DeleteArchive removes user's whole archive.
+	DeleteArchive(ctx context.Context, user jid.JID) error
+	// PurgeArchives removes every archived message older than before, in
+	// every archive, and returns how many it removed.
+	PurgeArchives(ctx context.Context, before time.Time) (int64, error)
+	// ArchivePrefs returns user's preferences; ErrNotFound if never set.
+	ArchivePrefs(ctx context.Context, user jid.JID) (ArchivePrefs, error)
+	// SetArchivePrefs stores user's preferences.
+	SetArchivePrefs(ctx context.Context, user jid.JID, p ArchivePrefs) error
+}
