@@ -20,10 +20,12 @@ type Report struct {
 	LoginsPerSec float64 `json:"logins_per_sec"`
 	LoginLatency Summary `json:"login_latency"`
 
-	Sent       int64   `json:"sent"`
-	Received   int64   `json:"received"`
-	Expected   int64   `json:"expected"`
-	Lost       int64   `json:"lost"`
+	Sent     int64 `json:"sent"`
+	Received int64 `json:"received"`
+	Expected int64 `json:"expected"`
+	Lost     int64 `json:"lost"`
+	// Extra counts deliveries beyond those expected (duplicates).
+	Extra      int64   `json:"extra,omitempty"`
 	RunSeconds float64 `json:"run_seconds"`
 	MsgsPerSec float64 `json:"msgs_per_sec"`
 	Latency    Summary `json:"latency"`
@@ -50,6 +52,9 @@ func (r *Report) Format(w io.Writer) {
 	if r.Expected > 0 || r.Sent > 0 {
 		fmt.Fprintf(w, "messages      %d sent, %d of %d expected deliveries received, %d lost, in %.2fs: %.0f deliveries/s\n",
 			r.Sent, r.Received, r.Expected, r.Lost, r.RunSeconds, r.MsgsPerSec)
+		if r.Extra > 0 {
+			fmt.Fprintf(w, "duplicates    %d deliveries beyond those expected\n", r.Extra)
+		}
 		fmt.Fprintf(w, "latency       %s\n", r.Latency)
 	}
 	if r.MemBefore != nil && r.MemAfter != nil {

@@ -154,6 +154,7 @@ func (t *traffic) fill(rep *Report) {
 	rep.Expected = rep.Sent * t.fanout
 	rep.Received = t.recv.Load()
 	rep.Lost = max(0, rep.Expected-rep.Received)
+	rep.Extra = max(0, rep.Received-rep.Expected)
 	elapsed := time.Duration(t.last.Load())
 	rep.RunSeconds = elapsed.Seconds()
 	rep.MsgsPerSec = perSecond(rep.Received, elapsed)

@@ -48,6 +48,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return runUser(ctx, args[1:], env, stdin, stdinIsTerm, stdout, stderr)
 	case "send":
 		return runSend(ctx, args[1:], env, stdin, stdinIsTerm, stdout, stderr)
+	case "bench":
+		return runBench(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdout, stderr)
 	case "backup":

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parley-xmpp/parley/bench/load"
+	"github.com/parley-xmpp/parley/xmpp/sasl"
+)
+
+// benchFlags are the options of "parley bench".
+type benchFlags struct {
+	addresses, domain, user, password, tlsMode, mechanism, sources string
+	scenarios, caFile                                              string
+	first, count, concurrency, window, pid, roster, roomSize       int
+	loginRate, rate                                                float64
+	duration, settle, drain, timeout, progress                     time.Duration
+	insecure, create, jsonOut, quiet                               bool
+}
+
+func (b *benchFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&b.addresses, "address", "127.0.0.1:5222", "server address(es) host:port, comma-separated (used round-robin)")
+	fs.StringVar(&b.domain, "domain", "localhost", "XMPP domain of the accounts")
+	fs.StringVar(&b.user, "user", "user%d", "account localpart pattern; %d is the account index")
+	fs.StringVar(&b.password, "password", "password", "password (pattern: %d is the account index)")
+	fs.IntVar(&b.first, "first", 0, "index of the first account")
+	fs.IntVar(&b.count, "count", 100, "number of sessions")
+	fs.StringVar(&b.tlsMode, "tls", "starttls", "TLS mode: starttls or direct")
+	fs.StringVar(&b.mechanism, "mechanism", sasl.ScramSHA1, "SASL mechanism: SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN")
+	fs.BoolVar(&b.insecure, "insecure", false, "do not verify the server certificate")
+	fs.StringVar(&b.caFile, "cafile", "", "PEM file of the CA (or self-signed certificate) to trust")
+	fs.StringVar(&b.sources, "sources", load.DefaultSources, `local source addresses: a range A-B or a list ("" lets the kernel choose)`)
+	fs.StringVar(&b.scenarios, "scenario", "login", "scenario(s), comma-separated: "+strings.Join(load.Scenarios, ", "))
+	fs.BoolVar(&b.create, "create", false, "create the accounts with in-band registration (XEP-0077) first")
+	fs.Float64Var(&b.loginRate, "login-rate", 0, "logins per second (0: as fast as --concurrency allows)")
+	fs.IntVar(&b.concurrency, "concurrency", 64, "logins in progress at once")
+	fs.DurationVar(&b.timeout, "login-timeout", 30*time.Second, "time limit of one login")
+	fs.DurationVar(&b.duration, "duration", 10*time.Second, "length of the measured phase (idle hold, chat, muc, presence)")
+	fs.Float64Var(&b.rate, "rate", 0, "messages or presence updates per second over all senders (0: saturate within --window)")
+	fs.IntVar(&b.window, "window", 8, "messages one sender may have in flight")
+	fs.DurationVar(&b.drain, "drain", 5*time.Second, "how long to wait for deliveries after sending stops")
+	fs.IntVar(&b.pid, "pid", 0, "server process ID whose RSS/PSS the idle scenario reports (/proc/PID/smaps_rollup)")
+	fs.DurationVar(&b.settle, "settle", 2*time.Second, "idle: wait after the logins before reading memory")
+	fs.IntVar(&b.roster, "roster", 10, "presence: roster size R (even; mutual subscriptions set up with the roster protocol)")
+	fs.IntVar(&b.roomSize, "room-size", 10, "muc: occupants per room")
+	fs.DurationVar(&b.progress, "progress", time.Second, "interval of progress lines on standard error (0: none)")
+	fs.BoolVar(&b.jsonOut, "json", false, "print each report as one JSON object per line")
+	fs.BoolVar(&b.quiet, "quiet", false, "no progress lines")
+}
+
+// config turns the flags into a load.Config and the scenario list.
+func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
+	var cfg load.Config
+	var addrs []string
+	for _, a := range strings.Split(b.addresses, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	if len(addrs) == 0 {
+		return cfg, nil, errors.New("--address is required")
+	}
+	var direct bool
+	switch b.tlsMode {
+	case "starttls":
+	case "direct":
+		direct = true
+	default:
+		return cfg, nil, fmt.Errorf("--tls must be starttls or direct, not %q", b.tlsMode)
+	}
+	switch b.mechanism {
+	case sasl.ScramSHA1, sasl.ScramSHA256, sasl.Plain:
+	default:
+		return cfg, nil, fmt.Errorf("--mechanism must be SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN, not %q", b.mechanism)
+	}
+	var scenarios []string
+	for _, s := range strings.Split(b.scenarios, ",") {
+		s = strings.TrimSpace(s)
+		if !slices.Contains(load.Scenarios, s) {
+			return cfg, nil, fmt.Errorf("unknown scenario %q (want %s)", s, strings.Join(load.Scenarios, ", "))
+		}
+		scenarios = append(scenarios, s)
+	}
+	if !strings.Contains(b.user, "%d") {
+		return cfg, nil, fmt.Errorf("--user %q needs a %%d for the account index", b.user)
+	}
+	if b.count <= 0 {
+		return cfg, nil, errors.New("--count must be positive")
+	}
+	sources, err := load.ParseSources(b.sources)
+	if err != nil {
+		return cfg, nil, err
+	}
+	tc := &tls.Config{ServerName: b.domain, InsecureSkipVerify: b.insecure, MinVersion: tls.VersionTLS12}
+	if b.caFile != "" {
+		pem, err := os.ReadFile(b.caFile)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("--cafile: %w", err)
+		}
+		tc.RootCAs = x509.NewCertPool()
+		if !tc.RootCAs.AppendCertsFromPEM(pem) {
+			return cfg, nil, fmt.Errorf("--cafile %s: no PEM certificate", b.caFile)
+		}
+	}
+	cfg = load.Config{
+		Dialer: load.Dialer{
+			Addrs: addrs, Domain: b.domain, DirectTLS: direct, TLS: tc,
+			Mechanism: b.mechanism, Sources: sources, Keys: load.NewKeyCache(), Resource: "bench",
+		},
+		UserFormat: b.user, PasswordFormat: b.password, First: b.first, Count: b.count,
+		Create: b.create, LoginRate: b.loginRate, Concurrency: b.concurrency, LoginTimeout: b.timeout,
+		Duration: b.duration, Rate: b.rate, Window: b.window, Drain: b.drain, PID: b.pid,
+		Settle: b.settle, Roster: b.roster, RoomSize: b.roomSize,
+		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	if !b.quiet && b.progress > 0 {
+		cfg.Progress, cfg.ProgressEvery = stderr, b.progress
+	}
+	return cfg, scenarios, nil
+}
+
+// runBench implements "parley bench", the load generator: it runs the
+// scenarios one after another and prints a report for each. It returns 0
+// when every scenario ran (errors seen by sessions are in the reports), 1
+// when one could not run and 2 on usage errors.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("parley bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var b benchFlags
+	b.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: parley bench --address host:port --domain D --count N --scenario login,idle,chat,muc,presence [flags]")
+		fmt.Fprintln(stderr, "Drives any XMPP server with N sessions of accounts user0…userN-1 (see --user, --password).")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "parley bench: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	cfg, scenarios, err := b.config(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "parley bench:", err)
+		return 2
+	}
+	enc := json.NewEncoder(stdout)
+	for i, sc := range scenarios {
+		if i > 0 {
+			cfg.Create = false // the accounts exist now
+		}
+		if cfg.Progress != nil {
+			fmt.Fprintf(stderr, "parley bench: %s with %d sessions against %s\n", sc, cfg.Count, strings.Join(cfg.Dialer.Addrs, ","))
+		}
+		rep, err := load.Run(ctx, cfg, sc)
+		if err != nil {
+			fmt.Fprintf(stderr, "parley bench: %s: %v\n", sc, err)
+			return 1
+		}
+		if b.jsonOut {
+			if err := enc.Encode(rep); err != nil {
+				fmt.Fprintln(stderr, "parley bench:", err)
+				return 1
+			}
+		} else {
+			rep.Format(stdout)
+		}
+	}
+	return 0
+}
