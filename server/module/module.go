@@ -128,6 +128,11 @@ const (
 	// PhaseUndeliverable runs for a message to a local account that no
 	// session can take (RFC 6121 §8.5.2.1.1), before it is refused.
 	PhaseUndeliverable
+	// PhaseDelivered runs for a message to a local account after the router
+	// handed it to one or more sessions, listed in Packet.Delivered (carbons
+	// use it to copy the message to the other resources). Its verdicts are
+	// ignored and its hooks must not modify the stanza.
+	PhaseDelivered
 )
 
 // Packet is a stanza in the router.
@@ -137,6 +142,9 @@ type Packet struct {
 	From   jid.JID
 	To     jid.JID     // zero when the stanza has no 'to'
 	Origin *sm.Session // the local session that sent it, or nil
+	// Delivered lists the sessions that took the message; set only in
+	// PhaseDelivered.
+	Delivered []*sm.Session
 }
 
 // Verdict is what a hook decides.

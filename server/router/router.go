@@ -252,16 +252,7 @@ func (r *Router) toBare(ctx context.Context, p *module.Packet) {
 			r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
 			return
 		}
-		targets := messageTargets(r.opts.Table.Available(p.To), p.Stanza.MessageType())
-		delivered := false
-		for _, s := range targets {
-			if r.deliver(ctx, s, p.Stanza) {
-				delivered = true
-			}
-		}
-		if !delivered {
-			r.undeliverable(ctx, p)
-		}
+		r.deliverMessage(ctx, p, messageTargets(r.opts.Table.Available(p.To), p.Stanza.MessageType()))
 	}
 }
 
@@ -291,6 +282,30 @@ func messageTargets(available []*sm.Session, typ string) []*sm.Session {
 	return out
 }
 
+// deliverMessage hands a message to the chosen sessions, then runs the
+// PhaseDelivered hooks with those that took it, or the undeliverable rules
+// when none did.
+func (r *Router) deliverMessage(ctx context.Context, p *module.Packet, targets []*sm.Session) {
+	var took []*sm.Session
+	for _, s := range targets {
+		if r.deliver(ctx, s, p.Stanza) {
+			took = append(took, s)
+		}
+	}
+	if len(took) == 0 {
+		r.undeliverable(ctx, p)
+		return
+	}
+	r.delivered(ctx, p, took)
+}
+
+// delivered runs the PhaseDelivered hooks for a message sessions took.
+func (r *Router) delivered(ctx context.Context, p *module.Packet, sessions []*sm.Session) {
+	p.Delivered = sessions
+	r.runHooks(ctx, module.PhaseDelivered, p)
+	p.Delivered = nil
+}
+
 func (r *Router) undeliverable(ctx context.Context, p *module.Packet) {
 	switch p.Stanza.MessageType() {
 	case stanza.TypeHeadline, stanza.TypeError:
@@ -306,6 +321,9 @@ func (r *Router) undeliverable(ctx context.Context, p *module.Packet) {
 func (r *Router) toFull(ctx context.Context, p *module.Packet) {
 	if s := r.opts.Table.Get(p.To); s != nil {
 		if r.deliver(ctx, s, p.Stanza) {
+			if p.Kind == stanza.KindMessage {
+				r.delivered(ctx, p, []*sm.Session{s})
+			}
 			return
 		}
 	}
@@ -323,16 +341,7 @@ func (r *Router) toFull(ctx context.Context, p *module.Packet) {
 			r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
 		default:
 			// §8.5.3.2.1: as if sent to the bare JID.
-			targets := messageTargets(r.opts.Table.Available(p.To.Bare()), p.Stanza.MessageType())
-			delivered := false
-			for _, s := range targets {
-				if r.deliver(ctx, s, p.Stanza) {
-					delivered = true
-				}
-			}
-			if !delivered {
-				r.undeliverable(ctx, p)
-			}
+			r.deliverMessage(ctx, p, messageTargets(r.opts.Table.Available(p.To.Bare()), p.Stanza.MessageType()))
 		}
 	}
 }
