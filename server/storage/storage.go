@@ -194,4 +194,5 @@ type Stores struct {
 	Status   AccountStatus
 	Invites  Invites
 	PubSub   PubSub
+	Fast     FastTokens
 }

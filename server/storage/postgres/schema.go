@@ -87,6 +87,8 @@ CREATE TABLE last_activity (
 	archiveSchema,
 	// 4: FAST tokens (XEP-0484).
 	fastSchema,
+	// 5: FAST tokens (XEP-0484).
+	fastSchema,
 }
 
 // userTables lists every table holding per-user rows (column "username"),
@@ -104,5 +106,6 @@ var userTables = []string{
 	"last_activity",
 	"archive",
 	"archive_prefs",
+	"fast_tokens",
 	"fast_tokens",
 }

@@ -85,6 +85,8 @@ CREATE TABLE last_activity (
 	pubsubSchema,
 	// 4: message archives and their preferences (XEP-0313, XEP-0441).
 	archiveSchema,
+	// 5: FAST tokens (XEP-0484).
+	fastSchema,
 }
 
 // userTables lists every table holding per-user rows (column "user"), for
@@ -105,4 +107,5 @@ var userTables = []string{
 	"pubsub_items",
 	"pubsub_affiliations",
 	"pubsub_subscriptions",
+	"fast_tokens",
 }

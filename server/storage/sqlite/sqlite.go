@@ -113,6 +113,7 @@ func (db *DB) Stores() storage.Stores {
 		Status:   db,
 		Invites:  db,
 		PubSub:   db,
+		Fast:     db,
 	}
 }
 

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Stores) {
 		{"PubSub", pubsubTests},
 		{"AccountStatus", statusTests},
 		{"Invites", inviteTests},
+		{"FastTokens", fastTests},
 		{"Transfer", transferTests},
 	}
 	for _, g := range groups {
