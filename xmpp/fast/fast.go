@@ -89,7 +89,7 @@ func (a Auth) Element() *stanza.Element {
 func ParseAuth(el *stanza.Element) (Auth, error) {
 	var a Auth
 	if c := el.Get("count"); el.Has("count") {
-		n, err := strconv.ParseUint(c, 10, 64)
+		n, err := strconv.ParseUint(c, 10, 63)
 		if err != nil || n == 0 {
 			return Auth{}, fmt.Errorf("%w: count %q is not a positive integer", ErrInvalid, c)
 		}
