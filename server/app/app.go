@@ -97,11 +97,12 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	}
 	table := sm.NewTable(a.cfg.Limits.SessionsPerAccount)
 	a.router = router.New(router.Options{
-		Domains: a.cfg.Domains,
-		Stores:  a.stores,
-		Table:   table,
-		Log:     a.log.With("component", "router"),
-		Limits:  module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages},
+		Domains:  a.cfg.Domains,
+		Stores:   a.stores,
+		Table:    table,
+		Log:      a.log.With("component", "router"),
+		Limits:   module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages},
+		Accounts: a.Accounts(),
 	})
 	if mods == nil {
 		mods = modules.Default(a.cfg)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 // Config is the complete server configuration. The zero value is not
@@ -33,6 +35,17 @@ type Config struct {
 	Modules Modules
 	// Log configures logging. Key "log".
 	Log Log
+	// Admins are the bare JIDs of the server administrators, who may run
+	// the XEP-0133 commands. Key "admins".
+	Admins []jid.JID
+	// Registration configures in-band registration. Key "registration".
+	Registration Registration
+	// ContactAddresses are advertised per XEP-0157. Key
+	// "contact_addresses".
+	ContactAddresses ContactAddresses
+	// ServerInfo are extra XEP-0128 forms of the server's disco#info. Key
+	// "server_info".
+	ServerInfo []InfoForm
 }
 
 // ListenerType is the kind of a network listener.
@@ -258,7 +271,8 @@ func Default() *Config {
 			IdlePing:           5 * time.Minute,
 			PingTimeout:        time.Minute,
 		},
-		Log: Log{Level: slog.LevelInfo, Format: LogText},
+		Log:          Log{Level: slog.LevelInfo, Format: LogText},
+		Registration: Registration{MinPasswordLength: defaultMinPasswordLength},
 	}
 }
 

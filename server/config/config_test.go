@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 func TestDefault(t *testing.T) {
@@ -114,6 +116,16 @@ modules:
 log:
   level: debug
   format: json
+admins: [root@example.org]
+registration:
+  enabled: true
+  min_password_length: 10
+contact_addresses:
+  admin: ["xmpp:root@example.org"]
+server_info:
+  - form_type: urn:example
+    fields:
+      - {var: a, values: [b]}
 `
 
 func TestParseFull(t *testing.T) {
@@ -136,8 +148,12 @@ func TestParseFull(t *testing.T) {
 			PreauthTimeout: 10 * time.Second, SessionsPerAccount: 3, OutboundQueue: 500,
 			PingTimeout: 20 * time.Second,
 		},
-		Modules: Modules{Version: VersionModule{Hide: true}, Disabled: []string{"version", "ping"}},
-		Log:     Log{Level: slog.LevelDebug, Format: LogJSON},
+		Modules:          Modules{Version: VersionModule{Hide: true}, Disabled: []string{"version", "ping"}},
+		Log:              Log{Level: slog.LevelDebug, Format: LogJSON},
+		Admins:           []jid.JID{jid.MustParse("root@example.org")},
+		Registration:     Registration{Enabled: true, MinPasswordLength: 10},
+		ContactAddresses: ContactAddresses{Admin: []string{"xmpp:root@example.org"}},
+		ServerInfo:       []InfoForm{{FormType: "urn:example", Fields: []InfoField{{Var: "a", Values: []string{"b"}}}}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

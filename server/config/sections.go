@@ -27,10 +27,14 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 			}
 			c.Storage = st
 		},
-		"auth":    func(at, v *yaml.Node, key string) { d.auth(at, v, key, &c.Auth) },
-		"limits":  func(at, v *yaml.Node, key string) { d.limits(at, v, key, &c.Limits) },
-		"modules": func(at, v *yaml.Node, key string) { d.modules(at, v, key, &c.Modules) },
-		"log":     func(at, v *yaml.Node, key string) { d.log(at, v, key, &c.Log) },
+		"auth":              func(at, v *yaml.Node, key string) { d.auth(at, v, key, &c.Auth) },
+		"limits":            func(at, v *yaml.Node, key string) { d.limits(at, v, key, &c.Limits) },
+		"modules":           func(at, v *yaml.Node, key string) { d.modules(at, v, key, &c.Modules) },
+		"log":               func(at, v *yaml.Node, key string) { d.log(at, v, key, &c.Log) },
+		"admins":            func(at, v *yaml.Node, key string) { d.admins(at, v, key, c) },
+		"registration":      func(at, v *yaml.Node, key string) { d.registration(at, v, key, &c.Registration) },
+		"contact_addresses": func(at, v *yaml.Node, key string) { d.contactAddresses(at, v, key, &c.ContactAddresses) },
+		"server_info":       func(at, v *yaml.Node, key string) { d.serverInfo(at, v, key, c) },
 	})
 }
 

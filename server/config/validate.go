@@ -147,5 +147,6 @@ func (c *Config) problems() []problem {
 	if c.Log.Format != LogText && c.Log.Format != LogJSON {
 		add("log.format", "must be text or json, not %q", c.Log.Format)
 	}
+	c.accountProblems(add)
 	return ps
 }

@@ -56,6 +56,13 @@ type Host interface {
 	// DiscoInfo returns the identities and features every module
 	// advertised for a target (XEP-0030).
 	DiscoInfo(t Target) ([]Identity, []string)
+	// DiscoForms returns the extended information forms (XEP-0128)
+	// modules added for a target.
+	DiscoForms(t Target) []*stanza.Element
+	// DiscoNode returns the handler a module registered for a node.
+	DiscoNode(t Target, node string) (DiscoNode, bool)
+	// Accounts manages accounts and credentials.
+	Accounts() AccountService
 	// SendIQ sends an IQ request from the server and waits for its result
 	// or error reply, or for ctx to end.
 	SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error)
@@ -209,4 +216,10 @@ type Registrar interface {
 	// in the server's disco#items. A domain served twice, or equal to an
 	// account domain, fails start-up.
 	ServiceDomain(domain string, h Hook)
+	// DiscoForm adds an extended information form (XEP-0128) to the
+	// disco#info of a target.
+	DiscoForm(t Target, form *stanza.Element)
+	// DiscoNode answers disco#info and disco#items on a node of a target;
+	// a node registered twice fails start-up.
+	DiscoNode(t Target, node string, n DiscoNode)
 }

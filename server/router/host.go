@@ -30,6 +30,9 @@ func (h *host) Now() time.Time         { return h.opts.Now() }
 func (h *host) Limits() module.Limits  { return h.opts.Limits }
 func (h *host) Domains() []string      { return h.opts.Domains }
 
+// Accounts returns the account service (module.AccountService).
+func (h *host) Accounts() module.AccountService { return h.opts.Accounts }
+
 func (h *host) AccountExists(ctx context.Context, user jid.JID) (bool, error) {
 	return h.opts.Stores.Accounts.AccountExists(ctx, user.Bare())
 }

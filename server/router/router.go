@@ -24,6 +24,8 @@ type Options struct {
 	Log     *slog.Logger
 	Now     func() time.Time
 	Limits  module.Limits
+	// Accounts is the account service modules reach through Host.
+	Accounts module.AccountService
 	// ModuleConfig decodes a module's config section; may be nil.
 	ModuleConfig func(name string, v any) error
 }
@@ -42,6 +44,7 @@ type Router struct {
 	features       map[module.Target][]string
 	identities     map[module.Target][]module.Identity
 	streamFeatures []*stanza.Element
+	disco          discoExtras            // nodes and forms (disco.go)
 	services       map[string]module.Hook // service domains (ServiceDomain)
 	serviceNames   []string
 	regErrs        []error

@@ -85,17 +85,17 @@ func (m *Module) Ver() string {
 
 func (m *Module) info(t module.Target, node string) xdisco.Info {
 	ids, features := m.host.DiscoInfo(t)
-	info := xdisco.Info{Node: node, Features: append([]string(nil), features...)}
+	info := xdisco.Info{Node: node, Features: append([]string(nil), features...), Forms: m.host.DiscoForms(t)}
 	for _, id := range ids {
 		info.Identities = append(info.Identities, xdisco.Identity{Category: id.Category, Type: id.Type, Name: id.Name})
 	}
 	return info
 }
 
-func (m *Module) serverInfo(_ context.Context, q *module.IQ) (*stanza.Element, error) {
+func (m *Module) serverInfo(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
 	node := q.Payload.Get("node")
 	if node != "" && node != CapsNode+"#"+m.Ver() {
-		return nil, stanza.Err(stanza.ItemNotFound)
+		return m.nodeInfo(ctx, q, module.TargetServer, node)
 	}
 	return m.info(module.TargetServer, node).Element(), nil
 }
@@ -133,9 +133,9 @@ func (m *Module) authorized(ctx context.Context, q *module.IQ) (bool, error) {
 }
 
 // items lists the service domains modules serve (XEP-0030 §4).
-func (m *Module) items(_ context.Context, q *module.IQ) (*stanza.Element, error) {
-	if q.Payload.Get("node") != "" {
-		return nil, stanza.Err(stanza.ItemNotFound)
+func (m *Module) items(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
+	if node := q.Payload.Get("node"); node != "" {
+		return m.nodeItems(ctx, q, module.TargetServer, node)
 	}
 	var res xdisco.Items
 	for _, d := range m.host.Services() {
@@ -157,3 +157,44 @@ func (m *Module) accountItems(_ context.Context, q *module.IQ) (*stanza.Element,
 }
 
 func xmlName(space string) xml.Name { return xml.Name{Space: space, Local: "query"} }
+
+// nodeInfo answers disco#info on a node a module registered (XEP-0030
+// §3.2); <item-not-found/> for any other node.
+func (m *Module) nodeInfo(ctx context.Context, q *module.IQ, t module.Target, node string) (*stanza.Element, error) {
+	n, ok := m.host.DiscoNode(t, node)
+	if !ok {
+		return nil, stanza.Err(stanza.ItemNotFound)
+	}
+	info := xdisco.Info{Node: node}
+	if n.Info != nil {
+		ids, features, err := n.Info(ctx, q.From)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			info.Identities = append(info.Identities, xdisco.Identity{Category: id.Category, Type: id.Type, Name: id.Name})
+		}
+		info.Features = features
+	}
+	return info.Element(), nil
+}
+
+// nodeItems answers disco#items on a node a module registered (XEP-0030
+// §4.2); <item-not-found/> for any other node.
+func (m *Module) nodeItems(ctx context.Context, q *module.IQ, t module.Target, node string) (*stanza.Element, error) {
+	n, ok := m.host.DiscoNode(t, node)
+	if !ok {
+		return nil, stanza.Err(stanza.ItemNotFound)
+	}
+	res := xdisco.Items{Node: node}
+	if n.Items != nil {
+		items, err := n.Items(ctx, q.From)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			res.Items = append(res.Items, xdisco.Item{JID: it.JID, Node: it.Node, Name: it.Name})
+		}
+	}
+	return res.Element(), nil
+}

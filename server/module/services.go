@@ -1,0 +1,73 @@
+package module
+
+import (
+	"context"
+
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
+
+// AccountService manages local accounts and their credentials for modules
+// (XEP-0077 in-band password change and removal, XEP-0133 administration)
+// and for the pre-authentication registration of the c2s transport. The
+// composition root implements it over server/auth, which modules may not
+// import.
+type AccountService interface {
+	// Create creates an account; the error wraps storage.ErrExists if it
+	// exists.
+	Create(ctx context.Context, user jid.JID, password string) error
+	// SetPassword replaces the account's credentials; the error wraps
+	// storage.ErrNotFound if there is no account.
+	SetPassword(ctx context.Context, user jid.JID, password string) error
+	// Delete deletes the account and everything stored for it; the error
+	// wraps storage.ErrNotFound if there is no account. Sessions are left
+	// to the caller.
+	Delete(ctx context.Context, user jid.JID) error
+	// SetDisabled disables or re-enables an account (XEP-0133 §4.3,
+	// §4.4); a disabled account cannot log in. Sessions are left to the
+	// caller.
+	SetDisabled(ctx context.Context, user jid.JID, disabled bool) error
+	// Disabled reports whether an account is disabled; the error wraps
+	// storage.ErrNotFound if there is no account.
+	Disabled(ctx context.Context, user jid.JID) (bool, error)
+	// AcceptablePassword returns a *stanza.Error <not-acceptable/> when a
+	// password a user chose breaks the configured policy (empty, too
+	// short), else nil.
+	AcceptablePassword(password string) error
+	// Register creates an account as in-band registration does
+	// (XEP-0077 §3.1) under the configured policy: registration must be
+	// open, or Token must name a valid invitation (XEP-0401, XEP-0445)
+	// for the user's domain (and username, if it reserves one), which is
+	// then counted as used. Policy failures are *stanza.Error values with
+	// the conditions XEP-0077 defines: <not-allowed/> (registration
+	// closed), <forbidden/> (bad invitation), <not-acceptable/> (bad
+	// username or password), <conflict/> (account exists).
+	Register(ctx context.Context, r Registration) error
+	// CheckInvite returns a *stanza.Error <item-not-found/> unless token
+	// names an invitation valid now for domain (XEP-0445 §3).
+	CheckInvite(ctx context.Context, domain, token string) error
+}
+
+// Registration is an in-band registration request.
+type Registration struct {
+	User     jid.JID // the bare JID to create
+	Password string
+	Token    string // an invitation token, or ""
+}
+
+// DiscoItem is one item of a disco#items result (XEP-0030 §4).
+type DiscoItem struct {
+	JID  jid.JID
+	Node string
+	Name string
+}
+
+// DiscoNode answers service discovery on a node a module owns (XEP-0030
+// §3.2, §4.2). Either function may be nil: that query then answers an
+// empty result. A *stanza.Error they return (e.g. <forbidden/>) is sent as
+// is.
+type DiscoNode struct {
+	// Info returns the node's identities and features for a requester.
+	Info func(ctx context.Context, from jid.JID) ([]Identity, []string, error)
+	// Items returns the node's items for a requester.
+	Items func(ctx context.Context, from jid.JID) ([]DiscoItem, error)
+}
