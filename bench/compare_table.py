@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""Print the Markdown comparison table of bench/compare.sh results.
+
+Reads the JSON report lines (one per scenario run, tagged with "server"
+and "label") and prints one row per figure with a column per server and
+the ratios Parley/ejabberd and Parley/Prosody. For figures where lower
+is better (latency, memory) a ratio below 1 favours Parley.
+"""
+import argparse
+import json
+
+SERVERS = ["parley", "prosody", "ejabberd"]
+
+
+def load(path):
+    res = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                r = json.loads(line)
+                res[(r["server"], r["label"])] = r
+    return res
+
+
+def ms(ns):
+    return ns / 1e6
+
+
+ROWS = [
+    # (title, label, function of report, format, better)
+    ("logins/s (TLS + SCRAM-SHA-1), storm", "login", lambda r: r["logins_per_sec"], "{:.0f}", "higher"),
+    ("login latency p99 (ms)", "login", lambda r: ms(r["login_latency"]["p99_ns"]), "{:.1f}", "lower"),
+    ("idle: server RSS per session (KiB)", "idle", lambda r: r["rss_per_session"] / 1024, "{:.1f}", "lower"),
+    ("idle: server PSS per session (KiB)", "idle", lambda r: r["pss_per_session"] / 1024, "{:.1f}", "lower"),
+    ("idle: server RSS with all sessions (MiB)", "idle", lambda r: r["mem_after"]["rss"] / 2**20, "{:.1f}", "lower"),
+    ("chat at saturation: messages/s", "chat-max", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+    ("chat at saturation: latency p50 (ms)", "chat-max", lambda r: ms(r["latency"]["p50_ns"]), "{:.2f}", "lower"),
+    ("chat at saturation: latency p99 (ms)", "chat-max", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
+    ("chat at saturation: lost", "chat-max", lambda r: r["lost"], "{:d}", "lower"),
+    ("chat at ejabberd's saturation rate: messages/s", "chat-at-ejabberd-rate", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+    ("chat at ejabberd's saturation rate: p99 (ms)", "chat-at-ejabberd-rate", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
+    ("chat at ejabberd's saturation rate: max (ms)", "chat-at-ejabberd-rate", lambda r: ms(r["latency"]["max_ns"]), "{:.2f}", "lower"),
+    ("chat at ejabberd's saturation rate: lost", "chat-at-ejabberd-rate", lambda r: r["lost"], "{:d}", "lower"),
+    ("presence broadcast: deliveries/s", "presence", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+    ("presence broadcast: latency p99 (ms)", "presence", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
+    ("presence broadcast: lost", "presence", lambda r: r["lost"], "{:d}", "lower"),
+    ("MUC fan-out: deliveries/s", "muc", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+    ("MUC fan-out: latency p99 (ms)", "muc", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
+]
+
+
+def cell(res, server, label, fn, fmt):
+    r = res.get((server, label))
+    if r is None:
+        return None, "—"
+    if r.get("skipped"):
+        return None, "not supported"
+    try:
+        v = fn(r)
+    except (KeyError, TypeError):
+        return None, "—"
+    return v, fmt.format(v)
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "—"
+    return "{:.2f}×".format(a / b)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("--meta", action="append", default=[])
+    a = ap.parse_args()
+    res = load(a.results)
+    for m in a.meta:
+        print("- " + m)
+    print()
+    print("| figure | Parley | Prosody | ejabberd | Parley/ejabberd | Parley/Prosody |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for title, label, fn, fmt, better in ROWS:
+        vals, texts = {}, {}
+        for s in SERVERS:
+            vals[s], texts[s] = cell(res, s, label, fn, fmt)
+        print("| {} ({} is better) | {} | {} | {} | {} | {} |".format(
+            title, better, texts["parley"], texts["prosody"], texts["ejabberd"],
+            ratio(vals["parley"], vals["ejabberd"]), ratio(vals["parley"], vals["prosody"])))
+    print()
+    print("Errors per run (login failures + session errors):")
+    print()
+    for (s, label), r in sorted(res.items()):
+        errs = r.get("errors", 0)
+        if errs or r.get("login_errors"):
+            kinds = "; ".join("{} ×{}".format(k, v) for k, v in sorted((r.get("error_kinds") or {}).items(), key=lambda kv: -kv[1])[:3])
+            print("- {} {}: {} errors ({} failed logins): {}".format(s, label, errs, r.get("login_errors", 0), kinds))
+    if not any(r.get("errors") for r in res.values()):
+        print("- none")
+
+
+if __name__ == "__main__":
+    main()
