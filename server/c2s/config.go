@@ -63,9 +63,13 @@ type Config struct {
 	// Iterations is the SCRAM iteration count of stored credentials.
 	Iterations int
 	Limits     Limits
-	Router     Router
-	Auth       Authenticator
-	Log        *slog.Logger
+	// SM configures Stream Management (XEP-0198).
+	SM StreamManagement
+	// CSI configures Client State Indication (XEP-0352).
+	CSI    ClientState
+	Router Router
+	Auth   Authenticator
+	Log    *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -91,6 +95,10 @@ func (c *Config) withDefaults() {
 	defd(&l.IdlePing, 5*time.Minute)
 	defd(&l.PingTimeout, time.Minute)
 	defd(&l.WriteTimeout, 30*time.Second)
+	c.SM.withDefaults()
+	if c.CSI.MaxHeld <= 0 {
+		c.CSI.MaxHeld = 500
+	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -100,4 +108,53 @@ func (c *Config) withDefaults() {
 	if c.Iterations <= 0 {
 		c.Iterations = 4096
 	}
+}
+
+// StreamManagement configures XEP-0198. The zero value enables it with
+// the defaults.
+type StreamManagement struct {
+	// Disabled turns stream management off: <sm/> is not offered.
+	Disabled bool
+	// ResumeTimeout is how long a session whose connection was lost
+	// waits for a resumption (default 5 minutes); negative disables
+	// resumption.
+	ResumeTimeout time.Duration
+	// MaxUnacked bounds the stanzas a session holds unacknowledged (and
+	// queues while detached); past it a connected session is closed as a
+	// slow consumer and a detached one ends (default 500).
+	MaxUnacked int
+	// AckEvery is after how many stanzas the server requests an ack
+	// (default 5).
+	AckEvery int
+	// AckInterval is how long a stanza may stay unacknowledged before
+	// the server requests an ack (default 30 seconds).
+	AckInterval time.Duration
+}
+
+func (s *StreamManagement) withDefaults() {
+	if s.ResumeTimeout == 0 {
+		s.ResumeTimeout = 5 * time.Minute
+	}
+	if s.ResumeTimeout < 0 {
+		s.ResumeTimeout = 0
+	}
+	if s.MaxUnacked <= 0 {
+		s.MaxUnacked = 500
+	}
+	if s.AckEvery <= 0 {
+		s.AckEvery = 5
+	}
+	if s.AckInterval <= 0 {
+		s.AckInterval = 30 * time.Second
+	}
+}
+
+// ClientState configures XEP-0352. The zero value enables it with the
+// defaults.
+type ClientState struct {
+	// Disabled turns client state indication off: <csi/> is not offered.
+	Disabled bool
+	// MaxHeld bounds the stanzas held for an inactive client; reaching
+	// it releases them (default 500).
+	MaxHeld int
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/sm"
 	"github.com/parley-xmpp/parley/xmpp/jid"
+	smns "github.com/parley-xmpp/parley/xmpp/sm"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
 )
@@ -57,6 +58,7 @@ type conn struct {
 	lang string
 
 	domain       string  // the stream's 'to', a served domain
+	from         string  // the stream's 'from': a hint only (XEP-0388)
 	user         jid.JID // bare JID once authenticated
 	session      *sm.Session
 	saslFailures int
@@ -68,10 +70,13 @@ type conn struct {
 
 	closing atomic.Bool
 	pingSeq uint64
+
+	sm   smReader      // XEP-0198, reader-owned (sm.go)
+	done chan struct{} // closed when the reader goroutine has finished
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, cfg: &s.cfg, nc: nc}
+	c := &conn{srv: s, cfg: &s.cfg, nc: nc, done: make(chan struct{})}
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.ip = ap.Addr().Unmap()
 	}
@@ -84,6 +89,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 func (c *conn) RemoteAddr() string { return c.nc.RemoteAddr().String() }
 
 func (c *conn) run(ctx context.Context) {
+	defer close(c.done)
 	defer c.nc.Close()
 	c.rd = &deadlineReader{conn: c.nc, now: c.cfg.Now, idle: c.cfg.Limits.IdlePing, pingWait: c.cfg.Limits.PingTimeout}
 	c.rd.setHardDeadline(c.cfg.Now().Add(c.cfg.Limits.PreauthTimeout))
@@ -155,6 +161,7 @@ func (c *conn) openStream() error {
 		return err
 	}
 	c.lang = h.Lang
+	c.from = h.From
 	to, jerr := jid.Parse(h.To)
 	switch {
 	case h.To == "":
@@ -221,18 +228,23 @@ func (c *conn) features() *stanza.Element {
 			}
 			f.Append(cb)
 		}
+		c.appendPreauthFeatures(f)
 	case phaseBind:
 		f.Append(stanza.New(nsBind, "bind"))
 		f.Append(stanza.New(nsSession, "session").Append(stanza.New(nsSession, "optional")))
 		for _, el := range c.cfg.Router.StreamFeatures() {
 			f.Append(el)
 		}
+		f.Append(c.smFeatures()...)
 	}
 	return f
 }
 
 // handle processes one top-level element according to the phase.
 func (c *conn) handle(ctx context.Context, el *stanza.Element) error {
+	if c.ph >= phaseBind && (el.Name.Space == smns.NS || el.Name.Space == nsCSI) {
+		return c.handleNonza(ctx, el) // XEP-0198, XEP-0352: sm.go, csi.go
+	}
 	switch c.ph {
 	case phaseTLS:
 		if el.Name.Space == nsTLS && el.Name.Local == "starttls" {
@@ -247,6 +259,9 @@ func (c *conn) handle(ctx context.Context, el *stanza.Element) error {
 	case phaseAuth:
 		if el.Name.Space == nsSASL && el.Name.Local == "auth" {
 			return c.handleAuth(ctx, el)
+		}
+		if handled, err := c.handlePreauth(ctx, el); handled {
+			return err
 		}
 		if el.Name.Space == nsTLS {
 			return &stream.Error{Condition: stream.PolicyViolation, Text: "TLS is already established"}
@@ -263,7 +278,9 @@ func (c *conn) handle(ctx context.Context, el *stanza.Element) error {
 		}
 		return &stream.Error{Condition: stream.NotAuthorized, Text: "bind a resource first"}
 	default:
-		return c.handleStanza(ctx, el)
+		err := c.handleStanza(ctx, el)
+		c.countHandled(el) // XEP-0198
+		return err
 	}
 }
 
@@ -421,6 +438,7 @@ func (c *conn) handleIQResult(el *stanza.Element) bool {
 // finish ends the connection: it reports the error to the peer, unbinds
 // the session and lets modules react.
 func (c *conn) finish(ctx context.Context, err error) {
+	lost := c.lostConnection(err) // before closing the stream below
 	var se *stream.Error
 	switch {
 	case err == nil:
@@ -443,22 +461,10 @@ func (c *conn) finish(ctx context.Context, err error) {
 	if c.session == nil {
 		return
 	}
-	// What follows must run even when the server is shutting down: the
-	// session's contacts get its unavailable presence and its undelivered
-	// messages go to storage.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	c.cfg.Router.Sessions().Unbind(c.session)
-	left := c.out.drain()
-	c.cfg.Router.Emit(ctx, module.SessionEnded, c.session)
-	// Messages that were queued but never written go back to the router,
-	// which gives them to another resource or to offline storage.
-	for _, st := range left {
-		if stanza.KindOf(st) == stanza.KindMessage && st.From() != "" {
-			c.cfg.Router.Route(ctx, st)
-		}
+	if c.hibernate(ctx, lost) { // XEP-0198: kept for resumption
+		return
 	}
-	c.log.Info("c2s: session ended")
+	c.endSession(ctx)
 }
 
 var errClosed = errors.New("c2s: connection closed")

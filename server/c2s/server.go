@@ -72,6 +72,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	case <-done:
 	case <-ctx.Done():
 	}
+	s.endDetached(ctx) // XEP-0198: what detached sessions hold goes to storage
 }
 
 // Count returns the number of open connections.

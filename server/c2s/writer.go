@@ -21,16 +21,8 @@ type outQueue struct {
 	max     int
 	writing bool
 	closed  bool
-}
-
-// drain closes the queue and returns what was never written.
-func (q *outQueue) drain() []*stanza.Element {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.closed = true
-	left := q.items
-	q.items = nil
-	return left
+	ack     ackState // XEP-0198 (sm.go)
+	csi     csiState // XEP-0352 (csi.go)
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
@@ -39,6 +31,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 func (c *conn) Deliver(st *stanza.Element) error {
 	q := &c.out
 	q.mu.Lock()
+	if q.ack.phase != smLive || (q.closed && q.ack.resumable) {
+		return c.deliverAway(st) // detached, resumed or dying: sm.go
+	}
 	if q.closed {
 		q.mu.Unlock()
 		return errClosed
@@ -48,6 +43,10 @@ func (c *conn) Deliver(st *stanza.Element) error {
 		c.log.Warn("c2s: slow consumer, closing", "queued", q.max)
 		go c.Close(&stream.Error{Condition: stream.PolicyViolation, Text: "too many stanzas queued: slow consumer"})
 		return errSlowConsumer
+	}
+	if c.holdLocked(st) { // XEP-0352: the client is inactive
+		q.mu.Unlock()
+		return nil
 	}
 	q.items = append(q.items, st)
 	if !q.writing {
@@ -74,11 +73,15 @@ func (c *conn) flush() {
 			q.mu.Unlock()
 			return
 		}
+		requestAck := c.handOffLocked(batch) // XEP-0198: counted from here
 		q.mu.Unlock()
 		bp := bufPool.Get().(*[]byte)
 		buf := (*bp)[:0]
 		for _, st := range batch {
 			buf = append(buf, st.Bytes()...)
+		}
+		if requestAck {
+			buf = append(buf, ackRequestXML...)
 		}
 		err := c.writeRaw(buf)
 		if cap(buf) <= 64<<10 {
@@ -90,8 +93,11 @@ func (c *conn) flush() {
 			q.writing = false
 			q.closed = true
 			// The batch may be partly written; messages in it are handed
-			// back to the router like any undelivered ones.
-			q.items = append(batch, q.items...)
+			// back to the router like any undelivered ones (with stream
+			// management they are among the unacknowledged already).
+			if !q.ack.on {
+				q.items = append(batch, q.items...)
+			}
 			q.mu.Unlock()
 			c.nc.Close()
 			return
@@ -122,6 +128,7 @@ const closeWriteWait = 5 * time.Second
 // Close implements sm.Conn: it ends the stream from another goroutine,
 // with a stream error when err is non-nil.
 func (c *conn) Close(err *stream.Error) {
+	c.endIfDetached() // XEP-0198: a detached session has no stream to close
 	if !c.closing.CompareAndSwap(false, true) {
 		return
 	}

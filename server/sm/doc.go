@@ -3,5 +3,7 @@
 // RFC 6120 §7.7.2.2 (the newest session wins).
 //
 // The table is sharded by bare JID so that routing between local users
-// takes no global lock.
+// takes no global lock. Sessions kept for XEP-0198 stream resumption stay
+// bound while detached from any connection, and are found by their
+// resumption id (resume.go).
 package sm

@@ -2,6 +2,7 @@ package sm
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -24,8 +25,9 @@ type Conn interface {
 // per-module values are guarded by a mutex because modules running on
 // other sessions' goroutines read them.
 type Session struct {
-	jid  jid.JID
-	conn Conn
+	jid      jid.JID
+	conn     atomic.Pointer[connRef] // swapped on stream resumption (resume.go)
+	detached atomic.Bool             // see resume.go
 
 	mu          sync.Mutex
 	available   bool
@@ -38,17 +40,19 @@ type Session struct {
 
 // NewSession returns an unbound session for the full JID j.
 func NewSession(j jid.JID, conn Conn) *Session {
-	return &Session{jid: j, conn: conn}
+	s := &Session{jid: j}
+	s.conn.Store(&connRef{c: conn})
+	return s
 }
 
 // JID returns the session's full JID.
 func (s *Session) JID() jid.JID { return s.jid }
 
 // Conn returns the transport connection.
-func (s *Session) Conn() Conn { return s.conn }
+func (s *Session) Conn() Conn { return s.conn.Load().c }
 
 // Deliver queues a stanza for the session.
-func (s *Session) Deliver(st *stanza.Element) error { return s.conn.Deliver(st) }
+func (s *Session) Deliver(st *stanza.Element) error { return s.Conn().Deliver(st) }
 
 // SetPresence records the session's current broadcast presence. An
 // unavailable presence (or nil) makes the session unavailable.

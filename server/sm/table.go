@@ -25,6 +25,7 @@ type Table struct {
 	seed        maphash.Seed
 	maxSessions int
 	shards      [shardCount]shard
+	resume      resumeIndex // XEP-0198 resumable sessions, see resume.go
 }
 
 // NewTable returns an empty table allowing maxPerAccount sessions per
