@@ -194,12 +194,24 @@ type Limits struct {
 type Modules struct {
 	// Version configures Software Version (XEP-0092). Key "version".
 	Version VersionModule
+	// MAM configures Message Archive Management (XEP-0313). Key "mam".
+	MAM MAMModule
 	// Disabled names modules not to load. Key "disabled".
 	Disabled []string
 }
 
 // IsDisabled reports whether the module called name is disabled.
 func (m Modules) IsDisabled(name string) bool { return slices.Contains(m.Disabled, name) }
+
+// MAMModule configures Message Archive Management (XEP-0313).
+type MAMModule struct {
+	// Default is the archiving default of users who set no preferences:
+	// "always" (also when empty), "roster" or "never". Key "default".
+	Default string
+	// RetentionDays deletes archived messages older than this many days;
+	// 0 keeps them forever. Key "retention_days".
+	RetentionDays int
+}
 
 // VersionModule configures Software Version (XEP-0092). The operating
 // system is never disclosed.

@@ -16,7 +16,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"max_failures_per_ip", "failure_window", "limits", "max_stanza_bytes", "max_depth",
 		"preauth_stanza_bytes", "preauth_elements", "preauth_timeout", "sessions_per_account",
 		"outbound_queue", "offline_messages", "idle_ping", "ping_timeout", "modules", "version", "hide",
-		"disabled", "log", "level", "format",
+		"disabled", "mam", "default", "retention_days", "log", "level", "format",
 		"admins", "registration", "enabled", "min_password_length", "contact_addresses", "abuse", "admin",
 		"feedback", "sales", "security", "status", "support", "server_info", "form_type", "fields", "var", "values",
 	}

@@ -166,6 +166,12 @@ func (d *decoder) modules(at, n *yaml.Node, key string, m *Modules) {
 				"hide": func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &m.Version.Hide) },
 			})
 		},
+		"mam": func(at, v *yaml.Node, key string) {
+			d.mapping(at, v, key, map[string]field{
+				"default":        func(at, v *yaml.Node, k string) { d.str(at, v, k, &m.MAM.Default) },
+				"retention_days": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MAM.RetentionDays) },
+			})
+		},
 		"disabled": func(at, v *yaml.Node, k string) { d.stringList(at, v, k, &m.Disabled) },
 	})
 }

@@ -127,6 +127,12 @@ func (c *Config) problems() []problem {
 	}
 	positive("limits.ping_timeout", l.PingTimeout)
 
+	if d := c.Modules.MAM.Default; d != "" && d != "always" && d != "roster" && d != "never" {
+		add("modules.mam.default", "must be \"always\", \"roster\" or \"never\", not %q", d)
+	}
+	if c.Modules.MAM.RetentionDays < 0 {
+		add("modules.mam.retention_days", "must not be negative")
+	}
 	mods := map[string]bool{}
 	for i, m := range c.Modules.Disabled {
 		key := fmt.Sprintf("modules.disabled[%d]", i)

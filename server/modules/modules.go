@@ -3,10 +3,14 @@
 package modules
 
 import (
+	"time"
+
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/mod/blocking"
+	"github.com/parley-xmpp/parley/server/mod/carbons"
 	"github.com/parley-xmpp/parley/server/mod/disco"
 	"github.com/parley-xmpp/parley/server/mod/last"
+	"github.com/parley-xmpp/parley/server/mod/mam"
 	"github.com/parley-xmpp/parley/server/mod/offline"
 	"github.com/parley-xmpp/parley/server/mod/ping"
 	"github.com/parley-xmpp/parley/server/mod/private"
@@ -36,5 +40,7 @@ func Default(cfg *config.Config) []module.Module {
 		vcard.New(0),
 		private.New(0),
 		last.New(),
+		carbons.New(),
+		mam.New(mam.Options{Default: cfg.Modules.MAM.Default, Retention: time.Duration(cfg.Modules.MAM.RetentionDays) * 24 * time.Hour}),
 	}
 }
