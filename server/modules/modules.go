@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/mod/account"
+	"github.com/parley-xmpp/parley/server/mod/adhoc"
 	"github.com/parley-xmpp/parley/server/mod/blocking"
 	"github.com/parley-xmpp/parley/server/mod/carbons"
 	"github.com/parley-xmpp/parley/server/mod/disco"
@@ -15,6 +17,7 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/ping"
 	"github.com/parley-xmpp/parley/server/mod/private"
 	"github.com/parley-xmpp/parley/server/mod/roster"
+	"github.com/parley-xmpp/parley/server/mod/serverinfo"
 	entitytime "github.com/parley-xmpp/parley/server/mod/timemod"
 	"github.com/parley-xmpp/parley/server/mod/vcard"
 	"github.com/parley-xmpp/parley/server/mod/version"
@@ -40,6 +43,9 @@ func Default(cfg *config.Config) []module.Module {
 		vcard.New(0),
 		private.New(0),
 		last.New(),
+		adhoc.New(cfg.Admins),
+		account.New(),
+		serverinfo.New(cfg.ContactAddresses, cfg.ServerInfo),
 		carbons.New(),
 		mam.New(mam.Options{Default: cfg.Modules.MAM.Default, Retention: time.Duration(cfg.Modules.MAM.RetentionDays) * 24 * time.Hour}),
 	}
