@@ -1,0 +1,166 @@
+package pubsub
+
+import (
+	"context"
+	"sync"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/xmpp/caps"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	xpubsub "github.com/parley-xmpp/parley/xmpp/pubsub"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+// presenceTracker remembers which resources each PEP service has seen
+// available, to tell initial presence (XEP-0163 §4.3.2) from updates, and
+// the available resources of remote contacts.
+type presenceTracker struct {
+	mu     sync.Mutex
+	seen   map[pair]struct{}
+	remote map[jid.JID]map[jid.JID]struct{}
+}
+
+type pair struct{ owner, full jid.JID }
+
+func newPresenceTracker() *presenceTracker {
+	return &presenceTracker{seen: make(map[pair]struct{}), remote: make(map[jid.JID]map[jid.JID]struct{})}
+}
+
+// available records full as available to owner and reports whether this is
+// its initial presence there.
+func (t *presenceTracker) available(owner, full jid.JID, remote bool) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if remote {
+		set := t.remote[full.Bare()]
+		if set == nil {
+			set = make(map[jid.JID]struct{})
+			t.remote[full.Bare()] = set
+		}
+		set[full] = struct{}{}
+	}
+	k := pair{owner, full}
+	if _, ok := t.seen[k]; ok {
+		return false
+	}
+	t.seen[k] = struct{}{}
+	return true
+}
+
+// unavailable forgets full for owner.
+func (t *presenceTracker) unavailable(owner, full jid.JID) {
+	t.mu.Lock()
+	delete(t.seen, pair{owner, full})
+	if set := t.remote[full.Bare()]; set != nil {
+		delete(set, full)
+		if len(set) == 0 {
+			delete(t.remote, full.Bare())
+		}
+	}
+	t.mu.Unlock()
+}
+
+// forget drops every record of full (its session ended).
+func (t *presenceTracker) forget(full jid.JID) {
+	t.mu.Lock()
+	for k := range t.seen {
+		if k.full == full {
+			delete(t.seen, k)
+		}
+	}
+	t.mu.Unlock()
+}
+
+// remoteResources lists the resources of a remote user seen available.
+func (t *presenceTracker) remoteResources(user jid.JID) []jid.JID {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []jid.JID
+	for j := range t.remote[user.Bare()] {
+		out = append(out, j)
+	}
+	return out
+}
+
+// outboundPresence sees the presence local sessions send: it injects the
+// XEP-0153 avatar hash, records capabilities, and on the initial presence
+// of a resource sends it the last items of its own account's nodes.
+func (m *Module) outboundPresence(ctx context.Context, p *module.Packet) module.Verdict {
+	if p.Origin == nil {
+		return module.Continue
+	}
+	switch p.Stanza.Type() {
+	case "":
+		m.injectAvatarHash(ctx, p)
+		if !p.To.IsZero() {
+			return module.Continue
+		}
+		owner, full := p.From.Bare(), p.From
+		initial := m.presence.available(owner, full, false)
+		m.recordCaps(ctx, full, p.Stanza.Child(caps.NS, "c"), func(ctx context.Context) {
+			if initial {
+				m.sendLastOnPresence(ctx, owner, full)
+			}
+		})
+	case stanza.TypeUnavailable:
+		if p.To.IsZero() {
+			m.presence.unavailable(p.From.Bare(), p.From)
+		}
+	}
+	return module.Continue
+}
+
+// inboundPresence sees presence reaching a local account: a contact's
+// initial presence with interest in a node gets its last item.
+func (m *Module) inboundPresence(ctx context.Context, p *module.Packet) module.Verdict {
+	owner, full := p.To.Bare(), p.From
+	if full.IsBare() || full.Bare() == owner {
+		return module.Continue
+	}
+	switch p.Stanza.Type() {
+	case "":
+		initial := m.presence.available(owner, full, !m.host.IsLocal(full.Domain()))
+		m.recordCaps(ctx, full, p.Stanza.Child(caps.NS, "c"), func(ctx context.Context) {
+			if initial {
+				m.sendLastOnPresence(ctx, owner, full)
+			}
+		})
+	case stanza.TypeUnavailable:
+		m.presence.unavailable(owner, full)
+	}
+	return module.Continue
+}
+
+func (m *Module) sessionEnded(_ context.Context, s *sm.Session) {
+	m.presence.forget(s.JID())
+	m.caps.forget(s.JID())
+}
+
+// sendLastOnPresence sends to a newly available resource the last item of
+// each of owner's PEP nodes configured on_sub_and_presence that it may
+// access and shows interest in.
+func (m *Module) sendLastOnPresence(ctx context.Context, owner, full jid.JID) {
+	nodes, err := m.stores.PubSub.PubSubNodes(ctx, owner)
+	if err != nil {
+		m.log.ErrorContext(ctx, "pubsub: nodes for last items", "owner", owner, "err", err)
+		return
+	}
+	rq := &request{svc: owner, pep: true, from: owner}
+	for _, sn := range nodes {
+		if !m.caps.wants(full, sn.Node) {
+			continue
+		}
+		n, err := m.loadNode(ctx, rq, sn.Node)
+		if err != nil {
+			continue
+		}
+		if n.cfg.SendLastPublishedItem != xpubsub.SendOnSubAndPresence || !n.cfg.DeliverNotifications {
+			continue
+		}
+		if m.canAccess(ctx, rq, n, full) != nil {
+			continue
+		}
+		m.sendLast(ctx, rq, n, full)
+	}
+}
