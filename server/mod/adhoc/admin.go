@@ -262,7 +262,7 @@ func (m *Module) onlineList(_ context.Context, _ jid.JID, f *form.Form) (*form.F
 		}
 		users = users[:min(n, len(users))]
 	}
-	return resultForm(form.Field{Var: "onlineuserjids", Label: "The list of all online users", Values: users}), nil, nil
+	return resultForm(form.Field{Var: "onlineuserjids", Type: form.FieldJIDMulti, Label: "The list of all online users", Values: users}), nil, nil
 }
 
 func (m *Module) announceForm(context.Context) *form.Form {
