@@ -495,6 +495,11 @@ func (p *peer) expect(what string, timeout time.Duration, ok func(event) bool) e
 			if ev.Event == "error" {
 				p.fail("error while waiting for %s: %s", what, ev.Text)
 			}
+			if ev.Event == "wrong_namespace" {
+				// The server wrote a stanza outside jabber:client (e.g.
+				// xmlns=""): clients ignore it.
+				p.fail("while waiting for %s, got a stanza in the wrong namespace (%s): %s", what, ev.XML, ev.raw)
+			}
 			if ok(ev) {
 				return ev
 			}

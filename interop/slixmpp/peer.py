@@ -172,6 +172,17 @@ def main():
             if line.strip():
                 on_command(line)
 
+    def check_namespace(stanza):
+        # A message, presence or iq outside jabber:client is not a stanza
+        # to slixmpp (nor to any client): no handler sees it. Say so, as
+        # the test would otherwise only see a missing event.
+        tag = stanza.xml.tag
+        local = tag.rsplit("}", 1)[-1]
+        if local in ("message", "presence", "iq") and not tag.startswith("{jabber:client}"):
+            emit(event="wrong_namespace", tag=tag, xml=str(stanza))
+        return stanza
+
+    xmpp.add_filter("in", check_namespace)
     xmpp.add_event_handler("session_start", session_start)
     xmpp.add_event_handler("message", on_message)
     xmpp.add_event_handler("presence", on_presence)
