@@ -38,11 +38,15 @@ func (m *Module) handleOwner(ctx context.Context, rq *request, typ string, el *s
 	case "set configure":
 		return nil, m.setConfig(ctx, rq, n, el)
 	case "set delete":
+		// Recipients are computed first: deletion drops the subscriptions.
+		recipients := m.recipients(ctx, rq, n)
 		if err := m.stores.PubSub.DeleteNode(ctx, rq.svc, name); err != nil {
 			return nil, fmt.Errorf("pubsub: delete %q of %s: %w", name, rq.svc, err)
 		}
 		if n.cfg.NotifyDelete {
-			m.notify(ctx, rq, n, xpubsub.Event{Node: name, Delete: true})
+			for _, to := range recipients {
+				m.send(ctx, rq.svc, n, to, xpubsub.Event{Node: name, Delete: true})
+			}
 		}
 		if rq.pep {
 			m.afterRetract(ctx, rq.svc, name)

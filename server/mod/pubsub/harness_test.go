@@ -1,0 +1,184 @@
+package pubsub_test
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/caps"
+	"github.com/parley-xmpp/parley/xmpp/client"
+	"github.com/parley-xmpp/parley/xmpp/disco"
+	"github.com/parley-xmpp/parley/xmpp/form"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	xpubsub "github.com/parley-xmpp/parley/xmpp/pubsub"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpptest"
+)
+
+const wait = 5 * time.Second
+
+// online logs a client in that answers disco#info with the given
+// features and sends initial presence carrying their XEP-0115 caps.
+func online(t *testing.T, s *xmpptest.Server, user, res string, features ...string) *client.Client {
+	t.Helper()
+	c := s.Client(t, user, "pw", res)
+	info := disco.Info{
+		Identities: []disco.Identity{{Category: "client", Type: "pc", Name: "test"}},
+		Features:   append([]string{disco.NSInfo}, features...),
+	}
+	ver, err := caps.Ver(info, caps.SHA1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const node = "https://parley.test/client"
+	c.Handle(stanza.KindIQ, xml.Name{Space: disco.NSInfo, Local: "query"}, func(iq *stanza.Element) {
+		answer := info
+		answer.Node = iq.Payload().Get("node")
+		_ = c.Send(context.Background(), stanza.Result(iq, answer.Element()))
+	})
+	p := stanza.New(stanza.NSClient, "presence").Append(caps.Caps{Hash: caps.SHA1, Node: node, Ver: ver}.Element())
+	if err := c.Send(xmpptest.Context(t, wait), p); err != nil {
+		t.Fatal(err)
+	}
+	// Our own presence comes back: the session is available.
+	expect(t, c, "own presence", func(st *stanza.Element) bool {
+		return st.Name.Local == "presence" && st.From() == c.JID().String()
+	})
+	return c
+}
+
+// friends gives a and b a mutual presence subscription, a putting b in
+// the given roster groups.
+func friends(t *testing.T, s *xmpptest.Server, a, b jid.JID, groups ...string) {
+	t.Helper()
+	ctx := xmpptest.Context(t, wait)
+	r := s.App.Stores().Roster
+	if _, err := r.PutRosterItem(ctx, a, storage.RosterItem{Contact: b, Groups: groups, Subscription: storage.SubBoth}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.PutRosterItem(ctx, b, storage.RosterItem{Contact: a, Subscription: storage.SubBoth}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// expect reads incoming stanzas until one matches.
+func expect(t *testing.T, c *client.Client, what string, match func(*stanza.Element) bool) *stanza.Element {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for {
+		st, err := c.Recv(ctx)
+		if err != nil {
+			t.Fatalf("%s: waiting for %s: %v", c.JID(), what, err)
+		}
+		if match(st) {
+			return st
+		}
+	}
+}
+
+// event waits for a pubsub notification about node.
+func event(t *testing.T, c *client.Client, node string) (xpubsub.Event, *stanza.Element) {
+	t.Helper()
+	st := expect(t, c, "event on "+node, func(st *stanza.Element) bool {
+		ev, err := xpubsub.ParseEvent(st)
+		return st.Name.Local == "message" && err == nil && ev.Node == node
+	})
+	ev, _ := xpubsub.ParseEvent(st)
+	return ev, st
+}
+
+// noEvent fails if a notification about node arrives within d.
+func noEvent(t *testing.T, c *client.Client, node string, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for {
+		st, err := c.Recv(ctx)
+		if err != nil {
+			return
+		}
+		if ev, err := xpubsub.ParseEvent(st); err == nil && ev.Node == node {
+			t.Fatalf("%s got an unexpected event: %s", c.JID(), st)
+		}
+	}
+}
+
+// iq sends a request and returns the reply's payload.
+func iq(t *testing.T, c *client.Client, typ, to string, payload *stanza.Element) (*stanza.Element, error) {
+	t.Helper()
+	res, err := c.SendIQ(xmpptest.Context(t, wait), stanza.NewIQ(typ, "", to, payload))
+	if err != nil {
+		return nil, err
+	}
+	return res.Payload(), nil
+}
+
+// mustIQ is iq failing the test on an error reply.
+func mustIQ(t *testing.T, c *client.Client, typ, to string, payload *stanza.Element) *stanza.Element {
+	t.Helper()
+	res, err := iq(t, c, typ, to, payload)
+	if err != nil {
+		t.Fatalf("%s: %s to %q: %v", c.JID(), payload, to, err)
+	}
+	return res
+}
+
+// wantErr checks an error reply's condition and pubsub condition.
+func wantErr(t *testing.T, what string, err error, cond stanza.Condition, app string) {
+	t.Helper()
+	var se *stanza.Error
+	if !errors.As(err, &se) {
+		t.Fatalf("%s: error = %v, want %s", what, err, cond)
+	}
+	got, _ := xpubsub.AppCondition(se)
+	if se.Condition != cond || got != app {
+		t.Fatalf("%s: error = %s/%s, want %s/%s", what, se.Condition, got, cond, app)
+	}
+}
+
+func ps(children ...*stanza.Element) *stanza.Element {
+	return stanza.New(xpubsub.NS, "pubsub").Append(children...)
+}
+
+func owner(children ...*stanza.Element) *stanza.Element {
+	return stanza.New(xpubsub.NSOwner, "pubsub").Append(children...)
+}
+
+func publish(node, id string, payload *stanza.Element) *stanza.Element {
+	return xpubsub.Publish(node, xpubsub.Item{ID: id, Payload: payload}, nil)
+}
+
+func publishWith(node, id string, payload *stanza.Element, fields map[string]string) *stanza.Element {
+	f := form.New(form.TypeSubmit, xpubsub.NSPublishOptions)
+	for k, v := range fields {
+		f.Add(form.Field{Var: k, Values: []string{v}})
+	}
+	p := publish(node, id, payload)
+	return p.Append(stanza.New(xpubsub.NS, "publish-options").Append(f.Element()))
+}
+
+func items(node string, maxItems string, ids ...string) *stanza.Element {
+	el := stanza.New(xpubsub.NS, "items", "node", node)
+	el.Set("max_items", maxItems)
+	for _, id := range ids {
+		el.Append(stanza.New(xpubsub.NS, "item", "id", id))
+	}
+	return ps(el)
+}
+
+// itemIDs returns the ids in an items result.
+func itemIDs(res *stanza.Element) []string {
+	var out []string
+	for _, it := range res.Child(xpubsub.NS, "items").ChildrenNamed(xpubsub.NS, "item") {
+		out = append(out, it.Get("id"))
+	}
+	return out
+}
+
+func payload(ns, text string) *stanza.Element {
+	return stanza.New(ns, "entry").AppendText(text)
+}
