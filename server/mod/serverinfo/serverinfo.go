@@ -39,12 +39,17 @@ func (m *Module) Register(r module.Registrar) error {
 	return nil
 }
 
-// resultForm builds a form of type result (XEP-0128 §2); XEP-0157 fields
-// are list-multi, which results need not state.
+// resultForm builds a form of type result (XEP-0128 §2). Fields with
+// several values say so with their type, list-multi as the XEP-0157
+// registry gives, so that strict parsers accept them.
 func resultForm(formType string, fields []config.InfoField) *stanza.Element {
 	f := form.New(form.TypeResult, formType)
 	for _, fl := range fields {
-		f.Add(form.Field{Var: fl.Var, Values: fl.Values})
+		field := form.Field{Var: fl.Var, Values: fl.Values}
+		if len(fl.Values) > 1 {
+			field.Type = form.FieldListMulti
+		}
+		f.Add(field)
 	}
 	return f.Element()
 }
