@@ -222,4 +222,9 @@ type Registrar interface {
 	// DiscoNode answers disco#info and disco#items on a node of a target;
 	// a node registered twice fails start-up.
 	DiscoNode(t Target, node string, n DiscoNode)
+	// Bind2Feature lets clients enable a session feature inline when they
+	// bind with Bind 2 (XEP-0386): fn runs for each request element in
+	// namespace ns, and ns is advertised among Bind 2's inline features. A
+	// namespace registered twice fails start-up.
+	Bind2Feature(ns string, fn Bind2Func)
 }

@@ -101,3 +101,18 @@ func (r *Router) StreamFeatures() []*stanza.Element { return r.streamFeatures }
 func (r *Router) DiscoInfo(t module.Target) ([]module.Identity, []string) {
 	return r.identities[t], r.features[t]
 }
+
+func (g *registration) Bind2Feature(ns string, fn module.Bind2Func) {
+	for _, f := range g.r.bind2 {
+		if f.NS == ns {
+			g.r.regErrs = append(g.r.regErrs, fmt.Errorf("Bind 2 feature %s registered twice", ns))
+			return
+		}
+	}
+	g.r.bind2 = append(g.r.bind2, module.Bind2Feature{NS: ns, Fn: fn})
+	sort.Slice(g.r.bind2, func(i, j int) bool { return g.r.bind2[i].NS < g.r.bind2[j].NS })
+}
+
+// Bind2Features returns the session features modules offer inline in
+// Bind 2 (XEP-0386), sorted by namespace.
+func (r *Router) Bind2Features() []module.Bind2Feature { return r.bind2 }

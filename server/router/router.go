@@ -44,6 +44,7 @@ type Router struct {
 	features       map[module.Target][]string
 	identities     map[module.Target][]module.Identity
 	streamFeatures []*stanza.Element
+	bind2          []module.Bind2Feature
 	disco          discoExtras            // nodes and forms (disco.go)
 	services       map[string]module.Hook // service domains (ServiceDomain)
 	serviceNames   []string
