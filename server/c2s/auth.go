@@ -13,6 +13,7 @@ import (
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/sasl"
+	"github.com/parley-xmpp/parley/xmpp/sasl2"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
 )
@@ -99,20 +100,117 @@ func saslFailure(cond, text string) *stanza.Element {
 	return f
 }
 
+// authFailure is a failed mechanism exchange: the condition to report and
+// the account it was attempted for (zero if unknown).
+type authFailure struct {
+	cond, text string
+	user       jid.JID
+}
+
+func (f *authFailure) Error() string { return "c2s: authentication failed: " + f.cond }
+
+// authenticated is a mechanism exchange that succeeded.
+type authenticated struct {
+	mech sasl.ServerMechanism
+	user jid.JID // bare
+	out  []byte  // the mechanism's success data
+}
+
 // handleAuth runs one SASL exchange (RFC 6120 §6.4).
 func (c *conn) handleAuth(ctx context.Context, auth *stanza.Element) error {
-	mechName := auth.Get("mechanism")
-	offered := c.mechanisms()
-	if !slices.Contains(offered, mechName) {
+	in, ok := decodeSASL(auth.Text())
+	var res authenticated
+	var err error
+	if !ok {
+		err = &authFailure{cond: sasl.IncorrectEncoding}
+	} else {
+		res, err = c.authenticate(ctx, nsSASL, auth.Get("mechanism"), c.mechanisms(), in, nil)
+	}
+	var f *authFailure
+	if errors.As(err, &f) {
+		return c.saslFail(saslFailure(f.cond, f.text), f.cond, f.user)
+	}
+	if err != nil {
+		return err
+	}
+	return c.saslSucceed(res)
+}
+
+// authenticate runs a mechanism exchange for both SASL profiles: RFC 6120
+// (ns is nsSASL) and XEP-0388 (ns is sasl2.NS, which qualifies the
+// challenges and responses). offered are the mechanisms advertised; mech,
+// when not nil, is an already built mechanism (FAST's token mechanisms).
+// A failure is an *authFailure; any other error ends the stream.
+func (c *conn) authenticate(ctx context.Context, ns, mechName string, offered []string, in []byte, mech sasl.ServerMechanism) (authenticated, error) {
+	if mech == nil && !slices.Contains(offered, mechName) {
 		c.log.Info("c2s: unadvertised SASL mechanism", "mechanism", mechName)
-		return c.saslFail(sasl.InvalidMechanism, "", jid.JID{})
+		return authenticated{}, &authFailure{cond: sasl.InvalidMechanism}
 	}
 	if err := c.cfg.Auth.Allow(jid.JID{}, c.ip); err != nil {
 		c.log.Warn("c2s: login throttled for this address")
-		return c.saslFail(sasl.TemporaryAuthFailure, "too many failed logins, try later", jid.JID{})
+		return authenticated{}, &authFailure{cond: sasl.TemporaryAuthFailure, text: "too many failed logins, try later"}
 	}
 	var attempted jid.JID
-	cfg := sasl.ServerConfig{
+	if mech == nil {
+		var err error
+		if mech, err = sasl.NewServer(mechName, c.saslConfig(ctx, offered, &attempted)); err != nil {
+			return authenticated{}, &authFailure{cond: sasl.InvalidMechanism}
+		}
+	}
+	for {
+		out, done, err := mech.Next(in)
+		if err != nil {
+			var f *sasl.Failure
+			cond := sasl.NotAuthorized
+			if errors.As(err, &f) {
+				cond = f.Condition
+			}
+			if attempted.IsZero() && mech.Username() != "" {
+				attempted, _ = jid.New(mech.Username(), c.domain, "")
+			}
+			c.log.Info("c2s: authentication failed", "mechanism", mechName, "user", attempted.String(), "condition", cond, "err", err)
+			return authenticated{}, &authFailure{cond: cond, user: attempted}
+		}
+		if done {
+			return c.authorize(ctx, mech, out)
+		}
+		if err := c.writeRaw(stanza.New(ns, "challenge").AppendText(base64.StdEncoding.EncodeToString(out)).AppendXML(nil, stanza.NSClient)); err != nil {
+			return authenticated{}, err
+		}
+		el, err := c.dec.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return authenticated{}, errClosed
+			}
+			return authenticated{}, err
+		}
+		switch {
+		case el.Name.Space == ns && el.Name.Local == "response":
+			if in, err = decodeResponse(ns, el.Text()); err != nil {
+				return authenticated{}, &authFailure{cond: sasl.IncorrectEncoding, user: attempted}
+			}
+		case el.Name.Space == ns && el.Name.Local == "abort":
+			return authenticated{}, &authFailure{cond: sasl.Aborted}
+		default:
+			return authenticated{}, &stream.Error{Condition: stream.NotAuthorized, Text: "unexpected element during SASL"}
+		}
+	}
+}
+
+// decodeResponse decodes the data of a <response/> of either profile.
+func decodeResponse(ns, s string) ([]byte, error) {
+	if ns == nsSASL {
+		if b, ok := decodeSASL(s); ok {
+			return b, nil
+		}
+		return nil, errors.New("c2s: incorrect base64 encoding")
+	}
+	return sasl2.DecodeData(s)
+}
+
+// saslConfig is the configuration of the password mechanisms.
+func (c *conn) saslConfig(ctx context.Context, offered []string, attempted *jid.JID) sasl.ServerConfig {
+	return sasl.ServerConfig{
 		FakeSecret:      c.cfg.FakeSecret,
 		FakeIterations:  c.cfg.Iterations,
 		ChannelBindings: c.channelBindings(),
@@ -122,7 +220,7 @@ func (c *conn) handleAuth(ctx context.Context, auth *stanza.Element) error {
 			if err != nil {
 				return sasl.Credentials{}, sasl.ErrUnknownUser
 			}
-			attempted = user
+			*attempted = user
 			if err := c.cfg.Auth.Allow(user, c.ip); err != nil {
 				return sasl.Credentials{}, &sasl.Failure{Condition: sasl.TemporaryAuthFailure, Text: "too many failed logins, try later", Err: err}
 			}
@@ -140,7 +238,7 @@ func (c *conn) handleAuth(ctx context.Context, auth *stanza.Element) error {
 			if err != nil {
 				return &sasl.Failure{Condition: sasl.NotAuthorized}
 			}
-			attempted = user
+			*attempted = user
 			if err := c.cfg.Auth.Allow(user, c.ip); err != nil {
 				return &sasl.Failure{Condition: sasl.TemporaryAuthFailure, Text: "too many failed logins, try later", Err: err}
 			}
@@ -152,60 +250,37 @@ func (c *conn) handleAuth(ctx context.Context, auth *stanza.Element) error {
 			return nil
 		},
 	}
-	mech, err := sasl.NewServer(mechName, cfg)
+}
+
+// authorize checks, once a mechanism succeeded, that the identity may log
+// in: a valid username, an authzid naming no one else (nor anyone but the
+// stream's 'from', XEP-0388 §5.2), an enabled account.
+func (c *conn) authorize(ctx context.Context, mech sasl.ServerMechanism, out []byte) (authenticated, error) {
+	user, err := jid.New(mech.Username(), c.domain, "")
 	if err != nil {
-		return c.saslFail(sasl.InvalidMechanism, "", jid.JID{})
+		return authenticated{}, &authFailure{cond: sasl.NotAuthorized}
 	}
-	in, ok := decodeSASL(auth.Text())
-	if !ok {
-		return c.saslFail(sasl.IncorrectEncoding, "", jid.JID{})
-	}
-	for {
-		out, done, err := mech.Next(in)
-		if err != nil {
-			var f *sasl.Failure
-			cond := sasl.NotAuthorized
-			if errors.As(err, &f) {
-				cond = f.Condition
-			}
-			c.log.Info("c2s: authentication failed", "mechanism", mechName, "user", attempted.String(), "condition", cond, "err", err)
-			return c.saslFail(cond, "", attempted)
+	if az := mech.Authzid(); az != "" {
+		azj, err := jid.Parse(az)
+		if err != nil || azj != user {
+			c.log.Warn("c2s: authzid names another identity", "user", user, "authzid", az)
+			return authenticated{}, &authFailure{cond: sasl.InvalidAuthzid, user: user}
 		}
-		if done {
-			// Only now, with the identity proven, may the answer say
-			// that the account is disabled (XEP-0133 §4.3).
-			if u, err := jid.New(mech.Username(), c.domain, ""); err == nil {
-				if err := c.cfg.Auth.CheckEnabled(ctx, u); errors.Is(err, authn.ErrAccountDisabled) {
-					c.log.Info("c2s: login to a disabled account", "user", u.String())
-					return c.saslFail(sasl.AccountDisabled, "", u)
-				} else if err != nil {
-					c.log.Error("c2s: checking the account status", "user", u.String(), "err", err)
-					return c.saslFail(sasl.TemporaryAuthFailure, "", jid.JID{})
-				}
-			}
-			return c.saslSucceed(mech, out)
-		}
-		if err := c.writeRaw(stanza.New(nsSASL, "challenge").AppendText(base64.StdEncoding.EncodeToString(out)).AppendXML(nil, stanza.NSClient)); err != nil {
-			return err
-		}
-		el, err := c.dec.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return errClosed
-			}
-			return err
-		}
-		switch {
-		case el.Name.Space == nsSASL && el.Name.Local == "response":
-			if in, ok = decodeSASL(el.Text()); !ok {
-				return c.saslFail(sasl.IncorrectEncoding, "", attempted)
-			}
-		case el.Name.Space == nsSASL && el.Name.Local == "abort":
-			return c.saslFail(sasl.Aborted, "", jid.JID{})
-		default:
-			return &stream.Error{Condition: stream.NotAuthorized, Text: "unexpected element during SASL"}
+		if from, err := jid.Parse(c.from); c.from != "" && (err != nil || from.Bare() != azj) {
+			c.log.Warn("c2s: authzid differs from the stream's from", "from", c.from, "authzid", az)
+			return authenticated{}, &authFailure{cond: sasl.InvalidAuthzid, user: user}
 		}
 	}
+	// Only now, with the identity proven, may the answer say that the
+	// account is disabled (XEP-0133 §4.3).
+	if err := c.cfg.Auth.CheckEnabled(ctx, user); errors.Is(err, authn.ErrAccountDisabled) {
+		c.log.Info("c2s: login to a disabled account", "user", user.String())
+		return authenticated{}, &authFailure{cond: sasl.AccountDisabled, user: user}
+	} else if err != nil {
+		c.log.Error("c2s: checking the account status", "user", user.String(), "err", err)
+		return authenticated{}, &authFailure{cond: sasl.TemporaryAuthFailure}
+	}
+	return authenticated{mech: mech, user: user, out: out}, nil
 }
 
 // decodeSASL decodes the base64 payload of <auth/> or <response/>: empty
@@ -218,11 +293,14 @@ func decodeSASL(s string) ([]byte, bool) {
 	return b, err == nil
 }
 
-func (c *conn) saslFail(cond, text string, user jid.JID) error {
+// saslFail reports a failed exchange with the failure element f of either
+// profile, counts it against the connection and the throttles, and ends
+// the stream after too many.
+func (c *conn) saslFail(f *stanza.Element, cond string, user jid.JID) error {
 	if cond != sasl.Aborted && cond != sasl.TemporaryAuthFailure {
 		c.cfg.Auth.Failed(user, c.ip)
 	}
-	if err := c.writeRaw(saslFailure(cond, text).AppendXML(nil, stanza.NSClient)); err != nil {
+	if err := c.writeRaw(f.AppendXML(nil, stanza.NSClient)); err != nil {
 		return err
 	}
 	c.saslFailures++
@@ -232,30 +310,26 @@ func (c *conn) saslFail(cond, text string, user jid.JID) error {
 	return nil
 }
 
-func (c *conn) saslSucceed(mech sasl.ServerMechanism, out []byte) error {
-	user, err := jid.New(mech.Username(), c.domain, "")
-	if err != nil {
-		return c.saslFail(sasl.NotAuthorized, "", jid.JID{})
-	}
-	if az := mech.Authzid(); az != "" {
-		azj, err := jid.Parse(az)
-		if err != nil || azj != user {
-			c.log.Warn("c2s: authzid names another identity", "user", user, "authzid", az)
-			return c.saslFail(sasl.InvalidAuthzid, "", user)
-		}
-	}
-	c.cfg.Auth.Succeeded(user, c.ip)
+// loggedIn records a successful authentication on the connection.
+func (c *conn) loggedIn(res authenticated) {
+	c.cfg.Auth.Succeeded(res.user, c.ip)
+	c.user = res.user
+	c.log = c.log.With("user", res.user.String())
+	c.ph = phaseBind
+	c.log.Info("c2s: authenticated", "mechanism", res.mech.Name())
+}
+
+// saslSucceed completes an RFC 6120 exchange: <success/>, then the stream
+// restart.
+func (c *conn) saslSucceed(res authenticated) error {
 	s := stanza.New(nsSASL, "success")
-	if len(out) > 0 {
-		s.AppendText(base64.StdEncoding.EncodeToString(out))
+	if len(res.out) > 0 {
+		s.AppendText(base64.StdEncoding.EncodeToString(res.out))
 	}
 	if err := c.writeRaw(s.AppendXML(nil, stanza.NSClient)); err != nil {
 		return err
 	}
-	c.user = user
-	c.log = c.log.With("user", user.String())
-	c.ph = phaseBind
-	c.log.Info("c2s: authenticated", "mechanism", mech.Name())
+	c.loggedIn(res)
 	c.dec.Reset(c.rd)
 	return c.openStream()
 }

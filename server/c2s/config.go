@@ -21,6 +21,9 @@ type Router interface {
 	Sessions() *sm.Table
 	Emit(ctx context.Context, ev module.SessionEvent, s *sm.Session)
 	StreamFeatures() []*stanza.Element
+	// Bind2Features are the session features modules let clients enable
+	// inline in Bind 2 (XEP-0386).
+	Bind2Features() []module.Bind2Feature
 	IsLocal(domain string) bool
 }
 
@@ -66,10 +69,17 @@ type Config struct {
 	// SM configures Stream Management (XEP-0198).
 	SM StreamManagement
 	// CSI configures Client State Indication (XEP-0352).
-	CSI    ClientState
-	Router Router
-	Auth   Authenticator
-	Log    *slog.Logger
+	CSI ClientState
+	// DisableSASL2 stops offering SASL2 (XEP-0388) and with it Bind 2
+	// and FAST.
+	DisableSASL2 bool
+	// FAST configures XEP-0484 tokens (fast.go).
+	FAST FAST
+	// Registration configures in-band registration (register.go).
+	Registration Registration
+	Router       Router
+	Auth         Authenticator
+	Log          *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

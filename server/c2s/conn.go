@@ -13,7 +13,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/sm"
@@ -57,9 +56,10 @@ type conn struct {
 	id   string
 	lang string
 
-	domain       string  // the stream's 'to', a served domain
-	from         string  // the stream's 'from': a hint only (XEP-0388)
-	user         jid.JID // bare JID once authenticated
+	domain       string    // the stream's 'to', a served domain
+	from         string    // the stream's 'from': a hint only (XEP-0388)
+	reg          *regState // in-band registration (register.go)
+	user         jid.JID   // bare JID once authenticated
 	session      *sm.Session
 	saslFailures int
 
@@ -330,12 +330,7 @@ func (c *conn) handleBind(ctx context.Context, iq, b *stanza.Element) error {
 		c.log.Info("c2s: resource conflict, replacing the old session", "jid", full)
 		replaced.Conn().Close(&stream.Error{Condition: stream.Conflict, Text: "replaced by a new session"})
 	}
-	c.session = s
-	c.ph = phaseBound
-	c.log = c.log.With("jid", full.String())
-	c.rd.setHardDeadline(time.Time{})
-	c.rd.ping = c.sendPing
-	c.dec.SetLimits(c.boundLimits())
+	c.enterSession(s)
 	reply := stanza.Result(iq, stanza.New(nsBind, "bind").Append(stanza.New(nsBind, "jid").AppendText(full.String())))
 	reply.Set("from", "")
 	if err := c.Deliver(reply); err != nil {

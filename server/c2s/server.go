@@ -9,7 +9,8 @@ import (
 
 // Server accepts client connections on listeners.
 type Server struct {
-	cfg Config
+	cfg        Config
+	regLimiter *RegistrationLimiter // when the config has none
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -19,7 +20,7 @@ type Server struct {
 // New returns a c2s server.
 func New(cfg Config) *Server {
 	cfg.withDefaults()
-	return &Server{cfg: cfg, conns: make(map[*conn]struct{})}
+	return &Server{cfg: cfg, regLimiter: NewRegistrationLimiter(cfg.Registration.MaxPerIPPerHour, cfg.Now), conns: make(map[*conn]struct{})}
 }
 
 // Serve accepts connections on ln until ctx ends or ln fails. It closes ln
