@@ -211,9 +211,13 @@ func (m *Module) incoming(ctx context.Context, p *module.Packet) module.Verdict 
 // append stores a message and reports whether it was stored; a storage
 // failure is logged and the message still delivered.
 func (m *Module) append(ctx context.Context, user jid.JID, am storage.ArchivedMessage, st *stanza.Element) bool {
-	am.At = m.host.Now()
+	// The precision of the stamps results carry, so a stamp given back
+	// as start or end matches its own message.
+	am.At = m.host.Now().Truncate(time.Microsecond)
 	am.OriginID = stanzaid.OriginID(st)
-	am.Stanza = st.Bytes()
+	// With its namespace declared, so the stored bytes parse back into
+	// jabber:client wherever they are read.
+	am.Stanza = st.AppendXML(nil, "")
 	if err := m.store.AppendArchive(ctx, user, am); err != nil {
 		m.log.Error("mam: cannot archive a message", "user", user, "err", err)
 		return false
