@@ -7,6 +7,7 @@
 //	parley send --jid A --to B "text"           send a message
 //	parley migrate --from SRC --to DST          copy data between backends
 //	parley backup --out FILE                    online backup of SQLite storage
+//	parley invite [--uses N] [--expires 7d]      invitation for in-band registration
 //	parley version                              print the version
 package main
 
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return runMigrate(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return runBackup(ctx, args[1:], env, stdout, stderr)
+	case "invite":
+		return runInvite(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "parley", version)
 		return 0
@@ -76,6 +79,7 @@ commands:
   send     send one message: send --jid alice@localhost --to bob@localhost "hello"
   migrate  copy all data between backends: migrate --from sqlite:FILE --to postgres://…
   backup   online backup of the SQLite database: backup --out FILE
+  invite   create an invitation to register: invite [--uses N] [--expires 7d]
   version  print the version
 
 Run 'parley <command> -h' for a command's flags.
