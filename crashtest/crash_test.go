@@ -284,12 +284,14 @@ func startServer(t *testing.T, bin, cfg, data, name string) *server {
 	case line, ok := <-lines:
 		m := summaryAddr.FindStringSubmatch(line)
 		if !ok || m == nil {
-			s.kill(t)
+			_ = cmd.Process.Kill() // if it still runs
+			<-s.done
 			t.Fatalf("%s server: no summary line (got %q); log:\n%s", name, line, readLog(logPath))
 		}
 		s.addr = m[1]
 	case <-time.After(60 * time.Second):
-		s.kill(t)
+		_ = cmd.Process.Kill()
+		<-s.done
 		t.Fatalf("%s server did not start; log:\n%s", name, readLog(logPath))
 	}
 	return s
