@@ -126,6 +126,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		}
 	}
 	a.addrs = make(map[config.ListenerType][]net.Addr)
+	modern := a.loginConfig()
 	for _, l := range a.cfg.Listeners {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
@@ -149,9 +150,12 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 				IdlePing:           a.cfg.Limits.IdlePing,
 				PingTimeout:        a.cfg.Limits.PingTimeout,
 			},
-			Router: a.router,
-			Auth:   a.auth,
-			Log:    a.log.With("component", "c2s", "listener", l.Address),
+			Router:       a.router,
+			Auth:         a.auth,
+			Log:          a.log.With("component", "c2s", "listener", l.Address),
+			DisableSASL2: modern.DisableSASL2,
+			FAST:         modern.FAST,
+			Registration: modern.Registration,
 		})
 		a.mu.Lock()
 		a.listeners = append(a.listeners, ln)

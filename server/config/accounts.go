@@ -19,6 +19,13 @@ type Registration struct {
 	// MinPasswordLength is the shortest password a user may choose when
 	// registering or changing it in-band. Key "min_password_length".
 	MinPasswordLength int
+	// RequireInvite makes every in-band registration need an invitation,
+	// even when Enabled. Key "require_invite".
+	RequireInvite bool
+	// MaxPerIPPerHour bounds the accounts registered in-band from one
+	// address (an IPv6 /64) per hour; 0 means no limit. Key
+	// "max_per_ip_per_hour".
+	MaxPerIPPerHour int
 }
 
 // ContactAddresses are the XEP-0157 contact addresses advertised in the
@@ -63,7 +70,10 @@ type InfoField struct {
 }
 
 // Default values of the account settings.
-const defaultMinPasswordLength = 8
+const (
+	defaultMinPasswordLength  = 8
+	defaultRegistrationsPerIP = 5
+)
 
 // admins decodes the list of administrator JIDs.
 func (d *decoder) admins(at, n *yaml.Node, key string, c *Config) {
@@ -89,6 +99,8 @@ func (d *decoder) registration(at, n *yaml.Node, key string, r *Registration) {
 	d.mapping(at, n, key, map[string]field{
 		"enabled":             func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &r.Enabled) },
 		"min_password_length": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &r.MinPasswordLength) },
+		"require_invite":      func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &r.RequireInvite) },
+		"max_per_ip_per_hour": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &r.MaxPerIPPerHour) },
 	})
 }
 
@@ -153,6 +165,9 @@ func (d *decoder) serverInfo(at, n *yaml.Node, key string, c *Config) {
 func (c *Config) accountProblems(add func(key, format string, args ...any)) {
 	if c.Registration.MinPasswordLength < 1 {
 		add("registration.min_password_length", "must be at least 1")
+	}
+	if c.Registration.MaxPerIPPerHour < 0 {
+		add("registration.max_per_ip_per_hour", "must not be negative")
 	}
 	for i, f := range c.ServerInfo {
 		if f.FormType == "" {

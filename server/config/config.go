@@ -154,6 +154,12 @@ type Auth struct {
 	// FailureWindow is the period over which failures are counted. Key
 	// "failure_window".
 	FailureWindow time.Duration
+	// SASL2 offers XEP-0388 authentication, with Bind 2 (XEP-0386) and
+	// FAST (XEP-0484) inline. Key "sasl2".
+	SASL2 bool
+	// FastTokenLifetime is how long a FAST token (XEP-0484) is valid; 0
+	// disables FAST. Key "fast_token_lifetime".
+	FastTokenLifetime time.Duration
 }
 
 // Limits bounds resource use.
@@ -270,6 +276,8 @@ func Default() *Config {
 			MaxFailuresPerAccount: 5,
 			MaxFailuresPerIP:      20,
 			FailureWindow:         time.Minute,
+			SASL2:                 true,
+			FastTokenLifetime:     14 * 24 * time.Hour,
 		},
 		Limits: Limits{
 			MaxStanzaBytes:     256 << 10,
@@ -284,7 +292,7 @@ func Default() *Config {
 			PingTimeout:        time.Minute,
 		},
 		Log:          Log{Level: slog.LevelInfo, Format: LogText},
-		Registration: Registration{MinPasswordLength: defaultMinPasswordLength},
+		Registration: Registration{MinPasswordLength: defaultMinPasswordLength, MaxPerIPPerHour: defaultRegistrationsPerIP},
 	}
 }
 

@@ -45,7 +45,7 @@ func TestDefault(t *testing.T) {
 	if filepath.Dir(cert) != filepath.Join("parley-data", "tls") || filepath.Dir(key) != filepath.Dir(cert) || cert == key {
 		t.Errorf("SelfSignedFiles = %q, %q", cert, key)
 	}
-	wantAuth := Auth{ScramIterations: 4096, AllowPlain: true, MaxFailuresPerAccount: 5, MaxFailuresPerIP: 20, FailureWindow: time.Minute}
+	wantAuth := Auth{ScramIterations: 4096, AllowPlain: true, MaxFailuresPerAccount: 5, MaxFailuresPerIP: 20, FailureWindow: time.Minute, SASL2: true, FastTokenLifetime: 14 * 24 * time.Hour}
 	if c.Auth != wantAuth {
 		t.Errorf("Auth = %+v", c.Auth)
 	}
@@ -99,6 +99,8 @@ auth:
   max_failures_per_account: 0
   max_failures_per_ip: 50
   failure_window: 90s
+  sasl2: false
+  fast_token_lifetime: 72h
 limits:
   max_stanza_bytes: 1MiB
   max_depth: 32
@@ -120,6 +122,8 @@ admins: [root@example.org]
 registration:
   enabled: true
   min_password_length: 10
+  require_invite: true
+  max_per_ip_per_hour: 2
 contact_addresses:
   admin: ["xmpp:root@example.org"]
 server_info:
@@ -142,7 +146,7 @@ func TestParseFull(t *testing.T) {
 			MinVersion:   tls.VersionTLS13,
 		},
 		Storage: Storage{Kind: StorageSQLite, Path: "/db/parley.db"},
-		Auth:    Auth{ScramIterations: 10000, MaxFailuresPerIP: 50, FailureWindow: 90 * time.Second},
+		Auth:    Auth{ScramIterations: 10000, MaxFailuresPerIP: 50, FailureWindow: 90 * time.Second, FastTokenLifetime: 72 * time.Hour},
 		Limits: Limits{
 			MaxStanzaBytes: 1 << 20, MaxDepth: 32, PreauthStanzaBytes: 4096, PreauthElements: 16,
 			PreauthTimeout: 10 * time.Second, SessionsPerAccount: 3, OutboundQueue: 500,
@@ -151,7 +155,7 @@ func TestParseFull(t *testing.T) {
 		Modules:          Modules{Version: VersionModule{Hide: true}, Disabled: []string{"version", "ping"}},
 		Log:              Log{Level: slog.LevelDebug, Format: LogJSON},
 		Admins:           []jid.JID{jid.MustParse("root@example.org")},
-		Registration:     Registration{Enabled: true, MinPasswordLength: 10},
+		Registration:     Registration{Enabled: true, MinPasswordLength: 10, RequireInvite: true, MaxPerIPPerHour: 2},
 		ContactAddresses: ContactAddresses{Admin: []string{"xmpp:root@example.org"}},
 		ServerInfo:       []InfoForm{{FormType: "urn:example", Fields: []InfoField{{Var: "a", Values: []string{"b"}}}}},
 	}

@@ -17,7 +17,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"preauth_stanza_bytes", "preauth_elements", "preauth_timeout", "sessions_per_account",
 		"outbound_queue", "offline_messages", "idle_ping", "ping_timeout", "modules", "version", "hide",
 		"disabled", "mam", "default", "retention_days", "log", "level", "format",
-		"admins", "registration", "enabled", "min_password_length", "contact_addresses", "abuse", "admin",
+		"admins", "registration", "enabled", "min_password_length", "require_invite", "max_per_ip_per_hour",
+		"sasl2", "fast_token_lifetime", "contact_addresses", "abuse", "admin",
 		"feedback", "sales", "security", "status", "support", "server_info", "form_type", "fields", "var", "values",
 	}
 	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))

@@ -139,6 +139,8 @@ func (d *decoder) auth(at, n *yaml.Node, key string, a *Auth) {
 		"max_failures_per_account": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.MaxFailuresPerAccount) },
 		"max_failures_per_ip":      func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.MaxFailuresPerIP) },
 		"failure_window":           func(at, v *yaml.Node, k string) { d.duration(at, v, k, &a.FailureWindow) },
+		"sasl2":                    func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &a.SASL2) },
+		"fast_token_lifetime":      func(at, v *yaml.Node, k string) { d.duration(at, v, k, &a.FastTokenLifetime) },
 	})
 }
 

@@ -109,6 +109,9 @@ func (c *Config) problems() []problem {
 	atLeast("auth.max_failures_per_account", a.MaxFailuresPerAccount, 0)
 	atLeast("auth.max_failures_per_ip", a.MaxFailuresPerIP, 0)
 	positive("auth.failure_window", a.FailureWindow)
+	if a.FastTokenLifetime < 0 {
+		add("auth.fast_token_lifetime", "must not be negative")
+	}
 
 	l := c.Limits
 	atLeast("limits.max_stanza_bytes", l.MaxStanzaBytes, 1024)
