@@ -51,6 +51,8 @@ var users = []string{
 	"gina", "henry", // @xmpp/client STARTTLS <-> slixmpp
 	"ivan", "judy", // @xmpp/client direct TLS <-> slixmpp
 	"kate", "leo", // go-sendxmpp -> slixmpp
+	"root", "mike", "nina", // slixmpp XEP-0050/0133 admin (root) and XEP-0077
+	"mia", "noah", // slixmpp carbons and MAM (mam_test.go)
 }
 
 func password(user string) string { return "pw-" + user + "-Secret!" }
@@ -186,9 +188,10 @@ auth:
   scram_iterations: 4096
 limits:
   preauth_timeout: 20s
+admins: [root@%s]
 log:
   level: debug
-`, domain, s.starttls, s.directTLS)
+`, domain, s.starttls, s.directTLS, domain)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return err
 	}
