@@ -26,10 +26,17 @@ const (
 
 // send_last_published_item values.
 const (
-	SendNever              = "never"
-	SendOnSub              = "on_sub"
-	SendOnSubAndPresence   = "on_sub_and_presence"
-	MaxItemsMax            = -1 // pubsub#max_items "max": the service's limit
+	SendNever            = "never"
+	SendOnSub            = "on_sub"
+	SendOnSubAndPresence = "on_sub_and_presence"
+)
+
+// MaxItemsMax is Config.MaxItems for pubsub#max_items "max": the
+// service's own limit.
+const MaxItemsMax = -1
+
+// Node configuration field names and values.
+const (
 	maxItemsMaxValue       = "max"
 	fieldAccessModel       = "pubsub#access_model"
 	fieldRosterGroups      = "pubsub#roster_groups_allowed"
