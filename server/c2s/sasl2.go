@@ -57,6 +57,9 @@ func (c *conn) handleSASL2(ctx context.Context, el *stanza.Element) error {
 	a, err := sasl2.ParseAuthenticate(el)
 	if err != nil {
 		c.log.Info("c2s: malformed SASL2 request", "err", err)
+		if errors.Is(err, sasl2.ErrEncoding) {
+			return c.sasl2Fail(&authFailure{cond: sasl.IncorrectEncoding})
+		}
 		return c.sasl2Fail(&authFailure{cond: sasl.MalformedRequest, text: err.Error()})
 	}
 	uaID := ""

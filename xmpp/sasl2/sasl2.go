@@ -21,6 +21,10 @@ const (
 // ErrInvalid is wrapped by every decoding error of this package.
 var ErrInvalid = errors.New("sasl2: invalid element")
 
+// ErrEncoding is also wrapped by the errors of SASL data that is not
+// valid base64 (RFC 6120's <incorrect-encoding/>).
+var ErrEncoding = errors.New("sasl2: incorrect base64 encoding")
+
 // maxUserAgentField bounds the software and device descriptions.
 const maxUserAgentField = 256
 
@@ -319,7 +323,7 @@ func DecodeData(s string) ([]byte, error) {
 	}, s)
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: incorrect base64 encoding: %w", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %w: %w", ErrInvalid, ErrEncoding, err)
 	}
 	return b, nil
 }
