@@ -386,4 +386,3 @@ func TestBind2(t *testing.T) {
 	}
 	alive(t, alice, bob)
 }
-
