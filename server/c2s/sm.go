@@ -179,7 +179,7 @@ func (c *conn) handleNonza(ctx context.Context, el *stanza.Element) error {
 	switch el.Name.Local {
 	case smns.NameEnable:
 		if c.sm.enabled {
-			_ = c.queueNonza(smns.Failed{Condition: stanza.UnexpectedRequest}.Element())
+			// XEP-0198 §3: a second <enable/> SHOULD end the stream.
 			return &stream.Error{Condition: stream.PolicyViolation, Text: "stream management is already enabled"}
 		}
 		if f, err := c.startSM(el, true); err != nil {
