@@ -118,7 +118,7 @@ func (db *DB) Stores() storage.Stores {
 		Status:   db,
 		Invites:  db,
 		Fast:     db,
-		Fast:     db,
+		PubSub:   db,
 	}
 }
 

@@ -87,8 +87,8 @@ CREATE TABLE last_activity (
 	archiveSchema,
 	// 4: FAST tokens (XEP-0484).
 	fastSchema,
-	// 5: FAST tokens (XEP-0484).
-	fastSchema,
+	// 5: publish-subscribe services and PEP (XEP-0060, XEP-0163).
+	pubsubSchema,
 }
 
 // userTables lists every table holding per-user rows (column "username"),
@@ -107,5 +107,8 @@ var userTables = []string{
 	"archive",
 	"archive_prefs",
 	"fast_tokens",
-	"fast_tokens",
+	"pubsub_nodes",
+	"pubsub_items",
+	"pubsub_affiliations",
+	"pubsub_subscriptions",
 }
