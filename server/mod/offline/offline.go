@@ -115,7 +115,7 @@ func (m *Module) undeliverable(ctx context.Context, p *module.Packet) module.Ver
 	}
 	user := p.To.Bare()
 	stamped := Stamp(st, p.To.Domain(), m.host.Now())
-	err := m.host.Stores().Offline.StoreOffline(ctx, user, stamped.Bytes(), m.host.Limits().OfflineMessages)
+	err := m.host.Stores().Offline.StoreOffline(ctx, user, stamped.AppendXML(nil, ""), m.host.Limits().OfflineMessages)
 	switch {
 	case errors.Is(err, storage.ErrQuota):
 		m.log.Info("offline: store full, message refused", "user", user, "from", p.From)

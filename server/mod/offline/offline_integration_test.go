@@ -42,7 +42,7 @@ func messages(t *testing.T, c *client.Client, quiet time.Duration) []*stanza.Ele
 		if err != nil {
 			return out
 		}
-		if st.Name.Local == "message" {
+		if stanza.KindOf(st) == stanza.KindMessage { // also checks the jabber:client namespace
 			out = append(out, st)
 		}
 	}

@@ -85,7 +85,7 @@ func (m *Module) apply(ctx context.Context, user, contact jid.JID, inbound bool,
 			kept := st.Clone()
 			kept.Set("from", contact.String())
 			kept.Set("to", user.String())
-			req := storage.SubscriptionRequest{From: contact, Stanza: kept.Bytes(), At: m.host.Now()}
+			req := storage.SubscriptionRequest{From: contact, Stanza: kept.AppendXML(nil, ""), At: m.host.Now()}
 			err = rs.AddSubscriptionRequest(ctx, user, req)
 		} else {
 			err = rs.DeleteSubscriptionRequest(ctx, user, contact)
