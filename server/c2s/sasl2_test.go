@@ -17,7 +17,6 @@ import (
 
 const (
 	nsSM        = "urn:xmpp:sm:3"
-	nsCSI       = "urn:xmpp:csi:0"
 	testUAID    = "d4565fa7-4d72-4749-b3d3-740edbf87770"
 	otherUAID   = "9a1f3b2c-7d4e-4f60-8a9b-0c1d2e3f4a5b"
 	testSoftare = "ParleyTest"
