@@ -150,6 +150,8 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 				IdlePing:           a.cfg.Limits.IdlePing,
 				PingTimeout:        a.cfg.Limits.PingTimeout,
 			},
+			SM:           c2sStreamManagement(a.cfg.StreamManagement),
+			CSI:          c2s.ClientState{Disabled: !a.cfg.CSI.Enabled, MaxHeld: a.cfg.CSI.MaxHeld},
 			Router:       a.router,
 			Auth:         a.auth,
 			Log:          a.log.With("component", "c2s", "listener", l.Address),
@@ -257,4 +259,14 @@ func (a *App) Run(ctx context.Context, mods []module.Module, ready func(*App)) e
 		return err
 	}
 	return nil
+}
+
+// c2sStreamManagement maps the stream_management section to the
+// transport's settings (XEP-0198).
+func c2sStreamManagement(s config.StreamManagement) c2s.StreamManagement {
+	timeout := s.ResumeTimeout
+	if timeout == 0 {
+		timeout = -1 // resumption disabled
+	}
+	return c2s.StreamManagement{Disabled: !s.Enabled, ResumeTimeout: timeout, MaxUnacked: s.MaxUnacked, AckEvery: s.AckEvery, AckInterval: s.AckInterval}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/config"
 	smns "github.com/parley-xmpp/parley/xmpp/sm"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
@@ -422,4 +423,29 @@ func TestSMCleanCloseReroutesUnacked(t *testing.T) {
 		n, _ := s.App.Stores().Offline.OfflineCount(context.Background(), user)
 		return n == 1
 	})
+}
+
+// The server requests an ack on a timer (stream_management.ack_interval)
+// when stanzas stay unacknowledged, and resume_timeout 0 turns
+// resumption off.
+func TestSMAckTimerAndNoResumption(t *testing.T) {
+	s, alice, _ := newServer(t, func(c *config.Config) {
+		c.StreamManagement.AckEvery = 100
+		c.StreamManagement.AckInterval = 50 * time.Millisecond
+		c.StreamManagement.ResumeTimeout = 0
+	})
+	carol := newSMRaw(loginRaw(t, s, "carol", "pw", "desk"))
+	en := carol.enable(true, 0)
+	if en.Resume || en.ID != "" {
+		t.Fatalf("resumption offered although disabled: %+v", en)
+	}
+	carol.autoAck = false
+	sendOrFail(t, alice, stanza.NewMessage(stanza.TypeChat, carol.full.String(), unique("one")))
+	carol.nextMessage()
+	el := carol.mustNext()
+	if !smns.Is(el, smns.NameRequest) {
+		t.Fatalf("got %s, want the timer's <r/>", el)
+	}
+	carol.send(smns.Ack(carol.h))
+	carol.sync()
 }

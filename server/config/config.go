@@ -46,6 +46,10 @@ type Config struct {
 	// ServerInfo are extra XEP-0128 forms of the server's disco#info. Key
 	// "server_info".
 	ServerInfo []InfoForm
+	// StreamManagement configures XEP-0198. Key "stream_management".
+	StreamManagement StreamManagement
+	// CSI configures XEP-0352. Key "csi".
+	CSI CSI
 }
 
 // ListenerType is the kind of a network listener.
@@ -291,8 +295,10 @@ func Default() *Config {
 			IdlePing:           5 * time.Minute,
 			PingTimeout:        time.Minute,
 		},
-		Log:          Log{Level: slog.LevelInfo, Format: LogText},
-		Registration: Registration{MinPasswordLength: defaultMinPasswordLength, MaxPerIPPerHour: defaultRegistrationsPerIP},
+		Log:              Log{Level: slog.LevelInfo, Format: LogText},
+		Registration:     Registration{MinPasswordLength: defaultMinPasswordLength, MaxPerIPPerHour: defaultRegistrationsPerIP},
+		StreamManagement: defaultStreamManagement(),
+		CSI:              defaultCSI(),
 	}
 }
 

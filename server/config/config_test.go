@@ -158,6 +158,8 @@ func TestParseFull(t *testing.T) {
 		Registration:     Registration{Enabled: true, MinPasswordLength: 10, RequireInvite: true, MaxPerIPPerHour: 2},
 		ContactAddresses: ContactAddresses{Admin: []string{"xmpp:root@example.org"}},
 		ServerInfo:       []InfoForm{{FormType: "urn:example", Fields: []InfoField{{Var: "a", Values: []string{"b"}}}}},
+		StreamManagement: defaultStreamManagement(),
+		CSI:              defaultCSI(),
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

@@ -20,6 +20,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"admins", "registration", "enabled", "min_password_length", "require_invite", "max_per_ip_per_hour",
 		"sasl2", "fast_token_lifetime", "contact_addresses", "abuse", "admin",
 		"feedback", "sales", "security", "status", "support", "server_info", "form_type", "fields", "var", "values",
+		"stream_management", "resume_timeout", "max_unacked", "ack_every", "ack_interval", "csi", "max_held",
 	}
 	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))
 	if err != nil {

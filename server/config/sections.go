@@ -33,6 +33,8 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		"log":               func(at, v *yaml.Node, key string) { d.log(at, v, key, &c.Log) },
 		"admins":            func(at, v *yaml.Node, key string) { d.admins(at, v, key, c) },
 		"registration":      func(at, v *yaml.Node, key string) { d.registration(at, v, key, &c.Registration) },
+		"stream_management": func(at, v *yaml.Node, key string) { d.streamManagement(at, v, key, &c.StreamManagement) },
+		"csi":               func(at, v *yaml.Node, key string) { d.csi(at, v, key, &c.CSI) },
 		"contact_addresses": func(at, v *yaml.Node, key string) { d.contactAddresses(at, v, key, &c.ContactAddresses) },
 		"server_info":       func(at, v *yaml.Node, key string) { d.serverInfo(at, v, key, c) },
 	})

@@ -129,6 +129,7 @@ func (c *Config) problems() []problem {
 		add("limits.idle_ping", "must not be negative")
 	}
 	positive("limits.ping_timeout", l.PingTimeout)
+	c.smProblems(add)
 
 	if d := c.Modules.MAM.Default; d != "" && d != "always" && d != "roster" && d != "never" {
 		add("modules.mam.default", "must be \"always\", \"roster\" or \"never\", not %q", d)
