@@ -17,6 +17,8 @@
 #   SERVERS="ejabberd prosody parley"   order matters: Parley's fixed-rate
 #                  chat run uses ejabberd's saturation rate
 #   OUT=/tmp/parley-compare             work folder (wiped)
+#   PARLEY_BIN=path                     use this parley binary instead of
+#                  building one from the tree
 #
 # Needs root (apt-get, setpriv). Prosody runs as user prosody and ejabberd
 # as user ejabberd; their Debian services are disabled, never used.
@@ -179,8 +181,12 @@ main() {
 	chmod 755 "$OUT"
 	install_servers
 	disable_services
-	log "building parley"
-	(cd "$ROOT" && go build -o "$BIN" ./cmd/parley)
+	if [ -n "${PARLEY_BIN:-}" ]; then
+		cp "$PARLEY_BIN" "$BIN"
+	else
+		log "building parley"
+		(cd "$ROOT" && go build -o "$BIN" ./cmd/parley)
+	fi
 	make_cert
 	: >"$OUT/results.jsonl"
 	for s in $SERVERS; do

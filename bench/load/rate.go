@@ -6,6 +6,11 @@ import (
 	"time"
 )
 
+// maxLag is how far behind its schedule a pacer may fall and still catch
+// up (with back-to-back slots): late wake-ups then do not lower the rate,
+// and a pause does not cause an unbounded burst.
+const maxLag = 100 * time.Millisecond
+
 // Pacer spaces events evenly at a fixed rate. A nil *Pacer, or one made
 // with a rate ≤ 0, never waits. It is safe for concurrent use: concurrent
 // callers get successive slots.
@@ -23,9 +28,9 @@ func NewPacer(rate float64) *Pacer {
 	return &Pacer{interval: time.Duration(float64(time.Second) / rate)}
 }
 
-// Reserve books the next slot at or after now and returns how long to wait
-// for it. A pacer that fell behind (no caller for a while) does not burst:
-// the next slot is never earlier than now.
+// Reserve books the next slot and returns how long to wait for it (0 when
+// the slot is already due). A pacer that fell behind catches up by at most
+// maxLag: slots earlier than now-maxLag are skipped.
 func (p *Pacer) Reserve(now time.Time) time.Duration {
 	if p == nil {
 		return 0
@@ -33,11 +38,14 @@ func (p *Pacer) Reserve(now time.Time) time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	slot := p.next
-	if slot.Before(now) {
+	if slot.IsZero() {
 		slot = now
 	}
+	if earliest := now.Add(-maxLag); slot.Before(earliest) {
+		slot = earliest
+	}
 	p.next = slot.Add(p.interval)
-	return slot.Sub(now)
+	return max(0, slot.Sub(now))
 }
 
 // Wait blocks until the caller's slot, or until ctx ends.
