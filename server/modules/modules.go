@@ -16,6 +16,7 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/offline"
 	"github.com/parley-xmpp/parley/server/mod/ping"
 	"github.com/parley-xmpp/parley/server/mod/private"
+	"github.com/parley-xmpp/parley/server/mod/pubsub"
 	"github.com/parley-xmpp/parley/server/mod/roster"
 	"github.com/parley-xmpp/parley/server/mod/serverinfo"
 	entitytime "github.com/parley-xmpp/parley/server/mod/timemod"
@@ -43,6 +44,7 @@ func Default(cfg *config.Config) []module.Module {
 		vcard.New(0),
 		private.New(0),
 		last.New(),
+		pubsub.New(pubsub.Options{}),
 		adhoc.New(cfg.Admins),
 		account.New(),
 		serverinfo.New(cfg.ContactAddresses, cfg.ServerInfo),

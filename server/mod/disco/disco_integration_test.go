@@ -99,8 +99,15 @@ func TestServerInfoAndCapsIntegration(t *testing.T) {
 		t.Fatalf("disco#items: %v", err)
 	}
 	items, err := xdisco.ParseItems(res.Child(xdisco.NSItems, "query"))
-	if err != nil || len(items.Items) != 0 {
-		t.Errorf("disco#items = %+v, %v; want empty", items, err)
+	// The items are the service domains modules serve (pubsub.<domain>).
+	services := s.App.Router().Services()
+	if err != nil || len(items.Items) != len(services) {
+		t.Fatalf("disco#items = %+v, %v; want %v", items, err, services)
+	}
+	for i, it := range items.Items {
+		if it.JID.String() != services[i] || it.Node != "" {
+			t.Errorf("disco#items[%d] = %+v, want %s", i, it, services[i])
+		}
 	}
 }
 
