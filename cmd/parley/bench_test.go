@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/parley-xmpp/parley/bench/load"
+	"github.com/parley-xmpp/parley/xmpptest"
+)
+
+func TestBenchUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls", "none"}, "--tls must be starttls or direct"},
+		{[]string{"--mechanism", "DIGEST-MD5"}, "--mechanism must be"},
+		{[]string{"--scenario", "login,storm"}, `unknown scenario "storm"`},
+		{[]string{"--user", "alice"}, "needs a %d"},
+		{[]string{"--count", "0"}, "--count must be positive"},
+		{[]string{"--sources", "10.0.0.1"}, "not a loopback address"},
+		{[]string{"--address", ""}, "--address is required"},
+		{[]string{"extra"}, `unexpected argument "extra"`},
+	} {
+		code, _, stderr := runT(t, nil, "", append([]string{"bench"}, tc.args...)...)
+		if code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("bench %v: code %d, stderr %q, want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestBenchAgainstParley runs "parley bench" end to end: two scenarios
+// against an in-process server, JSON reports on standard output.
+func TestBenchAgainstParley(t *testing.T) {
+	s := xmpptest.NewServer(t)
+	const n = 20
+	for i := range n {
+		s.AddUser(t, fmt.Sprintf("load%d", i), "secret")
+	}
+	code, stdout, stderr := runT(t, nil, "", "bench", "--address", s.TLSAddr(), "--tls", "direct",
+		"--cafile", s.CertFile(), "--domain", s.Domain(), "--user", "load%d", "--password", "secret",
+		"--count", fmt.Sprint(n), "--mechanism", "SCRAM-SHA-256", "--scenario", "login,chat",
+		"--duration", "500ms", "--progress", "100ms", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "logins 20/20") {
+		t.Errorf("no progress line in stderr: %q", stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want 2 JSON reports, got %q", stdout)
+	}
+	for i, want := range []string{"login", "chat"} {
+		var r load.Report
+		if err := json.Unmarshal([]byte(lines[i]), &r); err != nil {
+			t.Fatalf("report %d: %v", i, err)
+		}
+		if r.Scenario != want || r.Logins != n || r.Errors != 0 || r.Lost != 0 {
+			t.Errorf("report %d: %+v", i, r)
+		}
+		if want == "chat" && (r.Sent == 0 || r.Received != r.Sent) {
+			t.Errorf("chat: sent %d, received %d", r.Sent, r.Received)
+		}
+	}
+}
