@@ -195,4 +195,5 @@ type Stores struct {
 	Invites  Invites
 	PubSub   PubSub
 	Fast     FastTokens
+	Push     Push
 }

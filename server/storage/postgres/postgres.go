@@ -118,6 +118,7 @@ func (db *DB) Stores() storage.Stores {
 		Status:   db,
 		Invites:  db,
 		Fast:     db,
+		Push:     db,
 		PubSub:   db,
 	}
 }

@@ -89,6 +89,8 @@ CREATE TABLE last_activity (
 	fastSchema,
 	// 5: publish-subscribe services and PEP (XEP-0060, XEP-0163).
 	pubsubSchema,
+	// 6: push notification registrations (XEP-0357).
+	pushSchema,
 }
 
 // userTables lists every table holding per-user rows (column "username"),
@@ -111,4 +113,5 @@ var userTables = []string{
 	"pubsub_items",
 	"pubsub_affiliations",
 	"pubsub_subscriptions",
+	"push_registrations",
 }

@@ -87,6 +87,8 @@ CREATE TABLE last_activity (
 	archiveSchema,
 	// 5: FAST tokens (XEP-0484).
 	fastSchema,
+	// 6: push notification registrations (XEP-0357).
+	pushSchema,
 }
 
 // userTables lists every table holding per-user rows (column "user"), for
@@ -108,4 +110,5 @@ var userTables = []string{
 	"pubsub_affiliations",
 	"pubsub_subscriptions",
 	"fast_tokens",
+	"push_registrations",
 }

@@ -114,6 +114,7 @@ func (db *DB) Stores() storage.Stores {
 		Invites:  db,
 		PubSub:   db,
 		Fast:     db,
+		Push:     db,
 	}
 }
 

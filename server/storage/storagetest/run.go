@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Stores) {
 		{"AccountStatus", statusTests},
 		{"Invites", inviteTests},
 		{"FastTokens", fastTests},
+		{"Push", pushTests},
 		{"Transfer", transferTests},
 	}
 	for _, g := range groups {

@@ -1,0 +1,97 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
+
+// pushSchema stores XEP-0357 push registrations.
+const pushSchema = `
+CREATE TABLE push_registrations (
+	username     TEXT COLLATE "C" NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
+	service      TEXT COLLATE "C" NOT NULL,
+	node         TEXT COLLATE "C" NOT NULL,
+	resource     TEXT NOT NULL,
+	options      BYTEA,
+	include_body BOOLEAN NOT NULL,
+	created      BIGINT NOT NULL,
+	PRIMARY KEY (username, service, node)
+);
+`
+
+var _ storage.Push = (*DB)(nil)
+
+// PutPush enables a push service and node for user.
+func (db *DB) PutPush(ctx context.Context, user jid.JID, reg storage.PushRegistration) error {
+	u := userKey(user)
+	var one int
+	err := db.pool.QueryRow(ctx, `SELECT 1 FROM accounts WHERE username = $1`, u).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: enable push for %s: %w", u, storage.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: enable push for %s: %w", u, err)
+	}
+	_, err = db.pool.Exec(ctx, `INSERT INTO push_registrations(username, service, node, resource, options, include_body, created)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (username, service, node) DO UPDATE SET resource = excluded.resource, options = excluded.options,
+			include_body = excluded.include_body, created = excluded.created`,
+		u, reg.Service.String(), reg.Node, reg.Resource, reg.Options, reg.IncludeBody, nanos(reg.Created))
+	if err != nil {
+		// A concurrent account deletion shows as a foreign key violation.
+		return fmt.Errorf("postgres: enable push for %s: %w", u, err)
+	}
+	return nil
+}
+
+// DeletePush disables a service's node, or all its nodes.
+func (db *DB) DeletePush(ctx context.Context, user, service jid.JID, node string) error {
+	u := userKey(user)
+	var err error
+	if node == "" {
+		_, err = db.pool.Exec(ctx, `DELETE FROM push_registrations WHERE username = $1 AND service = $2`, u, service.String())
+	} else {
+		_, err = db.pool.Exec(ctx, `DELETE FROM push_registrations WHERE username = $1 AND service = $2 AND node = $3`, u, service.String(), node)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: disable push for %s: %w", u, err)
+	}
+	return nil
+}
+
+// PushRegistrations lists user's registrations.
+func (db *DB) PushRegistrations(ctx context.Context, user jid.JID) ([]storage.PushRegistration, error) {
+	u := userKey(user)
+	rows, err := db.pool.Query(ctx, `SELECT service, node, resource, options, include_body, created
+		FROM push_registrations WHERE username = $1 ORDER BY service, node`, u)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: push registrations of %s: %w", u, err)
+	}
+	defer rows.Close()
+	var out []storage.PushRegistration
+	for rows.Next() {
+		var (
+			r       storage.PushRegistration
+			service string
+			created int64
+		)
+		if err := rows.Scan(&service, &r.Node, &r.Resource, &r.Options, &r.IncludeBody, &created); err != nil {
+			return nil, fmt.Errorf("postgres: push registrations of %s: %w", u, err)
+		}
+		if r.Service, err = jid.Parse(service); err != nil {
+			return nil, fmt.Errorf("postgres: push registrations of %s: service %q: %w", u, service, err)
+		}
+		r.Created = fromNanos(created)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: push registrations of %s: %w", u, err)
+	}
+	return out, nil
+}
