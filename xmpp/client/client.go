@@ -27,6 +27,7 @@ type Client struct {
 	jid       jid.JID
 	features  *stanza.Element
 	mechanism string
+	fast      *FastToken // issued at login (sasl2.go)
 	conn      net.Conn
 	dec       *stream.Decoder
 	idPrefix  string
@@ -110,6 +111,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		jid:       bound,
 		features:  n.features,
 		mechanism: n.mechanism,
+		fast:      n.fastToken,
 		conn:      n.conn,
 		dec:       n.dec,
 		idPrefix:  rand.Text()[:8],
@@ -137,15 +139,22 @@ func negotiate(ctx context.Context, n *negotiator, cfg *Config) (jid.JID, error)
 			return jid.JID{}, err
 		}
 	}
+	resource := cfg.Resource
+	if resource == "" {
+		resource = cfg.JID.Resource()
+	}
+	if n.sasl2Offered() {
+		// XEP-0388: no stream restart; Bind 2 may have bound already.
+		if bound, err := n.authenticate2(resource); err != nil || !bound.IsZero() {
+			return bound, err
+		}
+		return n.bind(resource)
+	}
 	if err := n.authenticate(); err != nil {
 		return jid.JID{}, err
 	}
 	if err := n.restart(); err != nil {
 		return jid.JID{}, err
-	}
-	resource := cfg.Resource
-	if resource == "" {
-		resource = cfg.JID.Resource()
 	}
 	return n.bind(resource)
 }

@@ -58,6 +58,18 @@ type Config struct {
 	// Limits bounds the incoming stream; the zero value means
 	// stream.DefaultLimits().
 	Limits stream.Limits
+	// SASL2 logs in with XEP-0388 when the server offers it, binding the
+	// resource in the same round trip with Bind 2 (XEP-0386) unless a
+	// Resource is asked for (sasl2.go).
+	SASL2 bool
+	// UserAgent describes this installation to a SASL2 server; FAST
+	// needs its ID.
+	UserAgent *UserAgent
+	// FastToken is tried before the password with SASL2 (XEP-0484).
+	FastToken *FastToken
+	// RequestFastToken asks the SASL2 server for a FAST token; see
+	// Client.FastToken.
+	RequestFastToken bool
 }
 
 // tlsConfig returns the TLS configuration to use for domain.

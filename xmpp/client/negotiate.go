@@ -37,6 +37,8 @@ type negotiator struct {
 	mechanism string        // the SASL mechanism that succeeded
 	header    stream.Header // the server's last stream header
 	features  *stanza.Element
+	fastMech  string     // the FAST mechanism requested or used (sasl2.go)
+	fastToken *FastToken // the FAST token issued at login
 }
 
 // restart sends a new initial stream header and reads the server's header
