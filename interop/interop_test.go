@@ -53,6 +53,7 @@ var users = []string{
 	"kate", "leo", // go-sendxmpp -> slixmpp
 	"root", "mike", "nina", // slixmpp XEP-0050/0133 admin (root) and XEP-0077
 	"mia", "noah", // slixmpp carbons and MAM (mam_test.go)
+	"olga", "pete", // slixmpp PEP, avatars and bookmarks (pubsub_test.go)
 }
 
 func password(user string) string { return "pw-" + user + "-Secret!" }
