@@ -91,8 +91,11 @@ func TestSlixmppPEP(t *testing.T) {
 		pete.fail("avatar metadata item %q, want %q", got.ID, id)
 	}
 
-	// XEP-0402 → XEP-0048.
+	// XEP-0402 → XEP-0048, from an empty list (the server may have run
+	// this scenario before).
 	const node = "urn:xmpp:bookmarks:1"
+	olga.send(map[string]any{"cmd": "bookmarks_set", "rooms": []map[string]string{}})
+	olga.answer("stored")
 	olga.send(map[string]any{"cmd": "bookmark_pep", "jid": "theplay@muc.localhost", "name": "The Play"})
 	olga.answer("published")
 	olga.send(map[string]any{"cmd": "bookmarks_get"})
