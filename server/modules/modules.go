@@ -17,6 +17,7 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/ping"
 	"github.com/parley-xmpp/parley/server/mod/private"
 	"github.com/parley-xmpp/parley/server/mod/pubsub"
+	"github.com/parley-xmpp/parley/server/mod/push"
 	"github.com/parley-xmpp/parley/server/mod/roster"
 	"github.com/parley-xmpp/parley/server/mod/serverinfo"
 	entitytime "github.com/parley-xmpp/parley/server/mod/timemod"
@@ -49,6 +50,7 @@ func Default(cfg *config.Config) []module.Module {
 		account.New(),
 		serverinfo.New(cfg.ContactAddresses, cfg.ServerInfo),
 		carbons.New(),
+		push.New(),
 		mam.New(mam.Options{Default: cfg.Modules.MAM.Default, Retention: time.Duration(cfg.Modules.MAM.RetentionDays) * 24 * time.Hour}),
 	}
 }

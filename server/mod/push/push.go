@@ -1,0 +1,276 @@
+package push
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/form"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// Namespaces and form types of XEP-0357.
+const (
+	NS                 = "urn:xmpp:push:0"
+	FormSummary        = "urn:xmpp:push:summary"
+	FormPublishOptions = "http://jabber.org/protocol/pubsub#publish-options"
+	nsPubSub           = "http://jabber.org/protocol/pubsub"
+	// FieldIncludeBody is the enable form's boolean field by which the
+	// user allows the message body in notifications.
+	FieldIncludeBody = "include-body"
+)
+
+// publishTimeout bounds how long a notification waits for the service.
+const publishTimeout = 30 * time.Second
+
+// Module implements XEP-0357 on the user's server.
+type Module struct {
+	host module.Host
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	counts map[jid.JID]int // messages notified since the user was last reachable
+	ctx    context.Context // the server's run context, set by Start
+}
+
+// New returns the push module.
+func New() module.Module { return &Module{counts: make(map[jid.JID]int)} }
+
+// Name implements module.Module.
+func (m *Module) Name() string { return "push" }
+
+type moduleError string
+
+func (e moduleError) Error() string { return string(e) }
+
+const errNoStore = moduleError("push: the storage backend has no push store")
+
+// Register implements module.Module.
+func (m *Module) Register(r module.Registrar) error {
+	m.host = r.Host()
+	m.log = m.host.Logger()
+	if m.host.Stores().Push == nil {
+		return errNoStore
+	}
+	r.HandleIQ(module.IQKey{Type: stanza.TypeSet, Name: xml.Name{Space: NS, Local: "enable"}, Target: module.TargetAccount}, m.enable)
+	r.HandleIQ(module.IQKey{Type: stanza.TypeSet, Name: xml.Name{Space: NS, Local: "disable"}, Target: module.TargetAccount}, m.disable)
+	r.Feature(module.TargetAccount, NS)
+	r.Hook(module.PhaseInbound, stanza.KindMessage, 900, m.inbound)
+	r.OnSession(module.SessionAvailable, m.reachable)
+	return nil
+}
+
+// Start implements module.Starter: notifications are published on the
+// server's run context.
+func (m *Module) Start(ctx context.Context) error {
+	m.mu.Lock()
+	m.ctx = ctx
+	m.mu.Unlock()
+	return nil
+}
+
+// serviceAttr reads the required 'jid' attribute of enable and disable.
+func serviceAttr(p *stanza.Element) (jid.JID, error) {
+	s := p.Get("jid")
+	if s == "" {
+		return jid.JID{}, stanza.Errorf(stanza.BadRequest, "the push service 'jid' is required")
+	}
+	j, err := jid.Parse(s)
+	if err != nil {
+		return jid.JID{}, stanza.Errorf(stanza.JIDMalformed, "invalid push service 'jid'")
+	}
+	return j, nil
+}
+
+// enable handles <enable/> (XEP-0357 §5).
+func (m *Module) enable(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
+	if !q.FromSelf() {
+		return nil, stanza.Err(stanza.Forbidden)
+	}
+	service, err := serviceAttr(q.Payload)
+	if err != nil {
+		return nil, err
+	}
+	reg := storage.PushRegistration{Service: service, Node: q.Payload.Get("node"), Resource: q.From.Resource(), Created: m.host.Now()}
+	if x := q.Payload.Child(form.NS, "x"); x != nil {
+		f, err := form.Parse(x)
+		if err != nil || f.Type != form.TypeSubmit || f.FormType() != FormPublishOptions {
+			return nil, stanza.Errorf(stanza.BadRequest, "the form must be a submitted %s form", FormPublishOptions)
+		}
+		kept := f.Fields[:0]
+		for _, fd := range f.Fields {
+			if fd.Var == FieldIncludeBody {
+				if reg.IncludeBody, err = form.ParseBool(fd.Value()); err != nil {
+					return nil, stanza.Errorf(stanza.BadRequest, "%s must be a boolean", FieldIncludeBody)
+				}
+				continue
+			}
+			kept = append(kept, fd)
+		}
+		f.Fields = kept
+		reg.Options = f.Element().AppendXML(nil, "")
+	}
+	if err := m.host.Stores().Push.PutPush(ctx, q.From.Bare(), reg); err != nil {
+		return nil, err
+	}
+	m.log.Info("push: enabled", "user", q.From.Bare(), "service", service, "node", reg.Node)
+	return nil, nil
+}
+
+// disable handles <disable/> (XEP-0357 §6).
+func (m *Module) disable(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
+	if !q.FromSelf() {
+		return nil, stanza.Err(stanza.Forbidden)
+	}
+	service, err := serviceAttr(q.Payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.host.Stores().Push.DeletePush(ctx, q.From.Bare(), service, q.Payload.Get("node")); err != nil {
+		return nil, err
+	}
+	m.log.Info("push: disabled", "user", q.From.Bare(), "service", service, "node", q.Payload.Get("node"))
+	return nil, nil
+}
+
+// reachable resets the user's count when a session comes online.
+func (m *Module) reachable(_ context.Context, s *sm.Session) {
+	m.mu.Lock()
+	delete(m.counts, s.JID().Bare())
+	m.mu.Unlock()
+}
+
+// notifiable reports whether a message warrants a notification: one with
+// a body, that a user reads.
+func notifiable(st *stanza.Element) bool {
+	switch st.MessageType() {
+	case stanza.TypeError, stanza.TypeHeadline, stanza.TypeGroupchat:
+		return false
+	}
+	return st.Child(stanza.NSClient, "body") != nil
+}
+
+// inbound notifies the push services of the devices that cannot receive a
+// message now. It never stops the message.
+func (m *Module) inbound(ctx context.Context, p *module.Packet) module.Verdict {
+	if !notifiable(p.Stanza) {
+		return module.Continue
+	}
+	user := p.To.Bare()
+	regs, err := m.host.Stores().Push.PushRegistrations(ctx, user)
+	if err != nil {
+		m.log.Error("push: cannot read registrations", "user", user, "err", err)
+		return module.Continue
+	}
+	var due []storage.PushRegistration
+	for _, r := range regs {
+		if m.away(user, r.Resource) {
+			due = append(due, r)
+		}
+	}
+	if len(due) == 0 {
+		return module.Continue
+	}
+	m.mu.Lock()
+	m.counts[user]++
+	count := m.counts[user]
+	base := m.ctx
+	m.mu.Unlock()
+	if base == nil {
+		base = context.WithoutCancel(ctx)
+	}
+	sender, body := p.From.String(), p.Stanza.ChildText(stanza.NSClient, "body")
+	for _, r := range due {
+		go m.publish(base, user, r, count, sender, body)
+	}
+	return module.Continue
+}
+
+// away reports whether the device that enabled a registration cannot
+// receive messages: its session is detached (XEP-0198) or gone.
+func (m *Module) away(user jid.JID, resource string) bool {
+	if resource == "" {
+		return len(m.host.Sessions().Available(user)) == 0
+	}
+	full, err := user.WithResource(resource)
+	if err != nil {
+		return true
+	}
+	s := m.host.Sessions().Get(full)
+	return s == nil || s.Detached()
+}
+
+// Notification builds the publish request of XEP-0357 §7.
+func Notification(domain string, r storage.PushRegistration, count int, sender, body string) (*stanza.Element, error) {
+	summary := form.New(form.TypeSubmit, FormSummary)
+	summary.Add(form.Field{Var: "message-count", Values: []string{strconv.Itoa(count)}})
+	summary.Add(form.Field{Var: "last-message-sender", Values: []string{sender}})
+	if r.IncludeBody && body != "" {
+		summary.Add(form.Field{Var: "last-message-body", Values: []string{body}})
+	}
+	publish := stanza.New(nsPubSub, "publish")
+	if r.Node != "" {
+		publish.Set("node", r.Node)
+	}
+	publish.Append(stanza.New(nsPubSub, "item").Append(stanza.New(NS, "notification").Append(summary.Element())))
+	ps := stanza.New(nsPubSub, "pubsub").Append(publish)
+	if len(r.Options) > 0 {
+		opts, err := stream.ParseElement(r.Options, stream.DefaultLimits())
+		if err != nil {
+			return nil, err
+		}
+		ps.Append(stanza.New(nsPubSub, "publish-options").Append(opts))
+	}
+	iq := stanza.NewIQ(stanza.TypeSet, "", r.Service.String(), ps)
+	iq.Set("from", domain)
+	return iq, nil
+}
+
+// publish sends one notification and disables the registration when the
+// service refuses it.
+func (m *Module) publish(ctx context.Context, user jid.JID, r storage.PushRegistration, count int, sender, body string) {
+	iq, err := Notification(user.Domain(), r, count, sender, body)
+	if err != nil {
+		m.log.Error("push: stored publish options unreadable", "user", user, "service", r.Service, "err", err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	defer cancel()
+	_, err = m.host.SendIQ(ctx, iq)
+	var se *stanza.Error
+	switch {
+	case err == nil:
+		m.log.Debug("push: notified", "user", user, "service", r.Service, "node", r.Node, "count", count)
+	case errors.As(err, &se) && transient(se):
+		m.log.Info("push: notification failed, keeping the service", "user", user, "service", r.Service, "condition", se.Condition)
+	case errors.As(err, &se):
+		m.log.Info("push: service refused a notification, disabling it", "user", user, "service", r.Service, "node", r.Node, "condition", se.Condition)
+		dctx, dcancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+		defer dcancel()
+		if err := m.host.Stores().Push.DeletePush(dctx, user, r.Service, r.Node); err != nil {
+			m.log.Error("push: cannot disable a failing service", "user", user, "err", err)
+		}
+	default:
+		m.log.Warn("push: notification not answered", "user", user, "service", r.Service, "err", err)
+	}
+}
+
+// transient reports whether a publish error may go away by itself, so
+// the service stays enabled (XEP-0357 §7.1 allows it): a remote domain
+// not reachable yet, a busy service.
+func transient(e *stanza.Error) bool {
+	switch e.Condition {
+	case stanza.RemoteServerNotFound, stanza.RemoteServerTimeout, stanza.ResourceConstraint, stanza.InternalServerError:
+		return true
+	}
+	return e.Type == stanza.ErrWait
+}
