@@ -54,6 +54,7 @@ var users = []string{
 	"root", "mike", "nina", // slixmpp XEP-0050/0133 admin (root) and XEP-0077
 	"mia", "noah", // slixmpp carbons and MAM (mam_test.go)
 	"olga", "pete", // slixmpp PEP, avatars and bookmarks (pubsub_test.go)
+	"quinn", // @xmpp/client SASL2, Bind 2 and FAST (sasl2_test.go)
 }
 
 func password(user string) string { return "pw-" + user + "-Secret!" }
@@ -190,6 +191,7 @@ auth:
 limits:
   preauth_timeout: 20s
 admins: [root@%s]
+registration: {enabled: true, max_per_ip_per_hour: 0} # sasl2_test.go
 log:
   level: debug
 `, domain, s.starttls, s.directTLS, domain)
@@ -333,6 +335,8 @@ type event struct {
 	Items      map[string]string `json:"items"`
 	Error      string            `json:"error"`
 	Text       string            `json:"text"`
+	Token      bool              `json:"token"`
+	Condition  string            `json:"condition"`
 	XML        string            `json:"xml"`
 	raw        string
 }

@@ -118,8 +118,10 @@ func (c *conn) handleSASL2(ctx context.Context, el *stanza.Element) error {
 			// bind that way (and learn why it cannot).
 			c.log.Info("c2s: Bind 2 failed", "err", err)
 		} else {
+			// After the token, if any: a client may consider itself
+			// online on <bound/> (@xmpp/client does).
 			success.AuthorizationIdentifier = s.JID().String()
-			success.Extensions = append([]*stanza.Element{bound}, success.Extensions...)
+			success.Extensions = append(success.Extensions, bound)
 			release = rel
 		}
 	}
