@@ -4,6 +4,10 @@
 // XEP-0474, resource binding), then reads stanzas, stamps their 'from' and
 // hands them to the router. It knows nothing of features: those are modules.
 //
+// Before authentication it also offers SASL2 (XEP-0388) with Bind 2
+// (XEP-0386) and FAST tokens (XEP-0484) inline, and in-band registration
+// (XEP-0077) with invitations (XEP-0401, XEP-0445).
+//
 // Each connection is owned by one reader goroutine; a writer goroutine runs
 // only while the session's bounded outbound queue has something in it.
 package c2s
