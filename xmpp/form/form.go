@@ -209,6 +209,10 @@ func parseField(c *stanza.Element) (Field, error) {
 	}
 	switch fd.Type {
 	case FieldJIDMulti, FieldListMulti, FieldTextMulti:
+	case "":
+		// XEP-0004 §3.2: fields of submitted and result forms may omit the
+		// type; the receiver knows it from the form it sent, so several
+		// values are not an error here.
 	default:
 		if len(fd.Values) > 1 {
 			return Field{}, fmt.Errorf("%w: field %q of type %q has %d values", ErrInvalid, fd.Var, fd.Type, len(fd.Values))

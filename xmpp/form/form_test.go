@@ -70,3 +70,22 @@ func TestParseBool(t *testing.T) {
 		}
 	}
 }
+
+func TestUntypedFieldMayHaveSeveralValues(t *testing.T) {
+	x := stanza.New(NS, "x", "type", "submit")
+	f := stanza.New(NS, "field", "var", "accountjids")
+	f.Append(stanza.New(NS, "value").AppendText("a@localhost"), stanza.New(NS, "value").AppendText("b@localhost"))
+	x.Append(f)
+	got, err := Parse(x)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if v := got.Fields[0].Values; len(v) != 2 || v[1] != "b@localhost" {
+		t.Fatalf("values %v", v)
+	}
+	// A typed single-value field still may not.
+	f.Set("type", FieldTextSingle)
+	if _, err := Parse(x); err == nil {
+		t.Fatal("text-single with two values accepted")
+	}
+}
