@@ -44,6 +44,10 @@ type Client struct {
 	inbox *queue // reader → dispatcher
 	recv  *queue // dispatcher → Recv
 	done  chan struct{}
+
+	cfg  Config     // for Resume
+	smMu sync.Mutex // guards sm; taken inside wmu
+	sm   smState    // XEP-0198 (sm.go)
 }
 
 // pendingIQ is a SendIQ call awaiting its reply.
@@ -86,7 +90,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		raw.SetDeadline(time.Unix(1, 0))
 		close(fired)
 	})
-	bound, err := negotiate(ctx, n, &cfg)
+	bound, err := negotiateSM(ctx, n, &cfg)
 	if !stop() {
 		<-fired
 		if err == nil {
@@ -119,7 +123,9 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 		inbox:     newQueue(),
 		recv:      newQueue(),
 		done:      make(chan struct{}),
+		cfg:       cfg,
 	}
+	c.startSM(n)
 	c.log.Debug("session established", "mechanism", n.mechanism)
 	go c.readLoop()
 	go c.dispatchLoop()
@@ -203,16 +209,16 @@ func (c *Client) setErr(err error) {
 // A failed or interrupted write ends the stream, as it may have left a
 // partial element behind.
 func (c *Client) Send(ctx context.Context, st *stanza.Element) error {
-	return c.write(ctx, st.AppendXML(nil, stanza.NSClient))
+	return c.write(ctx, st.AppendXML(nil, stanza.NSClient), st)
 }
 
 // SendRaw writes b unchanged, for testing how a server handles bad input.
 func (c *Client) SendRaw(ctx context.Context, b []byte) error {
-	return c.write(ctx, b)
+	return c.write(ctx, b, nil)
 }
 
 // write writes b to the connection, bounded by ctx.
-func (c *Client) write(ctx context.Context, b []byte) error {
+func (c *Client) write(ctx context.Context, b []byte, st *stanza.Element) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -229,6 +235,7 @@ func (c *Client) write(ctx context.Context, b []byte) error {
 		return fmt.Errorf("client: stream ended: %w", c.Err())
 	default:
 	}
+	b = c.smTrack(st, b) // XEP-0198: kept until acknowledged
 	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		c.conn.SetWriteDeadline(time.Unix(1, 0))
@@ -396,6 +403,9 @@ read:
 			c.log.Debug("stream error", "condition", se.Condition, "text", se.Text)
 			err = se
 			break read
+		}
+		if c.smInbound(el) { // XEP-0198 counts and elements
+			continue
 		}
 		c.route(el)
 	}

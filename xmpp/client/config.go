@@ -58,6 +58,9 @@ type Config struct {
 	// Limits bounds the incoming stream; the zero value means
 	// stream.DefaultLimits().
 	Limits stream.Limits
+	// StreamManagement enables XEP-0198 after binding when the server
+	// offers it, with resumption (see Client.Resume).
+	StreamManagement bool
 	// SASL2 logs in with XEP-0388 when the server offers it, binding the
 	// resource in the same round trip with Bind 2 (XEP-0386) unless a
 	// Resource is asked for (sasl2.go).

@@ -39,6 +39,7 @@ type negotiator struct {
 	features  *stanza.Element
 	fastMech  string     // the FAST mechanism requested or used (sasl2.go)
 	fastToken *FastToken // the FAST token issued at login
+	sm        smInfo     // stream management (sm.go)
 }
 
 // restart sends a new initial stream header and reads the server's header
