@@ -180,6 +180,18 @@ type Importer interface {
 	ImportOffline(ctx context.Context, user jid.JID, msgs []OfflineMessage) error
 }
 
+// Lister enumerates what the per-user and per-service methods cannot find
+// by themselves, for exports and migrations. Every backend implements it
+// on the same value as its stores.
+type Lister interface {
+	// PubSubServices lists every publish-subscribe service that has at
+	// least one node (service domains and accounts' PEP services), sorted.
+	PubSubServices(ctx context.Context) ([]jid.JID, error)
+	// FastClients lists the clients (SASL2 user-agent ids) user has FAST
+	// tokens for, sorted.
+	FastClients(ctx context.Context, user jid.JID) ([]string, error)
+}
+
 // Stores bundles the stores of one backend. Each field is an interface so
 // that a feature depends only on the kind of data it needs.
 type Stores struct {

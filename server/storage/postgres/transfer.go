@@ -54,3 +54,40 @@ func (db *DB) ImportOffline(ctx context.Context, user jid.JID, msgs []storage.Of
 		return nil
 	})
 }
+
+var _ storage.Lister = (*DB)(nil)
+
+// PubSubServices lists every service that has nodes, sorted.
+func (db *DB) PubSubServices(ctx context.Context) ([]jid.JID, error) {
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT username FROM pubsub_nodes ORDER BY username`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: pubsub services: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: pubsub services: %w", err)
+	}
+	out := make([]jid.JID, 0, len(names))
+	for _, s := range names {
+		j, err := parseJID(s, "pubsub service")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+// FastClients lists the clients user has FAST tokens for, sorted.
+func (db *DB) FastClients(ctx context.Context, user jid.JID) ([]string, error) {
+	u := userKey(user)
+	rows, err := db.pool.Query(ctx, `SELECT DISTINCT client FROM fast_tokens WHERE username = $1 ORDER BY client`, u)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: FAST clients of %s: %w", u, err)
+	}
+	clients, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: FAST clients of %s: %w", u, err)
+	}
+	return clients, nil
+}

@@ -62,3 +62,52 @@ func (db *DB) ImportOffline(ctx context.Context, user jid.JID, msgs []storage.Of
 		return nil
 	})
 }
+
+var _ storage.Lister = (*DB)(nil)
+
+// PubSubServices lists every service that has nodes, sorted.
+func (db *DB) PubSubServices(ctx context.Context) ([]jid.JID, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT DISTINCT user FROM pubsub_nodes ORDER BY user`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pubsub services: %w", err)
+	}
+	defer rows.Close()
+	var out []jid.JID
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("sqlite: pubsub services: %w", err)
+		}
+		j, err := parseJID(s, "pubsub service")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: pubsub services: %w", err)
+	}
+	return out, nil
+}
+
+// FastClients lists the clients user has FAST tokens for, sorted.
+func (db *DB) FastClients(ctx context.Context, user jid.JID) ([]string, error) {
+	u := userKey(user)
+	rows, err := db.r.QueryContext(ctx, `SELECT DISTINCT client FROM fast_tokens WHERE user = ? ORDER BY client`, u)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: FAST clients of %s: %w", u, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, fmt.Errorf("sqlite: FAST clients of %s: %w", u, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: FAST clients of %s: %w", u, err)
+	}
+	return out, nil
+}

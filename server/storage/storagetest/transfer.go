@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 // importer returns the backend's storage.Importer, failing the test if the
@@ -20,7 +21,84 @@ func importer(t *testing.T, s storage.Stores) storage.Importer {
 	return im
 }
 
+// lister returns the backend's storage.Lister, failing the test if the
+// backend does not implement it on its Accounts store.
+func lister(t *testing.T, s storage.Stores) storage.Lister {
+	t.Helper()
+	l, ok := s.Accounts.(storage.Lister)
+	if !ok {
+		t.Fatalf("%T does not implement storage.Lister", s.Accounts)
+	}
+	return l
+}
+
 var transferTests = []subtest{
+	{"PubSubServices", func(t *testing.T, s storage.Stores) {
+		ctx := t.Context()
+		l := lister(t, s)
+		svcs, err := l.PubSubServices(ctx)
+		noErr(t, "PubSubServices none", err)
+		if len(svcs) != 0 {
+			t.Fatalf("PubSubServices of empty stores = %v", svcs)
+		}
+		create(t, s, alice)
+		create(t, s, unicode)
+		service := jid.MustParse("pubsub.example.org")
+		for _, n := range []storage.PubSubNode{
+			{Service: service, Node: "b"}, {Service: service, Node: "a"},
+			{Service: alice, Node: "urn:xmpp:avatar:metadata"}, {Service: unicode, Node: "x"},
+			{Service: bob, Node: "gone"},
+		} {
+			noErr(t, "CreateNode", s.PubSub.CreateNode(ctx, n))
+		}
+		noErr(t, "DeleteNode", s.PubSub.DeleteNode(ctx, bob, "gone"))
+		svcs, err = l.PubSubServices(ctx)
+		noErr(t, "PubSubServices", err)
+		got := make([]string, len(svcs))
+		for i, j := range svcs {
+			got[i] = j.String()
+		}
+		want := []string{alice.String(), "pubsub.example.org", unicode.String()}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("PubSubServices = %q, want %q", got, want)
+		}
+		// Deleting an account removes its PEP service.
+		noErr(t, "DeleteAccount", s.Accounts.DeleteAccount(ctx, unicode))
+		svcs, err = l.PubSubServices(ctx)
+		noErr(t, "PubSubServices after delete", err)
+		if len(svcs) != 2 {
+			t.Fatalf("PubSubServices after deleting %s = %v", unicode, svcs)
+		}
+	}},
+	{"FastClients", func(t *testing.T, s storage.Stores) {
+		ctx := t.Context()
+		l := lister(t, s)
+		create(t, s, alice)
+		create(t, s, bob)
+		clients, err := l.FastClients(ctx, alice)
+		noErr(t, "FastClients none", err)
+		if len(clients) != 0 {
+			t.Fatalf("FastClients of new account = %q", clients)
+		}
+		tok := func(b byte) storage.FastToken {
+			return storage.FastToken{ID: bytes.Repeat([]byte{b}, 16), Key: []byte{b}, Mechanism: "HT-SHA-256-NONE", Expiry: time.Now().Add(time.Hour)}
+		}
+		noErr(t, "PutFastToken", s.Fast.PutFastToken(ctx, alice, "zz-client", tok(1)))
+		noErr(t, "PutFastToken", s.Fast.PutFastToken(ctx, alice, "a-client ✓", tok(2)))
+		noErr(t, "UseFastToken", s.Fast.UseFastToken(ctx, alice, "a-client ✓", tok(2).ID, 0))
+		noErr(t, "PutFastToken", s.Fast.PutFastToken(ctx, alice, "a-client ✓", tok(3)))
+		noErr(t, "PutFastToken bob", s.Fast.PutFastToken(ctx, bob, "b", tok(4)))
+		clients, err = l.FastClients(ctx, alice)
+		noErr(t, "FastClients", err)
+		if want := []string{"a-client ✓", "zz-client"}; !slices.Equal(clients, want) {
+			t.Fatalf("FastClients = %q, want %q", clients, want)
+		}
+		noErr(t, "DeleteFastTokens", s.Fast.DeleteFastTokens(ctx, alice))
+		if clients, _ = l.FastClients(ctx, alice); len(clients) != 0 {
+			t.Fatalf("FastClients after DeleteFastTokens = %q", clients)
+		}
+	}},
 	{"PrivateKeys", func(t *testing.T, s storage.Stores) {
 		ctx := t.Context()
 		create(t, s, alice)
