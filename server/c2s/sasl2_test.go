@@ -385,3 +385,37 @@ func TestBind2(t *testing.T) {
 	}
 	alive(t, alice, bob)
 }
+
+// XEP-0386 with XEP-0280: carbons, a module's feature, are enabled inline
+// through Registrar.Bind2Feature: the Bind 2 session gets copies of what
+// the account's other session sends.
+func TestBind2Carbons(t *testing.T) {
+	const nsCarbons = "urn:xmpp:carbons:2"
+	s, alice, _ := newServer(t)
+	r := dialRaw(t, s)
+	r.open()
+	f := r.startTLS(nil)
+	if vars := bind2.ParseFeature(sasl2Feature(t, f).InlineFeature(bind2.NS, "bind")); !slices.Contains(vars, nsCarbons) {
+		t.Fatalf("carbons not offered inline: %v", vars)
+	}
+	final, _ := r.sasl2Login(r.scram(sasl.ScramSHA256, "carol", "pw"), &sasl2.UserAgent{ID: testUAID},
+		bind2.Request{Tag: "carbons", Features: []*stanza.Element{stanza.New(nsCarbons, "enable")}}.Element())
+	if final.Name.Local != "success" || successChild(t, final, bind2.NS, "bound") == nil {
+		t.Fatalf("Bind 2 with carbons: %s", final)
+	}
+	other := s.Client(t, "carol", "pw", "phone")
+	body := unique("carbon")
+	sendOrFail(t, other, stanza.NewMessage(stanza.TypeChat, alice.JID().String(), body))
+	nextMessage(t, alice)
+	for {
+		el := r.mustNext()
+		if stanza.KindOf(el) != stanza.KindMessage {
+			continue
+		}
+		sent := el.Child(nsCarbons, "sent")
+		if sent == nil || !strings.Contains(sent.String(), body) {
+			t.Fatalf("expected a <sent/> carbon of %q, got %s", body, el)
+		}
+		return
+	}
+}

@@ -44,6 +44,14 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Feature(module.TargetServer, carbons.NSRules)
 	r.Hook(module.PhaseOutbound, stanza.KindMessage, hookPriority, m.sent)
 	r.Hook(module.PhaseDelivered, stanza.KindMessage, hookPriority, m.received)
+	// XEP-0386 §3.3: <enable/> inline in Bind 2 "MUST succeed" and has
+	// no answer.
+	r.Bind2Feature(carbons.NS, func(_ context.Context, s *sm.Session, req *stanza.Element) *stanza.Element {
+		if req.Name.Local == "enable" {
+			s.SetValue(enabledKey{}, true)
+		}
+		return nil
+	})
 	return nil
 }
 
