@@ -271,3 +271,57 @@ func gone(t *testing.T, s *xmpptest.Server, c *client.Client) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A device whose session is detached (XEP-0198 hibernation) is notified
+// too, and gets the message when it resumes; while it is connected it is
+// not.
+func TestPushNotifiesDetachedSession(t *testing.T) {
+	s := xmpptest.NewServer(t)
+	s.AddUser(t, "carol", "pw")
+	s.AddUser(t, "alice", "pw")
+	app := newAppServer(t, s)
+	alice := s.Client(t, "alice", "pw", "desk")
+	cfg := s.ClientConfig(t, "carol", "pw", "phone")
+	cfg.StreamManagement = true
+	carol := s.Dial(t, cfg)
+	send(t, carol, stanza.New(stanza.NSClient, "presence"))
+	mustIQ(t, carol, enableIQ(app.c.JID().String(), "dev1", form.Field{Var: push.FieldIncludeBody, Values: []string{"1"}}))
+	carol.Abort()
+	deadline := time.Now().Add(wait)
+	for {
+		if ss := s.App.Router().Sessions().Get(carol.JID()); ss != nil && ss.Detached() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the session was not detached")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	send(t, alice, stanza.NewMessage(stanza.TypeChat, carol.JID().Bare().String(), "wake up"))
+	f, _ := summary(t, app.next(t), s.Domain(), "dev1")
+	if f.Field("last-message-body").Value() != "wake up" || f.Field("message-count").Value() != "1" {
+		t.Fatalf("summary %+v", f.Fields)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	resumed, err := carol.Resume(ctx)
+	if err != nil {
+		t.Fatalf("Resume: %v", err)
+	}
+	t.Cleanup(func() { resumed.Close() })
+	for {
+		el, err := resumed.Recv(ctx)
+		if err != nil {
+			t.Fatalf("the message did not arrive after resumption: %v", err)
+		}
+		if el.ChildText(stanza.NSClient, "body") == "wake up" {
+			break
+		}
+	}
+	send(t, alice, stanza.NewMessage(stanza.TypeChat, carol.JID().Bare().String(), "while connected"))
+	select {
+	case el := <-app.got:
+		t.Fatalf("notification while the device is connected: %s", el)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
