@@ -54,7 +54,9 @@ var users = []string{
 	"root", "mike", "nina", // slixmpp XEP-0050/0133 admin (root) and XEP-0077
 	"mia", "noah", // slixmpp carbons and MAM (mam_test.go)
 	"olga", "pete", // slixmpp PEP, avatars and bookmarks (pubsub_test.go)
-	"quinn", // @xmpp/client SASL2, Bind 2 and FAST (sasl2_test.go)
+	"quinn",       // @xmpp/client SASL2, Bind 2 and FAST (sasl2_test.go)
+	"sara", "tom", // slixmpp stream management (sm_test.go)
+	"uma", "vic", // @xmpp/client stream management (sm_test.go)
 }
 
 func password(user string) string { return "pw-" + user + "-Secret!" }
