@@ -11,6 +11,8 @@ import (
 
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlite"
+	"github.com/parley-xmpp/parley/server/transfer"
+	"github.com/parley-xmpp/parley/server/transfer/transfertest"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -24,7 +26,7 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	fillStores(t, db.Stores())
+	transfertest.Fill(t, db.Stores())
 	u := jid.MustParse("alice@localhost")
 	var (
 		stop    atomic.Bool
@@ -92,20 +94,16 @@ func TestBackupWhileWriting(t *testing.T) {
 	}
 }
 
-func dumpAccount(t *testing.T, s storage.Stores, u jid.JID) accountData {
+func dumpAccount(t *testing.T, s storage.Stores, u jid.JID) *transfer.Account {
 	t.Helper()
-	d, err := readAccount(t.Context(), s, u)
+	d, err := transfer.ReadAccount(t.Context(), s, u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return normalise(d)
+	return transfer.Normalise(d)
 }
 
-func sameData(a, b accountData) bool {
-	return strings.EqualFold(a.User.String(), b.User.String()) && len(a.Offline) == len(b.Offline) &&
-		a.RosterVersion == b.RosterVersion && len(a.Private) == len(b.Private) && len(a.Blocked) == len(b.Blocked) &&
-		string(a.VCard) == string(b.VCard) && a.LastAt.Equal(b.LastAt)
-}
+func sameData(a, b *transfer.Account) bool { return transfer.Equal(a, b) }
 
 func TestBackupRefusals(t *testing.T) {
 	dir := t.TempDir()
