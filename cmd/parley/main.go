@@ -6,6 +6,8 @@
 //	parley user add|passwd|del|list ...         manage accounts
 //	parley send --jid A --to B "text"           send a message
 //	parley migrate --from SRC --to DST          copy data between backends
+//	parley export --out FILE                    XEP-0227 export
+//	parley import [--force] FILE|DIR...         XEP-0227 import
 //	parley backup --out FILE                    online backup of SQLite storage
 //	parley invite [--uses N] [--expires 7d]      invitation for in-band registration
 //	parley version                              print the version
@@ -53,6 +55,10 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, args[1:], stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], env, stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], env, stdout, stderr)
 	case "backup":
 		return runBackup(ctx, args[1:], env, stdout, stderr)
 	case "invite":
@@ -78,6 +84,8 @@ commands:
   user     manage accounts: user add|passwd|del|list
   send     send one message: send --jid alice@localhost --to bob@localhost "hello"
   migrate  copy all data between backends: migrate --from sqlite:FILE --to postgres://…
+  export   write all data as XEP-0227: export --out dump.xml
+  import   read XEP-0227 dumps (Parley, Prosody, ejabberd): import dump.xml
   backup   online backup of the SQLite database: backup --out FILE
   invite   create an invitation to register: invite [--uses N] [--expires 7d]
   version  print the version

@@ -19,6 +19,8 @@ type Stats struct {
 	Blocked, Last, Archived, PEPNodes, PEPItems        int
 	Push, FastTokens, Services, ServiceNodes, Invites  int
 	PlaintextPasswords, NoCredentials, SkippedElements int
+	// Hosts are the domains of the accounts, in the order first met.
+	Hosts []string
 }
 
 // String summarises the counts.
@@ -41,6 +43,9 @@ func (s Stats) String() string {
 // count adds the contents of a to s.
 func (s *Stats) count(a *Account) {
 	s.Accounts++
+	if !slices.Contains(s.Hosts, a.User.Domain()) {
+		s.Hosts = append(s.Hosts, a.User.Domain())
+	}
 	s.RosterItems += len(a.Roster)
 	s.Requests += len(a.Requests)
 	s.Offline += len(a.Offline)

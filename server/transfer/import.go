@@ -60,6 +60,60 @@ func ImportFile(ctx context.Context, s storage.Stores, path string, opts ImportO
 	return im.st, err
 }
 
+// ImportPath imports a XEP-0227 file or, for a folder, every *.xml file
+// directly in it whose root is <server-data/>, in name order: the layout
+// of Prosody's xep0227 store (one file per account) as well as
+// ejabberd's export folders (whose host and user files are reached
+// through the main file's XInclude elements).
+func ImportPath(ctx context.Context, s storage.Stores, path string, opts ImportOptions) (Stats, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return Stats{}, fmt.Errorf("opening the dump: %w", err)
+	}
+	if !fi.IsDir() {
+		return ImportFile(ctx, s, path, opts)
+	}
+	names, err := filepath.Glob(filepath.Join(path, "*.xml"))
+	if err != nil {
+		return Stats{}, fmt.Errorf("listing %s: %w", path, err)
+	}
+	im := newImporter(ctx, s, opts)
+	found := false
+	for _, name := range names {
+		root, err := rootName(name)
+		if err != nil || !isPIE(root, "server-data") {
+			continue
+		}
+		found = true
+		if err := im.file(name, "", 0); err != nil {
+			return im.st, err
+		}
+	}
+	if !found {
+		return im.st, fmt.Errorf("%s holds no XEP-0227 <server-data/> file", path)
+	}
+	return im.st, nil
+}
+
+// rootName returns the name of the root element of an XML file.
+func rootName(path string) (xml.Name, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return xml.Name{}, err
+	}
+	defer f.Close()
+	dec := xml.NewDecoder(f)
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return xml.Name{}, err
+		}
+		if st, ok := tok.(xml.StartElement); ok {
+			return st.Name, nil
+		}
+	}
+}
+
 // Import imports a XEP-0227 document read from r; dir is the folder
 // relative XInclude references are resolved against.
 func Import(ctx context.Context, s storage.Stores, r io.Reader, dir string, opts ImportOptions) (Stats, error) {
