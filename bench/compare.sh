@@ -161,6 +161,12 @@ run_server() {
 		bench "$s" setup --create --scenario login --count "$ACCOUNTS" --sources "" --concurrency 8
 	fi
 	bench "$s" login --scenario login --count "$IDLE"
+	# A fresh server process for the memory figure: memory the previous
+	# runs left allocated would otherwise make the "before" reading
+	# meaningless (the 2026-11-26 run showed negative growth).
+	stop_server "$s"
+	"start_$s"
+	sleep 2
 	bench "$s" idle --scenario idle --count "$IDLE" --pid "$PID" --duration "$DURATION" --settle 3s
 	bench "$s" chat-max --scenario chat --count "$ACTIVE" --duration "$DURATION"
 	if [ -z "${CHAT_RATE:-}" ]; then
