@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
@@ -57,6 +62,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	fs.SetOutput(stderr)
 	var cf commonFlags
 	cf.register(fs)
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this host:port, e.g. 127.0.0.1:6060 (default: off)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -66,6 +72,14 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		return exitCode(err)
 	}
 	log := newLogger(cfg, stderr)
+	if *pprofAddr != "" {
+		stopPprof, err := servePprof(*pprofAddr, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "parley:", err)
+			return 1
+		}
+		defer stopPprof()
+	}
 	a, err := app.Open(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "parley:", err)
@@ -78,6 +92,30 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		return 1
 	}
 	return 0
+}
+
+// servePprof serves the net/http/pprof handlers on addr until the returned
+// function is called. It is a debugging aid: anyone who can reach addr can
+// read profiles, so it belongs on loopback.
+func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof listener: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("pprof server stopped", "err", err)
+		}
+	}()
+	log.Warn("serving pprof profiles", "address", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 func runCheck(args []string, env func(string) string, stdout, stderr io.Writer) int {
