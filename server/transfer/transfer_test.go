@@ -252,3 +252,26 @@ func TestImportRejectsNonXEP0227(t *testing.T) {
 		}
 	}
 }
+
+// Credentials as ejabberd 23.01's export_piefxis wrote them for the
+// password "old pw ✓": base64 of the base64 it stores.
+const ejabberdUser = `<server-data xmlns='urn:xmpp:pie:0'><host xmlns='urn:xmpp:pie:0' jid='localhost'><user name='alice'>` +
+	`<scram-credentials xmlns='urn:xmpp:pie:0#scram' mechanism='SCRAM-SHA-1'><iter-count>4096</iter-count>` +
+	`<salt>djZUbVdsLzY4UlRoVy9CRGRLcFZuQT09</salt><server-key>NzlZYTBJRUtZWGlVZ3F5dkdYK09zekVwb01vPQ==</server-key>` +
+	`<stored-key>YmRzdkZhdnY2YlJ1WlU2OVpXMyswZitjTWtJPQ==</stored-key></scram-credentials></user></host></server-data>`
+
+func TestImportEjabberdCredentials(t *testing.T) {
+	s := openSQLite(t)
+	if _, err := transfer.Import(t.Context(), s, strings.NewReader(ejabberdUser), "", transfer.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.Accounts.Keys(t.Context(), jid.MustParse("alice@localhost"))
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("keys: %+v %v", keys, err)
+	}
+	k := keys[0]
+	c := sasl.Credentials{Hash: sasl.SHA1, Salt: k.Salt, Iterations: k.Iterations, StoredKey: k.StoredKey, ServerKey: k.ServerKey}
+	if ok, err := sasl.VerifyPassword(c, "old pw ✓"); err != nil || !ok {
+		t.Fatalf("the imported key does not verify the old password: %v %v", ok, err)
+	}
+}

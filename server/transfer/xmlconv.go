@@ -105,6 +105,24 @@ func parseSCRAM(el *stanza.Element) (storage.SCRAMKey, error) {
 		}
 		*f.dst = b
 	}
+	// ejabberd (23.01) base64-encodes its already base64-encoded stored
+	// values once more: keys of the wrong size that decode again to the
+	// right size are such, and so is their salt.
+	size := map[string]int{"SHA-1": 20, "SHA-256": 32, "SHA-512": 64}[hash]
+	if len(k.ServerKey) != size || len(k.StoredKey) != size {
+		var inner [3][]byte
+		for i, b := range [][]byte{k.Salt, k.ServerKey, k.StoredKey} {
+			d, err := base64.StdEncoding.DecodeString(string(b))
+			if err != nil || len(d) == 0 {
+				return k, fmt.Errorf("%s: keys of %d and %d bytes, want %d", mech, len(k.ServerKey), len(k.StoredKey), size)
+			}
+			inner[i] = d
+		}
+		if len(inner[1]) != size || len(inner[2]) != size {
+			return k, fmt.Errorf("%s: keys of %d and %d bytes, want %d", mech, len(k.ServerKey), len(k.StoredKey), size)
+		}
+		k.Salt, k.ServerKey, k.StoredKey = inner[0], inner[1], inner[2]
+	}
 	return k, nil
 }
 

@@ -4,6 +4,7 @@
 package transfertest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"reflect"
@@ -39,8 +40,8 @@ func Fill(t testing.TB, s storage.Stores) {
 	for i, us := range Users {
 		u := jid.MustParse(us)
 		keys := []storage.SCRAMKey{
-			{Hash: "SHA-256", Salt: []byte{byte(i), 1, 2}, Iterations: 4096 + i, StoredKey: []byte{3, byte(i)}, ServerKey: []byte{4, byte(i)}},
-			{Hash: "SHA-1", Salt: []byte{9}, Iterations: 4096, StoredKey: []byte{5}, ServerKey: []byte{6}},
+			{Hash: "SHA-256", Salt: []byte{byte(i), 1, 2}, Iterations: 4096 + i, StoredKey: bytes.Repeat([]byte{3, byte(i)}, 16), ServerKey: bytes.Repeat([]byte{4, byte(i)}, 16)},
+			{Hash: "SHA-1", Salt: []byte{9}, Iterations: 4096, StoredKey: bytes.Repeat([]byte{5}, 20), ServerKey: bytes.Repeat([]byte{6}, 20)},
 		}
 		must(s.Accounts.CreateAccount(ctx, u, keys))
 		if us == "empty@localhost" {
