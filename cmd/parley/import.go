@@ -6,10 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/parley-xmpp/parley/server/app"
+	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/transfer"
 )
@@ -46,6 +49,12 @@ func runImport(ctx context.Context, args []string, env func(string) string, stdo
 		return exitCode(err)
 	}
 	log := newLogger(cfg, stderr)
+	if cfg.Storage.Kind == config.StorageSQLite {
+		if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath()), 0o700); err != nil {
+			fmt.Fprintln(stderr, "parley: creating the data folder:", err)
+			return 1
+		}
+	}
 	stores, closeFn, err := app.OpenStorage(ctx, cfg, log)
 	if err != nil {
 		fmt.Fprintln(stderr, "parley:", err)
