@@ -18,6 +18,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 apt_pkgs=()
 /usr/bin/python3 -c 'import slixmpp' 2>/dev/null || apt_pkgs+=(python3-slixmpp)
 command -v go-sendxmpp >/dev/null || apt_pkgs+=(go-sendxmpp)
+command -v prosodyctl >/dev/null || apt_pkgs+=(prosody)   # interop/xep0227_test.go
+command -v ejabberdctl >/dev/null || apt_pkgs+=(ejabberd)
 if ((${#apt_pkgs[@]})); then
 	sudo=()
 	if [ "$(id -u)" != 0 ]; then
