@@ -46,7 +46,7 @@ CREATE TABLE archive_prefs (
 // AppendArchive adds m at the end of user's archive.
 func (db *DB) AppendArchive(ctx context.Context, user jid.JID, m storage.ArchivedMessage) error {
 	u := userKey(user)
-	res, err := db.w.ExecContext(ctx, `INSERT INTO archive(user, id, with_bare, with_full, outgoing, at, origin_id, stanza)
+	res, err := db.exec(ctx, `INSERT INTO archive(user, id, with_bare, with_full, outgoing, at, origin_id, stanza)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(user, id) DO NOTHING`,
 		u, m.ID, m.With.Bare().String(), m.With.String(), m.Outgoing, nanos(m.At), m.OriginID, nonNil(m.Stanza))
 	if err != nil {
@@ -266,7 +266,7 @@ func (db *DB) ArchiveBounds(ctx context.Context, user jid.JID) (first, last stor
 // DeleteArchive removes user's whole archive (not the preferences).
 func (db *DB) DeleteArchive(ctx context.Context, user jid.JID) error {
 	u := userKey(user)
-	if _, err := db.w.ExecContext(ctx, `DELETE FROM archive WHERE user = ?`, u); err != nil {
+	if _, err := db.exec(ctx, `DELETE FROM archive WHERE user = ?`, u); err != nil {
 		return fmt.Errorf("sqlite: delete archive of %s: %w", u, err)
 	}
 	return nil
@@ -274,7 +274,7 @@ func (db *DB) DeleteArchive(ctx context.Context, user jid.JID) error {
 
 // PurgeArchives removes every archived message older than before.
 func (db *DB) PurgeArchives(ctx context.Context, before time.Time) (int64, error) {
-	res, err := db.w.ExecContext(ctx, `DELETE FROM archive WHERE at < ?`, nanos(before))
+	res, err := db.exec(ctx, `DELETE FROM archive WHERE at < ?`, nanos(before))
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: purge archives: %w", err)
 	}
@@ -311,7 +311,7 @@ func (db *DB) ArchivePrefs(ctx context.Context, user jid.JID) (storage.ArchivePr
 // SetArchivePrefs stores user's archiving preferences.
 func (db *DB) SetArchivePrefs(ctx context.Context, user jid.JID, p storage.ArchivePrefs) error {
 	u := userKey(user)
-	_, err := db.w.ExecContext(ctx, `INSERT INTO archive_prefs(user, default_mode, always, never) VALUES (?, ?, ?, ?)
+	_, err := db.exec(ctx, `INSERT INTO archive_prefs(user, default_mode, always, never) VALUES (?, ?, ?, ?)
 		ON CONFLICT(user) DO UPDATE SET default_mode = excluded.default_mode, always = excluded.always, never = excluded.never`,
 		u, p.Default, joinJIDs(p.Always), joinJIDs(p.Never))
 	if err != nil {

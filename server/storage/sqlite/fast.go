@@ -124,7 +124,7 @@ func (db *DB) UseFastToken(ctx context.Context, user jid.JID, client string, id 
 // DeleteFastToken removes one token.
 func (db *DB) DeleteFastToken(ctx context.Context, user jid.JID, client string, id []byte) error {
 	u := userKey(user)
-	if _, err := db.w.ExecContext(ctx, `DELETE FROM fast_tokens WHERE user = ? AND client = ? AND id = ?`, u, client, nonNil(id)); err != nil {
+	if _, err := db.exec(ctx, `DELETE FROM fast_tokens WHERE user = ? AND client = ? AND id = ?`, u, client, nonNil(id)); err != nil {
 		return fmt.Errorf("sqlite: delete FAST token of %s: %w", u, err)
 	}
 	return nil
@@ -133,7 +133,7 @@ func (db *DB) DeleteFastToken(ctx context.Context, user jid.JID, client string, 
 // DeleteFastTokens removes every token of user.
 func (db *DB) DeleteFastTokens(ctx context.Context, user jid.JID) error {
 	u := userKey(user)
-	if _, err := db.w.ExecContext(ctx, `DELETE FROM fast_tokens WHERE user = ?`, u); err != nil {
+	if _, err := db.exec(ctx, `DELETE FROM fast_tokens WHERE user = ?`, u); err != nil {
 		return fmt.Errorf("sqlite: delete FAST tokens of %s: %w", u, err)
 	}
 	return nil

@@ -29,9 +29,9 @@ func (db *DB) SetVCard(ctx context.Context, user jid.JID, vcard []byte) error {
 	u := userKey(user)
 	var err error
 	if len(vcard) == 0 {
-		_, err = db.w.ExecContext(ctx, `DELETE FROM vcards WHERE user = ?`, u)
+		_, err = db.exec(ctx, `DELETE FROM vcards WHERE user = ?`, u)
 	} else {
-		_, err = db.w.ExecContext(ctx, `INSERT INTO vcards(user, vcard) VALUES (?, ?)
+		_, err = db.exec(ctx, `INSERT INTO vcards(user, vcard) VALUES (?, ?)
 			ON CONFLICT(user) DO UPDATE SET vcard = excluded.vcard`, u, vcard)
 	}
 	if err != nil {
@@ -58,7 +58,7 @@ func (db *DB) PrivateXML(ctx context.Context, user jid.JID, key string) ([]byte,
 // SetPrivateXML stores data under key, replacing any previous value.
 func (db *DB) SetPrivateXML(ctx context.Context, user jid.JID, key string, data []byte) error {
 	u := userKey(user)
-	_, err := db.w.ExecContext(ctx, `INSERT INTO private_xml(user, key, data) VALUES (?, ?, ?)
+	_, err := db.exec(ctx, `INSERT INTO private_xml(user, key, data) VALUES (?, ?, ?)
 		ON CONFLICT(user, key) DO UPDATE SET data = excluded.data`, u, key, nonNil(data))
 	if err != nil {
 		return fmt.Errorf("sqlite: set private xml %q of %s: %w", key, u, err)
@@ -129,7 +129,7 @@ func (db *DB) Unblock(ctx context.Context, user jid.JID, items []jid.JID) error 
 // SetLastActivity records when user logged out and with which status.
 func (db *DB) SetLastActivity(ctx context.Context, user jid.JID, at time.Time, status string) error {
 	u := userKey(user)
-	_, err := db.w.ExecContext(ctx, `INSERT INTO last_activity(user, at, status) VALUES (?, ?, ?)
+	_, err := db.exec(ctx, `INSERT INTO last_activity(user, at, status) VALUES (?, ?, ?)
 		ON CONFLICT(user) DO UPDATE SET at = excluded.at, status = excluded.status`, u, nanos(at), status)
 	if err != nil {
 		return fmt.Errorf("sqlite: set last activity of %s: %w", u, err)

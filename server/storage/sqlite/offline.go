@@ -17,13 +17,13 @@ func (db *DB) StoreOffline(ctx context.Context, user jid.JID, stanza []byte, lim
 	u := userKey(user)
 	at := nanos(time.Now())
 	if limit <= 0 {
-		_, err := db.w.ExecContext(ctx, `INSERT INTO offline(user, stanza, at) VALUES (?, ?, ?)`, u, nonNil(stanza), at)
+		_, err := db.exec(ctx, `INSERT INTO offline(user, stanza, at) VALUES (?, ?, ?)`, u, nonNil(stanza), at)
 		if err != nil {
 			return fmt.Errorf("sqlite: store offline message for %s: %w", u, err)
 		}
 		return nil
 	}
-	res, err := db.w.ExecContext(ctx, `INSERT INTO offline(user, stanza, at)
+	res, err := db.exec(ctx, `INSERT INTO offline(user, stanza, at)
 		SELECT ?, ?, ? WHERE (SELECT COUNT(*) FROM offline WHERE user = ?) < ?`,
 		u, nonNil(stanza), at, u, limit)
 	if err != nil {

@@ -69,7 +69,7 @@ func (db *DB) CreateNode(ctx context.Context, n storage.PubSubNode) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create node %q of %s: %w", n.Node, svc, err)
 	}
-	res, err := db.w.ExecContext(ctx, `INSERT INTO pubsub_nodes(user, node, config, created) VALUES (?, ?, ?, ?)
+	res, err := db.exec(ctx, `INSERT INTO pubsub_nodes(user, node, config, created) VALUES (?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`, svc, n.Node, string(cfg), nanos(n.Created))
 	if err != nil {
 		return fmt.Errorf("sqlite: create node %q of %s: %w", n.Node, svc, err)
@@ -138,7 +138,7 @@ func (db *DB) SetNodeConfig(ctx context.Context, service jid.JID, node string, c
 	if err != nil {
 		return fmt.Errorf("sqlite: configure node %q of %s: %w", node, svc, err)
 	}
-	res, err := db.w.ExecContext(ctx, `UPDATE pubsub_nodes SET config = ? WHERE user = ? AND node = ?`, string(cfg), svc, node)
+	res, err := db.exec(ctx, `UPDATE pubsub_nodes SET config = ? WHERE user = ? AND node = ?`, string(cfg), svc, node)
 	if err != nil {
 		return fmt.Errorf("sqlite: configure node %q of %s: %w", node, svc, err)
 	}
@@ -267,7 +267,7 @@ func (db *DB) PubSubItem(ctx context.Context, service jid.JID, node, id string) 
 // DeleteItem removes one item; storage.ErrNotFound if absent.
 func (db *DB) DeleteItem(ctx context.Context, service jid.JID, node, id string) error {
 	svc := service.String()
-	res, err := db.w.ExecContext(ctx, `DELETE FROM pubsub_items WHERE user = ? AND node = ? AND id = ?`, svc, node, id)
+	res, err := db.exec(ctx, `DELETE FROM pubsub_items WHERE user = ? AND node = ? AND id = ?`, svc, node, id)
 	if err != nil {
 		return fmt.Errorf("sqlite: retract %q from %q of %s: %w", id, node, svc, err)
 	}
@@ -282,10 +282,10 @@ func (db *DB) SetAffiliation(ctx context.Context, service jid.JID, a storage.Pub
 	svc := service.String()
 	var err error
 	if a.Affiliation == "none" || a.Affiliation == "" {
-		_, err = db.w.ExecContext(ctx, `DELETE FROM pubsub_affiliations WHERE user = ? AND node = ? AND jid = ?`,
+		_, err = db.exec(ctx, `DELETE FROM pubsub_affiliations WHERE user = ? AND node = ? AND jid = ?`,
 			svc, a.Node, a.JID.String())
 	} else {
-		_, err = db.w.ExecContext(ctx, `INSERT INTO pubsub_affiliations(user, node, jid, affiliation) VALUES (?, ?, ?, ?)
+		_, err = db.exec(ctx, `INSERT INTO pubsub_affiliations(user, node, jid, affiliation) VALUES (?, ?, ?, ?)
 			ON CONFLICT(user, node, jid) DO UPDATE SET affiliation = excluded.affiliation`,
 			svc, a.Node, a.JID.String(), a.Affiliation)
 	}
@@ -328,10 +328,10 @@ func (db *DB) SetSubscription(ctx context.Context, service jid.JID, s storage.Pu
 	svc := service.String()
 	var err error
 	if s.State == "none" || s.State == "" {
-		_, err = db.w.ExecContext(ctx, `DELETE FROM pubsub_subscriptions WHERE user = ? AND node = ? AND jid = ? AND subid = ?`,
+		_, err = db.exec(ctx, `DELETE FROM pubsub_subscriptions WHERE user = ? AND node = ? AND jid = ? AND subid = ?`,
 			svc, s.Node, s.JID.String(), s.SubID)
 	} else {
-		_, err = db.w.ExecContext(ctx, `INSERT INTO pubsub_subscriptions(user, node, jid, subid, state) VALUES (?, ?, ?, ?, ?)
+		_, err = db.exec(ctx, `INSERT INTO pubsub_subscriptions(user, node, jid, subid, state) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT(user, node, jid, subid) DO UPDATE SET state = excluded.state`,
 			svc, s.Node, s.JID.String(), s.SubID, s.State)
 	}

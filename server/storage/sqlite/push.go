@@ -55,9 +55,9 @@ func (db *DB) DeletePush(ctx context.Context, user, service jid.JID, node string
 	u := userKey(user)
 	var err error
 	if node == "" {
-		_, err = db.w.ExecContext(ctx, `DELETE FROM push_registrations WHERE user = ? AND service = ?`, u, service.String())
+		_, err = db.exec(ctx, `DELETE FROM push_registrations WHERE user = ? AND service = ?`, u, service.String())
 	} else {
-		_, err = db.w.ExecContext(ctx, `DELETE FROM push_registrations WHERE user = ? AND service = ? AND node = ?`, u, service.String(), node)
+		_, err = db.exec(ctx, `DELETE FROM push_registrations WHERE user = ? AND service = ? AND node = ?`, u, service.String(), node)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: disable push for %s: %w", u, err)

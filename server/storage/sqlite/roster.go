@@ -148,7 +148,7 @@ func bumpRosterVersion(ctx context.Context, tx *sql.Tx, u string) (int64, error)
 // subscription request from req.From.
 func (db *DB) AddSubscriptionRequest(ctx context.Context, user jid.JID, req storage.SubscriptionRequest) error {
 	u, f := userKey(user), userKey(req.From)
-	_, err := db.w.ExecContext(ctx, `INSERT INTO subscription_requests(user, from_jid, stanza, at) VALUES (?, ?, ?, ?)
+	_, err := db.exec(ctx, `INSERT INTO subscription_requests(user, from_jid, stanza, at) VALUES (?, ?, ?, ?)
 		ON CONFLICT(user, from_jid) DO UPDATE SET stanza = excluded.stanza, at = excluded.at`,
 		u, f, nonNil(req.Stanza), nanos(req.At))
 	if err != nil {
@@ -193,7 +193,7 @@ func (db *DB) SubscriptionRequests(ctx context.Context, user jid.JID) ([]storage
 // if there is none.
 func (db *DB) DeleteSubscriptionRequest(ctx context.Context, user, from jid.JID) error {
 	u, f := userKey(user), userKey(from)
-	_, err := db.w.ExecContext(ctx, `DELETE FROM subscription_requests WHERE user = ? AND from_jid = ?`, u, f)
+	_, err := db.exec(ctx, `DELETE FROM subscription_requests WHERE user = ? AND from_jid = ?`, u, f)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete subscription request from %s to %s: %w", f, u, err)
 	}

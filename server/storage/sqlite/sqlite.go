@@ -26,6 +26,7 @@ type DB struct {
 	w   *sql.DB // the single writer connection; transactions are BEGIN IMMEDIATE
 	r   *sql.DB // the read pool (query_only)
 	log *slog.Logger
+	wq  writeQueue // group commit of the writes (groupcommit.go)
 }
 
 var (
@@ -166,24 +167,6 @@ func (db *DB) migrate(ctx context.Context, migs []string) error {
 		}
 		return nil
 	})
-}
-
-// tx runs fn in a write transaction (BEGIN IMMEDIATE) on the writer
-// connection, committing if fn returns nil and rolling back otherwise. fn
-// must use only tx: the writer has a single connection.
-func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
 }
 
 // userKey is the database key of user: its bare JID.

@@ -36,7 +36,7 @@ func (db *DB) PrivateKeys(ctx context.Context, user jid.JID) ([]string, error) {
 // SetRosterVersion sets the roster version of user (for imports).
 func (db *DB) SetRosterVersion(ctx context.Context, user jid.JID, version int64) error {
 	u := userKey(user)
-	_, err := db.w.ExecContext(ctx, `INSERT INTO roster_versions(user, version) VALUES (?, ?)
+	_, err := db.exec(ctx, `INSERT INTO roster_versions(user, version) VALUES (?, ?)
 		ON CONFLICT(user) DO UPDATE SET version = excluded.version`, u, version)
 	if err != nil {
 		return fmt.Errorf("sqlite: set roster version of %s: %w", u, err)

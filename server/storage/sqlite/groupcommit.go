@@ -1,0 +1,200 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync"
+)
+
+// maxGroup bounds how many callers' functions share one transaction.
+const maxGroup = 128
+
+// writeReq is one caller of [DB.tx] waiting in the write queue.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	err  error
+	lead bool          // set when the request is woken to lead the next group
+	done chan struct{} // one signal: the result is in err, or lead is set
+}
+
+// writeQueue is the group commit of the writer connection: concurrent
+// write transactions wait in queue; one caller at a time (the leader) takes
+// everything queued, runs it in one transaction and commits once.
+type writeQueue struct {
+	mu      sync.Mutex
+	queue   []*writeReq
+	running bool   // a leader is running a group
+	groups  uint64 // groups run so far (for tests)
+	reqs    sync.Pool
+}
+
+// tx runs fn in a write transaction on the writer connection, committing
+// if fn returns nil and rolling back what fn did otherwise. fn must use
+// only tx: the writer has a single connection.
+//
+// Concurrent calls are committed together (group commit): the first caller
+// to find the writer idle leads, running up to maxGroup queued functions in
+// one BEGIN IMMEDIATE transaction, each inside its own SAVEPOINT so that an
+// error rolls back only that caller's work, then commits once and wakes the
+// others with their results; a waiting caller then takes over for the next
+// group. Every caller returns only after its own data is committed (or with
+// the error that kept it from being committed), as with one transaction
+// each: nothing acknowledged can be lost. Should the group's transaction
+// itself fail (an interrupted statement or an I/O error rolls back all of
+// it), the callers still pending are rerun one transaction each.
+func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	q := &db.wq
+	req, _ := q.reqs.Get().(*writeReq)
+	if req == nil {
+		req = &writeReq{done: make(chan struct{}, 1)}
+	}
+	req.ctx, req.fn = ctx, fn
+	q.mu.Lock()
+	q.queue = append(q.queue, req)
+	lead := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if !lead {
+		<-req.done
+		lead = req.lead
+	}
+	if lead {
+		db.lead()
+	}
+	err := req.err
+	*req = writeReq{done: req.done}
+	q.reqs.Put(req)
+	return err
+}
+
+// lead runs one group: the queue's head (the leader's own request) and
+// whatever is queued behind it. It then hands the writer to the next
+// waiting caller, or marks it idle.
+func (db *DB) lead() {
+	q := &db.wq
+	q.mu.Lock()
+	n := min(len(q.queue), maxGroup)
+	group := make([]*writeReq, n)
+	copy(group, q.queue)
+	rest := copy(q.queue, q.queue[n:])
+	clear(q.queue[rest:])
+	q.queue = q.queue[:rest]
+	q.groups++
+	q.mu.Unlock()
+
+	db.runGroup(group)
+	// group[0] is the leader's own request: its caller reads err itself.
+	for _, r := range group[1:] {
+		r.done <- struct{}{}
+	}
+
+	q.mu.Lock()
+	if len(q.queue) == 0 {
+		q.running = false
+		q.mu.Unlock()
+		return
+	}
+	next := q.queue[0]
+	q.mu.Unlock()
+	next.lead = true
+	next.done <- struct{}{}
+}
+
+// runGroup runs the functions of group in one transaction and sets each
+// request's err.
+func (db *DB) runGroup(group []*writeReq) {
+	if len(group) == 1 {
+		group[0].err = db.runOne(group[0])
+		return
+	}
+	bg := context.Background()
+	tx, err := db.w.BeginTx(bg, nil)
+	if err != nil {
+		for _, r := range group {
+			r.err = fmt.Errorf("sqlite: begin: %w", err)
+		}
+		return
+	}
+	ran := make([]bool, len(group)) // fn ran and its savepoint was released
+	broken := false
+	for i, r := range group {
+		if err := r.ctx.Err(); err != nil {
+			r.err = fmt.Errorf("sqlite: begin: %w", err)
+			continue
+		}
+		if _, err := tx.ExecContext(bg, `SAVEPOINT grp`); err != nil {
+			broken = true
+			break
+		}
+		if r.err = r.fn(tx); r.err != nil {
+			if _, err := tx.ExecContext(bg, `ROLLBACK TO grp`); err != nil {
+				// The whole transaction is gone (SQLite rolls it all back
+				// after an interrupt or an I/O error): r's error stands,
+				// the others are rerun alone below.
+				broken = true
+				break
+			}
+		}
+		if _, err := tx.ExecContext(bg, `RELEASE grp`); err != nil {
+			if r.err == nil {
+				r.err = fmt.Errorf("sqlite: release savepoint: %w", err)
+				ran[i] = true // rerun below: nothing of it was committed
+			}
+			broken = true
+			break
+		}
+		ran[i] = r.err == nil
+	}
+	if !broken {
+		if err := tx.Commit(); err != nil {
+			for i, r := range group {
+				if ran[i] {
+					r.err = fmt.Errorf("sqlite: commit: %w", err)
+				}
+			}
+		}
+		return
+	}
+	_ = tx.Rollback()
+	for i, r := range group {
+		if ran[i] || r.err == nil {
+			r.err = db.runOne(r)
+		}
+	}
+}
+
+// runOne runs one request in its own transaction.
+func (db *DB) runOne(r *writeReq) error {
+	if err := r.ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	tx, err := db.w.BeginTx(context.Background(), nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := r.fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// exec runs one statement as a write transaction of its own, through the
+// group commit.
+func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = tx.ExecContext(ctx, query, args...)
+		return err
+	})
+	return res, err
+}
