@@ -105,7 +105,7 @@ func (r *Router) DiscoInfo(t module.Target) ([]module.Identity, []string) {
 func (g *registration) Bind2Feature(ns string, fn module.Bind2Func) {
 	for _, f := range g.r.bind2 {
 		if f.NS == ns {
-			g.r.regErrs = append(g.r.regErrs, fmt.Errorf("Bind 2 feature %s registered twice", ns))
+			g.r.regErrs = append(g.r.regErrs, fmt.Errorf("bind 2 feature %s registered twice", ns))
 			return
 		}
 	}

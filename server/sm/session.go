@@ -29,13 +29,12 @@ type Session struct {
 	conn     atomic.Pointer[connRef] // swapped on stream resumption (resume.go)
 	detached atomic.Bool             // see resume.go
 
-	mu          sync.Mutex
-	available   bool
-	priority    int
-	presence    *stanza.Element
-	interested  bool // requested the roster (RFC 6121 §2.1.6)
-	values      map[any]any
-	terminating bool
+	mu         sync.Mutex
+	available  bool
+	priority   int
+	presence   *stanza.Element
+	interested bool // requested the roster (RFC 6121 §2.1.6)
+	values     map[any]any
 }
 
 // NewSession returns an unbound session for the full JID j.

@@ -74,10 +74,9 @@ func (p *plainServer) Next(in []byte) ([]byte, bool, error) {
 // externalServer is a minimal server side of EXTERNAL (RFC 4422 App. A):
 // the identity comes from the lower layer via the configured callback.
 type externalServer struct {
-	check        func(authzid string) (string, error)
-	askedInitial bool
-	finished     bool
-	user, authz  string
+	check       func(authzid string) (string, error)
+	finished    bool
+	user, authz string
 }
 
 // Name implements ServerMechanism.

@@ -91,7 +91,7 @@ func TestRoundTripAllSCRAM(t *testing.T) {
 }
 
 func TestWrongPasswordAndUnknownUserIndistinguishable(t *testing.T) {
-	attempt := func(user, pass string) (string, error, ServerMechanism) {
+	attempt := func(user, pass string) (string, ServerMechanism, error) {
 		c, _ := NewClient(ScramSHA256, ClientConfig{Username: user, Password: pass})
 		s, _ := NewServer(ScramSHA256, serverCfg(t))
 		first, _ := c.Start()
@@ -104,11 +104,11 @@ func TestWrongPasswordAndUnknownUserIndistinguishable(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, _, err = s.Next(final)
-		return string(sf), err, s
+		return string(sf), s, err
 	}
-	_, errWrong, s1 := attempt("user", "wrong")
+	_, s1, errWrong := attempt("user", "wrong")
 	f1 := wantFailure(t, errWrong, NotAuthorized)
-	sfA, errUnknown, s2 := attempt("ghost", "pencil")
+	sfA, s2, errUnknown := attempt("ghost", "pencil")
 	f2 := wantFailure(t, errUnknown, NotAuthorized)
 	if f1.Error() != f2.Error() {
 		t.Fatalf("failures differ: %q vs %q", f1, f2)

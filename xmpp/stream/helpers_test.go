@@ -40,20 +40,6 @@ func condition(err error) Condition {
 	return ""
 }
 
-// describe summarises an error for comparisons between readers.
-func describe(err error) string {
-	switch {
-	case err == nil:
-		return "nil"
-	case err == io.EOF:
-		return "EOF"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "unexpected EOF"
-	case condition(err) != "":
-		return string(condition(err))
-	}
-	return "other: " + err.Error()
-}
 
 // treeDiff reports the first difference between two trees, treating the
 // content namespaces as one (the writer moves stanzas between them).
