@@ -208,4 +208,5 @@ type Stores struct {
 	PubSub   PubSub
 	Fast     FastTokens
 	Push     Push
+	MUC      MUC
 }

@@ -120,6 +120,7 @@ func (db *DB) Stores() storage.Stores {
 		Fast:     db,
 		Push:     db,
 		PubSub:   db,
+		MUC:      db,
 	}
 }
 

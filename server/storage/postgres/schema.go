@@ -91,6 +91,8 @@ CREATE TABLE last_activity (
 	pubsubSchema,
 	// 6: push notification registrations (XEP-0357).
 	pushSchema,
+	// 7: multi-user chat rooms and affiliations (XEP-0045).
+	mucSchema,
 }
 
 // userTables lists every table holding per-user rows (column "username"),

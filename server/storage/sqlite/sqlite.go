@@ -116,6 +116,7 @@ func (db *DB) Stores() storage.Stores {
 		PubSub:   db,
 		Fast:     db,
 		Push:     db,
+		MUC:      db,
 	}
 }
 

@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Stores) {
 		{"Invites", inviteTests},
 		{"FastTokens", fastTests},
 		{"Push", pushTests},
+		{"MUC", mucTests},
 		{"Transfer", transferTests},
 	}
 	for _, g := range groups {

@@ -1,0 +1,185 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
+
+// mucSchema holds persistent multi-user chat rooms (XEP-0045) and their
+// affiliations; occupants are never stored.
+const mucSchema = `
+CREATE TABLE muc_rooms (
+	room       TEXT PRIMARY KEY,
+	service    TEXT NOT NULL,
+	config     TEXT NOT NULL,
+	subject    TEXT NOT NULL,
+	subject_by TEXT NOT NULL,
+	created    INTEGER NOT NULL
+);
+CREATE INDEX muc_rooms_service ON muc_rooms(service, room);
+
+CREATE TABLE muc_affiliations (
+	room        TEXT NOT NULL REFERENCES muc_rooms(room) ON DELETE CASCADE,
+	jid         TEXT NOT NULL,
+	affiliation TEXT NOT NULL,
+	reason      TEXT NOT NULL,
+	nick        TEXT NOT NULL,
+	PRIMARY KEY (room, jid)
+);
+`
+
+var _ storage.MUC = (*DB)(nil)
+
+// PutRoom creates or replaces a room's configuration and subject.
+func (db *DB) PutRoom(ctx context.Context, r storage.MUCRoom) error {
+	cfg, err := json.Marshal(r.Config)
+	if err != nil {
+		return fmt.Errorf("sqlite: put room %s: %w", r.JID, err)
+	}
+	_, err = db.exec(ctx, `INSERT INTO muc_rooms(room, service, config, subject, subject_by, created)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT(room) DO UPDATE SET config = excluded.config, subject = excluded.subject,
+			subject_by = excluded.subject_by`,
+		r.JID.Bare().String(), r.JID.Domain(), string(cfg), r.Subject, r.SubjectBy, nanos(r.Created))
+	if err != nil {
+		return fmt.Errorf("sqlite: put room %s: %w", r.JID, err)
+	}
+	return nil
+}
+
+// MUCRoom returns a room; storage.ErrNotFound if absent.
+func (db *DB) MUCRoom(ctx context.Context, room jid.JID) (storage.MUCRoom, error) {
+	row := db.r.QueryRowContext(ctx, `SELECT room, config, subject, subject_by, created FROM muc_rooms WHERE room = ?`,
+		room.Bare().String())
+	r, err := scanRoom(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("sqlite: room %s: %w", room, storage.ErrNotFound)
+	}
+	if err != nil {
+		return r, fmt.Errorf("sqlite: room %s: %w", room, err)
+	}
+	return r, nil
+}
+
+func scanRoom(s rowScanner) (storage.MUCRoom, error) {
+	var (
+		r            storage.MUCRoom
+		room, cfg    string
+		createdNanos int64
+	)
+	if err := s.Scan(&room, &cfg, &r.Subject, &r.SubjectBy, &createdNanos); err != nil {
+		return r, err
+	}
+	j, err := jid.Parse(room)
+	if err != nil {
+		return r, fmt.Errorf("stored room JID %q: %w", room, err)
+	}
+	r.JID, r.Created = j, fromNanos(createdNanos)
+	if err := json.Unmarshal([]byte(cfg), &r.Config); err != nil {
+		return r, fmt.Errorf("config of room %s: %w", room, err)
+	}
+	return r, nil
+}
+
+// MUCRooms lists the rooms of a service (all when service is empty).
+func (db *DB) MUCRooms(ctx context.Context, service string) ([]storage.MUCRoom, error) {
+	q := `SELECT room, config, subject, subject_by, created FROM muc_rooms`
+	var args []any
+	if service != "" {
+		q += ` WHERE service = ?`
+		args = append(args, service)
+	}
+	rows, err := db.r.QueryContext(ctx, q+` ORDER BY room`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: rooms of %q: %w", service, err)
+	}
+	defer rows.Close()
+	var out []storage.MUCRoom
+	for rows.Next() {
+		r, err := scanRoom(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: rooms of %q: %w", service, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: rooms of %q: %w", service, err)
+	}
+	return out, nil
+}
+
+// DeleteRoom removes a room with its affiliations.
+func (db *DB) DeleteRoom(ctx context.Context, room jid.JID) error {
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		r := room.Bare().String()
+		if _, err := tx.ExecContext(ctx, `DELETE FROM muc_affiliations WHERE room = ?`, r); err != nil {
+			return fmt.Errorf("sqlite: delete room %s: %w", r, err)
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM muc_rooms WHERE room = ?`, r)
+		if err != nil {
+			return fmt.Errorf("sqlite: delete room %s: %w", r, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("sqlite: delete room %s: %w", r, storage.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// SetRoomAffiliation sets or (with "none") removes an affiliation.
+func (db *DB) SetRoomAffiliation(ctx context.Context, room jid.JID, a storage.MUCAffiliation) error {
+	r := room.Bare().String()
+	return db.tx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM muc_rooms WHERE room = ?`, r).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: affiliation with %s: %w", r, storage.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: affiliation with %s: %w", r, err)
+		}
+		if a.Affiliation == "none" || a.Affiliation == "" {
+			_, err = tx.ExecContext(ctx, `DELETE FROM muc_affiliations WHERE room = ? AND jid = ?`, r, a.JID.String())
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO muc_affiliations(room, jid, affiliation, reason, nick) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT(room, jid) DO UPDATE SET affiliation = excluded.affiliation, reason = excluded.reason,
+					nick = excluded.nick`, r, a.JID.String(), a.Affiliation, a.Reason, a.Nick)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: affiliation of %s with %s: %w", a.JID, r, err)
+		}
+		return nil
+	})
+}
+
+// RoomAffiliations lists a room's affiliations sorted by JID.
+func (db *DB) RoomAffiliations(ctx context.Context, room jid.JID) ([]storage.MUCAffiliation, error) {
+	r := room.Bare().String()
+	rows, err := db.r.QueryContext(ctx, `SELECT jid, affiliation, reason, nick FROM muc_affiliations WHERE room = ? ORDER BY jid`, r)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: affiliations of %s: %w", r, err)
+	}
+	defer rows.Close()
+	var out []storage.MUCAffiliation
+	for rows.Next() {
+		var a storage.MUCAffiliation
+		var j string
+		if err := rows.Scan(&j, &a.Affiliation, &a.Reason, &a.Nick); err != nil {
+			return nil, fmt.Errorf("sqlite: affiliations of %s: %w", r, err)
+		}
+		if a.JID, err = jid.Parse(j); err != nil {
+			return nil, fmt.Errorf("sqlite: affiliations of %s: stored JID %q: %w", r, j, err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: affiliations of %s: %w", r, err)
+	}
+	return out, nil
+}
