@@ -206,6 +206,8 @@ type Modules struct {
 	Version VersionModule
 	// MAM configures Message Archive Management (XEP-0313). Key "mam".
 	MAM MAMModule
+	// MUC configures Multi-User Chat (XEP-0045). Key "muc".
+	MUC MUCModule
 	// Disabled names modules not to load. Key "disabled".
 	Disabled []string
 }
@@ -221,6 +223,25 @@ type MAMModule struct {
 	// RetentionDays deletes archived messages older than this many days;
 	// 0 keeps them forever. Key "retention_days".
 	RetentionDays int
+}
+
+// MUCModule configures Multi-User Chat (XEP-0045).
+type MUCModule struct {
+	// DomainPrefix names the chat service "<prefix>.<domain>" of each
+	// served domain; empty means "conference". Key "domain_prefix".
+	DomainPrefix string
+	// History is how many messages rooms replay to new occupants by
+	// default; 0 means 20. Key "history".
+	History int
+	// MaxHistory caps the history an owner may configure; 0 means 100.
+	// Key "max_history".
+	MaxHistory int
+	// MaxUsers is the default occupant limit of new rooms; 0 means none.
+	// Key "max_users".
+	MaxUsers int
+	// RoomCreation is who may create rooms: "local" (accounts of the
+	// served domains, also when empty) or "admins". Key "room_creation".
+	RoomCreation string
 }
 
 // VersionModule configures Software Version (XEP-0092). The operating

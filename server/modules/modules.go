@@ -13,6 +13,7 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/disco"
 	"github.com/parley-xmpp/parley/server/mod/last"
 	"github.com/parley-xmpp/parley/server/mod/mam"
+	"github.com/parley-xmpp/parley/server/mod/muc"
 	"github.com/parley-xmpp/parley/server/mod/offline"
 	"github.com/parley-xmpp/parley/server/mod/ping"
 	"github.com/parley-xmpp/parley/server/mod/private"
@@ -52,5 +53,6 @@ func Default(cfg *config.Config) []module.Module {
 		carbons.New(),
 		push.New(),
 		mam.New(mam.Options{Default: cfg.Modules.MAM.Default, Retention: time.Duration(cfg.Modules.MAM.RetentionDays) * 24 * time.Hour}),
+		muc.New(muc.Options{Prefix: cfg.Modules.MUC.DomainPrefix, History: cfg.Modules.MUC.History, MaxHistory: cfg.Modules.MUC.MaxHistory, MaxUsers: cfg.Modules.MUC.MaxUsers, Create: cfg.Modules.MUC.RoomCreation, Admins: cfg.Admins}),
 	}
 }

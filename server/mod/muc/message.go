@@ -1,0 +1,184 @@
+package muc
+
+import (
+	"context"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/muc"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+// message handles a message to a room or to an occupant.
+func (m *Module) message(ctx context.Context, p *module.Packet) {
+	st := p.Stanza
+	rj := p.To.Bare()
+	if st.MessageType() == stanza.TypeError {
+		from := p.From
+		m.goBackground(func(ctx context.Context) { m.kickOnError(ctx, rj, from) })
+		return
+	}
+	rm, err := m.lookup(ctx, rj)
+	if err != nil {
+		m.replyErr(ctx, st, err)
+		return
+	}
+	if rm == nil || rm.locked && m.affiliation(rm, p.From) != affOwnerVal {
+		if rm != nil {
+			rm.mu.Unlock()
+		}
+		m.replyErr(ctx, st, stanza.Errorf(stanza.ItemNotFound, "no such room"))
+		return
+	}
+	defer rm.mu.Unlock()
+	if p.To.Resource() != "" {
+		m.private(ctx, rm, p)
+		return
+	}
+	if x := st.Child(muc.NSUser, "x"); x != nil && (x.Child(muc.NSUser, "invite") != nil || x.Child(muc.NSUser, "decline") != nil) {
+		m.invitation(ctx, rm, p, x)
+		return
+	}
+	if st.MessageType() != stanza.TypeGroupchat {
+		m.replyErr(ctx, st, stanza.Errorf(stanza.BadRequest, "messages to a room are of type groupchat"))
+		return
+	}
+	o := rm.real[p.From]
+	if o == nil {
+		m.replyErr(ctx, st, stanza.Errorf(stanza.NotAcceptable, "only occupants may send messages to the room"))
+		return
+	}
+	if o.role < muc.RoleParticipant {
+		m.replyErr(ctx, st, &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.Forbidden, Text: "you have no voice in this room"})
+		return
+	}
+	subj := st.Child("", "subject")
+	if subj != nil && !stanza.IsContentNS(subj.Name.Space) {
+		subj = nil
+	}
+	if subj != nil && st.Child(stanza.NSClient, "body") == nil {
+		if o.role != muc.RoleModerator && !rm.cfg.ChangeSubject {
+			m.replyErr(ctx, st, &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.Forbidden, Text: "you may not change the subject"})
+			return
+		}
+		rm.subject, rm.subjectBy = subj.Text(), o.nick
+		m.persist(ctx, rm)
+	}
+	m.broadcastMessage(ctx, rm, o, st)
+}
+
+// broadcastMessage reflects a groupchat message to every occupant from
+// the sender's occupant JID, keeping its id (XEP-0045 §7.4), and records
+// it in the history.
+func (m *Module) broadcastMessage(ctx context.Context, rm *room, o *occupant, st *stanza.Element) {
+	proto := &stanza.Element{Name: st.Name, Children: st.Children}
+	for _, a := range st.Attr {
+		if a.Name.Space == "" && (a.Name.Local == "to" || a.Name.Local == "from") {
+			continue
+		}
+		proto.Attr = append(proto.Attr, a)
+	}
+	proto.Set("from", o.jid.String())
+	for _, other := range rm.occupants() {
+		m.route(ctx, addressed(proto, other.real.String()))
+	}
+	if st.Child(stanza.NSClient, "body") != nil || st.Child("", "subject") != nil {
+		now := m.host.Now()
+		rm.hist.add(delayed(proto, rm.jid.String(), now), now)
+	}
+}
+
+// private forwards a message between occupants (XEP-0045 §7.5).
+func (m *Module) private(ctx context.Context, rm *room, p *module.Packet) {
+	st := p.Stanza
+	if st.MessageType() == stanza.TypeGroupchat {
+		m.replyErr(ctx, st, stanza.Errorf(stanza.BadRequest, "private messages are not of type groupchat"))
+		return
+	}
+	from := rm.real[p.From]
+	if from == nil {
+		m.replyErr(ctx, st, stanza.Errorf(stanza.NotAcceptable, "only occupants may send private messages"))
+		return
+	}
+	to := rm.occ[p.To.Resource()]
+	if to == nil {
+		m.replyErr(ctx, st, stanza.Errorf(stanza.ItemNotFound, "no such occupant"))
+		return
+	}
+	allowed := true
+	switch rm.cfg.AllowPM {
+	case pmNone:
+		allowed = false
+	case pmModerators:
+		allowed = from.role == muc.RoleModerator
+	case pmParticipants:
+		allowed = from.role >= muc.RoleParticipant
+	}
+	if !allowed {
+		m.replyErr(ctx, st, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.NotAllowed, Text: "private messages are not allowed here"})
+		return
+	}
+	c := &stanza.Element{Name: st.Name, Children: st.Children}
+	for _, a := range st.Attr {
+		if a.Name.Space == "" && (a.Name.Local == "to" || a.Name.Local == "from") {
+			continue
+		}
+		c.Attr = append(c.Attr, a)
+	}
+	c.Set("from", from.jid.String())
+	c.Set("to", to.real.String())
+	if c.Child(muc.NSUser, "x") == nil {
+		c.Children = append(append([]stanza.Node(nil), c.Children...), stanza.Node{Elem: stanza.New(muc.NSUser, "x")})
+	}
+	m.route(ctx, c)
+}
+
+// invitation forwards mediated invitations and declines (XEP-0045
+// §7.8.2).
+func (m *Module) invitation(ctx context.Context, rm *room, p *module.Packet, x *stanza.Element) {
+	st := p.Stanza
+	if dec := x.Child(muc.NSUser, "decline"); dec != nil {
+		to, err := jid.Parse(dec.Get("to"))
+		if err != nil {
+			m.replyErr(ctx, st, stanza.Errorf(stanza.JIDMalformed, "bad 'to' in decline"))
+			return
+		}
+		out := stanza.New(muc.NSUser, "decline", "from", p.From.Bare().String())
+		if r := dec.ChildText(muc.NSUser, "reason"); r != "" {
+			out.Append(stanza.New(muc.NSUser, "reason").AppendText(r))
+		}
+		msg := stanza.New(stanza.NSClient, "message", "from", rm.jid.String(), "to", to.String())
+		m.route(ctx, msg.Append(stanza.New(muc.NSUser, "x").Append(out)))
+		return
+	}
+	o := rm.real[p.From]
+	if o == nil {
+		m.replyErr(ctx, st, stanza.Errorf(stanza.NotAcceptable, "only occupants may invite"))
+		return
+	}
+	aff := m.affiliation(rm, p.From)
+	if rm.cfg.MembersOnly && !rm.cfg.AllowInvites && aff < affAdminVal {
+		m.replyErr(ctx, st, &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.Forbidden, Text: "only admins may invite to this room"})
+		return
+	}
+	for _, inv := range x.ChildrenNamed(muc.NSUser, "invite") {
+		to, err := jid.Parse(inv.Get("to"))
+		if err != nil {
+			m.replyErr(ctx, st, stanza.Errorf(stanza.JIDMalformed, "bad 'to' in invite"))
+			return
+		}
+		if rm.cfg.MembersOnly && m.affiliation(rm, to) == affNoneVal {
+			rm.affs[to.Bare()] = affEntry{aff: affMemberVal}
+			m.persistAff(ctx, rm, to.Bare())
+		}
+		out := stanza.New(muc.NSUser, "invite", "from", p.From.String())
+		if r := inv.ChildText(muc.NSUser, "reason"); r != "" {
+			out.Append(stanza.New(muc.NSUser, "reason").AppendText(r))
+		}
+		ux := stanza.New(muc.NSUser, "x").Append(out)
+		if rm.cfg.Protected {
+			ux.Append(stanza.New(muc.NSUser, "password").AppendText(rm.cfg.Secret))
+		}
+		m.route(ctx, stanza.New(stanza.NSClient, "message", "from", rm.jid.String(), "to", to.String()).Append(ux))
+	}
+}

@@ -1,0 +1,320 @@
+package muc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+// DefaultPrefix is the label prepended to each served domain to name its
+// MUC service.
+const DefaultPrefix = "conference"
+
+// Room creation policies (Options.Create).
+const (
+	// CreateLocal lets accounts of the served domains create rooms.
+	CreateLocal = "local"
+	// CreateAdmins lets only the server admins create rooms.
+	CreateAdmins = "admins"
+)
+
+// Options configure the module.
+type Options struct {
+	// Prefix names the service domain "<Prefix>.<domain>"; empty means
+	// DefaultPrefix, "-" disables the service.
+	Prefix string
+	// History is how many messages a room keeps for new occupants by
+	// default (muc#maxhistoryfetch); 0 means 20, negative means none.
+	History int
+	// MaxHistory caps what a room owner may configure; 0 means 100.
+	MaxHistory int
+	// MaxUsers is the default occupant limit of new rooms; 0 means none.
+	MaxUsers int
+	// Create is who may create rooms: CreateLocal (also when empty) or
+	// CreateAdmins.
+	Create string
+	// Admins are the server admins (bare JIDs): they may create rooms
+	// when Create is CreateAdmins and own every room.
+	Admins []jid.JID
+}
+
+// Module is the multi-user chat service.
+type Module struct {
+	opts  Options
+	host  module.Host
+	log   *slog.Logger
+	store storage.MUC
+
+	mu       sync.Mutex
+	rooms    map[jid.JID]*room
+	services map[string]bool
+	// joined indexes the rooms each real full JID occupies, for the
+	// end of its session.
+	joined map[jid.JID]map[jid.JID]struct{}
+
+	bgMu  sync.Mutex
+	bgCtx context.Context
+	bg    sync.WaitGroup
+}
+
+// New returns the module.
+func New(opts Options) *Module {
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	switch {
+	case opts.History == 0:
+		opts.History = 20
+	case opts.History < 0:
+		opts.History = 0
+	}
+	if opts.MaxHistory <= 0 {
+		opts.MaxHistory = 100
+	}
+	if opts.History > opts.MaxHistory {
+		opts.History = opts.MaxHistory
+	}
+	if opts.Create == "" {
+		opts.Create = CreateLocal
+	}
+	return &Module{
+		opts:     opts,
+		rooms:    make(map[jid.JID]*room),
+		services: make(map[string]bool),
+		joined:   make(map[jid.JID]map[jid.JID]struct{}),
+		bgCtx:    context.Background(),
+	}
+}
+
+var (
+	_ module.Module  = (*Module)(nil)
+	_ module.Starter = (*Module)(nil)
+)
+
+// Name implements module.Module.
+func (*Module) Name() string { return "muc" }
+
+// Register implements module.Module.
+func (m *Module) Register(r module.Registrar) error {
+	m.host = r.Host()
+	m.log = m.host.Logger()
+	m.store = m.host.Stores().MUC
+	if m.opts.Prefix == "-" {
+		return nil
+	}
+	if m.store == nil {
+		return errors.New("muc: the storage backend has no MUC store")
+	}
+	for _, d := range m.host.Domains() {
+		svc, err := jid.New("", m.opts.Prefix+"."+d, "")
+		if err != nil {
+			return fmt.Errorf("muc: service name for %s: %w", d, err)
+		}
+		m.services[svc.Domain()] = true
+		r.ServiceDomain(svc.Domain(), m.serviceHook(svc))
+	}
+	r.OnSession(module.SessionEnded, m.sessionEnded)
+	return nil
+}
+
+// Start implements module.Starter: background work (removing occupants
+// after errors) runs under ctx.
+func (m *Module) Start(ctx context.Context) error {
+	m.bgMu.Lock()
+	m.bgCtx = ctx
+	m.bgMu.Unlock()
+	return nil
+}
+
+// goBackground runs fn in a goroutine under the module's context. It is
+// how work that would re-enter a room lock (errors bounced by a delivery
+// made under that lock) is deferred.
+func (m *Module) goBackground(fn func(ctx context.Context)) {
+	m.bgMu.Lock()
+	ctx := m.bgCtx
+	m.bgMu.Unlock()
+	m.bg.Add(1)
+	go func() {
+		defer m.bg.Done()
+		fn(ctx)
+	}()
+}
+
+// serviceHook serves every stanza addressed to a MUC service domain.
+func (m *Module) serviceHook(svc jid.JID) module.Hook {
+	return func(ctx context.Context, p *module.Packet) module.Verdict {
+		if m.services[p.From.Domain()] {
+			// Rooms do not join rooms, nor answer each other.
+			return module.Handled
+		}
+		if p.To.Local() == "" {
+			return m.toService(ctx, svc, p)
+		}
+		switch p.Kind {
+		case stanza.KindPresence:
+			m.presence(ctx, p)
+		case stanza.KindMessage:
+			m.message(ctx, p)
+		case stanza.KindIQ:
+			m.iq(ctx, p)
+		}
+		return module.Handled
+	}
+}
+
+// sessionEnded removes the occupants a session left behind: normally the
+// presence module already sent unavailable presence to the rooms (it
+// tracks directed presence), so this only catches what that missed.
+func (m *Module) sessionEnded(ctx context.Context, s *sm.Session) {
+	full := s.JID()
+	for _, rj := range m.roomsOf(full) {
+		rm := m.loaded(rj)
+		if rm == nil {
+			continue
+		}
+		rm.mu.Lock()
+		if o := rm.real[full]; o != nil && (o.sess == nil || o.sess == s) {
+			m.removeOccupant(ctx, rm, o, leaveInfo{codes: []int{333}})
+		}
+		rm.mu.Unlock()
+	}
+}
+
+// roomsOf lists the rooms a real full JID occupies.
+func (m *Module) roomsOf(full jid.JID) []jid.JID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []jid.JID
+	for rj := range m.joined[full] {
+		out = append(out, rj)
+	}
+	return out
+}
+
+// track records (or with in false, forgets) that full occupies room.
+func (m *Module) track(full, room jid.JID, in bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	set := m.joined[full]
+	if in {
+		if set == nil {
+			set = make(map[jid.JID]struct{})
+			m.joined[full] = set
+		}
+		set[room] = struct{}{}
+		return
+	}
+	delete(set, room)
+	if len(set) == 0 {
+		delete(m.joined, full)
+	}
+}
+
+// loaded returns a room that is in memory, or nil.
+func (m *Module) loaded(rj jid.JID) *room {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rooms[rj]
+}
+
+// lookup returns a room, loading a persistent one from storage; nil when
+// the room does not exist. The room is returned locked, and never one that
+// was closed meanwhile.
+func (m *Module) lookup(ctx context.Context, rj jid.JID) (*room, error) {
+	for {
+		rm := m.loaded(rj)
+		if rm == nil {
+			stored, err := m.store.MUCRoom(ctx, rj)
+			if errors.Is(err, storage.ErrNotFound) {
+				return nil, nil
+			}
+			if err != nil {
+				return nil, fmt.Errorf("muc: loading %s: %w", rj, err)
+			}
+			affs, err := m.store.RoomAffiliations(ctx, rj)
+			if err != nil {
+				return nil, fmt.Errorf("muc: loading %s: %w", rj, err)
+			}
+			rm = m.roomFromStore(stored, affs)
+			m.mu.Lock()
+			if other := m.rooms[rj]; other != nil {
+				rm = other
+			} else {
+				m.rooms[rj] = rm
+			}
+			m.mu.Unlock()
+		}
+		rm.mu.Lock()
+		if !rm.closed {
+			return rm, nil
+		}
+		rm.mu.Unlock()
+	}
+}
+
+// create makes a new room owned by owner, returned locked; if another
+// request created it meanwhile, that room is returned (created false).
+func (m *Module) create(rj, owner jid.JID) (rm *room, created bool) {
+	fresh := m.newRoom(rj)
+	fresh.affs[owner.Bare()] = affEntry{aff: affOwnerVal}
+	fresh.locked = true
+	m.mu.Lock()
+	if other := m.rooms[rj]; other != nil {
+		m.mu.Unlock()
+		other.mu.Lock()
+		return other, false
+	}
+	m.rooms[rj] = fresh
+	m.mu.Unlock()
+	fresh.mu.Lock()
+	return fresh, true
+}
+
+// close forgets a room (emptied temporary room, destroyed room); the
+// caller holds its lock.
+func (m *Module) close(rm *room) {
+	rm.closed = true
+	m.mu.Lock()
+	if m.rooms[rm.jid] == rm {
+		delete(m.rooms, rm.jid)
+	}
+	m.mu.Unlock()
+}
+
+// route sends a stanza the service built.
+func (m *Module) route(ctx context.Context, st *stanza.Element) {
+	m.host.Route(ctx, st)
+}
+
+// replyErr answers a stanza with an error; errors other than
+// *stanza.Error are logged and sent as <internal-server-error/>.
+func (m *Module) replyErr(ctx context.Context, st *stanza.Element, err error) {
+	var se *stanza.Error
+	if !errors.As(err, &se) {
+		m.log.ErrorContext(ctx, "muc: request failed", "from", st.From(), "to", st.To(), "err", err)
+		se = stanza.Err(stanza.InternalServerError)
+	}
+	if !stanza.MayBounce(st) {
+		return
+	}
+	m.route(ctx, stanza.ErrorReply(st, se))
+}
+
+// isAdmin reports whether a JID is a server admin.
+func (m *Module) isAdmin(j jid.JID) bool {
+	b := j.Bare()
+	for _, a := range m.opts.Admins {
+		if a == b {
+			return true
+		}
+	}
+	return false
+}
