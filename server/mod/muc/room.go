@@ -188,17 +188,26 @@ func (rm *room) seesJIDs(o *occupant) bool {
 	return rm.cfg.WhoIs == whoisAnyone || o.role == muc.RoleModerator
 }
 
+// addressedEl is an addressed copy and room for its attributes, so that
+// a copy costs one allocation.
+type addressedEl struct {
+	el    stanza.Element
+	attrs [6]stanza.Attr
+}
+
 // addressed returns a copy of proto addressed to 'to': a new attribute
 // list, children shared with proto. Each copy is serialised once by the
 // session that takes it; nothing may modify the shared children.
 func addressed(proto *stanza.Element, to string) *stanza.Element {
-	c := &stanza.Element{Name: proto.Name, Children: proto.Children}
-	c.Attr = make([]stanza.Attr, 0, len(proto.Attr)+1)
-	for _, a := range proto.Attr {
-		if a.Name.Space == "" && a.Name.Local == "to" {
+	a := &addressedEl{}
+	c := &a.el
+	c.Name, c.Children = proto.Name, proto.Children
+	c.Attr = a.attrs[:0]
+	for _, at := range proto.Attr {
+		if at.Name.Space == "" && at.Name.Local == "to" {
 			continue
 		}
-		c.Attr = append(c.Attr, a)
+		c.Attr = append(c.Attr, at)
 	}
 	c.Attr = append(c.Attr, stanza.Attr{Name: xmlName("to"), Value: to})
 	return c

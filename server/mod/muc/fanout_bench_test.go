@@ -1,0 +1,96 @@
+package muc_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"testing"
+
+	"github.com/parley-xmpp/parley/server/mod/muc"
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/router"
+	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/storage/sqlite"
+	"github.com/parley-xmpp/parley/xmpp/form"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+	xmuc "github.com/parley-xmpp/parley/xmpp/muc"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// countConn is a transport that serialises what it is given, as the c2s
+// writer does, and counts it.
+type countConn struct{ n, bytes atomic.Int64 }
+
+func (c *countConn) Deliver(st *stanza.Element) error {
+	c.n.Add(1)
+	c.bytes.Add(int64(len(st.Bytes())))
+	return nil
+}
+func (c *countConn) Close(*stream.Error)  {}
+func (c *countConn) RemoteAddr() string { return "bench" }
+
+// BenchmarkRoomFanout measures one groupchat message reflected to every
+// occupant of a room of 100 and of 1,000 occupants, through the real
+// router into sessions that serialise each copy: the time and allocations
+// per delivery.
+func BenchmarkRoomFanout(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("occupants=%d", n), func(b *testing.B) { benchFanout(b, n) })
+	}
+}
+
+func benchFanout(b *testing.B, n int) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "parley.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	table := sm.NewTable(0)
+	r := router.New(router.Options{Domains: []string{"example.com"}, Stores: db.Stores(), Table: table})
+	if err := r.Register(muc.New(muc.Options{History: -1})); err != nil {
+		b.Fatal(err)
+	}
+	conns := make([]*countConn, n)
+	sessions := make([]*sm.Session, n)
+	for i := range n {
+		full := jid.MustParse(fmt.Sprintf("user%d@example.com/bench", i))
+		conns[i] = &countConn{}
+		sessions[i] = sm.NewSession(full, conns[i])
+		if _, err := table.Bind(sessions[i]); err != nil {
+			b.Fatal(err)
+		}
+		r.Emit(ctx, module.SessionBound, sessions[i])
+		occ := jid.MustParse(fmt.Sprintf("room@conference.example.com/u%d", i))
+		pres := xmuc.Join(occ, "", &xmuc.History{MaxStanzas: 0, MaxChars: -1, Seconds: -1})
+		r.RouteFrom(ctx, sessions[i], pres.Set("from", full.String()))
+		if i == 0 {
+			q := stanza.New(xmuc.NSOwner, "query").Append((&form.Form{Type: form.TypeSubmit}).Element())
+			iq := stanza.NewIQ(stanza.TypeSet, "cfg", "room@conference.example.com", q)
+			iq.Set("from", full.String())
+			r.RouteFrom(ctx, sessions[0], iq)
+		}
+	}
+	before := conns[n-1].n.Load()
+	msg := stanza.NewMessage(stanza.TypeGroupchat, "room@conference.example.com", "a message of ordinary length, sent to the whole room")
+	msg.Set("from", sessions[0].JID().String())
+	msg.Set("id", "m1")
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	b.ResetTimer()
+	for range b.N {
+		r.RouteFrom(ctx, sessions[0], msg)
+	}
+	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
+	if got := conns[n-1].n.Load() - before; got != int64(b.N) {
+		b.Fatalf("the last occupant got %d of %d messages", got, b.N)
+	}
+	deliveries := float64(b.N) * float64(n)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/deliveries, "ns/delivery")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/deliveries, "allocs/delivery")
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/deliveries, "B/delivery")
+}
