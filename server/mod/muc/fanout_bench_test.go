@@ -29,8 +29,8 @@ func (c *countConn) Deliver(st *stanza.Element) error {
 	c.bytes.Add(int64(len(st.Bytes())))
 	return nil
 }
-func (c *countConn) Close(*stream.Error)  {}
-func (c *countConn) RemoteAddr() string { return "bench" }
+func (c *countConn) Close(*stream.Error) {}
+func (c *countConn) RemoteAddr() string  { return "bench" }
 
 // BenchmarkRoomFanout measures one groupchat message reflected to every
 // occupant of a room of 100 and of 1,000 occupants, through the real
