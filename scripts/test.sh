@@ -58,6 +58,18 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
+log "staticcheck ./..."
+staticcheck=$(command -v staticcheck || true)
+if [ -z "$staticcheck" ]; then
+	gobin=$(go env GOPATH)/bin
+	if [ ! -x "$gobin/staticcheck" ]; then
+		log "installing staticcheck"
+		go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	fi
+	staticcheck=$gobin/staticcheck
+fi
+"$staticcheck" ./...
+
 if [ "${CI:-}" = true ]; then
 	export PARLEY_INTEROP_REQUIRED=1
 fi
