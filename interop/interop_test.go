@@ -57,6 +57,7 @@ var users = []string{
 	"quinn",       // @xmpp/client SASL2, Bind 2 and FAST (sasl2_test.go)
 	"sara", "tom", // slixmpp stream management (sm_test.go)
 	"uma", "vic", // @xmpp/client stream management (sm_test.go)
+	"wendy", "xavier", // slixmpp multi-user chat (muc_test.go)
 }
 
 func password(user string) string { return "pw-" + user + "-Secret!" }

@@ -1,0 +1,135 @@
+package interop
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// mucEvent is the part of a muc_peer.py event the MUC scenario reads
+// beyond the shared event fields.
+type mucEvent struct {
+	OK          bool     `json:"ok"`
+	Codes       []int    `json:"codes"`
+	Role        string   `json:"role"`
+	Affiliation string   `json:"affiliation"`
+	Occupants   []string `json:"occupants"`
+	Fields      []string `json:"fields"`
+	Subject     string   `json:"subject"`
+	ID          string   `json:"id"`
+}
+
+func decodeMUC(p *peer, ev event) mucEvent {
+	p.t.Helper()
+	var e mucEvent
+	if err := json.Unmarshal([]byte(ev.raw), &e); err != nil {
+		p.fail("decoding %s: %v", ev.raw, err)
+	}
+	return e
+}
+
+// startMUCPeer starts slixmpp/muc_peer.py as user over STARTTLS.
+func startMUCPeer(t *testing.T, s *server, user string) *peer {
+	t.Helper()
+	host, port, _ := net.SplitHostPort(s.starttls)
+	args := []string{filepath.Join(testDir(t), "slixmpp", "muc_peer.py"),
+		"--jid", bare(user) + "/muc", "--password", password(user),
+		"--host", host, "--port", port}
+	if os.Getenv("PARLEY_INTEROP_DEBUG") != "" {
+		args = append(args, "--debug")
+	}
+	return startPeer(t, s, "slixmpp "+user+"/muc", user, exec.Command(python, args...))
+}
+
+// mucReply waits for the answer to a command and fails unless it is ok.
+func (p *peer) mucReply(name string) mucEvent {
+	p.t.Helper()
+	ev := p.expect(name, eventTimeout, func(ev event) bool { return ev.Event == name })
+	e := decodeMUC(p, ev)
+	if !e.OK {
+		p.fail("%s failed: %s", name, ev.raw)
+	}
+	return e
+}
+
+// expectMUCPresence waits for occupant presence of a type from an
+// occupant JID.
+func (p *peer) expectMUCPresence(from, typ string) mucEvent {
+	p.t.Helper()
+	ev := p.expect("MUC presence "+typ+" from "+from, eventTimeout, func(ev event) bool {
+		return ev.Event == "muc_presence" && ev.From == from && ev.Type == typ
+	})
+	return decodeMUC(p, ev)
+}
+
+// TestSlixmppMUC: two slixmpp xep_0045 clients on conference.localhost.
+// The first creates a room (110 and 201), fetches the configuration form
+// and submits it; the second joins; both exchange groupchat messages,
+// reflected to both from the senders' occupant JIDs; the owner changes
+// the subject; the second leaves and both see its unavailable presence,
+// with 110 for itself only.
+func TestSlixmppMUC(t *testing.T) {
+	needSlixmpp(t)
+	s := theServer(t)
+	wendy := startMUCPeer(t, s, "wendy")
+	xavier := startMUCPeer(t, s, "xavier")
+	const room = "interop@conference." + domain
+	occ := func(nick string) string { return room + "/" + nick }
+
+	wendy.send(map[string]any{"cmd": "join", "room": room, "nick": "wendy"})
+	j := wendy.mucReply("joined")
+	if !slices.Contains(j.Codes, 110) || !slices.Contains(j.Codes, 201) || j.Affiliation != "owner" || j.Role != "moderator" {
+		wendy.fail("creating the room: %+v", j)
+	}
+	wendy.send(map[string]any{"cmd": "configure", "room": room})
+	if c := wendy.mucReply("configured"); !slices.Contains(c.Fields, "muc#roomconfig_persistentroom") {
+		wendy.fail("configuration form fields: %v", c.Fields)
+	}
+
+	xavier.send(map[string]any{"cmd": "join", "room": room, "nick": "xavier"})
+	j = xavier.mucReply("joined")
+	if !slices.Equal(j.Codes, []int{110}) || j.Affiliation != "none" || j.Role != "participant" || !slices.Contains(j.Occupants, occ("wendy")) {
+		xavier.fail("joining: %+v", j)
+	}
+	if p := wendy.expectMUCPresence(occ("xavier"), "available"); p.Role != "participant" {
+		wendy.fail("xavier's presence: %+v", p)
+	}
+
+	wendy.send(map[string]any{"cmd": "say", "room": room, "body": "hello from wendy"})
+	xavier.send(map[string]any{"cmd": "say", "room": room, "body": "hello from xavier"})
+	for _, p := range []*peer{wendy, xavier} {
+		for _, m := range []struct{ from, body string }{{occ("wendy"), "hello from wendy"}, {occ("xavier"), "hello from xavier"}} {
+			p.expect("groupchat "+m.body, eventTimeout, func(ev event) bool {
+				return ev.Event == "groupchat" && ev.From == m.from && ev.Body == m.body && !ev.Delayed
+			})
+		}
+	}
+
+	wendy.send(map[string]any{"cmd": "subject", "room": room, "subject": "Interop"})
+	for _, p := range []*peer{wendy, xavier} {
+		ev := p.expect("subject change", eventTimeout, func(ev event) bool {
+			return ev.Event == "subject" && decodeMUC(p, ev).Subject == "Interop"
+		})
+		if ev.From != occ("wendy") {
+			p.fail("subject from %s, want %s", ev.From, occ("wendy"))
+		}
+	}
+
+	xavier.send(map[string]any{"cmd": "leave", "room": room, "nick": "xavier"})
+	// slixmpp forgets the room as it sends its unavailable presence, so
+	// xep_0045 ignores the answer: the raw stanza shows it.
+	left := xavier.expect("own unavailable presence", eventTimeout, func(ev event) bool {
+		return ev.Event == "raw_presence" && ev.From == occ("xavier") && ev.Type == "unavailable"
+	})
+	if !strings.Contains(left.XML, `code="110"`) || !strings.Contains(left.XML, `role="none"`) {
+		xavier.fail("own departure: %s", left.XML)
+	}
+	if p := wendy.expectMUCPresence(occ("xavier"), "unavailable"); slices.Contains(p.Codes, 110) || p.Role != "none" {
+		wendy.fail("xavier's departure: %+v", p)
+	}
+}
