@@ -52,22 +52,6 @@ func expect(t *testing.T, c *client.Client, what string, match func(*stanza.Elem
 	}
 }
 
-// nothing fails if c receives a stanza matching match within d.
-func nothing(t *testing.T, c *client.Client, d time.Duration, what string, match func(*stanza.Element) bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	for {
-		st, err := c.Recv(ctx)
-		if err != nil {
-			return
-		}
-		if match(st) {
-			t.Fatalf("%s: unexpected %s: %s", c.JID(), what, st)
-		}
-	}
-}
-
 // codes returns the muc#user status codes of a stanza.
 func codes(st *stanza.Element) []int { return muc.StatusCodes(st.Child(muc.NSUser, "x")) }
 
