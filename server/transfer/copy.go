@@ -18,6 +18,7 @@ type Stats struct {
 	RosterItems, Requests, Offline, VCards, Private    int
 	Blocked, Last, Archived, PEPNodes, PEPItems        int
 	Push, FastTokens, Services, ServiceNodes, Invites  int
+	Rooms                                              int // persistent MUC rooms
 	PlaintextPasswords, NoCredentials, SkippedElements int
 	// Hosts are the domains of the accounts, in the order first met.
 	Hosts []string
@@ -28,6 +29,9 @@ func (s Stats) String() string {
 	out := fmt.Sprintf("%d roster items, %d subscription requests, %d offline messages, %d vCards, %d private XML elements, %d blocked JIDs, %d last activities, %d archived messages, %d PEP nodes with %d items, %d push registrations, %d FAST tokens, %d disabled accounts, %d pubsub services with %d nodes, %d invitations (%d accounts replaced)",
 		s.RosterItems, s.Requests, s.Offline, s.VCards, s.Private, s.Blocked, s.Last, s.Archived,
 		s.PEPNodes, s.PEPItems, s.Push, s.FastTokens, s.Disabled, s.Services, s.ServiceNodes, s.Invites, s.Replaced)
+	if s.Rooms > 0 {
+		out += fmt.Sprintf(", %d chat rooms", s.Rooms)
+	}
 	if s.PlaintextPasswords > 0 {
 		out += fmt.Sprintf("; %d plaintext passwords converted to SCRAM keys", s.PlaintextPasswords)
 	}
@@ -113,6 +117,9 @@ func Copy(ctx context.Context, from, to storage.Stores, opts CopyOptions) (Stats
 		return st, err
 	}
 	if err := copyInvites(ctx, from, to, &st); err != nil {
+		return st, err
+	}
+	if err := copyRooms(ctx, from, to, &st); err != nil {
 		return st, err
 	}
 	return st, nil

@@ -83,6 +83,14 @@ func Export(ctx context.Context, s storage.Stores, w io.Writer, opts ExportOptio
 		ew.elem(inviteElement(inv), NSPIE)
 		st.Invites++
 	}
+	rooms, err := ReadRooms(ctx, s)
+	if err != nil {
+		return st, err
+	}
+	for _, r := range rooms {
+		ew.elem(roomElement(r), NSPIE)
+		st.Rooms++
+	}
 	ew.raw("</server-data>\n")
 	if ew.err != nil {
 		return st, fmt.Errorf("writing: %w", ew.err)

@@ -227,6 +227,12 @@ func (im *importer) serverChild(dec *xml.Decoder, c xml.StartElement, dir string
 			return err
 		}
 		return im.service(el)
+	case c.Name.Space == NS && c.Name.Local == "muc-room":
+		el, err := readElement(dec, c)
+		if err != nil {
+			return err
+		}
+		return im.importRoom(el)
 	case c.Name.Space == NS && c.Name.Local == "invite":
 		el, err := readElement(dec, c)
 		if err != nil {
