@@ -24,7 +24,9 @@
 // <blocklist/>), the archiving preferences (XEP-0441's <prefs/>), the
 // disabled flag, last activity, push registrations and FAST tokens of an
 // account, item publishers and times, node creation times, and, after the
-// hosts, publish-subscribe services and invitations.
+// hosts, publish-subscribe services, invitations and persistent
+// multi-user chat rooms (<muc-room/>: configuration form, subject,
+// affiliations).
 //
 // Import reads such files as written by Parley, Prosody (prosody-migrator
 // to the xep0227 store) and ejabberd (ejabberdctl export_piefxis),
