@@ -3,7 +3,9 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 )
 
@@ -28,6 +30,9 @@ type writeQueue struct {
 	running bool   // a leader is running a group
 	groups  uint64 // groups run so far (for tests)
 	reqs    sync.Pool
+	stmts   sync.Map // query -> *sql.Stmt prepared on the writer (exec)
+	// The savepoint statements of a group, prepared on the writer.
+	savepoint, rollbackTo, release *sql.Stmt
 }
 
 // tx runs fn in a write transaction on the writer connection, committing
@@ -76,6 +81,11 @@ func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // whatever is queued behind it. It then hands the writer to the next
 // waiting caller, or marks it idle.
 func (db *DB) lead() {
+	// Let the goroutines that are ready to run (often the callers the last
+	// group just released, about to write again) join this group: on a
+	// single P they would otherwise only run after it, and every group
+	// would hold one caller.
+	runtime.Gosched()
 	q := &db.wq
 	q.mu.Lock()
 	n := min(len(q.queue), maxGroup)
@@ -112,6 +122,7 @@ func (db *DB) runGroup(group []*writeReq) {
 		group[0].err = db.runOne(group[0])
 		return
 	}
+	q := &db.wq
 	bg := context.Background()
 	tx, err := db.w.BeginTx(bg, nil)
 	if err != nil {
@@ -127,12 +138,12 @@ func (db *DB) runGroup(group []*writeReq) {
 			r.err = fmt.Errorf("sqlite: begin: %w", err)
 			continue
 		}
-		if _, err := tx.ExecContext(bg, `SAVEPOINT grp`); err != nil {
+		if _, err := tx.StmtContext(bg, q.savepoint).ExecContext(bg); err != nil {
 			broken = true
 			break
 		}
 		if r.err = r.fn(tx); r.err != nil {
-			if _, err := tx.ExecContext(bg, `ROLLBACK TO grp`); err != nil {
+			if _, err := tx.StmtContext(bg, q.rollbackTo).ExecContext(bg); err != nil {
 				// The whole transaction is gone (SQLite rolls it all back
 				// after an interrupt or an I/O error): r's error stands,
 				// the others are rerun alone below.
@@ -140,7 +151,7 @@ func (db *DB) runGroup(group []*writeReq) {
 				break
 			}
 		}
-		if _, err := tx.ExecContext(bg, `RELEASE grp`); err != nil {
+		if _, err := tx.StmtContext(bg, q.release).ExecContext(bg); err != nil {
 			if r.err == nil {
 				r.err = fmt.Errorf("sqlite: release savepoint: %w", err)
 				ran[i] = true // rerun below: nothing of it was committed
@@ -188,13 +199,63 @@ func (db *DB) runOne(r *writeReq) error {
 }
 
 // exec runs one statement as a write transaction of its own, through the
-// group commit.
+// group commit. The statement is prepared once on the writer connection
+// and reused: parsing it again costs as much as running it.
 func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := db.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
 	var res sql.Result
-	err := db.tx(ctx, func(tx *sql.Tx) error {
+	err = db.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		res, err = tx.ExecContext(ctx, query, args...)
+		res, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 		return err
 	})
 	return res, err
+}
+
+// prepared returns query prepared on the writer connection. It must not
+// be called inside a transaction of the writer, whose only connection the
+// transaction holds.
+func (db *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := db.wq.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.w.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	if prev, loaded := db.wq.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// closeStmts closes the statements prepared on the writer.
+func (q *writeQueue) closeStmts() error {
+	var errs []error
+	q.stmts.Range(func(k, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		q.stmts.Delete(k)
+		return true
+	})
+	return errors.Join(errs...)
+}
+
+// prepare prepares the savepoint statements of the groups on w.
+func (q *writeQueue) prepare(ctx context.Context, w *sql.DB) error {
+	for _, p := range []struct {
+		st    **sql.Stmt
+		query string
+	}{{&q.savepoint, `SAVEPOINT grp`}, {&q.rollbackTo, `ROLLBACK TO grp`}, {&q.release, `RELEASE grp`}} {
+		st, err := w.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare %s: %w", p.query, err)
+		}
+		*p.st = st
+		q.stmts.Store(p.query, st) // closed with the others
+	}
+	return nil
 }

@@ -97,6 +97,11 @@ func open(ctx context.Context, path string, log *slog.Logger, migs []string) (*D
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	db.r = r
+	if err := db.wq.prepare(ctx, w); err != nil {
+		r.Close()
+		w.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
@@ -122,7 +127,7 @@ func (db *DB) Stores() storage.Stores {
 
 // Close closes both connection pools.
 func (db *DB) Close() error {
-	err := errors.Join(db.r.Close(), db.w.Close())
+	err := errors.Join(db.wq.closeStmts(), db.r.Close(), db.w.Close())
 	if err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
