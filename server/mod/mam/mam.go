@@ -50,7 +50,7 @@ type Module struct {
 	store storage.Archive
 
 	prefsMu sync.Mutex
-	prefs   map[jid.JID]storage.ArchivePrefs // cache of stored preferences
+	prefs   map[jid.JID]storage.ArchivePrefs // cache of preferences, stored or default
 }
 
 // New returns the MAM module.
@@ -235,7 +235,9 @@ func (m *Module) userPrefs(ctx context.Context, user jid.JID) (storage.ArchivePr
 	}
 	p, err := m.store.ArchivePrefs(ctx, user)
 	if errors.Is(err, storage.ErrNotFound) {
-		return storage.ArchivePrefs{Default: m.opts.Default}, nil
+		// Cached too: otherwise every message to or from an account
+		// without preferences (most of them) reads the store.
+		p, err = storage.ArchivePrefs{Default: m.opts.Default}, nil
 	}
 	if err != nil {
 		return p, err

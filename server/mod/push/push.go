@@ -40,10 +40,20 @@ type Module struct {
 	mu     sync.Mutex
 	counts map[jid.JID]int // messages notified since the user was last reachable
 	ctx    context.Context // the server's run context, set by Start
+	// regs caches each user's registrations (an empty slice for none),
+	// so that a message to an online user does not read the store. This
+	// module's own changes drop a user's entry, and so does the user's
+	// next initial presence (for changes made behind the server's back,
+	// such as an import); regsGen counts the drops, so that a lookup
+	// racing with one does not cache what it read before.
+	regs    map[jid.JID][]storage.PushRegistration
+	regsGen uint64
 }
 
 // New returns the push module.
-func New() module.Module { return &Module{counts: make(map[jid.JID]int)} }
+func New() module.Module {
+	return &Module{counts: make(map[jid.JID]int), regs: make(map[jid.JID][]storage.PushRegistration)}
+}
 
 // Name implements module.Module.
 func (m *Module) Name() string { return "push" }
@@ -119,7 +129,9 @@ func (m *Module) enable(ctx context.Context, q *module.IQ) (*stanza.Element, err
 		f.Fields = kept
 		reg.Options = f.Element().AppendXML(nil, "")
 	}
-	if err := m.host.Stores().Push.PutPush(ctx, q.From.Bare(), reg); err != nil {
+	err = m.host.Stores().Push.PutPush(ctx, q.From.Bare(), reg)
+	m.forget(q.From.Bare())
+	if err != nil {
 		return nil, err
 	}
 	m.log.Info("push: enabled", "user", q.From.Bare(), "service", service, "node", reg.Node)
@@ -135,18 +147,55 @@ func (m *Module) disable(ctx context.Context, q *module.IQ) (*stanza.Element, er
 	if err != nil {
 		return nil, err
 	}
-	if err := m.host.Stores().Push.DeletePush(ctx, q.From.Bare(), service, q.Payload.Get("node")); err != nil {
+	err = m.host.Stores().Push.DeletePush(ctx, q.From.Bare(), service, q.Payload.Get("node"))
+	m.forget(q.From.Bare())
+	if err != nil {
 		return nil, err
 	}
 	m.log.Info("push: disabled", "user", q.From.Bare(), "service", service, "node", q.Payload.Get("node"))
 	return nil, nil
 }
 
-// reachable resets the user's count when a session comes online.
+// reachable resets the user's count when a session comes online, and
+// drops the cached registrations.
 func (m *Module) reachable(_ context.Context, s *sm.Session) {
 	m.mu.Lock()
 	delete(m.counts, s.JID().Bare())
 	m.mu.Unlock()
+	m.forget(s.JID().Bare())
+}
+
+// forget drops user's cached registrations.
+func (m *Module) forget(user jid.JID) {
+	m.mu.Lock()
+	delete(m.regs, user)
+	m.regsGen++
+	m.mu.Unlock()
+}
+
+// registrations returns user's registrations, from the cache when it
+// holds them.
+func (m *Module) registrations(ctx context.Context, user jid.JID) ([]storage.PushRegistration, error) {
+	m.mu.Lock()
+	regs, ok := m.regs[user]
+	gen := m.regsGen
+	m.mu.Unlock()
+	if ok {
+		return regs, nil
+	}
+	regs, err := m.host.Stores().Push.PushRegistrations(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	if regs == nil {
+		regs = []storage.PushRegistration{}
+	}
+	m.mu.Lock()
+	if m.regsGen == gen {
+		m.regs[user] = regs
+	}
+	m.mu.Unlock()
+	return regs, nil
 }
 
 // notifiable reports whether a message warrants a notification: one with
@@ -166,7 +215,7 @@ func (m *Module) inbound(ctx context.Context, p *module.Packet) module.Verdict {
 		return module.Continue
 	}
 	user := p.To.Bare()
-	regs, err := m.host.Stores().Push.PushRegistrations(ctx, user)
+	regs, err := m.registrations(ctx, user)
 	if err != nil {
 		m.log.Error("push: cannot read registrations", "user", user, "err", err)
 		return module.Continue
@@ -259,6 +308,7 @@ func (m *Module) publish(ctx context.Context, user jid.JID, r storage.PushRegist
 		if err := m.host.Stores().Push.DeletePush(dctx, user, r.Service, r.Node); err != nil {
 			m.log.Error("push: cannot disable a failing service", "user", user, "err", err)
 		}
+		m.forget(user)
 	default:
 		m.log.Warn("push: notification not answered", "user", user, "service", r.Service, "err", err)
 	}
