@@ -98,7 +98,10 @@ func (r *runner) setupRosters(ctx context.Context, sessions []*Session, approval
 	}
 	if ready {
 		r.log.Info("rosters already set up", "roster", R)
-		return nil
+		// Let the answers to the login probes arrive before measuring: a
+		// probe answered after a contact's first timed update carries
+		// that update again, which would count as a duplicate.
+		return sleep(ctx, time.Second)
 	}
 	if r.cfg.Progress != nil {
 		fmt.Fprintf(r.cfg.Progress, "setting up rosters of %d contacts for %d accounts\n", R, n)
