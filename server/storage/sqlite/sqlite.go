@@ -63,6 +63,13 @@ func open(ctx context.Context, path string, log *slog.Logger, migs []string) (*D
 	}
 	wq.Add("_pragma", "journal_mode(WAL)")
 	wq.Add("_pragma", "synchronous(NORMAL)")
+	// The writer's cache holds the index pages every archived message
+	// touches (per user, so scattered), and a longer WAL lets a
+	// checkpoint copy each often-rewritten page once rather than once per
+	// 1,000 frames: 1.45x faster archiving with 1,000 users
+	// (BenchmarkAppendArchive). The cache fills only as pages are used.
+	wq.Add("_pragma", "cache_size(-16384)")       // KiB
+	wq.Add("_pragma", "wal_autocheckpoint(4096)") // pages (16 MiB)
 	wq.Set("_txlock", "immediate")
 	w, err := sql.Open("sqlite", path+"?"+wq.Encode())
 	if err != nil {
