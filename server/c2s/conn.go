@@ -69,6 +69,7 @@ type conn struct {
 	out        outQueue
 
 	closing atomic.Bool
+	closeBy atomic.Int64 // unix nanos: deadline of the closing writes, set before closing
 	pingSeq uint64
 
 	sm   smReader      // XEP-0198, reader-owned (sm.go)

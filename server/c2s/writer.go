@@ -41,7 +41,11 @@ func (c *conn) Deliver(st *stanza.Element) error {
 	if q.max > 0 && len(q.items) >= q.max {
 		q.mu.Unlock()
 		c.log.Warn("c2s: slow consumer, closing", "queued", q.max)
-		go c.Close(&stream.Error{Condition: stream.PolicyViolation, Text: "too many stanzas queued: slow consumer"})
+		// Stop routing to it at once: what arrives from now on goes to
+		// other resources or offline storage. The router found this
+		// connection through c.session, so reading it here is safe.
+		c.cfg.Router.Sessions().Unbind(c.session)
+		go c.closeWithin(&stream.Error{Condition: stream.PolicyViolation, Text: "too many stanzas queued: slow consumer"}, c.cfg.Limits.WriteTimeout)
 		return errSlowConsumer
 	}
 	if c.holdLocked(st) { // XEP-0352: the client is inactive
@@ -114,9 +118,9 @@ func (c *conn) writeRaw(b []byte) error {
 	}
 	_ = c.nc.SetWriteDeadline(c.cfg.Now().Add(c.cfg.Limits.WriteTimeout))
 	if c.closing.Load() {
-		// Checked after setting the deadline: either Close's shorter one
-		// comes later, or we see closing and shorten it ourselves.
-		_ = c.nc.SetWriteDeadline(c.cfg.Now().Add(closeWriteWait))
+		// Checked after setting the deadline: either closeWithin's one
+		// comes later, or we see closing and apply it ourselves.
+		_ = c.nc.SetWriteDeadline(time.Unix(0, c.closeBy.Load()))
 	}
 	_, err := c.nc.Write(b)
 	return err
@@ -128,18 +132,27 @@ const closeWriteWait = 5 * time.Second
 // Close implements sm.Conn: it ends the stream from another goroutine,
 // with a stream error when err is non-nil.
 func (c *conn) Close(err *stream.Error) {
+	c.closeWithin(err, closeWriteWait)
+}
+
+// closeWithin is Close giving the peer at most wait to take what is being
+// written and the stream error. A slow consumer, already unbound, gets the
+// full write timeout so that a peer that does read again finds out why it
+// was disconnected; a replaced or shut-down session gets closeWriteWait.
+func (c *conn) closeWithin(err *stream.Error, wait time.Duration) {
 	c.endIfDetached() // XEP-0198: a detached session has no stream to close
+	by := c.cfg.Now().Add(wait)
+	c.closeBy.Store(by.UnixNano())
 	if !c.closing.CompareAndSwap(false, true) {
 		return
 	}
 	c.out.mu.Lock()
 	c.out.closed = true
 	c.out.mu.Unlock()
-	// The writer may be blocked on a peer that does not read (a slow
-	// consumer), holding writeMu for up to WriteTimeout: cut that short so
-	// the session ends promptly.
-	_ = c.nc.SetWriteDeadline(c.cfg.Now().Add(closeWriteWait))
-	c.writeClose(err)
+	// The writer may be blocked on a peer that does not read, holding
+	// writeMu for up to WriteTimeout: bound what is left by wait.
+	_ = c.nc.SetWriteDeadline(by)
+	c.writeCloseWithin(err, wait)
 	c.nc.Close()
 }
 
@@ -184,6 +197,10 @@ func (c *conn) closeStream(err *stream.Error) {
 // writeClose writes the stream error (if any) and the closing tag; for an
 // error before the stream header was sent it sends a header first.
 func (c *conn) writeClose(err *stream.Error) {
+	c.writeCloseWithin(err, closeWriteWait)
+}
+
+func (c *conn) writeCloseWithin(err *stream.Error, wait time.Duration) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	if c.sentClose {
@@ -202,7 +219,7 @@ func (c *conn) writeClose(err *stream.Error) {
 		buf = appendStreamElement(buf, err.Element())
 	}
 	buf = append(buf, stream.Close...)
-	_ = c.nc.SetWriteDeadline(c.cfg.Now().Add(closeWriteWait))
+	_ = c.nc.SetWriteDeadline(c.cfg.Now().Add(wait))
 	_, _ = c.nc.Write(buf)
 }
 
