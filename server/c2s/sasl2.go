@@ -15,13 +15,18 @@ import (
 
 // appendPreauthFeatures adds the features offered beside RFC 6120's SASL
 // on a TLS-protected, unauthenticated stream: XEP-0388's <authentication/>
-// with Bind 2 and FAST inline, and in-band registration when enabled.
+// with Bind 2, stream resumption and FAST inline, and in-band
+// registration when enabled.
 func (c *conn) appendPreauthFeatures(f *stanza.Element) {
 	if c.tls == nil {
 		return
 	}
 	if !c.cfg.DisableSASL2 {
 		inline := []*stanza.Element{bind2.Feature(c.bind2Features())}
+		if !c.cfg.SM.Disabled {
+			// XEP-0198 §9.2: stream resumption inline.
+			inline = append(inline, smns.Feature())
+		}
 		if c.fastEnabled() {
 			inline = append(inline, fast.Feature{Mechanisms: c.fastMechanisms()}.Element())
 		}
@@ -50,9 +55,15 @@ func (c *conn) sasl2Fail(f *authFailure) error {
 
 // handleSASL2 runs a XEP-0388 authentication with its inline requests:
 // the same mechanism exchange as RFC 6120's (plus FAST's token
-// mechanisms), then, only once it succeeded, FAST token handling and Bind
-// 2; then <success/> and the features of the authenticated stream,
-// without a stream restart.
+// mechanisms), then, only once it succeeded, FAST token handling, stream
+// resumption and Bind 2; then <success/> and the features of the
+// authenticated stream, without a stream restart.
+//
+// A <resume/> is processed first (XEP-0198 §9.2): once it succeeds, the
+// <resumed/> element goes inside <success/>, any <bind/> is ignored, and
+// no features follow, the stream being re-established; when it fails,
+// its <failed/> goes inside <success/> and the <bind/>, if any, is
+// processed as without one.
 func (c *conn) handleSASL2(ctx context.Context, el *stanza.Element) error {
 	a, err := sasl2.ParseAuthenticate(el)
 	if err != nil {
@@ -65,6 +76,10 @@ func (c *conn) handleSASL2(ctx context.Context, el *stanza.Element) error {
 	uaID := ""
 	if a.UserAgent != nil {
 		uaID = a.UserAgent.ID
+	}
+	var resumeReq *stanza.Element
+	if r := a.Extension(smns.NS, smns.NameResume); r != nil && !c.cfg.SM.Disabled {
+		resumeReq = r
 	}
 	var bindReq *bind2.Request
 	if b := a.Extension(bind2.NS, "bind"); b != nil {
@@ -109,6 +124,26 @@ func (c *conn) handleSASL2(ctx context.Context, el *stanza.Element) error {
 	}
 	if t := c.fastIssue(ctx, a, uaID, token); t != nil {
 		success.Extensions = append(success.Extensions, t)
+	}
+	if resumeReq != nil {
+		resumed := false
+		failed, err := c.resumeSM(ctx, resumeReq, func(r *stanza.Element) *stanza.Element {
+			// Queued ahead of the stanzas resent: <success/> is the first
+			// thing the resumed stream carries.
+			resumed = true
+			s := success
+			s.Extensions = append(slices.Clip(s.Extensions), r)
+			return s.Element()
+		})
+		if err != nil {
+			return err
+		}
+		if resumed {
+			return nil
+		}
+		if failed != nil {
+			success.Extensions = append(success.Extensions, failed)
+		}
 	}
 	var release func()
 	if bindReq != nil {

@@ -35,7 +35,8 @@ func sasl2Feature(t testing.TB, features *stanza.Element) sasl2.Feature {
 
 // sasl2Login runs a SASL2 exchange with mech and the extra request
 // elements; it returns the final element (<success/>, verified, or
-// <failure/>) and, after a success, the features that follow it.
+// <failure/>) and, after a success, the features that follow it (none
+// after a success that resumed a session).
 func (r *raw) sasl2Login(mech sasl.ClientMechanism, ua *sasl2.UserAgent, extra ...*stanza.Element) (final, features *stanza.Element) {
 	r.t.Helper()
 	initial, err := mech.Start()
@@ -71,6 +72,11 @@ func (r *raw) sasl2Login(mech sasl.ClientMechanism, ua *sasl2.UserAgent, extra .
 			}
 			if !mech.Done() {
 				r.t.Fatalf("%s: success before the exchange completed", mech.Name())
+			}
+			if el.Child(nsSM, "resumed") != nil {
+				// XEP-0198 §9.2: a resumed stream is re-established
+				// at once; no features follow.
+				return el, nil
 			}
 			f := r.mustNext() // no stream restart: the features follow at once
 			if f.Name.Space != stanza.NSStream || f.Name.Local != "features" {
@@ -147,6 +153,9 @@ func TestSASL2Features(t *testing.T) {
 		if !slices.Contains(vars, want) {
 			t.Errorf("Bind 2 inline features %v lack %s", vars, want)
 		}
+	}
+	if feat.InlineFeature(nsSM, "sm") == nil {
+		t.Errorf("no inline stream resumption (XEP-0198 §9.2): %s", f)
 	}
 	fe := feat.InlineFeature(fast.NS, "fast")
 	if fe == nil {
