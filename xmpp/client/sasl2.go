@@ -12,6 +12,7 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/sasl"
 	"github.com/parley-xmpp/parley/xmpp/sasl2"
+	smns "github.com/parley-xmpp/parley/xmpp/sm"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 
@@ -42,9 +43,13 @@ func (n *negotiator) sasl2Offered() bool {
 
 // authenticate2 logs in with SASL2 (XEP-0388): with the FAST token if one
 // is configured and accepted (falling back to the password if the server
-// refuses it), binding with Bind 2 when no resource was asked for. It
-// returns the bound JID, or a zero JID when the caller must still bind;
-// the features of the authenticated stream are in n.features either way.
+// refuses it), binding with Bind 2 when no resource was asked for, with
+// stream management enabled inline when configured and offered. With
+// n.sm.resume set, it asks to resume that session inline instead of
+// binding (XEP-0198 §9.2), and the outcome is in n.sm. It returns the
+// bound JID, or a zero JID when the caller must still bind (or the
+// session was resumed); the features of the authenticated stream are in
+// n.features unless a session was resumed.
 func (n *negotiator) authenticate2(resource string) (jid.JID, error) {
 	feat := sasl2.ParseFeature(n.features.Child(sasl2.NS, "authentication"))
 	cb := channelBindings(n.conn)
@@ -58,12 +63,20 @@ func (n *negotiator) authenticate2(resource string) (jid.JID, error) {
 	}
 	inline := func(requestToken bool) []*stanza.Element {
 		var out []*stanza.Element
-		if resource == "" && feat.InlineFeature(bind2.NS, "bind") != nil {
+		b := feat.InlineFeature(bind2.NS, "bind")
+		switch {
+		case n.sm.resume != nil:
+			out = append(out, n.sm.resume.Element())
+		case resource == "" && b != nil:
 			tag := defaultBind2Tag
 			if ua != nil && ua.Software != "" {
 				tag = ua.Software
 			}
-			out = append(out, bind2.Request{Tag: tag}.Element())
+			req := bind2.Request{Tag: tag}
+			if n.cfg.StreamManagement && slices.Contains(bind2.ParseFeature(b), smns.NS) {
+				req.Features = append(req.Features, smns.Enable{Resume: true}.Element())
+			}
+			out = append(out, req.Element())
 		}
 		if requestToken && ua != nil && ua.ID != "" && len(fastMechs) > 0 {
 			n.fastMech = preferredFAST(fastMechs, cb)
@@ -171,8 +184,9 @@ func (n *negotiator) sasl2Exchange(mech sasl.ClientMechanism, ua *sasl2.UserAgen
 	}
 }
 
-// sasl2Success verifies the server, keeps a FAST token, reads the
-// features that follow, and returns the JID bound with Bind 2 (zero if
+// sasl2Success verifies the server, keeps a FAST token and the outcome
+// of inline stream management, reads the features that follow (none
+// after a resumption), and returns the JID bound with Bind 2 (zero if
 // none).
 func (n *negotiator) sasl2Success(mech sasl.ClientMechanism, el *stanza.Element) (jid.JID, error) {
 	name := mech.Name()
@@ -202,7 +216,26 @@ func (n *negotiator) sasl2Success(mech sasl.ClientMechanism, el *stanza.Element)
 				return jid.JID{}, fmt.Errorf("client: server bound unexpected JID %q", s.AuthorizationIdentifier)
 			}
 			bound = j
+			if err := n.sm.inlineEnabled(x); err != nil {
+				return jid.JID{}, err
+			}
+		case smns.Is(x, smns.NameResumed):
+			r, err := smns.ParseResume(x)
+			if err != nil {
+				return jid.JID{}, fmt.Errorf("client: SASL2 %s: %w", name, err)
+			}
+			n.sm.resumed = &r
+		case smns.Is(x, smns.NameFailed):
+			f, err := smns.ParseFailed(x)
+			if err != nil {
+				return jid.JID{}, fmt.Errorf("client: SASL2 %s: %w", name, err)
+			}
+			n.sm.resumeFailed = &f
 		}
+	}
+	if n.sm.resumed != nil {
+		// XEP-0198 §9.2: the stream is re-established; no features.
+		return jid.JID{}, nil
 	}
 	f, err := n.next()
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/sasl2"
 	smns "github.com/parley-xmpp/parley/xmpp/sm"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
@@ -45,6 +46,25 @@ type smInfo struct {
 	enabled bool
 	en      smns.Enabled
 	early   []*stanza.Element // stanzas received before <enabled/>
+	// resume, when set, is resumed inline in SASL2 (XEP-0198 §9.2); the
+	// server's <resumed/> or <failed/> is then kept in resumed or
+	// resumeFailed.
+	resume       *smns.Resume
+	resumed      *smns.Resume
+	resumeFailed *smns.Failed
+}
+
+// inlineEnabled records the outcome of an <enable/> sent inside a Bind 2
+// request, read from the <bound/> element.
+func (s *smInfo) inlineEnabled(bound *stanza.Element) error {
+	if el := bound.Child(smns.NS, smns.NameEnabled); el != nil {
+		en, err := smns.ParseEnabled(el)
+		if err != nil {
+			return fmt.Errorf("client: inline stream management: %w", err)
+		}
+		s.enabled, s.en = true, en
+	}
+	return nil
 }
 
 // hasSMFeature reports whether the server offers SM anywhere in its
@@ -68,7 +88,7 @@ func hasSMFeature(el *stanza.Element) bool {
 // enables stream management.
 func negotiateSM(ctx context.Context, n *negotiator, cfg *Config) (jid.JID, error) {
 	bound, err := negotiate(ctx, n, cfg)
-	if err != nil || !cfg.StreamManagement || !hasSMFeature(n.features) {
+	if err != nil || !cfg.StreamManagement || n.sm.enabled || !hasSMFeature(n.features) {
 		return bound, err
 	}
 	return bound, n.enableSM()
@@ -226,6 +246,9 @@ func (c *Client) Abort() {
 // session: the server resends the stanzas c did not receive, and Resume
 // resends those the server did not acknowledge. When the server cannot
 // resume, the error wraps an sm.Failed and the caller should Dial afresh.
+// With Config.SASL2, when the server offers it, the session is resumed
+// inside the SASL2 authentication (XEP-0198 §9.2), saving the round trips
+// of a stream restart.
 func (c *Client) Resume(ctx context.Context) (*Client, error) {
 	c.smMu.Lock()
 	id, inH := c.sm.id, c.sm.inH
@@ -271,6 +294,9 @@ func (c *Client) Resume(ctx context.Context) (*Client, error) {
 	}
 	raw.SetDeadline(time.Time{})
 	nc := c.successor(n)
+	if n.fastToken != nil {
+		nc.fast = n.fastToken
+	}
 	c.smMu.Lock()
 	c.ackLocked(h)
 	resend := c.sm.unacked
@@ -302,6 +328,9 @@ func (n *negotiator) resume(ctx context.Context, id string, h uint32) (uint32, e
 			return 0, err
 		}
 	}
+	if n.sasl2Offered() && sasl2.ParseFeature(n.features.Child(sasl2.NS, "authentication")).InlineFeature(smns.NS, smns.NameFeature) != nil {
+		return n.resume2(id, h)
+	}
 	if err := n.authenticate(); err != nil {
 		return 0, err
 	}
@@ -329,6 +358,23 @@ func (n *negotiator) resume(ctx context.Context, id string, h uint32) (uint32, e
 	return r.H, nil
 }
 
+// resume2 authenticates with SASL2 and resumes id inline.
+func (n *negotiator) resume2(id string, h uint32) (uint32, error) {
+	n.sm.resume = &smns.Resume{PrevID: id, H: h}
+	if _, err := n.authenticate2(""); err != nil {
+		return 0, err
+	}
+	switch r := n.sm.resumed; {
+	case r != nil && r.PrevID == id:
+		return r.H, nil
+	case r != nil:
+		return 0, fmt.Errorf("client: the server resumed %q, not %q", r.PrevID, id)
+	case n.sm.resumeFailed != nil:
+		return 0, fmt.Errorf("client: resumption refused: %w", *n.sm.resumeFailed)
+	}
+	return 0, errors.New("client: the server answered an inline <resume/> with neither <resumed/> nor <failed/>")
+}
+
 // successor returns the client that continues c's session on the stream
 // n negotiated; its loops are not started.
 func (c *Client) successor(n *negotiator) *Client {
@@ -337,6 +383,7 @@ func (c *Client) successor(n *negotiator) *Client {
 		jid:       c.jid,
 		features:  c.features,
 		mechanism: n.mechanism,
+		fast:      c.fast,
 		conn:      n.conn,
 		dec:       n.dec,
 		idPrefix:  c.idPrefix,
