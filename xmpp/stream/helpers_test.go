@@ -40,7 +40,6 @@ func condition(err error) Condition {
 	return ""
 }
 
-
 // treeDiff reports the first difference between two trees, treating the
 // content namespaces as one (the writer moves stanzas between them).
 func treeDiff(a, b *stanza.Element, path string) string {
