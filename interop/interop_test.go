@@ -58,6 +58,8 @@ var users = []string{
 	"sara", "tom", // slixmpp stream management (sm_test.go)
 	"uma", "vic", // @xmpp/client stream management (sm_test.go)
 	"wendy", "xavier", // slixmpp multi-user chat (muc_test.go)
+	"yara", "zack", // slixmpp client state indication (mobile_test.go)
+	"abby", "ben", "cleo", // slixmpp push: user, contact, app server (mobile_test.go)
 }
 
 func password(user string) string { return "pw-" + user + "-Secret!" }
@@ -362,6 +364,11 @@ type peer struct {
 type peerOpts struct {
 	directTLS bool
 	mech      string
+	// plugins are extra slixmpp plugins for peer.py (--plugin).
+	plugins []string
+	// pushService makes peer.py answer XEP-0357 notifications as an app
+	// server's pubsub service would (--push-service).
+	pushService bool
 }
 
 func startSlixmpp(t *testing.T, s *server, user string, o peerOpts) *peer {
@@ -386,6 +393,12 @@ func startSlixmpp(t *testing.T, s *server, user string, o peerOpts) *peer {
 		// See --no-channel-binding in peer.py: slixmpp 1.8 would otherwise
 		// announce channel-binding support it cannot use over TLS 1.3.
 		args = append(args, "--no-channel-binding")
+	}
+	for _, p := range o.plugins {
+		args = append(args, "--plugin", p)
+	}
+	if o.pushService {
+		args = append(args, "--push-service")
 	}
 	if os.Getenv("PARLEY_INTEROP_DEBUG") != "" {
 		args = append(args, "--debug") // every stanza, on stderr
