@@ -589,6 +589,12 @@ func (c *conn) reroute(ctx context.Context, left []*stanza.Element, since time.T
 			if st.From() == "" || st.MessageType() == stanza.TypeError {
 				continue
 			}
+			if c.archivedForSync(st) {
+				// MAM-only: the client catches up from its archive, where
+				// this message already is; storing it offline as well would
+				// deliver it twice.
+				continue
+			}
 			c.cfg.Router.Route(ctx, c.delayed(st, since))
 		case stanza.KindIQ:
 			if !st.IsRequest() || st.From() == "" || st.From() == c.domain {
@@ -602,6 +608,27 @@ func (c *conn) reroute(ctx context.Context, left []*stanza.Element, since time.T
 		}
 	}
 }
+
+// archivedForSync reports whether st is in the account's archive (it
+// carries a XEP-0359 stanza-id by the account) while the ended session
+// synchronised from that archive (XEP-0313) and no other resource of the
+// account is available to take it.
+func (c *conn) archivedForSync(st *stanza.Element) bool {
+	if !c.session.ArchiveSync() {
+		return false
+	}
+	bare := c.session.JID().Bare()
+	archived := false
+	for _, sid := range st.ChildrenNamed(nsStanzaID, "stanza-id") {
+		if sid.Get("by") == bare.String() {
+			archived = true
+		}
+	}
+	return archived && len(c.cfg.Router.Sessions().Available(bare)) == 0
+}
+
+// nsStanzaID is the XEP-0359 namespace.
+const nsStanzaID = "urn:xmpp:sid:0"
 
 // delayed returns st with a XEP-0203 delay stamp from the server, unless
 // it already carries one.

@@ -449,3 +449,60 @@ func TestSMAckTimerAndNoResumption(t *testing.T) {
 	carol.send(smns.Ack(carol.h))
 	carol.sync()
 }
+
+// mamQuery runs an archive query on c's own account and returns the bodies
+// of the archived messages, in order.
+func (c *smRaw) mamQuery() []string {
+	c.t.Helper()
+	id := unique("mam")
+	c.sendStanza(stanza.NewIQ(stanza.TypeSet, id, "", stanza.New("urn:xmpp:mam:2", "query", "queryid", id)))
+	var bodies []string
+	for {
+		el := c.next()
+		switch {
+		case stanza.KindOf(el) == stanza.KindIQ && el.ID() == id:
+			if el.Type() != stanza.TypeResult {
+				c.t.Fatalf("archive query: %s", el)
+			}
+			return bodies
+		case stanza.KindOf(el) == stanza.KindMessage:
+			if r := el.Child("urn:xmpp:mam:2", "result"); r != nil && r.Get("queryid") == id {
+				if m := r.Child("urn:xmpp:forward:0", "forwarded").Child(stanza.NSClient, "message"); m != nil {
+					bodies = append(bodies, m.ChildText(stanza.NSClient, "body"))
+				}
+			}
+		}
+	}
+}
+
+// A session that synchronises from the archive (it queried MAM) and is not
+// resumed in time: the messages it never acknowledged are already archived,
+// so they are not stored offline as well (no double delivery); they are in
+// the archive for the next login.
+func TestSMResumeTimeoutKeepsArchivedMessagesMAMOnly(t *testing.T) {
+	s, alice, _ := newServer(t)
+	carol, _ := smLogin(t, s, "carol", "phone", true, 1)
+	carol.sendStanza(presenceEl())
+	carol.sync()
+	carol.mamQuery()
+	m := []string{unique("unacked"), unique("while-away")}
+	sendOrFail(t, alice, stanza.NewMessage(stanza.TypeChat, carol.full.String(), m[0]))
+	carol.expectBodies(m[0])
+	carol.cut()
+	waitFor(t, "the session to be detached", func() bool {
+		ss := s.App.Router().Sessions().Get(carol.full)
+		return ss != nil && ss.Detached()
+	})
+	sendOrFail(t, alice, stanza.NewMessage(stanza.TypeChat, s.JID(t, "carol").String(), m[1]))
+	syncClient(t, alice)
+	waitFor(t, "the session to end", func() bool { return s.App.Router().Sessions().Get(carol.full) == nil })
+	user := s.JID(t, "carol")
+	if n, _ := s.App.Stores().Offline.OfflineCount(context.Background(), user); n != 0 {
+		t.Fatalf("%d archived messages also went to offline storage", n)
+	}
+	c2 := newSMRaw(loginRaw(t, s, "carol", "pw", "phone"))
+	got := c2.mamQuery()
+	if len(got) < 2 || got[len(got)-2] != m[0] || got[len(got)-1] != m[1] {
+		t.Fatalf("archive holds %q, want it to end with %q", got, m)
+	}
+}

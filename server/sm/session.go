@@ -29,12 +29,13 @@ type Session struct {
 	conn     atomic.Pointer[connRef] // swapped on stream resumption (resume.go)
 	detached atomic.Bool             // see resume.go
 
-	mu         sync.Mutex
-	available  bool
-	priority   int
-	presence   *stanza.Element
-	interested bool // requested the roster (RFC 6121 §2.1.6)
-	values     map[any]any
+	mu          sync.Mutex
+	available   bool
+	priority    int
+	presence    *stanza.Element
+	interested  bool // requested the roster (RFC 6121 §2.1.6)
+	archiveSync bool // queried the message archive (XEP-0313)
+	values      map[any]any
 }
 
 // NewSession returns an unbound session for the full JID j.
@@ -96,6 +97,22 @@ func (s *Session) SetInterested() {
 	s.mu.Lock()
 	s.interested = true
 	s.mu.Unlock()
+}
+
+// SetArchiveSync marks the session as one that catches up from the
+// message archive (it queried it, XEP-0313): messages it never acknowledged
+// need not go to offline storage when it ends, since they are archived.
+func (s *Session) SetArchiveSync() {
+	s.mu.Lock()
+	s.archiveSync = true
+	s.mu.Unlock()
+}
+
+// ArchiveSync reports whether the session queried the message archive.
+func (s *Session) ArchiveSync() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.archiveSync
 }
 
 // Interested reports whether the session requested the roster.

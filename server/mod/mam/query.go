@@ -64,6 +64,9 @@ func (m *Module) query(ctx context.Context, q *module.IQ) (*stanza.Element, erro
 		return nil, err
 	}
 	user := q.To.Bare()
+	if q.Session != nil && q.FromSelf() {
+		q.Session.SetArchiveSync() // its unacknowledged messages stay MAM-only
+	}
 	page, err := m.store.QueryArchive(ctx, user, m.storageQuery(mq))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, stanza.Errorf(stanza.ItemNotFound, "no such message in the archive")
