@@ -88,6 +88,7 @@ commands:
   import   read XEP-0227 dumps (Parley, Prosody, ejabberd): import dump.xml
   backup   online backup of the SQLite database: backup --out FILE
   invite   create an invitation to register: invite [--uses N] [--expires 7d]
+  bench    load-test any XMPP server: bench --scenario login|idle|chat|muc|presence
   version  print the version
 
 Run 'parley <command> -h' for a command's flags.
