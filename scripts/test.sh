@@ -70,6 +70,14 @@ if [ -z "$staticcheck" ]; then
 fi
 "$staticcheck" ./...
 
+# The PostgreSQL backend's tests run when PARLEY_TEST_POSTGRES names a
+# server; a local one on the default port is used when there is one.
+if [ -z "${PARLEY_TEST_POSTGRES:-}" ] && command -v pg_isready >/dev/null &&
+	pg_isready -q -h 127.0.0.1 -p 5432 -U postgres 2>/dev/null; then
+	export PARLEY_TEST_POSTGRES="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+fi
+[ -n "${PARLEY_TEST_POSTGRES:-}" ] && log "PostgreSQL tests against ${PARLEY_TEST_POSTGRES%%\?*}"
+
 if [ "${CI:-}" = true ]; then
 	export PARLEY_INTEROP_REQUIRED=1
 fi
