@@ -13,8 +13,10 @@ import (
 
 func TestHandlersAndRecv(t *testing.T) {
 	serverDone := make(chan struct{})
+	handlersSet := make(chan struct{})
 	fs := newFakeServer(t, func(s *session) {
 		defer close(serverDone)
+		<-handlersSet // the script starts once the client's handlers exist
 		// An IQ the client handles, one it does not.
 		s.write(stanza.NewIQ(stanza.TypeGet, "v1", s.jid.String(), stanza.New("jabber:iq:version", "query")).Set("from", testDomain))
 		r := s.mustRead()
@@ -41,8 +43,9 @@ func TestHandlersAndRecv(t *testing.T) {
 			t.Errorf("handler reply: %v", err)
 		}
 	})
-	// The server writes only after bind, which Dial has completed, but the
-	// handlers are registered afterwards; start the script only now.
+	// The handlers are registered after Dial returned: start the script
+	// only now.
+	close(handlersSet)
 	ctx := testCtx(t)
 	select {
 	case m := <-receipts:
