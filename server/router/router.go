@@ -52,7 +52,7 @@ type Router struct {
 	seq            int
 
 	pendingMu sync.Mutex
-	pending   map[string]chan *stanza.Element
+	pending   map[string]pendingIQ
 	iqSeq     atomic.Uint64
 }
 
@@ -77,7 +77,7 @@ func New(opts Options) *Router {
 		features:   make(map[module.Target][]string),
 		identities: make(map[module.Target][]module.Identity),
 		services:   make(map[string]module.Hook),
-		pending:    make(map[string]chan *stanza.Element),
+		pending:    make(map[string]pendingIQ),
 	}
 	for _, d := range opts.Domains {
 		r.domains[d] = true
@@ -423,13 +423,40 @@ func (r *Router) reply(ctx context.Context, p *module.Packet, reply *stanza.Elem
 	r.route(ctx, reply, nil)
 }
 
+// pendingIQ is a server-originated IQ request awaiting its answer, which
+// only the entity it was sent to may give (RFC 6120 §8.2.3): ids are
+// sequential, so any local client could otherwise answer in its stead.
+type pendingIQ struct {
+	ch chan *stanza.Element
+	to string  // the 'from' the answer must carry
+	jt jid.JID // the same, parsed (zero if it does not parse)
+}
+
+// answeredBy reports whether st comes from the entity the request went to.
+func (pe pendingIQ) answeredBy(st *stanza.Element) bool {
+	f := st.From()
+	if f == pe.to {
+		return true
+	}
+	fj, err := jid.Parse(f)
+	return err == nil && !pe.jt.IsZero() && fj == pe.jt
+}
+
 // SendIQ sends an IQ request from the server and waits for the answer.
 func (r *Router) SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
 	id := "srv-" + strconv.FormatUint(r.iqSeq.Add(1), 36)
 	iq.Set("id", id)
-	ch := make(chan *stanza.Element, 1)
+	pe := pendingIQ{ch: make(chan *stanza.Element, 1), to: iq.To()}
+	if pe.to == "" {
+		// Handled by the server itself (RFC 6120 §10.3), which answers
+		// from its domain.
+		if from, err := jid.Parse(iq.From()); err == nil {
+			pe.to = from.Domain()
+		}
+	}
+	pe.jt, _ = jid.Parse(pe.to)
 	r.pendingMu.Lock()
-	r.pending[id] = ch
+	r.pending[id] = pe
 	r.pendingMu.Unlock()
 	defer func() {
 		r.pendingMu.Lock()
@@ -438,7 +465,7 @@ func (r *Router) SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Elemen
 	}()
 	r.route(ctx, iq, nil)
 	select {
-	case res := <-ch:
+	case res := <-pe.ch:
 		if res.Type() == stanza.TypeError {
 			if e := stanza.ParseError(res); e != nil {
 				return res, e
@@ -452,10 +479,15 @@ func (r *Router) SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Elemen
 
 func (r *Router) resolvePending(st *stanza.Element) {
 	r.pendingMu.Lock()
-	ch := r.pending[st.ID()]
+	pe, ok := r.pending[st.ID()]
+	if ok && !pe.answeredBy(st) {
+		r.pendingMu.Unlock()
+		r.log.Warn("router: IQ answer from an entity the request was not sent to", "id", st.ID(), "from", st.From(), "want", pe.to)
+		return
+	}
 	delete(r.pending, st.ID())
 	r.pendingMu.Unlock()
-	if ch != nil {
-		ch <- st
+	if ok {
+		pe.ch <- st
 	}
 }

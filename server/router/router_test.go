@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/module"
@@ -146,4 +147,52 @@ func benchRoute(b *testing.B, mods []module.Module) {
 		b.Fatalf("delivered %d of %d", to.n.Load(), b.N)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "stanzas/s")
+}
+
+// An answer to a server-originated IQ counts only from the entity the
+// request went to: another local user guessing the id is ignored.
+func TestSendIQAnswerOnlyFromAddressee(t *testing.T) {
+	r := newRouter(t, nil)
+	alice, _ := bind(t, r, "alice@localhost/a", 0)
+	bob, bobConn := bind(t, r, "bob@localhost/b", 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	type answer struct {
+		res *stanza.Element
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		iq := stanza.NewIQ(stanza.TypeGet, "", "bob@localhost/b", stanza.New("urn:xmpp:ping", "ping"))
+		iq.Set("from", "localhost")
+		res, err := r.SendIQ(ctx, iq)
+		done <- answer{res, err}
+	}()
+	var req *stanza.Element
+	for req == nil {
+		if ctx.Err() != nil {
+			t.Fatal("the request never reached bob")
+		}
+		req = bobConn.last.Load()
+		time.Sleep(time.Millisecond)
+	}
+	answerFrom := func(s *sm.Session, text string) {
+		res := stanza.Result(req, stanza.New("urn:test", "who").AppendText(text))
+		res.Set("from", s.JID().String())
+		r.RouteFrom(ctx, s, res)
+	}
+	answerFrom(alice, "alice")
+	select {
+	case a := <-done:
+		t.Fatalf("SendIQ took an answer from alice: %v %v", a.res, a.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	answerFrom(bob, "bob")
+	a := <-done
+	if a.err != nil {
+		t.Fatal(a.err)
+	}
+	if got := a.res.ChildText("urn:test", "who"); got != "bob" {
+		t.Fatalf("answer from %q, want bob", got)
+	}
 }
