@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/sm"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/mam"
@@ -49,8 +50,16 @@ type Module struct {
 	log   *slog.Logger
 	store storage.Archive
 
-	prefsMu sync.Mutex
-	prefs   map[jid.JID]storage.ArchivePrefs // cache of preferences, stored or default
+	// prefs caches the preferences (stored or default) of accounts that
+	// have a session, so that a message to or from an online user does
+	// not read the store. An entry goes when the account's last session
+	// ends: the map stays bounded by the online users, and an account
+	// deleted and created again does not inherit its predecessor's
+	// preferences. prefsGen counts changes, so that a lookup racing with
+	// one does not cache what it read before.
+	prefsMu  sync.Mutex
+	prefs    map[jid.JID]storage.ArchivePrefs
+	prefsGen uint64
 }
 
 // New returns the MAM module.
@@ -104,7 +113,21 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Hook(module.PhaseInbound, stanza.KindMessage, stripPriority, m.strip)
 	r.Hook(module.PhaseOutbound, stanza.KindMessage, archivePriority, m.outgoing)
 	r.Hook(module.PhaseInbound, stanza.KindMessage, archivePriority, m.incoming)
+	r.OnSession(module.SessionEnded, m.sessionEnded)
 	return nil
+}
+
+// sessionEnded drops the cached preferences of an account whose last
+// session ended.
+func (m *Module) sessionEnded(_ context.Context, s *sm.Session) {
+	user := s.JID().Bare()
+	if len(m.host.Sessions().Sessions(user)) > 0 {
+		return
+	}
+	m.prefsMu.Lock()
+	delete(m.prefs, user)
+	m.prefsGen++
+	m.prefsMu.Unlock()
 }
 
 // Start implements module.Starter: it runs the retention purge.
@@ -229,6 +252,7 @@ func (m *Module) append(ctx context.Context, user jid.JID, am storage.ArchivedMe
 func (m *Module) userPrefs(ctx context.Context, user jid.JID) (storage.ArchivePrefs, error) {
 	m.prefsMu.Lock()
 	p, ok := m.prefs[user]
+	gen := m.prefsGen
 	m.prefsMu.Unlock()
 	if ok {
 		return p, nil
@@ -242,9 +266,13 @@ func (m *Module) userPrefs(ctx context.Context, user jid.JID) (storage.ArchivePr
 	if err != nil {
 		return p, err
 	}
-	m.prefsMu.Lock()
-	m.prefs[user] = p
-	m.prefsMu.Unlock()
+	if len(m.host.Sessions().Sessions(user)) > 0 {
+		m.prefsMu.Lock()
+		if m.prefsGen == gen {
+			m.prefs[user] = p
+		}
+		m.prefsMu.Unlock()
+	}
 	return p, nil
 }
 

@@ -494,3 +494,43 @@ func TestIntegrationRetentionConfig(t *testing.T) {
 		t.Fatalf("archive with default never: %d results, fin %+v", len(res), fin)
 	}
 }
+
+// An account deleted and created again starts with the default
+// preferences, not the cached ones of its predecessor.
+func TestIntegrationPrefsForgottenWithAccount(t *testing.T) {
+	s := newServer(t)
+	alice := s.AddUser(t, "alice", "pw")
+	a := login(t, s, "alice", "a")
+	never := mam.Prefs{Default: mam.DefaultNever}
+	if _, err := a.SendIQ(xmpptest.Context(t, wait), stanza.NewIQ(stanza.TypeSet, "", "", never.Element())); err != nil {
+		t.Fatalf("set prefs: %v", err)
+	}
+	remove := stanza.New("jabber:iq:register", "query").Append(stanza.New("jabber:iq:register", "remove"))
+	if _, err := a.SendIQ(xmpptest.Context(t, wait), stanza.NewIQ(stanza.TypeSet, "", "", remove)); err != nil {
+		t.Fatalf("remove account: %v", err)
+	}
+	// Wait until the deleted account's session is gone.
+	for {
+		if _, err := a.Recv(xmpptest.Context(t, wait)); err != nil {
+			break
+		}
+	}
+	deadline := time.Now().Add(wait)
+	for len(s.App.Router().Sessions().Sessions(alice)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the deleted account's session did not end")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the session-ended callbacks run after the unbind
+
+	s.AddUser(t, "alice", "pw")
+	a2 := login(t, s, "alice", "a")
+	reply, err := a2.SendIQ(xmpptest.Context(t, wait), stanza.NewIQ(stanza.TypeGet, "", "", stanza.New(mam.NS, "prefs")))
+	if err != nil {
+		t.Fatalf("get prefs: %v", err)
+	}
+	if p, err := mam.ParsePrefs(reply.Payload()); err != nil || p.Default != mam.DefaultAlways {
+		t.Fatalf("prefs of the new account: %+v, %v; want the default (always)", p, err)
+	}
+}

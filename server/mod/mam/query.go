@@ -147,7 +147,12 @@ func (m *Module) setPrefs(ctx context.Context, q *module.IQ) (*stanza.Element, e
 		return nil, fmt.Errorf("mam: set prefs of %s: %w", user, err)
 	}
 	m.prefsMu.Lock()
-	m.prefs[user] = p
+	m.prefsGen++
+	if len(m.host.Sessions().Sessions(user)) > 0 {
+		m.prefs[user] = p
+	} else {
+		delete(m.prefs, user)
+	}
 	m.prefsMu.Unlock()
 	return mp.Element(), nil
 }
