@@ -152,7 +152,13 @@ func parseInvite(el *stanza.Element) (storage.Invite, error) {
 	if inv.MaxUses, err = strconv.Atoi(el.Get("max-uses")); err != nil || inv.Token == "" || inv.Domain == "" {
 		return inv, fmt.Errorf("invitation: missing token, domain or max-uses")
 	}
-	inv.Uses, _ = strconv.Atoi(el.Get("uses"))
+	if u := el.Get("uses"); u != "" {
+		// An unreadable count must not silently become 0: that would make
+		// a used-up invitation usable again.
+		if inv.Uses, err = strconv.Atoi(u); err != nil || inv.Uses < 0 {
+			return inv, fmt.Errorf("invitation: uses %q is not a non-negative integer", u)
+		}
+	}
 	if inv.Created, err = parseStamp(el.Get("created")); err != nil {
 		return inv, fmt.Errorf("invitation: %w", err)
 	}
