@@ -40,11 +40,14 @@ type Module struct {
 	mu     sync.Mutex
 	counts map[jid.JID]int // messages notified since the user was last reachable
 	ctx    context.Context // the server's run context, set by Start
-	// regs caches each user's registrations (an empty slice for none),
-	// so that a message to an online user does not read the store. This
-	// module's own changes drop a user's entry, and so does the user's
-	// next initial presence (for changes made behind the server's back,
-	// such as an import); regsGen counts the drops, so that a lookup
+	// regs caches the registrations (an empty slice for none) of users
+	// that have a session, so that a message to an online user does not
+	// read the store. This module's own changes drop a user's entry, and
+	// so do the user's next initial presence (for changes made behind the
+	// server's back, such as an import) and the end of the user's last
+	// session (so the map stays bounded by the online users, and an
+	// account deleted and created again does not notify its
+	// predecessor's services); regsGen counts the drops, so that a lookup
 	// racing with one does not cache what it read before.
 	regs    map[jid.JID][]storage.PushRegistration
 	regsGen uint64
@@ -76,7 +79,16 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Feature(module.TargetAccount, NS)
 	r.Hook(module.PhaseInbound, stanza.KindMessage, 900, m.inbound)
 	r.OnSession(module.SessionAvailable, m.reachable)
+	r.OnSession(module.SessionEnded, m.sessionEnded)
 	return nil
+}
+
+// sessionEnded drops the cached registrations of a user whose last
+// session ended.
+func (m *Module) sessionEnded(_ context.Context, s *sm.Session) {
+	if user := s.JID().Bare(); len(m.host.Sessions().Sessions(user)) == 0 {
+		m.forget(user)
+	}
 }
 
 // Start implements module.Starter: notifications are published on the
@@ -190,11 +202,13 @@ func (m *Module) registrations(ctx context.Context, user jid.JID) ([]storage.Pus
 	if regs == nil {
 		regs = []storage.PushRegistration{}
 	}
-	m.mu.Lock()
-	if m.regsGen == gen {
-		m.regs[user] = regs
+	if len(m.host.Sessions().Sessions(user)) > 0 {
+		m.mu.Lock()
+		if m.regsGen == gen {
+			m.regs[user] = regs
+		}
+		m.mu.Unlock()
 	}
-	m.mu.Unlock()
 	return regs, nil
 }
 

@@ -325,3 +325,47 @@ func TestPushNotifiesDetachedSession(t *testing.T) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// An account deleted and created again does not notify the services its
+// predecessor enabled.
+func TestPushForgottenWithAccount(t *testing.T) {
+	s := xmpptest.NewServer(t)
+	s.AddUser(t, "carol", "pw")
+	s.AddUser(t, "alice", "pw")
+	app := newAppServer(t, s)
+	alice := s.Client(t, "alice", "pw", "desk")
+	carolJID := s.JID(t, "carol")
+
+	carol := s.Client(t, "carol", "pw", "phone")
+	send(t, carol, stanza.New(stanza.NSClient, "presence"))
+	mustIQ(t, carol, enableIQ(app.c.JID().String(), "n1"))
+	// A message while online: the registrations are looked up.
+	send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "while online"))
+	for {
+		el, err := carol.Recv(xmpptest.Context(t, wait))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if el.ChildText(stanza.NSClient, "body") == "while online" {
+			break
+		}
+	}
+	remove := stanza.New("jabber:iq:register", "query").Append(stanza.New("jabber:iq:register", "remove"))
+	mustIQ(t, carol, stanza.NewIQ(stanza.TypeSet, "", "", remove))
+	deadline := time.Now().Add(wait)
+	for len(s.App.Router().Sessions().Sessions(carolJID)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the deleted account's session did not end")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the session-ended callbacks run after the unbind
+
+	s.AddUser(t, "carol", "pw")
+	send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "to the new carol"))
+	select {
+	case el := <-app.got:
+		t.Fatalf("the new account's message was pushed to the old account's service: %s", el)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
