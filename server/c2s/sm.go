@@ -470,6 +470,11 @@ func (c *conn) hibernate(ctx context.Context, lost bool) bool {
 	switch a.phase {
 	case smTaken, smMoved:
 		return true
+	case smEnded:
+		// Already ended by someone else (a resumption that gave up
+		// waiting for this reader, expireTaken): ending it again would
+		// emit SessionEnded twice.
+		return true
 	case smLive:
 	default:
 		return false
