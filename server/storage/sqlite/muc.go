@@ -57,32 +57,12 @@ func (db *DB) PutRoom(ctx context.Context, r storage.MUCRoom) error {
 func (db *DB) MUCRoom(ctx context.Context, room jid.JID) (storage.MUCRoom, error) {
 	row := db.r.QueryRowContext(ctx, `SELECT room, config, subject, subject_by, created FROM muc_rooms WHERE room = ?`,
 		room.Bare().String())
-	r, err := scanRoom(row)
+	r, err := storage.ScanMUCRoom(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("sqlite: room %s: %w", room, storage.ErrNotFound)
 	}
 	if err != nil {
 		return r, fmt.Errorf("sqlite: room %s: %w", room, err)
-	}
-	return r, nil
-}
-
-func scanRoom(s rowScanner) (storage.MUCRoom, error) {
-	var (
-		r            storage.MUCRoom
-		room, cfg    string
-		createdNanos int64
-	)
-	if err := s.Scan(&room, &cfg, &r.Subject, &r.SubjectBy, &createdNanos); err != nil {
-		return r, err
-	}
-	j, err := jid.Parse(room)
-	if err != nil {
-		return r, fmt.Errorf("stored room JID %q: %w", room, err)
-	}
-	r.JID, r.Created = j, fromNanos(createdNanos)
-	if err := json.Unmarshal([]byte(cfg), &r.Config); err != nil {
-		return r, fmt.Errorf("config of room %s: %w", room, err)
 	}
 	return r, nil
 }
@@ -102,7 +82,7 @@ func (db *DB) MUCRooms(ctx context.Context, service string) ([]storage.MUCRoom, 
 	defer rows.Close()
 	var out []storage.MUCRoom
 	for rows.Next() {
-		r, err := scanRoom(rows)
+		r, err := storage.ScanMUCRoom(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: rooms of %q: %w", service, err)
 		}

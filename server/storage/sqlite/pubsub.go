@@ -222,7 +222,7 @@ func (db *DB) PubSubItems(ctx context.Context, service jid.JID, node string, max
 	defer rows.Close()
 	var out []storage.PubSubItem
 	for rows.Next() {
-		it, err := scanItem(rows)
+		it, err := storage.ScanPubSubItem(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: items of %q of %s: %w", node, svc, err)
 		}
@@ -234,26 +234,10 @@ func (db *DB) PubSubItems(ctx context.Context, service jid.JID, node string, max
 	return out, nil
 }
 
-func scanItem(row interface{ Scan(...any) error }) (storage.PubSubItem, error) {
-	var it storage.PubSubItem
-	var pub string
-	var at int64
-	if err := row.Scan(&it.ID, &pub, &it.Payload, &at); err != nil {
-		return it, err
-	}
-	p, err := parseJID(pub, "publisher")
-	if err != nil {
-		return it, err
-	}
-	it.Publisher = p
-	it.Published = fromNanos(at)
-	return it, nil
-}
-
 // PubSubItem returns one item; storage.ErrNotFound if absent.
 func (db *DB) PubSubItem(ctx context.Context, service jid.JID, node, id string) (storage.PubSubItem, error) {
 	svc := service.String()
-	it, err := scanItem(db.r.QueryRowContext(ctx, `SELECT id, publisher, payload, published FROM pubsub_items
+	it, err := storage.ScanPubSubItem(db.r.QueryRowContext(ctx, `SELECT id, publisher, payload, published FROM pubsub_items
 		WHERE user = ? AND node = ? AND id = ?`, svc, node, id))
 	if err == sql.ErrNoRows {
 		return it, fmt.Errorf("sqlite: item %q of %q of %s: %w", id, node, svc, storage.ErrNotFound)
