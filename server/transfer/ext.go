@@ -113,17 +113,20 @@ func parseFast(c *stanza.Element) (string, storage.FastToken, error) {
 	var t storage.FastToken
 	var err error
 	dec := base64.StdEncoding.DecodeString
-	if t.ID, err = dec(c.Get("id")); err != nil || len(t.ID) == 0 {
-		return "", t, fmt.Errorf("FAST token: bad id")
+	if t.ID, err = dec(c.Get("id")); err != nil {
+		return "", t, fmt.Errorf("FAST token: id: %w", err)
+	}
+	if len(t.ID) == 0 {
+		return "", t, fmt.Errorf("FAST token: empty id")
 	}
 	if t.Key, err = dec(c.Get("key")); err != nil {
-		return "", t, fmt.Errorf("FAST token: bad key")
+		return "", t, fmt.Errorf("FAST token: key: %w", err)
 	}
 	if t.Expiry, err = parseStamp(c.Get("expiry")); err != nil {
 		return "", t, fmt.Errorf("FAST token: %w", err)
 	}
 	if t.Count, err = strconv.ParseUint(c.Get("count"), 10, 64); err != nil {
-		return "", t, fmt.Errorf("FAST token: bad count")
+		return "", t, fmt.Errorf("FAST token: count: %w", err)
 	}
 	t.Mechanism = c.Get("mechanism")
 	t.Slot = storage.FastNew
