@@ -54,6 +54,12 @@ func (c *avatarCache) set(user jid.JID, hash string) {
 	c.mu.Unlock()
 }
 
+func (c *avatarCache) forget(user jid.JID) {
+	c.mu.Lock()
+	delete(c.hashes, user)
+	c.mu.Unlock()
+}
+
 // avatarHash returns the hash of user's vCard photo.
 func (m *Module) avatarHash(ctx context.Context, user jid.JID) (string, error) {
 	m.avatars.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
 	xpubsub "github.com/parley-xmpp/parley/xmpp/pubsub"
@@ -216,5 +217,43 @@ func TestPubSubPersistsAcrossRestart(t *testing.T) {
 	}
 	if got := itemIDs(mustIQ(t, alice, stanza.TypeGet, "pubsub.localhost", items("svc-node", ""))); !slices.Equal(got, []string{"s1"}) {
 		t.Fatalf("service items after restart = %v", got)
+	}
+}
+
+// An account deleted and created again does not advertise its
+// predecessor's avatar hash.
+func TestAvatarHashForgottenWithAccount(t *testing.T) {
+	s := xmpptest.NewServer(t)
+	aliceJID := s.AddUser(t, "alice", "pw")
+	bobJID := s.AddUser(t, "bob", "pw")
+	alice := s.Client(t, "alice", "pw", "desk")
+	img, _ := pngOf(t, 2, 2)
+	v := stanza.New(nsVCard, "vCard").Append(stanza.New(nsVCard, "PHOTO").Append(
+		stanza.New(nsVCard, "TYPE").AppendText("image/png"),
+		stanza.New(nsVCard, "BINVAL").AppendText(base64.StdEncoding.EncodeToString(img))))
+	mustIQ(t, alice, stanza.TypeSet, "", v)
+	remove := stanza.New("jabber:iq:register", "query").Append(stanza.New("jabber:iq:register", "remove"))
+	mustIQ(t, alice, stanza.TypeSet, "", remove)
+	deadline := time.Now().Add(wait)
+	for len(s.App.Router().Sessions().Sessions(aliceJID)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the deleted account's session did not end")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the session-ended callbacks run after the unbind
+
+	s.AddUser(t, "alice", "pw")
+	friends(t, s, aliceJID, bobJID)
+	bob := online(t, s, "bob", "phone")
+	alice = s.Client(t, "alice", "pw", "desk")
+	if err := alice.Send(xmpptest.Context(t, wait), stanza.New(stanza.NSClient, "presence")); err != nil {
+		t.Fatal(err)
+	}
+	p := expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
+		return st.Name.Local == "presence" && st.From() == alice.JID().String()
+	})
+	if x := p.Child(nsUpdate, "x"); x != nil {
+		t.Fatalf("the new account's presence carries the old avatar hash: %s", p)
 	}
 }

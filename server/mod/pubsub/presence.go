@@ -135,6 +135,12 @@ func (m *Module) inboundPresence(ctx context.Context, p *module.Packet) module.V
 func (m *Module) sessionEnded(_ context.Context, s *sm.Session) {
 	m.presence.forget(s.JID())
 	m.caps.forget(s.JID())
+	if user := s.JID().Bare(); len(m.host.Sessions().Sessions(user)) == 0 {
+		// The avatar hash is cached for online users only: the cache
+		// stays bounded, and an account deleted and created again does
+		// not advertise its predecessor's photo.
+		m.avatars.forget(user)
+	}
 }
 
 // sendLastOnPresence sends to a newly available resource the last item of
