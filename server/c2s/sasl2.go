@@ -162,13 +162,14 @@ func (c *conn) handleSASL2(ctx context.Context, el *stanza.Element) error {
 	}
 	buf := success.Element().AppendXML(nil, stanza.NSClient)
 	buf = appendStreamElement(buf, c.sasl2Features())
-	if err := c.writeRaw(buf); err != nil {
-		return err
-	}
+	err = c.writeRaw(buf)
 	if release != nil {
+		// Even when the write failed: the session is bound and must reach
+		// the connection, so that what was held for it is handed back when
+		// it ends (or kept for a resumption) instead of staying held.
 		release()
 	}
-	return nil
+	return err
 }
 
 // sasl2Features are the features that follow a SASL2 <success/>: those of
