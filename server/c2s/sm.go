@@ -501,46 +501,41 @@ func (c *conn) hibernate(ctx context.Context, lost bool) bool {
 	return true
 }
 
-// expire ends a detached session whose resumption time is over.
-func (c *conn) expire(ctx context.Context) {
+// endFrom marks the session ended if it stands in phase from, and reports
+// whether it did: the caller then ends it.
+func (c *conn) endFrom(from smPhase) bool {
 	q := &c.out
 	q.mu.Lock()
-	if q.ack.phase != smDetached {
-		q.mu.Unlock()
-		return
+	defer q.mu.Unlock()
+	if q.ack.phase != from {
+		return false
 	}
 	q.ack.phase = smEnded
-	q.mu.Unlock()
-	c.log.Info("c2s: session not resumed in time")
-	c.endSession(ctx)
+	return true
+}
+
+// expire ends a detached session whose resumption time is over.
+func (c *conn) expire(ctx context.Context) {
+	if c.endFrom(smDetached) {
+		c.log.Info("c2s: session not resumed in time")
+		c.endSession(ctx)
+	}
 }
 
 // expireTaken ends a session whose resumption failed half-way.
 func (c *conn) expireTaken(ctx context.Context) {
-	q := &c.out
-	q.mu.Lock()
-	if q.ack.phase != smTaken {
-		q.mu.Unlock()
-		return
+	if c.endFrom(smTaken) {
+		go c.endSession(ctx)
 	}
-	q.ack.phase = smEnded
-	q.mu.Unlock()
-	go c.endSession(ctx)
 }
 
 // endIfDetached ends a detached session at once, for Close: a detached
 // session replaced by a new one of the same resource ends without waiting
 // for its resumption time.
 func (c *conn) endIfDetached() {
-	q := &c.out
-	q.mu.Lock()
-	if q.ack.phase != smDetached {
-		q.mu.Unlock()
-		return
+	if c.endFrom(smDetached) {
+		go c.endSession(context.Background())
 	}
-	q.ack.phase = smEnded
-	q.mu.Unlock()
-	go c.endSession(context.Background())
 }
 
 // drainAll closes the queue for good and returns every stanza the client
