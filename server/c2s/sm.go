@@ -354,6 +354,11 @@ func (c *conn) resumeSM(ctx context.Context, el *stanza.Element, first func(*sta
 		old.endSession(ctx)
 		return nil, se
 	}
+	// The stream is bound from here on; before the session points at c
+	// (SetConn) or old forwards to it, since deliveries to c read
+	// c.session and c.log (the slow-consumer path).
+	c.sm = smReader{enabled: true, id: r.PrevID, inH: inH, timeout: old.sm.timeout}
+	c.enterSession(s)
 	pending := make([]*stanza.Element, 0, len(oa.unacked)+len(old.out.items)+len(old.out.csi.held))
 	pending = append(pending, oa.unacked...)
 	pending = appendStanzas(pending, old.out.items)
@@ -375,13 +380,6 @@ func (c *conn) resumeSM(ctx context.Context, el *stanza.Element, first func(*sta
 	old.out.mu.Unlock()
 	s.SetConn(c)
 	s.SetDetached(false)
-	c.sm = smReader{enabled: true, id: r.PrevID, inH: inH, timeout: old.sm.timeout}
-	c.session = s
-	c.ph = phaseBound
-	c.log = c.log.With("jid", s.JID().String())
-	c.rd.setHardDeadline(time.Time{})
-	c.rd.ping = c.sendPing
-	c.dec.SetLimits(c.boundLimits())
 	c.log.Info("c2s: session resumed", "resent", len(pending), "h", inH)
 	return nil, nil
 }
