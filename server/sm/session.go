@@ -132,16 +132,7 @@ func (s *Session) Value(key any) any {
 // SetValue stores a per-session value; nil deletes it. Keys should be of a
 // module's own unexported type so modules cannot collide.
 func (s *Session) SetValue(key, v any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v == nil {
-		delete(s.values, key)
-		return
-	}
-	if s.values == nil {
-		s.values = make(map[any]any, 2)
-	}
-	s.values[key] = v
+	s.Update(key, func(any) any { return v })
 }
 
 // Update runs fn with the per-session value under key while holding the
