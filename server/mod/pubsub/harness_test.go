@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,11 +25,16 @@ const wait = 5 * time.Second
 
 // online logs a client in that answers disco#info with the given
 // features and sends initial presence carrying their XEP-0115 caps.
+// onlineSeq makes every online client's caps unique.
+var onlineSeq atomic.Uint64
+
 func online(t *testing.T, s *xmpptest.Server, user, res string, features ...string) *client.Client {
 	t.Helper()
 	c := s.Client(t, user, "pw", res)
+	// A name of its own makes this client's caps 'ver' new to the server,
+	// which therefore always queries it: the wait below is for that query.
 	info := disco.Info{
-		Identities: []disco.Identity{{Category: "client", Type: "pc", Name: "test"}},
+		Identities: []disco.Identity{{Category: "client", Type: "pc", Name: "test " + user + "/" + res + " " + strconv.FormatUint(onlineSeq.Add(1), 10)}},
 		Features:   append([]string{disco.NSInfo}, features...),
 	}
 	ver, err := caps.Ver(info, caps.SHA1)
@@ -34,18 +42,29 @@ func online(t *testing.T, s *xmpptest.Server, user, res string, features ...stri
 		t.Fatal(err)
 	}
 	const node = "https://parley.test/client"
+	answered := make(chan struct{})
+	var once sync.Once
 	c.Handle(stanza.KindIQ, xml.Name{Space: disco.NSInfo, Local: "query"}, func(iq *stanza.Element) {
 		answer := info
 		answer.Node = iq.Payload().Get("node")
 		_ = c.Send(context.Background(), stanza.Result(iq, answer.Element()))
+		once.Do(func() { close(answered) })
 	})
 	p := stanza.New(stanza.NSClient, "presence").Append(caps.Caps{Hash: caps.SHA1, Node: node, Ver: ver}.Element())
 	if err := c.Send(xmpptest.Context(t, wait), p); err != nil {
 		t.Fatal(err)
 	}
-	// A round trip after the presence: the server has processed it when
-	// the answer comes (nothing received meanwhile is consumed).
-	mustIQ(t, c, stanza.TypeGet, s.Domain(), stanza.New(disco.NSInfo, "query"))
+	// The server asks for the features behind the caps in the background;
+	// wait for the answer, then for round trips after it, so that the
+	// server has recorded the +notify interests before the test goes on.
+	select {
+	case <-answered:
+	case <-time.After(wait):
+		t.Fatalf("%s/%s: the server never asked for the features behind its caps", user, res)
+	}
+	for range 2 {
+		mustIQ(t, c, stanza.TypeGet, s.Domain(), stanza.New(disco.NSInfo, "query"))
+	}
 	return c
 }
 
