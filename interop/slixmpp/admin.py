@@ -14,47 +14,26 @@ Scenarios:
           Prints {"changed": true}.
 """
 
-import argparse
 import asyncio
-import json
-import logging
-import ssl
 import sys
 
 import slixmpp
 
+import peerlib
+from peerlib import emit
+
 ADMIN = "http://jabber.org/protocol/admin#"
-
-
-def emit(**ev):
-    sys.stdout.write(json.dumps(ev) + "\n")
-    sys.stdout.flush()
 
 
 class Client(slixmpp.ClientXMPP):
     def __init__(self, args):
-        super().__init__(args.jid, args.password,
-                         plugin_config={"feature_mechanisms": {"use_mech": "SCRAM-SHA-256"}})
+        super().__init__(args.jid, args.password, plugin_config=peerlib.plugin_config())
         self.args = args
         self.domain = self.boundjid.domain
         self.result = None
-        self.register_plugin("xep_0030")
-        self.register_plugin("xep_0004")
-        self.register_plugin("xep_0050")
-        self.register_plugin("xep_0077")
-        # The server's certificate is self-signed.
-        self.ssl_context.check_hostname = False
-        self.ssl_context.verify_mode = ssl.CERT_NONE
-        # No channel-binding data: slixmpp only knows tls-unique, which TLS
-        # 1.3 lacks (see peer.py --no-channel-binding).
-        mechs = self["feature_mechanisms"]
-        default_cb = mechs.sasl_callback
-
-        def no_cb(required, optional):
-            creds = default_cb(required, optional)
-            creds.pop("channel_binding", None)
-            return creds
-        mechs.sasl_callback = no_cb
+        # The server's certificate is self-signed; no channel-binding data
+        # (see peerlib.no_channel_binding).
+        peerlib.configure(self, plugins=("xep_0030", "xep_0004", "xep_0050", "xep_0077"))
         self.add_event_handler("session_start", self.start)
         self.add_event_handler("failed_all_auth", lambda _: self.fail("authentication failed"))
         self.add_event_handler("connection_failed", lambda e: self.fail("connection failed: %r" % (e,)))
@@ -117,23 +96,16 @@ class Client(slixmpp.ClientXMPP):
 
 
 def main():
-    ap = argparse.ArgumentParser()
+    ap = peerlib.arg_parser()
     ap.add_argument("scenario", choices=["adhoc", "passwd"])
-    ap.add_argument("--jid", required=True)
-    ap.add_argument("--password", required=True)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--new", default="", help="the new password")
     ap.add_argument("--target", default="", help="the account whose password the admin changes")
-    ap.add_argument("--debug", action="store_true")
-    args = ap.parse_args()
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    args = peerlib.parse_args(ap)
     loop = asyncio.get_event_loop()
     done = loop.create_future()
     c = Client(args)
     c.add_event_handler("disconnected", lambda _: done.done() or done.set_result(None))
-    c.connect((args.host, args.port), force_starttls=True)
+    peerlib.connect(c, args)
     try:
         loop.run_until_complete(asyncio.wait_for(done, 30))
     except asyncio.TimeoutError:

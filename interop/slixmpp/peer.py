@@ -47,19 +47,13 @@ The peer never answers subscription requests itself (auto_authorize is
 off): the test drives every step of the handshake.
 """
 
-import argparse
-import asyncio
-import json
-import logging
-import socket
-import ssl
-import struct
-import sys
 import xml.etree.ElementTree as ET
 
-import slixmpp
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
+
+import peerlib
+from peerlib import emit
 
 NS_CHATSTATES = "http://jabber.org/protocol/chatstates"
 NS_PUSH = "urn:xmpp:push:0"
@@ -67,17 +61,8 @@ NS_PUBSUB = "http://jabber.org/protocol/pubsub"
 NS_DATA = "jabber:x:data"
 
 
-def emit(**ev):
-    sys.stdout.write(json.dumps(ev) + "\n")
-    sys.stdout.flush()
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--jid", required=True)
-    ap.add_argument("--password", required=True)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, required=True)
+    ap = peerlib.arg_parser()
     ap.add_argument("--direct-tls", action="store_true",
                     help="XEP-0368: TLS from the first byte (no STARTTLS)")
     ap.add_argument("--mech", default=None,
@@ -90,62 +75,27 @@ def main():
                     help="an extra slixmpp plugin to register, e.g. xep_0352")
     ap.add_argument("--push-service", action="store_true",
                     help="answer XEP-0357 notifications as an app server's pubsub service")
-    ap.add_argument("--debug", action="store_true")
-    args = ap.parse_args()
+    args = peerlib.parse_args(ap)
 
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
-
-    plugin_config = {}
-    if args.mech:
-        plugin_config["feature_mechanisms"] = {"use_mech": args.mech}
-    xmpp = slixmpp.ClientXMPP(args.jid, args.password, plugin_config=plugin_config)
-    # The server's certificate is self-signed.
-    xmpp.ssl_context.check_hostname = False
-    xmpp.ssl_context.verify_mode = ssl.CERT_NONE
-    if args.no_channel_binding:
-        # slixmpp 1.8 only knows tls-unique, which TLS 1.3 does not define
-        # (RFC 9266). With channel-binding data at hand it sends the gs2
-        # flag "y" ("I could bind but you don't offer -PLUS") on a non-PLUS
-        # mechanism, which a server that offers -PLUS must reject as a
-        # downgrade (RFC 5802 section 6). Without the data it sends "n".
-        mechs = xmpp["feature_mechanisms"]
-        default_cb = mechs.sasl_callback
-
-        def no_cb(required, optional):
-            creds = default_cb(required, optional)
-            creds.pop("channel_binding", None)
-            return creds
-        mechs.sasl_callback = no_cb
-    xmpp.register_plugin("xep_0203")  # delayed delivery stamps
-    for plugin in args.plugin:
-        xmpp.register_plugin(plugin)
+    # The server's certificate is self-signed; see peerlib.no_channel_binding
+    # for --no-channel-binding.
+    xmpp = peerlib.client(args, mech=args.mech,
+                          channel_binding=not args.no_channel_binding,
+                          plugins=["xep_0203"] + args.plugin)  # xep_0203: delayed delivery stamps
     xmpp.auto_authorize = None
     xmpp.auto_subscribe = False
 
-    loop = asyncio.get_event_loop()
-    done = loop.create_future()
-
-    def finish(code, text=None):
-        if text is not None:
-            emit(event="error", text=text)
-        if not done.done():
-            done.set_result(code)
+    peer = peerlib.Peer(xmpp, args)
 
     async def session_start(_):
         if not args.no_presence:
             xmpp.send_presence()
-        tls_version = None
-        ssl_obj = xmpp.transport.get_extra_info("ssl_object") if xmpp.transport else None
-        if ssl_obj is not None:
-            tls_version = ssl_obj.version()
         mechs = xmpp["feature_mechanisms"]
         emit(event="online", jid=str(xmpp.boundjid),
              mech=mechs.mech.name if mechs.mech else None,
              offered=sorted(mechs.mech_list),
              features=sorted(xmpp.features),
-             tls_version=tls_version,
+             tls_version=peerlib.tls_version(xmpp),
              direct_tls=bool(args.direct_tls))
 
     def on_message(msg):
@@ -232,16 +182,6 @@ def main():
         feats = [f.get("var") for f in resp.xml.iter("{http://jabber.org/protocol/disco#info}feature")]
         emit(event="disco_info", features=feats)
 
-    def cut():
-        # Reset the TCP connection under TLS: the server sees the
-        # connection die without </stream:stream>.
-        sock = xmpp.transport.get_extra_info("socket") if xmpp.transport else None
-        if sock is None:
-            emit(event="error", text="no socket to cut")
-            return
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        xmpp.transport.abort()
-
     async def roster():
         iq = xmpp.Iq()
         iq["type"] = "get"
@@ -255,68 +195,40 @@ def main():
         items = {str(j): v["subscription"] for j, v in resp["roster"]["items"].items()}
         emit(event="roster", items=items, xml=str(resp))
 
-    async def quit_():
-        xmpp.send_presence(ptype="unavailable")
-        xmpp.disconnect(wait=2.0)
+    def presence(c):
+        kw = {}
+        if c.get("to"):
+            kw["pto"] = c["to"]
+        if c.get("type"):
+            kw["ptype"] = c["type"]
+        if c.get("status"):
+            kw["pstatus"] = c["status"]
+        xmpp.send_presence(**kw)
 
-    def on_command(line):
-        try:
-            c = json.loads(line)
-        except ValueError:
-            emit(event="error", text="bad command: " + line)
-            return
-        cmd = c.get("cmd")
-        if cmd == "send":
-            xmpp.send_message(mto=c["to"], mbody=c["body"], mtype=c.get("type", "chat"))
-        elif cmd == "presence":
-            kw = {}
-            if c.get("to"):
-                kw["pto"] = c["to"]
-            if c.get("type"):
-                kw["ptype"] = c["type"]
-            if c.get("status"):
-                kw["pstatus"] = c["status"]
-            xmpp.send_presence(**kw)
-        elif cmd == "chatstate":
-            msg = xmpp.make_message(mto=c["to"], mtype="chat")
-            msg.xml.append(ET.Element("{%s}%s" % (NS_CHATSTATES, c["state"])))
-            msg.send()
-        elif cmd == "csi":
-            csi = xmpp["xep_0352"]
-            if not csi.enabled:
-                emit(event="error", text="the server does not offer CSI")
-            elif c["state"] == "active":
-                csi.send_active()
-            else:
-                csi.send_inactive()
-        elif cmd == "push_enable":
-            asyncio.ensure_future(push_enable(c))
-        elif cmd == "disco_info":
-            asyncio.ensure_future(disco_info(c["to"]))
-        elif cmd == "cut":
-            cut()
-        elif cmd == "roster":
-            asyncio.ensure_future(roster())
-        elif cmd == "quit":
-            asyncio.ensure_future(quit_())
+    def chatstate(c):
+        msg = xmpp.make_message(mto=c["to"], mtype="chat")
+        msg.xml.append(ET.Element("{%s}%s" % (NS_CHATSTATES, c["state"])))
+        msg.send()
+
+    def csi(c):
+        plugin = xmpp["xep_0352"]
+        if not plugin.enabled:
+            emit(event="error", text="the server does not offer CSI")
+        elif c["state"] == "active":
+            plugin.send_active()
         else:
-            emit(event="error", text="unknown command: " + line)
+            plugin.send_inactive()
 
-    buf = bytearray()
-
-    def on_stdin():
-        data = sys.stdin.buffer.raw.read(65536)
-        if not data:  # the test went away
-            loop.remove_reader(sys.stdin.fileno())
-            asyncio.ensure_future(quit_())
-            return
-        buf.extend(data)
-        while b"\n" in buf:
-            i = buf.index(b"\n")
-            line = buf[:i].decode()
-            del buf[: i + 1]
-            if line.strip():
-                on_command(line)
+    peer.commands.update({
+        "send": lambda c: peerlib.send_message(xmpp, c),
+        "presence": presence,
+        "chatstate": chatstate,
+        "csi": csi,
+        "push_enable": push_enable,
+        "disco_info": lambda c: disco_info(c["to"]),
+        "cut": lambda c: peerlib.cut(xmpp),
+        "roster": lambda c: roster(),
+    })
 
     def check_namespace(stanza):
         # A message, presence or iq outside jabber:client is not a stanza
@@ -344,17 +256,10 @@ def main():
             MatchXPath("{%s}iq/{%s}pubsub/{%s}publish" % (xmpp.default_ns, NS_PUBSUB, NS_PUBSUB)),
             on_push_publish))
     xmpp.add_event_handler("failed_auth", lambda s: emit(event="auth_failure", xml=str(s)))
-    xmpp.add_event_handler("failed_all_auth", lambda _: finish(1, "authentication failed"))
-    xmpp.add_event_handler("no_auth", lambda _: finish(1, "no acceptable SASL mechanism offered"))
+    xmpp.add_event_handler("no_auth", lambda _: peer.finish(1, "no acceptable SASL mechanism offered"))
     xmpp.add_event_handler("stream_error", lambda e: emit(event="stream_error", xml=str(e)))
-    xmpp.add_event_handler("connection_failed", lambda e: finish(1, "connection failed: %r" % (e,)))
-    xmpp.add_event_handler("disconnected", lambda _: finish(0))
-    loop.add_reader(sys.stdin.fileno(), on_stdin)
-
-    xmpp.connect((args.host, args.port), use_ssl=args.direct_tls,
-                 force_starttls=not args.direct_tls)
-    code = loop.run_until_complete(done)
-    sys.exit(code)
+    peer.add_exit_handlers()
+    peer.run(direct_tls=args.direct_tls)
 
 
 if __name__ == "__main__":

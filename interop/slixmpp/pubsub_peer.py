@@ -32,78 +32,34 @@ Events:
   {"event": "error", "text"}
 """
 
-import argparse
-import asyncio
 import hashlib
-import json
-import logging
-import ssl
-import sys
 
-import slixmpp
 from slixmpp.xmlstream import ET
 from slixmpp.plugins.xep_0048.stanza import Bookmarks
+
+import peerlib
+from peerlib import emit
 
 BOOKMARKS = "urn:xmpp:bookmarks:1"
 # Any bytes do: XEP-0084 ids are their SHA-1.
 AVATAR = bytes.fromhex("89504e470d0a1a0a") + b"parley interop avatar"
 
 
-def emit(**ev):
-    sys.stdout.write(json.dumps(ev) + "\n")
-    sys.stdout.flush()
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--jid", required=True)
-    ap.add_argument("--password", required=True)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--debug", action="store_true")
-    args = ap.parse_args()
-
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
-
-    xmpp = slixmpp.ClientXMPP(args.jid, args.password, plugin_config={
-        "feature_mechanisms": {"use_mech": "SCRAM-SHA-256"}})
-    xmpp.ssl_context.check_hostname = False
-    xmpp.ssl_context.verify_mode = ssl.CERT_NONE
-    # As in peer.py: no channel-binding data, so slixmpp sends gs2 flag "n".
-    mechs = xmpp["feature_mechanisms"]
-    default_cb = mechs.sasl_callback
-
-    def no_cb(required, optional):
-        creds = default_cb(required, optional)
-        creds.pop("channel_binding", None)
-        return creds
-    mechs.sasl_callback = no_cb
-    for plugin in ("xep_0004", "xep_0030", "xep_0115", "xep_0060", "xep_0163",
-                   "xep_0118", "xep_0084", "xep_0049", "xep_0048"):
-        xmpp.register_plugin(plugin)
+    args = peerlib.parse_args()
+    xmpp = peerlib.client(args, plugins=(
+        "xep_0004", "xep_0030", "xep_0115", "xep_0060", "xep_0163",
+        "xep_0118", "xep_0084", "xep_0049", "xep_0048"))
     xmpp.auto_authorize = True
     xmpp.auto_subscribe = True
-
-    loop = asyncio.get_event_loop()
-    done = loop.create_future()
-
-    def finish(code, text=None):
-        if text is not None:
-            emit(event="error", text=text)
-        if not done.done():
-            done.set_result(code)
+    peer = peerlib.Peer(xmpp, args)
 
     def session_bind(_):
         xmpp["xep_0163"].add_interest(BOOKMARKS)
 
     async def session_start(_):
         xmpp.send_presence()
-        ssl_obj = xmpp.transport.get_extra_info("ssl_object") if xmpp.transport else None
-        emit(event="online", jid=str(xmpp.boundjid),
-             mech=xmpp["feature_mechanisms"].mech.name,
-             tls_version=ssl_obj.version() if ssl_obj else None)
+        peerlib.emit_online(xmpp)
 
     def on_pep(retract):
         def handler(msg):
@@ -181,51 +137,15 @@ def main():
         except Exception as e:
             emit(event="items", ok=False, error=repr(e), ids=[])
 
-    async def quit_():
-        xmpp.send_presence(ptype="unavailable")
-        xmpp.disconnect(wait=2.0)
-
-    def on_command(line):
-        try:
-            c = json.loads(line)
-        except ValueError:
-            emit(event="error", text="bad command: " + line)
-            return
-        cmd = c.get("cmd")
-        if cmd == "subscribe":
-            xmpp.send_presence(pto=c["to"], ptype="subscribe")
-        elif cmd == "tune":
-            asyncio.ensure_future(tune(c["title"]))
-        elif cmd == "avatar":
-            asyncio.ensure_future(avatar())
-        elif cmd == "bookmark_pep":
-            asyncio.ensure_future(bookmark_pep(c["jid"], c["name"]))
-        elif cmd == "bookmarks_get":
-            asyncio.ensure_future(bookmarks_get())
-        elif cmd == "bookmarks_set":
-            asyncio.ensure_future(bookmarks_set(c["rooms"]))
-        elif cmd == "pep_items":
-            asyncio.ensure_future(pep_items(c["node"]))
-        elif cmd == "quit":
-            asyncio.ensure_future(quit_())
-        else:
-            emit(event="error", text="unknown command: " + line)
-
-    buf = bytearray()
-
-    def on_stdin():
-        data = sys.stdin.buffer.raw.read(65536)
-        if not data:
-            loop.remove_reader(sys.stdin.fileno())
-            asyncio.ensure_future(quit_())
-            return
-        buf.extend(data)
-        while b"\n" in buf:
-            i = buf.index(b"\n")
-            line = buf[:i].decode()
-            del buf[: i + 1]
-            if line.strip():
-                on_command(line)
+    peer.commands.update({
+        "subscribe": lambda c: xmpp.send_presence(pto=c["to"], ptype="subscribe"),
+        "tune": lambda c: tune(c["title"]),
+        "avatar": lambda c: avatar(),
+        "bookmark_pep": lambda c: bookmark_pep(c["jid"], c["name"]),
+        "bookmarks_get": lambda c: bookmarks_get(),
+        "bookmarks_set": lambda c: bookmarks_set(c["rooms"]),
+        "pep_items": lambda c: pep_items(c["node"]),
+    })
 
     xmpp.add_event_handler("session_bind", session_bind)
     xmpp.add_event_handler("session_start", session_start)
@@ -233,15 +153,9 @@ def main():
         xmpp.add_event_handler(name, on_pep(False))
     for name in ("pubsub_retract", "user_tune_retract", "avatar_metadata_retract"):
         xmpp.add_event_handler(name, on_pep(True))
-    xmpp.add_event_handler("presence", lambda p: emit(event="presence", **{"from": str(p["from"])},
-                                                      type=p["type"], xml=str(p)))
-    xmpp.add_event_handler("failed_all_auth", lambda _: finish(1, "authentication failed"))
-    xmpp.add_event_handler("connection_failed", lambda e: finish(1, "connection failed: %r" % (e,)))
-    xmpp.add_event_handler("disconnected", lambda _: finish(0))
-    loop.add_reader(sys.stdin.fileno(), on_stdin)
-
-    xmpp.connect((args.host, args.port), force_starttls=True)
-    sys.exit(loop.run_until_complete(done))
+    xmpp.add_event_handler("presence", peerlib.emit_presence)
+    peer.add_exit_handlers()
+    peer.run()
 
 
 if __name__ == "__main__":

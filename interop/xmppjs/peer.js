@@ -8,24 +8,15 @@
 // The server's certificate is self-signed: run with
 // NODE_TLS_REJECT_UNAUTHORIZED=0.
 import { client, xml } from "@xmpp/client";
-import { parseArgs } from "node:util";
-import readline from "node:readline";
+import {
+  emit, exitWhenOffline, messageEvent, peerArgs, presenceEvent,
+  readCommands, sendMessage, setup, start,
+} from "./peerlib.js";
 
-const { values: args } = parseArgs({
-  options: {
-    service: { type: "string" },
-    domain: { type: "string", default: "localhost" },
-    username: { type: "string" },
-    password: { type: "string" },
-    resource: { type: "string", default: "xmppjs" },
-    mech: { type: "string", default: "SCRAM-SHA-1" },
-    debug: { type: "boolean", default: false },
-  },
+const args = peerArgs({
+  resource: { type: "string", default: "xmppjs" },
+  mech: { type: "string", default: "SCRAM-SHA-1" },
 });
-
-function emit(ev) {
-  process.stdout.write(JSON.stringify(ev) + "\n");
-}
 
 let offered = [];
 let used = null;
@@ -50,44 +41,14 @@ const xmpp = client({
     );
   },
 });
-if (args.debug || process.env.PARLEY_INTEROP_DEBUG) {
-  xmpp.on("input", (data) => process.stderr.write(`IN  ${data}\n`));
-  xmpp.on("output", (data) => process.stderr.write(`OUT ${data}\n`));
-  xmpp.on("status", (s) => process.stderr.write(`STATUS ${s}\n`));
-}
-
-// One connection per run: a failure must fail the test, not reconnect.
-xmpp.reconnect.stop();
-
-xmpp.on("error", (err) => {
-  emit({ event: "error", text: String(err?.stack ?? err) });
-  process.exitCode = 1;
-});
-
-xmpp.on("offline", () => {
-  emit({ event: "offline" });
-  process.exit(process.exitCode ?? 0);
-});
+setup(xmpp, args, { status: true });
+exitWhenOffline(xmpp);
 
 xmpp.on("stanza", (st) => {
-  const from = st.attrs.from ?? "";
   if (st.is("message")) {
-    const body = st.getChildText("body");
-    emit({
-      event: "message",
-      from,
-      type: st.attrs.type ?? "normal",
-      body: body ?? "",
-      delayed: st.getChild("delay", "urn:xmpp:delay") != null,
-      xml: st.toString(),
-    });
+    emit(messageEvent(st, { delayed: st.getChild("delay", "urn:xmpp:delay") != null }));
   } else if (st.is("presence")) {
-    emit({
-      event: "presence",
-      from,
-      type: st.attrs.type ?? "available",
-      xml: st.toString(),
-    });
+    emit(presenceEvent(st));
   } else if (
     st.is("iq") &&
     st.attrs.type === "set" &&
@@ -129,47 +90,15 @@ async function roster() {
   }
 }
 
-async function command(line) {
-  let c;
-  try {
-    c = JSON.parse(line);
-  } catch {
-    emit({ event: "error", text: "bad command: " + line });
-    return;
-  }
-  switch (c.cmd) {
-    case "send":
-      await xmpp.send(
-        xml("message", { to: c.to, type: c.type ?? "chat" }, xml("body", {}, c.body)),
-      );
-      break;
-    case "presence": {
-      const attrs = {};
-      if (c.to) attrs.to = c.to;
-      if (c.type) attrs.type = c.type;
-      await xmpp.send(xml("presence", attrs));
-      break;
-    }
-    case "roster":
-      await roster();
-      break;
-    case "quit":
-      await xmpp.stop();
-      break;
-    default:
-      emit({ event: "error", text: "unknown command: " + line });
-  }
-}
-
-const rl = readline.createInterface({ input: process.stdin });
-rl.on("line", (line) => {
-  if (line.trim()) command(line).catch((err) => emit({ event: "error", text: String(err) }));
-});
-rl.on("close", () => {
-  xmpp.stop().catch(() => {});
+readCommands(xmpp, {
+  send: (c) => sendMessage(xmpp, c),
+  presence: async (c) => {
+    const attrs = {};
+    if (c.to) attrs.to = c.to;
+    if (c.type) attrs.type = c.type;
+    await xmpp.send(xml("presence", attrs));
+  },
+  roster,
 });
 
-xmpp.start().catch((err) => {
-  emit({ event: "error", text: "start: " + String(err?.stack ?? err) });
-  process.exit(1);
-});
+start(xmpp);

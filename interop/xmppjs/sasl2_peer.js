@@ -9,24 +9,15 @@
 // Events: {"event": "online", "jid", "mech", "offered", "token"} (token:
 // whether a FAST token is held), {"event": "error", "text"}.
 import { client, xml } from "@xmpp/client";
-import { parseArgs } from "node:util";
-import readline from "node:readline";
+import {
+  emit, emitStanzas, peerArgs, readCommands, sendMessage,
+  setup, start,
+} from "./peerlib.js";
 
-const { values: args } = parseArgs({
-  options: {
-    service: { type: "string" },
-    domain: { type: "string", default: "localhost" },
-    username: { type: "string" },
-    password: { type: "string" },
-    uaid: { type: "string" },
-    tag: { type: "string", default: "parley-interop" },
-    debug: { type: "boolean", default: false },
-  },
+const args = peerArgs({
+  uaid: { type: "string" },
+  tag: { type: "string", default: "parley-interop" },
 });
-
-function emit(ev) {
-  process.stdout.write(JSON.stringify(ev) + "\n");
-}
 
 let offered = [];
 let used = null;
@@ -53,50 +44,26 @@ const xmpp = client({
     );
   },
 });
-if (args.debug || process.env.PARLEY_INTEROP_DEBUG) {
-  xmpp.on("input", (data) => process.stderr.write(`IN  ${data}\n`));
-  xmpp.on("output", (data) => process.stderr.write(`OUT ${data}\n`));
-}
-xmpp.reconnect.stop();
+setup(xmpp, args);
 
-xmpp.on("error", (err) => {
-  emit({ event: "error", text: String(err?.stack ?? err) });
-  process.exitCode = 1;
-});
 xmpp.on("offline", () => {
   if (!restarting) process.exit(process.exitCode ?? 0);
 });
-xmpp.on("stanza", (st) => {
-  if (st.is("presence")) {
-    emit({ event: "presence", from: st.attrs.from ?? "", type: st.attrs.type ?? "available", xml: st.toString() });
-  } else if (st.is("message")) {
-    emit({ event: "message", from: st.attrs.from ?? "", type: st.attrs.type ?? "normal", body: st.getChildText("body") ?? "", xml: st.toString() });
-  }
-});
+emitStanzas(xmpp);
 xmpp.on("online", async (address) => {
   const token = await xmpp.fast.fetch();
   emit({ event: "online", jid: address.toString(), mech: used, offered, token: !!token });
   await xmpp.send(xml("presence"));
 });
 
-readline.createInterface({ input: process.stdin }).on("line", async (line) => {
-  const c = JSON.parse(line);
-  if (c.cmd === "restart") {
+readCommands(xmpp, {
+  restart: async () => {
     restarting = true;
     await xmpp.stop();
     restarting = false;
-    await xmpp.start().catch((err) => {
-      emit({ event: "error", text: String(err?.stack ?? err) });
-      process.exit(1);
-    });
-  } else if (c.cmd === "send") {
-    await xmpp.send(xml("message", { to: c.to, type: "chat" }, xml("body", {}, c.body)));
-  } else if (c.cmd === "quit") {
-    await xmpp.stop();
-  }
+    await start(xmpp, "");
+  },
+  send: (c) => sendMessage(xmpp, c),
 });
 
-xmpp.start().catch((err) => {
-  emit({ event: "error", text: String(err?.stack ?? err) });
-  process.exit(1);
-});
+start(xmpp, "");
