@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -48,8 +49,11 @@ func runCrash(t *testing.T, extraConfig string) {
 	if testing.Short() {
 		t.Skip("builds and runs the server binary")
 	}
-	// The offline accounts of the storm.
-	recipients := [...]string{"rcpt1@localhost", "rcpt2@localhost"}
+	// The storm's recipients: two offline accounts, and one online whose
+	// messages are delivered live. Every account archives (MAM's default
+	// is "always"), the sender included.
+	recipients := [...]string{"rcpt1@localhost", "rcpt2@localhost", "live@localhost"}
+	const online = 2 // index of the online recipient
 	bin := buildParley(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -70,6 +74,13 @@ func runCrash(t *testing.T, extraConfig string) {
 
 	srv := startServer(t, bin, cfg, data, "first")
 	snd := login(t, srv.addr, sender)
+	live := login(t, srv.addr, recipients[online])
+	if err := live.Send(context.Background(), stanza.New(stanza.NSClient, "presence")); err != nil {
+		t.Fatalf("live recipient: presence: %v", err)
+	}
+	if _, err := live.SendIQ(context.Background(), stanza.NewIQ(stanza.TypeGet, "", "", stanza.New("urn:xmpp:ping", "ping"))); err != nil {
+		t.Fatalf("live recipient: ping: %v", err)
+	}
 
 	// The storm: messages alternate between the recipients; after every
 	// batch a ping whose reply acknowledges everything sent before it.
@@ -81,7 +92,7 @@ func runCrash(t *testing.T, extraConfig string) {
 	go func() {
 		ctx := context.Background()
 		for i := 0; ; i++ {
-			msg := stanza.NewMessage(stanza.TypeChat, recipients[i%2], "m"+strconv.Itoa(i))
+			msg := stanza.NewMessage(stanza.TypeChat, recipients[i%len(recipients)], "m"+strconv.Itoa(i))
 			msg.Set("id", "m"+strconv.Itoa(i))
 			if err := snd.Send(ctx, msg); err != nil {
 				stormCh <- err
@@ -128,18 +139,28 @@ func runCrash(t *testing.T, extraConfig string) {
 
 	srv = startServer(t, bin, cfg, data, "second")
 	defer srv.stop(t)
+	n := len(recipients)
+	// Every acknowledged message is in its recipient's archive and in the
+	// sender's, exactly once; nothing that was never sent is.
+	checkArchive(t, srv.addr, sender, nAcked, nSent, func(int) bool { return true })
 	for r, rcpt := range recipients {
+		checkArchive(t, srv.addr, rcpt, nAcked, nSent, func(i int) bool { return i%n == r })
+	}
+	for r, rcpt := range recipients {
+		if r == online {
+			continue // it got its messages live; its archive was checked
+		}
 		got := collect(t, srv.addr, rcpt)
-		for i, n := range got {
-			if n > 1 {
-				t.Errorf("%s got message m%d %d times", rcpt, i, n)
+		for i, times := range got {
+			if times > 1 {
+				t.Errorf("%s got message m%d %d times", rcpt, i, times)
 			}
-			if i%2 != r || i >= nSent {
+			if i%n != r || i >= nSent {
 				t.Errorf("%s got message m%d, which was never sent to it", rcpt, i)
 			}
 		}
 		missing := 0
-		for i := r; i < nAcked; i += 2 {
+		for i := r; i < nAcked; i += n {
 			if got[i] == 0 {
 				missing++
 				if missing <= 10 {
@@ -204,6 +225,89 @@ func collect(t *testing.T, addr, rcpt string) map[int]int {
 		}
 		got[i]++
 	}
+}
+
+// checkArchive pages through user's whole archive (XEP-0313 with RSM) and
+// checks that each message mI with mine(I) and I < acked is there exactly
+// once, and that nothing with I >= sent or !mine(I) is.
+func checkArchive(t *testing.T, addr, user string, acked, sent int, mine func(int) bool) {
+	t.Helper()
+	c := login(t, addr, user)
+	defer c.Close()
+	const nsMAM, nsRSM, nsForward = "urn:xmpp:mam:2", "http://jabber.org/protocol/rsm", "urn:xmpp:forward:0"
+	results := make(chan *stanza.Element, 1024)
+	c.Handle(stanza.KindMessage, xml.Name{Space: nsMAM, Local: "result"}, func(m *stanza.Element) { results <- m })
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	got := map[int]int{}
+	after := ""
+	for page := 0; ; page++ {
+		if page > 1000 {
+			t.Fatalf("%s: archive paging does not end", user)
+		}
+		set := stanza.New(nsRSM, "set").Append(stanza.New(nsRSM, "max").AppendText("100"))
+		if after != "" {
+			set.Append(stanza.New(nsRSM, "after").AppendText(after))
+		}
+		q := stanza.New(nsMAM, "query", "queryid", "q"+strconv.Itoa(page)).Append(set)
+		res, err := c.SendIQ(ctx, stanza.NewIQ(stanza.TypeSet, "", "", q))
+		if err != nil {
+			t.Fatalf("%s: archive query: %v", user, err)
+		}
+		fin := res.Child(nsMAM, "fin")
+		if fin == nil {
+			t.Fatalf("%s: archive query answered without <fin/>: %s", user, res)
+		}
+		last := ""
+		if set := fin.Child(nsRSM, "set"); set != nil {
+			last = set.ChildText(nsRSM, "last")
+		}
+		// The results precede the IQ result on the stream, but handlers
+		// run on their own goroutine: read them up to the page's last.
+		for seen := ""; last != "" && seen != last; {
+			select {
+			case m := <-results:
+				r := m.Child(nsMAM, "result")
+				seen = r.Get("id")
+				body := r.Child(nsForward, "forwarded").Child(stanza.NSClient, "message").ChildText(stanza.NSClient, "body")
+				i, err := strconv.Atoi(strings.TrimPrefix(body, "m"))
+				if err != nil || !strings.HasPrefix(body, "m") {
+					t.Fatalf("%s: unexpected archived body %q", user, body)
+				}
+				got[i]++
+			case <-ctx.Done():
+				t.Fatalf("%s: the results of an archive page never all arrived", user)
+			}
+		}
+		if fin.Get("complete") == "true" {
+			break
+		}
+		if last == "" {
+			t.Fatalf("%s: incomplete archive page without <last/>: %s", user, res)
+		}
+		after = last
+	}
+	missing := 0
+	for i := 0; i < acked; i++ {
+		if mine(i) && got[i] == 0 {
+			missing++
+			if missing <= 10 {
+				t.Errorf("%s: acknowledged message m%d is not in the archive", user, i)
+			}
+		}
+	}
+	if missing > 0 {
+		t.Errorf("%s: %d acknowledged messages missing from the archive", user, missing)
+	}
+	for i, k := range got {
+		if k > 1 {
+			t.Errorf("%s: message m%d archived %d times", user, i, k)
+		}
+		if !mine(i) || i >= sent {
+			t.Errorf("%s: message m%d archived but never sent to it", user, i)
+		}
+	}
+	t.Logf("%s: %d messages in the archive (%d acknowledged)", user, len(got), acked)
 }
 
 // login dials the server as user.
