@@ -313,7 +313,7 @@ func (a *Authenticator) Allow(user jid.JID, ip netip.Addr) error {
 	if !user.IsZero() && !a.byAccount.allow(user.Bare().String()) {
 		return fmt.Errorf("auth: login of %s: %w", user.Bare(), ErrThrottled)
 	}
-	if p, ok := ipKey(ip); ok && !a.byIP.allow(p) {
+	if p, ok := AddressKey(ip); ok && !a.byIP.allow(p) {
 		return fmt.Errorf("auth: login from %s: %w", p, ErrThrottled)
 	}
 	return nil
@@ -326,7 +326,7 @@ func (a *Authenticator) Failed(user jid.JID, ip netip.Addr) {
 			a.log.Warn("login throttled for account", "user", user.Bare().String(), "ip", ip.String())
 		}
 	}
-	if p, ok := ipKey(ip); ok {
+	if p, ok := AddressKey(ip); ok {
 		if a.byIP.fail(p) {
 			a.log.Warn("login throttled for address", "ip", p.String())
 		}
@@ -342,9 +342,10 @@ func (a *Authenticator) Succeeded(user jid.JID, _ netip.Addr) {
 	}
 }
 
-// ipKey returns the throttling key of ip: the address itself for IPv4, its
-// /64 for IPv6.
-func ipKey(ip netip.Addr) (netip.Prefix, bool) {
+// AddressKey returns the key under which limits count a client address:
+// the address itself for IPv4, its /64 for IPv6 (one subscriber's block);
+// false for an invalid address.
+func AddressKey(ip netip.Addr) (netip.Prefix, bool) {
 	if !ip.IsValid() {
 		return netip.Prefix{}, false
 	}

@@ -3,6 +3,7 @@ package c2s
 import (
 	"context"
 	"errors"
+	"github.com/parley-xmpp/parley/server/auth"
 	"net/netip"
 	"strings"
 	"sync"
@@ -270,19 +271,6 @@ func NewRegistrationLimiter(max int, now func() time.Time) *RegistrationLimiter 
 	return &RegistrationLimiter{max: max, now: now, seen: map[netip.Prefix][]time.Time{}}
 }
 
-func regKey(ip netip.Addr) (netip.Prefix, bool) {
-	if !ip.IsValid() {
-		return netip.Prefix{}, false
-	}
-	ip = ip.Unmap().WithZone("")
-	bits := 32
-	if ip.Is6() {
-		bits = 64
-	}
-	p, err := ip.Prefix(bits)
-	return p, err == nil
-}
-
 // live drops the registrations older than an hour.
 func (l *RegistrationLimiter) live(ts []time.Time, now time.Time) []time.Time {
 	i := 0
@@ -294,7 +282,7 @@ func (l *RegistrationLimiter) live(ts []time.Time, now time.Time) []time.Time {
 
 // Allow reports whether ip may register another account now.
 func (l *RegistrationLimiter) Allow(ip netip.Addr) bool {
-	k, ok := regKey(ip)
+	k, ok := auth.AddressKey(ip)
 	if l == nil || l.max <= 0 || !ok {
 		return true
 	}
@@ -305,7 +293,7 @@ func (l *RegistrationLimiter) Allow(ip netip.Addr) bool {
 
 // Record counts a registration from ip.
 func (l *RegistrationLimiter) Record(ip netip.Addr) {
-	k, ok := regKey(ip)
+	k, ok := auth.AddressKey(ip)
 	if l == nil || l.max <= 0 || !ok {
 		return
 	}
