@@ -3,12 +3,12 @@ package c2s
 import (
 	"context"
 	"errors"
-	"github.com/parley-xmpp/parley/server/auth"
 	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/auth"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/form"
 	"github.com/parley-xmpp/parley/xmpp/jid"
