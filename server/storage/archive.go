@@ -23,6 +23,10 @@ type ArchivedMessage struct {
 	Stanza []byte
 }
 
+// MaxArchivePage is the largest page a backend returns for one query with a
+// positive Max, whatever the caller asked.
+const MaxArchivePage = 10000
+
 // ArchiveQuery selects and pages archived messages. Zero values mean "no
 // filter". Messages are in archive order (the order they were appended).
 type ArchiveQuery struct {
@@ -44,7 +48,10 @@ type ArchiveQuery struct {
 	Last bool
 	// Index, when >= 0, starts the page at this position of the set.
 	Index int
-	// Max is the page size; 0 returns no messages (only Count).
+	// Max is the page size; 0 returns no messages (only Count), a
+	// negative value the whole result. Callers facing clients bound it
+	// (the MAM module caps it at its page limit); backends treat values
+	// above MaxArchivePage as MaxArchivePage.
 	Max int
 }
 

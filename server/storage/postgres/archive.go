@@ -162,6 +162,9 @@ func queryArchive(ctx context.Context, tx pgx.Tx, u string, q storage.ArchiveQue
 			pf = pf.with("seq > ?", seq)
 		}
 	}
+	if q.Max > storage.MaxArchivePage {
+		q.Max = storage.MaxArchivePage // q+1 below must not overflow
+	}
 	if q.Max == 0 {
 		page.Complete = page.Count == 0
 		return page, nil

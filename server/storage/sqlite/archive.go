@@ -164,6 +164,9 @@ func (db *DB) QueryArchive(ctx context.Context, user jid.JID, q storage.ArchiveQ
 			pf.add("seq > ?", seq)
 		}
 	}
+	if q.Max > storage.MaxArchivePage {
+		q.Max = storage.MaxArchivePage // q+1 below must not overflow
+	}
 	if q.Max == 0 {
 		page.Complete = page.Count == 0
 		return page, nil

@@ -3,6 +3,7 @@ package storagetest
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -63,6 +64,16 @@ func wantIDs(t *testing.T, what string, got storage.ArchivePage, want []string) 
 }
 
 var archiveTests = []subtest{
+	{"HugeMaxIsBounded", func(t *testing.T, s storage.Stores) {
+		create(t, s, alice)
+		ids := fillArchive(t, s, 3)
+		// A Max near the largest int must neither overflow nor fail.
+		p := query(t, s, storage.ArchiveQuery{Index: -1, Max: math.MaxInt})
+		wantIDs(t, "max=MaxInt", p, ids)
+		if !p.Complete {
+			t.Fatal("max=MaxInt: not complete")
+		}
+	}},
 	{"AppendAndQueryAll", func(t *testing.T, s storage.Stores) {
 		create(t, s, alice)
 		ids := fillArchive(t, s, 5)
