@@ -26,6 +26,8 @@ type accounts struct {
 	domains []string
 	now     func() time.Time
 	log     *slog.Logger
+	// deleted runs after an account was deleted from storage.
+	deleted func(ctx context.Context, user jid.JID)
 }
 
 var _ module.AccountService = (*accounts)(nil)
@@ -34,7 +36,15 @@ var _ module.AccountService = (*accounts)(nil)
 // transport, for in-band registration before authentication).
 func (a *App) Accounts() module.AccountService {
 	return &accounts{auth: a.auth, stores: a.stores, policy: a.cfg.Registration, domains: a.cfg.Domains,
-		now: time.Now, log: a.log.With("component", "accounts")}
+		now: time.Now, log: a.log.With("component", "accounts"), deleted: a.accountDeleted}
+}
+
+// accountDeleted tells the modules that an account is gone, so they drop
+// what they cached for it.
+func (a *App) accountDeleted(ctx context.Context, user jid.JID) {
+	if a.router != nil {
+		a.router.EmitAccountDeleted(ctx, user)
+	}
 }
 
 func (a *accounts) Create(ctx context.Context, user jid.JID, password string) error {
@@ -46,7 +56,13 @@ func (a *accounts) SetPassword(ctx context.Context, user jid.JID, password strin
 }
 
 func (a *accounts) Delete(ctx context.Context, user jid.JID) error {
-	return a.auth.Delete(ctx, user)
+	if err := a.auth.Delete(ctx, user); err != nil {
+		return err
+	}
+	if a.deleted != nil {
+		a.deleted(ctx, user.Bare())
+	}
+	return nil
 }
 
 func (a *accounts) SetDisabled(ctx context.Context, user jid.JID, disabled bool) error {

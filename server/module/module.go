@@ -185,6 +185,9 @@ const (
 // SessionFunc reacts to a session event.
 type SessionFunc func(ctx context.Context, s *sm.Session)
 
+// AccountFunc reacts to an account event; user is a bare JID.
+type AccountFunc func(ctx context.Context, user jid.JID)
+
 // Identity is a service discovery identity (XEP-0030).
 type Identity struct {
 	Category, Type, Name string
@@ -202,6 +205,11 @@ type Registrar interface {
 	Hook(phase Phase, kind stanza.Kind, priority int, h Hook)
 	// OnSession registers a session event callback.
 	OnSession(ev SessionEvent, fn SessionFunc)
+	// OnAccountDeleted registers a callback run right after a local
+	// account was deleted from storage (AccountService.Delete), so that
+	// modules drop what they cached for it before an account with the same
+	// name can be created.
+	OnAccountDeleted(fn AccountFunc)
 	// Feature advertises a disco feature for a target.
 	Feature(t Target, feature string)
 	// Identity advertises a disco identity for a target.

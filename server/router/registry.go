@@ -62,6 +62,10 @@ func (g *registration) OnSession(ev module.SessionEvent, fn module.SessionFunc) 
 	g.r.sessionFns[ev] = append(g.r.sessionFns[ev], fn)
 }
 
+func (g *registration) OnAccountDeleted(fn module.AccountFunc) {
+	g.r.deletedFns = append(g.r.deletedFns, fn)
+}
+
 func (g *registration) Feature(t module.Target, feature string) {
 	for _, f := range g.r.features[t] {
 		if f == feature {

@@ -41,6 +41,7 @@ type Router struct {
 	iq             map[module.IQKey]module.IQHandler
 	hooks          map[hookKey][]hookEntry
 	sessionFns     map[module.SessionEvent][]module.SessionFunc
+	deletedFns     []module.AccountFunc
 	features       map[module.Target][]string
 	identities     map[module.Target][]module.Identity
 	streamFeatures []*stanza.Element
@@ -95,6 +96,14 @@ func (r *Router) IsLocal(domain string) bool { return r.domains[domain] }
 func (r *Router) Emit(ctx context.Context, ev module.SessionEvent, s *sm.Session) {
 	for _, fn := range r.sessionFns[ev] {
 		fn(ctx, s)
+	}
+}
+
+// EmitAccountDeleted runs the callbacks registered for the deletion of a
+// local account (module.Registrar.OnAccountDeleted).
+func (r *Router) EmitAccountDeleted(ctx context.Context, user jid.JID) {
+	for _, fn := range r.deletedFns {
+		fn(ctx, user.Bare())
 	}
 }
 

@@ -163,3 +163,51 @@ func TestRemove(t *testing.T) {
 		t.Fatalf("bob: %v", err)
 	}
 }
+
+// TestRemoveThenRecreate: an account created again under the name of a
+// removed one does not inherit what modules cached for the old one (here
+// its block list, cached by the blocking module).
+func TestRemoveThenRecreate(t *testing.T) {
+	s := xmpptest.NewServer(t)
+	s.AddUser(t, "alice", pw)
+	bob := s.AddUser(t, "bob", pw)
+	ctx := xmpptest.Context(t, 30*time.Second)
+	const nsBlocking = "urn:xmpp:blocking"
+	blocklist := func(c *client.Client) []string {
+		t.Helper()
+		res, err := c.SendIQ(ctx, stanza.NewIQ(stanza.TypeGet, "", "", stanza.New(nsBlocking, "blocklist")))
+		if err != nil {
+			t.Fatalf("blocklist: %v", err)
+		}
+		var out []string
+		if bl := res.Child(nsBlocking, "blocklist"); bl != nil {
+			for _, it := range bl.ChildrenNamed(nsBlocking, "item") {
+				out = append(out, it.Get("jid"))
+			}
+		}
+		return out
+	}
+
+	c := s.Client(t, "alice", pw, "one")
+	block := stanza.New(nsBlocking, "block").Append(stanza.New(nsBlocking, "item", "jid", bob.String()))
+	if _, err := c.SendIQ(ctx, stanza.NewIQ(stanza.TypeSet, "", "", block)); err != nil {
+		t.Fatalf("block: %v", err)
+	}
+	if got := blocklist(c); len(got) != 1 || got[0] != bob.String() {
+		t.Fatalf("block list %v, want [%s]", got, bob)
+	}
+	if _, err := c.SendIQ(ctx, stanza.NewIQ(stanza.TypeSet, "", "", query(stanza.New(register.NS, "remove")))); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("session not ended")
+	}
+
+	s.AddUser(t, "alice", pw)
+	c = s.Client(t, "alice", pw, "two")
+	if got := blocklist(c); len(got) != 0 {
+		t.Fatalf("the new account inherited the block list %v", got)
+	}
+}

@@ -69,6 +69,7 @@ func (m *Module) Register(r module.Registrar) error {
 		r.Hook(module.PhaseOutbound, k, HookPriority, m.outbound)
 		r.Hook(module.PhaseInbound, k, HookPriority, m.inbound)
 	}
+	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.lists.forget(user) })
 	return nil
 }
 

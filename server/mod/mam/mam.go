@@ -114,7 +114,16 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Hook(module.PhaseOutbound, stanza.KindMessage, archivePriority, m.outgoing)
 	r.Hook(module.PhaseInbound, stanza.KindMessage, archivePriority, m.incoming)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
+	r.OnAccountDeleted(m.accountDeleted)
 	return nil
+}
+
+// accountDeleted drops the cached preferences of a deleted account.
+func (m *Module) accountDeleted(_ context.Context, user jid.JID) {
+	m.prefsMu.Lock()
+	delete(m.prefs, user)
+	m.prefsGen++
+	m.prefsMu.Unlock()
 }
 
 // sessionEnded drops the cached preferences of an account whose last

@@ -80,7 +80,17 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Hook(module.PhaseInbound, stanza.KindMessage, 900, m.inbound)
 	r.OnSession(module.SessionAvailable, m.reachable)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
+	r.OnAccountDeleted(m.accountDeleted)
 	return nil
+}
+
+// accountDeleted drops the cached registrations and count of a deleted
+// account.
+func (m *Module) accountDeleted(_ context.Context, user jid.JID) {
+	m.mu.Lock()
+	delete(m.counts, user)
+	m.mu.Unlock()
+	m.forget(user)
 }
 
 // sessionEnded drops the cached registrations of a user whose last
