@@ -169,10 +169,16 @@ func (c *conn) closeStream(err *stream.Error) {
 			c.out.mu.Lock()
 			idle := !c.out.writing
 			var batch []*stanza.Element
+			counted := false
 			if idle {
 				batch = c.out.items
 				c.out.items = nil
 				c.out.closed = true
+				// XEP-0198: unacknowledged from here, as in flush, so the
+				// session's end hands them back unless acked. No ack
+				// request: the peer closed its stream.
+				_ = c.handOffLocked(batch)
+				counted = c.out.ack.on
 			}
 			c.out.mu.Unlock()
 			if idle {
@@ -180,8 +186,12 @@ func (c *conn) closeStream(err *stream.Error) {
 				for _, st := range batch {
 					buf = append(buf, st.Bytes()...)
 				}
-				if len(buf) > 0 {
-					_ = c.writeRaw(buf)
+				if len(buf) > 0 && c.writeRaw(buf) != nil && !counted {
+					// As in flush: handed back to the router when the
+					// session ends.
+					c.out.mu.Lock()
+					c.out.items = append(batch, c.out.items...)
+					c.out.mu.Unlock()
 				}
 				break
 			}
