@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -93,4 +94,29 @@ type Archive interface {
 	ArchivePrefs(ctx context.Context, user jid.JID) (ArchivePrefs, error)
 	// SetArchivePrefs stores user's preferences.
 	SetArchivePrefs(ctx context.Context, user jid.JID, p ArchivePrefs) error
+}
+
+// FinishArchivePage is the part of an archive query that is the same for
+// every backend. The backend read up to Max+1 rows (one more tells whether
+// the page is the last), in descending order when it pages backwards, with
+// seqs the archive positions of page.Messages and page.Count the size of
+// the whole result. FinishArchivePage trims the page to Max, restores
+// archive order, sets Complete, and sets FirstIndex when the query gave an
+// index. It returns the seqs of the kept messages and whether the backend
+// still has to count the messages before the first one for FirstIndex.
+func FinishArchivePage(page *ArchivePage, seqs []int64, q ArchiveQuery, descending bool) ([]int64, bool) {
+	page.Complete = q.Max < 0 || len(page.Messages) <= q.Max
+	if !page.Complete {
+		page.Messages, seqs = page.Messages[:q.Max], seqs[:q.Max]
+	}
+	if descending {
+		slices.Reverse(page.Messages)
+		slices.Reverse(seqs)
+	}
+	if q.Index >= 0 {
+		page.FirstIndex = min(q.Index, page.Count)
+		page.Complete = q.Index+len(page.Messages) >= page.Count
+		return seqs, false
+	}
+	return seqs, len(page.Messages) > 0
 }

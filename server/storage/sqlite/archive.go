@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -202,20 +201,8 @@ func (db *DB) QueryArchive(ctx context.Context, user jid.JID, q storage.ArchiveQ
 	if err := rows.Err(); err != nil {
 		return page, fmt.Errorf("sqlite: query archive of %s: %w", u, err)
 	}
-	page.Complete = q.Max < 0 || len(page.Messages) <= q.Max
-	if !page.Complete {
-		page.Messages, seqs = page.Messages[:q.Max], seqs[:q.Max]
-	}
-	if order == "DESC" {
-		slices.Reverse(page.Messages)
-		slices.Reverse(seqs)
-	}
-	if q.Index >= 0 {
-		page.FirstIndex = min(q.Index, page.Count)
-		page.Complete = q.Index+len(page.Messages) >= page.Count
-		return page, nil
-	}
-	if len(page.Messages) == 0 {
+	seqs, countFirst := storage.FinishArchivePage(&page, seqs, q, order == "DESC")
+	if !countFirst {
 		return page, nil
 	}
 	firstSeq := seqs[0]
