@@ -21,13 +21,13 @@ func OpenStorage(ctx context.Context, cfg *config.Config, log *slog.Logger) (sto
 	}
 	switch cfg.Storage.Kind {
 	case config.StorageSQLite:
-		db, err := sqlite.Open(ctx, cfg.SQLitePath(), log.With("component", "sqlite"))
+		db, err := sqlite.Open(ctx, cfg.SQLitePath(), log)
 		if err != nil {
 			return storage.Stores{}, nil, fmt.Errorf("opening storage %s: %w", cfg.Storage, err)
 		}
 		return db.Stores(), db.Close, nil
 	case config.StoragePostgres:
-		db, err := postgres.Open(ctx, cfg.Storage.URL, postgres.Options{}, log.With("component", "postgres"))
+		db, err := postgres.Open(ctx, cfg.Storage.URL, postgres.Options{}, log)
 		if err != nil {
 			return storage.Stores{}, nil, fmt.Errorf("opening storage %s: %w", cfg.Storage, err)
 		}
