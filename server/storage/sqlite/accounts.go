@@ -70,7 +70,7 @@ func (db *DB) Keys(ctx context.Context, user jid.JID) ([]storage.SCRAMKey, error
 	u := userKey(user)
 	// One query, so that the existence check and the keys are read from
 	// the same snapshot.
-	rows, err := db.r.QueryContext(ctx, `SELECT k.hash, k.salt, k.iterations, k.stored_key, k.server_key
+	rows, err := db.query(ctx, `SELECT k.hash, k.salt, k.iterations, k.stored_key, k.server_key
 		FROM accounts a LEFT JOIN scram_keys k ON k.user = a.user
 		WHERE a.user = ? ORDER BY k.rowid`, u)
 	if err != nil {
@@ -132,7 +132,7 @@ func (db *DB) DeleteAccount(ctx context.Context, user jid.JID) error {
 func (db *DB) AccountExists(ctx context.Context, user jid.JID) (bool, error) {
 	u := userKey(user)
 	var one int
-	err := db.r.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE user = ?`, u).Scan(&one)
+	err := db.queryRow(ctx, `SELECT 1 FROM accounts WHERE user = ?`, u).Scan(&one)
 	if err == sql.ErrNoRows {
 		return false, nil
 	}

@@ -39,7 +39,7 @@ func (db *DB) SetDisabled(ctx context.Context, user jid.JID, disabled bool) erro
 func (db *DB) Disabled(ctx context.Context, user jid.JID) (bool, error) {
 	u := userKey(user)
 	var v int
-	err := db.r.QueryRowContext(ctx, `SELECT disabled FROM accounts WHERE user = ?`, u).Scan(&v)
+	err := db.queryRow(ctx, `SELECT disabled FROM accounts WHERE user = ?`, u).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("sqlite: disabled %s: %w", u, storage.ErrNotFound)
 	}

@@ -282,7 +282,7 @@ func (db *DB) ArchivePrefs(ctx context.Context, user jid.JID) (storage.ArchivePr
 		p             storage.ArchivePrefs
 		always, never string
 	)
-	err := db.r.QueryRowContext(ctx, `SELECT default_mode, always, never FROM archive_prefs WHERE user = ?`, u).Scan(&p.Default, &always, &never)
+	err := db.queryRow(ctx, `SELECT default_mode, always, never FROM archive_prefs WHERE user = ?`, u).Scan(&p.Default, &always, &never)
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, fmt.Errorf("sqlite: archive prefs of %s: %w", u, storage.ErrNotFound)
 	}

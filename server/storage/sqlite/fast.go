@@ -36,7 +36,7 @@ var _ storage.FastTokens = (*DB)(nil)
 // FastTokens returns the tokens of one client of user.
 func (db *DB) FastTokens(ctx context.Context, user jid.JID, client string) ([]storage.FastToken, error) {
 	u := userKey(user)
-	rows, err := db.r.QueryContext(ctx, `SELECT id, key, mechanism, expiry, count, slot FROM fast_tokens
+	rows, err := db.query(ctx, `SELECT id, key, mechanism, expiry, count, slot FROM fast_tokens
 		WHERE user = ? AND client = ? ORDER BY slot`, u, client)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: FAST tokens of %s: %w", u, err)

@@ -14,7 +14,7 @@ import (
 func (db *DB) VCard(ctx context.Context, user jid.JID) ([]byte, error) {
 	u := userKey(user)
 	var v []byte
-	err := db.r.QueryRowContext(ctx, `SELECT vcard FROM vcards WHERE user = ?`, u).Scan(&v)
+	err := db.queryRow(ctx, `SELECT vcard FROM vcards WHERE user = ?`, u).Scan(&v)
 	if err == sql.ErrNoRows {
 		return nil, fmt.Errorf("sqlite: vcard of %s: %w", u, storage.ErrNotFound)
 	}
@@ -69,7 +69,7 @@ func (db *DB) SetPrivateXML(ctx context.Context, user jid.JID, key string, data 
 // BlockList returns the JIDs user blocks, sorted.
 func (db *DB) BlockList(ctx context.Context, user jid.JID) ([]jid.JID, error) {
 	u := userKey(user)
-	rows, err := db.r.QueryContext(ctx, `SELECT item FROM blocklist WHERE user = ? ORDER BY item`, u)
+	rows, err := db.query(ctx, `SELECT item FROM blocklist WHERE user = ? ORDER BY item`, u)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: block list of %s: %w", u, err)
 	}
@@ -145,7 +145,7 @@ func (db *DB) LastActivity(ctx context.Context, user jid.JID) (time.Time, string
 		at     int64
 		status string
 	)
-	err := db.r.QueryRowContext(ctx, `SELECT at, status FROM last_activity WHERE user = ?`, u).Scan(&at, &status)
+	err := db.queryRow(ctx, `SELECT at, status FROM last_activity WHERE user = ?`, u).Scan(&at, &status)
 	if err == sql.ErrNoRows {
 		return time.Time{}, "", fmt.Errorf("sqlite: last activity of %s: %w", u, storage.ErrNotFound)
 	}

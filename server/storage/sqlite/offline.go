@@ -42,7 +42,7 @@ func (db *DB) StoreOffline(ctx context.Context, user jid.JID, stanza []byte, lim
 // OfflineMessages returns the messages stored for user in arrival order.
 func (db *DB) OfflineMessages(ctx context.Context, user jid.JID) ([]storage.OfflineMessage, error) {
 	u := userKey(user)
-	rows, err := db.r.QueryContext(ctx, `SELECT id, stanza, at FROM offline WHERE user = ? ORDER BY id`, u)
+	rows, err := db.query(ctx, `SELECT id, stanza, at FROM offline WHERE user = ? ORDER BY id`, u)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: offline messages of %s: %w", u, err)
 	}
@@ -91,7 +91,7 @@ func (db *DB) DeleteOffline(ctx context.Context, user jid.JID, ids []int64) erro
 func (db *DB) OfflineCount(ctx context.Context, user jid.JID) (int, error) {
 	u := userKey(user)
 	var n int
-	if err := db.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM offline WHERE user = ?`, u).Scan(&n); err != nil {
+	if err := db.queryRow(ctx, `SELECT COUNT(*) FROM offline WHERE user = ?`, u).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: offline count of %s: %w", u, err)
 	}
 	return n, nil

@@ -68,7 +68,7 @@ func (db *DB) DeletePush(ctx context.Context, user, service jid.JID, node string
 // PushRegistrations lists user's registrations.
 func (db *DB) PushRegistrations(ctx context.Context, user jid.JID) ([]storage.PushRegistration, error) {
 	u := userKey(user)
-	rows, err := db.r.QueryContext(ctx, `SELECT service, node, resource, options, include_body, created
+	rows, err := db.query(ctx, `SELECT service, node, resource, options, include_body, created
 		FROM push_registrations WHERE user = ? ORDER BY service, node`, u)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: push registrations of %s: %w", u, err)

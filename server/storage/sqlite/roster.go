@@ -21,13 +21,21 @@ func (db *DB) RosterItems(ctx context.Context, user jid.JID) ([]storage.RosterIt
 	}
 	defer tx.Rollback() //nolint:errcheck // read-only
 
+	verStmt, err := db.txStmt(ctx, tx, `SELECT version FROM roster_versions WHERE user = ?`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: roster version of %s: %w", u, err)
+	}
 	var ver int64
-	err = tx.QueryRowContext(ctx, `SELECT version FROM roster_versions WHERE user = ?`, u).Scan(&ver)
+	err = verStmt.QueryRowContext(ctx, u).Scan(&ver)
 	if err != nil && err != sql.ErrNoRows {
 		return nil, 0, fmt.Errorf("sqlite: roster version of %s: %w", u, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT contact, name, groups, subscription, ask_out, pre_approved
-		FROM roster_items WHERE user = ? ORDER BY contact`, u)
+	itemsStmt, err := db.txStmt(ctx, tx, `SELECT contact, name, groups, subscription, ask_out, pre_approved
+		FROM roster_items WHERE user = ? ORDER BY contact`)
+	if err != nil {
+		return nil, 0, fmt.Errorf("sqlite: roster of %s: %w", u, err)
+	}
+	rows, err := itemsStmt.QueryContext(ctx, u)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: roster of %s: %w", u, err)
 	}
@@ -73,7 +81,7 @@ func scanRosterItem(s scanner) (storage.RosterItem, error) {
 // storage.ErrNotFound if absent.
 func (db *DB) RosterItem(ctx context.Context, user, contact jid.JID) (storage.RosterItem, error) {
 	u, c := userKey(user), userKey(contact)
-	row := db.r.QueryRowContext(ctx, `SELECT contact, name, groups, subscription, ask_out, pre_approved
+	row := db.queryRow(ctx, `SELECT contact, name, groups, subscription, ask_out, pre_approved
 		FROM roster_items WHERE user = ? AND contact = ?`, u, c)
 	it, err := scanRosterItem(row)
 	if err == sql.ErrNoRows {
@@ -161,7 +169,7 @@ func (db *DB) AddSubscriptionRequest(ctx context.Context, user jid.JID, req stor
 // first.
 func (db *DB) SubscriptionRequests(ctx context.Context, user jid.JID) ([]storage.SubscriptionRequest, error) {
 	u := userKey(user)
-	rows, err := db.r.QueryContext(ctx, `SELECT from_jid, stanza, at FROM subscription_requests
+	rows, err := db.query(ctx, `SELECT from_jid, stanza, at FROM subscription_requests
 		WHERE user = ? ORDER BY at, rowid`, u)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: subscription requests of %s: %w", u, err)

@@ -27,6 +27,7 @@ type DB struct {
 	r   *sql.DB // the read pool (query_only)
 	log *slog.Logger
 	wq  writeQueue // group commit of the writes (groupcommit.go)
+	rs  readStmts  // statements prepared on r (readstmt.go)
 }
 
 var (
@@ -134,7 +135,7 @@ func (db *DB) Stores() storage.Stores {
 
 // Close closes both connection pools.
 func (db *DB) Close() error {
-	err := errors.Join(db.wq.closeStmts(), db.r.Close(), db.w.Close())
+	err := errors.Join(db.wq.closeStmts(), db.rs.close(), db.r.Close(), db.w.Close())
 	if err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}
