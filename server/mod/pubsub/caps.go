@@ -57,6 +57,43 @@ func (c *capsCache) wants(full jid.JID, node string) bool {
 	return slices.Contains(c.byVer[key], node+xpubsub.NotifySuffix)
 }
 
+// resolving reports whether a query for the features behind full's caps
+// is in flight.
+func (c *capsCache) resolving(full jid.JID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key, ok := c.byJID[full]
+	if !ok {
+		return false
+	}
+	if _, known := c.byVer[key]; known {
+		return false
+	}
+	_, busy := c.inflight[key]
+	return busy
+}
+
+// whenKnown queues fn to run once the features behind full's caps are
+// known, when a query for them is still in flight, and reports whether it
+// did; otherwise what wants says is already final.
+func (c *capsCache) whenKnown(full jid.JID, fn func(ctx context.Context)) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key, ok := c.byJID[full]
+	if !ok {
+		return false
+	}
+	if _, known := c.byVer[key]; known {
+		return false
+	}
+	waiting, busy := c.inflight[key]
+	if !busy {
+		return false
+	}
+	c.inflight[key] = append(waiting, fn)
+	return true
+}
+
 // forget drops what full advertised.
 func (c *capsCache) forget(full jid.JID) {
 	c.mu.Lock()

@@ -46,10 +46,24 @@ func (m *Module) send(ctx context.Context, svc jid.JID, n *node, to jid.JID, ev 
 	m.host.Route(ctx, msg.Append(ev.Element()))
 }
 
-// notify sends ev to every recipient of n.
+// notify sends ev to every recipient of n. A PEP resource whose caps are
+// still being resolved (it has just come online) gets ev once they are
+// known, if they show interest in n.
 func (m *Module) notify(ctx context.Context, rq *request, n *node, ev xpubsub.Event) {
-	for _, to := range m.recipients(ctx, rq, n) {
+	now, pending := m.recipients(ctx, rq, n)
+	for _, to := range now {
 		m.send(ctx, rq.svc, n, to, ev)
+	}
+	svc := rq.svc
+	for _, full := range pending {
+		queued := m.caps.whenKnown(full, func(ctx context.Context) {
+			if m.caps.wants(full, n.name) {
+				m.send(ctx, svc, n, full, ev)
+			}
+		})
+		if !queued && m.caps.wants(full, n.name) {
+			m.send(ctx, svc, n, full, ev) // resolved in the meantime
+		}
 	}
 }
 
@@ -57,8 +71,7 @@ func (m *Module) notify(ctx context.Context, rq *request, n *node, ev xpubsub.Ev
 // subscribers the access model still admits; on PEP also the owner's
 // resources and the resources of contacts the access model admits, each
 // only when its capabilities show "<node>+notify".
-func (m *Module) recipients(ctx context.Context, rq *request, n *node) []jid.JID {
-	var out []jid.JID
+func (m *Module) recipients(ctx context.Context, rq *request, n *node) (out, pending []jid.JID) {
 	seen := map[jid.JID]bool{}
 	add := func(j jid.JID) {
 		if !seen[j] && !seen[j.Bare()] {
@@ -80,17 +93,23 @@ func (m *Module) recipients(ctx context.Context, rq *request, n *node) []jid.JID
 		add(s.JID)
 	}
 	if !rq.pep {
-		return out
+		return out, nil
+	}
+	interested := func(full jid.JID) {
+		switch {
+		case m.caps.wants(full, n.name):
+			add(full)
+		case m.caps.resolving(full):
+			pending = append(pending, full)
+		}
 	}
 	for _, full := range m.available(rq.svc) {
-		if m.caps.wants(full, n.name) {
-			add(full)
-		}
+		interested(full)
 	}
 	items, _, err := m.stores.Roster.RosterItems(ctx, rq.svc)
 	if err != nil {
 		m.log.ErrorContext(ctx, "pubsub: roster for notification", "service", rq.svc, "err", err)
-		return out
+		return out, pending
 	}
 	for _, it := range items {
 		if it.Subscription != storage.SubFrom && it.Subscription != storage.SubBoth {
@@ -100,12 +119,10 @@ func (m *Module) recipients(ctx context.Context, rq *request, n *node) []jid.JID
 			continue
 		}
 		for _, full := range m.available(it.Contact) {
-			if m.caps.wants(full, n.name) {
-				add(full)
-			}
+			interested(full)
 		}
 	}
-	return out
+	return out, pending
 }
 
 // available lists the full JIDs of user's available resources: local

@@ -39,7 +39,7 @@ func (m *Module) handleOwner(ctx context.Context, rq *request, typ string, el *s
 		return nil, m.setConfig(ctx, rq, n, el)
 	case "set delete":
 		// Recipients are computed first: deletion drops the subscriptions.
-		recipients := m.recipients(ctx, rq, n)
+		recipients, _ := m.recipients(ctx, rq, n)
 		if err := m.stores.PubSub.DeleteNode(ctx, rq.svc, name); err != nil {
 			return nil, fmt.Errorf("pubsub: delete %q of %s: %w", name, rq.svc, err)
 		}
