@@ -57,20 +57,21 @@ func (c *capsCache) wants(full jid.JID, node string) bool {
 	return slices.Contains(c.byVer[key], node+xpubsub.NotifySuffix)
 }
 
-// resolving reports whether a query for the features behind full's caps
-// is in flight.
-func (c *capsCache) resolving(full jid.JID) bool {
+// interest reports, under one lock, whether full advertised interest in
+// node's notifications, or, when that is not known yet, whether a query
+// for the features behind its caps is in flight.
+func (c *capsCache) interest(full jid.JID, node string) (wants, resolving bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key, ok := c.byJID[full]
 	if !ok {
-		return false
+		return false, false
 	}
-	if _, known := c.byVer[key]; known {
-		return false
+	if features, known := c.byVer[key]; known {
+		return slices.Contains(features, node+xpubsub.NotifySuffix), false
 	}
 	_, busy := c.inflight[key]
-	return busy
+	return false, busy
 }
 
 // whenKnown queues fn to run once the features behind full's caps are

@@ -96,10 +96,10 @@ func (m *Module) recipients(ctx context.Context, rq *request, n *node) (out, pen
 		return out, nil
 	}
 	interested := func(full jid.JID) {
-		switch {
-		case m.caps.wants(full, n.name):
+		switch wants, resolving := m.caps.interest(full, n.name); {
+		case wants:
 			add(full)
-		case m.caps.resolving(full):
+		case resolving:
 			pending = append(pending, full)
 		}
 	}
