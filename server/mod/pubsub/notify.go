@@ -99,7 +99,7 @@ func (m *Module) recipients(ctx context.Context, rq *request, n *node) (out, pen
 		switch wants, resolving := m.caps.interest(full, n.name); {
 		case wants:
 			add(full)
-		case resolving:
+		case resolving && !seen[full] && !seen[full.Bare()]:
 			pending = append(pending, full)
 		}
 	}
