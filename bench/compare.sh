@@ -2,7 +2,10 @@
 # bench/compare.sh — run the same load scenarios against Parley, Prosody and
 # ejabberd on this machine, one after another, and print one table.
 #
-# Each server runs on loopback ports with the same self-signed certificate,
+# Each server runs on loopback ports with the same self-signed ECDSA P-256
+# certificate (the kind Parley generates when it has none); the generator
+# offers only the X25519 key exchange, so all three servers negotiate the
+# same one (Go would pick X25519MLKEM768, which OpenSSL 3.0 lacks). Then
 # SCRAM-SHA-1 with 4096 iterations (the one SCRAM variant all three store),
 # rate limits and shapers off and its embedded storage (Parley: SQLite,
 # Prosody: internal files, ejabberd: Mnesia). The server is pinned to CPU
@@ -36,6 +39,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
 PASSWORD=bench-password
 MECH=SCRAM-SHA-1
+CURVES=x25519
 BIN=$OUT/parley
 ACCOUNTS=$(( IDLE > ACTIVE ? IDLE : ACTIVE ))
 
@@ -62,7 +66,7 @@ disable_services() {
 }
 
 make_cert() {
-	openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost \
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=localhost \
 		-addext subjectAltName=DNS:localhost,DNS:conference.localhost \
 		-keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
 	cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/both.pem"
@@ -146,7 +150,7 @@ bench() {
 	shift 2
 	log "$server: $label"
 	taskset -c "$GEN_CPU" "$BIN" bench --address "127.0.0.1:$PORT" --domain localhost \
-		--user 'user%d' --password "$PASSWORD" --mechanism $MECH --tls starttls --insecure \
+		--user 'user%d' --password "$PASSWORD" --mechanism $MECH --curves $CURVES --tls starttls --insecure \
 		--progress 2s --json "$@" |
 		jq -c --arg s "$server" --arg l "$label" '. + {server: $s, label: $l}' | tee -a "$OUT/results.jsonl" >&2
 }
@@ -200,7 +204,7 @@ main() {
 	done
 	/usr/bin/python3 "$ROOT/bench/compare_table.py" "$OUT/results.jsonl" \
 		--meta "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d), commit $(git -C "$ROOT" rev-parse --short HEAD)" \
-		--meta "IDLE=$IDLE ACTIVE=$ACTIVE DURATION=$DURATION ROSTER=$ROSTER ROOM=$ROOM, $MECH over STARTTLS, server on CPU $SERVER_CPU, generator on CPU $GEN_CPU"
+		--meta "IDLE=$IDLE ACTIVE=$ACTIVE DURATION=$DURATION ROSTER=$ROSTER ROOM=$ROOM, $MECH over STARTTLS, ECDSA P-256 certificate, $CURVES key exchange, server on CPU $SERVER_CPU, generator on CPU $GEN_CPU"
 }
 
 main "$@"

@@ -22,7 +22,7 @@ import (
 // benchFlags are the options of "parley bench".
 type benchFlags struct {
 	addresses, domain, user, password, tlsMode, mechanism, sources string
-	scenarios, caFile                                              string
+	scenarios, caFile, curves                                      string
 	first, count, concurrency, window, pid, roster, roomSize       int
 	loginRate, rate                                                float64
 	duration, settle, drain, timeout, progress                     time.Duration
@@ -40,6 +40,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.mechanism, "mechanism", sasl.ScramSHA1, "SASL mechanism: SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN")
 	fs.BoolVar(&b.insecure, "insecure", false, "do not verify the server certificate")
 	fs.StringVar(&b.caFile, "cafile", "", "PEM file of the CA (or self-signed certificate) to trust")
+	fs.StringVar(&b.curves, "curves", "", "TLS key exchanges to offer, comma-separated, in order of preference ("+load.CurveNames+"; default: Go's)")
 	fs.StringVar(&b.sources, "sources", load.DefaultSources, `local source addresses: a range A-B or a list ("" lets the kernel choose)`)
 	fs.StringVar(&b.scenarios, "scenario", "login", "scenario(s), comma-separated: "+strings.Join(load.Scenarios, ", "))
 	fs.BoolVar(&b.create, "create", false, "create the accounts with in-band registration (XEP-0077) first")
@@ -102,7 +103,11 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 	if err != nil {
 		return cfg, nil, err
 	}
-	tc := &tls.Config{ServerName: b.domain, InsecureSkipVerify: b.insecure, MinVersion: tls.VersionTLS12}
+	curves, err := load.ParseCurves(b.curves)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("--curves: %w", err)
+	}
+	tc := &tls.Config{ServerName: b.domain, InsecureSkipVerify: b.insecure, MinVersion: tls.VersionTLS12, CurvePreferences: curves}
 	if b.caFile != "" {
 		pem, err := os.ReadFile(b.caFile)
 		if err != nil {

@@ -22,6 +22,7 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"--count", "0"}, "--count must be positive"},
 		{[]string{"--sources", "10.0.0.1"}, "not a loopback address"},
 		{[]string{"--address", ""}, "--address is required"},
+		{[]string{"--curves", "x448"}, `--curves: load: unknown TLS key exchange "x448"`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
 	} {
 		code, _, stderr := runT(t, nil, "", append([]string{"bench"}, tc.args...)...)
@@ -40,7 +41,7 @@ func TestBenchAgainstParley(t *testing.T) {
 		s.AddUser(t, fmt.Sprintf("load%d", i), "secret")
 	}
 	code, stdout, stderr := runT(t, nil, "", "bench", "--address", s.TLSAddr(), "--tls", "direct",
-		"--cafile", s.CertFile(), "--domain", s.Domain(), "--user", "load%d", "--password", "secret",
+		"--cafile", s.CertFile(), "--curves", "x25519", "--domain", s.Domain(), "--user", "load%d", "--password", "secret",
 		"--count", fmt.Sprint(n), "--mechanism", "SCRAM-SHA-256", "--scenario", "login,chat",
 		"--duration", "500ms", "--progress", "100ms", "--json")
 	if code != 0 {
