@@ -21,10 +21,10 @@ const (
 
 const (
 	headerLen     = 5
-	maxPlaintext  = 1 << 14       // largest TLSInnerPlaintext content
-	maxCiphertext = 1<<14 + 256   // largest protected record body
+	maxPlaintext  = 1 << 14     // largest TLSInnerPlaintext content
+	maxCiphertext = 1<<14 + 256 // largest protected record body
 	maxRecord     = headerLen + maxCiphertext
-	tagLen        = 16            // every TLS 1.3 AEAD's tag
+	tagLen        = 16 // every TLS 1.3 AEAD's tag
 )
 
 // Server makes server-side connections from one TLS configuration. It is
