@@ -159,6 +159,25 @@ func (d *Decoder) Reset(r io.Reader) {
 // pipelined data that must not be processed as if it were protected by TLS.
 func (d *Decoder) Buffered() int { return d.end - d.pos }
 
+// AtBoundary reports whether the decoder holds no part of an unfinished
+// element: it is waiting for input between stanzas. A reader may use it,
+// when the decoder asks for more input, to tell a connection that is idle
+// from one in the middle of a stanza.
+func (d *Decoder) AtBoundary() bool { return d.start == d.end && d.pos == d.end }
+
+// Release drops the read buffer and the per-stanza scratch space, so that
+// an idle stream holds only the decoder itself; they are allocated again
+// when input arrives. It does nothing unless [Decoder.AtBoundary].
+func (d *Decoder) Release() {
+	if !d.AtBoundary() || d.standalone {
+		return
+	}
+	d.buf = nil
+	d.pos, d.end, d.start = 0, 0, 0
+	d.text = nil
+	d.elems, d.attrs, d.nodes, d.kids, d.stack, d.raw, d.ns = nil, nil, nil, nil, nil, nil, nil
+}
+
 // Next returns the next top-level element of the stream. Whitespace between
 // stanzas is skipped. It returns io.EOF once the closing </stream:stream>
 // tag has been read, and an error wrapping io.ErrUnexpectedEOF if the input

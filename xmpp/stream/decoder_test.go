@@ -642,3 +642,71 @@ func TestTransientReadErrors(t *testing.T) {
 		}
 	}
 }
+
+// boundaryReader hands out its chunks one per Read, returning
+// errWouldBlock before each chunk.
+type boundaryReader struct {
+	chunks  []string
+	blocked bool
+}
+
+var errWouldBlock = errors.New("would block")
+
+func (r *boundaryReader) Read(p []byte) (int, error) {
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	if !r.blocked {
+		r.blocked = true
+		return 0, errWouldBlock
+	}
+	r.blocked = false
+	n := copy(p, r.chunks[0])
+	r.chunks[0] = r.chunks[0][n:]
+	if r.chunks[0] == "" {
+		r.chunks = r.chunks[1:]
+	}
+	return n, nil
+}
+
+// AtBoundary is true only while no part of a stanza is buffered, and
+// Release there (as a server does before parking an idle connection)
+// loses nothing.
+func TestAtBoundaryAndRelease(t *testing.T) {
+	r := &boundaryReader{chunks: []string{
+		"<message to='a@b'><bo", "dy>one</body></message>",
+		"  ",
+		"<presence/>",
+	}}
+	dec := NewDecoder(io.MultiReader(strings.NewReader(testHeader), r), Limits{})
+	if _, err := dec.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	releases := 0
+	for {
+		el, err := dec.Next()
+		if errors.Is(err, errWouldBlock) {
+			if dec.AtBoundary() {
+				dec.Release()
+				releases++
+			}
+			continue
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, el.Name.Local+":"+el.ChildText("jabber:client", "body"))
+	}
+	if strings.Join(got, ",") != "message:one,presence:" {
+		t.Errorf("decoded %q", got)
+	}
+	// A would-block between the message's halves is mid-stanza: the
+	// partial stanza is kept and parsed again.
+	if releases != 3 {
+		t.Errorf("%d releases at boundaries, want 3 (before each chunk but the message's second half)", releases)
+	}
+}
