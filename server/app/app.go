@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -147,8 +148,9 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 				PreauthElements:    a.cfg.Limits.PreauthElements,
 				PreauthTimeout:     a.cfg.Limits.PreauthTimeout,
 				OutboundQueue:      a.cfg.Limits.OutboundQueue,
-				IdlePing:           a.cfg.Limits.IdlePing,
+				IdlePing:           disabledIfZero(a.cfg.Limits.IdlePing),
 				PingTimeout:        a.cfg.Limits.PingTimeout,
+				ParkAfter:          disabledIfZero(a.cfg.Limits.ParkAfter),
 			},
 			SM:           c2sStreamManagement(a.cfg.StreamManagement),
 			CSI:          c2s.ClientState{Disabled: !a.cfg.CSI.Enabled, MaxHeld: a.cfg.CSI.MaxHeld},
@@ -172,7 +174,57 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			}
 		}()
 	}
+	if a.cfg.Limits.ParkAfter > 0 {
+		a.wg.Go(func() { a.trimAfterParking(runCtx, time.Second) })
+	}
 	return nil
+}
+
+// trimParks and trimEvery shape trimAfterParking: at least trimParks
+// readers parked since the last trim, and a quiet interval without any or
+// trimEvery since the last trim.
+const (
+	trimParks = 1000
+	trimEvery = time.Minute
+)
+
+// trimAfterParking returns to the operating system the memory that
+// sessions released by parking (idle.go in server/c2s), once a wave of
+// parking is over. Without it the freed heap would stay resident until
+// the runtime's next collection, which an idle server may not run for
+// minutes, and the scavenger keeps up to the last heap goal.
+func (a *App) trimAfterParking(ctx context.Context, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	var prev, trimmed uint64
+	lastTrim := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := a.Parks()
+		if n-trimmed >= trimParks && (n == prev || time.Since(lastTrim) >= trimEvery) {
+			start := time.Now()
+			debug.FreeOSMemory()
+			a.log.Debug("returned memory to the OS after sessions parked", "parked", n-trimmed, "took", time.Since(start))
+			trimmed, lastTrim = n, time.Now()
+		}
+		prev = n
+	}
+}
+
+// Parks returns how many times the reader of an idle client session
+// parked since the server started (limits.park_after).
+func (a *App) Parks() uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var n uint64
+	for _, s := range a.servers {
+		n += s.Parks()
+	}
+	return n
 }
 
 func (a *App) closeListeners() {
@@ -269,4 +321,13 @@ func c2sStreamManagement(s config.StreamManagement) c2s.StreamManagement {
 		timeout = -1 // resumption disabled
 	}
 	return c2s.StreamManagement{Disabled: !s.Enabled, ResumeTimeout: timeout, MaxUnacked: s.MaxUnacked, AckEvery: s.AckEvery, AckInterval: s.AckInterval}
+}
+
+// disabledIfZero maps a configured duration where 0 means "off" to the
+// c2s convention, where 0 means "the default" and a negative value "off".
+func disabledIfZero(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

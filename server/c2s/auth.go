@@ -51,14 +51,12 @@ func (c *conn) channelBindings() map[string][]byte {
 	if c.tls == nil {
 		return nil
 	}
-	if c.cb == nil {
-		c.cb = c.computeChannelBindings()
-	}
 	return c.cb
 }
 
-func (c *conn) computeChannelBindings() map[string][]byte {
-	st := c.tls.ConnectionState()
+// computeChannelBindings is called once, right after the handshake, with
+// its state (startTLS).
+func (c *conn) computeChannelBindings(st *tls.ConnectionState) map[string][]byte {
 	cb := make(map[string][]byte, 2)
 	{
 		if data, err := st.ExportKeyingMaterial(sasl.ExporterLabel, []byte{}, 32); err == nil {

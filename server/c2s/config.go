@@ -47,9 +47,13 @@ type Limits struct {
 	PreauthElements    int
 	PreauthTimeout     time.Duration // until resource binding
 	OutboundQueue      int           // stanzas queued before the peer is a slow consumer
-	IdlePing           time.Duration // silence before the server pings (XEP-0199)
+	IdlePing           time.Duration // silence before the server pings (XEP-0199); negative: never
 	PingTimeout        time.Duration // wait for any data after the ping
-	WriteTimeout       time.Duration
+	// ParkAfter is the silence after which an idle TLS 1.3 session's
+	// reader parks: its goroutine ends and its buffers and cipher states
+	// are released until input arrives. Negative: never.
+	ParkAfter    time.Duration
+	WriteTimeout time.Duration
 }
 
 // Config configures a c2s listener.
@@ -102,9 +106,18 @@ func (c *Config) withDefaults() {
 	def(&l.PreauthElements, 32)
 	def(&l.OutboundQueue, 1000)
 	defd(&l.PreauthTimeout, 30*time.Second)
-	defd(&l.IdlePing, 5*time.Minute)
+	if l.IdlePing == 0 {
+		l.IdlePing = 5 * time.Minute
+	} else if l.IdlePing < 0 {
+		l.IdlePing = 0
+	}
 	defd(&l.PingTimeout, time.Minute)
 	defd(&l.WriteTimeout, 30*time.Second)
+	if l.ParkAfter == 0 {
+		l.ParkAfter = 5 * time.Second
+	} else if l.ParkAfter < 0 {
+		l.ParkAfter = 0
+	}
 	c.SM.withDefaults()
 	if c.CSI.MaxHeld <= 0 {
 		c.CSI.MaxHeld = 500

@@ -3,7 +3,6 @@ package c2s
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/tlsrec"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	smns "github.com/parley-xmpp/parley/xmpp/sm"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -48,7 +48,8 @@ type conn struct {
 	cfg  *Config
 	log  *slog.Logger
 	nc   net.Conn // the TCP or TLS connection in use
-	tls  *tls.Conn
+	raw  net.Conn // the TCP connection
+	tls  *tlsrec.Conn
 	cb   map[string][]byte // channel bindings of tls, once computed (auth.go)
 	ip   netip.Addr
 	rd   *deadlineReader
@@ -73,12 +74,13 @@ type conn struct {
 	closeBy atomic.Int64 // unix nanos: deadline of the closing writes, set before closing
 	pingSeq uint64
 
-	sm   smReader      // XEP-0198, reader-owned (sm.go)
-	done chan struct{} // closed when the reader goroutine has finished
+	sm    smReader      // XEP-0198, reader-owned (sm.go)
+	done  chan struct{} // closed when the reader has finished for good
+	onEnd func()        // called once after done is closed
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{srv: s, cfg: &s.cfg, nc: nc, done: make(chan struct{})}
+	c := &conn{srv: s, cfg: &s.cfg, nc: nc, raw: nc, done: make(chan struct{})}
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.ip = ap.Addr().Unmap()
 	}
@@ -90,21 +92,40 @@ func newConn(s *Server, nc net.Conn) *conn {
 // RemoteAddr implements sm.Conn.
 func (c *conn) RemoteAddr() string { return c.nc.RemoteAddr().String() }
 
+// run serves the connection. The goroutine running it may end before the
+// connection does: an idle session parks (idle.go) and a new goroutine
+// carries on reading when input arrives.
 func (c *conn) run(ctx context.Context) {
-	defer close(c.done)
-	defer c.nc.Close()
 	c.rd = &deadlineReader{conn: c.nc, now: c.cfg.Now, idle: c.cfg.Limits.IdlePing, pingWait: c.cfg.Limits.PingTimeout}
+	if peekSupported {
+		c.rd.parkAfter = c.cfg.Limits.ParkAfter
+		c.rd.canPark = c.parkable
+	}
 	c.rd.setHardDeadline(c.cfg.Now().Add(c.cfg.Limits.PreauthTimeout))
 	if c.cfg.DirectTLS {
 		if err := c.startTLS(ctx); err != nil {
 			c.log.Info("c2s: TLS handshake failed", "err", err)
+			c.end()
 			return
 		}
 		c.ph = phaseAuth // XEP-0368: TLS is up, SASL comes first
 	}
 	c.dec = stream.NewDecoder(c.rd, c.preauthLimits())
-	err := c.serve(ctx)
-	c.finish(ctx, err)
+	if err := c.openStream(); err != nil {
+		c.finish(ctx, err)
+		c.end()
+		return
+	}
+	c.loop(ctx)
+}
+
+// end marks the connection finished for good.
+func (c *conn) end() {
+	c.nc.Close()
+	close(c.done)
+	if c.onEnd != nil {
+		c.onEnd()
+	}
 }
 
 func (c *conn) preauthLimits() stream.Limits {
@@ -118,12 +139,15 @@ func (c *conn) boundLimits() stream.Limits {
 }
 
 func (c *conn) startTLS(ctx context.Context) error {
-	tc := tls.Server(c.nc, c.cfg.TLS)
 	hctx, cancel := context.WithTimeout(ctx, c.cfg.Limits.PreauthTimeout)
 	defer cancel()
-	if err := tc.HandshakeContext(hctx); err != nil {
+	tc, st, err := c.srv.tls.Handshake(hctx, c.raw)
+	if err != nil {
 		return err
 	}
+	// The handshake state is not kept (it would hold the handshake's
+	// secrets and transcript): what SASL needs of it is taken now.
+	c.cb = c.computeChannelBindings(&st)
 	c.writeMu.Lock()
 	c.tls = tc
 	c.nc = tc
@@ -132,21 +156,27 @@ func (c *conn) startTLS(ctx context.Context) error {
 	return nil
 }
 
-// serve runs the stream until it ends. It returns nil on a clean close.
-func (c *conn) serve(ctx context.Context) error {
-	if err := c.openStream(); err != nil {
-		return err
-	}
+// loop reads and handles stanzas until the stream ends, or until the
+// session is idle and parks.
+func (c *conn) loop(ctx context.Context) {
 	for {
 		el, err := c.dec.Next()
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil // the peer closed its stream
+		if errors.Is(err, errPark) {
+			if c.parkable() {
+				c.park(ctx)
+				return
 			}
-			return err
+			continue // input arrived meanwhile: read on
 		}
-		if err := c.handle(ctx, el); err != nil {
-			return err
+		if err == nil {
+			err = c.handle(ctx, el)
+		} else if errors.Is(err, io.EOF) {
+			err = nil // the peer closed its stream
+		}
+		if err != nil || el == nil {
+			c.finish(ctx, err)
+			c.end()
+			return
 		}
 	}
 }

@@ -1,10 +1,12 @@
 package c2s
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -15,19 +17,31 @@ var errIdle = errors.New("c2s: peer silent after ping")
 // errPreauth is returned when a connection did not bind in time.
 var errPreauth = errors.New("c2s: authentication timed out")
 
-// deadlineReader reads from a connection with the two time limits of a
-// session: a hard deadline before binding, and an idle timer after which
-// the server pings (XEP-0199) and then gives up. It hides timeouts from the
-// XML decoder, which never sees a partial read.
+// errPark is returned by deadlineReader when the connection has been
+// silent for ParkAfter with nothing buffered: the reader may stop and
+// wait for input without a goroutine stack of its own (park).
+var errPark = errors.New("c2s: idle, parking the reader")
+
+// deadlineReader reads from a connection with the time limits of a
+// session: a hard deadline before binding, an idle timer after which the
+// server pings (XEP-0199) and then gives up, and the park timer. It hides
+// timeouts from the XML decoder, which never sees a partial read.
 type deadlineReader struct {
-	conn     net.Conn
-	now      func() time.Time
-	idle     time.Duration
-	pingWait time.Duration
-	ping     func() // sends a ping; called on the reader goroutine
+	conn      net.Conn
+	now       func() time.Time
+	idle      time.Duration // 0: no idle pings
+	pingWait  time.Duration
+	ping      func()        // sends a ping; called on the reader goroutine
+	parkAfter time.Duration // 0: never park
+	canPark   func() bool   // nothing buffered anywhere; reader goroutine
 
 	mu       sync.Mutex
 	deadline time.Time // hard deadline, zero when bound
+
+	// Reader-owned.
+	last   time.Time // the last read that returned data
+	woke   time.Time // when the reader last resumed after parking
+	pinged time.Time // when the pending idle ping went out, or zero
 }
 
 func (r *deadlineReader) setHardDeadline(t time.Time) {
@@ -36,37 +50,116 @@ func (r *deadlineReader) setHardDeadline(t time.Time) {
 	r.mu.Unlock()
 }
 
+// timers returns when the next time limit falls due (zero: none),
+// leaving out the park timer unless withPark.
+func (r *deadlineReader) timers(withPark bool) (d time.Time, park bool) {
+	r.mu.Lock()
+	hard := r.deadline
+	r.mu.Unlock()
+	switch {
+	case !r.pinged.IsZero():
+		d = r.pinged.Add(r.pingWait)
+	case r.idle > 0:
+		d = r.last.Add(r.idle)
+	}
+	if !hard.IsZero() && (d.IsZero() || hard.Before(d)) {
+		d = hard
+	}
+	if withPark && r.parkAfter > 0 {
+		from := r.last
+		if r.woke.After(from) {
+			from = r.woke
+		}
+		if p := from.Add(r.parkAfter); d.IsZero() || p.Before(d) {
+			return p, true
+		}
+	}
+	return d, false
+}
+
 func (r *deadlineReader) Read(p []byte) (int, error) {
-	pinged := false
+	if r.last.IsZero() {
+		r.last = r.now()
+	}
 	for {
-		r.mu.Lock()
-		hard := r.deadline
-		r.mu.Unlock()
-		wait := r.idle
-		if pinged {
-			wait = r.pingWait
-		}
-		d := r.now().Add(wait)
-		if !hard.IsZero() && hard.Before(d) {
-			d = hard
-		}
+		d, park := r.timers(r.canPark != nil && r.canPark())
 		if err := r.conn.SetReadDeadline(d); err != nil {
 			return 0, err
 		}
 		n, err := r.conn.Read(p)
 		if n > 0 || err == nil {
+			r.last = r.now()
+			r.pinged = time.Time{}
 			return n, err
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
-		if !hard.IsZero() && !r.now().Before(hard) {
-			return 0, errPreauth
+		if park {
+			return 0, errPark
 		}
-		if pinged || r.ping == nil {
-			return 0, errIdle
+		if err := r.expired(); err != nil {
+			return 0, err
 		}
-		pinged = true
+	}
+}
+
+// expired acts on the time limits due now: an error that ends the
+// connection, or nil after sending an idle ping.
+func (r *deadlineReader) expired() error {
+	now := r.now()
+	r.mu.Lock()
+	hard := r.deadline
+	r.mu.Unlock()
+	if !hard.IsZero() && !now.Before(hard) {
+		return errPreauth
+	}
+	if !r.pinged.IsZero() {
+		if !now.Before(r.pinged.Add(r.pingWait)) {
+			return errIdle
+		}
+		return nil
+	}
+	if r.idle > 0 && !now.Before(r.last.Add(r.idle)) {
+		if r.ping == nil {
+			return errIdle
+		}
+		r.pinged = now
 		r.ping()
 	}
+	return nil
+}
+
+// parkable reports whether the reader may stop: a bound session on a
+// connection whose record layer and decoder hold no partial input.
+func (c *conn) parkable() bool {
+	return c.ph == phaseBound && c.tls != nil && c.tls.Idle() && c.dec.AtBoundary()
+}
+
+// park ends the reader goroutine of an idle session: the decoder's and the
+// TLS layer's buffers and cipher states are released, and a new goroutine,
+// whose stack stays small, waits until the socket is readable (or a timer
+// of the session is due, or the connection is closed) and then carries on
+// as the reader.
+func (c *conn) park(ctx context.Context) {
+	c.dec.Release()
+	c.tls.Park()
+	c.srv.parks.Add(1)
+	go c.waitReadable(ctx)
+}
+
+// waitReadable blocks until the raw socket has input (or an error, or the
+// next time limit), then resumes reading.
+func (c *conn) waitReadable(ctx context.Context) {
+	due, _ := c.rd.timers(false)
+	_ = c.raw.SetReadDeadline(due)
+	if sc, ok := c.raw.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			// The check runs after the poller was armed: input that
+			// arrived before is seen here, input after wakes the wait.
+			_ = rc.Read(readable)
+		}
+	}
+	c.rd.woke = c.cfg.Now()
+	c.loop(ctx)
 }

@@ -5,12 +5,18 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
+
+	"github.com/parley-xmpp/parley/server/tlsrec"
 )
 
 // Server accepts client connections on listeners.
 type Server struct {
 	cfg        Config
 	regLimiter *RegistrationLimiter // when the config has none
+
+	tls   *tlsrec.Server // nil without TLS
+	parks atomic.Uint64  // readers parked so far (idle.go)
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -20,8 +26,16 @@ type Server struct {
 // New returns a c2s server.
 func New(cfg Config) *Server {
 	cfg.withDefaults()
-	return &Server{cfg: cfg, regLimiter: NewRegistrationLimiter(cfg.Registration.MaxPerIPPerHour, cfg.Now), conns: make(map[*conn]struct{})}
+	s := &Server{cfg: cfg, regLimiter: NewRegistrationLimiter(cfg.Registration.MaxPerIPPerHour, cfg.Now), conns: make(map[*conn]struct{})}
+	if cfg.TLS != nil {
+		s.tls = tlsrec.NewServer(cfg.TLS)
+	}
+	return s
 }
+
+// Parks returns how many times a reader of an idle session has parked
+// since the server started (see Limits.ParkAfter).
+func (s *Server) Parks() uint64 { return s.parks.Load() }
 
 // Serve accepts connections on ln until ctx ends or ln fails. It closes ln
 // when ctx ends.
@@ -45,13 +59,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()
 		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			c.run(ctx)
+		c.onEnd = func() {
 			s.mu.Lock()
 			delete(s.conns, c)
 			s.mu.Unlock()
-		}()
+			s.wg.Done()
+		}
+		go c.run(ctx)
 	}
 }
 

@@ -198,6 +198,10 @@ type Limits struct {
 	// PingTimeout is how long the server waits for the answer to such a
 	// ping before closing the connection. Key "ping_timeout".
 	PingTimeout time.Duration
+	// ParkAfter is how long a TLS 1.3 client session may be silent before
+	// its reader parks: no goroutine, buffers or cipher state are held
+	// for it until input arrives; 0 disables parking. Key "park_after".
+	ParkAfter time.Duration
 }
 
 // Modules configures optional protocol modules.
@@ -315,6 +319,7 @@ func Default() *Config {
 			OfflineMessages:    1000,
 			IdlePing:           5 * time.Minute,
 			PingTimeout:        time.Minute,
+			ParkAfter:          5 * time.Second,
 		},
 		Log:              Log{Level: slog.LevelInfo, Format: LogText},
 		Registration:     Registration{MinPasswordLength: defaultMinPasswordLength, MaxPerIPPerHour: defaultRegistrationsPerIP},

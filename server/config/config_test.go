@@ -53,6 +53,7 @@ func TestDefault(t *testing.T) {
 		MaxStanzaBytes: 262144, MaxDepth: 64, PreauthStanzaBytes: 8192, PreauthElements: 32,
 		PreauthTimeout: 30 * time.Second, SessionsPerAccount: 10, OutboundQueue: 1000,
 		OfflineMessages: 1000, IdlePing: 5 * time.Minute, PingTimeout: time.Minute,
+		ParkAfter: 5 * time.Second,
 	}
 	if c.Limits != wantLimits {
 		t.Errorf("Limits = %+v", c.Limits)
@@ -112,6 +113,7 @@ limits:
   offline_messages: 0
   idle_ping: 0
   ping_timeout: 20s
+  park_after: 2s
 modules:
   version: {hide: true}
   disabled: [version, ping]
@@ -150,6 +152,7 @@ func TestParseFull(t *testing.T) {
 		Limits: Limits{
 			MaxStanzaBytes: 1 << 20, MaxDepth: 32, PreauthStanzaBytes: 4096, PreauthElements: 16,
 			PreauthTimeout: 10 * time.Second, SessionsPerAccount: 3, OutboundQueue: 500,
+			ParkAfter:   2 * time.Second,
 			PingTimeout: 20 * time.Second,
 		},
 		Modules:          Modules{Version: VersionModule{Hide: true}, Disabled: []string{"version", "ping"}},

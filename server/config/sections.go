@@ -159,6 +159,7 @@ func (d *decoder) limits(at, n *yaml.Node, key string, l *Limits) {
 		"offline_messages":     func(at, v *yaml.Node, k string) { d.integer(at, v, k, &l.OfflineMessages) },
 		"idle_ping":            func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.IdlePing) },
 		"ping_timeout":         func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.PingTimeout) },
+		"park_after":           func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.ParkAfter) },
 	})
 }
 

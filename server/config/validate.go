@@ -129,6 +129,9 @@ func (c *Config) problems() []problem {
 		add("limits.idle_ping", "must not be negative")
 	}
 	positive("limits.ping_timeout", l.PingTimeout)
+	if l.ParkAfter < 0 {
+		add("limits.park_after", "must not be negative")
+	}
 	c.smProblems(add)
 
 	if d := c.Modules.MAM.Default; d != "" && d != "always" && d != "roster" && d != "never" {
