@@ -5,11 +5,13 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/router"
 	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlite"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -57,6 +59,37 @@ type harness struct {
 	// available counts SessionAvailable events per session.
 	mu        sync.Mutex
 	available map[*sm.Session]int
+	// mod is the roster module under test; reads counts its store reads.
+	mod   *Module
+	reads *countingRoster
+}
+
+// countingRoster counts the reads of a roster store.
+type countingRoster struct {
+	storage.Roster
+	items, item, requests atomic.Int64
+}
+
+func (c *countingRoster) RosterItems(ctx context.Context, user jid.JID) ([]storage.RosterItem, int64, error) {
+	c.items.Add(1)
+	return c.Roster.RosterItems(ctx, user)
+}
+
+func (c *countingRoster) RosterItem(ctx context.Context, user, contact jid.JID) (storage.RosterItem, error) {
+	c.item.Add(1)
+	return c.Roster.RosterItem(ctx, user, contact)
+}
+
+func (c *countingRoster) SubscriptionRequests(ctx context.Context, user jid.JID) ([]storage.SubscriptionRequest, error) {
+	c.requests.Add(1)
+	return c.Roster.SubscriptionRequests(ctx, user)
+}
+
+// reset zeroes the counts.
+func (c *countingRoster) reset() {
+	c.items.Store(0)
+	c.item.Store(0)
+	c.requests.Store(0)
 }
 
 type eventProbe struct{ h *harness }
@@ -80,9 +113,13 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(func() { db.Close() })
 	table := sm.NewTable(0)
-	r := router.New(router.Options{Domains: []string{"example.com"}, Stores: db.Stores(), Table: table})
-	h := &harness{t: t, ctx: ctx, r: r, table: table, db: db, conns: map[*sm.Session]*fakeConn{}, available: map[*sm.Session]int{}}
-	if err := r.Register(New()); err != nil {
+	stores := db.Stores()
+	reads := &countingRoster{Roster: stores.Roster}
+	stores.Roster = reads
+	r := router.New(router.Options{Domains: []string{"example.com"}, Stores: stores, Table: table})
+	h := &harness{t: t, ctx: ctx, r: r, table: table, db: db, conns: map[*sm.Session]*fakeConn{}, available: map[*sm.Session]int{},
+		mod: New().(*Module), reads: reads}
+	if err := r.Register(h.mod); err != nil {
 		t.Fatalf("register: %v", err)
 	}
 	if err := r.Register(eventProbe{h}); err != nil {

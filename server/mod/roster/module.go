@@ -30,10 +30,11 @@ type Module struct {
 	seed    maphash.Seed
 	locks   [lockStripes]sync.Mutex
 	pushSeq atomic.Uint64
+	cache   *cache
 }
 
 // New returns the roster and presence module.
-func New() module.Module { return &Module{seed: maphash.MakeSeed()} }
+func New() module.Module { return &Module{seed: maphash.MakeSeed(), cache: newCache()} }
 
 // Name implements module.Module.
 func (m *Module) Name() string { return "roster" }
@@ -51,6 +52,7 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Hook(module.PhaseOutbound, stanza.KindPresence, HookPriority, m.outbound)
 	r.Hook(module.PhaseInbound, stanza.KindPresence, HookPriority, m.inbound)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
+	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.cache.invalidate(user) })
 	r.StreamFeature(stanza.New(xroster.NSVersioning, "ver"))
 	r.StreamFeature(stanza.New(xroster.NSPreApproval, "sub"))
 	return nil

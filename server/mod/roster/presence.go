@@ -119,7 +119,7 @@ func parsePriority(st *stanza.Element) int {
 // subscribers returns the contacts with a subscription to the user's
 // presence (from or both), and the contacts the user is subscribed to.
 func (m *Module) contacts(ctx context.Context, user jid.JID) (from, to []jid.JID) {
-	items, _, err := m.host.Stores().Roster.RosterItems(ctx, user)
+	items, _, err := m.rosterItems(ctx, user)
 	if err != nil {
 		m.log.Error("roster: cannot read the roster for presence", "user", user, "err", err)
 		return nil, nil
@@ -185,7 +185,7 @@ func (m *Module) available(ctx context.Context, sess *sm.Session, st *stanza.Ele
 // resource that just became available (RFC 6121 §3.1.3).
 func (m *Module) redeliverRequests(ctx context.Context, sess *sm.Session) {
 	user := sess.JID().Bare()
-	reqs, err := m.host.Stores().Roster.SubscriptionRequests(ctx, user)
+	reqs, err := m.subscriptionRequests(ctx, user)
 	if err != nil {
 		m.log.Error("roster: cannot read pending subscription requests", "user", user, "err", err)
 		return
@@ -260,6 +260,7 @@ func (m *Module) sessionEnded(ctx context.Context, sess *sm.Session) {
 	if len(m.host.Sessions().Sessions(user)) > 0 {
 		return
 	}
+	m.cache.drop(user, m.online(user))
 	last := m.host.Stores().Last
 	if last == nil {
 		return

@@ -59,6 +59,12 @@ type change struct {
 func (m *Module) apply(ctx context.Context, user, contact jid.JID, inbound bool, st *stanza.Element) (change, error) {
 	unlock := m.lock(user)
 	defer unlock()
+	wrote := false
+	defer func() {
+		if wrote { // before unlock: the writes are done
+			m.cache.invalidate(user)
+		}
+	}()
 	e, err := m.load(ctx, user, contact)
 	if err != nil {
 		return change{}, err
@@ -75,12 +81,14 @@ func (m *Module) apply(ctx context.Context, user, contact jid.JID, inbound bool,
 		ch.item.Subscription = o.State.Sub
 		ch.item.AskOut = o.State.PendingOut
 		ch.item.PreApproved = o.State.PreApproved
+		wrote = true
 		ch.ver, err = rs.PutRosterItem(ctx, user, ch.item)
 		if err != nil {
 			return change{}, fmt.Errorf("roster: store %s in the roster of %s: %w", contact, user, err)
 		}
 	}
 	if o.State.PendingIn != e.state.PendingIn {
+		wrote = true
 		if o.State.PendingIn {
 			kept := st.Clone()
 			kept.Set("from", contact.String())

@@ -92,12 +92,11 @@ func (m *Module) answerProbe(ctx context.Context, user, prober jid.JID) {
 	contact := prober.Bare()
 	authorized := contact == user
 	if !authorized {
-		e, err := m.load(ctx, user, contact)
-		if err != nil {
+		var err error
+		if authorized, err = m.subscribedFrom(ctx, user, contact); err != nil {
 			m.log.Error("roster: cannot answer a probe", "user", user, "prober", prober, "err", err)
 			return
 		}
-		authorized = e.state.HasFrom()
 	}
 	if !authorized {
 		m.route(ctx, stanza.TypeUnsubscribed, user, contact)
@@ -115,4 +114,18 @@ func (m *Module) answerProbe(ctx context.Context, user, prober jid.JID) {
 	if !answered {
 		m.route(ctx, stanza.TypeUnavailable, user, prober)
 	}
+}
+
+// subscribedFrom reports whether contact is subscribed to user's presence.
+// When user is online its cached roster answers without a storage read: a
+// login probes every contact it is subscribed to.
+func (m *Module) subscribedFrom(ctx context.Context, user, contact jid.JID) (bool, error) {
+	if it, found, ok := m.cachedItem(user, contact); ok {
+		return found && State{Sub: it.Subscription}.HasFrom(), nil
+	}
+	e, err := m.load(ctx, user, contact)
+	if err != nil {
+		return false, err
+	}
+	return e.state.HasFrom(), nil
 }
