@@ -28,6 +28,18 @@ func NewPacer(rate float64) *Pacer {
 	return &Pacer{interval: time.Duration(float64(time.Second) / rate)}
 }
 
+// NewPacerFrom is NewPacer whose first slot is at first (or now, if that
+// has passed). Senders that share a rate should start at staggered first
+// slots: pacers that all start at once stay in phase, and their combined
+// events arrive in bursts of one per sender instead of evenly spaced.
+func NewPacerFrom(rate float64, first time.Time) *Pacer {
+	p := NewPacer(rate)
+	if p != nil {
+		p.next = first
+	}
+	return p
+}
+
 // Reserve books the next slot and returns how long to wait for it (0 when
 // the slot is already due). A pacer that fell behind catches up by at most
 // maxLag: slots earlier than now-maxLag are skipped.
@@ -50,11 +62,21 @@ func (p *Pacer) Reserve(now time.Time) time.Duration {
 
 // Wait blocks until the caller's slot, or until ctx ends.
 func (p *Pacer) Wait(ctx context.Context) error {
+	return p.WaitTimer(ctx, nil)
+}
+
+// WaitTimer is Wait using t, a stopped timer the caller owns, instead of a
+// new one for each wait; nil means a new one.
+func (p *Pacer) WaitTimer(ctx context.Context, t *time.Timer) error {
 	d := p.Reserve(time.Now())
 	if d <= 0 {
 		return ctx.Err()
 	}
-	t := time.NewTimer(d)
+	if t == nil {
+		t = time.NewTimer(d)
+	} else {
+		t.Reset(d)
+	}
 	defer t.Stop()
 	select {
 	case <-t.C:

@@ -108,20 +108,29 @@ func (t *traffic) run(ctx context.Context, d, drain time.Duration, rate float64,
 	if rate > 0 {
 		perSender = rate / float64(n)
 	}
-	t.start.Store(time.Now().UnixNano())
+	start := time.Now()
+	t.start.Store(start.UnixNano())
 	sctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var wg sync.WaitGroup
+	k := 0
 	for idx, a := range active {
 		if !a {
 			continue
 		}
+		// The k-th sender's first slot is k/n of an interval in: the
+		// senders' combined sends are evenly spaced at the total rate,
+		// not a burst of n sends every interval.
+		first := start.Add(staggered(k, n, perSender))
+		k++
 		wg.Go(func() {
-			pacer := NewPacer(perSender)
+			pacer := NewPacerFrom(perSender, first)
+			timer := time.NewTimer(time.Hour)
+			timer.Stop()
 			s := &t.senders[idx]
 			var buf []byte
 			for {
-				if pacer.Wait(sctx) != nil {
+				if pacer.WaitTimer(sctx, timer) != nil {
 					return
 				}
 				for s.outstanding.Load() >= t.limit {
@@ -146,6 +155,15 @@ func (t *traffic) run(ctx context.Context, d, drain time.Duration, rate float64,
 	for t.recv.Load() < t.sent.Load()*t.fanout && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// staggered returns the offset of the k-th of n senders' first send when
+// each sends at rate per second: k/n of the interval between its sends.
+func staggered(k, n int, rate float64) time.Duration {
+	if rate <= 0 || n <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / rate * float64(k) / float64(n))
 }
 
 // fill writes the traffic figures into rep.
