@@ -82,7 +82,7 @@ func (c *conn) flush() {
 		bp := bufPool.Get().(*[]byte)
 		buf := (*bp)[:0]
 		for _, st := range batch {
-			buf = append(buf, st.Bytes()...)
+			buf = st.AppendBytes(buf) // no copy of its own unless shared
 		}
 		if requestAck {
 			buf = append(buf, ackRequestXML...)
@@ -184,7 +184,7 @@ func (c *conn) closeStream(err *stream.Error) {
 			if idle {
 				var buf []byte
 				for _, st := range batch {
-					buf = append(buf, st.Bytes()...)
+					buf = st.AppendBytes(buf)
 				}
 				if len(buf) > 0 && c.writeRaw(buf) != nil && !counted {
 					// As in flush: handed back to the router when the

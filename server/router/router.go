@@ -254,7 +254,9 @@ func (r *Router) toBare(ctx context.Context, p *module.Packet) {
 	case stanza.KindIQ:
 		r.handleIQ(ctx, p, module.TargetAccount)
 	case stanza.KindPresence:
-		for _, s := range r.opts.Table.Available(p.To) {
+		targets := r.opts.Table.Available(p.To)
+		shared(p.Stanza, len(targets))
+		for _, s := range targets {
 			r.deliver(ctx, s, p.Stanza)
 		}
 	case stanza.KindMessage:
@@ -273,6 +275,9 @@ func (r *Router) toBare(ctx context.Context, p *module.Packet) {
 // JID (RFC 6121 §8.5.2.1.1): never negative priorities; for chat and normal
 // the highest-priority ones (all of them when tied); for headline all.
 func messageTargets(available []*sm.Session, typ string) []*sm.Session {
+	if allTargets(available, typ) {
+		return available // shared, not modified: no copy
+	}
 	var out []*sm.Session
 	best := -1
 	for _, s := range available {
@@ -295,13 +300,32 @@ func messageTargets(available []*sm.Session, typ string) []*sm.Session {
 	return out
 }
 
+// allTargets reports whether every one of the available sessions takes a
+// message of type typ: none has a negative priority and, unless it is a
+// headline, all have the same.
+func allTargets(available []*sm.Session, typ string) bool {
+	for _, s := range available {
+		prio := s.Priority()
+		if prio < 0 || (typ != stanza.TypeHeadline && prio != available[0].Priority()) {
+			return false
+		}
+	}
+	return true
+}
+
 // deliverMessage hands a message to the chosen sessions, then runs the
 // PhaseDelivered hooks with those that took it, or the undeliverable rules
 // when none did.
 func (r *Router) deliverMessage(ctx context.Context, p *module.Packet, targets []*sm.Session) {
-	var took []*sm.Session
-	for _, s := range targets {
-		if r.deliver(ctx, s, p.Stanza) {
+	shared(p.Stanza, len(targets))
+	took := targets // shared: copied only once one of them does not take it
+	copied := false
+	for i, s := range targets {
+		ok := r.deliver(ctx, s, p.Stanza)
+		switch {
+		case !ok && !copied:
+			took, copied = append([]*sm.Session(nil), targets[:i]...), true
+		case ok && copied:
 			took = append(took, s)
 		}
 	}
@@ -356,6 +380,15 @@ func (r *Router) toFull(ctx context.Context, p *module.Packet) {
 			// §8.5.3.2.1: as if sent to the bare JID.
 			r.deliverMessage(ctx, p, messageTargets(r.opts.Table.Available(p.To.Bare()), p.Stanza.MessageType()))
 		}
+	}
+}
+
+// shared serialises st once, before it is handed to n > 1 sessions, so
+// that their writers copy those bytes instead of each serialising it
+// (stanza.Element.AppendBytes).
+func shared(st *stanza.Element, n int) {
+	if n > 1 {
+		st.Bytes()
 	}
 }
 

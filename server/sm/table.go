@@ -113,15 +113,24 @@ func (t *Table) Get(full jid.JID) *Session {
 	return nil
 }
 
-// Available returns the available sessions of a bare JID.
+// Available returns the available sessions of a bare JID. Like Sessions'
+// slice it may be shared and must not be modified: when every session is
+// available (the usual case) it is the table's own list, not a copy.
 func (t *Table) Available(bare jid.JID) []*Session {
-	var out []*Session
-	for _, s := range t.Sessions(bare) {
+	all := t.Sessions(bare)
+	for i, s := range all {
 		if s.Available() {
-			out = append(out, s)
+			continue
 		}
+		out := append([]*Session(nil), all[:i]...)
+		for _, s := range all[i+1:] {
+			if s.Available() {
+				out = append(out, s)
+			}
+		}
+		return out
 	}
-	return out
+	return all
 }
 
 // Count returns the number of bound sessions.

@@ -260,6 +260,19 @@ func (e *Element) Bytes() []byte {
 	return b
 }
 
+// AppendBytes appends the serialisation of e in the jabber:client scope to
+// buf: the cached one if Bytes has computed it, else one written straight
+// into buf and not cached. A transport writing a stanza for one recipient
+// uses it to serialise into its write buffer without allocating; whoever
+// hands one stanza to several recipients calls Bytes first so that it is
+// serialised once.
+func (e *Element) AppendBytes(buf []byte) []byte {
+	if p := e.cache.Load(); p != nil {
+		return append(buf, *p...)
+	}
+	return e.AppendXML(buf, NSClient)
+}
+
 // String returns the serialisation of e in the jabber:client scope.
 func (e *Element) String() string { return string(e.Bytes()) }
 

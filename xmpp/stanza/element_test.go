@@ -54,6 +54,30 @@ func TestBytesCacheInvalidated(t *testing.T) {
 	}
 }
 
+func TestAppendBytes(t *testing.T) {
+	m := NewMessage("", "a@b", "hi")
+	want := m.AppendXML(nil, NSClient)
+	got := m.AppendBytes([]byte("<x/>"))
+	if string(got) != "<x/>"+string(want) {
+		t.Fatalf("AppendBytes: %s", got)
+	}
+	if m.cache.Load() != nil {
+		t.Fatal("AppendBytes cached the serialisation")
+	}
+	buf := make([]byte, 0, 512)
+	if n := testing.AllocsPerRun(100, func() { buf = m.AppendBytes(buf[:0]) }); n != 0 {
+		t.Fatalf("AppendBytes into a large enough buffer allocated %v times", n)
+	}
+	cached := m.Bytes()
+	if got := m.AppendBytes(nil); string(got) != string(cached) {
+		t.Fatalf("AppendBytes after Bytes: %s", got)
+	}
+	m.Set("id", "y")
+	if got := m.AppendBytes(nil); !strings.Contains(string(got), `id="y"`) {
+		t.Fatalf("AppendBytes used a stale cache: %s", got)
+	}
+}
+
 func TestErrorReply(t *testing.T) {
 	iq := NewIQ(TypeGet, "q1", "example.com", New("urn:unknown", "query"))
 	iq.Set("from", "a@example.com/r")
