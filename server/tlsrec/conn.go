@@ -151,42 +151,53 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // fill makes n raw bytes available at (*c.rbuf)[c.rs:].
 func (c *Conn) fill(n int) error {
-	if c.rbuf == nil {
-		c.rbuf = readBufs.Get().(*[]byte)
-		c.rs, c.re = 0, 0
-	}
-	buf := *c.rbuf
-	if c.rs+n > len(buf) {
+	if c.rbuf != nil && c.rs+n > len(*c.rbuf) {
+		buf := *c.rbuf
 		copy(buf, buf[c.rs:c.re])
 		c.re -= c.rs
 		c.rs = 0
 	}
-	for c.re-c.rs < n {
-		m, err := c.raw.Read(buf[c.re:])
-		c.re += m
-		if c.re-c.rs >= n {
-			return nil
+	for c.rbuf == nil || c.re-c.rs < n {
+		_, err := c.readRaw()
+		if err == nil {
+			continue
 		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				if c.re == c.rs {
-					// The peer closed without close_notify: a truncation
-					// attack cannot hide in XMPP (the stream has its own
-					// end), so report a plain end of input.
-					c.rerr = io.EOF
-				} else {
-					c.rerr = io.ErrUnexpectedEOF
-				}
-				return c.rerr
+		if errors.Is(err, io.EOF) {
+			if c.rs == c.re {
+				// The peer closed without close_notify: a truncation
+				// attack cannot hide in XMPP (the stream has its own
+				// end), so report a plain end of input.
+				c.rerr = io.EOF
+			} else {
+				c.rerr = io.ErrUnexpectedEOF
 			}
-			var ne net.Error
-			if !errors.As(err, &ne) || !ne.Timeout() {
-				c.rerr = err
-			}
-			return err
+			return c.rerr
 		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			c.rerr = err
+		}
+		return err
 	}
 	return nil
+}
+
+// readInto is readRaw for connections that are not sockets: the buffer
+// is taken before the read blocks.
+func (c *Conn) readInto() (int, error) {
+	if c.rbuf == nil {
+		c.rbuf = readBufs.Get().(*[]byte)
+		c.rs, c.re = 0, 0
+	}
+	n, err := c.raw.Read((*c.rbuf)[c.re:])
+	c.re += n
+	if n > 0 {
+		return n, nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return 0, err
 }
 
 // readRecord reads and processes one record.
