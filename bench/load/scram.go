@@ -27,8 +27,10 @@ type Keys struct {
 }
 
 type keyID struct {
-	mech, password, salt string
-	iterations           int
+	mech     string
+	password string // passwordID of the password
+	salt     string
+	iter     int
 }
 
 // KeyCache memoises SCRAM key derivation so that PBKDF2, by far the most
@@ -62,7 +64,7 @@ func hashFor(mech string) (func() hash.Hash, error) {
 
 // Get returns the keys for a prepared password, deriving them on first use.
 func (c *KeyCache) Get(mech, password string, salt []byte, iterations int) (Keys, error) {
-	id := keyID{mech, password, string(salt), iterations}
+	id := keyID{mech, passwordID(password), string(salt), iterations}
 	c.mu.Lock()
 	k, ok := c.m[id]
 	c.mu.Unlock()

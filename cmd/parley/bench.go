@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ import (
 // benchFlags are the options of "parley bench".
 type benchFlags struct {
 	addresses, domain, user, password, tlsMode, mechanism, sources string
-	scenarios, caFile, curves                                      string
+	scenarios, caFile, curves, cpuProfile, keyFile                 string
 	first, count, concurrency, window, pid, roster, roomSize       int
 	loginRate, rate                                                float64
 	duration, settle, drain, timeout, progress                     time.Duration
@@ -58,6 +59,8 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&b.progress, "progress", time.Second, "interval of progress lines on standard error (0: none)")
 	fs.BoolVar(&b.jsonOut, "json", false, "print each report as one JSON object per line")
 	fs.BoolVar(&b.quiet, "quiet", false, "no progress lines")
+	fs.StringVar(&b.cpuProfile, "cpuprofile", "", "write a CPU profile of the generator itself to this file")
+	fs.StringVar(&b.keyFile, "key-file", "", "file of derived SCRAM keys: read at start, written at the end, so that a later run skips PBKDF2 as a client storing its keys does")
 }
 
 // config turns the flags into a load.Config and the scenario list.
@@ -107,6 +110,12 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 	if err != nil {
 		return cfg, nil, fmt.Errorf("--curves: %w", err)
 	}
+	keys := load.NewKeyCache()
+	if b.keyFile != "" {
+		if keys, err = load.LoadKeyCache(b.keyFile); err != nil {
+			return cfg, nil, fmt.Errorf("--key-file: %w", err)
+		}
+	}
 	tc := &tls.Config{ServerName: b.domain, InsecureSkipVerify: b.insecure, MinVersion: tls.VersionTLS12, CurvePreferences: curves}
 	if b.caFile != "" {
 		pem, err := os.ReadFile(b.caFile)
@@ -121,7 +130,7 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 	cfg = load.Config{
 		Dialer: load.Dialer{
 			Addrs: addrs, Domain: b.domain, DirectTLS: direct, TLS: tc,
-			Mechanism: b.mechanism, Sources: sources, Keys: load.NewKeyCache(), Resource: "bench",
+			Mechanism: b.mechanism, Sources: sources, Keys: keys, Resource: "bench",
 		},
 		UserFormat: b.user, PasswordFormat: b.password, First: b.first, Count: b.count,
 		Create: b.create, LoginRate: b.loginRate, Concurrency: b.concurrency, LoginTimeout: b.timeout,
@@ -138,8 +147,9 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 // runBench implements "parley bench", the load generator: it runs the
 // scenarios one after another and prints a report for each. It returns 0
 // when every scenario ran (errors seen by sessions are in the reports), 1
-// when one could not run and 2 on usage errors.
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// when one could not run (or the key file could not be written) and 2 on
+// usage errors.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	fs := flag.NewFlagSet("parley bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var b benchFlags
@@ -165,6 +175,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, "parley bench:", err)
 		return 2
 	}
+	if b.cpuProfile != "" {
+		stop, err := startCPUProfile(b.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "parley bench:", err)
+			return 1
+		}
+		defer stop()
+	}
+	if b.keyFile != "" {
+		defer func() {
+			if err := cfg.Dialer.Keys.Save(b.keyFile); err != nil {
+				fmt.Fprintln(stderr, "parley bench: --key-file:", err)
+				code = max(code, 1)
+			}
+		}()
+	}
 	enc := json.NewEncoder(stdout)
 	for i, sc := range scenarios {
 		if i > 0 {
@@ -188,4 +214,21 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 	}
 	return 0
+}
+
+// startCPUProfile profiles this process into file until stop is called:
+// whether the generator, not the server, is what limits a run shows here.
+func startCPUProfile(file string) (stop func(), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

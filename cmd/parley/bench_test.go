@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -40,12 +42,22 @@ func TestBenchAgainstParley(t *testing.T) {
 	for i := range n {
 		s.AddUser(t, fmt.Sprintf("load%d", i), "secret")
 	}
+	dir := t.TempDir()
+	keyFile, profile := filepath.Join(dir, "keys.json"), filepath.Join(dir, "cpu.pprof")
 	code, stdout, stderr := runT(t, nil, "", "bench", "--address", s.TLSAddr(), "--tls", "direct",
 		"--cafile", s.CertFile(), "--curves", "x25519", "--domain", s.Domain(), "--user", "load%d", "--password", "secret",
 		"--count", fmt.Sprint(n), "--mechanism", "SCRAM-SHA-256", "--scenario", "login,chat",
-		"--duration", "500ms", "--progress", "100ms", "--json")
+		"--duration", "500ms", "--progress", "100ms", "--json", "--key-file", keyFile, "--cpuprofile", profile)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if keys, err := load.LoadKeyCache(keyFile); err != nil {
+		t.Errorf("key file: %v", err)
+	} else if keys.Len() != n {
+		t.Errorf("key file: %d entries, want %d", keys.Len(), n)
+	}
+	if fi, err := os.Stat(profile); err != nil || fi.Size() == 0 {
+		t.Errorf("no CPU profile written: %v", err)
 	}
 	if !strings.Contains(stderr, "logins 20/20") {
 		t.Errorf("no progress line in stderr: %q", stderr)
