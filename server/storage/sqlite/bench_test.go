@@ -42,3 +42,36 @@ func BenchmarkAppendArchive(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRosterItems reads rosters of 1,000 users, as the roster module
+// does at each login: empty ones (most accounts in a login storm) and ones
+// of 10 contacts.
+func BenchmarkRosterItems(b *testing.B) {
+	for _, size := range []int{0, 10} {
+		b.Run(fmt.Sprintf("items=%d", size), func(b *testing.B) {
+			db, err := Open(b.Context(), b.TempDir()+"/bench.db", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = db.Close() })
+			users := make([]jid.JID, 1000)
+			for i := range users {
+				users[i] = jid.MustParse(fmt.Sprintf("user%d@localhost", i))
+				for c := range size {
+					it := storage.RosterItem{Contact: jid.MustParse(fmt.Sprintf("contact%d@localhost", c)), Subscription: storage.SubBoth}
+					if _, err := db.PutRosterItem(b.Context(), users[i], it); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				items, _, err := db.RosterItems(b.Context(), users[i%len(users)])
+				if err != nil || len(items) != size {
+					b.Fatalf("%d items, %v", len(items), err)
+				}
+			}
+		})
+	}
+}

@@ -11,38 +11,38 @@ import (
 )
 
 // RosterItems returns the items of user sorted by contact, with the current
-// roster version (0 if the roster was never written). Both are read from one
-// snapshot.
+// roster version (0 if the roster was never written). Both are read by one
+// statement, hence from one snapshot: a transaction around two statements
+// cost as much as the reads themselves, and every login reads the roster.
+// The statement yields one row with NULL item columns for an empty roster.
 func (db *DB) RosterItems(ctx context.Context, user jid.JID) ([]storage.RosterItem, int64, error) {
 	u := userKey(user)
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return nil, 0, fmt.Errorf("sqlite: roster of %s: %w", u, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // read-only
-
-	verStmt, err := db.txStmt(ctx, tx, `SELECT version FROM roster_versions WHERE user = ?`)
-	if err != nil {
-		return nil, 0, fmt.Errorf("sqlite: roster version of %s: %w", u, err)
-	}
-	var ver int64
-	err = verStmt.QueryRowContext(ctx, u).Scan(&ver)
-	if err != nil && err != sql.ErrNoRows {
-		return nil, 0, fmt.Errorf("sqlite: roster version of %s: %w", u, err)
-	}
-	itemsStmt, err := db.txStmt(ctx, tx, `SELECT contact, name, groups, subscription, ask_out, pre_approved
-		FROM roster_items WHERE user = ? ORDER BY contact`)
-	if err != nil {
-		return nil, 0, fmt.Errorf("sqlite: roster of %s: %w", u, err)
-	}
-	rows, err := itemsStmt.QueryContext(ctx, u)
+	rows, err := db.query(ctx, `SELECT v.version, i.contact, i.name, i.groups, i.subscription, i.ask_out, i.pre_approved
+		FROM (SELECT ? AS user) q
+		LEFT JOIN roster_versions v ON v.user = q.user
+		LEFT JOIN roster_items i ON i.user = q.user
+		ORDER BY i.contact`, u)
 	if err != nil {
 		return nil, 0, fmt.Errorf("sqlite: roster of %s: %w", u, err)
 	}
 	defer rows.Close()
-	var items []storage.RosterItem
+	var (
+		items []storage.RosterItem
+		ver   sql.NullInt64
+	)
 	for rows.Next() {
-		it, err := scanRosterItem(rows)
+		var (
+			contact, name, groups sql.NullString
+			sub                   sql.NullInt64
+			ask, pre              sql.NullBool
+		)
+		if err := rows.Scan(&ver, &contact, &name, &groups, &sub, &ask, &pre); err != nil {
+			return nil, 0, fmt.Errorf("sqlite: roster of %s: %w", u, err)
+		}
+		if !contact.Valid {
+			continue // the row of an empty roster
+		}
+		it, err := makeRosterItem(contact.String, name.String, groups.String, int(sub.Int64), ask.Bool, pre.Bool)
 		if err != nil {
 			return nil, 0, fmt.Errorf("sqlite: roster of %s: %w", u, err)
 		}
@@ -51,26 +51,31 @@ func (db *DB) RosterItems(ctx context.Context, user jid.JID) ([]storage.RosterIt
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("sqlite: roster of %s: %w", u, err)
 	}
-	return items, ver, nil
+	return items, ver.Int64, nil
 }
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRosterItem(s scanner) (storage.RosterItem, error) {
 	var (
-		contact, groups string
-		sub             int
-		it              storage.RosterItem
+		contact, name, groups string
+		sub                   int
+		ask, pre              bool
 	)
-	if err := s.Scan(&contact, &it.Name, &groups, &sub, &it.AskOut, &it.PreApproved); err != nil {
-		return it, err
+	if err := s.Scan(&contact, &name, &groups, &sub, &ask, &pre); err != nil {
+		return storage.RosterItem{}, err
 	}
+	return makeRosterItem(contact, name, groups, sub, ask, pre)
+}
+
+// makeRosterItem builds an item from its stored columns.
+func makeRosterItem(contact, name, groups string, sub int, ask, pre bool) (storage.RosterItem, error) {
+	it := storage.RosterItem{Name: name, Subscription: storage.Subscription(sub), AskOut: ask, PreApproved: pre}
 	c, err := parseJID(contact, "roster contact")
 	if err != nil {
 		return it, err
 	}
 	it.Contact = c
-	it.Subscription = storage.Subscription(sub)
 	if err := json.Unmarshal([]byte(groups), &it.Groups); err != nil {
 		return it, fmt.Errorf("stored groups of %s: %w", contact, err)
 	}
