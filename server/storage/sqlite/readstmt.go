@@ -52,16 +52,6 @@ func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 	return st.QueryRowContext(ctx, args...)
 }
 
-// txStmt returns query prepared for tx, a transaction of the read pool,
-// reusing the connection's cached statement.
-func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
-	st, err := db.readStmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return tx.StmtContext(ctx, st), nil
-}
-
 // close closes the statements prepared on the read pool.
 func (s *readStmts) close() error {
 	var errs []error
