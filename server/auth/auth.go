@@ -246,12 +246,47 @@ func (a *Authenticator) SCRAMKey(ctx context.Context, user jid.JID, hash string)
 	if err != nil {
 		return storage.SCRAMKey{}, fmt.Errorf("auth: %s key of %s: %w", hash, user, err)
 	}
+	return pickKey(keys, user, hash)
+}
+
+// pickKey returns the key of keys for hash.
+func pickKey(keys []storage.SCRAMKey, user jid.JID, hash string) (storage.SCRAMKey, error) {
 	for _, k := range keys {
 		if k.Hash == hash {
 			return k, nil
 		}
 	}
 	return storage.SCRAMKey{}, fmt.Errorf("auth: %s key of %s: %w", hash, user, storage.ErrNotFound)
+}
+
+// LoginKey is SCRAMKey for a login: it also reports whether the account is
+// disabled, which the login must check once the exchange succeeded. Where
+// the backend reads both with one query (storage.LoginReader, on the same
+// value as the status store) it does, saving the login a round trip;
+// otherwise it asks the status store as CheckEnabled does. The caller must
+// not reveal the flag before the user proved its identity.
+func (a *Authenticator) LoginKey(ctx context.Context, user jid.JID, hash string) (key storage.SCRAMKey, disabled bool, err error) {
+	lr, ok := a.accounts.(storage.LoginReader)
+	if !ok || a.status == nil || any(a.status) != any(a.accounts) {
+		if key, err = a.SCRAMKey(ctx, user, hash); err != nil {
+			return key, false, err
+		}
+		err = a.CheckEnabled(ctx, user)
+		if errors.Is(err, ErrAccountDisabled) {
+			return key, true, nil
+		}
+		return key, false, err
+	}
+	user, err = checkUser("key of", user)
+	if err != nil {
+		return storage.SCRAMKey{}, false, fmt.Errorf("%w: %w", err, storage.ErrNotFound)
+	}
+	keys, disabled, err := lr.LoginKeys(ctx, user)
+	if err != nil {
+		return storage.SCRAMKey{}, false, fmt.Errorf("auth: %s key of %s: %w", hash, user, err)
+	}
+	key, err = pickKey(keys, user, hash)
+	return key, disabled, err
 }
 
 // CheckPassword verifies password for user (for SASL PLAIN): it derives

@@ -229,3 +229,63 @@ func TestInvalidPasswordAndConfig(t *testing.T) {
 		t.Fatalf("Create with unknown hash configured = %v, want an error naming MD5", err)
 	}
 }
+
+// accountsOnly hides the backend's storage.LoginReader, so that LoginKey
+// takes its two-query path.
+type accountsOnly struct{ storage.Accounts }
+
+// TestLoginKey: the key and the disabled flag, read together (the backend
+// implements storage.LoginReader) or apart (it does not, or the status
+// store is another one), are the same.
+func TestLoginKey(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t)
+	if _, ok := s.Accounts.(storage.LoginReader); !ok || any(s.Status) != any(s.Accounts) {
+		t.Fatal("the SQLite stores are not one storage.LoginReader: the one-query path is not covered")
+	}
+	for _, tc := range []struct {
+		name     string
+		accounts storage.Accounts
+	}{{"one query", s.Accounts}, {"two queries", accountsOnly{s.Accounts}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := New(tc.accounts, Options{Iterations: 4096, Status: s.Status})
+			user := jid.MustParse("login-" + strings.ReplaceAll(tc.name, " ", "-") + "@example.com")
+			if err := a.Create(ctx, user, "secret"); err != nil {
+				t.Fatal(err)
+			}
+			want, err := a.SCRAMKey(ctx, user, "SHA-256")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, disabled := range []bool{false, true, false} {
+				if err := a.SetDisabled(ctx, user, disabled); err != nil {
+					t.Fatal(err)
+				}
+				k, d, err := a.LoginKey(ctx, user, "SHA-256")
+				if err != nil || d != disabled || !bytes.Equal(k.StoredKey, want.StoredKey) || !bytes.Equal(k.Salt, want.Salt) {
+					t.Fatalf("LoginKey = %+v, disabled %v, %v; want disabled %v", k, d, err, disabled)
+				}
+			}
+			if _, _, err := a.LoginKey(ctx, user, "SHA-512"); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("LoginKey(SHA-512) = %v, want ErrNotFound", err)
+			}
+			if _, _, err := a.LoginKey(ctx, bob, "SHA-256"); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("LoginKey(unknown) = %v, want ErrNotFound", err)
+			}
+			if _, _, err := a.LoginKey(ctx, jid.JID{}, "SHA-256"); !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("LoginKey(zero JID) = %v, want ErrNotFound", err)
+			}
+		})
+	}
+	// Without a status store no account is disabled.
+	a := New(s.Accounts, Options{Iterations: 4096})
+	if err := a.Create(ctx, alice, "secret"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Status.SetDisabled(ctx, alice, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, d, err := a.LoginKey(ctx, alice, "SHA-1"); err != nil || d {
+		t.Errorf("LoginKey without a status store: disabled %v, %v", d, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 
@@ -160,10 +161,10 @@ func (c *conn) authenticate(ctx context.Context, ns, mechName string, offered []
 		c.log.Warn("c2s: login throttled for this address")
 		return authenticated{}, &authFailure{cond: sasl.TemporaryAuthFailure, text: "too many failed logins, try later"}
 	}
-	var attempted jid.JID
+	var ex exchange
 	if mech == nil {
 		var err error
-		if mech, err = sasl.NewServer(mechName, c.saslConfig(ctx, offered, &attempted)); err != nil {
+		if mech, err = sasl.NewServer(mechName, c.saslConfig(ctx, offered, &ex)); err != nil {
 			return authenticated{}, &authFailure{cond: sasl.InvalidMechanism}
 		}
 	}
@@ -175,14 +176,14 @@ func (c *conn) authenticate(ctx context.Context, ns, mechName string, offered []
 			if errors.As(err, &f) {
 				cond = f.Condition
 			}
-			if attempted.IsZero() && mech.Username() != "" {
-				attempted, _ = jid.New(mech.Username(), c.domain, "")
+			if ex.attempted.IsZero() && mech.Username() != "" {
+				ex.attempted, _ = jid.New(mech.Username(), c.domain, "")
 			}
-			c.log.Info("c2s: authentication failed", "mechanism", mechName, "user", attempted.String(), "condition", cond, "err", err)
-			return authenticated{}, &authFailure{cond: cond, user: attempted}
+			c.log.Info("c2s: authentication failed", "mechanism", mechName, "user", ex.attempted.String(), "condition", cond, "err", err)
+			return authenticated{}, &authFailure{cond: cond, user: ex.attempted}
 		}
 		if done {
-			return c.authorize(ctx, mech, out)
+			return c.authorize(ctx, mech, out, &ex)
 		}
 		if err := c.writeRaw(stanza.New(ns, "challenge").AppendText(base64.StdEncoding.EncodeToString(out)).AppendXML(nil, stanza.NSClient)); err != nil {
 			return authenticated{}, err
@@ -197,7 +198,7 @@ func (c *conn) authenticate(ctx context.Context, ns, mechName string, offered []
 		switch {
 		case el.Name.Space == ns && el.Name.Local == "response":
 			if in, err = decodeResponse(ns, el.Text()); err != nil {
-				return authenticated{}, &authFailure{cond: sasl.IncorrectEncoding, user: attempted}
+				return authenticated{}, &authFailure{cond: sasl.IncorrectEncoding, user: ex.attempted}
 			}
 		case el.Name.Space == ns && el.Name.Local == "abort":
 			return authenticated{}, &authFailure{cond: sasl.Aborted}
@@ -218,8 +219,24 @@ func decodeResponse(ns, s string) ([]byte, error) {
 	return sasl2.DecodeData(s)
 }
 
+// exchange is what the credential lookup of one mechanism exchange learnt.
+type exchange struct {
+	// attempted is the account the exchange is for; zero if unknown.
+	attempted jid.JID
+	// statusKnown says that disabled, the account's flag, was read with
+	// its keys (loginKeyLookup): authorize then needs no query of its own.
+	statusKnown, disabled bool
+}
+
+// loginKeyLookup is implemented by authenticators that return an account's
+// disabled flag with its SCRAM key (server/auth's Authenticator.LoginKey):
+// a SCRAM login then reads both with one storage query instead of two.
+type loginKeyLookup interface {
+	LoginKey(ctx context.Context, user jid.JID, hash string) (storage.SCRAMKey, bool, error)
+}
+
 // saslConfig is the configuration of the password mechanisms.
-func (c *conn) saslConfig(ctx context.Context, offered []string, attempted *jid.JID) sasl.ServerConfig {
+func (c *conn) saslConfig(ctx context.Context, offered []string, ex *exchange) sasl.ServerConfig {
 	return sasl.ServerConfig{
 		FakeSecret:      c.cfg.FakeSecret,
 		FakeIterations:  c.cfg.Iterations,
@@ -230,11 +247,17 @@ func (c *conn) saslConfig(ctx context.Context, offered []string, attempted *jid.
 			if err != nil {
 				return sasl.Credentials{}, sasl.ErrUnknownUser
 			}
-			*attempted = user
+			ex.attempted = user
 			if err := c.cfg.Auth.Allow(user, c.ip); err != nil {
 				return sasl.Credentials{}, &sasl.Failure{Condition: sasl.TemporaryAuthFailure, Text: "too many failed logins, try later", Err: err}
 			}
-			k, err := c.cfg.Auth.SCRAMKey(ctx, user, h.Name())
+			var k storage.SCRAMKey
+			if lk, ok := c.cfg.Auth.(loginKeyLookup); ok {
+				k, ex.disabled, err = lk.LoginKey(ctx, user, h.Name())
+				ex.statusKnown = err == nil
+			} else {
+				k, err = c.cfg.Auth.SCRAMKey(ctx, user, h.Name())
+			}
 			if errors.Is(err, storage.ErrNotFound) {
 				return sasl.Credentials{}, sasl.ErrUnknownUser
 			}
@@ -248,7 +271,7 @@ func (c *conn) saslConfig(ctx context.Context, offered []string, attempted *jid.
 			if err != nil {
 				return &sasl.Failure{Condition: sasl.NotAuthorized}
 			}
-			*attempted = user
+			ex.attempted = user
 			if err := c.cfg.Auth.Allow(user, c.ip); err != nil {
 				return &sasl.Failure{Condition: sasl.TemporaryAuthFailure, Text: "too many failed logins, try later", Err: err}
 			}
@@ -264,8 +287,9 @@ func (c *conn) saslConfig(ctx context.Context, offered []string, attempted *jid.
 
 // authorize checks, once a mechanism succeeded, that the identity may log
 // in: a valid username, an authzid naming no one else (nor anyone but the
-// stream's 'from', XEP-0388 §5.2), an enabled account.
-func (c *conn) authorize(ctx context.Context, mech sasl.ServerMechanism, out []byte) (authenticated, error) {
+// stream's 'from', XEP-0388 §5.2), an enabled account. ex is what the
+// exchange's credential lookup learnt.
+func (c *conn) authorize(ctx context.Context, mech sasl.ServerMechanism, out []byte, ex *exchange) (authenticated, error) {
 	user, err := jid.New(mech.Username(), c.domain, "")
 	if err != nil {
 		return authenticated{}, &authFailure{cond: sasl.NotAuthorized}
@@ -283,7 +307,7 @@ func (c *conn) authorize(ctx context.Context, mech sasl.ServerMechanism, out []b
 	}
 	// Only now, with the identity proven, may the answer say that the
 	// account is disabled (XEP-0133 §4.3).
-	if err := c.cfg.Auth.CheckEnabled(ctx, user); errors.Is(err, authn.ErrAccountDisabled) {
+	if err := c.checkEnabled(ctx, user, ex); errors.Is(err, authn.ErrAccountDisabled) {
 		c.log.Info("c2s: login to a disabled account", "user", user.String())
 		return authenticated{}, &authFailure{cond: sasl.AccountDisabled, user: user}
 	} else if err != nil {
@@ -291,6 +315,19 @@ func (c *conn) authorize(ctx context.Context, mech sasl.ServerMechanism, out []b
 		return authenticated{}, &authFailure{cond: sasl.TemporaryAuthFailure}
 	}
 	return authenticated{mech: mech, user: user, out: out}, nil
+}
+
+// checkEnabled is Authenticator.CheckEnabled, answered without a query when
+// the exchange's SCRAM lookup read the flag with the keys; other mechanisms
+// (PLAIN, FAST tokens) ask for it.
+func (c *conn) checkEnabled(ctx context.Context, user jid.JID, ex *exchange) error {
+	if !ex.statusKnown || ex.attempted != user {
+		return c.cfg.Auth.CheckEnabled(ctx, user)
+	}
+	if ex.disabled {
+		return fmt.Errorf("c2s: login of %s: %w", user, authn.ErrAccountDisabled)
+	}
+	return nil
 }
 
 // decodeSASL decodes the base64 payload of <auth/> or <response/>: empty

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/sasl"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
@@ -291,5 +292,37 @@ func TestPreauthElementSize(t *testing.T) {
 		r.writeLenient("<starttls xmlns='" + nsTLS + "'>" + strings.Repeat("<x>", 20) + strings.Repeat("</x>", 20) + "</starttls>")
 		r.expectStreamError(stream.PolicyViolation)
 	})
+	alive(t, alice, bob)
+}
+
+// A disabled account is refused with <account-disabled/> by every
+// mechanism once the password is proven (SCRAM reads the flag with the
+// keys, PLAIN asks for it), never before; re-enabled, it logs in.
+func TestDisabledAccount(t *testing.T) {
+	s, alice, bob := newServer(t, func(c *config.Config) {
+		c.Auth.MaxFailuresPerAccount, c.Auth.MaxFailuresPerIP = 0, 0 // the wrong passwords below
+	})
+	mechs := []string{sasl.Plain, sasl.ScramSHA1, sasl.ScramSHA256, sasl.ScramSHA256Plus}
+	try := func(mech, password string) *stanza.Element {
+		r := dialRaw(t, s)
+		r.open()
+		r.startTLS(nil)
+		return r.authenticate(mech, sasl.ClientConfig{Username: "carol", Password: password})
+	}
+	if err := s.App.Auth().SetDisabled(t.Context(), jid.MustParse("carol@"+s.Domain()), true); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mechs {
+		expectFailure(t, try(m, "pw"), sasl.AccountDisabled)
+		expectFailure(t, try(m, "wrong"), sasl.NotAuthorized)
+	}
+	if err := s.App.Auth().SetDisabled(t.Context(), jid.MustParse("carol@"+s.Domain()), false); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range mechs {
+		if el := try(m, "pw"); el.Name.Local != "success" {
+			t.Errorf("%s login after re-enabling: %s", m, el)
+		}
+	}
 	alive(t, alice, bob)
 }

@@ -16,3 +16,13 @@ type AccountStatus interface {
 	// there is no account.
 	Disabled(ctx context.Context, user jid.JID) (bool, error)
 }
+
+// LoginReader is implemented by backends that read what a password login
+// needs — an account's SCRAM keys and its disabled flag — with one query,
+// on the same value as their Accounts and AccountStatus stores. A login
+// read them with two (the keys, then the flag), each a round trip.
+type LoginReader interface {
+	// LoginKeys returns the user's keys and whether the account is
+	// disabled; ErrNotFound if there is no account.
+	LoginKeys(ctx context.Context, user jid.JID) (keys []SCRAMKey, disabled bool, err error)
+}

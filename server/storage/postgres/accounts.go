@@ -70,17 +70,25 @@ func insertKeys(ctx context.Context, tx pgx.Tx, u string, keys []storage.SCRAMKe
 // Keys returns the keys of user in the order they were stored;
 // storage.ErrNotFound if there is no account.
 func (db *DB) Keys(ctx context.Context, user jid.JID) ([]storage.SCRAMKey, error) {
+	keys, _, err := db.LoginKeys(ctx, user)
+	return keys, err
+}
+
+var _ storage.LoginReader = (*DB)(nil)
+
+// LoginKeys returns the user's keys and its disabled flag, read by one
+// query (so also from one snapshot); storage.ErrNotFound if there is no
+// account.
+func (db *DB) LoginKeys(ctx context.Context, user jid.JID) ([]storage.SCRAMKey, bool, error) {
 	u := userKey(user)
-	// One query, so that the existence check and the keys are read from
-	// the same snapshot.
-	rows, err := db.pool.Query(ctx, `SELECT k.hash, k.salt, k.iterations, k.stored_key, k.server_key
+	rows, err := db.pool.Query(ctx, `SELECT a.disabled, k.hash, k.salt, k.iterations, k.stored_key, k.server_key
 		FROM accounts a LEFT JOIN scram_keys k ON k.username = a.username
 		WHERE a.username = $1 ORDER BY k.ord`, u)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: keys of %s: %w", u, err)
+		return nil, false, fmt.Errorf("postgres: keys of %s: %w", u, err)
 	}
 	defer rows.Close()
-	found := false
+	found, disabled := false, false
 	keys := []storage.SCRAMKey{}
 	for rows.Next() {
 		found = true
@@ -89,8 +97,8 @@ func (db *DB) Keys(ctx context.Context, user jid.JID) ([]storage.SCRAMKey, error
 			iterations *int
 			k          storage.SCRAMKey
 		)
-		if err := rows.Scan(&hash, &k.Salt, &iterations, &k.StoredKey, &k.ServerKey); err != nil {
-			return nil, fmt.Errorf("postgres: keys of %s: %w", u, err)
+		if err := rows.Scan(&disabled, &hash, &k.Salt, &iterations, &k.StoredKey, &k.ServerKey); err != nil {
+			return nil, false, fmt.Errorf("postgres: keys of %s: %w", u, err)
 		}
 		if hash == nil {
 			continue // an account without keys
@@ -99,12 +107,12 @@ func (db *DB) Keys(ctx context.Context, user jid.JID) ([]storage.SCRAMKey, error
 		keys = append(keys, k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: keys of %s: %w", u, err)
+		return nil, false, fmt.Errorf("postgres: keys of %s: %w", u, err)
 	}
 	if !found {
-		return nil, fmt.Errorf("postgres: keys of %s: %w", u, storage.ErrNotFound)
+		return nil, false, fmt.Errorf("postgres: keys of %s: %w", u, storage.ErrNotFound)
 	}
-	return keys, nil
+	return keys, disabled, nil
 }
 
 // DeleteAccount removes the account and every row stored for it, in one

@@ -67,28 +67,38 @@ func insertKeys(ctx context.Context, tx *sql.Tx, u string, keys []storage.SCRAMK
 // Keys returns the keys of user in the order they were stored;
 // storage.ErrNotFound if there is no account.
 func (db *DB) Keys(ctx context.Context, user jid.JID) ([]storage.SCRAMKey, error) {
+	keys, _, err := db.LoginKeys(ctx, user)
+	return keys, err
+}
+
+var _ storage.LoginReader = (*DB)(nil)
+
+// LoginKeys returns the user's keys and its disabled flag, read by one
+// query (so also from one snapshot); storage.ErrNotFound if there is no
+// account.
+func (db *DB) LoginKeys(ctx context.Context, user jid.JID) ([]storage.SCRAMKey, bool, error) {
 	u := userKey(user)
-	// One query, so that the existence check and the keys are read from
-	// the same snapshot.
-	rows, err := db.query(ctx, `SELECT k.hash, k.salt, k.iterations, k.stored_key, k.server_key
+	rows, err := db.query(ctx, `SELECT a.disabled, k.hash, k.salt, k.iterations, k.stored_key, k.server_key
 		FROM accounts a LEFT JOIN scram_keys k ON k.user = a.user
 		WHERE a.user = ? ORDER BY k.rowid`, u)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: keys of %s: %w", u, err)
+		return nil, false, fmt.Errorf("sqlite: keys of %s: %w", u, err)
 	}
 	defer rows.Close()
-	found := false
+	found, disabled := false, false
 	keys := []storage.SCRAMKey{}
 	for rows.Next() {
 		found = true
 		var (
+			flag       int
 			hash       sql.NullString
 			iterations sql.NullInt64
 			k          storage.SCRAMKey
 		)
-		if err := rows.Scan(&hash, &k.Salt, &iterations, &k.StoredKey, &k.ServerKey); err != nil {
-			return nil, fmt.Errorf("sqlite: keys of %s: %w", u, err)
+		if err := rows.Scan(&flag, &hash, &k.Salt, &iterations, &k.StoredKey, &k.ServerKey); err != nil {
+			return nil, false, fmt.Errorf("sqlite: keys of %s: %w", u, err)
 		}
+		disabled = flag != 0
 		if !hash.Valid {
 			continue // an account without keys
 		}
@@ -96,12 +106,12 @@ func (db *DB) Keys(ctx context.Context, user jid.JID) ([]storage.SCRAMKey, error
 		keys = append(keys, k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: keys of %s: %w", u, err)
+		return nil, false, fmt.Errorf("sqlite: keys of %s: %w", u, err)
 	}
 	if !found {
-		return nil, fmt.Errorf("sqlite: keys of %s: %w", u, storage.ErrNotFound)
+		return nil, false, fmt.Errorf("sqlite: keys of %s: %w", u, storage.ErrNotFound)
 	}
-	return keys, nil
+	return keys, disabled, nil
 }
 
 // DeleteAccount removes the account and every row stored for it, in one

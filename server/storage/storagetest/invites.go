@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -92,6 +93,32 @@ var statusTests = []subtest{
 		noErr(t, "SetDisabled(false)", s.Status.SetDisabled(ctx, alice, false))
 		if d, err = s.Status.Disabled(ctx, alice); err != nil || d {
 			t.Fatalf("Disabled after enabling = %v, %v", d, err)
+		}
+	}},
+	{"LoginKeys", func(t *testing.T, s storage.Stores) {
+		ctx := t.Context()
+		lr, ok := s.Accounts.(storage.LoginReader)
+		if !ok {
+			t.Log("the backend reads keys and status with separate queries")
+			return
+		}
+		_, _, err := lr.LoginKeys(ctx, bob)
+		wantErr(t, "LoginKeys(unknown)", err, storage.ErrNotFound)
+		keys := []storage.SCRAMKey{key("SHA-1", 10), key("SHA-256", 20)}
+		noErr(t, "CreateAccount", s.Accounts.CreateAccount(ctx, alice, keys))
+		for _, disabled := range []bool{false, true, false} {
+			noErr(t, "SetDisabled", s.Status.SetDisabled(ctx, alice, disabled))
+			got, d, err := lr.LoginKeys(ctx, alice)
+			noErr(t, "LoginKeys", err)
+			if d != disabled || !reflect.DeepEqual(got, keys) {
+				t.Fatalf("LoginKeys = %+v, disabled %v; want %+v, %v", got, d, keys, disabled)
+			}
+		}
+		// An account without keys: found, no keys, its flag.
+		noErr(t, "CreateAccount", s.Accounts.CreateAccount(ctx, greek, nil))
+		noErr(t, "SetDisabled", s.Status.SetDisabled(ctx, greek, true))
+		if got, d, err := lr.LoginKeys(ctx, greek); err != nil || len(got) != 0 || !d {
+			t.Fatalf("LoginKeys of an account without keys = %+v, %v, %v", got, d, err)
 		}
 	}},
 	{"UnknownAccount", func(t *testing.T, s storage.Stores) {
