@@ -74,9 +74,10 @@ type conn struct {
 	closeBy atomic.Int64 // unix nanos: deadline of the closing writes, set before closing
 	pingSeq uint64
 
-	sm    smReader      // XEP-0198, reader-owned (sm.go)
-	done  chan struct{} // closed when the reader has finished for good
-	onEnd func()        // called once after done is closed
+	ctx   context.Context // of run, for the reader after a park
+	sm    smReader        // XEP-0198, reader-owned (sm.go)
+	done  chan struct{}   // closed when the reader has finished for good
+	onEnd func()          // called once after done is closed
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -96,8 +97,9 @@ func (c *conn) RemoteAddr() string { return c.nc.RemoteAddr().String() }
 // connection does: an idle session parks (idle.go) and a new goroutine
 // carries on reading when input arrives.
 func (c *conn) run(ctx context.Context) {
+	c.ctx = ctx
 	c.rd = &deadlineReader{conn: c.nc, now: c.cfg.Now, idle: c.cfg.Limits.IdlePing, pingWait: c.cfg.Limits.PingTimeout}
-	if peekSupported {
+	if parkSupported {
 		c.rd.parkAfter = c.cfg.Limits.ParkAfter
 		c.rd.canPark = c.parkable
 	}
@@ -163,7 +165,7 @@ func (c *conn) loop(ctx context.Context) {
 		el, err := c.dec.Next()
 		if errors.Is(err, errPark) {
 			if c.parkable() {
-				c.park(ctx)
+				c.park()
 				return
 			}
 			continue // input arrived meanwhile: read on

@@ -1,12 +1,10 @@
 package c2s
 
 import (
-	"context"
 	"errors"
 	"net"
 	"os"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -137,29 +135,19 @@ func (c *conn) parkable() bool {
 }
 
 // park ends the reader goroutine of an idle session: the decoder's and the
-// TLS layer's buffers and cipher states are released, and a new goroutine,
-// whose stack stays small, waits until the socket is readable (or a timer
-// of the session is due, or the connection is closed) and then carries on
-// as the reader.
-func (c *conn) park(ctx context.Context) {
+// TLS layer's buffers and cipher states are released, and the session
+// waits for input (or a timer of the session, or the connection being
+// closed) without a goroutine of its own where the platform allows
+// (park_linux.go); then resume carries on as the reader.
+func (c *conn) park() {
 	c.dec.Release()
 	c.tls.Park()
 	c.srv.parks.Add(1)
-	go c.waitReadable(ctx)
+	c.suspend()
 }
 
-// waitReadable blocks until the raw socket has input (or an error, or the
-// next time limit), then resumes reading.
-func (c *conn) waitReadable(ctx context.Context) {
-	due, _ := c.rd.timers(false)
-	_ = c.raw.SetReadDeadline(due)
-	if sc, ok := c.raw.(syscall.Conn); ok {
-		if rc, err := sc.SyscallConn(); err == nil {
-			// The check runs after the poller was armed: input that
-			// arrived before is seen here, input after wakes the wait.
-			_ = rc.Read(readable)
-		}
-	}
+// resume is the reader again after a park.
+func (c *conn) resume() {
 	c.rd.woke = c.cfg.Now()
-	c.loop(ctx)
+	c.loop(c.ctx)
 }

@@ -104,3 +104,14 @@ func TestParkedSessionEnds(t *testing.T) {
 		}
 	}
 }
+
+// A parked session closed from elsewhere (here: replaced by a new session
+// with its resource) gets its stream error and ends: the close wakes it.
+func TestParkedSessionReplaced(t *testing.T) {
+	s, _, _ := newServer(t, parkQuickly)
+	old := loginRawTLS(t, s, "carol", "pw", "same")
+	p := s.App.Parks()
+	waitParks(t, s, p+1)
+	loginRawTLS(t, s, "carol", "pw", "same")
+	old.expectStreamError(stream.Conflict)
+}

@@ -18,6 +18,10 @@ type Server struct {
 	tls   *tlsrec.Server // nil without TLS
 	parks atomic.Uint64  // readers parked so far (idle.go)
 
+	pollMu  sync.Mutex
+	poll    *poller // parked sessions (park_linux.go); nil until needed
+	pollErr error
+
 	mu    sync.Mutex
 	conns map[*conn]struct{}
 	wg    sync.WaitGroup
@@ -85,6 +89,7 @@ func (s *Server) Shutdown(ctx context.Context) {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.stopPoller()
 	case <-ctx.Done():
 	}
 	s.endDetached(ctx) // XEP-0198: what detached sessions hold goes to storage

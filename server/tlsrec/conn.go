@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,6 +69,19 @@ type Conn struct {
 	werr       error
 	sendUpdate bool // the peer asked for a KeyUpdate
 	closed     bool
+
+	onClose atomic.Pointer[func()] // SetCloseHook
+}
+
+// SetCloseHook makes Close call f (once, after closing the socket);
+// nil removes it. A server that waits for a parked connection's socket
+// outside of Read uses it to learn that the connection was closed.
+func (c *Conn) SetCloseHook(f func()) {
+	if f == nil {
+		c.onClose.Store(nil)
+		return
+	}
+	c.onClose.Store(&f)
 }
 
 // NetConn returns the underlying connection.
@@ -411,6 +425,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 // Close sends close_notify, unless a write is in progress (Close is then
 // breaking that write), and closes the connection.
 func (c *Conn) Close() error {
+	if f := c.onClose.Swap(nil); f != nil {
+		defer (*f)()
+	}
 	if c.fallback != nil {
 		return c.fallback.Close()
 	}
