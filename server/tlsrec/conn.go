@@ -57,12 +57,13 @@ type Conn struct {
 
 	// Read side, owned by the reading goroutine.
 	in      direction
-	rbuf    *[]byte // pooled; nil while nothing is buffered
-	rs, re  int     // unread raw bytes: (*rbuf)[rs:re]
-	plain   []byte  // decrypted application data not yet returned
-	hs      []byte  // a partial post-handshake message
-	rerr    error   // final read error
-	empties int     // records in a row without application data
+	rbuf    *[]byte    // pooled; nil while nothing is buffered
+	rs, re  int        // unread raw bytes: (*rbuf)[rs:re]
+	plain   []byte     // decrypted application data not yet returned
+	hs      []byte     // a partial post-handshake message
+	rerr    error      // final read error
+	empties int        // records in a row without application data
+	rr      *rawReader // socket reads without allocation (rawread_unix.go)
 
 	wmu        sync.Mutex // guards the write side
 	out        direction

@@ -7,48 +7,65 @@ import (
 	"syscall"
 )
 
+// rawReader reads a socket through syscall.RawConn, set up once per
+// connection so that a read allocates nothing.
+type rawReader struct {
+	rc  syscall.RawConn
+	fn  func(fd uintptr) bool // c.readCallback, bound once
+	n   int
+	err error
+}
+
 // readRaw reads from the socket into the read buffer, taking the buffer
 // from the pool only once input is there: a connection waiting for its
 // next record holds no buffer. Connections that are not sockets read the
 // ordinary way.
 func (c *Conn) readRaw() (int, error) {
-	sc, ok := c.raw.(syscall.Conn)
-	if !ok {
-		return c.readInto()
+	if c.rr == nil {
+		sc, ok := c.raw.(syscall.Conn)
+		if !ok {
+			return c.readInto()
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return c.readInto()
+		}
+		c.rr = &rawReader{rc: rc}
+		c.rr.fn = c.readCallback
 	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return c.readInto()
-	}
-	var n int
-	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		if c.rbuf == nil {
-			c.rbuf = readBufs.Get().(*[]byte)
-			c.rs, c.re = 0, 0
-		}
-		for {
-			n, rerr = syscall.Read(int(fd), (*c.rbuf)[c.re:])
-			if rerr != syscall.EINTR {
-				break
-			}
-		}
-		if rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK {
-			if c.rs == c.re {
-				c.releaseRead() // nothing buffered: wait without a buffer
-			}
-			return false
-		}
-		return true
-	})
-	switch {
-	case err != nil:
+	r := c.rr
+	r.n, r.err = 0, nil
+	if err := r.rc.Read(r.fn); err != nil {
 		return 0, err
-	case rerr != nil:
-		return 0, rerr
-	case n <= 0:
+	}
+	switch {
+	case r.err != nil:
+		return 0, r.err
+	case r.n <= 0:
 		return 0, io.EOF
 	}
-	c.re += n
-	return n, nil
+	c.re += r.n
+	return r.n, nil
+}
+
+// readCallback is the syscall.RawConn read function of readRaw.
+func (c *Conn) readCallback(fd uintptr) bool {
+	r := c.rr
+	if c.rbuf == nil {
+		c.rbuf = readBufs.Get().(*[]byte)
+		c.rs, c.re = 0, 0
+	}
+	for {
+		r.n, r.err = syscall.Read(int(fd), (*c.rbuf)[c.re:])
+		if r.err != syscall.EINTR {
+			break
+		}
+	}
+	if r.err == syscall.EAGAIN || r.err == syscall.EWOULDBLOCK {
+		if c.rs == c.re {
+			c.releaseRead() // nothing buffered: wait without a buffer
+		}
+		return false
+	}
+	return true
 }

@@ -74,6 +74,7 @@ type direction struct {
 	seq       uint64
 	aead      cipher.AEAD // nil while parked; rebuilt from secret
 	iv        [12]byte
+	nonceBuf  [12]byte // nonce's result: a slice of it goes to the AEAD without escaping anew
 }
 
 func (d *direction) setSecret(s []byte) {
@@ -101,14 +102,14 @@ func (d *direction) ready(su suite) error {
 }
 
 // nonce is the per-record nonce: the IV XOR the sequence number.
-func (d *direction) nonce() [12]byte {
-	n := d.iv
+func (d *direction) nonce() []byte {
+	d.nonceBuf = d.iv
 	var s [8]byte
 	binary.BigEndian.PutUint64(s[:], d.seq)
 	for i := range s {
-		n[4+i] ^= s[i]
+		d.nonceBuf[4+i] ^= s[i]
 	}
-	return n
+	return d.nonceBuf[:]
 }
 
 // update moves to the next traffic secret (RFC 8446 §7.2).
@@ -130,7 +131,7 @@ func (d *direction) open(su suite, record []byte) ([]byte, error) {
 	}
 	n := d.nonce()
 	body := record[headerLen:]
-	pt, err := d.aead.Open(body[:0], n[:], body, record[:headerLen])
+	pt, err := d.aead.Open(body[:0], n, body, record[:headerLen])
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +155,7 @@ func (d *direction) seal(su suite, dst []byte, typ byte, content []byte) ([]byte
 	dst = slices.Grow(dst, tagLen) // Seal below works in place
 	n := d.nonce()
 	inner := dst[start+headerLen:]
-	d.aead.Seal(inner[:0], n[:], inner, dst[start:start+headerLen])
+	d.aead.Seal(inner[:0], n, inner, dst[start:start+headerLen])
 	d.seq++
 	return dst[:start+headerLen+bodyLen], nil
 }
