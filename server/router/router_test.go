@@ -126,8 +126,23 @@ func BenchmarkRouteLocalMessage(b *testing.B) {
 
 // BenchmarkRouteLocalMessageModules is the same with the default modules
 // (blocking, roster, offline … hooks) registered.
+// BenchmarkRouteLocalMessageModules routes through the default modules,
+// message archiving (MAM) included: each message is two committed rows in
+// the test's SQLite database, which is most of the time measured.
 func BenchmarkRouteLocalMessageModules(b *testing.B) {
 	benchRoute(b, modules.Default(config.Default()))
+}
+
+// BenchmarkRouteLocalMessageModulesNoMAM is the same without the archive,
+// as bench/compare.sh runs Parley: the cost of routing and module hooks.
+func BenchmarkRouteLocalMessageModulesNoMAM(b *testing.B) {
+	var mods []module.Module
+	for _, m := range modules.Default(config.Default()) {
+		if m.Name() != "mam" {
+			mods = append(mods, m)
+		}
+	}
+	benchRoute(b, mods)
 }
 
 func benchRoute(b *testing.B, mods []module.Module) {
