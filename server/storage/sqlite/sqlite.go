@@ -92,6 +92,12 @@ func open(ctx context.Context, path string, log *slog.Logger, migs []string) (*D
 
 	rq := common
 	rq.Add("_pragma", "query_only(1)")
+	// Each of the eight readers has a private page cache: with SQLite's
+	// default of 2 MiB a login storm made every reader cache the same
+	// account pages, up to 16 MiB of resident memory. Pages a small cache
+	// misses come from the OS page cache, shared by all. (Memory-mapped
+	// reads would share them too, but turn a disk I/O error into SIGBUS.)
+	rq.Add("_pragma", "cache_size(-1024)") // KiB
 	r, err := sql.Open("sqlite", path+"?"+rq.Encode())
 	if err != nil {
 		w.Close()
