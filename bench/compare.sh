@@ -193,7 +193,7 @@ run_server() {
 	stop_server "$s"
 	"start_$s"
 	sleep 2
-	bench "$s" idle --scenario idle --count "$IDLE" --pid "$PID" --duration "$DURATION" --settle 3s
+	bench "$s" idle --scenario idle --count "$IDLE" --pid "$PID" --duration "$DURATION" --settle 5s
 	bench "$s" chat-max --scenario chat --count "$ACTIVE" --duration "$DURATION"
 	if [ -z "${CHAT_RATE:-}" ]; then
 		CHAT_RATE=$(jq -r 'select(.server=="ejabberd" and .label=="chat-max") | .msgs_per_sec' "$OUT/results.jsonl" | tail -1)

@@ -33,6 +33,8 @@ ROWS = [
     ("login latency p99 (ms)", "login", lambda r: ms(r["login_latency"]["p99_ns"]), "{:.1f}", "lower"),
     ("idle: server RSS per session (KiB)", "idle", lambda r: r["rss_per_session"] / 1024, "{:.1f}", "lower"),
     ("idle: server PSS per session (KiB)", "idle", lambda r: r["pss_per_session"] / 1024, "{:.1f}", "lower"),
+    ("idle: marginal server RSS per session, second half (KiB)", "idle", lambda r: r["marginal_rss_per_session"] / 1024, "{:.1f}", "lower"),
+    ("idle: marginal server PSS per session, second half (KiB)", "idle", lambda r: r["marginal_pss_per_session"] / 1024, "{:.1f}", "lower"),
     ("idle: server RSS with all sessions (MiB)", "idle", lambda r: r["mem_after"]["rss"] / 2**20, "{:.1f}", "lower"),
     ("chat at saturation: messages/s", "chat-max", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
     ("chat at saturation: latency p50 (ms)", "chat-max", lambda r: ms(r["latency"]["p50_ns"]), "{:.2f}", "lower"),

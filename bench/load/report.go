@@ -30,10 +30,17 @@ type Report struct {
 	MsgsPerSec float64 `json:"msgs_per_sec"`
 	Latency    Summary `json:"latency"`
 
-	MemBefore     *Mem    `json:"mem_before,omitempty"`
+	MemBefore *Mem `json:"mem_before,omitempty"`
+	// MemMid is read once the first half of the idle sessions settled.
+	MemMid        *Mem    `json:"mem_mid,omitempty"`
 	MemAfter      *Mem    `json:"mem_after,omitempty"`
 	RSSPerSession float64 `json:"rss_per_session"`
 	PSSPerSession float64 `json:"pss_per_session"`
+	// MarginalRSSPerSession and MarginalPSSPerSession are the growth from
+	// MemMid to MemAfter per session of the second half: the cost of one
+	// more session, without the one-time costs of the first.
+	MarginalRSSPerSession float64 `json:"marginal_rss_per_session,omitempty"`
+	MarginalPSSPerSession float64 `json:"marginal_pss_per_session,omitempty"`
 
 	Errors     int64            `json:"errors"`
 	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"`
@@ -61,6 +68,9 @@ func (r *Report) Format(w io.Writer) {
 		fmt.Fprintf(w, "server memory RSS %s -> %s, PSS %s -> %s\n",
 			kib(float64(r.MemBefore.RSS)), kib(float64(r.MemAfter.RSS)), kib(float64(r.MemBefore.PSS)), kib(float64(r.MemAfter.PSS)))
 		fmt.Fprintf(w, "per session   RSS %s, PSS %s\n", kib(r.RSSPerSession), kib(r.PSSPerSession))
+		if r.MemMid != nil {
+			fmt.Fprintf(w, "marginal      RSS %s, PSS %s per session of the second half\n", kib(r.MarginalRSSPerSession), kib(r.MarginalPSSPerSession))
+		}
 	}
 	fmt.Fprintf(w, "errors        %d\n", r.Errors)
 	for _, k := range sortedKinds(r.ErrorKinds) {

@@ -293,25 +293,44 @@ func (r *runner) runLogin(ctx context.Context, rep *Report) error {
 }
 
 // runIdle holds the sessions for Duration and reports the server's memory
-// growth per session.
+// growth per session. The sessions log in in two halves, with the server's
+// memory read after each has settled, so that the report also gives the
+// marginal cost of a session (the second half's growth), which one-time
+// costs of the first logins (code paged in, caches filled, pools and
+// tables grown) do not inflate.
 func (r *runner) runIdle(ctx context.Context, rep *Report) error {
-	var before Mem
-	if r.cfg.PID > 0 {
-		var err error
-		if before, err = ReadMem(r.cfg.PID); err != nil {
-			return err
-		}
-	}
-	sessions := r.loginAll(ctx, rep, LoginOptions{Register: r.cfg.Create}, nil)
-	defer r.closeAll(sessions)
-	if err := sleep(ctx, r.cfg.Settle); err != nil {
-		return err
-	}
 	read := func() (Mem, error) {
 		if r.cfg.PID <= 0 {
 			return Mem{}, nil
 		}
 		return ReadMem(r.cfg.PID)
+	}
+	before, err := read()
+	if err != nil {
+		return err
+	}
+	total, first := r.cfg.Count, r.cfg.First
+	half := total / 2
+	defer func() { r.cfg.Count, r.cfg.First = total, first }()
+	r.cfg.Count = half
+	sessions := r.loginAll(ctx, rep, LoginOptions{Register: r.cfg.Create}, nil)
+	loginSecs := rep.LoginSeconds
+	defer func() { r.closeAll(sessions) }()
+	if err := sleep(ctx, r.cfg.Settle+r.cfg.Duration/2); err != nil {
+		return err
+	}
+	mid, err := read()
+	if err != nil {
+		return err
+	}
+	midLogins := rep.Logins
+	r.cfg.Count, r.cfg.First = total-half, first+half
+	more := r.loginAll(ctx, rep, LoginOptions{Register: r.cfg.Create}, nil)
+	sessions = append(sessions, more...)
+	rep.LoginSeconds += loginSecs
+	rep.LoginsPerSec = float64(rep.Logins) / rep.LoginSeconds
+	if err := sleep(ctx, r.cfg.Settle); err != nil {
+		return err
 	}
 	start := time.Now()
 	stop := r.progress(ctx, func() string {
@@ -323,7 +342,7 @@ func (r *runner) runIdle(ctx context.Context, rep *Report) error {
 		return fmt.Sprintf("holding %d sessions, %d errors, server RSS %s PSS %s (per session %s / %s)",
 			rep.Logins, r.errs.Total(), kib(float64(m.RSS)), kib(float64(m.PSS)), kib(rss), kib(pss))
 	})
-	err := sleep(ctx, r.cfg.Duration)
+	err = sleep(ctx, r.cfg.Duration)
 	stop()
 	if err != nil {
 		return err
@@ -334,8 +353,9 @@ func (r *runner) runIdle(ctx context.Context, rep *Report) error {
 		if err != nil {
 			return err
 		}
-		rep.MemBefore, rep.MemAfter = &before, &after
+		rep.MemBefore, rep.MemMid, rep.MemAfter = &before, &mid, &after
 		rep.RSSPerSession, rep.PSSPerSession = memPerSession(before, after, int(rep.Logins))
+		rep.MarginalRSSPerSession, rep.MarginalPSSPerSession = memPerSession(mid, after, int(rep.Logins-midLogins))
 	}
 	return nil
 }

@@ -105,6 +105,13 @@ func TestSmoke(t *testing.T) {
 		if got := (float64(rep.MemAfter.RSS) - float64(rep.MemBefore.RSS)) / float64(rep.Logins); got != rep.RSSPerSession {
 			t.Errorf("idle: RSS per session %.1f, want %.1f", rep.RSSPerSession, got)
 		}
+		if rep.MemMid == nil || rep.MemMid.RSS == 0 {
+			t.Fatalf("idle: no reading between the two halves")
+		}
+		second := float64(rep.Logins - rep.Logins/2)
+		if got := (float64(rep.MemAfter.RSS) - float64(rep.MemMid.RSS)) / second; got != rep.MarginalRSSPerSession {
+			t.Errorf("idle: marginal RSS per session %.1f, want %.1f", rep.MarginalRSSPerSession, got)
+		}
 	})
 	t.Run("chat", func(t *testing.T) {
 		cfg := base
