@@ -710,3 +710,35 @@ func TestAtBoundaryAndRelease(t *testing.T) {
 		t.Errorf("%d releases at boundaries, want 3 (before each chunk but the message's second half)", releases)
 	}
 }
+
+// A decoded stanza leaves room after its attributes: stamping 'from' and
+// xml:lang allocates nothing and leaves its children's attributes alone.
+func TestStanzaAttributeRoom(t *testing.T) {
+	const runs = 10
+	els := make([]*stanza.Element, runs+1) // AllocsPerRun warms up once
+	for i := range els {
+		el, err := ParseElement([]byte(`<message xmlns='jabber:client' to='a@b' id='1'><body>hi</body><x xmlns='urn:y' a='1' b='2'/></message>`), Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		els[i] = el
+	}
+	n := 0
+	allocs := testing.AllocsPerRun(runs, func() {
+		els[n].Set("from", "c@d/e")
+		els[n].SetNS(stanza.NSXML, "lang", "en")
+		n++
+	})
+	if allocs != 0 {
+		t.Errorf("stamping allocated %v times per stanza", allocs)
+	}
+	for _, el := range els {
+		x := el.Child("urn:y", "x")
+		if len(x.Attr) != 2 || x.Attr[0].Value != "1" || x.Attr[1].Value != "2" {
+			t.Errorf("child attributes changed: %v", x.Attr)
+		}
+		if el.From() != "c@d/e" || el.Lang() != "en" || el.To() != "a@b" || el.ID() != "1" {
+			t.Errorf("stanza attributes: %v", el.Attr)
+		}
+	}
+}

@@ -378,18 +378,30 @@ func (d *Decoder) endTag() error {
 	return nil
 }
 
+// stanzaSpare is the room left after a stanza's attributes (see build).
+const stanzaSpare = 2
+
 // build turns the records of the parsed element into a stanza.Element.
 // All strings share one allocation and the elements, attributes and nodes
 // one backing array each.
 func (d *Decoder) build() *stanza.Element {
 	all := string(d.text)
 	els := make([]stanza.Element, len(d.elems))
-	var attrs []stanza.Attr
-	if len(d.attrs) > 0 {
-		attrs = make([]stanza.Attr, len(d.attrs))
-		for i, a := range d.attrs {
-			attrs[i] = stanza.Attr{Name: xml.Name{Space: a.space.get(all), Local: a.local.get(all)}, Value: all[a.vs:a.ve]}
+	// The stanza's own attributes come first; room for stanzaSpare more
+	// follows them, so that a server stamping 'from' (and xml:lang) does
+	// not copy the whole attribute array to grow it.
+	root := &d.elems[0]
+	spare := 0
+	if root.a0 == 0 {
+		spare = stanzaSpare
+	}
+	attrs := make([]stanza.Attr, len(d.attrs)+spare)
+	for i, a := range d.attrs {
+		j := i
+		if i >= root.na {
+			j += spare
 		}
+		attrs[j] = stanza.Attr{Name: xml.Name{Space: a.space.get(all), Local: a.local.get(all)}, Value: all[a.vs:a.ve]}
 	}
 	var nodes []stanza.Node
 	if len(d.nodes) > 0 {
@@ -406,7 +418,12 @@ func (d *Decoder) build() *stanza.Element {
 		r := &d.elems[i]
 		e := &els[i]
 		e.Name = xml.Name{Space: r.space.get(all), Local: r.local.get(all)}
-		if r.na > 0 {
+		switch {
+		case i == 0 && spare > 0:
+			e.Attr = attrs[0:r.na:r.na+spare]
+		case r.na > 0 && r.a0 >= root.na:
+			e.Attr = attrs[r.a0+spare : r.a0+spare+r.na : r.a0+spare+r.na]
+		case r.na > 0:
 			e.Attr = attrs[r.a0 : r.a0+r.na : r.a0+r.na]
 		}
 		if r.nk > 0 {
