@@ -420,7 +420,7 @@ func (d *Decoder) build() *stanza.Element {
 		e.Name = xml.Name{Space: r.space.get(all), Local: r.local.get(all)}
 		switch {
 		case i == 0 && spare > 0:
-			e.Attr = attrs[0:r.na:r.na+spare]
+			e.Attr = attrs[0 : r.na : r.na+spare]
 		case r.na > 0 && r.a0 >= root.na:
 			e.Attr = attrs[r.a0+spare : r.a0+spare+r.na : r.a0+spare+r.na]
 		case r.na > 0:
