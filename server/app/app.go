@@ -177,6 +177,9 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	if a.cfg.Limits.ParkAfter > 0 {
 		a.wg.Go(func() { a.trimAfterParking(runCtx, time.Second) })
 	}
+	if floor := a.cfg.Runtime.GCMinHeap; floor > 0 && os.Getenv("GOGC") == "" {
+		a.wg.Go(func() { tuneGC(runCtx, uint64(floor), 500*time.Millisecond, a.log) })
+	}
 	return nil
 }
 

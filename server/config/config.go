@@ -50,6 +50,8 @@ type Config struct {
 	StreamManagement StreamManagement
 	// CSI configures XEP-0352. Key "csi".
 	CSI CSI
+	// Runtime tunes the Go runtime. Key "runtime".
+	Runtime Runtime
 }
 
 // ListenerType is the kind of a network listener.
@@ -325,6 +327,7 @@ func Default() *Config {
 		Registration:     Registration{MinPasswordLength: defaultMinPasswordLength, MaxPerIPPerHour: defaultRegistrationsPerIP},
 		StreamManagement: defaultStreamManagement(),
 		CSI:              defaultCSI(),
+		Runtime:          Runtime{GCMinHeap: defaultGCMinHeap},
 	}
 }
 

@@ -132,6 +132,8 @@ server_info:
   - form_type: urn:example
     fields:
       - {var: a, values: [b]}
+runtime:
+  gc_min_heap: 32MiB
 `
 
 func TestParseFull(t *testing.T) {
@@ -163,6 +165,7 @@ func TestParseFull(t *testing.T) {
 		ServerInfo:       []InfoForm{{FormType: "urn:example", Fields: []InfoField{{Var: "a", Values: []string{"b"}}}}},
 		StreamManagement: defaultStreamManagement(),
 		CSI:              defaultCSI(),
+		Runtime:          Runtime{GCMinHeap: 32 << 20},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

@@ -15,7 +15,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"min_version", "storage", "auth", "scram_iterations", "allow_plain", "max_failures_per_account",
 		"max_failures_per_ip", "failure_window", "limits", "max_stanza_bytes", "max_depth",
 		"preauth_stanza_bytes", "preauth_elements", "preauth_timeout", "sessions_per_account",
-		"outbound_queue", "offline_messages", "idle_ping", "ping_timeout", "park_after", "modules", "version", "hide",
+		"outbound_queue", "offline_messages", "idle_ping", "ping_timeout", "park_after", "runtime", "gc_min_heap", "modules", "version", "hide",
 		"disabled", "mam", "default", "retention_days", "log", "level", "format",
 		"admins", "registration", "enabled", "min_password_length", "require_invite", "max_per_ip_per_hour",
 		"sasl2", "fast_token_lifetime", "contact_addresses", "abuse", "admin",

@@ -35,6 +35,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		"registration":      func(at, v *yaml.Node, key string) { d.registration(at, v, key, &c.Registration) },
 		"stream_management": func(at, v *yaml.Node, key string) { d.streamManagement(at, v, key, &c.StreamManagement) },
 		"csi":               func(at, v *yaml.Node, key string) { d.csi(at, v, key, &c.CSI) },
+		"runtime":           func(at, v *yaml.Node, key string) { d.runtime(at, v, key, &c.Runtime) },
 		"contact_addresses": func(at, v *yaml.Node, key string) { d.contactAddresses(at, v, key, &c.ContactAddresses) },
 		"server_info":       func(at, v *yaml.Node, key string) { d.serverInfo(at, v, key, c) },
 	})

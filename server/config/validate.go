@@ -129,6 +129,9 @@ func (c *Config) problems() []problem {
 		add("limits.idle_ping", "must not be negative")
 	}
 	positive("limits.ping_timeout", l.PingTimeout)
+	if c.Runtime.GCMinHeap < 0 {
+		add("runtime.gc_min_heap", "must not be negative")
+	}
 	if l.ParkAfter < 0 {
 		add("limits.park_after", "must not be negative")
 	}
