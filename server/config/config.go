@@ -327,7 +327,6 @@ func Default() *Config {
 		Registration:     Registration{MinPasswordLength: defaultMinPasswordLength, MaxPerIPPerHour: defaultRegistrationsPerIP},
 		StreamManagement: defaultStreamManagement(),
 		CSI:              defaultCSI(),
-		Runtime:          Runtime{GCMinHeap: defaultGCMinHeap},
 	}
 }
 

@@ -9,12 +9,13 @@ type Runtime struct {
 	// percentage is raised so that the next cycle starts at this size
 	// rather than at twice the live heap, which on a busy server with a
 	// small heap means a collection several times a second, each slowing
-	// the stanzas handled meanwhile. 0 leaves the collector alone; so does
-	// a GOGC environment variable. Key "gc_min_heap".
+	// the stanzas handled meanwhile. It costs memory: garbage is held
+	// longer, and long-lived objects end up spread over a larger heap (10
+	// to 16 MiB more resident after 3,000 logins with 64 MiB). 0, the
+	// default, leaves the collector alone; so does a GOGC environment
+	// variable. Key "gc_min_heap".
 	GCMinHeap int
 }
-
-const defaultGCMinHeap = 64 << 20
 
 // runtime decodes the runtime section.
 func (d *decoder) runtime(at, n *yaml.Node, key string, r *Runtime) {
