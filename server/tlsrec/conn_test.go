@@ -215,8 +215,11 @@ func TestServerCloseNotify(t *testing.T) {
 	}
 }
 
-// A record that does not authenticate is answered with bad_record_mac.
-func TestBadRecordMAC(t *testing.T) {
+// rawAfterHandshake completes a handshake with a crypto/tls client, then
+// writes raw bytes on the client's socket and returns the client and the
+// error of the server's first read.
+func rawAfterHandshake(t *testing.T, raw []byte) (*tls.Conn, error) {
+	t.Helper()
 	res := make(chan error, 1)
 	addr := serve(t, &tls.Config{Certificates: []tls.Certificate{testCert(t)}}, func(c *Conn, _ tls.ConnectionState) {
 		defer c.Close()
@@ -227,13 +230,18 @@ func TestBadRecordMAC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tc.Close()
-	bogus := append([]byte{typeApplicationData, 3, 3, 0, 40}, make([]byte, 40)...)
-	if _, err := tc.NetConn().Write(bogus); err != nil {
+	t.Cleanup(func() { tc.Close() })
+	if _, err := tc.NetConn().Write(raw); err != nil {
 		t.Fatal(err)
 	}
+	return tc, <-res
+}
+
+// A record that does not authenticate is answered with bad_record_mac.
+func TestBadRecordMAC(t *testing.T) {
+	tc, err := rawAfterHandshake(t, append([]byte{typeApplicationData, 3, 3, 0, 40}, make([]byte, 40)...))
 	var ae *AlertError
-	if err := <-res; !errors.As(err, &ae) || ae.Description != alertBadRecordMAC || !ae.Sent {
+	if !errors.As(err, &ae) || ae.Description != alertBadRecordMAC || !ae.Sent {
 		t.Fatalf("server read: %v", err)
 	}
 	_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -245,22 +253,9 @@ func TestBadRecordMAC(t *testing.T) {
 
 // A plaintext record after the handshake is an unexpected_message.
 func TestUnprotectedRecord(t *testing.T) {
-	res := make(chan error, 1)
-	addr := serve(t, &tls.Config{Certificates: []tls.Certificate{testCert(t)}}, func(c *Conn, _ tls.ConnectionState) {
-		defer c.Close()
-		_, err := c.Read(make([]byte, 10))
-		res <- err
-	})
-	tc, err := tls.Dial("tcp", addr, clientConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
-	if _, err := tc.NetConn().Write([]byte{typeHandshake, 3, 3, 0, 1, 0}); err != nil {
-		t.Fatal(err)
-	}
+	_, err := rawAfterHandshake(t, []byte{typeHandshake, 3, 3, 0, 1, 0})
 	var ae *AlertError
-	if err := <-res; !errors.As(err, &ae) || ae.Description != alertUnexpectedMessage {
+	if !errors.As(err, &ae) || ae.Description != alertUnexpectedMessage {
 		t.Fatalf("server read: %v", err)
 	}
 }
@@ -364,5 +359,15 @@ func TestParkReleases(t *testing.T) {
 	_ = tc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.ReadFull(tc, got); err != nil || string(got) != "again" {
 		t.Errorf("after wake: %q %v", got, err)
+	}
+}
+
+// A record longer than TLS 1.3 allows is a record_overflow, before its
+// body is even read.
+func TestRecordOverflow(t *testing.T) {
+	_, err := rawAfterHandshake(t, []byte{typeApplicationData, 3, 3, 0x41, 0x01})
+	var ae *AlertError
+	if !errors.As(err, &ae) || ae.Description != alertRecordOverflow {
+		t.Fatalf("server read: %v", err)
 	}
 }
