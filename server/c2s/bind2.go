@@ -24,6 +24,7 @@ const nsCSIFeature = "urn:xmpp:csi:0"
 // enterSession makes s the connection's session: the stream is bound.
 func (c *conn) enterSession(s *sm.Session) {
 	c.session = s
+	c.fullJID = s.JID().String()
 	c.ph = phaseBound
 	c.log = c.log.With("jid", s.JID().String())
 	c.rd.setHardDeadline(time.Time{})

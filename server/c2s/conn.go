@@ -63,6 +63,7 @@ type conn struct {
 	reg          *regState // in-band registration (register.go)
 	user         jid.JID   // bare JID once authenticated
 	session      *sm.Session
+	fullJID      string // session.JID().String(), stamped as 'from' on every stanza
 	saslFailures int
 
 	writeMu    sync.Mutex // serialises writes on nc; guards sentHeader, sentClose
@@ -74,14 +75,16 @@ type conn struct {
 	closeBy atomic.Int64 // unix nanos: deadline of the closing writes, set before closing
 	pingSeq uint64
 
-	ctx   context.Context // of run, for the reader after a park
-	sm    smReader        // XEP-0198, reader-owned (sm.go)
-	done  chan struct{}   // closed when the reader has finished for good
-	onEnd func()          // called once after done is closed
+	ctx     context.Context // of run, for the reader after a park
+	sm      smReader        // XEP-0198, reader-owned (sm.go)
+	done    chan struct{}   // closed when the reader has finished for good
+	onEnd   func()          // called once after done is closed
+	flushFn func()          // c.flush (writer.go)
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{srv: s, cfg: &s.cfg, nc: nc, raw: nc, done: make(chan struct{})}
+	c.flushFn = c.flush // bound once: "go c.flush()" would allocate per delivery
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.ip = ap.Addr().Unmap()
 	}
@@ -390,7 +393,7 @@ func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
 			return &stream.Error{Condition: stream.InvalidFrom, Text: "'from' does not match the session"}
 		}
 	}
-	el.Set("from", full.String())
+	el.Set("from", c.fullJID)
 	if c.lang != "" && el.Lang() == "" {
 		// RFC 6120 §4.7.4: a stanza without xml:lang is in the stream's
 		// language; say so explicitly before it leaves this stream.

@@ -55,27 +55,44 @@ func (c *conn) Deliver(st *stanza.Element) error {
 	q.items = append(q.items, st)
 	if !q.writing {
 		q.writing = true
-		go c.flush()
+		go c.flushFn()
 	}
 	q.mu.Unlock()
 	return nil
 }
 
+// maxSpare is the largest batch slice flush hands back to the queue for
+// reuse; an idle session keeps it, empty.
+const maxSpare = 16
+
 // flush writes queued stanzas in batches, coalescing everything queued
-// into one write, until the queue is empty.
+// into one write, until the queue is empty. The slice of a written batch
+// becomes the queue's again, so that a delivery appends without
+// allocating.
 func (c *conn) flush() {
 	q := &c.out
+	var prev []*stanza.Element // the last batch written, to reuse
 	for {
+		if prev != nil {
+			clear(prev) // hold no stanza past its delivery
+			if cap(prev) > maxSpare {
+				prev = nil
+			}
+		}
 		q.mu.Lock()
 		batch := q.items
-		q.items = nil
 		if len(batch) == 0 || q.closed {
-			if q.closed {
-				q.items = batch
+			if len(batch) == 0 && prev != nil && !q.closed {
+				q.items = prev[:0]
 			}
 			q.writing = false
 			q.mu.Unlock()
 			return
+		}
+		q.items = nil
+		if prev != nil {
+			q.items = prev[:0]
+			prev = nil
 		}
 		requestAck := c.handOffLocked(batch) // XEP-0198: counted from here
 		q.mu.Unlock()
@@ -106,6 +123,7 @@ func (c *conn) flush() {
 			c.nc.Close()
 			return
 		}
+		prev = batch
 	}
 }
 
