@@ -85,9 +85,6 @@ func (c *Conn) SetCloseHook(f func()) {
 	c.onClose.Store(&f)
 }
 
-// NetConn returns the underlying connection.
-func (c *Conn) NetConn() net.Conn { return c.raw }
-
 // Lean reports whether the connection uses this package's record layer
 // (TLS 1.3) rather than crypto/tls's.
 func (c *Conn) Lean() bool { return c.fallback == nil }

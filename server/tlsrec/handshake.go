@@ -78,20 +78,17 @@ func (s *Server) Handshake(ctx context.Context, raw net.Conn) (*Conn, tls.Connec
 	}
 	st := tc.ConnectionState()
 	c := &Conn{raw: raw}
-	if st.Version != tls.VersionTLS13 || !hc.atBoundary() {
-		hc.passthrough = true
-		c.fallback = tc
-		return c, st, nil
-	}
 	su, ok := suiteByID(st.CipherSuite)
-	if !ok {
-		hc.passthrough = true
-		c.fallback = tc
-		return c, st, nil
+	lean := ok && st.Version == tls.VersionTLS13 && hc.atBoundary()
+	var client, server []byte
+	if lean {
+		// An error here is not expected from crypto/tls: stay correct, if
+		// not lean.
+		var err error
+		client, server, err = hc.keys.secrets(su.hashLen)
+		lean = err == nil
 	}
-	client, server, err := hc.keys.secrets(su.hashLen)
-	if err != nil {
-		// Not expected from crypto/tls; stay correct, if not lean.
+	if !lean {
 		hc.passthrough = true
 		c.fallback = tc
 		return c, st, nil
