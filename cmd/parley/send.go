@@ -38,15 +38,12 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdin 
 	insecure := fs.Bool("insecure", false, "do not verify the server certificate")
 	typ := fs.String("type", stanza.TypeChat, "message type: chat, normal, headline or groupchat")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: parley send --jid JID --to JID [--address host:port] [--direct-tls] [--insecure] [--type chat] [message]")
-		fmt.Fprintln(stderr, "The password is read from $PARLEY_PASSWORD, else from standard input or a prompt.")
+		fmt.Fprintln(fs.Output(), "usage: parley send --jid JID --to JID [--address host:port] [--direct-tls] [--insecure] [--type chat] [--wait 2s] [message]")
+		fmt.Fprintln(fs.Output(), "The password is read from $PARLEY_PASSWORD, else from standard input or a prompt.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	usage := func(msg string) int {
 		fmt.Fprintln(stderr, "parley send: "+msg)

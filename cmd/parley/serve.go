@@ -62,9 +62,14 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	fs.SetOutput(stderr)
 	var cf commonFlags
 	cf.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: parley serve [--config FILE] [--data DIR] [--pprof host:port]")
+		fmt.Fprintln(fs.Output(), "Runs the server until SIGINT or SIGTERM; without --config it serves localhost.")
+		fs.PrintDefaults()
+	}
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this host:port, e.g. 127.0.0.1:6060 (default: off)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	cfg, err := cf.load(env)
 	if err != nil {
@@ -123,8 +128,13 @@ func runCheck(args []string, env func(string) string, stdout, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	var cf commonFlags
 	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: parley check [--config FILE] [--data DIR]")
+		fmt.Fprintln(fs.Output(), "Validates the configuration, loads every certificate and key, and connects to the storage.")
+		fs.PrintDefaults()
+	}
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	cfg, err := cf.load(env)
 	if err != nil {
