@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	case "serve":
 		return runServe(ctx, args[1:], env, stdout, stderr)
 	case "check":
-		return runCheck(args[1:], env, stdout, stderr)
+		return runCheck(ctx, args[1:], env, stdout, stderr)
 	case "user":
 		return runUser(ctx, args[1:], env, stdin, stdinIsTerm, stdout, stderr)
 	case "send":

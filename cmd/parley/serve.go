@@ -123,24 +123,3 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	return func() { _ = srv.Close() }, nil
 }
 
-func runCheck(args []string, env func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("parley check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf commonFlags
-	cf.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: parley check [--config FILE] [--data DIR]")
-		fmt.Fprintln(fs.Output(), "Validates the configuration, loads every certificate and key, and connects to the storage.")
-		fs.PrintDefaults()
-	}
-	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
-		return code
-	}
-	cfg, err := cf.load(env)
-	if err != nil {
-		fmt.Fprintln(stderr, "parley:", err)
-		return exitCode(err)
-	}
-	fmt.Fprintf(stdout, "configuration OK: domains %v, data in %s\n", cfg.Domains, cfg.DataDir)
-	return 0
-}
