@@ -122,4 +122,3 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	log.Warn("serving pprof profiles", "address", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
 }
-
