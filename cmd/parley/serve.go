@@ -87,12 +87,19 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	a, err := app.Open(ctx, cfg, log)
 	if err != nil {
+		log.Error("server did not start", "err", err)
 		fmt.Fprintln(stderr, "parley:", err)
 		return 1
 	}
 	defer a.Close()
-	err = a.Run(ctx, nil, func(a *app.App) { fmt.Fprintln(stdout, a.Summary()) })
+	// Run logs when and why the server stops (a signal, a listener that
+	// failed) with its uptime; a failure to start is logged here.
+	started := false
+	err = a.Run(ctx, nil, func(a *app.App) { started = true; fmt.Fprintln(stdout, a.Summary()) })
 	if err != nil {
+		if !started {
+			log.Error("server did not start", "err", err)
+		}
 		fmt.Fprintln(stderr, "parley:", err)
 		return 1
 	}
