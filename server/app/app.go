@@ -21,6 +21,7 @@ import (
 	"github.com/parley-xmpp/parley/server/router"
 	"github.com/parley-xmpp/parley/server/sm"
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/tlsrec"
 )
 
 // App is a configured Parley server.
@@ -163,6 +164,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			DisableSASL2: modern.DisableSASL2,
 			FAST:         modern.FAST,
 			Registration: modern.Registration,
+			RecordLayer:  recordLayer(a.cfg.TLS.RecordLayer),
 		})
 		a.mu.Lock()
 		a.listeners = append(a.listeners, ln)
@@ -363,4 +365,12 @@ func disabledIfZero(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// recordLayer maps tls.record_layer to the transport's setting.
+func recordLayer(l config.RecordLayer) tlsrec.RecordLayer {
+	if l == config.RecordLayerGo {
+		return tlsrec.RecordLayerGo
+	}
+	return tlsrec.RecordLayerParley
 }
