@@ -77,6 +77,12 @@ func runCheck(ctx context.Context, args []string, env func(string) string, stdou
 // its certificate, a certificate already expired.
 func checkCertificates(cfg *config.Config, now time.Time) (string, []string, error) {
 	if len(cfg.TLS.Certificates) == 0 {
+		// The server makes one when the files are missing, but refuses
+		// to start on files it cannot read.
+		certFile, keyFile := cfg.SelfSignedFiles()
+		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return "", nil, fmt.Errorf("self-signed certificate %s with key %s: %w", certFile, keyFile, err)
+		}
 		return "a self-signed certificate (made at the first start if missing)", nil, nil
 	}
 	var errs []error

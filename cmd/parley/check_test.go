@@ -123,6 +123,28 @@ func TestCheckFindsBrokenCertificatesAndStorage(t *testing.T) {
 			}
 		})
 	}
+	// A self-signed certificate the server cannot read stops it too.
+	data := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(data, "tls"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(t.TempDir(), "parley.yaml")
+	if err := os.WriteFile(cfgFile, []byte("domains: [localhost]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runT(t, nil, "", "check", "--config", cfgFile, "--data", data); code != 0 {
+		t.Fatalf("no self-signed files yet: exit %d %q", code, stderr)
+	}
+	self, _ := writeCert(t, dir, "self", year, "localhost")
+	if err := os.Rename(self, filepath.Join(data, "tls", "selfsigned-cert.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(otherKey, filepath.Join(data, "tls", "selfsigned-key.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runT(t, nil, "", "check", "--config", cfgFile, "--data", data); code != 1 || !strings.Contains(stderr, "selfsigned-cert.pem") {
+		t.Errorf("broken self-signed certificate: exit %d %q", code, stderr)
+	}
 	if url := os.Getenv("PARLEY_TEST_POSTGRES"); url != "" {
 		cfg := filepath.Join(t.TempDir(), "parley.yaml")
 		if err := os.WriteFile(cfg, []byte("domains: [localhost]\nstorage: "+url+"\n"), 0o600); err != nil {
