@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"strings"
@@ -86,6 +87,12 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
+func (w *syncWriter) reset() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Reset()
+}
+
 func (w *syncWriter) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -148,6 +155,19 @@ func checkAssumptions(t *testing.T, tickets, cache, clientCert bool) {
 		scfg.ClientAuth = tls.RequestClientCert
 		ccfg.Certificates = []tls.Certificate{testCert(t)}
 	}
+	checkHandshake(t, scfg, ccfg, &keyLog, tickets, cache, false)
+	if tickets && cache {
+		// The ticket resumes a second handshake (PSK), which sends a new
+		// ticket the same way.
+		keyLog.reset()
+		checkHandshake(t, scfg, ccfg, &keyLog, tickets, cache, true)
+	}
+}
+
+// checkHandshake runs one handshake between scfg and ccfg and checks the
+// two assumptions on it; resumed says whether it must resume a session.
+func checkHandshake(t *testing.T, scfg, ccfg *tls.Config, keyLog *syncWriter, tickets, cache, resumed bool) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +203,9 @@ func checkAssumptions(t *testing.T, tickets, cache, clientCert bool) {
 		_ = raw.SetReadDeadline(time.Now().Add(10 * time.Second))
 		n, err := tc.Read(buf)
 		r.data, r.err = buf[:n], err
+		if err == nil {
+			_, r.err = tc.Write([]byte("ok"))
+		}
 		done <- r
 	}()
 	cc, err := tls.Dial("tcp", ln.Addr().String(), ccfg)
@@ -193,6 +216,13 @@ func checkAssumptions(t *testing.T, tickets, cache, clientCert bool) {
 	if _, err := cc.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
+	// Reading the answer makes the client take the session ticket that
+	// came before it.
+	answer := make([]byte, 2)
+	_ = cc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(cc, answer); err != nil || string(answer) != "ok" {
+		t.Fatalf("client read %q, %v", answer, err)
+	}
 	r := <-done
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -202,6 +232,9 @@ func checkAssumptions(t *testing.T, tickets, cache, clientCert bool) {
 	}
 	if r.st.Version != tls.VersionTLS13 {
 		t.Fatalf("negotiated %x, not TLS 1.3", r.st.Version)
+	}
+	if r.st.DidResume != resumed {
+		t.Fatalf("resumed %v, want %v", r.st.DidResume, resumed)
 	}
 	su, ok := suiteByID(r.st.CipherSuite)
 	if !ok {
@@ -271,8 +304,8 @@ func checkAssumptions(t *testing.T, tickets, cache, clientCert bool) {
 		want = 1
 	}
 	if len(appRecords) != want {
-		assumptionBroken(t, "the server wrote %d records under the application key during the handshake (server tickets %v, client cache %v), want %d",
-			len(appRecords), tickets, cache, want)
+		assumptionBroken(t, "the server wrote %d records under the application key during the handshake (server tickets %v, client cache %v, resumed %v), want %d",
+			len(appRecords), tickets, cache, resumed, want)
 	}
 	if want == 1 && appRecords[0] != len(out)-1 {
 		assumptionBroken(t, "the session ticket is record %d of %d, not the last", appRecords[0], len(out))
