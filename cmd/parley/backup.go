@@ -19,11 +19,15 @@ func runBackup(ctx context.Context, args []string, env func(string) string, stdo
 	var cf commonFlags
 	cf.register(fs)
 	out := fs.String("out", "", "file to write the backup to (replaced atomically if it exists)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: parley backup --out FILE [--config FILE] [--data DIR]")
+		fs.PrintDefaults()
+	}
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if *out == "" || fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: parley backup --out FILE [--config FILE] [--data DIR]")
+		fs.Usage()
 		return 2
 	}
 	cfg, err := cf.load(env)

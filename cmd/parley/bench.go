@@ -155,15 +155,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	var b benchFlags
 	b.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: parley bench --address host:port --domain D --count N --scenario login,idle,chat,muc,presence [flags]")
-		fmt.Fprintln(stderr, "Drives any XMPP server with N sessions of accounts user0…userN-1 (see --user, --password).")
+		fmt.Fprintln(fs.Output(), "usage: parley bench --address host:port --domain D --count N --scenario login,idle,chat,muc,presence [flags]")
+		fmt.Fprintln(fs.Output(), "Drives any XMPP server with N sessions of accounts user0…userN-1 (see --user, --password).")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "parley bench: unexpected argument %q\n", fs.Arg(0))

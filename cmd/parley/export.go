@@ -25,12 +25,12 @@ owner only. --out - writes to the standard output.
 func runExport(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("parley export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, exportUsage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), exportUsage); fs.PrintDefaults() }
 	var cf commonFlags
 	cf.register(fs)
 	out := fs.String("out", "", "file to write (replaced atomically if it exists), or - for the standard output")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if *out == "" || fs.NArg() != 0 {
 		fs.Usage()

@@ -61,7 +61,9 @@ func TestExportImportCommands(t *testing.T) {
 	transfertest.Check(t, snapshot(t, "sqlite:"+filepath.Join(dst, "parley.db")), want)
 
 	code, _, errOut = runT(t, nil, "", "import", "--data", dst, dump)
-	if code != 1 || !strings.Contains(errOut, "already exists") || !strings.Contains(errOut, "--force") {
+	if code != 1 || !strings.Contains(errOut, "7 records of the dump already exist; nothing was imported") ||
+		!strings.Contains(errOut, "  account alice@localhost\n") || !strings.Contains(errOut, "  pubsub service pubsub.localhost\n") ||
+		!strings.Contains(errOut, "--force") {
 		t.Fatalf("second import: %d %q", code, errOut)
 	}
 	code, out, errOut = runT(t, nil, "", "import", "--force", "--data", dst, dump)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
-	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/transfer"
 )
 
@@ -23,21 +22,22 @@ Imports XEP-0227 dumps into the configured storage. DUMP is a file (its
 XInclude references are followed) or a folder, whose *.xml files with a
 <server-data/> root are imported (Prosody's prosody-migrator output, or
 ejabberd's export_piefxis folder). Plaintext passwords are converted to
-SCRAM keys. Stop the server first. An account, pubsub service or
-invitation that already exists stops the import unless --force is given,
-which replaces it.
+SCRAM keys. Stop the server first. Everything is imported in one
+transaction: on any error nothing is. Accounts, pubsub services,
+invitations and rooms that already exist are listed and stop the import
+unless --force is given, which replaces them.
 `
 
 // runImport imports XEP-0227 dumps.
 func runImport(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("parley import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, importUsage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), importUsage); fs.PrintDefaults() }
 	var cf commonFlags
 	cf.register(fs)
 	force := fs.Bool("force", false, "replace accounts, pubsub services and invitations that already exist")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -62,15 +62,25 @@ func runImport(ctx context.Context, args []string, env func(string) string, stdo
 	}
 	defer closeFn()
 	opts := transfer.ImportOptions{Force: *force, Iterations: cfg.Auth.ScramIterations, Log: log}
-	for _, path := range fs.Args() {
-		st, err := transfer.ImportPath(ctx, stores, path, opts)
-		if err != nil {
-			fmt.Fprintf(stderr, "parley: import %s: %v\n", path, err)
-			if errors.Is(err, storage.ErrExists) {
-				fmt.Fprintln(stderr, "parley: accounts imported before the error were kept; run again with --force to replace them all")
+	stats, err := transfer.ImportPaths(ctx, stores, fs.Args(), opts)
+	if err != nil {
+		var ce *transfer.ConflictError
+		if errors.As(err, &ce) {
+			fmt.Fprintf(stderr, "parley: import: %d records of the dump already exist; nothing was imported:\n", ce.Total)
+			for _, r := range ce.Records {
+				fmt.Fprintln(stderr, "  "+r)
 			}
+			if more := ce.Total - len(ce.Records); more > 0 {
+				fmt.Fprintf(stderr, "  … and %d more\n", more)
+			}
+			fmt.Fprintln(stderr, "parley: run again with --force to replace them")
 			return 1
 		}
+		fmt.Fprintf(stderr, "parley: import: %v; nothing was imported\n", err)
+		return 1
+	}
+	for i, path := range fs.Args() {
+		st := stats[i]
 		fmt.Fprintf(stdout, "imported %d accounts from %s: %s\n", st.Accounts, path, st)
 		var foreign []string
 		for _, h := range st.Hosts {

@@ -28,11 +28,15 @@ func runInvite(ctx context.Context, args []string, env func(string) string, stdo
 	expires := fs.String("expires", "7d", `validity, such as 12h, 7d or "never"`)
 	domain := fs.String("domain", "", "served domain to register on (default: the first one)")
 	user := fs.String("user", "", "reserve this username for the invitee")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: parley invite [--config FILE] [--data DIR] [--uses N] [--expires 7d] [--domain D] [--user NAME]")
+		fs.PrintDefaults()
+	}
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if fs.NArg() != 0 {
-		fmt.Fprintln(stderr, "usage: parley invite [--config FILE] [--data DIR] [--uses N] [--expires 7d] [--domain D] [--user NAME]")
+		fs.Usage()
 		return 2
 	}
 	if *uses < 1 {

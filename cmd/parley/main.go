@@ -14,8 +14,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -46,7 +48,7 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	case "serve":
 		return runServe(ctx, args[1:], env, stdout, stderr)
 	case "check":
-		return runCheck(args[1:], env, stdout, stderr)
+		return runCheck(ctx, args[1:], env, stdout, stderr)
 	case "user":
 		return runUser(ctx, args[1:], env, stdin, stdinIsTerm, stdout, stderr)
 	case "send":
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 	case "invite":
 		return runInvite(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
+		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "-help") {
+			fmt.Fprintln(stdout, "usage: parley version\nPrints the version of this binary.")
+			return 0
+		}
 		fmt.Fprintln(stdout, "parley", version)
 		return 0
 	case "help", "-h", "--help":
@@ -110,4 +116,24 @@ func exitCode(err error) int {
 		return ee.code
 	}
 	return 1
+}
+
+// parseFlags parses args into fs. It returns -1 when the command should go
+// on, else the exit status: 0 after -h or --help (the usage on stdout), 2
+// after a bad flag (the error and the usage on stderr). Usage functions
+// must write to fs.Output().
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
+	var buf bytes.Buffer
+	fs.SetOutput(&buf)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		_, _ = stdout.Write(buf.Bytes())
+		return 0
+	case err != nil:
+		_, _ = stderr.Write(buf.Bytes())
+		return 2
+	}
+	return -1
 }

@@ -31,12 +31,12 @@ is given; then accounts present in both are replaced by the source's.
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("parley migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, migrateUsage); fs.PrintDefaults() }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), migrateUsage); fs.PrintDefaults() }
 	from := fs.String("from", "", "source storage: sqlite:PATH or postgres://…")
 	to := fs.String("to", "", "target storage: sqlite:PATH or postgres://…")
 	force := fs.Bool("force", false, "write into a target that already has accounts, replacing those also in the source")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	if *from == "" || *to == "" || fs.NArg() != 0 {
 		fs.Usage()

@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
+	"encoding/xml"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,7 +30,9 @@ const maxStdinMessage = 1 << 20
 // input when it is not a terminal, else a terminal prompt; never from the
 // command line. Without a message argument the message is read from
 // standard input, which requires the password to come from the environment.
-// It returns 0 on success, 1 on failure and 2 on usage errors.
+// After sending it waits (--wait) for the server to bounce the message or
+// confirm that it handled it; a bounce is a failure naming the error
+// condition. It returns 0 on success, 1 on failure and 2 on usage errors.
 func runSend(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdinIsTerminal bool, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("parley send", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -37,16 +42,14 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdin 
 	directTLS := fs.Bool("direct-tls", false, "use direct TLS (XEP-0368) instead of STARTTLS")
 	insecure := fs.Bool("insecure", false, "do not verify the server certificate")
 	typ := fs.String("type", stanza.TypeChat, "message type: chat, normal, headline or groupchat")
+	wait := fs.Duration("wait", defaultBounceWait, "how long to wait for the server to confirm that it took the message or to bounce it (0: do not wait)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: parley send --jid JID --to JID [--address host:port] [--direct-tls] [--insecure] [--type chat] [message]")
-		fmt.Fprintln(stderr, "The password is read from $PARLEY_PASSWORD, else from standard input or a prompt.")
+		fmt.Fprintln(fs.Output(), "usage: parley send --jid JID --to JID [--address host:port] [--direct-tls] [--insecure] [--type chat] [--wait 2s] [message]")
+		fmt.Fprintln(fs.Output(), "The password is read from $PARLEY_PASSWORD, else from standard input or a prompt.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	usage := func(msg string) int {
 		fmt.Fprintln(stderr, "parley send: "+msg)
@@ -121,15 +124,113 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdin 
 	if err != nil {
 		return fail(err)
 	}
-	if err := c.Send(ctx, stanza.NewMessage(*typ, recipient.String(), body)); err != nil {
+	bounces := watchBounces(c)
+	msg := stanza.NewMessage(*typ, recipient.String(), body)
+	msg.Set("id", randomID())
+	if err := c.Send(ctx, msg); err != nil {
 		c.Close()
 		return fail(fmt.Errorf("sending message: %w", err))
 	}
-	if err := c.Close(); err != nil {
+	confirmed, bounce := true, error(nil)
+	if *wait > 0 {
+		confirmed, bounce = awaitBounce(ctx, c, bounces, msg.ID(), *wait)
+	}
+	if err := c.Close(); err != nil && bounce == nil {
 		return fail(fmt.Errorf("closing stream: %w", err))
+	}
+	if bounce != nil {
+		return fail(fmt.Errorf("%s bounced the message: %w", recipient, bounce))
+	}
+	if !confirmed {
+		fmt.Fprintf(stderr, "parley send: warning: the server did not confirm the message within %v\n", *wait)
 	}
 	fmt.Fprintf(stdout, "sent to %s\n", recipient)
 	return 0
+}
+
+// defaultBounceWait is how long "parley send" waits by default for the
+// server to bounce the message or confirm that it went through.
+const defaultBounceWait = 2 * time.Second
+
+// nsPing is XEP-0199's namespace.
+const nsPing = "urn:xmpp:ping"
+
+// watchBounces collects the error messages c receives (bounces) and
+// answers XEP-0199 pings. Register it before sending.
+func watchBounces(c *client.Client) chan *stanza.Element {
+	bounces := make(chan *stanza.Element, 16)
+	c.Handle(stanza.KindMessage, xml.Name{}, func(el *stanza.Element) {
+		if el.Type() != stanza.TypeError {
+			return
+		}
+		select {
+		case bounces <- el:
+		default: // more bounces than one message can cause: ignore
+		}
+	})
+	c.Handle(stanza.KindIQ, xml.Name{Space: nsPing, Local: "ping"}, func(el *stanza.Element) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = c.Send(ctx, stanza.NewIQ(stanza.TypeResult, el.ID(), el.From(), nil))
+	})
+	return bounces
+}
+
+// awaitBounce waits at most wait for the server to either bounce the
+// message id or confirm that it handled it. The confirmation is a
+// XEP-0199 ping the client sends to its own full JID after the message:
+// the server handles a session's stanzas in order, and a bounce is
+// delivered to the session before the ping that followed the message, and
+// the client library dispatches what it receives in order too, so once the
+// ping has come back every bounce the server produced is in bounces. It
+// reports whether the server confirmed (or bounced) in time, and the
+// bounce's stanza error.
+func awaitBounce(ctx context.Context, c *client.Client, bounces chan *stanza.Element, id string, wait time.Duration) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	pinged := make(chan error, 1)
+	go func() {
+		_, err := c.SendIQ(ctx, stanza.NewIQ(stanza.TypeGet, "", c.JID().String(), stanza.New(nsPing, "ping")))
+		pinged <- err
+	}()
+	bounced := func(el *stanza.Element) error {
+		if el.ID() != id {
+			return nil
+		}
+		if e := stanza.ParseError(el); e != nil {
+			return e
+		}
+		return errors.New("error reply without <error/>")
+	}
+	for {
+		select {
+		case el := <-bounces:
+			if err := bounced(el); err != nil {
+				return true, err
+			}
+		case err := <-pinged:
+			for {
+				select {
+				case el := <-bounces:
+					if err := bounced(el); err != nil {
+						return true, err
+					}
+				default:
+					// A ping error reply still came back after the
+					// message: it confirms as well as a result.
+					var se *stanza.Error
+					return err == nil || errors.As(err, &se), nil
+				}
+			}
+		}
+	}
+}
+
+// randomID returns a stanza id nobody else uses.
+func randomID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return "parley-send-" + hex.EncodeToString(b)
 }
 
 // oneLine folds an error message onto a single line.

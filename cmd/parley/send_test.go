@@ -6,6 +6,10 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpptest"
 )
 
 func runSendT(t *testing.T, env map[string]string, stdin string, args ...string) (int, string, string) {
@@ -77,5 +81,63 @@ func TestRunSendFailures(t *testing.T) {
 				t.Errorf("stdout %q", stdout)
 			}
 		})
+	}
+}
+
+// TestSendReportsBounces sends with "parley send" through the in-process
+// server: to an account that does not exist the server bounces the
+// message, and send must say so with exit 1 and the error condition; to an
+// existing account it confirms and exits 0 without waiting the whole
+// --wait.
+func TestSendReportsBounces(t *testing.T) {
+	srv := xmpptest.NewServer(t)
+	srv.AddUser(t, "alice", "pw")
+	srv.AddUser(t, "bob", "pw")
+	bob := srv.Client(t, "bob", "pw", "phone")
+	ctx := xmpptest.Context(t, 30*time.Second)
+	if err := bob.Send(ctx, stanza.New(stanza.NSClient, "presence")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Recv(ctx); err != nil { // own presence
+		t.Fatal(err)
+	}
+	pw := map[string]string{"PARLEY_PASSWORD": "pw"}
+	send := func(to string, extra ...string) (int, string, string, time.Duration) {
+		args := append([]string{"--jid", "alice@" + srv.Domain(), "--to", to, "--address", srv.Addr(), "--insecure"}, extra...)
+		args = append(args, "hello")
+		start := time.Now()
+		code, stdout, stderr := runSendT(t, pw, "", args...)
+		return code, stdout, stderr, time.Since(start)
+	}
+
+	code, stdout, stderr, took := send("nobody@"+srv.Domain(), "--wait", "20s")
+	if code != 1 || !strings.Contains(stderr, "nobody@"+srv.Domain()+" bounced the message: service-unavailable") || stdout != "" {
+		t.Errorf("to a missing account: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if took > 10*time.Second {
+		t.Errorf("the bounce took %v to report", took)
+	}
+
+	code, stdout, stderr, took = send("bob@"+srv.Domain(), "--wait", "20s")
+	if code != 0 || !strings.Contains(stdout, "sent to bob@") || stderr != "" {
+		t.Errorf("to bob: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if took > 10*time.Second {
+		t.Errorf("the confirmation took %v: send waited for --wait instead of the server", took)
+	}
+	for {
+		st, err := bob.Recv(ctx)
+		if err != nil {
+			t.Fatalf("bob did not get the message: %v", err)
+		}
+		if st.Name.Local == "message" && st.ChildText("", "body") == "hello" {
+			break
+		}
+	}
+
+	// To another domain the server cannot reach.
+	code, _, stderr, _ = send("someone@elsewhere.invalid")
+	if code != 1 || !strings.Contains(stderr, "bounced the message") {
+		t.Errorf("to a foreign domain: exit %d, stderr %q", code, stderr)
 	}
 }

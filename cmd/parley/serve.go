@@ -62,9 +62,14 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	fs.SetOutput(stderr)
 	var cf commonFlags
 	cf.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: parley serve [--config FILE] [--data DIR] [--pprof host:port]")
+		fmt.Fprintln(fs.Output(), "Runs the server until SIGINT or SIGTERM; without --config it serves localhost.")
+		fs.PrintDefaults()
+	}
 	pprofAddr := fs.String("pprof", "", "serve net/http/pprof on this host:port, e.g. 127.0.0.1:6060 (default: off)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	cfg, err := cf.load(env)
 	if err != nil {
@@ -82,12 +87,19 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	a, err := app.Open(ctx, cfg, log)
 	if err != nil {
+		log.Error("server did not start", "err", err)
 		fmt.Fprintln(stderr, "parley:", err)
 		return 1
 	}
 	defer a.Close()
-	err = a.Run(ctx, nil, func(a *app.App) { fmt.Fprintln(stdout, a.Summary()) })
+	// Run logs when and why the server stops (a signal, a listener that
+	// failed) with its uptime; a failure to start is logged here.
+	started := false
+	err = a.Run(ctx, nil, func(a *app.App) { started = true; fmt.Fprintln(stdout, a.Summary()) })
 	if err != nil {
+		if !started {
+			log.Error("server did not start", "err", err)
+		}
 		fmt.Fprintln(stderr, "parley:", err)
 		return 1
 	}
@@ -116,21 +128,4 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	}()
 	log.Warn("serving pprof profiles", "address", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
-}
-
-func runCheck(args []string, env func(string) string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("parley check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cf commonFlags
-	cf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return 2
-	}
-	cfg, err := cf.load(env)
-	if err != nil {
-		fmt.Fprintln(stderr, "parley:", err)
-		return exitCode(err)
-	}
-	fmt.Fprintf(stdout, "configuration OK: domains %v, data in %s\n", cfg.Domains, cfg.DataDir)
-	return 0
 }

@@ -17,17 +17,54 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
+const userUsage = `usage: parley user COMMAND [--config FILE] [--data DIR] [ARG]
+
+commands:
+  add user@domain      create an account (the password is read from the terminal or standard input)
+  passwd user@domain   set an account's password
+  del user@domain      delete an account and all its data
+  list [domain]        list the accounts (of one domain)
+
+Run 'parley user COMMAND -h' for a command's flags.
+`
+
+// userCommands are the subcommands of "parley user" with their arguments.
+var userCommands = map[string]string{
+	"add":    "user@domain",
+	"passwd": "user@domain",
+	"del":    "user@domain",
+	"list":   "[domain]",
+}
+
 func runUser(ctx context.Context, args []string, env func(string) string, stdin io.Reader, stdinIsTerm bool, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: parley user add|passwd|del|list [--config FILE] [--data DIR] [JID]")
+		fmt.Fprint(stderr, userUsage)
 		return 2
 	}
 	sub := args[0]
+	switch sub {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, userUsage)
+		return 0
+	}
+	argUsage, ok := userCommands[sub]
+	if !ok {
+		fmt.Fprintf(stderr, "parley: unknown user command %q\n", sub)
+		fmt.Fprint(stderr, userUsage)
+		return 2
+	}
 	fs := flag.NewFlagSet("parley user "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var cf commonFlags
 	cf.register(fs)
-	if err := fs.Parse(args[1:]); err != nil {
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: parley user %s [--config FILE] [--data DIR] %s\n", sub, argUsage)
+		fs.PrintDefaults()
+	}
+	if code := parseFlags(fs, args[1:], stdout, stderr); code >= 0 {
+		return code
+	}
+	if (sub == "list" && fs.NArg() > 1) || (sub != "list" && fs.NArg() != 1) {
+		fs.Usage()
 		return 2
 	}
 	cfg, err := cf.load(env)
@@ -56,10 +93,6 @@ func runUser(ctx context.Context, args []string, env func(string) string, stdin 
 			fmt.Fprintln(stdout, u.String())
 		}
 		return 0
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintf(stderr, "usage: parley user %s [--config FILE] [--data DIR] user@domain\n", sub)
-		return 2
 	}
 	user, err := jid.Parse(fs.Arg(0))
 	if err != nil || user.Local() == "" || user.Resource() != "" {
@@ -117,7 +150,8 @@ func runUser(ctx context.Context, args []string, env func(string) string, stdin 
 		fmt.Fprintf(stdout, "deleted %s\n", user)
 		return 0
 	}
-	fmt.Fprintf(stderr, "parley: unknown user command %q (add, passwd, del, list)\n", sub)
+	// Not reached: userCommands lists the commands handled above.
+	fmt.Fprintf(stderr, "parley: unknown user command %q\n", sub)
 	return 2
 }
 

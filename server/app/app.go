@@ -21,6 +21,7 @@ import (
 	"github.com/parley-xmpp/parley/server/router"
 	"github.com/parley-xmpp/parley/server/sm"
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/tlsrec"
 )
 
 // App is a configured Parley server.
@@ -42,6 +43,9 @@ type App struct {
 	addrs     map[config.ListenerType][]net.Addr
 	wg        sync.WaitGroup
 	cancel    context.CancelFunc
+	// failed receives the first error that ends the server (a listener
+	// that stopped accepting); Run waits for it as for ctx.
+	failed chan error
 }
 
 // Open prepares the data folder and storage. It does not listen; use Start
@@ -57,7 +61,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, closeStorage: closeStorage, stores: stores}
+	a := &App{cfg: cfg, log: log, closeStorage: closeStorage, stores: stores, failed: make(chan error, 1)}
 	a.auth = auth.New(stores.Accounts, auth.Options{
 		Iterations:            cfg.Auth.ScramIterations,
 		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
@@ -160,6 +164,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			DisableSASL2: modern.DisableSASL2,
 			FAST:         modern.FAST,
 			Registration: modern.Registration,
+			RecordLayer:  recordLayer(a.cfg.TLS.RecordLayer),
 		})
 		a.mu.Lock()
 		a.listeners = append(a.listeners, ln)
@@ -171,6 +176,10 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			defer a.wg.Done()
 			if err := srv.Serve(runCtx, ln); err != nil {
 				a.log.Error("listener failed", "address", ln.Addr().String(), "err", err)
+				select {
+				case a.failed <- fmt.Errorf("listener %s failed: %w", ln.Addr(), err):
+				default: // an earlier failure already ends the server
+				}
 			}
 		}()
 	}
@@ -303,13 +312,36 @@ func (a *App) Run(ctx context.Context, mods []module.Module, ready func(*App)) e
 	if err := a.Start(ctx, mods); err != nil {
 		return err
 	}
+	started := time.Now()
+	a.log.Info("server started", "domains", a.cfg.Domains)
 	if ready != nil {
 		ready(a)
 	}
-	<-ctx.Done()
+	var failure error
+	select {
+	case <-ctx.Done():
+	case failure = <-a.failed:
+	}
+	// Why the server stops: the signal (signal.NotifyContext's cause), the
+	// caller's cancellation or deadline, or a failure of its own.
+	reason := failure
+	if reason == nil {
+		reason = context.Cause(ctx)
+	}
+	uptime := time.Since(started).Round(time.Millisecond)
+	level := slog.LevelInfo
+	if failure != nil {
+		level = slog.LevelError
+	}
+	a.log.Log(context.Background(), level, "server stopping", "reason", reason.Error(), "uptime", uptime.String())
 	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	a.Stop(stopCtx)
+	a.log.Log(context.Background(), level, "server stopped", "reason", reason.Error(), "uptime", time.Since(started).Round(time.Millisecond).String(),
+		"clean", stopCtx.Err() == nil)
+	if failure != nil {
+		return failure
+	}
 	if err := ctx.Err(); err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
@@ -333,4 +365,12 @@ func disabledIfZero(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// recordLayer maps tls.record_layer to the transport's setting.
+func recordLayer(l config.RecordLayer) tlsrec.RecordLayer {
+	if l == config.RecordLayerGo {
+		return tlsrec.RecordLayerGo
+	}
+	return tlsrec.RecordLayerParley
 }

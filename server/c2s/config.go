@@ -10,6 +10,7 @@ import (
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/sm"
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/tlsrec"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
@@ -60,6 +61,10 @@ type Limits struct {
 type Config struct {
 	// TLS is the server's TLS configuration (certificates for every domain).
 	TLS *tls.Config
+	// RecordLayer selects what carries TLS 1.3 records after the
+	// handshake: server/tlsrec's record layer (the zero value) or
+	// crypto/tls for the whole connection.
+	RecordLayer tlsrec.RecordLayer
 	// DirectTLS makes the listener start TLS at once (XEP-0368) instead of
 	// offering STARTTLS.
 	DirectTLS bool

@@ -32,7 +32,7 @@ func New(cfg Config) *Server {
 	cfg.withDefaults()
 	s := &Server{cfg: cfg, regLimiter: NewRegistrationLimiter(cfg.Registration.MaxPerIPPerHour, cfg.Now), conns: make(map[*conn]struct{})}
 	if cfg.TLS != nil {
-		s.tls = tlsrec.NewServer(cfg.TLS)
+		s.tls = tlsrec.NewServer(cfg.TLS, cfg.RecordLayer)
 	}
 	return s
 }

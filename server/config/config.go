@@ -88,7 +88,24 @@ type TLS struct {
 	// MinVersion is the lowest TLS version accepted: tls.VersionTLS12 or
 	// tls.VersionTLS13. Key "min_version", written "1.2" or "1.3".
 	MinVersion uint16
+	// RecordLayer selects what carries TLS 1.3 records after the
+	// handshake: RecordLayerParley (the default; idle sessions hold no
+	// TLS buffers or cipher state) or RecordLayerGo (crypto/tls for the
+	// whole connection, the fallback should a Go release change what
+	// Parley's record layer relies on). Key "record_layer".
+	RecordLayer RecordLayer
 }
+
+// RecordLayer is the implementation of the TLS record layer after the
+// handshake.
+type RecordLayer string
+
+const (
+	// RecordLayerParley is server/tlsrec's own TLS 1.3 record layer.
+	RecordLayerParley RecordLayer = "parley"
+	// RecordLayerGo keeps crypto/tls for the whole connection.
+	RecordLayerGo RecordLayer = "go"
+)
 
 // Certificate is a PEM certificate chain and its private key. Relative
 // paths are relative to the server's working directory.
@@ -299,7 +316,7 @@ func Default() *Config {
 			{Type: ListenerC2S, Address: ":5222"},
 			{Type: ListenerC2STLS, Address: ":5223"},
 		},
-		TLS:     TLS{MinVersion: tls.VersionTLS12},
+		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley},
 		Storage: Storage{Kind: StorageSQLite},
 		Auth: Auth{
 			ScramIterations:       4096,

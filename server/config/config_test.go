@@ -93,6 +93,7 @@ tls:
       key: /etc/a.key
     - {cert: b.pem, key: b.key}
   min_version: 1.3
+  record_layer: go
 storage: "sqlite:/db/parley.db"
 auth:
   scram_iterations: 10000
@@ -148,6 +149,7 @@ func TestParseFull(t *testing.T) {
 		TLS: TLS{
 			Certificates: []Certificate{{"/etc/a.pem", "/etc/a.key"}, {"b.pem", "b.key"}},
 			MinVersion:   tls.VersionTLS13,
+			RecordLayer:  RecordLayerGo,
 		},
 		Storage: Storage{Kind: StorageSQLite, Path: "/db/parley.db"},
 		Auth:    Auth{ScramIterations: 10000, MaxFailuresPerIP: 50, FailureWindow: 90 * time.Second, FastTokenLifetime: 72 * time.Hour},

@@ -50,6 +50,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate listener", "listeners:\n  - {type: c2s, address: ':1'}\n  - {type: c2s_tls, address: ':1'}\n", 3, 21, "listeners[1].address", "used by another"},
 		{"cert missing key", "tls:\n  certificates:\n    - cert: a.pem\n", 3, 7, "tls.certificates[0].key", "is required"},
 		{"tls version", "tls:\n  min_version: 1.1\n", 2, 3, "tls.min_version", `"1.2" or "1.3"`},
+		{"tls record layer", "tls:\n  record_layer: openssl\n", 2, 3, "tls.record_layer", `"parley" or "go"`},
 		{"storage", "storage: mysql://x\n", 1, 1, "storage", "unknown storage"},
 		{"storage sqlite no path", "storage: 'sqlite:'\n", 1, 1, "storage", "needs a file path"},
 		{"storage postgres no host", "storage: postgres:///db\n", 1, 1, "storage", "needs a host"},

@@ -131,6 +131,18 @@ func (d *decoder) tls(at, n *yaml.Node, key string, t *TLS) {
 			}
 			t.MinVersion = ver
 		},
+		"record_layer": func(at, v *yaml.Node, key string) {
+			s, ok := d.scalar(at, v, key, `"parley" or "go"`)
+			if !ok {
+				return
+			}
+			switch l := RecordLayer(s); l {
+			case RecordLayerParley, RecordLayerGo:
+				t.RecordLayer = l
+			default:
+				d.fail(at, key, `must be "parley" or "go", not %q`, s)
+			}
+		},
 	})
 }
 

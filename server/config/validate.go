@@ -93,6 +93,11 @@ func (c *Config) problems() []problem {
 	if v := c.TLS.MinVersion; v != tls.VersionTLS12 && v != tls.VersionTLS13 {
 		add("tls.min_version", "must be \"1.2\" or \"1.3\", not %s", tlsVersionName(v))
 	}
+	switch c.TLS.RecordLayer {
+	case "", RecordLayerParley, RecordLayerGo: // "" (a Config built in code) is the default
+	default:
+		add("tls.record_layer", "must be \"parley\" or \"go\", not %q", string(c.TLS.RecordLayer))
+	}
 
 	switch c.Storage.Kind {
 	case StorageSQLite:

@@ -192,6 +192,24 @@ type Lister interface {
 	FastClients(ctx context.Context, user jid.JID) ([]string, error)
 }
 
+// Transactor runs a function against all the stores of a backend inside
+// one transaction: everything the function wrote is committed if it
+// returns nil and nothing is if it fails, so an import either happens
+// whole or leaves the data as it was. Every backend implements it on the
+// same value as its stores.
+type Transactor interface {
+	// InTx calls fn with stores whose writes all belong to one
+	// transaction, committed when fn returns nil and rolled back
+	// otherwise. Each store call still succeeds or fails as a whole (a
+	// failed call leaves nothing of itself behind; fn may go on after an
+	// ErrExists or ErrNotFound). The stores are for fn's goroutine only
+	// and only until fn returns. Reads inside fn need not see fn's own
+	// earlier writes (SQLite's reads see the data as committed before
+	// InTx began), and other writers of the backend wait until InTx
+	// returns: it is meant for offline work such as imports.
+	InTx(ctx context.Context, fn func(Stores) error) error
+}
+
 // Stores bundles the stores of one backend. Each field is an interface so
 // that a feature depends only on the kind of data it needs.
 type Stores struct {

@@ -17,7 +17,7 @@ func benchEcho(b *testing.B, lean bool) {
 		b.Fatal(err)
 	}
 	defer ln.Close()
-	srv := NewServer(cfg)
+	srv := NewServer(cfg, RecordLayerParley)
 	go func() {
 		raw, err := ln.Accept()
 		if err != nil {

@@ -52,7 +52,7 @@ func (e *AlertError) Error() string {
 // goroutine, concurrently with Read.
 type Conn struct {
 	raw      net.Conn
-	fallback *tls.Conn // everything goes through crypto/tls (not TLS 1.3)
+	fallback *tls.Conn // everything goes through crypto/tls (TLS 1.2, RecordLayerGo)
 	suite    suite
 
 	// Read side, owned by the reading goroutine.

@@ -46,7 +46,7 @@ func serve(t *testing.T, cfg *tls.Config, fn func(c *Conn, st tls.ConnectionStat
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	srv := NewServer(cfg)
+	srv := NewServer(cfg, RecordLayerParley)
 	go func() {
 		for {
 			raw, err := ln.Accept()

@@ -21,6 +21,13 @@
 // (tls.Config.KeyLogWriter) of a configuration cloned for each handshake.
 // TLS 1.2 connections stay with crypto/tls for their whole life.
 //
+// Two behaviours of crypto/tls used here are not part of its API: the
+// application traffic secrets reach the key log before the handshake
+// returns, and a server sends at most one session ticket, as the last
+// record of its handshake. TestCryptoTLSAssumptions checks both; should a
+// Go release change them, [RecordLayerGo] (tls.record_layer: go in the
+// configuration) keeps crypto/tls for whole connections.
+//
 // The record layer implements what a TLS 1.3 server receives and sends
 // after the handshake: protected application data, alerts (close_notify
 // ends the input; any other alert is an error), KeyUpdate in both

@@ -27,15 +27,35 @@ const (
 	tagLen        = 16 // every TLS 1.3 AEAD's tag
 )
 
+// RecordLayer selects what carries a connection's records after the
+// handshake.
+type RecordLayer int
+
+const (
+	// RecordLayerParley hands TLS 1.3 connections to this package's record
+	// layer after the handshake (the default).
+	RecordLayerParley RecordLayer = iota
+	// RecordLayerGo keeps every connection with crypto/tls for its whole
+	// life: no record-at-a-time handshake reads, no key log, no parking.
+	// It relies on nothing but crypto/tls's API, for when a Go release
+	// breaks what RecordLayerParley assumes (see TestCryptoTLSAssumptions).
+	RecordLayerGo
+)
+
 // Server makes server-side connections from one TLS configuration. It is
 // safe for concurrent use.
 type Server struct {
 	shared *tls.Config
+	layer  RecordLayer
 }
 
-// NewServer returns a Server using cfg for every handshake. cfg must not
-// be modified afterwards. A GetConfigForClient callback in cfg is honoured.
-func NewServer(cfg *tls.Config) *Server {
+// NewServer returns a Server using cfg for every handshake and layer for
+// the records after it. cfg must not be modified afterwards. A
+// GetConfigForClient callback in cfg is honoured.
+func NewServer(cfg *tls.Config, layer RecordLayer) *Server {
+	if layer == RecordLayerGo {
+		return &Server{shared: cfg.Clone(), layer: layer}
+	}
 	shared := cfg.Clone()
 	prev := cfg.GetConfigForClient
 	shared.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
@@ -62,7 +82,7 @@ func NewServer(cfg *tls.Config) *Server {
 		c.KeyLogWriter = &hc.keys
 		return c, nil
 	}
-	return &Server{shared: shared}
+	return &Server{shared: shared, layer: layer}
 }
 
 // Handshake runs the server handshake on raw and returns the connection
@@ -71,6 +91,13 @@ func NewServer(cfg *tls.Config) *Server {
 // bindings, say) before dropping it. On error raw is left to the caller
 // to close.
 func (s *Server) Handshake(ctx context.Context, raw net.Conn) (*Conn, tls.ConnectionState, error) {
+	if s.layer == RecordLayerGo {
+		tc := tls.Server(raw, s.shared)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, tls.ConnectionState{}, err
+		}
+		return &Conn{raw: raw, fallback: tc}, tc.ConnectionState(), nil
+	}
 	hc := &handshakeConn{Conn: raw}
 	tc := tls.Server(hc, s.shared)
 	if err := tc.HandshakeContext(ctx); err != nil {

@@ -36,6 +36,13 @@
 // and counted. The reader and the writer stream: one account's data is
 // held in memory at a time, except its archive, which is paged.
 //
+// An import is one transaction of the target (storage.Transactor): on any
+// error — a malformed dump, a storage failure — nothing of it is stored.
+// Without the force option, records that already exist (accounts, pubsub
+// services, invitations, rooms) do not stop it at the first one: the rest
+// of the dump is read for more, and the import fails with a
+// *ConflictError naming the first 20 and counting them all.
+//
 // References: XEP-0227 1.1; RFC 6121 §2 (roster); XEP-0313, XEP-0441
 // (archives); XEP-0060, XEP-0163 (pubsub, PEP); XEP-0191 (blocking).
 package transfer

@@ -22,9 +22,9 @@ import (
 
 // ImportOptions configures Import.
 type ImportOptions struct {
-	// Force replaces accounts, services and invitations that exist in the
-	// target; without it an existing account stops the import with
-	// storage.ErrExists.
+	// Force replaces accounts, pubsub services, invitations and rooms
+	// that exist in the target; without it the import reads the whole
+	// dump, imports nothing and returns a *ConflictError naming them.
 	Force bool
 	// Hashes are the SCRAM hashes plaintext passwords are converted to;
 	// empty means SHA-1 and SHA-256.
@@ -43,6 +43,31 @@ type ImportOptions struct {
 // file, and one more for good measure).
 const maxIncludeDepth = 4
 
+// maxListedConflicts bounds the records a ConflictError names.
+const maxListedConflicts = 20
+
+// ConflictError reports the records of a dump that already exist in the
+// target: accounts, pubsub services, invitations, rooms. When Import
+// returns it, nothing was imported. It wraps storage.ErrExists.
+type ConflictError struct {
+	// Records names the first conflicting records (at most 20), in the
+	// order of the dump, e.g. "account alice@example.org".
+	Records []string
+	// Total counts them all.
+	Total int
+}
+
+func (e *ConflictError) Error() string {
+	s := fmt.Sprintf("%d records already exist: %s", e.Total, strings.Join(e.Records, ", "))
+	if more := e.Total - len(e.Records); more > 0 {
+		s += fmt.Sprintf(" and %d more", more)
+	}
+	return s + " (force replaces them)"
+}
+
+// Unwrap returns storage.ErrExists.
+func (e *ConflictError) Unwrap() error { return storage.ErrExists }
+
 // importer holds the state of one import.
 type importer struct {
 	ctx  context.Context
@@ -50,34 +75,105 @@ type importer struct {
 	opts ImportOptions
 	log  *slog.Logger
 	st   Stats
+
+	conflicts      []string // the first maxListedConflicts
+	totalConflicts int
+}
+
+// conflict records a record of the dump that exists in the target.
+func (im *importer) conflict(what string) {
+	im.totalConflicts++
+	if len(im.conflicts) < maxListedConflicts {
+		im.conflicts = append(im.conflicts, what)
+	}
+}
+
+// conflictErr returns the conflicts met, or nil.
+func (im *importer) conflictErr() error {
+	if im.totalConflicts == 0 {
+		return nil
+	}
+	return &ConflictError{Records: im.conflicts, Total: im.totalConflicts}
+}
+
+// inTx runs an import in one transaction of the backend: all of it is
+// stored, or nothing.
+func inTx(ctx context.Context, s storage.Stores, opts ImportOptions, fn func(im *importer) error) (Stats, error) {
+	tr, ok := s.Accounts.(storage.Transactor)
+	if !ok {
+		return Stats{}, fmt.Errorf("the backend %T cannot import in one transaction", s.Accounts)
+	}
+	var st Stats
+	err := tr.InTx(ctx, func(tx storage.Stores) error {
+		im := newImporter(ctx, tx, opts)
+		if err := fn(im); err != nil {
+			return err
+		}
+		st = im.st
+		return im.conflictErr()
+	})
+	if err != nil {
+		return Stats{}, err
+	}
+	return st, nil
 }
 
 // ImportFile imports the XEP-0227 document at path, following its
-// XInclude elements relative to its folder.
+// XInclude elements relative to its folder, in one transaction: on any
+// error nothing is imported.
 func ImportFile(ctx context.Context, s storage.Stores, path string, opts ImportOptions) (Stats, error) {
-	im := newImporter(ctx, s, opts)
-	err := im.file(path, "", 0)
-	return im.st, err
+	return inTx(ctx, s, opts, func(im *importer) error { return im.file(path, "", 0) })
 }
 
 // ImportPath imports a XEP-0227 file or, for a folder, every *.xml file
 // directly in it whose root is <server-data/>, in name order: the layout
 // of Prosody's xep0227 store (one file per account) as well as
 // ejabberd's export folders (whose host and user files are reached
-// through the main file's XInclude elements).
+// through the main file's XInclude elements). It is one transaction: on
+// any error nothing is imported.
 func ImportPath(ctx context.Context, s storage.Stores, path string, opts ImportOptions) (Stats, error) {
+	st, err := ImportPaths(ctx, s, []string{path}, opts)
+	if err != nil {
+		return Stats{}, err
+	}
+	return st[0], nil
+}
+
+// ImportPaths imports every path as ImportPath does, all in one
+// transaction: on any error, in any of them, nothing is imported. It
+// returns the counts of each path.
+func ImportPaths(ctx context.Context, s storage.Stores, paths []string, opts ImportOptions) ([]Stats, error) {
+	var out []Stats
+	_, err := inTx(ctx, s, opts, func(im *importer) error {
+		out = out[:0]
+		for _, p := range paths {
+			im.st = Stats{}
+			if err := im.path(p); err != nil {
+				return err
+			}
+			out = append(out, im.st)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// path imports a file or a folder of files (see ImportPath).
+func (im *importer) path(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return Stats{}, fmt.Errorf("opening the dump: %w", err)
+		return fmt.Errorf("opening the dump: %w", err)
 	}
 	if !fi.IsDir() {
-		return ImportFile(ctx, s, path, opts)
+		return im.file(path, "", 0)
 	}
 	names, err := filepath.Glob(filepath.Join(path, "*.xml"))
 	if err != nil {
-		return Stats{}, fmt.Errorf("listing %s: %w", path, err)
+		return fmt.Errorf("listing %s: %w", path, err)
 	}
-	im := newImporter(ctx, s, opts)
 	found := false
 	for _, name := range names {
 		root, err := rootName(name)
@@ -86,13 +182,13 @@ func ImportPath(ctx context.Context, s storage.Stores, path string, opts ImportO
 		}
 		found = true
 		if err := im.file(name, "", 0); err != nil {
-			return im.st, err
+			return err
 		}
 	}
 	if !found {
-		return im.st, fmt.Errorf("%s holds no XEP-0227 <server-data/> file", path)
+		return fmt.Errorf("%s holds no XEP-0227 <server-data/> file", path)
 	}
-	return im.st, nil
+	return nil
 }
 
 // rootName returns the name of the root element of an XML file.
@@ -115,11 +211,10 @@ func rootName(path string) (xml.Name, error) {
 }
 
 // Import imports a XEP-0227 document read from r; dir is the folder
-// relative XInclude references are resolved against.
+// relative XInclude references are resolved against. It is one
+// transaction: on any error nothing is imported.
 func Import(ctx context.Context, s storage.Stores, r io.Reader, dir string, opts ImportOptions) (Stats, error) {
-	im := newImporter(ctx, s, opts)
-	err := im.doc(r, dir, "", 0)
-	return im.st, err
+	return inTx(ctx, s, opts, func(im *importer) error { return im.doc(r, dir, "", 0) })
 }
 
 func newImporter(ctx context.Context, s storage.Stores, opts ImportOptions) *importer {
@@ -244,7 +339,12 @@ func (im *importer) serverChild(dec *xml.Decoder, c xml.StartElement, dir string
 			return nil
 		}
 		if _, err := im.s.Invites.Invite(im.ctx, inv.Token); err == nil && !im.opts.Force {
-			return fmt.Errorf("an invitation for %s: %w (use force to replace it)", inv.Domain, storage.ErrExists)
+			// Never name the token: it is a secret.
+			im.conflict("an invitation to " + inv.Domain)
+			return nil
+		}
+		if im.totalConflicts > 0 {
+			return nil
 		}
 		if err := putInvite(im.ctx, im.s, inv); err != nil {
 			return err
@@ -299,7 +399,11 @@ func (im *importer) service(el *stanza.Element) error {
 		return fmt.Errorf("pubsub service %s: %w", j, err)
 	}
 	if len(old) > 0 && !im.opts.Force {
-		return fmt.Errorf("pubsub service %s: %w (use force to replace it)", j, storage.ErrExists)
+		im.conflict("pubsub service " + j.String())
+		return nil
+	}
+	if im.totalConflicts > 0 {
+		return nil
 	}
 	if _, err := DeleteService(im.ctx, im.s, j); err != nil {
 		return err
@@ -328,12 +432,17 @@ func (im *importer) user(dec *xml.Decoder, start xml.StartElement, host string) 
 	}
 	if exists {
 		if !im.opts.Force {
-			return fmt.Errorf("account %s: %w (use force to replace it)", u, storage.ErrExists)
+			im.conflict("account " + u.String())
+			return skip(dec)
 		}
 		if err := im.s.Accounts.DeleteAccount(im.ctx, u); err != nil {
 			return fmt.Errorf("replacing %s: %w", u, err)
 		}
 		im.st.Replaced++
+	}
+	if im.totalConflicts > 0 {
+		// The import will fail: only look for more conflicts.
+		return skip(dec)
 	}
 	if err := im.s.Accounts.CreateAccount(im.ctx, u, nil); err != nil {
 		return fmt.Errorf("creating %s: %w", u, err)

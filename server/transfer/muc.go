@@ -199,7 +199,11 @@ func (im *importer) importRoom(el *stanza.Element) error {
 		return errors.New("the backend has no MUC store")
 	}
 	if _, err := im.s.MUC.MUCRoom(im.ctx, r.JID); err == nil && !im.opts.Force {
-		return fmt.Errorf("room %s: %w (use force to replace it)", r.JID, storage.ErrExists)
+		im.conflict("room " + r.JID.String())
+		return nil
+	}
+	if im.totalConflicts > 0 {
+		return nil
 	}
 	if err := WriteRoom(im.ctx, im.s, r); err != nil {
 		return err

@@ -41,7 +41,10 @@ type Options struct {
 // DB is an open PostgreSQL database implementing every store of
 // [storage.Stores]. It is safe for concurrent use.
 type DB struct {
-	pool *pgxpool.Pool
+	// pool runs the statements: the connection pool (root), or the
+	// transaction of InTx (tx.go).
+	pool querier
+	root *pgxpool.Pool
 	log  *slog.Logger
 }
 
@@ -96,7 +99,7 @@ func open(ctx context.Context, url string, opts Options, log *slog.Logger, migs 
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
-	db := &DB{pool: pool, log: log.With("component", "postgres", "database", where)}
+	db := &DB{pool: pool, root: pool, log: log.With("component", "postgres", "database", where)}
 	if err := db.migrate(ctx, migs); err != nil {
 		pool.Close()
 		return nil, err
@@ -126,7 +129,9 @@ func (db *DB) Stores() storage.Stores {
 
 // Close closes the pool, waiting for connections in use to be released.
 func (db *DB) Close() error {
-	db.pool.Close()
+	if db.root != nil {
+		db.root.Close()
+	}
 	return nil
 }
 

@@ -129,12 +129,12 @@ func TestPoolOptions(t *testing.T) {
 	url := pgtest.Database(t)
 	// URL parameters are honoured...
 	db := openURLOpts(t, url+"&pool_max_conns=3&pool_min_conns=1", Options{})
-	if got := db.pool.Config().MaxConns; got != 3 {
+	if got := db.root.Config().MaxConns; got != 3 {
 		t.Fatalf("MaxConns from URL = %d, want 3", got)
 	}
 	// ...and Options override them.
 	db = openURLOpts(t, url+"&pool_max_conns=3", Options{MaxConns: 7, MinConns: 2})
-	if c := db.pool.Config(); c.MaxConns != 7 || c.MinConns != 2 {
+	if c := db.root.Config(); c.MaxConns != 7 || c.MinConns != 2 {
 		t.Fatalf("pool = max %d min %d, want 7, 2", c.MaxConns, c.MinConns)
 	}
 	if _, err := Open(t.Context(), url, Options{MaxConns: 1, MinConns: 2}, nil); err == nil {

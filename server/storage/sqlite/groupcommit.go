@@ -53,6 +53,9 @@ func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
+	if db.outer != nil {
+		return db.inOuter(ctx, fn)
+	}
 	q := &db.wq
 	req, _ := q.reqs.Get().(*writeReq)
 	if req == nil {
@@ -202,6 +205,15 @@ func (db *DB) runOne(r *writeReq) error {
 // group commit. The statement is prepared once on the writer connection
 // and reused: parsing it again costs as much as running it.
 func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if db.outer != nil {
+		var res sql.Result
+		err := db.inOuter(ctx, func(tx *sql.Tx) error {
+			var err error
+			res, err = tx.ExecContext(ctx, query, args...)
+			return err
+		})
+		return res, err
+	}
 	st, err := db.prepared(ctx, query)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,9 @@ type readStmts struct {
 
 // readStmt returns query prepared on the read pool.
 func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if db.parent != nil {
+		return db.parent.readStmt(ctx, query)
+	}
 	if st, ok := db.rs.m.Load(query); ok {
 		return st.(*sql.Stmt), nil
 	}

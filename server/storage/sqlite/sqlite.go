@@ -28,6 +28,11 @@ type DB struct {
 	log *slog.Logger
 	wq  writeQueue // group commit of the writes (groupcommit.go)
 	rs  readStmts  // statements prepared on r (readstmt.go)
+
+	// Inside InTx (tx.go): the transaction every write joins, and the DB
+	// InTx was called on, whose read statements are shared.
+	outer  *sql.Tx
+	parent *DB
 }
 
 var (
