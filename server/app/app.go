@@ -59,14 +59,28 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	}
 	a := &App{cfg: cfg, log: log, closeStorage: closeStorage, stores: stores}
 	a.auth = auth.New(stores.Accounts, auth.Options{
-		Iterations:            cfg.Auth.ScramIterations,
-		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
-		MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
-		FailureWindow:         cfg.Auth.FailureWindow,
-		Log:                   log.With("component", "auth"),
-		Status:                stores.Status,
+		Iterations: cfg.Auth.ScramIterations,
+		Throttle:   throttle(cfg.Auth),
+		Log:        log.With("component", "auth"),
+		Status:     stores.Status,
 	})
 	return a, nil
+}
+
+// throttle maps the configuration of login throttling to the
+// authenticator's: a zero max_failure_delay disables it.
+func throttle(a config.Auth) auth.Throttle {
+	t := auth.Throttle{
+		FreePerAccount: a.FreeFailuresPerAccount,
+		FreePerAddress: a.FreeFailuresPerAddress,
+		Delay:          a.FailureDelay,
+		MaxDelay:       a.MaxFailureDelay,
+		Window:         a.FailureWindow,
+	}
+	if t.MaxDelay == 0 {
+		t.MaxDelay = -1
+	}
+	return t
 }
 
 // Auth returns the account manager.

@@ -21,24 +21,11 @@ var (
 	// ErrNotAuthorized reports a wrong password or an unknown account; the
 	// two are deliberately not distinguished.
 	ErrNotAuthorized = errors.New("auth: not authorized")
-	// ErrThrottled reports that the account or the client address had too
-	// many recent failures.
-	ErrThrottled = errors.New("auth: too many failed attempts")
 )
 
-// Defaults applied by [New] to zero fields of [Options].
-const (
-	DefaultIterations    = 4096
-	DefaultFailureWindow = time.Minute
-	DefaultMaxTracked    = 100_000
-)
-
-// Recommended throttling limits, for configuration defaults. A zero limit in
-// [Options] disables that limit.
-const (
-	RecommendedMaxFailuresPerAccount = 5
-	RecommendedMaxFailuresPerIP      = 20
-)
+// DefaultIterations is the PBKDF2 iteration count applied by [New] when
+// Options.Iterations is zero.
+const DefaultIterations = 4096
 
 // DefaultHashes are the hash functions credentials are derived for when
 // Options.Hashes is empty.
@@ -52,18 +39,9 @@ type Options struct {
 	// Hashes names the SCRAM hash functions ("SHA-1", "SHA-256",
 	// "SHA-512") credentials are derived for; empty means DefaultHashes.
 	Hashes []string
-	// MaxFailuresPerAccount is how many failures one account may have
-	// within FailureWindow before Allow refuses it; 0 disables the limit.
-	MaxFailuresPerAccount int
-	// MaxFailuresPerIP is the same limit per client address (IPv6 grouped
-	// by /64); 0 disables it.
-	MaxFailuresPerIP int
-	// FailureWindow is the period over which failures count; 0 means
-	// DefaultFailureWindow.
-	FailureWindow time.Duration
-	// MaxTracked caps the number of accounts and of addresses tracked
-	// each; 0 means DefaultMaxTracked.
-	MaxTracked int
+	// Throttle configures how failed logins slow down later ones; its
+	// zero value applies the defaults.
+	Throttle Throttle
 	// Log receives security-relevant events; nil discards them.
 	Log *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -82,8 +60,7 @@ type Authenticator struct {
 	hashes     []sasl.Hash
 	configErr  error
 	log        *slog.Logger
-	byAccount  *limiter[string]
-	byIP       *limiter[netip.Prefix]
+	throttle   *throttle
 	// dummy is verified against when the account does not exist, so that
 	// CheckPassword costs the same whether or not it does.
 	dummy sasl.Credentials
@@ -125,16 +102,7 @@ func New(accounts storage.Accounts, opts Options) *Authenticator {
 	if now == nil {
 		now = time.Now
 	}
-	window := opts.FailureWindow
-	if window <= 0 {
-		window = DefaultFailureWindow
-	}
-	capacity := opts.MaxTracked
-	if capacity <= 0 {
-		capacity = DefaultMaxTracked
-	}
-	a.byAccount = newLimiter[string](opts.MaxFailuresPerAccount, window, capacity, now)
-	a.byIP = newLimiter[netip.Prefix](opts.MaxFailuresPerIP, window, capacity, now)
+	a.throttle = newThrottle(opts.Throttle, now)
 	salt := make([]byte, sasl.SaltLen)
 	_, _ = rand.Read(salt) // crypto/rand.Read never fails
 	a.dummy = sasl.Credentials{Hash: sasl.SHA256, Salt: salt, Iterations: a.iterations,
@@ -229,7 +197,7 @@ func (a *Authenticator) Delete(ctx context.Context, user jid.JID) error {
 	if err := a.accounts.DeleteAccount(ctx, user); err != nil {
 		return fmt.Errorf("auth: delete %s: %w", user, err)
 	}
-	a.byAccount.reset(user.String())
+	a.throttle.forget(user.String())
 	a.log.InfoContext(ctx, "account deleted", "user", user.String())
 	return nil
 }
@@ -340,41 +308,52 @@ func strongest(keys []storage.SCRAMKey) (storage.SCRAMKey, bool) {
 	return best, bestH != 0
 }
 
-// Allow reports whether a login attempt for user from ip may proceed: it
-// returns an error wrapping ErrThrottled when the account or the address had
-// too many failures within the window. A zero user or an invalid ip skips
-// that check.
-func (a *Authenticator) Allow(user jid.JID, ip netip.Addr) error {
-	if !user.IsZero() && !a.byAccount.allow(user.Bare().String()) {
-		return fmt.Errorf("auth: login of %s: %w", user.Bare(), ErrThrottled)
+// LoginDelay returns how long a login attempt of user (zero if not yet
+// known) from ip must wait before its credentials are checked, and books
+// its turn: attempts of an (account, address) pair or of an address that
+// failed too often recently are slowed down and spaced (see [Throttle]),
+// never refused. The wait is at most Throttle.MaxDelay. Only a login that
+// proves nothing else may be delayed: FAST tokens and stream resumptions
+// are not (the caller decides). An invalid ip is never delayed.
+func (a *Authenticator) LoginDelay(user jid.JID, ip netip.Addr) time.Duration {
+	p, ok := AddressKey(ip)
+	name := ""
+	if !user.IsZero() {
+		name = user.Bare().String()
 	}
-	if p, ok := AddressKey(ip); ok && !a.byIP.allow(p) {
-		return fmt.Errorf("auth: login from %s: %w", p, ErrThrottled)
-	}
-	return nil
+	return a.throttle.reserve(name, p, ok)
 }
 
-// Failed records a failed login for user (if not zero) from ip (if valid).
+// Failed records a wrong password for user (zero if unknown) from ip.
+// Only a completed exchange whose proof (or PLAIN password) was wrong
+// counts: malformed exchanges and refused options are not guesses.
 func (a *Authenticator) Failed(user jid.JID, ip netip.Addr) {
-	if !user.IsZero() {
-		if a.byAccount.fail(user.Bare().String()) {
-			a.log.Warn("login throttled for account", "user", user.Bare().String(), "ip", ip.String())
-		}
+	p, ok := AddressKey(ip)
+	if !ok {
+		return
 	}
-	if p, ok := AddressKey(ip); ok {
-		if a.byIP.fail(p) {
-			a.log.Warn("login throttled for address", "ip", p.String())
-		}
+	name := ""
+	if !user.IsZero() {
+		name = user.Bare().String()
+	}
+	pair, addr := a.throttle.fail(name, p)
+	if pair {
+		a.log.Warn("logins of this account from this address are now slowed down", "user", name, "address", p.String())
+	}
+	if addr {
+		a.log.Warn("logins from this address are now slowed down", "address", p.String())
 	}
 }
 
-// Succeeded records a successful login: it clears the account's failures.
-// The address's failures are kept, so that an attacker owning one account
-// cannot reset the per-address limit while guessing others.
-func (a *Authenticator) Succeeded(user jid.JID, _ netip.Addr) {
-	if !user.IsZero() {
-		a.byAccount.reset(user.Bare().String())
+// Succeeded records a successful login: it clears the failures of the
+// account from that address. The address's own count is kept, so that an
+// attacker owning one account cannot reset it while guessing others.
+func (a *Authenticator) Succeeded(user jid.JID, ip netip.Addr) {
+	p, ok := AddressKey(ip)
+	if !ok || user.IsZero() {
+		return
 	}
+	a.throttle.reset(user.Bare().String(), p)
 }
 
 // AddressKey returns the key under which limits count a client address:
