@@ -137,8 +137,8 @@ func (d *decoder) tls(at, n *yaml.Node, key string, t *TLS) {
 // auth decodes the auth section.
 func (d *decoder) auth(at, n *yaml.Node, key string, a *Auth) {
 	d.mapping(at, n, key, map[string]field{
-		"scram_iterations":         func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.ScramIterations) },
-		"allow_plain":              func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &a.AllowPlain) },
+		"scram_iterations":          func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.ScramIterations) },
+		"allow_plain":               func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &a.AllowPlain) },
 		"free_failures_per_account": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.FreeFailuresPerAccount) },
 		"free_failures_per_address": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.FreeFailuresPerAddress) },
 		"failure_delay":             func(at, v *yaml.Node, k string) { d.duration(at, v, k, &a.FailureDelay) },
@@ -152,8 +152,8 @@ func (d *decoder) auth(at, n *yaml.Node, key string, a *Auth) {
 		"max_failures_per_ip": func(at, _ *yaml.Node, k string) {
 			d.fail(at, k, "was replaced: failed logins now slow down (never refuse) logins from an address; use auth.free_failures_per_address, auth.failure_delay and auth.max_failure_delay (0 disables throttling)")
 		},
-		"sasl2":                    func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &a.SASL2) },
-		"fast_token_lifetime":      func(at, v *yaml.Node, k string) { d.duration(at, v, k, &a.FastTokenLifetime) },
+		"sasl2":               func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &a.SASL2) },
+		"fast_token_lifetime": func(at, v *yaml.Node, k string) { d.duration(at, v, k, &a.FastTokenLifetime) },
 	})
 }
 
