@@ -394,4 +394,3 @@ func TestStreamFromIsNotAuthorization(t *testing.T) {
 	}
 	alive(t, alice, bob)
 }
-
