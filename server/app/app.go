@@ -64,6 +64,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 		Log:        log.With("component", "auth"),
 		Status:     stores.Status,
 	})
+	if err := a.auth.LoadIterationCounts(ctx); err != nil {
+		// Unknown users are then announced the configured count only.
+		log.Warn("reading the iteration counts of stored accounts", "err", err)
+	}
 	return a, nil
 }
 

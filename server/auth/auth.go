@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/parley-xmpp/parley/server/storage"
@@ -61,6 +62,7 @@ type Authenticator struct {
 	configErr  error
 	log        *slog.Logger
 	throttle   *throttle
+	iters      iterationStats
 	// dummy is verified against when the account does not exist, so that
 	// CheckPassword costs the same whether or not it does.
 	dummy sasl.Credentials
@@ -103,11 +105,54 @@ func New(accounts storage.Accounts, opts Options) *Authenticator {
 		now = time.Now
 	}
 	a.throttle = newThrottle(opts.Throttle, now)
+	a.iters.def = a.iterations
 	salt := make([]byte, sasl.SaltLen)
 	_, _ = rand.Read(salt) // crypto/rand.Read never fails
 	a.dummy = sasl.Credentials{Hash: sasl.SHA256, Salt: salt, Iterations: a.iterations,
 		StoredKey: make([]byte, sasl.SHA256.Size()), ServerKey: make([]byte, sasl.SHA256.Size())}
 	return a
+}
+
+// storedIterations returns the iteration count of user's stored keys, 0
+// if unknown.
+func (a *Authenticator) storedIterations(ctx context.Context, user jid.JID) int {
+	keys, err := a.accounts.Keys(ctx, user)
+	if err != nil {
+		return 0
+	}
+	k, ok := strongest(keys)
+	if !ok {
+		return 0
+	}
+	return k.Iterations
+}
+
+// LoadIterationCounts reads how many stored accounts use each PBKDF2
+// iteration count, when the storage can tell (storage.IterationCounter);
+// Create, SetPassword and Delete keep the figures up to date afterwards.
+// They decide the counts FakeIterationShares announces for unknown users.
+func (a *Authenticator) LoadIterationCounts(ctx context.Context) error {
+	ic, ok := a.accounts.(storage.IterationCounter)
+	if !ok {
+		return nil
+	}
+	counts, err := ic.IterationCounts(ctx)
+	if err != nil {
+		return fmt.Errorf("auth: loading iteration counts: %w", err)
+	}
+	a.iters.set(counts)
+	return nil
+}
+
+// FakeIterationShares returns the iteration counts of stored accounts in
+// whole percent (sasl.ServerConfig.FakeIterationShares): a SCRAM login of
+// an unknown user is announced a count drawn from them, as if it were
+// one of the stored accounts. Rounding to percent keeps the draw of one
+// username stable while accounts come and go; counts used by under half
+// a percent of the accounts are left out. With no account known it is the
+// configured count.
+func (a *Authenticator) FakeIterationShares() []sasl.IterationShare {
+	return a.iters.get()
 }
 
 // hashByName maps a SCRAM hash name to its sasl.Hash.
@@ -165,6 +210,7 @@ func (a *Authenticator) Create(ctx context.Context, user jid.JID, password strin
 	if err := a.accounts.CreateAccount(ctx, user, keys); err != nil {
 		return fmt.Errorf("auth: create %s: %w", user, err)
 	}
+	a.iters.add(a.iterations, 1)
 	a.log.InfoContext(ctx, "account created", "user", user.String())
 	return nil
 }
@@ -180,9 +226,12 @@ func (a *Authenticator) SetPassword(ctx context.Context, user jid.JID, password 
 	if err != nil {
 		return fmt.Errorf("auth: set password of %s: %w", user, err)
 	}
+	old := a.storedIterations(ctx, user)
 	if err := a.accounts.SetKeys(ctx, user, keys); err != nil {
 		return fmt.Errorf("auth: set password of %s: %w", user, err)
 	}
+	a.iters.add(old, -1)
+	a.iters.add(a.iterations, 1)
 	a.log.InfoContext(ctx, "password changed", "user", user.String())
 	return nil
 }
@@ -194,9 +243,11 @@ func (a *Authenticator) Delete(ctx context.Context, user jid.JID) error {
 	if err != nil {
 		return err
 	}
+	old := a.storedIterations(ctx, user)
 	if err := a.accounts.DeleteAccount(ctx, user); err != nil {
 		return fmt.Errorf("auth: delete %s: %w", user, err)
 	}
+	a.iters.add(old, -1)
 	a.throttle.forget(user.String())
 	a.log.InfoContext(ctx, "account deleted", "user", user.String())
 	return nil
@@ -373,4 +424,71 @@ func AddressKey(ip netip.Addr) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	return p, true
+}
+
+// iterationStats counts stored accounts per iteration count and caches
+// their shares. It is safe for concurrent use.
+type iterationStats struct {
+	def int // the configured count, when nothing is known
+
+	mu     sync.Mutex
+	counts map[int]int
+	shares []sasl.IterationShare // recomputed on change; never modified
+}
+
+func (s *iterationStats) set(counts map[int]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counts = map[int]int{}
+	for it, n := range counts {
+		if it > 0 && n > 0 {
+			s.counts[it] = n
+		}
+	}
+	s.shares = nil
+}
+
+func (s *iterationStats) add(iterations, n int) {
+	if iterations <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.counts == nil {
+		s.counts = map[int]int{}
+	}
+	s.counts[iterations] += n
+	if s.counts[iterations] <= 0 {
+		delete(s.counts, iterations)
+	}
+	s.shares = nil
+}
+
+func (s *iterationStats) get() []sasl.IterationShare {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shares != nil {
+		return s.shares
+	}
+	total, mode, modeN := 0, s.def, 0
+	its := make([]int, 0, len(s.counts))
+	for it, n := range s.counts {
+		total += n
+		its = append(its, it)
+		if n > modeN || n == modeN && it > mode {
+			mode, modeN = it, n
+		}
+	}
+	slices.Sort(its)
+	var out []sasl.IterationShare
+	for _, it := range its {
+		if w := (s.counts[it]*200 + total) / (2 * total); w > 0 {
+			out = append(out, sasl.IterationShare{Iterations: it, Weight: w})
+		}
+	}
+	if len(out) == 0 {
+		out = []sasl.IterationShare{{Iterations: mode, Weight: 1}}
+	}
+	s.shares = out
+	return out
 }

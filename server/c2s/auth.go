@@ -275,13 +275,26 @@ type loginKeyLookup interface {
 	LoginKey(ctx context.Context, user jid.JID, hash string) (storage.SCRAMKey, bool, error)
 }
 
+// fakeIterationSource is implemented by authenticators that know the
+// iteration counts of stored accounts (server/auth's Authenticator): an
+// unknown user's SCRAM challenge then announces counts in the same
+// proportions, not merely the configured one.
+type fakeIterationSource interface {
+	FakeIterationShares() []sasl.IterationShare
+}
+
 // saslConfig is the configuration of the password mechanisms.
 func (c *conn) saslConfig(ctx context.Context, offered []string, ex *exchange) sasl.ServerConfig {
+	var shares []sasl.IterationShare
+	if fs, ok := c.cfg.Auth.(fakeIterationSource); ok {
+		shares = fs.FakeIterationShares()
+	}
 	return sasl.ServerConfig{
-		FakeSecret:      c.cfg.FakeSecret,
-		FakeIterations:  c.cfg.Iterations,
-		ChannelBindings: c.channelBindings(),
-		Mechanisms:      offered,
+		FakeSecret:          c.cfg.FakeSecret,
+		FakeIterations:      c.cfg.Iterations,
+		FakeIterationShares: shares,
+		ChannelBindings:     c.channelBindings(),
+		Mechanisms:          offered,
 		Lookup: func(username string, h sasl.Hash) (sasl.Credentials, error) {
 			user, err := jid.New(username, c.domain, "")
 			if err != nil {

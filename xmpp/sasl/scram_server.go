@@ -271,6 +271,7 @@ func (s *scramServer) clientFirst(in []byte) ([]byte, error) {
 		if iters <= 0 {
 			iters = defaultFakeIters
 		}
+		iters = fakeIterations(s.cfg.FakeSecret, user, s.cfg.FakeIterationShares, iters)
 		creds, s.fake = fakeCredentials(s.h, s.cfg.FakeSecret, user, iters), true
 	case err != nil:
 		return nil, &Failure{Condition: TemporaryAuthFailure, Err: fmt.Errorf("looking up credentials: %w", err)}

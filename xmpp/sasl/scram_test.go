@@ -533,3 +533,77 @@ func TestClientStateErrors(t *testing.T) {
 		t.Fatal("unknown mechanism accepted")
 	}
 }
+
+// An unknown user's challenge announces an iteration count drawn from the
+// stored accounts' counts, in their proportions, keyed by the secret and
+// the username: the same username always gets the same count, whatever
+// the hash, so that neither the count nor its changes tell whether the
+// account exists.
+func TestFakeIterationShares(t *testing.T) {
+	shares := []IterationShare{{Iterations: 4096, Weight: 75}, {Iterations: 10000, Weight: 25}}
+	first := func(cfg ServerConfig, mech, user string) (salt, iters string) {
+		t.Helper()
+		s, err := NewServer(mech, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := s.Next([]byte("n,,n=" + user + ",r=abcdefghijklmnop"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range strings.Split(string(out), ",") {
+			if v, ok := strings.CutPrefix(f, "s="); ok {
+				salt = v
+			}
+			if v, ok := strings.CutPrefix(f, "i="); ok {
+				iters = v
+			}
+		}
+		return salt, iters
+	}
+	cfg := serverCfg(t)
+	cfg.FakeIterations = 20000 // the configured count: never announced when shares are known
+	cfg.FakeIterationShares = shares
+	n4096 := 0
+	const users = 400
+	for i := range users {
+		u := fmt.Sprintf("ghost%d", i)
+		_, a := first(cfg, ScramSHA256, u)
+		_, b := first(cfg, ScramSHA256, u)
+		_, c := first(cfg, ScramSHA1, u)
+		if a != b || a != c {
+			t.Fatalf("%s: counts %s, %s (SHA-256 twice), %s (SHA-1): not stable", u, a, b, c)
+		}
+		switch a {
+		case "4096":
+			n4096++
+		case "10000":
+		default:
+			t.Fatalf("%s: count %s is not among the stored accounts' counts", u, a)
+		}
+	}
+	if n4096 < users*65/100 || n4096 > users*85/100 {
+		t.Fatalf("%d of %d unknown users got 4096, want about 75%%", n4096, users)
+	}
+	// Another secret draws differently: nobody without it can predict
+	// which count a given unknown name gets.
+	other := cfg
+	other.FakeSecret = []byte("another server's secret")
+	differ := 0
+	for i := range 100 {
+		u := fmt.Sprintf("ghost%d", i)
+		_, a := first(cfg, ScramSHA256, u)
+		_, b := first(other, ScramSHA256, u)
+		if a != b {
+			differ++
+		}
+	}
+	if differ == 0 {
+		t.Fatal("the draw does not depend on the secret")
+	}
+	// Without shares the configured count is announced.
+	cfg.FakeIterationShares = nil
+	if _, it := first(cfg, ScramSHA256, "ghost1"); it != "20000" {
+		t.Fatalf("without shares: count %s, want the configured 20000", it)
+	}
+}
