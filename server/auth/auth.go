@@ -312,7 +312,7 @@ func (a *Authenticator) LoginKey(ctx context.Context, user jid.JID, hash string)
 // StoredKey with the stored salt and iteration count of the strongest stored
 // hash and compares in constant time. A wrong password and an unknown
 // account both yield an error wrapping ErrNotAuthorized, at the same cost.
-// It does not throttle; callers use Allow, Failed and Succeeded.
+// It does not throttle; callers use LoginDelay, Failed and Succeeded.
 func (a *Authenticator) CheckPassword(ctx context.Context, user jid.JID, password string) error {
 	bare, err := checkUser("check password of", user)
 	if err != nil {

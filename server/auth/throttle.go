@@ -8,10 +8,10 @@ import (
 
 // Throttle configures how failed logins slow down further logins. Failures
 // are counted per (account, client address) and per client address across
-// accounts, an IPv6 /64 counting as one address. Up to Free failures of a
-// key within Window cost nothing; past them, each attempt of that key
-// waits, Delay after the first extra failure, doubling with each further
-// one up to MaxDelay. Attempts of one key are also spaced by that delay, so
+// accounts, an IPv6 /64 counting as one address. Once a key has its Free
+// failures within Window, its next attempt waits until Delay has passed
+// since the last one; each further failure doubles the delay, up to
+// MaxDelay. Attempts of one key are also spaced by that delay, so
 // that parallel connections do not multiply the rate. Nothing is ever
 // refused: a stranger's failures from other addresses do not touch an
 // account's logins from its own address, and the longest wait is MaxDelay.
