@@ -60,7 +60,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	a := &App{cfg: cfg, log: log, closeStorage: closeStorage, stores: stores}
 	a.auth = auth.New(stores.Accounts, auth.Options{
 		Iterations: cfg.Auth.ScramIterations,
-		Throttle:   throttle(cfg.Auth),
+		Throttle:   throttle(cfg),
 		Log:        log.With("component", "auth"),
 		Status:     stores.Status,
 	})
@@ -72,8 +72,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 }
 
 // throttle maps the configuration of login throttling to the
-// authenticator's: a zero max_failure_delay disables it.
-func throttle(a config.Auth) auth.Throttle {
+// authenticator's: a zero max_failure_delay disables it; no wait exceeds
+// half the time an unauthenticated connection may stay open, so that a
+// slowed login still completes.
+func throttle(cfg *config.Config) auth.Throttle {
+	a := cfg.Auth
 	t := auth.Throttle{
 		FreePerAccount: a.FreeFailuresPerAccount,
 		FreePerAddress: a.FreeFailuresPerAddress,
@@ -82,8 +85,12 @@ func throttle(a config.Auth) auth.Throttle {
 		Window:         a.FailureWindow,
 	}
 	if t.MaxDelay == 0 {
-		t.MaxDelay = -1
+		return auth.Throttle{MaxDelay: -1}
 	}
+	if half := cfg.Limits.PreauthTimeout / 2; half > 0 && t.MaxDelay > half {
+		t.MaxDelay = half
+	}
+	t.Delay = min(t.Delay, t.MaxDelay)
 	return t
 }
 

@@ -42,7 +42,7 @@ const (
 	DefaultFreePerAccount = 5
 	DefaultFreePerAddress = 20
 	DefaultDelay          = time.Second
-	DefaultMaxDelay       = 16 * time.Second
+	DefaultMaxDelay       = 15 * time.Second
 	DefaultFailureWindow  = 10 * time.Minute
 	DefaultMaxTracked     = 100_000
 )

@@ -34,8 +34,8 @@ const (
 func longDelays(c *config.Config) {
 	c.Auth.FreeFailuresPerAccount = 2
 	c.Auth.FreeFailuresPerAddress = 4
-	c.Auth.FailureDelay = 20 * time.Second
-	c.Auth.MaxFailureDelay = 25 * time.Second
+	c.Auth.FailureDelay = 15 * time.Second // half the preauth timeout: the most allowed
+	c.Auth.MaxFailureDelay = 15 * time.Second
 }
 
 // dialRawFrom opens a TCP connection to the STARTTLS listener from the

@@ -163,9 +163,9 @@ type Auth struct {
 	// FailureDelay is the wait imposed once a limit above is reached; it
 	// doubles with each further failure. Key "failure_delay".
 	FailureDelay time.Duration
-	// MaxFailureDelay caps that wait (it must stay below
-	// limits.preauth_timeout); 0 disables login throttling. Key
-	// "max_failure_delay".
+	// MaxFailureDelay caps that wait; the server also keeps it to half
+	// of limits.preauth_timeout, so that a slowed login is not cut off.
+	// 0 disables login throttling. Key "max_failure_delay".
 	MaxFailureDelay time.Duration
 	// FailureWindow is how long a failure counts. Key "failure_window".
 	FailureWindow time.Duration
@@ -316,7 +316,7 @@ func Default() *Config {
 			FreeFailuresPerAccount: 5,
 			FreeFailuresPerAddress: 20,
 			FailureDelay:           time.Second,
-			MaxFailureDelay:        16 * time.Second,
+			MaxFailureDelay:        15 * time.Second,
 			FailureWindow:          10 * time.Minute,
 			SASL2:                  true,
 			FastTokenLifetime:      14 * 24 * time.Hour,

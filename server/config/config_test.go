@@ -46,7 +46,7 @@ func TestDefault(t *testing.T) {
 		t.Errorf("SelfSignedFiles = %q, %q", cert, key)
 	}
 	wantAuth := Auth{ScramIterations: 4096, AllowPlain: true, FreeFailuresPerAccount: 5, FreeFailuresPerAddress: 20,
-		FailureDelay: time.Second, MaxFailureDelay: 16 * time.Second, FailureWindow: 10 * time.Minute, SASL2: true, FastTokenLifetime: 14 * 24 * time.Hour}
+		FailureDelay: time.Second, MaxFailureDelay: 15 * time.Second, FailureWindow: 10 * time.Minute, SASL2: true, FastTokenLifetime: 14 * 24 * time.Hour}
 	if c.Auth != wantAuth {
 		t.Errorf("Auth = %+v", c.Auth)
 	}

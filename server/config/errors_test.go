@@ -42,7 +42,6 @@ func TestParseErrors(t *testing.T) {
 		{"replaced max_failures_per_ip", "auth:\n  max_failures_per_ip: 20\n", 2, 3, "auth.max_failures_per_ip", "use auth.free_failures_per_address, auth.failure_delay and auth.max_failure_delay"},
 		{"no free failures", "auth:\n  free_failures_per_account: 0\n", 2, 3, "auth.free_failures_per_account", "at least 1"},
 		{"max delay below delay", "auth:\n  failure_delay: 5s\n  max_failure_delay: 2s\n", 3, 3, "auth.max_failure_delay", "at least auth.failure_delay"},
-		{"max delay past preauth timeout", "auth:\n  max_failure_delay: 40s\n", 2, 3, "auth.max_failure_delay", "shorter than limits.preauth_timeout"},
 		{"bad domain", "domains:\n  - ok.example\n  - \"bad domain\"\n", 3, 5, "domains[1]", "not a valid domain"},
 		{"empty label", "domains: [a..b]\n", 1, 11, "domains[0]", "empty label"},
 		{"ip domain", "domains: [192.0.2.1]\n", 1, 11, "domains[0]", "IP address"},

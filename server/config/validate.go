@@ -115,8 +115,6 @@ func (c *Config) problems() []problem {
 		add("auth.max_failure_delay", "must not be negative (0 disables login throttling)")
 	case a.MaxFailureDelay > 0 && a.MaxFailureDelay < a.FailureDelay:
 		add("auth.max_failure_delay", "must be at least auth.failure_delay (%s)", a.FailureDelay)
-	case a.MaxFailureDelay > 0 && c.Limits.PreauthTimeout > 0 && a.MaxFailureDelay >= c.Limits.PreauthTimeout:
-		add("auth.max_failure_delay", "must be shorter than limits.preauth_timeout (%s): a login waiting longer would be cut off", c.Limits.PreauthTimeout)
 	}
 	if a.FastTokenLifetime < 0 {
 		add("auth.fast_token_lifetime", "must not be negative")
