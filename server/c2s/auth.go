@@ -128,6 +128,33 @@ type authFailure struct {
 
 func (f *authFailure) Error() string { return "c2s: authentication failed: " + f.cond }
 
+// reason is the failure's <text/>: its own, or a generic one for its
+// condition, so that every failure says why.
+func (f *authFailure) reason() string {
+	if f.text != "" {
+		return f.text
+	}
+	switch f.cond {
+	case sasl.Aborted:
+		return "aborted by the client"
+	case sasl.AccountDisabled:
+		return "the account is disabled"
+	case sasl.CredentialsExpired:
+		return "the credentials have expired"
+	case sasl.IncorrectEncoding:
+		return "the data is not valid base64"
+	case sasl.InvalidAuthzid:
+		return "the authorization identity is refused"
+	case sasl.InvalidMechanism:
+		return "the mechanism is not supported"
+	case sasl.MalformedRequest:
+		return "the request is malformed"
+	case sasl.TemporaryAuthFailure:
+		return "a temporary server error; try again later"
+	}
+	return "the credentials were not accepted"
+}
+
 // authenticated is a mechanism exchange that succeeded.
 type authenticated struct {
 	mech sasl.ServerMechanism
@@ -147,7 +174,7 @@ func (c *conn) handleAuth(ctx context.Context, auth *stanza.Element) error {
 	}
 	var f *authFailure
 	if errors.As(err, &f) {
-		return c.saslFail(saslFailure(f.cond, f.text), f)
+		return c.saslFail(saslFailure(f.cond, f.reason()), f)
 	}
 	if err != nil {
 		return err

@@ -51,7 +51,7 @@ func (c *conn) handlePreauth(ctx context.Context, el *stanza.Element) (bool, err
 
 // sasl2Fail reports a failed SASL2 authentication.
 func (c *conn) sasl2Fail(f *authFailure) error {
-	return c.saslFail(sasl2.Failure{Condition: f.cond, Text: f.text}.Element(), f)
+	return c.saslFail(sasl2.Failure{Condition: f.cond, Text: f.reason()}.Element(), f)
 }
 
 // handleSASL2 runs a XEP-0388 authentication with its inline requests:
