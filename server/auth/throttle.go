@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"net/netip"
 	"sync"
 	"time"
@@ -8,16 +9,17 @@ import (
 
 // Throttle configures how failed logins slow down further logins. Failures
 // are counted per (account, client address) and per client address across
-// accounts, an IPv6 /64 counting as one address. Once a key has its Free
-// failures within Window, its next attempt waits until Delay has passed
-// since the last one; each further failure doubles the delay, up to
-// MaxDelay. Attempts of one key are also spaced by that delay, so
-// that parallel connections do not multiply the rate. Nothing is ever
+// accounts, an IPv6 /64 counting as one address; a key's failures are
+// forgotten once Window passes without a new one. Once a key has its Free
+// failures, its next attempt waits until Delay has passed since the last
+// one; each further failure doubles the delay, up to MaxDelay. Attempts
+// of one key are also spaced by that delay, so that parallel connections
+// do not multiply the rate. Nothing is ever
 // refused: a stranger's failures from other addresses do not touch an
 // account's logins from its own address, and the longest wait is MaxDelay.
 type Throttle struct {
 	// FreePerAccount is how many failures one account may have from one
-	// address within Window before its logins from there wait; 0 means
+	// address before its logins from there wait; 0 means
 	// DefaultFreePerAccount.
 	FreePerAccount int
 	// FreePerAddress is how many failures one address may have, whatever
@@ -30,7 +32,9 @@ type Throttle struct {
 	// MaxDelay caps the wait; 0 means DefaultMaxDelay, negative disables
 	// throttling.
 	MaxDelay time.Duration
-	// Window is how long a failure counts; 0 means DefaultFailureWindow.
+	// Window is how long a key's failures count once it stops failing: a
+	// whole window without a failure forgets them; 0 means
+	// DefaultFailureWindow.
 	Window time.Duration
 	// MaxTracked caps the keys tracked of each kind; 0 means
 	// DefaultMaxTracked.
@@ -70,19 +74,31 @@ func (t Throttle) withDefaults() Throttle {
 	return t
 }
 
-// maxKept bounds the failure times kept per key past the free ones: enough
-// for the delay to reach any cap (it doubles each time).
-const maxKept = 40
+// maxCount bounds the failures counted per key: the delay reached its cap
+// long before.
+const maxCount = 1 << 16
 
-// record is what a throttled key remembers.
+// record is what a throttled key remembers: a fixed size, whatever the
+// number of failures.
 type record struct {
-	fails []time.Time // oldest first, within the window
-	next  time.Time   // earliest start of the key's next attempt
+	n    int       // failures since the key was last quiet for a window
+	last time.Time // the last failure
+	next time.Time // earliest start of the key's next attempt
+}
+
+// userKey identifies an account in the throttle's table: a digest of
+// its bare JID, so that a record costs the same whatever the length of
+// the name a client sent.
+type userKey [16]byte
+
+func keyOf(user string) userKey {
+	sum := sha256.Sum256([]byte(user))
+	return userKey(sum[:16])
 }
 
 // pairKey is an account from an address.
 type pairKey struct {
-	user string
+	user userKey
 	addr netip.Prefix
 }
 
@@ -92,8 +108,8 @@ type keyed[K comparable] struct {
 	recs map[K]*record
 }
 
-// throttle implements [Throttle]. Its maps are bounded by MaxTracked each,
-// their records by free+maxKept failure times.
+// throttle implements [Throttle]. Its maps are bounded by MaxTracked
+// records each, of a fixed size.
 type throttle struct {
 	cfg Throttle
 	now func() time.Time
@@ -116,14 +132,11 @@ func newThrottle(cfg Throttle, now func() time.Time) *throttle {
 
 func (t *throttle) disabled() bool { return t.cfg.MaxDelay < 0 }
 
-// live drops the failures of r that have left the window at now.
+// live forgets the failures of r once a whole window passed since the
+// last one.
 func (t *throttle) live(r *record, now time.Time) {
-	i := 0
-	for i < len(r.fails) && now.Sub(r.fails[i]) >= t.cfg.Window {
-		i++
-	}
-	if i > 0 {
-		r.fails = append(r.fails[:0], r.fails[i:]...)
+	if r.n > 0 && now.Sub(r.last) >= t.cfg.Window {
+		r.n = 0
 	}
 }
 
@@ -153,7 +166,7 @@ func (t *throttle) sweep(now time.Time) {
 func sweepMap[K comparable](t *throttle, m map[K]*record, now time.Time) {
 	for k, r := range m {
 		t.live(r, now)
-		if len(r.fails) == 0 && !r.next.After(now) {
+		if r.n == 0 && !r.next.After(now) {
 			delete(m, k)
 		}
 	}
@@ -167,11 +180,11 @@ func slot[K comparable](t *throttle, m keyed[K], k K, now time.Time) (at time.Ti
 		return time.Time{}, 0, nil
 	}
 	t.live(r, now)
-	d := t.delayAfter(len(r.fails), m.free)
+	d := t.delayAfter(r.n, m.free)
 	if d == 0 {
 		return time.Time{}, 0, r
 	}
-	at = r.fails[len(r.fails)-1].Add(d)
+	at = r.last.Add(d)
 	if r.next.After(at) {
 		at = r.next
 	}
@@ -198,7 +211,7 @@ func (t *throttle) reserve(user string, addr netip.Prefix, ok bool) time.Duratio
 		pAt, aAt time.Time
 	)
 	if user != "" {
-		pAt, pd, pr = slot(t, t.pairs, pairKey{user, addr}, now)
+		pAt, pd, pr = slot(t, t.pairs, pairKey{keyOf(user), addr}, now)
 	}
 	aAt, ad, ar = slot(t, t.addrs, addr, now)
 	if pAt.After(start) {
@@ -235,7 +248,7 @@ func (t *throttle) fail(user string, addr netip.Prefix) (pairSlowed, addrSlowed 
 	now := t.now()
 	t.sweep(now)
 	if user != "" {
-		pairSlowed = addFail(t, t.pairs, pairKey{user, addr}, now)
+		pairSlowed = addFail(t, t.pairs, pairKey{keyOf(user), addr}, now)
 	}
 	addrSlowed = addFail(t, t.addrs, addr, now)
 	return pairSlowed, addrSlowed
@@ -257,26 +270,27 @@ func addFail[K comparable](t *throttle, m keyed[K], k K, now time.Time) bool {
 		m.recs[k] = r
 	}
 	t.live(r, now)
-	if len(r.fails) >= m.free+maxKept {
-		r.fails = append(r.fails[:0], r.fails[1:]...)
+	if r.n < maxCount {
+		r.n++
 	}
-	r.fails = append(r.fails, now)
-	return len(r.fails) == m.free
+	r.last = now
+	return r.n == m.free
 }
 
 // reset forgets the failures of user from addr.
 func (t *throttle) reset(user string, addr netip.Prefix) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	delete(t.pairs.recs, pairKey{user, addr})
+	delete(t.pairs.recs, pairKey{keyOf(user), addr})
 }
 
 // forget forgets the failures of user from every address.
 func (t *throttle) forget(user string) {
+	uk := keyOf(user)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for k := range t.pairs.recs {
-		if k.user == user {
+		if k.user == uk {
 			delete(t.pairs.recs, k)
 		}
 	}

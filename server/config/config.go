@@ -151,8 +151,8 @@ type Auth struct {
 	// Key "allow_plain".
 	AllowPlain bool
 	// FreeFailuresPerAccount is how many wrong passwords one account may
-	// have from one client address (an IPv6 /64 counting as one) within
-	// FailureWindow before its logins from that address are slowed down.
+	// have from one client address (an IPv6 /64 counting as one) before
+	// its logins from that address are slowed down.
 	// Logins from other addresses are not affected. Key
 	// "free_failures_per_account".
 	FreeFailuresPerAccount int
@@ -167,7 +167,8 @@ type Auth struct {
 	// of limits.preauth_timeout, so that a slowed login is not cut off.
 	// 0 disables login throttling. Key "max_failure_delay".
 	MaxFailureDelay time.Duration
-	// FailureWindow is how long a failure counts. Key "failure_window".
+	// FailureWindow is how long failures are remembered: they are
+	// forgotten once it passes without a new one. Key "failure_window".
 	FailureWindow time.Duration
 	// SASL2 offers XEP-0388 authentication, with Bind 2 (XEP-0386) and
 	// FAST (XEP-0484) inline. Key "sasl2".
