@@ -196,7 +196,12 @@ func (c *conn) authenticate(ctx context.Context, ns, mechName string, offered []
 	if mech == nil {
 		var err error
 		if mech, err = sasl.NewServer(mechName, c.saslConfig(ctx, offered, &ex)); err != nil {
-			return authenticated{}, &authFailure{cond: sasl.InvalidMechanism, text: mechanismText(mechName, offered)}
+			c.log.Warn("c2s: an offered SASL mechanism cannot run", "mechanism", mechName, "err", err)
+			text := "mechanism " + mechName + " is not available on this connection"
+			if f := (*sasl.Failure)(nil); errors.As(err, &f) && f.Text != "" {
+				text = f.Text
+			}
+			return authenticated{}, &authFailure{cond: sasl.InvalidMechanism, text: text}
 		}
 	}
 	for {
