@@ -27,8 +27,7 @@ func TestSmoke(t *testing.T) {
 		t.Skip("smoke run skipped in -short mode")
 	}
 	s := xmpptest.NewServer(t, func(c *config.Config) {
-		c.Auth.MaxFailuresPerIP = 0
-		c.Auth.MaxFailuresPerAccount = 0
+		c.Auth.MaxFailureDelay = 0
 	})
 	for i := range smokeUsers {
 		s.AddUser(t, fmt.Sprintf("user%d", i), "pw")

@@ -63,14 +63,39 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	}
 	a := &App{cfg: cfg, log: log, closeStorage: closeStorage, stores: stores, failed: make(chan error, 1)}
 	a.auth = auth.New(stores.Accounts, auth.Options{
-		Iterations:            cfg.Auth.ScramIterations,
-		MaxFailuresPerAccount: cfg.Auth.MaxFailuresPerAccount,
-		MaxFailuresPerIP:      cfg.Auth.MaxFailuresPerIP,
-		FailureWindow:         cfg.Auth.FailureWindow,
-		Log:                   log.With("component", "auth"),
-		Status:                stores.Status,
+		Iterations: cfg.Auth.ScramIterations,
+		Throttle:   throttle(cfg),
+		Log:        log.With("component", "auth"),
+		Status:     stores.Status,
 	})
+	if err := a.auth.LoadIterationCounts(ctx); err != nil {
+		// Unknown users are then announced the configured count only.
+		log.Warn("reading the iteration counts of stored accounts", "err", err)
+	}
 	return a, nil
+}
+
+// throttle maps the configuration of login throttling to the
+// authenticator's: a zero max_failure_delay disables it; no wait exceeds
+// half the time an unauthenticated connection may stay open, so that a
+// slowed login still completes.
+func throttle(cfg *config.Config) auth.Throttle {
+	a := cfg.Auth
+	t := auth.Throttle{
+		FreePerAccount: a.FreeFailuresPerAccount,
+		FreePerAddress: a.FreeFailuresPerAddress,
+		Delay:          a.FailureDelay,
+		MaxDelay:       a.MaxFailureDelay,
+		Window:         a.FailureWindow,
+	}
+	if t.MaxDelay == 0 {
+		return auth.Throttle{MaxDelay: -1}
+	}
+	if half := cfg.Limits.PreauthTimeout / 2; half > 0 && t.MaxDelay > half {
+		t.MaxDelay = half
+	}
+	t.Delay = min(t.Delay, t.MaxDelay)
+	return t
 }
 
 // Auth returns the account manager.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/parley-xmpp/parley/server/storage"
@@ -21,24 +22,11 @@ var (
 	// ErrNotAuthorized reports a wrong password or an unknown account; the
 	// two are deliberately not distinguished.
 	ErrNotAuthorized = errors.New("auth: not authorized")
-	// ErrThrottled reports that the account or the client address had too
-	// many recent failures.
-	ErrThrottled = errors.New("auth: too many failed attempts")
 )
 
-// Defaults applied by [New] to zero fields of [Options].
-const (
-	DefaultIterations    = 4096
-	DefaultFailureWindow = time.Minute
-	DefaultMaxTracked    = 100_000
-)
-
-// Recommended throttling limits, for configuration defaults. A zero limit in
-// [Options] disables that limit.
-const (
-	RecommendedMaxFailuresPerAccount = 5
-	RecommendedMaxFailuresPerIP      = 20
-)
+// DefaultIterations is the PBKDF2 iteration count applied by [New] when
+// Options.Iterations is zero.
+const DefaultIterations = 4096
 
 // DefaultHashes are the hash functions credentials are derived for when
 // Options.Hashes is empty.
@@ -52,18 +40,9 @@ type Options struct {
 	// Hashes names the SCRAM hash functions ("SHA-1", "SHA-256",
 	// "SHA-512") credentials are derived for; empty means DefaultHashes.
 	Hashes []string
-	// MaxFailuresPerAccount is how many failures one account may have
-	// within FailureWindow before Allow refuses it; 0 disables the limit.
-	MaxFailuresPerAccount int
-	// MaxFailuresPerIP is the same limit per client address (IPv6 grouped
-	// by /64); 0 disables it.
-	MaxFailuresPerIP int
-	// FailureWindow is the period over which failures count; 0 means
-	// DefaultFailureWindow.
-	FailureWindow time.Duration
-	// MaxTracked caps the number of accounts and of addresses tracked
-	// each; 0 means DefaultMaxTracked.
-	MaxTracked int
+	// Throttle configures how failed logins slow down later ones; its
+	// zero value applies the defaults.
+	Throttle Throttle
 	// Log receives security-relevant events; nil discards them.
 	Log *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -82,8 +61,8 @@ type Authenticator struct {
 	hashes     []sasl.Hash
 	configErr  error
 	log        *slog.Logger
-	byAccount  *limiter[string]
-	byIP       *limiter[netip.Prefix]
+	throttle   *throttle
+	iters      iterationStats
 	// dummy is verified against when the account does not exist, so that
 	// CheckPassword costs the same whether or not it does.
 	dummy sasl.Credentials
@@ -125,21 +104,55 @@ func New(accounts storage.Accounts, opts Options) *Authenticator {
 	if now == nil {
 		now = time.Now
 	}
-	window := opts.FailureWindow
-	if window <= 0 {
-		window = DefaultFailureWindow
-	}
-	capacity := opts.MaxTracked
-	if capacity <= 0 {
-		capacity = DefaultMaxTracked
-	}
-	a.byAccount = newLimiter[string](opts.MaxFailuresPerAccount, window, capacity, now)
-	a.byIP = newLimiter[netip.Prefix](opts.MaxFailuresPerIP, window, capacity, now)
+	a.throttle = newThrottle(opts.Throttle, now)
+	a.iters.def = a.iterations
 	salt := make([]byte, sasl.SaltLen)
 	_, _ = rand.Read(salt) // crypto/rand.Read never fails
 	a.dummy = sasl.Credentials{Hash: sasl.SHA256, Salt: salt, Iterations: a.iterations,
 		StoredKey: make([]byte, sasl.SHA256.Size()), ServerKey: make([]byte, sasl.SHA256.Size())}
 	return a
+}
+
+// storedIterations returns the iteration count of user's stored keys, 0
+// if unknown.
+func (a *Authenticator) storedIterations(ctx context.Context, user jid.JID) int {
+	keys, err := a.accounts.Keys(ctx, user)
+	if err != nil {
+		return 0
+	}
+	k, ok := strongest(keys)
+	if !ok {
+		return 0
+	}
+	return k.Iterations
+}
+
+// LoadIterationCounts reads how many stored accounts use each PBKDF2
+// iteration count, when the storage can tell (storage.IterationCounter);
+// Create, SetPassword and Delete keep the figures up to date afterwards.
+// They decide the counts FakeIterationShares announces for unknown users.
+func (a *Authenticator) LoadIterationCounts(ctx context.Context) error {
+	ic, ok := a.accounts.(storage.IterationCounter)
+	if !ok {
+		return nil
+	}
+	counts, err := ic.IterationCounts(ctx)
+	if err != nil {
+		return fmt.Errorf("auth: loading iteration counts: %w", err)
+	}
+	a.iters.set(counts)
+	return nil
+}
+
+// FakeIterationShares returns the iteration counts of stored accounts in
+// whole percent (sasl.ServerConfig.FakeIterationShares): a SCRAM login of
+// an unknown user is announced a count drawn from them, as if it were
+// one of the stored accounts. Rounding to percent keeps the draw of one
+// username stable while accounts come and go; counts used by under half
+// a percent of the accounts are left out. With no account known it is the
+// configured count.
+func (a *Authenticator) FakeIterationShares() []sasl.IterationShare {
+	return a.iters.get()
 }
 
 // hashByName maps a SCRAM hash name to its sasl.Hash.
@@ -197,6 +210,7 @@ func (a *Authenticator) Create(ctx context.Context, user jid.JID, password strin
 	if err := a.accounts.CreateAccount(ctx, user, keys); err != nil {
 		return fmt.Errorf("auth: create %s: %w", user, err)
 	}
+	a.iters.add(a.iterations, 1)
 	a.log.InfoContext(ctx, "account created", "user", user.String())
 	return nil
 }
@@ -212,9 +226,12 @@ func (a *Authenticator) SetPassword(ctx context.Context, user jid.JID, password 
 	if err != nil {
 		return fmt.Errorf("auth: set password of %s: %w", user, err)
 	}
+	old := a.storedIterations(ctx, user)
 	if err := a.accounts.SetKeys(ctx, user, keys); err != nil {
 		return fmt.Errorf("auth: set password of %s: %w", user, err)
 	}
+	a.iters.add(old, -1)
+	a.iters.add(a.iterations, 1)
 	a.log.InfoContext(ctx, "password changed", "user", user.String())
 	return nil
 }
@@ -226,10 +243,12 @@ func (a *Authenticator) Delete(ctx context.Context, user jid.JID) error {
 	if err != nil {
 		return err
 	}
+	old := a.storedIterations(ctx, user)
 	if err := a.accounts.DeleteAccount(ctx, user); err != nil {
 		return fmt.Errorf("auth: delete %s: %w", user, err)
 	}
-	a.byAccount.reset(user.String())
+	a.iters.add(old, -1)
+	a.throttle.forget(user.String())
 	a.log.InfoContext(ctx, "account deleted", "user", user.String())
 	return nil
 }
@@ -293,7 +312,7 @@ func (a *Authenticator) LoginKey(ctx context.Context, user jid.JID, hash string)
 // StoredKey with the stored salt and iteration count of the strongest stored
 // hash and compares in constant time. A wrong password and an unknown
 // account both yield an error wrapping ErrNotAuthorized, at the same cost.
-// It does not throttle; callers use Allow, Failed and Succeeded.
+// It does not throttle; callers use LoginDelay, Failed and Succeeded.
 func (a *Authenticator) CheckPassword(ctx context.Context, user jid.JID, password string) error {
 	bare, err := checkUser("check password of", user)
 	if err != nil {
@@ -340,41 +359,52 @@ func strongest(keys []storage.SCRAMKey) (storage.SCRAMKey, bool) {
 	return best, bestH != 0
 }
 
-// Allow reports whether a login attempt for user from ip may proceed: it
-// returns an error wrapping ErrThrottled when the account or the address had
-// too many failures within the window. A zero user or an invalid ip skips
-// that check.
-func (a *Authenticator) Allow(user jid.JID, ip netip.Addr) error {
-	if !user.IsZero() && !a.byAccount.allow(user.Bare().String()) {
-		return fmt.Errorf("auth: login of %s: %w", user.Bare(), ErrThrottled)
+// LoginDelay returns how long a login attempt of user (zero if not yet
+// known) from ip must wait before its credentials are checked, and books
+// its turn: attempts of an (account, address) pair or of an address that
+// failed too often recently are slowed down and spaced (see [Throttle]),
+// never refused. The wait is at most Throttle.MaxDelay. Only a login that
+// proves nothing else may be delayed: FAST tokens and stream resumptions
+// are not (the caller decides). An invalid ip is never delayed.
+func (a *Authenticator) LoginDelay(user jid.JID, ip netip.Addr) time.Duration {
+	p, ok := AddressKey(ip)
+	name := ""
+	if !user.IsZero() {
+		name = user.Bare().String()
 	}
-	if p, ok := AddressKey(ip); ok && !a.byIP.allow(p) {
-		return fmt.Errorf("auth: login from %s: %w", p, ErrThrottled)
-	}
-	return nil
+	return a.throttle.reserve(name, p, ok)
 }
 
-// Failed records a failed login for user (if not zero) from ip (if valid).
+// Failed records a wrong password for user (zero if unknown) from ip.
+// Only a completed exchange whose proof (or PLAIN password) was wrong
+// counts: malformed exchanges and refused options are not guesses.
 func (a *Authenticator) Failed(user jid.JID, ip netip.Addr) {
-	if !user.IsZero() {
-		if a.byAccount.fail(user.Bare().String()) {
-			a.log.Warn("login throttled for account", "user", user.Bare().String(), "ip", ip.String())
-		}
+	p, ok := AddressKey(ip)
+	if !ok {
+		return
 	}
-	if p, ok := AddressKey(ip); ok {
-		if a.byIP.fail(p) {
-			a.log.Warn("login throttled for address", "ip", p.String())
-		}
+	name := ""
+	if !user.IsZero() {
+		name = user.Bare().String()
+	}
+	pair, addr := a.throttle.fail(name, p)
+	if pair {
+		a.log.Warn("logins of this account from this address are now slowed down", "user", name, "address", p.String())
+	}
+	if addr {
+		a.log.Warn("logins from this address are now slowed down", "address", p.String())
 	}
 }
 
-// Succeeded records a successful login: it clears the account's failures.
-// The address's failures are kept, so that an attacker owning one account
-// cannot reset the per-address limit while guessing others.
-func (a *Authenticator) Succeeded(user jid.JID, _ netip.Addr) {
-	if !user.IsZero() {
-		a.byAccount.reset(user.Bare().String())
+// Succeeded records a successful login: it clears the failures of the
+// account from that address. The address's own count is kept, so that an
+// attacker owning one account cannot reset it while guessing others.
+func (a *Authenticator) Succeeded(user jid.JID, ip netip.Addr) {
+	p, ok := AddressKey(ip)
+	if !ok || user.IsZero() {
+		return
 	}
+	a.throttle.reset(user.Bare().String(), p)
 }
 
 // AddressKey returns the key under which limits count a client address:
@@ -394,4 +424,71 @@ func AddressKey(ip netip.Addr) (netip.Prefix, bool) {
 		return netip.Prefix{}, false
 	}
 	return p, true
+}
+
+// iterationStats counts stored accounts per iteration count and caches
+// their shares. It is safe for concurrent use.
+type iterationStats struct {
+	def int // the configured count, when nothing is known
+
+	mu     sync.Mutex
+	counts map[int]int
+	shares []sasl.IterationShare // recomputed on change; never modified
+}
+
+func (s *iterationStats) set(counts map[int]int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counts = map[int]int{}
+	for it, n := range counts {
+		if it > 0 && n > 0 {
+			s.counts[it] = n
+		}
+	}
+	s.shares = nil
+}
+
+func (s *iterationStats) add(iterations, n int) {
+	if iterations <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.counts == nil {
+		s.counts = map[int]int{}
+	}
+	s.counts[iterations] += n
+	if s.counts[iterations] <= 0 {
+		delete(s.counts, iterations)
+	}
+	s.shares = nil
+}
+
+func (s *iterationStats) get() []sasl.IterationShare {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shares != nil {
+		return s.shares
+	}
+	total, mode, modeN := 0, s.def, 0
+	its := make([]int, 0, len(s.counts))
+	for it, n := range s.counts {
+		total += n
+		its = append(its, it)
+		if n > modeN || n == modeN && it > mode {
+			mode, modeN = it, n
+		}
+	}
+	slices.Sort(its)
+	var out []sasl.IterationShare
+	for _, it := range its {
+		if w := (s.counts[it]*200 + total) / (2 * total); w > 0 {
+			out = append(out, sasl.IterationShare{Iterations: it, Weight: w})
+		}
+	}
+	if len(out) == 0 {
+		out = []sasl.IterationShare{{Iterations: mode, Weight: 1}}
+	}
+	s.shares = out
+	return out
 }

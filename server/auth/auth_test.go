@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -287,5 +288,54 @@ func TestLoginKey(t *testing.T) {
 	}
 	if _, d, err := a.LoginKey(ctx, alice, "SHA-1"); err != nil || d {
 		t.Errorf("LoginKey without a status store: disabled %v, %v", d, err)
+	}
+}
+
+// The counts announced for unknown users follow the stored accounts':
+// read from storage at start, then kept up to date by Create, SetPassword
+// and Delete; in whole percent.
+func TestFakeIterationShares(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t)
+	old := New(s.Accounts, Options{Iterations: 4096})
+	for _, u := range []string{"a", "b", "c"} {
+		if err := old.Create(ctx, jid.MustParse(u+"@example.org"), "pw-"+u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The operator raised the configured count; a restart.
+	a := New(s.Accounts, Options{Iterations: 10000})
+	if got := a.FakeIterationShares(); !reflect.DeepEqual(got, []sasl.IterationShare{{Iterations: 10000, Weight: 1}}) {
+		t.Fatalf("before loading: %v, want the configured count", got)
+	}
+	if err := a.LoadIterationCounts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.FakeIterationShares(); !reflect.DeepEqual(got, []sasl.IterationShare{{Iterations: 4096, Weight: 100}}) {
+		t.Fatalf("after loading: %v, want every stored account's 4096", got)
+	}
+	if err := a.Create(ctx, jid.MustParse("d@example.org"), "pw-d"); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.FakeIterationShares(); !reflect.DeepEqual(got, []sasl.IterationShare{{Iterations: 4096, Weight: 75}, {Iterations: 10000, Weight: 25}}) {
+		t.Fatalf("after a new account: %v", got)
+	}
+	if err := a.SetPassword(ctx, jid.MustParse("a@example.org"), "new-pw"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Delete(ctx, jid.MustParse("b@example.org")); err != nil {
+		t.Fatal(err)
+	}
+	want := []sasl.IterationShare{{Iterations: 4096, Weight: 33}, {Iterations: 10000, Weight: 67}}
+	if got := a.FakeIterationShares(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("after a password change and a deletion: %v, want %v", got, want)
+	}
+	// The same figures as a fresh start reading the storage.
+	fresh := New(s.Accounts, Options{Iterations: 10000})
+	if err := fresh.LoadIterationCounts(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := fresh.FakeIterationShares(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("reloaded: %v, want %v", got, want)
 	}
 }

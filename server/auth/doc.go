@@ -8,7 +8,10 @@
 // password with [Authenticator.CheckPassword], which re-derives StoredKey from
 // the stored salt and iteration count and compares in constant time.
 //
-// Throttling counts failures per account and per client address (IPv6
-// addresses are grouped by /64) in a sliding window. The tables are bounded:
-// entries expire with the window and their number is capped.
+// Throttling counts wrong passwords per (account, client address) and per
+// client address (IPv6 addresses are grouped by /64) in a sliding window,
+// and slows later logins of a key down with a doubling, capped delay
+// ([Authenticator.LoginDelay]); it never refuses, so failures from one
+// address never touch an account's logins from another. The tables are
+// bounded: entries expire with the window and their number is capped.
 package auth

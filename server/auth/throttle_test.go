@@ -1,171 +1,215 @@
 package auth
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
-func TestThrottlePerAccount(t *testing.T) {
-	ctx := t.Context()
-	s := openStore(t)
+// testThrottle is a throttle small enough to walk through by hand.
+var testThrottle = Throttle{FreePerAccount: 3, FreePerAddress: 10, Delay: time.Second, MaxDelay: 8 * time.Second, Window: 10 * time.Minute}
+
+// Failures of one account from one address slow down that account's
+// logins from there, with a delay doubling per failure up to the cap,
+// and leave its logins from any other address alone: a stranger cannot
+// lock (or even slow) a user out from elsewhere.
+func TestThrottlePerAccountAndAddress(t *testing.T) {
 	clk := newClock()
-	a := New(s.Accounts, Options{MaxFailuresPerAccount: 3, MaxFailuresPerIP: 100, FailureWindow: time.Minute, Now: clk.Now})
-	if err := a.Create(ctx, alice, "secret-pw"); err != nil {
-		t.Fatal(err)
-	}
-	// A client tries passwords from changing addresses.
-	attempt := func(i int, pw string) error {
-		ip := netip.AddrFrom4([4]byte{198, 51, 100, byte(i)})
-		if err := a.Allow(alice, ip); err != nil {
-			return err
-		}
-		if err := a.CheckPassword(ctx, alice, pw); err != nil {
-			a.Failed(alice, ip)
-			return err
-		}
-		a.Succeeded(alice, ip)
-		return nil
-	}
+	a := New(nil, Options{Throttle: testThrottle, Now: clk.Now})
+	attacker := netip.MustParseAddr("198.51.100.1")
+	home := netip.MustParseAddr("203.0.113.5")
 	for i := range 3 {
-		if err := attempt(i, "guess"); !errors.Is(err, ErrNotAuthorized) {
-			t.Fatalf("attempt %d = %v, want ErrNotAuthorized", i, err)
+		if d := a.LoginDelay(alice, attacker); d != 0 {
+			t.Fatalf("attempt %d delayed %v before the free failures were used", i, d)
 		}
-		clk.Advance(time.Second)
+		a.Failed(alice, attacker)
 	}
-	// Now even the right password is refused, from any address.
-	if err := attempt(50, "secret-pw"); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("attempt after 3 failures = %v, want ErrThrottled", err)
-	}
-	// Other accounts are not affected.
-	if err := a.Allow(bob, netip.MustParseAddr("198.51.100.1")); err != nil {
-		t.Fatalf("Allow(bob) = %v", err)
-	}
-	// Sliding window: 58s after the first failure it still counts...
-	clk.Advance(55 * time.Second) // first failure at t0, now t0+58s
-	if err := a.Allow(alice, netip.Addr{}); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("Allow inside the window = %v, want ErrThrottled", err)
-	}
-	// ...and once it leaves the window one attempt is possible again.
-	clk.Advance(2 * time.Second)
-	if err := a.Allow(alice, netip.Addr{}); err != nil {
-		t.Fatalf("Allow after the first failure expired = %v", err)
-	}
-	if err := attempt(60, "secret-pw"); err != nil {
-		t.Fatalf("right password after recovery = %v", err)
-	}
-	// Success cleared the account's failures.
-	for i := range 2 {
-		if err := attempt(70+i, "guess"); !errors.Is(err, ErrNotAuthorized) {
-			t.Fatalf("attempt = %v, want ErrNotAuthorized", err)
+	// Sequential attempts: each waits the delay after the last failure,
+	// doubling, capped at MaxDelay.
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second} {
+		if d := a.LoginDelay(alice, attacker); d != want {
+			t.Fatalf("delayed attempt %d waits %v, want %v", i, d, want)
 		}
+		clk.Advance(want)
+		a.Failed(alice, attacker)
 	}
-	if err := a.Allow(alice, netip.Addr{}); err != nil {
-		t.Fatalf("Allow after success + 2 failures = %v, want nil", err)
+	// The account from another address, and another account from the
+	// attacker's address (below the address limit), are not delayed.
+	if d := a.LoginDelay(alice, home); d != 0 {
+		t.Fatalf("alice from home waits %v", d)
 	}
-	// Full and bare JIDs share the counter.
-	a.Failed(jid.MustParse("alice@example.org/phone"), netip.Addr{})
-	if err := a.Allow(alice, netip.Addr{}); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("failure through a full JID not counted: %v", err)
+	if d := a.LoginDelay(bob, attacker); d != 0 {
+		t.Fatalf("bob from the attacker's address waits %v", d)
+	}
+	// The count holds while failures come less than a window apart: a
+	// failure 9 minutes later still owes the capped delay...
+	clk.Advance(9 * time.Minute)
+	a.Failed(alice, attacker)
+	if d := a.LoginDelay(alice, attacker); d != 8*time.Second {
+		t.Fatalf("a failure 9 minutes after the last: next waits %v, want 8s", d)
+	}
+	// ...and a whole window without a failure forgets it.
+	clk.Advance(10 * time.Minute)
+	a.Failed(alice, attacker)
+	if d := a.LoginDelay(alice, attacker); d != 0 {
+		t.Fatalf("a failure after a quiet window: next waits %v, want none", d)
 	}
 }
 
-func TestThrottlePerIP(t *testing.T) {
+// Parallel attempts of one key do not all wait the same delay: each
+// books the next turn, so that many connections gain nothing. No wait
+// exceeds MaxDelay.
+func TestThrottleSpacesParallelAttempts(t *testing.T) {
 	clk := newClock()
-	a := New(nil, Options{MaxFailuresPerAccount: 100, MaxFailuresPerIP: 4, FailureWindow: time.Minute, Now: clk.Now})
-	ip := netip.MustParseAddr("203.0.113.7")
-	other := netip.MustParseAddr("203.0.113.8")
-	for i := range 4 {
-		u := jid.MustParse(fmt.Sprintf("user%d@example.org", i))
-		if err := a.Allow(u, ip); err != nil {
-			t.Fatalf("Allow before limit: %v", err)
-		}
-		a.Failed(u, ip)
+	a := New(nil, Options{Throttle: testThrottle, Now: clk.Now})
+	ip := netip.MustParseAddr("198.51.100.1")
+	for range 3 {
+		a.Failed(alice, ip)
 	}
-	// Any account, and the pre-auth check without one, is refused from ip.
+	var got []time.Duration
+	for range 12 {
+		got = append(got, a.LoginDelay(alice, ip))
+	}
+	want := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 8, 8, 8, 8}
+	for i := range want {
+		if got[i] != want[i]*time.Second {
+			t.Fatalf("parallel waits %v, want 1s, 2s, ... capped at 8s", got)
+		}
+	}
+}
+
+// A successful login clears the account's failures from that address,
+// not the address's own count (else one owned account would reset it).
+func TestThrottleSuccessResetsPair(t *testing.T) {
+	clk := newClock()
+	a := New(nil, Options{Throttle: Throttle{FreePerAccount: 2, FreePerAddress: 3, Delay: time.Second, MaxDelay: 8 * time.Second}, Now: clk.Now})
+	ip := netip.MustParseAddr("198.51.100.1")
+	a.Failed(alice, ip)
+	a.Failed(alice, ip)
+	if d := a.LoginDelay(alice, ip); d == 0 {
+		t.Fatal("no delay after the free failures")
+	}
+	clk.Advance(time.Second)
+	a.Succeeded(alice, ip)
+	if d := a.LoginDelay(alice, ip); d != 0 {
+		t.Fatalf("after a success: waits %v", d)
+	}
+	// The address had 2 failures; one more reaches its limit of 3, and
+	// a success does not clear it.
+	a.Failed(bob, ip)
+	a.Succeeded(bob, ip)
+	if d := a.LoginDelay(jid.MustParse("carol@example.org"), ip); d == 0 {
+		t.Fatal("a success cleared the address's failures")
+	}
+}
+
+// Failures across accounts from one address slow down every login from
+// it, and only from it; an IPv6 /64 is one address, an IPv4-mapped
+// address is its IPv4 address.
+func TestThrottlePerAddress(t *testing.T) {
+	clk := newClock()
+	a := New(nil, Options{Throttle: testThrottle, Now: clk.Now})
+	for i := range 10 {
+		a.Failed(jid.MustParse(fmt.Sprintf("user%d@example.org", i)), netip.MustParseAddr(fmt.Sprintf("2001:db8:1:2::%x", i+1)))
+	}
 	fresh := jid.MustParse("fresh@example.org")
-	if err := a.Allow(fresh, ip); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("Allow(fresh, ip) = %v, want ErrThrottled", err)
+	if d := a.LoginDelay(fresh, netip.MustParseAddr("2001:db8:1:2:abcd::1")); d != time.Second {
+		t.Fatalf("same /64 waits %v, want 1s", d)
 	}
-	if err := a.Allow(jid.JID{}, ip); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("Allow(zero, ip) = %v, want ErrThrottled", err)
+	if d := a.LoginDelay(fresh, netip.MustParseAddr("2001:db8:1:3::1")); d != 0 {
+		t.Fatalf("other /64 waits %v", d)
 	}
-	// IPv4-mapped IPv6 is the same address.
-	if err := a.Allow(fresh, netip.MustParseAddr("::ffff:203.0.113.7")); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("Allow(4in6) = %v, want ErrThrottled", err)
+	v4 := netip.MustParseAddr("192.0.2.7")
+	for i := range 10 {
+		a.Failed(jid.MustParse(fmt.Sprintf("user%d@example.org", i)), v4)
 	}
-	if err := a.Allow(fresh, other); err != nil {
-		t.Fatalf("Allow(other ip) = %v", err)
+	if d := a.LoginDelay(fresh, netip.MustParseAddr("::ffff:192.0.2.7")); d == 0 {
+		t.Fatal("IPv4-mapped address not counted as its IPv4 address")
 	}
-	// Success of one account does not reset the address.
-	a.Succeeded(fresh, ip)
-	if err := a.Allow(jid.JID{}, ip); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("Succeeded reset the address counter: %v", err)
-	}
-	clk.Advance(time.Minute)
-	if err := a.Allow(fresh, ip); err != nil {
-		t.Fatalf("Allow after the window = %v", err)
-	}
-}
-
-func TestThrottleIPv6Prefix(t *testing.T) {
-	clk := newClock()
-	a := New(nil, Options{MaxFailuresPerIP: 2, Now: clk.Now})
-	a.Failed(jid.JID{}, netip.MustParseAddr("2001:db8:1:2::1"))
-	a.Failed(jid.JID{}, netip.MustParseAddr("2001:db8:1:2:ffff::9"))
-	if err := a.Allow(jid.JID{}, netip.MustParseAddr("2001:db8:1:2:abcd::1")); !errors.Is(err, ErrThrottled) {
-		t.Fatalf("same /64 = %v, want ErrThrottled", err)
-	}
-	if err := a.Allow(jid.JID{}, netip.MustParseAddr("2001:db8:1:3::1")); err != nil {
-		t.Fatalf("other /64 = %v", err)
+	// Unknown addresses are never delayed.
+	if d := a.LoginDelay(fresh, netip.Addr{}); d != 0 {
+		t.Fatalf("invalid address waits %v", d)
 	}
 }
 
 func TestThrottleDisabled(t *testing.T) {
-	a := New(nil, Options{})
+	a := New(nil, Options{Throttle: Throttle{MaxDelay: -1}})
 	ip := netip.MustParseAddr("192.0.2.1")
 	for range 1000 {
 		a.Failed(alice, ip)
 	}
-	if err := a.Allow(alice, ip); err != nil {
-		t.Fatalf("zero limits should disable throttling: %v", err)
+	if d := a.LoginDelay(alice, ip); d != 0 {
+		t.Fatalf("disabled throttle delays %v", d)
 	}
-	if a.byAccount.size() != 0 || a.byIP.size() != 0 {
-		t.Fatal("disabled limiter tracks entries")
+	if p, ad := a.throttle.size(); p != 0 || ad != 0 {
+		t.Fatal("disabled throttle tracks entries")
+	}
+}
+
+// Deleting an account forgets its failures from every address.
+func TestThrottleForgetsDeletedAccount(t *testing.T) {
+	ctx := t.Context()
+	s := openStore(t)
+	a := New(s.Accounts, Options{Throttle: testThrottle})
+	if err := a.Create(ctx, alice, "pw-alice"); err != nil {
+		t.Fatal(err)
+	}
+	ip := netip.MustParseAddr("192.0.2.1")
+	for range 5 {
+		a.Failed(alice, ip)
+	}
+	if err := a.Delete(ctx, alice); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := a.throttle.size(); p != 0 {
+		t.Fatalf("%d pair records left after deletion", p)
 	}
 }
 
 func TestThrottleBounded(t *testing.T) {
 	clk := newClock()
-	a := New(nil, Options{MaxFailuresPerAccount: 3, MaxFailuresPerIP: 3, MaxTracked: 50, FailureWindow: time.Minute, Now: clk.Now})
+	a := New(nil, Options{Throttle: Throttle{FreePerAccount: 3, FreePerAddress: 3, MaxTracked: 50, Window: time.Minute}, Now: clk.Now})
 	for i := range 1000 {
 		u := jid.MustParse(fmt.Sprintf("u%d@example.org", i))
 		a.Failed(u, netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}))
-		if n := a.byAccount.size(); n > 50 {
-			t.Fatalf("account table grew to %d, cap 50", n)
+		if p, ad := a.throttle.size(); p > 50 || ad > 50 {
+			t.Fatalf("tables grew to %d pairs, %d addresses; cap 50", p, ad)
 		}
-		if n := a.byIP.size(); n > 50 {
-			t.Fatalf("address table grew to %d, cap 50", n)
-		}
-	}
-	// The failure timestamps per key are bounded too.
-	for range 100 {
-		a.Failed(alice, netip.Addr{})
-	}
-	a.byAccount.mu.Lock()
-	n := len(a.byAccount.failures[alice.String()])
-	a.byAccount.mu.Unlock()
-	if n != 3 {
-		t.Fatalf("alice has %d recorded failures, want max 3", n)
 	}
 	// Once the window passes, the next operation sweeps expired entries.
 	clk.Advance(2 * time.Minute)
-	a.Failed(bob, netip.MustParseAddr("192.0.2.9"))
-	if a.byAccount.size() != 1 || a.byIP.size() != 1 {
-		t.Fatalf("after expiry: %d accounts, %d addresses tracked; want 1, 1", a.byAccount.size(), a.byIP.size())
+	a.Failed(bob, netip.MustParseAddr("192.0.2.10"))
+	if p, ad := a.throttle.size(); p != 1 || ad != 1 {
+		t.Fatalf("after expiry: %d pairs, %d addresses tracked; want 1, 1", p, ad)
+	}
+}
+
+// BenchmarkThrottleFull measures what full tables cost: an attacker
+// failing for as many (account, address) pairs as the throttle tracks,
+// with long names. Reported: heap bytes per tracked pair (with its
+// address record).
+func BenchmarkThrottleFull(b *testing.B) {
+	const n = 100_000
+	long := strings.Repeat("x", 1000)
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		th := newThrottle(Throttle{}, time.Now)
+		for i := range n {
+			th.fail(fmt.Sprintf("%s%d@example.org", long, i), netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if p, a := th.size(); p != n || a != n {
+			b.Fatalf("%d pairs, %d addresses", p, a)
+		}
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "B/pair")
+		runtime.KeepAlive(th)
 	}
 }

@@ -35,7 +35,11 @@ type Authenticator interface {
 	// CheckEnabled fails with an error wrapping auth.ErrAccountDisabled
 	// for a disabled account.
 	CheckEnabled(ctx context.Context, user jid.JID) error
-	Allow(user jid.JID, ip netip.Addr) error
+	// LoginDelay says how long a password login of user (zero if not
+	// known yet) from ip must wait because of recent failures; it books
+	// the attempt's turn (auth.Authenticator.LoginDelay).
+	LoginDelay(user jid.JID, ip netip.Addr) time.Duration
+	// Failed records a wrong password; Succeeded a login.
 	Failed(user jid.JID, ip netip.Addr)
 	Succeeded(user jid.JID, ip netip.Addr)
 }

@@ -65,6 +65,7 @@ type conn struct {
 	session      *sm.Session
 	fullJID      string // session.JID().String(), stamped as 'from' on every stanza
 	saslFailures int
+	resumeFor    jid.JID // during a SASL2 login with <resume/>: the resumable session's account
 
 	writeMu    sync.Mutex // serialises writes on nc; guards sentHeader, sentClose
 	sentHeader bool

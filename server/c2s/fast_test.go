@@ -68,7 +68,7 @@ func expectFASTFailure(t *testing.T, final *stanza.Element, want string) {
 // later logins in one round trip, only for the client and the mechanism
 // it was issued to.
 func TestFASTLogin(t *testing.T) {
-	s, alice, bob := newServer(t, func(c *config.Config) { c.Auth.MaxFailuresPerAccount, c.Auth.MaxFailuresPerIP = 0, 0 })
+	s, alice, bob := newServer(t, func(c *config.Config) { c.Auth.MaxFailureDelay = 0 })
 	before := time.Now()
 	tok := fastToken(t, s, fast.HTSHA256None, testUAID)
 	if len(tok.Token) < 65 || tok.Expiry.Before(before.Add(13*24*time.Hour)) || tok.Expiry.After(before.Add(15*24*time.Hour)) {
@@ -145,7 +145,7 @@ func TestFASTLogin(t *testing.T) {
 func TestFASTRotationAndExpiry(t *testing.T) {
 	s, _, _ := newServer(t, func(c *config.Config) {
 		c.Auth.FastTokenLifetime = 4 * time.Second
-		c.Auth.MaxFailuresPerAccount, c.Auth.MaxFailuresPerIP = 0, 0
+		c.Auth.MaxFailureDelay = 0
 	})
 	old := fastToken(t, s, fast.HTSHA256None, testUAID)
 	final := fastLogin(t, s, fast.HTSHA256None, old.Token, testUAID, nil)

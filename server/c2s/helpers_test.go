@@ -351,6 +351,11 @@ func failureCondition(el *stanza.Element) string {
 	return "(none)"
 }
 
+// failureText returns the <text/> of a SASL <failure/>.
+func failureText(el *stanza.Element) string {
+	return el.ChildText(nsSASL, "text")
+}
+
 // expectFailure checks that el is a SASL failure with condition want.
 func expectFailure(t testing.TB, el *stanza.Element, want string) {
 	t.Helper()

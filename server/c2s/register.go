@@ -213,29 +213,37 @@ func (c *conn) register(ctx context.Context, p *stanza.Element, reply func(*stan
 	if limiter == nil {
 		limiter = c.srv.regLimiter
 	}
-	if !limiter.Allow(c.ip) {
+	// Checked and counted in one step: parallel registrations from one
+	// address cannot all pass the check before any is counted. A
+	// registration that then fails gives its slot back.
+	slot, ok := limiter.Reserve(c.ip)
+	if !ok {
 		c.log.Warn("c2s: registration limit reached for this address")
 		return fail(&stanza.Error{Type: stanza.ErrWait, Condition: stanza.PolicyViolation, Text: "too many registrations from your address, try later"})
 	}
 	if exists, err := r.Exists(ctx, user); err != nil {
+		slot.Cancel()
 		c.log.Error("c2s: registration: checking the account", "err", err)
 		return fail(stanza.Err(stanza.InternalServerError))
 	} else if exists {
+		slot.Cancel()
 		return fail(stanza.Errorf(stanza.Conflict, "the username is taken"))
 	}
 	if inv.Token != "" {
 		// Used up atomically: two streams cannot both spend its last use.
 		if _, err := r.Invites.UseInvite(ctx, inv.Token, c.cfg.Now()); err != nil {
+			slot.Cancel()
 			return fail(stanza.Errorf(stanza.Forbidden, "a valid invitation is required"))
 		}
 	}
 	if err := r.Create(ctx, user, password); errors.Is(err, storage.ErrExists) {
+		slot.Cancel()
 		return fail(stanza.Errorf(stanza.Conflict, "the username is taken"))
 	} else if err != nil {
+		slot.Cancel()
 		c.log.Error("c2s: registration failed", "user", user, "err", err)
 		return fail(stanza.Err(stanza.InternalServerError))
 	}
-	limiter.Record(c.ip)
 	c.reg.done = true
 	c.log.Info("c2s: account registered in-band", "user", user, "invited", inv.Token != "")
 	return reply(stanza.Result(iq, nil))
@@ -280,22 +288,41 @@ func (l *RegistrationLimiter) live(ts []time.Time, now time.Time) []time.Time {
 	return ts[i:]
 }
 
-// Allow reports whether ip may register another account now.
-func (l *RegistrationLimiter) Allow(ip netip.Addr) bool {
-	k, ok := auth.AddressKey(ip)
-	if l == nil || l.max <= 0 || !ok {
-		return true
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.live(l.seen[k], l.now())) < l.max
+// RegistrationSlot is a registration counted by
+// [RegistrationLimiter.Reserve]; Cancel gives it back.
+type RegistrationSlot struct {
+	l   *RegistrationLimiter
+	key netip.Prefix
+	at  time.Time
 }
 
-// Record counts a registration from ip.
-func (l *RegistrationLimiter) Record(ip netip.Addr) {
+// Cancel uncounts the registration (it failed). It is safe on the zero
+// value and when called twice.
+func (s *RegistrationSlot) Cancel() {
+	if s == nil || s.l == nil {
+		return
+	}
+	l := s.l
+	s.l = nil
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ts := l.seen[s.key]
+	for i := len(ts) - 1; i >= 0; i-- {
+		if ts[i].Equal(s.at) {
+			l.seen[s.key] = append(ts[:i], ts[i+1:]...)
+			return
+		}
+	}
+}
+
+// Reserve checks that ip may register another account now and, if so,
+// counts the registration, in one step under the lock: of any number of
+// parallel registrations from one address, at most the limit pass. The
+// caller cancels the slot if the registration then fails.
+func (l *RegistrationLimiter) Reserve(ip netip.Addr) (*RegistrationSlot, bool) {
 	k, ok := auth.AddressKey(ip)
 	if l == nil || l.max <= 0 || !ok {
-		return
+		return &RegistrationSlot{}, true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -309,11 +336,17 @@ func (l *RegistrationLimiter) Record(ip netip.Addr) {
 		}
 	}
 	ts, tracked := l.seen[k]
+	ts = l.live(ts, now)
+	if len(ts) >= l.max {
+		l.seen[k] = ts
+		return nil, false
+	}
 	if !tracked && len(l.seen) >= maxRegistrationAddrs {
 		for victim := range l.seen {
 			delete(l.seen, victim)
 			break
 		}
 	}
-	l.seen[k] = append(l.live(ts, now), now)
+	l.seen[k] = append(ts, now)
+	return &RegistrationSlot{l: l, key: k, at: now}, true
 }

@@ -1,6 +1,7 @@
 package c2s_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -181,6 +182,48 @@ func TestRegistrationLimit(t *testing.T) {
 	if ok, _ := s.App.Stores().Accounts.AccountExists(t.Context(), s.JID(t, "u3")); ok {
 		t.Fatal("u3 created past the limit")
 	}
+}
+
+// The limit is checked and counted in one step: 20 registrations sent at
+// once from one address, each on its own stream, against a limit of 5
+// create exactly 5 accounts; the others get <policy-violation/>. A
+// registration that fails (a taken name) does not use up a slot.
+func TestRegistrationLimitParallel(t *testing.T) {
+	s, alice, bob := newServer(t, func(c *config.Config) {
+		c.Registration.Enabled = true
+		c.Registration.MaxPerIPPerHour = 5
+	})
+	taken := preauthRaw(t, s)
+	expectRegError(t, taken.iq(stanza.TypeSet, "r", legacy("carol", "long-password")), stanza.Conflict)
+
+	const n = 20
+	conns := make([]*raw, n)
+	for i := range conns {
+		conns[i] = preauthRaw(t, s)
+	}
+	for i, r := range conns {
+		r.send(stanza.NewIQ(stanza.TypeSet, "r", "", legacy(fmt.Sprintf("par%d", i), "long-password")))
+	}
+	created := 0
+	for i, r := range conns {
+		el := r.mustNext()
+		switch {
+		case el.Type() == stanza.TypeResult:
+			created++
+		case stanzaError(t, el) != stanza.PolicyViolation:
+			t.Fatalf("registration %d: %s", i, el)
+		}
+	}
+	accounts := 0
+	for i := range n {
+		if ok, _ := s.App.Stores().Accounts.AccountExists(t.Context(), s.JID(t, fmt.Sprintf("par%d", i))); ok {
+			accounts++
+		}
+	}
+	if created != 5 || accounts != 5 {
+		t.Fatalf("%d registrations succeeded and %d accounts exist, want exactly 5", created, accounts)
+	}
+	alive(t, alice, bob)
 }
 
 // With require_invite, an invitation (XEP-0401) is needed, presented with

@@ -7,6 +7,7 @@ import (
 
 	"github.com/parley-xmpp/parley/xmpp/bind2"
 	"github.com/parley-xmpp/parley/xmpp/fast"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/sasl"
 	"github.com/parley-xmpp/parley/xmpp/sasl2"
 	smns "github.com/parley-xmpp/parley/xmpp/sm"
@@ -50,7 +51,7 @@ func (c *conn) handlePreauth(ctx context.Context, el *stanza.Element) (bool, err
 
 // sasl2Fail reports a failed SASL2 authentication.
 func (c *conn) sasl2Fail(f *authFailure) error {
-	return c.saslFail(sasl2.Failure{Condition: f.cond, Text: f.text}.Element(), f.cond, f.user)
+	return c.saslFail(sasl2.Failure{Condition: f.cond, Text: f.reason()}.Element(), f)
 }
 
 // handleSASL2 runs a XEP-0388 authentication with its inline requests:
@@ -80,6 +81,8 @@ func (c *conn) handleSASL2(ctx context.Context, el *stanza.Element) error {
 	var resumeReq *stanza.Element
 	if r := a.Extension(smns.NS, smns.NameResume); r != nil && !c.cfg.SM.Disabled {
 		resumeReq = r
+		c.resumeFor = c.resumableAccount(r)
+		defer func() { c.resumeFor = jid.JID{} }()
 	}
 	var bindReq *bind2.Request
 	if b := a.Extension(bind2.NS, "bind"); b != nil {
@@ -170,6 +173,22 @@ func (c *conn) handleSASL2(ctx context.Context, el *stanza.Element) error {
 		release()
 	}
 	return err
+}
+
+// resumableAccount returns the account of the session a <resume/> names
+// if it can still be resumed, else the zero JID: a login carrying it is
+// not slowed down by others' failed logins (throttleWait). It proves
+// nothing by itself; the login still needs the account's credentials.
+func (c *conn) resumableAccount(el *stanza.Element) jid.JID {
+	r, err := smns.ParseResume(el)
+	if err != nil {
+		return jid.JID{}
+	}
+	s := c.cfg.Router.Sessions().Resumable(r.PrevID)
+	if s == nil {
+		return jid.JID{}
+	}
+	return s.JID().Bare()
 }
 
 // sasl2Features are the features that follow a SASL2 <success/>: those of

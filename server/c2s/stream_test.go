@@ -122,6 +122,31 @@ func TestStreamHeaderErrors(t *testing.T) {
 		})
 	}
 
+	// XMPP is XML 1.0 (RFC 6120 §11): a 1.1 declaration is refused,
+	// before and after TLS.
+	xml11 := "<?xml version='1.1'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='" + d + "' version='1.0'>"
+	t.Run("XML 1.1", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.write(xml11)
+		r.expectHeaderError(stream.NotWellFormed)
+		alive(t, alice, bob)
+	})
+	t.Run("XML 1.1 after TLS", func(t *testing.T) {
+		r := dialRaw(t, s)
+		r.open()
+		r.send(stanza.New(nsTLS, "starttls"))
+		if el := r.mustNext(); el.Name.Local != "proceed" {
+			t.Fatalf("got %s", el)
+		}
+		tc := tls.Client(r.nc, s.TLSConfig())
+		if err := tc.HandshakeContext(xmpptest.Context(t, ioTimeout)); err != nil {
+			t.Fatal(err)
+		}
+		r.nc, r.tls = tc, tc
+		r.write(xml11)
+		r.expectHeaderError(stream.NotWellFormed)
+	})
+
 	// A stream restart must not switch domains.
 	t.Run("domain change after TLS", func(t *testing.T) {
 		r := dialRaw(t, s)

@@ -167,15 +167,25 @@ type Auth struct {
 	// AllowPlain offers SASL PLAIN; it is only ever offered over TLS.
 	// Key "allow_plain".
 	AllowPlain bool
-	// MaxFailuresPerAccount is how many failed authentications one
-	// account may have within FailureWindow before further attempts are
-	// refused; 0 disables the limit. Key "max_failures_per_account".
-	MaxFailuresPerAccount int
-	// MaxFailuresPerIP is the same limit per client IP address; 0
-	// disables it. Key "max_failures_per_ip".
-	MaxFailuresPerIP int
-	// FailureWindow is the period over which failures are counted. Key
-	// "failure_window".
+	// FreeFailuresPerAccount is how many wrong passwords one account may
+	// have from one client address (an IPv6 /64 counting as one) before
+	// its logins from that address are slowed down.
+	// Logins from other addresses are not affected. Key
+	// "free_failures_per_account".
+	FreeFailuresPerAccount int
+	// FreeFailuresPerAddress is how many wrong passwords one client
+	// address may have, whatever the accounts, before every password
+	// login from it is slowed down. Key "free_failures_per_address".
+	FreeFailuresPerAddress int
+	// FailureDelay is the wait imposed once a limit above is reached; it
+	// doubles with each further failure. Key "failure_delay".
+	FailureDelay time.Duration
+	// MaxFailureDelay caps that wait; the server also keeps it to half
+	// of limits.preauth_timeout, so that a slowed login is not cut off.
+	// 0 disables login throttling. Key "max_failure_delay".
+	MaxFailureDelay time.Duration
+	// FailureWindow is how long failures are remembered: they are
+	// forgotten once it passes without a new one. Key "failure_window".
 	FailureWindow time.Duration
 	// SASL2 offers XEP-0388 authentication, with Bind 2 (XEP-0386) and
 	// FAST (XEP-0484) inline. Key "sasl2".
@@ -319,13 +329,15 @@ func Default() *Config {
 		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley},
 		Storage: Storage{Kind: StorageSQLite},
 		Auth: Auth{
-			ScramIterations:       4096,
-			AllowPlain:            true,
-			MaxFailuresPerAccount: 5,
-			MaxFailuresPerIP:      20,
-			FailureWindow:         time.Minute,
-			SASL2:                 true,
-			FastTokenLifetime:     14 * 24 * time.Hour,
+			ScramIterations:        4096,
+			AllowPlain:             true,
+			FreeFailuresPerAccount: 5,
+			FreeFailuresPerAddress: 20,
+			FailureDelay:           time.Second,
+			MaxFailureDelay:        15 * time.Second,
+			FailureWindow:          10 * time.Minute,
+			SASL2:                  true,
+			FastTokenLifetime:      14 * 24 * time.Hour,
 		},
 		Limits: Limits{
 			MaxStanzaBytes:     256 << 10,

@@ -45,7 +45,8 @@ func TestDefault(t *testing.T) {
 	if filepath.Dir(cert) != filepath.Join("parley-data", "tls") || filepath.Dir(key) != filepath.Dir(cert) || cert == key {
 		t.Errorf("SelfSignedFiles = %q, %q", cert, key)
 	}
-	wantAuth := Auth{ScramIterations: 4096, AllowPlain: true, MaxFailuresPerAccount: 5, MaxFailuresPerIP: 20, FailureWindow: time.Minute, SASL2: true, FastTokenLifetime: 14 * 24 * time.Hour}
+	wantAuth := Auth{ScramIterations: 4096, AllowPlain: true, FreeFailuresPerAccount: 5, FreeFailuresPerAddress: 20,
+		FailureDelay: time.Second, MaxFailureDelay: 15 * time.Second, FailureWindow: 10 * time.Minute, SASL2: true, FastTokenLifetime: 14 * 24 * time.Hour}
 	if c.Auth != wantAuth {
 		t.Errorf("Auth = %+v", c.Auth)
 	}
@@ -98,8 +99,10 @@ storage: "sqlite:/db/parley.db"
 auth:
   scram_iterations: 10000
   allow_plain: false
-  max_failures_per_account: 0
-  max_failures_per_ip: 50
+  free_failures_per_account: 3
+  free_failures_per_address: 50
+  failure_delay: 2s
+  max_failure_delay: 8s
   failure_window: 90s
   sasl2: false
   fast_token_lifetime: 72h
@@ -152,7 +155,8 @@ func TestParseFull(t *testing.T) {
 			RecordLayer:  RecordLayerGo,
 		},
 		Storage: Storage{Kind: StorageSQLite, Path: "/db/parley.db"},
-		Auth:    Auth{ScramIterations: 10000, MaxFailuresPerIP: 50, FailureWindow: 90 * time.Second, FastTokenLifetime: 72 * time.Hour},
+		Auth: Auth{ScramIterations: 10000, FreeFailuresPerAccount: 3, FreeFailuresPerAddress: 50, FailureDelay: 2 * time.Second,
+			MaxFailureDelay: 8 * time.Second, FailureWindow: 90 * time.Second, FastTokenLifetime: 72 * time.Hour},
 		Limits: Limits{
 			MaxStanzaBytes: 1 << 20, MaxDepth: 32, PreauthStanzaBytes: 4096, PreauthElements: 16,
 			PreauthTimeout: 10 * time.Second, SessionsPerAccount: 3, OutboundQueue: 500,

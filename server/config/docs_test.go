@@ -12,8 +12,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	// example file.
 	allKeys := []string{
 		"domains", "data_dir", "listeners", "type", "address", "tls", "certificates", "cert", "key",
-		"min_version", "record_layer", "storage", "auth", "scram_iterations", "allow_plain", "max_failures_per_account",
-		"max_failures_per_ip", "failure_window", "limits", "max_stanza_bytes", "max_depth",
+		"min_version", "record_layer", "storage", "auth", "scram_iterations", "allow_plain", "free_failures_per_account",
+		"free_failures_per_address", "failure_delay", "max_failure_delay", "failure_window", "limits", "max_stanza_bytes", "max_depth",
 		"preauth_stanza_bytes", "preauth_elements", "preauth_timeout", "sessions_per_account",
 		"outbound_queue", "offline_messages", "idle_ping", "ping_timeout", "park_after", "runtime", "gc_min_heap", "modules", "version", "hide",
 		"disabled", "mam", "default", "retention_days", "log", "level", "format",

@@ -36,6 +36,12 @@ func TestParseErrors(t *testing.T) {
 		{"duration zero", "limits:\n  ping_timeout: 0s\n", 2, 3, "limits.ping_timeout", "positive"},
 		{"duration negative", "limits:\n  idle_ping: -1m\n", 2, 3, "limits.idle_ping", "negative"},
 		{"scram iterations", "auth:\n  scram_iterations: 1000\n", 2, 3, "auth.scram_iterations", "at least 4096"},
+		// Keys of the old lockout, replaced by the slow-down: the error
+		// names the new keys.
+		{"replaced max_failures_per_account", "auth:\n  max_failures_per_account: 5\n", 2, 3, "auth.max_failures_per_account", "use auth.free_failures_per_account, auth.failure_delay and auth.max_failure_delay"},
+		{"replaced max_failures_per_ip", "auth:\n  max_failures_per_ip: 20\n", 2, 3, "auth.max_failures_per_ip", "use auth.free_failures_per_address, auth.failure_delay and auth.max_failure_delay"},
+		{"no free failures", "auth:\n  free_failures_per_account: 0\n", 2, 3, "auth.free_failures_per_account", "at least 1"},
+		{"max delay below delay", "auth:\n  failure_delay: 5s\n  max_failure_delay: 2s\n", 3, 3, "auth.max_failure_delay", "at least auth.failure_delay"},
 		{"bad domain", "domains:\n  - ok.example\n  - \"bad domain\"\n", 3, 5, "domains[1]", "not a valid domain"},
 		{"empty label", "domains: [a..b]\n", 1, 11, "domains[0]", "empty label"},
 		{"ip domain", "domains: [192.0.2.1]\n", 1, 11, "domains[0]", "IP address"},

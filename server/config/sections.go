@@ -149,13 +149,23 @@ func (d *decoder) tls(at, n *yaml.Node, key string, t *TLS) {
 // auth decodes the auth section.
 func (d *decoder) auth(at, n *yaml.Node, key string, a *Auth) {
 	d.mapping(at, n, key, map[string]field{
-		"scram_iterations":         func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.ScramIterations) },
-		"allow_plain":              func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &a.AllowPlain) },
-		"max_failures_per_account": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.MaxFailuresPerAccount) },
-		"max_failures_per_ip":      func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.MaxFailuresPerIP) },
-		"failure_window":           func(at, v *yaml.Node, k string) { d.duration(at, v, k, &a.FailureWindow) },
-		"sasl2":                    func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &a.SASL2) },
-		"fast_token_lifetime":      func(at, v *yaml.Node, k string) { d.duration(at, v, k, &a.FastTokenLifetime) },
+		"scram_iterations":          func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.ScramIterations) },
+		"allow_plain":               func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &a.AllowPlain) },
+		"free_failures_per_account": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.FreeFailuresPerAccount) },
+		"free_failures_per_address": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &a.FreeFailuresPerAddress) },
+		"failure_delay":             func(at, v *yaml.Node, k string) { d.duration(at, v, k, &a.FailureDelay) },
+		"max_failure_delay":         func(at, v *yaml.Node, k string) { d.duration(at, v, k, &a.MaxFailureDelay) },
+		"failure_window":            func(at, v *yaml.Node, k string) { d.duration(at, v, k, &a.FailureWindow) },
+		// Replaced keys: failures used to lock the account (or address)
+		// out; they now slow logins down per account and address.
+		"max_failures_per_account": func(at, _ *yaml.Node, k string) {
+			d.fail(at, k, "was replaced: failed logins now slow down (never refuse) the logins of one account from one address; use auth.free_failures_per_account, auth.failure_delay and auth.max_failure_delay (0 disables throttling)")
+		},
+		"max_failures_per_ip": func(at, _ *yaml.Node, k string) {
+			d.fail(at, k, "was replaced: failed logins now slow down (never refuse) logins from an address; use auth.free_failures_per_address, auth.failure_delay and auth.max_failure_delay (0 disables throttling)")
+		},
+		"sasl2":               func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &a.SASL2) },
+		"fast_token_lifetime": func(at, v *yaml.Node, k string) { d.duration(at, v, k, &a.FastTokenLifetime) },
 	})
 }
 

@@ -111,9 +111,16 @@ func (c *Config) problems() []problem {
 
 	a := c.Auth
 	atLeast("auth.scram_iterations", a.ScramIterations, 4096)
-	atLeast("auth.max_failures_per_account", a.MaxFailuresPerAccount, 0)
-	atLeast("auth.max_failures_per_ip", a.MaxFailuresPerIP, 0)
+	atLeast("auth.free_failures_per_account", a.FreeFailuresPerAccount, 1)
+	atLeast("auth.free_failures_per_address", a.FreeFailuresPerAddress, 1)
+	positive("auth.failure_delay", a.FailureDelay)
 	positive("auth.failure_window", a.FailureWindow)
+	switch {
+	case a.MaxFailureDelay < 0:
+		add("auth.max_failure_delay", "must not be negative (0 disables login throttling)")
+	case a.MaxFailureDelay > 0 && a.MaxFailureDelay < a.FailureDelay:
+		add("auth.max_failure_delay", "must be at least auth.failure_delay (%s)", a.FailureDelay)
+	}
 	if a.FastTokenLifetime < 0 {
 		add("auth.fast_token_lifetime", "must not be negative")
 	}

@@ -26,3 +26,13 @@ type LoginReader interface {
 	// disabled; ErrNotFound if there is no account.
 	LoginKeys(ctx context.Context, user jid.JID) (keys []SCRAMKey, disabled bool, err error)
 }
+
+// IterationCounter is implemented by backends that can tell how many
+// accounts have SCRAM keys derived with each PBKDF2 iteration count. The
+// authenticator announces counts in the same proportions to logins of
+// unknown users, so that a count does not tell whether an account exists.
+type IterationCounter interface {
+	// IterationCounts maps each iteration count found among the stored
+	// keys to the number of accounts with keys of that count.
+	IterationCounts(ctx context.Context) (map[int]int, error)
+}

@@ -24,6 +24,14 @@ const (
 // the user does not exist or has no credentials for the requested hash.
 var ErrUnknownUser = errors.New("sasl: unknown user")
 
+// ErrInvalidProof is the cause (Failure.Err) of a server-side failure
+// whose exchange was complete and well-formed but whose proof of the
+// password was wrong (or whose user is unknown, which is not told apart):
+// the only kind of failure that is a password guess. Every other failure
+// (malformed messages, refused channel binding, downgrade detection) is
+// not.
+var ErrInvalidProof = errors.New("sasl: invalid proof")
+
 // ErrServerSignature is returned by a SCRAM client when the server-final
 // message's verifier does not match: the server does not know the password.
 var ErrServerSignature = errors.New("sasl: server signature mismatch")

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
@@ -181,6 +182,46 @@ func saltedPassword(h Hash, password string, salt []byte, iterations int) ([]byt
 		return nil, fmt.Errorf("sasl: computing salted password: %w", err)
 	}
 	return k, nil
+}
+
+// IterationShare is a PBKDF2 iteration count and its weight among the
+// stored accounts (for instance the percentage of accounts whose
+// credentials use it).
+type IterationShare struct {
+	Iterations int
+	Weight     int
+}
+
+// fakeIterations picks the iteration count announced to username, a user
+// that does not exist: a draw from shares keyed by the secret and the
+// username, so that unknown users get counts in the same proportions as
+// stored accounts, the same username always the same count (as long as
+// the proportions hold), whatever the hash, and nobody without the secret
+// can predict which. Without shares it is def.
+func fakeIterations(secret []byte, username string, shares []IterationShare, def int) int {
+	total := 0
+	for _, sh := range shares {
+		if sh.Weight > 0 && sh.Iterations > 0 {
+			total += sh.Weight
+		}
+	}
+	if total == 0 {
+		return def
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("parley-sasl-fake-iterations\x00"))
+	mac.Write([]byte(username))
+	pick := int(binary.BigEndian.Uint64(mac.Sum(nil)) % uint64(total))
+	for _, sh := range shares {
+		if sh.Weight <= 0 || sh.Iterations <= 0 {
+			continue
+		}
+		if pick < sh.Weight {
+			return sh.Iterations
+		}
+		pick -= sh.Weight
+	}
+	return def // unreachable
 }
 
 // fakeCredentials returns deterministic, unusable credentials for a user

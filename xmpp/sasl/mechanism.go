@@ -78,9 +78,16 @@ type ServerConfig struct {
 	// FakeSecret is a per-server secret used to derive deterministic fake
 	// salts for unknown users. Required for SCRAM mechanisms.
 	FakeSecret []byte
-	// FakeIterations is the iteration count announced for unknown users; it
-	// should equal the count used for real accounts. Zero means 4096.
+	// FakeIterations is the iteration count announced for unknown users
+	// when FakeIterationShares is empty; it should equal the count used
+	// for real accounts. Zero means 4096.
 	FakeIterations int
+	// FakeIterationShares are the iteration counts of the stored
+	// accounts with their weights: unknown users are announced counts
+	// drawn from them (per username, keyed by FakeSecret), so that a
+	// count does not tell whether the account exists even when stored
+	// accounts carry several (after a change of the configured count).
+	FakeIterationShares []IterationShare
 	// ChannelBindings maps each channel-binding type the server supports
 	// (and advertises with XEP-0440) on this connection to its data. Empty
 	// when the connection is not TLS.

@@ -140,22 +140,44 @@ func (s *scramServer) advertisedPlus() bool {
 	return false
 }
 
+// offeredCB lists the channel-binding types of this connection, sorted.
+func (s *scramServer) offeredCB() string {
+	types := slices.Sorted(maps.Keys(s.cfg.ChannelBindings))
+	if len(types) == 0 {
+		return "none"
+	}
+	return strings.Join(types, ", ")
+}
+
+// plusMechanisms lists the -PLUS mechanisms advertised.
+func (s *scramServer) plusMechanisms() []string {
+	var out []string
+	for _, m := range s.cfg.Mechanisms {
+		if strings.HasSuffix(m, plusSuffix) && strings.HasPrefix(m, scramPrefix) {
+			out = append(out, m)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, "-PLUS mechanisms")
+	}
+	return out
+}
+
 // parseGS2 validates the GS2 header fields (RFC 5802 §7) and the channel
 // binding policy, recording the expected channel-binding input.
 func (s *scramServer) parseGS2(flag, authzField string) error {
 	switch {
-	case flag == "n":
+	case flag == "n" || flag == "y":
 		if s.plus {
-			return fail(NotAuthorized, "channel binding required by "+s.name)
+			return fail(NotAuthorized, s.name+" needs channel binding (gs2 flag p=<type>); offered: "+s.offeredCB())
 		}
-	case flag == "y":
-		if s.plus {
-			return fail(NotAuthorized, "channel binding required by "+s.name)
-		}
-		if s.advertisedPlus() {
+		if flag == "y" && s.advertisedPlus() {
 			// RFC 5802 §6: the client supports channel binding but did
-			// not see it offered although we did: a downgrade.
-			return fail(NotAuthorized, "channel binding downgrade detected")
+			// not see it offered although we did: a downgrade, or a
+			// client whose binding types we do not support, which must
+			// say "n" rather than "y" for this mechanism to work.
+			return fail(NotAuthorized, "channel binding downgrade detected: the client supports channel binding (gs2 flag y) and the server offers it with "+
+				strings.Join(s.plusMechanisms(), ", ")+" (types: "+s.offeredCB()+")")
 		}
 	case strings.HasPrefix(flag, "p="):
 		cb := flag[2:]
@@ -163,11 +185,13 @@ func (s *scramServer) parseGS2(flag, authzField string) error {
 			return fail(MalformedRequest, "invalid channel-binding name")
 		}
 		if !s.plus {
-			return fail(MalformedRequest, "channel binding requested with "+s.name)
+			return fail(MalformedRequest, "channel binding requested with "+s.name+", which has none; use "+s.name+plusSuffix)
 		}
 		data, ok := s.cfg.ChannelBindings[cb]
 		if !ok {
-			return fail(NotAuthorized, "unsupported-channel-binding-type")
+			// Not a malformed request: the mechanism is unusable with
+			// this binding type (RFC 6120 §6.5.4; XEP-0440 lists ours).
+			return fail(InvalidMechanism, "channel binding type "+cb+" is not supported; offered: "+s.offeredCB())
 		}
 		s.cbType, s.cbData = cb, data
 	default:
@@ -247,6 +271,7 @@ func (s *scramServer) clientFirst(in []byte) ([]byte, error) {
 		if iters <= 0 {
 			iters = defaultFakeIters
 		}
+		iters = fakeIterations(s.cfg.FakeSecret, user, s.cfg.FakeIterationShares, iters)
 		creds, s.fake = fakeCredentials(s.h, s.cfg.FakeSecret, user, iters), true
 	case err != nil:
 		return nil, &Failure{Condition: TemporaryAuthFailure, Err: fmt.Errorf("looking up credentials: %w", err)}
@@ -322,7 +347,7 @@ func (s *scramServer) clientFinal(in []byte) ([]byte, error) {
 	subtle.XORBytes(clientKey, proof, clientSig)
 	match := subtle.ConstantTimeCompare(s.h.sum(clientKey), s.creds.StoredKey) == 1
 	if !match || s.fake {
-		return nil, fail(NotAuthorized, "invalid-proof")
+		return nil, &Failure{Condition: NotAuthorized, Text: "wrong username or password", Err: ErrInvalidProof}
 	}
 	serverSig := s.h.hmac(s.creds.ServerKey, authMessage)
 	return []byte("v=" + encodeB64(serverSig)), nil

@@ -113,6 +113,10 @@ func TestWrongPasswordAndUnknownUserIndistinguishable(t *testing.T) {
 	if f1.Error() != f2.Error() {
 		t.Fatalf("failures differ: %q vs %q", f1, f2)
 	}
+	// Both are password guesses, the only failures a throttle counts.
+	if !errors.Is(errWrong, ErrInvalidProof) || !errors.Is(errUnknown, ErrInvalidProof) {
+		t.Fatalf("a wrong proof does not wrap ErrInvalidProof: %v, %v", errWrong, errUnknown)
+	}
 	if s1.Username() != "" || s2.Username() != "" {
 		t.Fatal("username exposed after failure")
 	}
@@ -178,7 +182,8 @@ func TestGS2Header(t *testing.T) {
 		{"y with cb but no mechanism list", ScramSHA1, false, cb, "y,,n=user,r=abc", NotAuthorized, ""},
 		{"plus requires p", ScramSHA1Plus, true, cb, "n,,n=user,r=abc", NotAuthorized, ""},
 		{"plus rejects y", ScramSHA1Plus, true, cb, "y,,n=user,r=abc", NotAuthorized, ""},
-		{"unknown cb type", ScramSHA1Plus, true, cb, "p=tls-unique,,n=user,r=abc", NotAuthorized, ""},
+		// RFC 6120 §6.5.4: the mechanism is unusable with that binding.
+		{"unknown cb type", ScramSHA1Plus, true, cb, "p=tls-unique,,n=user,r=abc", InvalidMechanism, ""},
 		{"p with non-plus", ScramSHA1, true, cb, "p=tls-exporter,,n=user,r=abc", MalformedRequest, ""},
 		{"bad cb name", ScramSHA1Plus, true, cb, "p=tls_exporter,,n=user,r=abc", MalformedRequest, ""},
 		{"bad flag", ScramSHA1, true, cb, "x,,n=user,r=abc", MalformedRequest, ""},
@@ -207,7 +212,36 @@ func TestGS2Header(t *testing.T) {
 				return
 			}
 			wantFailure(t, err, tc.wantCond)
+			if errors.Is(err, ErrInvalidProof) {
+				t.Fatalf("%v counts as a password guess", err)
+			}
 		})
+	}
+}
+
+// A refused client-first message says why, naming what the server offers,
+// so that the client (and its user) can tell a binding problem from a
+// wrong password.
+func TestGS2FailureTexts(t *testing.T) {
+	cbs := map[string][]byte{TLSServerEndPoint: []byte("ep"), TLSExporter: []byte("ex")}
+	mechs := []string{ScramSHA256Plus, ScramSHA1Plus, ScramSHA256, ScramSHA1, Plain}
+	for _, tc := range []struct{ mech, first, cond, text string }{
+		{ScramSHA256Plus, "p=tls-unique,,n=user,r=abc", InvalidMechanism,
+			"channel binding type tls-unique is not supported; offered: tls-exporter, tls-server-end-point"},
+		{ScramSHA256, "y,,n=user,r=abc", NotAuthorized,
+			"channel binding downgrade detected: the client supports channel binding (gs2 flag y) and the server offers it with SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS (types: tls-exporter, tls-server-end-point)"},
+	} {
+		cfg := serverCfg(t)
+		cfg.ChannelBindings, cfg.Mechanisms = cbs, mechs
+		s, err := NewServer(tc.mech, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = s.Next([]byte(tc.first))
+		var f *Failure
+		if !errors.As(err, &f) || f.Condition != tc.cond || f.Text != tc.text {
+			t.Errorf("%s %q: %v, want %s with text %q", tc.mech, tc.first, err, tc.cond, tc.text)
+		}
 	}
 }
 
@@ -497,5 +531,79 @@ func TestClientStateErrors(t *testing.T) {
 	}
 	if _, err := NewClient("X-UNKNOWN", ClientConfig{}); err == nil {
 		t.Fatal("unknown mechanism accepted")
+	}
+}
+
+// An unknown user's challenge announces an iteration count drawn from the
+// stored accounts' counts, in their proportions, keyed by the secret and
+// the username: the same username always gets the same count, whatever
+// the hash, so that neither the count nor its changes tell whether the
+// account exists.
+func TestFakeIterationShares(t *testing.T) {
+	shares := []IterationShare{{Iterations: 4096, Weight: 75}, {Iterations: 10000, Weight: 25}}
+	first := func(cfg ServerConfig, mech, user string) (salt, iters string) {
+		t.Helper()
+		s, err := NewServer(mech, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := s.Next([]byte("n,,n=" + user + ",r=abcdefghijklmnop"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range strings.Split(string(out), ",") {
+			if v, ok := strings.CutPrefix(f, "s="); ok {
+				salt = v
+			}
+			if v, ok := strings.CutPrefix(f, "i="); ok {
+				iters = v
+			}
+		}
+		return salt, iters
+	}
+	cfg := serverCfg(t)
+	cfg.FakeIterations = 20000 // the configured count: never announced when shares are known
+	cfg.FakeIterationShares = shares
+	n4096 := 0
+	const users = 400
+	for i := range users {
+		u := fmt.Sprintf("ghost%d", i)
+		_, a := first(cfg, ScramSHA256, u)
+		_, b := first(cfg, ScramSHA256, u)
+		_, c := first(cfg, ScramSHA1, u)
+		if a != b || a != c {
+			t.Fatalf("%s: counts %s, %s (SHA-256 twice), %s (SHA-1): not stable", u, a, b, c)
+		}
+		switch a {
+		case "4096":
+			n4096++
+		case "10000":
+		default:
+			t.Fatalf("%s: count %s is not among the stored accounts' counts", u, a)
+		}
+	}
+	if n4096 < users*65/100 || n4096 > users*85/100 {
+		t.Fatalf("%d of %d unknown users got 4096, want about 75%%", n4096, users)
+	}
+	// Another secret draws differently: nobody without it can predict
+	// which count a given unknown name gets.
+	other := cfg
+	other.FakeSecret = []byte("another server's secret")
+	differ := 0
+	for i := range 100 {
+		u := fmt.Sprintf("ghost%d", i)
+		_, a := first(cfg, ScramSHA256, u)
+		_, b := first(other, ScramSHA256, u)
+		if a != b {
+			differ++
+		}
+	}
+	if differ == 0 {
+		t.Fatal("the draw does not depend on the secret")
+	}
+	// Without shares the configured count is announced.
+	cfg.FakeIterationShares = nil
+	if _, it := first(cfg, ScramSHA256, "ghost1"); it != "20000" {
+		t.Fatalf("without shares: count %s, want the configured 20000", it)
 	}
 }

@@ -36,6 +36,28 @@ func FuzzDecoder(f *testing.F) {
 	})
 }
 
+// FuzzReadHeader feeds arbitrary stream openings to ReadHeader: it never
+// fails other than with a stream error (or EOF), and what it accepts
+// declares XML 1.0 or nothing.
+func FuzzReadHeader(f *testing.F) {
+	f.Add([]byte(testHeader))
+	f.Add([]byte("<?xml version='1.1'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>"))
+	f.Add([]byte("<?xml version='1.0' encoding='UTF-8' standalone='no'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := NewDecoder(bytes.NewReader(data), Limits{MaxStanzaBytes: 4096, MaxDepth: 16, MaxElements: 64})
+		if _, err := d.ReadHeader(); err != nil {
+			checkErr(t, err)
+			return
+		}
+		if rest, ok := bytes.CutPrefix(bytes.TrimLeft(data, "\ufeff"), []byte("<?xml")); ok {
+			decl, _, _ := bytes.Cut(rest, []byte("?>"))
+			if !bytes.Contains(decl, []byte("'1.0'")) && !bytes.Contains(decl, []byte(`"1.0"`)) {
+				t.Fatalf("accepted a declaration of another XML version: %q", decl)
+			}
+		}
+	})
+}
+
 func FuzzParseElement(f *testing.F) {
 	f.Add([]byte("<a xmlns='urn:x' xmlns:p='urn:p' p:b='1' xml:lang='en'>t<![CDATA[<c>]]><p:d/></a>"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -211,8 +211,11 @@ func parseXMLDecl(b []byte) error {
 		next = idx + 1
 		switch name {
 		case "version":
-			if !strings.HasPrefix(val, "1.") || len(val) == 2 || strings.Trim(val[2:], "0123456789") != "" {
-				return errorf(NotWellFormed, "unsupported XML version")
+			// XMPP is XML 1.0 (RFC 6120 §11); XML 1.1 changes what is
+			// well-formed (control characters, line ends, names), so a
+			// 1.1 document is refused rather than parsed as 1.0.
+			if val != "1.0" {
+				return errorf(NotWellFormed, "unsupported XML version %q: only XML 1.0 is supported", val)
 			}
 		case "encoding":
 			if !strings.EqualFold(val, "UTF-8") {

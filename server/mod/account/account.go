@@ -84,8 +84,9 @@ func (m *Module) set(ctx context.Context, q *module.IQ) (*stanza.Element, error)
 	return m.changePassword(ctx, q, req)
 }
 
-// changePassword implements XEP-0077 §3.3. The error replies do not echo
-// the request, which holds the password.
+// changePassword implements XEP-0077 §3.3: the account's other sessions
+// end. The error replies do not echo the request, which holds the
+// password.
 func (m *Module) changePassword(ctx context.Context, q *module.IQ, req *register.Query) (*stanza.Element, error) {
 	if !req.HasUsername || !req.HasPassword || req.Password == "" {
 		// An empty password must never replace the current one.
@@ -105,8 +106,27 @@ func (m *Module) changePassword(ctx context.Context, q *module.IQ, req *register
 	if err != nil {
 		return nil, fmt.Errorf("account: change password of %s: %w", q.From.Bare(), err)
 	}
-	m.host.Logger().InfoContext(ctx, "account: password changed in-band", "user", q.From.Bare().String())
+	ended := m.endOtherSessions(q)
+	m.host.Logger().InfoContext(ctx, "account: password changed in-band", "user", q.From.Bare().String(), "sessions_ended", ended)
 	return nil, nil
+}
+
+// endOtherSessions ends every session of the requester's account but the
+// one that sent q, with a <reset/> stream error (RFC 6120 §4.9.3.16: the
+// credentials the streams were established with were revoked): whoever
+// else knew the old password is logged out. Detached (XEP-0198) sessions
+// end too. It returns how many ended.
+func (m *Module) endOtherSessions(q *module.IQ) int {
+	end := &stream.Error{Condition: stream.Reset, Text: "the account's password was changed"}
+	n := 0
+	for _, s := range m.host.Sessions().Sessions(q.From.Bare()) {
+		if s == q.Session || (q.Session == nil && s.JID() == q.From) {
+			continue
+		}
+		s.Conn().Close(end)
+		n++
+	}
+	return n
 }
 
 // reply sends an error without the request payload and returns

@@ -100,6 +100,50 @@ func TestChangePassword(t *testing.T) {
 	}
 }
 
+// XEP-0077 §3.3: an in-band password change ends the account's other
+// sessions with <reset/> (whoever knew the old password is logged out),
+// but not the one that changed it, nor anyone else's.
+func TestChangePasswordEndsOtherSessions(t *testing.T) {
+	s := xmpptest.NewServer(t)
+	alice := s.AddUser(t, "alice", pw)
+	s.AddUser(t, "bob", pw)
+	ctx := xmpptest.Context(t, 30*time.Second)
+	desk := s.Client(t, "alice", pw, "desk")
+	phone := s.Client(t, "alice", pw, "phone")
+	tablet := s.Client(t, "alice", pw, "tablet")
+	bob := s.Client(t, "bob", pw, "desk")
+	if _, err := desk.SendIQ(ctx, stanza.NewIQ(stanza.TypeSet, "", "", query(text("username", "alice"), text("password", "brand new pw")))); err != nil {
+		t.Fatalf("change: %v", err)
+	}
+	for _, c := range []*client.Client{phone, tablet} {
+		select {
+		case <-c.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: session not ended by the password change", c.JID())
+		}
+		var se *stream.Error
+		if !errors.As(c.Err(), &se) || se.Condition != stream.Reset {
+			t.Errorf("%s: ended with %v, want <reset/>", c.JID(), c.Err())
+		}
+	}
+	// The session that changed it goes on, and is alice's only one.
+	if _, err := desk.SendIQ(ctx, stanza.NewIQ(stanza.TypeGet, "", "", query())); err != nil {
+		t.Fatalf("the changing session after the change: %v", err)
+	}
+	if n := len(s.App.Router().Sessions().Sessions(alice)); n != 1 {
+		t.Fatalf("alice has %d sessions after the change, want 1", n)
+	}
+	// Bob is not affected.
+	if _, err := bob.SendIQ(ctx, stanza.NewIQ(stanza.TypeGet, "", "", query())); err != nil {
+		t.Fatalf("bob after alice's change: %v", err)
+	}
+	select {
+	case <-bob.Done():
+		t.Fatalf("bob's session ended: %v", bob.Err())
+	default:
+	}
+}
+
 func login(s *xmpptest.Server, t *testing.T, ctx context.Context, user, password string) error {
 	cfg := s.ClientConfig(t, user, password, "check")
 	c, err := client.Dial(ctx, cfg)

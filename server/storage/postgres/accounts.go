@@ -197,3 +197,26 @@ func collectJIDs(rows pgx.Rows, what, op string) ([]jid.JID, error) {
 	}
 	return out, nil
 }
+
+var _ storage.IterationCounter = (*DB)(nil)
+
+// IterationCounts implements storage.IterationCounter.
+func (db *DB) IterationCounts(ctx context.Context) (map[int]int, error) {
+	rows, err := db.pool.Query(ctx, `SELECT iterations, COUNT(DISTINCT username) FROM scram_keys GROUP BY iterations`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: iteration counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[int]int{}
+	for rows.Next() {
+		var it, n int
+		if err := rows.Scan(&it, &n); err != nil {
+			return nil, fmt.Errorf("postgres: iteration counts: %w", err)
+		}
+		out[it] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: iteration counts: %w", err)
+	}
+	return out, nil
+}

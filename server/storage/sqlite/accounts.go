@@ -194,3 +194,26 @@ func nonNil(b []byte) []byte {
 	}
 	return b
 }
+
+var _ storage.IterationCounter = (*DB)(nil)
+
+// IterationCounts implements storage.IterationCounter.
+func (db *DB) IterationCounts(ctx context.Context) (map[int]int, error) {
+	rows, err := db.query(ctx, `SELECT iterations, COUNT(DISTINCT user) FROM scram_keys GROUP BY iterations`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: iteration counts: %w", err)
+	}
+	defer rows.Close()
+	out := map[int]int{}
+	for rows.Next() {
+		var it, n int
+		if err := rows.Scan(&it, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: iteration counts: %w", err)
+		}
+		out[it] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: iteration counts: %w", err)
+	}
+	return out, nil
+}

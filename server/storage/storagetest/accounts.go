@@ -10,6 +10,35 @@ import (
 )
 
 var accountTests = []subtest{
+	{"IterationCounts", func(t *testing.T, s storage.Stores) {
+		ic, ok := s.Accounts.(storage.IterationCounter)
+		if !ok {
+			t.Skip("the backend does not count iterations")
+		}
+		ctx := t.Context()
+		got, err := ic.IterationCounts(ctx)
+		noErr(t, "IterationCounts", err)
+		if len(got) != 0 {
+			t.Fatalf("IterationCounts of an empty store = %v", got)
+		}
+		withIter := func(n int, hashes ...string) []storage.SCRAMKey {
+			var ks []storage.SCRAMKey
+			for i, h := range hashes {
+				k := key(h, byte(i+1))
+				k.Iterations = n
+				ks = append(ks, k)
+			}
+			return ks
+		}
+		noErr(t, "CreateAccount", s.Accounts.CreateAccount(ctx, alice, withIter(4096, "SHA-1", "SHA-256")))
+		noErr(t, "CreateAccount", s.Accounts.CreateAccount(ctx, bob, withIter(4096, "SHA-256")))
+		noErr(t, "CreateAccount", s.Accounts.CreateAccount(ctx, carol, withIter(10000, "SHA-1", "SHA-256")))
+		got, err = ic.IterationCounts(ctx)
+		noErr(t, "IterationCounts", err)
+		if !reflect.DeepEqual(got, map[int]int{4096: 2, 10000: 1}) {
+			t.Fatalf("IterationCounts = %v, want accounts per count {4096: 2, 10000: 1}", got)
+		}
+	}},
 	{"CreateAndKeys", func(t *testing.T, s storage.Stores) {
 		ctx := t.Context()
 		a := s.Accounts
