@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Stores) {
 		{"Push", pushTests},
 		{"MUC", mucTests},
 		{"Transfer", transferTests},
+		{"Quota", quotaTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
+
+// StoreOfflineWithin appends a message for user unless the user's stored
+// messages would then exceed q; storage.ErrQuota then. The check and the
+// insert are one statement on the single writer connection, so
+// concurrent callers cannot exceed q.
+func (db *DB) StoreOfflineWithin(ctx context.Context, user jid.JID, stanza []byte, q storage.Quota) error {
+	u := userKey(user)
+	maxCount, maxBytes := q.Bounds()
+	room := maxBytes - int64(len(stanza)) // bytes the others may take
+	if room < 0 {
+		return fmt.Errorf("sqlite: store offline message for %s: %d bytes: %w", u, len(stanza), storage.ErrQuota)
+	}
+	res, err := db.exec(ctx, `INSERT INTO offline(user, stanza, at)
+		SELECT ?, ?, ? WHERE (SELECT COUNT(*) < ? AND COALESCE(SUM(LENGTH(stanza)), 0) <= ? FROM offline WHERE user = ?)`,
+		u, nonNil(stanza), nanos(time.Now()), maxCount, room, u)
+	if err != nil {
+		return fmt.Errorf("sqlite: store offline message for %s: %w", u, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: store offline message for %s: %w", u, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: store offline message for %s: %w", u, storage.ErrQuota)
+	}
+	return nil
+}
+
+// SetPrivateXMLWithin stores data under key unless the user's elements
+// would then exceed q; storage.ErrQuota then. One statement on the single
+// writer connection: concurrent callers cannot exceed q.
+func (db *DB) SetPrivateXMLWithin(ctx context.Context, user jid.JID, key string, data []byte, q storage.Quota) error {
+	u := userKey(user)
+	maxCount, maxBytes := q.Bounds()
+	room := maxBytes - int64(len(data))
+	if room < 0 {
+		return fmt.Errorf("sqlite: set private xml %q of %s: %d bytes: %w", key, u, len(data), storage.ErrQuota)
+	}
+	// The WHERE clause also keeps SQLite from reading ON CONFLICT as a
+	// join constraint of the SELECT.
+	res, err := db.exec(ctx, `INSERT INTO private_xml(user, key, data)
+		SELECT ?, ?, ? WHERE (SELECT COUNT(*) < ? AND COALESCE(SUM(LENGTH(data)), 0) <= ? FROM private_xml WHERE user = ? AND key <> ?)
+		ON CONFLICT(user, key) DO UPDATE SET data = excluded.data`,
+		u, key, nonNil(data), maxCount, room, u, key)
+	if err != nil {
+		return fmt.Errorf("sqlite: set private xml %q of %s: %w", key, u, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: set private xml %q of %s: %w", key, u, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: set private xml %q of %s: %w", key, u, storage.ErrQuota)
+	}
+	return nil
+}
+
+// archiveUsageQuery measures one archive.
+const archiveUsageQuery = `SELECT COUNT(*), COALESCE(SUM(LENGTH(stanza)), 0) FROM archive WHERE user = ?`
+
+// ArchiveUsage returns the number of messages of user's archive and the
+// total size of their stanzas.
+func (db *DB) ArchiveUsage(ctx context.Context, user jid.JID) (storage.Usage, error) {
+	u := userKey(user)
+	var us storage.Usage
+	if err := db.queryRow(ctx, archiveUsageQuery, u).Scan(&us.Count, &us.Bytes); err != nil {
+		return us, fmt.Errorf("sqlite: archive usage of %s: %w", u, err)
+	}
+	return us, nil
+}
+
+// TrimArchive deletes the oldest messages of user's archive until the
+// rest fits in q, in one write transaction.
+func (db *DB) TrimArchive(ctx context.Context, user jid.JID, q storage.Quota) (removed, left storage.Usage, err error) {
+	u := userKey(user)
+	maxCount, maxBytes := q.Bounds()
+	err = db.tx(ctx, func(tx *sql.Tx) error {
+		var before storage.Usage
+		removed = storage.Usage{}
+		if err := tx.QueryRowContext(ctx, archiveUsageQuery, u).Scan(&before.Count, &before.Bytes); err != nil {
+			return err
+		}
+		left = before
+		if !before.Exceeds(q) {
+			return nil
+		}
+		// Newest first, the running count and size; the newest message
+		// that does not fit goes, with everything older.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM archive WHERE user = ? AND seq <= (
+			SELECT seq FROM (
+				SELECT seq, ROW_NUMBER() OVER w AS n, SUM(LENGTH(stanza)) OVER w AS b
+				FROM archive WHERE user = ?
+				WINDOW w AS (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING)
+			) WHERE n > ? OR b > ? ORDER BY seq DESC LIMIT 1)`, u, u, maxCount, maxBytes); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, archiveUsageQuery, u).Scan(&left.Count, &left.Bytes); err != nil {
+			return err
+		}
+		removed = storage.Usage{Count: before.Count - left.Count, Bytes: before.Bytes - left.Bytes}
+		return nil
+	})
+	if err != nil {
+		return storage.Usage{}, storage.Usage{}, fmt.Errorf("sqlite: trim archive of %s: %w", u, err)
+	}
+	return removed, left, nil
+}
