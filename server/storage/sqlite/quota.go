@@ -82,30 +82,34 @@ func (db *DB) TrimArchive(ctx context.Context, user jid.JID, q storage.Quota) (r
 	u := userKey(user)
 	maxCount, maxBytes := q.Bounds()
 	err = db.tx(ctx, func(tx *sql.Tx) error {
-		var before storage.Usage
 		removed = storage.Usage{}
-		if err := tx.QueryRowContext(ctx, archiveUsageQuery, u).Scan(&before.Count, &before.Bytes); err != nil {
-			return err
-		}
-		left = before
-		if !before.Exceeds(q) {
-			return nil
-		}
-		// Newest first, the running count and size; the newest message
-		// that does not fit goes, with everything older.
-		if _, err := tx.ExecContext(ctx, `DELETE FROM archive WHERE user = ? AND seq <= (
+		// Newest first, the running count and size: what does not fit
+		// goes, by rowid.
+		rows, err := tx.QueryContext(ctx, `DELETE FROM archive WHERE seq IN (
 			SELECT seq FROM (
 				SELECT seq, ROW_NUMBER() OVER w AS n, SUM(LENGTH(stanza)) OVER w AS b
 				FROM archive WHERE user = ?
 				WINDOW w AS (ORDER BY seq DESC ROWS UNBOUNDED PRECEDING)
-			) WHERE n > ? OR b > ? ORDER BY seq DESC LIMIT 1)`, u, u, maxCount, maxBytes); err != nil {
+			) WHERE n > ? OR b > ?) RETURNING LENGTH(stanza)`, u, maxCount, maxBytes)
+		if err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, archiveUsageQuery, u).Scan(&left.Count, &left.Bytes); err != nil {
+		for rows.Next() {
+			var size int64
+			if err := rows.Scan(&size); err != nil {
+				rows.Close()
+				return err
+			}
+			removed.Count++
+			removed.Bytes += size
+		}
+		if err := rows.Close(); err != nil {
 			return err
 		}
-		removed = storage.Usage{Count: before.Count - left.Count, Bytes: before.Bytes - left.Bytes}
-		return nil
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, archiveUsageQuery, u).Scan(&left.Count, &left.Bytes)
 	})
 	if err != nil {
 		return storage.Usage{}, storage.Usage{}, fmt.Errorf("sqlite: trim archive of %s: %w", u, err)
