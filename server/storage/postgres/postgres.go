@@ -28,6 +28,9 @@ const (
 	// archiveLockClass is the class of per-user archive trim locks
 	// ("ARCH").
 	archiveLockClass int32 = 0x41524348
+	// pubsubLockClass is the class of per-service pubsub quota locks
+	// ("PUBS").
+	pubsubLockClass int32 = 0x50554253
 )
 
 // Options tunes the connection pool. A zero field keeps the value given

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 // fixed returns a stanza of exactly n bytes whose content names i.
@@ -177,5 +178,56 @@ var quotaTests = []subtest{
 		if us.Count != 10 {
 			t.Fatalf("bob's archive has %d messages after alice's trims", us.Count)
 		}
+	}},
+	{"PubSubBytes", func(t *testing.T, s storage.Stores) {
+		ctx := t.Context()
+		create(t, s, alice)
+		base := time.Unix(1700000000, 0)
+		for _, n := range []string{"a", "b", "one"} {
+			noErr(t, "CreateNode", s.PubSub.CreateNode(ctx, storage.PubSubNode{Service: alice, Node: n, Created: base}))
+		}
+		owners := []jid.JID{alice}
+		put := func(node, id string, size, maxItems int) error {
+			it := storage.PubSubItem{ID: id, Publisher: alice, Payload: fixed(0, size), Published: base}
+			return s.PubSub.PutItemWithin(ctx, alice, node, it, maxItems, owners, 300)
+		}
+		noErr(t, "PutItemWithin", put("a", "1", 100, 0))
+		noErr(t, "PutItemWithin", put("b", "1", 100, 0))
+		wantErr(t, "PutItemWithin past the service's bytes", put("a", "2", 150, 0), storage.ErrQuota)
+		if _, err := s.PubSub.PubSubItem(ctx, alice, "a", "2"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("refused item stored: %v", err)
+		}
+		// Replacing an item counts its new size only: 200+100 fits.
+		noErr(t, "PutItemWithin replacing", put("a", "1", 200, 0))
+		// An item the node's max_items pushes out frees its room.
+		noErr(t, "DeleteItem", s.PubSub.DeleteItem(ctx, alice, "b", "1"))
+		noErr(t, "PutItemWithin", put("one", "x", 90, 1))
+		noErr(t, "PutItemWithin replacing by max_items", put("one", "y", 100, 1))
+		if _, err := s.PubSub.PubSubItem(ctx, alice, "one", "x"); !errors.Is(err, storage.ErrNotFound) {
+			t.Fatalf("item past max_items kept: %v", err)
+		}
+		wantErr(t, "PutItemWithin past the bytes", put("one", "z", 101, 1), storage.ErrQuota)
+		if got, err := s.PubSub.PubSubItem(ctx, alice, "one", "y"); err != nil || len(got.Payload) != 100 {
+			t.Fatalf("refused publish changed the node: %v", err)
+		}
+		// On a shared service, each owner's nodes count for it alone.
+		svc := jid.MustParse("pubsub.example.org")
+		for _, n := range []struct {
+			node  string
+			owner jid.JID
+		}{{"bob1", bob}, {"bob2", bob}, {"carol1", carol}} {
+			noErr(t, "CreateNode", s.PubSub.CreateNode(ctx, storage.PubSubNode{Service: svc, Node: n.node, Created: base}))
+			noErr(t, "SetAffiliation", s.PubSub.SetAffiliation(ctx, svc, storage.PubSubAffiliation{Node: n.node, JID: n.owner, Affiliation: "owner"}))
+		}
+		pub := func(node string, owner jid.JID, id string, size int) error {
+			it := storage.PubSubItem{ID: id, Publisher: owner, Payload: fixed(0, size), Published: base}
+			return s.PubSub.PutItemWithin(ctx, svc, node, it, 0, []jid.JID{owner}, 300)
+		}
+		noErr(t, "PutItemWithin(bob1)", pub("bob1", bob, "1", 200))
+		wantErr(t, "PutItemWithin(bob2) past bob's bytes", pub("bob2", bob, "1", 200), storage.ErrQuota)
+		noErr(t, "PutItemWithin(carol1)", pub("carol1", carol, "1", 250))
+		// No bound, as PutItem.
+		it := storage.PubSubItem{ID: "big", Publisher: bob, Payload: fixed(0, 1000), Published: base}
+		noErr(t, "PutItemWithin without a bound", s.PubSub.PutItemWithin(ctx, svc, "bob2", it, 0, []jid.JID{bob}, 0))
 	}},
 }
