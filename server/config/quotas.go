@@ -47,6 +47,10 @@ type Quotas struct {
 	// PubSubItemBytes is the largest item payload accepted. Key
 	// "pubsub_item_bytes".
 	PubSubItemBytes int
+	// PubSubBytes is the most bytes of item payloads in the nodes one
+	// account owns (its PEP service, and its nodes on a pubsub service).
+	// Key "pubsub_bytes".
+	PubSubBytes int
 }
 
 // defaultQuotas are the defaults, also documented in docs/config.md.
@@ -63,6 +67,7 @@ func defaultQuotas() Quotas {
 		PubSubNodes:          256,
 		PubSubItems:          1000,
 		PubSubItemBytes:      256 << 10,
+		PubSubBytes:          64 << 20,
 	}
 }
 
@@ -80,6 +85,7 @@ func (d *decoder) quotas(at, n *yaml.Node, key string, q *Quotas) {
 		"pubsub_nodes":          func(at, v *yaml.Node, k string) { d.integer(at, v, k, &q.PubSubNodes) },
 		"pubsub_items":          func(at, v *yaml.Node, k string) { d.integer(at, v, k, &q.PubSubItems) },
 		"pubsub_item_bytes":     func(at, v *yaml.Node, k string) { d.size(at, v, k, &q.PubSubItemBytes) },
+		"pubsub_bytes":          func(at, v *yaml.Node, k string) { d.size(at, v, k, &q.PubSubBytes) },
 	})
 }
 
@@ -103,6 +109,7 @@ func (c *Config) quotaProblems(add func(key, format string, args ...any)) {
 		{"pubsub_nodes", q.PubSubNodes, 1},
 		{"pubsub_items", q.PubSubItems, 1},
 		{"pubsub_item_bytes", q.PubSubItemBytes, 1024},
+		{"pubsub_bytes", q.PubSubBytes, 1024},
 	} {
 		if f.v < f.least {
 			add("quotas."+f.key, "must be at least %d", f.least)

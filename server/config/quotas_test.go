@@ -18,6 +18,7 @@ func TestQuotasSection(t *testing.T) {
   pubsub_nodes: 30
   pubsub_items: 50
   pubsub_item_bytes: 100KiB
+  pubsub_bytes: 5MiB
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -25,7 +26,7 @@ func TestQuotasSection(t *testing.T) {
 	want := Quotas{
 		ArchiveMessages: 1000, ArchiveBytes: 10 << 20, OfflineBytes: 2 << 20, RosterItems: 300,
 		PendingSubscriptions: 20, PrivateEntries: 10, PrivateBytes: 64 << 10, VCardBytes: 32 << 10,
-		PubSubNodes: 30, PubSubItems: 50, PubSubItemBytes: 100 << 10,
+		PubSubNodes: 30, PubSubItems: 50, PubSubItemBytes: 100 << 10, PubSubBytes: 5 << 20,
 	}
 	if c.Quotas != want {
 		t.Fatalf("quotas = %+v, want %+v", c.Quotas, want)
@@ -51,6 +52,7 @@ func TestQuotasSection(t *testing.T) {
 		"quotas:\n  pubsub_nodes: 0\n":        "quotas.pubsub_nodes",
 		"quotas:\n  pubsub_items: 0\n":        "quotas.pubsub_items",
 		"quotas:\n  pubsub_item_bytes: 1\n":   "quotas.pubsub_item_bytes",
+		"quotas:\n  pubsub_bytes: 100\n":      "quotas.pubsub_bytes",
 		"quotas:\n  roster_size: 3\n":         "roster_size",
 	} {
 		_, err := Parse("p.yaml", []byte(src))

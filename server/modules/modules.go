@@ -48,7 +48,7 @@ func Default(cfg *config.Config) []module.Module {
 		vcard.New(q.VCardBytes),
 		private.New(private.Options{Quota: storage.Quota{Count: q.PrivateEntries, Bytes: int64(q.PrivateBytes)}}),
 		last.New(),
-		pubsub.New(pubsub.Options{MaxNodes: q.PubSubNodes, MaxItems: q.PubSubItems, MaxPayload: q.PubSubItemBytes}),
+		pubsub.New(pubsub.Options{MaxNodes: q.PubSubNodes, MaxItems: q.PubSubItems, MaxPayload: q.PubSubItemBytes, MaxBytes: int64(q.PubSubBytes)}),
 		adhoc.New(cfg.Admins),
 		account.New(),
 		serverinfo.New(cfg.ContactAddresses, cfg.ServerInfo),

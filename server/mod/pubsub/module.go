@@ -38,6 +38,9 @@ type Options struct {
 	// PEP service, and the nodes it created on a pubsub service; 0 means
 	// no bound.
 	MaxNodes int
+	// MaxBytes bounds the item payloads in the nodes one account owns
+	// (the same nodes as MaxNodes); 0 means no bound.
+	MaxBytes int64
 }
 
 // Module is the PEP and pubsub service module.

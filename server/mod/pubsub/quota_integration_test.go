@@ -67,3 +67,29 @@ func TestQuotasIntegration(t *testing.T) {
 	wantErr(t, "payload over pubsub_item_bytes", err, stanza.NotAcceptable, xpubsub.CondPayloadTooBig)
 	mustIQ(t, bob, stanza.TypeSet, "", publish(node, "small", payload("urn:example", strings.Repeat("x", 1500))))
 }
+
+// TestStorageQuotaIntegration: pubsub_bytes bounds the payloads of the
+// nodes an account owns; a publish past it gets <resource-constraint/>
+// and changes nothing, while republishing an item in place, or into a
+// node whose max_items pushes the old one out, still works.
+func TestStorageQuotaIntegration(t *testing.T) {
+	s := xmpptest.NewServer(t, func(c *config.Config) { c.Quotas.PubSubBytes = 4096 })
+	s.AddUser(t, "alice", "pw")
+	alice := online(t, s, "alice", "desk")
+	persistent := map[string]string{"pubsub#persist_items": "true", "pubsub#max_items": "max"}
+	big := func(c string) *stanza.Element { return payload("urn:example", strings.Repeat(c, 1500)) }
+	mustIQ(t, alice, stanza.TypeSet, "", publishWith("urn:example:posts", "p1", big("a"), persistent))
+	mustIQ(t, alice, stanza.TypeSet, "", publishWith("urn:example:posts", "p2", big("b"), persistent))
+	_, err := iq(t, alice, stanza.TypeSet, "", publishWith("urn:example:posts", "p3", big("c"), persistent))
+	wantErr(t, "publish past pubsub_bytes", err, stanza.ResourceConstraint, "")
+	if got := itemIDs(mustIQ(t, alice, stanza.TypeGet, "", items("urn:example:posts", "10"))); len(got) != 2 {
+		t.Fatalf("items after the refusal = %v, want p1 and p2", got)
+	}
+	// In place: the old p2 frees its room.
+	mustIQ(t, alice, stanza.TypeSet, "", publishWith("urn:example:posts", "p2", big("d"), persistent))
+	// A node keeping one item: each new one replaces the last.
+	mustIQ(t, alice, stanza.TypeSet, "", owner(stanza.New(xpubsub.NSOwner, "delete", "node", "urn:example:posts")))
+	for i := range 5 {
+		mustIQ(t, alice, stanza.TypeSet, "", publish("urn:example:avatar", fmt.Sprint(i), big("e")))
+	}
+}
