@@ -174,6 +174,12 @@ type VCards interface {
 	SetVCard(ctx context.Context, user jid.JID, vcard []byte) error
 }
 
+// PrivateElement is one element of private XML storage and its key.
+type PrivateElement struct {
+	Key  string
+	Data []byte
+}
+
 // Private stores private XML (XEP-0049), keyed by the element's namespace
 // and local name joined by a space.
 type Private interface {
@@ -181,11 +187,11 @@ type Private interface {
 	PrivateXML(ctx context.Context, user jid.JID, key string) ([]byte, error)
 	// SetPrivateXML stores an element under key.
 	SetPrivateXML(ctx context.Context, user jid.JID, key string, data []byte) error
-	// SetPrivateXMLWithin stores an element under key unless the user's
-	// elements would then exceed q (in number of keys or in bytes); then
-	// ErrQuota and nothing changes. Replacing an element counts its new
-	// size only. The check and the write are atomic.
-	SetPrivateXMLWithin(ctx context.Context, user jid.JID, key string, data []byte, q Quota) error
+	// SetPrivateXMLWithin stores elements, each under its key, unless the
+	// user's elements would then exceed q (in number of keys or in bytes);
+	// then ErrQuota and nothing changes. Replacing an element counts its
+	// new size only. The check and the writes are atomic.
+	SetPrivateXMLWithin(ctx context.Context, user jid.JID, elems []PrivateElement, q Quota) error
 	// PrivateKeys lists the keys the user has elements under, sorted.
 	PrivateKeys(ctx context.Context, user jid.JID) ([]string, error)
 }

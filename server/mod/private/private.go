@@ -123,19 +123,22 @@ func (m *Module) set(ctx context.Context, q *module.IQ) (*stanza.Element, error)
 		}
 	}
 	owner := q.To.Bare()
+	elems := make([]storage.PrivateElement, len(children))
 	for i, c := range children {
-		err := m.store.SetPrivateXMLWithin(ctx, owner, Key(c), data[i], m.opts.Quota)
-		if errors.Is(err, storage.ErrQuota) {
-			// XEP-0049 names no condition for a full store; the server
-			// lacks the room the request needs (RFC 6120 §8.3.3.18).
-			m.log.Info("private: quota reached, element refused", "user", owner, "key", Key(c),
-				"bytes", len(data[i]), "max_entries", m.opts.Quota.Count, "max_bytes", m.opts.Quota.Bytes)
-			return nil, stanza.Errorf(stanza.ResourceConstraint, "private storage full: at most %d elements and %d bytes",
-				m.opts.Quota.Count, m.opts.Quota.Bytes)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("private: store %s of %s: %w", Key(c), owner, err)
-		}
+		elems[i] = storage.PrivateElement{Key: Key(c), Data: data[i]}
+	}
+	err = m.store.SetPrivateXMLWithin(ctx, owner, elems, m.opts.Quota)
+	if errors.Is(err, storage.ErrQuota) {
+		// XEP-0049 names no condition for a full store; the server lacks
+		// the room the request needs (RFC 6120 §8.3.3.18). Nothing of the
+		// request was stored.
+		m.log.Info("private: quota reached, elements refused", "user", owner, "elements", len(elems),
+			"max_entries", m.opts.Quota.Count, "max_bytes", m.opts.Quota.Bytes)
+		return nil, stanza.Errorf(stanza.ResourceConstraint, "private storage full: at most %d elements and %d bytes",
+			m.opts.Quota.Count, m.opts.Quota.Bytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("private: store for %s: %w", owner, err)
 	}
 	return nil, nil
 }

@@ -56,4 +56,16 @@ func TestPrivateQuotaIntegration(t *testing.T) {
 	if _, err := cb.SendIQ(ctx, stanza.NewIQ(stanza.TypeSet, "", "", query(el("urn:example:3", 10)))); err != nil {
 		t.Fatalf("bob's first element: %v", err)
 	}
+	// A set of several elements is stored whole or not at all.
+	_, err = cb.SendIQ(ctx, stanza.NewIQ(stanza.TypeSet, "", "", query(el("urn:example:a", 10), el("urn:example:b", 10), el("urn:example:c", 10))))
+	if condition(err) != stanza.ResourceConstraint {
+		t.Fatalf("three more elements for bob: %v, want <resource-constraint/>", err)
+	}
+	res, err = cb.SendIQ(ctx, stanza.NewIQ(stanza.TypeGet, "", "", query(stanza.New("urn:example:a", "data"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Child("jabber:iq:private", "query").Child("urn:example:a", "data"); got == nil || got.Text() != "" {
+		t.Fatalf("element of a refused set stored: %s", res)
+	}
 }

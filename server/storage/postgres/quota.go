@@ -49,33 +49,40 @@ func (db *DB) StoreOfflineWithin(ctx context.Context, user jid.JID, stanza []byt
 	})
 }
 
-// SetPrivateXMLWithin stores data under key unless the user's elements
-// would then exceed q; storage.ErrQuota then. Callers for the same user
-// serialise on an advisory lock, so concurrent callers cannot exceed q.
-func (db *DB) SetPrivateXMLWithin(ctx context.Context, user jid.JID, key string, data []byte, q storage.Quota) error {
+// SetPrivateXMLWithin stores elems unless the user's elements would then
+// exceed q; storage.ErrQuota then, and none is stored. Callers for the
+// same user serialise on an advisory lock, so concurrent callers cannot
+// exceed q.
+func (db *DB) SetPrivateXMLWithin(ctx context.Context, user jid.JID, elems []storage.PrivateElement, q storage.Quota) error {
 	u := userKey(user)
 	maxCount, maxBytes := q.Bounds()
-	room := maxBytes - int64(len(data))
-	if room < 0 {
-		return fmt.Errorf("postgres: set private xml %q of %s: %d bytes: %w", key, u, len(data), storage.ErrQuota)
-	}
-	return db.tx(ctx, func(tx pgx.Tx) error {
+	err := db.tx(ctx, func(tx pgx.Tx) error {
 		if err := lockUser(ctx, tx, privateLockClass, u); err != nil {
-			return fmt.Errorf("postgres: set private xml: %w", err)
+			return err
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO private_xml(username, key, data)
-			SELECT $1, $2, $3 WHERE (SELECT COUNT(*) < $4 AND COALESCE(SUM(octet_length(data)), 0) <= $5
-				FROM private_xml WHERE username = $1 AND key <> $2)
-			ON CONFLICT (username, key) DO UPDATE SET data = excluded.data`,
-			u, key, nonNil(data), maxCount, room)
-		if err != nil {
-			return fmt.Errorf("postgres: set private xml %q of %s: %w", key, u, err)
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("postgres: set private xml %q of %s: %w", key, u, storage.ErrQuota)
+		for _, e := range elems {
+			room := maxBytes - int64(len(e.Data))
+			if room < 0 {
+				return fmt.Errorf("%q: %d bytes: %w", e.Key, len(e.Data), storage.ErrQuota)
+			}
+			tag, err := tx.Exec(ctx, `INSERT INTO private_xml(username, key, data)
+				SELECT $1, $2, $3 WHERE (SELECT COUNT(*) < $4 AND COALESCE(SUM(octet_length(data)), 0) <= $5
+					FROM private_xml WHERE username = $1 AND key <> $2)
+				ON CONFLICT (username, key) DO UPDATE SET data = excluded.data`,
+				u, e.Key, nonNil(e.Data), maxCount, room)
+			if err != nil {
+				return fmt.Errorf("%q: %w", e.Key, err)
+			}
+			if tag.RowsAffected() == 0 {
+				return fmt.Errorf("%q: %w", e.Key, storage.ErrQuota)
+			}
 		}
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("postgres: set private xml of %s: %w", u, err)
+	}
+	return nil
 }
 
 // archiveUsageQuery measures one archive.

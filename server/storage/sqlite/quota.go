@@ -35,29 +35,37 @@ func (db *DB) StoreOfflineWithin(ctx context.Context, user jid.JID, stanza []byt
 	return nil
 }
 
-// SetPrivateXMLWithin stores data under key unless the user's elements
-// would then exceed q; storage.ErrQuota then. One statement on the single
-// writer connection: concurrent callers cannot exceed q.
-func (db *DB) SetPrivateXMLWithin(ctx context.Context, user jid.JID, key string, data []byte, q storage.Quota) error {
+// SetPrivateXMLWithin stores elems unless the user's elements would then
+// exceed q; storage.ErrQuota then, and none is stored. One transaction on
+// the single writer connection: concurrent callers cannot exceed q.
+func (db *DB) SetPrivateXMLWithin(ctx context.Context, user jid.JID, elems []storage.PrivateElement, q storage.Quota) error {
 	u := userKey(user)
 	maxCount, maxBytes := q.Bounds()
-	room := maxBytes - int64(len(data))
-	if room < 0 {
-		return fmt.Errorf("sqlite: set private xml %q of %s: %d bytes: %w", key, u, len(data), storage.ErrQuota)
-	}
-	// The WHERE clause also keeps SQLite from reading ON CONFLICT as a
-	// join constraint of the SELECT.
-	res, err := db.exec(ctx, `INSERT INTO private_xml(user, key, data)
-		SELECT ?, ?, ? WHERE (SELECT COUNT(*) < ? AND COALESCE(SUM(LENGTH(data)), 0) <= ? FROM private_xml WHERE user = ? AND key <> ?)
-		ON CONFLICT(user, key) DO UPDATE SET data = excluded.data`,
-		u, key, nonNil(data), maxCount, room, u, key)
+	err := db.tx(ctx, func(tx *sql.Tx) error {
+		for _, e := range elems {
+			room := maxBytes - int64(len(e.Data)) // bytes the others may take
+			if room < 0 {
+				return fmt.Errorf("%q: %d bytes: %w", e.Key, len(e.Data), storage.ErrQuota)
+			}
+			// The WHERE clause also keeps SQLite from reading ON CONFLICT
+			// as a join constraint of the SELECT.
+			res, err := tx.ExecContext(ctx, `INSERT INTO private_xml(user, key, data)
+				SELECT ?, ?, ? WHERE (SELECT COUNT(*) < ? AND COALESCE(SUM(LENGTH(data)), 0) <= ? FROM private_xml WHERE user = ? AND key <> ?)
+				ON CONFLICT(user, key) DO UPDATE SET data = excluded.data`,
+				u, e.Key, nonNil(e.Data), maxCount, room, u, e.Key)
+			if err != nil {
+				return fmt.Errorf("%q: %w", e.Key, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("%q: %w", e.Key, err)
+			} else if n == 0 {
+				return fmt.Errorf("%q: %w", e.Key, storage.ErrQuota)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("sqlite: set private xml %q of %s: %w", key, u, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("sqlite: set private xml %q of %s: %w", key, u, err)
-	} else if n == 0 {
-		return fmt.Errorf("sqlite: set private xml %q of %s: %w", key, u, storage.ErrQuota)
+		return fmt.Errorf("sqlite: set private xml of %s: %w", u, err)
 	}
 	return nil
 }

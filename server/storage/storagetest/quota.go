@@ -18,6 +18,11 @@ func fixed(i, n int) []byte {
 	return append(b, bytes.Repeat([]byte(" "), n-len(b))...)
 }
 
+// pe is one private XML element to store.
+func pe(key string, data []byte) []storage.PrivateElement {
+	return []storage.PrivateElement{{Key: key, Data: data}}
+}
+
 var quotaTests = []subtest{
 	{"OfflineBytes", func(t *testing.T, s storage.Stores) {
 		ctx := t.Context()
@@ -79,22 +84,30 @@ var quotaTests = []subtest{
 		create(t, s, alice)
 		q := storage.Quota{Count: 3, Bytes: 300}
 		for i := range 3 {
-			noErr(t, "SetPrivateXMLWithin", s.Private.SetPrivateXMLWithin(ctx, alice, fmt.Sprintf("ns%d x", i), fixed(i, 50), q))
+			noErr(t, "SetPrivateXMLWithin", s.Private.SetPrivateXMLWithin(ctx, alice, pe(fmt.Sprintf("ns%d x", i), fixed(i, 50)), q))
 		}
-		wantErr(t, "SetPrivateXMLWithin a fourth key", s.Private.SetPrivateXMLWithin(ctx, alice, "ns3 x", fixed(3, 10), q), storage.ErrQuota)
+		wantErr(t, "SetPrivateXMLWithin a fourth key", s.Private.SetPrivateXMLWithin(ctx, alice, pe("ns3 x", fixed(3, 10)), q), storage.ErrQuota)
 		if _, err := s.Private.PrivateXML(ctx, alice, "ns3 x"); !errors.Is(err, storage.ErrNotFound) {
 			t.Fatalf("refused element stored: %v", err)
 		}
 		// Replacing counts the new size only: 50+50+200 = 300 fits.
-		noErr(t, "SetPrivateXMLWithin a replacement", s.Private.SetPrivateXMLWithin(ctx, alice, "ns2 x", fixed(2, 200), q))
-		wantErr(t, "SetPrivateXMLWithin over the bytes", s.Private.SetPrivateXMLWithin(ctx, alice, "ns1 x", fixed(1, 51), q), storage.ErrQuota)
+		noErr(t, "SetPrivateXMLWithin a replacement", s.Private.SetPrivateXMLWithin(ctx, alice, pe("ns2 x", fixed(2, 200)), q))
+		wantErr(t, "SetPrivateXMLWithin over the bytes", s.Private.SetPrivateXMLWithin(ctx, alice, pe("ns1 x", fixed(1, 51)), q), storage.ErrQuota)
 		got, err := s.Private.PrivateXML(ctx, alice, "ns1 x")
 		noErr(t, "PrivateXML", err)
 		if !bytes.Equal(got, fixed(1, 50)) {
 			t.Fatalf("refused replacement changed the element: %q", got)
 		}
-		wantErr(t, "SetPrivateXMLWithin larger than the quota", s.Private.SetPrivateXMLWithin(ctx, bob, "ns x", fixed(0, 301), q), storage.ErrQuota)
-		noErr(t, "SetPrivateXMLWithin(bob)", s.Private.SetPrivateXMLWithin(ctx, bob, "ns x", fixed(0, 300), q))
+		// Several elements: all or none.
+		two := []storage.PrivateElement{{Key: "ns0 x", Data: fixed(0, 20)}, {Key: "ns9 x", Data: fixed(9, 20)}}
+		wantErr(t, "SetPrivateXMLWithin of two, one too many", s.Private.SetPrivateXMLWithin(ctx, alice, two, q), storage.ErrQuota)
+		if got, err := s.Private.PrivateXML(ctx, alice, "ns0 x"); err != nil || !bytes.Equal(got, fixed(0, 50)) {
+			t.Fatalf("first element of a refused set changed: %q, %v", got, err)
+		}
+		two[1].Key = "ns1 x"
+		noErr(t, "SetPrivateXMLWithin of two replacements", s.Private.SetPrivateXMLWithin(ctx, alice, two, q))
+		wantErr(t, "SetPrivateXMLWithin larger than the quota", s.Private.SetPrivateXMLWithin(ctx, bob, pe("ns x", fixed(0, 301)), q), storage.ErrQuota)
+		noErr(t, "SetPrivateXMLWithin(bob)", s.Private.SetPrivateXMLWithin(ctx, bob, pe("ns x", fixed(0, 300)), q))
 	}},
 	{"PrivateConcurrent", func(t *testing.T, s storage.Stores) {
 		ctx := t.Context()
@@ -106,7 +119,7 @@ var quotaTests = []subtest{
 		for w := range writers {
 			wg.Go(func() {
 				for i := range each {
-					err := s.Private.SetPrivateXMLWithin(ctx, alice, fmt.Sprintf("ns%d-%d x", w, i), []byte("<x/>"), q)
+					err := s.Private.SetPrivateXMLWithin(ctx, alice, pe(fmt.Sprintf("ns%d-%d x", w, i), []byte("<x/>")), q)
 					if err != nil && !errors.Is(err, storage.ErrQuota) {
 						errs <- err
 					}
