@@ -31,6 +31,8 @@ type Config struct {
 	// Limits bounds resource use per connection, session and account.
 	// Key "limits".
 	Limits Limits
+	// Quotas bound what each account keeps on the server. Key "quotas".
+	Quotas Quotas
 	// Modules configures optional protocol modules. Key "modules".
 	Modules Modules
 	// Log configures logging. Key "log".
@@ -352,6 +354,7 @@ func Default() *Config {
 			PingTimeout:        time.Minute,
 			ParkAfter:          5 * time.Second,
 		},
+		Quotas:           defaultQuotas(),
 		Log:              Log{Level: slog.LevelInfo, Format: LogText},
 		Registration:     Registration{MinPasswordLength: defaultMinPasswordLength, MaxPerIPPerHour: defaultRegistrationsPerIP},
 		StreamManagement: defaultStreamManagement(),

@@ -171,6 +171,7 @@ func TestParseFull(t *testing.T) {
 		ServerInfo:       []InfoForm{{FormType: "urn:example", Fields: []InfoField{{Var: "a", Values: []string{"b"}}}}},
 		StreamManagement: defaultStreamManagement(),
 		CSI:              defaultCSI(),
+		Quotas:           defaultQuotas(),
 		Runtime:          Runtime{GCMinHeap: 32 << 20},
 	}
 	if !reflect.DeepEqual(c, want) {

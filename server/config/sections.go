@@ -29,6 +29,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		},
 		"auth":              func(at, v *yaml.Node, key string) { d.auth(at, v, key, &c.Auth) },
 		"limits":            func(at, v *yaml.Node, key string) { d.limits(at, v, key, &c.Limits) },
+		"quotas":            func(at, v *yaml.Node, key string) { d.quotas(at, v, key, &c.Quotas) },
 		"modules":           func(at, v *yaml.Node, key string) { d.modules(at, v, key, &c.Modules) },
 		"log":               func(at, v *yaml.Node, key string) { d.log(at, v, key, &c.Log) },
 		"admins":            func(at, v *yaml.Node, key string) { d.admins(at, v, key, c) },

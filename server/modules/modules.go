@@ -3,6 +3,7 @@
 package modules
 
 import (
+	"slices"
 	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
@@ -25,6 +26,7 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/vcard"
 	"github.com/parley-xmpp/parley/server/mod/version"
 	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/storage"
 )
 
 // Version is the server's software version, reported by XEP-0092 and
@@ -35,24 +37,32 @@ const Version = "0.1.0"
 // Blocking comes before roster so that its hooks see stanzas first (hooks
 // are ordered by priority, and within one priority by registration).
 func Default(cfg *config.Config) []module.Module {
-	return []module.Module{
+	q := cfg.Quotas
+	mods := []module.Module{
 		blocking.New(),
-		roster.New(),
-		offline.New(),
+		roster.New(roster.Options{MaxItems: q.RosterItems, MaxPending: q.PendingSubscriptions}),
 		disco.New("Parley"),
 		ping.New(),
 		version.New("Parley", Version, cfg.Modules.Version.Hide),
 		entitytime.New(),
-		vcard.New(0),
-		private.New(0),
+		vcard.New(q.VCardBytes),
+		private.New(private.Options{Quota: storage.Quota{Count: q.PrivateEntries, Bytes: int64(q.PrivateBytes)}}),
 		last.New(),
-		pubsub.New(pubsub.Options{}),
+		pubsub.New(pubsub.Options{MaxNodes: q.PubSubNodes, MaxItems: q.PubSubItems, MaxPayload: q.PubSubItemBytes, MaxBytes: int64(q.PubSubBytes)}),
 		adhoc.New(cfg.Admins),
 		account.New(),
 		serverinfo.New(cfg.ContactAddresses, cfg.ServerInfo),
 		carbons.New(),
 		push.New(),
-		mam.New(mam.Options{Default: cfg.Modules.MAM.Default, Retention: time.Duration(cfg.Modules.MAM.RetentionDays) * 24 * time.Hour}),
+		mam.New(mam.Options{Default: cfg.Modules.MAM.Default, Retention: time.Duration(cfg.Modules.MAM.RetentionDays) * 24 * time.Hour,
+			Quota: storage.Quota{Count: q.ArchiveMessages, Bytes: int64(q.ArchiveBytes)}}),
 		muc.New(muc.Options{Prefix: cfg.Modules.MUC.DomainPrefix, History: cfg.Modules.MUC.History, MaxHistory: cfg.Modules.MUC.MaxHistory, MaxUsers: cfg.Modules.MUC.MaxUsers, Create: cfg.Modules.MUC.RoomCreation, Admins: cfg.Admins}),
 	}
+	// limits.offline_messages 0 turns offline storage off: messages to
+	// an account without an available resource bounce (RFC 6121
+	// §8.5.2.2.1). The module comes right after roster, as it always did.
+	if cfg.Limits.OfflineMessages > 0 {
+		mods = slices.Insert(mods, 2, module.Module(offline.New(offline.Options{MaxBytes: int64(q.OfflineBytes)})))
+	}
+	return mods
 }

@@ -90,6 +90,14 @@ type Archive interface {
 	// PurgeArchives removes every archived message older than before, in
 	// every archive, and returns how many it removed.
 	PurgeArchives(ctx context.Context, before time.Time) (int64, error)
+	// ArchiveUsage returns how many messages user's archive holds and the
+	// total size of their stored stanzas.
+	ArchiveUsage(ctx context.Context, user jid.JID) (Usage, error)
+	// TrimArchive removes the oldest messages of user's archive until what
+	// is left fits in q, and returns what it removed and what is left. It
+	// is the archive quota's rolling retention: the archive keeps the
+	// newest messages.
+	TrimArchive(ctx context.Context, user jid.JID, q Quota) (removed, left Usage, err error)
 	// ArchivePrefs returns user's preferences; ErrNotFound if never set.
 	ArchivePrefs(ctx context.Context, user jid.JID) (ArchivePrefs, error)
 	// SetArchivePrefs stores user's preferences.

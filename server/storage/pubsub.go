@@ -64,6 +64,13 @@ type PubSub interface {
 	// counts as the newest), and then keeps only the newest maxItems items
 	// when maxItems > 0. ErrNotFound if the node does not exist.
 	PutItem(ctx context.Context, service jid.JID, node string, it PubSubItem, maxItems int) error
+	// PutItemWithin is PutItem unless, once the item is stored and the
+	// node trimmed, the payloads of the items of the nodes one of owners
+	// owns on the service would exceed maxBytes (maxBytes <= 0: no bound);
+	// then ErrQuota and nothing changes. An owner that is the service
+	// itself (an account's PEP service) owns all its nodes. The check and
+	// the write are atomic.
+	PutItemWithin(ctx context.Context, service jid.JID, node string, it PubSubItem, maxItems int, owners []jid.JID, maxBytes int64) error
 	// PubSubItems returns the newest max items (all when max <= 0), newest
 	// first.
 	PubSubItems(ctx context.Context, service jid.JID, node string, max int) ([]PubSubItem, error)

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -14,6 +15,39 @@ var (
 	ErrExists   = errors.New("storage: already exists")
 	ErrQuota    = errors.New("storage: quota exceeded")
 )
+
+// Quota bounds what one account may keep of one kind of data: at most
+// Count entries and Bytes bytes of their stored form. A zero or negative
+// field sets no bound.
+type Quota struct {
+	Count int
+	Bytes int64
+}
+
+// Bounds returns q's bounds with "no bound" as math.MaxInt64, for SQL
+// comparisons.
+func (q Quota) Bounds() (count, bytes int64) {
+	count, bytes = math.MaxInt64, math.MaxInt64
+	if q.Count > 0 {
+		count = int64(q.Count)
+	}
+	if q.Bytes > 0 {
+		bytes = q.Bytes
+	}
+	return count, bytes
+}
+
+// Usage is how much one account keeps of one kind of data.
+type Usage struct {
+	Count int
+	Bytes int64
+}
+
+// Exceeds reports whether u is over q.
+func (u Usage) Exceeds(q Quota) bool {
+	c, b := q.Bounds()
+	return int64(u.Count) > c || u.Bytes > b
+}
 
 // SCRAMKey is the salted SCRAM verifier of one hash function (RFC 5802 §3):
 // the only form in which a password is ever stored.
@@ -120,6 +154,10 @@ type Offline interface {
 	// StoreOffline appends a message; ErrQuota when the user already has
 	// limit messages stored (limit <= 0: no limit).
 	StoreOffline(ctx context.Context, user jid.JID, stanza []byte, limit int) error
+	// StoreOfflineWithin appends a message unless it would take the
+	// user's stored messages beyond q (in count or in bytes of their
+	// stored form); then ErrQuota. The check and the insert are atomic.
+	StoreOfflineWithin(ctx context.Context, user jid.JID, stanza []byte, q Quota) error
 	// OfflineMessages returns the stored messages in arrival order.
 	OfflineMessages(ctx context.Context, user jid.JID) ([]OfflineMessage, error)
 	// DeleteOffline removes the given messages (after they were delivered).
@@ -136,6 +174,12 @@ type VCards interface {
 	SetVCard(ctx context.Context, user jid.JID, vcard []byte) error
 }
 
+// PrivateElement is one element of private XML storage and its key.
+type PrivateElement struct {
+	Key  string
+	Data []byte
+}
+
 // Private stores private XML (XEP-0049), keyed by the element's namespace
 // and local name joined by a space.
 type Private interface {
@@ -143,6 +187,11 @@ type Private interface {
 	PrivateXML(ctx context.Context, user jid.JID, key string) ([]byte, error)
 	// SetPrivateXML stores an element under key.
 	SetPrivateXML(ctx context.Context, user jid.JID, key string, data []byte) error
+	// SetPrivateXMLWithin stores elements, each under its key, unless the
+	// user's elements would then exceed q (in number of keys or in bytes);
+	// then ErrQuota and nothing changes. Replacing an element counts its
+	// new size only. The check and the writes are atomic.
+	SetPrivateXMLWithin(ctx context.Context, user jid.JID, elems []PrivateElement, q Quota) error
 	// PrivateKeys lists the keys the user has elements under, sorted.
 	PrivateKeys(ctx context.Context, user jid.JID) ([]string, error)
 }

@@ -42,6 +42,7 @@ const (
 	CondItemRequired                 = "item-required"
 	CondJIDRequired                  = "jid-required"
 	CondMaxItemsExceeded             = "max-items-exceeded"
+	CondMaxNodesExceeded             = "max-nodes-exceeded"
 	CondNodeIDRequired               = "nodeid-required"
 	CondNotInRosterGroup             = "not-in-roster-group"
 	CondNotSubscribed                = "not-subscribed"

@@ -41,6 +41,10 @@ type Options struct {
 	PurgeEvery time.Duration
 	// MaxPage bounds the messages sent for one query; 0 means 100.
 	MaxPage int
+	// Quota bounds each account's archive, in messages and bytes of
+	// stored stanzas; past it the oldest messages are deleted. A zero
+	// field sets no bound.
+	Quota storage.Quota
 }
 
 // Module implements XEP-0313 for local accounts.
@@ -60,6 +64,8 @@ type Module struct {
 	prefsMu  sync.Mutex
 	prefs    map[jid.JID]storage.ArchivePrefs
 	prefsGen uint64
+
+	usage *usageCache
 }
 
 // New returns the MAM module.
@@ -73,7 +79,7 @@ func New(opts Options) module.Module {
 	if opts.MaxPage <= 0 {
 		opts.MaxPage = 100
 	}
-	return &Module{opts: opts, prefs: make(map[jid.JID]storage.ArchivePrefs)}
+	return &Module{opts: opts, prefs: make(map[jid.JID]storage.ArchivePrefs), usage: newUsageCache()}
 }
 
 // Name implements module.Module.
@@ -124,6 +130,7 @@ func (m *Module) accountDeleted(_ context.Context, user jid.JID) {
 	delete(m.prefs, user)
 	m.prefsGen++
 	m.prefsMu.Unlock()
+	m.usage.forget(user)
 }
 
 // sessionEnded drops the cached preferences of an account whose last
@@ -254,6 +261,7 @@ func (m *Module) append(ctx context.Context, user jid.JID, am storage.ArchivedMe
 		m.log.Error("mam: cannot archive a message", "user", user, "err", err)
 		return false
 	}
+	m.enforceQuota(ctx, user, len(am.Stanza))
 	return true
 }
 

@@ -31,8 +31,17 @@ const stampLayout = "2006-01-02T15:04:05.000Z"
 
 const lockStripes = 64
 
+// Options configure the module.
+type Options struct {
+	// MaxBytes bounds the total size of the messages stored for one
+	// account (their stored form); 0 means no bound. The number of
+	// messages is bounded by the host's Limits().OfflineMessages.
+	MaxBytes int64
+}
+
 // Module implements offline message storage.
 type Module struct {
+	opts  Options
 	host  module.Host
 	log   *slog.Logger
 	seed  maphash.Seed
@@ -40,7 +49,7 @@ type Module struct {
 }
 
 // New returns the offline message module.
-func New() module.Module { return &Module{seed: maphash.MakeSeed()} }
+func New(opts Options) module.Module { return &Module{opts: opts, seed: maphash.MakeSeed()} }
 
 // Name implements module.Module.
 func (m *Module) Name() string { return "offline" }
@@ -115,10 +124,15 @@ func (m *Module) undeliverable(ctx context.Context, p *module.Packet) module.Ver
 	}
 	user := p.To.Bare()
 	stamped := Stamp(st, p.To.Domain(), m.host.Now())
-	err := m.host.Stores().Offline.StoreOffline(ctx, user, stamped.AppendXML(nil, ""), m.host.Limits().OfflineMessages)
+	// RFC 6121 §8.5.2.2.1: a message the server cannot store is
+	// bounced, never dropped silently.
+	q := storage.Quota{Count: m.host.Limits().OfflineMessages, Bytes: m.opts.MaxBytes}
+	b := stamped.AppendXML(nil, "")
+	err := m.host.Stores().Offline.StoreOfflineWithin(ctx, user, b, q)
 	switch {
 	case errors.Is(err, storage.ErrQuota):
-		m.log.Info("offline: store full, message refused", "user", user, "from", p.From)
+		m.log.Info("offline: store full, message bounced", "user", user, "from", p.From,
+			"bytes", len(b), "max_messages", q.Count, "max_bytes", q.Bytes)
 		m.bounce(ctx, p)
 		return module.Handled
 	case err != nil:

@@ -66,7 +66,7 @@ func newHarness(t *testing.T, limit int) *harness {
 		Domains: []string{"example.com"}, Stores: db.Stores(), Table: h.table,
 		Limits: module.Limits{OfflineMessages: limit}, Now: func() time.Time { return h.now },
 	})
-	if err := h.r.Register(New()); err != nil {
+	if err := h.r.Register(New(Options{})); err != nil {
 		t.Fatalf("register: %v", err)
 	}
 	for _, u := range []string{"alice", "bob"} {

@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/storage"
@@ -19,19 +20,29 @@ const NS = "jabber:iq:private"
 // stored fragment.
 const DefaultMaxBytes = 64 << 10
 
-// Module stores private XML.
-type Module struct {
-	maxBytes int
-	store    storage.Private
+// Options configure the module.
+type Options struct {
+	// MaxBytes bounds the serialised size of one fragment; 0 means
+	// DefaultMaxBytes.
+	MaxBytes int
+	// Quota bounds what one account stores: fragments and their total
+	// size. A zero field sets no bound.
+	Quota storage.Quota
 }
 
-// New returns the private storage module; fragments larger than maxBytes
-// are refused (maxBytes <= 0 means DefaultMaxBytes).
-func New(maxBytes int) *Module {
-	if maxBytes <= 0 {
-		maxBytes = DefaultMaxBytes
+// Module stores private XML.
+type Module struct {
+	opts  Options
+	log   *slog.Logger
+	store storage.Private
+}
+
+// New returns the private storage module.
+func New(opts Options) *Module {
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = DefaultMaxBytes
 	}
-	return &Module{maxBytes: maxBytes}
+	return &Module{opts: opts}
 }
 
 var _ module.Module = (*Module)(nil)
@@ -41,6 +52,7 @@ func (*Module) Name() string { return "private" }
 
 // Register implements module.Module.
 func (m *Module) Register(r module.Registrar) error {
+	m.log = r.Host().Logger()
 	m.store = r.Host().Stores().Private
 	if m.store == nil {
 		return errors.New("private: no private XML store")
@@ -106,15 +118,27 @@ func (m *Module) set(ctx context.Context, q *module.IQ) (*stanza.Element, error)
 	data := make([][]byte, len(children))
 	for i, c := range children {
 		data[i] = c.Bytes()
-		if len(data[i]) > m.maxBytes {
-			return nil, stanza.Errorf(stanza.NotAcceptable, "element larger than %d bytes", m.maxBytes)
+		if len(data[i]) > m.opts.MaxBytes {
+			return nil, stanza.Errorf(stanza.NotAcceptable, "element larger than %d bytes", m.opts.MaxBytes)
 		}
 	}
 	owner := q.To.Bare()
+	elems := make([]storage.PrivateElement, len(children))
 	for i, c := range children {
-		if err := m.store.SetPrivateXML(ctx, owner, Key(c), data[i]); err != nil {
-			return nil, fmt.Errorf("private: store %s of %s: %w", Key(c), owner, err)
-		}
+		elems[i] = storage.PrivateElement{Key: Key(c), Data: data[i]}
+	}
+	err = m.store.SetPrivateXMLWithin(ctx, owner, elems, m.opts.Quota)
+	if errors.Is(err, storage.ErrQuota) {
+		// XEP-0049 names no condition for a full store; the server lacks
+		// the room the request needs (RFC 6120 §8.3.3.18). Nothing of the
+		// request was stored.
+		m.log.Info("private: quota reached, elements refused", "user", owner, "elements", len(elems),
+			"max_entries", m.opts.Quota.Count, "max_bytes", m.opts.Quota.Bytes)
+		return nil, stanza.Errorf(stanza.ResourceConstraint, "private storage full: at most %d elements and %d bytes",
+			m.opts.Quota.Count, m.opts.Quota.Bytes)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("private: store for %s: %w", owner, err)
 	}
 	return nil, nil
 }

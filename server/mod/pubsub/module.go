@@ -34,6 +34,13 @@ type Options struct {
 	// MaxPayload is the limit on the serialised size of one item; 0 means
 	// 512 KiB.
 	MaxPayload int
+	// MaxNodes bounds the nodes one account owns: all the nodes of its
+	// PEP service, and the nodes it created on a pubsub service; 0 means
+	// no bound.
+	MaxNodes int
+	// MaxBytes bounds the item payloads in the nodes one account owns
+	// (the same nodes as MaxNodes); 0 means no bound.
+	MaxBytes int64
 }
 
 // Module is the PEP and pubsub service module.

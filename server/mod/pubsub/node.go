@@ -117,7 +117,12 @@ func checkConfig(cfg xpubsub.Config) error {
 }
 
 // createNode stores a new node with creator as owner (service nodes).
+// The caller holds the service's lock, so the node count checked here
+// cannot change before the node is stored.
 func (m *Module) createNode(ctx context.Context, rq *request, name string, cfg xpubsub.Config) error {
+	if err := m.checkNodeQuota(ctx, rq, name); err != nil {
+		return err
+	}
 	err := m.stores.PubSub.CreateNode(ctx, storage.PubSubNode{Service: rq.svc, Node: name, Config: cfg.Values(), Created: m.host.Now()})
 	if errors.Is(err, storage.ErrExists) {
 		return stanza.Errorf(stanza.Conflict, "node %q exists", name)
@@ -132,6 +137,44 @@ func (m *Module) createNode(ctx context.Context, rq *request, name string, cfg x
 	}
 	m.log.DebugContext(ctx, "pubsub: node created", "service", rq.svc, "node", name)
 	return nil
+}
+
+// checkNodeQuota refuses a new node when its owner already owns
+// opts.MaxNodes: the nodes of a PEP service, or the nodes the requester
+// owns on a pubsub service (so that no account can use up a shared
+// service). XEP-0060 defines <max-nodes-exceeded/>; it goes with
+// <not-allowed/>, as its sibling <max-items-exceeded/> does in the
+// XEP's "Batch Processing" notes (and as §14 defines <not-allowed/>: an
+// action the service implements but has disabled here).
+func (m *Module) checkNodeQuota(ctx context.Context, rq *request, name string) error {
+	if m.opts.MaxNodes <= 0 {
+		return nil
+	}
+	owner := rq.svc
+	n := 0
+	if rq.pep {
+		nodes, err := m.stores.PubSub.PubSubNodes(ctx, rq.svc)
+		if err != nil {
+			return fmt.Errorf("pubsub: count the nodes of %s: %w", rq.svc, err)
+		}
+		n = len(nodes)
+	} else {
+		owner = rq.from.Bare()
+		affs, err := m.stores.PubSub.Affiliations(ctx, rq.svc, "")
+		if err != nil {
+			return fmt.Errorf("pubsub: count the nodes of %s on %s: %w", owner, rq.svc, err)
+		}
+		for _, a := range affs {
+			if a.JID == owner && a.Affiliation == affOwner {
+				n++
+			}
+		}
+	}
+	if n < m.opts.MaxNodes {
+		return nil
+	}
+	m.log.InfoContext(ctx, "pubsub: node quota reached, node refused", "service", rq.svc, "owner", owner, "node", name, "nodes", n, "max", m.opts.MaxNodes)
+	return xpubsub.Error(stanza.NotAllowed, xpubsub.CondMaxNodesExceeded, fmt.Sprintf("at most %d nodes per account", m.opts.MaxNodes))
 }
 
 // newID returns a random identifier for instant nodes, items and

@@ -181,10 +181,19 @@ func (m *Module) doPublish(ctx context.Context, rq *request, name string, it xpu
 	if it.Payload != nil {
 		payload = it.Payload.Bytes()
 	}
-	err = m.stores.PubSub.PutItem(ctx, rq.svc, name, storage.PubSubItem{
+	owners := rq.owners(n)
+	err = m.stores.PubSub.PutItemWithin(ctx, rq.svc, name, storage.PubSubItem{
 		ID: it.ID, Publisher: rq.from.Bare(), Payload: payload, Published: m.host.Now(),
-	}, m.maxItems(n.cfg))
+	}, m.maxItems(n.cfg), owners, m.opts.MaxBytes)
 	unlock()
+	if errors.Is(err, storage.ErrQuota) {
+		// XEP-0060 names no condition for an owner's storage being full:
+		// the service lacks the room the request needs (RFC 6120
+		// §8.3.3.18).
+		m.log.InfoContext(ctx, "pubsub: storage quota reached, item refused", "service", rq.svc, "node", name,
+			"owners", owners, "bytes", len(payload), "max_bytes", m.opts.MaxBytes)
+		return "", stanza.Errorf(stanza.ResourceConstraint, "publish-subscribe storage full: at most %d bytes of items per account", m.opts.MaxBytes)
+	}
 	if err != nil {
 		return "", fmt.Errorf("pubsub: publish to %q of %s: %w", name, rq.svc, err)
 	}

@@ -118,7 +118,7 @@ func newHarness(t *testing.T) *harness {
 	stores.Roster = reads
 	r := router.New(router.Options{Domains: []string{"example.com"}, Stores: stores, Table: table})
 	h := &harness{t: t, ctx: ctx, r: r, table: table, db: db, conns: map[*sm.Session]*fakeConn{}, available: map[*sm.Session]int{},
-		mod: New().(*Module), reads: reads}
+		mod: New(Options{}).(*Module), reads: reads}
 	if err := r.Register(h.mod); err != nil {
 		t.Fatalf("register: %v", err)
 	}

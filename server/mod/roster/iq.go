@@ -97,6 +97,9 @@ func (m *Module) update(ctx context.Context, user jid.JID, it xroster.Item) (sto
 	stored, err := rs.RosterItem(ctx, user, it.JID)
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
+		if err := m.checkRosterRoom(ctx, user); err != nil {
+			return stored, 0, err
+		}
 		stored = storage.RosterItem{Contact: it.JID}
 	case err != nil:
 		return stored, 0, fmt.Errorf("roster: read %s in the roster of %s: %w", it.JID, user, err)

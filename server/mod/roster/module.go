@@ -22,8 +22,18 @@ const HookPriority = 100
 
 const lockStripes = 64
 
+// Options configure the module.
+type Options struct {
+	// MaxItems bounds the items of one roster; 0 means no bound.
+	MaxItems int
+	// MaxPending bounds the unanswered inbound subscription requests kept
+	// for one user; 0 means no bound.
+	MaxPending int
+}
+
 // Module implements rosters, subscriptions and presence (RFC 6121).
 type Module struct {
+	opts Options
 	host module.Host
 	log  *slog.Logger
 
@@ -34,7 +44,9 @@ type Module struct {
 }
 
 // New returns the roster and presence module.
-func New() module.Module { return &Module{seed: maphash.MakeSeed(), cache: newCache()} }
+func New(opts Options) module.Module {
+	return &Module{opts: opts, seed: maphash.MakeSeed(), cache: newCache()}
+}
 
 // Name implements module.Module.
 func (m *Module) Name() string { return "roster" }

@@ -13,9 +13,38 @@ import (
 
 // entry is a contact's roster item and subscription state as stored.
 type entry struct {
-	item   storage.RosterItem
-	exists bool
-	state  State
+	item    storage.RosterItem
+	exists  bool
+	state   State
+	pending int // the user's pending-in requests, from anyone
+}
+
+// The refusals of the roster quotas.
+// RFC 6121 names no condition for a full roster; <policy-violation/>
+// (RFC 6120 §8.3.3.12) says a local policy refused it, and the text says
+// which. A subscription request the user cannot keep is refused to its
+// sender with <resource-constraint/> (§8.3.3.18): the user lacks the room.
+const (
+	textRosterFull  = "the roster is full"
+	textPendingFull = "the contact has too many unanswered subscription requests"
+)
+
+// checkRosterRoom returns a <policy-violation/> naming the limit when
+// user's roster cannot take one more item. The caller holds user's lock,
+// so the count cannot change before its write.
+func (m *Module) checkRosterRoom(ctx context.Context, user jid.JID) error {
+	if m.opts.MaxItems <= 0 {
+		return nil
+	}
+	items, _, err := m.rosterItems(ctx, user)
+	if err != nil {
+		return fmt.Errorf("roster: count the roster of %s: %w", user, err)
+	}
+	if len(items) < m.opts.MaxItems {
+		return nil
+	}
+	m.log.Info("roster: quota reached, item refused", "user", user, "items", len(items), "max", m.opts.MaxItems)
+	return stanza.Errorf(stanza.PolicyViolation, "%s: at most %d items", textRosterFull, m.opts.MaxItems)
 }
 
 // load reads the state between user and contact: the roster item (if
@@ -34,6 +63,7 @@ func (m *Module) load(ctx context.Context, user, contact jid.JID) (entry, error)
 	if err != nil {
 		return e, fmt.Errorf("roster: load subscription requests of %s: %w", user, err)
 	}
+	e.pending = len(reqs)
 	for _, r := range reqs {
 		if r.From == contact {
 			e.state.PendingIn = true
@@ -77,6 +107,15 @@ func (m *Module) apply(ctx context.Context, user, contact jid.JID, inbound bool,
 	}
 	ch := change{Outcome: o, item: e.item}
 	rs := m.host.Stores().Roster
+	if !e.exists && o.State.visible() != e.state.visible() {
+		if err := m.checkRosterRoom(ctx, user); err != nil {
+			return change{}, err
+		}
+	}
+	if o.State.PendingIn && !e.state.PendingIn && m.opts.MaxPending > 0 && e.pending >= m.opts.MaxPending {
+		m.log.Info("roster: pending subscription requests full, request refused", "user", user, "from", contact, "pending", e.pending, "max", m.opts.MaxPending)
+		return change{}, stanza.Errorf(stanza.ResourceConstraint, textPendingFull)
+	}
 	if o.State.visible() != e.state.visible() {
 		ch.item.Subscription = o.State.Sub
 		ch.item.AskOut = o.State.PendingOut

@@ -2,6 +2,7 @@ package roster
 
 import (
 	"context"
+	"errors"
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -12,6 +13,12 @@ import (
 // (RFC 6121 §3.1.2, §3.1.5, §3.2.2, §3.3.2, §3.4.1).
 func (m *Module) outboundSubscription(ctx context.Context, user, contact jid.JID, st *stanza.Element) {
 	ch, err := m.apply(ctx, user, contact, false, st)
+	var se *stanza.Error
+	if errors.As(err, &se) {
+		// A quota: the user learns it from an error in reply.
+		m.refuse(ctx, st, se)
+		return
+	}
 	if err != nil {
 		m.log.Error("roster: outbound subscription failed", "user", user, "contact", contact, "type", st.Type(), "err", err)
 		return
@@ -38,6 +45,12 @@ func (m *Module) outboundSubscription(ctx context.Context, user, contact jid.JID
 // the user (RFC 6121 §3.1.3, §3.1.6, §3.2.3, §3.3.3, §3.4.2).
 func (m *Module) inboundSubscription(ctx context.Context, user, contact jid.JID, st *stanza.Element) {
 	ch, err := m.apply(ctx, user, contact, true, st)
+	var se *stanza.Error
+	if errors.As(err, &se) {
+		// A quota: the sender learns that the request was not kept.
+		m.refuse(ctx, st, se)
+		return
+	}
 	if err != nil {
 		m.log.Error("roster: inbound subscription failed", "user", user, "contact", contact, "type", st.Type(), "err", err)
 		return
@@ -62,6 +75,14 @@ func (m *Module) inboundSubscription(ctx context.Context, user, contact jid.JID,
 	if ch.SendUnavailable {
 		m.sendUnavailable(ctx, user, contact)
 	}
+}
+
+// refuse bounces a subscription stanza with e to its sender.
+func (m *Module) refuse(ctx context.Context, st *stanza.Element, e *stanza.Error) {
+	if !stanza.MayBounce(st) {
+		return
+	}
+	m.host.Route(ctx, stanza.ErrorReply(st, e))
 }
 
 // inbound handles presence addressed to a local user.

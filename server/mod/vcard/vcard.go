@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/parley-xmpp/parley/server/module"
@@ -22,6 +23,7 @@ const DefaultMaxBytes = 64 << 10
 // Module stores and serves vCards.
 type Module struct {
 	maxBytes int
+	log      *slog.Logger
 	store    storage.VCards
 }
 
@@ -41,6 +43,7 @@ func (*Module) Name() string { return "vcard" }
 
 // Register implements module.Module.
 func (m *Module) Register(r module.Registrar) error {
+	m.log = r.Host().Logger()
 	m.store = r.Host().Stores().VCards
 	if m.store == nil {
 		return errors.New("vcard: no vCard store")
@@ -82,6 +85,7 @@ func (m *Module) set(ctx context.Context, q *module.IQ) (*stanza.Element, error)
 	if len(v.Elements()) > 0 || strings.TrimSpace(v.Text()) != "" {
 		b = v.Bytes()
 		if len(b) > m.maxBytes {
+			m.log.Info("vcard: too large, refused", "user", owner, "bytes", len(b), "max", m.maxBytes)
 			return nil, stanza.Errorf(stanza.NotAcceptable, "vCard larger than %d bytes", m.maxBytes)
 		}
 	}

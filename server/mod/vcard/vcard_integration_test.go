@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/mod/vcard"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpptest"
@@ -94,5 +95,32 @@ func TestVCardIntegration(t *testing.T) {
 	}
 	if _, err := cb.SendIQ(ctx, get(alice.String())); condition(err) != stanza.ServiceUnavailable {
 		t.Errorf("after delete: err = %v", err)
+	}
+}
+
+// TestVCardQuotaIntegration (the name is in FN and GIVEN: twice): quotas.vcard_bytes bounds the vCard an
+// account may store; a larger one gets <not-acceptable/> and the stored
+// one stays.
+func TestVCardQuotaIntegration(t *testing.T) {
+	s := xmpptest.NewServer(t, func(c *config.Config) { c.Quotas.VCardBytes = 2048 })
+	s.AddUser(t, "alice", "pw")
+	ca := s.Client(t, "alice", "pw", "desk")
+	ctx := xmpptest.Context(t, 10*time.Second)
+	set := func(fn string) error {
+		_, err := ca.SendIQ(ctx, stanza.NewIQ(stanza.TypeSet, "", "", card(fn)))
+		return err
+	}
+	if err := set(strings.Repeat("a", 800)); err != nil {
+		t.Fatalf("vCard within the quota: %v", err)
+	}
+	if err := set(strings.Repeat("b", 1100)); condition(err) != stanza.NotAcceptable {
+		t.Fatalf("vCard over vcard_bytes: %v, want <not-acceptable/>", err)
+	}
+	res, err := ca.SendIQ(ctx, stanza.NewIQ(stanza.TypeGet, "", "", stanza.New(vcard.NS, "vCard")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fn := res.Child(vcard.NS, "vCard").ChildText(vcard.NS, "FN"); fn != strings.Repeat("a", 800) {
+		t.Fatalf("stored vCard changed by a refused set: FN of %d bytes", len(fn))
 	}
 }

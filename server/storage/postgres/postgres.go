@@ -22,6 +22,15 @@ const (
 	migrationLock int64 = 0x5041524c45594d47
 	// offlineLockClass is the class of per-user offline quota locks ("PARL").
 	offlineLockClass int32 = 0x5041524c
+	// privateLockClass is the class of per-user private XML quota locks
+	// ("PRIV").
+	privateLockClass int32 = 0x50524956
+	// archiveLockClass is the class of per-user archive trim locks
+	// ("ARCH").
+	archiveLockClass int32 = 0x41524348
+	// pubsubLockClass is the class of per-service pubsub quota locks
+	// ("PUBS").
+	pubsubLockClass int32 = 0x50554253
 )
 
 // Options tunes the connection pool. A zero field keeps the value given

@@ -183,24 +183,63 @@ func (db *DB) DeleteNode(ctx context.Context, service jid.JID, node string) erro
 // PutItem stores an item as the newest and trims the node to maxItems.
 func (db *DB) PutItem(ctx context.Context, service jid.JID, node string, it storage.PubSubItem, maxItems int) error {
 	svc := service.String()
+	return db.tx(ctx, func(tx pgx.Tx) error { return putItem(ctx, tx, svc, node, it, maxItems) })
+}
+
+// putItem is PutItem in tx.
+func putItem(ctx context.Context, tx pgx.Tx, svc, node string, it storage.PubSubItem, maxItems int) error {
+	var one int
+	err := tx.QueryRow(ctx, `SELECT 1 FROM pubsub_nodes WHERE username = $1 AND node = $2`, svc, node).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("postgres: publish to %q of %s: %w", node, svc, storage.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: publish to %q of %s: %w", node, svc, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO pubsub_items(username, node, id, seq, publisher, payload, published)
+		VALUES ($1, $2, $3, nextval('pubsub_item_seq'), $4, $5, $6)
+		ON CONFLICT(username, node, id) DO UPDATE SET seq = excluded.seq, publisher = excluded.publisher,
+			payload = excluded.payload, published = excluded.published`,
+		svc, node, it.ID, it.Publisher.String(), nonNil(it.Payload), nanos(it.Published)); err != nil {
+		return fmt.Errorf("postgres: publish %q to %q of %s: %w", it.ID, node, svc, err)
+	}
+	if maxItems > 0 {
+		return trimItems(ctx, tx, svc, node, maxItems)
+	}
+	return nil
+}
+
+// PutItemWithin stores an item as PutItem does, then measures what each
+// owner owns on the service and rolls the whole write back with
+// storage.ErrQuota when one is over maxBytes. Writers of one service
+// serialise on an advisory lock.
+func (db *DB) PutItemWithin(ctx context.Context, service jid.JID, node string, it storage.PubSubItem, maxItems int, owners []jid.JID, maxBytes int64) error {
+	svc := service.String()
 	return db.tx(ctx, func(tx pgx.Tx) error {
-		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM pubsub_nodes WHERE username = $1 AND node = $2`, svc, node).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("postgres: publish to %q of %s: %w", node, svc, storage.ErrNotFound)
+		if maxBytes > 0 {
+			if err := lockUser(ctx, tx, pubsubLockClass, svc); err != nil {
+				return fmt.Errorf("postgres: publish to %q: %w", node, err)
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("postgres: publish to %q of %s: %w", node, svc, err)
+		if err := putItem(ctx, tx, svc, node, it, maxItems); err != nil || maxBytes <= 0 {
+			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO pubsub_items(username, node, id, seq, publisher, payload, published)
-			VALUES ($1, $2, $3, nextval('pubsub_item_seq'), $4, $5, $6)
-			ON CONFLICT(username, node, id) DO UPDATE SET seq = excluded.seq, publisher = excluded.publisher,
-				payload = excluded.payload, published = excluded.published`,
-			svc, node, it.ID, it.Publisher.String(), nonNil(it.Payload), nanos(it.Published)); err != nil {
-			return fmt.Errorf("postgres: publish %q to %q of %s: %w", it.ID, node, svc, err)
-		}
-		if maxItems > 0 {
-			return trimItems(ctx, tx, svc, node, maxItems)
+		for _, o := range owners {
+			var used int64
+			var err error
+			if o.Equal(service) {
+				err = tx.QueryRow(ctx, `SELECT COALESCE(SUM(octet_length(payload)), 0) FROM pubsub_items WHERE username = $1`, svc).Scan(&used)
+			} else {
+				err = tx.QueryRow(ctx, `SELECT COALESCE(SUM(octet_length(i.payload)), 0) FROM pubsub_items i
+					JOIN pubsub_affiliations a ON a.username = i.username AND a.node = i.node
+					WHERE i.username = $1 AND a.jid = $2 AND a.affiliation = 'owner'`, svc, o.Bare().String()).Scan(&used)
+			}
+			if err != nil {
+				return fmt.Errorf("postgres: pubsub usage of %s on %s: %w", o, svc, err)
+			}
+			if used > maxBytes {
+				return fmt.Errorf("postgres: publish %q to %q of %s: %s would own %d bytes: %w", it.ID, node, svc, o, used, storage.ErrQuota)
+			}
 		}
 		return nil
 	})

@@ -171,24 +171,58 @@ func (db *DB) DeleteNode(ctx context.Context, service jid.JID, node string) erro
 // PutItem stores an item as the newest and trims the node to maxItems.
 func (db *DB) PutItem(ctx context.Context, service jid.JID, node string, it storage.PubSubItem, maxItems int) error {
 	svc := service.String()
+	return db.tx(ctx, func(tx *sql.Tx) error { return putItem(ctx, tx, svc, node, it, maxItems) })
+}
+
+// putItem is PutItem in tx.
+func putItem(ctx context.Context, tx *sql.Tx, svc, node string, it storage.PubSubItem, maxItems int) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM pubsub_nodes WHERE user = ? AND node = ?`, svc, node).Scan(&one)
+	if err == sql.ErrNoRows {
+		return fmt.Errorf("sqlite: publish to %q of %s: %w", node, svc, storage.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: publish to %q of %s: %w", node, svc, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO pubsub_items(user, node, id, seq, publisher, payload, published)
+		VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM pubsub_items WHERE user = ? AND node = ?), ?, ?, ?)
+		ON CONFLICT(user, node, id) DO UPDATE SET seq = excluded.seq, publisher = excluded.publisher,
+			payload = excluded.payload, published = excluded.published`,
+		svc, node, it.ID, svc, node, it.Publisher.String(), nonNil(it.Payload), nanos(it.Published)); err != nil {
+		return fmt.Errorf("sqlite: publish %q to %q of %s: %w", it.ID, node, svc, err)
+	}
+	if maxItems > 0 {
+		return trimItems(ctx, tx, svc, node, maxItems)
+	}
+	return nil
+}
+
+// PutItemWithin stores an item as PutItem does, then measures what each
+// owner owns on the service and rolls the whole write back with
+// storage.ErrQuota when one is over maxBytes. The writer's single
+// connection serialises it with every other write.
+func (db *DB) PutItemWithin(ctx context.Context, service jid.JID, node string, it storage.PubSubItem, maxItems int, owners []jid.JID, maxBytes int64) error {
+	svc := service.String()
 	return db.tx(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM pubsub_nodes WHERE user = ? AND node = ?`, svc, node).Scan(&one)
-		if err == sql.ErrNoRows {
-			return fmt.Errorf("sqlite: publish to %q of %s: %w", node, svc, storage.ErrNotFound)
+		if err := putItem(ctx, tx, svc, node, it, maxItems); err != nil || maxBytes <= 0 {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("sqlite: publish to %q of %s: %w", node, svc, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO pubsub_items(user, node, id, seq, publisher, payload, published)
-			VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM pubsub_items WHERE user = ? AND node = ?), ?, ?, ?)
-			ON CONFLICT(user, node, id) DO UPDATE SET seq = excluded.seq, publisher = excluded.publisher,
-				payload = excluded.payload, published = excluded.published`,
-			svc, node, it.ID, svc, node, it.Publisher.String(), nonNil(it.Payload), nanos(it.Published)); err != nil {
-			return fmt.Errorf("sqlite: publish %q to %q of %s: %w", it.ID, node, svc, err)
-		}
-		if maxItems > 0 {
-			return trimItems(ctx, tx, svc, node, maxItems)
+		for _, o := range owners {
+			var used int64
+			var err error
+			if o.Equal(service) {
+				err = tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM pubsub_items WHERE user = ?`, svc).Scan(&used)
+			} else {
+				err = tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(LENGTH(i.payload)), 0) FROM pubsub_items i
+					JOIN pubsub_affiliations a ON a.user = i.user AND a.node = i.node
+					WHERE i.user = ? AND a.jid = ? AND a.affiliation = 'owner'`, svc, o.Bare().String()).Scan(&used)
+			}
+			if err != nil {
+				return fmt.Errorf("sqlite: pubsub usage of %s on %s: %w", o, svc, err)
+			}
+			if used > maxBytes {
+				return fmt.Errorf("sqlite: publish %q to %q of %s: %s would own %d bytes: %w", it.ID, node, svc, o, used, storage.ErrQuota)
+			}
 		}
 		return nil
 	})

@@ -35,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Stores) {
 		{"MUC", mucTests},
 		{"Transfer", transferTests},
 		{"Transactions", txTests},
+		{"Quota", quotaTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
