@@ -60,6 +60,15 @@ var users = []string{
 	"wendy", "xavier", // slixmpp multi-user chat (muc_test.go)
 	"yara", "zack", // slixmpp client state indication (mobile_test.go)
 	"abby", "ben", "cleo", // slixmpp push: user, contact, app server (mobile_test.go)
+	"ruth", "rob", // slixmpp MUC nick conflict and retry (muc_test.go)
+	// Clients at their default settings (clients_test.go): the client
+	// under test, then its slixmpp partner.
+	"lily", "liam", // slixmpp
+	"paula", "pablo", // poezio's core
+	"jade", "jon", // @xmpp/client
+	"olivia", "oscar", // profanity
+	"sam", "sue", // sendxmpp
+	"gus", "gwen", // go-sendxmpp
 }
 
 func password(user string) string { return "pw-" + user + "-Secret!" }
@@ -78,6 +87,7 @@ func bareOf(j string) string {
 
 type server struct {
 	dir       string
+	data      string // the data directory
 	bin       string
 	starttls  string // host:port of the c2s (STARTTLS) listener
 	directTLS string // host:port of the c2s_tls (XEP-0368) listener
@@ -157,6 +167,7 @@ func startServer() (*server, error) {
 		return s, fmt.Errorf("go build ./cmd/parley: %v\n%s", err, out)
 	}
 	data := filepath.Join(dir, "data")
+	s.data = data
 	for _, u := range users {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		add := exec.CommandContext(ctx, s.bin, "user", "add", "--data", data, bare(u))
@@ -257,6 +268,14 @@ func (s *server) stop() {
 		s.cmd.Process.Kill()
 		<-s.exited
 	}
+}
+
+// caFile is the server's self-signed certificate (generated in the data
+// directory, for localhost). Clients at their default settings trust it as
+// their CA, through their own option or SSL_CERT_FILE, and verify the
+// server's certificate and name against it as they would any server's.
+func (s *server) caFile() string {
+	return filepath.Join(s.data, "tls", "selfsigned-cert.pem")
 }
 
 // logSince returns what the server logged after mark (a length of its log).
@@ -363,7 +382,12 @@ type peer struct {
 
 type peerOpts struct {
 	directTLS bool
-	mech      string
+	// defaults runs the client at its default settings: its own choice of
+	// SASL mechanism and channel binding, and certificate verification
+	// against the server's certificate (server.caFile) instead of none.
+	// mech is then ignored.
+	defaults bool
+	mech     string
 	// plugins are extra slixmpp plugins for peer.py (--plugin).
 	plugins []string
 	// pushService makes peer.py answer XEP-0357 notifications as an app
@@ -384,15 +408,19 @@ func startSlixmpp(t *testing.T, s *server, user string, o peerOpts) *peer {
 	if o.directTLS {
 		args = append(args, "--direct-tls")
 	}
-	mech := o.mech
-	if mech == "" {
-		mech = "SCRAM-SHA-256"
-	}
-	args = append(args, "--mech", mech)
-	if !strings.HasSuffix(mech, "-PLUS") {
-		// See --no-channel-binding in peer.py: slixmpp 1.8 would otherwise
-		// announce channel-binding support it cannot use over TLS 1.3.
-		args = append(args, "--no-channel-binding")
+	if o.defaults {
+		args = append(args, "--ca-file", s.caFile())
+	} else {
+		mech := o.mech
+		if mech == "" {
+			mech = "SCRAM-SHA-256"
+		}
+		args = append(args, "--mech", mech)
+		if !strings.HasSuffix(mech, "-PLUS") {
+			// See --no-channel-binding in peer.py: slixmpp 1.8 would otherwise
+			// announce channel-binding support it cannot use over TLS 1.3.
+			args = append(args, "--no-channel-binding")
+		}
 	}
 	for _, p := range o.plugins {
 		args = append(args, "--plugin", p)
@@ -412,15 +440,34 @@ func startXmppjs(t *testing.T, s *server, user string, o peerOpts) *peer {
 	if o.directTLS {
 		service = "xmpps://" + s.directTLS
 	}
-	mech := o.mech
-	if mech == "" {
+	mech, ca := o.mech, ""
+	if o.defaults {
+		mech, ca = "", s.caFile()
+	} else if mech == "" {
 		mech = "SCRAM-SHA-1"
 	}
-	cmd := exec.Command("node", "peer.js", "--service", service, "--domain", domain,
+	cmd := xmppjsCommand(t, ca, "peer.js", "--service", service, "--domain", domain,
 		"--username", user, "--password", password(user), "--mech", mech)
-	cmd.Dir = filepath.Join(testDir(t), "xmppjs")
-	cmd.Env = append(os.Environ(), "NODE_TLS_REJECT_UNAUTHORIZED=0", "NODE_NO_WARNINGS=1")
 	return startPeer(t, s, "@xmpp/client "+user, user, cmd)
+}
+
+// xmppjsCommand runs an @xmpp/client script of xmppjs/ with node. The
+// script gets the test's login timeout (--timeout): @xmpp/client's own
+// default, 2 s for each wait such as the opening of the stream, is too
+// short on a loaded machine. With ca (a PEM file) node trusts that
+// certificate (NODE_EXTRA_CA_CERTS) and verifies the server's as by
+// default; without it, verification is off.
+func xmppjsCommand(t *testing.T, ca, script string, args ...string) *exec.Cmd {
+	t.Helper()
+	args = append([]string{script, "--timeout", fmt.Sprint(loginTimeout.Milliseconds())}, args...)
+	cmd := exec.Command("node", args...)
+	cmd.Dir = filepath.Join(testDir(t), "xmppjs")
+	trust := "NODE_TLS_REJECT_UNAUTHORIZED=0"
+	if ca != "" {
+		trust = "NODE_EXTRA_CA_CERTS=" + ca
+	}
+	cmd.Env = append(os.Environ(), trust, "NODE_NO_WARNINGS=1")
+	return cmd
 }
 
 func startPeer(t *testing.T, s *server, name, user string, cmd *exec.Cmd) *peer {

@@ -20,10 +20,8 @@ func TestXmppjsSASL2BindFAST(t *testing.T) {
 	needXmppjs(t)
 	s := theServer(t)
 	const user, uaID, tag = "quinn", "7c9e6679-7425-40de-944b-e07fc1f90ae7", "parley-interop"
-	cmd := exec.Command("node", "sasl2_peer.js", "--service", "xmpp://"+s.starttls, "--domain", domain,
+	cmd := xmppjsCommand(t, "", "sasl2_peer.js", "--service", "xmpp://"+s.starttls, "--domain", domain,
 		"--username", user, "--password", password(user), "--uaid", uaID, "--tag", tag)
-	cmd.Dir = filepath.Join(testDir(t), "xmppjs")
-	cmd.Env = append(cmd.Environ(), "NODE_TLS_REJECT_UNAUTHORIZED=0", "NODE_NO_WARNINGS=1")
 	mark := s.log.Len()
 	p := startPeer(t, s, "@xmpp/client (SASL2) "+user, user, cmd)
 	first := p.online.JID
