@@ -1,15 +1,44 @@
-// Package interop drives real third-party XMPP clients (slixmpp,
-// @xmpp/client, go-sendxmpp) against a real `parley serve` process.
+// Package interop drives real third-party XMPP clients against a real
+// `parley serve` process, over TCP and TLS as users run them: slixmpp,
+// poezio's XMPP core, @xmpp/client, profanity, sendxmpp and go-sendxmpp
+// (and Prosody and ejabberd for XEP-0227 migration, xep0227_test.go).
+// Nothing is mocked: the server is the binary built from this tree, with
+// its own data directory and self-signed certificate.
 //
-// The tools come from Debian and npm (see scripts/test.sh). A scenario
-// whose tool is missing is skipped, naming the tool, unless
+// The tools come from Debian and npm (see scripts/test.sh and .ci/run). A
+// scenario whose tool is missing is skipped, naming the tool, unless
 // PARLEY_INTEROP_REQUIRED is set (CI sets it): then it fails.
 // PARLEY_INTEROP_DEBUG=1 makes the clients log every stanza they send and
 // receive; a failing scenario prints the client's output and the server's
 // log.
 //
-// Each client is a small program (slixmpp/peer.py, xmppjs/peer.js) driven
+// Library clients are small programs (slixmpp/*.py, xmppjs/*.js) driven
 // over JSON lines on stdin/stdout, so the Go test decides every step.
+// Command-line clients (sendxmpp, go-sendxmpp) run as a cron job would run
+// them; profanity, a terminal client, runs in a tmux session of its own,
+// typed into with send-keys and read with capture-pane.
+//
+// The scenarios:
+//
+//   - Feature scenarios with clients set up for one feature each (one SASL
+//     mechanism, certificate verification off): STARTTLS and direct TLS,
+//     chat, subscriptions and presence, offline messages (this file);
+//     SASL2, Bind 2 and FAST (sasl2_test.go); stream management
+//     (sm_test.go); MUC, including a nick conflict and retry by a client
+//     whose caps ask for PEP notifications (muc_test.go); PEP, avatars and
+//     bookmarks (pubsub_test.go); carbons and MAM (mam_test.go); CSI and
+//     push (mobile_test.go); ad-hoc administration and in-band registration
+//     (admin_test.go, sasl2_test.go); XEP-0227 import and export
+//     (xep0227_test.go).
+//   - Clients at their default settings (clients_test.go): each client as
+//     installed, trusting the server's certificate through its own option
+//     or SSL_CERT_FILE and nothing else changed, logs in five times in a
+//     row (within the failed-login throttle's minute), then sends a
+//     message to a slixmpp partner and receives one (sendxmpp only sends).
+//     These scenarios use users of their own and run in parallel.
+//
+// Every scenario has users of its own (see users), so scenarios do not
+// see each other's rosters or messages.
 package interop
 
 import (
