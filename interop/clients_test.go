@@ -52,9 +52,12 @@ func checkEncrypted(p *peer) {
 	}
 }
 
-// authFailures returns the SASL failures p received before it logged in
-// (a client at its defaults may try mechanisms the server refuses before
-// one it accepts) and checks that each says why in a <text/>.
+var failureText = regexp.MustCompile(`<text[^>]*>([^<]+)</text>`)
+
+// authFailures returns the texts of the SASL failures p received before
+// it logged in (a client at its defaults may try mechanisms the server
+// refuses before one it accepts) and checks that each says why in a
+// <text/>.
 func authFailures(p *peer) []string {
 	p.t.Helper()
 	var out []string
@@ -62,10 +65,11 @@ func authFailures(p *peer) []string {
 		if ev.Event != "auth_failure" {
 			continue
 		}
-		if !strings.Contains(ev.XML, "<text") {
+		m := failureText.FindStringSubmatch(ev.XML)
+		if m == nil {
 			p.fail("a SASL failure without a <text/> saying why: %s", ev.XML)
 		}
-		out = append(out, ev.XML)
+		out = append(out, m[1])
 	}
 	return out
 }
@@ -80,7 +84,7 @@ func loginsInARow(t *testing.T, start func() *peer) *peer {
 	for i := range logins {
 		p = start()
 		checkEncrypted(p)
-		t.Logf("login %d: %s with SASL %s; refused first: %v", i+1, p.online.JID, p.online.Mech, authFailures(p))
+		t.Logf("login %d: %s with SASL %s; refused first: %q", i+1, p.online.JID, p.online.Mech, authFailures(p))
 		if i < logins-1 {
 			p.quit()
 		}
@@ -187,7 +191,10 @@ func TestSendxmpp(t *testing.T) {
 		if err != nil || timedOut != nil {
 			t.Fatalf("sendxmpp run %d: %v (%v)\n%s\n--- parley log of this run:\n%s", i+1, err, timedOut, withoutPerlWarnings(out), s.logSince(mark))
 		}
-		partner.expectMessage(bare("sam"), body)
+		// sendxmpp sends what it read, the final newline included.
+		partner.expect(fmt.Sprintf("message %q from sendxmpp", body), eventTimeout, func(ev event) bool {
+			return ev.Event == "message" && bareOf(ev.From) == bare("sam") && strings.TrimSpace(ev.Body) == body
+		})
 	}
 	t.Logf("%d sendxmpp runs in %v", logins, time.Since(begin).Round(time.Millisecond))
 }
