@@ -225,7 +225,7 @@ func TestGoSendxmppDefaults(t *testing.T) {
 	env := append(os.Environ(), "HOME="+home, "SSL_CERT_FILE="+s.caFile())
 	base := []string{"-u", bare("gus"), "-p", password("gus"), "-j", s.starttls,
 		"--timeout", fmt.Sprint(int(loginTimeout.Seconds()))}
-	begin := time.Now()
+	begin, first := time.Now(), s.log.Len()
 	for i := range logins - 1 {
 		body := fmt.Sprintf("go-sendxmpp run %d <&> ü", i+1)
 		mark := s.log.Len()
@@ -243,7 +243,16 @@ func TestGoSendxmppDefaults(t *testing.T) {
 	}
 
 	// The last login listens. The partner's message goes to the bare JID
-	// while gus is offline, so it is stored and delivered at login.
+	// while gus is offline, so it is stored and delivered at login. gus is
+	// offline once the server has ended the sessions of the runs above
+	// (go-sendxmpp drops the connection as it exits).
+	ended := regexp.MustCompile(`msg="c2s: session ended".* user=gus@localhost `)
+	for deadline := time.Now().Add(eventTimeout); len(ended.FindAllString(s.logSince(first), -1)) < logins-1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not end the %d sessions of go-sendxmpp within %v:\n%s", logins-1, eventTimeout, s.logSince(first))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	body := "for go-sendxmpp, from its partner"
 	partner.message(bare("gus"), body)
 	mark := s.log.Len()
