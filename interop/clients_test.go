@@ -295,8 +295,10 @@ func TestGoSendxmppDefaults(t *testing.T) {
 // driven in tmux as a user types: /connect with the server's address
 // (localhost has no SRV record), the password at its prompt, /disconnect,
 // five times; then /msg to its partner, and the partner's answer in the
-// chat window. It has a HOME and XDG directories of its own (a first
-// start), trusts the test certificate through SSL_CERT_FILE (OpenSSL's
+// chat window. Then it joins a room where its partner holds its nick: it
+// shows the conflict, joins again with another nick, shows its own
+// presence and talks in the room. It has a HOME and XDG directories of
+// its own (a first start), trusts the test certificate through SSL_CERT_FILE (OpenSSL's
 // default CA file) and logs at DEBUG level to
 // $XDG_DATA_HOME/profanity/logs/profanity.log, printed when it fails.
 func TestProfanity(t *testing.T) {
@@ -305,7 +307,7 @@ func TestProfanity(t *testing.T) {
 	prof := needTool(t, "profanity", "profanity")
 	needTool(t, "tmux", "tmux")
 	s := theServer(t)
-	partner := startSlixmpp(t, s, "oscar", peerOpts{})
+	partner := startMUCPeer(t, s, "oscar")
 	host, port, _ := net.SplitHostPort(s.starttls)
 	home := t.TempDir()
 	data := filepath.Join(home, ".local", "share")
@@ -338,7 +340,32 @@ func TestProfanity(t *testing.T) {
 	reply := "hi olivia, from slixmpp <&>"
 	partner.message(bare("olivia"), reply)
 	c.waitFor("the partner's message in the chat window", regexp.MustCompile(regexp.QuoteMeta(bare("oscar"))+`\S*: `+regexp.QuoteMeta(reply)))
+
+	// The partner takes the nick profanity joins with by default (the
+	// user name) in a room it creates.
+	const room = "profanity@conference." + domain
+	partner.send(map[string]any{"cmd": "join", "room": room, "nick": "olivia"})
+	partner.mucReply("joined")
+	partner.send(map[string]any{"cmd": "configure", "room": room})
+	partner.mucReply("configured")
+	c.keys("/win 1") // the console, where profanity reports errors
+	c.keys("/join " + room)
+	c.waitFor("the nick conflict", regexp.MustCompile(`Error joining room `+regexp.QuoteMeta(room)+`, reason: conflict`))
+	c.keys("/join " + room + " nick olive")
+	c.waitFor("its own presence in the room", regexp.MustCompile(`You have joined the room as olive\b`))
+	partner.expectMUCPresence(room+"/olive", "available")
+	c.keys("hello room, from profanity") // the room's window is the current one
+	partner.expect("profanity's groupchat message", eventTimeout, func(ev event) bool {
+		return ev.Event == "groupchat" && ev.From == room+"/olive" && ev.Body == "hello room, from profanity"
+	})
+	partner.send(map[string]any{"cmd": "say", "room": room, "body": "welcome, olive"})
+	c.waitFor("the partner's groupchat message", regexp.MustCompile(`olivia: welcome, olive`))
+	// Quitting closes the stream (profanity enables stream management, so
+	// a dropped connection would keep olive in the room until resumption
+	// times out): the room sees olive leave.
 	c.keys("/quit")
+	partner.expectMUCPresence(room+"/olive", "unavailable")
+	c.waitExit()
 }
 
 // ---------------------------------------------------------------------
@@ -404,6 +431,18 @@ func (c *tmuxClient) waitFor(what string, re *regexp.Regexp) {
 		}
 		if time.Now().After(deadline) {
 			c.fail("no %s within %v (want %q on the screen)", what, loginTimeout, re)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitExit waits until the program has exited (and with it its tmux
+// session and server).
+func (c *tmuxClient) waitExit() {
+	c.t.Helper()
+	for deadline := time.Now().Add(eventTimeout); exec.Command("tmux", "-S", c.sock, "has-session", "-t", "c").Run() == nil; {
+		if time.Now().After(deadline) {
+			c.fail("still running %v after being told to quit", eventTimeout)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

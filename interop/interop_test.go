@@ -34,8 +34,9 @@
 //     installed, trusting the server's certificate through its own option
 //     or SSL_CERT_FILE and nothing else changed, logs in five times in a
 //     row (within the failed-login throttle's minute), then sends a
-//     message to a slixmpp partner and receives one (sendxmpp only sends).
-//     These scenarios use users of their own and run in parallel.
+//     message to a slixmpp partner and receives one (sendxmpp only sends);
+//     profanity also joins a room where its nick is taken and retries
+//     with another. These scenarios run in parallel.
 //
 // Every scenario has users of its own (see users), so scenarios do not
 // see each other's rosters or messages.
