@@ -99,6 +99,7 @@ var users = []string{
 	"olivia", "oscar", // profanity
 	"sam", "sue", // sendxmpp
 	"gus", "gwen", // go-sendxmpp
+	"hugo", // @xmpp/client behind a slow link (sasl2_test.go)
 }
 
 func password(user string) string { return "pw-" + user + "-Secret!" }
