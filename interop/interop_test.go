@@ -23,7 +23,7 @@
 //   - Feature scenarios with clients set up for one feature each (one SASL
 //     mechanism, certificate verification off): STARTTLS and direct TLS,
 //     chat, subscriptions and presence, offline messages (this file);
-//     SASL2, Bind 2 and FAST (sasl2_test.go); stream management
+//     SASL2, Bind 2 and FAST, and a slow stream opening (sasl2_test.go); stream management
 //     (sm_test.go); MUC, including a nick conflict and retry by a client
 //     whose caps ask for PEP notifications (muc_test.go); PEP, avatars and
 //     bookmarks (pubsub_test.go); carbons and MAM (mam_test.go); CSI and

@@ -68,6 +68,7 @@ func TestXmppjsSASL2BindFAST(t *testing.T) {
 // holds the server's first bytes (the stream header and features) for
 // 3 s, and the client still logs in.
 func TestXmppjsSlowStreamOpen(t *testing.T) {
+	t.Parallel()
 	needXmppjs(t)
 	s := theServer(t)
 	relay := slowRelay(t, s.starttls, 3*time.Second)
