@@ -1,15 +1,45 @@
-// Package interop drives real third-party XMPP clients (slixmpp,
-// @xmpp/client, go-sendxmpp) against a real `parley serve` process.
+// Package interop drives real third-party XMPP clients against a real
+// `parley serve` process, over TCP and TLS as users run them: slixmpp,
+// poezio's XMPP core, @xmpp/client, profanity, sendxmpp and go-sendxmpp
+// (and Prosody and ejabberd for XEP-0227 migration, xep0227_test.go).
+// Nothing is mocked: the server is the binary built from this tree, with
+// its own data directory and self-signed certificate.
 //
-// The tools come from Debian and npm (see scripts/test.sh). A scenario
-// whose tool is missing is skipped, naming the tool, unless
+// The tools come from Debian and npm (see scripts/test.sh and .ci/run). A
+// scenario whose tool is missing is skipped, naming the tool, unless
 // PARLEY_INTEROP_REQUIRED is set (CI sets it): then it fails.
 // PARLEY_INTEROP_DEBUG=1 makes the clients log every stanza they send and
 // receive; a failing scenario prints the client's output and the server's
 // log.
 //
-// Each client is a small program (slixmpp/peer.py, xmppjs/peer.js) driven
+// Library clients are small programs (slixmpp/*.py, xmppjs/*.js) driven
 // over JSON lines on stdin/stdout, so the Go test decides every step.
+// Command-line clients (sendxmpp, go-sendxmpp) run as a cron job would run
+// them; profanity, a terminal client, runs in a tmux session of its own,
+// typed into with send-keys and read with capture-pane.
+//
+// The scenarios:
+//
+//   - Feature scenarios with clients set up for one feature each (one SASL
+//     mechanism, certificate verification off): STARTTLS and direct TLS,
+//     chat, subscriptions and presence, offline messages (this file);
+//     SASL2, Bind 2 and FAST, and a slow stream opening (sasl2_test.go); stream management
+//     (sm_test.go); MUC, including a nick conflict and retry by a client
+//     whose caps ask for PEP notifications (muc_test.go); PEP, avatars and
+//     bookmarks (pubsub_test.go); carbons and MAM (mam_test.go); CSI and
+//     push (mobile_test.go); ad-hoc administration and in-band registration
+//     (admin_test.go, sasl2_test.go); XEP-0227 import and export
+//     (xep0227_test.go).
+//   - Clients at their default settings (clients_test.go): each client as
+//     installed, trusting the server's certificate through its own option
+//     or SSL_CERT_FILE and nothing else changed, logs in five times in a
+//     row (within the failed-login throttle's minute), then sends a
+//     message to a slixmpp partner and receives one (sendxmpp only sends);
+//     profanity also joins a room where its nick is taken and retries
+//     with another. These scenarios run in parallel.
+//
+// Every scenario has users of its own (see users), so scenarios do not
+// see each other's rosters or messages.
 package interop
 
 import (
@@ -60,6 +90,16 @@ var users = []string{
 	"wendy", "xavier", // slixmpp multi-user chat (muc_test.go)
 	"yara", "zack", // slixmpp client state indication (mobile_test.go)
 	"abby", "ben", "cleo", // slixmpp push: user, contact, app server (mobile_test.go)
+	"ruth", "rob", // slixmpp MUC nick conflict and retry (muc_test.go)
+	// Clients at their default settings (clients_test.go): the client
+	// under test, then its slixmpp partner.
+	"lily", "liam", // slixmpp
+	"paula", "pablo", // poezio's core
+	"jade", "jon", // @xmpp/client
+	"olivia", "oscar", // profanity
+	"sam", "sue", // sendxmpp
+	"gus", "gwen", // go-sendxmpp
+	"hugo", // @xmpp/client behind a slow link (sasl2_test.go)
 }
 
 func password(user string) string { return "pw-" + user + "-Secret!" }
@@ -78,6 +118,7 @@ func bareOf(j string) string {
 
 type server struct {
 	dir       string
+	data      string // the data directory
 	bin       string
 	starttls  string // host:port of the c2s (STARTTLS) listener
 	directTLS string // host:port of the c2s_tls (XEP-0368) listener
@@ -157,6 +198,7 @@ func startServer() (*server, error) {
 		return s, fmt.Errorf("go build ./cmd/parley: %v\n%s", err, out)
 	}
 	data := filepath.Join(dir, "data")
+	s.data = data
 	for _, u := range users {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		add := exec.CommandContext(ctx, s.bin, "user", "add", "--data", data, bare(u))
@@ -257,6 +299,14 @@ func (s *server) stop() {
 		s.cmd.Process.Kill()
 		<-s.exited
 	}
+}
+
+// caFile is the server's self-signed certificate (generated in the data
+// directory, for localhost). Clients at their default settings trust it as
+// their CA, through their own option or SSL_CERT_FILE, and verify the
+// server's certificate and name against it as they would any server's.
+func (s *server) caFile() string {
+	return filepath.Join(s.data, "tls", "selfsigned-cert.pem")
 }
 
 // logSince returns what the server logged after mark (a length of its log).
@@ -363,7 +413,12 @@ type peer struct {
 
 type peerOpts struct {
 	directTLS bool
-	mech      string
+	// defaults runs the client at its default settings: its own choice of
+	// SASL mechanism and channel binding, and certificate verification
+	// against the server's certificate (server.caFile) instead of none.
+	// mech is then ignored.
+	defaults bool
+	mech     string
 	// plugins are extra slixmpp plugins for peer.py (--plugin).
 	plugins []string
 	// pushService makes peer.py answer XEP-0357 notifications as an app
@@ -384,15 +439,19 @@ func startSlixmpp(t *testing.T, s *server, user string, o peerOpts) *peer {
 	if o.directTLS {
 		args = append(args, "--direct-tls")
 	}
-	mech := o.mech
-	if mech == "" {
-		mech = "SCRAM-SHA-256"
-	}
-	args = append(args, "--mech", mech)
-	if !strings.HasSuffix(mech, "-PLUS") {
-		// See --no-channel-binding in peer.py: slixmpp 1.8 would otherwise
-		// announce channel-binding support it cannot use over TLS 1.3.
-		args = append(args, "--no-channel-binding")
+	if o.defaults {
+		args = append(args, "--ca-file", s.caFile())
+	} else {
+		mech := o.mech
+		if mech == "" {
+			mech = "SCRAM-SHA-256"
+		}
+		args = append(args, "--mech", mech)
+		if !strings.HasSuffix(mech, "-PLUS") {
+			// See --no-channel-binding in peer.py: slixmpp 1.8 would otherwise
+			// announce channel-binding support it cannot use over TLS 1.3.
+			args = append(args, "--no-channel-binding")
+		}
 	}
 	for _, p := range o.plugins {
 		args = append(args, "--plugin", p)
@@ -412,15 +471,34 @@ func startXmppjs(t *testing.T, s *server, user string, o peerOpts) *peer {
 	if o.directTLS {
 		service = "xmpps://" + s.directTLS
 	}
-	mech := o.mech
-	if mech == "" {
+	mech, ca := o.mech, ""
+	if o.defaults {
+		mech, ca = "", s.caFile()
+	} else if mech == "" {
 		mech = "SCRAM-SHA-1"
 	}
-	cmd := exec.Command("node", "peer.js", "--service", service, "--domain", domain,
+	cmd := xmppjsCommand(t, ca, "peer.js", "--service", service, "--domain", domain,
 		"--username", user, "--password", password(user), "--mech", mech)
-	cmd.Dir = filepath.Join(testDir(t), "xmppjs")
-	cmd.Env = append(os.Environ(), "NODE_TLS_REJECT_UNAUTHORIZED=0", "NODE_NO_WARNINGS=1")
 	return startPeer(t, s, "@xmpp/client "+user, user, cmd)
+}
+
+// xmppjsCommand runs an @xmpp/client script of xmppjs/ with node. The
+// script gets the test's login timeout (--timeout): @xmpp/client's own
+// default, 2 s for each wait such as the opening of the stream, is too
+// short on a loaded machine. With ca (a PEM file) node trusts that
+// certificate (NODE_EXTRA_CA_CERTS) and verifies the server's as by
+// default; without it, verification is off.
+func xmppjsCommand(t *testing.T, ca, script string, args ...string) *exec.Cmd {
+	t.Helper()
+	args = append([]string{script, "--timeout", fmt.Sprint(loginTimeout.Milliseconds())}, args...)
+	cmd := exec.Command("node", args...)
+	cmd.Dir = filepath.Join(testDir(t), "xmppjs")
+	trust := "NODE_TLS_REJECT_UNAUTHORIZED=0"
+	if ca != "" {
+		trust = "NODE_EXTRA_CA_CERTS=" + ca
+	}
+	cmd.Env = append(os.Environ(), trust, "NODE_NO_WARNINGS=1")
+	return cmd
 }
 
 func startPeer(t *testing.T, s *server, name, user string, cmd *exec.Cmd) *peer {

@@ -33,13 +33,15 @@ func decodeMUC(p *peer, ev event) mucEvent {
 	return e
 }
 
-// startMUCPeer starts slixmpp/muc_peer.py as user over STARTTLS.
-func startMUCPeer(t *testing.T, s *server, user string) *peer {
+// startMUCPeer starts slixmpp/muc_peer.py as user over STARTTLS, with
+// extra arguments.
+func startMUCPeer(t *testing.T, s *server, user string, extra ...string) *peer {
 	t.Helper()
 	host, port, _ := net.SplitHostPort(s.starttls)
 	args := []string{filepath.Join(testDir(t), "slixmpp", "muc_peer.py"),
 		"--jid", bare(user) + "/muc", "--password", password(user),
 		"--host", host, "--port", port}
+	args = append(args, extra...)
 	if os.Getenv("PARLEY_INTEROP_DEBUG") != "" {
 		args = append(args, "--debug")
 	}
@@ -132,4 +134,55 @@ func TestSlixmppMUC(t *testing.T) {
 	if p := wendy.expectMUCPresence(occ("xavier"), "unavailable"); slices.Contains(p.Codes, 110) || p.Role != "none" {
 		wendy.fail("xavier's departure: %+v", p)
 	}
+}
+
+// TestSlixmppMUCNickConflict: what Gajim does, with slixmpp. rob's client
+// announces caps asking for +notify of user nicks (XEP-0172) and has
+// published its own nick to PEP. It joins a room whose nick "ruth" is
+// taken by another occupant and gets <conflict/> (XEP-0045 §7.2.9), joins
+// again as "rob" and gets its own presence (110), then talks in the room;
+// the room keeps answering both occupants.
+func TestSlixmppMUCNickConflict(t *testing.T) {
+	t.Parallel()
+	needSlixmpp(t)
+	s := theServer(t)
+	ruth := startMUCPeer(t, s, "ruth")
+	rob := startMUCPeer(t, s, "rob", "--pep-nick", "Rob")
+	const room = "nicks@conference." + domain
+	occ := func(nick string) string { return room + "/" + nick }
+
+	ruth.send(map[string]any{"cmd": "join", "room": room, "nick": "ruth"})
+	if j := ruth.mucReply("joined"); !slices.Contains(j.Codes, 201) {
+		ruth.fail("creating the room: %+v", j)
+	}
+	ruth.send(map[string]any{"cmd": "configure", "room": room})
+	ruth.mucReply("configured")
+
+	rob.send(map[string]any{"cmd": "join", "room": room, "nick": "ruth"})
+	ev := rob.expect("the answer to joining with a taken nick", eventTimeout, func(ev event) bool { return ev.Event == "joined" })
+	if e := decodeMUC(rob, ev); e.OK || ev.Condition != "conflict" {
+		rob.fail("joining as ruth, whose nick is taken: want <conflict/>, got %s", ev.raw)
+	}
+
+	rob.send(map[string]any{"cmd": "join", "room": room, "nick": "rob"})
+	j := rob.mucReply("joined")
+	if !slices.Equal(j.Codes, []int{110}) || j.Role != "participant" || !slices.Contains(j.Occupants, occ("ruth")) {
+		rob.fail("joining again as rob: %+v", j)
+	}
+	ruth.expectMUCPresence(occ("rob"), "available")
+
+	rob.send(map[string]any{"cmd": "say", "room": room, "body": "rob is here"})
+	ruth.send(map[string]any{"cmd": "say", "room": room, "body": "welcome, rob"})
+	for _, p := range []*peer{ruth, rob} {
+		for _, m := range []struct{ from, body string }{{occ("rob"), "rob is here"}, {occ("ruth"), "welcome, rob"}} {
+			p.expect("groupchat "+m.body, eventTimeout, func(ev event) bool {
+				return ev.Event == "groupchat" && ev.From == m.from && ev.Body == m.body
+			})
+		}
+	}
+	// rob's connection still carries everything else.
+	rob.send(map[string]any{"cmd": "send", "to": ruth.bare(), "body": "direct"})
+	ruth.expect("a direct message from rob", eventTimeout, func(ev event) bool {
+		return ev.Event == "message" && bareOf(ev.From) == rob.bare() && ev.Body == "direct"
+	})
 }

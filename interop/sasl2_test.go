@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,10 +22,8 @@ func TestXmppjsSASL2BindFAST(t *testing.T) {
 	needXmppjs(t)
 	s := theServer(t)
 	const user, uaID, tag = "quinn", "7c9e6679-7425-40de-944b-e07fc1f90ae7", "parley-interop"
-	cmd := exec.Command("node", "sasl2_peer.js", "--service", "xmpp://"+s.starttls, "--domain", domain,
+	cmd := xmppjsCommand(t, "", "sasl2_peer.js", "--service", "xmpp://"+s.starttls, "--domain", domain,
 		"--username", user, "--password", password(user), "--uaid", uaID, "--tag", tag)
-	cmd.Dir = filepath.Join(testDir(t), "xmppjs")
-	cmd.Env = append(cmd.Environ(), "NODE_TLS_REJECT_UNAUTHORIZED=0", "NODE_NO_WARNINGS=1")
 	mark := s.log.Len()
 	p := startPeer(t, s, "@xmpp/client (SASL2) "+user, user, cmd)
 	first := p.online.JID
@@ -60,6 +60,62 @@ func TestXmppjsSASL2BindFAST(t *testing.T) {
 		p.fail("the server did not authenticate with the token:\n%s", log)
 	}
 	p.send(map[string]any{"cmd": "quit"})
+}
+
+// TestXmppjsSlowStreamOpen: @xmpp/client waits for each step of the
+// login (the stream's opening first) as long as the test does. Its own
+// default is 2 s, which a loaded CI machine can exceed: here a TCP relay
+// holds the server's first bytes (the stream header and features) for
+// 3 s, and the client still logs in.
+func TestXmppjsSlowStreamOpen(t *testing.T) {
+	t.Parallel()
+	needXmppjs(t)
+	s := theServer(t)
+	relay := slowRelay(t, s.starttls, 3*time.Second)
+	cmd := xmppjsCommand(t, "", "peer.js", "--service", "xmpp://"+relay, "--domain", domain,
+		"--username", "hugo", "--password", password("hugo"), "--mech", "SCRAM-SHA-1")
+	p := startPeer(t, s, "@xmpp/client hugo (slow link)", "hugo", cmd)
+	checkLogin(t, p, "SCRAM-SHA-1")
+	p.quit()
+}
+
+// slowRelay listens on a local port and relays each connection to target,
+// holding the first bytes target sends for delay. It returns its address.
+func slowRelay(t *testing.T, target string, delay time.Duration) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return // the client fails, naming the connection
+				}
+				defer up.Close()
+				go func() { io.Copy(up, c); up.(*net.TCPConn).CloseWrite() }()
+				buf := make([]byte, 32<<10)
+				n, err := up.Read(buf)
+				if err != nil {
+					return
+				}
+				time.Sleep(delay)
+				if _, err := c.Write(buf[:n]); err != nil {
+					return
+				}
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	return l.Addr().String()
 }
 
 // runToEnd runs a peer that exits by itself and returns its events.

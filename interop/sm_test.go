@@ -105,10 +105,8 @@ func TestSlixmppStreamManagementResume(t *testing.T) {
 func TestXmppjsStreamManagement(t *testing.T) {
 	needXmppjs(t)
 	s := theServer(t)
-	cmd := exec.Command("node", "sm_peer.js", "--service", "xmpp://"+s.starttls, "--domain", domain,
+	cmd := xmppjsCommand(t, "", "sm_peer.js", "--service", "xmpp://"+s.starttls, "--domain", domain,
 		"--username", "uma", "--password", password("uma"))
-	cmd.Dir = filepath.Join(testDir(t), "xmppjs")
-	cmd.Env = append(os.Environ(), "NODE_TLS_REJECT_UNAUTHORIZED=0", "NODE_NO_WARNINGS=1")
 	uma := startPeer(t, s, "@xmpp/client uma (SM)", "uma", cmd)
 	vic := startSlixmpp(t, s, "vic", peerOpts{})
 	for i := range 3 {

@@ -18,6 +18,10 @@ log() { printf '==> %s\n' "$*" >&2; }
 apt_pkgs=()
 /usr/bin/python3 -c 'import slixmpp' 2>/dev/null || apt_pkgs+=(python3-slixmpp)
 command -v go-sendxmpp >/dev/null || apt_pkgs+=(go-sendxmpp)
+command -v sendxmpp >/dev/null || apt_pkgs+=(sendxmpp)
+/usr/bin/python3 -c 'import poezio.connection' 2>/dev/null || apt_pkgs+=(poezio)
+command -v profanity >/dev/null || apt_pkgs+=(profanity)
+command -v tmux >/dev/null || apt_pkgs+=(tmux) # profanity runs in tmux
 command -v prosodyctl >/dev/null || apt_pkgs+=(prosody)   # interop/xep0227_test.go
 command -v ejabberdctl >/dev/null || apt_pkgs+=(ejabberd)
 if ((${#apt_pkgs[@]})); then

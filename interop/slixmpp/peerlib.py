@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import logging
+import pathlib
 import socket
 import ssl
 import struct
@@ -42,6 +43,8 @@ def arg_parser():
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--debug", action="store_true")
+    ap.add_argument("--ca-file", default=None,
+                    help="trust this PEM certificate and verify the server's (default: no verification)")
     return ap
 
 
@@ -84,11 +87,19 @@ def no_channel_binding(xmpp):
     mechs.sasl_callback = no_cb
 
 
-def configure(xmpp, channel_binding=False, plugins=()):
-    """Accepts the server's self-signed certificate, drops channel-binding
-    data unless channel_binding, and registers plugins in order."""
-    xmpp.ssl_context.check_hostname = False
-    xmpp.ssl_context.verify_mode = ssl.CERT_NONE
+def configure(xmpp, channel_binding=False, plugins=(), ca_file=None):
+    """Trusts the server's self-signed certificate, drops channel-binding
+    data unless channel_binding, and registers plugins in order.
+
+    With ca_file (a PEM file, e.g. the server's certificate) slixmpp's own
+    ca_certs option trusts it, and verification (chain and host name)
+    stays on as by default; without it verification is off.
+    """
+    if ca_file:
+        xmpp.ca_certs = pathlib.Path(ca_file)
+    else:
+        xmpp.ssl_context.check_hostname = False
+        xmpp.ssl_context.verify_mode = ssl.CERT_NONE
     if not channel_binding:
         no_channel_binding(xmpp)
     for plugin in plugins:
@@ -97,9 +108,11 @@ def configure(xmpp, channel_binding=False, plugins=()):
 
 
 def client(args, mech="SCRAM-SHA-256", channel_binding=False, plugins=()):
-    """A configured slixmpp.ClientXMPP for --jid and --password."""
+    """A configured slixmpp.ClientXMPP for --jid and --password (and
+    --ca-file, see configure)."""
     xmpp = slixmpp.ClientXMPP(args.jid, args.password, plugin_config=plugin_config(mech))
-    return configure(xmpp, channel_binding=channel_binding, plugins=plugins)
+    return configure(xmpp, channel_binding=channel_binding, plugins=plugins,
+                     ca_file=getattr(args, "ca_file", None))
 
 
 def tls_version(xmpp):
@@ -205,12 +218,16 @@ class Peer:
             if line.strip():
                 self.on_command(line)
 
-    def run(self, direct_tls=False, stdin=True):
-        """Reads commands from stdin (unless not stdin), connects, and exits
-        with the code given to finish."""
+    def run(self, direct_tls=False, stdin=True, connect_with=None):
+        """Reads commands from stdin (unless not stdin), connects (with
+        connect_with, a function of no arguments, if given), and exits with
+        the code given to finish."""
         if stdin:
             self.loop.add_reader(sys.stdin.fileno(), self.on_stdin)
-        connect(self.xmpp, self.args, direct_tls=direct_tls)
+        if connect_with is not None:
+            connect_with()
+        else:
+            connect(self.xmpp, self.args, direct_tls=direct_tls)
         sys.exit(self.loop.run_until_complete(self.done))
 
 

@@ -3,10 +3,16 @@
 // events on stdout, logs on stderr.
 //
 //   node peer.js --service xmpp://127.0.0.1:5222 --domain localhost \
-//     --username alice --password secret [--mech SCRAM-SHA-1]
+//     --username alice --password secret [--mech SCRAM-SHA-1] \
+//     [--timeout MS]
+//
+// With --mech, the peer insists on that SASL mechanism; with --mech "" it
+// is the library at its defaults (its own choice of SASL or SASL2,
+// mechanism, Bind 2, FAST and resource): only service, domain, username,
+// password and timeout are given.
 //
 // The server's certificate is self-signed: run with
-// NODE_TLS_REJECT_UNAUTHORIZED=0.
+// NODE_TLS_REJECT_UNAUTHORIZED=0, or trust it with NODE_EXTRA_CA_CERTS.
 import { client, xml } from "@xmpp/client";
 import {
   emit, exitWhenOffline, messageEvent, peerArgs, presenceEvent,
@@ -21,27 +27,43 @@ const args = peerArgs({
 let offered = [];
 let used = null;
 
-const xmpp = client({
-  service: args.service,
-  domain: args.domain,
-  resource: args.resource,
-  // A function lets us see what the server offered and insist on one
-  // mechanism instead of the library's first choice.
-  credentials: async (authenticate, mechanisms) => {
-    offered = mechanisms;
-    if (!mechanisms.includes(args.mech)) {
-      throw new Error(
-        `${args.mech} not offered (offered: ${mechanisms.join(", ")})`,
-      );
-    }
-    used = args.mech;
-    await authenticate(
-      { username: args.username, password: args.password },
-      args.mech,
-    );
-  },
-});
+const xmpp = args.mech
+  ? client({
+      service: args.service,
+      domain: args.domain,
+      resource: args.resource,
+      timeout: args.timeout,
+      // A function lets us see what the server offered and insist on one
+      // mechanism instead of the library's first choice.
+      credentials: async (authenticate, mechanisms) => {
+        offered = mechanisms;
+        if (!mechanisms.includes(args.mech)) {
+          throw new Error(
+            `${args.mech} not offered (offered: ${mechanisms.join(", ")})`,
+          );
+        }
+        used = args.mech;
+        await authenticate(
+          { username: args.username, password: args.password },
+          args.mech,
+        );
+      },
+    })
+  : client({
+      service: args.service,
+      domain: args.domain,
+      username: args.username,
+      password: args.password,
+      timeout: args.timeout,
+    });
 setup(xmpp, args, { status: true });
+if (!args.mech) {
+  // The library's choice, as sent: <auth/> (RFC 6120) or <authenticate/>
+  // (SASL2).
+  xmpp.on("send", (el) => {
+    if (el.is("auth") || el.is("authenticate")) used = el.attrs.mechanism;
+  });
+}
 exitWhenOffline(xmpp);
 
 xmpp.on("stanza", (st) => {

@@ -10,6 +10,11 @@ import readline from "node:readline";
 
 // The command line: the options every peer takes, plus options (a
 // node:util parseArgs options object).
+//
+// --timeout (milliseconds) is the test's own login timeout: give it to
+// client() as its timeout option, which bounds each wait for the server
+// (stream open, STARTTLS, SASL, bind, stream close); the library's
+// default, 2 s, is too short for a loaded CI machine.
 export function peerArgs(options = {}) {
   const { values } = parseArgs({
     options: {
@@ -17,10 +22,17 @@ export function peerArgs(options = {}) {
       domain: { type: "string", default: "localhost" },
       username: { type: "string" },
       password: { type: "string" },
+      timeout: { type: "string" },
       debug: { type: "boolean", default: false },
       ...options,
     },
   });
+  if (values.timeout !== undefined) {
+    values.timeout = Number(values.timeout);
+    if (!Number.isInteger(values.timeout) || values.timeout <= 0) {
+      throw new Error(`--timeout: want milliseconds, got ${values.timeout}`);
+    }
+  }
   return values;
 }
 

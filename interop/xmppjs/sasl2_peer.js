@@ -33,6 +33,7 @@ const xmpp = client({
   service: args.service,
   domain: args.domain,
   resource: args.tag, // the Bind 2 tag
+  timeout: args.timeout,
   credentials: async (authenticate, mechanisms, fast) => {
     offered = mechanisms;
     const token = await fast?.fetch();

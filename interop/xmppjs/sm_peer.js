@@ -25,6 +25,7 @@ const xmpp = client({
   resource: args.resource,
   username: args.username,
   password: args.password,
+  timeout: args.timeout,
 });
 setup(xmpp, args);
 
