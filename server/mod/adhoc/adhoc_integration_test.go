@@ -236,8 +236,11 @@ func TestUserManagement(t *testing.T) {
 		t.Fatalf("new user cannot log in: %v", err)
 	}
 
-	// change-user-password: the old password stops working.
+	// change-user-password: the old password stops working, and the
+	// sessions that logged in with it end with <reset/>.
+	carol := s.Client(t, "carol", "s3cret", "laptop")
 	do(ctx, t, admin, "change-user-password", map[string][]string{"accountjid": {"carol@localhost"}, "password": {"n3w"}})
+	waitStreamError(t, carol, stream.Reset)
 	if err := dial("carol", "s3cret"); authCond(err) != sasl.NotAuthorized {
 		t.Fatalf("old password: %v", err)
 	}

@@ -205,7 +205,7 @@ func (m *Module) passwordForm(context.Context) *form.Form {
 		Add(form.Field{Var: "password", Type: form.FieldTextPrivate, Label: "The password for this account", Required: true})
 }
 
-func (m *Module) changePassword(ctx context.Context, _ jid.JID, f *form.Form) (*form.Form, []xadhoc.Note, error) {
+func (m *Module) changePassword(ctx context.Context, requester jid.JID, f *form.Form) (*form.Form, []xadhoc.Note, error) {
 	users, err := m.accounts(f, "accountjid", false)
 	if err != nil {
 		return nil, nil, err
@@ -220,7 +220,18 @@ func (m *Module) changePassword(ctx context.Context, _ jid.JID, f *form.Form) (*
 	if err != nil {
 		return nil, nil, fmt.Errorf("adhoc: change password: %w", err)
 	}
-	return nil, []xadhoc.Note{{Type: xadhoc.NoteInfo, Text: "The password of " + users[0].String() + " was changed."}}, nil
+	// Whoever knew the old password is logged out: every session of the
+	// account ends, but the administrator's own when changing their own.
+	n := 0
+	for _, s := range m.host.Sessions().Sessions(users[0]) {
+		if s.JID() == requester {
+			continue
+		}
+		s.Conn().Close(&stream.Error{Condition: stream.Reset, Text: "the account's password was changed by an administrator"})
+		n++
+	}
+	m.host.Logger().InfoContext(ctx, "adhoc: password changed by an administrator", "user", users[0].String(), "admin", requester.String(), "sessions_ended", n)
+	return nil, []xadhoc.Note{{Type: xadhoc.NoteInfo, Text: fmt.Sprintf("The password of %s was changed; %d session(s) ended.", users[0], n)}}, nil
 }
 
 // online returns the bare JIDs with at least one session, sorted.
