@@ -50,8 +50,8 @@ func (m *Module) adminGet(rm *room, from jid.JID, q *stanza.Element) (*stanza.El
 		}
 		for _, o := range rm.occupants() {
 			if o.role == role {
-				res.Append(muc.Item{Affiliation: m.affiliation(rm, o.real).String(), Role: role.String(),
-					Nick: o.nick, JID: o.real.String()}.Element(muc.NSAdmin))
+				res.Append(muc.Item{Affiliation: m.affiliation(rm, o.bare()).String(), Role: role.String(),
+					Nick: o.nick, JID: o.primary().real.String()}.Element(muc.NSAdmin))
 			}
 		}
 	default:
@@ -142,11 +142,14 @@ func (m *Module) checkRole(rm *room, actor *occupant, actorAff muc.Affiliation, 
 	if actor == nil || actor.role != muc.RoleModerator {
 		return change{}, forbidden("only moderators change roles")
 	}
-	t := rm.occ[nick]
+	var t *occupant
+	if key, err := nickKey(nick); err == nil {
+		t = rm.occ[key]
+	}
 	if t == nil {
 		return change{}, stanza.Errorf(stanza.ItemNotFound, "no occupant %q", nick)
 	}
-	tAff := m.affiliation(rm, t.real)
+	tAff := m.affiliation(rm, t.bare())
 	if role == muc.RoleModerator || t.role == muc.RoleModerator && role != muc.RoleModerator {
 		if actorAff < affAdminVal {
 			return change{}, forbidden("only admins grant or revoke moderation")
@@ -185,7 +188,7 @@ func (m *Module) applyRole(ctx context.Context, rm *room, o *occupant, role muc.
 		return
 	}
 	o.role = role
-	m.broadcastPresence(ctx, rm, o, presOpts{reason: reason, actor: actor, self: []int{muc.StatusSelf}})
+	m.broadcastPresence(rm, o, presOpts{reason: reason, actor: actor, self: []int{muc.StatusSelf}})
 }
 
 // applyAffiliation sets an affiliation and updates the occupants it
@@ -200,12 +203,12 @@ func (m *Module) applyAffiliation(ctx context.Context, rm *room, j jid.JID, aff 
 	m.persistAff(ctx, rm, j)
 	var hit []*occupant
 	for _, o := range rm.occupants() {
-		if o.real.Bare() == j || j.Local() == "" && o.real.Domain() == j.Domain() {
+		if o.bare() == j || j.Local() == "" && o.bare().Domain() == j.Domain() {
 			hit = append(hit, o)
 		}
 	}
 	for _, o := range hit {
-		now := m.affiliation(rm, o.real)
+		now := m.affiliation(rm, o.bare())
 		switch {
 		case now == affOutcastVal:
 			m.removeOccupant(ctx, rm, o, leaveInfo{codes: []int{muc.StatusBanned}, reason: reason, actor: actor})
@@ -213,7 +216,7 @@ func (m *Module) applyAffiliation(ctx context.Context, rm *room, j jid.JID, aff 
 			m.removeOccupant(ctx, rm, o, leaveInfo{codes: []int{muc.StatusAffRemoved}, reason: reason, actor: actor})
 		default:
 			o.role = rm.defaultRole(now)
-			m.broadcastPresence(ctx, rm, o, presOpts{reason: reason, actor: actor, self: []int{muc.StatusSelf}})
+			m.broadcastPresence(rm, o, presOpts{reason: reason, actor: actor, self: []int{muc.StatusSelf}})
 		}
 	}
 }
