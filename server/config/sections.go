@@ -184,6 +184,8 @@ func (d *decoder) modules(at, n *yaml.Node, key string, m *Modules) {
 				"history":       func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.History) },
 				"max_history":   func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.MaxHistory) },
 				"max_users":     func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.MaxUsers) },
+				"history_bytes": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.HistoryBytes) },
+				"queue_bytes":   func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.QueueBytes) },
 				"room_creation": func(at, v *yaml.Node, k string) { d.str(at, v, k, &m.MUC.RoomCreation) },
 			})
 		},

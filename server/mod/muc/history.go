@@ -25,7 +25,9 @@ type history struct {
 }
 
 // add records a message, dropping the oldest beyond either bound. A
-// message larger than maxBytes on its own is not kept.
+// message larger than maxBytes on its own is not kept, and neither is
+// what came before it: the history stays the latest stretch of the
+// discussion, without gaps.
 func (h *history) add(msg *stanza.Element, at time.Time) {
 	if h.limit <= 0 || h.maxBytes <= 0 {
 		h.dropOldest(len(h.entries))
@@ -33,6 +35,7 @@ func (h *history) add(msg *stanza.Element, at time.Time) {
 	}
 	e := histEntry{msg: msg, at: at, chars: len(msg.Bytes())}
 	if e.chars > h.maxBytes {
+		h.dropOldest(len(h.entries))
 		return
 	}
 	k := max(len(h.entries)+1-h.limit, 0)
