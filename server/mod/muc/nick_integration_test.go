@@ -176,3 +176,45 @@ func noStanza(t *testing.T, c *client.Client, match func(*stanza.Element) bool) 
 		}
 	}
 }
+
+// One resource of a multi-session occupant changing nickname leaves the
+// others under the old one: it gets the 303 unavailable for itself only,
+// and the room gains an occupant under the new nickname.
+func TestMultiSessionNickChange(t *testing.T) {
+	s := xmpptest.NewServer(t)
+	s.AddUser(t, "alice", "pw")
+	s.AddUser(t, "bob", "pw")
+	desk := s.Client(t, "alice", "pw", "desk")
+	phone := s.Client(t, "alice", "pw", "phone")
+	bob := s.Client(t, "bob", "pw", "pc")
+	al, al2 := roomJID(s, "den", "al"), roomJID(s, "den", "al2")
+	create(t, s, desk, "den", "al", nil)
+	joinSubject(t, s, bob, "den", "bob")
+	joinSubject(t, s, phone, "den", "al")
+
+	send(t, phone, stanza.New(stanza.NSClient, "presence", "to", al2))
+	gone := expect(t, phone, "303", presenceFrom(al, stanza.TypeUnavailable))
+	if !hasCodes(gone, muc.StatusNewNick, muc.StatusSelf) || item(gone).Nick != "al2" {
+		t.Fatalf("phone's unavailable = %s", gone)
+	}
+	if self := expect(t, phone, "new self-presence", presenceFrom(al2, "")); !hasCodes(self, muc.StatusSelf) {
+		t.Fatalf("phone's new self-presence = %s", self)
+	}
+	expect(t, bob, "al2 entering", func(st *stanza.Element) bool {
+		if st.From() == al && st.Type() == stanza.TypeUnavailable {
+			t.Fatalf("bob saw al leave while the desk is still in: %s", st)
+		}
+		return st.From() == al2 && st.Type() == ""
+	})
+	send(t, bob, groupchat(roomJID(s, "den", ""), "two of you"))
+	for _, c := range []*client.Client{desk, phone} {
+		expect(t, c, "groupchat", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "two of you" })
+	}
+	info, err := disco.ParseInfo(mustIQ(t, bob, stanza.TypeGet, roomJID(s, "den", ""), stanza.New(disco.NSInfo, "query")).Payload())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, err := form.Parse(info.Forms[0]); err != nil || f.Field("muc#roominfo_occupants").Value() != "3" {
+		t.Fatalf("occupants = %+v (%v), want 3", f, err)
+	}
+}

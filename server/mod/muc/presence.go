@@ -238,7 +238,10 @@ func (m *Module) update(rm *room, o *occupant, p *module.Packet) {
 		return
 	}
 	s := o.session(p.From)
-	if key != o.key || nick != o.nick {
+	// Another spelling of the same nickname renames a single-session
+	// occupant; from one resource of several it is only a status change
+	// (the others keep the nickname as shown).
+	if key != o.key || nick != o.nick && len(o.sessions) == 1 {
 		m.changeNick(rm, o, s, p, nick, key)
 		return
 	}
