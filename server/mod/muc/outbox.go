@@ -19,7 +19,13 @@ type outbox struct {
 	q        []*stanza.Element
 	bytes    int // estimated serialised size of q
 	flushing bool
+	// spare is the last routed batch, emptied, kept for the next one so
+	// that a busy room does not grow a new queue for every stanza.
+	spare []*stanza.Element
 }
+
+// maxSpare bounds the capacity of the batch a room keeps for reuse.
+const maxSpare = 1 << 12
 
 // post queues a stanza; size is its estimated serialised size. The caller
 // holds rm.mu.
@@ -28,8 +34,8 @@ func (rm *room) post(st *stanza.Element, size int) {
 	rm.out.bytes += size
 }
 
-// postAddressed queues a copy of proto for each address; protoSize is
-// proto's estimated size.
+// postTo queues a copy of proto addressed to 'to'; protoSize is proto's
+// estimated size.
 func (rm *room) postTo(proto *stanza.Element, protoSize int, to string) {
 	rm.post(addressed(proto, to), protoSize+len(to)+6)
 }
@@ -50,13 +56,16 @@ func (m *Module) release(ctx context.Context, rm *room) {
 	ctx = context.WithoutCancel(ctx)
 	for len(rm.out.q) > 0 {
 		batch := rm.out.q
-		rm.out.q, rm.out.bytes = nil, 0
+		rm.out.q, rm.out.spare, rm.out.bytes = rm.out.spare[:0], nil, 0
 		rm.mu.Unlock()
 		for i, st := range batch {
 			m.host.Route(ctx, st)
 			batch[i] = nil
 		}
 		rm.mu.Lock()
+		if cap(batch) <= maxSpare {
+			rm.out.spare = batch[:0]
+		}
 	}
 	rm.out.flushing = false
 	rm.mu.Unlock()
