@@ -37,7 +37,7 @@
 // form, with status 210 when it differs from the one asked for. RFC 8266
 // does not map letters of one script to look-alikes of another, and
 // neither does the room. One account may hold a nickname from several
-// resources (a multi-session nick, XEP-0045 §7.2.6): each gets the room's
+// resources (a multi-session nick, XEP-0045 §7.2.8): each gets the room's
 // traffic, the others see one occupant, which leaves with its last
 // resource.
 //

@@ -99,7 +99,7 @@ func (m *Module) broadcastMessage(rm *room, o *occupant, st *stanza.Element) {
 }
 
 // private forwards a message between occupants (XEP-0045 §7.5), to every
-// session of the recipient (§7.2.6 recommends it for multi-session nicks).
+// session of the recipient (§7.2.8 recommends it for multi-session nicks).
 func (m *Module) private(rm *room, p *module.Packet) {
 	st := p.Stanza
 	if st.MessageType() == stanza.TypeGroupchat {

@@ -87,7 +87,7 @@ func leaveRoom(t *testing.T, s *xmpptest.Server, c *client.Client, room, nick st
 }
 
 // One account may sit in a room under one nickname from several
-// resources (XEP-0045 §7.2.6): each resource gets the room's traffic, the
+// resources (XEP-0045 §7.2.8): each resource gets the room's traffic, the
 // others see one occupant, and it leaves when its last resource does.
 func TestMultiSessionNick(t *testing.T) {
 	s := xmpptest.NewServer(t)

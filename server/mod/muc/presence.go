@@ -99,7 +99,7 @@ func (m *Module) presence(ctx context.Context, p *module.Packet) {
 
 // occupantNick checks the nickname of an occupant JID against RFC 8266:
 // what the room shows and what it compares. A missing or unusable
-// nickname is <jid-malformed/> (XEP-0045 §7.2.4).
+// nickname is <jid-malformed/> (XEP-0045 §7.2.1).
 func occupantNick(occ jid.JID) (nick, key string, err error) {
 	if occ.Resource() == "" {
 		return "", "", stanza.Errorf(stanza.JIDMalformed, "no nickname given")
@@ -126,7 +126,7 @@ func (m *Module) mayCreate(from jid.JID) error {
 
 // mayEnter checks a join against the room (XEP-0045 §7.2.5–§7.2.11).
 // The account already in the room under that nickname may join it again
-// from another resource (§7.2.6, a multi-session nick).
+// from another resource (§7.2.8, a multi-session nick).
 func (m *Module) mayEnter(rm *room, from jid.JID, key string, x *stanza.Element, created bool) error {
 	if created {
 		return nil

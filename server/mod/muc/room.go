@@ -29,7 +29,7 @@ type affEntry struct {
 }
 
 // occupant is one nickname in a room. An account may occupy it from
-// several resources at once (a multi-session nick, XEP-0045 §7.2.6): the
+// several resources at once (a multi-session nick, XEP-0045 §7.2.8): the
 // other occupants see one occupant, every session gets the room's traffic.
 type occupant struct {
 	nick string  // as shown: the RFC 8266 enforced form
