@@ -254,6 +254,10 @@ type MUCModule struct {
 	// with <resource-constraint/> until it drains. 0 means 8 MiB. Key
 	// "queue_bytes".
 	QueueBytes int
+	// MaxUserRooms bounds the rooms one session may occupy at once
+	// (creating included; admins are exempt); 0 means 100. Key
+	// "max_user_rooms".
+	MaxUserRooms int
 	// RoomCreation is who may create rooms: "local" (accounts of the
 	// served domains, also when empty) or "admins". Key "room_creation".
 	RoomCreation string

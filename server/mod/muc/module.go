@@ -26,6 +26,10 @@ const DefaultHistoryBytes = 256 << 10
 // DefaultQueueBytes is the default bound on a room's routing backlog.
 const DefaultQueueBytes = 8 << 20
 
+// DefaultMaxUserRooms is the default bound on the rooms a session
+// occupies (ejabberd's max_user_conferences has the same default).
+const DefaultMaxUserRooms = 100
+
 // Room creation policies (Options.Create).
 const (
 	// CreateLocal lets accounts of the served domains create rooms.
@@ -52,6 +56,10 @@ type Options struct {
 	// yet: beyond it, messages to the room are refused with
 	// <resource-constraint/> until it drains. 0 means DefaultQueueBytes.
 	QueueBytes int
+	// MaxUserRooms bounds the rooms one session (full JID) may occupy at
+	// once, creating included; server admins are exempt. 0 means
+	// DefaultMaxUserRooms, negative means no limit.
+	MaxUserRooms int
 	// MaxUsers is the default occupant limit of new rooms; 0 means none.
 	MaxUsers int
 	// Create is who may create rooms: CreateLocal (also when empty) or
@@ -109,6 +117,12 @@ func New(opts Options) *Module {
 	}
 	if opts.QueueBytes <= 0 {
 		opts.QueueBytes = DefaultQueueBytes
+	}
+	switch {
+	case opts.MaxUserRooms == 0:
+		opts.MaxUserRooms = DefaultMaxUserRooms
+	case opts.MaxUserRooms < 0:
+		opts.MaxUserRooms = 0
 	}
 	return &Module{
 		opts:     opts,
@@ -224,6 +238,13 @@ func (m *Module) roomsOf(full jid.JID) []jid.JID {
 		out = append(out, rj)
 	}
 	return out
+}
+
+// occupying counts the rooms a real full JID occupies.
+func (m *Module) occupying(full jid.JID) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.joined[full])
 }
 
 // track records (or with in false, forgets) that full occupies room.

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -70,6 +71,12 @@ func (m *Module) presence(ctx context.Context, p *module.Packet) {
 	hist, err := muc.ParseHistory(x)
 	if err != nil {
 		fail(stanza.Errorf(stanza.BadRequest, "%v", err))
+		return
+	}
+	if n := m.occupying(p.From); m.opts.MaxUserRooms > 0 && n >= m.opts.MaxUserRooms && !m.isAdmin(p.From) {
+		m.log.InfoContext(ctx, "muc: join refused, too many rooms", "from", p.From, "rooms", n)
+		fail(&stanza.Error{Type: stanza.ErrWait, Condition: stanza.ResourceConstraint,
+			Text: fmt.Sprintf("you are in %d rooms already, the most this service allows", n)})
 		return
 	}
 	created := false
