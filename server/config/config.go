@@ -258,6 +258,9 @@ type MUCModule struct {
 	// (creating included; admins are exempt); 0 means 100. Key
 	// "max_user_rooms".
 	MaxUserRooms int
+	// MaxAffiliations bounds the affiliations (owners, admins, members,
+	// outcasts) one room keeps; 0 means 10,000. Key "max_affiliations".
+	MaxAffiliations int
 	// RoomCreation is who may create rooms: "local" (accounts of the
 	// served domains, also when empty) or "admins". Key "room_creation".
 	RoomCreation string

@@ -55,6 +55,6 @@ func Default(cfg *config.Config) []module.Module {
 		mam.New(mam.Options{Default: cfg.Modules.MAM.Default, Retention: time.Duration(cfg.Modules.MAM.RetentionDays) * 24 * time.Hour}),
 		muc.New(muc.Options{Prefix: cfg.Modules.MUC.DomainPrefix, History: cfg.Modules.MUC.History, MaxHistory: cfg.Modules.MUC.MaxHistory, MaxUsers: cfg.Modules.MUC.MaxUsers,
 			HistoryBytes: cfg.Modules.MUC.HistoryBytes, QueueBytes: cfg.Modules.MUC.QueueBytes,
-			MaxUserRooms: cfg.Modules.MUC.MaxUserRooms, Create: cfg.Modules.MUC.RoomCreation, Admins: cfg.Admins}),
+			MaxUserRooms: cfg.Modules.MUC.MaxUserRooms, MaxAffiliations: cfg.Modules.MUC.MaxAffiliations, Create: cfg.Modules.MUC.RoomCreation, Admins: cfg.Admins}),
 	}
 }

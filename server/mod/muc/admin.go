@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/muc"
@@ -123,6 +124,15 @@ func (m *Module) adminSet(ctx context.Context, rm *room, from jid.JID, q *stanza
 			return stanza.Errorf(stanza.BadRequest, "an item changes a role by nick or an affiliation by jid")
 		}
 	}
+	after := make(map[jid.JID]bool) // who holds an affiliation once applied
+	for _, c := range changes {
+		if c.target == nil {
+			after[c.j] = c.aff != affNoneVal
+		}
+	}
+	if err := m.roomForAffiliations(rm, after); err != nil {
+		return err
+	}
 	actorNick := ""
 	if actor != nil {
 		actorNick = actor.nick
@@ -219,4 +229,28 @@ func (m *Module) applyAffiliation(ctx context.Context, rm *room, j jid.JID, aff 
 			m.broadcastPresence(rm, o, presOpts{reason: reason, actor: actor, self: []int{muc.StatusSelf}})
 		}
 	}
+}
+
+// roomForAffiliations checks that the room's affiliation list stays
+// within Options.MaxAffiliations once the JIDs in after gain (true) or
+// lose (false) their affiliation; the error is <policy-violation/>.
+func (m *Module) roomForAffiliations(rm *room, after map[jid.JID]bool) error {
+	if m.opts.MaxAffiliations <= 0 {
+		return nil
+	}
+	n := len(rm.affs)
+	for j, has := range after {
+		_, had := rm.affs[j]
+		switch {
+		case has && !had:
+			n++
+		case !has && had:
+			n--
+		}
+	}
+	if n > m.opts.MaxAffiliations {
+		return &stanza.Error{Type: stanza.ErrModify, Condition: stanza.PolicyViolation,
+			Text: fmt.Sprintf("a room holds at most %d affiliations", m.opts.MaxAffiliations)}
+	}
+	return nil
 }

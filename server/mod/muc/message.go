@@ -192,6 +192,10 @@ func (m *Module) invitation(ctx context.Context, rm *room, p *module.Packet, x *
 			return
 		}
 		if rm.cfg.MembersOnly && m.affiliation(rm, to) == affNoneVal {
+			if err := m.roomForAffiliations(rm, map[jid.JID]bool{to.Bare(): true}); err != nil {
+				m.replyErrIn(rm, st, err)
+				return
+			}
 			rm.affs[to.Bare()] = affEntry{aff: affMemberVal}
 			m.persistAff(ctx, rm, to.Bare())
 		}

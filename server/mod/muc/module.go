@@ -30,6 +30,9 @@ const DefaultQueueBytes = 8 << 20
 // occupies (ejabberd's max_user_conferences has the same default).
 const DefaultMaxUserRooms = 100
 
+// DefaultMaxAffiliations is the default bound on a room's affiliations.
+const DefaultMaxAffiliations = 10000
+
 // Room creation policies (Options.Create).
 const (
 	// CreateLocal lets accounts of the served domains create rooms.
@@ -60,6 +63,10 @@ type Options struct {
 	// once, creating included; server admins are exempt. 0 means
 	// DefaultMaxUserRooms, negative means no limit.
 	MaxUserRooms int
+	// MaxAffiliations bounds the affiliations (owners, admins, members,
+	// outcasts) one room keeps; 0 means DefaultMaxAffiliations, negative
+	// means no limit.
+	MaxAffiliations int
 	// MaxUsers is the default occupant limit of new rooms; 0 means none.
 	MaxUsers int
 	// Create is who may create rooms: CreateLocal (also when empty) or
@@ -123,6 +130,12 @@ func New(opts Options) *Module {
 		opts.MaxUserRooms = DefaultMaxUserRooms
 	case opts.MaxUserRooms < 0:
 		opts.MaxUserRooms = 0
+	}
+	switch {
+	case opts.MaxAffiliations == 0:
+		opts.MaxAffiliations = DefaultMaxAffiliations
+	case opts.MaxAffiliations < 0:
+		opts.MaxAffiliations = 0
 	}
 	return &Module{
 		opts:     opts,

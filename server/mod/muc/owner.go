@@ -47,6 +47,15 @@ func (m *Module) ownerSet(ctx context.Context, rm *room, from jid.JID, q *stanza
 	if err != nil {
 		return err
 	}
+	// Counted as if the lists only added (what they take away is not
+	// subtracted): a conservative check.
+	listed := make(map[jid.JID]bool)
+	for _, j := range append(append([]jid.JID(nil), s.owners...), s.admins...) {
+		listed[j] = true
+	}
+	if err := m.roomForAffiliations(rm, listed); err != nil {
+		return err
+	}
 	m.configure(ctx, rm, s)
 	return nil
 }
