@@ -274,6 +274,22 @@ type MUCModule struct {
 	// MaxUsers is the default occupant limit of new rooms; 0 means none.
 	// Key "max_users".
 	MaxUsers int
+	// HistoryBytes bounds the size of the history each room keeps in
+	// memory (the sum of its messages' serialised sizes), whatever its
+	// length in messages; 0 means 256 KiB. Key "history_bytes".
+	HistoryBytes int
+	// QueueBytes bounds what a room has decided to send and not yet
+	// handed to the router; beyond it, messages to the room are refused
+	// with <resource-constraint/> until it drains. 0 means 8 MiB. Key
+	// "queue_bytes".
+	QueueBytes int
+	// MaxUserRooms bounds the rooms one session may occupy at once
+	// (creating included; admins are exempt); 0 means 100. Key
+	// "max_user_rooms".
+	MaxUserRooms int
+	// MaxAffiliations bounds the affiliations (owners, admins, members,
+	// outcasts) one room keeps; 0 means 10,000. Key "max_affiliations".
+	MaxAffiliations int
 	// RoomCreation is who may create rooms: "local" (accounts of the
 	// served domains, also when empty) or "admins". Key "room_creation".
 	RoomCreation string

@@ -21,7 +21,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"sasl2", "fast_token_lifetime", "contact_addresses", "abuse", "admin",
 		"feedback", "sales", "security", "status", "support", "server_info", "form_type", "fields", "var", "values",
 		"stream_management", "resume_timeout", "max_unacked", "ack_every", "ack_interval", "csi", "max_held",
-		"muc", "domain_prefix", "history", "max_history", "max_users", "room_creation",
+		"muc", "domain_prefix", "history", "max_history", "max_users", "room_creation", "history_bytes", "queue_bytes", "max_user_rooms", "max_affiliations",
 		"quotas", "archive_messages", "archive_bytes", "offline_bytes", "roster_items", "pending_subscriptions",
 		"private_entries", "private_bytes", "vcard_bytes", "pubsub_nodes", "pubsub_items", "pubsub_item_bytes", "pubsub_bytes",
 	}

@@ -203,11 +203,15 @@ func (d *decoder) modules(at, n *yaml.Node, key string, m *Modules) {
 		},
 		"muc": func(at, v *yaml.Node, key string) {
 			d.mapping(at, v, key, map[string]field{
-				"domain_prefix": func(at, v *yaml.Node, k string) { d.str(at, v, k, &m.MUC.DomainPrefix) },
-				"history":       func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.History) },
-				"max_history":   func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.MaxHistory) },
-				"max_users":     func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.MaxUsers) },
-				"room_creation": func(at, v *yaml.Node, k string) { d.str(at, v, k, &m.MUC.RoomCreation) },
+				"domain_prefix":    func(at, v *yaml.Node, k string) { d.str(at, v, k, &m.MUC.DomainPrefix) },
+				"history":          func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.History) },
+				"max_history":      func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.MaxHistory) },
+				"max_users":        func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.MaxUsers) },
+				"history_bytes":    func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.HistoryBytes) },
+				"queue_bytes":      func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.QueueBytes) },
+				"max_user_rooms":   func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.MaxUserRooms) },
+				"max_affiliations": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.MaxAffiliations) },
+				"room_creation":    func(at, v *yaml.Node, k string) { d.str(at, v, k, &m.MUC.RoomCreation) },
 			})
 		},
 		"disabled": func(at, v *yaml.Node, k string) { d.stringList(at, v, k, &m.Disabled) },

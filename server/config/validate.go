@@ -192,7 +192,9 @@ func (c *Config) mucProblems(add func(key, format string, args ...any)) {
 	for _, f := range []struct {
 		key string
 		v   int
-	}{{"modules.muc.history", mc.History}, {"modules.muc.max_history", mc.MaxHistory}, {"modules.muc.max_users", mc.MaxUsers}} {
+	}{{"modules.muc.history", mc.History}, {"modules.muc.max_history", mc.MaxHistory}, {"modules.muc.max_users", mc.MaxUsers},
+		{"modules.muc.history_bytes", mc.HistoryBytes}, {"modules.muc.queue_bytes", mc.QueueBytes},
+		{"modules.muc.max_user_rooms", mc.MaxUserRooms}, {"modules.muc.max_affiliations", mc.MaxAffiliations}} {
 		if f.v < 0 {
 			add(f.key, "must not be negative")
 		}

@@ -61,6 +61,9 @@ type Host interface {
 	DiscoForms(t Target) []*stanza.Element
 	// DiscoNode returns the handler a module registered for a node.
 	DiscoNode(t Target, node string) (DiscoNode, bool)
+	// AccountItems returns what modules add to the disco#items of an
+	// account's bare JID (AccountItems of Registrar).
+	AccountItems() []AccountItemsFunc
 	// Accounts manages accounts and credentials.
 	Accounts() AccountService
 	// SendIQ sends an IQ request from the server and waits for its result
@@ -230,6 +233,10 @@ type Registrar interface {
 	// DiscoNode answers disco#info and disco#items on a node of a target;
 	// a node registered twice fails start-up.
 	DiscoNode(t Target, node string, n DiscoNode)
+	// AccountItems adds items to the disco#items of every account's bare
+	// JID (no node): fn lists those the requester may see (e.g. the
+	// account's PEP nodes, XEP-0163 §7).
+	AccountItems(fn AccountItemsFunc)
 	// Bind2Feature lets clients enable a session feature inline when they
 	// bind with Bind 2 (XEP-0386): fn runs for each request element in
 	// namespace ns, and ns is advertised among Bind 2's inline features. A

@@ -61,6 +61,10 @@ type DiscoItem struct {
 	Name string
 }
 
+// AccountItemsFunc lists the disco#items of account that requester from
+// may see. A *stanza.Error it returns is sent as is.
+type AccountItemsFunc func(ctx context.Context, account, from jid.JID) ([]DiscoItem, error)
+
 // DiscoNode answers service discovery on a node a module owns (XEP-0030
 // §3.2, §4.2). Either function may be nil: that query then answers an
 // empty result. A *stanza.Error they return (e.g. <forbidden/>) is sent as

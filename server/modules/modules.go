@@ -56,7 +56,9 @@ func Default(cfg *config.Config) []module.Module {
 		push.New(),
 		mam.New(mam.Options{Default: cfg.Modules.MAM.Default, Retention: time.Duration(cfg.Modules.MAM.RetentionDays) * 24 * time.Hour,
 			Quota: storage.Quota{Count: q.ArchiveMessages, Bytes: int64(q.ArchiveBytes)}}),
-		muc.New(muc.Options{Prefix: cfg.Modules.MUC.DomainPrefix, History: cfg.Modules.MUC.History, MaxHistory: cfg.Modules.MUC.MaxHistory, MaxUsers: cfg.Modules.MUC.MaxUsers, Create: cfg.Modules.MUC.RoomCreation, Admins: cfg.Admins}),
+		muc.New(muc.Options{Prefix: cfg.Modules.MUC.DomainPrefix, History: cfg.Modules.MUC.History, MaxHistory: cfg.Modules.MUC.MaxHistory, MaxUsers: cfg.Modules.MUC.MaxUsers,
+			HistoryBytes: cfg.Modules.MUC.HistoryBytes, QueueBytes: cfg.Modules.MUC.QueueBytes,
+			MaxUserRooms: cfg.Modules.MUC.MaxUserRooms, MaxAffiliations: cfg.Modules.MUC.MaxAffiliations, Create: cfg.Modules.MUC.RoomCreation, Admins: cfg.Admins}),
 	}
 	// limits.offline_messages 0 turns offline storage off: messages to
 	// an account without an available resource bounce (RFC 6121

@@ -17,9 +17,17 @@ type discoKey struct {
 // forms (XEP-0128) modules registered; filled during registration,
 // read-only afterwards.
 type discoExtras struct {
-	nodes map[discoKey]module.DiscoNode
-	forms map[module.Target][]*stanza.Element
+	nodes        map[discoKey]module.DiscoNode
+	forms        map[module.Target][]*stanza.Element
+	accountItems []module.AccountItemsFunc
 }
+
+func (g *registration) AccountItems(fn module.AccountItemsFunc) {
+	g.r.disco.accountItems = append(g.r.disco.accountItems, fn)
+}
+
+// AccountItems returns what modules add to an account's disco#items.
+func (r *Router) AccountItems() []module.AccountItemsFunc { return r.disco.accountItems }
 
 func (g *registration) DiscoForm(t module.Target, form *stanza.Element) {
 	d := &g.r.disco

@@ -75,7 +75,7 @@ func (m *Module) Name() string { return "adhoc" }
 // Register implements module.Module.
 func (m *Module) Register(r module.Registrar) error {
 	m.host = r.Host()
-	m.commands = m.adminCommands()
+	m.commands = append([]*Command{m.pingCommand()}, m.adminCommands()...)
 	r.Feature(module.TargetServer, xadhoc.NS)
 	r.HandleIQ(module.IQKey{Type: stanza.TypeSet, Name: xml.Name{Space: xadhoc.NS, Local: "command"}, Target: module.TargetServer}, m.execute)
 	r.DiscoNode(module.TargetServer, xadhoc.NS, module.DiscoNode{
@@ -96,6 +96,23 @@ func (m *Module) Register(r module.Registrar) error {
 		})
 	}
 	return nil
+}
+
+// PingNode is the node of the ping command every user may run, as
+// Prosody offers it: a client tests its ad-hoc command support with it.
+const PingNode = "ping"
+
+// pingCommand completes at once with a note saying pong and the server's
+// time.
+func (m *Module) pingCommand() *Command {
+	return &Command{
+		Node: PingNode, Name: "Ping",
+		Allowed: func(jid.JID) bool { return true },
+		Run: func(_ context.Context, _ jid.JID, _ *form.Form) (*form.Form, []xadhoc.Note, error) {
+			now := m.host.Now().UTC().Format(time.RFC3339)
+			return nil, []xadhoc.Note{{Type: xadhoc.NoteInfo, Text: "Pong\n" + now}}, nil
+		},
+	}
 }
 
 // isAdmin reports whether from is a configured administrator.
@@ -209,7 +226,11 @@ func (m *Module) finish(ctx context.Context, from jid.JID, c *Command, id string
 	if err != nil {
 		return nil, err
 	}
-	m.host.Logger().InfoContext(ctx, "adhoc: command run", "node", c.Node, "by", from.String())
+	if c.Node == PingNode {
+		m.host.Logger().DebugContext(ctx, "adhoc: command run", "node", c.Node, "by", from.String())
+	} else {
+		m.host.Logger().InfoContext(ctx, "adhoc: command run", "node", c.Node, "by", from.String())
+	}
 	return (&xadhoc.Command{Node: c.Node, SessionID: id, Status: xadhoc.StatusCompleted, Form: res, Notes: notes}).Element(), nil
 }
 

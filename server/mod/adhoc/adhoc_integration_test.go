@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,8 +136,12 @@ func TestDiscovery(t *testing.T) {
 			t.Errorf("admin's command list lacks %s: %v", n, got)
 		}
 	}
-	if got := items(bob); len(got) != 0 {
-		t.Errorf("a non-admin sees commands: %v", got)
+	if !slices.Contains(got, adhoc.PingNode) {
+		t.Errorf("admin's command list lacks ping: %v", got)
+	}
+	// A user sees only the ping command (as Prosody offers it).
+	if got := items(bob); !slices.Equal(got, []string{adhoc.PingNode}) {
+		t.Errorf("a non-admin sees commands %v, want only %s", got, adhoc.PingNode)
 	}
 	// Command node info: an identity for the admin, forbidden for others.
 	nodeInfo := func(c *client.Client) (*stanza.Element, error) {
@@ -153,6 +158,28 @@ func TestDiscovery(t *testing.T) {
 	}
 	_, err = nodeInfo(bob)
 	wantErr(t, "node info as non-admin", err, stanza.Forbidden, "")
+}
+
+// Every user may run the ping command: it completes at once with a note
+// (XEP-0050 §3.4), and its node describes it.
+func TestPingCommand(t *testing.T) {
+	s, _, ctx := setup(t)
+	bob := s.Client(t, "bob", pw, "phone")
+	res, err := bob.SendIQ(ctx, stanza.NewIQ(stanza.TypeGet, "", "localhost", stanza.New(disco.NSInfo, "query", "node", adhoc.PingNode)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := disco.ParseInfo(res.Child(disco.NSInfo, "query")); len(i.Identities) != 1 || i.Identities[0].Type != "command-node" || !i.HasFeature(xadhoc.NS) {
+		t.Fatalf("ping node info %s", res)
+	}
+	got, err := run(ctx, t, bob, &xadhoc.Command{Node: adhoc.PingNode, Action: xadhoc.ActionExecute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != xadhoc.StatusCompleted || got.Node != adhoc.PingNode || got.SessionID == "" || len(got.Notes) != 1 ||
+		got.Notes[0].Type != xadhoc.NoteInfo || !strings.HasPrefix(got.Notes[0].Text, "Pong") {
+		t.Fatalf("ping = %+v", got)
+	}
 }
 
 func TestErrors(t *testing.T) {

@@ -146,14 +146,25 @@ func (m *Module) items(ctx context.Context, q *module.IQ) (*stanza.Element, erro
 	return res.Element(), nil
 }
 
-// accountItems returns no items: XEP-0030 §8 rule 2 requires an empty
-// result for unauthorised requesters anyway, and available resources are
-// not listed yet.
-func (m *Module) accountItems(_ context.Context, q *module.IQ) (*stanza.Element, error) {
+// accountItems answers disco#items on an account's bare JID: what modules
+// list for the requester (the account's PEP nodes its access models let
+// the requester see, XEP-0163 §7 and XEP-0060 §5.2), nothing else
+// (available resources are not listed; XEP-0030 §8 rule 2).
+func (m *Module) accountItems(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
 	if q.Payload.Get("node") != "" {
 		return nil, stanza.Err(stanza.ItemNotFound)
 	}
-	return xdisco.Items{}.Element(), nil
+	var res xdisco.Items
+	for _, fn := range m.host.AccountItems() {
+		items, err := fn(ctx, q.To.Bare(), q.From)
+		if err != nil {
+			return nil, err
+		}
+		for _, it := range items {
+			res.Items = append(res.Items, xdisco.Item{JID: it.JID, Node: it.Node, Name: it.Name})
+		}
+	}
+	return res.Element(), nil
 }
 
 func xmlName(space string) xml.Name { return xml.Name{Space: space, Local: "query"} }

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/muc"
@@ -50,8 +51,8 @@ func (m *Module) adminGet(rm *room, from jid.JID, q *stanza.Element) (*stanza.El
 		}
 		for _, o := range rm.occupants() {
 			if o.role == role {
-				res.Append(muc.Item{Affiliation: m.affiliation(rm, o.real).String(), Role: role.String(),
-					Nick: o.nick, JID: o.real.String()}.Element(muc.NSAdmin))
+				res.Append(muc.Item{Affiliation: m.affiliation(rm, o.bare()).String(), Role: role.String(),
+					Nick: o.nick, JID: o.primary().real.String()}.Element(muc.NSAdmin))
 			}
 		}
 	default:
@@ -123,6 +124,15 @@ func (m *Module) adminSet(ctx context.Context, rm *room, from jid.JID, q *stanza
 			return stanza.Errorf(stanza.BadRequest, "an item changes a role by nick or an affiliation by jid")
 		}
 	}
+	after := make(map[jid.JID]bool) // who holds an affiliation once applied
+	for _, c := range changes {
+		if c.target == nil {
+			after[c.j] = c.aff != affNoneVal
+		}
+	}
+	if err := m.roomForAffiliations(rm, after); err != nil {
+		return err
+	}
 	actorNick := ""
 	if actor != nil {
 		actorNick = actor.nick
@@ -142,11 +152,14 @@ func (m *Module) checkRole(rm *room, actor *occupant, actorAff muc.Affiliation, 
 	if actor == nil || actor.role != muc.RoleModerator {
 		return change{}, forbidden("only moderators change roles")
 	}
-	t := rm.occ[nick]
+	var t *occupant
+	if key, err := nickKey(nick); err == nil {
+		t = rm.occ[key]
+	}
 	if t == nil {
 		return change{}, stanza.Errorf(stanza.ItemNotFound, "no occupant %q", nick)
 	}
-	tAff := m.affiliation(rm, t.real)
+	tAff := m.affiliation(rm, t.bare())
 	if role == muc.RoleModerator || t.role == muc.RoleModerator && role != muc.RoleModerator {
 		if actorAff < affAdminVal {
 			return change{}, forbidden("only admins grant or revoke moderation")
@@ -185,7 +198,7 @@ func (m *Module) applyRole(ctx context.Context, rm *room, o *occupant, role muc.
 		return
 	}
 	o.role = role
-	m.broadcastPresence(ctx, rm, o, presOpts{reason: reason, actor: actor, self: []int{muc.StatusSelf}})
+	m.broadcastPresence(rm, o, presOpts{reason: reason, actor: actor, self: []int{muc.StatusSelf}})
 }
 
 // applyAffiliation sets an affiliation and updates the occupants it
@@ -200,12 +213,12 @@ func (m *Module) applyAffiliation(ctx context.Context, rm *room, j jid.JID, aff 
 	m.persistAff(ctx, rm, j)
 	var hit []*occupant
 	for _, o := range rm.occupants() {
-		if o.real.Bare() == j || j.Local() == "" && o.real.Domain() == j.Domain() {
+		if o.bare() == j || j.Local() == "" && o.bare().Domain() == j.Domain() {
 			hit = append(hit, o)
 		}
 	}
 	for _, o := range hit {
-		now := m.affiliation(rm, o.real)
+		now := m.affiliation(rm, o.bare())
 		switch {
 		case now == affOutcastVal:
 			m.removeOccupant(ctx, rm, o, leaveInfo{codes: []int{muc.StatusBanned}, reason: reason, actor: actor})
@@ -213,7 +226,31 @@ func (m *Module) applyAffiliation(ctx context.Context, rm *room, j jid.JID, aff 
 			m.removeOccupant(ctx, rm, o, leaveInfo{codes: []int{muc.StatusAffRemoved}, reason: reason, actor: actor})
 		default:
 			o.role = rm.defaultRole(now)
-			m.broadcastPresence(ctx, rm, o, presOpts{reason: reason, actor: actor, self: []int{muc.StatusSelf}})
+			m.broadcastPresence(rm, o, presOpts{reason: reason, actor: actor, self: []int{muc.StatusSelf}})
 		}
 	}
+}
+
+// roomForAffiliations checks that the room's affiliation list stays
+// within Options.MaxAffiliations once the JIDs in after gain (true) or
+// lose (false) their affiliation; the error is <policy-violation/>.
+func (m *Module) roomForAffiliations(rm *room, after map[jid.JID]bool) error {
+	if m.opts.MaxAffiliations <= 0 {
+		return nil
+	}
+	n := len(rm.affs)
+	for j, has := range after {
+		_, had := rm.affs[j]
+		switch {
+		case has && !had:
+			n++
+		case !has && had:
+			n--
+		}
+	}
+	if n > m.opts.MaxAffiliations {
+		return &stanza.Error{Type: stanza.ErrModify, Condition: stanza.PolicyViolation,
+			Text: fmt.Sprintf("a room holds at most %d affiliations", m.opts.MaxAffiliations)}
+	}
+	return nil
 }

@@ -31,13 +31,30 @@
 // the module's SessionEnded callback catches the rest, with status 333),
 // and when its client answers a room stanza with an error (status 333).
 //
+// Nicknames are compared with RFC 8266's Nickname profile (spaces mapped
+// and trimmed, case folded, NFKC, so full-width forms match): "Alice",
+// "ALICE" and "alice " are one nickname, and the room shows the enforced
+// form, with status 210 when it differs from the one asked for. RFC 8266
+// does not map letters of one script to look-alikes of another, and
+// neither does the room. One account may hold a nickname from several
+// resources (a multi-session nick, XEP-0045 §7.2.8): each gets the room's
+// traffic, the others see one occupant, which leaves with its last
+// resource.
+//
 // Concurrency: each room has a mutex held while a stanza to it is
-// processed, including the fan-out, so every occupant sees the room's
-// events in one order. Deliveries go through the router, which may bounce
-// an error back to the room synchronously; errors are therefore handled
-// in a goroutine, never under the lock of the room that sent the stanza.
-// The module's own mutex guards the room table and the index of rooms per
-// real JID and is never held while taking a room's lock.
+// processed. Nothing is routed under it: what the room sends is queued in
+// the room's outbox and routed once the mutex is released, by one
+// goroutine at a time, so every occupant sees the room's events in one
+// order and a delivery that comes back to the room (a bounced error, a
+// stanza another module sends in reaction) never waits for a lock its own
+// goroutine holds. The module's own mutex guards the room table and the
+// index of rooms per real JID and is never held while taking a room's
+// lock. See docs/locks.md.
+//
+// Bounds: a room's history is bounded in messages (muc#maxhistoryfetch,
+// capped by Options.MaxHistory) and in bytes (Options.HistoryBytes); its
+// outbox in bytes (Options.QueueBytes), beyond which messages to the room
+// are refused with <resource-constraint/> until it drains.
 //
 // Fan-out: a broadcast builds one prototype stanza (two for presence in a
 // semi-anonymous room: with and without the real JID) and gives each

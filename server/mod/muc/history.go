@@ -15,34 +15,60 @@ type histEntry struct {
 	chars int // length of its serialisation, for maxchars
 }
 
-// history is a bounded log of a room's recent messages.
+// history is a log of a room's recent messages, bounded in messages
+// (limit) and in bytes (maxBytes, the sum of their serialised sizes).
 type history struct {
-	limit   int
-	entries []histEntry
+	limit    int
+	maxBytes int
+	bytes    int
+	entries  []histEntry
 }
 
-// add records a message, dropping the oldest beyond the limit.
+// add records a message, dropping the oldest beyond either bound. A
+// message larger than maxBytes on its own is not kept, and neither is
+// what came before it: the history stays the latest stretch of the
+// discussion, without gaps.
 func (h *history) add(msg *stanza.Element, at time.Time) {
-	if h.limit <= 0 {
-		h.entries = nil
+	if h.limit <= 0 || h.maxBytes <= 0 {
+		h.dropOldest(len(h.entries))
 		return
 	}
 	e := histEntry{msg: msg, at: at, chars: len(msg.Bytes())}
-	if len(h.entries) >= h.limit {
-		n := copy(h.entries, h.entries[len(h.entries)-h.limit+1:])
-		clear(h.entries[n:])
-		h.entries = h.entries[:n]
+	if e.chars > h.maxBytes {
+		h.dropOldest(len(h.entries))
+		return
 	}
+	k := max(len(h.entries)+1-h.limit, 0)
+	bytes := h.bytes + e.chars
+	for _, old := range h.entries[:k] {
+		bytes -= old.chars
+	}
+	for ; bytes > h.maxBytes && k < len(h.entries); k++ {
+		bytes -= h.entries[k].chars
+	}
+	h.dropOldest(k)
 	h.entries = append(h.entries, e)
+	h.bytes += e.chars
 }
 
-// setLimit changes the bound, dropping what no longer fits.
+// dropOldest forgets the n oldest messages.
+func (h *history) dropOldest(n int) {
+	if n <= 0 {
+		return
+	}
+	for _, e := range h.entries[:n] {
+		h.bytes -= e.chars
+	}
+	k := copy(h.entries, h.entries[n:])
+	clear(h.entries[k:])
+	h.entries = h.entries[:k]
+}
+
+// setLimit changes the bound in messages, dropping what no longer fits.
 func (h *history) setLimit(n int) {
 	h.limit = n
 	if over := len(h.entries) - max(n, 0); over > 0 {
-		n := copy(h.entries, h.entries[over:])
-		clear(h.entries[n:])
-		h.entries = h.entries[:n]
+		h.dropOldest(over)
 	}
 }
 

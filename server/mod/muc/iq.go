@@ -122,7 +122,7 @@ func (m *Module) iq(ctx context.Context, p *module.Packet) {
 		m.replyErr(ctx, st, stanza.Errorf(stanza.ItemNotFound, "no such room"))
 		return
 	}
-	defer rm.mu.Unlock()
+	defer m.release(ctx, rm)
 	var res *stanza.Element
 	key := st.Type() + " " + q.Name.Space + " " + q.Name.Local
 	switch key {
@@ -158,15 +158,18 @@ func (m *Module) iq(ctx context.Context, p *module.Packet) {
 		err = stanza.Err(stanza.ServiceUnavailable)
 	}
 	if err != nil {
-		m.replyErr(ctx, st, err)
+		m.replyErrIn(rm, st, err)
 		return
 	}
-	m.route(ctx, stanza.Result(st, res))
+	r := stanza.Result(st, res)
+	rm.post(r, approxSize(r))
 }
 
 // occupantIQ serves an IQ to an occupant JID: XEP-0410 self-pings are
 // answered by the room, other requests are relayed between occupants with
-// their occupant JIDs (XEP-0045 §7.5), and so are the replies.
+// their occupant JIDs (XEP-0045 §7.5), and so are the replies. A request
+// to a multi-session occupant goes to the session shown (an IQ has one
+// recipient).
 func (m *Module) occupantIQ(ctx context.Context, p *module.Packet) {
 	st := p.Stanza
 	rm, err := m.lookup(ctx, p.To.Bare())
@@ -178,36 +181,43 @@ func (m *Module) occupantIQ(ctx context.Context, p *module.Packet) {
 		m.replyErr(ctx, st, stanza.Errorf(stanza.ItemNotFound, "no such room"))
 		return
 	}
-	defer rm.mu.Unlock()
+	defer m.release(ctx, rm)
 	from := rm.real[p.From]
 	if !st.IsRequest() {
 		// A reply from a real JID to the asker's occupant JID.
-		to := rm.occ[p.To.Resource()]
+		to := m.occupantAt(rm, p.To)
 		if from == nil || to == nil {
 			return
 		}
-		c := addressed(st, to.real.String())
-		c.Set("from", from.jid.String())
-		m.route(ctx, c)
+		// The room does not know which session of a multi-session
+		// occupant asked: each gets the reply, and the others ignore an
+		// id they never sent.
+		proto := &stanza.Element{Name: st.Name, Attr: append([]stanza.Attr(nil), st.Attr...), Children: st.Children}
+		proto.Set("from", from.jid.String())
+		size := approxSize(proto)
+		for _, s := range to.sessions {
+			rm.postTo(proto, size, s.real.String())
+		}
 		return
 	}
 	if from == nil {
-		m.replyErr(ctx, st, stanza.Errorf(stanza.NotAcceptable, "you are not in the room"))
+		m.replyErrIn(rm, st, stanza.Errorf(stanza.NotAcceptable, "you are not in the room"))
 		return
 	}
 	q := st.Payload()
 	if q != nil && q.Name.Space == nsPing && q.Name.Local == "ping" && st.Type() == stanza.TypeGet && from.jid == p.To {
-		m.route(ctx, stanza.Result(st, nil))
+		r := stanza.Result(st, nil)
+		rm.post(r, approxSize(r))
 		return
 	}
-	to := rm.occ[p.To.Resource()]
+	to := m.occupantAt(rm, p.To)
 	if to == nil {
-		m.replyErr(ctx, st, stanza.Errorf(stanza.ItemNotFound, "no such occupant"))
+		m.replyErrIn(rm, st, stanza.Errorf(stanza.ItemNotFound, "no such occupant"))
 		return
 	}
-	c := addressed(st, to.real.String())
+	c := addressed(st, to.primary().real.String())
 	c.Set("from", from.jid.String())
-	m.route(ctx, c)
+	rm.post(c, approxSize(c))
 }
 
 // persist writes a persistent room's configuration and subject; failures

@@ -25,14 +25,21 @@ func (m *Module) message(ctx context.Context, p *module.Packet) {
 	}
 	if rm == nil || rm.locked && m.affiliation(rm, p.From) != affOwnerVal {
 		if rm != nil {
-			rm.mu.Unlock()
+			m.release(ctx, rm)
 		}
 		m.replyErr(ctx, st, stanza.Errorf(stanza.ItemNotFound, "no such room"))
 		return
 	}
-	defer rm.mu.Unlock()
+	defer m.release(ctx, rm)
+	if m.opts.QueueBytes > 0 && rm.backlog() > m.opts.QueueBytes {
+		// The room has more decided than routed: refuse new traffic
+		// until it drains rather than queue without bound.
+		m.log.WarnContext(ctx, "muc: room backlog full, message refused", "room", rm.jid, "from", p.From, "backlog", rm.backlog())
+		m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrWait, Condition: stanza.ResourceConstraint, Text: "the room is busy, try again"})
+		return
+	}
 	if p.To.Resource() != "" {
-		m.private(ctx, rm, p)
+		m.private(rm, p)
 		return
 	}
 	if x := st.Child(muc.NSUser, "x"); x != nil && (x.Child(muc.NSUser, "invite") != nil || x.Child(muc.NSUser, "decline") != nil) {
@@ -40,16 +47,16 @@ func (m *Module) message(ctx context.Context, p *module.Packet) {
 		return
 	}
 	if st.MessageType() != stanza.TypeGroupchat {
-		m.replyErr(ctx, st, stanza.Errorf(stanza.BadRequest, "messages to a room are of type groupchat"))
+		m.replyErrIn(rm, st, stanza.Errorf(stanza.BadRequest, "messages to a room are of type groupchat"))
 		return
 	}
 	o := rm.real[p.From]
 	if o == nil {
-		m.replyErr(ctx, st, stanza.Errorf(stanza.NotAcceptable, "only occupants may send messages to the room"))
+		m.replyErrIn(rm, st, stanza.Errorf(stanza.NotAcceptable, "only occupants may send messages to the room"))
 		return
 	}
 	if o.role < muc.RoleParticipant {
-		m.replyErr(ctx, st, &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.Forbidden, Text: "you have no voice in this room"})
+		m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.Forbidden, Text: "you have no voice in this room"})
 		return
 	}
 	subj := st.Child("", "subject")
@@ -58,19 +65,19 @@ func (m *Module) message(ctx context.Context, p *module.Packet) {
 	}
 	if subj != nil && st.Child(stanza.NSClient, "body") == nil {
 		if o.role != muc.RoleModerator && !rm.cfg.ChangeSubject {
-			m.replyErr(ctx, st, &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.Forbidden, Text: "you may not change the subject"})
+			m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.Forbidden, Text: "you may not change the subject"})
 			return
 		}
 		rm.subject, rm.subjectBy = subj.Text(), o.nick
 		m.persist(ctx, rm)
 	}
-	m.broadcastMessage(ctx, rm, o, st)
+	m.broadcastMessage(rm, o, st)
 }
 
 // broadcastMessage reflects a groupchat message to every occupant from
 // the sender's occupant JID, keeping its id (XEP-0045 §7.4), and records
 // it in the history.
-func (m *Module) broadcastMessage(ctx context.Context, rm *room, o *occupant, st *stanza.Element) {
+func (m *Module) broadcastMessage(rm *room, o *occupant, st *stanza.Element) {
 	proto := &stanza.Element{Name: st.Name, Children: st.Children}
 	for _, a := range st.Attr {
 		if a.Name.Space == "" && (a.Name.Local == "to" || a.Name.Local == "from") {
@@ -79,8 +86,11 @@ func (m *Module) broadcastMessage(ctx context.Context, rm *room, o *occupant, st
 		proto.Attr = append(proto.Attr, a)
 	}
 	proto.Set("from", o.jid.String())
+	size := approxSize(proto)
 	for _, other := range rm.occupants() {
-		m.route(ctx, addressed(proto, other.real.String()))
+		for _, s := range other.sessions {
+			rm.postTo(proto, size, s.real.String())
+		}
 	}
 	if st.Child(stanza.NSClient, "body") != nil || st.Child("", "subject") != nil {
 		now := m.host.Now()
@@ -88,21 +98,22 @@ func (m *Module) broadcastMessage(ctx context.Context, rm *room, o *occupant, st
 	}
 }
 
-// private forwards a message between occupants (XEP-0045 §7.5).
-func (m *Module) private(ctx context.Context, rm *room, p *module.Packet) {
+// private forwards a message between occupants (XEP-0045 §7.5), to every
+// session of the recipient (§7.2.8 recommends it for multi-session nicks).
+func (m *Module) private(rm *room, p *module.Packet) {
 	st := p.Stanza
 	if st.MessageType() == stanza.TypeGroupchat {
-		m.replyErr(ctx, st, stanza.Errorf(stanza.BadRequest, "private messages are not of type groupchat"))
+		m.replyErrIn(rm, st, stanza.Errorf(stanza.BadRequest, "private messages are not of type groupchat"))
 		return
 	}
 	from := rm.real[p.From]
 	if from == nil {
-		m.replyErr(ctx, st, stanza.Errorf(stanza.NotAcceptable, "only occupants may send private messages"))
+		m.replyErrIn(rm, st, stanza.Errorf(stanza.NotAcceptable, "only occupants may send private messages"))
 		return
 	}
-	to := rm.occ[p.To.Resource()]
+	to := m.occupantAt(rm, p.To)
 	if to == nil {
-		m.replyErr(ctx, st, stanza.Errorf(stanza.ItemNotFound, "no such occupant"))
+		m.replyErrIn(rm, st, stanza.Errorf(stanza.ItemNotFound, "no such occupant"))
 		return
 	}
 	allowed := true
@@ -115,7 +126,7 @@ func (m *Module) private(ctx context.Context, rm *room, p *module.Packet) {
 		allowed = from.role >= muc.RoleParticipant
 	}
 	if !allowed {
-		m.replyErr(ctx, st, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.NotAllowed, Text: "private messages are not allowed here"})
+		m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.NotAllowed, Text: "private messages are not allowed here"})
 		return
 	}
 	c := &stanza.Element{Name: st.Name, Children: st.Children}
@@ -126,11 +137,23 @@ func (m *Module) private(ctx context.Context, rm *room, p *module.Packet) {
 		c.Attr = append(c.Attr, a)
 	}
 	c.Set("from", from.jid.String())
-	c.Set("to", to.real.String())
 	if c.Child(muc.NSUser, "x") == nil {
 		c.Children = append(append([]stanza.Node(nil), c.Children...), stanza.Node{Elem: stanza.New(muc.NSUser, "x")})
 	}
-	m.route(ctx, c)
+	size := approxSize(c)
+	for _, s := range to.sessions {
+		rm.postTo(c, size, s.real.String())
+	}
+}
+
+// occupantAt returns the occupant of an occupant JID, its nickname
+// compared by RFC 8266 key; nil when there is none.
+func (m *Module) occupantAt(rm *room, occ jid.JID) *occupant {
+	key, err := nickKey(occ.Resource())
+	if err != nil {
+		return nil
+	}
+	return rm.occ[key]
 }
 
 // invitation forwards mediated invitations and declines (XEP-0045
@@ -140,7 +163,7 @@ func (m *Module) invitation(ctx context.Context, rm *room, p *module.Packet, x *
 	if dec := x.Child(muc.NSUser, "decline"); dec != nil {
 		to, err := jid.Parse(dec.Get("to"))
 		if err != nil {
-			m.replyErr(ctx, st, stanza.Errorf(stanza.JIDMalformed, "bad 'to' in decline"))
+			m.replyErrIn(rm, st, stanza.Errorf(stanza.JIDMalformed, "bad 'to' in decline"))
 			return
 		}
 		out := stanza.New(muc.NSUser, "decline", "from", p.From.Bare().String())
@@ -148,26 +171,31 @@ func (m *Module) invitation(ctx context.Context, rm *room, p *module.Packet, x *
 			out.Append(stanza.New(muc.NSUser, "reason").AppendText(r))
 		}
 		msg := stanza.New(stanza.NSClient, "message", "from", rm.jid.String(), "to", to.String())
-		m.route(ctx, msg.Append(stanza.New(muc.NSUser, "x").Append(out)))
+		msg.Append(stanza.New(muc.NSUser, "x").Append(out))
+		rm.post(msg, approxSize(msg))
 		return
 	}
 	o := rm.real[p.From]
 	if o == nil {
-		m.replyErr(ctx, st, stanza.Errorf(stanza.NotAcceptable, "only occupants may invite"))
+		m.replyErrIn(rm, st, stanza.Errorf(stanza.NotAcceptable, "only occupants may invite"))
 		return
 	}
 	aff := m.affiliation(rm, p.From)
 	if rm.cfg.MembersOnly && !rm.cfg.AllowInvites && aff < affAdminVal {
-		m.replyErr(ctx, st, &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.Forbidden, Text: "only admins may invite to this room"})
+		m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.Forbidden, Text: "only admins may invite to this room"})
 		return
 	}
 	for _, inv := range x.ChildrenNamed(muc.NSUser, "invite") {
 		to, err := jid.Parse(inv.Get("to"))
 		if err != nil {
-			m.replyErr(ctx, st, stanza.Errorf(stanza.JIDMalformed, "bad 'to' in invite"))
+			m.replyErrIn(rm, st, stanza.Errorf(stanza.JIDMalformed, "bad 'to' in invite"))
 			return
 		}
 		if rm.cfg.MembersOnly && m.affiliation(rm, to) == affNoneVal {
+			if err := m.roomForAffiliations(rm, map[jid.JID]bool{to.Bare(): true}); err != nil {
+				m.replyErrIn(rm, st, err)
+				return
+			}
 			rm.affs[to.Bare()] = affEntry{aff: affMemberVal}
 			m.persistAff(ctx, rm, to.Bare())
 		}
@@ -179,6 +207,7 @@ func (m *Module) invitation(ctx context.Context, rm *room, p *module.Packet, x *
 		if rm.cfg.Protected {
 			ux.Append(stanza.New(muc.NSUser, "password").AppendText(rm.cfg.Secret))
 		}
-		m.route(ctx, stanza.New(stanza.NSClient, "message", "from", rm.jid.String(), "to", to.String()).Append(ux))
+		msg := stanza.New(stanza.NSClient, "message", "from", rm.jid.String(), "to", to.String()).Append(ux)
+		rm.post(msg, approxSize(msg))
 	}
 }

@@ -11,12 +11,27 @@ import (
 	"github.com/parley-xmpp/parley/server/sm"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/muc"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 
 // DefaultPrefix is the label prepended to each served domain to name its
 // MUC service.
 const DefaultPrefix = "conference"
+
+// DefaultHistoryBytes is the default bound on the size of a room's
+// history.
+const DefaultHistoryBytes = 256 << 10
+
+// DefaultQueueBytes is the default bound on a room's routing backlog.
+const DefaultQueueBytes = 8 << 20
+
+// DefaultMaxUserRooms is the default bound on the rooms a session
+// occupies (ejabberd's max_user_conferences has the same default).
+const DefaultMaxUserRooms = 100
+
+// DefaultMaxAffiliations is the default bound on a room's affiliations.
+const DefaultMaxAffiliations = 10000
 
 // Room creation policies (Options.Create).
 const (
@@ -36,6 +51,22 @@ type Options struct {
 	History int
 	// MaxHistory caps what a room owner may configure; 0 means 100.
 	MaxHistory int
+	// HistoryBytes bounds the serialised size of the history a room keeps
+	// in memory, whatever its length in messages; the oldest messages go
+	// first. 0 means DefaultHistoryBytes, negative means no history.
+	HistoryBytes int
+	// QueueBytes bounds what a room has decided to send and not routed
+	// yet: beyond it, messages to the room are refused with
+	// <resource-constraint/> until it drains. 0 means DefaultQueueBytes.
+	QueueBytes int
+	// MaxUserRooms bounds the rooms one session (full JID) may occupy at
+	// once, creating included; server admins are exempt. 0 means
+	// DefaultMaxUserRooms, negative means no limit.
+	MaxUserRooms int
+	// MaxAffiliations bounds the affiliations (owners, admins, members,
+	// outcasts) one room keeps; 0 means DefaultMaxAffiliations, negative
+	// means no limit.
+	MaxAffiliations int
 	// MaxUsers is the default occupant limit of new rooms; 0 means none.
 	MaxUsers int
 	// Create is who may create rooms: CreateLocal (also when empty) or
@@ -84,6 +115,27 @@ func New(opts Options) *Module {
 	}
 	if opts.Create == "" {
 		opts.Create = CreateLocal
+	}
+	switch {
+	case opts.HistoryBytes == 0:
+		opts.HistoryBytes = DefaultHistoryBytes
+	case opts.HistoryBytes < 0:
+		opts.HistoryBytes = 0
+	}
+	if opts.QueueBytes <= 0 {
+		opts.QueueBytes = DefaultQueueBytes
+	}
+	switch {
+	case opts.MaxUserRooms == 0:
+		opts.MaxUserRooms = DefaultMaxUserRooms
+	case opts.MaxUserRooms < 0:
+		opts.MaxUserRooms = 0
+	}
+	switch {
+	case opts.MaxAffiliations == 0:
+		opts.MaxAffiliations = DefaultMaxAffiliations
+	case opts.MaxAffiliations < 0:
+		opts.MaxAffiliations = 0
 	}
 	return &Module{
 		opts:     opts,
@@ -181,10 +233,12 @@ func (m *Module) sessionEnded(ctx context.Context, s *sm.Session) {
 			continue
 		}
 		rm.mu.Lock()
-		if o := rm.real[full]; o != nil && (o.sess == nil || o.sess == s) {
-			m.removeOccupant(ctx, rm, o, leaveInfo{codes: []int{333}})
+		if o := rm.real[full]; o != nil {
+			if os := o.session(full); os != nil && (os.sess == nil || os.sess == s) {
+				m.removeSession(ctx, rm, o, full, stanza.New(stanza.NSClient, "presence"), leaveInfo{codes: []int{muc.StatusTechnicalError}})
+			}
 		}
-		rm.mu.Unlock()
+		m.release(ctx, rm)
 	}
 }
 
@@ -197,6 +251,13 @@ func (m *Module) roomsOf(full jid.JID) []jid.JID {
 		out = append(out, rj)
 	}
 	return out
+}
+
+// occupying counts the rooms a real full JID occupies.
+func (m *Module) occupying(full jid.JID) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.joined[full])
 }
 
 // track records (or with in false, forgets) that full occupies room.
@@ -266,16 +327,27 @@ func (m *Module) create(rj, owner jid.JID) (rm *room, created bool) {
 	fresh := m.newRoom(rj)
 	fresh.affs[owner.Bare()] = affEntry{aff: affOwnerVal}
 	fresh.locked = true
-	m.mu.Lock()
-	if other := m.rooms[rj]; other != nil {
-		m.mu.Unlock()
-		other.mu.Lock()
-		return other, false
-	}
-	m.rooms[rj] = fresh
-	m.mu.Unlock()
+	// Locked before it is published (the order of close: a room's lock,
+	// then the module's), so that nobody sees it half made.
 	fresh.mu.Lock()
-	return fresh, true
+	for {
+		m.mu.Lock()
+		other := m.rooms[rj]
+		if other == nil {
+			m.rooms[rj] = fresh
+			m.mu.Unlock()
+			return fresh, true
+		}
+		m.mu.Unlock()
+		fresh.mu.Unlock()
+		other.mu.Lock()
+		if !other.closed {
+			return other, false
+		}
+		// Closed meanwhile (emptied, destroyed): it left the table.
+		other.mu.Unlock()
+		fresh.mu.Lock()
+	}
 }
 
 // close forgets a room (emptied temporary room, destroyed room); the
@@ -289,23 +361,41 @@ func (m *Module) close(rm *room) {
 	m.mu.Unlock()
 }
 
-// route sends a stanza the service built.
+// route sends a stanza the service built; no room lock may be held (see
+// outbox).
 func (m *Module) route(ctx context.Context, st *stanza.Element) {
 	m.host.Route(ctx, st)
 }
 
 // replyErr answers a stanza with an error; errors other than
-// *stanza.Error are logged and sent as <internal-server-error/>.
+// *stanza.Error are logged and sent as <internal-server-error/>. No room
+// lock may be held: within a room, use replyErrIn.
 func (m *Module) replyErr(ctx context.Context, st *stanza.Element, err error) {
+	if reply := m.errorReply(ctx, st, err); reply != nil {
+		m.route(ctx, reply)
+	}
+}
+
+// replyErrIn queues the error answer to a stanza in a room's outbox; the
+// caller holds the room's lock.
+func (m *Module) replyErrIn(rm *room, st *stanza.Element, err error) {
+	if reply := m.errorReply(context.Background(), st, err); reply != nil {
+		rm.post(reply, approxSize(reply))
+	}
+}
+
+// errorReply builds the error answer to st, or nil when st may not be
+// answered with an error.
+func (m *Module) errorReply(ctx context.Context, st *stanza.Element, err error) *stanza.Element {
 	var se *stanza.Error
 	if !errors.As(err, &se) {
 		m.log.ErrorContext(ctx, "muc: request failed", "from", st.From(), "to", st.To(), "err", err)
 		se = stanza.Err(stanza.InternalServerError)
 	}
 	if !stanza.MayBounce(st) {
-		return
+		return nil
 	}
-	m.route(ctx, stanza.ErrorReply(st, se))
+	return stanza.ErrorReply(st, se)
 }
 
 // isAdmin reports whether a JID is a server admin.

@@ -47,6 +47,15 @@ func (m *Module) ownerSet(ctx context.Context, rm *room, from jid.JID, q *stanza
 	if err != nil {
 		return err
 	}
+	// Counted as if the lists only added (what they take away is not
+	// subtracted): a conservative check.
+	listed := make(map[jid.JID]bool)
+	for _, j := range append(append([]jid.JID(nil), s.owners...), s.admins...) {
+		listed[j] = true
+	}
+	if err := m.roomForAffiliations(rm, listed); err != nil {
+		return err
+	}
 	m.configure(ctx, rm, s)
 	return nil
 }
@@ -86,7 +95,7 @@ func (m *Module) configure(ctx context.Context, rm *room, s *submitted) {
 	}
 	if rm.cfg.MembersOnly && !old.MembersOnly {
 		for _, o := range append([]*occupant(nil), rm.occupants()...) {
-			if m.affiliation(rm, o.real) < affMemberVal {
+			if m.affiliation(rm, o.bare()) < affMemberVal {
 				m.removeOccupant(ctx, rm, o, leaveInfo{codes: []int{muc.StatusMembersOnly}})
 			}
 		}
@@ -96,9 +105,9 @@ func (m *Module) configure(ctx context.Context, rm *room, s *submitted) {
 			if o.role == muc.RoleModerator {
 				continue
 			}
-			if r := rm.defaultRole(m.affiliation(rm, o.real)); r != o.role {
+			if r := rm.defaultRole(m.affiliation(rm, o.bare())); r != o.role {
 				o.role = r
-				m.broadcastPresence(ctx, rm, o, presOpts{self: []int{muc.StatusSelf}})
+				m.broadcastPresence(rm, o, presOpts{self: []int{muc.StatusSelf}})
 			}
 		}
 	}
@@ -116,8 +125,11 @@ func (m *Module) configure(ctx context.Context, rm *room, s *submitted) {
 	}
 	proto := stanza.New(stanza.NSClient, "message", "type", stanza.TypeGroupchat, "from", rm.jid.String()).
 		Append(muc.UserX(nil, codes...))
+	size := approxSize(proto)
 	for _, o := range rm.occupants() {
-		m.route(ctx, addressed(proto, o.real.String()))
+		for _, s := range o.sessions {
+			rm.postTo(proto, size, s.real.String())
+		}
 	}
 }
 

@@ -2,6 +2,8 @@ package muc
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/parley-xmpp/parley/server/module"
@@ -34,10 +36,18 @@ func (m *Module) presence(ctx context.Context, p *module.Packet) {
 		m.replyErr(ctx, st, err)
 		return
 	}
+	// Within a room, answers queue in its outbox (see outbox).
+	fail := func(err error) {
+		if rm != nil {
+			m.replyErrIn(rm, st, err)
+		} else {
+			m.replyErr(ctx, st, err)
+		}
+	}
 	if rm != nil {
-		defer rm.mu.Unlock()
+		defer m.release(ctx, rm)
 		if o := rm.real[p.From]; o != nil {
-			m.update(ctx, rm, o, p)
+			m.update(rm, o, p)
 			return
 		}
 	}
@@ -45,42 +55,67 @@ func (m *Module) presence(ctx context.Context, p *module.Packet) {
 	if x == nil {
 		// §7.2.1: presence without <x/> from a non-occupant is not a
 		// join; the client lost track of the room.
-		m.ghostKick(ctx, st, p.From)
+		kick := ghostKick(st, p.From)
+		if rm != nil {
+			rm.post(kick, approxSize(kick))
+		} else {
+			m.route(ctx, kick)
+		}
 		return
 	}
-	nick := p.To.Resource()
-	if nick == "" {
-		m.replyErr(ctx, st, stanza.Errorf(stanza.JIDMalformed, "no nickname given"))
+	nick, key, err := occupantNick(p.To)
+	if err != nil {
+		fail(err)
 		return
 	}
 	hist, err := muc.ParseHistory(x)
 	if err != nil {
-		m.replyErr(ctx, st, stanza.Errorf(stanza.BadRequest, "%v", err))
+		fail(stanza.Errorf(stanza.BadRequest, "%v", err))
+		return
+	}
+	if n := m.occupying(p.From); m.opts.MaxUserRooms > 0 && n >= m.opts.MaxUserRooms && !m.isAdmin(p.From) {
+		m.log.InfoContext(ctx, "muc: join refused, too many rooms", "from", p.From, "rooms", n)
+		fail(&stanza.Error{Type: stanza.ErrWait, Condition: stanza.ResourceConstraint,
+			Text: fmt.Sprintf("you are in %d rooms already, the most this service allows", n)})
 		return
 	}
 	created := false
 	if rm == nil {
 		if err := m.mayCreate(p.From); err != nil {
-			m.replyErr(ctx, st, err)
+			fail(err)
 			return
 		}
 		rm, created = m.create(rj, p.From)
-		defer rm.mu.Unlock()
+		defer m.release(ctx, rm)
 		if !created {
 			if o := rm.real[p.From]; o != nil {
-				m.update(ctx, rm, o, p)
+				m.update(rm, o, p)
 				return
 			}
 		}
 	}
-	if err := m.mayEnter(rm, p.From, nick, x, created); err != nil {
+	if err := m.mayEnter(rm, p.From, key, x, created); err != nil {
 		if created {
 			m.close(rm)
 		}
-		m.replyErr(ctx, st, err)
+		m.replyErrIn(rm, st, err)
 		return
 	}
-	m.enter(ctx, rm, p, nick, hist, created)
+	m.enter(rm, p, nick, key, hist, created)
+}
+
+// occupantNick checks the nickname of an occupant JID against RFC 8266:
+// what the room shows and what it compares. A missing or unusable
+// nickname is <jid-malformed/> (XEP-0045 §7.2.1).
+func occupantNick(occ jid.JID) (nick, key string, err error) {
+	if occ.Resource() == "" {
+		return "", "", stanza.Errorf(stanza.JIDMalformed, "no nickname given")
+	}
+	nick, key, err = enforceNick(occ.Resource())
+	if err != nil {
+		return "", "", stanza.Errorf(stanza.JIDMalformed, "the nickname is not allowed (RFC 8266)")
+	}
+	return nick, key, nil
 }
 
 // mayCreate applies the room creation policy.
@@ -97,7 +132,9 @@ func (m *Module) mayCreate(from jid.JID) error {
 }
 
 // mayEnter checks a join against the room (XEP-0045 §7.2.5–§7.2.11).
-func (m *Module) mayEnter(rm *room, from jid.JID, nick string, x *stanza.Element, created bool) error {
+// The account already in the room under that nickname may join it again
+// from another resource (§7.2.8, a multi-session nick).
+func (m *Module) mayEnter(rm *room, from jid.JID, key string, x *stanza.Element, created bool) error {
 	if created {
 		return nil
 	}
@@ -112,15 +149,14 @@ func (m *Module) mayEnter(rm *room, from jid.JID, nick string, x *stanza.Element
 	case rm.cfg.Protected && aff < affOwnerVal && x.ChildText(muc.NS, "password") != rm.cfg.Secret:
 		return &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.NotAuthorized, Text: "a password is required"}
 	}
-	if o := rm.occ[nick]; o != nil && o.real.Bare() != from.Bare() {
+	o := rm.occ[key]
+	if o != nil && o.bare() != from.Bare() {
 		return &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.Conflict, Text: "that nickname is in use"}
-	} else if o != nil {
-		return &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.Conflict, Text: "you are in the room with that nickname from another resource"}
 	}
-	if holder, ok := rm.nickOwner(nick); ok && holder != from.Bare() {
+	if holder, ok := rm.nickOwner(key); ok && holder != from.Bare() {
 		return &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.Conflict, Text: "that nickname is reserved"}
 	}
-	if rm.cfg.MaxUsers > 0 && len(rm.occ) >= rm.cfg.MaxUsers && aff < affAdminVal {
+	if o == nil && rm.cfg.MaxUsers > 0 && len(rm.occ) >= rm.cfg.MaxUsers && aff < affAdminVal {
 		return &stanza.Error{Type: stanza.ErrWait, Condition: stanza.ServiceUnavailable, Text: "the room is full"}
 	}
 	return nil
@@ -142,19 +178,37 @@ func userPresence(st *stanza.Element) *stanza.Element {
 	return c
 }
 
-// enter adds a new occupant and sends what §7.2.2–§7.2.16 require: the
-// other occupants' presence, the new presence to everyone (the
-// occupant's own last, with its status codes), the history, the subject.
-func (m *Module) enter(ctx context.Context, rm *room, p *module.Packet, nick string, hist muc.History, created bool) {
-	aff := m.affiliation(rm, p.From)
-	o := &occupant{nick: nick, jid: p.To, real: p.From, sess: p.Origin, role: rm.defaultRole(aff), pres: userPresence(p.Stanza)}
+// enter adds a new occupant, or a new session of the account's occupant
+// with that nickname, and sends what §7.2.2–§7.2.16 require: the other
+// occupants' presence, the new presence to everyone (the occupant's own
+// last, with its status codes), the history, the subject.
+func (m *Module) enter(rm *room, p *module.Packet, nick, key string, hist muc.History, created bool) {
 	to := p.From.String()
+	s := &occSession{real: p.From, sess: p.Origin, pres: userPresence(p.Stanza)}
+	o := rm.occ[key]
+	joining := o == nil
+	if joining {
+		aff := m.affiliation(rm, p.From)
+		occJID, err := jid.New(rm.jid.Local(), rm.jid.Domain(), nick)
+		if err != nil {
+			occJID = p.To
+		}
+		o = &occupant{nick: nick, key: key, jid: occJID, role: rm.defaultRole(aff), sessions: []*occSession{s}}
+	}
 	for _, other := range rm.occupants() {
+		if other == o {
+			continue
+		}
 		pr := m.presenceOf(rm, other, rm.seesJIDs(o), presOpts{})
 		pr.Set("to", to)
-		m.route(ctx, pr)
+		rm.post(pr, approxSize(pr))
 	}
-	rm.add(o)
+	if joining {
+		rm.add(o)
+	} else {
+		o.sessions = append(o.sessions, s)
+		rm.real[p.From] = o
+	}
 	m.track(p.From, rm.jid, true)
 	self := []int{muc.StatusSelf}
 	if rm.cfg.WhoIs == whoisAnyone {
@@ -166,58 +220,110 @@ func (m *Module) enter(ctx context.Context, rm *room, p *module.Packet, nick str
 			rm.locked = false
 		}
 	}
-	m.broadcastPresence(ctx, rm, o, presOpts{self: self, id: p.Stanza.ID()})
+	if o.jid != p.To {
+		self = append(self, muc.StatusNickAssigned)
+	}
+	m.broadcastPresence(rm, o, presOpts{self: self, id: p.Stanza.ID(), selfOnly: s})
 	now := m.host.Now()
 	for _, e := range rm.hist.pick(hist, rm.cfg.MaxHistory, now) {
-		m.route(ctx, addressed(e.msg, to))
+		rm.postTo(e.msg, e.chars, to)
 	}
 	subj := stanza.New(stanza.NSClient, "message", "type", stanza.TypeGroupchat, "to", to, "from", rm.jid.String())
 	if rm.subjectBy != "" {
 		subj.Set("from", rm.jid.String()+"/"+rm.subjectBy)
 	}
 	subj.Append(stanza.New(stanza.NSClient, "subject").AppendText(rm.subject))
-	m.route(ctx, subj)
+	rm.post(subj, approxSize(subj))
 }
 
-// update handles presence from an occupant: a nickname change when the
-// nickname differs (§7.6), else a status change (§7.7).
-func (m *Module) update(ctx context.Context, rm *room, o *occupant, p *module.Packet) {
-	nick := p.To.Resource()
-	if nick == "" {
-		m.replyErr(ctx, p.Stanza, stanza.Errorf(stanza.JIDMalformed, "no nickname given"))
+// update handles presence from an occupant's session: a nickname change
+// when the nickname differs (§7.6), else a status change (§7.7).
+func (m *Module) update(rm *room, o *occupant, p *module.Packet) {
+	nick, key, err := occupantNick(p.To)
+	if err != nil {
+		m.replyErrIn(rm, p.Stanza, err)
 		return
 	}
-	if nick != o.nick {
-		m.changeNick(ctx, rm, o, p, nick)
+	s := o.session(p.From)
+	// Another spelling of the same nickname renames a single-session
+	// occupant; from one resource of several it is only a status change
+	// (the others keep the nickname as shown).
+	if key != o.key || nick != o.nick && len(o.sessions) == 1 {
+		m.changeNick(rm, o, s, p, nick, key)
 		return
 	}
-	o.pres = userPresence(p.Stanza)
+	s.pres = userPresence(p.Stanza)
 	if rm.cfg.Moderated && o.role == muc.RoleVisitor && p.Stanza.Child("", "status") != nil {
 		// Visitors of a moderated room may not broadcast status text
 		// (§7.7): strip it.
-		o.pres.RemoveChildren("", "status")
+		s.pres.RemoveChildren("", "status")
 	}
-	m.broadcastPresence(ctx, rm, o, presOpts{self: []int{muc.StatusSelf}, id: p.Stanza.ID()})
+	if s != o.primary() {
+		// The session becomes the one shown.
+		o.sessions = append(slices.DeleteFunc(o.sessions, func(x *occSession) bool { return x == s }), s)
+	}
+	m.broadcastPresence(rm, o, presOpts{self: []int{muc.StatusSelf}, id: p.Stanza.ID()})
 }
 
 // changeNick renames an occupant (§7.6): unavailable with 303 under the old
-// nickname, then available under the new one.
-func (m *Module) changeNick(ctx context.Context, rm *room, o *occupant, p *module.Packet, nick string) {
-	if other := rm.occ[nick]; other != nil {
-		m.replyErr(ctx, p.Stanza, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.Conflict, Text: "that nickname is in use"})
+// nickname, then available under the new one. One session of a
+// multi-session occupant changing nickname leaves the others behind: it
+// goes as if it left and entered again under the new nickname.
+func (m *Module) changeNick(rm *room, o *occupant, s *occSession, p *module.Packet, nick, key string) {
+	other := rm.occ[key]
+	if other != nil && other != o && other.bare() != o.bare() {
+		m.replyErrIn(rm, p.Stanza, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.Conflict, Text: "that nickname is in use"})
 		return
 	}
-	if holder, ok := rm.nickOwner(nick); ok && holder != o.real.Bare() {
-		m.replyErr(ctx, p.Stanza, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.Conflict, Text: "that nickname is reserved"})
+	if holder, ok := rm.nickOwner(key); ok && holder != o.bare() {
+		m.replyErrIn(rm, p.Stanza, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.Conflict, Text: "that nickname is reserved"})
 		return
 	}
-	m.broadcastPresence(ctx, rm, o, presOpts{typ: stanza.TypeUnavailable, keepRole: true, newNick: nick,
-		codes: []int{muc.StatusNewNick}, self: []int{muc.StatusSelf}})
-	delete(rm.occ, o.nick)
-	o.nick, o.jid = nick, p.To
-	o.pres = userPresence(p.Stanza)
-	rm.occ[nick] = o
-	m.broadcastPresence(ctx, rm, o, presOpts{self: []int{muc.StatusSelf}, id: p.Stanza.ID()})
+	newJID, err := jid.New(rm.jid.Local(), rm.jid.Domain(), nick)
+	if err != nil {
+		m.replyErrIn(rm, p.Stanza, stanza.Errorf(stanza.JIDMalformed, "the nickname is not allowed"))
+		return
+	}
+	if len(o.sessions) == 1 && (other == nil || other == o) {
+		m.broadcastPresence(rm, o, presOpts{typ: stanza.TypeUnavailable, keepRole: true, newNick: nick,
+			codes: []int{muc.StatusNewNick}, self: []int{muc.StatusSelf}})
+		delete(rm.occ, o.key)
+		o.nick, o.key, o.jid = nick, key, newJID
+		s.pres = userPresence(p.Stanza)
+		rm.occ[key] = o
+		self := []int{muc.StatusSelf}
+		if newJID != p.To {
+			self = append(self, muc.StatusNickAssigned)
+		}
+		m.broadcastPresence(rm, o, presOpts{self: self, id: p.Stanza.ID()})
+		return
+	}
+	// The session leaves o (the others stay) and joins the new nickname:
+	// a new occupant, or the account's occupant already there.
+	gone := presOpts{typ: stanza.TypeUnavailable, keepRole: true, newNick: nick,
+		codes: []int{muc.StatusNewNick}, self: []int{muc.StatusSelf}}
+	if len(o.sessions) == 1 {
+		// Its only session joins the account's occupant under the new
+		// nickname: o goes.
+		m.broadcastPresence(rm, o, gone)
+		rm.remove(o)
+	} else {
+		m.dropSession(rm, o, s, gone)
+	}
+	s.pres = userPresence(p.Stanza)
+	if other == nil {
+		other = &occupant{nick: nick, key: key, jid: newJID, role: o.role, sessions: []*occSession{s}}
+		rm.add(other)
+	} else {
+		other.sessions = append(other.sessions, s)
+		rm.real[s.real] = other
+	}
+	m.track(s.real, rm.jid, true)
+	self := []int{muc.StatusSelf}
+	if other.jid != p.To {
+		self = append(self, muc.StatusNickAssigned)
+	}
+	m.broadcastPresence(rm, other, presOpts{self: self, id: p.Stanza.ID()})
 }
 
 // leave handles unavailable presence from a real JID (§7.14).
@@ -227,46 +333,72 @@ func (m *Module) leave(ctx context.Context, rj, from jid.JID, status string) {
 		return
 	}
 	rm.mu.Lock()
-	defer rm.mu.Unlock()
+	defer m.release(ctx, rm)
 	if rm.closed {
 		return
 	}
 	if o := rm.real[from]; o != nil {
-		li := leaveInfo{}
+		pres := stanza.New(stanza.NSClient, "presence")
 		if status != "" {
-			o.pres = stanza.New(stanza.NSClient, "presence").Append(stanza.New(stanza.NSClient, "status").AppendText(status))
-		} else {
-			o.pres = stanza.New(stanza.NSClient, "presence")
+			pres.Append(stanza.New(stanza.NSClient, "status").AppendText(status))
 		}
-		m.removeOccupant(ctx, rm, o, li)
+		m.removeSession(ctx, rm, o, from, pres, leaveInfo{})
 	}
 }
 
-// ghostKick answers presence from a non-occupant that is not a join with
-// the kick §7.2.1 recommends (110, 307, 333).
-func (m *Module) ghostKick(ctx context.Context, st *stanza.Element, to jid.JID) {
+// ghostKick is the answer to presence from a non-occupant that is not a
+// join: the kick §7.2.1 recommends (110, 307, 333).
+func ghostKick(st *stanza.Element, to jid.JID) *stanza.Element {
 	item := muc.Item{Affiliation: "none", Role: "none", Reason: "You are not in the room."}
 	pr := stanza.New(stanza.NSClient, "presence", "type", stanza.TypeUnavailable, "from", st.To(), "to", to.String())
-	pr.Append(muc.UserX([]muc.Item{item}, muc.StatusSelf, muc.StatusKicked, muc.StatusTechnicalError))
-	m.route(ctx, pr)
+	return pr.Append(muc.UserX([]muc.Item{item}, muc.StatusSelf, muc.StatusKicked, muc.StatusTechnicalError))
 }
 
-// kickOnError removes an occupant whose client bounced what the room
-// sent it (status 333).
+// kickOnError removes the session of an occupant whose client bounced
+// what the room sent it (status 333).
 func (m *Module) kickOnError(ctx context.Context, rj, from jid.JID) {
 	rm := m.loaded(rj)
 	if rm == nil {
 		return
 	}
 	rm.mu.Lock()
-	defer rm.mu.Unlock()
+	defer m.release(ctx, rm)
 	if rm.closed {
 		return
 	}
 	if o := rm.real[from]; o != nil {
-		o.pres = stanza.New(stanza.NSClient, "presence")
-		m.removeOccupant(ctx, rm, o, leaveInfo{codes: []int{muc.StatusTechnicalError}})
+		m.removeSession(ctx, rm, o, from, stanza.New(stanza.NSClient, "presence"), leaveInfo{codes: []int{muc.StatusTechnicalError}})
 	}
+}
+
+// removeSession takes one session of an occupant out: the occupant itself
+// when it was its last, else only that resource, the others staying (a
+// multi-session nick); pres is the session's last presence.
+func (m *Module) removeSession(ctx context.Context, rm *room, o *occupant, full jid.JID, pres *stanza.Element, li leaveInfo) {
+	s := o.session(full)
+	if s == nil {
+		return
+	}
+	if len(o.sessions) == 1 {
+		s.pres = pres
+		m.removeOccupant(ctx, rm, o, li)
+		return
+	}
+	s.pres = pres
+	m.dropSession(rm, o, s, presOpts{typ: stanza.TypeUnavailable, codes: li.codes, self: []int{muc.StatusSelf}})
+}
+
+// dropSession takes one of several sessions out of an occupant: that
+// resource gets its own unavailable presence (po), everyone else the
+// occupant's presence as the remaining sessions show it.
+func (m *Module) dropSession(rm *room, o *occupant, s *occSession, po presOpts) {
+	po.selfOnly = s
+	po.onlySelf = true
+	m.broadcastPresence(rm, o, po)
+	o.sessions = slices.DeleteFunc(o.sessions, func(x *occSession) bool { return x == s })
+	delete(rm.real, s.real)
+	m.track(s.real, rm.jid, false)
+	m.broadcastPresence(rm, o, presOpts{self: []int{muc.StatusSelf}})
 }
 
 // leaveInfo says why an occupant goes.
@@ -277,13 +409,16 @@ type leaveInfo struct {
 	destroy *stanza.Element
 }
 
-// removeOccupant takes an occupant out, tells everyone (the occupant
-// last, with 110), and closes a temporary room left empty.
-func (m *Module) removeOccupant(ctx context.Context, rm *room, o *occupant, li leaveInfo) {
-	m.broadcastPresence(ctx, rm, o, presOpts{typ: stanza.TypeUnavailable, codes: li.codes, self: []int{muc.StatusSelf},
+// removeOccupant takes an occupant out with all its sessions, tells
+// everyone (the occupant last, with 110), and closes a temporary room left
+// empty.
+func (m *Module) removeOccupant(_ context.Context, rm *room, o *occupant, li leaveInfo) {
+	m.broadcastPresence(rm, o, presOpts{typ: stanza.TypeUnavailable, codes: li.codes, self: []int{muc.StatusSelf},
 		reason: li.reason, actor: li.actor, destroy: li.destroy})
 	rm.remove(o)
-	m.track(o.real, rm.jid, false)
+	for _, s := range o.sessions {
+		m.track(s.real, rm.jid, false)
+	}
 	if len(rm.occ) == 0 && !rm.cfg.Persistent {
 		m.close(rm)
 	}
@@ -300,23 +435,34 @@ type presOpts struct {
 	actor    string
 	keepRole bool // an unavailable that is not a departure (nick change)
 	destroy  *stanza.Element
+	// selfOnly, when set, is the one session of the occupant that gets
+	// the self codes and id (a session joining or leaving); the occupant's
+	// other sessions get the presence with 110 only.
+	selfOnly *occSession
+	// onlySelf sends to selfOnly alone (one session of several leaving).
+	onlySelf bool
 }
 
 // presenceOf builds occupant o's presence as the room sends it, without
-// 'to'; withJID discloses the real JID.
+// 'to'; withJID discloses the real JID (that of the session shown).
 func (m *Module) presenceOf(rm *room, o *occupant, withJID bool, po presOpts, extra ...int) *stanza.Element {
-	pr := &stanza.Element{Name: o.pres.Name, Children: append([]stanza.Node(nil), o.pres.Children...)}
+	return m.sessionPresence(rm, o, o.primary(), withJID, po, extra...)
+}
+
+// sessionPresence builds the presence of one session of o.
+func (m *Module) sessionPresence(rm *room, o *occupant, s *occSession, withJID bool, po presOpts, extra ...int) *stanza.Element {
+	pr := &stanza.Element{Name: s.pres.Name, Children: append([]stanza.Node(nil), s.pres.Children...)}
 	pr.Set("from", o.jid.String())
 	if po.typ != "" {
 		pr.Set("type", po.typ)
 	}
-	item := muc.Item{Affiliation: m.affiliation(rm, o.real).String(), Role: o.role.String(), Nick: po.newNick,
+	item := muc.Item{Affiliation: m.affiliation(rm, s.real).String(), Role: o.role.String(), Nick: po.newNick,
 		Reason: po.reason, Actor: po.actor}
 	if po.typ == stanza.TypeUnavailable && !po.keepRole {
 		item.Role = muc.RoleNone.String()
 	}
 	if withJID {
-		item.JID = o.real.String()
+		item.JID = s.real.String()
 	}
 	x := muc.UserX([]muc.Item{item}, append(append([]int(nil), po.codes...), extra...)...)
 	if po.destroy != nil {
@@ -326,37 +472,67 @@ func (m *Module) presenceOf(rm *room, o *occupant, withJID bool, po presOpts, ex
 	return pr
 }
 
-// broadcastPresence sends o's presence to every occupant, o itself last
-// (with po.self codes) if it is in the room. Two versions are built at
-// most (with and without the real JID); each recipient gets a shallow
-// copy.
-func (m *Module) broadcastPresence(ctx context.Context, rm *room, o *occupant, po presOpts) {
-	var withJID, without *stanza.Element
-	for _, other := range rm.occupants() {
-		if other == o {
-			continue
-		}
-		var proto *stanza.Element
-		if rm.seesJIDs(other) {
-			if withJID == nil {
-				withJID = m.presenceOf(rm, o, true, po)
+// broadcastPresence queues o's presence for every occupant, o's own
+// sessions last (with po.self codes) if it is in the room. Two versions
+// are built at most (with and without the real JID); each recipient gets
+// a shallow copy.
+func (m *Module) broadcastPresence(rm *room, o *occupant, po presOpts) {
+	if !po.onlySelf {
+		var withJID, without *stanza.Element
+		var withSize, withoutSize int
+		for _, other := range rm.occupants() {
+			if other == o {
+				continue
 			}
-			proto = withJID
-		} else {
-			if without == nil {
-				without = m.presenceOf(rm, o, false, po)
+			var proto *stanza.Element
+			var size int
+			if rm.seesJIDs(other) {
+				if withJID == nil {
+					withJID = m.presenceOf(rm, o, true, po)
+					withSize = approxSize(withJID)
+				}
+				proto, size = withJID, withSize
+			} else {
+				if without == nil {
+					without = m.presenceOf(rm, o, false, po)
+					withoutSize = approxSize(without)
+				}
+				proto, size = without, withoutSize
 			}
-			proto = without
+			for _, s := range other.sessions {
+				rm.postTo(proto, size, s.real.String())
+			}
 		}
-		m.route(ctx, addressed(proto, other.real.String()))
 	}
-	if rm.real[o.real] != o {
+	if po.onlySelf {
+		m.postSelf(rm, o, po.selfOnly, po, po.self)
 		return
 	}
-	self := m.presenceOf(rm, o, true, po, po.self...)
-	self.Set("to", o.real.String())
+	if rm.occ[o.key] != o {
+		return
+	}
+	for _, s := range o.sessions {
+		if po.selfOnly != nil && s != po.selfOnly {
+			m.postSelf(rm, o, s, presOpts{typ: po.typ, codes: po.codes, newNick: po.newNick, reason: po.reason,
+				actor: po.actor, keepRole: po.keepRole, destroy: po.destroy}, []int{muc.StatusSelf})
+			continue
+		}
+		m.postSelf(rm, o, s, po, po.self)
+	}
+}
+
+// postSelf queues the occupant's presence for one of its own sessions.
+// A session gets its own presence (its JID, its status), not the one
+// shown to others.
+func (m *Module) postSelf(rm *room, o *occupant, s *occSession, po presOpts, codes []int) {
+	shown := o.primary()
+	if po.onlySelf {
+		shown = s
+	}
+	self := m.sessionPresence(rm, o, shown, true, po, codes...)
+	self.Set("to", s.real.String())
 	if po.id != "" {
 		self.Set("id", po.id)
 	}
-	m.route(ctx, self)
+	rm.post(self, approxSize(self))
 }

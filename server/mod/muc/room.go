@@ -28,16 +28,42 @@ type affEntry struct {
 	nick   string
 }
 
-// occupant is one user in a room.
+// occupant is one nickname in a room. An account may occupy it from
+// several resources at once (a multi-session nick, XEP-0045 §7.2.8): the
+// other occupants see one occupant, every session gets the room's traffic.
 type occupant struct {
-	nick string
+	nick string  // as shown: the RFC 8266 enforced form
+	key  string  // the RFC 8266 comparison form, rm.occ's key
 	jid  jid.JID // room@service/nick
+	role muc.Role
+	// sessions are the user's resources in the room, in joining order;
+	// the last one's presence is what other occupants are shown.
+	sessions []*occSession
+}
+
+// occSession is one resource of an occupant.
+type occSession struct {
 	real jid.JID // the user's full JID
 	sess *sm.Session
-	role muc.Role
-	// pres is the user's last available presence, with its addresses
-	// and the MUC join payload removed; what other occupants are shown.
+	// pres is the resource's last available presence, with its addresses
+	// and the MUC join payload removed.
 	pres *stanza.Element
+}
+
+// primary is the session whose presence the room shows.
+func (o *occupant) primary() *occSession { return o.sessions[len(o.sessions)-1] }
+
+// bare is the occupant's account.
+func (o *occupant) bare() jid.JID { return o.sessions[0].real.Bare() }
+
+// session returns the session of a full JID, or nil.
+func (o *occupant) session(full jid.JID) *occSession {
+	for _, s := range o.sessions {
+		if s.real == full {
+			return s
+		}
+	}
+	return nil
 }
 
 // room is one chat room. Every field is guarded by mu.
@@ -51,20 +77,25 @@ type room struct {
 	created   time.Time
 	cfg       roomConfig
 	affs      map[jid.JID]affEntry // bare JIDs, or domains
-	occ       map[string]*occupant // by nickname
+	occ       map[string]*occupant // by nickname comparison key
 	real      map[jid.JID]*occupant
 	order     []*occupant // in joining order, for stable broadcasts
 	hist      history
 	subject   string
 	subjectBy string
+	// out holds what the room decided to send, routed once mu is
+	// released (never under it: a delivery may come back to the room).
+	out outbox
 }
 
 // newRoom returns an empty room with the service's default configuration.
 func (m *Module) newRoom(rj jid.JID) *room {
+	cfg := m.defaultConfig()
 	return &room{
 		jid:     rj,
 		created: m.host.Now(),
-		cfg:     m.defaultConfig(),
+		cfg:     cfg,
+		hist:    history{limit: cfg.MaxHistory, maxBytes: m.opts.HistoryBytes},
 		affs:    make(map[jid.JID]affEntry),
 		occ:     make(map[string]*occupant),
 		real:    make(map[jid.JID]*occupant),
@@ -130,17 +161,21 @@ func (rm *room) defaultRole(a muc.Affiliation) muc.Role {
 // occupants returns the occupants in joining order.
 func (rm *room) occupants() []*occupant { return rm.order }
 
-// add enters an occupant.
+// add enters an occupant with its first session.
 func (rm *room) add(o *occupant) {
-	rm.occ[o.nick] = o
-	rm.real[o.real] = o
+	rm.occ[o.key] = o
+	for _, s := range o.sessions {
+		rm.real[s.real] = o
+	}
 	rm.order = append(rm.order, o)
 }
 
-// remove takes an occupant out.
+// remove takes an occupant out with all its sessions.
 func (rm *room) remove(o *occupant) {
-	delete(rm.occ, o.nick)
-	delete(rm.real, o.real)
+	delete(rm.occ, o.key)
+	for _, s := range o.sessions {
+		delete(rm.real, s.real)
+	}
 	for i, x := range rm.order {
 		if x == o {
 			rm.order = append(rm.order[:i], rm.order[i+1:]...)
@@ -172,10 +207,14 @@ func (rm *room) countAff(a muc.Affiliation) int {
 	return n
 }
 
-// nickOwner returns the bare JID that reserved a nickname, if any.
-func (rm *room) nickOwner(nick string) (jid.JID, bool) {
+// nickOwner returns the bare JID that reserved a nickname (compared by
+// RFC 8266 key), if any.
+func (rm *room) nickOwner(key string) (jid.JID, bool) {
 	for j, e := range rm.affs {
-		if e.nick == nick {
+		if e.nick == "" {
+			continue
+		}
+		if k, err := nickKey(e.nick); err == nil && k == key {
 			return j, true
 		}
 	}

@@ -3,7 +3,6 @@ package offline
 import (
 	"context"
 	"errors"
-	"hash/maphash"
 	"log/slog"
 	"sync"
 	"time"
@@ -29,8 +28,6 @@ const (
 // stampLayout is the XEP-0082 DateTime profile, in UTC.
 const stampLayout = "2006-01-02T15:04:05.000Z"
 
-const lockStripes = 64
-
 // Options configure the module.
 type Options struct {
 	// MaxBytes bounds the total size of the messages stored for one
@@ -41,15 +38,25 @@ type Options struct {
 
 // Module implements offline message storage.
 type Module struct {
-	opts  Options
-	host  module.Host
-	log   *slog.Logger
-	seed  maphash.Seed
-	locks [lockStripes]sync.Mutex
+	opts Options
+	host module.Host
+	log  *slog.Logger
+
+	// mu guards flushing: the users whose stored messages a goroutine is
+	// delivering (one entry per user being flushed, so bounded by the
+	// users online). No lock is held while delivering.
+	mu       sync.Mutex
+	flushing map[jid.JID]*flush
 }
 
+// flush is a delivery of a user's stored messages in progress; next is a
+// session that asked for them meanwhile, served by the same goroutine.
+type flush struct{ next *sm.Session }
+
 // New returns the offline message module.
-func New(opts Options) module.Module { return &Module{opts: opts, seed: maphash.MakeSeed()} }
+func New(opts Options) module.Module {
+	return &Module{opts: opts, flushing: make(map[jid.JID]*flush)}
+}
 
 // Name implements module.Module.
 func (m *Module) Name() string { return "offline" }
@@ -71,12 +78,6 @@ func (m *Module) Register(r module.Registrar) error {
 	r.OnSession(module.SessionAvailable, m.flushTo)
 	r.Feature(module.TargetServer, Feature)
 	return nil
-}
-
-func (m *Module) lock(user jid.JID) func() {
-	mu := &m.locks[maphash.String(m.seed, user.String())%lockStripes]
-	mu.Lock()
-	return mu.Unlock
 }
 
 // storable reports whether XEP-0160 §3 says a message should be kept.
@@ -162,14 +163,39 @@ func (m *Module) bounce(ctx context.Context, p *module.Packet) {
 
 // flushTo delivers the stored messages, oldest first, to a session that
 // sent initial presence with a non-negative priority, and deletes those
-// it delivered.
+// it delivered. One goroutine at a time delivers a user's messages (so
+// none goes out twice); a flush asked for meanwhile is left to it, which
+// reads the store again for the latest session that asked.
 func (m *Module) flushTo(ctx context.Context, s *sm.Session) {
 	if s.Priority() < 0 {
 		return
 	}
 	user := s.JID().Bare()
-	unlock := m.lock(user)
-	defer unlock()
+	m.mu.Lock()
+	if f := m.flushing[user]; f != nil {
+		f.next = s
+		m.mu.Unlock()
+		return
+	}
+	f := &flush{}
+	m.flushing[user] = f
+	m.mu.Unlock()
+	for {
+		m.deliverStored(ctx, user, s)
+		m.mu.Lock()
+		if f.next == nil {
+			delete(m.flushing, user)
+			m.mu.Unlock()
+			return
+		}
+		s, f.next = f.next, nil
+		m.mu.Unlock()
+	}
+}
+
+// deliverStored delivers user's stored messages to s and deletes those it
+// took; the caller is the user's only flusher.
+func (m *Module) deliverStored(ctx context.Context, user jid.JID, s *sm.Session) {
 	store := m.host.Stores().Offline
 	msgs, err := store.OfflineMessages(ctx, user)
 	if err != nil {

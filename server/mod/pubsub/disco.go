@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/xmpp/disco"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 	xpubsub "github.com/parley-xmpp/parley/xmpp/pubsub"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
@@ -43,16 +45,12 @@ func (m *Module) serviceItems(ctx context.Context, rq *request, q *stanza.Elemen
 	var res disco.Items
 	res.Node = name
 	if name == "" {
-		nodes, err := m.stores.PubSub.PubSubNodes(ctx, rq.svc)
+		items, err := m.visibleNodes(ctx, rq)
 		if err != nil {
-			return nil, fmt.Errorf("pubsub: nodes of %s: %w", rq.svc, err)
+			return nil, err
 		}
-		for _, sn := range nodes {
-			n, err := m.loadNode(ctx, rq, sn.Node)
-			if err != nil || m.canAccess(ctx, rq, n, rq.from) != nil {
-				continue
-			}
-			res.Items = append(res.Items, disco.Item{JID: rq.svc, Node: sn.Node, Name: n.cfg.Title})
+		for _, it := range items {
+			res.Items = append(res.Items, disco.Item{JID: it.JID, Node: it.Node, Name: it.Name})
 		}
 		return res.Element(), nil
 	}
@@ -71,4 +69,29 @@ func (m *Module) serviceItems(ctx context.Context, rq *request, q *stanza.Elemen
 		res.Items = append(res.Items, disco.Item{JID: rq.svc, Name: it.ID})
 	}
 	return res.Element(), nil
+}
+
+// visibleNodes lists the nodes of rq.svc the requester may subscribe to
+// or retrieve items from (XEP-0060 §5.2, XEP-0163 §7): all of them for an
+// owner, else those whose access model admits it.
+func (m *Module) visibleNodes(ctx context.Context, rq *request) ([]module.DiscoItem, error) {
+	nodes, err := m.stores.PubSub.PubSubNodes(ctx, rq.svc)
+	if err != nil {
+		return nil, fmt.Errorf("pubsub: nodes of %s: %w", rq.svc, err)
+	}
+	var out []module.DiscoItem
+	for _, sn := range nodes {
+		n, err := m.loadNode(ctx, rq, sn.Node)
+		if err != nil || m.canAccess(ctx, rq, n, rq.from) != nil {
+			continue
+		}
+		out = append(out, module.DiscoItem{JID: rq.svc, Node: sn.Node, Name: n.cfg.Title})
+	}
+	return out, nil
+}
+
+// pepItems lists an account's PEP nodes in the disco#items of its bare
+// JID, as its access models let the requester see them.
+func (m *Module) pepItems(ctx context.Context, account, from jid.JID) ([]module.DiscoItem, error) {
+	return m.visibleNodes(ctx, &request{svc: account, pep: true, from: from})
 }

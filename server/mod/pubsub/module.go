@@ -139,6 +139,7 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Hook(module.PhaseInbound, stanza.KindPresence, HookPriority, m.inboundPresence)
 	r.Hook(module.PhaseOutbound, stanza.KindIQ, HookPriority, m.outboundIQ)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
+	r.AccountItems(m.pepItems)
 	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.avatars.forget(user) })
 	return nil
 }

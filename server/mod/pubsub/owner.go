@@ -44,9 +44,13 @@ func (m *Module) handleOwner(ctx context.Context, rq *request, typ string, el *s
 			return nil, fmt.Errorf("pubsub: delete %q of %s: %w", name, rq.svc, err)
 		}
 		if n.cfg.NotifyDelete {
-			for _, to := range recipients {
-				m.send(ctx, rq.svc, n, to, xpubsub.Event{Node: name, Delete: true})
-			}
+			// Sent once the service's lock is released (never route
+			// under a lock), after the reply.
+			rq.after = append(rq.after, func(ctx context.Context) {
+				for _, to := range recipients {
+					m.send(ctx, rq.svc, n, to, xpubsub.Event{Node: name, Delete: true})
+				}
+			})
 		}
 		if rq.pep {
 			m.afterRetract(ctx, rq.svc, name)
@@ -60,7 +64,9 @@ func (m *Module) handleOwner(ctx context.Context, rq *request, typ string, el *s
 			return nil, fmt.Errorf("pubsub: purge %q of %s: %w", name, rq.svc, err)
 		}
 		if n.cfg.NotifyRetract {
-			m.notify(ctx, rq, n, xpubsub.Event{Node: name, Purge: true})
+			rq.after = append(rq.after, func(ctx context.Context) {
+				m.notify(ctx, rq, n, xpubsub.Event{Node: name, Purge: true})
+			})
 		}
 		if rq.pep {
 			m.afterRetract(ctx, rq.svc, name)

@@ -8,6 +8,7 @@ import (
 	"github.com/parley-xmpp/parley/server/sm"
 	"github.com/parley-xmpp/parley/xmpp/caps"
 	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/muc"
 	xpubsub "github.com/parley-xmpp/parley/xmpp/pubsub"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
@@ -46,6 +47,14 @@ func (t *presenceTracker) available(owner, full jid.JID, remote bool) bool {
 	}
 	t.seen[k] = struct{}{}
 	return true
+}
+
+// known reports whether full was seen available by owner.
+func (t *presenceTracker) known(owner, full jid.JID) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.seen[pair{owner, full}]
+	return ok
 }
 
 // unavailable forgets full for owner.
@@ -113,6 +122,14 @@ func (m *Module) outboundPresence(ctx context.Context, p *module.Packet) module.
 
 // inboundPresence sees presence reaching a local account: a contact's
 // initial presence with interest in a node gets its last item.
+//
+// Only a contact the account shares its presence with (a roster item
+// with subscription from or both, XEP-0163 §4.3) counts. Presence from a
+// chat room occupant (room@service/nick, marked by its muc#user payload),
+// from a service or from a stranger's directed presence is not a
+// contact's: no caps query goes to it and no item is sent to it. (A room
+// would relay such a notification into itself; the caps it carries are
+// another user's.)
 func (m *Module) inboundPresence(ctx context.Context, p *module.Packet) module.Verdict {
 	owner, full := p.To.Bare(), p.From
 	if full.IsBare() || full.Bare() == owner {
@@ -120,6 +137,21 @@ func (m *Module) inboundPresence(ctx context.Context, p *module.Packet) module.V
 	}
 	switch p.Stanza.Type() {
 	case "":
+		if full.Local() == "" || p.Stanza.Child(muc.NSUser, "x") != nil {
+			return module.Continue
+		}
+		if !m.presence.known(owner, full) {
+			// Checked once per resource: later presence from a resource
+			// already admitted costs no roster lookup.
+			ok, err := m.inRoster(ctx, []jid.JID{owner}, full, nil)
+			if err != nil {
+				m.log.ErrorContext(ctx, "pubsub: roster for inbound presence", "owner", owner, "from", full, "err", err)
+				return module.Continue
+			}
+			if !ok {
+				return module.Continue
+			}
+		}
 		initial := m.presence.available(owner, full, !m.host.IsLocal(full.Domain()))
 		m.recordCaps(ctx, full, p.Stanza.Child(caps.NS, "c"), func(ctx context.Context) {
 			if initial {
