@@ -86,7 +86,7 @@ func TestSlixmppAdhocAndRegister(t *testing.T) {
 		t.Fatalf("login with the new password: %+v", res)
 	}
 
-	// A non-admin sees no commands and may not run them.
+	// A non-admin sees only the ping command and may not run the admin ones.
 	if res := runAdminPy(t, s, "adhoc", "mike", password("mike"), "--target", bare("nina"), "--new", p1); res.Error == "" {
 		t.Fatalf("a non-admin ran an admin command: %+v", res)
 	}
