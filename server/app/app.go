@@ -102,7 +102,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		Stores:   a.stores,
 		Table:    table,
 		Log:      a.log.With("component", "router"),
-		Limits:   module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages},
+		Limits:   module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages, DirectedPresences: a.cfg.Limits.DirectedPresences},
 		Accounts: a.Accounts(),
 	})
 	if mods == nil {
@@ -151,6 +151,10 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 				IdlePing:           disabledIfZero(a.cfg.Limits.IdlePing),
 				PingTimeout:        a.cfg.Limits.PingTimeout,
 				ParkAfter:          disabledIfZero(a.cfg.Limits.ParkAfter),
+				OutboundQueueBytes: a.cfg.Limits.OutboundQueueBytes,
+				PreauthPerAddress:  a.cfg.Limits.PreauthConnectionsPerAddress,
+				Rate:               c2sRate(a.cfg.Limits.Rate),
+				PreauthRate:        c2sRate(a.cfg.Limits.PreauthRate),
 			},
 			SM:           c2sStreamManagement(a.cfg.StreamManagement),
 			CSI:          c2s.ClientState{Disabled: !a.cfg.CSI.Enabled, MaxHeld: a.cfg.CSI.MaxHeld},
@@ -333,4 +337,9 @@ func disabledIfZero(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// c2sRate converts a configured rate limit.
+func c2sRate(r config.Rate) c2s.Rate {
+	return c2s.Rate{BytesPerSecond: r.BytesPerSecond, StanzasPerSecond: r.StanzasPerSecond, Burst: r.Burst}
 }

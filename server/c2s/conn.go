@@ -90,6 +90,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	c.log = s.cfg.Log.With("remote", nc.RemoteAddr().String())
 	c.out.max = s.cfg.Limits.OutboundQueue
+	c.out.maxBytes = s.cfg.Limits.OutboundQueueBytes
 	return c
 }
 

@@ -80,8 +80,9 @@ func (c *conn) releaseHeldLocked() {
 	c.kickLocked()
 }
 
-// holdLocked holds st while the client is inactive and reports whether it
-// did; an urgent stanza releases what is held first. q.mu is held.
+// holdLocked holds st (already counted in the queue's bytes) while the
+// client is inactive and reports whether it did; an urgent stanza
+// releases what is held first. q.mu is held.
 func (c *conn) holdLocked(st *stanza.Element) bool {
 	h := &c.out.csi
 	if !h.inactive {
@@ -94,6 +95,9 @@ func (c *conn) holdLocked(st *stanza.Element) bool {
 	if stanza.KindOf(st) == stanza.KindPresence && (st.Type() == "" || st.Type() == stanza.TypeUnavailable) {
 		if from := st.From(); from != "" {
 			if i, ok := h.latest[from]; ok {
+				if old := h.held[i]; old != nil {
+					c.out.bytes -= stanzaCost(old) // superseded: no longer held
+				}
 				h.held[i] = nil
 			}
 			if h.latest == nil {

@@ -29,6 +29,7 @@ func benchConn(b *testing.B, smOn bool) *conn {
 	c := &conn{cfg: cfg, nc: discardConn{}, log: slog.New(slog.DiscardHandler), sentHeader: true, done: make(chan struct{})}
 	c.flushFn = c.flush
 	c.out.max = cfg.Limits.OutboundQueue
+	c.out.maxBytes = cfg.Limits.OutboundQueueBytes
 	c.out.ack.on = smOn
 	return c
 }
@@ -59,7 +60,7 @@ func BenchmarkDeliver(b *testing.B) {
 					if smOn {
 						c.out.mu.Lock()
 						n := len(c.out.ack.unacked)
-						_ = ackLocked(&c.out.ack, c.out.ack.acked+uint32(n))
+						_ = c.out.ackLocked(c.out.ack.acked + uint32(n))
 						c.out.mu.Unlock()
 					}
 				}

@@ -22,6 +22,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"feedback", "sales", "security", "status", "support", "server_info", "form_type", "fields", "var", "values",
 		"stream_management", "resume_timeout", "max_unacked", "ack_every", "ack_interval", "csi", "max_held",
 		"muc", "domain_prefix", "history", "max_history", "max_users", "room_creation",
+		"outbound_queue_bytes", "directed_presences", "preauth_connections_per_address", "rate", "preauth_rate",
+		"bytes_per_second", "stanzas_per_second", "burst",
 	}
 	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))
 	if err != nil {

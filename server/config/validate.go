@@ -136,6 +136,7 @@ func (c *Config) problems() []problem {
 		add("limits.park_after", "must not be negative")
 	}
 	c.smProblems(add)
+	c.boundsProblems(add)
 
 	if d := c.Modules.MAM.Default; d != "" && d != "always" && d != "roster" && d != "never" {
 		add("modules.mam.default", "must be \"always\", \"roster\" or \"never\", not %q", d)
