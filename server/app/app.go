@@ -128,6 +128,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	}
 	a.addrs = make(map[config.ListenerType][]net.Addr)
 	modern := a.loginConfig()
+	preauth := new(c2s.AddrCounter) // one cap across the listeners
 	for _, l := range a.cfg.Listeners {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
@@ -158,6 +159,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			},
 			SM:           c2sStreamManagement(a.cfg.StreamManagement),
 			CSI:          c2s.ClientState{Disabled: !a.cfg.CSI.Enabled, MaxHeld: a.cfg.CSI.MaxHeld},
+			Preauth:      preauth,
 			Router:       a.router,
 			Auth:         a.auth,
 			Log:          a.log.With("component", "c2s", "listener", l.Address),

@@ -102,9 +102,12 @@ type Config struct {
 	FAST FAST
 	// Registration configures in-band registration (register.go).
 	Registration Registration
-	Router       Router
-	Auth         Authenticator
-	Log          *slog.Logger
+	// Preauth counts unauthenticated connections per address; listeners
+	// sharing one share Limits.PreauthPerAddress. Nil: one of its own.
+	Preauth *AddrCounter
+	Router  Router
+	Auth    Authenticator
+	Log     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

@@ -75,6 +75,9 @@ type conn struct {
 	closeBy atomic.Int64 // unix nanos: deadline of the closing writes, set before closing
 	pingSeq uint64
 
+	preauthKey  netip.Addr // the address counted against Limits.PreauthPerAddress
+	preauthHeld bool       // counted until authenticated or gone
+
 	ctx     context.Context // of run, for the reader after a park
 	sm      smReader        // XEP-0198, reader-owned (sm.go)
 	done    chan struct{}   // closed when the reader has finished for good
@@ -127,6 +130,7 @@ func (c *conn) run(ctx context.Context) {
 
 // end marks the connection finished for good.
 func (c *conn) end() {
+	c.releasePreauth()
 	c.nc.Close()
 	close(c.done)
 	if c.onEnd != nil {
@@ -176,6 +180,9 @@ func (c *conn) loop(ctx context.Context) {
 		}
 		if err == nil {
 			err = c.handle(ctx, el)
+			if c.preauthHeld && c.ph >= phaseBind {
+				c.releasePreauth() // authenticated
+			}
 		} else if errors.Is(err, io.EOF) {
 			err = nil // the peer closed its stream
 		}
