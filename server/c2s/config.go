@@ -110,6 +110,8 @@ type Config struct {
 	Log     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Sleep pauses a reader over its rate limit; nil means time.Sleep.
+	Sleep func(time.Duration)
 }
 
 func (c *Config) withDefaults() {
@@ -152,6 +154,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Sleep == nil {
+		c.Sleep = time.Sleep
 	}
 	if c.Iterations <= 0 {
 		c.Iterations = 4096

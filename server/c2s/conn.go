@@ -77,6 +77,7 @@ type conn struct {
 
 	preauthKey  netip.Addr // the address counted against Limits.PreauthPerAddress
 	preauthHeld bool       // counted until authenticated or gone
+	authed      bool       // authenticated() ran
 
 	ctx     context.Context // of run, for the reader after a park
 	sm      smReader        // XEP-0198, reader-owned (sm.go)
@@ -105,7 +106,8 @@ func (c *conn) RemoteAddr() string { return c.nc.RemoteAddr().String() }
 // carries on reading when input arrives.
 func (c *conn) run(ctx context.Context) {
 	c.ctx = ctx
-	c.rd = &deadlineReader{conn: c.nc, now: c.cfg.Now, idle: c.cfg.Limits.IdlePing, pingWait: c.cfg.Limits.PingTimeout}
+	c.rd = &deadlineReader{conn: c.nc, now: c.cfg.Now, idle: c.cfg.Limits.IdlePing, pingWait: c.cfg.Limits.PingTimeout,
+		lim: newLimiter(c.cfg.Limits.PreauthRate), throttle: c.throttle}
 	if parkSupported {
 		c.rd.parkAfter = c.cfg.Limits.ParkAfter
 		c.rd.canPark = c.parkable
@@ -179,9 +181,14 @@ func (c *conn) loop(ctx context.Context) {
 			continue // input arrived meanwhile: read on
 		}
 		if err == nil {
+			if c.rd.lim.stanzas.rate > 0 {
+				if d := c.rd.lim.stanzas.take(1, c.cfg.Now()); d > 0 {
+					c.throttle(d) // Limits.Rate: rate.go
+				}
+			}
 			err = c.handle(ctx, el)
-			if c.preauthHeld && c.ph >= phaseBind {
-				c.releasePreauth() // authenticated
+			if !c.authed && c.ph >= phaseBind {
+				c.authenticated()
 			}
 		} else if errors.Is(err, io.EOF) {
 			err = nil // the peer closed its stream

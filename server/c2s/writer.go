@@ -24,7 +24,7 @@ type outQueue struct {
 	// session holds: queued in items, unacknowledged (ack.unacked) and
 	// held for an inactive client (csi.held). Past maxBytes (0:
 	// unbounded) the session must be reading to take more, and never
-	// takes more than twice maxBytes (overLocked).
+	// takes more than burstFactor times maxBytes (overLocked).
 	bytes    int
 	maxBytes int
 	// overSince is when bytes went past maxBytes (zero while under it),
@@ -45,14 +45,20 @@ type outQueue struct {
 // most) before it counts as not reading.
 const slowGrace = time.Second
 
+// burstFactor is how many times its byte budget a session that reads
+// may hold at most: bursts the server itself produces (offline messages
+// at login, a page of the archive, a room's history) need not fit the
+// budget, but they have to fit this.
+const burstFactor = 4
+
 // overLocked reports whether queueing a stanza of cost n (stanzaCost)
 // on top of what the session holds makes it a slow consumer: its queue
 // holds Limits.OutboundQueue stanzas, or the stanza would take it past
 // Limits.OutboundQueueBytes while its client has taken nothing for
-// slowGrace, or past twice that in any case. A client that reads may so
-// take a burst larger than the budget (offline messages, an archive
-// page), and a stanza larger than the budget still reaches a session
-// that holds nothing. now is the clock. q.mu is held.
+// slowGrace, or past burstFactor times that in any case. A client that
+// reads may so take a burst larger than the budget (offline messages, an
+// archive page), and a stanza larger than the budget still reaches a
+// session that holds nothing. now is the clock. q.mu is held.
 func (q *outQueue) overLocked(n int, now func() time.Time) bool {
 	if q.max > 0 && len(q.items) >= q.max {
 		return true
@@ -61,7 +67,7 @@ func (q *outQueue) overLocked(n int, now func() time.Time) bool {
 		q.overSince = time.Time{}
 		return false
 	}
-	if q.bytes+n > 2*q.maxBytes {
+	if q.bytes+n > burstFactor*q.maxBytes {
 		return true
 	}
 	t, w := now(), q.writes.Load()

@@ -207,7 +207,8 @@ type Limits struct {
 	// OutboundQueueBytes bounds, in bytes, what one session holds for its
 	// client: stanzas queued for writing, stanzas written but not
 	// acknowledged (XEP-0198, also while detached) and stanzas held for
-	// an inactive client (XEP-0352). Past it the session is a slow
+	// an inactive client (XEP-0352). Past it a client that takes nothing
+	// for a second, or any client past four times it, is a slow
 	// consumer: closed with <policy-violation/>, what it held goes to the
 	// account's other resources or offline storage. Key
 	// "outbound_queue_bytes".
