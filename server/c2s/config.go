@@ -56,7 +56,7 @@ type Limits struct {
 	WriteTimeout time.Duration
 	// OutboundQueueBytes bounds the estimated memory of what a session
 	// holds for its client (queued, unacknowledged, held while inactive);
-	// past it the client is a slow consumer (default 4 MiB).
+	// past it the client is a slow consumer (default 2 MiB).
 	OutboundQueueBytes int
 	// PreauthPerAddress caps the connections one client address (an
 	// IPv6 /64 counts as one) holds before authenticating; 0: no cap.
@@ -131,7 +131,7 @@ func (c *Config) withDefaults() {
 	def(&l.PreauthStanzaBytes, 8<<10)
 	def(&l.PreauthElements, 32)
 	def(&l.OutboundQueue, 1000)
-	def(&l.OutboundQueueBytes, 4<<20)
+	def(&l.OutboundQueueBytes, 2<<20)
 	defd(&l.PreauthTimeout, 30*time.Second)
 	if l.IdlePing == 0 {
 		l.IdlePing = 5 * time.Minute

@@ -364,10 +364,10 @@ func Default() *Config {
 			PingTimeout:        time.Minute,
 			ParkAfter:          5 * time.Second,
 
-			OutboundQueueBytes:           4 << 20,
+			OutboundQueueBytes:           2 << 20,
 			DirectedPresences:            1000,
 			PreauthConnectionsPerAddress: 100,
-			Rate:                         Rate{BytesPerSecond: 1 << 20, StanzasPerSecond: 100, Burst: 10 * time.Second},
+			Rate:                         Rate{BytesPerSecond: 1 << 20, StanzasPerSecond: 100, Burst: 2 * time.Second},
 			PreauthRate:                  Rate{BytesPerSecond: 16 << 10, StanzasPerSecond: 10, Burst: 5 * time.Second},
 		},
 		Log:              Log{Level: slog.LevelInfo, Format: LogText},

@@ -54,8 +54,8 @@ func TestDefault(t *testing.T) {
 		PreauthTimeout: 30 * time.Second, SessionsPerAccount: 10, OutboundQueue: 1000,
 		OfflineMessages: 1000, IdlePing: 5 * time.Minute, PingTimeout: time.Minute,
 		ParkAfter:          5 * time.Second,
-		OutboundQueueBytes: 4 << 20, DirectedPresences: 1000, PreauthConnectionsPerAddress: 100,
-		Rate:        Rate{BytesPerSecond: 1 << 20, StanzasPerSecond: 100, Burst: 10 * time.Second},
+		OutboundQueueBytes: 2 << 20, DirectedPresences: 1000, PreauthConnectionsPerAddress: 100,
+		Rate:        Rate{BytesPerSecond: 1 << 20, StanzasPerSecond: 100, Burst: 2 * time.Second},
 		PreauthRate: Rate{BytesPerSecond: 16 << 10, StanzasPerSecond: 10, Burst: 5 * time.Second},
 	}
 	if c.Limits != wantLimits {
