@@ -48,6 +48,7 @@ func (r *runner) runFlood(ctx context.Context, rep *Report) error {
 		sessions[i] = s
 	}
 	rep.LoginSeconds = time.Since(start).Seconds()
+	rep.LoginsPerSec = perSecond(rep.Logins, time.Since(start))
 	rep.LoginLatency = r.loginLat.Summary()
 	sender := sessions[n-1]
 	var bounced atomic.Int64
