@@ -1,6 +1,7 @@
 package c2s_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -93,4 +94,39 @@ func TestSlowConsumerBytes(t *testing.T) {
 		}
 	}
 	t.Logf("%d messages read before the close, the other %d from offline storage", read, sent-read)
+}
+
+// A detached session (XEP-0198) queues what is delivered to it within
+// limits.outbound_queue_bytes; past it the session ends at once instead
+// of waiting for its resumption time, and everything it held goes to
+// offline storage.
+func TestSMDetachedByteBudget(t *testing.T) {
+	const (
+		count = 12
+		size  = 16 << 10 // 12 × 16 KiB: past the 128 KiB budget
+	)
+	s, alice, _ := newServer(t, func(c *config.Config) {
+		c.Limits.MaxStanzaBytes = 64 << 10
+		c.Limits.OutboundQueueBytes = 128 << 10
+		c.Limits.Rate = config.Rate{}
+	})
+	carol, _ := smLogin(t, s, "carol", "phone", true, 300) // five minutes to resume
+	carol.sendStanza(presenceEl())
+	carol.sync()
+	carol.cut()
+	waitFor(t, "the session to be detached", func() bool {
+		ss := s.App.Router().Sessions().Get(carol.full)
+		return ss != nil && ss.Detached()
+	})
+	filler := strings.Repeat("x", size)
+	for i := range count {
+		sendOrFail(t, alice, stanza.NewMessage(stanza.TypeChat, carol.full.String(), fmt.Sprintf("%d %s", i, filler)))
+	}
+	syncClient(t, alice)
+	waitFor(t, "the detached session to end", func() bool { return s.App.Router().Sessions().Get(carol.full) == nil })
+	user := s.JID(t, "carol")
+	waitFor(t, "every message in offline storage", func() bool {
+		n, _ := s.App.Stores().Offline.OfflineCount(context.Background(), user)
+		return n == count
+	})
 }

@@ -4,12 +4,13 @@ package c2s
 // inactive, stanzas that can wait are held in the session's queue instead
 // of being written: of the available/unavailable presences of one contact
 // (full JID) only the latest is kept, chat states, receipts and other
-// messages without a body wait. An urgent stanza (a message with a body, a
-// call invitation of XEP-0353, an invitation to a room, any IQ) first
-// releases everything held, in order, then goes out; <active/> releases
-// everything too, before the next element of the stream is processed
-// (XEP-0352 §3.1). Held stanzas count as undelivered: when the session
-// ends they are handed back like any other.
+// messages without a body wait, up to CSI.MaxHeld stanzas or half the
+// session's byte budget (Limits.OutboundQueueBytes). An urgent stanza (a
+// message with a body, a call invitation of XEP-0353, an invitation to a
+// room, any IQ) first releases everything held, in order, then goes out;
+// <active/> releases everything too, before the next element of the
+// stream is processed (XEP-0352 §3.1). Held stanzas count as undelivered:
+// when the session ends they are handed back like any other.
 
 import (
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -88,7 +89,11 @@ func (c *conn) holdLocked(st *stanza.Element) bool {
 	if !h.inactive {
 		return false
 	}
-	if urgent(st) || len(h.held) >= c.cfg.CSI.MaxHeld {
+	// Reaching either bound releases what is held: the client gets it,
+	// and a client that then does not read is a slow consumer like any
+	// other, not an inactive one.
+	q := &c.out
+	if urgent(st) || len(h.held) >= c.cfg.CSI.MaxHeld || (q.maxBytes > 0 && q.bytes > q.maxBytes/2) {
 		c.releaseHeldLocked()
 		return false
 	}

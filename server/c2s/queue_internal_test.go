@@ -57,3 +57,34 @@ func TestOverLocked(t *testing.T) {
 		t.Fatal("taken past the stanza count")
 	}
 }
+
+// Stanzas held for an inactive client (XEP-0352) count against the
+// byte budget; past half of it they are released to the writer rather
+// than held, so an inactive client is never taken for a slow consumer
+// because of what the server chose to hold.
+func TestCSIHeldBytesRelease(t *testing.T) {
+	cfg := &Config{}
+	cfg.withDefaults()
+	c := &conn{cfg: cfg}
+	q := &c.out
+	q.maxBytes = 4000
+	q.closed = true // no writer: only the queues are looked at
+	q.csi.inactive = true
+	held := 0
+	for i := range 40 {
+		st := stanza.New(stanza.NSClient, "presence", "from", "contact@example.org/"+string(rune('a'+i)))
+		q.bytes += stanzaCost(st) // as Deliver does
+		if c.holdLocked(st) {
+			held++
+			continue
+		}
+		if q.bytes <= q.maxBytes/2 {
+			t.Fatalf("released at %d of %d bytes", q.bytes, q.maxBytes)
+		}
+		if len(q.csi.held) != 0 || len(q.items) != held {
+			t.Fatalf("after release: %d held, %d queued, want 0 and %d", len(q.csi.held), len(q.items), held)
+		}
+		return
+	}
+	t.Fatalf("%d presences (%d bytes) held, budget %d", held, q.bytes, q.maxBytes)
+}
