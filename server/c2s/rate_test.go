@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/xmpp/sasl"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 
@@ -62,4 +63,41 @@ func TestRateLimitReadsSlowerDropsNothing(t *testing.T) {
 			alive(t, carol, bob) // still connected
 		})
 	}
+}
+
+// Before authentication limits.preauth_rate applies, from then on
+// limits.rate: here a slow first and none after.
+func TestPreauthRateThenSessionRate(t *testing.T) {
+	s, _, bob := newServer(t, func(c *config.Config) {
+		c.Limits.PreauthRate = config.Rate{BytesPerSecond: 1024, Burst: time.Second}
+		c.Limits.Rate = config.Rate{}
+	})
+	r := dialRaw(t, s)
+	r.open()
+	start := time.Now()
+	// 3 KiB of whitespace (allowed between elements) before <starttls/>:
+	// at 1 KiB/s after a 1 KiB burst, <proceed/> comes after 2 s at the
+	// earliest.
+	r.write(strings.Repeat(" ", 3<<10))
+	r.startTLS(nil)
+	if took := time.Since(start); took < 2*time.Second {
+		t.Fatalf("3 KiB before authentication read in %v; the preauth rate allows no less than 2s", took)
+	}
+	r.login(sasl.Plain, "carol", "pw")
+	r.bind("after")
+	// Authenticated: 128 KiB go through without the preauth rate (which
+	// would take two minutes).
+	filler := strings.Repeat("y", 1<<10)
+	const count = 128
+	start = time.Now()
+	for i := range count {
+		r.send(stanza.NewMessage(stanza.TypeChat, bob.JID().String(), fmt.Sprintf("%d %s", i, filler)))
+	}
+	for i := range count {
+		m := nextMessage(t, bob)
+		if want := fmt.Sprintf("%d %s", i, filler); m.ChildText(stanza.NSClient, "body") != want {
+			t.Fatalf("message %d: got %.20q", i, m.ChildText(stanza.NSClient, "body"))
+		}
+	}
+	t.Logf("128 KiB after authentication in %v", time.Since(start))
 }
