@@ -30,7 +30,14 @@ type Report struct {
 	MsgsPerSec float64 `json:"msgs_per_sec"`
 	Latency    Summary `json:"latency"`
 
+	// SentBytes and Bounced are the flood scenario's bytes sent and
+	// error bounces received.
+	SentBytes int64 `json:"sent_bytes,omitempty"`
+	Bounced   int64 `json:"bounced,omitempty"`
+
 	MemBefore *Mem `json:"mem_before,omitempty"`
+	// MemPeak is the flood scenario's highest RSS sample.
+	MemPeak *Mem `json:"mem_peak,omitempty"`
 	// MemMid is read once the first half of the idle sessions settled.
 	MemMid        *Mem    `json:"mem_mid,omitempty"`
 	MemAfter      *Mem    `json:"mem_after,omitempty"`
@@ -64,7 +71,14 @@ func (r *Report) Format(w io.Writer) {
 		}
 		fmt.Fprintf(w, "latency       %s\n", r.Latency)
 	}
-	if r.MemBefore != nil && r.MemAfter != nil {
+	if r.Scenario == "flood" {
+		fmt.Fprintf(w, "flood         %d messages (%s) sent in %.2fs, %d bounced\n", r.Sent, kib(float64(r.SentBytes)), r.RunSeconds, r.Bounced)
+		if r.MemBefore != nil && r.MemPeak != nil && r.MemAfter != nil {
+			fmt.Fprintf(w, "server memory RSS %s before, %s at the peak (+%s), %s at the end (+%s)\n",
+				kib(float64(r.MemBefore.RSS)), kib(float64(r.MemPeak.RSS)), kib(float64(r.MemPeak.RSS)-float64(r.MemBefore.RSS)),
+				kib(float64(r.MemAfter.RSS)), kib(float64(r.MemAfter.RSS)-float64(r.MemBefore.RSS)))
+		}
+	} else if r.MemBefore != nil && r.MemAfter != nil {
 		fmt.Fprintf(w, "server memory RSS %s -> %s, PSS %s -> %s\n",
 			kib(float64(r.MemBefore.RSS)), kib(float64(r.MemAfter.RSS)), kib(float64(r.MemBefore.PSS)), kib(float64(r.MemAfter.PSS)))
 		fmt.Fprintf(w, "per session   RSS %s, PSS %s\n", kib(r.RSSPerSession), kib(r.PSSPerSession))

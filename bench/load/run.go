@@ -15,7 +15,7 @@ import (
 )
 
 // Scenarios lists the scenario names Run accepts.
-var Scenarios = []string{"login", "idle", "chat", "muc", "presence"}
+var Scenarios = []string{"login", "idle", "chat", "muc", "presence", "flood"}
 
 // Config configures a run.
 type Config struct {
@@ -60,6 +60,8 @@ type Config struct {
 	Roster int
 	// RoomSize is the number of occupants per room of the MUC scenario.
 	RoomSize int
+	// MessageBytes is the body size of the flood scenario's messages.
+	MessageBytes int
 	// Progress receives one line every ProgressEvery (nil: none).
 	Progress      io.Writer
 	ProgressEvery time.Duration
@@ -86,6 +88,8 @@ func (c *Config) validate(scenario string) error {
 		return errors.New("load: no domain")
 	case scenario == "chat" && c.Count < 2:
 		return errors.New("load: chat needs at least 2 sessions")
+	case scenario == "flood" && c.Count < 2:
+		return errors.New("load: flood needs at least 2 sessions (recipients and the sender)")
 	case scenario == "presence" && (c.Roster < 1 || c.Roster >= c.Count):
 		return fmt.Errorf("load: presence needs 1 ≤ roster (%d) < count (%d)", c.Roster, c.Count)
 	case scenario == "muc" && (c.RoomSize < 2 || c.Count%c.RoomSize != 0):
@@ -151,6 +155,8 @@ func Run(ctx context.Context, cfg Config, scenario string) (*Report, error) {
 		err = r.runPresence(ctx, rep)
 	case "muc":
 		err = r.runMUC(ctx, rep)
+	case "flood":
+		err = r.runFlood(ctx, rep)
 	default:
 		return nil, fmt.Errorf("load: unknown scenario %q (want one of %s)", scenario, strings.Join(Scenarios, ", "))
 	}

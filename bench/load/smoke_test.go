@@ -112,6 +112,19 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("idle: marginal RSS per session %.1f, want %.1f", rep.MarginalRSSPerSession, got)
 		}
 	})
+	t.Run("flood", func(t *testing.T) {
+		cfg := base
+		cfg.Count = 4 // three recipients that never read, one sender
+		cfg.MessageBytes = 64 << 10
+		cfg.Duration = time.Second
+		rep := run(t, cfg, "flood")
+		if rep.Sent == 0 || rep.SentBytes < rep.Sent*int64(cfg.MessageBytes) {
+			t.Errorf("flood: %d messages, %d bytes sent", rep.Sent, rep.SentBytes)
+		}
+		if rep.MemBefore == nil || rep.MemPeak == nil || rep.MemAfter == nil || rep.MemPeak.RSS < rep.MemBefore.RSS {
+			t.Errorf("flood: memory figures %+v %+v %+v", rep.MemBefore, rep.MemPeak, rep.MemAfter)
+		}
+	})
 	t.Run("chat", func(t *testing.T) {
 		cfg := base
 		cfg.Rate = 2000

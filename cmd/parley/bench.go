@@ -25,6 +25,7 @@ type benchFlags struct {
 	addresses, domain, user, password, tlsMode, mechanism, sources string
 	scenarios, caFile, curves, cpuProfile, keyFile                 string
 	first, count, concurrency, window, pid, roster, roomSize       int
+	size                                                           int
 	loginRate, rate                                                float64
 	duration, settle, drain, timeout, progress                     time.Duration
 	insecure, create, jsonOut, quiet                               bool
@@ -52,10 +53,11 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&b.rate, "rate", 0, "messages or presence updates per second over all senders (0: saturate within --window)")
 	fs.IntVar(&b.window, "window", 8, "messages one sender may have in flight")
 	fs.DurationVar(&b.drain, "drain", 5*time.Second, "how long to wait for deliveries after sending stops")
-	fs.IntVar(&b.pid, "pid", 0, "server process ID whose RSS/PSS the idle scenario reports (/proc/PID/smaps_rollup)")
+	fs.IntVar(&b.pid, "pid", 0, "server process ID whose RSS/PSS the idle and flood scenarios report (/proc/PID/smaps_rollup)")
 	fs.DurationVar(&b.settle, "settle", 2*time.Second, "idle: wait after the logins before reading memory")
 	fs.IntVar(&b.roster, "roster", 10, "presence: roster size R (even; mutual subscriptions set up with the roster protocol)")
 	fs.IntVar(&b.roomSize, "room-size", 10, "muc: occupants per room")
+	fs.IntVar(&b.size, "size", 200<<10, "flood: message body size in bytes (the --count-1 recipients are resources of account --first that never read; the sender is account --first+1)")
 	fs.DurationVar(&b.progress, "progress", time.Second, "interval of progress lines on standard error (0: none)")
 	fs.BoolVar(&b.jsonOut, "json", false, "print each report as one JSON object per line")
 	fs.BoolVar(&b.quiet, "quiet", false, "no progress lines")
@@ -135,7 +137,7 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 		UserFormat: b.user, PasswordFormat: b.password, First: b.first, Count: b.count,
 		Create: b.create, LoginRate: b.loginRate, Concurrency: b.concurrency, LoginTimeout: b.timeout,
 		Duration: b.duration, Rate: b.rate, Window: b.window, Drain: b.drain, PID: b.pid,
-		Settle: b.settle, Roster: b.roster, RoomSize: b.roomSize,
+		Settle: b.settle, Roster: b.roster, RoomSize: b.roomSize, MessageBytes: b.size,
 		Log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if !b.quiet && b.progress > 0 {
@@ -155,7 +157,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	var b benchFlags
 	b.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: parley bench --address host:port --domain D --count N --scenario login,idle,chat,muc,presence [flags]")
+		fmt.Fprintln(fs.Output(), "usage: parley bench --address host:port --domain D --count N --scenario login,idle,chat,muc,presence,flood [flags]")
 		fmt.Fprintln(fs.Output(), "Drives any XMPP server with N sessions of accounts user0…userN-1 (see --user, --password).")
 		fs.PrintDefaults()
 	}

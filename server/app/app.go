@@ -131,7 +131,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		Stores:   a.stores,
 		Table:    table,
 		Log:      a.log.With("component", "router"),
-		Limits:   module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages},
+		Limits:   module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages, DirectedPresences: a.cfg.Limits.DirectedPresences},
 		Accounts: a.Accounts(),
 	})
 	if mods == nil {
@@ -157,6 +157,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	}
 	a.addrs = make(map[config.ListenerType][]net.Addr)
 	modern := a.loginConfig()
+	preauth := new(c2s.AddrCounter) // one cap across the listeners
 	for _, l := range a.cfg.Listeners {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
@@ -180,9 +181,14 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 				IdlePing:           disabledIfZero(a.cfg.Limits.IdlePing),
 				PingTimeout:        a.cfg.Limits.PingTimeout,
 				ParkAfter:          disabledIfZero(a.cfg.Limits.ParkAfter),
+				OutboundQueueBytes: a.cfg.Limits.OutboundQueueBytes,
+				PreauthPerAddress:  a.cfg.Limits.PreauthConnectionsPerAddress,
+				Rate:               c2sRate(a.cfg.Limits.Rate),
+				PreauthRate:        c2sRate(a.cfg.Limits.PreauthRate),
 			},
 			SM:           c2sStreamManagement(a.cfg.StreamManagement),
 			CSI:          c2s.ClientState{Disabled: !a.cfg.CSI.Enabled, MaxHeld: a.cfg.CSI.MaxHeld},
+			Preauth:      preauth,
 			Router:       a.router,
 			Auth:         a.auth,
 			Log:          a.log.With("component", "c2s", "listener", l.Address),
@@ -398,4 +404,9 @@ func recordLayer(l config.RecordLayer) tlsrec.RecordLayer {
 		return tlsrec.RecordLayerGo
 	}
 	return tlsrec.RecordLayerParley
+}
+
+// c2sRate converts a configured rate limit.
+func c2sRate(r config.Rate) c2s.Rate {
+	return c2s.Rate{BytesPerSecond: r.BytesPerSecond, StanzasPerSecond: r.StanzasPerSecond, Burst: r.Burst}
 }

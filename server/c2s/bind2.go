@@ -130,6 +130,7 @@ type heldConn struct {
 	c        *conn
 	mu       sync.Mutex
 	held     []*stanza.Element
+	bytes    int // stanzaCost of held, bounded as the queue's
 	released bool
 }
 
@@ -139,10 +140,12 @@ func (h *heldConn) Deliver(st *stanza.Element) error {
 	if h.released {
 		return h.c.Deliver(st)
 	}
-	if len(h.held) >= max(h.c.out.max, 1) {
+	n := stanzaCost(st)
+	if len(h.held) >= max(h.c.out.max, 1) || (h.c.out.maxBytes > 0 && h.bytes > 0 && h.bytes+n > h.c.out.maxBytes) {
 		return errSlowConsumer
 	}
 	h.held = append(h.held, st)
+	h.bytes += n
 	return nil
 }
 

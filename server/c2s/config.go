@@ -59,6 +59,27 @@ type Limits struct {
 	// are released until input arrives. Negative: never.
 	ParkAfter    time.Duration
 	WriteTimeout time.Duration
+	// OutboundQueueBytes bounds the estimated memory of what a session
+	// holds for its client (queued, unacknowledged, held while inactive);
+	// past it the client is a slow consumer (default 2 MiB).
+	OutboundQueueBytes int
+	// PreauthPerAddress caps the connections one client address (an
+	// IPv6 /64 counts as one) holds before authenticating; 0: no cap.
+	PreauthPerAddress int
+	// Rate limits what an authenticated session sends; the zero value
+	// does not limit.
+	Rate Rate
+	// PreauthRate limits what a connection sends before it has
+	// authenticated; the zero value does not limit.
+	PreauthRate Rate
+}
+
+// Rate is a token-bucket limit on a client's input, enforced by reading
+// more slowly (rate.go).
+type Rate struct {
+	BytesPerSecond   int           // 0: no byte limit
+	StanzasPerSecond int           // 0: no stanza limit
+	Burst            time.Duration // seconds' worth of either rate taken at once; at least one second
 }
 
 // Config configures a c2s listener.
@@ -90,11 +111,16 @@ type Config struct {
 	FAST FAST
 	// Registration configures in-band registration (register.go).
 	Registration Registration
-	Router       Router
-	Auth         Authenticator
-	Log          *slog.Logger
+	// Preauth counts unauthenticated connections per address; listeners
+	// sharing one share Limits.PreauthPerAddress. Nil: one of its own.
+	Preauth *AddrCounter
+	Router  Router
+	Auth    Authenticator
+	Log     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Sleep pauses a reader over its rate limit; nil means time.Sleep.
+	Sleep func(time.Duration)
 }
 
 func (c *Config) withDefaults() {
@@ -114,6 +140,7 @@ func (c *Config) withDefaults() {
 	def(&l.PreauthStanzaBytes, 8<<10)
 	def(&l.PreauthElements, 32)
 	def(&l.OutboundQueue, 1000)
+	def(&l.OutboundQueueBytes, 2<<20)
 	defd(&l.PreauthTimeout, 30*time.Second)
 	if l.IdlePing == 0 {
 		l.IdlePing = 5 * time.Minute
@@ -136,6 +163,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Sleep == nil {
+		c.Sleep = time.Sleep
 	}
 	if c.Iterations <= 0 {
 		c.Iterations = 4096

@@ -76,6 +76,10 @@ type conn struct {
 	closeBy atomic.Int64 // unix nanos: deadline of the closing writes, set before closing
 	pingSeq uint64
 
+	preauthKey  netip.Addr // the address counted against Limits.PreauthPerAddress
+	preauthHeld bool       // counted until authenticated or gone
+	authed      bool       // authenticated() ran
+
 	ctx     context.Context // of run, for the reader after a park
 	sm      smReader        // XEP-0198, reader-owned (sm.go)
 	done    chan struct{}   // closed when the reader has finished for good
@@ -91,6 +95,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	}
 	c.log = s.cfg.Log.With("remote", nc.RemoteAddr().String())
 	c.out.max = s.cfg.Limits.OutboundQueue
+	c.out.maxBytes = s.cfg.Limits.OutboundQueueBytes
 	return c
 }
 
@@ -102,7 +107,8 @@ func (c *conn) RemoteAddr() string { return c.nc.RemoteAddr().String() }
 // carries on reading when input arrives.
 func (c *conn) run(ctx context.Context) {
 	c.ctx = ctx
-	c.rd = &deadlineReader{conn: c.nc, now: c.cfg.Now, idle: c.cfg.Limits.IdlePing, pingWait: c.cfg.Limits.PingTimeout}
+	c.rd = &deadlineReader{conn: c.nc, now: c.cfg.Now, idle: c.cfg.Limits.IdlePing, pingWait: c.cfg.Limits.PingTimeout,
+		lim: newLimiter(c.cfg.Limits.PreauthRate), throttle: c.throttle}
 	if parkSupported {
 		c.rd.parkAfter = c.cfg.Limits.ParkAfter
 		c.rd.canPark = c.parkable
@@ -127,6 +133,7 @@ func (c *conn) run(ctx context.Context) {
 
 // end marks the connection finished for good.
 func (c *conn) end() {
+	c.releasePreauth()
 	c.nc.Close()
 	close(c.done)
 	if c.onEnd != nil {
@@ -175,7 +182,15 @@ func (c *conn) loop(ctx context.Context) {
 			continue // input arrived meanwhile: read on
 		}
 		if err == nil {
+			if c.rd.lim.stanzas.rate > 0 {
+				if d := c.rd.lim.stanzas.take(1, c.cfg.Now()); d > 0 {
+					c.throttle(d) // Limits.Rate: rate.go
+				}
+			}
 			err = c.handle(ctx, el)
+			if !c.authed && c.ph >= phaseBind {
+				c.authenticated()
+			}
 		} else if errors.Is(err, io.EOF) {
 			err = nil // the peer closed its stream
 		}

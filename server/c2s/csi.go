@@ -4,12 +4,13 @@ package c2s
 // inactive, stanzas that can wait are held in the session's queue instead
 // of being written: of the available/unavailable presences of one contact
 // (full JID) only the latest is kept, chat states, receipts and other
-// messages without a body wait. An urgent stanza (a message with a body, a
-// call invitation of XEP-0353, an invitation to a room, any IQ) first
-// releases everything held, in order, then goes out; <active/> releases
-// everything too, before the next element of the stream is processed
-// (XEP-0352 §3.1). Held stanzas count as undelivered: when the session
-// ends they are handed back like any other.
+// messages without a body wait, up to CSI.MaxHeld stanzas or half the
+// session's byte budget (Limits.OutboundQueueBytes). An urgent stanza (a
+// message with a body, a call invitation of XEP-0353, an invitation to a
+// room, any IQ) first releases everything held, in order, then goes out;
+// <active/> releases everything too, before the next element of the
+// stream is processed (XEP-0352 §3.1). Held stanzas count as undelivered:
+// when the session ends they are handed back like any other.
 
 import (
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -80,20 +81,28 @@ func (c *conn) releaseHeldLocked() {
 	c.kickLocked()
 }
 
-// holdLocked holds st while the client is inactive and reports whether it
-// did; an urgent stanza releases what is held first. q.mu is held.
+// holdLocked holds st (already counted in the queue's bytes) while the
+// client is inactive and reports whether it did; an urgent stanza
+// releases what is held first. q.mu is held.
 func (c *conn) holdLocked(st *stanza.Element) bool {
 	h := &c.out.csi
 	if !h.inactive {
 		return false
 	}
-	if urgent(st) || len(h.held) >= c.cfg.CSI.MaxHeld {
+	// Reaching either bound releases what is held: the client gets it,
+	// and a client that then does not read is a slow consumer like any
+	// other, not an inactive one.
+	q := &c.out
+	if urgent(st) || len(h.held) >= c.cfg.CSI.MaxHeld || (q.maxBytes > 0 && q.bytes > q.maxBytes/2) {
 		c.releaseHeldLocked()
 		return false
 	}
 	if stanza.KindOf(st) == stanza.KindPresence && (st.Type() == "" || st.Type() == stanza.TypeUnavailable) {
 		if from := st.From(); from != "" {
 			if i, ok := h.latest[from]; ok {
+				if old := h.held[i]; old != nil {
+					c.out.bytes -= stanzaCost(old) // superseded: no longer held
+				}
 				h.held[i] = nil
 			}
 			if h.latest == nil {

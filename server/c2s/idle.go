@@ -32,6 +32,8 @@ type deadlineReader struct {
 	ping      func()        // sends a ping; called on the reader goroutine
 	parkAfter time.Duration // 0: never park
 	canPark   func() bool   // nothing buffered anywhere; reader goroutine
+	lim       limiter       // Limits.Rate or PreauthRate (rate.go); reader-owned
+	throttle  func(time.Duration)
 
 	mu       sync.Mutex
 	deadline time.Time // hard deadline, zero when bound
@@ -84,10 +86,16 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 		if err := r.conn.SetReadDeadline(d); err != nil {
 			return 0, err
 		}
+		if r.lim.chunk > 0 && len(p) > r.lim.chunk {
+			p = p[:r.lim.chunk]
+		}
 		n, err := r.conn.Read(p)
 		if n > 0 || err == nil {
 			r.last = r.now()
 			r.pinged = time.Time{}
+			if wait := r.lim.bytes.take(n, r.last); wait > 0 && r.throttle != nil {
+				r.throttle(wait) // Limits.Rate: read on only once paid
+			}
 			return n, err
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {

@@ -26,7 +26,12 @@ func TestIdleUnauthenticatedConnections(t *testing.T) {
 		n       = 1000
 		timeout = 3 * time.Second
 	)
-	s, alice, bob := newServer(t, func(c *config.Config) { c.Limits.PreauthTimeout = timeout })
+	s, alice, bob := newServer(t, func(c *config.Config) {
+		c.Limits.PreauthTimeout = timeout
+		// All from one address: more than the per-address cap allows
+		// (tested in TestPreauthConnectionsPerAddress).
+		c.Limits.PreauthConnectionsPerAddress = 2 * n
+	})
 	header := []byte((&raw{s: s}).streamHeader())
 
 	runtime.GC()

@@ -30,6 +30,9 @@ type Server struct {
 // New returns a c2s server.
 func New(cfg Config) *Server {
 	cfg.withDefaults()
+	if cfg.Preauth == nil {
+		cfg.Preauth = new(AddrCounter)
+	}
 	s := &Server{cfg: cfg, regLimiter: NewRegistrationLimiter(cfg.Registration.MaxPerIPPerHour, cfg.Now), conns: make(map[*conn]struct{})}
 	if cfg.TLS != nil {
 		s.tls = tlsrec.NewServer(cfg.TLS, cfg.RecordLayer)
@@ -58,7 +61,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return err
 		}
+		key, ok := s.admit(nc)
+		if !ok {
+			continue
+		}
 		c := newConn(s, nc)
+		c.preauthKey, c.preauthHeld = key, key.IsValid()
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
 		s.mu.Unlock()

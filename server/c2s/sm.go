@@ -139,7 +139,8 @@ func (c *conn) handOffLocked(batch []*stanza.Element) bool {
 		return false
 	}
 	a.sinceReq += n
-	if len(a.unacked) > c.cfg.SM.MaxUnacked {
+	if len(a.unacked) > c.cfg.SM.MaxUnacked && !c.out.slow {
+		c.out.slow = true
 		c.log.Warn("c2s: too many unacknowledged stanzas, closing", "unacked", len(a.unacked))
 		go c.Close(&stream.Error{Condition: stream.PolicyViolation, Text: "too many unacknowledged stanzas"})
 	}
@@ -234,13 +235,20 @@ func (c *conn) acknowledge(h uint32) *stream.Error {
 	q := &c.out
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return ackLocked(&q.ack, h)
+	return q.ackLocked(h)
 }
 
-func ackLocked(a *ackState, h uint32) *stream.Error {
+// ackLocked drops what h covers from the unacknowledged queue and from
+// the queue's byte count. q.mu is held.
+func (q *outQueue) ackLocked(h uint32) *stream.Error {
+	a := &q.ack
 	n := smns.Delta(h, a.acked)
 	if uint64(n) > uint64(len(a.unacked)) {
 		return smns.HandledCountTooHigh(h, a.acked+uint32(len(a.unacked)))
+	}
+	done := 0
+	for _, st := range a.unacked[:n] {
+		done += stanzaCost(st)
 	}
 	clear(a.unacked[:n])
 	a.unacked = a.unacked[n:]
@@ -248,6 +256,7 @@ func ackLocked(a *ackState, h uint32) *stream.Error {
 		a.unacked = nil
 	}
 	a.acked = h
+	q.releaseLocked(done)
 	return nil
 }
 
@@ -348,7 +357,7 @@ func (c *conn) resumeSM(ctx context.Context, el *stanza.Element, first func(*sta
 	inH := old.sm.inH
 	old.out.mu.Lock()
 	oa := &old.out.ack
-	if se := ackLocked(oa, r.H); se != nil {
+	if se := old.out.ackLocked(r.H); se != nil {
 		old.out.mu.Unlock()
 		c.log.Warn("c2s: resumption acknowledged more than was sent", "h", r.H)
 		old.endSession(ctx)
@@ -364,10 +373,13 @@ func (c *conn) resumeSM(ctx context.Context, el *stanza.Element, first func(*sta
 	pending = appendStanzas(pending, old.out.items)
 	pending = appendStanzas(pending, old.out.csi.held)
 	oa.unacked, old.out.items, old.out.csi.held = nil, nil, nil
+	moved := old.out.bytes
+	old.out.bytes = 0
 	oa.phase, oa.forward = smMoved, c
 	old.stopTimersLocked()
 	q := &c.out
 	q.mu.Lock()
+	q.bytes += moved
 	q.ack.on, q.ack.resumable, q.ack.acked = true, true, oa.acked
 	resumed := smns.Resume{PrevID: r.PrevID, H: inH}.ResumedElement()
 	if first != nil {
@@ -406,10 +418,10 @@ func (c *conn) stopTimersLocked() {
 	}
 }
 
-// deliverAway handles a delivery to a session whose connection is gone or
-// going: queued while it may be resumed, forwarded once resumed. q.mu is
-// held and released.
-func (c *conn) deliverAway(st *stanza.Element) error {
+// deliverAway handles a delivery of st, of cost n (stanzaCost), to a
+// session whose connection is gone or going: queued while it may be
+// resumed, forwarded once resumed. q.mu is held and released.
+func (c *conn) deliverAway(st *stanza.Element, n int) error {
 	q := &c.out
 	a := &q.ack
 	switch a.phase {
@@ -425,21 +437,24 @@ func (c *conn) deliverAway(st *stanza.Element) error {
 		q.mu.Unlock()
 		return nil
 	}
-	if len(a.unacked)+len(q.items)+len(q.csi.held) >= c.cfg.SM.MaxUnacked {
+	if len(a.unacked)+len(q.items)+len(q.csi.held) >= c.cfg.SM.MaxUnacked ||
+		(q.maxBytes > 0 && q.bytes > 0 && q.bytes+n > q.maxBytes) {
 		detached := a.phase == smDetached
 		if detached {
 			a.phase = smEnded
 		}
+		bytes := q.bytes
 		q.mu.Unlock()
 		if detached {
 			// Nothing may be lost: the session ends and what it holds
 			// goes back to the router, like this stanza.
-			c.log.Info("c2s: detached session's queue is full, ending it")
+			c.log.Info("c2s: detached session's queue is full, ending it", "queued_bytes", bytes)
 			go c.endSession(context.Background())
 		}
 		return errSlowConsumer
 	}
 	q.items = append(q.items, st)
+	q.bytes += n
 	q.mu.Unlock()
 	return nil
 }
@@ -549,6 +564,7 @@ func (c *conn) drainAll() ([]*stanza.Element, time.Time) {
 	left = appendStanzas(left, q.items)
 	left = appendStanzas(left, q.csi.held)
 	q.ack.unacked, q.items, q.csi.held = nil, nil, nil
+	q.bytes = 0
 	return left, q.ack.detachedAt
 }
 

@@ -3,6 +3,7 @@ package c2s
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -16,38 +17,104 @@ var errSlowConsumer = errors.New("c2s: outbound queue full")
 // outQueue is a session's bounded outbound queue. It holds nothing while
 // idle; a writer goroutine exists only while it has items.
 type outQueue struct {
-	mu      sync.Mutex
-	items   []*stanza.Element
-	max     int
-	writing bool
-	closed  bool
-	ack     ackState // XEP-0198 (sm.go)
-	csi     csiState // XEP-0352 (csi.go)
+	mu    sync.Mutex
+	items []*stanza.Element
+	max   int
+	// bytes is the estimated memory (stanzaCost) of every stanza the
+	// session holds: queued in items, unacknowledged (ack.unacked) and
+	// held for an inactive client (csi.held). Past maxBytes (0:
+	// unbounded) the session must be reading to take more, and never
+	// takes more than burstFactor times maxBytes (overLocked).
+	bytes    int
+	maxBytes int
+	// overSince is when bytes went past maxBytes (zero while under it),
+	// and overWrites the count of writes then.
+	overSince  time.Time
+	overWrites uint64
+	writing    bool
+	closed     bool
+	slow       bool     // found a slow consumer: being closed
+	ack        ackState // XEP-0198 (sm.go)
+	csi        csiState // XEP-0352 (csi.go)
+
+	writes atomic.Uint64 // writes to the socket completed by the writer
+}
+
+// slowGrace is how long a session holding more than its byte budget
+// may go without the writer completing a write (writeChunk bytes at
+// most) before it counts as not reading.
+const slowGrace = time.Second
+
+// burstFactor is how many times its byte budget a session that reads
+// may hold at most: bursts the server itself produces (offline messages
+// at login, a page of the archive, a room's history) need not fit the
+// budget, but they have to fit this.
+const burstFactor = 4
+
+// overLocked reports whether queueing a stanza of cost n (stanzaCost)
+// on top of what the session holds makes it a slow consumer: its queue
+// holds Limits.OutboundQueue stanzas, or the stanza would take it past
+// Limits.OutboundQueueBytes while its client has taken nothing for
+// slowGrace, or past burstFactor times that in any case. A client that
+// reads may so take a burst larger than the budget (offline messages, an
+// archive page), and a stanza larger than the budget still reaches a
+// session that holds nothing. now is the clock. q.mu is held.
+func (q *outQueue) overLocked(n int, now func() time.Time) bool {
+	if q.max > 0 && len(q.items) >= q.max {
+		return true
+	}
+	if q.maxBytes <= 0 || q.bytes == 0 || q.bytes+n <= q.maxBytes {
+		q.overSince = time.Time{}
+		return false
+	}
+	if q.bytes+n > burstFactor*q.maxBytes {
+		return true
+	}
+	t, w := now(), q.writes.Load()
+	if q.overSince.IsZero() || w != q.overWrites {
+		q.overSince, q.overWrites = t, w // over the budget, but reading
+		return false
+	}
+	return t.Sub(q.overSince) >= slowGrace
+}
+
+// releaseLocked takes n bytes off the queue's count, once the stanzas
+// they stood for are no longer held. q.mu is held.
+func (q *outQueue) releaseLocked(n int) {
+	q.bytes -= n
+	if q.bytes < 0 || (len(q.items) == 0 && len(q.ack.unacked) == 0 && len(q.csi.held) == 0) {
+		q.bytes = 0
+	}
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // Deliver implements sm.Conn: it queues st without blocking.
 func (c *conn) Deliver(st *stanza.Element) error {
+	n := 0
+	if isStanza(st) {
+		n = stanzaCost(st) // before taking the lock
+	}
 	q := &c.out
 	q.mu.Lock()
 	if q.ack.phase != smLive || (q.closed && q.ack.resumable) {
-		return c.deliverAway(st) // detached, resumed or dying: sm.go
+		return c.deliverAway(st, n) // detached, resumed or dying: sm.go
 	}
 	if q.closed {
 		q.mu.Unlock()
 		return errClosed
 	}
-	if q.max > 0 && len(q.items) >= q.max {
+	if q.overLocked(n, c.cfg.Now) {
+		first := !q.slow
+		q.slow = true
+		queued, bytes, unacked := len(q.items), q.bytes, len(q.ack.unacked)
 		q.mu.Unlock()
-		c.log.Warn("c2s: slow consumer, closing", "queued", q.max)
-		// Stop routing to it at once: what arrives from now on goes to
-		// other resources or offline storage. The router found this
-		// connection through c.session, so reading it here is safe.
-		c.cfg.Router.Sessions().Unbind(c.session)
-		go c.closeWithin(&stream.Error{Condition: stream.PolicyViolation, Text: "too many stanzas queued: slow consumer"}, c.cfg.Limits.WriteTimeout)
+		if first {
+			c.slowConsumer(queued, bytes, unacked)
+		}
 		return errSlowConsumer
 	}
+	q.bytes += n
 	if c.holdLocked(st) { // XEP-0352: the client is inactive
 		q.mu.Unlock()
 		return nil
@@ -61,6 +128,28 @@ func (c *conn) Deliver(st *stanza.Element) error {
 	return nil
 }
 
+// slowConsumer ends a session that does not read what is sent to it:
+// its queue reached Limits.OutboundQueue stanzas or
+// Limits.OutboundQueueBytes. The session is unbound at once, so what
+// arrives from now on goes to other resources or offline storage; the
+// stream ends with <policy-violation/> (RFC 6120 §4.9.3.14); what it
+// holds — queued, unacknowledged, held — goes back to the router when the
+// session ends (endSession), like the queue of any ended session.
+func (c *conn) slowConsumer(queued, bytes, unacked int) {
+	c.log.Warn("c2s: slow consumer, closing", "queued", queued, "queued_bytes", bytes, "unacked", unacked,
+		"max_queue", c.out.max, "max_queue_bytes", c.out.maxBytes)
+	// The router found this connection through c.session, so reading it
+	// here is safe.
+	c.cfg.Router.Sessions().Unbind(c.session)
+	// The full write timeout: a peer that does read again finds out why
+	// it was disconnected.
+	go c.closeWithin(&stream.Error{Condition: stream.PolicyViolation, Text: "too much queued for a client that does not read: slow consumer"}, c.cfg.Limits.WriteTimeout)
+}
+
+// writeChunk is the size from which the writer writes what it has
+// serialised of a batch before serialising the rest.
+const writeChunk = 32 << 10
+
 // maxSpare is the largest batch slice flush hands back to the queue for
 // reuse; an idle session keeps it, empty.
 const maxSpare = 16
@@ -72,6 +161,7 @@ const maxSpare = 16
 func (c *conn) flush() {
 	q := &c.out
 	var prev []*stanza.Element // the last batch written, to reuse
+	written := 0               // cost of what prev held and no one holds now
 	for {
 		if prev != nil {
 			clear(prev) // hold no stanza past its delivery
@@ -80,6 +170,10 @@ func (c *conn) flush() {
 			}
 		}
 		q.mu.Lock()
+		if written != 0 {
+			q.releaseLocked(written)
+			written = 0
+		}
 		batch := q.items
 		if len(batch) == 0 || q.closed {
 			if len(batch) == 0 && prev != nil && !q.closed {
@@ -95,16 +189,31 @@ func (c *conn) flush() {
 			prev = nil
 		}
 		requestAck := c.handOffLocked(batch) // XEP-0198: counted from here
+		acked := q.ack.on                    // then held until acknowledged
 		q.mu.Unlock()
 		bp := bufPool.Get().(*[]byte)
 		buf := (*bp)[:0]
-		for _, st := range batch {
+		var err error
+		for i, st := range batch {
 			buf = st.AppendBytes(buf) // no copy of its own unless shared
+			if len(buf) >= writeChunk && i < len(batch)-1 {
+				// A large batch goes out in pieces: no second copy of it
+				// all, and each piece shows the client is reading.
+				if err = c.writeRaw(buf); err != nil {
+					break
+				}
+				q.writes.Add(1)
+				buf = buf[:0]
+			}
 		}
-		if requestAck {
-			buf = append(buf, ackRequestXML...)
+		if err == nil {
+			if requestAck {
+				buf = append(buf, ackRequestXML...)
+			}
+			if err = c.writeRaw(buf); err == nil {
+				q.writes.Add(1)
+			}
 		}
-		err := c.writeRaw(buf)
 		if cap(buf) <= 64<<10 {
 			*bp = buf[:0]
 			bufPool.Put(bp)
@@ -122,6 +231,13 @@ func (c *conn) flush() {
 			q.mu.Unlock()
 			c.nc.Close()
 			return
+		}
+		if !acked {
+			for _, st := range batch {
+				if isStanza(st) {
+					written += stanzaCost(st)
+				}
+			}
 		}
 		prev = batch
 	}

@@ -233,6 +233,47 @@ type Limits struct {
 	// its reader parks: no goroutine, buffers or cipher state are held
 	// for it until input arrives; 0 disables parking. Key "park_after".
 	ParkAfter time.Duration
+	// OutboundQueueBytes bounds, in bytes, what one session holds for its
+	// client: stanzas queued for writing, stanzas written but not
+	// acknowledged (XEP-0198, also while detached) and stanzas held for
+	// an inactive client (XEP-0352). Past it a client that takes nothing
+	// for a second, or any client past four times it, is a slow
+	// consumer: closed with <policy-violation/>, what it held goes to the
+	// account's other resources or offline storage. Key
+	// "outbound_queue_bytes".
+	OutboundQueueBytes int
+	// DirectedPresences is how many entities one session may have sent
+	// directed available presence to (RFC 6121 §4.6) without an
+	// unavailable since; past it directed presence is refused with
+	// <policy-violation/>. Key "directed_presences".
+	DirectedPresences int
+	// PreauthConnectionsPerAddress is how many connections one client
+	// address (an IPv6 /64 counts as one) may hold open before
+	// authenticating; past it new connections are refused with
+	// <policy-violation/> before any TLS handshake. 0: no cap. Key
+	// "preauth_connections_per_address".
+	PreauthConnectionsPerAddress int
+	// Rate limits what an authenticated client session sends. Key
+	// "rate".
+	Rate Rate
+	// PreauthRate limits what a connection sends before it has
+	// authenticated. Key "preauth_rate".
+	PreauthRate Rate
+}
+
+// Rate is a token-bucket limit on what one client connection sends. It
+// is enforced by reading more slowly (TCP back-pressure), never by
+// dropping input.
+type Rate struct {
+	// BytesPerSecond is the sustained rate of the XML stream in bytes
+	// per second; 0: no byte limit. Key "bytes_per_second".
+	BytesPerSecond int
+	// StanzasPerSecond is the sustained rate of top-level elements per
+	// second; 0: no stanza limit. Key "stanzas_per_second".
+	StanzasPerSecond int
+	// Burst is how many seconds' worth of either rate a connection may
+	// send at once after being quiet. Key "burst".
+	Burst time.Duration
 }
 
 // Modules configures optional protocol modules.
@@ -369,6 +410,12 @@ func Default() *Config {
 			IdlePing:           5 * time.Minute,
 			PingTimeout:        time.Minute,
 			ParkAfter:          5 * time.Second,
+
+			OutboundQueueBytes:           2 << 20,
+			DirectedPresences:            1000,
+			PreauthConnectionsPerAddress: 100,
+			Rate:                         Rate{BytesPerSecond: 1 << 20, StanzasPerSecond: 100, Burst: 2 * time.Second},
+			PreauthRate:                  Rate{BytesPerSecond: 16 << 10, StanzasPerSecond: 10, Burst: 5 * time.Second},
 		},
 		Quotas:           defaultQuotas(),
 		Log:              Log{Level: slog.LevelInfo, Format: LogText},

@@ -54,7 +54,10 @@ func TestDefault(t *testing.T) {
 		MaxStanzaBytes: 262144, MaxDepth: 64, PreauthStanzaBytes: 8192, PreauthElements: 32,
 		PreauthTimeout: 30 * time.Second, SessionsPerAccount: 10, OutboundQueue: 1000,
 		OfflineMessages: 1000, IdlePing: 5 * time.Minute, PingTimeout: time.Minute,
-		ParkAfter: 5 * time.Second,
+		ParkAfter:          5 * time.Second,
+		OutboundQueueBytes: 2 << 20, DirectedPresences: 1000, PreauthConnectionsPerAddress: 100,
+		Rate:        Rate{BytesPerSecond: 1 << 20, StanzasPerSecond: 100, Burst: 2 * time.Second},
+		PreauthRate: Rate{BytesPerSecond: 16 << 10, StanzasPerSecond: 10, Burst: 5 * time.Second},
 	}
 	if c.Limits != wantLimits {
 		t.Errorf("Limits = %+v", c.Limits)
@@ -118,6 +121,14 @@ limits:
   idle_ping: 0
   ping_timeout: 20s
   park_after: 2s
+  outbound_queue_bytes: 2MiB
+  directed_presences: 50
+  preauth_connections_per_address: 0
+  rate:
+    bytes_per_second: 64KiB
+    stanzas_per_second: 0
+    burst: 3s
+  preauth_rate: {bytes_per_second: 0, stanzas_per_second: 5, burst: 1s}
 modules:
   version: {hide: true}
   disabled: [version, ping]
@@ -162,6 +173,10 @@ func TestParseFull(t *testing.T) {
 			PreauthTimeout: 10 * time.Second, SessionsPerAccount: 3, OutboundQueue: 500,
 			ParkAfter:   2 * time.Second,
 			PingTimeout: 20 * time.Second,
+
+			OutboundQueueBytes: 2 << 20, DirectedPresences: 50,
+			Rate:        Rate{BytesPerSecond: 64 << 10, Burst: 3 * time.Second},
+			PreauthRate: Rate{StanzasPerSecond: 5, Burst: time.Second},
 		},
 		Modules:          Modules{Version: VersionModule{Hide: true}, Disabled: []string{"version", "ping"}},
 		Log:              Log{Level: slog.LevelDebug, Format: LogJSON},

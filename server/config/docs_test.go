@@ -24,6 +24,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"muc", "domain_prefix", "history", "max_history", "max_users", "room_creation", "history_bytes", "queue_bytes", "max_user_rooms", "max_affiliations",
 		"quotas", "archive_messages", "archive_bytes", "offline_bytes", "roster_items", "pending_subscriptions",
 		"private_entries", "private_bytes", "vcard_bytes", "pubsub_nodes", "pubsub_items", "pubsub_item_bytes", "pubsub_bytes",
+		"outbound_queue_bytes", "directed_presences", "preauth_connections_per_address", "rate", "preauth_rate",
+		"bytes_per_second", "stanzas_per_second", "burst",
 	}
 	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))
 	if err != nil {

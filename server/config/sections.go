@@ -184,6 +184,12 @@ func (d *decoder) limits(at, n *yaml.Node, key string, l *Limits) {
 		"idle_ping":            func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.IdlePing) },
 		"ping_timeout":         func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.PingTimeout) },
 		"park_after":           func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.ParkAfter) },
+
+		"outbound_queue_bytes":            func(at, v *yaml.Node, k string) { d.size(at, v, k, &l.OutboundQueueBytes) },
+		"directed_presences":              func(at, v *yaml.Node, k string) { d.integer(at, v, k, &l.DirectedPresences) },
+		"preauth_connections_per_address": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &l.PreauthConnectionsPerAddress) },
+		"rate":                            func(at, v *yaml.Node, k string) { d.rate(at, v, k, &l.Rate) },
+		"preauth_rate":                    func(at, v *yaml.Node, k string) { d.rate(at, v, k, &l.PreauthRate) },
 	})
 }
 

@@ -149,6 +149,7 @@ func (c *Config) problems() []problem {
 	}
 	c.smProblems(add)
 	c.quotaProblems(add)
+	c.boundsProblems(add)
 
 	if d := c.Modules.MAM.Default; d != "" && d != "always" && d != "roster" && d != "never" {
 		add("modules.mam.default", "must be \"always\", \"roster\" or \"never\", not %q", d)

@@ -77,6 +77,9 @@ type Host interface {
 // Limits are the limits that concern modules.
 type Limits struct {
 	OfflineMessages int // per account; 0: unlimited
+	// DirectedPresences caps the entities one session has sent directed
+	// available presence to (RFC 6121 §4.6); 0: unlimited.
+	DirectedPresences int
 }
 
 // Target says whom an IQ is addressed to.

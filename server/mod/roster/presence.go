@@ -84,22 +84,39 @@ func (m *Module) outbound(ctx context.Context, p *module.Packet) module.Verdict 
 		m.outboundSubscription(ctx, user, contact, st)
 		return module.Handled
 	case typ == "" || typ == stanza.TypeUnavailable:
-		m.directed(ctx, sess, p.To, typ)
+		if !m.directed(ctx, sess, p.To, typ) {
+			// Past the cap: the presence is not sent, and the sender
+			// learns why.
+			m.log.Warn("roster: too many directed presences, refused", "from", sess.JID(), "to", p.To, "max", m.host.Limits().DirectedPresences)
+			_ = sess.Deliver(stanza.ErrorReply(st, stanza.Errorf(stanza.PolicyViolation,
+				"directed presence to more than %d entities at once; send unavailable presence to some first", m.host.Limits().DirectedPresences)))
+			return module.Handled
+		}
 	}
 	return module.Continue
 }
 
 // directed records directed presence (RFC 6121 §4.6) so the recipient gets
-// unavailable presence when the session goes away.
-func (m *Module) directed(_ context.Context, sess *sm.Session, to jid.JID, typ string) {
+// unavailable presence when the session goes away. It reports false, and
+// records nothing, for available presence to a new entity when the
+// session already sent it to Limits.DirectedPresences entities: the set
+// is bounded, and so is the unavailable presence sent at logout.
+func (m *Module) directed(_ context.Context, sess *sm.Session, to jid.JID, typ string) bool {
 	ps := stateOf(sess)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if typ == stanza.TypeUnavailable {
 		delete(ps.directed, to)
-		return
+		return true
+	}
+	if _, ok := ps.directed[to]; ok {
+		return true
+	}
+	if most := m.host.Limits().DirectedPresences; most > 0 && len(ps.directed) >= most {
+		return false
 	}
 	ps.directed[to] = struct{}{}
+	return true
 }
 
 // parsePriority reads <priority/> (RFC 6121 §4.7.2.3): an integer from
