@@ -21,7 +21,8 @@ package c2s
 //
 // Outbound, every stanza handed to the writer while SM is on is kept in
 // the unacknowledged queue (ackState.unacked) until the client's <a h/>
-// covers it; ack requests go out every AckEvery stanzas and AckInterval
+// covers it; ack requests go out every AckEvery stanzas, when what the
+// session holds passes half its byte budget, and AckInterval
 // after the oldest unacknowledged one. Inbound, the reader counts the
 // stanzas it handled (smReader.inH).
 //
@@ -144,7 +145,12 @@ func (c *conn) handOffLocked(batch []*stanza.Element) bool {
 		c.log.Warn("c2s: too many unacknowledged stanzas, closing", "unacked", len(a.unacked))
 		go c.Close(&stream.Error{Condition: stream.PolicyViolation, Text: "too many unacknowledged stanzas"})
 	}
-	if a.sinceReq >= c.cfg.SM.AckEvery {
+	// An ack is asked for every AckEvery stanzas, and as soon as what the
+	// session holds passes half its byte budget: large stanzas would
+	// otherwise fill the budget before AckEvery of them went out, and
+	// whoever waits for the backlog to drain (a paced offline flush)
+	// would wait for AckInterval.
+	if a.sinceReq >= c.cfg.SM.AckEvery || (c.out.maxBytes > 0 && 2*c.out.bytes > c.out.maxBytes) {
 		a.sinceReq = 0
 		return true
 	}

@@ -2,6 +2,7 @@ package c2s
 
 import (
 	"errors"
+	"github.com/parley-xmpp/parley/server/sm"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -382,4 +383,13 @@ func appendStreamElement(buf []byte, el *stanza.Element) []byte {
 	buf = append(buf, "</stream:"...)
 	buf = append(buf, el.Name.Local...)
 	return append(buf, '>')
+}
+
+// Backlog implements sm.BacklogReporter: what the session holds against
+// the limits of overLocked.
+func (c *conn) Backlog() sm.Backlog {
+	q := &c.out
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return sm.Backlog{Stanzas: len(q.items), MaxStanzas: q.max, Bytes: q.bytes, MaxBytes: q.maxBytes}
 }

@@ -164,8 +164,13 @@ func (m *Module) bounce(ctx context.Context, p *module.Packet) {
 // flushTo delivers the stored messages, oldest first, to a session that
 // sent initial presence with a non-negative priority, and deletes those
 // it delivered. One goroutine at a time delivers a user's messages (so
-// none goes out twice); a flush asked for meanwhile is left to it, which
-// reads the store again for the latest session that asked.
+// none goes out twice), with no lock held; a flush asked for meanwhile is
+// left to it, which reads the store again for the latest session that
+// asked. The caller's goroutine delivers as long as the session can take
+// the messages at once; when the session must first drain its backlog
+// (which it does only while its reader, maybe the caller, goes on), a
+// goroutine of its own takes over. Those goroutines are bounded by the
+// users online.
 func (m *Module) flushTo(ctx context.Context, s *sm.Session) {
 	if s.Priority() < 0 {
 		return
@@ -180,8 +185,21 @@ func (m *Module) flushTo(ctx context.Context, s *sm.Session) {
 	f := &flush{}
 	m.flushing[user] = f
 	m.mu.Unlock()
+	m.flushLoop(ctx, f, user, s, false)
+}
+
+// flushLoop delivers to s, then to each session that asked meanwhile,
+// until none did. With mayWait false it hands over to a goroutine of its
+// own, which may wait, as soon as delivering would have to wait.
+func (m *Module) flushLoop(ctx context.Context, f *flush, user jid.JID, s *sm.Session, mayWait bool) {
 	for {
-		m.deliverStored(ctx, user, s)
+		if !m.deliverStored(ctx, user, s, mayWait) {
+			// The flush outlives the request that started it (a
+			// presence, a stored message); it ends when the session
+			// stops taking messages.
+			go m.flushLoop(context.WithoutCancel(ctx), f, user, s, true)
+			return
+		}
 		m.mu.Lock()
 		if f.next == nil {
 			delete(m.flushing, user)
@@ -193,20 +211,54 @@ func (m *Module) flushTo(ctx context.Context, s *sm.Session) {
 	}
 }
 
-// deliverStored delivers user's stored messages to s and deletes those it
-// took; the caller is the user's only flusher.
-func (m *Module) deliverStored(ctx context.Context, user jid.JID, s *sm.Session) {
+// Pacing of a flush: stored messages may be many and large (up to the
+// account's quota), more than a session may hold at once. The flush
+// waits while the session's backlog is above paceHigh of a limit until it
+// is back under paceLow, polling every paceTick; when the backlog has not
+// shrunk for paceStall, the client is not reading and the flush stops,
+// leaving the rest stored for its next login.
+const (
+	paceHigh  = 0.5
+	paceLow   = 0.25
+	paceTick  = 20 * time.Millisecond
+	paceStall = 30 * time.Second
+)
+
+// deliverStored delivers a user's stored messages to s at the pace its
+// connection takes them, deleting them in batches once delivered. With
+// mayWait false it returns false, having delivered only part, when the
+// next message would have to wait for s to drain its backlog.
+func (m *Module) deliverStored(ctx context.Context, user jid.JID, s *sm.Session, mayWait bool) (finished bool) {
 	store := m.host.Stores().Offline
 	msgs, err := store.OfflineMessages(ctx, user)
 	if err != nil {
 		m.log.Error("offline: cannot read stored messages", "user", user, "err", err)
-		return
+		return true
 	}
 	if len(msgs) == 0 {
-		return
+		return true
 	}
-	done := make([]int64, 0, len(msgs))
+	done := make([]int64, 0, min(len(msgs), deleteBatch))
+	remove := func() {
+		if len(done) == 0 {
+			return
+		}
+		if err := store.DeleteOffline(ctx, user, done); err != nil {
+			m.log.Error("offline: cannot delete delivered messages", "user", user, "err", err)
+		}
+		done = done[:0]
+	}
+	defer remove()
 	for _, msg := range msgs {
+		if b, ok := s.Backlog(); ok && b.Above(paceHigh) {
+			if !mayWait {
+				return false
+			}
+			if !m.pace(ctx, s) {
+				m.log.Warn("offline: the session takes no more; the rest stays stored", "to", s.JID())
+				return true
+			}
+		}
 		el, err := stream.ParseElement(msg.Stanza, stream.DefaultLimits())
 		if err != nil {
 			// Kept, not lost: an operator can look at it.
@@ -215,14 +267,42 @@ func (m *Module) deliverStored(ctx context.Context, user jid.JID, s *sm.Session)
 		}
 		if err := s.Deliver(el); err != nil {
 			m.log.Warn("offline: delivery stopped", "to", s.JID(), "err", err)
-			break
+			return true
 		}
 		done = append(done, msg.ID)
+		if len(done) >= deleteBatch {
+			remove()
+		}
 	}
-	if len(done) == 0 {
-		return
+	return true
+}
+
+// deleteBatch is how many delivered messages are deleted at once.
+const deleteBatch = 100
+
+// pace waits until s can take another stored message without being taken
+// for a slow consumer. It reports false when s stopped taking them (its
+// backlog did not shrink for paceStall) or ctx ended.
+func (m *Module) pace(ctx context.Context, s *sm.Session) bool {
+	b, ok := s.Backlog()
+	if !ok {
+		return true
 	}
-	if err := store.DeleteOffline(ctx, user, done); err != nil {
-		m.log.Error("offline: cannot delete delivered messages", "user", user, "err", err)
+	t := time.NewTicker(paceTick)
+	defer t.Stop()
+	least, since := b, time.Now()
+	for b.Above(paceLow) {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+		b, _ = s.Backlog()
+		if b.Bytes < least.Bytes || b.Stanzas < least.Stanzas {
+			least, since = b, time.Now()
+		} else if time.Since(since) >= paceStall {
+			return false
+		}
 	}
+	return true
 }
