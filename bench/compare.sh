@@ -158,15 +158,21 @@ settle() {
 	done
 }
 
-# bench SERVER LABEL parley-bench-flags... : one JSON report line per scenario
+# bench SERVER LABEL parley-bench-flags... : one JSON report line per
+# scenario. A scenario that fails (a server that cannot complete its
+# setup in time, say) is reported and left out of the table ("—"); the
+# other scenarios and servers still run.
 bench() {
 	local server=$1 label=$2
 	shift 2
 	log "$server: $label"
-	taskset -c "$GEN_CPU" "$BIN" bench --address "127.0.0.1:$PORT" --domain localhost \
+	if ! taskset -c "$GEN_CPU" "$BIN" bench --address "127.0.0.1:$PORT" --domain localhost \
 		--user 'user%d' --password "$PASSWORD" --mechanism $MECH --curves $CURVES --tls starttls --insecure \
 		--key-file "$OUT/scram-keys-$server.json" --progress 2s --json "$@" |
-		jq -c --arg s "$server" --arg l "$label" '. + {server: $s, label: $l}' | tee -a "$OUT/results.jsonl" >&2
+		jq -c --arg s "$server" --arg l "$label" '. + {server: $s, label: $l}' | tee -a "$OUT/results.jsonl" >&2; then
+		log "$server: $label FAILED (left out of the table)"
+		echo "$server $label" >>"$OUT/failed.txt"
+	fi
 }
 
 run_server() {
@@ -224,6 +230,9 @@ main() {
 	for s in $SERVERS; do
 		run_server "$s"
 	done
+	if [ -s "$OUT/failed.txt" ]; then
+		log "failed scenarios: $(tr '\n' ',' <"$OUT/failed.txt")"
+	fi
 	/usr/bin/python3 "$ROOT/bench/compare_table.py" "$OUT/results.jsonl" \
 		--meta "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d), commit $(git -C "$ROOT" rev-parse --short HEAD)" \
 		--meta "IDLE=$IDLE ACTIVE=$ACTIVE DURATION=$DURATION ROSTER=$ROSTER ROOM=$ROOM, $MECH over STARTTLS, ECDSA P-256 certificate, $CURVES key exchange, server on CPU $SERVER_CPU, generator on CPU $GEN_CPU"
