@@ -30,8 +30,8 @@ type Options struct {
 	ModuleConfig func(name string, v any) error
 }
 
-// Router routes stanzas between local sessions, the server's modules and,
-// later, remote domains.
+// Router routes stanzas between local sessions, the server's modules and
+// the routes registered to elsewhere (route.go).
 type Router struct {
 	opts    Options
 	log     *slog.Logger
@@ -49,6 +49,7 @@ type Router struct {
 	disco          discoExtras            // nodes and forms (disco.go)
 	services       map[string]module.Hook // service domains (ServiceDomain)
 	serviceNames   []string
+	routes         routes // to elsewhere (route.go)
 	regErrs        []error
 	seq            int
 
@@ -178,11 +179,6 @@ func (r *Router) runHooks(ctx context.Context, phase module.Phase, p *module.Pac
 		}
 	}
 	return false
-}
-
-func (r *Router) remote(ctx context.Context, p *module.Packet) {
-	// Server-to-server is not wired yet: RFC 6120 §10.4.
-	r.bounce(ctx, p, stanza.Errorf(stanza.RemoteServerNotFound, "no route to %s", p.To.Domain()))
 }
 
 func (r *Router) toServer(ctx context.Context, p *module.Packet) {
@@ -363,6 +359,9 @@ func (r *Router) toFull(ctx context.Context, p *module.Packet) {
 			}
 			return
 		}
+	} else if rt := r.routes.sessions; rt != nil && r.forward(ctx, rt, p) {
+		// Bound on another node (SetSessionRoute).
+		return
 	}
 	switch p.Kind {
 	case stanza.KindIQ:
