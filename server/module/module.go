@@ -32,8 +32,9 @@ type Host interface {
 	// Route sends a stanza whose from is already set through the router,
 	// exactly as if a local entity had sent it.
 	Route(ctx context.Context, st *stanza.Element)
-	// Sessions is the table of bound sessions.
-	Sessions() *sm.Table
+	// Sessions is the session directory: where the bound sessions of the
+	// served accounts are found.
+	Sessions() sm.Directory
 	// Stores are the persistent stores.
 	Stores() storage.Stores
 	// IsLocal reports whether domain is one of the served domains.

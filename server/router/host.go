@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/sm"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
@@ -23,6 +24,10 @@ var _ module.Host = (*host)(nil)
 func (r *Router) hostFor(name string) *host {
 	return &host{Router: r, name: name, log: r.log.With("module", name)}
 }
+
+// Sessions returns the session directory, not the local table: modules
+// find sessions wherever the directory knows them.
+func (h *host) Sessions() sm.Directory { return h.dir }
 
 func (h *host) Stores() storage.Stores { return h.opts.Stores }
 func (h *host) Logger() *slog.Logger   { return h.log }

@@ -81,7 +81,7 @@ func (g *registration) Identity(t module.Target, id module.Identity) {
 }
 
 func (g *registration) ServiceDomain(domain string, h module.Hook) {
-	if g.r.domains[domain] || g.r.services[domain] != nil {
+	if g.r.domains[domain] || g.r.services[domain] != nil || g.r.routes.domains[domain] != nil {
 		g.r.regErrs = append(g.r.regErrs, fmt.Errorf("service domain %q already served", domain))
 		return
 	}

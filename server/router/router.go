@@ -20,21 +20,29 @@ import (
 type Options struct {
 	Domains []string
 	Stores  storage.Stores
-	Table   *sm.Table
-	Log     *slog.Logger
-	Now     func() time.Time
-	Limits  module.Limits
+	// Table holds the sessions bound on this node: transports bind,
+	// unbind and resume sessions in it (Sessions). Nil: an empty table
+	// with no per-account limit.
+	Table *sm.Table
+	// Directory is where the router and modules find sessions. Nil: the
+	// Table; a cluster puts here one that also knows the sessions bound on
+	// its other nodes.
+	Directory sm.Directory
+	Log       *slog.Logger
+	Now       func() time.Time
+	Limits    module.Limits
 	// Accounts is the account service modules reach through Host.
 	Accounts module.AccountService
 	// ModuleConfig decodes a module's config section; may be nil.
 	ModuleConfig func(name string, v any) error
 }
 
-// Router routes stanzas between local sessions, the server's modules and,
-// later, remote domains.
+// Router routes stanzas between local sessions, the server's modules and
+// the routes registered to elsewhere (route.go).
 type Router struct {
 	opts    Options
 	log     *slog.Logger
+	dir     sm.Directory
 	domains map[string]bool
 
 	// Filled during registration, read-only afterwards.
@@ -49,6 +57,7 @@ type Router struct {
 	disco          discoExtras            // nodes and forms (disco.go)
 	services       map[string]module.Hook // service domains (ServiceDomain)
 	serviceNames   []string
+	routes         routes // to elsewhere (route.go)
 	regErrs        []error
 	seq            int
 
@@ -68,9 +77,13 @@ func New(opts Options) *Router {
 	if opts.Table == nil {
 		opts.Table = sm.NewTable(0)
 	}
+	if opts.Directory == nil {
+		opts.Directory = opts.Table
+	}
 	r := &Router{
 		opts:       opts,
 		log:        opts.Log,
+		dir:        opts.Directory,
 		domains:    make(map[string]bool, len(opts.Domains)),
 		iq:         make(map[module.IQKey]module.IQHandler),
 		hooks:      make(map[hookKey][]hookEntry),
@@ -86,8 +99,13 @@ func New(opts Options) *Router {
 	return r
 }
 
-// Sessions returns the session table.
+// Sessions returns the table of the sessions bound on this node, where
+// transports bind them.
 func (r *Router) Sessions() *sm.Table { return r.opts.Table }
+
+// Directory returns where sessions are found (Options.Directory), which
+// modules see as module.Host.Sessions.
+func (r *Router) Directory() sm.Directory { return r.dir }
 
 // IsLocal reports whether domain is served here.
 func (r *Router) IsLocal(domain string) bool { return r.domains[domain] }
@@ -180,11 +198,6 @@ func (r *Router) runHooks(ctx context.Context, phase module.Phase, p *module.Pac
 	return false
 }
 
-func (r *Router) remote(ctx context.Context, p *module.Packet) {
-	// Server-to-server is not wired yet: RFC 6120 §10.4.
-	r.bounce(ctx, p, stanza.Errorf(stanza.RemoteServerNotFound, "no route to %s", p.To.Domain()))
-}
-
 func (r *Router) toServer(ctx context.Context, p *module.Packet) {
 	if p.To.Resource() != "" {
 		r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
@@ -220,7 +233,7 @@ func (r *Router) toService(ctx context.Context, p *module.Packet, h module.Hook)
 
 func (r *Router) toAccount(ctx context.Context, p *module.Packet) {
 	bare := p.To.Bare()
-	if len(r.opts.Table.Sessions(bare)) == 0 {
+	if len(r.dir.Sessions(bare)) == 0 {
 		ok, err := r.opts.Stores.Accounts.AccountExists(ctx, bare)
 		if err != nil {
 			r.log.Error("router: account lookup failed", "user", bare, "err", err)
@@ -254,7 +267,7 @@ func (r *Router) toBare(ctx context.Context, p *module.Packet) {
 	case stanza.KindIQ:
 		r.handleIQ(ctx, p, module.TargetAccount)
 	case stanza.KindPresence:
-		targets := r.opts.Table.Available(p.To)
+		targets := r.dir.Available(p.To)
 		shared(p.Stanza, len(targets))
 		for _, s := range targets {
 			r.deliver(ctx, s, p.Stanza)
@@ -267,7 +280,7 @@ func (r *Router) toBare(ctx context.Context, p *module.Packet) {
 			r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
 			return
 		}
-		r.deliverMessage(ctx, p, messageTargets(r.opts.Table.Available(p.To), p.Stanza.MessageType()))
+		r.deliverMessage(ctx, p, messageTargets(r.dir.Available(p.To), p.Stanza.MessageType()))
 	}
 }
 
@@ -356,13 +369,16 @@ func (r *Router) undeliverable(ctx context.Context, p *module.Packet) {
 
 // toFull applies RFC 6121 §8.5.3.
 func (r *Router) toFull(ctx context.Context, p *module.Packet) {
-	if s := r.opts.Table.Get(p.To); s != nil {
+	if s := r.dir.Get(p.To); s != nil {
 		if r.deliver(ctx, s, p.Stanza) {
 			if p.Kind == stanza.KindMessage {
 				r.delivered(ctx, p, []*sm.Session{s})
 			}
 			return
 		}
+	} else if rt := r.routes.sessions; rt != nil && r.forward(ctx, rt, p) {
+		// Bound on another node (SetSessionRoute).
+		return
 	}
 	switch p.Kind {
 	case stanza.KindIQ:
@@ -378,7 +394,7 @@ func (r *Router) toFull(ctx context.Context, p *module.Packet) {
 			r.bounce(ctx, p, stanza.Err(stanza.ServiceUnavailable))
 		default:
 			// §8.5.3.2.1: as if sent to the bare JID.
-			r.deliverMessage(ctx, p, messageTargets(r.opts.Table.Available(p.To.Bare()), p.Stanza.MessageType()))
+			r.deliverMessage(ctx, p, messageTargets(r.dir.Available(p.To.Bare()), p.Stanza.MessageType()))
 		}
 	}
 }

@@ -6,4 +6,9 @@
 // takes no global lock. Sessions kept for XEP-0198 stream resumption stay
 // bound while detached from any connection, and are found by their
 // resumption id (resume.go).
+//
+// The router and modules find sessions through the Directory interface
+// (directory.go), which the Table implements: a cluster can put a
+// directory of every node's sessions in its place, while transports keep
+// binding the sessions of their connections in the local Table.
 package sm
