@@ -35,6 +35,14 @@ type Server struct {
 // to see its log.
 func NewServer(t testing.TB, opts ...Option) *Server {
 	t.Helper()
+	return NewServerWithClock(t, nil, opts...)
+}
+
+// NewServerWithClock starts a server as NewServer does, whose modules read
+// the time from clock (module.Host.Now) instead of the wall clock; a nil
+// clock is the wall clock.
+func NewServerWithClock(t testing.TB, clock *Clock, opts ...Option) *Server {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Listeners = []config.Listener{
@@ -56,6 +64,9 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		cancel()
 		t.Fatalf("xmpptest: open: %v", err)
+	}
+	if clock != nil {
+		a.SetClock(clock.Now)
 	}
 	if err := a.Start(ctx, nil); err != nil {
 		cancel()

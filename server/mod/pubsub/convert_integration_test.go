@@ -69,7 +69,7 @@ func TestAvatarToVCardAndPresenceHash(t *testing.T) {
 	if err := alice.Send(xmpptest.Context(t, wait), stanza.New(stanza.NSClient, "presence")); err != nil {
 		t.Fatal(err)
 	}
-	p := expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
+	p := xmpptest.Expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
 		return st.Name.Local == "presence" && st.From() == alice.JID().String()
 	})
 	if got := p.Child(nsUpdate, "x").ChildText(nsUpdate, "photo"); got != id {
@@ -80,7 +80,7 @@ func TestAvatarToVCardAndPresenceHash(t *testing.T) {
 		Append(stanza.New(nsUpdate, "x").Append(stanza.New(nsUpdate, "photo")))); err != nil {
 		t.Fatal(err)
 	}
-	p = expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
+	p = xmpptest.Expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
 		return st.Name.Local == "presence" && st.From() == alice.JID().String()
 	})
 	if got := p.Child(nsUpdate, "x").ChildText(nsUpdate, "photo"); got != "" {
@@ -178,7 +178,7 @@ func TestBookmarksCompat(t *testing.T) {
 	set = stanza.New(nsLegacyBM, "storage").Append(stanza.New(nsLegacyBM, "conference", "jid", "orchard@muc.example", "name", "Orchard").
 		Append(stanza.New(nsLegacyBM, "password").AppendText("secret")))
 	mustIQ(t, alice, stanza.TypeSet, "", stanza.New(nsPrivate, "query").Append(set))
-	expect(t, other, "retraction", func(st *stanza.Element) bool {
+	xmpptest.Expect(t, other, "retraction", func(st *stanza.Element) bool {
 		ev, err := xpubsub.ParseEvent(st)
 		return err == nil && slices.Equal(ev.Retract, []string{"theplay@muc.example"})
 	})
@@ -250,7 +250,7 @@ func TestAvatarHashForgottenWithAccount(t *testing.T) {
 	if err := alice.Send(xmpptest.Context(t, wait), stanza.New(stanza.NSClient, "presence")); err != nil {
 		t.Fatal(err)
 	}
-	p := expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
+	p := xmpptest.Expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
 		return st.Name.Local == "presence" && st.From() == alice.JID().String()
 	})
 	if x := p.Child(nsUpdate, "x"); x != nil {
