@@ -124,7 +124,7 @@ func TestIntegrationCarbons(t *testing.T) {
 
 	// A higher priority on a takes bare-JID messages; b then gets a copy.
 	xmpptest.Send(t, a, stanza.New(stanza.NSClient, "presence").Append(stanza.New(stanza.NSClient, "priority").AppendText("5")))
-	time.Sleep(100 * time.Millisecond) // let the presence be processed before bob writes
+	xmpptest.Sync(t, a) // the presence is processed before bob writes
 	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, "alice@localhost", "to the best"))
 	if m := xmpptest.NextMessage(t, a); m.ChildText("", "body") != "to the best" {
 		t.Fatalf("a got %s", m)

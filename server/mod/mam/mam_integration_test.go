@@ -23,7 +23,14 @@ const wait = 5 * time.Second
 
 func newServer(t *testing.T, opts ...xmpptest.Option) *xmpptest.Server {
 	t.Helper()
-	return xmpptest.NewServer(t, append([]xmpptest.Option{func(c *config.Config) {
+	return newServerWithClock(t, nil, opts...)
+}
+
+// newServerWithClock starts a server whose modules read the time from
+// clock (nil: the wall clock).
+func newServerWithClock(t *testing.T, clock *xmpptest.Clock, opts ...xmpptest.Option) *xmpptest.Server {
+	t.Helper()
+	return xmpptest.NewServerWithClock(t, clock, append([]xmpptest.Option{func(c *config.Config) {
 		var keep []config.Listener
 		for _, l := range c.Listeners {
 			if l.Type == config.ListenerC2S {
@@ -223,7 +230,8 @@ func TestIntegrationArchiveOnceAndStanzaID(t *testing.T) {
 }
 
 func TestIntegrationQueryFiltersAndPaging(t *testing.T) {
-	s := newServer(t)
+	clock := xmpptest.NewClock(time.Now())
+	s := newServerWithClock(t, clock)
 	s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "bob", "pw")
 	s.AddUser(t, "carol", "pw")
@@ -239,7 +247,7 @@ func TestIntegrationQueryFiltersAndPaging(t *testing.T) {
 			chat(t, bob, a, "alice@localhost", body)
 		}
 		all = append(all, body)
-		time.Sleep(5 * time.Millisecond) // distinct timestamps
+		clock.Step(time.Millisecond) // distinct timestamps
 	}
 	full, _ := mustQuery(t, a, mam.NewQuery())
 	if !slices.Equal(bodies(full), all) {

@@ -169,7 +169,7 @@ func TestIntegrationRequestWhileOffline(t *testing.T) {
 	alice, _ := s.AddUser(t, "alice", "pw"), s.AddUser(t, "bob", "pw")
 	a, _ := online(t, s, "alice", "a")
 	xmpptest.Send(t, a, pres(stanza.TypeSubscribe, s.JID(t, "bob").String()))
-	time.Sleep(200 * time.Millisecond)
+	xmpptest.Sync(t, a) // the request is stored before bob logs in
 	b, _ := online(t, s, "bob", "b")
 	xmpptest.Expect(t, b, "the stored request", isPres(stanza.TypeSubscribe, alice.String()))
 }
