@@ -15,6 +15,7 @@ import (
 
 	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
@@ -28,6 +29,7 @@ type Server struct {
 	Config *config.Config
 	roots  *x509.CertPool
 	cancel context.CancelFunc
+	watch  *watcher
 }
 
 // NewServer starts a server serving "localhost" with listeners on
@@ -68,12 +70,13 @@ func NewServerWithClock(t testing.TB, clock *Clock, opts ...Option) *Server {
 	if clock != nil {
 		a.SetClock(clock.Now)
 	}
-	if err := a.Start(ctx, nil); err != nil {
+	watch := newWatcher()
+	if err := a.Start(ctx, append(modules.Default(cfg), watch)); err != nil {
 		cancel()
 		a.Close()
 		t.Fatalf("xmpptest: start: %v", err)
 	}
-	s := &Server{App: a, Config: cfg, cancel: cancel}
+	s := &Server{App: a, Config: cfg, cancel: cancel, watch: watch}
 	certFile, _ := cfg.SelfSignedFiles()
 	if pem, err := os.ReadFile(certFile); err == nil {
 		s.roots = x509.NewCertPool()

@@ -500,14 +500,10 @@ func TestIntegrationPrefsForgottenWithAccount(t *testing.T) {
 			break
 		}
 	}
-	deadline := time.Now().Add(wait)
-	for len(s.App.Router().Sessions().Sessions(alice)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the deleted account's session did not end")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // the session-ended callbacks run after the unbind
+	xmpptest.Eventually(t, "the deleted account's session ended", func() bool {
+		return len(s.App.Router().Sessions().Sessions(alice)) == 0
+	})
+	s.WaitSessionEnded(t, a.JID()) // the session-ended callbacks run after the unbind
 
 	s.AddUser(t, "alice", "pw")
 	a2 := login(t, s, "alice", "a")

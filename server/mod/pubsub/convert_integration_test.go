@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
 	xpubsub "github.com/parley-xmpp/parley/xmpp/pubsub"
@@ -234,14 +233,10 @@ func TestAvatarHashForgottenWithAccount(t *testing.T) {
 	mustIQ(t, alice, stanza.TypeSet, "", v)
 	remove := stanza.New("jabber:iq:register", "query").Append(stanza.New("jabber:iq:register", "remove"))
 	mustIQ(t, alice, stanza.TypeSet, "", remove)
-	deadline := time.Now().Add(wait)
-	for len(s.App.Router().Sessions().Sessions(aliceJID)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the deleted account's session did not end")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // the session-ended callbacks run after the unbind
+	xmpptest.Eventually(t, "the deleted account's session ended", func() bool {
+		return len(s.App.Router().Sessions().Sessions(aliceJID)) == 0
+	})
+	s.WaitSessionEnded(t, alice.JID()) // the session-ended callbacks run after the unbind
 
 	s.AddUser(t, "alice", "pw")
 	friends(t, s, aliceJID, bobJID)

@@ -185,20 +185,13 @@ func TestPushNotifiesAppServer(t *testing.T) {
 	gone(t, s, carol)
 	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "to a refusing node"))
 	summary(t, app.next(t), domain, "bad")
-	deadline := time.Now().Add(wait)
-	for {
+	xmpptest.Eventually(t, "a refusing service is disabled", func() bool {
 		regs, err := s.App.Stores().Push.PushRegistrations(context.Background(), carolJID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(regs) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a refusing service is still enabled: %+v", regs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return len(regs) == 0
+	})
 	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "nobody to notify"))
 	select {
 	case el := <-app.got:
@@ -254,13 +247,9 @@ func TestPushBadRequests(t *testing.T) {
 func gone(t *testing.T, s *xmpptest.Server, c *client.Client) {
 	t.Helper()
 	c.Close()
-	deadline := time.Now().Add(wait)
-	for s.App.Router().Sessions().Get(c.JID()) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is still bound", c.JID())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	xmpptest.Eventually(t, c.JID().String()+" is unbound", func() bool {
+		return s.App.Router().Sessions().Get(c.JID()) == nil
+	})
 }
 
 // A device whose session is detached (XEP-0198 hibernation) is notified
@@ -278,16 +267,10 @@ func TestPushNotifiesDetachedSession(t *testing.T) {
 	xmpptest.Send(t, carol, stanza.New(stanza.NSClient, "presence"))
 	mustIQ(t, carol, enableIQ(app.c.JID().String(), "dev1", form.Field{Var: push.FieldIncludeBody, Values: []string{"1"}}))
 	carol.Abort()
-	deadline := time.Now().Add(wait)
-	for {
-		if ss := s.App.Router().Sessions().Get(carol.JID()); ss != nil && ss.Detached() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the session was not detached")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	xmpptest.Eventually(t, "the session is detached", func() bool {
+		ss := s.App.Router().Sessions().Get(carol.JID())
+		return ss != nil && ss.Detached()
+	})
 	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carol.JID().Bare().String(), "wake up"))
 	f, _ := summary(t, app.next(t), s.Domain(), "dev1")
 	if f.Field("last-message-body").Value() != "wake up" || f.Field("message-count").Value() != "1" {
@@ -343,14 +326,10 @@ func TestPushForgottenWithAccount(t *testing.T) {
 	}
 	remove := stanza.New("jabber:iq:register", "query").Append(stanza.New("jabber:iq:register", "remove"))
 	mustIQ(t, carol, stanza.NewIQ(stanza.TypeSet, "", "", remove))
-	deadline := time.Now().Add(wait)
-	for len(s.App.Router().Sessions().Sessions(carolJID)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the deleted account's session did not end")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // the session-ended callbacks run after the unbind
+	xmpptest.Eventually(t, "the deleted account's session ended", func() bool {
+		return len(s.App.Router().Sessions().Sessions(carolJID)) == 0
+	})
+	s.WaitSessionEnded(t, carol.JID()) // the session-ended callbacks run after the unbind
 
 	s.AddUser(t, "carol", "pw")
 	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "to the new carol"))
