@@ -15,6 +15,7 @@ import (
 
 	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
@@ -28,12 +29,21 @@ type Server struct {
 	Config *config.Config
 	roots  *x509.CertPool
 	cancel context.CancelFunc
+	watch  *watcher
 }
 
 // NewServer starts a server serving "localhost" with listeners on
 // 127.0.0.1 random ports; it stops when the test ends. Set PARLEY_TEST_LOG=1
 // to see its log.
 func NewServer(t testing.TB, opts ...Option) *Server {
+	t.Helper()
+	return NewServerWithClock(t, nil, opts...)
+}
+
+// NewServerWithClock starts a server as NewServer does, whose modules read
+// the time from clock (module.Host.Now) instead of the wall clock; a nil
+// clock is the wall clock.
+func NewServerWithClock(t testing.TB, clock *Clock, opts ...Option) *Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -57,12 +67,16 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 		cancel()
 		t.Fatalf("xmpptest: open: %v", err)
 	}
-	if err := a.Start(ctx, nil); err != nil {
+	if clock != nil {
+		a.SetClock(clock.Now)
+	}
+	watch := newWatcher()
+	if err := a.Start(ctx, append(modules.Default(cfg), watch)); err != nil {
 		cancel()
 		a.Close()
 		t.Fatalf("xmpptest: start: %v", err)
 	}
-	s := &Server{App: a, Config: cfg, cancel: cancel}
+	s := &Server{App: a, Config: cfg, cancel: cancel, watch: watch}
 	certFile, _ := cfg.SelfSignedFiles()
 	if pem, err := os.ReadFile(certFile); err == nil {
 		s.roots = x509.NewCertPool()

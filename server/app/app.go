@@ -34,6 +34,7 @@ type App struct {
 	tls    *tls.Config
 	self   bool // the certificate is self-signed
 	secret []byte
+	now    func() time.Time // the server clock modules see; nil is time.Now
 
 	closeStorage func() error // closes the storage backend
 
@@ -98,6 +99,10 @@ func throttle(cfg *config.Config) auth.Throttle {
 	return t
 }
 
+// SetClock replaces the clock modules read through module.Host.Now (for
+// tests that step time instead of sleeping). Call it before Start.
+func (a *App) SetClock(now func() time.Time) { a.now = now }
+
 // Auth returns the account manager.
 func (a *App) Auth() *auth.Authenticator { return a.auth }
 
@@ -133,6 +138,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		Log:      a.log.With("component", "router"),
 		Limits:   module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages, DirectedPresences: a.cfg.Limits.DirectedPresences},
 		Accounts: a.Accounts(),
+		Now:      a.now,
 	})
 	if mods == nil {
 		mods = modules.Default(a.cfg)

@@ -1,7 +1,6 @@
 package carbons_test
 
 import (
-	"context"
 	"errors"
 	"testing"
 	"time"
@@ -29,13 +28,6 @@ func newServer(t *testing.T) *xmpptest.Server {
 	})
 }
 
-func send(t *testing.T, c *client.Client, st *stanza.Element) {
-	t.Helper()
-	if err := c.Send(xmpptest.Context(t, wait), st); err != nil {
-		t.Fatalf("send: %v", err)
-	}
-}
-
 func iq(t *testing.T, c *client.Client, typ string, payload *stanza.Element) error {
 	t.Helper()
 	_, err := c.SendIQ(xmpptest.Context(t, wait), stanza.NewIQ(typ, "", "", payload))
@@ -46,24 +38,8 @@ func iq(t *testing.T, c *client.Client, typ string, payload *stanza.Element) err
 func login(t *testing.T, s *xmpptest.Server, user, res string) *client.Client {
 	t.Helper()
 	c := s.Client(t, user, "pw", res)
-	send(t, c, stanza.New(stanza.NSClient, "presence"))
+	xmpptest.Send(t, c, stanza.New(stanza.NSClient, "presence"))
 	return c
-}
-
-// next returns the next message c receives, skipping presences.
-func next(t *testing.T, c *client.Client) *stanza.Element {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for {
-		st, err := c.Recv(ctx)
-		if err != nil {
-			t.Fatalf("%s: no message: %v", c.JID(), err)
-		}
-		if st.Name.Local == "message" {
-			return st
-		}
-	}
 }
 
 // marker sends a headline with body text from 'from' to c's full JID and
@@ -71,8 +47,8 @@ func next(t *testing.T, c *client.Client) *stanza.Element {
 // to receive would have come before it.
 func marker(t *testing.T, from, c *client.Client, text string) {
 	t.Helper()
-	send(t, from, stanza.NewMessage(stanza.TypeHeadline, c.JID().String(), text))
-	if got := next(t, c); got.ChildText("", "body") != text || got.Child(carbons.NS, "sent") != nil || got.Child(carbons.NS, "received") != nil {
+	xmpptest.Send(t, from, stanza.NewMessage(stanza.TypeHeadline, c.JID().String(), text))
+	if got := xmpptest.NextMessage(t, c); got.ChildText("", "body") != text || got.Child(carbons.NS, "sent") != nil || got.Child(carbons.NS, "received") != nil {
 		t.Fatalf("%s: expected nothing before the marker, got %s", c.JID(), got)
 	}
 }
@@ -120,58 +96,58 @@ func TestIntegrationCarbons(t *testing.T) {
 	}
 
 	// Sent: a writes to bob; b gets a <sent/> copy, c and a nothing.
-	send(t, a, stanza.NewMessage(stanza.TypeChat, "bob@localhost", "sent one"))
-	if m := next(t, bob); m.ChildText("", "body") != "sent one" {
+	xmpptest.Send(t, a, stanza.NewMessage(stanza.TypeChat, "bob@localhost", "sent one"))
+	if m := xmpptest.NextMessage(t, bob); m.ChildText("", "body") != "sent one" {
 		t.Fatalf("bob got %s", m)
 	}
-	carbon(t, b, next(t, b), carbons.Sent, "sent one")
+	carbon(t, b, xmpptest.NextMessage(t, b), carbons.Sent, "sent one")
 	marker(t, bob, c, "m1")
 	marker(t, bob, a, "m2")
 
 	// Received on a full JID: bob writes to alice/a; b gets <received/>.
-	send(t, bob, stanza.NewMessage(stanza.TypeChat, a.JID().String(), "to a"))
-	if m := next(t, a); m.ChildText("", "body") != "to a" {
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, a.JID().String(), "to a"))
+	if m := xmpptest.NextMessage(t, a); m.ChildText("", "body") != "to a" {
 		t.Fatalf("a got %s", m)
 	}
-	carbon(t, b, next(t, b), carbons.Received, "to a")
+	carbon(t, b, xmpptest.NextMessage(t, b), carbons.Received, "to a")
 	marker(t, bob, c, "m3")
 
 	// Received on the bare JID with tied priorities: all three resources
 	// get the message itself and nobody a copy of what they already have.
-	send(t, bob, stanza.NewMessage(stanza.TypeChat, "alice@localhost", "to all"))
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, "alice@localhost", "to all"))
 	for _, cl := range []*client.Client{a, b, c} {
-		if m := next(t, cl); m.ChildText("", "body") != "to all" || m.Child(carbons.NS, "received") != nil {
+		if m := xmpptest.NextMessage(t, cl); m.ChildText("", "body") != "to all" || m.Child(carbons.NS, "received") != nil {
 			t.Fatalf("%s got %s", cl.JID(), m)
 		}
 		marker(t, bob, cl, "m4")
 	}
 
 	// A higher priority on a takes bare-JID messages; b then gets a copy.
-	send(t, a, stanza.New(stanza.NSClient, "presence").Append(stanza.New(stanza.NSClient, "priority").AppendText("5")))
-	time.Sleep(100 * time.Millisecond) // let the presence be processed before bob writes
-	send(t, bob, stanza.NewMessage(stanza.TypeChat, "alice@localhost", "to the best"))
-	if m := next(t, a); m.ChildText("", "body") != "to the best" {
+	xmpptest.Send(t, a, stanza.New(stanza.NSClient, "presence").Append(stanza.New(stanza.NSClient, "priority").AppendText("5")))
+	xmpptest.Sync(t, a) // the presence is processed before bob writes
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, "alice@localhost", "to the best"))
+	if m := xmpptest.NextMessage(t, a); m.ChildText("", "body") != "to the best" {
 		t.Fatalf("a got %s", m)
 	}
-	carbon(t, b, next(t, b), carbons.Received, "to the best")
+	carbon(t, b, xmpptest.NextMessage(t, b), carbons.Received, "to the best")
 	marker(t, bob, c, "m5")
 
 	// <private/> with <no-copy/>: no copies either way.
 	priv := stanza.NewMessage(stanza.TypeChat, "bob@localhost", "secret out")
 	priv.Append(carbons.Private(), carbons.NoCopy())
-	send(t, a, priv)
-	next(t, bob)
+	xmpptest.Send(t, a, priv)
+	xmpptest.NextMessage(t, bob)
 	priv = stanza.NewMessage(stanza.TypeChat, a.JID().String(), "secret in")
 	priv.Append(carbons.Private(), carbons.NoCopy())
-	send(t, bob, priv)
-	next(t, a)
+	xmpptest.Send(t, bob, priv)
+	xmpptest.NextMessage(t, a)
 	marker(t, bob, b, "m6")
 
 	// Messages that are not instant messaging are not copied.
-	send(t, a, stanza.NewMessage(stanza.TypeNormal, "bob@localhost", "")) // normal without body
-	send(t, a, stanza.NewMessage(stanza.TypeHeadline, "bob@localhost", "news"))
-	next(t, bob)
-	next(t, bob)
+	xmpptest.Send(t, a, stanza.NewMessage(stanza.TypeNormal, "bob@localhost", "")) // normal without body
+	xmpptest.Send(t, a, stanza.NewMessage(stanza.TypeHeadline, "bob@localhost", "news"))
+	xmpptest.NextMessage(t, bob)
+	xmpptest.NextMessage(t, bob)
 	marker(t, bob, b, "m7")
 
 	// Disabled: b gets nothing any more, and disabling twice is fine.
@@ -180,10 +156,10 @@ func TestIntegrationCarbons(t *testing.T) {
 			t.Fatalf("disable: %v", err)
 		}
 	}
-	send(t, a, stanza.NewMessage(stanza.TypeChat, "bob@localhost", "after disable"))
-	next(t, bob)
-	send(t, bob, stanza.NewMessage(stanza.TypeChat, a.JID().String(), "after disable in"))
-	next(t, a)
+	xmpptest.Send(t, a, stanza.NewMessage(stanza.TypeChat, "bob@localhost", "after disable"))
+	xmpptest.NextMessage(t, bob)
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, a.JID().String(), "after disable in"))
+	xmpptest.NextMessage(t, a)
 	marker(t, bob, b, "m8")
 
 	// Only a session of the account may change its own state.

@@ -86,18 +86,14 @@ func TestLastActivityIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	ca.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	xmpptest.Eventually(t, "alice's logout status is recorded", func() bool {
 		n, status, err := query(cb, alice.String())
 		if err == nil && status == "Heading Home" {
 			if n > 5 {
 				t.Errorf("seconds since logout = %d", n)
 			}
-			break
+			return true
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("last activity after logout: %d %q %v", n, status, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return false
+	})
 }

@@ -23,7 +23,14 @@ const wait = 5 * time.Second
 
 func newServer(t *testing.T, opts ...xmpptest.Option) *xmpptest.Server {
 	t.Helper()
-	return xmpptest.NewServer(t, append([]xmpptest.Option{func(c *config.Config) {
+	return newServerWithClock(t, nil, opts...)
+}
+
+// newServerWithClock starts a server whose modules read the time from
+// clock (nil: the wall clock).
+func newServerWithClock(t *testing.T, clock *xmpptest.Clock, opts ...xmpptest.Option) *xmpptest.Server {
+	t.Helper()
+	return xmpptest.NewServerWithClock(t, clock, append([]xmpptest.Option{func(c *config.Config) {
 		var keep []config.Listener
 		for _, l := range c.Listeners {
 			if l.Type == config.ListenerC2S {
@@ -34,34 +41,11 @@ func newServer(t *testing.T, opts ...xmpptest.Option) *xmpptest.Server {
 	}}, opts...)...)
 }
 
-func send(t *testing.T, c *client.Client, st *stanza.Element) {
-	t.Helper()
-	if err := c.Send(xmpptest.Context(t, wait), st); err != nil {
-		t.Fatalf("send: %v", err)
-	}
-}
-
 func login(t *testing.T, s *xmpptest.Server, user, res string) *client.Client {
 	t.Helper()
 	c := s.Client(t, user, "pw", res)
-	send(t, c, stanza.New(stanza.NSClient, "presence"))
+	xmpptest.Send(t, c, stanza.New(stanza.NSClient, "presence"))
 	return c
-}
-
-// next returns the next message c receives, skipping presences.
-func next(t *testing.T, c *client.Client) *stanza.Element {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for {
-		st, err := c.Recv(ctx)
-		if err != nil {
-			t.Fatalf("%s: no message: %v", c.JID(), err)
-		}
-		if st.Name.Local == "message" {
-			return st
-		}
-	}
 }
 
 // chat sends a chat message and waits until the recipient client has it.
@@ -69,8 +53,8 @@ func chat(t *testing.T, from, to *client.Client, toJID, body string, extra ...*s
 	t.Helper()
 	m := stanza.NewMessage(stanza.TypeChat, toJID, body)
 	m.Append(extra...)
-	send(t, from, m)
-	got := next(t, to)
+	xmpptest.Send(t, from, m)
+	got := xmpptest.NextMessage(t, to)
 	if got.ChildText("", "body") != body {
 		t.Fatalf("%s got %s, want body %q", to.JID(), got, body)
 	}
@@ -171,12 +155,12 @@ func TestIntegrationArchiveOnceAndStanzaID(t *testing.T) {
 	// state alone, a <no-store/> message, then alice → bob again.
 	atBob := chat(t, a1, bob, "bob@localhost", "hello bob")
 	in := chat(t, bob, a1, "alice@localhost", "hello alice")
-	in2 := next(t, a2)
-	send(t, bob, stanza.NewMessage(stanza.TypeChat, "alice@localhost", "").Append(stanza.New("http://jabber.org/protocol/chatstates", "composing")))
-	next(t, a1)
-	next(t, a2)
+	in2 := xmpptest.NextMessage(t, a2)
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, "alice@localhost", "").Append(stanza.New("http://jabber.org/protocol/chatstates", "composing")))
+	xmpptest.NextMessage(t, a1)
+	xmpptest.NextMessage(t, a2)
 	chat(t, bob, a1, "alice@localhost", "do not keep", stanza.New("urn:xmpp:hints", "no-store"))
-	next(t, a2)
+	xmpptest.NextMessage(t, a2)
 	chat(t, a2, bob, "bob@localhost", "bye bob")
 
 	res, fin := mustQuery(t, a1, mam.NewQuery())
@@ -246,7 +230,8 @@ func TestIntegrationArchiveOnceAndStanzaID(t *testing.T) {
 }
 
 func TestIntegrationQueryFiltersAndPaging(t *testing.T) {
-	s := newServer(t)
+	clock := xmpptest.NewClock(time.Now())
+	s := newServerWithClock(t, clock)
 	s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "bob", "pw")
 	s.AddUser(t, "carol", "pw")
@@ -262,7 +247,7 @@ func TestIntegrationQueryFiltersAndPaging(t *testing.T) {
 			chat(t, bob, a, "alice@localhost", body)
 		}
 		all = append(all, body)
-		time.Sleep(5 * time.Millisecond) // distinct timestamps
+		clock.Step(time.Millisecond) // distinct timestamps
 	}
 	full, _ := mustQuery(t, a, mam.NewQuery())
 	if !slices.Equal(bodies(full), all) {
@@ -515,14 +500,10 @@ func TestIntegrationPrefsForgottenWithAccount(t *testing.T) {
 			break
 		}
 	}
-	deadline := time.Now().Add(wait)
-	for len(s.App.Router().Sessions().Sessions(alice)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the deleted account's session did not end")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // the session-ended callbacks run after the unbind
+	xmpptest.Eventually(t, "the deleted account's session ended", func() bool {
+		return len(s.App.Router().Sessions().Sessions(alice)) == 0
+	})
+	s.WaitSessionEnded(t, a.JID()) // the session-ended callbacks run after the unbind
 
 	s.AddUser(t, "alice", "pw")
 	a2 := login(t, s, "alice", "a")

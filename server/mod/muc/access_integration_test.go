@@ -53,7 +53,7 @@ func TestEntryRestrictions(t *testing.T) {
 	if res := admin(t, s, alice, "club", muc.Item{JID: "carol@" + s.Domain(), Affiliation: "none"}); res.Type() != stanza.TypeResult {
 		t.Fatal(res)
 	}
-	if st := expect(t, carol, "removal", presenceFrom(roomJID(s, "club", "carol"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusSelf, muc.StatusAffRemoved) {
+	if st := xmpptest.Expect(t, carol, "removal", presenceFrom(roomJID(s, "club", "carol"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusSelf, muc.StatusAffRemoved) {
 		t.Fatalf("membership revoked: %s", st)
 	}
 
@@ -73,11 +73,11 @@ func TestEntryRestrictions(t *testing.T) {
 	if res := admin(t, s, alice, "tiny", muc.Item{JID: "bob@" + s.Domain(), Affiliation: "outcast", Reason: "toad"}); res.Type() != stanza.TypeResult {
 		t.Fatal(res)
 	}
-	st = expect(t, bob, "ban", presenceFrom(roomJID(s, "tiny", "bob"), stanza.TypeUnavailable))
+	st = xmpptest.Expect(t, bob, "ban", presenceFrom(roomJID(s, "tiny", "bob"), stanza.TypeUnavailable))
 	if !hasCodes(st, muc.StatusSelf, muc.StatusBanned) || item(st).Affiliation != "outcast" || item(st).Reason != "toad" || item(st).Actor != "al" {
 		t.Fatalf("ban presence: %s", st)
 	}
-	if st := expect(t, alice, "ban seen", presenceFrom(roomJID(s, "tiny", "bob"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusBanned) {
+	if st := xmpptest.Expect(t, alice, "ban seen", presenceFrom(roomJID(s, "tiny", "bob"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusBanned) {
 		t.Fatal(st)
 	}
 	if st := join(t, s, bob, "tiny", "bob", "", nil); errCond(st) != stanza.Forbidden {
@@ -92,13 +92,13 @@ func TestEntryRestrictions(t *testing.T) {
 		t.Fatalf("outsider read the ban list: %s", res)
 	}
 	// Without <x/>, presence from a non-occupant is not a join.
-	send(t, dave, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "secret", "dave")))
-	if st := expect(t, dave, "ghost kick", presenceFrom(roomJID(s, "secret", "dave"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusSelf, muc.StatusKicked, muc.StatusTechnicalError) {
+	xmpptest.Send(t, dave, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "secret", "dave")))
+	if st := xmpptest.Expect(t, dave, "ghost kick", presenceFrom(roomJID(s, "secret", "dave"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusSelf, muc.StatusKicked, muc.StatusTechnicalError) {
 		t.Fatalf("presence without <x/>: %s", st)
 	}
 	// No nickname.
-	send(t, dave, muc.Join(jid.MustParse(roomJID(s, "secret", "")), "", nil))
-	if st := expect(t, dave, "error", func(st *stanza.Element) bool { return st.Type() == stanza.TypeError }); errCond(st) != stanza.JIDMalformed {
+	xmpptest.Send(t, dave, muc.Join(jid.MustParse(roomJID(s, "secret", "")), "", nil))
+	if st := xmpptest.Expect(t, dave, "error", func(st *stanza.Element) bool { return st.Type() == stanza.TypeError }); errCond(st) != stanza.JIDMalformed {
 		t.Fatalf("join without nick: %s", st)
 	}
 }
@@ -116,8 +116,8 @@ func TestModeration(t *testing.T) {
 		t.Fatalf("in a moderated room a newcomer is a visitor: %s", st)
 	}
 	joinSubject(t, s, carol, "stage", "carol")
-	send(t, bob, groupchat(roomJID(s, "stage", ""), "may I?"))
-	if st := expect(t, bob, "error", func(st *stanza.Element) bool { return st.Type() == stanza.TypeError }); errCond(st) != stanza.Forbidden {
+	xmpptest.Send(t, bob, groupchat(roomJID(s, "stage", ""), "may I?"))
+	if st := xmpptest.Expect(t, bob, "error", func(st *stanza.Element) bool { return st.Type() == stanza.TypeError }); errCond(st) != stanza.Forbidden {
 		t.Fatalf("visitor talking: %s", st)
 	}
 	// Voice for bob.
@@ -127,11 +127,11 @@ func TestModeration(t *testing.T) {
 	if res := admin(t, s, alice, "stage", muc.Item{Nick: "bob", Role: "participant"}); res.Type() != stanza.TypeResult {
 		t.Fatal(res)
 	}
-	if st := expect(t, carol, "voice", presenceFrom(roomJID(s, "stage", "bob"), "")); item(st).Role != "participant" {
+	if st := xmpptest.Expect(t, carol, "voice", presenceFrom(roomJID(s, "stage", "bob"), "")); item(st).Role != "participant" {
 		t.Fatalf("voice granted: %s", st)
 	}
-	send(t, bob, groupchat(roomJID(s, "stage", ""), "thank you"))
-	expect(t, carol, "bob speaks", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "thank you" })
+	xmpptest.Send(t, bob, groupchat(roomJID(s, "stage", ""), "thank you"))
+	xmpptest.Expect(t, carol, "bob speaks", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "thank you" })
 	// Role list.
 	list := mustIQ(t, alice, stanza.TypeGet, roomJID(s, "stage", ""), stanza.New(muc.NSAdmin, "query").Append(muc.Item{Role: "participant"}.Element(muc.NSAdmin)))
 	if it := list.Payload().ChildrenNamed(muc.NSAdmin, "item"); len(it) != 1 || it[0].Get("nick") != "bob" {
@@ -141,7 +141,7 @@ func TestModeration(t *testing.T) {
 	if res := admin(t, s, alice, "stage", muc.Item{JID: "bob@" + s.Domain(), Affiliation: "admin"}); res.Type() != stanza.TypeResult {
 		t.Fatal(res)
 	}
-	if st := expect(t, bob, "promotion", func(st *stanza.Element) bool {
+	if st := xmpptest.Expect(t, bob, "promotion", func(st *stanza.Element) bool {
 		return presenceFrom(roomJID(s, "stage", "bob"), "")(st) && item(st).Affiliation == "admin"
 	}); item(st).Role != "moderator" || !hasCodes(st, muc.StatusSelf) {
 		t.Fatalf("admin promotion: %s", st)
@@ -156,10 +156,10 @@ func TestModeration(t *testing.T) {
 	if res := admin(t, s, bob, "stage", muc.Item{Nick: "carol", Role: "none", Reason: "noise"}); res.Type() != stanza.TypeResult {
 		t.Fatal(res)
 	}
-	if st := expect(t, carol, "kick", presenceFrom(roomJID(s, "stage", "carol"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusSelf, muc.StatusKicked) || item(st).Reason != "noise" {
+	if st := xmpptest.Expect(t, carol, "kick", presenceFrom(roomJID(s, "stage", "carol"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusSelf, muc.StatusKicked) || item(st).Reason != "noise" {
 		t.Fatalf("kick: %s", st)
 	}
-	if st := expect(t, alice, "kick seen", presenceFrom(roomJID(s, "stage", "carol"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusKicked) {
+	if st := xmpptest.Expect(t, alice, "kick seen", presenceFrom(roomJID(s, "stage", "carol"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusKicked) {
 		t.Fatalf("kick seen: %s", st)
 	}
 	if res := admin(t, s, bob, "stage", muc.Item{Nick: "nobody", Role: "none"}); errCond(res) != stanza.ItemNotFound {
@@ -180,7 +180,7 @@ func TestModeration(t *testing.T) {
 		t.Fatalf("an admin destroyed the room: %s", res)
 	}
 	mustIQ(t, alice, stanza.TypeSet, roomJID(s, "stage", ""), dq)
-	st := expect(t, bob, "destroy", presenceFrom(roomJID(s, "stage", "bob"), stanza.TypeUnavailable))
+	st := xmpptest.Expect(t, bob, "destroy", presenceFrom(roomJID(s, "stage", "bob"), stanza.TypeUnavailable))
 	d := st.Child(muc.NSUser, "x").Child(muc.NSUser, "destroy")
 	if d == nil || d.Get("jid") != roomJID(s, "elsewhere", "") || d.ChildText(muc.NSUser, "reason") != "moving" {
 		t.Fatalf("destroy presence: %s", st)
@@ -200,7 +200,7 @@ func TestSessionEndLeavesRooms(t *testing.T) {
 		bob := s.Dial(t, s.ClientConfig(t, "bob", "pw", "phone"))
 		nick := []string{"closer", "breaker"}[i]
 		joinSubject(t, s, bob, "hall", nick)
-		expect(t, alice, "join", presenceFrom(roomJID(s, "hall", nick), ""))
+		xmpptest.Expect(t, alice, "join", presenceFrom(roomJID(s, "hall", nick), ""))
 		// The session ends without unavailable presence to the room:
 		// closed, or cut off.
 		if abort {
@@ -208,7 +208,7 @@ func TestSessionEndLeavesRooms(t *testing.T) {
 		} else {
 			_ = bob.Close()
 		}
-		expect(t, alice, "departure", presenceFrom(roomJID(s, "hall", nick), stanza.TypeUnavailable))
+		xmpptest.Expect(t, alice, "departure", presenceFrom(roomJID(s, "hall", nick), stanza.TypeUnavailable))
 	}
 	list := mustIQ(t, alice, stanza.TypeGet, roomJID(s, "hall", ""), stanza.New(muc.NSAdmin, "query").Append(muc.Item{Role: "participant"}.Element(muc.NSAdmin)))
 	if n := len(list.Payload().ChildrenNamed(muc.NSAdmin, "item")); n != 0 {
@@ -236,8 +236,8 @@ func TestKickOnErrorAndSelfPing(t *testing.T) {
 	// Bob's client bounces a groupchat message: he is removed with 333.
 	bounce := stanza.New(stanza.NSClient, "message", "to", roomJID(s, "ping", ""), "type", "error").
 		Append(stanza.Err(stanza.ServiceUnavailable).Element())
-	send(t, bob, bounce)
-	if st := expect(t, alice, "removal", presenceFrom(roomJID(s, "ping", "bob"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusTechnicalError) || hasCodes(st, muc.StatusKicked) {
+	xmpptest.Send(t, bob, bounce)
+	if st := xmpptest.Expect(t, alice, "removal", presenceFrom(roomJID(s, "ping", "bob"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusTechnicalError) || hasCodes(st, muc.StatusKicked) {
 		t.Fatalf("kick on error: %s", st)
 	}
 }
@@ -253,13 +253,13 @@ func TestInvitations(t *testing.T) {
 	create(t, s, alice, "party", "al", map[string][]string{"muc#roomconfig_membersonly": {"1"}})
 	// Invitations go to bare JIDs: the invitees are available.
 	for _, c := range []*client.Client{alice, bob, carol} {
-		send(t, c, stanza.New(stanza.NSClient, "presence"))
+		xmpptest.Send(t, c, stanza.New(stanza.NSClient, "presence"))
 	}
 	inv := stanza.New(stanza.NSClient, "message", "to", roomJID(s, "party", "")).Append(
 		stanza.New(muc.NSUser, "x").Append(stanza.New(muc.NSUser, "invite", "to", "bob@"+s.Domain()).
 			Append(stanza.New(muc.NSUser, "reason").AppendText("come"))))
-	send(t, alice, inv)
-	got := expect(t, bob, "invitation", func(st *stanza.Element) bool { return st.Child(muc.NSUser, "x") != nil })
+	xmpptest.Send(t, alice, inv)
+	got := xmpptest.Expect(t, bob, "invitation", func(st *stanza.Element) bool { return st.Child(muc.NSUser, "x") != nil })
 	i := got.Child(muc.NSUser, "x").Child(muc.NSUser, "invite")
 	if got.From() != roomJID(s, "party", "") || i == nil || i.Get("from") != alice.JID().String() || i.ChildText(muc.NSUser, "reason") != "come" {
 		t.Fatalf("mediated invitation: %s", got)
@@ -271,8 +271,8 @@ func TestInvitations(t *testing.T) {
 	// Decline goes back to the inviter.
 	dec := stanza.New(stanza.NSClient, "message", "to", roomJID(s, "party", "")).Append(
 		stanza.New(muc.NSUser, "x").Append(stanza.New(muc.NSUser, "decline", "to", alice.JID().Bare().String())))
-	send(t, carol, dec)
-	got = expect(t, alice, "decline", func(st *stanza.Element) bool {
+	xmpptest.Send(t, carol, dec)
+	got = xmpptest.Expect(t, alice, "decline", func(st *stanza.Element) bool {
 		x := st.Child(muc.NSUser, "x")
 		return x != nil && x.Child(muc.NSUser, "decline") != nil
 	})
@@ -282,8 +282,8 @@ func TestInvitations(t *testing.T) {
 	// A direct invitation (XEP-0249) passes from user to user.
 	di := stanza.NewMessage("", "carol@"+s.Domain(), "")
 	di.Append(muc.DirectInvite{Room: jid.MustParse(roomJID(s, "party", "")), Reason: "join us"}.Element())
-	send(t, alice, di)
-	got = expect(t, carol, "direct invitation", func(st *stanza.Element) bool { return st.Child(muc.NSConference, "x") != nil })
+	xmpptest.Send(t, alice, di)
+	got = xmpptest.Expect(t, carol, "direct invitation", func(st *stanza.Element) bool { return st.Child(muc.NSConference, "x") != nil })
 	if x := got.Child(muc.NSConference, "x"); x.Get("jid") != roomJID(s, "party", "") || x.Get("reason") != "join us" || got.From() != alice.JID().String() {
 		t.Fatalf("direct invitation: %s", got)
 	}
@@ -307,11 +307,11 @@ func TestPersistentRoomSurvivesRestart(t *testing.T) {
 		}
 		subj := stanza.New(stanza.NSClient, "message", "to", roomJID(s, "keep", ""), "type", "groupchat").
 			Append(stanza.New(stanza.NSClient, "subject").AppendText("Still here"))
-		send(t, alice, subj)
-		expect(t, alice, "subject", isSubject)
+		xmpptest.Send(t, alice, subj)
+		xmpptest.Expect(t, alice, "subject", isSubject)
 		// The owner leaves: a persistent room stays.
-		send(t, alice, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "keep", "al"), "type", "unavailable"))
-		expect(t, alice, "leave", presenceFrom(roomJID(s, "keep", "al"), stanza.TypeUnavailable))
+		xmpptest.Send(t, alice, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "keep", "al"), "type", "unavailable"))
+		xmpptest.Expect(t, alice, "leave", presenceFrom(roomJID(s, "keep", "al"), stanza.TypeUnavailable))
 		mustIQ(t, alice, stanza.TypeGet, roomJID(s, "keep", ""), stanza.New(disco.NSInfo, "query"))
 	})
 	s := xmpptest.NewServer(t, sameDir)
@@ -324,7 +324,7 @@ func TestPersistentRoomSurvivesRestart(t *testing.T) {
 	if self.Type() == stanza.TypeError || item(self).Affiliation != "member" || hasCodes(self, muc.StatusCreated) {
 		t.Fatalf("member joining after restart: %s", self)
 	}
-	if st := expect(t, bob, "subject", isSubject); st.ChildText(stanza.NSClient, "subject") != "Still here" || st.From() != roomJID(s, "keep", "al") {
+	if st := xmpptest.Expect(t, bob, "subject", isSubject); st.ChildText(stanza.NSClient, "subject") != "Still here" || st.From() != roomJID(s, "keep", "al") {
 		t.Fatalf("subject after restart: %s", st)
 	}
 	// The temporary room is gone: joining creates it afresh.

@@ -109,7 +109,7 @@ func TestJoinWithOwnPEPInterestDoesNotDeadlock(t *testing.T) {
 	alice := capableClient(t, s, "alice", "gajim", node)
 	publishOpen(t, alice.Client, node)
 	// alice's own resource gets its last item on publication; drain it.
-	expect(t, alice.Client, "own notification", func(st *stanza.Element) bool {
+	xmpptest.Expect(t, alice.Client, "own notification", func(st *stanza.Element) bool {
 		ev, err := xpubsub.ParseEvent(st)
 		return err == nil && ev.Node == node
 	})
@@ -121,28 +121,28 @@ func TestJoinWithOwnPEPInterestDoesNotDeadlock(t *testing.T) {
 
 	// The nick is taken: <conflict/>.
 	taken := jid.MustParse(roomJID(s, "den", "bob"))
-	send(t, alice.Client, alice.joinPresence(taken))
-	st := expect(t, alice.Client, "conflict", presenceFrom(taken.String(), stanza.TypeError))
+	xmpptest.Send(t, alice.Client, alice.joinPresence(taken))
+	st := xmpptest.Expect(t, alice.Client, "conflict", presenceFrom(taken.String(), stanza.TypeError))
 	if errCond(st) != stanza.Conflict {
 		t.Fatalf("join with a taken nick: %s", st)
 	}
 	// The retry with another nick gets the self-presence.
 	occ := jid.MustParse(roomJID(s, "den", "alice"))
-	send(t, alice.Client, alice.joinPresence(occ))
-	self := expect(t, alice.Client, "self-presence", func(st *stanza.Element) bool {
+	xmpptest.Send(t, alice.Client, alice.joinPresence(occ))
+	self := xmpptest.Expect(t, alice.Client, "self-presence", func(st *stanza.Element) bool {
 		return stanza.KindOf(st) == stanza.KindPresence && st.From() == occ.String() && hasCodes(st, muc.StatusSelf)
 	})
 	if self.Type() != "" {
 		t.Fatalf("self-presence = %s", self)
 	}
-	expect(t, alice.Client, "subject", isSubject)
+	xmpptest.Expect(t, alice.Client, "subject", isSubject)
 
 	// The room still answers both occupants.
 	mustIQ(t, bob, stanza.TypeGet, roomJID(s, "den", ""), stanza.New(disco.NSInfo, "query"))
 	mustIQ(t, alice.Client, stanza.TypeGet, roomJID(s, "den", ""), stanza.New(disco.NSInfo, "query"))
-	send(t, bob, groupchat(roomJID(s, "den", ""), "still here?"))
+	xmpptest.Send(t, bob, groupchat(roomJID(s, "den", ""), "still here?"))
 	for _, c := range []*client.Client{alice.Client, bob} {
-		expect(t, c, "the groupchat message", func(st *stanza.Element) bool {
+		xmpptest.Expect(t, c, "the groupchat message", func(st *stanza.Element) bool {
 			return st.From() == roomJID(s, "den", "bob") && st.ChildText(stanza.NSClient, "body") == "still here?"
 		})
 	}

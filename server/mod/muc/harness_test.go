@@ -1,7 +1,6 @@
 package muc_test
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -26,30 +25,6 @@ func roomJID(s *xmpptest.Server, room, nick string) string {
 		j += "/" + nick
 	}
 	return j
-}
-
-// send sends a stanza, failing the test on error.
-func send(t *testing.T, c *client.Client, st *stanza.Element) {
-	t.Helper()
-	if err := c.Send(xmpptest.Context(t, wait), st); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// expect reads stanzas until one matches.
-func expect(t *testing.T, c *client.Client, what string, match func(*stanza.Element) bool) *stanza.Element {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for {
-		st, err := c.Recv(ctx)
-		if err != nil {
-			t.Fatalf("%s: waiting for %s: %v", c.JID(), what, err)
-		}
-		if match(st) {
-			return st
-		}
-	}
 }
 
 // codes returns the muc#user status codes of a stanza.
@@ -87,8 +62,8 @@ func presenceFrom(from, typ string) func(*stanza.Element) bool {
 func join(t *testing.T, s *xmpptest.Server, c *client.Client, room, nick, password string, h *muc.History) *stanza.Element {
 	t.Helper()
 	occ := jid.MustParse(roomJID(s, room, nick))
-	send(t, c, muc.Join(occ, password, h))
-	return expect(t, c, "self-presence in "+room, func(st *stanza.Element) bool {
+	xmpptest.Send(t, c, muc.Join(occ, password, h))
+	return xmpptest.Expect(t, c, "self-presence in "+room, func(st *stanza.Element) bool {
 		return stanza.KindOf(st) == stanza.KindPresence && st.From() == occ.String() &&
 			(st.Type() == stanza.TypeError || hasCodes(st, muc.StatusSelf))
 	})
@@ -102,7 +77,7 @@ func joinSubject(t *testing.T, s *xmpptest.Server, c *client.Client, room, nick 
 	if self.Type() == stanza.TypeError {
 		t.Fatalf("%s could not join %s: %s", c.JID(), room, self)
 	}
-	expect(t, c, "subject", isSubject)
+	xmpptest.Expect(t, c, "subject", isSubject)
 	return self
 }
 

@@ -21,11 +21,11 @@ func TestHistoryBoundedInBytes(t *testing.T) {
 	s.AddUser(t, "alice", "pw")
 	alice := s.Client(t, "alice", "pw", "desk")
 	create(t, s, alice, "den", "al", nil)
-	expect(t, alice, "subject", isSubject)
+	xmpptest.Expect(t, alice, "subject", isSubject)
 	say := func(body string) {
 		t.Helper()
-		send(t, alice, groupchat(roomJID(s, "den", ""), body))
-		expect(t, alice, "own message", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == body })
+		xmpptest.Send(t, alice, groupchat(roomJID(s, "den", ""), body))
+		xmpptest.Expect(t, alice, "own message", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == body })
 	}
 	for i := range 10 {
 		say(strconv.Itoa(i) + " " + strings.Repeat("x", 1000))
@@ -67,7 +67,7 @@ func joinHistory(t *testing.T, s *xmpptest.Server, c *client.Client, room, nick 
 	}
 	var out []*stanza.Element
 	for {
-		st := expect(t, c, "history or subject", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindMessage })
+		st := xmpptest.Expect(t, c, "history or subject", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindMessage })
 		if isSubject(st) {
 			return out
 		}

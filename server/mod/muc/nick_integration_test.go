@@ -40,34 +40,34 @@ func TestNicknamesComparedPerRFC8266(t *testing.T) {
 	leaveRoom(t, s, bob, "den", cyr)
 
 	// The room shows the enforced nickname and says it changed it.
-	send(t, bob, muc.Join(jid.MustParse(roomJID(s, "den", " ｂｏｂ ")), "", nil))
-	self := expect(t, bob, "self-presence", func(st *stanza.Element) bool { return hasCodes(st, muc.StatusSelf) })
+	xmpptest.Send(t, bob, muc.Join(jid.MustParse(roomJID(s, "den", " ｂｏｂ ")), "", nil))
+	self := xmpptest.Expect(t, bob, "self-presence", func(st *stanza.Element) bool { return hasCodes(st, muc.StatusSelf) })
 	if self.Type() == stanza.TypeError || self.From() != roomJID(s, "den", "bob") || !hasCodes(self, muc.StatusSelf, muc.StatusNickAssigned) {
 		t.Fatalf("joining as \" ｂｏｂ \": self-presence %s, want from .../bob with 110 and 210", self)
 	}
-	expect(t, bob, "subject", isSubject)
-	expect(t, alice, "bob's presence", presenceFrom(roomJID(s, "den", "bob"), ""))
+	xmpptest.Expect(t, bob, "subject", isSubject)
+	xmpptest.Expect(t, alice, "bob's presence", presenceFrom(roomJID(s, "den", "bob"), ""))
 
 	// A private message to another spelling reaches the occupant.
 	pm := stanza.NewMessage(stanza.TypeChat, roomJID(s, "den", "ALICE"), "psst")
-	send(t, bob, pm)
-	got := expect(t, alice, "private message", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "psst" })
+	xmpptest.Send(t, bob, pm)
+	got := xmpptest.Expect(t, alice, "private message", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "psst" })
 	if got.From() != roomJID(s, "den", "bob") {
 		t.Fatalf("private message = %s", got)
 	}
 
 	// Changing one's nickname to another's spelling is a conflict.
 	joinSubject(t, s, carol, "den", "carol")
-	send(t, carol, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "den", "BOB")))
-	if st := expect(t, carol, "nick change error", presenceFrom(roomJID(s, "den", "BOB"), stanza.TypeError)); errCond(st) != stanza.Conflict {
+	xmpptest.Send(t, carol, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "den", "BOB")))
+	if st := xmpptest.Expect(t, carol, "nick change error", presenceFrom(roomJID(s, "den", "BOB"), stanza.TypeError)); errCond(st) != stanza.Conflict {
 		t.Fatalf("nick change to \"BOB\": %s", st)
 	}
 	// A reserved nickname (XEP-0045 §9.3) is reserved in every spelling.
 	if res := admin(t, s, alice, "den", muc.Item{JID: "bob@" + s.Domain(), Affiliation: "member", Nick: "Bobby"}); res.Type() != stanza.TypeResult {
 		t.Fatalf("reserving a nickname: %s", res)
 	}
-	send(t, carol, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "den", "bobby")))
-	if st := expect(t, carol, "nick change error", presenceFrom(roomJID(s, "den", "bobby"), stanza.TypeError)); errCond(st) != stanza.Conflict {
+	xmpptest.Send(t, carol, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "den", "bobby")))
+	if st := xmpptest.Expect(t, carol, "nick change error", presenceFrom(roomJID(s, "den", "bobby"), stanza.TypeError)); errCond(st) != stanza.Conflict {
 		t.Fatalf("nick change to a reserved nickname: %s", st)
 	}
 	// A nickname RFC 8266 refuses (empty once trimmed) is
@@ -80,8 +80,8 @@ func TestNicknamesComparedPerRFC8266(t *testing.T) {
 // leaveRoom sends unavailable presence and waits for the self-presence.
 func leaveRoom(t *testing.T, s *xmpptest.Server, c *client.Client, room, nick string) {
 	t.Helper()
-	send(t, c, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, room, nick), "type", stanza.TypeUnavailable))
-	expect(t, c, "leaving "+room, func(st *stanza.Element) bool {
+	xmpptest.Send(t, c, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, room, nick), "type", stanza.TypeUnavailable))
+	xmpptest.Expect(t, c, "leaving "+room, func(st *stanza.Element) bool {
 		return st.Type() == stanza.TypeUnavailable && hasCodes(st, muc.StatusSelf)
 	})
 }
@@ -98,27 +98,27 @@ func TestMultiSessionNick(t *testing.T) {
 	bob := s.Client(t, "bob", "pw", "pc")
 	al := roomJID(s, "den", "al")
 	create(t, s, desk, "den", "al", nil)
-	expect(t, desk, "subject", isSubject)
+	xmpptest.Expect(t, desk, "subject", isSubject)
 	joinSubject(t, s, bob, "den", "bob")
-	expect(t, desk, "bob's presence", presenceFrom(roomJID(s, "den", "bob"), ""))
+	xmpptest.Expect(t, desk, "bob's presence", presenceFrom(roomJID(s, "den", "bob"), ""))
 
 	// The phone joins under the same nickname: it gets bob's presence,
 	// then its own; the desk sees its occupant's presence again (110),
 	// bob sees an update of the same occupant.
-	send(t, phone, muc.Join(jid.MustParse(al), "", nil))
-	first := expect(t, phone, "presence", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindPresence })
+	xmpptest.Send(t, phone, muc.Join(jid.MustParse(al), "", nil))
+	first := xmpptest.Expect(t, phone, "presence", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindPresence })
 	if first.From() != roomJID(s, "den", "bob") {
 		t.Fatalf("phone's first presence = %s, want bob's", first)
 	}
-	self := expect(t, phone, "self-presence", presenceFrom(al, ""))
+	self := xmpptest.Expect(t, phone, "self-presence", presenceFrom(al, ""))
 	if !hasCodes(self, muc.StatusSelf) || item(self).Affiliation != "owner" {
 		t.Fatalf("phone's self-presence = %s", self)
 	}
-	expect(t, phone, "subject", isSubject)
-	if st := expect(t, desk, "own presence", presenceFrom(al, "")); !hasCodes(st, muc.StatusSelf) {
+	xmpptest.Expect(t, phone, "subject", isSubject)
+	if st := xmpptest.Expect(t, desk, "own presence", presenceFrom(al, "")); !hasCodes(st, muc.StatusSelf) {
 		t.Fatalf("desk got %s", st)
 	}
-	expect(t, bob, "al's presence", presenceFrom(al, ""))
+	xmpptest.Expect(t, bob, "al's presence", presenceFrom(al, ""))
 	info, err := disco.ParseInfo(mustIQ(t, bob, stanza.TypeGet, roomJID(s, "den", ""), stanza.New(disco.NSInfo, "query")).Payload())
 	if err != nil {
 		t.Fatal(err)
@@ -129,17 +129,17 @@ func TestMultiSessionNick(t *testing.T) {
 
 	// Both resources get the room's messages and the private ones; both
 	// may talk.
-	send(t, bob, groupchat(roomJID(s, "den", ""), "hi al"))
-	send(t, bob, stanza.NewMessage(stanza.TypeChat, al, "just you"))
+	xmpptest.Send(t, bob, groupchat(roomJID(s, "den", ""), "hi al"))
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, al, "just you"))
 	for _, c := range []*client.Client{desk, phone} {
-		expect(t, c, "groupchat", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "hi al" })
-		expect(t, c, "private message", func(st *stanza.Element) bool {
+		xmpptest.Expect(t, c, "groupchat", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "hi al" })
+		xmpptest.Expect(t, c, "private message", func(st *stanza.Element) bool {
 			return st.ChildText(stanza.NSClient, "body") == "just you" && st.From() == roomJID(s, "den", "bob")
 		})
 	}
-	send(t, phone, groupchat(roomJID(s, "den", ""), "from the phone"))
+	xmpptest.Send(t, phone, groupchat(roomJID(s, "den", ""), "from the phone"))
 	for _, c := range []*client.Client{desk, phone, bob} {
-		expect(t, c, "groupchat", func(st *stanza.Element) bool {
+		xmpptest.Expect(t, c, "groupchat", func(st *stanza.Element) bool {
 			return st.ChildText(stanza.NSClient, "body") == "from the phone" && st.From() == al
 		})
 	}
@@ -147,9 +147,9 @@ func TestMultiSessionNick(t *testing.T) {
 	// The phone leaves: it gets its unavailable self-presence; bob sees
 	// no departure, and the desk still gets the room's traffic.
 	leaveRoom(t, s, phone, "den", "al")
-	send(t, bob, groupchat(roomJID(s, "den", ""), "still there?"))
-	expect(t, desk, "groupchat", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "still there?" })
-	expect(t, bob, "own groupchat", func(st *stanza.Element) bool {
+	xmpptest.Send(t, bob, groupchat(roomJID(s, "den", ""), "still there?"))
+	xmpptest.Expect(t, desk, "groupchat", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "still there?" })
+	xmpptest.Expect(t, bob, "own groupchat", func(st *stanza.Element) bool {
 		if st.From() == al && st.Type() == stanza.TypeUnavailable {
 			t.Fatalf("bob saw al leave while the desk is still in: %s", st)
 		}
@@ -159,7 +159,7 @@ func TestMultiSessionNick(t *testing.T) {
 
 	// The desk leaves: now al is gone.
 	leaveRoom(t, s, desk, "den", "al")
-	expect(t, bob, "al leaving", presenceFrom(al, stanza.TypeUnavailable))
+	xmpptest.Expect(t, bob, "al leaving", presenceFrom(al, stanza.TypeUnavailable))
 }
 
 // noStanza fails if a stanza matching arrives within a short while.
@@ -192,23 +192,23 @@ func TestMultiSessionNickChange(t *testing.T) {
 	joinSubject(t, s, bob, "den", "bob")
 	joinSubject(t, s, phone, "den", "al")
 
-	send(t, phone, stanza.New(stanza.NSClient, "presence", "to", al2))
-	gone := expect(t, phone, "303", presenceFrom(al, stanza.TypeUnavailable))
+	xmpptest.Send(t, phone, stanza.New(stanza.NSClient, "presence", "to", al2))
+	gone := xmpptest.Expect(t, phone, "303", presenceFrom(al, stanza.TypeUnavailable))
 	if !hasCodes(gone, muc.StatusNewNick, muc.StatusSelf) || item(gone).Nick != "al2" {
 		t.Fatalf("phone's unavailable = %s", gone)
 	}
-	if self := expect(t, phone, "new self-presence", presenceFrom(al2, "")); !hasCodes(self, muc.StatusSelf) {
+	if self := xmpptest.Expect(t, phone, "new self-presence", presenceFrom(al2, "")); !hasCodes(self, muc.StatusSelf) {
 		t.Fatalf("phone's new self-presence = %s", self)
 	}
-	expect(t, bob, "al2 entering", func(st *stanza.Element) bool {
+	xmpptest.Expect(t, bob, "al2 entering", func(st *stanza.Element) bool {
 		if st.From() == al && st.Type() == stanza.TypeUnavailable {
 			t.Fatalf("bob saw al leave while the desk is still in: %s", st)
 		}
 		return st.From() == al2 && st.Type() == ""
 	})
-	send(t, bob, groupchat(roomJID(s, "den", ""), "two of you"))
+	xmpptest.Send(t, bob, groupchat(roomJID(s, "den", ""), "two of you"))
 	for _, c := range []*client.Client{desk, phone} {
-		expect(t, c, "groupchat", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "two of you" })
+		xmpptest.Expect(t, c, "groupchat", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "two of you" })
 	}
 	info, err := disco.ParseInfo(mustIQ(t, bob, stanza.TypeGet, roomJID(s, "den", ""), stanza.New(disco.NSInfo, "query")).Payload())
 	if err != nil {

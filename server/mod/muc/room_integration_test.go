@@ -92,20 +92,20 @@ func TestCreateJoinChatLeave(t *testing.T) {
 	if res := configure(t, s, alice, "den", nil); res.Type() != stanza.TypeResult {
 		t.Fatalf("instant room: %s", res)
 	}
-	expect(t, alice, "subject", isSubject)
+	xmpptest.Expect(t, alice, "subject", isSubject)
 
 	// Bob enters: first alice's presence, then his own with 110.
-	send(t, bob, muc.Join(s.JID(t, roomJID(s, "den", "bob")), "", nil))
-	first := expect(t, bob, "presence", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindPresence })
+	xmpptest.Send(t, bob, muc.Join(s.JID(t, roomJID(s, "den", "bob")), "", nil))
+	first := xmpptest.Expect(t, bob, "presence", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindPresence })
 	if first.From() != roomJID(s, "den", "al") || item(first).Affiliation != "owner" || item(first).JID != "" {
 		t.Fatalf("bob's first presence = %s (semi-anonymous: no real JID for participants)", first)
 	}
-	self = expect(t, bob, "self", presenceFrom(roomJID(s, "den", "bob"), ""))
+	self = xmpptest.Expect(t, bob, "self", presenceFrom(roomJID(s, "den", "bob"), ""))
 	if !hasCodes(self, muc.StatusSelf) || item(self).Role != "participant" || item(self).Affiliation != "none" {
 		t.Fatalf("bob's self-presence = %s", self)
 	}
-	expect(t, bob, "subject", isSubject)
-	seen := expect(t, alice, "bob's presence", presenceFrom(roomJID(s, "den", "bob"), ""))
+	xmpptest.Expect(t, bob, "subject", isSubject)
+	seen := xmpptest.Expect(t, alice, "bob's presence", presenceFrom(roomJID(s, "den", "bob"), ""))
 	if item(seen).JID != bob.JID().String() || hasCodes(seen, muc.StatusSelf) {
 		t.Fatalf("moderator sees %s, want bob's real JID and no 110", seen)
 	}
@@ -117,9 +117,9 @@ func TestCreateJoinChatLeave(t *testing.T) {
 	// Groupchat is reflected to every occupant with the id kept.
 	msg := groupchat(roomJID(s, "den", ""), "hello all")
 	msg.Set("id", "m1")
-	send(t, bob, msg)
+	xmpptest.Send(t, bob, msg)
 	for _, c := range []*client.Client{alice, bob} {
-		got := expect(t, c, "groupchat", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "hello all" })
+		got := xmpptest.Expect(t, c, "groupchat", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "hello all" })
 		if got.From() != roomJID(s, "den", "bob") || got.ID() != "m1" || got.Type() != stanza.TypeGroupchat || got.To() != c.JID().String() {
 			t.Fatalf("%s got %s", c.JID(), got)
 		}
@@ -127,17 +127,17 @@ func TestCreateJoinChatLeave(t *testing.T) {
 	// Subject: participants may not change it by default; moderators may.
 	subj := stanza.New(stanza.NSClient, "message", "to", roomJID(s, "den", ""), "type", "groupchat").
 		Append(stanza.New(stanza.NSClient, "subject").AppendText("Potions"))
-	send(t, bob, subj.Clone())
-	if st := expect(t, bob, "subject error", func(st *stanza.Element) bool { return st.Type() == stanza.TypeError }); errCond(st) != stanza.Forbidden {
+	xmpptest.Send(t, bob, subj.Clone())
+	if st := xmpptest.Expect(t, bob, "subject error", func(st *stanza.Element) bool { return st.Type() == stanza.TypeError }); errCond(st) != stanza.Forbidden {
 		t.Fatalf("participant subject change: %s", st)
 	}
-	send(t, alice, subj.Clone())
-	if st := expect(t, bob, "new subject", isSubject); st.From() != roomJID(s, "den", "al") || st.ChildText(stanza.NSClient, "subject") != "Potions" {
+	xmpptest.Send(t, alice, subj.Clone())
+	if st := xmpptest.Expect(t, bob, "new subject", isSubject); st.From() != roomJID(s, "den", "al") || st.ChildText(stanza.NSClient, "subject") != "Potions" {
 		t.Fatalf("subject broadcast = %s", st)
 	}
 	// A non-occupant may not talk in the room.
-	send(t, carol, groupchat(roomJID(s, "den", ""), "let me in"))
-	if st := expect(t, carol, "error", func(st *stanza.Element) bool { return st.Type() == stanza.TypeError }); errCond(st) != stanza.NotAcceptable {
+	xmpptest.Send(t, carol, groupchat(roomJID(s, "den", ""), "let me in"))
+	if st := xmpptest.Expect(t, carol, "error", func(st *stanza.Element) bool { return st.Type() == stanza.TypeError }); errCond(st) != stanza.NotAcceptable {
 		t.Fatalf("non-occupant groupchat: %s", st)
 	}
 
@@ -146,55 +146,55 @@ func TestCreateJoinChatLeave(t *testing.T) {
 	if self.Type() == stanza.TypeError {
 		t.Fatal(self)
 	}
-	h := expect(t, carol, "history", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindMessage })
+	h := xmpptest.Expect(t, carol, "history", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindMessage })
 	d := h.Child(muc.NSDelay, "delay")
 	if h.ChildText(stanza.NSClient, "body") != "hello all" || h.From() != roomJID(s, "den", "bob") || d == nil || d.Get("from") != roomJID(s, "den", "") {
 		t.Fatalf("history message = %s", h)
 	}
-	h2 := expect(t, carol, "subject change in history", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindMessage })
+	h2 := xmpptest.Expect(t, carol, "subject change in history", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindMessage })
 	if h2.ChildText(stanza.NSClient, "subject") != "Potions" || h2.Child(muc.NSDelay, "delay") == nil {
 		t.Fatalf("second history message = %s", h2)
 	}
-	if st := expect(t, carol, "subject", isSubject); st.ChildText(stanza.NSClient, "subject") != "Potions" || st.Child(muc.NSDelay, "delay") != nil {
+	if st := xmpptest.Expect(t, carol, "subject", isSubject); st.ChildText(stanza.NSClient, "subject") != "Potions" || st.Child(muc.NSDelay, "delay") != nil {
 		t.Fatalf("subject after history = %s", st)
 	}
 
 	// Private message from carol to bob, relayed from carol's occupant JID.
 	pm := stanza.NewMessage(stanza.TypeChat, roomJID(s, "den", "bob"), "psst")
-	send(t, carol, pm)
-	got := expect(t, bob, "private message", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "psst" })
+	xmpptest.Send(t, carol, pm)
+	got := xmpptest.Expect(t, bob, "private message", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "psst" })
 	if got.From() != roomJID(s, "den", "carol") || got.Type() != stanza.TypeChat || got.Child(muc.NSUser, "x") == nil {
 		t.Fatalf("private message = %s", got)
 	}
-	send(t, carol, stanza.NewMessage(stanza.TypeGroupchat, roomJID(s, "den", "bob"), "wrong type"))
-	if st := expect(t, carol, "error", func(st *stanza.Element) bool { return st.Type() == stanza.TypeError }); errCond(st) != stanza.BadRequest {
+	xmpptest.Send(t, carol, stanza.NewMessage(stanza.TypeGroupchat, roomJID(s, "den", "bob"), "wrong type"))
+	if st := xmpptest.Expect(t, carol, "error", func(st *stanza.Element) bool { return st.Type() == stanza.TypeError }); errCond(st) != stanza.BadRequest {
 		t.Fatalf("groupchat to an occupant: %s", st)
 	}
 
 	// Nick change: unavailable with 303 and the new nick, then available.
-	send(t, carol, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "den", "caz")))
-	un := expect(t, bob, "nick change", presenceFrom(roomJID(s, "den", "carol"), stanza.TypeUnavailable))
+	xmpptest.Send(t, carol, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "den", "caz")))
+	un := xmpptest.Expect(t, bob, "nick change", presenceFrom(roomJID(s, "den", "carol"), stanza.TypeUnavailable))
 	if !hasCodes(un, muc.StatusNewNick) || item(un).Nick != "caz" {
 		t.Fatalf("nick change presence = %s", un)
 	}
-	expect(t, bob, "new nick", presenceFrom(roomJID(s, "den", "caz"), ""))
-	expect(t, carol, "own new nick", func(st *stanza.Element) bool {
+	xmpptest.Expect(t, bob, "new nick", presenceFrom(roomJID(s, "den", "caz"), ""))
+	xmpptest.Expect(t, carol, "own new nick", func(st *stanza.Element) bool {
 		return st.From() == roomJID(s, "den", "caz") && hasCodes(st, muc.StatusSelf)
 	})
 
 	// Leaving: 110 to the leaver, plain unavailable to the others.
-	send(t, bob, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "den", "bob"), "type", "unavailable"))
-	if st := expect(t, bob, "own leave", presenceFrom(roomJID(s, "den", "bob"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusSelf) || item(st).Role != "none" {
+	xmpptest.Send(t, bob, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "den", "bob"), "type", "unavailable"))
+	if st := xmpptest.Expect(t, bob, "own leave", presenceFrom(roomJID(s, "den", "bob"), stanza.TypeUnavailable)); !hasCodes(st, muc.StatusSelf) || item(st).Role != "none" {
 		t.Fatalf("leave self-presence = %s", st)
 	}
-	if st := expect(t, alice, "bob leaves", presenceFrom(roomJID(s, "den", "bob"), stanza.TypeUnavailable)); hasCodes(st, muc.StatusSelf) {
+	if st := xmpptest.Expect(t, alice, "bob leaves", presenceFrom(roomJID(s, "den", "bob"), stanza.TypeUnavailable)); hasCodes(st, muc.StatusSelf) {
 		t.Fatalf("others got %s", st)
 	}
 
 	// The temporary room vanishes with its last occupant.
 	for nick, cl := range map[string]*client.Client{"al": alice, "caz": carol} {
-		send(t, cl, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "den", nick), "type", "unavailable"))
-		expect(t, cl, "leave", presenceFrom(roomJID(s, "den", nick), stanza.TypeUnavailable))
+		xmpptest.Send(t, cl, stanza.New(stanza.NSClient, "presence", "to", roomJID(s, "den", nick), "type", "unavailable"))
+		xmpptest.Expect(t, cl, "leave", presenceFrom(roomJID(s, "den", nick), stanza.TypeUnavailable))
 	}
 	if res := iq(t, alice, stanza.TypeGet, roomJID(s, "den", ""), stanza.New(disco.NSInfo, "query")); errCond(res) != stanza.ItemNotFound {
 		t.Fatalf("an emptied temporary room still answers: %s", res)
@@ -208,10 +208,10 @@ func TestHistoryRequests(t *testing.T) {
 	alice := s.Client(t, "alice", "pw", "desk")
 	create(t, s, alice, "log", "al", map[string][]string{"muc#maxhistoryfetch": {"5"}})
 	for i := range 8 {
-		send(t, alice, groupchat(roomJID(s, "log", ""), "msg "+strconv.Itoa(i)))
+		xmpptest.Send(t, alice, groupchat(roomJID(s, "log", ""), "msg "+strconv.Itoa(i)))
 	}
 	// The echo of the last message tells the room has them all.
-	expect(t, alice, "last echo", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "msg 7" })
+	xmpptest.Expect(t, alice, "last echo", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "msg 7" })
 
 	bodies := func(h *muc.History, nick string) []string {
 		bob := s.Client(t, "bob", "pw", nick)
@@ -221,7 +221,7 @@ func TestHistoryRequests(t *testing.T) {
 		}
 		var out []string
 		for {
-			st := expect(t, bob, "history or subject", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindMessage })
+			st := xmpptest.Expect(t, bob, "history or subject", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindMessage })
 			if isSubject(st) {
 				return out
 			}

@@ -226,7 +226,7 @@ func TestRoomsUnderStress(t *testing.T) {
 		for _, w := range watchers {
 			arrivals = append(arrivals, w.await(func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == body }))
 		}
-		send(t, owner, groupchat(roomJID(s, room, ""), body))
+		xmpptest.Send(t, owner, groupchat(roomJID(s, room, ""), body))
 		for i, ch := range arrivals {
 			select {
 			case <-ch:

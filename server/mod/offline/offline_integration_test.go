@@ -14,15 +14,6 @@ import (
 
 const wait = 5 * time.Second
 
-func send(t *testing.T, c *client.Client, st *stanza.Element) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if err := c.Send(ctx, st); err != nil {
-		t.Fatalf("send: %v", err)
-	}
-}
-
 func presence(prio string) *stanza.Element {
 	p := stanza.New(stanza.NSClient, "presence")
 	if prio != "" {
@@ -53,27 +44,27 @@ func TestIntegrationOfflineMessages(t *testing.T) {
 	alice := s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "bob", "pw")
 	b := s.Client(t, "bob", "pw", "b")
-	send(t, b, presence(""))
+	xmpptest.Send(t, b, presence(""))
 	for _, m := range []struct{ typ, body string }{
 		{stanza.TypeChat, "first"},
 		{stanza.TypeHeadline, "news"},
 		{stanza.TypeNormal, "second"},
 		{stanza.TypeChat, "third"},
 	} {
-		send(t, b, stanza.NewMessage(m.typ, alice.String(), m.body))
+		xmpptest.Send(t, b, stanza.NewMessage(m.typ, alice.String(), m.body))
 	}
 
 	// A negative-priority resource gets no bare-JID message, and does
 	// not flush the store.
 	neg := s.Client(t, "alice", "pw", "negative")
-	send(t, neg, presence("-1"))
-	send(t, b, stanza.NewMessage(stanza.TypeChat, alice.String(), "fourth"))
+	xmpptest.Send(t, neg, presence("-1"))
+	xmpptest.Send(t, b, stanza.NewMessage(stanza.TypeChat, alice.String(), "fourth"))
 	if got := messages(t, neg, 500*time.Millisecond); len(got) != 0 {
 		t.Fatalf("negative-priority resource got %d messages", len(got))
 	}
 
 	a := s.Client(t, "alice", "pw", "a")
-	send(t, a, presence(""))
+	xmpptest.Send(t, a, presence(""))
 	got := messages(t, a, time.Second)
 	want := []string{"first", "second", "third", "fourth"}
 	if len(got) != len(want) {
@@ -94,7 +85,7 @@ func TestIntegrationOfflineMessages(t *testing.T) {
 
 	// Delivered messages are gone: another login gets nothing.
 	a2 := s.Client(t, "alice", "pw", "a2")
-	send(t, a2, presence(""))
+	xmpptest.Send(t, a2, presence(""))
 	if got := messages(t, a2, 500*time.Millisecond); len(got) != 0 {
 		t.Errorf("messages delivered twice: %d", len(got))
 	}

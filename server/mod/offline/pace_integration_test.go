@@ -39,7 +39,7 @@ func TestIntegrationOfflineLargerThanSessionBudget(t *testing.T) {
 			m := s.Client(t, "mallory", "pw", "m")
 			filler := strings.Repeat("x", payload)
 			for i := range count {
-				send(t, m, stanza.NewMessage(stanza.TypeNormal, alice.String(), fmt.Sprintf("%d %s", i, filler)))
+				xmpptest.Send(t, m, stanza.NewMessage(stanza.TypeNormal, alice.String(), fmt.Sprintf("%d %s", i, filler)))
 			}
 			// mallory's messages are all stored once a round trip to the
 			// server has completed.
@@ -48,7 +48,7 @@ func TestIntegrationOfflineLargerThanSessionBudget(t *testing.T) {
 			cfg := s.ClientConfig(t, "alice", "pw", "a")
 			cfg.StreamManagement = sm
 			a := s.Dial(t, cfg)
-			send(t, a, presence(""))
+			xmpptest.Send(t, a, presence(""))
 			got := messages(t, a, 2*time.Second)
 			if len(got) != count {
 				t.Fatalf("got %d of %d stored messages", len(got), count)
@@ -62,7 +62,7 @@ func TestIntegrationOfflineLargerThanSessionBudget(t *testing.T) {
 			ping(t, a, s.Domain())
 			// Nothing delivered twice.
 			a2 := s.Client(t, "alice", "pw", "a2")
-			send(t, a2, presence(""))
+			xmpptest.Send(t, a2, presence(""))
 			if again := messages(t, a2, 500*time.Millisecond); len(again) != 0 {
 				t.Fatalf("%d messages delivered twice", len(again))
 			}

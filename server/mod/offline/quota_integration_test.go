@@ -41,10 +41,10 @@ func TestIntegrationOfflineBytesQuota(t *testing.T) {
 	alice := s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "bob", "pw")
 	b := s.Client(t, "bob", "pw", "b")
-	send(t, b, presence(""))
+	xmpptest.Send(t, b, presence(""))
 	body := strings.Repeat("x", 600) // about 800 bytes stored with the delay stamp
 	for _, n := range []string{"1", "2", "3"} {
-		send(t, b, stanza.NewMessage(stanza.TypeChat, alice.String(), n+body))
+		xmpptest.Send(t, b, stanza.NewMessage(stanza.TypeChat, alice.String(), n+body))
 	}
 	bounces := errorsFrom(t, b, 500*time.Millisecond)
 	if len(bounces) != 1 {
@@ -57,7 +57,7 @@ func TestIntegrationOfflineBytesQuota(t *testing.T) {
 		t.Fatalf("bounced message %.10q…, want the third", got)
 	}
 	a := s.Client(t, "alice", "pw", "a")
-	send(t, a, presence(""))
+	xmpptest.Send(t, a, presence(""))
 	got := messages(t, a, time.Second)
 	if len(got) != 2 || !strings.HasPrefix(got[0].ChildText("", "body"), "1") || !strings.HasPrefix(got[1].ChildText("", "body"), "2") {
 		t.Fatalf("alice got %d offline messages, want the first two", len(got))
@@ -74,8 +74,8 @@ func TestIntegrationOfflineDisabled(t *testing.T) {
 	alice := s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "bob", "pw")
 	b := s.Client(t, "bob", "pw", "b")
-	send(t, b, presence(""))
-	send(t, b, stanza.NewMessage(stanza.TypeChat, alice.String(), "hello"))
+	xmpptest.Send(t, b, presence(""))
+	xmpptest.Send(t, b, stanza.NewMessage(stanza.TypeChat, alice.String(), "hello"))
 	bounces := errorsFrom(t, b, 500*time.Millisecond)
 	if len(bounces) != 1 {
 		t.Fatalf("sender got %d bounces, want 1", len(bounces))
@@ -84,7 +84,7 @@ func TestIntegrationOfflineDisabled(t *testing.T) {
 		t.Fatalf("bounce = %s, want <service-unavailable/>", bounces[0])
 	}
 	a := s.Client(t, "alice", "pw", "a")
-	send(t, a, presence(""))
+	xmpptest.Send(t, a, presence(""))
 	if got := messages(t, a, 500*time.Millisecond); len(got) != 0 {
 		t.Fatalf("alice got %d messages with offline storage off", len(got))
 	}

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
 	xpubsub "github.com/parley-xmpp/parley/xmpp/pubsub"
@@ -69,7 +68,7 @@ func TestAvatarToVCardAndPresenceHash(t *testing.T) {
 	if err := alice.Send(xmpptest.Context(t, wait), stanza.New(stanza.NSClient, "presence")); err != nil {
 		t.Fatal(err)
 	}
-	p := expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
+	p := xmpptest.Expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
 		return st.Name.Local == "presence" && st.From() == alice.JID().String()
 	})
 	if got := p.Child(nsUpdate, "x").ChildText(nsUpdate, "photo"); got != id {
@@ -80,7 +79,7 @@ func TestAvatarToVCardAndPresenceHash(t *testing.T) {
 		Append(stanza.New(nsUpdate, "x").Append(stanza.New(nsUpdate, "photo")))); err != nil {
 		t.Fatal(err)
 	}
-	p = expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
+	p = xmpptest.Expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
 		return st.Name.Local == "presence" && st.From() == alice.JID().String()
 	})
 	if got := p.Child(nsUpdate, "x").ChildText(nsUpdate, "photo"); got != "" {
@@ -178,7 +177,7 @@ func TestBookmarksCompat(t *testing.T) {
 	set = stanza.New(nsLegacyBM, "storage").Append(stanza.New(nsLegacyBM, "conference", "jid", "orchard@muc.example", "name", "Orchard").
 		Append(stanza.New(nsLegacyBM, "password").AppendText("secret")))
 	mustIQ(t, alice, stanza.TypeSet, "", stanza.New(nsPrivate, "query").Append(set))
-	expect(t, other, "retraction", func(st *stanza.Element) bool {
+	xmpptest.Expect(t, other, "retraction", func(st *stanza.Element) bool {
 		ev, err := xpubsub.ParseEvent(st)
 		return err == nil && slices.Equal(ev.Retract, []string{"theplay@muc.example"})
 	})
@@ -234,14 +233,10 @@ func TestAvatarHashForgottenWithAccount(t *testing.T) {
 	mustIQ(t, alice, stanza.TypeSet, "", v)
 	remove := stanza.New("jabber:iq:register", "query").Append(stanza.New("jabber:iq:register", "remove"))
 	mustIQ(t, alice, stanza.TypeSet, "", remove)
-	deadline := time.Now().Add(wait)
-	for len(s.App.Router().Sessions().Sessions(aliceJID)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the deleted account's session did not end")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // the session-ended callbacks run after the unbind
+	xmpptest.Eventually(t, "the deleted account's session ended", func() bool {
+		return len(s.App.Router().Sessions().Sessions(aliceJID)) == 0
+	})
+	s.WaitSessionEnded(t, alice.JID()) // the session-ended callbacks run after the unbind
 
 	s.AddUser(t, "alice", "pw")
 	friends(t, s, aliceJID, bobJID)
@@ -250,7 +245,7 @@ func TestAvatarHashForgottenWithAccount(t *testing.T) {
 	if err := alice.Send(xmpptest.Context(t, wait), stanza.New(stanza.NSClient, "presence")); err != nil {
 		t.Fatal(err)
 	}
-	p := expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
+	p := xmpptest.Expect(t, bob, "alice's presence", func(st *stanza.Element) bool {
 		return st.Name.Local == "presence" && st.From() == alice.JID().String()
 	})
 	if x := p.Child(nsUpdate, "x"); x != nil {

@@ -82,26 +82,10 @@ func friends(t *testing.T, s *xmpptest.Server, a, b jid.JID, groups ...string) {
 	}
 }
 
-// expect reads incoming stanzas until one matches.
-func expect(t *testing.T, c *client.Client, what string, match func(*stanza.Element) bool) *stanza.Element {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for {
-		st, err := c.Recv(ctx)
-		if err != nil {
-			t.Fatalf("%s: waiting for %s: %v", c.JID(), what, err)
-		}
-		if match(st) {
-			return st
-		}
-	}
-}
-
 // event waits for a pubsub notification about node.
 func event(t *testing.T, c *client.Client, node string) (xpubsub.Event, *stanza.Element) {
 	t.Helper()
-	st := expect(t, c, "event on "+node, func(st *stanza.Element) bool {
+	st := xmpptest.Expect(t, c, "event on "+node, func(st *stanza.Element) bool {
 		ev, err := xpubsub.ParseEvent(st)
 		return st.Name.Local == "message" && err == nil && ev.Node == node
 	})

@@ -112,15 +112,6 @@ func iqError(t *testing.T, c *client.Client, iq *stanza.Element) stanza.Conditio
 	return se.Condition
 }
 
-func send(t *testing.T, c *client.Client, st *stanza.Element) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if err := c.Send(ctx, st); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // A message with a body for an account whose device is offline reaches
 // the app server as a summary; the body only when the user allowed it;
 // the publish options are passed on; disabling stops notifications; a
@@ -136,10 +127,10 @@ func TestPushNotifiesAppServer(t *testing.T) {
 	domain := s.Domain()
 
 	carol := s.Client(t, "carol", "pw", "phone")
-	send(t, carol, stanza.New(stanza.NSClient, "presence"))
+	xmpptest.Send(t, carol, stanza.New(stanza.NSClient, "presence"))
 	mustIQ(t, carol, enableIQ(service, "n1", form.Field{Var: "secret", Values: []string{"s3cr3t"}}))
 	// While the phone is connected, nothing is pushed.
-	send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "while online"))
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "while online"))
 	for {
 		el, err := carol.Recv(xmpptest.Context(t, wait))
 		if err != nil {
@@ -151,8 +142,8 @@ func TestPushNotifiesAppServer(t *testing.T) {
 	}
 	gone(t, s, carol)
 
-	send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "hello"))
-	send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "again"))
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "hello"))
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "again"))
 	counts := map[string]bool{}
 	for range 2 { // published concurrently: in either order
 		f, opts := summary(t, app.next(t), domain, "n1")
@@ -174,10 +165,10 @@ func TestPushNotifiesAppServer(t *testing.T) {
 
 	// Back online: the count restarts; the user now allows the body.
 	carol = s.Client(t, "carol", "pw", "phone")
-	send(t, carol, stanza.New(stanza.NSClient, "presence"))
+	xmpptest.Send(t, carol, stanza.New(stanza.NSClient, "presence"))
 	mustIQ(t, carol, enableIQ(service, "n1", form.Field{Var: push.FieldIncludeBody, Type: form.FieldBoolean, Values: []string{"true"}}))
 	gone(t, s, carol)
-	send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "with body"))
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "with body"))
 	f, opts := summary(t, app.next(t), domain, "n1")
 	if f.Field("message-count").Value() != "1" || f.Field("last-message-body").Value() != "with body" {
 		t.Fatalf("summary %+v", f.Fields)
@@ -192,23 +183,16 @@ func TestPushNotifiesAppServer(t *testing.T) {
 	app.refuse["bad"] = true
 	mustIQ(t, carol, enableIQ(service, "bad"))
 	gone(t, s, carol)
-	send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "to a refusing node"))
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "to a refusing node"))
 	summary(t, app.next(t), domain, "bad")
-	deadline := time.Now().Add(wait)
-	for {
+	xmpptest.Eventually(t, "a refusing service is disabled", func() bool {
 		regs, err := s.App.Stores().Push.PushRegistrations(context.Background(), carolJID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(regs) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("a refusing service is still enabled: %+v", regs)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "nobody to notify"))
+		return len(regs) == 0
+	})
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "nobody to notify"))
 	select {
 	case el := <-app.got:
 		t.Fatalf("notification after every service was disabled: %s", el)
@@ -263,13 +247,9 @@ func TestPushBadRequests(t *testing.T) {
 func gone(t *testing.T, s *xmpptest.Server, c *client.Client) {
 	t.Helper()
 	c.Close()
-	deadline := time.Now().Add(wait)
-	for s.App.Router().Sessions().Get(c.JID()) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is still bound", c.JID())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	xmpptest.Eventually(t, c.JID().String()+" is unbound", func() bool {
+		return s.App.Router().Sessions().Get(c.JID()) == nil
+	})
 }
 
 // A device whose session is detached (XEP-0198 hibernation) is notified
@@ -284,20 +264,14 @@ func TestPushNotifiesDetachedSession(t *testing.T) {
 	cfg := s.ClientConfig(t, "carol", "pw", "phone")
 	cfg.StreamManagement = true
 	carol := s.Dial(t, cfg)
-	send(t, carol, stanza.New(stanza.NSClient, "presence"))
+	xmpptest.Send(t, carol, stanza.New(stanza.NSClient, "presence"))
 	mustIQ(t, carol, enableIQ(app.c.JID().String(), "dev1", form.Field{Var: push.FieldIncludeBody, Values: []string{"1"}}))
 	carol.Abort()
-	deadline := time.Now().Add(wait)
-	for {
-		if ss := s.App.Router().Sessions().Get(carol.JID()); ss != nil && ss.Detached() {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the session was not detached")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	send(t, alice, stanza.NewMessage(stanza.TypeChat, carol.JID().Bare().String(), "wake up"))
+	xmpptest.Eventually(t, "the session is detached", func() bool {
+		ss := s.App.Router().Sessions().Get(carol.JID())
+		return ss != nil && ss.Detached()
+	})
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carol.JID().Bare().String(), "wake up"))
 	f, _ := summary(t, app.next(t), s.Domain(), "dev1")
 	if f.Field("last-message-body").Value() != "wake up" || f.Field("message-count").Value() != "1" {
 		t.Fatalf("summary %+v", f.Fields)
@@ -318,7 +292,7 @@ func TestPushNotifiesDetachedSession(t *testing.T) {
 			break
 		}
 	}
-	send(t, alice, stanza.NewMessage(stanza.TypeChat, carol.JID().Bare().String(), "while connected"))
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carol.JID().Bare().String(), "while connected"))
 	select {
 	case el := <-app.got:
 		t.Fatalf("notification while the device is connected: %s", el)
@@ -337,10 +311,10 @@ func TestPushForgottenWithAccount(t *testing.T) {
 	carolJID := s.JID(t, "carol")
 
 	carol := s.Client(t, "carol", "pw", "phone")
-	send(t, carol, stanza.New(stanza.NSClient, "presence"))
+	xmpptest.Send(t, carol, stanza.New(stanza.NSClient, "presence"))
 	mustIQ(t, carol, enableIQ(app.c.JID().String(), "n1"))
 	// A message while online: the registrations are looked up.
-	send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "while online"))
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "while online"))
 	for {
 		el, err := carol.Recv(xmpptest.Context(t, wait))
 		if err != nil {
@@ -352,17 +326,13 @@ func TestPushForgottenWithAccount(t *testing.T) {
 	}
 	remove := stanza.New("jabber:iq:register", "query").Append(stanza.New("jabber:iq:register", "remove"))
 	mustIQ(t, carol, stanza.NewIQ(stanza.TypeSet, "", "", remove))
-	deadline := time.Now().Add(wait)
-	for len(s.App.Router().Sessions().Sessions(carolJID)) > 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the deleted account's session did not end")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond) // the session-ended callbacks run after the unbind
+	xmpptest.Eventually(t, "the deleted account's session ended", func() bool {
+		return len(s.App.Router().Sessions().Sessions(carolJID)) == 0
+	})
+	s.WaitSessionEnded(t, carol.JID()) // the session-ended callbacks run after the unbind
 
 	s.AddUser(t, "carol", "pw")
-	send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "to the new carol"))
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "to the new carol"))
 	select {
 	case el := <-app.got:
 		t.Fatalf("the new account's message was pushed to the old account's service: %s", el)

@@ -24,38 +24,38 @@ func TestIntegrationDirectedPresenceCap(t *testing.T) {
 	d, _ := online(t, s, "carol", "d")
 	a, _ := online(t, s, "alice", "a")
 	x1, x2 := "x1@"+s.Domain(), "x2@"+s.Domain()
-	send(t, a, pres("", x1))
-	send(t, a, pres("", x2))
-	send(t, a, pres("", c.JID().String()))
-	expect(t, c, "directed presence within the cap", isPres("", a.JID().String()))
+	xmpptest.Send(t, a, pres("", x1))
+	xmpptest.Send(t, a, pres("", x2))
+	xmpptest.Send(t, a, pres("", c.JID().String()))
+	xmpptest.Expect(t, c, "directed presence within the cap", isPres("", a.JID().String()))
 
 	// A fourth entity: refused, with the error from it.
-	send(t, a, pres("", d.JID().String()))
-	e := expect(t, a, "the refusal", isPres(stanza.TypeError, d.JID().String()))
+	xmpptest.Send(t, a, pres("", d.JID().String()))
+	e := xmpptest.Expect(t, a, "the refusal", isPres(stanza.TypeError, d.JID().String()))
 	if se := stanza.ParseError(e); se == nil || se.Condition != stanza.PolicyViolation {
 		t.Fatalf("refusal %s, want <policy-violation/>", e)
 	}
 	// Again to one in the set: no error.
-	send(t, a, pres("", c.JID().String()))
-	expect(t, c, "directed presence to an entity in the set", isPres("", a.JID().String()))
+	xmpptest.Send(t, a, pres("", c.JID().String()))
+	xmpptest.Expect(t, c, "directed presence to an entity in the set", isPres("", a.JID().String()))
 	firstFromAlice(t, d, a, "marker 1")
 
 	// An unavailable frees a place.
-	send(t, a, pres(stanza.TypeUnavailable, x1))
-	send(t, a, pres("", d.JID().String()))
-	expect(t, d, "directed presence once a place is free", isPres("", a.JID().String()))
+	xmpptest.Send(t, a, pres(stanza.TypeUnavailable, x1))
+	xmpptest.Send(t, a, pres("", d.JID().String()))
+	xmpptest.Expect(t, d, "directed presence once a place is free", isPres("", a.JID().String()))
 
 	// At logout, both carol's resources learn alice is gone.
 	a.Close()
-	expect(t, c, "unavailable at logout", isPres(stanza.TypeUnavailable, a.JID().String()))
-	expect(t, d, "unavailable at logout", isPres(stanza.TypeUnavailable, a.JID().String()))
+	xmpptest.Expect(t, c, "unavailable at logout", isPres(stanza.TypeUnavailable, a.JID().String()))
+	xmpptest.Expect(t, d, "unavailable at logout", isPres(stanza.TypeUnavailable, a.JID().String()))
 }
 
 // firstFromAlice sends a message from a to to and checks that it is the
 // first stanza to receives from a: nothing refused reached it before.
 func firstFromAlice(t *testing.T, to, a *client.Client, body string) {
 	t.Helper()
-	send(t, a, stanza.NewMessage(stanza.TypeChat, to.JID().String(), body))
+	xmpptest.Send(t, a, stanza.NewMessage(stanza.TypeChat, to.JID().String(), body))
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	for {

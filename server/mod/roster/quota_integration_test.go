@@ -48,8 +48,8 @@ func TestIntegrationRosterQuota(t *testing.T) {
 	if err := setRoster(a, xroster.Item{JID: jid.MustParse("c1@example.net"), Name: "renamed"}); err != nil {
 		t.Fatalf("changing an item of a full roster: %v", err)
 	}
-	send(t, a, pres(stanza.TypeSubscribe, "c4@example.net"))
-	e := expect(t, a, "the refused subscription", isPres(stanza.TypeError, "c4@example.net"))
+	xmpptest.Send(t, a, pres(stanza.TypeSubscribe, "c4@example.net"))
+	e := xmpptest.Expect(t, a, "the refused subscription", isPres(stanza.TypeError, "c4@example.net"))
 	if se := stanza.ParseError(e); se == nil || se.Condition != stanza.PolicyViolation {
 		t.Fatalf("refused subscription = %s, want <policy-violation/>", e)
 	}
@@ -73,14 +73,14 @@ func TestIntegrationPendingSubscriptionQuota(t *testing.T) {
 	}
 	for i, u := range senders {
 		c, _ := online(t, s, u, "r")
-		send(t, c, pres(stanza.TypeSubscribe, eve.String()))
+		xmpptest.Send(t, c, pres(stanza.TypeSubscribe, eve.String()))
 		if i < 2 {
 			// A repeated request from someone already pending is kept.
-			send(t, c, pres(stanza.TypeSubscribe, eve.String()))
+			xmpptest.Send(t, c, pres(stanza.TypeSubscribe, eve.String()))
 			noError(t, c)
 			continue
 		}
-		e := expect(t, c, "the bounced request", isPres(stanza.TypeError, eve.String()))
+		e := xmpptest.Expect(t, c, "the bounced request", isPres(stanza.TypeError, eve.String()))
 		if se := stanza.ParseError(e); se == nil || se.Condition != stanza.ResourceConstraint {
 			t.Fatalf("request over the quota = %s, want <resource-constraint/>", e)
 		}
@@ -88,7 +88,7 @@ func TestIntegrationPendingSubscriptionQuota(t *testing.T) {
 	ev, _ := online(t, s, "eve", "e")
 	got := map[string]bool{}
 	for range 2 {
-		p := expect(t, ev, "a stored request", func(st *stanza.Element) bool {
+		p := xmpptest.Expect(t, ev, "a stored request", func(st *stanza.Element) bool {
 			return st.Name.Local == "presence" && st.Type() == stanza.TypeSubscribe
 		})
 		got[p.From()] = true

@@ -25,22 +25,6 @@ func pres(typ, to string) *stanza.Element {
 	return p
 }
 
-// expect reads incoming stanzas until one matches, failing on timeout.
-func expect(t *testing.T, c *client.Client, what string, match func(*stanza.Element) bool) *stanza.Element {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for {
-		st, err := c.Recv(ctx)
-		if err != nil {
-			t.Fatalf("%s: waiting for %s: %v", c.JID(), what, err)
-		}
-		if match(st) {
-			return st
-		}
-	}
-}
-
 func isPres(typ, from string) func(*stanza.Element) bool {
 	return func(st *stanza.Element) bool {
 		return st.Name.Local == "presence" && st.Type() == typ && st.From() == from
@@ -88,22 +72,13 @@ func setRoster(c *client.Client, it xroster.Item) error {
 	return err
 }
 
-func send(t *testing.T, c *client.Client, st *stanza.Element) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	if err := c.Send(ctx, st); err != nil {
-		t.Fatalf("send: %v", err)
-	}
-}
-
 // online logs in, fetches the roster and sends initial presence.
 func online(t *testing.T, s *xmpptest.Server, user, res string) (*client.Client, <-chan *xroster.Query) {
 	t.Helper()
 	c := s.Client(t, user, "pw", res)
 	ch := pushes(c)
 	getRoster(t, c, &xroster.Query{})
-	send(t, c, pres("", ""))
+	xmpptest.Send(t, c, pres("", ""))
 	return c, ch
 }
 
@@ -152,19 +127,19 @@ func TestIntegrationSubscriptionHandshake(t *testing.T) {
 	a, ap := online(t, s, "alice", "a")
 	b, bp := online(t, s, "bob", "b")
 
-	send(t, a, pres(stanza.TypeSubscribe, bob.String()))
+	xmpptest.Send(t, a, pres(stanza.TypeSubscribe, bob.String()))
 	if q := nextPush(t, ap); q.Items[0].Ask != xroster.AskSub {
 		t.Errorf("alice's push after subscribe: %+v", q.Items[0])
 	}
-	expect(t, b, "alice's request", isPres(stanza.TypeSubscribe, alice.String()))
-	send(t, b, pres(stanza.TypeSubscribed, alice.String()))
-	expect(t, a, "bob's approval", isPres(stanza.TypeSubscribed, bob.String()))
-	expect(t, a, "bob's presence", isPres("", b.JID().String()))
+	xmpptest.Expect(t, b, "alice's request", isPres(stanza.TypeSubscribe, alice.String()))
+	xmpptest.Send(t, b, pres(stanza.TypeSubscribed, alice.String()))
+	xmpptest.Expect(t, a, "bob's approval", isPres(stanza.TypeSubscribed, bob.String()))
+	xmpptest.Expect(t, a, "bob's presence", isPres("", b.JID().String()))
 
-	send(t, b, pres(stanza.TypeSubscribe, alice.String()))
-	expect(t, a, "bob's request", isPres(stanza.TypeSubscribe, bob.String()))
-	send(t, a, pres(stanza.TypeSubscribed, bob.String()))
-	expect(t, b, "alice's presence", isPres("", a.JID().String()))
+	xmpptest.Send(t, b, pres(stanza.TypeSubscribe, alice.String()))
+	xmpptest.Expect(t, a, "bob's request", isPres(stanza.TypeSubscribe, bob.String()))
+	xmpptest.Send(t, a, pres(stanza.TypeSubscribed, bob.String()))
+	xmpptest.Expect(t, b, "alice's presence", isPres("", a.JID().String()))
 
 	final := func(ch <-chan *xroster.Query) string {
 		var last string
@@ -185,18 +160,18 @@ func TestIntegrationSubscriptionHandshake(t *testing.T) {
 	}
 	// Probe on login: a new resource of alice sees bob.
 	a2 := s.Client(t, "alice", "pw", "a2")
-	send(t, a2, pres("", ""))
-	expect(t, a2, "bob's presence from the probe", isPres("", b.JID().String()))
+	xmpptest.Send(t, a2, pres("", ""))
+	xmpptest.Expect(t, a2, "bob's presence from the probe", isPres("", b.JID().String()))
 }
 
 func TestIntegrationRequestWhileOffline(t *testing.T) {
 	s := newServer(t)
 	alice, _ := s.AddUser(t, "alice", "pw"), s.AddUser(t, "bob", "pw")
 	a, _ := online(t, s, "alice", "a")
-	send(t, a, pres(stanza.TypeSubscribe, s.JID(t, "bob").String()))
-	time.Sleep(200 * time.Millisecond)
+	xmpptest.Send(t, a, pres(stanza.TypeSubscribe, s.JID(t, "bob").String()))
+	xmpptest.Sync(t, a) // the request is stored before bob logs in
 	b, _ := online(t, s, "bob", "b")
-	expect(t, b, "the stored request", isPres(stanza.TypeSubscribe, alice.String()))
+	xmpptest.Expect(t, b, "the stored request", isPres(stanza.TypeSubscribe, alice.String()))
 }
 
 func TestIntegrationPreApproval(t *testing.T) {
@@ -206,14 +181,14 @@ func TestIntegrationPreApproval(t *testing.T) {
 	if c := b.Features(); c == nil || c.Child(xroster.NSPreApproval, "sub") == nil || c.Child(xroster.NSVersioning, "ver") == nil {
 		t.Errorf("stream features lack pre-approval or versioning: %v", c)
 	}
-	send(t, b, pres(stanza.TypeSubscribed, alice.String()))
+	xmpptest.Send(t, b, pres(stanza.TypeSubscribed, alice.String()))
 	if q := nextPush(t, bp); !q.Items[0].Approved {
 		t.Fatalf("no approved push: %+v", q.Items[0])
 	}
 	a, _ := online(t, s, "alice", "a")
-	send(t, a, pres(stanza.TypeSubscribe, bob.String()))
-	expect(t, a, "the automatic approval", isPres(stanza.TypeSubscribed, bob.String()))
-	expect(t, a, "bob's presence", isPres("", b.JID().String()))
+	xmpptest.Send(t, a, pres(stanza.TypeSubscribe, bob.String()))
+	xmpptest.Expect(t, a, "the automatic approval", isPres(stanza.TypeSubscribed, bob.String()))
+	xmpptest.Expect(t, a, "bob's presence", isPres("", b.JID().String()))
 	if q := nextPush(t, bp); q.Items[0].Subscription != xroster.SubFrom {
 		t.Errorf("bob's push: %+v", q.Items[0])
 	}
@@ -225,10 +200,10 @@ func TestIntegrationDirectedPresenceAtLogout(t *testing.T) {
 	s.AddUser(t, "carol", "pw")
 	c, _ := online(t, s, "carol", "c")
 	a, _ := online(t, s, "alice", "a")
-	send(t, a, pres("", c.JID().String()))
-	expect(t, c, "directed presence", isPres("", a.JID().String()))
+	xmpptest.Send(t, a, pres("", c.JID().String()))
+	xmpptest.Expect(t, c, "directed presence", isPres("", a.JID().String()))
 	a.Close()
-	expect(t, c, "unavailable at logout", isPres(stanza.TypeUnavailable, a.JID().String()))
+	xmpptest.Expect(t, c, "unavailable at logout", isPres(stanza.TypeUnavailable, a.JID().String()))
 }
 
 // cutter is a TCP proxy whose connections can be cut, to end a session
@@ -286,18 +261,18 @@ func TestIntegrationAbruptDisconnect(t *testing.T) {
 	a := s.Dial(t, cfg)
 	pushes(a)
 	getRoster(t, a, &xroster.Query{})
-	send(t, a, pres("", ""))
+	xmpptest.Send(t, a, pres("", ""))
 	// Mutual subscription.
-	send(t, a, pres(stanza.TypeSubscribe, bob.String()))
-	expect(t, b, "request", isPres(stanza.TypeSubscribe, alice.String()))
-	send(t, b, pres(stanza.TypeSubscribed, alice.String()))
-	send(t, b, pres(stanza.TypeSubscribe, alice.String()))
-	expect(t, a, "request", isPres(stanza.TypeSubscribe, bob.String()))
-	send(t, a, pres(stanza.TypeSubscribed, bob.String()))
-	expect(t, b, "alice's presence", isPres("", a.JID().String()))
+	xmpptest.Send(t, a, pres(stanza.TypeSubscribe, bob.String()))
+	xmpptest.Expect(t, b, "request", isPres(stanza.TypeSubscribe, alice.String()))
+	xmpptest.Send(t, b, pres(stanza.TypeSubscribed, alice.String()))
+	xmpptest.Send(t, b, pres(stanza.TypeSubscribe, alice.String()))
+	xmpptest.Expect(t, a, "request", isPres(stanza.TypeSubscribe, bob.String()))
+	xmpptest.Send(t, a, pres(stanza.TypeSubscribed, bob.String()))
+	xmpptest.Expect(t, b, "alice's presence", isPres("", a.JID().String()))
 
 	cu.cut()
-	expect(t, b, "unavailable after the connection broke", isPres(stanza.TypeUnavailable, a.JID().String()))
+	xmpptest.Expect(t, b, "unavailable after the connection broke", isPres(stanza.TypeUnavailable, a.JID().String()))
 }
 
 // newServer starts a test server with only its STARTTLS listener: these
