@@ -1,0 +1,35 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
+)
+
+// dialect is how the shared SQL is written for PostgreSQL.
+func dialect() sqlcommon.Dialect {
+	return sqlcommon.Dialect{Name: "postgres", Numbered: true, UserColumn: "username", Arrays: true}
+}
+
+// shared adapts a transaction or the pool (a querier) to
+// sqlcommon.Querier.
+type shared struct{ q reader }
+
+// reader is what pgx.Tx and querier have in common for reading.
+type reader interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func (q shared) QueryRow(ctx context.Context, text string, args ...any) sqlcommon.Row {
+	return q.q.QueryRow(ctx, text, args...)
+}
+
+func (q shared) Query(ctx context.Context, text string, args ...any) (sqlcommon.Rows, error) {
+	return q.q.Query(ctx, text, args...)
+}
+
+func (shared) NoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }

@@ -1,0 +1,114 @@
+package sqlcommon
+
+import (
+	"context"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Dialect is what the shared SQL needs to know of a backend.
+type Dialect struct {
+	// Name prefixes error messages ("sqlite", "postgres").
+	Name string
+	// Numbered placeholders: '$1, $2, …' instead of '?'.
+	Numbered bool
+	// UserColumn names the column holding the owner's bare JID ("user"
+	// in SQLite, "username" in PostgreSQL where user is reserved).
+	UserColumn string
+	// Arrays: the backend takes a []string argument for "col = ANY(?)";
+	// otherwise a list is written as "col IN (?, ?, …)".
+	Arrays bool
+	// NoLimit is the LIMIT that means "no limit", or "" when the clause is
+	// left out instead.
+	NoLimit string
+}
+
+// Row is one result row: *sql.Row, *sql.Rows, pgx.Row and pgx.Rows all
+// have this method.
+type Row interface{ Scan(dest ...any) error }
+
+// Rows is a result set being read.
+type Rows interface {
+	Row
+	Next() bool
+	Err() error
+	Close()
+}
+
+// Querier runs read queries, in a transaction or not; each backend adapts
+// its driver to it.
+type Querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) Row
+	Query(ctx context.Context, sql string, args ...any) (Rows, error)
+	// NoRows reports whether err is the driver's "no rows" error.
+	NoRows(err error) bool
+}
+
+// Filter is a WHERE clause and its arguments, written with '?' and
+// renumbered for the dialect as conditions are added. A Filter is a
+// value: And returns a new one and leaves the receiver as it was.
+type Filter struct {
+	d     Dialect
+	where string
+	args  []any
+}
+
+// Where starts a filter with cond.
+func (d Dialect) Where(cond string, args ...any) Filter {
+	return Filter{d: d}.add("", cond, args)
+}
+
+// And returns f with cond added.
+func (f Filter) And(cond string, args ...any) Filter {
+	return f.add(" AND ", cond, args)
+}
+
+func (f Filter) add(sep, cond string, args []any) Filter {
+	out := Filter{d: f.d, args: append(slices.Clip(f.args), args...)}
+	out.where = f.where + sep + f.d.bind(cond, len(f.args))
+	return out
+}
+
+// SQL is the text of the clause.
+func (f Filter) SQL() string { return f.where }
+
+// Args are its arguments, in the order of the placeholders; appending to
+// the result does not change f.
+func (f Filter) Args() []any { return slices.Clip(f.args) }
+
+// Placeholder is the mark of the n-th argument (from 1).
+func (d Dialect) Placeholder(n int) string {
+	if d.Numbered {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?"
+}
+
+// bind renumbers the '?' of cond for the dialect, the first one being
+// argument after+1.
+func (d Dialect) bind(cond string, after int) string {
+	if !d.Numbered || !strings.Contains(cond, "?") {
+		return cond
+	}
+	var b strings.Builder
+	for i, part := range strings.Split(cond, "?") {
+		if i > 0 {
+			b.WriteString(d.Placeholder(after + i))
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+// In is the condition "col is one of vals" and its arguments.
+func (d Dialect) In(col string, vals []string) (string, []any) {
+	if d.Arrays {
+		return col + " = ANY(?)", []any{vals}
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return col + " IN (" + strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ") + ")", args
+}
