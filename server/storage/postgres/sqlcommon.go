@@ -11,7 +11,7 @@ import (
 
 // dialect is how the shared SQL is written for PostgreSQL.
 func dialect() sqlcommon.Dialect {
-	return sqlcommon.Dialect{Name: "postgres", Numbered: true, UserColumn: "username", Arrays: true}
+	return sqlcommon.Dialect{Name: "postgres", Numbered: true, UserColumn: "username", Arrays: true, NullLimit: true}
 }
 
 // shared adapts a transaction or the pool (a querier) to
@@ -33,3 +33,19 @@ func (q shared) Query(ctx context.Context, text string, args ...any) (sqlcommon.
 }
 
 func (shared) NoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+// writer adapts a querier to sqlcommon.Execer.
+type writer struct{ q querier }
+
+func (w writer) Exec(ctx context.Context, text string, args ...any) (int64, error) {
+	tag, err := w.q.Exec(ctx, text, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// pubsub is the shared part of the pubsub store.
+func (db *DB) pubsub() sqlcommon.PubSub {
+	return sqlcommon.PubSub{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
+}

@@ -126,8 +126,8 @@ func (d Dialect) QueryArchive(ctx context.Context, db Querier, u string, q stora
 	case q.Max > 0:
 		args = append(args, q.Max+1) // one more tells whether the page is the last
 		text += " LIMIT " + d.Placeholder(len(args))
-	case d.NoLimit != "":
-		text += " LIMIT " + d.NoLimit
+	case !d.NullLimit:
+		text += " LIMIT -1" // SQLite's OFFSET needs a LIMIT
 	}
 	args = append(args, offset)
 	text += " OFFSET " + d.Placeholder(len(args))

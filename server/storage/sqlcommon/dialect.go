@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/parley-xmpp/parley/server/storage"
 )
 
 // Dialect is what the shared SQL needs to know of a backend.
@@ -19,14 +21,20 @@ type Dialect struct {
 	// Arrays: the backend takes a []string argument for "col = ANY(?)";
 	// otherwise a list is written as "col IN (?, ?, …)".
 	Arrays bool
-	// NoLimit is the LIMIT that means "no limit", or "" when the clause is
-	// left out instead.
-	NoLimit string
+	// NullLimit: LIMIT NULL means "no limit" (PostgreSQL); otherwise it
+	// is LIMIT -1 (SQLite).
+	NullLimit bool
 }
 
-// Row is one result row: *sql.Row, *sql.Rows, pgx.Row and pgx.Rows all
-// have this method.
-type Row interface{ Scan(dest ...any) error }
+// Execer runs statements that change rows, and returns how many rows
+// they changed; each backend adapts its write path to it.
+type Execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (int64, error)
+}
+
+// Row is one result row (storage.Row): *sql.Row, *sql.Rows, pgx.Row and
+// pgx.Rows all have its Scan.
+type Row = storage.Row
 
 // Rows is a result set being read.
 type Rows interface {
@@ -99,6 +107,45 @@ func (d Dialect) bind(cond string, after int) string {
 		b.WriteString(part)
 	}
 	return b.String()
+}
+
+// SQL writes text, a statement with '?' placeholders and the owner's
+// column written {user}, in the dialect.
+func (d Dialect) SQL(text string) string {
+	return d.bind(strings.ReplaceAll(text, "{user}", d.UserColumn), 0)
+}
+
+// LimitArg is the argument of "LIMIT ?" that takes n rows, or every row
+// when n <= 0.
+func (d Dialect) LimitArg(n int) any {
+	switch {
+	case n > 0:
+		return n
+	case d.NullLimit:
+		return nil
+	}
+	return -1
+}
+
+// Collect reads every row of a query with scan.
+func Collect[T any](ctx context.Context, db Querier, scan func(Row) (T, error), text string, args ...any) ([]T, error) {
+	rows, err := db.Query(ctx, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // In is the condition "col is one of vals" and its arguments.

@@ -10,7 +10,7 @@ import (
 
 // dialect is how the shared SQL is written for SQLite.
 func dialect() sqlcommon.Dialect {
-	return sqlcommon.Dialect{Name: "sqlite", UserColumn: "user", NoLimit: "-1"}
+	return sqlcommon.Dialect{Name: "sqlite", UserColumn: "user"}
 }
 
 // querier adapts a read transaction or the read pool to
@@ -41,3 +41,20 @@ func (querier) NoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+// writer adapts the write path (group commit, or the transaction of
+// InTx) to sqlcommon.Execer.
+type writer struct{ db *DB }
+
+func (w writer) Exec(ctx context.Context, text string, args ...any) (int64, error) {
+	res, err := w.db.exec(ctx, text, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// pubsub is the shared part of the pubsub store.
+func (db *DB) pubsub() sqlcommon.PubSub {
+	return sqlcommon.PubSub{D: dialect(), R: querier{db.r}, W: writer{db}}
+}
