@@ -49,3 +49,8 @@ func (w writer) Exec(ctx context.Context, text string, args ...any) (int64, erro
 func (db *DB) pubsub() sqlcommon.PubSub {
 	return sqlcommon.PubSub{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
 }
+
+// muc is the shared part of the MUC store.
+func (db *DB) muc() sqlcommon.MUC {
+	return sqlcommon.MUC{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
+}

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/parley-xmpp/parley/server/storage"
 )
 
 // Dialect is what the shared SQL needs to know of a backend.
@@ -31,10 +29,6 @@ type Dialect struct {
 type Execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (int64, error)
 }
-
-// Row is one result row (storage.Row): *sql.Row, *sql.Rows, pgx.Row and
-// pgx.Rows all have its Scan.
-type Row = storage.Row
 
 // Rows is a result set being read.
 type Rows interface {

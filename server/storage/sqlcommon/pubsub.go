@@ -101,7 +101,7 @@ func (p PubSub) SetNodeConfig(ctx context.Context, service jid.JID, node string,
 // when max <= 0).
 func (p PubSub) PubSubItems(ctx context.Context, service jid.JID, node string, max int) ([]storage.PubSubItem, error) {
 	svc := service.String()
-	out, err := Collect(ctx, p.R, storage.ScanPubSubItem, p.D.SQL(`SELECT id, publisher, payload, published FROM pubsub_items
+	out, err := Collect(ctx, p.R, ScanPubSubItem, p.D.SQL(`SELECT id, publisher, payload, published FROM pubsub_items
 		WHERE {user} = ? AND node = ? ORDER BY seq DESC LIMIT ?`), svc, node, p.D.LimitArg(max))
 	if err != nil {
 		return nil, fmt.Errorf("%s: items of %q of %s: %w", p.D.Name, node, svc, err)
@@ -112,7 +112,7 @@ func (p PubSub) PubSubItems(ctx context.Context, service jid.JID, node string, m
 // PubSubItem returns one item; storage.ErrNotFound if absent.
 func (p PubSub) PubSubItem(ctx context.Context, service jid.JID, node, id string) (storage.PubSubItem, error) {
 	svc := service.String()
-	it, err := storage.ScanPubSubItem(p.R.QueryRow(ctx, p.D.SQL(`SELECT id, publisher, payload, published FROM pubsub_items
+	it, err := ScanPubSubItem(p.R.QueryRow(ctx, p.D.SQL(`SELECT id, publisher, payload, published FROM pubsub_items
 		WHERE {user} = ? AND node = ? AND id = ?`), svc, node, id))
 	if p.R.NoRows(err) {
 		return it, fmt.Errorf("%s: item %q of %q of %s: %w", p.D.Name, id, node, svc, storage.ErrNotFound)
