@@ -54,3 +54,8 @@ func (db *DB) pubsub() sqlcommon.PubSub {
 func (db *DB) muc() sqlcommon.MUC {
 	return sqlcommon.MUC{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
 }
+
+// push is the shared part of the push store.
+func (db *DB) push() sqlcommon.Push {
+	return sqlcommon.Push{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
+}

@@ -63,3 +63,26 @@ func (db *DB) pubsub() sqlcommon.PubSub {
 func (db *DB) muc() sqlcommon.MUC {
 	return sqlcommon.MUC{D: dialect(), R: querier{db.r}, W: writer{db}}
 }
+
+// prepared adapts the read pool's prepared statements (db.query and
+// db.queryRow) to sqlcommon.Querier.
+type prepared struct{ db *DB }
+
+func (p prepared) QueryRow(ctx context.Context, text string, args ...any) sqlcommon.Row {
+	return p.db.queryRow(ctx, text, args...)
+}
+
+func (p prepared) Query(ctx context.Context, text string, args ...any) (sqlcommon.Rows, error) {
+	rows, err := p.db.query(ctx, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+func (prepared) NoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// push is the shared part of the push store.
+func (db *DB) push() sqlcommon.Push {
+	return sqlcommon.Push{D: dialect(), R: prepared{db}, W: writer{db}}
+}
