@@ -59,3 +59,8 @@ func (db *DB) muc() sqlcommon.MUC {
 func (db *DB) push() sqlcommon.Push {
 	return sqlcommon.Push{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
 }
+
+// offline is the shared part of the offline store.
+func (db *DB) offline() sqlcommon.Offline {
+	return sqlcommon.Offline{D: dialect(), R: shared{db.pool}}
+}

@@ -86,3 +86,8 @@ func (prepared) NoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 func (db *DB) push() sqlcommon.Push {
 	return sqlcommon.Push{D: dialect(), R: prepared{db}, W: writer{db}}
 }
+
+// offline is the shared part of the offline store.
+func (db *DB) offline() sqlcommon.Offline {
+	return sqlcommon.Offline{D: dialect(), R: prepared{db}}
+}
