@@ -64,3 +64,9 @@ func (db *DB) push() sqlcommon.Push {
 func (db *DB) offline() sqlcommon.Offline {
 	return sqlcommon.Offline{D: dialect(), R: shared{db.pool}}
 }
+
+// misc is the shared part of the vCard, private XML, blocking and last
+// activity stores.
+func (db *DB) misc() sqlcommon.Misc {
+	return sqlcommon.Misc{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
+}

@@ -68,3 +68,14 @@ func (d Dialect) SplitJIDs(s, what string) ([]jid.JID, error) {
 	}
 	return d.ParseJIDs(strings.Split(s, "\n"), what)
 }
+
+// ScanJID reads a row of one stored JID; what names it in errors.
+func (d Dialect) ScanJID(what string) func(Row) (jid.JID, error) {
+	return func(row Row) (jid.JID, error) {
+		var s string
+		if err := row.Scan(&s); err != nil {
+			return jid.JID{}, err
+		}
+		return d.ParseJID(s, what)
+	}
+}

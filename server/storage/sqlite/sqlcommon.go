@@ -91,3 +91,9 @@ func (db *DB) push() sqlcommon.Push {
 func (db *DB) offline() sqlcommon.Offline {
 	return sqlcommon.Offline{D: dialect(), R: prepared{db}}
 }
+
+// misc is the shared part of the vCard, private XML, blocking and last
+// activity stores.
+func (db *DB) misc() sqlcommon.Misc {
+	return sqlcommon.Misc{D: dialect(), R: prepared{db}, W: writer{db}}
+}
