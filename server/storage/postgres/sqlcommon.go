@@ -70,3 +70,8 @@ func (db *DB) offline() sqlcommon.Offline {
 func (db *DB) misc() sqlcommon.Misc {
 	return sqlcommon.Misc{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
 }
+
+// fast is the shared part of the FAST token store.
+func (db *DB) fast() sqlcommon.Fast {
+	return sqlcommon.Fast{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
+}

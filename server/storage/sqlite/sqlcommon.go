@@ -97,3 +97,8 @@ func (db *DB) offline() sqlcommon.Offline {
 func (db *DB) misc() sqlcommon.Misc {
 	return sqlcommon.Misc{D: dialect(), R: prepared{db}, W: writer{db}}
 }
+
+// fast is the shared part of the FAST token store.
+func (db *DB) fast() sqlcommon.Fast {
+	return sqlcommon.Fast{D: dialect(), R: prepared{db}, W: writer{db}}
+}
