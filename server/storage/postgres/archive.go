@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -60,191 +58,21 @@ func (db *DB) AppendArchive(ctx context.Context, user jid.JID, m storage.Archive
 	return nil
 }
 
-// archiveFilter builds the WHERE clause of a query with numbered
-// parameters.
-type archiveFilter struct {
-	where string
-	args  []any
-}
-
-func (f archiveFilter) with(cond string, arg any) archiveFilter {
-	args := append(slices.Clip(f.args), arg)
-	return archiveFilter{
-		where: f.where + " AND " + strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))),
-		args:  args,
-	}
-}
-
 // QueryArchive runs q over user's archive in one snapshot.
 func (db *DB) QueryArchive(ctx context.Context, user jid.JID, q storage.ArchiveQuery) (storage.ArchivePage, error) {
 	u := userKey(user)
 	var page storage.ArchivePage
 	err := db.txOpts(ctx, snapshot(), func(tx pgx.Tx) error {
 		var err error
-		page, err = queryArchive(ctx, tx, u, q)
+		page, err = dialect().QueryArchive(ctx, shared{tx}, u, q)
 		return err
 	})
 	return page, err
 }
 
-func queryArchive(ctx context.Context, tx pgx.Tx, u string, q storage.ArchiveQuery) (storage.ArchivePage, error) {
-	var page storage.ArchivePage
-	seqOf := func(id string) (int64, error) {
-		var seq int64
-		err := tx.QueryRow(ctx, `SELECT seq FROM archive WHERE username = $1 AND id = $2`, u, id).Scan(&seq)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return 0, fmt.Errorf("postgres: query archive of %s: id %q: %w", u, id, storage.ErrNotFound)
-		}
-		if err != nil {
-			return 0, fmt.Errorf("postgres: query archive of %s: %w", u, err)
-		}
-		return seq, nil
-	}
-	f := archiveFilter{where: "username = $1", args: []any{u}}
-	switch {
-	case q.With.IsZero():
-	case q.With.IsBare():
-		f = f.with("with_bare = ?", q.With.String())
-	default:
-		f = f.with("with_full = ?", q.With.String())
-	}
-	if !q.Start.IsZero() {
-		f = f.with("at >= ?", nanos(q.Start))
-	}
-	if !q.End.IsZero() {
-		f = f.with("at <= ?", nanos(q.End))
-	}
-	for _, b := range []struct{ id, op string }{{q.AfterID, ">"}, {q.BeforeID, "<"}} {
-		if b.id == "" {
-			continue
-		}
-		seq, err := seqOf(b.id)
-		if err != nil {
-			return page, err
-		}
-		f = f.with("seq "+b.op+" ?", seq)
-	}
-	if len(q.IDs) > 0 {
-		ids := slices.Compact(slices.Sorted(slices.Values(q.IDs)))
-		var found int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM archive WHERE username = $1 AND id = ANY($2)`, u, ids).Scan(&found); err != nil {
-			return page, fmt.Errorf("postgres: query archive of %s: %w", u, err)
-		}
-		if found != len(ids) {
-			return page, fmt.Errorf("postgres: query archive of %s: ids: %w", u, storage.ErrNotFound)
-		}
-		f = f.with("id = ANY(?)", ids)
-	}
-	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM archive WHERE `+f.where, f.args...).Scan(&page.Count); err != nil {
-		return page, fmt.Errorf("postgres: count archive of %s: %w", u, err)
-	}
-
-	pf := f
-	order, offset := "ASC", 0
-	switch {
-	case q.Index >= 0:
-		offset = q.Index
-	case q.Last:
-		order = "DESC"
-		if q.Before != "" {
-			seq, err := seqOf(q.Before)
-			if err != nil {
-				return page, err
-			}
-			pf = pf.with("seq < ?", seq)
-		}
-	default:
-		if q.After != "" {
-			seq, err := seqOf(q.After)
-			if err != nil {
-				return page, err
-			}
-			pf = pf.with("seq > ?", seq)
-		}
-	}
-	if q.Max > storage.MaxArchivePage {
-		q.Max = storage.MaxArchivePage // q+1 below must not overflow
-	}
-	if q.Max == 0 {
-		page.Complete = page.Count == 0
-		return page, nil
-	}
-	sqlText := `SELECT seq, id, with_full, outgoing, at, origin_id, stanza FROM archive WHERE ` + pf.where + ` ORDER BY seq ` + order
-	args := slices.Clip(pf.args)
-	if q.Max > 0 {
-		args = append(args, q.Max+1) // one more tells whether the page is the last
-		sqlText += " LIMIT $" + strconv.Itoa(len(args))
-	}
-	args = append(args, offset)
-	sqlText += " OFFSET $" + strconv.Itoa(len(args))
-	rows, err := tx.Query(ctx, sqlText, args...)
-	if err != nil {
-		return page, fmt.Errorf("postgres: query archive of %s: %w", u, err)
-	}
-	var seqs []int64
-	for rows.Next() {
-		var (
-			m    storage.ArchivedMessage
-			seq  int64
-			with string
-			at   int64
-		)
-		if err := rows.Scan(&seq, &m.ID, &with, &m.Outgoing, &at, &m.OriginID, &m.Stanza); err != nil {
-			rows.Close()
-			return page, fmt.Errorf("postgres: query archive of %s: %w", u, err)
-		}
-		if m.With, err = parseJID(with, "archive 'with'"); err != nil {
-			rows.Close()
-			return page, err
-		}
-		m.At = fromNanos(at)
-		page.Messages = append(page.Messages, m)
-		seqs = append(seqs, seq)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return page, fmt.Errorf("postgres: query archive of %s: %w", u, err)
-	}
-	seqs, countFirst := storage.FinishArchivePage(&page, seqs, q, order == "DESC")
-	if !countFirst {
-		return page, nil
-	}
-	cf := f.with("seq < ?", seqs[0])
-	if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM archive WHERE `+cf.where, cf.args...).Scan(&page.FirstIndex); err != nil {
-		return page, fmt.Errorf("postgres: query archive of %s: %w", u, err)
-	}
-	return page, nil
-}
-
 // ArchiveBounds returns the first and last messages of user's archive.
 func (db *DB) ArchiveBounds(ctx context.Context, user jid.JID) (first, last storage.ArchivedMessage, ok bool, err error) {
-	u := userKey(user)
-	one := func(order string) (storage.ArchivedMessage, error) {
-		var (
-			m    storage.ArchivedMessage
-			with string
-			at   int64
-		)
-		err := db.pool.QueryRow(ctx, `SELECT id, with_full, outgoing, at, origin_id FROM archive WHERE username = $1 ORDER BY seq `+order+` LIMIT 1`, u).
-			Scan(&m.ID, &with, &m.Outgoing, &at, &m.OriginID)
-		if err != nil {
-			return m, err
-		}
-		m.At = fromNanos(at)
-		m.With, err = parseJID(with, "archive 'with'")
-		return m, err
-	}
-	first, err = one("ASC")
-	if errors.Is(err, pgx.ErrNoRows) {
-		return first, last, false, nil
-	}
-	if err != nil {
-		return first, last, false, fmt.Errorf("postgres: archive bounds of %s: %w", u, err)
-	}
-	if last, err = one("DESC"); err != nil {
-		return first, last, false, fmt.Errorf("postgres: archive bounds of %s: %w", u, err)
-	}
-	return first, last, true, nil
+	return dialect().ArchiveBounds(ctx, shared{db.pool}, userKey(user))
 }
 
 // DeleteArchive removes user's whole archive (not the preferences).
@@ -279,17 +107,11 @@ func (db *DB) ArchivePrefs(ctx context.Context, user jid.JID) (storage.ArchivePr
 	if err != nil {
 		return p, fmt.Errorf("postgres: archive prefs of %s: %w", u, err)
 	}
-	for _, l := range []struct {
-		in  []string
-		out *[]jid.JID
-	}{{always, &p.Always}, {never, &p.Never}} {
-		for _, s := range l.in {
-			j, err := parseJID(s, "archive prefs JID")
-			if err != nil {
-				return p, err
-			}
-			*l.out = append(*l.out, j)
-		}
+	if p.Always, err = dialect().ParseJIDs(always, "archive prefs JID"); err != nil {
+		return p, err
+	}
+	if p.Never, err = dialect().ParseJIDs(never, "archive prefs JID"); err != nil {
+		return p, err
 	}
 	return p, nil
 }
@@ -297,16 +119,9 @@ func (db *DB) ArchivePrefs(ctx context.Context, user jid.JID) (storage.ArchivePr
 // SetArchivePrefs stores user's archiving preferences.
 func (db *DB) SetArchivePrefs(ctx context.Context, user jid.JID, p storage.ArchivePrefs) error {
 	u := userKey(user)
-	strs := func(js []jid.JID) []string {
-		out := make([]string, len(js))
-		for i, j := range js {
-			out[i] = j.String()
-		}
-		return out
-	}
 	_, err := db.pool.Exec(ctx, `INSERT INTO archive_prefs(username, default_mode, always, never) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (username) DO UPDATE SET default_mode = excluded.default_mode, always = excluded.always, never = excluded.never`,
-		u, p.Default, strs(p.Always), strs(p.Never))
+		u, p.Default, sqlcommon.JIDStrings(p.Always), sqlcommon.JIDStrings(p.Never))
 	if err != nil {
 		return fmt.Errorf("postgres: set archive prefs of %s: %w", u, err)
 	}

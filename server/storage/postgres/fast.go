@@ -40,30 +40,7 @@ var _ storage.FastTokens = (*DB)(nil)
 
 // FastTokens returns the tokens of one client of user.
 func (db *DB) FastTokens(ctx context.Context, user jid.JID, client string) ([]storage.FastToken, error) {
-	u := userKey(user)
-	rows, err := db.pool.Query(ctx, `SELECT id, key, mechanism, expiry, count, slot FROM fast_tokens
-		WHERE username = $1 AND client = $2 ORDER BY slot`, u, client)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: FAST tokens of %s: %w", u, err)
-	}
-	defer rows.Close()
-	var out []storage.FastToken
-	for rows.Next() {
-		var (
-			t             storage.FastToken
-			expiry, count int64
-			slot          int16
-		)
-		if err := rows.Scan(&t.ID, &t.Key, &t.Mechanism, &expiry, &count, &slot); err != nil {
-			return nil, fmt.Errorf("postgres: FAST tokens of %s: %w", u, err)
-		}
-		t.Expiry, t.Count, t.Slot = fromNanos(expiry), uint64(count), storage.FastSlot(slot)
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: FAST tokens of %s: %w", u, err)
-	}
-	return out, nil
+	return db.fast().FastTokens(ctx, user, client)
 }
 
 // PutFastToken stores t in the client's new slot.
@@ -126,18 +103,10 @@ func (db *DB) UseFastToken(ctx context.Context, user jid.JID, client string, id 
 
 // DeleteFastToken removes one token.
 func (db *DB) DeleteFastToken(ctx context.Context, user jid.JID, client string, id []byte) error {
-	u := userKey(user)
-	if _, err := db.pool.Exec(ctx, `DELETE FROM fast_tokens WHERE username = $1 AND client = $2 AND id = $3`, u, client, nonNil(id)); err != nil {
-		return fmt.Errorf("postgres: delete FAST token of %s: %w", u, err)
-	}
-	return nil
+	return db.fast().DeleteFastToken(ctx, user, client, id)
 }
 
 // DeleteFastTokens removes every token of user.
 func (db *DB) DeleteFastTokens(ctx context.Context, user jid.JID) error {
-	u := userKey(user)
-	if _, err := db.pool.Exec(ctx, `DELETE FROM fast_tokens WHERE username = $1`, u); err != nil {
-		return fmt.Errorf("postgres: delete FAST tokens of %s: %w", u, err)
-	}
-	return nil
+	return db.fast().DeleteFastTokens(ctx, user)
 }

@@ -2,80 +2,36 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
-	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 // VCard returns the vCard of user; storage.ErrNotFound if none.
 func (db *DB) VCard(ctx context.Context, user jid.JID) ([]byte, error) {
-	u := userKey(user)
-	var v []byte
-	err := db.pool.QueryRow(ctx, `SELECT vcard FROM vcards WHERE username = $1`, u).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: vcard of %s: %w", u, storage.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: vcard of %s: %w", u, err)
-	}
-	return v, nil
+	return db.misc().VCard(ctx, user)
 }
 
 // SetVCard stores the vCard of user; an empty vcard deletes it.
 func (db *DB) SetVCard(ctx context.Context, user jid.JID, vcard []byte) error {
-	u := userKey(user)
-	var err error
-	if len(vcard) == 0 {
-		_, err = db.pool.Exec(ctx, `DELETE FROM vcards WHERE username = $1`, u)
-	} else {
-		_, err = db.pool.Exec(ctx, `INSERT INTO vcards(username, vcard) VALUES ($1, $2)
-			ON CONFLICT (username) DO UPDATE SET vcard = excluded.vcard`, u, vcard)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: set vcard of %s: %w", u, err)
-	}
-	return nil
+	return db.misc().SetVCard(ctx, user, vcard)
 }
 
 // PrivateXML returns the private XML element stored under key;
 // storage.ErrNotFound if none.
 func (db *DB) PrivateXML(ctx context.Context, user jid.JID, key string) ([]byte, error) {
-	u := userKey(user)
-	var v []byte
-	err := db.pool.QueryRow(ctx, `SELECT data FROM private_xml WHERE username = $1 AND key = $2`, u, key).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: private xml %q of %s: %w", key, u, storage.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: private xml %q of %s: %w", key, u, err)
-	}
-	return v, nil
+	return db.misc().PrivateXML(ctx, user, key)
 }
 
 // SetPrivateXML stores data under key, replacing any previous value.
 func (db *DB) SetPrivateXML(ctx context.Context, user jid.JID, key string, data []byte) error {
-	u := userKey(user)
-	_, err := db.pool.Exec(ctx, `INSERT INTO private_xml(username, key, data) VALUES ($1, $2, $3)
-		ON CONFLICT (username, key) DO UPDATE SET data = excluded.data`, u, key, nonNil(data))
-	if err != nil {
-		return fmt.Errorf("postgres: set private xml %q of %s: %w", key, u, err)
-	}
-	return nil
+	return db.misc().SetPrivateXML(ctx, user, key, data)
 }
 
 // BlockList returns the JIDs user blocks, sorted.
 func (db *DB) BlockList(ctx context.Context, user jid.JID) ([]jid.JID, error) {
-	u := userKey(user)
-	rows, err := db.pool.Query(ctx, `SELECT item FROM blocklist WHERE username = $1 ORDER BY item`, u)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: block list of %s: %w", u, err)
-	}
-	return collectJIDs(rows, "blocked JID", "block list of "+u)
+	return db.misc().BlockList(ctx, user)
 }
 
 // Block adds items to the block list of user; duplicates are ignored. Items
@@ -118,29 +74,11 @@ func (db *DB) Unblock(ctx context.Context, user jid.JID, items []jid.JID) error 
 
 // SetLastActivity records when user logged out and with which status.
 func (db *DB) SetLastActivity(ctx context.Context, user jid.JID, at time.Time, status string) error {
-	u := userKey(user)
-	_, err := db.pool.Exec(ctx, `INSERT INTO last_activity(username, at, status) VALUES ($1, $2, $3)
-		ON CONFLICT (username) DO UPDATE SET at = excluded.at, status = excluded.status`, u, nanos(at), status)
-	if err != nil {
-		return fmt.Errorf("postgres: set last activity of %s: %w", u, err)
-	}
-	return nil
+	return db.misc().SetLastActivity(ctx, user, at, status)
 }
 
 // LastActivity returns the recorded logout time (in UTC) and status of
 // user; storage.ErrNotFound if none.
 func (db *DB) LastActivity(ctx context.Context, user jid.JID) (time.Time, string, error) {
-	u := userKey(user)
-	var (
-		at     int64
-		status string
-	)
-	err := db.pool.QueryRow(ctx, `SELECT at, status FROM last_activity WHERE username = $1`, u).Scan(&at, &status)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, "", fmt.Errorf("postgres: last activity of %s: %w", u, storage.ErrNotFound)
-	}
-	if err != nil {
-		return time.Time{}, "", fmt.Errorf("postgres: last activity of %s: %w", u, err)
-	}
-	return fromNanos(at), status, nil
+	return db.misc().LastActivity(ctx, user)
 }

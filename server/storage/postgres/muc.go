@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -39,60 +38,17 @@ var _ storage.MUC = (*DB)(nil)
 
 // PutRoom creates or replaces a room's configuration and subject.
 func (db *DB) PutRoom(ctx context.Context, r storage.MUCRoom) error {
-	cfg, err := json.Marshal(r.Config)
-	if err != nil {
-		return fmt.Errorf("postgres: put room %s: %w", r.JID, err)
-	}
-	_, err = db.pool.Exec(ctx, `INSERT INTO muc_rooms(room, service, config, subject, subject_by, created)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (room) DO UPDATE SET config = excluded.config, subject = excluded.subject,
-			subject_by = excluded.subject_by`,
-		r.JID.Bare().String(), r.JID.Domain(), string(cfg), r.Subject, r.SubjectBy, nanos(r.Created))
-	if err != nil {
-		return fmt.Errorf("postgres: put room %s: %w", r.JID, err)
-	}
-	return nil
+	return db.muc().PutRoom(ctx, r)
 }
 
 // MUCRoom returns a room; storage.ErrNotFound if absent.
 func (db *DB) MUCRoom(ctx context.Context, room jid.JID) (storage.MUCRoom, error) {
-	row := db.pool.QueryRow(ctx, `SELECT room, config, subject, subject_by, created FROM muc_rooms WHERE room = $1`,
-		room.Bare().String())
-	r, err := storage.ScanMUCRoom(row)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, fmt.Errorf("postgres: room %s: %w", room, storage.ErrNotFound)
-	}
-	if err != nil {
-		return r, fmt.Errorf("postgres: room %s: %w", room, err)
-	}
-	return r, nil
+	return db.muc().MUCRoom(ctx, room)
 }
 
 // MUCRooms lists the rooms of a service (all when service is empty).
 func (db *DB) MUCRooms(ctx context.Context, service string) ([]storage.MUCRoom, error) {
-	q := `SELECT room, config, subject, subject_by, created FROM muc_rooms`
-	var args []any
-	if service != "" {
-		q += ` WHERE service = $1`
-		args = append(args, service)
-	}
-	rows, err := db.pool.Query(ctx, q+` ORDER BY room`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: rooms of %q: %w", service, err)
-	}
-	defer rows.Close()
-	var out []storage.MUCRoom
-	for rows.Next() {
-		r, err := storage.ScanMUCRoom(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: rooms of %q: %w", service, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: rooms of %q: %w", service, err)
-	}
-	return out, nil
+	return db.muc().MUCRooms(ctx, service)
 }
 
 // DeleteRoom removes a room with its affiliations (by cascade).
@@ -135,26 +91,5 @@ func (db *DB) SetRoomAffiliation(ctx context.Context, room jid.JID, a storage.MU
 
 // RoomAffiliations lists a room's affiliations sorted by JID.
 func (db *DB) RoomAffiliations(ctx context.Context, room jid.JID) ([]storage.MUCAffiliation, error) {
-	r := room.Bare().String()
-	rows, err := db.pool.Query(ctx, `SELECT jid, affiliation, reason, nick FROM muc_affiliations WHERE room = $1 ORDER BY jid`, r)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: affiliations of %s: %w", r, err)
-	}
-	defer rows.Close()
-	var out []storage.MUCAffiliation
-	for rows.Next() {
-		var a storage.MUCAffiliation
-		var j string
-		if err := rows.Scan(&j, &a.Affiliation, &a.Reason, &a.Nick); err != nil {
-			return nil, fmt.Errorf("postgres: affiliations of %s: %w", r, err)
-		}
-		if a.JID, err = jid.Parse(j); err != nil {
-			return nil, fmt.Errorf("postgres: affiliations of %s: stored JID %q: %w", r, j, err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: affiliations of %s: %w", r, err)
-	}
-	return out, nil
+	return db.muc().RoomAffiliations(ctx, room)
 }

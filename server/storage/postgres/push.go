@@ -52,46 +52,10 @@ func (db *DB) PutPush(ctx context.Context, user jid.JID, reg storage.PushRegistr
 
 // DeletePush disables a service's node, or all its nodes.
 func (db *DB) DeletePush(ctx context.Context, user, service jid.JID, node string) error {
-	u := userKey(user)
-	var err error
-	if node == "" {
-		_, err = db.pool.Exec(ctx, `DELETE FROM push_registrations WHERE username = $1 AND service = $2`, u, service.String())
-	} else {
-		_, err = db.pool.Exec(ctx, `DELETE FROM push_registrations WHERE username = $1 AND service = $2 AND node = $3`, u, service.String(), node)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: disable push for %s: %w", u, err)
-	}
-	return nil
+	return db.push().DeletePush(ctx, user, service, node)
 }
 
 // PushRegistrations lists user's registrations.
 func (db *DB) PushRegistrations(ctx context.Context, user jid.JID) ([]storage.PushRegistration, error) {
-	u := userKey(user)
-	rows, err := db.pool.Query(ctx, `SELECT service, node, resource, options, include_body, created
-		FROM push_registrations WHERE username = $1 ORDER BY service, node`, u)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: push registrations of %s: %w", u, err)
-	}
-	defer rows.Close()
-	var out []storage.PushRegistration
-	for rows.Next() {
-		var (
-			r       storage.PushRegistration
-			service string
-			created int64
-		)
-		if err := rows.Scan(&service, &r.Node, &r.Resource, &r.Options, &r.IncludeBody, &created); err != nil {
-			return nil, fmt.Errorf("postgres: push registrations of %s: %w", u, err)
-		}
-		if r.Service, err = jid.Parse(service); err != nil {
-			return nil, fmt.Errorf("postgres: push registrations of %s: service %q: %w", u, service, err)
-		}
-		r.Created = fromNanos(created)
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: push registrations of %s: %w", u, err)
-	}
-	return out, nil
+	return db.push().PushRegistrations(ctx, user)
 }

@@ -35,30 +35,7 @@ var _ storage.FastTokens = (*DB)(nil)
 
 // FastTokens returns the tokens of one client of user.
 func (db *DB) FastTokens(ctx context.Context, user jid.JID, client string) ([]storage.FastToken, error) {
-	u := userKey(user)
-	rows, err := db.query(ctx, `SELECT id, key, mechanism, expiry, count, slot FROM fast_tokens
-		WHERE user = ? AND client = ? ORDER BY slot`, u, client)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: FAST tokens of %s: %w", u, err)
-	}
-	defer rows.Close()
-	var out []storage.FastToken
-	for rows.Next() {
-		var (
-			t      storage.FastToken
-			expiry int64
-			count  int64
-		)
-		if err := rows.Scan(&t.ID, &t.Key, &t.Mechanism, &expiry, &count, &t.Slot); err != nil {
-			return nil, fmt.Errorf("sqlite: FAST tokens of %s: %w", u, err)
-		}
-		t.Expiry, t.Count = fromNanos(expiry), uint64(count)
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: FAST tokens of %s: %w", u, err)
-	}
-	return out, nil
+	return db.fast().FastTokens(ctx, user, client)
 }
 
 // PutFastToken stores t in the client's new slot.
@@ -123,18 +100,10 @@ func (db *DB) UseFastToken(ctx context.Context, user jid.JID, client string, id 
 
 // DeleteFastToken removes one token.
 func (db *DB) DeleteFastToken(ctx context.Context, user jid.JID, client string, id []byte) error {
-	u := userKey(user)
-	if _, err := db.exec(ctx, `DELETE FROM fast_tokens WHERE user = ? AND client = ? AND id = ?`, u, client, nonNil(id)); err != nil {
-		return fmt.Errorf("sqlite: delete FAST token of %s: %w", u, err)
-	}
-	return nil
+	return db.fast().DeleteFastToken(ctx, user, client, id)
 }
 
 // DeleteFastTokens removes every token of user.
 func (db *DB) DeleteFastTokens(ctx context.Context, user jid.JID) error {
-	u := userKey(user)
-	if _, err := db.exec(ctx, `DELETE FROM fast_tokens WHERE user = ?`, u); err != nil {
-		return fmt.Errorf("sqlite: delete FAST tokens of %s: %w", u, err)
-	}
-	return nil
+	return db.fast().DeleteFastTokens(ctx, user)
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -38,60 +37,17 @@ var _ storage.MUC = (*DB)(nil)
 
 // PutRoom creates or replaces a room's configuration and subject.
 func (db *DB) PutRoom(ctx context.Context, r storage.MUCRoom) error {
-	cfg, err := json.Marshal(r.Config)
-	if err != nil {
-		return fmt.Errorf("sqlite: put room %s: %w", r.JID, err)
-	}
-	_, err = db.exec(ctx, `INSERT INTO muc_rooms(room, service, config, subject, subject_by, created)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT(room) DO UPDATE SET config = excluded.config, subject = excluded.subject,
-			subject_by = excluded.subject_by`,
-		r.JID.Bare().String(), r.JID.Domain(), string(cfg), r.Subject, r.SubjectBy, nanos(r.Created))
-	if err != nil {
-		return fmt.Errorf("sqlite: put room %s: %w", r.JID, err)
-	}
-	return nil
+	return db.muc().PutRoom(ctx, r)
 }
 
 // MUCRoom returns a room; storage.ErrNotFound if absent.
 func (db *DB) MUCRoom(ctx context.Context, room jid.JID) (storage.MUCRoom, error) {
-	row := db.r.QueryRowContext(ctx, `SELECT room, config, subject, subject_by, created FROM muc_rooms WHERE room = ?`,
-		room.Bare().String())
-	r, err := storage.ScanMUCRoom(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, fmt.Errorf("sqlite: room %s: %w", room, storage.ErrNotFound)
-	}
-	if err != nil {
-		return r, fmt.Errorf("sqlite: room %s: %w", room, err)
-	}
-	return r, nil
+	return db.muc().MUCRoom(ctx, room)
 }
 
 // MUCRooms lists the rooms of a service (all when service is empty).
 func (db *DB) MUCRooms(ctx context.Context, service string) ([]storage.MUCRoom, error) {
-	q := `SELECT room, config, subject, subject_by, created FROM muc_rooms`
-	var args []any
-	if service != "" {
-		q += ` WHERE service = ?`
-		args = append(args, service)
-	}
-	rows, err := db.r.QueryContext(ctx, q+` ORDER BY room`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: rooms of %q: %w", service, err)
-	}
-	defer rows.Close()
-	var out []storage.MUCRoom
-	for rows.Next() {
-		r, err := storage.ScanMUCRoom(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: rooms of %q: %w", service, err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: rooms of %q: %w", service, err)
-	}
-	return out, nil
+	return db.muc().MUCRooms(ctx, service)
 }
 
 // DeleteRoom removes a room with its affiliations.
@@ -140,26 +96,5 @@ func (db *DB) SetRoomAffiliation(ctx context.Context, room jid.JID, a storage.MU
 
 // RoomAffiliations lists a room's affiliations sorted by JID.
 func (db *DB) RoomAffiliations(ctx context.Context, room jid.JID) ([]storage.MUCAffiliation, error) {
-	r := room.Bare().String()
-	rows, err := db.r.QueryContext(ctx, `SELECT jid, affiliation, reason, nick FROM muc_affiliations WHERE room = ? ORDER BY jid`, r)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: affiliations of %s: %w", r, err)
-	}
-	defer rows.Close()
-	var out []storage.MUCAffiliation
-	for rows.Next() {
-		var a storage.MUCAffiliation
-		var j string
-		if err := rows.Scan(&j, &a.Affiliation, &a.Reason, &a.Nick); err != nil {
-			return nil, fmt.Errorf("sqlite: affiliations of %s: %w", r, err)
-		}
-		if a.JID, err = jid.Parse(j); err != nil {
-			return nil, fmt.Errorf("sqlite: affiliations of %s: stored JID %q: %w", r, j, err)
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: affiliations of %s: %w", r, err)
-	}
-	return out, nil
+	return db.muc().RoomAffiliations(ctx, room)
 }

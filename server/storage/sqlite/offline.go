@@ -41,28 +41,7 @@ func (db *DB) StoreOffline(ctx context.Context, user jid.JID, stanza []byte, lim
 
 // OfflineMessages returns the messages stored for user in arrival order.
 func (db *DB) OfflineMessages(ctx context.Context, user jid.JID) ([]storage.OfflineMessage, error) {
-	u := userKey(user)
-	rows, err := db.query(ctx, `SELECT id, stanza, at FROM offline WHERE user = ? ORDER BY id`, u)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: offline messages of %s: %w", u, err)
-	}
-	defer rows.Close()
-	var out []storage.OfflineMessage
-	for rows.Next() {
-		var (
-			m  storage.OfflineMessage
-			at int64
-		)
-		if err := rows.Scan(&m.ID, &m.Stanza, &at); err != nil {
-			return nil, fmt.Errorf("sqlite: offline messages of %s: %w", u, err)
-		}
-		m.At = fromNanos(at)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: offline messages of %s: %w", u, err)
-	}
-	return out, nil
+	return db.offline().OfflineMessages(ctx, user)
 }
 
 // DeleteOffline removes the given messages of user; ids of other users'
@@ -89,10 +68,5 @@ func (db *DB) DeleteOffline(ctx context.Context, user jid.JID, ids []int64) erro
 
 // OfflineCount returns how many messages are stored for user.
 func (db *DB) OfflineCount(ctx context.Context, user jid.JID) (int, error) {
-	u := userKey(user)
-	var n int
-	if err := db.queryRow(ctx, `SELECT COUNT(*) FROM offline WHERE user = ?`, u).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlite: offline count of %s: %w", u, err)
-	}
-	return n, nil
+	return db.offline().OfflineCount(ctx, user)
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"github.com/parley-xmpp/parley/server/storage"
@@ -64,88 +63,22 @@ var _ storage.PubSub = (*DB)(nil)
 
 // CreateNode creates a node; storage.ErrExists if it exists.
 func (db *DB) CreateNode(ctx context.Context, n storage.PubSubNode) error {
-	svc := n.Service.String()
-	cfg, err := json.Marshal(n.Config)
-	if err != nil {
-		return fmt.Errorf("sqlite: create node %q of %s: %w", n.Node, svc, err)
-	}
-	res, err := db.exec(ctx, `INSERT INTO pubsub_nodes(user, node, config, created) VALUES (?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`, svc, n.Node, string(cfg), nanos(n.Created))
-	if err != nil {
-		return fmt.Errorf("sqlite: create node %q of %s: %w", n.Node, svc, err)
-	}
-	if k, _ := res.RowsAffected(); k == 0 {
-		return fmt.Errorf("sqlite: create node %q of %s: %w", n.Node, svc, storage.ErrExists)
-	}
-	return nil
+	return db.pubsub().CreateNode(ctx, n)
 }
 
 // PubSubNode returns a node; storage.ErrNotFound if absent.
 func (db *DB) PubSubNode(ctx context.Context, service jid.JID, node string) (storage.PubSubNode, error) {
-	svc := service.String()
-	var cfg string
-	var created int64
-	err := db.r.QueryRowContext(ctx, `SELECT config, created FROM pubsub_nodes WHERE user = ? AND node = ?`,
-		svc, node).Scan(&cfg, &created)
-	if err == sql.ErrNoRows {
-		return storage.PubSubNode{}, fmt.Errorf("sqlite: node %q of %s: %w", node, svc, storage.ErrNotFound)
-	}
-	if err != nil {
-		return storage.PubSubNode{}, fmt.Errorf("sqlite: node %q of %s: %w", node, svc, err)
-	}
-	return decodeNode(service, node, cfg, created)
-}
-
-func decodeNode(service jid.JID, node, cfg string, created int64) (storage.PubSubNode, error) {
-	n := storage.PubSubNode{Service: service, Node: node, Created: fromNanos(created)}
-	if err := json.Unmarshal([]byte(cfg), &n.Config); err != nil {
-		return storage.PubSubNode{}, fmt.Errorf("sqlite: config of node %q of %s: %w", node, service, err)
-	}
-	return n, nil
+	return db.pubsub().PubSubNode(ctx, service, node)
 }
 
 // PubSubNodes lists the nodes of a service, sorted by name.
 func (db *DB) PubSubNodes(ctx context.Context, service jid.JID) ([]storage.PubSubNode, error) {
-	svc := service.String()
-	rows, err := db.r.QueryContext(ctx, `SELECT node, config, created FROM pubsub_nodes WHERE user = ? ORDER BY node`, svc)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: nodes of %s: %w", svc, err)
-	}
-	defer rows.Close()
-	var out []storage.PubSubNode
-	for rows.Next() {
-		var node, cfg string
-		var created int64
-		if err := rows.Scan(&node, &cfg, &created); err != nil {
-			return nil, fmt.Errorf("sqlite: nodes of %s: %w", svc, err)
-		}
-		n, err := decodeNode(service, node, cfg, created)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: nodes of %s: %w", svc, err)
-	}
-	return out, nil
+	return db.pubsub().PubSubNodes(ctx, service)
 }
 
 // SetNodeConfig replaces a node's configuration.
 func (db *DB) SetNodeConfig(ctx context.Context, service jid.JID, node string, config map[string][]string) error {
-	svc := service.String()
-	cfg, err := json.Marshal(config)
-	if err != nil {
-		return fmt.Errorf("sqlite: configure node %q of %s: %w", node, svc, err)
-	}
-	res, err := db.exec(ctx, `UPDATE pubsub_nodes SET config = ? WHERE user = ? AND node = ?`, string(cfg), svc, node)
-	if err != nil {
-		return fmt.Errorf("sqlite: configure node %q of %s: %w", node, svc, err)
-	}
-	if k, _ := res.RowsAffected(); k == 0 {
-		return fmt.Errorf("sqlite: configure node %q of %s: %w", node, svc, storage.ErrNotFound)
-	}
-	return nil
+	return db.pubsub().SetNodeConfig(ctx, service, node, config)
 }
 
 // DeleteNode removes a node and everything attached to it.
@@ -244,144 +177,36 @@ func (db *DB) TrimItems(ctx context.Context, service jid.JID, node string, keep 
 
 // PubSubItems returns the newest max items, newest first.
 func (db *DB) PubSubItems(ctx context.Context, service jid.JID, node string, max int) ([]storage.PubSubItem, error) {
-	svc := service.String()
-	if max <= 0 {
-		max = -1
-	}
-	rows, err := db.r.QueryContext(ctx, `SELECT id, publisher, payload, published FROM pubsub_items
-		WHERE user = ? AND node = ? ORDER BY seq DESC LIMIT ?`, svc, node, max)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: items of %q of %s: %w", node, svc, err)
-	}
-	defer rows.Close()
-	var out []storage.PubSubItem
-	for rows.Next() {
-		it, err := storage.ScanPubSubItem(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: items of %q of %s: %w", node, svc, err)
-		}
-		out = append(out, it)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: items of %q of %s: %w", node, svc, err)
-	}
-	return out, nil
+	return db.pubsub().PubSubItems(ctx, service, node, max)
 }
 
 // PubSubItem returns one item; storage.ErrNotFound if absent.
 func (db *DB) PubSubItem(ctx context.Context, service jid.JID, node, id string) (storage.PubSubItem, error) {
-	svc := service.String()
-	it, err := storage.ScanPubSubItem(db.r.QueryRowContext(ctx, `SELECT id, publisher, payload, published FROM pubsub_items
-		WHERE user = ? AND node = ? AND id = ?`, svc, node, id))
-	if err == sql.ErrNoRows {
-		return it, fmt.Errorf("sqlite: item %q of %q of %s: %w", id, node, svc, storage.ErrNotFound)
-	}
-	if err != nil {
-		return it, fmt.Errorf("sqlite: item %q of %q of %s: %w", id, node, svc, err)
-	}
-	return it, nil
+	return db.pubsub().PubSubItem(ctx, service, node, id)
 }
 
 // DeleteItem removes one item; storage.ErrNotFound if absent.
 func (db *DB) DeleteItem(ctx context.Context, service jid.JID, node, id string) error {
-	svc := service.String()
-	res, err := db.exec(ctx, `DELETE FROM pubsub_items WHERE user = ? AND node = ? AND id = ?`, svc, node, id)
-	if err != nil {
-		return fmt.Errorf("sqlite: retract %q from %q of %s: %w", id, node, svc, err)
-	}
-	if k, _ := res.RowsAffected(); k == 0 {
-		return fmt.Errorf("sqlite: retract %q from %q of %s: %w", id, node, svc, storage.ErrNotFound)
-	}
-	return nil
+	return db.pubsub().DeleteItem(ctx, service, node, id)
 }
 
 // SetAffiliation sets an affiliation; "none" removes it.
 func (db *DB) SetAffiliation(ctx context.Context, service jid.JID, a storage.PubSubAffiliation) error {
-	svc := service.String()
-	var err error
-	if a.Affiliation == "none" || a.Affiliation == "" {
-		_, err = db.exec(ctx, `DELETE FROM pubsub_affiliations WHERE user = ? AND node = ? AND jid = ?`,
-			svc, a.Node, a.JID.String())
-	} else {
-		_, err = db.exec(ctx, `INSERT INTO pubsub_affiliations(user, node, jid, affiliation) VALUES (?, ?, ?, ?)
-			ON CONFLICT(user, node, jid) DO UPDATE SET affiliation = excluded.affiliation`,
-			svc, a.Node, a.JID.String(), a.Affiliation)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: affiliation of %s with %q of %s: %w", a.JID, a.Node, svc, err)
-	}
-	return nil
+	return db.pubsub().SetAffiliation(ctx, service, a)
 }
 
 // Affiliations lists affiliations of a node (or the whole service).
 func (db *DB) Affiliations(ctx context.Context, service jid.JID, node string) ([]storage.PubSubAffiliation, error) {
-	svc := service.String()
-	rows, err := db.r.QueryContext(ctx, `SELECT node, jid, affiliation FROM pubsub_affiliations
-		WHERE user = ? AND (? = '' OR node = ?) ORDER BY node, jid`, svc, node, node)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: affiliations of %q of %s: %w", node, svc, err)
-	}
-	defer rows.Close()
-	var out []storage.PubSubAffiliation
-	for rows.Next() {
-		var a storage.PubSubAffiliation
-		var j string
-		if err := rows.Scan(&a.Node, &j, &a.Affiliation); err != nil {
-			return nil, fmt.Errorf("sqlite: affiliations of %q of %s: %w", node, svc, err)
-		}
-		if a.JID, err = parseJID(j, "affiliated JID"); err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: affiliations of %q of %s: %w", node, svc, err)
-	}
-	return out, nil
+	return db.pubsub().Affiliations(ctx, service, node)
 }
 
 // SetSubscription creates or replaces a subscription; state "none"
 // removes it.
 func (db *DB) SetSubscription(ctx context.Context, service jid.JID, s storage.PubSubSubscription) error {
-	svc := service.String()
-	var err error
-	if s.State == "none" || s.State == "" {
-		_, err = db.exec(ctx, `DELETE FROM pubsub_subscriptions WHERE user = ? AND node = ? AND jid = ? AND subid = ?`,
-			svc, s.Node, s.JID.String(), s.SubID)
-	} else {
-		_, err = db.exec(ctx, `INSERT INTO pubsub_subscriptions(user, node, jid, subid, state) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT(user, node, jid, subid) DO UPDATE SET state = excluded.state`,
-			svc, s.Node, s.JID.String(), s.SubID, s.State)
-	}
-	if err != nil {
-		return fmt.Errorf("sqlite: subscription of %s to %q of %s: %w", s.JID, s.Node, svc, err)
-	}
-	return nil
+	return db.pubsub().SetSubscription(ctx, service, s)
 }
 
 // Subscriptions lists subscriptions of a node (or the whole service).
 func (db *DB) Subscriptions(ctx context.Context, service jid.JID, node string) ([]storage.PubSubSubscription, error) {
-	svc := service.String()
-	rows, err := db.r.QueryContext(ctx, `SELECT node, jid, subid, state FROM pubsub_subscriptions
-		WHERE user = ? AND (? = '' OR node = ?) ORDER BY node, jid, subid`, svc, node, node)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: subscriptions of %q of %s: %w", node, svc, err)
-	}
-	defer rows.Close()
-	var out []storage.PubSubSubscription
-	for rows.Next() {
-		var s storage.PubSubSubscription
-		var j string
-		if err := rows.Scan(&s.Node, &j, &s.SubID, &s.State); err != nil {
-			return nil, fmt.Errorf("sqlite: subscriptions of %q of %s: %w", node, svc, err)
-		}
-		if s.JID, err = parseJID(j, "subscriber"); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: subscriptions of %q of %s: %w", node, svc, err)
-	}
-	return out, nil
+	return db.pubsub().Subscriptions(ctx, service, node)
 }

@@ -1,10 +1,10 @@
-package storage
+package sqlcommon
 
 import (
 	"encoding/json"
 	"fmt"
-	"time"
 
+	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -12,16 +12,13 @@ import (
 // pgx.Row and pgx.Rows all have this method.
 type Row interface{ Scan(dest ...any) error }
 
-// The backends store times as UTC Unix nanoseconds.
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
-
 // ScanMUCRoom reads a row of (room, config, subject, subject_by, created),
 // the columns every backend stores a MUCRoom in: config is the JSON of
 // Config, created Unix nanoseconds. The error of Scan itself is returned
 // as it is, so callers can test it for their driver's no-rows error.
-func ScanMUCRoom(row Row) (MUCRoom, error) {
+func ScanMUCRoom(row Row) (storage.MUCRoom, error) {
 	var (
-		r            MUCRoom
+		r            storage.MUCRoom
 		room, cfg    string
 		createdNanos int64
 	)
@@ -32,7 +29,7 @@ func ScanMUCRoom(row Row) (MUCRoom, error) {
 	if err != nil {
 		return r, fmt.Errorf("stored room JID %q: %w", room, err)
 	}
-	r.JID, r.Created = j, fromNanos(createdNanos)
+	r.JID, r.Created = j, FromNanos(createdNanos)
 	if err := json.Unmarshal([]byte(cfg), &r.Config); err != nil {
 		return r, fmt.Errorf("config of room %s: %w", room, err)
 	}
@@ -42,9 +39,9 @@ func ScanMUCRoom(row Row) (MUCRoom, error) {
 // ScanPubSubItem reads a row of (id, publisher, payload, published), the
 // columns every backend stores a PubSubItem in: published is Unix
 // nanoseconds. The error of Scan itself is returned as it is.
-func ScanPubSubItem(row Row) (PubSubItem, error) {
+func ScanPubSubItem(row Row) (storage.PubSubItem, error) {
 	var (
-		it  PubSubItem
+		it  storage.PubSubItem
 		pub string
 		at  int64
 	)
@@ -55,6 +52,6 @@ func ScanPubSubItem(row Row) (PubSubItem, error) {
 	if err != nil {
 		return it, fmt.Errorf("stored publisher %q: %w", pub, err)
 	}
-	it.Publisher, it.Published = p, fromNanos(at)
+	it.Publisher, it.Published = p, FromNanos(at)
 	return it, nil
 }

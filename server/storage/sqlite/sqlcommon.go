@@ -1,0 +1,104 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
+)
+
+// dialect is how the shared SQL is written for SQLite.
+func dialect() sqlcommon.Dialect {
+	return sqlcommon.Dialect{Name: "sqlite", UserColumn: "user"}
+}
+
+// querier adapts a read transaction or the read pool to
+// sqlcommon.Querier.
+type querier struct{ tx queryer }
+
+// queryer is what *sql.DB and *sql.Tx have in common for reading.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func (q querier) QueryRow(ctx context.Context, text string, args ...any) sqlcommon.Row {
+	return q.tx.QueryRowContext(ctx, text, args...)
+}
+
+func (q querier) Query(ctx context.Context, text string, args ...any) (sqlcommon.Rows, error) {
+	rows, err := q.tx.QueryContext(ctx, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+func (querier) NoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// sqlRows is *sql.Rows with the Close of sqlcommon.Rows.
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+// writer adapts the write path (group commit, or the transaction of
+// InTx) to sqlcommon.Execer.
+type writer struct{ db *DB }
+
+func (w writer) Exec(ctx context.Context, text string, args ...any) (int64, error) {
+	res, err := w.db.exec(ctx, text, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// pubsub is the shared part of the pubsub store.
+func (db *DB) pubsub() sqlcommon.PubSub {
+	return sqlcommon.PubSub{D: dialect(), R: querier{db.r}, W: writer{db}}
+}
+
+// muc is the shared part of the MUC store.
+func (db *DB) muc() sqlcommon.MUC {
+	return sqlcommon.MUC{D: dialect(), R: querier{db.r}, W: writer{db}}
+}
+
+// prepared adapts the read pool's prepared statements (db.query and
+// db.queryRow) to sqlcommon.Querier.
+type prepared struct{ db *DB }
+
+func (p prepared) QueryRow(ctx context.Context, text string, args ...any) sqlcommon.Row {
+	return p.db.queryRow(ctx, text, args...)
+}
+
+func (p prepared) Query(ctx context.Context, text string, args ...any) (sqlcommon.Rows, error) {
+	rows, err := p.db.query(ctx, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+func (prepared) NoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// push is the shared part of the push store.
+func (db *DB) push() sqlcommon.Push {
+	return sqlcommon.Push{D: dialect(), R: prepared{db}, W: writer{db}}
+}
+
+// offline is the shared part of the offline store.
+func (db *DB) offline() sqlcommon.Offline {
+	return sqlcommon.Offline{D: dialect(), R: prepared{db}}
+}
+
+// misc is the shared part of the vCard, private XML, blocking and last
+// activity stores.
+func (db *DB) misc() sqlcommon.Misc {
+	return sqlcommon.Misc{D: dialect(), R: prepared{db}, W: writer{db}}
+}
+
+// fast is the shared part of the FAST token store.
+func (db *DB) fast() sqlcommon.Fast {
+	return sqlcommon.Fast{D: dialect(), R: prepared{db}, W: writer{db}}
+}
