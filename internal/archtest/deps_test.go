@@ -83,14 +83,20 @@ func violation(pkg, dep string) string {
 		if under(dep, "server/mod") {
 			return "a module never imports another module"
 		}
-		if under(dep, "server/router") || under(dep, "server/c2s") || under(dep, "server/app") || under(dep, "server/auth") {
+		if under(dep, "server/router") || isTransport(dep) || under(dep, "server/stream") || under(dep, "server/app") || under(dep, "server/auth") {
 			return "modules see the server only through server/module"
 		}
-	case under(pkg, "server/router") && (under(dep, "server/c2s") || under(dep, "server/mod") || under(dep, "server/app")):
+	case under(pkg, "server/poller"):
+		return "the poller is a leaf: it knows sockets, not streams"
+	case under(pkg, "server/stream") && (isTransport(dep) || under(dep, "server/tlsrec") || under(dep, "server/poller")):
+		return "the stream engine imports no transport"
+	case under(pkg, "server/transport") && (under(dep, "server/mod") || under(dep, "server/router") || under(dep, "server/app")):
+		return "transports know the router only through an interface, and no features"
+	case under(pkg, "server/router") && (isTransport(dep) || under(dep, "server/mod") || under(dep, "server/app")):
 		return "the router does not know transports or features"
 	case under(pkg, "server/c2s") && (under(dep, "server/mod") || under(dep, "server/router") || under(dep, "server/app")):
 		return "transports know the router only through an interface, and no features"
-	case under(pkg, "server/module") && (under(dep, "server/router") || under(dep, "server/c2s") || under(dep, "server/mod")):
+	case under(pkg, "server/module") && (under(dep, "server/router") || isTransport(dep) || under(dep, "server/mod")):
 		return "the module API depends on nothing above it"
 	case under(pkg, "server/sm") && !under(dep, "xmpp"):
 		return "the session table only knows xmpp/"
@@ -106,6 +112,10 @@ func violation(pkg, dep string) string {
 	return ""
 }
 
+// isTransport reports whether p is a transport package: the client
+// listener (server/c2s) or one under server/transport.
+func isTransport(p string) bool { return under(p, "server/c2s") || under(p, "server/transport") }
+
 func TestViolationRules(t *testing.T) {
 	bad := [][2]string{
 		{"xmpp/client", "server/router"},
@@ -114,6 +124,15 @@ func TestViolationRules(t *testing.T) {
 		{"server/router", "server/c2s"},
 		{"server/storage/sqlite", "server/module"},
 		{"xmpp/stanza", "xmpp/stream"},
+		{"server/poller", "server/c2s"},
+		{"server/stream", "server/c2s"},
+		{"server/stream", "server/transport/tcp"},
+		{"server/stream", "server/tlsrec"},
+		{"server/stream", "server/poller"},
+		{"server/transport/tcp", "server/mod/roster"},
+		{"server/mod/roster", "server/transport/pipe"},
+		{"server/mod/roster", "server/stream"},
+		{"server/router", "server/transport/tcp"},
 	}
 	for _, b := range bad {
 		if violation(b[0], b[1]) == "" {
@@ -126,6 +145,10 @@ func TestViolationRules(t *testing.T) {
 		{"server/app", "server/mod/roster"},
 		{"xmpp/client", "xmpp/stream"},
 		{"server/router", "server/sm"},
+		{"server/c2s", "server/poller"},
+		{"server/transport/tcp", "server/stream"},
+		{"server/transport/tcp", "server/poller"},
+		{"server/stream", "xmpp/stream"},
 	}
 	for _, g := range good {
 		if why := violation(g[0], g[1]); why != "" {

@@ -11,6 +11,3 @@ func (c *conn) suspend() { go c.resume() }
 
 // stopPoller has nothing to stop here.
 func (s *Server) stopPoller() {}
-
-// poller is only used on Linux.
-type poller struct{}

@@ -36,6 +36,3 @@ func readable(fd uintptr) bool {
 
 // stopPoller has nothing to stop here.
 func (s *Server) stopPoller() {}
-
-// poller is only used on Linux.
-type poller struct{}

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/parley-xmpp/parley/server/poller"
 	"github.com/parley-xmpp/parley/server/tlsrec"
 )
 
@@ -19,7 +20,7 @@ type Server struct {
 	parks atomic.Uint64  // readers parked so far (idle.go)
 
 	pollMu  sync.Mutex
-	poll    *poller // parked sessions (park_linux.go); nil until needed
+	poll    *poller.Poller // parked sessions (park_linux.go); nil until needed
 	pollErr error
 
 	mu    sync.Mutex
