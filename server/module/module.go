@@ -66,6 +66,11 @@ type Host interface {
 	AccountItems() []AccountItemsFunc
 	// Accounts manages accounts and credentials.
 	Accounts() AccountService
+	// Roster reads rosters: through the roster module's cache when it
+	// provides the service (Registrar.ProvideRoster), else from storage.
+	// Call it when the roster is needed, not at registration: the roster
+	// module may register after the caller.
+	Roster() RosterService
 	// SendIQ sends an IQ request from the server and waits for its result
 	// or error reply, or for ctx to end.
 	SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error)
@@ -245,4 +250,7 @@ type Registrar interface {
 	// namespace ns, and ns is advertised among Bind 2's inline features. A
 	// namespace registered twice fails start-up.
 	Bind2Feature(ns string, fn Bind2Func)
+	// ProvideRoster makes svc the roster service every module gets from
+	// Host.Roster; providing it twice fails start-up.
+	ProvideRoster(svc RosterService)
 }

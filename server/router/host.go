@@ -33,6 +33,15 @@ func (h *host) Domains() []string      { return h.opts.Domains }
 // Accounts returns the account service (module.AccountService).
 func (h *host) Accounts() module.AccountService { return h.opts.Accounts }
 
+// Roster returns the roster service a module provided, else the roster
+// store.
+func (h *host) Roster() module.RosterService {
+	if h.roster != nil {
+		return h.roster
+	}
+	return h.opts.Stores.Roster
+}
+
 func (h *host) AccountExists(ctx context.Context, user jid.JID) (bool, error) {
 	return h.opts.Stores.Accounts.AccountExists(ctx, user.Bare())
 }

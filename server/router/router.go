@@ -50,6 +50,7 @@ type Router struct {
 	services       map[string]module.Hook // service domains (ServiceDomain)
 	serviceNames   []string
 	regErrs        []error
+	roster         module.RosterService // Registrar.ProvideRoster, or nil
 	seq            int
 
 	pendingMu sync.Mutex

@@ -196,7 +196,7 @@ func (m *Module) sendPresence(ctx context.Context, user jid.JID, items, still []
 	if len(sessions) == 0 {
 		return
 	}
-	roster, _, err := m.host.Stores().Roster.RosterItems(ctx, user)
+	roster, _, err := m.host.Roster().RosterItems(ctx, user)
 	if err != nil {
 		m.host.Logger().Error("blocking: roster for presence", "user", user, "err", err)
 		return

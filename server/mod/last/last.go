@@ -95,7 +95,7 @@ func (m *Module) authorized(ctx context.Context, user, from jid.JID) (bool, erro
 	if from.Bare() == user {
 		return true, nil
 	}
-	item, err := m.host.Stores().Roster.RosterItem(ctx, user, from.Bare())
+	item, err := m.host.Roster().RosterItem(ctx, user, from.Bare())
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return false, nil

@@ -324,7 +324,7 @@ func (m *Module) shouldArchive(ctx context.Context, user, target jid.JID) bool {
 		if target.Bare().Equal(user) {
 			return true
 		}
-		_, err := m.host.Stores().Roster.RosterItem(ctx, user, target.Bare())
+		_, err := m.host.Roster().RosterItem(ctx, user, target.Bare())
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			m.log.Error("mam: roster lookup failed", "user", user, "err", err)
 		}

@@ -21,7 +21,7 @@ import (
 
 const wait = 5 * time.Second
 
-func newServer(t *testing.T, opts ...xmpptest.Option) *xmpptest.Server {
+func newServer(t testing.TB, opts ...xmpptest.Option) *xmpptest.Server {
 	t.Helper()
 	return xmpptest.NewServer(t, append([]xmpptest.Option{func(c *config.Config) {
 		var keep []config.Listener

@@ -65,6 +65,7 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Hook(module.PhaseInbound, stanza.KindPresence, HookPriority, m.inbound)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
 	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.cache.invalidate(user) })
+	r.ProvideRoster(service{m})
 	r.StreamFeature(stanza.New(xroster.NSVersioning, "ver"))
 	r.StreamFeature(stanza.New(xroster.NSPreApproval, "sub"))
 	return nil
