@@ -74,6 +74,10 @@ type Host interface {
 	// SendIQ sends an IQ request from the server and waits for its result
 	// or error reply, or for ctx to end.
 	SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error)
+	// Go runs fn in a goroutine the server waits for at shutdown: fn's
+	// context ends once every session is gone, and storage closes only
+	// after fn returned. Modules start all their background work with it.
+	Go(fn func(ctx context.Context))
 	// ModuleConfig decodes the module's section of the config into v
 	// (a pointer to a struct); absent sections leave v unchanged.
 	ModuleConfig(name string, v any) error
@@ -212,7 +216,7 @@ type Registrar interface {
 	// start-up.
 	HandleIQ(key IQKey, h IQHandler)
 	// Hook registers a hook in a phase for one stanza kind; lower priority
-	// values run first.
+	// values run first (use the Priority constants).
 	Hook(phase Phase, kind stanza.Kind, priority int, h Hook)
 	// OnSession registers a session event callback.
 	OnSession(ev SessionEvent, fn SessionFunc)

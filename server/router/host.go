@@ -42,6 +42,13 @@ func (h *host) Roster() module.RosterService {
 	return h.opts.Stores.Roster
 }
 
+// Go runs fn in the background group (module.Host.Go).
+func (h *host) Go(fn func(ctx context.Context)) {
+	if !h.opts.Background.Go(fn) {
+		h.log.Warn("router: background work refused: the server is stopping")
+	}
+}
+
 func (h *host) AccountExists(ctx context.Context, user jid.JID) (bool, error) {
 	return h.opts.Stores.Accounts.AccountExists(ctx, user.Bare())
 }

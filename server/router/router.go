@@ -26,6 +26,9 @@ type Options struct {
 	Limits  module.Limits
 	// Accounts is the account service modules reach through Host.
 	Accounts module.AccountService
+	// Background runs the modules' background work (Host.Go); nil makes
+	// one, which the router's owner stops through Router.Background.
+	Background *module.Group
 	// ModuleConfig decodes a module's config section; may be nil.
 	ModuleConfig func(name string, v any) error
 }
@@ -66,6 +69,9 @@ func New(opts Options) *Router {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Background == nil {
+		opts.Background = module.NewGroup()
+	}
 	if opts.Table == nil {
 		opts.Table = sm.NewTable(0)
 	}
@@ -89,6 +95,9 @@ func New(opts Options) *Router {
 
 // Sessions returns the session table.
 func (r *Router) Sessions() *sm.Table { return r.opts.Table }
+
+// Background returns the group running the modules' background work.
+func (r *Router) Background() *module.Group { return r.opts.Background }
 
 // IsLocal reports whether domain is served here.
 func (r *Router) IsLocal(domain string) bool { return r.domains[domain] }

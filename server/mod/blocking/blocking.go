@@ -25,7 +25,7 @@ const (
 // HookPriority is the priority of the enforcement hooks: they run before
 // hooks of lower urgency (delivery side effects such as offline storage or
 // archiving) so a blocked stanza leaves no trace.
-const HookPriority = -100
+const HookPriority = module.PriorityBlock
 
 // cacheSize bounds the number of cached block lists.
 const cacheSize = 10000

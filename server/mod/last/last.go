@@ -50,8 +50,8 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Feature(module.TargetAccount, NS)
 	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: name, Target: module.TargetServer}, m.uptime)
 	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: name, Target: module.TargetAccount}, m.account)
-	r.Hook(module.PhaseOutbound, stanza.KindPresence, 0, m.rememberStatus)
-	r.Hook(module.PhaseInbound, stanza.KindIQ, 0, m.guardFullJID)
+	r.Hook(module.PhaseOutbound, stanza.KindPresence, module.PriorityObserve, m.rememberStatus)
+	r.Hook(module.PhaseInbound, stanza.KindIQ, module.PriorityObserve, m.guardFullJID)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
 	return nil
 }

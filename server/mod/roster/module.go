@@ -18,7 +18,7 @@ import (
 // HookPriority is the priority of the module's presence hooks; modules
 // that filter presence (blocking, privacy) should register lower values so
 // they run first.
-const HookPriority = 100
+const HookPriority = module.PriorityPresence
 
 const lockStripes = 64
 
