@@ -86,6 +86,9 @@ func violation(pkg, dep string) string {
 		if under(dep, "server/router") || under(dep, "server/c2s") || under(dep, "server/app") || under(dep, "server/auth") {
 			return "modules see the server only through server/module"
 		}
+		if under(dep, "server/storage") && dep != "server/storage" {
+			return "modules use storage through its interfaces, never a backend"
+		}
 	case under(pkg, "server/router") && (under(dep, "server/c2s") || under(dep, "server/mod") || under(dep, "server/app")):
 		return "the router does not know transports or features"
 	case under(pkg, "server/c2s") && (under(dep, "server/mod") || under(dep, "server/router") || under(dep, "server/app")):
@@ -111,6 +114,7 @@ func TestViolationRules(t *testing.T) {
 		{"xmpp/client", "server/router"},
 		{"server/mod/roster", "server/mod/offline"},
 		{"server/mod/roster", "server/router"},
+		{"server/mod/mam", "server/storage/sqlite"},
 		{"server/router", "server/c2s"},
 		{"server/storage/sqlite", "server/module"},
 		{"xmpp/stanza", "xmpp/stream"},

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/sm"
-	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
@@ -34,8 +33,9 @@ type Host interface {
 	Route(ctx context.Context, st *stanza.Element)
 	// Sessions is the table of bound sessions.
 	Sessions() *sm.Table
-	// Stores are the persistent stores.
-	Stores() storage.Stores
+	// Stores are the persistent stores of feature data (not the account
+	// and credential stores).
+	Stores() Stores
 	// IsLocal reports whether domain is one of the served domains.
 	IsLocal(domain string) bool
 	// Domains lists the served domains.

@@ -92,3 +92,27 @@ type RosterService interface {
 	// RosterItems returns user's roster and its version.
 	RosterItems(ctx context.Context, user jid.JID) ([]storage.RosterItem, int64, error)
 }
+
+// Stores are the stores of feature data a module may use, one interface
+// per kind (server/storage). Account, credential, account status, FAST
+// token and invitation data are not among them: modules reach accounts
+// through Host.Accounts and Host.AccountExists only, and rosters through
+// Host.Roster when they only read them.
+type Stores struct {
+	Roster   storage.Roster
+	Offline  storage.Offline
+	VCards   storage.VCards
+	Private  storage.Private
+	Blocking storage.Blocking
+	Last     storage.LastActivity
+	Archive  storage.Archive
+	PubSub   storage.PubSub
+	Push     storage.Push
+	MUC      storage.MUC
+}
+
+// FeatureStores returns the stores of s that modules may use.
+func FeatureStores(s storage.Stores) Stores {
+	return Stores{Roster: s.Roster, Offline: s.Offline, VCards: s.VCards, Private: s.Private, Blocking: s.Blocking,
+		Last: s.Last, Archive: s.Archive, PubSub: s.PubSub, Push: s.Push, MUC: s.MUC}
+}

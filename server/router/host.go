@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -14,21 +13,22 @@ import (
 // own logger and config section.
 type host struct {
 	*Router
-	name string
-	log  *slog.Logger
+	name   string
+	log    *slog.Logger
+	stores module.Stores
 }
 
 var _ module.Host = (*host)(nil)
 
 func (r *Router) hostFor(name string) *host {
-	return &host{Router: r, name: name, log: r.log.With("module", name)}
+	return &host{Router: r, name: name, log: r.log.With("module", name), stores: module.FeatureStores(r.opts.Stores)}
 }
 
-func (h *host) Stores() storage.Stores { return h.opts.Stores }
-func (h *host) Logger() *slog.Logger   { return h.log }
-func (h *host) Now() time.Time         { return h.opts.Now() }
-func (h *host) Limits() module.Limits  { return h.opts.Limits }
-func (h *host) Domains() []string      { return h.opts.Domains }
+func (h *host) Stores() module.Stores { return h.stores }
+func (h *host) Logger() *slog.Logger  { return h.log }
+func (h *host) Now() time.Time        { return h.opts.Now() }
+func (h *host) Limits() module.Limits { return h.opts.Limits }
+func (h *host) Domains() []string     { return h.opts.Domains }
 
 // Accounts returns the account service (module.AccountService).
 func (h *host) Accounts() module.AccountService { return h.opts.Accounts }

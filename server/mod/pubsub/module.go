@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	xpubsub "github.com/parley-xmpp/parley/xmpp/pubsub"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -48,7 +47,7 @@ type Module struct {
 	opts   Options
 	host   module.Host
 	log    *slog.Logger
-	stores storage.Stores
+	stores module.Stores
 
 	seed  maphash.Seed
 	locks [64]sync.Mutex
