@@ -21,8 +21,8 @@ type fakeHost struct {
 }
 
 func (h fakeHost) Stores() module.Stores { return h.stores }
-func (h fakeHost) Now() time.Time         { return h.now }
-func (h fakeHost) Logger() *slog.Logger   { return slog.New(slog.DiscardHandler) }
+func (h fakeHost) Now() time.Time        { return h.now }
+func (h fakeHost) Logger() *slog.Logger  { return slog.New(slog.DiscardHandler) }
 
 func TestRetentionPurge(t *testing.T) {
 	db, err := sqlite.Open(t.Context(), t.TempDir()+"/db", nil)
