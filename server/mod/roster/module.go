@@ -84,13 +84,18 @@ func (m *Module) lock(user jid.JID) func() {
 	return mu.Unlock
 }
 
+// interestedKey marks, in a session's values, a session that requested the
+// roster: an interested resource (RFC 6121 §2.1.6), which gets roster
+// pushes.
+type interestedKey struct{}
+
 // push sends a roster push with one item to every interested resource of
 // the user (RFC 6121 §2.1.6), carrying the new roster version.
 func (m *Module) push(user jid.JID, it xroster.Item, ver int64) {
 	q := &xroster.Query{Ver: strconv.FormatInt(ver, 10), HasVer: true, Items: []xroster.Item{it}}
 	payload := q.Element()
 	for _, s := range m.host.Sessions().Sessions(user) {
-		if !s.Interested() {
+		if s.Value(interestedKey{}) == nil {
 			continue
 		}
 		id := "push" + strconv.FormatUint(m.pushSeq.Add(1), 36)
