@@ -86,6 +86,9 @@ func violation(pkg, dep string) string {
 		if under(dep, "server/router") || isTransport(dep) || under(dep, "server/stream") || under(dep, "server/app") || under(dep, "server/auth") {
 			return "modules see the server only through server/module"
 		}
+		if under(dep, "server/storage") && dep != "server/storage" {
+			return "modules use storage through its interfaces, never a backend"
+		}
 	case under(pkg, "server/poller"):
 		return "the poller is a leaf: it knows sockets, not streams"
 	case under(pkg, "server/stream") && (isTransport(dep) || under(dep, "server/tlsrec") || under(dep, "server/poller")):
@@ -121,6 +124,7 @@ func TestViolationRules(t *testing.T) {
 		{"xmpp/client", "server/router"},
 		{"server/mod/roster", "server/mod/offline"},
 		{"server/mod/roster", "server/router"},
+		{"server/mod/mam", "server/storage/sqlite"},
 		{"server/router", "server/c2s"},
 		{"server/storage/sqlite", "server/module"},
 		{"xmpp/stanza", "xmpp/stream"},

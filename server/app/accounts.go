@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-	"unicode/utf8"
 
 	"github.com/parley-xmpp/parley/server/auth"
 	"github.com/parley-xmpp/parley/server/config"
@@ -78,11 +77,8 @@ func (a *accounts) Disabled(ctx context.Context, user jid.JID) (bool, error) {
 }
 
 func (a *accounts) AcceptablePassword(password string) error {
-	if password == "" {
-		return stanza.Errorf(stanza.NotAcceptable, "the password is empty")
-	}
-	if n := utf8.RuneCountInString(password); n < a.policy.MinPasswordLength {
-		return stanza.Errorf(stanza.NotAcceptable, "the password must have at least %d characters", a.policy.MinPasswordLength)
+	if e := auth.CheckPassword(password, a.policy.MinPasswordLength); e != nil {
+		return e
 	}
 	return nil
 }

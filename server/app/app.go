@@ -43,7 +43,9 @@ type App struct {
 	servers   []*c2s.Server
 	addrs     map[config.ListenerType][]net.Addr
 	wg        sync.WaitGroup
-	cancel    context.CancelFunc
+	// modules are the registered modules, in order (for their Stop hooks).
+	modules []module.Module
+	cancel  context.CancelFunc
 	// failed receives the first error that ends the server (a listener
 	// that stopped accepting); Run waits for it as for ctx.
 	failed chan error
@@ -150,6 +152,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		if err := a.router.Register(m); err != nil {
 			return err
 		}
+		a.modules = append(a.modules, m)
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	a.cancel = cancel
@@ -341,6 +344,27 @@ func (a *App) Stop(ctx context.Context) {
 	select {
 	case <-done:
 	case <-ctx.Done():
+	}
+	a.stopModules(ctx)
+}
+
+// stopModules runs the modules' Stop hooks, last registered first, then
+// ends their background work (module.Host.Go) and waits for it, so that
+// nothing a module started still runs when storage closes.
+func (a *App) stopModules(ctx context.Context) {
+	if a.router == nil {
+		return
+	}
+	for i := len(a.modules) - 1; i >= 0; i-- {
+		if st, ok := a.modules[i].(module.Stopper); ok {
+			if err := st.Stop(ctx); err != nil {
+				a.log.Error("stopping a module", "module", a.modules[i].Name(), "err", err)
+			}
+		}
+	}
+	a.modules = nil
+	if err := a.router.Background().Stop(ctx); err != nil {
+		a.log.Error("background work of modules still running at shutdown", "err", err)
 	}
 }
 

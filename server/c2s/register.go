@@ -12,7 +12,6 @@ import (
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/form"
 	"github.com/parley-xmpp/parley/xmpp/jid"
-	"github.com/parley-xmpp/parley/xmpp/sasl"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 
@@ -196,11 +195,8 @@ func (c *conn) register(ctx context.Context, p *stanza.Element, reply func(*stan
 	if err != nil || user.Local() == "" {
 		return fail(stanza.Errorf(stanza.NotAcceptable, "the username is not valid"))
 	}
-	if password == "" {
-		return fail(stanza.Errorf(stanza.NotAcceptable, "a password is required"))
-	}
-	if prep, err := sasl.PreparePassword(password); err != nil || len([]rune(prep)) < r.MinPasswordLength {
-		return fail(stanza.Errorf(stanza.NotAcceptable, "the password is too short or contains characters that are not allowed"))
+	if e := auth.CheckPassword(password, r.MinPasswordLength); e != nil {
+		return fail(e)
 	}
 	var inv storage.Invite
 	if c.needInvite() || token != "" {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/sm"
-	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
@@ -35,8 +34,9 @@ type Host interface {
 	// Sessions is the session directory: where the bound sessions of the
 	// served accounts are found.
 	Sessions() sm.Directory
-	// Stores are the persistent stores.
-	Stores() storage.Stores
+	// Stores are the persistent stores of feature data (not the account
+	// and credential stores).
+	Stores() Stores
 	// IsLocal reports whether domain is one of the served domains.
 	IsLocal(domain string) bool
 	// Domains lists the served domains.
@@ -67,9 +67,18 @@ type Host interface {
 	AccountItems() []AccountItemsFunc
 	// Accounts manages accounts and credentials.
 	Accounts() AccountService
+	// Roster reads rosters: through the roster module's cache when it
+	// provides the service (Registrar.ProvideRoster), else from storage.
+	// Call it when the roster is needed, not at registration: the roster
+	// module may register after the caller.
+	Roster() RosterService
 	// SendIQ sends an IQ request from the server and waits for its result
 	// or error reply, or for ctx to end.
 	SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error)
+	// Go runs fn in a goroutine the server waits for at shutdown: fn's
+	// context ends once every session is gone, and storage closes only
+	// after fn returned. Modules start all their background work with it.
+	Go(fn func(ctx context.Context))
 	// ModuleConfig decodes the module's section of the config into v
 	// (a pointer to a struct); absent sections leave v unchanged.
 	ModuleConfig(name string, v any) error
@@ -208,7 +217,7 @@ type Registrar interface {
 	// start-up.
 	HandleIQ(key IQKey, h IQHandler)
 	// Hook registers a hook in a phase for one stanza kind; lower priority
-	// values run first.
+	// values run first (use the Priority constants).
 	Hook(phase Phase, kind stanza.Kind, priority int, h Hook)
 	// OnSession registers a session event callback.
 	OnSession(ev SessionEvent, fn SessionFunc)
@@ -246,4 +255,7 @@ type Registrar interface {
 	// namespace ns, and ns is advertised among Bind 2's inline features. A
 	// namespace registered twice fails start-up.
 	Bind2Feature(ns string, fn Bind2Func)
+	// ProvideRoster makes svc the roster service every module gets from
+	// Host.Roster; providing it twice fails start-up.
+	ProvideRoster(svc RosterService)
 }

@@ -3,6 +3,7 @@ package module
 import (
 	"context"
 
+	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -74,4 +75,44 @@ type DiscoNode struct {
 	Info func(ctx context.Context, from jid.JID) ([]Identity, []string, error)
 	// Items returns the node's items for a requester.
 	Items func(ctx context.Context, from jid.JID) ([]DiscoItem, error)
+}
+
+// RosterService reads rosters for modules that decide by subscription state
+// (XEP-0191 blocking, XEP-0030 and XEP-0012 presence-based access, the MAM
+// "roster" default). The roster module provides it from its cache of the
+// rosters of online users (Registrar.ProvideRoster), so that such a check
+// for an online user costs no storage round trip; without the roster module
+// Host.Roster reads storage. Its methods have the semantics of the same
+// methods of storage.Roster; returned slices are shared and must not be
+// modified.
+type RosterService interface {
+	// RosterItem returns contact's item in user's roster; the error wraps
+	// storage.ErrNotFound if there is none.
+	RosterItem(ctx context.Context, user, contact jid.JID) (storage.RosterItem, error)
+	// RosterItems returns user's roster and its version.
+	RosterItems(ctx context.Context, user jid.JID) ([]storage.RosterItem, int64, error)
+}
+
+// Stores are the stores of feature data a module may use, one interface
+// per kind (server/storage). Account, credential, account status, FAST
+// token and invitation data are not among them: modules reach accounts
+// through Host.Accounts and Host.AccountExists only, and rosters through
+// Host.Roster when they only read them.
+type Stores struct {
+	Roster   storage.Roster
+	Offline  storage.Offline
+	VCards   storage.VCards
+	Private  storage.Private
+	Blocking storage.Blocking
+	Last     storage.LastActivity
+	Archive  storage.Archive
+	PubSub   storage.PubSub
+	Push     storage.Push
+	MUC      storage.MUC
+}
+
+// FeatureStores returns the stores of s that modules may use.
+func FeatureStores(s storage.Stores) Stores {
+	return Stores{Roster: s.Roster, Offline: s.Offline, VCards: s.VCards, Private: s.Private, Blocking: s.Blocking,
+		Last: s.Last, Archive: s.Archive, PubSub: s.PubSub, Push: s.Push, MUC: s.MUC}
 }

@@ -58,6 +58,14 @@ func (g *registration) Hook(phase module.Phase, kind stanza.Kind, priority int, 
 	g.r.hooks[k] = list
 }
 
+func (g *registration) ProvideRoster(svc module.RosterService) {
+	if g.r.roster != nil {
+		g.r.regErrs = append(g.r.regErrs, fmt.Errorf("roster service provided twice"))
+		return
+	}
+	g.r.roster = svc
+}
+
 func (g *registration) OnSession(ev module.SessionEvent, fn module.SessionFunc) {
 	g.r.sessionFns[ev] = append(g.r.sessionFns[ev], fn)
 }

@@ -33,6 +33,9 @@ type Options struct {
 	Limits    module.Limits
 	// Accounts is the account service modules reach through Host.
 	Accounts module.AccountService
+	// Background runs the modules' background work (Host.Go); nil makes
+	// one, which the router's owner stops through Router.Background.
+	Background *module.Group
 	// ModuleConfig decodes a module's config section; may be nil.
 	ModuleConfig func(name string, v any) error
 }
@@ -59,6 +62,7 @@ type Router struct {
 	serviceNames   []string
 	routes         routes // to elsewhere (route.go)
 	regErrs        []error
+	roster         module.RosterService // Registrar.ProvideRoster, or nil
 	seq            int
 
 	pendingMu sync.Mutex
@@ -73,6 +77,9 @@ func New(opts Options) *Router {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Background == nil {
+		opts.Background = module.NewGroup()
 	}
 	if opts.Table == nil {
 		opts.Table = sm.NewTable(0)
@@ -106,6 +113,9 @@ func (r *Router) Sessions() *sm.Table { return r.opts.Table }
 // Directory returns where sessions are found (Options.Directory), which
 // modules see as module.Host.Sessions.
 func (r *Router) Directory() sm.Directory { return r.dir }
+
+// Background returns the group running the modules' background work.
+func (r *Router) Background() *module.Group { return r.opts.Background }
 
 // IsLocal reports whether domain is served here.
 func (r *Router) IsLocal(domain string) bool { return r.domains[domain] }

@@ -33,7 +33,6 @@ type Session struct {
 	available   bool
 	priority    int
 	presence    *stanza.Element
-	interested  bool // requested the roster (RFC 6121 §2.1.6)
 	archiveSync bool // queried the message archive (XEP-0313)
 	values      map[any]any
 }
@@ -92,13 +91,6 @@ func (s *Session) Presence() *stanza.Element {
 	return s.presence
 }
 
-// SetInterested marks the session as having requested the roster.
-func (s *Session) SetInterested() {
-	s.mu.Lock()
-	s.interested = true
-	s.mu.Unlock()
-}
-
 // SetArchiveSync marks the session as one that catches up from the
 // message archive (it queried it, XEP-0313): messages it never acknowledged
 // need not go to offline storage when it ends, since they are archived.
@@ -113,13 +105,6 @@ func (s *Session) ArchiveSync() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.archiveSync
-}
-
-// Interested reports whether the session requested the roster.
-func (s *Session) Interested() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.interested
 }
 
 // Value returns a per-session value stored by a module under key.

@@ -25,7 +25,7 @@ const (
 // HookPriority is the priority of the enforcement hooks: they run before
 // hooks of lower urgency (delivery side effects such as offline storage or
 // archiving) so a blocked stanza leaves no trace.
-const HookPriority = -100
+const HookPriority = module.PriorityBlock
 
 // cacheSize bounds the number of cached block lists.
 const cacheSize = 10000
@@ -196,7 +196,7 @@ func (m *Module) sendPresence(ctx context.Context, user jid.JID, items, still []
 	if len(sessions) == 0 {
 		return
 	}
-	roster, _, err := m.host.Stores().Roster.RosterItems(ctx, user)
+	roster, _, err := m.host.Roster().RosterItems(ctx, user)
 	if err != nil {
 		m.host.Logger().Error("blocking: roster for presence", "user", user, "err", err)
 		return

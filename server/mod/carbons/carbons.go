@@ -15,7 +15,7 @@ import (
 
 // hookPriority runs the carbon hooks after the hooks that may refuse a
 // message (blocking, privacy), so refused messages are never copied.
-const hookPriority = 900
+const hookPriority = module.PriorityNotify
 
 // enabledKey is the per-session key under which the carbons state lives.
 type enabledKey struct{}

@@ -122,7 +122,7 @@ func (m *Module) authorized(ctx context.Context, q *module.IQ) (bool, error) {
 	if q.FromSelf() {
 		return true, nil
 	}
-	item, err := m.host.Stores().Roster.RosterItem(ctx, q.To.Bare(), q.From.Bare())
+	item, err := m.host.Roster().RosterItem(ctx, q.To.Bare(), q.From.Bare())
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return false, nil

@@ -50,8 +50,8 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Feature(module.TargetAccount, NS)
 	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: name, Target: module.TargetServer}, m.uptime)
 	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: name, Target: module.TargetAccount}, m.account)
-	r.Hook(module.PhaseOutbound, stanza.KindPresence, 0, m.rememberStatus)
-	r.Hook(module.PhaseInbound, stanza.KindIQ, 0, m.guardFullJID)
+	r.Hook(module.PhaseOutbound, stanza.KindPresence, module.PriorityObserve, m.rememberStatus)
+	r.Hook(module.PhaseInbound, stanza.KindIQ, module.PriorityObserve, m.guardFullJID)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
 	return nil
 }
@@ -95,7 +95,7 @@ func (m *Module) authorized(ctx context.Context, user, from jid.JID) (bool, erro
 	if from.Bare() == user {
 		return true, nil
 	}
-	item, err := m.host.Stores().Roster.RosterItem(ctx, user, from.Bare())
+	item, err := m.host.Roster().RosterItem(ctx, user, from.Bare())
 	switch {
 	case errors.Is(err, storage.ErrNotFound):
 		return false, nil

@@ -22,8 +22,8 @@ import (
 // never archived, and before carbons, so received copies carry the
 // stanza-id.
 const (
-	stripPriority   = 5
-	archivePriority = 800
+	stripPriority   = module.PriorityStrip
+	archivePriority = module.PriorityArchive
 )
 
 // nsHints is the Message Processing Hints namespace (XEP-0334).
@@ -151,7 +151,9 @@ func (m *Module) Start(ctx context.Context) error {
 	if m.opts.Retention <= 0 {
 		return nil
 	}
-	go func() {
+	// ctx ends at shutdown; Host.Go makes shutdown wait for the purge
+	// before storage closes.
+	m.host.Go(func(context.Context) {
 		t := time.NewTicker(m.opts.PurgeEvery)
 		defer t.Stop()
 		for {
@@ -162,7 +164,7 @@ func (m *Module) Start(ctx context.Context) error {
 			case <-t.C:
 			}
 		}
-	}()
+	})
 	return nil
 }
 
@@ -324,7 +326,7 @@ func (m *Module) shouldArchive(ctx context.Context, user, target jid.JID) bool {
 		if target.Bare().Equal(user) {
 			return true
 		}
-		_, err := m.host.Stores().Roster.RosterItem(ctx, user, target.Bare())
+		_, err := m.host.Roster().RosterItem(ctx, user, target.Bare())
 		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			m.log.Error("mam: roster lookup failed", "user", user, "err", err)
 		}

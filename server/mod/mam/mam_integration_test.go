@@ -21,14 +21,14 @@ import (
 
 const wait = 5 * time.Second
 
-func newServer(t *testing.T, opts ...xmpptest.Option) *xmpptest.Server {
+func newServer(t testing.TB, opts ...xmpptest.Option) *xmpptest.Server {
 	t.Helper()
 	return newServerWithClock(t, nil, opts...)
 }
 
 // newServerWithClock starts a server whose modules read the time from
 // clock (nil: the wall clock).
-func newServerWithClock(t *testing.T, clock *xmpptest.Clock, opts ...xmpptest.Option) *xmpptest.Server {
+func newServerWithClock(t testing.TB, clock *xmpptest.Clock, opts ...xmpptest.Option) *xmpptest.Server {
 	t.Helper()
 	return xmpptest.NewServerWithClock(t, clock, append([]xmpptest.Option{func(c *config.Config) {
 		var keep []config.Listener

@@ -16,13 +16,13 @@ import (
 // fakeHost is the part of module.Host the purge uses.
 type fakeHost struct {
 	module.Host
-	stores storage.Stores
+	stores module.Stores
 	now    time.Time
 }
 
-func (h fakeHost) Stores() storage.Stores { return h.stores }
-func (h fakeHost) Now() time.Time         { return h.now }
-func (h fakeHost) Logger() *slog.Logger   { return slog.New(slog.DiscardHandler) }
+func (h fakeHost) Stores() module.Stores { return h.stores }
+func (h fakeHost) Now() time.Time        { return h.now }
+func (h fakeHost) Logger() *slog.Logger  { return slog.New(slog.DiscardHandler) }
 
 func TestRetentionPurge(t *testing.T) {
 	db, err := sqlite.Open(t.Context(), t.TempDir()+"/db", nil)
@@ -41,7 +41,7 @@ func TestRetentionPurge(t *testing.T) {
 		}
 	}
 	m := New(Options{Retention: 30 * 24 * time.Hour}).(*Module)
-	m.host = fakeHost{stores: db.Stores(), now: now}
+	m.host = fakeHost{stores: module.FeatureStores(db.Stores()), now: now}
 	m.store, m.log = db, m.host.Logger()
 	m.purge(t.Context())
 	page, err := db.QueryArchive(t.Context(), alice, storage.ArchiveQuery{Index: -1, Max: -1})

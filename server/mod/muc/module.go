@@ -90,10 +90,6 @@ type Module struct {
 	// joined indexes the rooms each real full JID occupies, for the
 	// end of its session.
 	joined map[jid.JID]map[jid.JID]struct{}
-
-	bgMu  sync.Mutex
-	bgCtx context.Context
-	bg    sync.WaitGroup
 }
 
 // New returns the module.
@@ -142,13 +138,11 @@ func New(opts Options) *Module {
 		rooms:    make(map[jid.JID]*room),
 		services: make(map[string]bool),
 		joined:   make(map[jid.JID]map[jid.JID]struct{}),
-		bgCtx:    context.Background(),
 	}
 }
 
 var (
-	_ module.Module  = (*Module)(nil)
-	_ module.Starter = (*Module)(nil)
+	_ module.Module = (*Module)(nil)
 )
 
 // Name implements module.Module.
@@ -177,28 +171,11 @@ func (m *Module) Register(r module.Registrar) error {
 	return nil
 }
 
-// Start implements module.Starter: background work (removing occupants
-// after errors) runs under ctx.
-func (m *Module) Start(ctx context.Context) error {
-	m.bgMu.Lock()
-	m.bgCtx = ctx
-	m.bgMu.Unlock()
-	return nil
-}
-
-// goBackground runs fn in a goroutine under the module's context. It is
+// goBackground runs fn in a goroutine the server waits for at shutdown
+// (module.Host.Go). It is
 // how work that would re-enter a room lock (errors bounced by a delivery
 // made under that lock) is deferred.
-func (m *Module) goBackground(fn func(ctx context.Context)) {
-	m.bgMu.Lock()
-	ctx := m.bgCtx
-	m.bgMu.Unlock()
-	m.bg.Add(1)
-	go func() {
-		defer m.bg.Done()
-		fn(ctx)
-	}()
-}
+func (m *Module) goBackground(fn func(ctx context.Context)) { m.host.Go(fn) }
 
 // serviceHook serves every stanza addressed to a MUC service domain.
 func (m *Module) serviceHook(svc jid.JID) module.Hook {

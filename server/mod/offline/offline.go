@@ -74,7 +74,7 @@ func (m *Module) Register(r module.Registrar) error {
 	if m.host.Stores().Offline == nil {
 		return errNoStore
 	}
-	r.Hook(module.PhaseUndeliverable, stanza.KindMessage, 100, m.undeliverable)
+	r.Hook(module.PhaseUndeliverable, stanza.KindMessage, module.PriorityOffline, m.undeliverable)
 	r.OnSession(module.SessionAvailable, m.flushTo)
 	r.Feature(module.TargetServer, Feature)
 	return nil
@@ -196,8 +196,8 @@ func (m *Module) flushLoop(ctx context.Context, f *flush, user jid.JID, s *sm.Se
 		if !m.deliverStored(ctx, user, s, mayWait) {
 			// The flush outlives the request that started it (a
 			// presence, a stored message); it ends when the session
-			// stops taking messages.
-			go m.flushLoop(context.WithoutCancel(ctx), f, user, s, true)
+			// stops taking messages, or at shutdown, which waits for it.
+			m.host.Go(func(ctx context.Context) { m.flushLoop(ctx, f, user, s, true) })
 			return
 		}
 		m.mu.Lock()

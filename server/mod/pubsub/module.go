@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	xpubsub "github.com/parley-xmpp/parley/xmpp/pubsub"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -21,7 +20,7 @@ const DefaultPrefix = "pubsub"
 
 // HookPriority orders the module's presence hooks: after blocking, before
 // the roster module broadcasts presence (so the XEP-0153 hash is in it).
-const HookPriority = 50
+const HookPriority = module.PriorityPEP
 
 // Options configure the module.
 type Options struct {
@@ -48,7 +47,7 @@ type Module struct {
 	opts   Options
 	host   module.Host
 	log    *slog.Logger
-	stores storage.Stores
+	stores module.Stores
 
 	seed  maphash.Seed
 	locks [64]sync.Mutex
@@ -56,10 +55,6 @@ type Module struct {
 	caps     *capsCache
 	presence *presenceTracker
 	avatars  *avatarCache
-
-	bgMu  sync.Mutex
-	bgCtx context.Context
-	bg    sync.WaitGroup
 }
 
 // New returns the module.
@@ -79,13 +74,11 @@ func New(opts Options) *Module {
 		caps:     newCapsCache(),
 		presence: newPresenceTracker(),
 		avatars:  newAvatarCache(),
-		bgCtx:    context.Background(),
 	}
 }
 
 var (
-	_ module.Module  = (*Module)(nil)
-	_ module.Starter = (*Module)(nil)
+	_ module.Module = (*Module)(nil)
 )
 
 // Name implements module.Module.
@@ -144,26 +137,9 @@ func (m *Module) Register(r module.Registrar) error {
 	return nil
 }
 
-// Start implements module.Starter: background work (capability lookups)
-// runs under ctx.
-func (m *Module) Start(ctx context.Context) error {
-	m.bgMu.Lock()
-	m.bgCtx = ctx
-	m.bgMu.Unlock()
-	return nil
-}
-
-// goBackground runs fn in a goroutine under the module's context.
-func (m *Module) goBackground(fn func(ctx context.Context)) {
-	m.bgMu.Lock()
-	ctx := m.bgCtx
-	m.bgMu.Unlock()
-	m.bg.Add(1)
-	go func() {
-		defer m.bg.Done()
-		fn(ctx)
-	}()
-}
+// goBackground runs fn in a goroutine the server waits for at shutdown
+// (module.Host.Go).
+func (m *Module) goBackground(fn func(ctx context.Context)) { m.host.Go(fn) }
 
 // lock takes the lock stripe of a service and returns its unlock.
 func (m *Module) lock(service jid.JID) func() {

@@ -77,7 +77,7 @@ func (m *Module) Register(r module.Registrar) error {
 	r.HandleIQ(module.IQKey{Type: stanza.TypeSet, Name: xml.Name{Space: NS, Local: "enable"}, Target: module.TargetAccount}, m.enable)
 	r.HandleIQ(module.IQKey{Type: stanza.TypeSet, Name: xml.Name{Space: NS, Local: "disable"}, Target: module.TargetAccount}, m.disable)
 	r.Feature(module.TargetAccount, NS)
-	r.Hook(module.PhaseInbound, stanza.KindMessage, 900, m.inbound)
+	r.Hook(module.PhaseInbound, stanza.KindMessage, module.PriorityNotify, m.inbound)
 	r.OnSession(module.SessionAvailable, m.reachable)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
 	r.OnAccountDeleted(m.accountDeleted)
@@ -263,7 +263,9 @@ func (m *Module) inbound(ctx context.Context, p *module.Packet) module.Verdict {
 	}
 	sender, body := p.From.String(), p.Stanza.ChildText(stanza.NSClient, "body")
 	for _, r := range due {
-		go m.publish(base, user, r, count, sender, body)
+		// Shutdown waits for the publication (Host.Go); it runs on
+		// the server's run context, which ends first.
+		m.host.Go(func(context.Context) { m.publish(base, user, r, count, sender, body) })
 	}
 	return module.Continue
 }

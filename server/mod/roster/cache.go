@@ -2,9 +2,11 @@ package roster
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 
+	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
@@ -149,4 +151,35 @@ func (m *Module) cachedItem(user, contact jid.JID) (it storage.RosterItem, found
 		return it, false, true
 	}
 	return e.items[i], true, true
+}
+
+// service is the module.RosterService the module provides: reads are
+// answered from the cache when it holds the user's roster (it does for a
+// user who sent initial presence or fetched the roster), else from the
+// store. A read through the service never fills the cache: what is cached
+// stays what the module itself read.
+type service struct{ m *Module }
+
+var _ module.RosterService = service{}
+
+// RosterItem implements module.RosterService.
+func (s service) RosterItem(ctx context.Context, user, contact jid.JID) (storage.RosterItem, error) {
+	user, contact = user.Bare(), contact.Bare()
+	it, found, ok := s.m.cachedItem(user, contact)
+	if !ok {
+		return s.m.host.Stores().Roster.RosterItem(ctx, user, contact)
+	}
+	if !found {
+		return storage.RosterItem{}, fmt.Errorf("roster: %s in the roster of %s: %w", contact, user, storage.ErrNotFound)
+	}
+	return it, nil
+}
+
+// RosterItems implements module.RosterService.
+func (s service) RosterItems(ctx context.Context, user jid.JID) ([]storage.RosterItem, int64, error) {
+	user = user.Bare()
+	if e, _ := s.m.cache.lookup(user); e.hasItems {
+		return e.items, e.ver, nil
+	}
+	return s.m.host.Stores().Roster.RosterItems(ctx, user)
 }

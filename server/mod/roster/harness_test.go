@@ -50,7 +50,7 @@ func (c *fakeConn) take() []*stanza.Element {
 // harness is a real router and SQLite store with the roster module and
 // fake transports.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	r     *router.Router
 	table *sm.Table
@@ -104,7 +104,7 @@ func (p eventProbe) Register(r module.Registrar) error {
 	return nil
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "parley.db"), nil)

@@ -30,7 +30,7 @@ func (m *Module) handleGet(ctx context.Context, q *module.IQ) (*stanza.Element, 
 		return nil, err
 	}
 	if q.Session != nil {
-		q.Session.SetInterested()
+		q.Session.SetValue(interestedKey{}, true)
 	}
 	user := q.From.Bare()
 	items, ver, err := m.rosterItems(ctx, user)

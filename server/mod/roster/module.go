@@ -18,7 +18,7 @@ import (
 // HookPriority is the priority of the module's presence hooks; modules
 // that filter presence (blocking, privacy) should register lower values so
 // they run first.
-const HookPriority = 100
+const HookPriority = module.PriorityPresence
 
 const lockStripes = 64
 
@@ -65,6 +65,7 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Hook(module.PhaseInbound, stanza.KindPresence, HookPriority, m.inbound)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
 	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.cache.invalidate(user) })
+	r.ProvideRoster(service{m})
 	r.StreamFeature(stanza.New(xroster.NSVersioning, "ver"))
 	r.StreamFeature(stanza.New(xroster.NSPreApproval, "sub"))
 	return nil
@@ -83,13 +84,18 @@ func (m *Module) lock(user jid.JID) func() {
 	return mu.Unlock
 }
 
+// interestedKey marks, in a session's values, a session that requested the
+// roster: an interested resource (RFC 6121 §2.1.6), which gets roster
+// pushes.
+type interestedKey struct{}
+
 // push sends a roster push with one item to every interested resource of
 // the user (RFC 6121 §2.1.6), carrying the new roster version.
 func (m *Module) push(user jid.JID, it xroster.Item, ver int64) {
 	q := &xroster.Query{Ver: strconv.FormatInt(ver, 10), HasVer: true, Items: []xroster.Item{it}}
 	payload := q.Element()
 	for _, s := range m.host.Sessions().Sessions(user) {
-		if !s.Interested() {
+		if s.Value(interestedKey{}) == nil {
 			continue
 		}
 		id := "push" + strconv.FormatUint(m.pushSeq.Add(1), 36)

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	entitytime "github.com/parley-xmpp/parley/server/mod/timemod"
+	entitytime "github.com/parley-xmpp/parley/server/mod/entitytime"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpptest"
 )
