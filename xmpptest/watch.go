@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -27,7 +27,7 @@ func (w *watcher) Name() string { return "xmpptest" }
 
 // Register implements module.Module.
 func (w *watcher) Register(r module.Registrar) error {
-	r.OnSession(module.SessionEnded, func(_ context.Context, s *sm.Session) {
+	r.OnSession(module.SessionEnded, func(_ context.Context, s *session.Session) {
 		w.mu.Lock()
 		w.ended[s.JID().String()]++
 		close(w.wake)

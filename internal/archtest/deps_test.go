@@ -101,7 +101,7 @@ func violation(pkg, dep string) string {
 		return "transports know the router only through an interface, and no features"
 	case under(pkg, "server/module") && (under(dep, "server/router") || isTransport(dep) || under(dep, "server/mod")):
 		return "the module API depends on nothing above it"
-	case under(pkg, "server/sm") && !under(dep, "xmpp"):
+	case under(pkg, "server/session") && !under(dep, "xmpp"):
 		return "the session table only knows xmpp/"
 	case under(pkg, "server/config") && dep != "":
 		if !under(dep, "xmpp") {
@@ -148,7 +148,7 @@ func TestViolationRules(t *testing.T) {
 		{"server/mod/roster", "xmpp/roster"},
 		{"server/app", "server/mod/roster"},
 		{"xmpp/client", "xmpp/stream"},
-		{"server/router", "server/sm"},
+		{"server/router", "server/session"},
 		{"server/c2s", "server/poller"},
 		{"server/transport/tcp", "server/stream"},
 		{"server/transport/tcp", "server/poller"},

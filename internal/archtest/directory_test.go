@@ -13,7 +13,7 @@ import (
 
 // sessionPkg is the package of the session type, the Directory interface
 // and the concrete table of the sessions bound on this node.
-const sessionPkg = modulePath + "/server/sm"
+const sessionPkg = modulePath + "/server/session"
 
 // concreteTable names what only the router, transports and the
 // composition root may use: the table itself, not the Directory.
@@ -21,7 +21,7 @@ var concreteTable = map[string]bool{"Table": true, "NewTable": true}
 
 // TestModulesUseTheDirectory checks that no module (server/mod/*, tests
 // aside) names the concrete session table: modules see sessions through
-// module.Host.Sessions, an sm.Directory, so that a cluster-wide directory
+// module.Host.Sessions, a session.Directory, so that a cluster-wide directory
 // can take the table's place. Modules must import the session package for
 // the Session type, which lives beside the table, so the rule is on names
 // rather than imports.
@@ -39,7 +39,7 @@ func TestModulesUseTheDirectory(t *testing.T) {
 		}
 		files++
 		for _, use := range concreteTableUses(fset, f) {
-			t.Errorf("%s: a module names the concrete session table; use module.Host.Sessions (an sm.Directory)", use)
+			t.Errorf("%s: a module names the concrete session table; use module.Host.Sessions (a session.Directory)", use)
 		}
 		return nil
 	})
@@ -85,11 +85,11 @@ func TestConcreteTableUses(t *testing.T) {
 		src  string
 		uses int
 	}{
-		{`package m; import "` + sessionPkg + `"; func f(h interface{ Sessions() sm.Directory }) *sm.Session { return h.Sessions().Get(sm.Session{}.JID()) }`, 0},
-		{`package m; import "` + sessionPkg + `"; var t = sm.NewTable(0)`, 1},
-		{`package m; import "` + sessionPkg + `"; func f(d sm.Directory) bool { _, ok := d.(*sm.Table); return ok }`, 1},
+		{`package m; import "` + sessionPkg + `"; func f(h interface{ Sessions() session.Directory }) *session.Session { return h.Sessions().Get(session.Session{}.JID()) }`, 0},
+		{`package m; import "` + sessionPkg + `"; var t = session.NewTable(0)`, 1},
+		{`package m; import "` + sessionPkg + `"; func f(d session.Directory) bool { _, ok := d.(*session.Table); return ok }`, 1},
 		{`package m; import s "` + sessionPkg + `"; var t *s.Table`, 1},
-		{`package m; import "other/sm"; var t *sm.Table`, 0},
+		{`package m; import "other/sm"; var t *session.Table`, 0},
 	} {
 		fset := token.NewFileSet()
 		f, err := parser.ParseFile(fset, "m.go", tc.src, parser.SkipObjectResolution)

@@ -19,7 +19,7 @@ import (
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/server/router"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/tlsrec"
 )
@@ -132,7 +132,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	if a.secret, err = loadSecret(a.cfg.DataDir); err != nil {
 		return err
 	}
-	table := sm.NewTable(a.cfg.Limits.SessionsPerAccount)
+	table := session.NewTable(a.cfg.Limits.SessionsPerAccount)
 	a.router = router.New(router.Options{
 		Domains:  a.cfg.Domains,
 		Stores:   a.stores,

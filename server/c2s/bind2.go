@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/bind2"
 	smns "github.com/parley-xmpp/parley/xmpp/sm"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -22,7 +22,7 @@ import (
 const nsCSIFeature = "urn:xmpp:csi:0"
 
 // enterSession makes s the connection's session: the stream is bound.
-func (c *conn) enterSession(s *sm.Session) {
+func (c *conn) enterSession(s *session.Session) {
 	c.session = s
 	c.fullJID = s.JID().String()
 	c.ph = phaseBound
@@ -73,13 +73,13 @@ func (c *conn) bind2Resource(tag, uaID string) string {
 // element. Deliveries to the session are held until release is called,
 // so that nothing reaches the client before the SASL2 <success/> that
 // announces the session.
-func (c *conn) bind2(ctx context.Context, req bind2.Request, uaID string) (s *sm.Session, bound *stanza.Element, release func(), err error) {
+func (c *conn) bind2(ctx context.Context, req bind2.Request, uaID string) (s *session.Session, bound *stanza.Element, release func(), err error) {
 	full, err := c.user.WithResource(c.bind2Resource(req.Tag, uaID))
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	hold := &heldConn{c: c}
-	s = sm.NewSession(full, hold)
+	s = session.NewSession(full, hold)
 	replaced, err := c.cfg.Router.Sessions().Bind(s)
 	if err != nil {
 		return nil, nil, nil, err
@@ -155,7 +155,7 @@ func (h *heldConn) RemoteAddr() string { return h.c.RemoteAddr() }
 
 // release delivers what was held and points the session at the real
 // connection.
-func (h *heldConn) release(s *sm.Session) {
+func (h *heldConn) release(s *session.Session) {
 	h.mu.Lock()
 	h.released = true
 	held := h.held

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/tlsrec"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -17,10 +17,10 @@ import (
 
 // Router is what the transport needs of the router.
 type Router interface {
-	RouteFrom(ctx context.Context, origin *sm.Session, st *stanza.Element)
+	RouteFrom(ctx context.Context, origin *session.Session, st *stanza.Element)
 	Route(ctx context.Context, st *stanza.Element)
-	Sessions() *sm.Table
-	Emit(ctx context.Context, ev module.SessionEvent, s *sm.Session)
+	Sessions() *session.Table
+	Emit(ctx context.Context, ev module.SessionEvent, s *session.Session)
 	StreamFeatures() []*stanza.Element
 	// Bind2Features are the session features modules let clients enable
 	// inline in Bind 2 (XEP-0386).

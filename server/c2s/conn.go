@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/tlsrec"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	smns "github.com/parley-xmpp/parley/xmpp/sm"
@@ -62,7 +62,7 @@ type conn struct {
 	from         string    // the stream's 'from': a hint only (XEP-0388)
 	reg          *regState // in-band registration (register.go)
 	user         jid.JID   // bare JID once authenticated
-	session      *sm.Session
+	session      *session.Session
 	fullJID      string // session.JID().String(), stamped as 'from' on every stanza
 	saslFailures int
 	resumeFor    jid.JID // during a SASL2 login with <resume/>: the resumable session's account
@@ -99,7 +99,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	return c
 }
 
-// RemoteAddr implements sm.Conn.
+// RemoteAddr implements session.Conn.
 func (c *conn) RemoteAddr() string { return c.nc.RemoteAddr().String() }
 
 // run serves the connection. The goroutine running it may end before the
@@ -373,9 +373,9 @@ func (c *conn) handleBind(ctx context.Context, iq, b *stanza.Element) error {
 	if err != nil {
 		return c.writeRaw(stanza.ErrorReply(iq, stanza.Errorf(stanza.BadRequest, "invalid resource")).AppendXML(nil, stanza.NSClient))
 	}
-	s := sm.NewSession(full, c)
+	s := session.NewSession(full, c)
 	replaced, err := c.cfg.Router.Sessions().Bind(s)
-	if errors.Is(err, sm.ErrTooManySessions) {
+	if errors.Is(err, session.ErrTooManySessions) {
 		c.log.Info("c2s: session limit reached", "user", c.user)
 		return c.writeRaw(stanza.ErrorReply(iq, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.ResourceConstraint, Text: "too many sessions"}).AppendXML(nil, stanza.NSClient))
 	}

@@ -41,7 +41,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	smns "github.com/parley-xmpp/parley/xmpp/sm"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
@@ -686,4 +686,4 @@ func (c *conn) smFeatures() []*stanza.Element {
 	return out
 }
 
-var _ sm.Conn = (*conn)(nil)
+var _ session.Conn = (*conn)(nil)

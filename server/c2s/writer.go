@@ -2,7 +2,7 @@ package c2s
 
 import (
 	"errors"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,7 +90,7 @@ func (q *outQueue) releaseLocked(n int) {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// Deliver implements sm.Conn: it queues st without blocking.
+// Deliver implements session.Conn: it queues st without blocking.
 func (c *conn) Deliver(st *stanza.Element) error {
 	n := 0
 	if isStanza(st) {
@@ -264,7 +264,7 @@ func (c *conn) writeRaw(b []byte) error {
 // closeWriteWait bounds the writes made while a stream is being closed.
 const closeWriteWait = 5 * time.Second
 
-// Close implements sm.Conn: it ends the stream from another goroutine,
+// Close implements session.Conn: it ends the stream from another goroutine,
 // with a stream error when err is non-nil.
 func (c *conn) Close(err *stream.Error) {
 	c.closeWithin(err, closeWriteWait)
@@ -385,11 +385,11 @@ func appendStreamElement(buf []byte, el *stanza.Element) []byte {
 	return append(buf, '>')
 }
 
-// Backlog implements sm.BacklogReporter: what the session holds against
+// Backlog implements session.BacklogReporter: what the session holds against
 // the limits of overLocked.
-func (c *conn) Backlog() sm.Backlog {
+func (c *conn) Backlog() session.Backlog {
 	q := &c.out
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return sm.Backlog{Stanzas: len(q.items), MaxStanzas: q.max, Bytes: q.bytes, MaxBytes: q.maxBytes}
+	return session.Backlog{Stanzas: len(q.items), MaxStanzas: q.max, Bytes: q.bytes, MaxBytes: q.maxBytes}
 }

@@ -3,7 +3,7 @@ package module
 import (
 	"context"
 
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 
@@ -12,7 +12,7 @@ import (
 // announced to the client: req is the request element (e.g. XEP-0280's
 // <enable/>). It returns the element to include in <bound/>, or nil when
 // the feature defines no answer.
-type Bind2Func func(ctx context.Context, s *sm.Session, req *stanza.Element) *stanza.Element
+type Bind2Func func(ctx context.Context, s *session.Session, req *stanza.Element) *stanza.Element
 
 // Bind2Feature is a session feature modules offer inline in Bind 2.
 type Bind2Feature struct {

@@ -6,7 +6,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
@@ -33,7 +33,7 @@ type Host interface {
 	Route(ctx context.Context, st *stanza.Element)
 	// Sessions is the session directory: where the bound sessions of the
 	// served accounts are found.
-	Sessions() sm.Directory
+	Sessions() session.Directory
 	// Stores are the persistent stores of feature data (not the account
 	// and credential stores).
 	Stores() Stores
@@ -47,7 +47,7 @@ type Host interface {
 	// AccountExists reports whether a local account exists.
 	AccountExists(ctx context.Context, user jid.JID) (bool, error)
 	// Emit runs the callbacks registered for a session event.
-	Emit(ctx context.Context, ev SessionEvent, s *sm.Session)
+	Emit(ctx context.Context, ev SessionEvent, s *session.Session)
 	// Logger is the module's logger.
 	Logger() *slog.Logger
 	// Now is the server clock.
@@ -117,7 +117,7 @@ type IQ struct {
 	Payload *stanza.Element
 	From    jid.JID // stamped by the server
 	To      jid.JID // the domain, or the bare JID of the account
-	Session *sm.Session
+	Session *session.Session
 }
 
 // FromSelf reports whether the request comes from the account it targets.
@@ -163,11 +163,11 @@ type Packet struct {
 	Stanza *stanza.Element
 	Kind   stanza.Kind
 	From   jid.JID
-	To     jid.JID     // zero when the stanza has no 'to'
-	Origin *sm.Session // the local session that sent it, or nil
+	To     jid.JID          // zero when the stanza has no 'to'
+	Origin *session.Session // the local session that sent it, or nil
 	// Delivered lists the sessions that took the message; set only in
 	// PhaseDelivered.
-	Delivered []*sm.Session
+	Delivered []*session.Session
 }
 
 // Verdict is what a hook decides.
@@ -199,7 +199,7 @@ const (
 )
 
 // SessionFunc reacts to a session event.
-type SessionFunc func(ctx context.Context, s *sm.Session)
+type SessionFunc func(ctx context.Context, s *session.Session)
 
 // AccountFunc reacts to an account event; user is a bare JID.
 type AccountFunc func(ctx context.Context, user jid.JID)

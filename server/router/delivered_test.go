@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
@@ -69,7 +69,7 @@ func TestPhaseDeliveredListsRecipients(t *testing.T) {
 	}
 }
 
-// failing is an sm.Conn that refuses every stanza (a closed connection).
+// failing is a session.Conn that refuses every stanza (a closed connection).
 type failing struct{ sink }
 
 func (f *failing) Deliver(*stanza.Element) error { return errors.New("closed") }
@@ -84,14 +84,14 @@ func TestPhaseDeliveredOmitsRefusingResource(t *testing.T) {
 		names := []string{"r0", "r1", "r2"}
 		var sinks []*sink
 		for i, n := range names {
-			var c sm.Conn
+			var c session.Conn
 			s := &sink{}
 			if i == bad {
 				c = &failing{}
 			} else {
 				c, sinks = s, append(sinks, s)
 			}
-			sess := sm.NewSession(jid.MustParse("bob@localhost/"+n), c)
+			sess := session.NewSession(jid.MustParse("bob@localhost/"+n), c)
 			if _, err := r.Sessions().Bind(sess); err != nil {
 				t.Fatal(err)
 			}

@@ -6,26 +6,26 @@ import (
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/router"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage/sqlite"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 
-// clusterDirectory is an sm.Directory as a cluster would build one: the
+// clusterDirectory is a session.Directory as a cluster would build one: the
 // local table, plus sessions bound on other nodes (whose Conn would
 // forward to their node; here a sink).
 type clusterDirectory struct {
-	*sm.Table
-	others map[jid.JID][]*sm.Session // bare JID -> sessions on other nodes
+	*session.Table
+	others map[jid.JID][]*session.Session // bare JID -> sessions on other nodes
 }
 
-func (d *clusterDirectory) Sessions(bare jid.JID) []*sm.Session {
-	return append(append([]*sm.Session(nil), d.Table.Sessions(bare)...), d.others[bare]...)
+func (d *clusterDirectory) Sessions(bare jid.JID) []*session.Session {
+	return append(append([]*session.Session(nil), d.Table.Sessions(bare)...), d.others[bare]...)
 }
 
-func (d *clusterDirectory) Available(bare jid.JID) []*sm.Session {
-	var out []*sm.Session
+func (d *clusterDirectory) Available(bare jid.JID) []*session.Session {
+	var out []*session.Session
 	for _, s := range d.Sessions(bare) {
 		if s.Available() {
 			out = append(out, s)
@@ -34,7 +34,7 @@ func (d *clusterDirectory) Available(bare jid.JID) []*sm.Session {
 	return out
 }
 
-func (d *clusterDirectory) Get(full jid.JID) *sm.Session {
+func (d *clusterDirectory) Get(full jid.JID) *session.Session {
 	for _, s := range d.Sessions(full.Bare()) {
 		if s.JID() == full {
 			return s
@@ -63,17 +63,17 @@ func TestDirectoryReplacesTheTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	local := sm.NewTable(0)
+	local := session.NewTable(0)
 	remote := &sink{}
-	bob := sm.NewSession(jid.MustParse("bob@localhost/node2"), remote)
+	bob := session.NewSession(jid.MustParse("bob@localhost/node2"), remote)
 	bob.SetPresence(stanza.New(stanza.NSClient, "presence"), 0)
-	dir := &clusterDirectory{Table: local, others: map[jid.JID][]*sm.Session{bob.JID().Bare(): {bob}}}
+	dir := &clusterDirectory{Table: local, others: map[jid.JID][]*session.Session{bob.JID().Bare(): {bob}}}
 	r := router.New(router.Options{Domains: []string{"localhost"}, Stores: db.Stores(), Table: local, Directory: dir})
 	keeper := &hostKeeper{}
 	if err := r.Register(keeper); err != nil {
 		t.Fatal(err)
 	}
-	if keeper.host.Sessions() != sm.Directory(dir) || r.Directory() != sm.Directory(dir) {
+	if keeper.host.Sessions() != session.Directory(dir) || r.Directory() != session.Directory(dir) {
 		t.Fatal("modules do not see the router's directory")
 	}
 	from, _ := bind(t, r, "alice@localhost/a", 0)

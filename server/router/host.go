@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -27,7 +27,7 @@ func (r *Router) hostFor(name string) *host {
 
 // Sessions returns the session directory, not the local table: modules
 // find sessions wherever the directory knows them.
-func (h *host) Sessions() sm.Directory { return h.dir }
+func (h *host) Sessions() session.Directory { return h.dir }
 
 func (h *host) Stores() module.Stores { return h.stores }
 func (h *host) Logger() *slog.Logger  { return h.log }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -23,11 +23,11 @@ type Options struct {
 	// Table holds the sessions bound on this node: transports bind,
 	// unbind and resume sessions in it (Sessions). Nil: an empty table
 	// with no per-account limit.
-	Table *sm.Table
+	Table *session.Table
 	// Directory is where the router and modules find sessions. Nil: the
 	// Table; a cluster puts here one that also knows the sessions bound on
 	// its other nodes.
-	Directory sm.Directory
+	Directory session.Directory
 	Log       *slog.Logger
 	Now       func() time.Time
 	Limits    module.Limits
@@ -45,7 +45,7 @@ type Options struct {
 type Router struct {
 	opts    Options
 	log     *slog.Logger
-	dir     sm.Directory
+	dir     session.Directory
 	domains map[string]bool
 
 	// Filled during registration, read-only afterwards.
@@ -82,7 +82,7 @@ func New(opts Options) *Router {
 		opts.Background = module.NewGroup()
 	}
 	if opts.Table == nil {
-		opts.Table = sm.NewTable(0)
+		opts.Table = session.NewTable(0)
 	}
 	if opts.Directory == nil {
 		opts.Directory = opts.Table
@@ -108,11 +108,11 @@ func New(opts Options) *Router {
 
 // Sessions returns the table of the sessions bound on this node, where
 // transports bind them.
-func (r *Router) Sessions() *sm.Table { return r.opts.Table }
+func (r *Router) Sessions() *session.Table { return r.opts.Table }
 
 // Directory returns where sessions are found (Options.Directory), which
 // modules see as module.Host.Sessions.
-func (r *Router) Directory() sm.Directory { return r.dir }
+func (r *Router) Directory() session.Directory { return r.dir }
 
 // Background returns the group running the modules' background work.
 func (r *Router) Background() *module.Group { return r.opts.Background }
@@ -121,7 +121,7 @@ func (r *Router) Background() *module.Group { return r.opts.Background }
 func (r *Router) IsLocal(domain string) bool { return r.domains[domain] }
 
 // Emit runs the callbacks registered for a session event.
-func (r *Router) Emit(ctx context.Context, ev module.SessionEvent, s *sm.Session) {
+func (r *Router) Emit(ctx context.Context, ev module.SessionEvent, s *session.Session) {
 	for _, fn := range r.sessionFns[ev] {
 		fn(ctx, s)
 	}
@@ -143,11 +143,11 @@ func (r *Router) Route(ctx context.Context, st *stanza.Element) {
 
 // RouteFrom routes a stanza a local session sent; the transport has already
 // stamped its 'from'.
-func (r *Router) RouteFrom(ctx context.Context, origin *sm.Session, st *stanza.Element) {
+func (r *Router) RouteFrom(ctx context.Context, origin *session.Session, st *stanza.Element) {
 	r.route(ctx, st, origin)
 }
 
-func (r *Router) route(ctx context.Context, st *stanza.Element, origin *sm.Session) {
+func (r *Router) route(ctx context.Context, st *stanza.Element, origin *session.Session) {
 	p := &module.Packet{Stanza: st, Kind: stanza.KindOf(st), Origin: origin}
 	if p.Kind == stanza.KindOther {
 		r.log.Warn("router: dropping a non-stanza element", "name", st.Name.Local)
@@ -297,11 +297,11 @@ func (r *Router) toBare(ctx context.Context, p *module.Packet) {
 // messageTargets picks the resources that take a message sent to a bare
 // JID (RFC 6121 §8.5.2.1.1): never negative priorities; for chat and normal
 // the highest-priority ones (all of them when tied); for headline all.
-func messageTargets(available []*sm.Session, typ string) []*sm.Session {
+func messageTargets(available []*session.Session, typ string) []*session.Session {
 	if allTargets(available, typ) {
 		return available // shared, not modified: no copy
 	}
-	var out []*sm.Session
+	var out []*session.Session
 	best := -1
 	for _, s := range available {
 		prio := s.Priority()
@@ -326,7 +326,7 @@ func messageTargets(available []*sm.Session, typ string) []*sm.Session {
 // allTargets reports whether every one of the available sessions takes a
 // message of type typ: none has a negative priority and, unless it is a
 // headline, all have the same.
-func allTargets(available []*sm.Session, typ string) bool {
+func allTargets(available []*session.Session, typ string) bool {
 	for _, s := range available {
 		prio := s.Priority()
 		if prio < 0 || (typ != stanza.TypeHeadline && prio != available[0].Priority()) {
@@ -339,7 +339,7 @@ func allTargets(available []*sm.Session, typ string) bool {
 // deliverMessage hands a message to the chosen sessions, then runs the
 // PhaseDelivered hooks with those that took it, or the undeliverable rules
 // when none did.
-func (r *Router) deliverMessage(ctx context.Context, p *module.Packet, targets []*sm.Session) {
+func (r *Router) deliverMessage(ctx context.Context, p *module.Packet, targets []*session.Session) {
 	shared(p.Stanza, len(targets))
 	took := targets // shared: copied only once one of them does not take it
 	copied := false
@@ -347,7 +347,7 @@ func (r *Router) deliverMessage(ctx context.Context, p *module.Packet, targets [
 		ok := r.deliver(ctx, s, p.Stanza)
 		switch {
 		case !ok && !copied:
-			took, copied = append([]*sm.Session(nil), targets[:i]...), true
+			took, copied = append([]*session.Session(nil), targets[:i]...), true
 		case ok && copied:
 			took = append(took, s)
 		}
@@ -360,7 +360,7 @@ func (r *Router) deliverMessage(ctx context.Context, p *module.Packet, targets [
 }
 
 // delivered runs the PhaseDelivered hooks for a message sessions took.
-func (r *Router) delivered(ctx context.Context, p *module.Packet, sessions []*sm.Session) {
+func (r *Router) delivered(ctx context.Context, p *module.Packet, sessions []*session.Session) {
 	p.Delivered = sessions
 	r.runHooks(ctx, module.PhaseDelivered, p)
 	p.Delivered = nil
@@ -382,7 +382,7 @@ func (r *Router) toFull(ctx context.Context, p *module.Packet) {
 	if s := r.dir.Get(p.To); s != nil {
 		if r.deliver(ctx, s, p.Stanza) {
 			if p.Kind == stanza.KindMessage {
-				r.delivered(ctx, p, []*sm.Session{s})
+				r.delivered(ctx, p, []*session.Session{s})
 			}
 			return
 		}
@@ -418,7 +418,7 @@ func shared(st *stanza.Element, n int) {
 	}
 }
 
-func (r *Router) deliver(_ context.Context, s *sm.Session, st *stanza.Element) bool {
+func (r *Router) deliver(_ context.Context, s *session.Session, st *stanza.Element) bool {
 	if err := s.Deliver(st); err != nil {
 		r.log.Warn("router: delivery failed", "to", s.JID(), "err", err)
 		return false

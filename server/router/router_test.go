@@ -10,14 +10,14 @@ import (
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/server/router"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage/sqlite"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
 )
 
-// sink is an sm.Conn that keeps what it is given.
+// sink is a session.Conn that keeps what it is given.
 type sink struct {
 	n    atomic.Int64
 	last atomic.Pointer[stanza.Element]
@@ -48,10 +48,10 @@ func newRouter(tb testing.TB, mods []module.Module) *router.Router {
 	return r
 }
 
-func bind(tb testing.TB, r *router.Router, full string, prio int) (*sm.Session, *sink) {
+func bind(tb testing.TB, r *router.Router, full string, prio int) (*session.Session, *sink) {
 	tb.Helper()
 	c := &sink{}
-	s := sm.NewSession(jid.MustParse(full), c)
+	s := session.NewSession(jid.MustParse(full), c)
 	if _, err := r.Sessions().Bind(s); err != nil {
 		tb.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestSendIQAnswerOnlyFromAddressee(t *testing.T) {
 		req = bobConn.last.Load()
 		time.Sleep(time.Millisecond)
 	}
-	answerFrom := func(s *sm.Session, text string) {
+	answerFrom := func(s *session.Session, text string) {
 		res := stanza.Result(req, stanza.New("urn:test", "who").AppendText(text))
 		res.Set("from", s.JID().String())
 		r.RouteFrom(ctx, s, res)

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -236,7 +236,7 @@ func targets(items []jid.JID, contact jid.JID) []jid.JID {
 	return out
 }
 
-func (m *Module) presenceTo(ctx context.Context, s *sm.Session, to jid.JID, unavailable bool) {
+func (m *Module) presenceTo(ctx context.Context, s *session.Session, to jid.JID, unavailable bool) {
 	var p *stanza.Element
 	if unavailable {
 		p = stanza.New(stanza.NSClient, "presence", "type", stanza.TypeUnavailable)

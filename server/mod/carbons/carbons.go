@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/carbons"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -46,7 +46,7 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Hook(module.PhaseDelivered, stanza.KindMessage, hookPriority, m.received)
 	// XEP-0386 §3.3: <enable/> inline in Bind 2 "MUST succeed" and has
 	// no answer.
-	r.Bind2Feature(carbons.NS, func(_ context.Context, s *sm.Session, req *stanza.Element) *stanza.Element {
+	r.Bind2Feature(carbons.NS, func(_ context.Context, s *session.Session, req *stanza.Element) *stanza.Element {
 		if req.Name.Local == "enable" {
 			s.SetValue(enabledKey{}, true)
 		}
@@ -56,7 +56,7 @@ func (m *Module) Register(r module.Registrar) error {
 }
 
 // Enabled reports whether s enabled carbons.
-func Enabled(s *sm.Session) bool {
+func Enabled(s *session.Session) bool {
 	v, _ := s.Value(enabledKey{}).(bool)
 	return v
 }
@@ -95,7 +95,7 @@ func (m *Module) sent(ctx context.Context, p *module.Packet) module.Verdict {
 	if !carbons.Eligible(p.Stanza, carbons.Sent) {
 		return module.Continue
 	}
-	m.copyTo(p, carbons.Sent, p.From, func(s *sm.Session) bool { return s == p.Origin })
+	m.copyTo(p, carbons.Sent, p.From, func(s *session.Session) bool { return s == p.Origin })
 	return module.Continue
 }
 
@@ -105,7 +105,7 @@ func (m *Module) received(ctx context.Context, p *module.Packet) module.Verdict 
 	if !carbons.Eligible(p.Stanza, carbons.Received) {
 		return module.Continue
 	}
-	m.copyTo(p, carbons.Received, p.To, func(s *sm.Session) bool {
+	m.copyTo(p, carbons.Received, p.To, func(s *session.Session) bool {
 		return s == p.Origin || slices.Contains(p.Delivered, s)
 	})
 	return module.Continue
@@ -115,7 +115,7 @@ func (m *Module) received(ctx context.Context, p *module.Packet) module.Verdict 
 // of account that skip does not exclude. The forwarded message is one
 // clone shared by every copy, so later changes to p's stanza (by other
 // hooks, before it is serialised) do not race with the copies.
-func (m *Module) copyTo(p *module.Packet, d carbons.Direction, account jid.JID, skip func(*sm.Session) bool) {
+func (m *Module) copyTo(p *module.Packet, d carbons.Direction, account jid.JID, skip func(*session.Session) bool) {
 	var inner *stanza.Element
 	bare := account.Bare()
 	for _, s := range m.host.Sessions().Sessions(bare) {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -150,7 +150,7 @@ func (m *Module) rememberStatus(_ context.Context, p *module.Packet) module.Verd
 
 // sessionEnded records the account's last activity when its last session
 // ends.
-func (m *Module) sessionEnded(ctx context.Context, s *sm.Session) {
+func (m *Module) sessionEnded(ctx context.Context, s *session.Session) {
 	user := s.JID().Bare()
 	if len(m.host.Sessions().Sessions(user)) > 0 {
 		return

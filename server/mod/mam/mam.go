@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/mam"
@@ -135,7 +135,7 @@ func (m *Module) accountDeleted(_ context.Context, user jid.JID) {
 
 // sessionEnded drops the cached preferences of an account whose last
 // session ended.
-func (m *Module) sessionEnded(_ context.Context, s *sm.Session) {
+func (m *Module) sessionEnded(_ context.Context, s *session.Session) {
 	user := s.JID().Bare()
 	if len(m.host.Sessions().Sessions(user)) > 0 {
 		return

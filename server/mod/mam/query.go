@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"math"
 	"slices"
 
@@ -170,7 +170,7 @@ func (m *Module) setPrefs(ctx context.Context, q *module.IQ) (*stanza.Element, e
 // messages than asked for, and the client pages on from <fin/>. A
 // forward page keeps its first messages, a backward one (RSM <before/>)
 // its last; at least one message is kept.
-func fitBacklog(page storage.ArchivePage, s *sm.Session, backward bool) storage.ArchivePage {
+func fitBacklog(page storage.ArchivePage, s *session.Session, backward bool) storage.ArchivePage {
 	b, ok := s.Backlog()
 	if !ok || len(page.Messages) <= 1 {
 		return page

@@ -11,7 +11,7 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/muc"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/router"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage/sqlite"
 	"github.com/parley-xmpp/parley/xmpp/form"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -49,17 +49,17 @@ func benchFanout(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	table := sm.NewTable(0)
+	table := session.NewTable(0)
 	r := router.New(router.Options{Domains: []string{"example.com"}, Stores: db.Stores(), Table: table})
 	if err := r.Register(muc.New(muc.Options{History: -1})); err != nil {
 		b.Fatal(err)
 	}
 	conns := make([]*countConn, n)
-	sessions := make([]*sm.Session, n)
+	sessions := make([]*session.Session, n)
 	for i := range n {
 		full := jid.MustParse(fmt.Sprintf("user%d@example.com/bench", i))
 		conns[i] = &countConn{}
-		sessions[i] = sm.NewSession(full, conns[i])
+		sessions[i] = session.NewSession(full, conns[i])
 		if _, err := table.Bind(sessions[i]); err != nil {
 			b.Fatal(err)
 		}

@@ -8,7 +8,7 @@ import (
 	"sync"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/muc"
@@ -202,7 +202,7 @@ func (m *Module) serviceHook(svc jid.JID) module.Hook {
 // sessionEnded removes the occupants a session left behind: normally the
 // presence module already sent unavailable presence to the rooms (it
 // tracks directed presence), so this only catches what that missed.
-func (m *Module) sessionEnded(ctx context.Context, s *sm.Session) {
+func (m *Module) sessionEnded(ctx context.Context, s *session.Session) {
 	full := s.JID()
 	for _, rj := range m.roomsOf(full) {
 		rm := m.loaded(rj)

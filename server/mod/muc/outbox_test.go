@@ -8,7 +8,7 @@ import (
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/router"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage/sqlite"
 	"github.com/parley-xmpp/parley/xmpp/form"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -50,7 +50,7 @@ func TestBacklogBoundRefusesMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	table := sm.NewTable(0)
+	table := session.NewTable(0)
 	r := router.New(router.Options{Domains: []string{"example.com"}, Stores: db.Stores(), Table: table})
 	m := New(Options{QueueBytes: 1000})
 	if err := r.Register(m); err != nil {
@@ -58,7 +58,7 @@ func TestBacklogBoundRefusesMessages(t *testing.T) {
 	}
 	full := jid.MustParse("alice@example.com/desk")
 	conn := &recorder{}
-	sess := sm.NewSession(full, conn)
+	sess := session.NewSession(full, conn)
 	if _, err := table.Bind(sess); err != nil {
 		t.Fatal(err)
 	}

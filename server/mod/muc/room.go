@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/muc"
@@ -44,7 +44,7 @@ type occupant struct {
 // occSession is one resource of an occupant.
 type occSession struct {
 	real jid.JID // the user's full JID
-	sess *sm.Session
+	sess *session.Session
 	// pres is the resource's last available presence, with its addresses
 	// and the MUC join payload removed.
 	pres *stanza.Element

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -51,7 +51,7 @@ type Module struct {
 
 // flush is a delivery of a user's stored messages in progress; next is a
 // session that asked for them meanwhile, served by the same goroutine.
-type flush struct{ next *sm.Session }
+type flush struct{ next *session.Session }
 
 // New returns the offline message module.
 func New(opts Options) module.Module {
@@ -171,7 +171,7 @@ func (m *Module) bounce(ctx context.Context, p *module.Packet) {
 // (which it does only while its reader, maybe the caller, goes on), a
 // goroutine of its own takes over. Those goroutines are bounded by the
 // users online.
-func (m *Module) flushTo(ctx context.Context, s *sm.Session) {
+func (m *Module) flushTo(ctx context.Context, s *session.Session) {
 	if s.Priority() < 0 {
 		return
 	}
@@ -191,7 +191,7 @@ func (m *Module) flushTo(ctx context.Context, s *sm.Session) {
 // flushLoop delivers to s, then to each session that asked meanwhile,
 // until none did. With mayWait false it hands over to a goroutine of its
 // own, which may wait, as soon as delivering would have to wait.
-func (m *Module) flushLoop(ctx context.Context, f *flush, user jid.JID, s *sm.Session, mayWait bool) {
+func (m *Module) flushLoop(ctx context.Context, f *flush, user jid.JID, s *session.Session, mayWait bool) {
 	for {
 		if !m.deliverStored(ctx, user, s, mayWait) {
 			// The flush outlives the request that started it (a
@@ -228,7 +228,7 @@ const (
 // connection takes them, deleting them in batches once delivered. With
 // mayWait false it returns false, having delivered only part, when the
 // next message would have to wait for s to drain its backlog.
-func (m *Module) deliverStored(ctx context.Context, user jid.JID, s *sm.Session, mayWait bool) (finished bool) {
+func (m *Module) deliverStored(ctx context.Context, user jid.JID, s *session.Session, mayWait bool) (finished bool) {
 	store := m.host.Stores().Offline
 	msgs, err := store.OfflineMessages(ctx, user)
 	if err != nil {
@@ -283,7 +283,7 @@ const deleteBatch = 100
 // pace waits until s can take another stored message without being taken
 // for a slow consumer. It reports false when s stopped taking them (its
 // backlog did not shrink for paceStall) or ctx ended.
-func (m *Module) pace(ctx context.Context, s *sm.Session) bool {
+func (m *Module) pace(ctx context.Context, s *session.Session) bool {
 	b, ok := s.Backlog()
 	if !ok {
 		return true

@@ -10,7 +10,7 @@ import (
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/router"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage/sqlite"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -48,7 +48,7 @@ type harness struct {
 	t     *testing.T
 	ctx   context.Context
 	r     *router.Router
-	table *sm.Table
+	table *session.Table
 	db    *sqlite.DB
 	now   time.Time
 }
@@ -61,7 +61,7 @@ func newHarness(t *testing.T, limit int) *harness {
 		t.Fatalf("sqlite: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	h := &harness{t: t, ctx: ctx, table: sm.NewTable(0), db: db, now: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)}
+	h := &harness{t: t, ctx: ctx, table: session.NewTable(0), db: db, now: time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)}
 	h.r = router.New(router.Options{
 		Domains: []string{"example.com"}, Stores: db.Stores(), Table: h.table,
 		Limits: module.Limits{OfflineMessages: limit}, Now: func() time.Time { return h.now },
@@ -77,8 +77,8 @@ func newHarness(t *testing.T, limit int) *harness {
 	return h
 }
 
-func (h *harness) login(full string, c *fakeConn) *sm.Session {
-	s := sm.NewSession(jid.MustParse(full), c)
+func (h *harness) login(full string, c *fakeConn) *session.Session {
+	s := session.NewSession(jid.MustParse(full), c)
 	if _, err := h.table.Bind(s); err != nil {
 		h.t.Fatal(err)
 	}
@@ -86,12 +86,12 @@ func (h *harness) login(full string, c *fakeConn) *sm.Session {
 }
 
 // online makes a session available the way the presence module does.
-func (h *harness) online(s *sm.Session, prio int) {
+func (h *harness) online(s *session.Session, prio int) {
 	s.SetPresence(stanza.New(stanza.NSClient, "presence"), prio)
 	h.r.Emit(h.ctx, module.SessionAvailable, s)
 }
 
-func (h *harness) send(from *sm.Session, st *stanza.Element) {
+func (h *harness) send(from *session.Session, st *stanza.Element) {
 	st.Set("from", from.JID().String())
 	h.r.RouteFrom(h.ctx, from, st)
 }

@@ -5,7 +5,7 @@ import (
 	"sync"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/caps"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/muc"
@@ -164,7 +164,7 @@ func (m *Module) inboundPresence(ctx context.Context, p *module.Packet) module.V
 	return module.Continue
 }
 
-func (m *Module) sessionEnded(_ context.Context, s *sm.Session) {
+func (m *Module) sessionEnded(_ context.Context, s *session.Session) {
 	m.presence.forget(s.JID())
 	m.caps.forget(s.JID())
 	if user := s.JID().Bare(); len(m.host.Sessions().Sessions(user)) == 0 {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/form"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -95,7 +95,7 @@ func (m *Module) accountDeleted(_ context.Context, user jid.JID) {
 
 // sessionEnded drops the cached registrations of a user whose last
 // session ended.
-func (m *Module) sessionEnded(_ context.Context, s *sm.Session) {
+func (m *Module) sessionEnded(_ context.Context, s *session.Session) {
 	if user := s.JID().Bare(); len(m.host.Sessions().Sessions(user)) == 0 {
 		m.forget(user)
 	}
@@ -180,7 +180,7 @@ func (m *Module) disable(ctx context.Context, q *module.IQ) (*stanza.Element, er
 
 // reachable resets the user's count when a session comes online, and
 // drops the cached registrations.
-func (m *Module) reachable(_ context.Context, s *sm.Session) {
+func (m *Module) reachable(_ context.Context, s *session.Session) {
 	m.mu.Lock()
 	delete(m.counts, s.JID().Bare())
 	m.mu.Unlock()

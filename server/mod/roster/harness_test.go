@@ -10,7 +10,7 @@ import (
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/router"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlite"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -53,12 +53,12 @@ type harness struct {
 	t     testing.TB
 	ctx   context.Context
 	r     *router.Router
-	table *sm.Table
+	table *session.Table
 	db    *sqlite.DB
-	conns map[*sm.Session]*fakeConn
+	conns map[*session.Session]*fakeConn
 	// available counts SessionAvailable events per session.
 	mu        sync.Mutex
-	available map[*sm.Session]int
+	available map[*session.Session]int
 	// mod is the roster module under test; reads counts its store reads.
 	mod   *Module
 	reads *countingRoster
@@ -96,7 +96,7 @@ type eventProbe struct{ h *harness }
 
 func (eventProbe) Name() string { return "probe" }
 func (p eventProbe) Register(r module.Registrar) error {
-	r.OnSession(module.SessionAvailable, func(_ context.Context, s *sm.Session) {
+	r.OnSession(module.SessionAvailable, func(_ context.Context, s *session.Session) {
 		p.h.mu.Lock()
 		p.h.available[s]++
 		p.h.mu.Unlock()
@@ -112,12 +112,12 @@ func newHarness(t testing.TB) *harness {
 		t.Fatalf("sqlite: %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	table := sm.NewTable(0)
+	table := session.NewTable(0)
 	stores := db.Stores()
 	reads := &countingRoster{Roster: stores.Roster}
 	stores.Roster = reads
 	r := router.New(router.Options{Domains: []string{"example.com"}, Stores: stores, Table: table})
-	h := &harness{t: t, ctx: ctx, r: r, table: table, db: db, conns: map[*sm.Session]*fakeConn{}, available: map[*sm.Session]int{},
+	h := &harness{t: t, ctx: ctx, r: r, table: table, db: db, conns: map[*session.Session]*fakeConn{}, available: map[*session.Session]int{},
 		mod: New(Options{}).(*Module), reads: reads}
 	if err := r.Register(h.mod); err != nil {
 		t.Fatalf("register: %v", err)
@@ -137,14 +137,14 @@ func (h *harness) user(local string) jid.JID {
 	return j
 }
 
-func (h *harness) login(user jid.JID, res string) *sm.Session {
+func (h *harness) login(user jid.JID, res string) *session.Session {
 	h.t.Helper()
 	full, err := user.WithResource(res)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	c := &fakeConn{}
-	s := sm.NewSession(full, c)
+	s := session.NewSession(full, c)
 	if _, err := h.table.Bind(s); err != nil {
 		h.t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func (h *harness) login(user jid.JID, res string) *sm.Session {
 
 // end ends a session the way a transport does, whether it closed
 // gracefully or broke.
-func (h *harness) end(s *sm.Session) {
+func (h *harness) end(s *session.Session) {
 	h.conns[s].mu.Lock()
 	h.conns[s].closed = true
 	h.conns[s].mu.Unlock()
@@ -163,12 +163,12 @@ func (h *harness) end(s *sm.Session) {
 	h.r.Emit(h.ctx, module.SessionEnded, s)
 }
 
-func (h *harness) send(s *sm.Session, st *stanza.Element) {
+func (h *harness) send(s *session.Session, st *stanza.Element) {
 	st.Set("from", s.JID().String())
 	h.r.RouteFrom(h.ctx, s, st)
 }
 
-func (h *harness) take(s *sm.Session) []*stanza.Element { return h.conns[s].take() }
+func (h *harness) take(s *session.Session) []*stanza.Element { return h.conns[s].take() }
 
 func presence(typ, to string) *stanza.Element {
 	p := stanza.New(stanza.NSClient, "presence")
@@ -179,7 +179,7 @@ func presence(typ, to string) *stanza.Element {
 
 // iq sends an IQ and returns the reply delivered to s, and everything else
 // delivered meanwhile.
-func (h *harness) iq(s *sm.Session, typ, to string, payload *stanza.Element) (reply *stanza.Element, other []*stanza.Element) {
+func (h *harness) iq(s *session.Session, typ, to string, payload *stanza.Element) (reply *stanza.Element, other []*stanza.Element) {
 	h.t.Helper()
 	h.take(s)
 	iq := stanza.NewIQ(typ, "q1", to, payload)

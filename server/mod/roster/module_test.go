@@ -3,7 +3,7 @@ package roster
 import (
 	"testing"
 
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	xroster "github.com/parley-xmpp/parley/xmpp/roster"
@@ -135,7 +135,7 @@ func TestRosterOfOthers(t *testing.T) {
 }
 
 // online logs a resource in, fetches the roster and sends initial presence.
-func (h *harness) online(user jid.JID, res string) *sm.Session {
+func (h *harness) online(user jid.JID, res string) *session.Session {
 	s := h.login(user, res)
 	h.iq(s, stanza.TypeGet, "", stanza.New(xroster.NS, "query"))
 	h.send(s, presence("", ""))

@@ -7,7 +7,7 @@ import (
 	"sync"
 
 	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/sm"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -29,7 +29,7 @@ type sessState struct {
 	status string
 }
 
-func stateOf(s *sm.Session) *sessState {
+func stateOf(s *session.Session) *sessState {
 	var ps *sessState
 	s.Update(sessKey{}, func(old any) any {
 		if old != nil {
@@ -101,7 +101,7 @@ func (m *Module) outbound(ctx context.Context, p *module.Packet) module.Verdict 
 // records nothing, for available presence to a new entity when the
 // session already sent it to Limits.DirectedPresences entities: the set
 // is bounded, and so is the unavailable presence sent at logout.
-func (m *Module) directed(_ context.Context, sess *sm.Session, to jid.JID, typ string) bool {
+func (m *Module) directed(_ context.Context, sess *session.Session, to jid.JID, typ string) bool {
 	ps := stateOf(sess)
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
@@ -154,7 +154,7 @@ func (m *Module) contacts(ctx context.Context, user jid.JID) (from, to []jid.JID
 
 // available handles an available presence broadcast (RFC 6121 §4.2 for
 // the initial one, §4.4 for the others).
-func (m *Module) available(ctx context.Context, sess *sm.Session, st *stanza.Element) {
+func (m *Module) available(ctx context.Context, sess *session.Session, st *stanza.Element) {
 	full := sess.JID()
 	user := full.Bare()
 	pres := st.Clone()
@@ -200,7 +200,7 @@ func (m *Module) available(ctx context.Context, sess *sm.Session, st *stanza.Ele
 
 // redeliverRequests delivers the pending-in subscription requests to a
 // resource that just became available (RFC 6121 §3.1.3).
-func (m *Module) redeliverRequests(ctx context.Context, sess *sm.Session) {
+func (m *Module) redeliverRequests(ctx context.Context, sess *session.Session) {
 	user := sess.JID().Bare()
 	reqs, err := m.subscriptionRequests(ctx, user)
 	if err != nil {
@@ -219,7 +219,7 @@ func (m *Module) redeliverRequests(ctx context.Context, sess *sm.Session) {
 
 // unavailable handles an unavailable presence broadcast, or the end of an
 // available session (RFC 6121 §4.5).
-func (m *Module) unavailable(ctx context.Context, sess *sm.Session, st *stanza.Element) {
+func (m *Module) unavailable(ctx context.Context, sess *session.Session, st *stanza.Element) {
 	full := sess.JID()
 	user := full.Bare()
 	was := sess.Available()
@@ -265,7 +265,7 @@ func (m *Module) unavailable(ctx context.Context, sess *sm.Session, st *stanza.E
 // sessionEnded sends unavailable presence for a session that ended while
 // available (closed without unavailable, or broken), and records the
 // user's last activity when the last session ends.
-func (m *Module) sessionEnded(ctx context.Context, sess *sm.Session) {
+func (m *Module) sessionEnded(ctx context.Context, sess *session.Session) {
 	ps := stateOf(sess)
 	ps.mu.Lock()
 	pending := len(ps.directed) > 0
@@ -290,7 +290,7 @@ func (m *Module) sessionEnded(ctx context.Context, sess *sm.Session) {
 	}
 }
 
-func (m *Module) deliver(s *sm.Session, st *stanza.Element) {
+func (m *Module) deliver(s *session.Session, st *stanza.Element) {
 	if err := s.Deliver(st); err != nil {
 		m.log.Debug("roster: presence not delivered", "to", s.JID(), "err", err)
 	}

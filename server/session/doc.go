@@ -1,4 +1,4 @@
-// Package sm is the session table: every bound resource of every local
+// Package session is the session table: every bound resource of every local
 // account, its presence and priority, and the resource-conflict policy of
 // RFC 6120 §7.7.2.2 (the newest session wins).
 //
@@ -11,4 +11,4 @@
 // (directory.go), which the Table implements: a cluster can put a
 // directory of every node's sessions in its place, while transports keep
 // binding the sessions of their connections in the local Table.
-package sm
+package session

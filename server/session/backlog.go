@@ -1,4 +1,4 @@
-package sm
+package session
 
 // Backlog is what a connection holds for its peer (queued, and for
 // XEP-0198 not yet acknowledged) against the limits past which the

@@ -1,4 +1,4 @@
-package sm
+package session
 
 import (
 	"errors"
@@ -11,7 +11,7 @@ import (
 
 // ErrTooManySessions is returned by Bind when the account already has the
 // maximum number of sessions.
-var ErrTooManySessions = errors.New("sm: too many sessions for this account")
+var ErrTooManySessions = errors.New("session: too many sessions for this account")
 
 const shardCount = 64
 

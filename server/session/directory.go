@@ -1,4 +1,4 @@
-package sm
+package session
 
 import "github.com/parley-xmpp/parley/xmpp/jid"
 
