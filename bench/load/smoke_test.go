@@ -15,6 +15,9 @@ import (
 	"github.com/parley-xmpp/parley/xmpptest"
 )
 
+// floodUsers is the number of accounts of the flood scenario.
+const floodUsers = 4
+
 // smokeUsers is the number of accounts of the smoke run.
 const smokeUsers = 200
 
@@ -31,6 +34,12 @@ func TestSmoke(t *testing.T) {
 	})
 	for i := range smokeUsers {
 		s.AddUser(t, fmt.Sprintf("user%d", i), "pw")
+	}
+	// The flood has accounts of its own: what its slow consumers never
+	// got goes to offline storage (the server loses no message) and
+	// would reach the chat scenario's accounts at their next login.
+	for i := range floodUsers {
+		s.AddUser(t, fmt.Sprintf("flood%d", i), "pw")
 	}
 	sources, err := load.ParseSources("127.0.0.2-127.0.0.20")
 	if err != nil {
@@ -114,7 +123,8 @@ func TestSmoke(t *testing.T) {
 	})
 	t.Run("flood", func(t *testing.T) {
 		cfg := base
-		cfg.Count = 4 // three recipients that never read, one sender
+		cfg.UserFormat = "flood%d"
+		cfg.Count = floodUsers // three recipients that never read, one sender
 		cfg.MessageBytes = 64 << 10
 		cfg.Duration = time.Second
 		rep := run(t, cfg, "flood")
