@@ -29,6 +29,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 ROUNDS=${ROUNDS:-3}
 SCENARIOS=${SCENARIOS:-"login idle chat presence muc"}
 COUNT=${COUNT:-1000}
@@ -59,25 +61,7 @@ mkdir -p "$OUT"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=localhost \
 	-keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
 
-wait_port() {
-	for _ in $(seq 300); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.2
-	done
-	echo "ab.sh: server on port $1 did not start" >&2
-	return 1
-}
 
-# settle: wait (up to 30 s) until the server uses under 5 % of a CPU.
-settle() {
-	local before after
-	for _ in $(seq 30); do
-		before=$(awk '{print $14+$15}' "/proc/$1/stat")
-		sleep 1
-		after=$(awk '{print $14+$15}' "/proc/$1/stat")
-		if [ $((after - before)) -lt 5 ]; then return 0; fi
-	done
-}
 
 # prepare I: a data folder of binary I with every account, kept as a
 # template that each run copies.

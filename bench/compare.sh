@@ -28,6 +28,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 IDLE=${IDLE:-3000}
 ACTIVE=${ACTIVE:-1000}
 DURATION=${DURATION:-10s}
@@ -78,14 +80,6 @@ render() {
 	sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@TLSPORT@#$4#g" "$ROOT/bench/configs/$1"
 }
 
-wait_port() {
-	for _ in $(seq 300); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.2
-	done
-	echo "server on port $1 did not start" >&2
-	return 1
-}
 
 PORT=0
 PID=0
@@ -144,19 +138,6 @@ stop_server() {
 	while kill -0 "$PID" 2>/dev/null; do sleep 0.2; done
 }
 
-# settle: wait (up to 30 s) until the server uses under 5 % of a CPU, so
-# that a measured run does not share it with the end of the previous one
-# (the logouts of a setup pass).
-settle() {
-	local before after
-	for _ in $(seq 30); do
-		before=$(awk '{print $14+$15}' "/proc/$PID/stat")
-		sleep 1
-		after=$(awk '{print $14+$15}' "/proc/$PID/stat")
-		# clock ticks are 1/100 s: under 5 ticks in one second is under 5 %.
-		if [ $((after - before)) -lt 5 ]; then return 0; fi
-	done
-}
 
 # bench SERVER LABEL parley-bench-flags... : one JSON report line per
 # scenario. A scenario that fails (a server that cannot complete its
@@ -191,7 +172,7 @@ run_server() {
 	else
 		bench "$s" setup --scenario login --count "$ACCOUNTS" --sources "" --concurrency 8
 	fi
-	settle
+	settle "$PID"
 	bench "$s" login --scenario login --count "$IDLE"
 	# A fresh server process for the memory figure: memory the previous
 	# runs left allocated would otherwise make the "before" reading
