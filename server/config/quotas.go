@@ -51,6 +51,12 @@ type Quotas struct {
 	// account owns (its PEP service, and its nodes on a pubsub service).
 	// Key "pubsub_bytes".
 	PubSubBytes int
+	// BlockItems is the most entries one account's block list (XEP-0191)
+	// holds. Key "block_items".
+	BlockItems int
+	// PushRegistrations is the most push services and nodes (XEP-0357)
+	// one account may enable notifications to. Key "push_registrations".
+	PushRegistrations int
 }
 
 // defaultQuotas are the defaults, also documented in docs/config.md.
@@ -68,6 +74,8 @@ func defaultQuotas() Quotas {
 		PubSubItems:          1000,
 		PubSubItemBytes:      256 << 10,
 		PubSubBytes:          64 << 20,
+		BlockItems:           1000,
+		PushRegistrations:    20,
 	}
 }
 
@@ -86,6 +94,8 @@ func (d *decoder) quotas(at, n *yaml.Node, key string, q *Quotas) {
 		"pubsub_items":          func(at, v *yaml.Node, k string) { d.integer(at, v, k, &q.PubSubItems) },
 		"pubsub_item_bytes":     func(at, v *yaml.Node, k string) { d.size(at, v, k, &q.PubSubItemBytes) },
 		"pubsub_bytes":          func(at, v *yaml.Node, k string) { d.size(at, v, k, &q.PubSubBytes) },
+		"block_items":           func(at, v *yaml.Node, k string) { d.integer(at, v, k, &q.BlockItems) },
+		"push_registrations":    func(at, v *yaml.Node, k string) { d.integer(at, v, k, &q.PushRegistrations) },
 	})
 }
 
@@ -110,6 +120,8 @@ func (c *Config) quotaProblems(add func(key, format string, args ...any)) {
 		{"pubsub_items", q.PubSubItems, 1},
 		{"pubsub_item_bytes", q.PubSubItemBytes, 1024},
 		{"pubsub_bytes", q.PubSubBytes, 1024},
+		{"block_items", q.BlockItems, 1},
+		{"push_registrations", q.PushRegistrations, 1},
 	} {
 		if f.v < f.least {
 			add("quotas."+f.key, "must be at least %d", f.least)

@@ -19,6 +19,8 @@ func TestQuotasSection(t *testing.T) {
   pubsub_items: 50
   pubsub_item_bytes: 100KiB
   pubsub_bytes: 5MiB
+  block_items: 200
+  push_registrations: 5
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -27,6 +29,7 @@ func TestQuotasSection(t *testing.T) {
 		ArchiveMessages: 1000, ArchiveBytes: 10 << 20, OfflineBytes: 2 << 20, RosterItems: 300,
 		PendingSubscriptions: 20, PrivateEntries: 10, PrivateBytes: 64 << 10, VCardBytes: 32 << 10,
 		PubSubNodes: 30, PubSubItems: 50, PubSubItemBytes: 100 << 10, PubSubBytes: 5 << 20,
+		BlockItems: 200, PushRegistrations: 5,
 	}
 	if c.Quotas != want {
 		t.Fatalf("quotas = %+v, want %+v", c.Quotas, want)
@@ -53,6 +56,8 @@ func TestQuotasSection(t *testing.T) {
 		"quotas:\n  pubsub_items: 0\n":        "quotas.pubsub_items",
 		"quotas:\n  pubsub_item_bytes: 1\n":   "quotas.pubsub_item_bytes",
 		"quotas:\n  pubsub_bytes: 100\n":      "quotas.pubsub_bytes",
+		"quotas:\n  block_items: 0\n":         "quotas.block_items",
+		"quotas:\n  push_registrations: 0\n":  "quotas.push_registrations",
 		"quotas:\n  roster_size: 3\n":         "roster_size",
 	} {
 		_, err := Parse("p.yaml", []byte(src))

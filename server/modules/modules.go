@@ -39,7 +39,7 @@ const Version = "0.1.0"
 func Default(cfg *config.Config) []module.Module {
 	q := cfg.Quotas
 	mods := []module.Module{
-		blocking.New(),
+		blocking.New(blocking.Options{MaxItems: q.BlockItems}),
 		roster.New(roster.Options{MaxItems: q.RosterItems, MaxPending: q.PendingSubscriptions}),
 		disco.New("Parley"),
 		ping.New(),
@@ -53,7 +53,7 @@ func Default(cfg *config.Config) []module.Module {
 		account.New(),
 		serverinfo.New(cfg.ContactAddresses, cfg.ServerInfo),
 		carbons.New(),
-		push.New(),
+		push.New(push.Options{MaxRegistrations: q.PushRegistrations}),
 		mam.New(mam.Options{Default: cfg.Modules.MAM.Default, Retention: time.Duration(cfg.Modules.MAM.RetentionDays) * 24 * time.Hour,
 			Quota: storage.Quota{Count: q.ArchiveMessages, Bytes: int64(q.ArchiveBytes)}}),
 		muc.New(muc.Options{Prefix: cfg.Modules.MUC.DomainPrefix, History: cfg.Modules.MUC.History, MaxHistory: cfg.Modules.MUC.MaxHistory, MaxUsers: cfg.Modules.MUC.MaxUsers,

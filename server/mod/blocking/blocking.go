@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,25 +28,50 @@ const (
 // archiving) so a blocked stanza leaves no trace.
 const HookPriority = module.PriorityBlock
 
-// cacheSize bounds the number of cached block lists.
-const cacheSize = 10000
+// Bounds of the cache of block lists: lists, and items over all lists
+// (an item is a JID of at most a few hundred bytes in practice).
+const (
+	cacheLists = 10000
+	cacheItems = 200_000
+)
+
+// DefaultMaxItems is the block list quota when Options.MaxItems is 0.
+const DefaultMaxItems = 1000
+
+// Options configure the module.
+type Options struct {
+	// MaxItems is the most entries one account's block list holds; a
+	// block that would go past it gets <policy-violation/>. 0 means
+	// DefaultMaxItems.
+	MaxItems int
+}
 
 // requestedKey marks a session that requested the block list.
 type requestedKey struct{}
 
 // Module implements the blocking command.
 type Module struct {
-	host  module.Host
-	store storage.Blocking
-	lists *cache
-	seq   atomic.Uint64
+	host     module.Host
+	store    storage.Blocking
+	lists    *cache
+	maxItems int
+	// blockMu serialises blocks, so that racing ones cannot take a list
+	// past maxItems between the check and the write. Nothing is routed
+	// under it.
+	blockMu sync.Mutex
+	seq     atomic.Uint64
 	// ours holds the stanzas this module routes itself, which its own
 	// inbound hook must let through.
 	ours sync.Map
 }
 
 // New returns the blocking module.
-func New() *Module { return &Module{} }
+func New(o Options) *Module {
+	if o.MaxItems <= 0 {
+		o.MaxItems = DefaultMaxItems
+	}
+	return &Module{maxItems: o.MaxItems}
+}
 
 var _ module.Module = (*Module)(nil)
 
@@ -59,7 +85,7 @@ func (m *Module) Register(r module.Registrar) error {
 	if m.store == nil {
 		return errors.New("blocking: no blocking store")
 	}
-	m.lists = newCache(m.store, cacheSize)
+	m.lists = newCache(m.store, cacheLists, cacheItems)
 	r.Feature(module.TargetServer, NS)
 	r.Feature(module.TargetAccount, NS)
 	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: xml.Name{Space: NS, Local: "blocklist"}, Target: module.TargetAccount}, m.blocklist)
@@ -128,14 +154,41 @@ func (m *Module) block(ctx context.Context, q *module.IQ) (*stanza.Element, erro
 		return nil, stanza.Errorf(stanza.BadRequest, "block needs at least one item")
 	}
 	user := q.To.Bare()
-	err = m.store.Block(ctx, user, items)
-	m.lists.forget(user)
-	if err != nil {
-		return nil, fmt.Errorf("blocking: block for %s: %w", user, err)
+	if err := m.storeBlock(ctx, user, items); err != nil {
+		return nil, err
 	}
 	m.push(user, itemsElement("block", items))
 	m.sendPresence(ctx, user, items, nil, true)
 	return nil, nil
+}
+
+// storeBlock adds items to user's block list unless the list would hold
+// more than maxItems entries then.
+func (m *Module) storeBlock(ctx context.Context, user jid.JID, items []jid.JID) error {
+	m.blockMu.Lock()
+	defer m.blockMu.Unlock()
+	list, err := m.lists.get(ctx, user)
+	if err != nil {
+		return err
+	}
+	n := len(list)
+	seen := make(map[jid.JID]bool, len(items))
+	for _, j := range items {
+		if !seen[j] && !slices.Contains(list, j) {
+			n++
+		}
+		seen[j] = true
+	}
+	if n > m.maxItems {
+		m.host.Logger().Info("blocking: block list quota reached", "user", user, "limit", m.maxItems)
+		return stanza.Errorf(stanza.PolicyViolation, "a block list holds at most %d items", m.maxItems)
+	}
+	err = m.store.Block(ctx, user, items)
+	m.lists.forget(user)
+	if err != nil {
+		return fmt.Errorf("blocking: block for %s: %w", user, err)
+	}
+	return nil
 }
 
 func (m *Module) unblock(ctx context.Context, q *module.IQ) (*stanza.Element, error) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/mod/blocking"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -62,6 +63,16 @@ func nextPush(t *testing.T, ch <-chan *stanza.Element) *stanza.Element {
 	}
 }
 
+// blockList fetches c's block list.
+func blockList(ctx context.Context, t *testing.T, c *client.Client) []string {
+	t.Helper()
+	res, err := c.SendIQ(ctx, stanza.NewIQ(stanza.TypeGet, "", "", stanza.New(blocking.NS, "blocklist")))
+	if err != nil {
+		t.Fatalf("blocklist: %v", err)
+	}
+	return items(res.Child(blocking.NS, "blocklist"))
+}
+
 func recv(ctx context.Context, t *testing.T, c *client.Client) *stanza.Element {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -85,14 +96,7 @@ func TestBlockingIntegration(t *testing.T) {
 	ctx := xmpptest.Context(t, 30*time.Second)
 	deskPushes, phonePushes := pushes(desk), pushes(phone)
 
-	getList := func() []string {
-		t.Helper()
-		res, err := desk.SendIQ(ctx, stanza.NewIQ(stanza.TypeGet, "", "", stanza.New(blocking.NS, "blocklist")))
-		if err != nil {
-			t.Fatalf("blocklist: %v", err)
-		}
-		return items(res.Child(blocking.NS, "blocklist"))
-	}
+	getList := func() []string { t.Helper(); return blockList(ctx, t, desk) }
 	if l := getList(); len(l) != 0 {
 		t.Fatalf("initial blocklist = %v", l)
 	}
@@ -191,5 +195,42 @@ func TestBlockingIntegration(t *testing.T) {
 	case iq := <-phonePushes:
 		t.Errorf("phone got a push: %s", iq)
 	default:
+	}
+}
+
+// TestBlockListQuota: a block that would take the list past
+// quotas.block_items gets <policy-violation/> and changes nothing;
+// entries already blocked do not count twice, and after an unblock there
+// is room again.
+func TestBlockListQuota(t *testing.T) {
+	s := xmpptest.NewServer(t, func(c *config.Config) { c.Quotas.BlockItems = 3 })
+	s.AddUser(t, "alice", "pw")
+	desk := s.Client(t, "alice", "pw", "desk")
+	ctx := xmpptest.Context(t, 30*time.Second)
+	list := func() []string { t.Helper(); return blockList(ctx, t, desk) }
+	if _, err := desk.SendIQ(ctx, command("block", "a.example", "b.example")); err != nil {
+		t.Fatalf("block two: %v", err)
+	}
+	if _, err := desk.SendIQ(ctx, command("block", "c.example", "d.example")); condition(err) != stanza.PolicyViolation {
+		t.Fatalf("block past the quota: err = %v, want policy-violation", err)
+	}
+	if l := list(); len(l) != 2 {
+		t.Fatalf("after the refused block: blocklist = %v, want the two first", l)
+	}
+	// Blocking again what is blocked, with one new entry, fits.
+	if _, err := desk.SendIQ(ctx, command("block", "a.example", "b.example", "c.example", "c.example")); err != nil {
+		t.Fatalf("block up to the quota: %v", err)
+	}
+	if _, err := desk.SendIQ(ctx, command("block", "d.example")); condition(err) != stanza.PolicyViolation {
+		t.Fatalf("block past a full list: err = %v, want policy-violation", err)
+	}
+	if _, err := desk.SendIQ(ctx, command("unblock", "a.example")); err != nil {
+		t.Fatalf("unblock: %v", err)
+	}
+	if _, err := desk.SendIQ(ctx, command("block", "d.example")); err != nil {
+		t.Fatalf("block after an unblock: %v", err)
+	}
+	if l := list(); len(l) != 3 {
+		t.Fatalf("blocklist = %v, want 3 items", l)
 	}
 }

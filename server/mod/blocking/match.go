@@ -40,16 +40,18 @@ func blocks(list []jid.JID, j jid.JID) bool {
 // change is not stored (gen tells them apart), so the cache never holds a
 // list older than the store's.
 type cache struct {
-	store storage.Blocking
-	max   int
+	store    storage.Blocking
+	max      int // lists
+	maxItems int // items over all lists
 
 	mu    sync.Mutex
 	gen   uint64
+	items int // items over all cached lists
 	lists map[jid.JID][]jid.JID
 }
 
-func newCache(store storage.Blocking, max int) *cache {
-	return &cache{store: store, max: max, lists: make(map[jid.JID][]jid.JID)}
+func newCache(store storage.Blocking, max, maxItems int) *cache {
+	return &cache{store: store, max: max, maxItems: maxItems, lists: make(map[jid.JID][]jid.JID)}
 }
 
 // get returns the block list of the bare JID user.
@@ -67,10 +69,14 @@ func (c *cache) get(ctx context.Context, user jid.JID) ([]jid.JID, error) {
 	}
 	c.mu.Lock()
 	if c.gen == gen {
-		if len(c.lists) >= c.max {
+		if len(c.lists) >= c.max || c.items+len(list) > c.maxItems {
 			clear(c.lists)
+			c.items = 0
 		}
-		c.lists[user] = list
+		if len(list) <= c.maxItems {
+			c.items += len(list)
+			c.lists[user] = list
+		}
 	}
 	c.mu.Unlock()
 	return list, nil
@@ -80,6 +86,7 @@ func (c *cache) get(ctx context.Context, user jid.JID) ([]jid.JID, error) {
 func (c *cache) forget(user jid.JID) {
 	c.mu.Lock()
 	c.gen++
+	c.items -= len(c.lists[user])
 	delete(c.lists, user)
 	c.mu.Unlock()
 }

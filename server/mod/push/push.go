@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -34,8 +36,12 @@ const publishTimeout = 30 * time.Second
 
 // Module implements XEP-0357 on the user's server.
 type Module struct {
-	host module.Host
-	log  *slog.Logger
+	host    module.Host
+	log     *slog.Logger
+	maxRegs int
+	// enableMu serialises enables, so that racing ones cannot take an
+	// account past maxRegs between the check and the write.
+	enableMu sync.Mutex
 
 	mu     sync.Mutex
 	counts map[jid.JID]int // messages notified since the user was last reachable
@@ -53,9 +59,29 @@ type Module struct {
 	regsGen uint64
 }
 
+// DefaultMaxRegistrations is the quota of registrations per account when
+// Options.MaxRegistrations is 0.
+const DefaultMaxRegistrations = 20
+
+// MaxOptionsBytes bounds the publish-options form of one registration
+// (serialised): the form carries a client's secret and a few settings,
+// some hundred bytes in practice.
+const MaxOptionsBytes = 4096
+
+// Options configure the module.
+type Options struct {
+	// MaxRegistrations is the most services and nodes one account may
+	// enable; one more gets <policy-violation/>. 0 means
+	// DefaultMaxRegistrations.
+	MaxRegistrations int
+}
+
 // New returns the push module.
-func New() module.Module {
-	return &Module{counts: make(map[jid.JID]int), regs: make(map[jid.JID][]storage.PushRegistration)}
+func New(o Options) module.Module {
+	if o.MaxRegistrations <= 0 {
+		o.MaxRegistrations = DefaultMaxRegistrations
+	}
+	return &Module{maxRegs: o.MaxRegistrations, counts: make(map[jid.JID]int), regs: make(map[jid.JID][]storage.PushRegistration)}
 }
 
 // Name implements module.Module.
@@ -150,14 +176,35 @@ func (m *Module) enable(ctx context.Context, q *module.IQ) (*stanza.Element, err
 		}
 		f.Fields = kept
 		reg.Options = f.Element().AppendXML(nil, "")
+		if len(reg.Options) > MaxOptionsBytes {
+			return nil, stanza.Errorf(stanza.NotAcceptable, "the publish options may take at most %d bytes", MaxOptionsBytes)
+		}
 	}
-	err = m.host.Stores().Push.PutPush(ctx, q.From.Bare(), reg)
-	m.forget(q.From.Bare())
-	if err != nil {
+	if err := m.put(ctx, q.From.Bare(), reg); err != nil {
 		return nil, err
 	}
 	m.log.Info("push: enabled", "user", q.From.Bare(), "service", service, "node", reg.Node)
 	return nil, nil
+}
+
+// put stores reg for user unless it is a new one past the quota.
+func (m *Module) put(ctx context.Context, user jid.JID, reg storage.PushRegistration) error {
+	m.enableMu.Lock()
+	defer m.enableMu.Unlock()
+	regs, err := m.host.Stores().Push.PushRegistrations(ctx, user)
+	if err != nil {
+		return fmt.Errorf("push: registrations of %s: %w", user, err)
+	}
+	known := slices.ContainsFunc(regs, func(r storage.PushRegistration) bool {
+		return r.Service.Equal(reg.Service) && r.Node == reg.Node
+	})
+	if !known && len(regs) >= m.maxRegs {
+		m.log.Info("push: registration quota reached", "user", user, "limit", m.maxRegs)
+		return stanza.Errorf(stanza.PolicyViolation, "an account may enable at most %d push registrations", m.maxRegs)
+	}
+	err = m.host.Stores().Push.PutPush(ctx, user, reg)
+	m.forget(user)
+	return err
 }
 
 // disable handles <disable/> (XEP-0357 §6).

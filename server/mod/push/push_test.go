@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/mod/push"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/form"
@@ -337,5 +339,28 @@ func TestPushForgottenWithAccount(t *testing.T) {
 	case el := <-app.got:
 		t.Fatalf("the new account's message was pushed to the old account's service: %s", el)
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestPushRegistrationQuota: enabling one registration more than
+// quotas.push_registrations gets <policy-violation/>, re-enabling an
+// enabled one still works, and a disable makes room; an oversized
+// publish-options form gets <not-acceptable/>.
+func TestPushRegistrationQuota(t *testing.T) {
+	s := xmpptest.NewServer(t, func(c *config.Config) { c.Quotas.PushRegistrations = 2 })
+	s.AddUser(t, "carol", "pw")
+	carol := s.Client(t, "carol", "pw", "phone")
+	mustIQ(t, carol, enableIQ("push.example", "n1"))
+	mustIQ(t, carol, enableIQ("push.example", "n2"))
+	if c := iqError(t, carol, enableIQ("push.example", "n3")); c != stanza.PolicyViolation {
+		t.Fatalf("third registration: %s, want policy-violation", c)
+	}
+	mustIQ(t, carol, enableIQ("push.example", "n2", form.Field{Var: "secret", Values: []string{"new"}}))
+	mustIQ(t, carol, stanza.NewIQ(stanza.TypeSet, "", "", stanza.New(push.NS, "disable", "jid", "push.example", "node", "n1")))
+	mustIQ(t, carol, enableIQ("push.example", "n3"))
+
+	big := enableIQ("push.example", "n2", form.Field{Var: "secret", Values: []string{strings.Repeat("s", push.MaxOptionsBytes)}})
+	if c := iqError(t, carol, big); c != stanza.NotAcceptable {
+		t.Fatalf("oversized publish options: %s, want not-acceptable", c)
 	}
 }
