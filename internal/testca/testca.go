@@ -1,0 +1,132 @@
+// Package testca is a certificate authority for tests: a root made on the
+// spot, and leaf or intermediate certificates it signs, with the XMPP
+// names of RFC 6120 §13.7.1 (DNS names, SRV names, xmppAddr).
+package testca
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/s2s/certid"
+)
+
+// CA is a certificate authority: a root, or an intermediate made by Sub.
+type CA struct {
+	// Cert is the CA's certificate.
+	Cert *x509.Certificate
+	// Key is its private key.
+	Key *ecdsa.PrivateKey
+	// Pool holds the root of the CA's chain: the one to trust.
+	Pool *x509.CertPool
+
+	serial *atomic.Int64
+}
+
+// New returns a root CA valid from an hour ago to an hour from now.
+func New(t testing.TB) *CA {
+	t.Helper()
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Parley test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	cert := create(t, tmpl, tmpl, key, key)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	serial := new(atomic.Int64)
+	serial.Store(1)
+	return &CA{Cert: cert, Key: key, Pool: pool, serial: serial}
+}
+
+// Sub returns an intermediate CA signed by c, trusted through c's root.
+func (c *CA) Sub(t testing.TB) *CA {
+	t.Helper()
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(c.serial.Add(1)), Subject: pkix.Name{CommonName: "Parley test intermediate"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	return &CA{Cert: create(t, tmpl, c.Cert, key, c.Key), Key: key, Pool: c.Pool, serial: c.serial}
+}
+
+// Leaf is a certificate the CA issued, with its key.
+type Leaf struct {
+	// Cert is the certificate.
+	Cert *x509.Certificate
+	// Key is its private key.
+	Key *ecdsa.PrivateKey
+	// Chain is Cert followed by the intermediates up to the root
+	// (excluded), as a peer sends it.
+	Chain []*x509.Certificate
+}
+
+// TLS returns the leaf as a certificate for tls.Config.
+func (l *Leaf) TLS() tls.Certificate {
+	c := tls.Certificate{PrivateKey: l.Key, Leaf: l.Cert}
+	for _, x := range l.Chain {
+		c.Certificate = append(c.Certificate, x.Raw)
+	}
+	return c
+}
+
+// Issue makes a leaf certificate for the names in ids, with the subject
+// common name cn, usable for TLS server authentication; edit, when not
+// nil, adjusts the template before signing (validity, key usage...).
+func (c *CA) Issue(t testing.TB, cn string, ids certid.Identities, edit func(*x509.Certificate)) *Leaf {
+	t.Helper()
+	key := newKey(t)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(c.serial.Add(1)), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if len(ids.DNS)+len(ids.SRV)+len(ids.XmppAddr) > 0 {
+		ext, err := certid.Extension(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl.ExtraExtensions = []pkix.Extension{ext}
+	}
+	if edit != nil {
+		edit(tmpl)
+	}
+	cert := create(t, tmpl, c.Cert, key, c.Key)
+	chain := []*x509.Certificate{cert}
+	if c.Cert.Issuer.CommonName != c.Cert.Subject.CommonName { // an intermediate
+		chain = append(chain, c.Cert)
+	}
+	return &Leaf{Cert: cert, Key: key, Chain: chain}
+}
+
+func newKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func create(t testing.TB, tmpl, parent *x509.Certificate, key, parentKey *ecdsa.PrivateKey) *x509.Certificate {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
