@@ -107,3 +107,16 @@ func TestRemoveChildrenAndClone(t *testing.T) {
 		t.Fatalf("clone shares children: %d %d", len(c.Children), len(m.Children))
 	}
 }
+
+func TestMemSize(t *testing.T) {
+	small := NewMessage(TypeChat, "a@b", "hi")
+	big := NewMessage(TypeChat, "a@b", strings.Repeat("x", 10000))
+	if s, b := small.MemSize(), big.MemSize(); s <= 0 || b-s != 10000-2 {
+		t.Fatalf("MemSize: small %d, big %d; want the body's extra bytes counted exactly", s, b)
+	}
+	withAttr := small.Clone()
+	withAttr.Set("id", "0123456789")
+	if d := withAttr.MemSize() - small.MemSize(); d < 12 {
+		t.Fatalf("an id attribute added %d bytes", d)
+	}
+}

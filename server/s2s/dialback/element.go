@@ -1,6 +1,7 @@
 package dialback
 
 import (
+	"encoding/xml"
 	"fmt"
 	"strings"
 
@@ -128,4 +129,47 @@ func (m Message) Answer(valid bool, err *stanza.Error) Message {
 		a.Type = TypeValid
 	}
 	return a
+}
+
+// AppendXML appends m to buf with the "db" prefix, as XEP-0220 writes it
+// and as some servers still expect: the stream header must declare
+// xmlns:db='jabber:server:dialback'.
+func (m Message) AppendXML(buf []byte) []byte {
+	local := m.Kind.local()
+	buf = append(buf, "<db:"...)
+	buf = append(buf, local...)
+	for _, a := range [...][2]string{{"from", m.From}, {"to", m.To}, {"id", m.ID}, {"type", m.Type}} {
+		if a[1] == "" {
+			continue
+		}
+		buf = append(buf, ' ')
+		buf = append(buf, a[0]...)
+		buf = append(buf, "='"...)
+		buf = append(buf, xmlEscape(a[1])...)
+		buf = append(buf, '\'')
+	}
+	var body []byte
+	switch {
+	case m.Type == "" && m.Key != "":
+		body = []byte(xmlEscape(m.Key))
+	case m.Type == TypeError && m.Err != nil:
+		body = m.Err.Element().AppendXML(nil, stanza.NSServer)
+	}
+	if body == nil {
+		return append(buf, "/>"...)
+	}
+	buf = append(buf, '>')
+	buf = append(buf, body...)
+	buf = append(buf, "</db:"...)
+	buf = append(buf, local...)
+	return append(buf, '>')
+}
+
+// xmlEscape escapes s for an attribute value or character data.
+func xmlEscape(s string) string {
+	var b strings.Builder
+	if err := xml.EscapeText(&b, []byte(s)); err != nil {
+		return ""
+	}
+	return b.String() // quotes and apostrophes are escaped too
 }

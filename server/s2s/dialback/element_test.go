@@ -44,10 +44,17 @@ func TestParseExamples(t *testing.T) {
 			t.Errorf("Parse(%s) = %+v, %v; want %+v", tc.xml, got, err, tc.want)
 			continue
 		}
-		// What Element writes parses back the same.
+		// What Element and AppendXML write parses back the same.
 		again, err := dialback.Parse(got.Element())
 		if err != nil || again != got {
 			t.Errorf("round trip of %+v: %+v, %v", got, again, err)
+		}
+		el, err = decode(t, string(got.AppendXML(nil)))
+		if err != nil {
+			t.Fatalf("AppendXML wrote %s: %v", got.AppendXML(nil), err)
+		}
+		if again, err := dialback.Parse(el); err != nil || again != got {
+			t.Errorf("AppendXML round trip of %+v: %+v, %v", got, again, err)
 		}
 	}
 }
@@ -120,7 +127,11 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		again, err := dialback.Parse(m.Element())
+		wire, err := decode(t, string(m.AppendXML(nil)))
+		if err != nil {
+			t.Fatalf("AppendXML of %+v wrote %s: %v", m, m.AppendXML(nil), err)
+		}
+		again, err := dialback.Parse(wire)
 		if err != nil || again.Kind != m.Kind || again.From != m.From || again.To != m.To || again.ID != m.ID || again.Type != m.Type || again.Key != m.Key {
 			t.Fatalf("round trip of %+v: %+v, %v", m, again, err)
 		}

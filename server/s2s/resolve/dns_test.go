@@ -61,6 +61,13 @@ func (s *dnsServer) addSRV(name string, prio, weight, port uint16, target string
 	s.srv[name+"."] = append(s.srv[name+"."], dnsmessage.SRVResource{Priority: prio, Weight: weight, Port: port, Target: dnsmessage.MustNewName(target + ".")})
 }
 
+// failName makes the server answer SERVFAIL for name.
+func (s *dnsServer) failName(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail[name+"."] = true
+}
+
 func (s *dnsServer) addA(host string, ip [4]byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

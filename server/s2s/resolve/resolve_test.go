@@ -34,8 +34,8 @@ func TestTargets(t *testing.T) {
 	dns.addSRV("_xmpp-server._tcp.off.example", 0, 0, 0, "")
 	dns.addSRV("_xmpps-server._tcp.offdirect.example", 0, 0, 0, "")
 	// broken.example: the server fails.
-	dns.fail["_xmpp-server._tcp.broken.example."] = true
-	dns.fail["_xmpps-server._tcp.broken.example."] = true
+	dns.failName("_xmpp-server._tcp.broken.example")
+	dns.failName("_xmpps-server._tcp.broken.example")
 
 	f := &resolve.Finder{Resolver: dns.resolver(), Routes: map[string]string{"routed.example": "127.0.0.9:15269"}, Shuffle: func(int) int { return 0 }}
 	for _, tc := range []struct {
