@@ -48,7 +48,7 @@ func (db *DB) AppendArchive(ctx context.Context, user jid.JID, m storage.Archive
 	u := userKey(user)
 	tag, err := db.pool.Exec(ctx, `INSERT INTO archive(username, id, with_bare, with_full, outgoing, at, origin_id, stanza)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (username, id) DO NOTHING`,
-		u, m.ID, m.With.Bare().String(), m.With.String(), m.Outgoing, nanos(m.At), m.OriginID, nonNil(m.Stanza))
+		u, m.ID, m.With.Bare().String(), m.With.String(), m.Outgoing, nanos(m.At), m.OriginID, sqlcommon.NonNil(m.Stanza))
 	if err != nil {
 		return fmt.Errorf("postgres: archive message for %s: %w", u, err)
 	}

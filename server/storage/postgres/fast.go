@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -59,7 +60,7 @@ func (db *DB) PutFastToken(ctx context.Context, user jid.JID, client string, t s
 			VALUES ($1, $2, $3, $4, $5, $6, 0, $7)
 			ON CONFLICT (username, client, slot) DO UPDATE SET id = excluded.id, key = excluded.key,
 				mechanism = excluded.mechanism, expiry = excluded.expiry, count = 0`,
-			u, client, nonNil(t.ID), nonNil(t.Key), t.Mechanism, nanos(t.Expiry), int16(storage.FastNew))
+			u, client, sqlcommon.NonNil(t.ID), sqlcommon.NonNil(t.Key), t.Mechanism, nanos(t.Expiry), int16(storage.FastNew))
 		if err != nil {
 			return fmt.Errorf("postgres: put FAST token of %s: %w", u, err)
 		}
@@ -74,7 +75,7 @@ func (db *DB) UseFastToken(ctx context.Context, user jid.JID, client string, id 
 		var slot int16
 		var stored int64
 		err := tx.QueryRow(ctx, `SELECT slot, count FROM fast_tokens WHERE username = $1 AND client = $2 AND id = $3 FOR UPDATE`,
-			u, client, nonNil(id)).Scan(&slot, &stored)
+			u, client, sqlcommon.NonNil(id)).Scan(&slot, &stored)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("postgres: use FAST token of %s: %w", u, storage.ErrNotFound)
 		}
@@ -94,7 +95,7 @@ func (db *DB) UseFastToken(ctx context.Context, user jid.JID, client string, id 
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE fast_tokens SET slot = $1, count = $2 WHERE username = $3 AND client = $4 AND id = $5`,
-			int16(storage.FastCurrent), int64(count), u, client, nonNil(id)); err != nil {
+			int16(storage.FastCurrent), int64(count), u, client, sqlcommon.NonNil(id)); err != nil {
 			return fmt.Errorf("postgres: use FAST token of %s: %w", u, err)
 		}
 		return nil

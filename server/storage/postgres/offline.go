@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -28,7 +29,7 @@ func (db *DB) StoreOffline(ctx context.Context, user jid.JID, stanza []byte, lim
 	u := userKey(user)
 	at := nanos(time.Now())
 	if limit <= 0 {
-		_, err := db.pool.Exec(ctx, `INSERT INTO offline(username, stanza, at) VALUES ($1, $2, $3)`, u, nonNil(stanza), at)
+		_, err := db.pool.Exec(ctx, `INSERT INTO offline(username, stanza, at) VALUES ($1, $2, $3)`, u, sqlcommon.NonNil(stanza), at)
 		if err != nil {
 			return fmt.Errorf("postgres: store offline message for %s: %w", u, err)
 		}
@@ -40,7 +41,7 @@ func (db *DB) StoreOffline(ctx context.Context, user jid.JID, stanza []byte, lim
 		}
 		tag, err := tx.Exec(ctx, `INSERT INTO offline(username, stanza, at)
 			SELECT $1, $2, $3 WHERE (SELECT COUNT(*) FROM offline WHERE username = $1) < $4`,
-			u, nonNil(stanza), at, limit)
+			u, sqlcommon.NonNil(stanza), at, limit)
 		if err != nil {
 			return fmt.Errorf("postgres: store offline message for %s: %w", u, err)
 		}

@@ -233,12 +233,3 @@ func parseJID(s, what string) (jid.JID, error) {
 	}
 	return j, nil
 }
-
-// nonNil returns b, or an empty non-nil slice, so NOT NULL bytea columns
-// accept empty values.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -133,7 +134,7 @@ func putItem(ctx context.Context, tx pgx.Tx, svc, node string, it storage.PubSub
 		VALUES ($1, $2, $3, nextval('pubsub_item_seq'), $4, $5, $6)
 		ON CONFLICT(username, node, id) DO UPDATE SET seq = excluded.seq, publisher = excluded.publisher,
 			payload = excluded.payload, published = excluded.published`,
-		svc, node, it.ID, it.Publisher.String(), nonNil(it.Payload), nanos(it.Published)); err != nil {
+		svc, node, it.ID, it.Publisher.String(), sqlcommon.NonNil(it.Payload), nanos(it.Published)); err != nil {
 		return fmt.Errorf("postgres: publish %q to %q of %s: %w", it.ID, node, svc, err)
 	}
 	if maxItems > 0 {

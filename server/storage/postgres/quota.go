@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -38,7 +39,7 @@ func (db *DB) StoreOfflineWithin(ctx context.Context, user jid.JID, stanza []byt
 		tag, err := tx.Exec(ctx, `INSERT INTO offline(username, stanza, at)
 			SELECT $1, $2, $3 WHERE (SELECT COUNT(*) < $4 AND COALESCE(SUM(octet_length(stanza)), 0) <= $5
 				FROM offline WHERE username = $1)`,
-			u, nonNil(stanza), nanos(time.Now()), maxCount, room)
+			u, sqlcommon.NonNil(stanza), nanos(time.Now()), maxCount, room)
 		if err != nil {
 			return fmt.Errorf("postgres: store offline message for %s: %w", u, err)
 		}
@@ -69,7 +70,7 @@ func (db *DB) SetPrivateXMLWithin(ctx context.Context, user jid.JID, elems []sto
 				SELECT $1, $2, $3 WHERE (SELECT COUNT(*) < $4 AND COALESCE(SUM(octet_length(data)), 0) <= $5
 					FROM private_xml WHERE username = $1 AND key <> $2)
 				ON CONFLICT (username, key) DO UPDATE SET data = excluded.data`,
-				u, e.Key, nonNil(e.Data), maxCount, room)
+				u, e.Key, sqlcommon.NonNil(e.Data), maxCount, room)
 			if err != nil {
 				return fmt.Errorf("%q: %w", e.Key, err)
 			}

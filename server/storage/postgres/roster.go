@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -146,7 +147,7 @@ func (db *DB) AddSubscriptionRequest(ctx context.Context, user jid.JID, req stor
 	u, f := userKey(user), userKey(req.From)
 	_, err := db.pool.Exec(ctx, `INSERT INTO subscription_requests(username, from_jid, stanza, at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (username, from_jid) DO UPDATE SET stanza = excluded.stanza, at = excluded.at`,
-		u, f, nonNil(req.Stanza), nanos(req.At))
+		u, f, sqlcommon.NonNil(req.Stanza), nanos(req.At))
 	if err != nil {
 		return fmt.Errorf("postgres: add subscription request from %s to %s: %w", f, u, err)
 	}

@@ -5,13 +5,15 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 )
 
 // dialect is how the shared SQL is written for PostgreSQL.
 func dialect() sqlcommon.Dialect {
-	return sqlcommon.Dialect{Name: "postgres", Numbered: true, UserColumn: "username", Arrays: true, NullLimit: true}
+	return sqlcommon.Dialect{Name: "postgres", Numbered: true, UserColumn: "username", Arrays: true, NullLimit: true,
+		UserLocks: true, OctetLength: "octet_length"}
 }
 
 // shared adapts a transaction or the pool (a querier) to
@@ -34,8 +36,13 @@ func (q shared) Query(ctx context.Context, text string, args ...any) (sqlcommon.
 
 func (shared) NoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
-// writer adapts a querier to sqlcommon.Execer.
-type writer struct{ q querier }
+// writer adapts the pool or a transaction to sqlcommon.Execer.
+type writer struct{ q execer }
+
+// execer is what pgx.Tx and querier have in common for writing.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
 
 func (w writer) Exec(ctx context.Context, text string, args ...any) (int64, error) {
 	tag, err := w.q.Exec(ctx, text, args...)
@@ -43,6 +50,22 @@ func (w writer) Exec(ctx context.Context, text string, args ...any) (int64, erro
 		return 0, err
 	}
 	return tag.RowsAffected(), nil
+}
+
+// txer adapts a transaction to sqlcommon.Tx.
+type txer struct {
+	shared
+	writer
+}
+
+// transact is db.tx as a sqlcommon.Transact.
+func (db *DB) transact(ctx context.Context, fn func(tx sqlcommon.Tx) error) error {
+	return db.tx(ctx, func(tx pgx.Tx) error { return fn(txer{shared{tx}, writer{tx}}) })
+}
+
+// accounts is the shared part of the account stores.
+func (db *DB) accounts() sqlcommon.Accounts {
+	return sqlcommon.Accounts{D: dialect(), R: shared{db.pool}, W: writer{db.pool}, Tx: db.transact, Tables: userTables, Log: db.log}
 }
 
 // pubsub is the shared part of the pubsub store.

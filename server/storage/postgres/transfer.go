@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -47,7 +48,7 @@ func (db *DB) ImportOffline(ctx context.Context, user jid.JID, msgs []storage.Of
 		}
 		for i, m := range msgs {
 			if _, err := tx.Exec(ctx, `INSERT INTO offline(username, stanza, at) VALUES ($1, $2, $3)`,
-				u, nonNil(m.Stanza), nanos(m.At)); err != nil {
+				u, sqlcommon.NonNil(m.Stanza), nanos(m.At)); err != nil {
 				return fmt.Errorf("postgres: import offline message %d of %s: %w", i, u, err)
 			}
 		}

@@ -47,7 +47,7 @@ func (db *DB) AppendArchive(ctx context.Context, user jid.JID, m storage.Archive
 	u := userKey(user)
 	res, err := db.exec(ctx, `INSERT INTO archive(user, id, with_bare, with_full, outgoing, at, origin_id, stanza)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(user, id) DO NOTHING`,
-		u, m.ID, m.With.Bare().String(), m.With.String(), m.Outgoing, nanos(m.At), m.OriginID, nonNil(m.Stanza))
+		u, m.ID, m.With.Bare().String(), m.With.String(), m.Outgoing, nanos(m.At), m.OriginID, sqlcommon.NonNil(m.Stanza))
 	if err != nil {
 		return fmt.Errorf("sqlite: archive message for %s: %w", u, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -54,7 +55,7 @@ func (db *DB) PutFastToken(ctx context.Context, user jid.JID, client string, t s
 			VALUES (?, ?, ?, ?, ?, ?, 0, ?)
 			ON CONFLICT(user, client, slot) DO UPDATE SET id = excluded.id, key = excluded.key,
 				mechanism = excluded.mechanism, expiry = excluded.expiry, count = 0`,
-			u, client, nonNil(t.ID), nonNil(t.Key), t.Mechanism, nanos(t.Expiry), storage.FastNew)
+			u, client, sqlcommon.NonNil(t.ID), sqlcommon.NonNil(t.Key), t.Mechanism, nanos(t.Expiry), storage.FastNew)
 		if err != nil {
 			return fmt.Errorf("sqlite: put FAST token of %s: %w", u, err)
 		}
@@ -71,7 +72,7 @@ func (db *DB) UseFastToken(ctx context.Context, user jid.JID, client string, id 
 			stored int64
 		)
 		err := tx.QueryRowContext(ctx, `SELECT slot, count FROM fast_tokens WHERE user = ? AND client = ? AND id = ?`,
-			u, client, nonNil(id)).Scan(&slot, &stored)
+			u, client, sqlcommon.NonNil(id)).Scan(&slot, &stored)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: use FAST token of %s: %w", u, storage.ErrNotFound)
 		}
@@ -91,7 +92,7 @@ func (db *DB) UseFastToken(ctx context.Context, user jid.JID, client string, id 
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE fast_tokens SET slot = ?, count = ? WHERE user = ? AND client = ? AND id = ?`,
-			storage.FastCurrent, int64(count), u, client, nonNil(id)); err != nil {
+			storage.FastCurrent, int64(count), u, client, sqlcommon.NonNil(id)); err != nil {
 			return fmt.Errorf("sqlite: use FAST token of %s: %w", u, err)
 		}
 		return nil

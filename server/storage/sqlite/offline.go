@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -17,7 +18,7 @@ func (db *DB) StoreOffline(ctx context.Context, user jid.JID, stanza []byte, lim
 	u := userKey(user)
 	at := nanos(time.Now())
 	if limit <= 0 {
-		_, err := db.exec(ctx, `INSERT INTO offline(user, stanza, at) VALUES (?, ?, ?)`, u, nonNil(stanza), at)
+		_, err := db.exec(ctx, `INSERT INTO offline(user, stanza, at) VALUES (?, ?, ?)`, u, sqlcommon.NonNil(stanza), at)
 		if err != nil {
 			return fmt.Errorf("sqlite: store offline message for %s: %w", u, err)
 		}
@@ -25,7 +26,7 @@ func (db *DB) StoreOffline(ctx context.Context, user jid.JID, stanza []byte, lim
 	}
 	res, err := db.exec(ctx, `INSERT INTO offline(user, stanza, at)
 		SELECT ?, ?, ? WHERE (SELECT COUNT(*) FROM offline WHERE user = ?) < ?`,
-		u, nonNil(stanza), at, u, limit)
+		u, sqlcommon.NonNil(stanza), at, u, limit)
 	if err != nil {
 		return fmt.Errorf("sqlite: store offline message for %s: %w", u, err)
 	}

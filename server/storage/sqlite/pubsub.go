@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -121,7 +122,7 @@ func putItem(ctx context.Context, tx *sql.Tx, svc, node string, it storage.PubSu
 		VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM pubsub_items WHERE user = ? AND node = ?), ?, ?, ?)
 		ON CONFLICT(user, node, id) DO UPDATE SET seq = excluded.seq, publisher = excluded.publisher,
 			payload = excluded.payload, published = excluded.published`,
-		svc, node, it.ID, svc, node, it.Publisher.String(), nonNil(it.Payload), nanos(it.Published)); err != nil {
+		svc, node, it.ID, svc, node, it.Publisher.String(), sqlcommon.NonNil(it.Payload), nanos(it.Published)); err != nil {
 		return fmt.Errorf("sqlite: publish %q to %q of %s: %w", it.ID, node, svc, err)
 	}
 	if maxItems > 0 {

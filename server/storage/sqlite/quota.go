@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -23,7 +24,7 @@ func (db *DB) StoreOfflineWithin(ctx context.Context, user jid.JID, stanza []byt
 	}
 	res, err := db.exec(ctx, `INSERT INTO offline(user, stanza, at)
 		SELECT ?, ?, ? WHERE (SELECT COUNT(*) < ? AND COALESCE(SUM(LENGTH(stanza)), 0) <= ? FROM offline WHERE user = ?)`,
-		u, nonNil(stanza), nanos(time.Now()), maxCount, room, u)
+		u, sqlcommon.NonNil(stanza), nanos(time.Now()), maxCount, room, u)
 	if err != nil {
 		return fmt.Errorf("sqlite: store offline message for %s: %w", u, err)
 	}
@@ -52,7 +53,7 @@ func (db *DB) SetPrivateXMLWithin(ctx context.Context, user jid.JID, elems []sto
 			res, err := tx.ExecContext(ctx, `INSERT INTO private_xml(user, key, data)
 				SELECT ?, ?, ? WHERE (SELECT COUNT(*) < ? AND COALESCE(SUM(LENGTH(data)), 0) <= ? FROM private_xml WHERE user = ? AND key <> ?)
 				ON CONFLICT(user, key) DO UPDATE SET data = excluded.data`,
-				u, e.Key, nonNil(e.Data), maxCount, room, u, e.Key)
+				u, e.Key, sqlcommon.NonNil(e.Data), maxCount, room, u, e.Key)
 			if err != nil {
 				return fmt.Errorf("%q: %w", e.Key, err)
 			}

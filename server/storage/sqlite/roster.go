@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -163,7 +164,7 @@ func (db *DB) AddSubscriptionRequest(ctx context.Context, user jid.JID, req stor
 	u, f := userKey(user), userKey(req.From)
 	_, err := db.exec(ctx, `INSERT INTO subscription_requests(user, from_jid, stanza, at) VALUES (?, ?, ?, ?)
 		ON CONFLICT(user, from_jid) DO UPDATE SET stanza = excluded.stanza, at = excluded.at`,
-		u, f, nonNil(req.Stanza), nanos(req.At))
+		u, f, sqlcommon.NonNil(req.Stanza), nanos(req.At))
 	if err != nil {
 		return fmt.Errorf("sqlite: add subscription request from %s to %s: %w", f, u, err)
 	}

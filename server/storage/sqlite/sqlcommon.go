@@ -10,7 +10,7 @@ import (
 
 // dialect is how the shared SQL is written for SQLite.
 func dialect() sqlcommon.Dialect {
-	return sqlcommon.Dialect{Name: "sqlite", UserColumn: "user"}
+	return sqlcommon.Dialect{Name: "sqlite", UserColumn: "user", RowID: "rowid", OctetLength: "LENGTH"}
 }
 
 // querier adapts a read transaction or the read pool to
@@ -52,6 +52,30 @@ func (w writer) Exec(ctx context.Context, text string, args ...any) (int64, erro
 		return 0, err
 	}
 	return res.RowsAffected()
+}
+
+// txer adapts a transaction of the writer to sqlcommon.Tx.
+type txer struct {
+	querier
+	tx *sql.Tx
+}
+
+func (t txer) Exec(ctx context.Context, text string, args ...any) (int64, error) {
+	res, err := t.tx.ExecContext(ctx, text, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// transact is db.tx (the group commit) as a sqlcommon.Transact.
+func (db *DB) transact(ctx context.Context, fn func(tx sqlcommon.Tx) error) error {
+	return db.tx(ctx, func(tx *sql.Tx) error { return fn(txer{querier{tx}, tx}) })
+}
+
+// accounts is the shared part of the account stores.
+func (db *DB) accounts() sqlcommon.Accounts {
+	return sqlcommon.Accounts{D: dialect(), R: prepared{db}, W: writer{db}, Tx: db.transact, Tables: userTables, Log: db.log}
 }
 
 // pubsub is the shared part of the pubsub store.

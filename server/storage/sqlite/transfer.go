@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -55,7 +56,7 @@ func (db *DB) ImportOffline(ctx context.Context, user jid.JID, msgs []storage.Of
 		}
 		defer st.Close()
 		for i, m := range msgs {
-			if _, err := st.ExecContext(ctx, u, nonNil(m.Stanza), nanos(m.At)); err != nil {
+			if _, err := st.ExecContext(ctx, u, sqlcommon.NonNil(m.Stanza), nanos(m.At)); err != nil {
 				return fmt.Errorf("sqlite: import offline message %d of %s: %w", i, u, err)
 			}
 		}
