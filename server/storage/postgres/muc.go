@@ -36,21 +36,6 @@ CREATE TABLE muc_affiliations (
 
 var _ storage.MUC = (*DB)(nil)
 
-// PutRoom creates or replaces a room's configuration and subject.
-func (db *DB) PutRoom(ctx context.Context, r storage.MUCRoom) error {
-	return db.muc().PutRoom(ctx, r)
-}
-
-// MUCRoom returns a room; storage.ErrNotFound if absent.
-func (db *DB) MUCRoom(ctx context.Context, room jid.JID) (storage.MUCRoom, error) {
-	return db.muc().MUCRoom(ctx, room)
-}
-
-// MUCRooms lists the rooms of a service (all when service is empty).
-func (db *DB) MUCRooms(ctx context.Context, service string) ([]storage.MUCRoom, error) {
-	return db.muc().MUCRooms(ctx, service)
-}
-
 // DeleteRoom removes a room with its affiliations (by cascade).
 func (db *DB) DeleteRoom(ctx context.Context, room jid.JID) error {
 	r := room.Bare().String()
@@ -87,9 +72,4 @@ func (db *DB) SetRoomAffiliation(ctx context.Context, room jid.JID, a storage.MU
 		return fmt.Errorf("postgres: affiliation of %s with %s: %w", a.JID, r, err)
 	}
 	return nil
-}
-
-// RoomAffiliations lists a room's affiliations sorted by JID.
-func (db *DB) RoomAffiliations(ctx context.Context, room jid.JID) ([]storage.MUCAffiliation, error) {
-	return db.muc().RoomAffiliations(ctx, room)
 }

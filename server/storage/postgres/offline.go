@@ -52,11 +52,6 @@ func (db *DB) StoreOffline(ctx context.Context, user jid.JID, stanza []byte, lim
 	})
 }
 
-// OfflineMessages returns the messages stored for user in arrival order.
-func (db *DB) OfflineMessages(ctx context.Context, user jid.JID) ([]storage.OfflineMessage, error) {
-	return db.offline().OfflineMessages(ctx, user)
-}
-
 // DeleteOffline removes the given messages of user; ids of other users'
 // messages and unknown ids are ignored.
 func (db *DB) DeleteOffline(ctx context.Context, user jid.JID, ids []int64) error {
@@ -69,9 +64,4 @@ func (db *DB) DeleteOffline(ctx context.Context, user jid.JID, ids []int64) erro
 		return fmt.Errorf("postgres: delete offline messages of %s: %w", u, err)
 	}
 	return nil
-}
-
-// OfflineCount returns how many messages are stored for user.
-func (db *DB) OfflineCount(ctx context.Context, user jid.JID) (int, error) {
-	return db.offline().OfflineCount(ctx, user)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -50,6 +51,10 @@ type Options struct {
 // DB is an open PostgreSQL database implementing every store of
 // [storage.Stores]. It is safe for concurrent use.
 type DB struct {
+	// Shared are the stores whose SQL is shared with SQLite (set by
+	// share); the methods DB defines itself hide theirs.
+	sqlcommon.Shared
+
 	// pool runs the statements: the connection pool (root), or the
 	// transaction of InTx (tx.go).
 	pool querier
@@ -57,15 +62,11 @@ type DB struct {
 	log  *slog.Logger
 }
 
-var (
-	_ storage.Accounts     = (*DB)(nil)
-	_ storage.Roster       = (*DB)(nil)
-	_ storage.Offline      = (*DB)(nil)
-	_ storage.VCards       = (*DB)(nil)
-	_ storage.Private      = (*DB)(nil)
-	_ storage.Blocking     = (*DB)(nil)
-	_ storage.LastActivity = (*DB)(nil)
-)
+// The optional interfaces DB implements (Stores checks the others).
+var _ interface {
+	storage.LoginReader
+	storage.IterationCounter
+} = (*DB)(nil)
 
 // Open connects to the database at url (a postgres:// URL or a libpq
 // key=value string), checks the connection and brings the schema up to
@@ -109,6 +110,7 @@ func open(ctx context.Context, url string, opts Options, log *slog.Logger, migs 
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
 	db := &DB{pool: pool, root: pool, log: log.With("component", "postgres", "database", where)}
+	db.share()
 	if err := db.migrate(ctx, migs); err != nil {
 		pool.Close()
 		return nil, err

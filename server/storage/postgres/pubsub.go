@@ -74,26 +74,6 @@ CREATE TRIGGER pubsub_account_deleted AFTER DELETE ON accounts
 
 var _ storage.PubSub = (*DB)(nil)
 
-// CreateNode creates a node; storage.ErrExists if it exists.
-func (db *DB) CreateNode(ctx context.Context, n storage.PubSubNode) error {
-	return db.pubsub().CreateNode(ctx, n)
-}
-
-// PubSubNode returns a node; storage.ErrNotFound if absent.
-func (db *DB) PubSubNode(ctx context.Context, service jid.JID, node string) (storage.PubSubNode, error) {
-	return db.pubsub().PubSubNode(ctx, service, node)
-}
-
-// PubSubNodes lists the nodes of a service, sorted by name.
-func (db *DB) PubSubNodes(ctx context.Context, service jid.JID) ([]storage.PubSubNode, error) {
-	return db.pubsub().PubSubNodes(ctx, service)
-}
-
-// SetNodeConfig replaces a node's configuration.
-func (db *DB) SetNodeConfig(ctx context.Context, service jid.JID, node string, config map[string][]string) error {
-	return db.pubsub().SetNodeConfig(ctx, service, node, config)
-}
-
 // DeleteNode removes a node and everything attached to it.
 func (db *DB) DeleteNode(ctx context.Context, service jid.JID, node string) error {
 	svc := service.String()
@@ -191,40 +171,4 @@ func trimItems(ctx context.Context, tx pgx.Tx, svc, node string, keep int) error
 // TrimItems keeps only the newest keep items.
 func (db *DB) TrimItems(ctx context.Context, service jid.JID, node string, keep int) error {
 	return db.tx(ctx, func(tx pgx.Tx) error { return trimItems(ctx, tx, service.String(), node, keep) })
-}
-
-// PubSubItems returns the newest max items, newest first.
-func (db *DB) PubSubItems(ctx context.Context, service jid.JID, node string, max int) ([]storage.PubSubItem, error) {
-	return db.pubsub().PubSubItems(ctx, service, node, max)
-}
-
-// PubSubItem returns one item; storage.ErrNotFound if absent.
-func (db *DB) PubSubItem(ctx context.Context, service jid.JID, node, id string) (storage.PubSubItem, error) {
-	return db.pubsub().PubSubItem(ctx, service, node, id)
-}
-
-// DeleteItem removes one item; storage.ErrNotFound if absent.
-func (db *DB) DeleteItem(ctx context.Context, service jid.JID, node, id string) error {
-	return db.pubsub().DeleteItem(ctx, service, node, id)
-}
-
-// SetAffiliation sets an affiliation; "none" removes it.
-func (db *DB) SetAffiliation(ctx context.Context, service jid.JID, a storage.PubSubAffiliation) error {
-	return db.pubsub().SetAffiliation(ctx, service, a)
-}
-
-// Affiliations lists affiliations of a node (or the whole service).
-func (db *DB) Affiliations(ctx context.Context, service jid.JID, node string) ([]storage.PubSubAffiliation, error) {
-	return db.pubsub().Affiliations(ctx, service, node)
-}
-
-// SetSubscription creates or replaces a subscription; state "none"
-// removes it.
-func (db *DB) SetSubscription(ctx context.Context, service jid.JID, s storage.PubSubSubscription) error {
-	return db.pubsub().SetSubscription(ctx, service, s)
-}
-
-// Subscriptions lists subscriptions of a node (or the whole service).
-func (db *DB) Subscriptions(ctx context.Context, service jid.JID, node string) ([]storage.PubSubSubscription, error) {
-	return db.pubsub().Subscriptions(ctx, service, node)
 }

@@ -63,38 +63,12 @@ func (db *DB) transact(ctx context.Context, fn func(tx sqlcommon.Tx) error) erro
 	return db.tx(ctx, func(tx pgx.Tx) error { return fn(txer{shared{tx}, writer{tx}}) })
 }
 
-// accounts is the shared part of the account stores.
-func (db *DB) accounts() sqlcommon.Accounts {
-	return sqlcommon.Accounts{D: dialect(), R: shared{db.pool}, W: writer{db.pool}, Tx: db.transact, Tables: userTables, Log: db.log}
-}
-
-// pubsub is the shared part of the pubsub store.
-func (db *DB) pubsub() sqlcommon.PubSub {
-	return sqlcommon.PubSub{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
-}
-
-// muc is the shared part of the MUC store.
-func (db *DB) muc() sqlcommon.MUC {
-	return sqlcommon.MUC{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
-}
-
-// push is the shared part of the push store.
-func (db *DB) push() sqlcommon.Push {
-	return sqlcommon.Push{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
-}
-
-// offline is the shared part of the offline store.
-func (db *DB) offline() sqlcommon.Offline {
-	return sqlcommon.Offline{D: dialect(), R: shared{db.pool}}
-}
-
-// misc is the shared part of the vCard, private XML, blocking and last
-// activity stores.
-func (db *DB) misc() sqlcommon.Misc {
-	return sqlcommon.Misc{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
-}
-
-// fast is the shared part of the FAST token store.
-func (db *DB) fast() sqlcommon.Fast {
-	return sqlcommon.Fast{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
+// share sets the shared stores of db, which run their statements on
+// db.pool: the connection pool, or the transaction of InTx.
+func (db *DB) share() {
+	r := shared{db.pool}
+	db.Shared = sqlcommon.NewShared(sqlcommon.Conns{
+		D: dialect(), Const: r, Built: r, W: writer{db.pool}, Tx: db.transact,
+		Tables: userTables, Log: db.log,
+	})
 }

@@ -90,6 +90,13 @@ func (a Accounts) insertKeys(ctx context.Context, tx Tx, u string, keys []storag
 	return nil
 }
 
+// Keys returns the keys of user in the order they were stored;
+// storage.ErrNotFound if there is no account.
+func (a Accounts) Keys(ctx context.Context, user jid.JID) ([]storage.SCRAMKey, error) {
+	keys, _, err := a.LoginKeys(ctx, user)
+	return keys, err
+}
+
 // LoginKeys returns the user's keys and its disabled flag, read by one
 // query (so also from one snapshot); storage.ErrNotFound if there is no
 // account.

@@ -34,11 +34,6 @@ END;
 
 var _ storage.FastTokens = (*DB)(nil)
 
-// FastTokens returns the tokens of one client of user.
-func (db *DB) FastTokens(ctx context.Context, user jid.JID, client string) ([]storage.FastToken, error) {
-	return db.fast().FastTokens(ctx, user, client)
-}
-
 // PutFastToken stores t in the client's new slot.
 func (db *DB) PutFastToken(ctx context.Context, user jid.JID, client string, t storage.FastToken) error {
 	u := userKey(user)
@@ -97,14 +92,4 @@ func (db *DB) UseFastToken(ctx context.Context, user jid.JID, client string, id 
 		}
 		return nil
 	})
-}
-
-// DeleteFastToken removes one token.
-func (db *DB) DeleteFastToken(ctx context.Context, user jid.JID, client string, id []byte) error {
-	return db.fast().DeleteFastToken(ctx, user, client, id)
-}
-
-// DeleteFastTokens removes every token of user.
-func (db *DB) DeleteFastTokens(ctx context.Context, user jid.JID) error {
-	return db.fast().DeleteFastTokens(ctx, user)
 }

@@ -49,13 +49,3 @@ func (db *DB) PutPush(ctx context.Context, user jid.JID, reg storage.PushRegistr
 		return nil
 	})
 }
-
-// DeletePush disables a service's node, or all its nodes.
-func (db *DB) DeletePush(ctx context.Context, user, service jid.JID, node string) error {
-	return db.push().DeletePush(ctx, user, service, node)
-}
-
-// PushRegistrations lists user's registrations.
-func (db *DB) PushRegistrations(ctx context.Context, user jid.JID) ([]storage.PushRegistration, error) {
-	return db.push().PushRegistrations(ctx, user)
-}

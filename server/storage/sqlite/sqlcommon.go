@@ -73,21 +73,6 @@ func (db *DB) transact(ctx context.Context, fn func(tx sqlcommon.Tx) error) erro
 	return db.tx(ctx, func(tx *sql.Tx) error { return fn(txer{querier{tx}, tx}) })
 }
 
-// accounts is the shared part of the account stores.
-func (db *DB) accounts() sqlcommon.Accounts {
-	return sqlcommon.Accounts{D: dialect(), R: prepared{db}, W: writer{db}, Tx: db.transact, Tables: userTables, Log: db.log}
-}
-
-// pubsub is the shared part of the pubsub store.
-func (db *DB) pubsub() sqlcommon.PubSub {
-	return sqlcommon.PubSub{D: dialect(), R: querier{db.r}, W: writer{db}}
-}
-
-// muc is the shared part of the MUC store.
-func (db *DB) muc() sqlcommon.MUC {
-	return sqlcommon.MUC{D: dialect(), R: querier{db.r}, W: writer{db}}
-}
-
 // prepared adapts the read pool's prepared statements (db.query and
 // db.queryRow) to sqlcommon.Querier.
 type prepared struct{ db *DB }
@@ -106,23 +91,12 @@ func (p prepared) Query(ctx context.Context, text string, args ...any) (sqlcommo
 
 func (prepared) NoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
-// push is the shared part of the push store.
-func (db *DB) push() sqlcommon.Push {
-	return sqlcommon.Push{D: dialect(), R: prepared{db}, W: writer{db}}
-}
-
-// offline is the shared part of the offline store.
-func (db *DB) offline() sqlcommon.Offline {
-	return sqlcommon.Offline{D: dialect(), R: prepared{db}}
-}
-
-// misc is the shared part of the vCard, private XML, blocking and last
-// activity stores.
-func (db *DB) misc() sqlcommon.Misc {
-	return sqlcommon.Misc{D: dialect(), R: prepared{db}, W: writer{db}}
-}
-
-// fast is the shared part of the FAST token store.
-func (db *DB) fast() sqlcommon.Fast {
-	return sqlcommon.Fast{D: dialect(), R: prepared{db}, W: writer{db}}
+// share sets the shared stores of db, which run their statements on db's
+// connections: reads through the read pool (constant ones prepared),
+// writes through the group commit (or, inside InTx, the transaction).
+func (db *DB) share() {
+	db.Shared = sqlcommon.NewShared(sqlcommon.Conns{
+		D: dialect(), Const: prepared{db}, Built: querier{db.r}, W: writer{db}, Tx: db.transact,
+		Tables: userTables, Log: db.log,
+	})
 }

@@ -10,10 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parley-xmpp/parley/server/storage"
-	"github.com/parley-xmpp/parley/xmpp/jid"
-
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 // busyTimeout is how long a connection waits for a lock held by another
@@ -23,6 +24,10 @@ const busyTimeout = 10 * time.Second
 // DB is an open SQLite database implementing every store of
 // [storage.Stores]. It is safe for concurrent use.
 type DB struct {
+	// Shared are the stores whose SQL is shared with PostgreSQL (set by
+	// share); the methods DB defines itself hide theirs.
+	sqlcommon.Shared
+
 	w   *sql.DB // the single writer connection; transactions are BEGIN IMMEDIATE
 	r   *sql.DB // the read pool (query_only)
 	log *slog.Logger
@@ -35,15 +40,11 @@ type DB struct {
 	parent *DB
 }
 
-var (
-	_ storage.Accounts     = (*DB)(nil)
-	_ storage.Roster       = (*DB)(nil)
-	_ storage.Offline      = (*DB)(nil)
-	_ storage.VCards       = (*DB)(nil)
-	_ storage.Private      = (*DB)(nil)
-	_ storage.Blocking     = (*DB)(nil)
-	_ storage.LastActivity = (*DB)(nil)
-)
+// The optional interfaces DB implements (Stores checks the others).
+var _ interface {
+	storage.LoginReader
+	storage.IterationCounter
+} = (*DB)(nil)
 
 // Open opens (creating it if needed) the database file at path and brings
 // its schema up to date. log may be nil.
@@ -116,6 +117,7 @@ func open(ctx context.Context, path string, log *slog.Logger, migs []string) (*D
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	db.r = r
+	db.share()
 	if err := db.wq.prepare(ctx, w); err != nil {
 		r.Close()
 		w.Close()

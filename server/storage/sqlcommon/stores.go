@@ -1,0 +1,53 @@
+package sqlcommon
+
+import (
+	"log/slog"
+
+	"github.com/parley-xmpp/parley/server/storage"
+)
+
+// Shared is every store of the shared SQL. A backend's DB embeds it, so
+// that the stores' methods are the DB's, and defines on DB only what it
+// does its own way: a method of DB hides the shared one of its name.
+type Shared struct {
+	Accounts
+	Misc
+	Offline
+	Push
+	Fast
+	PubSub
+	MUC
+}
+
+var (
+	_ storage.LoginReader      = Accounts{}
+	_ storage.IterationCounter = Accounts{}
+	_ storage.AccountStatus    = Accounts{}
+)
+
+// Conns are what the shared stores run their statements on.
+type Conns struct {
+	D Dialect
+	// Const runs the reads whose text is constant (SQLite keeps them
+	// prepared), Built those whose text is built per call.
+	Const, Built Querier
+	W            Execer   // writes of one statement
+	Tx           Transact // writes of several
+	// Tables lists every table holding per-user rows, for DeleteAccount.
+	Tables []string
+	Log    *slog.Logger
+}
+
+// NewShared returns the shared stores running on c.
+func NewShared(c Conns) Shared {
+	d, r, w := c.D, c.Const, c.W
+	return Shared{
+		Accounts: Accounts{D: d, R: r, W: w, Tx: c.Tx, Tables: c.Tables, Log: c.Log},
+		Misc:     Misc{D: d, R: r, W: w},
+		Offline:  Offline{D: d, R: r},
+		Push:     Push{D: d, R: r, W: w},
+		Fast:     Fast{D: d, R: r, W: w},
+		PubSub:   PubSub{D: d, R: c.Built, W: w},
+		MUC:      MUC{D: d, R: c.Built, W: w},
+	}
+}
