@@ -11,6 +11,10 @@ import (
 // does its own way: a method of DB hides the shared one of its name.
 type Shared struct {
 	Accounts
+	Roster
+	Invites
+	Archive
+	Transfer
 	Misc
 	Offline
 	Push
@@ -43,6 +47,10 @@ func NewShared(c Conns) Shared {
 	d, r, w := c.D, c.Const, c.W
 	return Shared{
 		Accounts: Accounts{D: d, R: r, W: w, Tx: c.Tx, Tables: c.Tables, Log: c.Log},
+		Roster:   Roster{D: d, R: r, W: w, Tx: c.Tx},
+		Invites:  Invites{D: d, R: r, W: w},
+		Archive:  Archive{D: d, R: r, W: w},
+		Transfer: Transfer{D: d, R: c.Built},
 		Misc:     Misc{D: d, R: r, W: w},
 		Offline:  Offline{D: d, R: r},
 		Push:     Push{D: d, R: r, W: w},
