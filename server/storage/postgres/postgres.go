@@ -15,24 +15,11 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
-// Advisory lock keys. The two-key form (class, object) used for per-user
-// locks lives in a different key space from the one-key form used for
-// migrations.
-const (
-	// migrationLock serialises schema migrations across nodes ("PARLEYMG").
-	migrationLock int64 = 0x5041524c45594d47
-	// offlineLockClass is the class of per-user offline quota locks ("PARL").
-	offlineLockClass int32 = 0x5041524c
-	// privateLockClass is the class of per-user private XML quota locks
-	// ("PRIV").
-	privateLockClass int32 = 0x50524956
-	// archiveLockClass is the class of per-user archive trim locks
-	// ("ARCH").
-	archiveLockClass int32 = 0x41524348
-	// pubsubLockClass is the class of per-service pubsub quota locks
-	// ("PUBS").
-	pubsubLockClass int32 = 0x50554253
-)
+// migrationLock is the advisory lock key that serialises schema
+// migrations across nodes ("PARLEYMG"). The one-key form lives in a key
+// space of its own, apart from the two-key per-user locks
+// (sqlcommon.LockClass).
+const migrationLock int64 = 0x5041524c45594d47
 
 // Options tunes the connection pool. A zero field keeps the value given
 // by the URL's pool_* parameters (pool_max_conns, pool_min_conns,

@@ -13,7 +13,7 @@ import (
 // dialect is how the shared SQL is written for PostgreSQL.
 func dialect() sqlcommon.Dialect {
 	return sqlcommon.Dialect{Name: "postgres", Numbered: true, UserColumn: "username", Arrays: true, NullLimit: true,
-		UserLocks: true, OctetLength: "octet_length"}
+		UserLocks: true, Sequences: true, OctetLength: "octet_length"}
 }
 
 // shared adapts a transaction or the pool (a querier) to

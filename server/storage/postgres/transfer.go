@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -17,8 +15,8 @@ var _ storage.Importer = (*DB)(nil)
 // one transaction and without quota.
 func (db *DB) ImportOffline(ctx context.Context, user jid.JID, msgs []storage.OfflineMessage) error {
 	u := userKey(user)
-	return db.tx(ctx, func(tx pgx.Tx) error {
-		if err := lockOffline(ctx, tx, u); err != nil {
+	return db.transact(ctx, func(tx sqlcommon.Tx) error {
+		if err := dialect().LockUser(ctx, tx, sqlcommon.LockOffline, u); err != nil {
 			return fmt.Errorf("postgres: import offline messages: %w", err)
 		}
 		for i, m := range msgs {

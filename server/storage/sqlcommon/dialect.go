@@ -27,6 +27,9 @@ type Dialect struct {
 	// advisory locks (LockUser). Without it one writer connection
 	// serialises every write (SQLite).
 	UserLocks bool
+	// Sequences: the dialect numbers rows by sequences (nextval) where
+	// SQLite takes one more than the largest.
+	Sequences bool
 	// RowID is the implicit column that orders a table's rows as they
 	// were inserted ("rowid" in SQLite); empty where tables have explicit
 	// order columns instead (PostgreSQL), see InsertOrder.

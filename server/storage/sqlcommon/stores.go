@@ -15,6 +15,7 @@ type Shared struct {
 	Invites
 	Archive
 	Transfer
+	Quota
 	Misc
 	Offline
 	Push
@@ -51,11 +52,12 @@ func NewShared(c Conns) Shared {
 		Invites:  Invites{D: d, R: r, W: w},
 		Archive:  Archive{D: d, R: r, W: w},
 		Transfer: Transfer{D: d, R: c.Built},
+		Quota:    Quota{D: d, R: r, W: w, Tx: c.Tx},
 		Misc:     Misc{D: d, R: r, W: w},
 		Offline:  Offline{D: d, R: r},
 		Push:     Push{D: d, R: r, W: w},
 		Fast:     Fast{D: d, R: r, W: w},
-		PubSub:   PubSub{D: d, R: c.Built, W: w},
+		PubSub:   PubSub{D: d, R: c.Built, W: w, Tx: c.Tx},
 		MUC:      MUC{D: d, R: c.Built, W: w},
 	}
 }
