@@ -55,9 +55,9 @@ func NewShared(c Conns) Shared {
 		Quota:    Quota{D: d, R: r, W: w, Tx: c.Tx},
 		Misc:     Misc{D: d, R: r, W: w},
 		Offline:  Offline{D: d, R: r},
-		Push:     Push{D: d, R: r, W: w},
-		Fast:     Fast{D: d, R: r, W: w},
+		Push:     Push{D: d, R: r, W: w, Tx: c.Tx},
+		Fast:     Fast{D: d, R: r, W: w, Tx: c.Tx},
 		PubSub:   PubSub{D: d, R: c.Built, W: w, Tx: c.Tx},
-		MUC:      MUC{D: d, R: c.Built, W: w},
+		MUC:      MUC{D: d, R: c.Built, W: w, Tx: c.Tx},
 	}
 }

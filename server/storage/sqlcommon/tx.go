@@ -50,6 +50,16 @@ func (d Dialect) LockUser(ctx context.Context, tx Tx, class LockClass, key strin
 	return nil
 }
 
+// ForShare is the clause that share-locks what a SELECT in a write
+// transaction reads, where the dialect's writers run concurrently; empty
+// otherwise.
+func (d Dialect) ForShare() string {
+	if d.UserLocks {
+		return " FOR SHARE"
+	}
+	return ""
+}
+
 // ForUpdate is the clause that row-locks what a SELECT in a write
 // transaction reads, where the dialect's writers run concurrently; empty
 // otherwise.
