@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -41,7 +42,7 @@ CREATE TABLE archive_prefs (
 
 // QueryArchive runs q over user's archive in one snapshot.
 func (db *DB) QueryArchive(ctx context.Context, user jid.JID, q storage.ArchiveQuery) (storage.ArchivePage, error) {
-	u := userKey(user)
+	u := sqlcommon.UserKey(user)
 	var page storage.ArchivePage
 	err := db.txOpts(ctx, snapshot(), func(tx pgx.Tx) error {
 		var err error

@@ -35,7 +35,7 @@ var _ storage.Invites = (*DB)(nil)
 func (db *DB) UseInvite(ctx context.Context, token string, now time.Time) (storage.Invite, error) {
 	inv, err := sqlcommon.ScanInvite(db.pool.QueryRow(ctx, `UPDATE invites SET uses = uses + 1
 		WHERE token = $1 AND uses < max_uses AND (expires = 0 OR expires > $2)
-		RETURNING `+sqlcommon.InviteColumns, token, nanos(now)))
+		RETURNING `+sqlcommon.InviteColumns, token, sqlcommon.Nanos(now)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return storage.Invite{}, fmt.Errorf("postgres: use invite: %w", storage.ErrNotFound)
 	}

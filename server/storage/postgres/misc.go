@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -13,7 +14,7 @@ func (db *DB) Block(ctx context.Context, user jid.JID, items []jid.JID) error {
 	if len(items) == 0 {
 		return nil
 	}
-	u := userKey(user)
+	u := sqlcommon.UserKey(user)
 	strs := make([]string, len(items))
 	for i, it := range items {
 		strs[i] = it.String()
@@ -28,7 +29,7 @@ func (db *DB) Block(ctx context.Context, user jid.JID, items []jid.JID) error {
 
 // Unblock removes items from the block list of user; no items removes all.
 func (db *DB) Unblock(ctx context.Context, user jid.JID, items []jid.JID) error {
-	u := userKey(user)
+	u := sqlcommon.UserKey(user)
 	if len(items) == 0 {
 		if _, err := db.pool.Exec(ctx, `DELETE FROM blocklist WHERE username = $1`, u); err != nil {
 			return fmt.Errorf("postgres: unblock all for %s: %w", u, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -13,7 +14,7 @@ func (db *DB) DeleteOffline(ctx context.Context, user jid.JID, ids []int64) erro
 	if len(ids) == 0 {
 		return nil
 	}
-	u := userKey(user)
+	u := sqlcommon.UserKey(user)
 	_, err := db.pool.Exec(ctx, `DELETE FROM offline WHERE username = $1 AND id = ANY($2)`, u, ids)
 	if err != nil {
 		return fmt.Errorf("postgres: delete offline messages of %s: %w", u, err)

@@ -12,7 +12,6 @@ import (
 
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
-	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 // migrationLock is the advisory lock key that serialises schema
@@ -168,7 +167,7 @@ func (db *DB) migrate(ctx context.Context, migs []string) error {
 				return fmt.Errorf("postgres: migrate: applying version %d: %w", v, err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations(version, applied_at) VALUES ($1, $2)`,
-				v, nanos(time.Now())); err != nil {
+				v, sqlcommon.Nanos(time.Now())); err != nil {
 				return fmt.Errorf("postgres: migrate: recording version %d: %w", v, err)
 			}
 			db.log.InfoContext(ctx, "applied schema migration", "version", v)
@@ -203,22 +202,4 @@ func (db *DB) txOpts(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx)
 // snapshot of the database.
 func snapshot() pgx.TxOptions {
 	return pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-}
-
-// userKey is the database key of user: its bare JID.
-func userKey(user jid.JID) string { return user.Bare().String() }
-
-// nanos converts t to UTC Unix nanoseconds.
-func nanos(t time.Time) int64 { return t.UTC().UnixNano() }
-
-// fromNanos converts UTC Unix nanoseconds back to a time in UTC.
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
-
-// parseJID parses a stored JID string.
-func parseJID(s, what string) (jid.JID, error) {
-	j, err := jid.Parse(s)
-	if err != nil {
-		return jid.JID{}, fmt.Errorf("postgres: stored %s %q: %w", what, s, err)
-	}
-	return j, nil
 }

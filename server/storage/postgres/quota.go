@@ -13,7 +13,7 @@ import (
 // rest fits in q, in one transaction; trims of the same archive
 // serialise on an advisory lock.
 func (db *DB) TrimArchive(ctx context.Context, user jid.JID, q storage.Quota) (removed, left storage.Usage, err error) {
-	u := userKey(user)
+	u := sqlcommon.UserKey(user)
 	maxCount, maxBytes := q.Bounds()
 	d := dialect()
 	usage := d.SQL(sqlcommon.ArchiveUsageSQL)

@@ -6,6 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -22,7 +23,7 @@ func (db *DB) RosterItems(ctx context.Context, user jid.JID) ([]storage.RosterIt
 	)
 	err := db.txOpts(ctx, snapshot(), func(tx pgx.Tx) error {
 		var err error
-		items, ver, err = db.Roster.ReadRoster(ctx, shared{tx}, userKey(user))
+		items, ver, err = db.Roster.ReadRoster(ctx, shared{tx}, sqlcommon.UserKey(user))
 		return err
 	})
 	return items, ver, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -41,7 +42,7 @@ CREATE TABLE archive_prefs (
 
 // QueryArchive runs q over user's archive in one read transaction.
 func (db *DB) QueryArchive(ctx context.Context, user jid.JID, q storage.ArchiveQuery) (storage.ArchivePage, error) {
-	u := userKey(user)
+	u := sqlcommon.UserKey(user)
 	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return storage.ArchivePage{}, fmt.Errorf("sqlite: query archive of %s: %w", u, err)

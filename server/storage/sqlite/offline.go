@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -14,7 +15,7 @@ func (db *DB) DeleteOffline(ctx context.Context, user jid.JID, ids []int64) erro
 	if len(ids) == 0 {
 		return nil
 	}
-	u := userKey(user)
+	u := sqlcommon.UserKey(user)
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `DELETE FROM offline WHERE user = ? AND id = ?`)
 		if err != nil {

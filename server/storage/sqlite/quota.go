@@ -13,7 +13,7 @@ import (
 // TrimArchive deletes the oldest messages of user's archive until the
 // rest fits in q, in one write transaction.
 func (db *DB) TrimArchive(ctx context.Context, user jid.JID, q storage.Quota) (removed, left storage.Usage, err error) {
-	u := userKey(user)
+	u := sqlcommon.UserKey(user)
 	maxCount, maxBytes := q.Bounds()
 	err = db.tx(ctx, func(tx *sql.Tx) error {
 		removed = storage.Usage{}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -15,7 +16,7 @@ import (
 // cost as much as the reads themselves, and every login reads the roster.
 // The statement yields one row with NULL item columns for an empty roster.
 func (db *DB) RosterItems(ctx context.Context, user jid.JID) ([]storage.RosterItem, int64, error) {
-	u := userKey(user)
+	u := sqlcommon.UserKey(user)
 	rows, err := db.query(ctx, `SELECT v.version, i.contact, i.name, i.groups, i.subscription, i.ask_out, i.pre_approved
 		FROM (SELECT ? AS user) q
 		LEFT JOIN roster_versions v ON v.user = q.user

@@ -14,7 +14,6 @@ import (
 
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
-	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 // busyTimeout is how long a connection waits for a lock held by another
@@ -194,22 +193,4 @@ func (db *DB) migrate(ctx context.Context, migs []string) error {
 		}
 		return nil
 	})
-}
-
-// userKey is the database key of user: its bare JID.
-func userKey(user jid.JID) string { return user.Bare().String() }
-
-// nanos converts t to UTC Unix nanoseconds.
-func nanos(t time.Time) int64 { return t.UTC().UnixNano() }
-
-// fromNanos converts UTC Unix nanoseconds back to a time in UTC.
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
-
-// parseJIDs parses stored JID strings.
-func parseJID(s, what string) (jid.JID, error) {
-	j, err := jid.Parse(s)
-	if err != nil {
-		return jid.JID{}, fmt.Errorf("sqlite: stored %s %q: %w", what, s, err)
-	}
-	return j, nil
 }
