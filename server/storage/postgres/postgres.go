@@ -104,26 +104,6 @@ func open(ctx context.Context, url string, opts Options, log *slog.Logger, migs 
 	return db, nil
 }
 
-// Stores returns the stores of db; every field is db itself.
-func (db *DB) Stores() storage.Stores {
-	return storage.Stores{
-		Accounts: db,
-		Roster:   db,
-		Offline:  db,
-		VCards:   db,
-		Private:  db,
-		Blocking: db,
-		Last:     db,
-		Archive:  db,
-		Status:   db,
-		Invites:  db,
-		Fast:     db,
-		Push:     db,
-		PubSub:   db,
-		MUC:      db,
-	}
-}
-
 // Close closes the pool, waiting for connections in use to be released.
 func (db *DB) Close() error {
 	if db.root != nil {

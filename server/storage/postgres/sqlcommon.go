@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 )
 
@@ -63,12 +64,14 @@ func (db *DB) transact(ctx context.Context, fn func(tx sqlcommon.Tx) error) erro
 	return db.tx(ctx, func(tx pgx.Tx) error { return fn(txer{shared{tx}, writer{tx}}) })
 }
 
+// Stores returns the stores of db; every field is db itself.
+func (db *DB) Stores() storage.Stores { return sqlcommon.StoresOf(db) }
+
 // share sets the shared stores of db, which run their statements on
 // db.pool: the connection pool, or the transaction of InTx.
 func (db *DB) share() {
 	r := shared{db.pool}
 	db.Shared = sqlcommon.NewShared(sqlcommon.Conns{
-		D: dialect(), Const: r, Built: r, W: writer{db.pool}, Tx: db.transact,
-		Tables: userTables, Log: db.log,
+		D: dialect(), Const: r, Built: r, W: writer{db.pool}, Tx: db.transact, Log: db.log,
 	})
 }

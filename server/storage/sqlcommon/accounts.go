@@ -13,14 +13,34 @@ import (
 // Accounts is the SQL of storage.Accounts, storage.LoginReader,
 // storage.IterationCounter and storage.AccountStatus.
 type Accounts struct {
-	D  Dialect
-	R  Querier  // reads
-	W  Execer   // writes of one statement
-	Tx Transact // writes of several
-	// Tables lists every table holding per-user rows, for DeleteAccount;
-	// accounts is deleted after them.
-	Tables []string
-	Log    *slog.Logger
+	D   Dialect
+	R   Querier  // reads
+	W   Execer   // writes of one statement
+	Tx  Transact // writes of several
+	Log *slog.Logger
+}
+
+// UserTables lists every table holding per-user rows (in the owner's
+// column, Dialect.UserColumn), for DeleteAccount. accounts comes last;
+// scram_keys also cascades from it (and fast_tokens from scram_keys).
+var UserTables = []string{
+	"scram_keys",
+	"roster_versions",
+	"roster_items",
+	"subscription_requests",
+	"offline",
+	"vcards",
+	"private_xml",
+	"blocklist",
+	"last_activity",
+	"archive",
+	"archive_prefs",
+	"pubsub_nodes",
+	"pubsub_items",
+	"pubsub_affiliations",
+	"pubsub_subscriptions",
+	"fast_tokens",
+	"push_registrations",
 }
 
 // CreateAccount creates user with keys; storage.ErrExists if it exists.
@@ -156,7 +176,7 @@ func (a Accounts) DeleteAccount(ctx context.Context, user jid.JID) error {
 				return fmt.Errorf("%s: delete account %s: %w", a.D.Name, u, err)
 			}
 		}
-		for _, t := range a.Tables {
+		for _, t := range UserTables {
 			if _, err := tx.Exec(ctx, a.D.SQL(`DELETE FROM `+t+` WHERE {user} = ?`), u); err != nil {
 				return fmt.Errorf("%s: delete account %s: table %s: %w", a.D.Name, u, t, err)
 			}

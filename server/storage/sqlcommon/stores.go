@@ -38,16 +38,14 @@ type Conns struct {
 	Const, Built Querier
 	W            Execer   // writes of one statement
 	Tx           Transact // writes of several
-	// Tables lists every table holding per-user rows, for DeleteAccount.
-	Tables []string
-	Log    *slog.Logger
+	Log          *slog.Logger
 }
 
 // NewShared returns the shared stores running on c.
 func NewShared(c Conns) Shared {
 	d, r, w := c.D, c.Const, c.W
 	return Shared{
-		Accounts: Accounts{D: d, R: r, W: w, Tx: c.Tx, Tables: c.Tables, Log: c.Log},
+		Accounts: Accounts{D: d, R: r, W: w, Tx: c.Tx, Log: c.Log},
 		Roster:   Roster{D: d, R: r, W: w, Tx: c.Tx},
 		Invites:  Invites{D: d, R: r, W: w},
 		Archive:  Archive{D: d, R: r, W: w},
@@ -59,5 +57,43 @@ func NewShared(c Conns) Shared {
 		Fast:     Fast{D: d, R: r, W: w, Tx: c.Tx},
 		PubSub:   PubSub{D: d, R: c.Built, W: w, Tx: c.Tx},
 		MUC:      MUC{D: d, R: c.Built, W: w, Tx: c.Tx},
+	}
+}
+
+// All is every store of storage.Stores in one value, as a backend's DB.
+type All interface {
+	storage.Accounts
+	storage.Roster
+	storage.Offline
+	storage.VCards
+	storage.Private
+	storage.Blocking
+	storage.LastActivity
+	storage.Archive
+	storage.AccountStatus
+	storage.Invites
+	storage.FastTokens
+	storage.Push
+	storage.PubSub
+	storage.MUC
+}
+
+// StoresOf returns the stores of db; every field is db itself.
+func StoresOf(db All) storage.Stores {
+	return storage.Stores{
+		Accounts: db,
+		Roster:   db,
+		Offline:  db,
+		VCards:   db,
+		Private:  db,
+		Blocking: db,
+		Last:     db,
+		Archive:  db,
+		Status:   db,
+		Invites:  db,
+		Fast:     db,
+		Push:     db,
+		PubSub:   db,
+		MUC:      db,
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 
+	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 )
 
@@ -91,12 +92,14 @@ func (p prepared) Query(ctx context.Context, text string, args ...any) (sqlcommo
 
 func (prepared) NoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
+// Stores returns the stores of db; every field is db itself.
+func (db *DB) Stores() storage.Stores { return sqlcommon.StoresOf(db) }
+
 // share sets the shared stores of db, which run their statements on db's
 // connections: reads through the read pool (constant ones prepared),
 // writes through the group commit (or, inside InTx, the transaction).
 func (db *DB) share() {
 	db.Shared = sqlcommon.NewShared(sqlcommon.Conns{
-		D: dialect(), Const: prepared{db}, Built: querier{db.r}, W: writer{db}, Tx: db.transact,
-		Tables: userTables, Log: db.log,
+		D: dialect(), Const: prepared{db}, Built: querier{db.r}, W: writer{db}, Tx: db.transact, Log: db.log,
 	})
 }

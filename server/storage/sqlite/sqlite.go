@@ -125,26 +125,6 @@ func open(ctx context.Context, path string, log *slog.Logger, migs []string) (*D
 	return db, nil
 }
 
-// Stores returns the stores of db; every field is db itself.
-func (db *DB) Stores() storage.Stores {
-	return storage.Stores{
-		Accounts: db,
-		Roster:   db,
-		Offline:  db,
-		VCards:   db,
-		Private:  db,
-		Blocking: db,
-		Last:     db,
-		Archive:  db,
-		Status:   db,
-		Invites:  db,
-		PubSub:   db,
-		Fast:     db,
-		Push:     db,
-		MUC:      db,
-	}
-}
-
 // Close closes both connection pools.
 func (db *DB) Close() error {
 	err := errors.Join(db.wq.closeStmts(), db.rs.close(), db.r.Close(), db.w.Close())
