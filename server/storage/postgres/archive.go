@@ -1,13 +1,7 @@
 package postgres
 
 import (
-	"context"
-
-	"github.com/jackc/pgx/v5"
-
 	"github.com/parley-xmpp/parley/server/storage"
-	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
-	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 var _ storage.Archive = (*DB)(nil)
@@ -39,15 +33,3 @@ CREATE TABLE archive_prefs (
 	never        TEXT[] NOT NULL
 );
 `
-
-// QueryArchive runs q over user's archive in one snapshot.
-func (db *DB) QueryArchive(ctx context.Context, user jid.JID, q storage.ArchiveQuery) (storage.ArchivePage, error) {
-	u := sqlcommon.UserKey(user)
-	var page storage.ArchivePage
-	err := db.txOpts(ctx, snapshot(), func(tx pgx.Tx) error {
-		var err error
-		page, err = dialect().QueryArchive(ctx, shared{tx}, u, q)
-		return err
-	})
-	return page, err
-}

@@ -177,9 +177,3 @@ func (db *DB) txOpts(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx)
 	}
 	return nil
 }
-
-// snapshot returns the options of a read-only transaction that sees one
-// snapshot of the database.
-func snapshot() pgx.TxOptions {
-	return pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-}

@@ -67,11 +67,18 @@ func (db *DB) transact(ctx context.Context, fn func(tx sqlcommon.Tx) error) erro
 // Stores returns the stores of db; every field is db itself.
 func (db *DB) Stores() storage.Stores { return sqlcommon.StoresOf(db) }
 
+// snapshot runs fn in a read-only repeatable-read transaction: its reads
+// see one snapshot.
+func (db *DB) snapshot(ctx context.Context, fn func(q sqlcommon.Querier) error) error {
+	return db.txOpts(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error { return fn(shared{tx}) })
+}
+
 // share sets the shared stores of db, which run their statements on
 // db.pool: the connection pool, or the transaction of InTx.
 func (db *DB) share() {
 	r := shared{db.pool}
 	db.Shared = sqlcommon.NewShared(sqlcommon.Conns{
-		D: dialect(), Const: r, Built: r, W: writer{db.pool}, Tx: db.transact, Log: db.log,
+		D: dialect(), Const: r, Built: r, W: writer{db.pool}, Tx: db.transact, Snap: db.snapshot, Log: db.log,
 	})
 }

@@ -9,14 +9,26 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
-// Archive is the SQL of storage.Archive but QueryArchive, which each
-// backend runs in a read snapshot of its own (Dialect.QueryArchive). A
-// preference's JID lists are text arrays where the dialect has arrays,
-// one text a JID a line otherwise.
+// Archive is the SQL of storage.Archive. A preference's JID lists are
+// text arrays where the dialect has arrays, one text a JID a line
+// otherwise.
 type Archive struct {
-	D Dialect
-	R Querier // reads
-	W Execer  // writes
+	D    Dialect
+	R    Querier  // reads
+	W    Execer   // writes
+	Snap Snapshot // reads that must agree
+}
+
+// QueryArchive runs q over user's archive in one snapshot, so that the
+// count and the page agree.
+func (a Archive) QueryArchive(ctx context.Context, user jid.JID, q storage.ArchiveQuery) (storage.ArchivePage, error) {
+	var page storage.ArchivePage
+	err := a.Snap(ctx, func(r Querier) error {
+		var err error
+		page, err = a.D.QueryArchive(ctx, r, UserKey(user), q)
+		return err
+	})
+	return page, err
 }
 
 // AppendArchive adds m at the end of user's archive; storage.ErrExists

@@ -9,15 +9,30 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
-// Roster is the SQL of storage.Roster but RosterItems, whose reading
-// from one snapshot each backend does its own way (ReadRoster, or one
-// statement). A roster item's groups are a text array where the dialect
-// has arrays, a JSON array otherwise.
+// Roster is the SQL of storage.Roster. A roster item's groups are a text
+// array where the dialect has arrays, a JSON array otherwise.
 type Roster struct {
-	D  Dialect
-	R  Querier  // reads
-	W  Execer   // writes of one statement
-	Tx Transact // writes of several
+	D    Dialect
+	R    Querier  // reads
+	W    Execer   // writes of one statement
+	Tx   Transact // writes of several
+	Snap Snapshot // reads that must agree
+}
+
+// RosterItems returns the items of user sorted by contact, with the
+// current roster version (0 if the roster was never written), both read
+// from one snapshot.
+func (r Roster) RosterItems(ctx context.Context, user jid.JID) ([]storage.RosterItem, int64, error) {
+	var (
+		items []storage.RosterItem
+		ver   int64
+	)
+	err := r.Snap(ctx, func(q Querier) error {
+		var err error
+		items, ver, err = r.ReadRoster(ctx, q, UserKey(user))
+		return err
+	})
+	return items, ver, err
 }
 
 // RosterColumns are the columns of a roster item, in the order of

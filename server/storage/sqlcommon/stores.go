@@ -38,6 +38,7 @@ type Conns struct {
 	Const, Built Querier
 	W            Execer   // writes of one statement
 	Tx           Transact // writes of several
+	Snap         Snapshot // reads that must agree
 	Log          *slog.Logger
 }
 
@@ -46,9 +47,9 @@ func NewShared(c Conns) Shared {
 	d, r, w := c.D, c.Const, c.W
 	return Shared{
 		Accounts: Accounts{D: d, R: r, W: w, Tx: c.Tx, Log: c.Log},
-		Roster:   Roster{D: d, R: r, W: w, Tx: c.Tx},
+		Roster:   Roster{D: d, R: r, W: w, Tx: c.Tx, Snap: c.Snap},
 		Invites:  Invites{D: d, R: r, W: w},
-		Archive:  Archive{D: d, R: r, W: w},
+		Archive:  Archive{D: d, R: r, W: w, Snap: c.Snap},
 		Transfer: Transfer{D: d, R: c.Built},
 		Quota:    Quota{D: d, R: r, W: w, Tx: c.Tx},
 		Misc:     Misc{D: d, R: r, W: w},

@@ -18,6 +18,10 @@ type Tx interface {
 // in a transaction of its own (a savepoint inside InTx).
 type Transact func(ctx context.Context, fn func(tx Tx) error) error
 
+// Snapshot runs fn with reads that all see one snapshot of the database
+// (a read-only transaction).
+type Snapshot func(ctx context.Context, fn func(q Querier) error) error
+
 // LockClass names what a per-user lock of Dialect.LockUser guards; the
 // values are PostgreSQL advisory lock classes.
 type LockClass int32

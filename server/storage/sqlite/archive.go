@@ -1,13 +1,7 @@
 package sqlite
 
 import (
-	"context"
-	"database/sql"
-	"fmt"
-
 	"github.com/parley-xmpp/parley/server/storage"
-	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
-	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 var _ storage.Archive = (*DB)(nil)
@@ -39,14 +33,3 @@ CREATE TABLE archive_prefs (
 	never        TEXT NOT NULL
 );
 `
-
-// QueryArchive runs q over user's archive in one read transaction.
-func (db *DB) QueryArchive(ctx context.Context, user jid.JID, q storage.ArchiveQuery) (storage.ArchivePage, error) {
-	u := sqlcommon.UserKey(user)
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return storage.ArchivePage{}, fmt.Errorf("sqlite: query archive of %s: %w", u, err)
-	}
-	defer tx.Rollback() //nolint:errcheck // read-only
-	return dialect().QueryArchive(ctx, querier{tx}, u, q)
-}

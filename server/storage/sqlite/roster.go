@@ -15,6 +15,8 @@ import (
 // statement, hence from one snapshot: a transaction around two statements
 // cost as much as the reads themselves, and every login reads the roster.
 // The statement yields one row with NULL item columns for an empty roster.
+// It hides the shared RosterItems (sqlcommon.Roster), which reads the two
+// in a read transaction.
 func (db *DB) RosterItems(ctx context.Context, user jid.JID) ([]storage.RosterItem, int64, error) {
 	u := sqlcommon.UserKey(user)
 	rows, err := db.query(ctx, `SELECT v.version, i.contact, i.name, i.groups, i.subscription, i.ask_out, i.pre_approved

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
@@ -95,11 +96,22 @@ func (prepared) NoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 // Stores returns the stores of db; every field is db itself.
 func (db *DB) Stores() storage.Stores { return sqlcommon.StoresOf(db) }
 
+// snapshot runs fn in a read-only transaction of the read pool: its
+// reads see one snapshot (WAL).
+func (db *DB) snapshot(ctx context.Context, fn func(q sqlcommon.Querier) error) error {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	return fn(querier{tx})
+}
+
 // share sets the shared stores of db, which run their statements on db's
 // connections: reads through the read pool (constant ones prepared),
 // writes through the group commit (or, inside InTx, the transaction).
 func (db *DB) share() {
 	db.Shared = sqlcommon.NewShared(sqlcommon.Conns{
-		D: dialect(), Const: prepared{db}, Built: querier{db.r}, W: writer{db}, Tx: db.transact, Log: db.log,
+		D: dialect(), Const: prepared{db}, Built: querier{db.r}, W: writer{db}, Tx: db.transact, Snap: db.snapshot, Log: db.log,
 	})
 }
