@@ -93,15 +93,16 @@ func (a Accounts) lockAccount(ctx context.Context, tx Tx, u string) error {
 // insertKeys stores keys for u, remembering their order: by the
 // dialect's RowID, or in the column ord.
 func (a Accounts) insertKeys(ctx context.Context, tx Tx, u string, keys []storage.SCRAMKey) error {
-	text := `INSERT INTO scram_keys({user}, ord, hash, salt, iterations, stored_key, server_key) VALUES (?, ?, ?, ?, ?, ?, ?)`
-	if a.D.RowID != "" {
-		text = `INSERT INTO scram_keys({user}, hash, salt, iterations, stored_key, server_key) VALUES (?, ?, ?, ?, ?, ?)`
+	ordered := a.D.RowID == ""
+	text := `INSERT INTO scram_keys({user}, hash, salt, iterations, stored_key, server_key) VALUES (?, ?, ?, ?, ?, ?)`
+	if ordered {
+		text = `INSERT INTO scram_keys({user}, hash, salt, iterations, stored_key, server_key, ord) VALUES (?, ?, ?, ?, ?, ?, ?)`
 	}
 	text = a.D.SQL(text)
 	for i, k := range keys {
-		args := []any{u, i, k.Hash, NonNil(k.Salt), k.Iterations, NonNil(k.StoredKey), NonNil(k.ServerKey)}
-		if a.D.RowID != "" {
-			args = append(args[:1], args[2:]...)
+		args := []any{u, k.Hash, NonNil(k.Salt), k.Iterations, NonNil(k.StoredKey), NonNil(k.ServerKey)}
+		if ordered {
+			args = append(args, i)
 		}
 		if _, err := tx.Exec(ctx, text, args...); err != nil {
 			return fmt.Errorf("%s: storing %s key of %s: %w", a.D.Name, k.Hash, u, err)
