@@ -16,8 +16,10 @@ type Dialect struct {
 	// UserColumn names the column holding the owner's bare JID ("user"
 	// in SQLite, "username" in PostgreSQL where user is reserved).
 	UserColumn string
-	// Arrays: the backend takes a []string argument for "col = ANY(?)";
-	// otherwise a list is written as "col IN (?, ?, …)".
+	// Arrays: the backend takes a []string argument for "col = ANY(?)"
+	// and stores lists (roster groups, the JIDs of archive preferences)
+	// in array columns; otherwise a list is written as "col IN (?, ?, …)"
+	// and stored as text (JSON, or one JID a line).
 	Arrays bool
 	// NullLimit: LIMIT NULL means "no limit" (PostgreSQL); otherwise it
 	// is LIMIT -1 (SQLite).

@@ -33,8 +33,10 @@ var (
 // Conns are what the shared stores run their statements on.
 type Conns struct {
 	D Dialect
-	// Const runs the reads whose text is constant (SQLite keeps them
-	// prepared), Built those whose text is built per call.
+	// Const runs the frequent reads, each one of a few constant texts
+	// (SQLite prepares each once and keeps it); Built runs the others,
+	// whose text may be built per call (never kept prepared, so that they
+	// cannot fill a statement cache).
 	Const, Built Querier
 	W            Execer   // writes of one statement
 	Tx           Transact // writes of several
