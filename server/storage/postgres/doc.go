@@ -16,7 +16,10 @@
 // nanoseconds (BIGINT), as in SQLite, so data copies between the backends
 // without losing precision.
 //
-// Per-user offline quotas are enforced atomically with a transaction-level
-// advisory lock on the user; roster versions are incremented with an
-// upsert, which row-locks the version.
+// Most statements are shared with the SQLite backend
+// (server/storage/sqlcommon, embedded in [DB]). Its dialect says that
+// writers run concurrently here: per-user quotas are enforced atomically
+// with a transaction-level advisory lock on the user, rows read before a
+// write are locked (FOR UPDATE, FOR SHARE), and roster versions are
+// incremented with an upsert, which row-locks the version.
 package postgres

@@ -1,14 +1,7 @@
 package postgres
 
 import (
-	"context"
-	"errors"
-	"fmt"
-
-	"github.com/jackc/pgx/v5"
-
 	"github.com/parley-xmpp/parley/server/storage"
-	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 // mucSchema holds persistent multi-user chat rooms (XEP-0045) and their
@@ -35,61 +28,3 @@ CREATE TABLE muc_affiliations (
 `
 
 var _ storage.MUC = (*DB)(nil)
-
-// PutRoom creates or replaces a room's configuration and subject.
-func (db *DB) PutRoom(ctx context.Context, r storage.MUCRoom) error {
-	return db.muc().PutRoom(ctx, r)
-}
-
-// MUCRoom returns a room; storage.ErrNotFound if absent.
-func (db *DB) MUCRoom(ctx context.Context, room jid.JID) (storage.MUCRoom, error) {
-	return db.muc().MUCRoom(ctx, room)
-}
-
-// MUCRooms lists the rooms of a service (all when service is empty).
-func (db *DB) MUCRooms(ctx context.Context, service string) ([]storage.MUCRoom, error) {
-	return db.muc().MUCRooms(ctx, service)
-}
-
-// DeleteRoom removes a room with its affiliations (by cascade).
-func (db *DB) DeleteRoom(ctx context.Context, room jid.JID) error {
-	r := room.Bare().String()
-	tag, err := db.pool.Exec(ctx, `DELETE FROM muc_rooms WHERE room = $1`, r)
-	if err != nil {
-		return fmt.Errorf("postgres: delete room %s: %w", r, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: delete room %s: %w", r, storage.ErrNotFound)
-	}
-	return nil
-}
-
-// SetRoomAffiliation sets or (with "none") removes an affiliation.
-func (db *DB) SetRoomAffiliation(ctx context.Context, room jid.JID, a storage.MUCAffiliation) error {
-	r := room.Bare().String()
-	var one int
-	err := db.pool.QueryRow(ctx, `SELECT 1 FROM muc_rooms WHERE room = $1`, r).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return fmt.Errorf("postgres: affiliation with %s: %w", r, storage.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("postgres: affiliation with %s: %w", r, err)
-	}
-	if a.Affiliation == "none" || a.Affiliation == "" {
-		_, err = db.pool.Exec(ctx, `DELETE FROM muc_affiliations WHERE room = $1 AND jid = $2`, r, a.JID.String())
-	} else {
-		_, err = db.pool.Exec(ctx, `INSERT INTO muc_affiliations(room, jid, affiliation, reason, nick) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (room, jid) DO UPDATE SET affiliation = excluded.affiliation, reason = excluded.reason,
-				nick = excluded.nick`, r, a.JID.String(), a.Affiliation, a.Reason, a.Nick)
-	}
-	if err != nil {
-		// A concurrent room deletion shows as a foreign key violation.
-		return fmt.Errorf("postgres: affiliation of %s with %s: %w", a.JID, r, err)
-	}
-	return nil
-}
-
-// RoomAffiliations lists a room's affiliations sorted by JID.
-func (db *DB) RoomAffiliations(ctx context.Context, room jid.JID) ([]storage.MUCAffiliation, error) {
-	return db.muc().RoomAffiliations(ctx, room)
-}

@@ -11,27 +11,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/parley-xmpp/parley/server/storage"
-	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 )
 
-// Advisory lock keys. The two-key form (class, object) used for per-user
-// locks lives in a different key space from the one-key form used for
-// migrations.
-const (
-	// migrationLock serialises schema migrations across nodes ("PARLEYMG").
-	migrationLock int64 = 0x5041524c45594d47
-	// offlineLockClass is the class of per-user offline quota locks ("PARL").
-	offlineLockClass int32 = 0x5041524c
-	// privateLockClass is the class of per-user private XML quota locks
-	// ("PRIV").
-	privateLockClass int32 = 0x50524956
-	// archiveLockClass is the class of per-user archive trim locks
-	// ("ARCH").
-	archiveLockClass int32 = 0x41524348
-	// pubsubLockClass is the class of per-service pubsub quota locks
-	// ("PUBS").
-	pubsubLockClass int32 = 0x50554253
-)
+// migrationLock is the advisory lock key that serialises schema
+// migrations across nodes ("PARLEYMG"). The one-key form lives in a key
+// space of its own, apart from the two-key per-user locks
+// (sqlcommon.LockClass).
+const migrationLock int64 = 0x5041524c45594d47
 
 // Options tunes the connection pool. A zero field keeps the value given
 // by the URL's pool_* parameters (pool_max_conns, pool_min_conns,
@@ -50,6 +37,10 @@ type Options struct {
 // DB is an open PostgreSQL database implementing every store of
 // [storage.Stores]. It is safe for concurrent use.
 type DB struct {
+	// Shared are the stores whose SQL is shared with SQLite (set by
+	// share); the methods DB defines itself hide theirs.
+	sqlcommon.Shared
+
 	// pool runs the statements: the connection pool (root), or the
 	// transaction of InTx (tx.go).
 	pool querier
@@ -57,15 +48,11 @@ type DB struct {
 	log  *slog.Logger
 }
 
-var (
-	_ storage.Accounts     = (*DB)(nil)
-	_ storage.Roster       = (*DB)(nil)
-	_ storage.Offline      = (*DB)(nil)
-	_ storage.VCards       = (*DB)(nil)
-	_ storage.Private      = (*DB)(nil)
-	_ storage.Blocking     = (*DB)(nil)
-	_ storage.LastActivity = (*DB)(nil)
-)
+// The optional interfaces DB implements (Stores checks the others).
+var _ interface {
+	storage.LoginReader
+	storage.IterationCounter
+} = (*DB)(nil)
 
 // Open connects to the database at url (a postgres:// URL or a libpq
 // key=value string), checks the connection and brings the schema up to
@@ -109,31 +96,12 @@ func open(ctx context.Context, url string, opts Options, log *slog.Logger, migs 
 		return nil, fmt.Errorf("postgres: open %s: %w", where, err)
 	}
 	db := &DB{pool: pool, root: pool, log: log.With("component", "postgres", "database", where)}
+	db.share()
 	if err := db.migrate(ctx, migs); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return db, nil
-}
-
-// Stores returns the stores of db; every field is db itself.
-func (db *DB) Stores() storage.Stores {
-	return storage.Stores{
-		Accounts: db,
-		Roster:   db,
-		Offline:  db,
-		VCards:   db,
-		Private:  db,
-		Blocking: db,
-		Last:     db,
-		Archive:  db,
-		Status:   db,
-		Invites:  db,
-		Fast:     db,
-		Push:     db,
-		PubSub:   db,
-		MUC:      db,
-	}
 }
 
 // Close closes the pool, waiting for connections in use to be released.
@@ -179,7 +147,7 @@ func (db *DB) migrate(ctx context.Context, migs []string) error {
 				return fmt.Errorf("postgres: migrate: applying version %d: %w", v, err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations(version, applied_at) VALUES ($1, $2)`,
-				v, nanos(time.Now())); err != nil {
+				v, sqlcommon.Nanos(time.Now())); err != nil {
 				return fmt.Errorf("postgres: migrate: recording version %d: %w", v, err)
 			}
 			db.log.InfoContext(ctx, "applied schema migration", "version", v)
@@ -208,37 +176,4 @@ func (db *DB) txOpts(ctx context.Context, opts pgx.TxOptions, fn func(tx pgx.Tx)
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
 	return nil
-}
-
-// snapshot returns the options of a read-only transaction that sees one
-// snapshot of the database.
-func snapshot() pgx.TxOptions {
-	return pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
-}
-
-// userKey is the database key of user: its bare JID.
-func userKey(user jid.JID) string { return user.Bare().String() }
-
-// nanos converts t to UTC Unix nanoseconds.
-func nanos(t time.Time) int64 { return t.UTC().UnixNano() }
-
-// fromNanos converts UTC Unix nanoseconds back to a time in UTC.
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
-
-// parseJID parses a stored JID string.
-func parseJID(s, what string) (jid.JID, error) {
-	j, err := jid.Parse(s)
-	if err != nil {
-		return jid.JID{}, fmt.Errorf("postgres: stored %s %q: %w", what, s, err)
-	}
-	return j, nil
-}
-
-// nonNil returns b, or an empty non-nil slice, so NOT NULL bytea columns
-// accept empty values.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }

@@ -94,26 +94,3 @@ CREATE TABLE last_activity (
 	// 7: multi-user chat rooms and affiliations (XEP-0045).
 	mucSchema,
 }
-
-// userTables lists every table holding per-user rows (column "username"),
-// for DeleteAccount. accounts is deleted last; scram_keys also cascades
-// from it.
-var userTables = []string{
-	"scram_keys",
-	"roster_versions",
-	"roster_items",
-	"subscription_requests",
-	"offline",
-	"vcards",
-	"private_xml",
-	"blocklist",
-	"last_activity",
-	"archive",
-	"archive_prefs",
-	"fast_tokens",
-	"pubsub_nodes",
-	"pubsub_items",
-	"pubsub_affiliations",
-	"pubsub_subscriptions",
-	"push_registrations",
-}

@@ -5,13 +5,16 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 )
 
 // dialect is how the shared SQL is written for PostgreSQL.
 func dialect() sqlcommon.Dialect {
-	return sqlcommon.Dialect{Name: "postgres", Numbered: true, UserColumn: "username", Arrays: true, NullLimit: true}
+	return sqlcommon.Dialect{Name: "postgres", Numbered: true, UserColumn: "username", Arrays: true, NullLimit: true,
+		UserLocks: true, Sequences: true, OctetLength: "octet_length"}
 }
 
 // shared adapts a transaction or the pool (a querier) to
@@ -34,8 +37,13 @@ func (q shared) Query(ctx context.Context, text string, args ...any) (sqlcommon.
 
 func (shared) NoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
 
-// writer adapts a querier to sqlcommon.Execer.
-type writer struct{ q querier }
+// writer adapts the pool or a transaction to sqlcommon.Execer.
+type writer struct{ q execer }
+
+// execer is what pgx.Tx and querier have in common for writing.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
 
 func (w writer) Exec(ctx context.Context, text string, args ...any) (int64, error) {
 	tag, err := w.q.Exec(ctx, text, args...)
@@ -45,33 +53,32 @@ func (w writer) Exec(ctx context.Context, text string, args ...any) (int64, erro
 	return tag.RowsAffected(), nil
 }
 
-// pubsub is the shared part of the pubsub store.
-func (db *DB) pubsub() sqlcommon.PubSub {
-	return sqlcommon.PubSub{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
+// txer adapts a transaction to sqlcommon.Tx.
+type txer struct {
+	shared
+	writer
 }
 
-// muc is the shared part of the MUC store.
-func (db *DB) muc() sqlcommon.MUC {
-	return sqlcommon.MUC{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
+// transact is db.tx as a sqlcommon.Transact.
+func (db *DB) transact(ctx context.Context, fn func(tx sqlcommon.Tx) error) error {
+	return db.tx(ctx, func(tx pgx.Tx) error { return fn(txer{shared{tx}, writer{tx}}) })
 }
 
-// push is the shared part of the push store.
-func (db *DB) push() sqlcommon.Push {
-	return sqlcommon.Push{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
+// Stores returns the stores of db; every field is db itself.
+func (db *DB) Stores() storage.Stores { return sqlcommon.StoresOf(db) }
+
+// snapshot runs fn in a read-only repeatable-read transaction: its reads
+// see one snapshot.
+func (db *DB) snapshot(ctx context.Context, fn func(q sqlcommon.Querier) error) error {
+	return db.txOpts(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+		func(tx pgx.Tx) error { return fn(shared{tx}) })
 }
 
-// offline is the shared part of the offline store.
-func (db *DB) offline() sqlcommon.Offline {
-	return sqlcommon.Offline{D: dialect(), R: shared{db.pool}}
-}
-
-// misc is the shared part of the vCard, private XML, blocking and last
-// activity stores.
-func (db *DB) misc() sqlcommon.Misc {
-	return sqlcommon.Misc{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
-}
-
-// fast is the shared part of the FAST token store.
-func (db *DB) fast() sqlcommon.Fast {
-	return sqlcommon.Fast{D: dialect(), R: shared{db.pool}, W: writer{db.pool}}
+// share sets the shared stores of db, which run their statements on
+// db.pool: the connection pool, or the transaction of InTx.
+func (db *DB) share() {
+	r := shared{db.pool}
+	db.Shared = sqlcommon.NewShared(sqlcommon.Conns{
+		D: dialect(), Const: r, Built: r, W: writer{db.pool}, Tx: db.transact, Snap: db.snapshot, Log: db.log,
+	})
 }

@@ -45,6 +45,7 @@ func (db *DB) InTx(ctx context.Context, fn func(storage.Stores) error) error {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	tdb := &DB{pool: txQuerier{tx}, log: db.log}
+	tdb.share()
 	if err := fn(tdb.Stores()); err != nil {
 		if rerr := tx.Rollback(context.WithoutCancel(ctx)); rerr != nil {
 			return errors.Join(err, fmt.Errorf("postgres: rollback: %w", rerr))

@@ -69,6 +69,37 @@ func (d Dialect) SplitJIDs(s, what string) ([]jid.JID, error) {
 	return d.ParseJIDs(strings.Split(s, "\n"), what)
 }
 
+// jidList is a stored JID list as scanned: a text array where the
+// dialect has arrays, one text a JID a line (JoinJIDs) otherwise.
+type jidList struct {
+	arr  []string
+	text string
+}
+
+// jidListDest is the scan destination of l in the dialect.
+func (d Dialect) jidListDest(l *jidList) any {
+	if d.Arrays {
+		return &l.arr
+	}
+	return &l.text
+}
+
+// jids parses a scanned list; what names its JIDs in errors.
+func (d Dialect) jids(l jidList, what string) ([]jid.JID, error) {
+	if d.Arrays {
+		return d.ParseJIDs(l.arr, what)
+	}
+	return d.SplitJIDs(l.text, what)
+}
+
+// jidListArg is how js is stored in the dialect.
+func (d Dialect) jidListArg(js []jid.JID) any {
+	if d.Arrays {
+		return JIDStrings(js)
+	}
+	return JoinJIDs(js)
+}
+
 // ScanJID reads a row of one stored JID; what names it in errors.
 func (d Dialect) ScanJID(what string) func(Row) (jid.JID, error) {
 	return func(row Row) (jid.JID, error) {

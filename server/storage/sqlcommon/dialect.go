@@ -16,12 +16,39 @@ type Dialect struct {
 	// UserColumn names the column holding the owner's bare JID ("user"
 	// in SQLite, "username" in PostgreSQL where user is reserved).
 	UserColumn string
-	// Arrays: the backend takes a []string argument for "col = ANY(?)";
-	// otherwise a list is written as "col IN (?, ?, …)".
+	// Arrays: the backend takes a []string argument for "col = ANY(?)"
+	// and stores lists (roster groups, the JIDs of archive preferences)
+	// in array columns; otherwise a list is written as "col IN (?, ?, …)"
+	// and stored as text (JSON, or one JID a line).
 	Arrays bool
 	// NullLimit: LIMIT NULL means "no limit" (PostgreSQL); otherwise it
 	// is LIMIT -1 (SQLite).
 	NullLimit bool
+	// UserLocks: writers run concurrently (a connection pool), so those
+	// that read before they write take row locks (ForUpdate) or per-user
+	// advisory locks (LockUser). Without it one writer connection
+	// serialises every write (SQLite).
+	UserLocks bool
+	// Sequences: the dialect numbers rows by sequences (nextval) where
+	// SQLite takes one more than the largest.
+	Sequences bool
+	// RowID is the implicit column that orders a table's rows as they
+	// were inserted ("rowid" in SQLite); empty where tables have explicit
+	// order columns instead (PostgreSQL), see InsertOrder.
+	RowID string
+	// OctetLength is the function giving the size in bytes of a byte
+	// column ("LENGTH" in SQLite, "octet_length" in PostgreSQL); {len} in
+	// a statement stands for it.
+	OctetLength string
+}
+
+// InsertOrder is the column that orders a table's rows as inserted: the
+// dialect's RowID, or col, the table's own order column, without one.
+func (d Dialect) InsertOrder(col string) string {
+	if d.RowID != "" {
+		return d.RowID
+	}
+	return col
 }
 
 // Execer runs statements that change rows, and returns how many rows
@@ -103,10 +130,15 @@ func (d Dialect) bind(cond string, after int) string {
 	return b.String()
 }
 
-// SQL writes text, a statement with '?' placeholders and the owner's
-// column written {user}, in the dialect.
+// SQL writes text, a statement with '?' placeholders, the owner's
+// column written {user} and the byte length function {len}, in the
+// dialect.
 func (d Dialect) SQL(text string) string {
-	return d.bind(strings.ReplaceAll(text, "{user}", d.UserColumn), 0)
+	text = strings.ReplaceAll(text, "{user}", d.UserColumn)
+	if strings.Contains(text, "{len}") {
+		text = strings.ReplaceAll(text, "{len}", d.OctetLength)
+	}
+	return d.bind(text, 0)
 }
 
 // LimitArg is the argument of "LIMIT ?" that takes n rows, or every row

@@ -9,13 +9,12 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
-// MUC is the part of storage.MUC whose SQL is the same in every backend:
-// rooms and the list of a room's affiliations. The backend keeps
-// DeleteRoom and SetRoomAffiliation, which differ in their transactions.
+// MUC is the SQL of storage.MUC: rooms and their affiliations.
 type MUC struct {
-	D Dialect
-	R Querier // reads
-	W Execer  // writes
+	D  Dialect
+	R  Querier  // reads
+	W  Execer   // writes of one statement
+	Tx Transact // writes of several
 }
 
 // PutRoom creates or replaces a room's configuration and subject.
@@ -83,4 +82,52 @@ func (m MUC) RoomAffiliations(ctx context.Context, room jid.JID) ([]storage.MUCA
 		return nil, fmt.Errorf("%s: affiliations of %s: %w", m.D.Name, r, err)
 	}
 	return out, nil
+}
+
+// DeleteRoom removes a room with its affiliations; storage.ErrNotFound if
+// there is no such room.
+func (m MUC) DeleteRoom(ctx context.Context, room jid.JID) error {
+	r := room.Bare().String()
+	return m.Tx(ctx, func(tx Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM muc_affiliations WHERE room = `+m.D.Placeholder(1), r); err != nil {
+			return fmt.Errorf("%s: delete room %s: %w", m.D.Name, r, err)
+		}
+		n, err := tx.Exec(ctx, `DELETE FROM muc_rooms WHERE room = `+m.D.Placeholder(1), r)
+		if err != nil {
+			return fmt.Errorf("%s: delete room %s: %w", m.D.Name, r, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("%s: delete room %s: %w", m.D.Name, r, storage.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// SetRoomAffiliation sets or (with "none") removes an affiliation;
+// storage.ErrNotFound if there is no such room.
+func (m MUC) SetRoomAffiliation(ctx context.Context, room jid.JID, a storage.MUCAffiliation) error {
+	r := room.Bare().String()
+	return m.Tx(ctx, func(tx Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, m.D.SQL(`SELECT 1 FROM muc_rooms WHERE room = ?`), r).Scan(&one)
+		if tx.NoRows(err) {
+			return fmt.Errorf("%s: affiliation with %s: %w", m.D.Name, r, storage.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: affiliation with %s: %w", m.D.Name, r, err)
+		}
+		if a.Affiliation == "none" || a.Affiliation == "" {
+			_, err = tx.Exec(ctx, m.D.SQL(`DELETE FROM muc_affiliations WHERE room = ? AND jid = ?`), r, a.JID.String())
+		} else {
+			_, err = tx.Exec(ctx, m.D.SQL(`INSERT INTO muc_affiliations(room, jid, affiliation, reason, nick) VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT(room, jid) DO UPDATE SET affiliation = excluded.affiliation, reason = excluded.reason,
+					nick = excluded.nick`), r, a.JID.String(), a.Affiliation, a.Reason, a.Nick)
+		}
+		if err != nil {
+			// Where writers run concurrently, a concurrent room deletion
+			// shows as a foreign key violation.
+			return fmt.Errorf("%s: affiliation of %s with %s: %w", m.D.Name, a.JID, r, err)
+		}
+		return nil
+	})
 }

@@ -8,9 +8,9 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
-// Offline is the read side of storage.Offline, the same in every backend;
-// the backend keeps the writes (the quota-checked insert and the batch
-// delete differ).
+// Offline is the read side of storage.Offline; the inserts are Quota's,
+// and the backend keeps the batch delete (one statement with an array, or
+// one a message in a transaction).
 type Offline struct {
 	D Dialect
 	R Querier

@@ -11,13 +11,14 @@ import (
 
 // PubSub is the part of storage.PubSub whose SQL is the same in every
 // backend: nodes, items read one statement at a time, affiliations and
-// subscriptions. The backend keeps what runs in its own transactions
-// (DeleteNode, PutItem, PublishItem, TrimItems). Its column "{user}" is
-// the service's JID.
+// subscriptions, and the writes of several statements in a transaction
+// (DeleteNode, PutItem, PutItemWithin, TrimItems). Its column "{user}"
+// is the service's JID.
 type PubSub struct {
-	D Dialect
-	R Querier // reads
-	W Execer  // writes
+	D  Dialect
+	R  Querier  // reads
+	W  Execer   // writes of one statement
+	Tx Transact // writes of several
 }
 
 // CreateNode creates a node; storage.ErrExists if it exists.
@@ -213,4 +214,112 @@ func (p PubSub) Subscriptions(ctx context.Context, service jid.JID, node string)
 		return nil, fmt.Errorf("%s: subscriptions of %q of %s: %w", p.D.Name, node, svc, err)
 	}
 	return out, nil
+}
+
+// DeleteNode removes a node and everything attached to it.
+func (p PubSub) DeleteNode(ctx context.Context, service jid.JID, node string) error {
+	svc := service.String()
+	return p.Tx(ctx, func(tx Tx) error {
+		k, err := tx.Exec(ctx, p.D.SQL(`DELETE FROM pubsub_nodes WHERE {user} = ? AND node = ?`), svc, node)
+		if err != nil {
+			return fmt.Errorf("%s: delete node %q of %s: %w", p.D.Name, node, svc, err)
+		}
+		if k == 0 {
+			return fmt.Errorf("%s: delete node %q of %s: %w", p.D.Name, node, svc, storage.ErrNotFound)
+		}
+		for _, t := range []string{"pubsub_items", "pubsub_affiliations", "pubsub_subscriptions"} {
+			if _, err := tx.Exec(ctx, p.D.SQL(`DELETE FROM `+t+` WHERE {user} = ? AND node = ?`), svc, node); err != nil {
+				return fmt.Errorf("%s: delete node %q of %s: %s: %w", p.D.Name, node, svc, t, err)
+			}
+		}
+		return nil
+	})
+}
+
+// PutItem stores an item as the newest and trims the node to maxItems.
+func (p PubSub) PutItem(ctx context.Context, service jid.JID, node string, it storage.PubSubItem, maxItems int) error {
+	svc := service.String()
+	return p.Tx(ctx, func(tx Tx) error { return p.putItem(ctx, tx, svc, node, it, maxItems) })
+}
+
+// putItem is PutItem in tx. An item's seq orders the items of a node:
+// the next of the dialect's sequence, or one more than the node's
+// largest.
+func (p PubSub) putItem(ctx context.Context, tx Tx, svc, node string, it storage.PubSubItem, maxItems int) error {
+	var one int
+	err := tx.QueryRow(ctx, p.D.SQL(`SELECT 1 FROM pubsub_nodes WHERE {user} = ? AND node = ?`), svc, node).Scan(&one)
+	if tx.NoRows(err) {
+		return fmt.Errorf("%s: publish to %q of %s: %w", p.D.Name, node, svc, storage.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: publish to %q of %s: %w", p.D.Name, node, svc, err)
+	}
+	seq, args := `(SELECT COALESCE(MAX(seq), 0) + 1 FROM pubsub_items WHERE {user} = ? AND node = ?)`, []any{svc, node, it.ID, svc, node}
+	if p.D.Sequences {
+		seq, args = `nextval('pubsub_item_seq')`, args[:3]
+	}
+	args = append(args, it.Publisher.String(), NonNil(it.Payload), Nanos(it.Published))
+	if _, err := tx.Exec(ctx, p.D.SQL(`INSERT INTO pubsub_items({user}, node, id, seq, publisher, payload, published)
+		VALUES (?, ?, ?, `+seq+`, ?, ?, ?)
+		ON CONFLICT({user}, node, id) DO UPDATE SET seq = excluded.seq, publisher = excluded.publisher,
+			payload = excluded.payload, published = excluded.published`), args...); err != nil {
+		return fmt.Errorf("%s: publish %q to %q of %s: %w", p.D.Name, it.ID, node, svc, err)
+	}
+	if maxItems > 0 {
+		return p.trimItems(ctx, tx, svc, node, maxItems)
+	}
+	return nil
+}
+
+// PutItemWithin stores an item as PutItem does, then measures what each
+// owner owns on the service and rolls the whole write back with
+// storage.ErrQuota when one is over maxBytes. Writers of one service
+// serialise: on the per-user lock of the service where the dialect's
+// writers run concurrently, on SQLite's single writer connection
+// otherwise.
+func (p PubSub) PutItemWithin(ctx context.Context, service jid.JID, node string, it storage.PubSubItem, maxItems int, owners []jid.JID, maxBytes int64) error {
+	svc := service.String()
+	return p.Tx(ctx, func(tx Tx) error {
+		if maxBytes > 0 {
+			if err := p.D.LockUser(ctx, tx, LockPubSub, svc); err != nil {
+				return fmt.Errorf("%s: publish to %q: %w", p.D.Name, node, err)
+			}
+		}
+		if err := p.putItem(ctx, tx, svc, node, it, maxItems); err != nil || maxBytes <= 0 {
+			return err
+		}
+		for _, o := range owners {
+			var used int64
+			var err error
+			if o.Equal(service) {
+				err = tx.QueryRow(ctx, p.D.SQL(`SELECT COALESCE(SUM({len}(payload)), 0) FROM pubsub_items WHERE {user} = ?`), svc).Scan(&used)
+			} else {
+				err = tx.QueryRow(ctx, p.D.SQL(`SELECT COALESCE(SUM({len}(i.payload)), 0) FROM pubsub_items i
+					JOIN pubsub_affiliations a ON a.{user} = i.{user} AND a.node = i.node
+					WHERE i.{user} = ? AND a.jid = ? AND a.affiliation = 'owner'`), svc, o.Bare().String()).Scan(&used)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: pubsub usage of %s on %s: %w", p.D.Name, o, svc, err)
+			}
+			if used > maxBytes {
+				return fmt.Errorf("%s: publish %q to %q of %s: %s would own %d bytes: %w", p.D.Name, it.ID, node, svc, o, used, storage.ErrQuota)
+			}
+		}
+		return nil
+	})
+}
+
+// trimItems keeps only the newest keep items of a node.
+func (p PubSub) trimItems(ctx context.Context, tx Tx, svc, node string, keep int) error {
+	_, err := tx.Exec(ctx, p.D.SQL(`DELETE FROM pubsub_items WHERE {user} = ? AND node = ? AND seq NOT IN
+		(SELECT seq FROM pubsub_items WHERE {user} = ? AND node = ? ORDER BY seq DESC LIMIT ?)`), svc, node, svc, node, keep)
+	if err != nil {
+		return fmt.Errorf("%s: trim %q of %s: %w", p.D.Name, node, svc, err)
+	}
+	return nil
+}
+
+// TrimItems keeps only the newest keep items.
+func (p PubSub) TrimItems(ctx context.Context, service jid.JID, node string, keep int) error {
+	return p.Tx(ctx, func(tx Tx) error { return p.trimItems(ctx, tx, service.String(), node, keep) })
 }

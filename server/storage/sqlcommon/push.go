@@ -8,13 +8,12 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
-// Push is the part of storage.Push whose SQL is the same in every
-// backend; the backend keeps PutPush, which checks the account in its own
-// transaction.
+// Push is the SQL of storage.Push.
 type Push struct {
-	D Dialect
-	R Querier // reads
-	W Execer  // writes
+	D  Dialect
+	R  Querier  // reads
+	W  Execer   // writes of one statement
+	Tx Transact // writes of several
 }
 
 // DeletePush disables a service's node, or all its nodes.
@@ -57,4 +56,31 @@ func (p Push) PushRegistrations(ctx context.Context, user jid.JID) ([]storage.Pu
 		return nil, fmt.Errorf("%s: push registrations of %s: %w", p.D.Name, u, err)
 	}
 	return out, nil
+}
+
+// PutPush enables a push service and node for user; storage.ErrNotFound
+// if user has no account.
+func (p Push) PutPush(ctx context.Context, user jid.JID, reg storage.PushRegistration) error {
+	u := UserKey(user)
+	return p.Tx(ctx, func(tx Tx) error {
+		var one int
+		err := tx.QueryRow(ctx, p.D.SQL(`SELECT 1 FROM accounts WHERE {user} = ?`), u).Scan(&one)
+		if tx.NoRows(err) {
+			return fmt.Errorf("%s: enable push for %s: %w", p.D.Name, u, storage.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: enable push for %s: %w", p.D.Name, u, err)
+		}
+		_, err = tx.Exec(ctx, p.D.SQL(`INSERT INTO push_registrations({user}, service, node, resource, options, include_body, created)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT({user}, service, node) DO UPDATE SET resource = excluded.resource, options = excluded.options,
+				include_body = excluded.include_body, created = excluded.created`),
+			u, reg.Service.String(), reg.Node, reg.Resource, reg.Options, reg.IncludeBody, Nanos(reg.Created))
+		if err != nil {
+			// Where writers run concurrently, a concurrent account
+			// deletion shows as a foreign key violation.
+			return fmt.Errorf("%s: enable push for %s: %w", p.D.Name, u, err)
+		}
+		return nil
+	})
 }

@@ -10,5 +10,8 @@
 // schema_migrations table, so a newer binary upgrades an older file.
 //
 // Times are stored as UTC Unix nanoseconds. Users are keyed by the string
-// form of their bare JID.
+// form of their bare JID. Most statements are shared with the PostgreSQL
+// backend (server/storage/sqlcommon, embedded in [DB]); they reach SQLite
+// through the group commit for writes and through statements prepared
+// once on the read pool for reads.
 package sqlite

@@ -1,13 +1,7 @@
 package sqlite
 
 import (
-	"context"
-	"database/sql"
-	"errors"
-	"fmt"
-
 	"github.com/parley-xmpp/parley/server/storage"
-	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 // fastSchema stores XEP-0484 tokens. Replacing or deleting an account's
@@ -32,78 +26,3 @@ END;
 `
 
 var _ storage.FastTokens = (*DB)(nil)
-
-// FastTokens returns the tokens of one client of user.
-func (db *DB) FastTokens(ctx context.Context, user jid.JID, client string) ([]storage.FastToken, error) {
-	return db.fast().FastTokens(ctx, user, client)
-}
-
-// PutFastToken stores t in the client's new slot.
-func (db *DB) PutFastToken(ctx context.Context, user jid.JID, client string, t storage.FastToken) error {
-	u := userKey(user)
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE user = ?`, u).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: put FAST token of %s: %w", u, storage.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: put FAST token of %s: %w", u, err)
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO fast_tokens(user, client, id, key, mechanism, expiry, count, slot)
-			VALUES (?, ?, ?, ?, ?, ?, 0, ?)
-			ON CONFLICT(user, client, slot) DO UPDATE SET id = excluded.id, key = excluded.key,
-				mechanism = excluded.mechanism, expiry = excluded.expiry, count = 0`,
-			u, client, nonNil(t.ID), nonNil(t.Key), t.Mechanism, nanos(t.Expiry), storage.FastNew)
-		if err != nil {
-			return fmt.Errorf("sqlite: put FAST token of %s: %w", u, err)
-		}
-		return nil
-	})
-}
-
-// UseFastToken records a successful authentication with the token id.
-func (db *DB) UseFastToken(ctx context.Context, user jid.JID, client string, id []byte, count uint64) error {
-	u := userKey(user)
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		var (
-			slot   storage.FastSlot
-			stored int64
-		)
-		err := tx.QueryRowContext(ctx, `SELECT slot, count FROM fast_tokens WHERE user = ? AND client = ? AND id = ?`,
-			u, client, nonNil(id)).Scan(&slot, &stored)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: use FAST token of %s: %w", u, storage.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: use FAST token of %s: %w", u, err)
-		}
-		if count != 0 && count <= uint64(stored) {
-			return fmt.Errorf("sqlite: use FAST token of %s: count %d after %d: %w", u, count, stored, storage.ErrReplayed)
-		}
-		if count == 0 {
-			count = uint64(stored)
-		}
-		if slot == storage.FastNew {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM fast_tokens WHERE user = ? AND client = ? AND slot = ?`,
-				u, client, storage.FastCurrent); err != nil {
-				return fmt.Errorf("sqlite: use FAST token of %s: %w", u, err)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE fast_tokens SET slot = ?, count = ? WHERE user = ? AND client = ? AND id = ?`,
-			storage.FastCurrent, int64(count), u, client, nonNil(id)); err != nil {
-			return fmt.Errorf("sqlite: use FAST token of %s: %w", u, err)
-		}
-		return nil
-	})
-}
-
-// DeleteFastToken removes one token.
-func (db *DB) DeleteFastToken(ctx context.Context, user jid.JID, client string, id []byte) error {
-	return db.fast().DeleteFastToken(ctx, user, client, id)
-}
-
-// DeleteFastTokens removes every token of user.
-func (db *DB) DeleteFastTokens(ctx context.Context, user jid.JID) error {
-	return db.fast().DeleteFastTokens(ctx, user)
-}

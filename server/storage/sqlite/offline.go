@@ -4,45 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
-	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
-
-// StoreOffline appends a message for user; storage.ErrQuota when user already
-// has limit messages stored (limit <= 0: no limit). The check and the insert
-// are one statement, so concurrent callers cannot exceed the limit.
-func (db *DB) StoreOffline(ctx context.Context, user jid.JID, stanza []byte, limit int) error {
-	u := userKey(user)
-	at := nanos(time.Now())
-	if limit <= 0 {
-		_, err := db.exec(ctx, `INSERT INTO offline(user, stanza, at) VALUES (?, ?, ?)`, u, nonNil(stanza), at)
-		if err != nil {
-			return fmt.Errorf("sqlite: store offline message for %s: %w", u, err)
-		}
-		return nil
-	}
-	res, err := db.exec(ctx, `INSERT INTO offline(user, stanza, at)
-		SELECT ?, ?, ? WHERE (SELECT COUNT(*) FROM offline WHERE user = ?) < ?`,
-		u, nonNil(stanza), at, u, limit)
-	if err != nil {
-		return fmt.Errorf("sqlite: store offline message for %s: %w", u, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlite: store offline message for %s: %w", u, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("sqlite: store offline message for %s: %d stored: %w", u, limit, storage.ErrQuota)
-	}
-	return nil
-}
-
-// OfflineMessages returns the messages stored for user in arrival order.
-func (db *DB) OfflineMessages(ctx context.Context, user jid.JID) ([]storage.OfflineMessage, error) {
-	return db.offline().OfflineMessages(ctx, user)
-}
 
 // DeleteOffline removes the given messages of user; ids of other users'
 // messages and unknown ids are ignored.
@@ -50,7 +15,7 @@ func (db *DB) DeleteOffline(ctx context.Context, user jid.JID, ids []int64) erro
 	if len(ids) == 0 {
 		return nil
 	}
-	u := userKey(user)
+	u := sqlcommon.UserKey(user)
 	return db.tx(ctx, func(tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `DELETE FROM offline WHERE user = ? AND id = ?`)
 		if err != nil {
@@ -64,9 +29,4 @@ func (db *DB) DeleteOffline(ctx context.Context, user jid.JID, ids []int64) erro
 		}
 		return nil
 	})
-}
-
-// OfflineCount returns how many messages are stored for user.
-func (db *DB) OfflineCount(ctx context.Context, user jid.JID) (int, error) {
-	return db.offline().OfflineCount(ctx, user)
 }

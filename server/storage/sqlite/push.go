@@ -1,13 +1,7 @@
 package sqlite
 
 import (
-	"context"
-	"database/sql"
-	"errors"
-	"fmt"
-
 	"github.com/parley-xmpp/parley/server/storage"
-	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 // pushSchema stores XEP-0357 push registrations.
@@ -25,37 +19,3 @@ CREATE TABLE push_registrations (
 `
 
 var _ storage.Push = (*DB)(nil)
-
-// PutPush enables a push service and node for user.
-func (db *DB) PutPush(ctx context.Context, user jid.JID, reg storage.PushRegistration) error {
-	u := userKey(user)
-	return db.tx(ctx, func(tx *sql.Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE user = ?`, u).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: enable push for %s: %w", u, storage.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: enable push for %s: %w", u, err)
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO push_registrations(user, service, node, resource, options, include_body, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT(user, service, node) DO UPDATE SET resource = excluded.resource, options = excluded.options,
-				include_body = excluded.include_body, created = excluded.created`,
-			u, reg.Service.String(), reg.Node, reg.Resource, reg.Options, reg.IncludeBody, nanos(reg.Created))
-		if err != nil {
-			return fmt.Errorf("sqlite: enable push for %s: %w", u, err)
-		}
-		return nil
-	})
-}
-
-// DeletePush disables a service's node, or all its nodes.
-func (db *DB) DeletePush(ctx context.Context, user, service jid.JID, node string) error {
-	return db.push().DeletePush(ctx, user, service, node)
-}
-
-// PushRegistrations lists user's registrations.
-func (db *DB) PushRegistrations(ctx context.Context, user jid.JID) ([]storage.PushRegistration, error) {
-	return db.push().PushRegistrations(ctx, user)
-}

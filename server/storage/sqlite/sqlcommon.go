@@ -4,13 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 
+	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 )
 
 // dialect is how the shared SQL is written for SQLite.
 func dialect() sqlcommon.Dialect {
-	return sqlcommon.Dialect{Name: "sqlite", UserColumn: "user"}
+	return sqlcommon.Dialect{Name: "sqlite", UserColumn: "user", RowID: "rowid", OctetLength: "LENGTH"}
 }
 
 // querier adapts a read transaction or the read pool to
@@ -54,14 +56,23 @@ func (w writer) Exec(ctx context.Context, text string, args ...any) (int64, erro
 	return res.RowsAffected()
 }
 
-// pubsub is the shared part of the pubsub store.
-func (db *DB) pubsub() sqlcommon.PubSub {
-	return sqlcommon.PubSub{D: dialect(), R: querier{db.r}, W: writer{db}}
+// txer adapts a transaction of the writer to sqlcommon.Tx.
+type txer struct {
+	querier
+	tx *sql.Tx
 }
 
-// muc is the shared part of the MUC store.
-func (db *DB) muc() sqlcommon.MUC {
-	return sqlcommon.MUC{D: dialect(), R: querier{db.r}, W: writer{db}}
+func (t txer) Exec(ctx context.Context, text string, args ...any) (int64, error) {
+	res, err := t.tx.ExecContext(ctx, text, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// transact is db.tx (the group commit) as a sqlcommon.Transact.
+func (db *DB) transact(ctx context.Context, fn func(tx sqlcommon.Tx) error) error {
+	return db.tx(ctx, func(tx *sql.Tx) error { return fn(txer{querier{tx}, tx}) })
 }
 
 // prepared adapts the read pool's prepared statements (db.query and
@@ -82,23 +93,25 @@ func (p prepared) Query(ctx context.Context, text string, args ...any) (sqlcommo
 
 func (prepared) NoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
-// push is the shared part of the push store.
-func (db *DB) push() sqlcommon.Push {
-	return sqlcommon.Push{D: dialect(), R: prepared{db}, W: writer{db}}
+// Stores returns the stores of db; every field is db itself.
+func (db *DB) Stores() storage.Stores { return sqlcommon.StoresOf(db) }
+
+// snapshot runs fn in a read-only transaction of the read pool: its
+// reads see one snapshot (WAL).
+func (db *DB) snapshot(ctx context.Context, fn func(q sqlcommon.Querier) error) error {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	return fn(querier{tx})
 }
 
-// offline is the shared part of the offline store.
-func (db *DB) offline() sqlcommon.Offline {
-	return sqlcommon.Offline{D: dialect(), R: prepared{db}}
-}
-
-// misc is the shared part of the vCard, private XML, blocking and last
-// activity stores.
-func (db *DB) misc() sqlcommon.Misc {
-	return sqlcommon.Misc{D: dialect(), R: prepared{db}, W: writer{db}}
-}
-
-// fast is the shared part of the FAST token store.
-func (db *DB) fast() sqlcommon.Fast {
-	return sqlcommon.Fast{D: dialect(), R: prepared{db}, W: writer{db}}
+// share sets the shared stores of db, which run their statements on db's
+// connections: reads through the read pool (constant ones prepared),
+// writes through the group commit (or, inside InTx, the transaction).
+func (db *DB) share() {
+	db.Shared = sqlcommon.NewShared(sqlcommon.Conns{
+		D: dialect(), Const: prepared{db}, Built: querier{db.r}, W: writer{db}, Tx: db.transact, Snap: db.snapshot, Log: db.log,
+	})
 }

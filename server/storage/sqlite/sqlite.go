@@ -10,10 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/parley-xmpp/parley/server/storage"
-	"github.com/parley-xmpp/parley/xmpp/jid"
-
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 )
 
 // busyTimeout is how long a connection waits for a lock held by another
@@ -23,6 +23,10 @@ const busyTimeout = 10 * time.Second
 // DB is an open SQLite database implementing every store of
 // [storage.Stores]. It is safe for concurrent use.
 type DB struct {
+	// Shared are the stores whose SQL is shared with PostgreSQL (set by
+	// share); the methods DB defines itself hide theirs.
+	sqlcommon.Shared
+
 	w   *sql.DB // the single writer connection; transactions are BEGIN IMMEDIATE
 	r   *sql.DB // the read pool (query_only)
 	log *slog.Logger
@@ -35,15 +39,11 @@ type DB struct {
 	parent *DB
 }
 
-var (
-	_ storage.Accounts     = (*DB)(nil)
-	_ storage.Roster       = (*DB)(nil)
-	_ storage.Offline      = (*DB)(nil)
-	_ storage.VCards       = (*DB)(nil)
-	_ storage.Private      = (*DB)(nil)
-	_ storage.Blocking     = (*DB)(nil)
-	_ storage.LastActivity = (*DB)(nil)
-)
+// The optional interfaces DB implements (Stores checks the others).
+var _ interface {
+	storage.LoginReader
+	storage.IterationCounter
+} = (*DB)(nil)
 
 // Open opens (creating it if needed) the database file at path and brings
 // its schema up to date. log may be nil.
@@ -116,32 +116,13 @@ func open(ctx context.Context, path string, log *slog.Logger, migs []string) (*D
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	db.r = r
+	db.share()
 	if err := db.wq.prepare(ctx, w); err != nil {
 		r.Close()
 		w.Close()
 		return nil, err
 	}
 	return db, nil
-}
-
-// Stores returns the stores of db; every field is db itself.
-func (db *DB) Stores() storage.Stores {
-	return storage.Stores{
-		Accounts: db,
-		Roster:   db,
-		Offline:  db,
-		VCards:   db,
-		Private:  db,
-		Blocking: db,
-		Last:     db,
-		Archive:  db,
-		Status:   db,
-		Invites:  db,
-		PubSub:   db,
-		Fast:     db,
-		Push:     db,
-		MUC:      db,
-	}
 }
 
 // Close closes both connection pools.
@@ -192,22 +173,4 @@ func (db *DB) migrate(ctx context.Context, migs []string) error {
 		}
 		return nil
 	})
-}
-
-// userKey is the database key of user: its bare JID.
-func userKey(user jid.JID) string { return user.Bare().String() }
-
-// nanos converts t to UTC Unix nanoseconds.
-func nanos(t time.Time) int64 { return t.UTC().UnixNano() }
-
-// fromNanos converts UTC Unix nanoseconds back to a time in UTC.
-func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
-
-// parseJIDs parses stored JID strings.
-func parseJID(s, what string) (jid.JID, error) {
-	j, err := jid.Parse(s)
-	if err != nil {
-		return jid.JID{}, fmt.Errorf("sqlite: stored %s %q: %w", what, s, err)
-	}
-	return j, nil
 }

@@ -27,6 +27,7 @@ func (db *DB) InTx(ctx context.Context, fn func(storage.Stores) error) error {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	tdb := &DB{w: db.w, r: db.r, log: db.log, outer: tx, parent: db}
+	tdb.share()
 	if err := fn(tdb.Stores()); err != nil {
 		if rerr := tx.Rollback(); rerr != nil {
 			return errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rerr))

@@ -1,0 +1,109 @@
+package sqlcommon
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
+
+// Archive is the SQL of storage.Archive. A preference's JID lists are
+// text arrays where the dialect has arrays, one text a JID a line
+// otherwise.
+type Archive struct {
+	D    Dialect
+	R    Querier  // reads
+	W    Execer   // writes
+	Snap Snapshot // reads that must agree
+}
+
+// QueryArchive runs q over user's archive in one snapshot, so that the
+// count and the page agree.
+func (a Archive) QueryArchive(ctx context.Context, user jid.JID, q storage.ArchiveQuery) (storage.ArchivePage, error) {
+	var page storage.ArchivePage
+	err := a.Snap(ctx, func(r Querier) error {
+		var err error
+		page, err = a.D.QueryArchive(ctx, r, UserKey(user), q)
+		return err
+	})
+	return page, err
+}
+
+// AppendArchive adds m at the end of user's archive; storage.ErrExists
+// if user's archive has a message of its ID. One statement: SQLite's
+// group commit batches it with the other writes.
+func (a Archive) AppendArchive(ctx context.Context, user jid.JID, m storage.ArchivedMessage) error {
+	u := UserKey(user)
+	n, err := a.W.Exec(ctx, a.D.SQL(`INSERT INTO archive({user}, id, with_bare, with_full, outgoing, at, origin_id, stanza)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT({user}, id) DO NOTHING`),
+		u, m.ID, m.With.Bare().String(), m.With.String(), m.Outgoing, Nanos(m.At), m.OriginID, NonNil(m.Stanza))
+	if err != nil {
+		return fmt.Errorf("%s: archive message for %s: %w", a.D.Name, u, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: archive message %s for %s: %w", a.D.Name, m.ID, u, storage.ErrExists)
+	}
+	return nil
+}
+
+// ArchiveBounds returns the first and last messages of user's archive.
+func (a Archive) ArchiveBounds(ctx context.Context, user jid.JID) (first, last storage.ArchivedMessage, ok bool, err error) {
+	return a.D.ArchiveBounds(ctx, a.R, UserKey(user))
+}
+
+// DeleteArchive removes user's whole archive (not the preferences).
+func (a Archive) DeleteArchive(ctx context.Context, user jid.JID) error {
+	u := UserKey(user)
+	if _, err := a.W.Exec(ctx, a.D.SQL(`DELETE FROM archive WHERE {user} = ?`), u); err != nil {
+		return fmt.Errorf("%s: delete archive of %s: %w", a.D.Name, u, err)
+	}
+	return nil
+}
+
+// PurgeArchives removes every archived message older than before.
+func (a Archive) PurgeArchives(ctx context.Context, before time.Time) (int64, error) {
+	n, err := a.W.Exec(ctx, a.D.SQL(`DELETE FROM archive WHERE at < ?`), Nanos(before))
+	if err != nil {
+		return 0, fmt.Errorf("%s: purge archives: %w", a.D.Name, err)
+	}
+	return n, nil
+}
+
+// ArchivePrefs returns user's archiving preferences; storage.ErrNotFound
+// if none are stored.
+func (a Archive) ArchivePrefs(ctx context.Context, user jid.JID) (storage.ArchivePrefs, error) {
+	u := UserKey(user)
+	var (
+		p             storage.ArchivePrefs
+		always, never jidList
+	)
+	err := a.R.QueryRow(ctx, a.D.SQL(`SELECT default_mode, always, never FROM archive_prefs WHERE {user} = ?`), u).
+		Scan(&p.Default, a.D.jidListDest(&always), a.D.jidListDest(&never))
+	if a.R.NoRows(err) {
+		return p, fmt.Errorf("%s: archive prefs of %s: %w", a.D.Name, u, storage.ErrNotFound)
+	}
+	if err != nil {
+		return p, fmt.Errorf("%s: archive prefs of %s: %w", a.D.Name, u, err)
+	}
+	if p.Always, err = a.D.jids(always, "archive prefs JID"); err != nil {
+		return p, err
+	}
+	if p.Never, err = a.D.jids(never, "archive prefs JID"); err != nil {
+		return p, err
+	}
+	return p, nil
+}
+
+// SetArchivePrefs stores user's archiving preferences.
+func (a Archive) SetArchivePrefs(ctx context.Context, user jid.JID, p storage.ArchivePrefs) error {
+	u := UserKey(user)
+	_, err := a.W.Exec(ctx, a.D.SQL(`INSERT INTO archive_prefs({user}, default_mode, always, never) VALUES (?, ?, ?, ?)
+		ON CONFLICT({user}) DO UPDATE SET default_mode = excluded.default_mode, always = excluded.always, never = excluded.never`),
+		u, p.Default, a.D.jidListArg(p.Always), a.D.jidListArg(p.Never))
+	if err != nil {
+		return fmt.Errorf("%s: set archive prefs of %s: %w", a.D.Name, u, err)
+	}
+	return nil
+}
