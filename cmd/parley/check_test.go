@@ -155,3 +155,32 @@ func TestCheckFindsBrokenCertificatesAndStorage(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckReportsModuleSections: the modules decode their own sections,
+// and "parley check" reports their problems with those of the rest of the
+// file, in file order, with exit 2.
+func TestCheckReportsModuleSections(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "parley.yaml")
+	src := "domains: [localhost]\nlimits:\n  max_depth: 1\nmodules:\n  mam:\n    default: sometimes\n  muc: {history: 50, max_history: 10}\n  nosuch: {}\n"
+	if err := os.WriteFile(cfg, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runT(t, nil, "", "check", "--config", cfg, "--data", t.TempDir())
+	if code != 2 {
+		t.Fatalf("exit %d, want 2; stdout %q stderr %q", code, stdout, stderr)
+	}
+	want := []string{
+		cfg + ":3:3: limits.max_depth: must be at least 4",
+		cfg + `:6:5: modules.mam.default: must be "always", "roster" or "never", not "sometimes"`,
+		cfg + ":7:9: modules.muc.history: must not exceed modules.muc.max_history (10)",
+		cfg + ":8:3: modules.nosuch: unknown key (known keys: disabled, mam, muc, version)",
+	}
+	at := 0
+	for _, w := range want {
+		i := strings.Index(stderr[at:], w)
+		if i < 0 {
+			t.Fatalf("stderr lacks %q after offset %d:\n%s", w, at, stderr)
+		}
+		at += i + len(w)
+	}
+}

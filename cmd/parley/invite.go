@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/app"
+	"github.com/parley-xmpp/parley/server/auth"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/storage"
-	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 // runInvite creates an invitation token for in-band registration
@@ -88,9 +88,9 @@ func newInvite(cfg *config.Config, domain, user string, uses int, validity time.
 		return storage.Invite{}, fmt.Errorf("%s is not a served domain (serving %s)", domain, strings.Join(cfg.Domains, ", "))
 	}
 	if user != "" {
-		j, err := jid.New(user, d, "")
-		if err != nil {
-			return storage.Invite{}, fmt.Errorf("--user %q is not a valid username: %w", user, err)
+		j, e := auth.CheckUsername(user, d)
+		if e != nil {
+			return storage.Invite{}, fmt.Errorf("--user %q is not a valid username: %s", user, e.Text)
 		}
 		user = j.Local()
 	}

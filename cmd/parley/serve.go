@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/modules"
 )
 
 // commonFlags are the flags every server-side command takes.
@@ -28,12 +29,13 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 }
 
 // load reads the configuration with the precedence flag > env > file >
-// default. A bad configuration is an exit-2 error naming file, line and key.
+// default. A bad configuration is an exit-2 error naming file, line and key,
+// the modules' own sections (decoded by the modules) included.
 func (c *commonFlags) load(env func(string) string) (*config.Config, error) {
 	cfg := config.Default()
 	if c.config != "" {
 		var err error
-		if cfg, err = config.Load(c.config); err != nil {
+		if cfg, err = config.LoadModules(c.config, modules.ConfigDecoders); err != nil {
 			return nil, &exitError{code: 2, err: err}
 		}
 	}

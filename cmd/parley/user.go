@@ -13,6 +13,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/parley-xmpp/parley/server/app"
+	"github.com/parley-xmpp/parley/server/auth"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
@@ -95,7 +96,14 @@ func runUser(ctx context.Context, args []string, env func(string) string, stdin 
 		return 0
 	}
 	user, err := jid.Parse(fs.Arg(0))
-	if err != nil || user.Local() == "" || user.Resource() != "" {
+	if err == nil && user.Resource() == "" {
+		// The username policy of every account creation; the accounts
+		// passwd and del name were created under it.
+		if _, e := auth.CheckUsername(user.Local(), user.Domain()); e != nil {
+			err = e
+		}
+	}
+	if err != nil || user.Resource() != "" {
 		fmt.Fprintf(stderr, "parley: %q is not a valid bare JID user@domain\n", fs.Arg(0))
 		return 2
 	}

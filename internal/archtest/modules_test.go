@@ -35,3 +35,45 @@ func TestModulesGetNoStorageBundle(t *testing.T) {
 		t.Fatalf("only %d module files found under %s", n, root)
 	}
 }
+
+// TestConfigKnowsNoModuleSettings: a module's settings are declared and
+// decoded by the module (module.Configurable, config.Section.Decode);
+// server/config knows only which modules are disabled, so no key under
+// "modules." other than "modules.disabled" appears in its code (comments
+// aside).
+func TestConfigKnowsNoModuleSettings(t *testing.T) {
+	root := filepath.Join("..", "..", "server", "config")
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".go") || strings.HasSuffix(e.Name(), "_test.go") {
+			continue
+		}
+		n++
+		b, err := os.ReadFile(filepath.Join(root, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "//") {
+				continue // documentation may give examples
+			}
+			for rest := line; ; {
+				j := strings.Index(rest, `"modules.`)
+				if j < 0 {
+					break
+				}
+				rest = rest[j+len(`"modules.`):]
+				if !strings.HasPrefix(rest, `disabled`) && !strings.HasPrefix(rest, `"`) && !strings.HasPrefix(rest, `<name>`) {
+					t.Errorf("%s:%d: server/config names a module's key: %s", e.Name(), i+1, strings.TrimSpace(line))
+				}
+			}
+		}
+	}
+	if n < 5 {
+		t.Fatalf("only %d files found in %s", n, root)
+	}
+}

@@ -46,7 +46,13 @@ func (a *App) accountDeleted(ctx context.Context, user jid.JID) {
 	}
 }
 
+// Create applies the username policy (auth.CheckUsername; a refusal is
+// its <not-acceptable/> error) but not the password policy:
+// administrators choose passwords freely.
 func (a *accounts) Create(ctx context.Context, user jid.JID, password string) error {
+	if _, e := auth.CheckUsername(user.Local(), user.Domain()); e != nil {
+		return e
+	}
 	return a.auth.Create(ctx, user, password)
 }
 
@@ -96,8 +102,11 @@ func (a *accounts) CheckInvite(ctx context.Context, domain, token string) error 
 
 func (a *accounts) Register(ctx context.Context, r module.Registration) error {
 	user := r.User.Bare()
-	if user.Local() == "" || !a.served(user.Domain()) {
+	if !a.served(user.Domain()) {
 		return stanza.Errorf(stanza.NotAcceptable, "not a username of this server")
+	}
+	if _, e := auth.CheckUsername(user.Local(), user.Domain()); e != nil {
+		return e
 	}
 	if err := a.AcceptablePassword(r.Password); err != nil {
 		return err

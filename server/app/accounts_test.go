@@ -1,9 +1,12 @@
 package app
 
 import (
+	"context"
 	"testing"
 
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 
@@ -21,5 +24,22 @@ func TestAccountsPasswordPolicy(t *testing.T) {
 	}
 	if err := a.AcceptablePassword("\u00e9t\u00e9\u00e9t\u00e9"); err != nil {
 		t.Errorf("a four-character password: %v", err)
+	}
+}
+
+// TestAccountsUsernamePolicy: registration through the account service
+// and account creation by an administrator (XEP-0133 add-user) apply the
+// username policy of in-band registration (auth.CheckUsername): a JID
+// without a localpart is <not-acceptable/>, before anything is stored.
+func TestAccountsUsernamePolicy(t *testing.T) {
+	a := &accounts{domains: []string{"localhost"}, policy: config.Registration{Enabled: true, MinPasswordLength: 4}}
+	domainOnly := jid.MustParse("localhost")
+	for name, err := range map[string]error{
+		"register": a.Register(context.Background(), module.Registration{User: domainOnly, Password: "long enough"}),
+		"create":   a.Create(context.Background(), domainOnly, "long enough"),
+	} {
+		if se, ok := err.(*stanza.Error); !ok || se.Condition != stanza.NotAcceptable {
+			t.Errorf("%s %s: %v, want <not-acceptable/>", name, domainOnly, err)
+		}
 	}
 }

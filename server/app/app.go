@@ -145,6 +145,11 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	if mods == nil {
 		mods = modules.Default(a.cfg)
 	}
+	// Each module decodes its own section (modules.<name>), disabled
+	// modules included, before any registers.
+	if err := a.cfg.Modules.Configure(module.ConfigDecoders(mods)); err != nil {
+		return fmt.Errorf("configuring modules: %w", err)
+	}
 	for _, m := range mods {
 		if a.cfg.Modules.IsDisabled(m.Name()) {
 			continue

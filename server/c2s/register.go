@@ -191,14 +191,15 @@ func (c *conn) register(ctx context.Context, p *stanza.Element, reply func(*stan
 	if c.reg.done {
 		return fail(stanza.Errorf(stanza.NotAcceptable, "one account per stream: log in now"))
 	}
-	user, err := jid.New(strings.TrimSpace(username), c.domain, "")
-	if err != nil || user.Local() == "" {
-		return fail(stanza.Errorf(stanza.NotAcceptable, "the username is not valid"))
+	user, e := auth.CheckUsername(strings.TrimSpace(username), c.domain)
+	if e != nil {
+		return fail(e)
 	}
 	if e := auth.CheckPassword(password, r.MinPasswordLength); e != nil {
 		return fail(e)
 	}
 	var inv storage.Invite
+	var err error
 	if c.needInvite() || token != "" {
 		if inv, err = c.validInvite(ctx, token); err != nil || (inv.Username != "" && inv.Username != user.Local()) {
 			c.log.Info("c2s: registration without a valid invitation", "user", user)

@@ -2,6 +2,7 @@ package c2s_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -270,5 +271,23 @@ func TestRegistrationInvite(t *testing.T) {
 	expectResult(t, r.iq(stanza.TypeSet, "reg", legacy("gina", "long-password")))
 	if el := r.authenticate(sasl.ScramSHA256, sasl.ClientConfig{Username: "gina", Password: "long-password"}); el.Name.Local != "success" {
 		t.Fatalf("login of the invited account: %s", el)
+	}
+}
+
+// TestRegistrationUsernamePolicy: in-band registration applies the
+// username policy of every account creation (auth.CheckUsername): each
+// bad username is <not-acceptable/>, and the stream may still register.
+func TestRegistrationUsernamePolicy(t *testing.T) {
+	s, _, _ := newServer(t, func(c *config.Config) {
+		c.Registration.Enabled = true
+		c.Registration.MaxPerIPPerHour = 0
+	})
+	r := preauthRaw(t, s)
+	for _, u := range []string{"", "bad user", "a<b", "a:b", "a@b", "a/b", "x\u0007", "\u2163", strings.Repeat("a", 1024)} {
+		expectRegError(t, r.iq(stanza.TypeSet, "bad", legacy(u, "long-password")), stanza.NotAcceptable)
+	}
+	expectResult(t, r.iq(stanza.TypeSet, "ok", legacy(" Grace ", "grace-password")))
+	if ok, _ := s.App.Stores().Accounts.AccountExists(t.Context(), s.JID(t, "grace")); !ok {
+		t.Fatal("grace was not created")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/url"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -274,74 +273,6 @@ type Rate struct {
 	// Burst is how many seconds' worth of either rate a connection may
 	// send at once after being quiet. Key "burst".
 	Burst time.Duration
-}
-
-// Modules configures optional protocol modules.
-type Modules struct {
-	// Version configures Software Version (XEP-0092). Key "version".
-	Version VersionModule
-	// MAM configures Message Archive Management (XEP-0313). Key "mam".
-	MAM MAMModule
-	// MUC configures Multi-User Chat (XEP-0045). Key "muc".
-	MUC MUCModule
-	// Disabled names modules not to load. Key "disabled".
-	Disabled []string
-}
-
-// IsDisabled reports whether the module called name is disabled.
-func (m Modules) IsDisabled(name string) bool { return slices.Contains(m.Disabled, name) }
-
-// MAMModule configures Message Archive Management (XEP-0313).
-type MAMModule struct {
-	// Default is the archiving default of users who set no preferences:
-	// "always" (also when empty), "roster" or "never". Key "default".
-	Default string
-	// RetentionDays deletes archived messages older than this many days;
-	// 0 keeps them forever. Key "retention_days".
-	RetentionDays int
-}
-
-// MUCModule configures Multi-User Chat (XEP-0045).
-type MUCModule struct {
-	// DomainPrefix names the chat service "<prefix>.<domain>" of each
-	// served domain; empty means "conference". Key "domain_prefix".
-	DomainPrefix string
-	// History is how many messages rooms replay to new occupants by
-	// default; 0 means 20. Key "history".
-	History int
-	// MaxHistory caps the history an owner may configure; 0 means 100.
-	// Key "max_history".
-	MaxHistory int
-	// MaxUsers is the default occupant limit of new rooms; 0 means none.
-	// Key "max_users".
-	MaxUsers int
-	// HistoryBytes bounds the size of the history each room keeps in
-	// memory (the sum of its messages' serialised sizes), whatever its
-	// length in messages; 0 means 256 KiB. Key "history_bytes".
-	HistoryBytes int
-	// QueueBytes bounds what a room has decided to send and not yet
-	// handed to the router; beyond it, messages to the room are refused
-	// with <resource-constraint/> until it drains. 0 means 8 MiB. Key
-	// "queue_bytes".
-	QueueBytes int
-	// MaxUserRooms bounds the rooms one session may occupy at once
-	// (creating included; admins are exempt); 0 means 100. Key
-	// "max_user_rooms".
-	MaxUserRooms int
-	// MaxAffiliations bounds the affiliations (owners, admins, members,
-	// outcasts) one room keeps; 0 means 10,000. Key "max_affiliations".
-	MaxAffiliations int
-	// RoomCreation is who may create rooms: "local" (accounts of the
-	// served domains, also when empty) or "admins". Key "room_creation".
-	RoomCreation string
-}
-
-// VersionModule configures Software Version (XEP-0092). The operating
-// system is never disclosed.
-type VersionModule struct {
-	// Hide answers with the software name only, omitting the version
-	// number. Key "hide".
-	Hide bool
 }
 
 // LogFormat is the log output format.

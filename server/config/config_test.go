@@ -62,7 +62,7 @@ func TestDefault(t *testing.T) {
 	if c.Limits != wantLimits {
 		t.Errorf("Limits = %+v", c.Limits)
 	}
-	if c.Modules.Version.Hide || len(c.Modules.Disabled) != 0 {
+	if len(c.Modules.Sections) != 0 || len(c.Modules.Disabled) != 0 {
 		t.Errorf("Modules = %+v", c.Modules)
 	}
 	if c.Log != (Log{Level: slog.LevelInfo, Format: LogText}) {
@@ -178,7 +178,7 @@ func TestParseFull(t *testing.T) {
 			Rate:        Rate{BytesPerSecond: 64 << 10, Burst: 3 * time.Second},
 			PreauthRate: Rate{StanzasPerSecond: 5, Burst: time.Second},
 		},
-		Modules:          Modules{Version: VersionModule{Hide: true}, Disabled: []string{"version", "ping"}},
+		Modules:          Modules{Disabled: []string{"version", "ping"}},
 		Log:              Log{Level: slog.LevelDebug, Format: LogJSON},
 		Admins:           []jid.JID{jid.MustParse("root@example.org")},
 		Registration:     Registration{Enabled: true, MinPasswordLength: 10, RequireInvite: true, MaxPerIPPerHour: 2},
@@ -189,6 +189,12 @@ func TestParseFull(t *testing.T) {
 		Quotas:           defaultQuotas(),
 		Runtime:          Runtime{GCMinHeap: 32 << 20},
 	}
+	// The version module's section is kept for the module to decode
+	// (its keys are tested in server/mod/version).
+	if v, ok := c.Modules.Section("version"); !ok || v.Name() != "version" || v.Key() != "modules.version" || len(c.Modules.Sections) != 1 {
+		t.Errorf("modules sections = %+v", c.Modules.Sections)
+	}
+	c.Modules.Sections = nil
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
 	}

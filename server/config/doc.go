@@ -17,6 +17,12 @@
 // error is then an [Errors] value, and errors.As still finds the first
 // [*Error].
 //
+// The settings of a module are not declared here: each "modules.<name>"
+// section is kept undecoded as a [Section], which the module decodes
+// itself with [Section.Decode] and the same checks and messages.
+// [Modules.Configure] hands the sections to their modules, and
+// [ParseModules] reports their problems together with the file's.
+//
 // The caller applies precedence for the data directory (command-line flag,
 // then the PARLEY_DATA environment variable, then the file, then the
 // default) by overwriting [Config.DataDir] after loading and calling

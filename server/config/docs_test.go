@@ -8,8 +8,9 @@ import (
 )
 
 func TestDocsCoverEveryKey(t *testing.T) {
-	// Every key the decoder accepts must be documented and shown in the
-	// example file.
+	// Every key the decoder accepts, and every key of the modules'
+	// sections (decoded by the modules), must be documented and shown in
+	// the example file.
 	allKeys := []string{
 		"domains", "data_dir", "listeners", "type", "address", "tls", "certificates", "cert", "key",
 		"min_version", "record_layer", "storage", "auth", "scram_iterations", "allow_plain", "free_failures_per_account",

@@ -6,14 +6,18 @@ import (
 	"testing"
 )
 
+// parseErrorCase is a file with one problem (or whose first problem is
+// the one described).
+type parseErrorCase struct {
+	name      string
+	src       string
+	line, col int
+	key       string
+	reason    string // substring
+}
+
 func TestParseErrors(t *testing.T) {
-	tests := []struct {
-		name      string
-		src       string
-		line, col int
-		key       string
-		reason    string // substring
-	}{
+	tests := []parseErrorCase{
 		{"unknown top key", "domains: [a.example]\nfoo: 1\n", 2, 1, "foo", "unknown key"},
 		{"unknown nested key", "limits:\n  max_stanza: 1\n", 2, 3, "limits.max_stanza", "unknown key"},
 		{"unknown listener key", "listeners:\n  - {type: c2s, address: ':1', tls: yes}\n", 2, 32, "listeners[0].tls", "unknown key"},
@@ -68,15 +72,20 @@ func TestParseErrors(t *testing.T) {
 		{"log level", "log:\n  level: verbose\n", 2, 3, "log.level", "debug, info, warn or error"},
 		{"log format", "log:\n  format: xml\n", 2, 3, "log.format", "text or json"},
 		{"disabled dup", "modules:\n  disabled: [a, a]\n", 2, 17, "modules.disabled[1]", "listed twice"},
-		{"version hide type", "modules:\n  version: {hide: 1}\n", 2, 13, "modules.version.hide", "true or false"},
 		{"top level list", "- a\n- b\n", 1, 1, "", "top level must be a mapping"},
 		{"syntax", "log: {}\nlimits: a: b\n", 2, 0, "", "invalid YAML"},
 		{"two documents", "log: {}\n---\nlog: {}\n", 2, 1, "", "only one YAML document"},
 		{"merge key", "base: &b {level: info}\nlog:\n  <<: *b\n", 1, 1, "base", "unknown key"},
 	}
+	testParseErrors(t, tests, Parse)
+}
+
+// testParseErrors checks that parse reports each case's problem first, at
+// its position, and returns no configuration.
+func testParseErrors(t *testing.T, tests []parseErrorCase, parse func(name string, data []byte) (*Config, error)) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := Parse("parley.yaml", []byte(tt.src))
+			c, err := parse("parley.yaml", []byte(tt.src))
 			if err == nil {
 				t.Fatalf("no error; config %+v", c)
 			}
@@ -95,9 +104,9 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-func TestParseReportsAllErrorsInOrder(t *testing.T) {
-	src := "log:\n  format: xml\nlimits:\n  max_depth: 1\n  bogus: 2\nauth:\n  scram_iterations: x\n"
-	_, err := Parse("p.yaml", []byte(src))
+// errorKeys returns the keys of the problems in err, an Errors, in order.
+func errorKeys(t *testing.T, err error) string {
+	t.Helper()
 	var es Errors
 	if !errors.As(err, &es) {
 		t.Fatalf("err = %T %v, want Errors", err, err)
@@ -106,8 +115,14 @@ func TestParseReportsAllErrorsInOrder(t *testing.T) {
 	for _, e := range es {
 		keys = append(keys, e.Key)
 	}
+	return strings.Join(keys, " ")
+}
+
+func TestParseReportsAllErrorsInOrder(t *testing.T) {
+	src := "log:\n  format: xml\nlimits:\n  max_depth: 1\n  bogus: 2\nauth:\n  scram_iterations: x\n"
+	_, err := Parse("p.yaml", []byte(src))
 	want := "log.format limits.max_depth limits.bogus auth.scram_iterations"
-	if strings.Join(keys, " ") != want {
+	if keys := errorKeys(t, err); keys != want {
 		t.Errorf("keys = %v, want %s\n%v", keys, want, err)
 	}
 	if !strings.Contains(err.Error(), "p.yaml:2:3: log.format: must be text or json") {

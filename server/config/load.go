@@ -18,11 +18,17 @@ import (
 // failure is returned wrapped; problems in the file are reported as
 // described for [Parse].
 func Load(path string) (*Config, error) {
+	return LoadModules(path, nil)
+}
+
+// LoadModules reads the file at path as [Load] does and also hands the
+// modules' sections to their decoders, as [ParseModules] does.
+func LoadModules(path string, decoders func(*Config) map[string]SectionDecoder) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: read %s: %w", path, err)
 	}
-	return Parse(path, data)
+	return ParseModules(path, data, decoders)
 }
 
 // Parse reads YAML data over the defaults of [Default]; name is the file
@@ -30,7 +36,43 @@ func Load(path string) (*Config, error) {
 // (such as listeners) replace the default list; mappings are merged key by
 // key. On failure the result is nil and the error is an [*Error] for a
 // single problem or an [Errors] for several, in file order.
+//
+// The modules' own sections ("modules.<name>") are kept undecoded in
+// [Modules.Sections]; see [ParseModules].
 func Parse(name string, data []byte) (*Config, error) {
+	return ParseModules(name, data, nil)
+}
+
+// ParseModules reads YAML data as [Parse] does, then, unless decoders is
+// nil, calls it with the configuration read (with the defaults where the
+// file has errors) and hands each module section to its decoder as
+// [Modules.Configure] does. The problems of the file and those of the
+// modules' sections are reported together, in file order.
+func ParseModules(name string, data []byte, decoders func(*Config) map[string]SectionDecoder) (*Config, error) {
+	c, errs := parse(name, data)
+	if c != nil && decoders != nil {
+		var (
+			es  Errors
+			one *Error
+		)
+		switch err := c.Modules.Configure(decoders(c)); {
+		case errors.As(err, &es):
+			errs = append(errs, es...)
+		case errors.As(err, &one):
+			errs = append(errs, one)
+		}
+		sortErrors(errs)
+	}
+	if err := asError(errs); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parse decodes data over the defaults. It returns the configuration
+// decoded (nil when the file is not one YAML document) and its problems
+// in file order.
+func parse(name string, data []byte) (*Config, []*Error) {
 	c := Default()
 	d := &decoder{file: name, pos: map[string]*yaml.Node{}}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -39,14 +81,14 @@ func Parse(name string, data []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return c, nil
 		}
-		return nil, d.syntaxError(err)
+		return nil, []*Error{d.syntaxError(err)}
 	}
 	var extra yaml.Node
 	switch err := dec.Decode(&extra); {
 	case err == nil:
-		return nil, &Error{File: name, Line: extra.Line, Column: extra.Column, Reason: "only one YAML document is allowed"}
+		return nil, []*Error{{File: name, Line: extra.Line, Column: extra.Column, Reason: "only one YAML document is allowed"}}
 	case !errors.Is(err, io.EOF):
-		return nil, d.syntaxError(err)
+		return nil, []*Error{d.syntaxError(err)}
 	}
 	if len(doc.Content) > 0 {
 		d.config(resolve(doc.Content[0]), c)
@@ -56,16 +98,19 @@ func Parse(name string, data []byte) (*Config, error) {
 			d.errs = append(d.errs, d.locate(p))
 		}
 	}
-	slices.SortStableFunc(d.errs, func(a, b *Error) int {
+	sortErrors(d.errs)
+	return c, d.errs
+}
+
+// sortErrors puts located errors in file order; errors at one position
+// keep their order.
+func sortErrors(es []*Error) {
+	slices.SortStableFunc(es, func(a, b *Error) int {
 		if a.Line != b.Line {
 			return a.Line - b.Line
 		}
 		return a.Column - b.Column
 	})
-	if err := asError(d.errs); err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 // decoder walks a YAML node tree into a Config, collecting errors.
@@ -163,6 +208,12 @@ func kindName(n *yaml.Node) string {
 // mapping decodes the entries of mapping node n (at path) with fields,
 // rejecting unknown and repeated keys. A null value is an empty mapping.
 func (d *decoder) mapping(at, n *yaml.Node, path string, fields map[string]field) {
+	d.mappingOr(at, n, path, fields, nil)
+}
+
+// mappingOr decodes mapping node n as mapping does, passing the entries
+// whose key is not in fields to other (unknown keys when nil).
+func (d *decoder) mappingOr(at, n *yaml.Node, path string, fields map[string]field, other field) {
 	if isNull(n) {
 		return
 	}
@@ -187,6 +238,9 @@ func (d *decoder) mapping(at, n *yaml.Node, path string, fields map[string]field
 		}
 		seen[k.Value] = k.Line
 		fn, ok := fields[k.Value]
+		if !ok && other != nil {
+			fn, ok = other, true
+		}
 		if !ok {
 			d.fail(k, key, "unknown key (known keys: %s)", strings.Join(slices.Sorted(mapsKeys(fields)), ", "))
 			continue

@@ -193,34 +193,13 @@ func (d *decoder) limits(at, n *yaml.Node, key string, l *Limits) {
 	})
 }
 
-// modules decodes the modules section.
+// modules decodes the modules section: the list of disabled modules, and
+// the section of each module, kept undecoded for the module.
 func (d *decoder) modules(at, n *yaml.Node, key string, m *Modules) {
-	d.mapping(at, n, key, map[string]field{
-		"version": func(at, v *yaml.Node, key string) {
-			d.mapping(at, v, key, map[string]field{
-				"hide": func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &m.Version.Hide) },
-			})
-		},
-		"mam": func(at, v *yaml.Node, key string) {
-			d.mapping(at, v, key, map[string]field{
-				"default":        func(at, v *yaml.Node, k string) { d.str(at, v, k, &m.MAM.Default) },
-				"retention_days": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MAM.RetentionDays) },
-			})
-		},
-		"muc": func(at, v *yaml.Node, key string) {
-			d.mapping(at, v, key, map[string]field{
-				"domain_prefix":    func(at, v *yaml.Node, k string) { d.str(at, v, k, &m.MUC.DomainPrefix) },
-				"history":          func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.History) },
-				"max_history":      func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.MaxHistory) },
-				"max_users":        func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.MaxUsers) },
-				"history_bytes":    func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.HistoryBytes) },
-				"queue_bytes":      func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.QueueBytes) },
-				"max_user_rooms":   func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.MaxUserRooms) },
-				"max_affiliations": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &m.MUC.MaxAffiliations) },
-				"room_creation":    func(at, v *yaml.Node, k string) { d.str(at, v, k, &m.MUC.RoomCreation) },
-			})
-		},
+	d.mappingOr(at, n, key, map[string]field{
 		"disabled": func(at, v *yaml.Node, k string) { d.stringList(at, v, k, &m.Disabled) },
+	}, func(at, v *yaml.Node, k string) {
+		m.Sections = append(m.Sections, Section{file: d.file, name: at.Value, key: k, at: at, val: v})
 	})
 }
 

@@ -151,13 +151,6 @@ func (c *Config) problems() []problem {
 	c.quotaProblems(add)
 	c.boundsProblems(add)
 
-	if d := c.Modules.MAM.Default; d != "" && d != "always" && d != "roster" && d != "never" {
-		add("modules.mam.default", "must be \"always\", \"roster\" or \"never\", not %q", d)
-	}
-	if c.Modules.MAM.RetentionDays < 0 {
-		add("modules.mam.retention_days", "must not be negative")
-	}
-	c.mucProblems(add)
 	mods := map[string]bool{}
 	for i, m := range c.Modules.Disabled {
 		key := fmt.Sprintf("modules.disabled[%d]", i)
@@ -180,30 +173,4 @@ func (c *Config) problems() []problem {
 	}
 	c.accountProblems(add)
 	return ps
-}
-
-// mucProblems checks the muc module's section.
-func (c *Config) mucProblems(add func(key, format string, args ...any)) {
-	mc := c.Modules.MUC
-	if p := mc.DomainPrefix; p != "" {
-		if _, err := NormalizeDomain(p + ".example.org"); err != nil || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") {
-			add("modules.muc.domain_prefix", "%q does not make a domain name", p)
-		}
-	}
-	for _, f := range []struct {
-		key string
-		v   int
-	}{{"modules.muc.history", mc.History}, {"modules.muc.max_history", mc.MaxHistory}, {"modules.muc.max_users", mc.MaxUsers},
-		{"modules.muc.history_bytes", mc.HistoryBytes}, {"modules.muc.queue_bytes", mc.QueueBytes},
-		{"modules.muc.max_user_rooms", mc.MaxUserRooms}, {"modules.muc.max_affiliations", mc.MaxAffiliations}} {
-		if f.v < 0 {
-			add(f.key, "must not be negative")
-		}
-	}
-	if mc.MaxHistory > 0 && mc.History > mc.MaxHistory {
-		add("modules.muc.history", "must not exceed modules.muc.max_history (%d)", mc.MaxHistory)
-	}
-	if r := mc.RoomCreation; r != "" && r != "local" && r != "admins" {
-		add("modules.muc.room_creation", "must be \"local\" or \"admins\", not %q", r)
-	}
 }

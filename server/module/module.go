@@ -79,9 +79,6 @@ type Host interface {
 	// context ends once every session is gone, and storage closes only
 	// after fn returned. Modules start all their background work with it.
 	Go(fn func(ctx context.Context))
-	// ModuleConfig decodes the module's section of the config into v
-	// (a pointer to a struct); absent sections leave v unchanged.
-	ModuleConfig(name string, v any) error
 }
 
 // Limits are the limits that concern modules.

@@ -14,7 +14,9 @@ import (
 // import.
 type AccountService interface {
 	// Create creates an account; the error wraps storage.ErrExists if it
-	// exists.
+	// exists. A username the server's username policy refuses (see
+	// docs/architecture.md, "Registration policy") is a <not-acceptable/>
+	// *stanza.Error; no password policy applies.
 	Create(ctx context.Context, user jid.JID, password string) error
 	// SetPassword replaces the account's credentials; the error wraps
 	// storage.ErrNotFound if there is no account.

@@ -4,7 +4,6 @@ package modules
 
 import (
 	"slices"
-	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/mod/account"
@@ -33,7 +32,10 @@ import (
 // `parley version`.
 const Version = "0.1.0"
 
-// Default returns the modules of a standard server, in registration order.
+// Default returns the modules of a standard server, in registration order,
+// built from the server-wide settings of cfg (quotas, admins, limits).
+// Modules with settings of their own (modules.<name>) still have to be
+// given their sections: see [ConfigDecoders] and module.Configurable.
 // Blocking comes before roster so that its hooks see stanzas first (hooks
 // are ordered by priority, and within one priority by registration).
 func Default(cfg *config.Config) []module.Module {
@@ -43,7 +45,7 @@ func Default(cfg *config.Config) []module.Module {
 		roster.New(roster.Options{MaxItems: q.RosterItems, MaxPending: q.PendingSubscriptions}),
 		disco.New("Parley"),
 		ping.New(),
-		version.New("Parley", Version, cfg.Modules.Version.Hide),
+		version.New("Parley", Version, false),
 		entitytime.New(),
 		vcard.New(q.VCardBytes),
 		private.New(private.Options{Quota: storage.Quota{Count: q.PrivateEntries, Bytes: int64(q.PrivateBytes)}}),
@@ -54,11 +56,8 @@ func Default(cfg *config.Config) []module.Module {
 		serverinfo.New(cfg.ContactAddresses, cfg.ServerInfo),
 		carbons.New(),
 		push.New(push.Options{MaxRegistrations: q.PushRegistrations}),
-		mam.New(mam.Options{Default: cfg.Modules.MAM.Default, Retention: time.Duration(cfg.Modules.MAM.RetentionDays) * 24 * time.Hour,
-			Quota: storage.Quota{Count: q.ArchiveMessages, Bytes: int64(q.ArchiveBytes)}}),
-		muc.New(muc.Options{Prefix: cfg.Modules.MUC.DomainPrefix, History: cfg.Modules.MUC.History, MaxHistory: cfg.Modules.MUC.MaxHistory, MaxUsers: cfg.Modules.MUC.MaxUsers,
-			HistoryBytes: cfg.Modules.MUC.HistoryBytes, QueueBytes: cfg.Modules.MUC.QueueBytes,
-			MaxUserRooms: cfg.Modules.MUC.MaxUserRooms, MaxAffiliations: cfg.Modules.MUC.MaxAffiliations, Create: cfg.Modules.MUC.RoomCreation, Admins: cfg.Admins}),
+		mam.New(mam.Options{Quota: storage.Quota{Count: q.ArchiveMessages, Bytes: int64(q.ArchiveBytes)}}),
+		muc.New(muc.Options{Admins: cfg.Admins}),
 	}
 	// limits.offline_messages 0 turns offline storage off: messages to
 	// an account without an available resource bounce (RFC 6121
@@ -67,4 +66,12 @@ func Default(cfg *config.Config) []module.Module {
 		mods = slices.Insert(mods, 2, module.Module(offline.New(offline.Options{MaxBytes: int64(q.OfflineBytes)})))
 	}
 	return mods
+}
+
+// ConfigDecoders returns the section decoders of the configurable modules
+// of [Default] for cfg, for config.LoadModules: it lets a configuration
+// file be checked whole, the modules' sections included, before the
+// server starts.
+func ConfigDecoders(cfg *config.Config) map[string]config.SectionDecoder {
+	return module.ConfigDecoders(Default(cfg))
 }

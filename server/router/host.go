@@ -57,10 +57,3 @@ func (h *host) Go(fn func(ctx context.Context)) {
 func (h *host) AccountExists(ctx context.Context, user jid.JID) (bool, error) {
 	return h.opts.Stores.Accounts.AccountExists(ctx, user.Bare())
 }
-
-func (h *host) ModuleConfig(name string, v any) error {
-	if h.opts.ModuleConfig == nil {
-		return nil
-	}
-	return h.opts.ModuleConfig(name, v)
-}

@@ -36,8 +36,6 @@ type Options struct {
 	// Background runs the modules' background work (Host.Go); nil makes
 	// one, which the router's owner stops through Router.Background.
 	Background *module.Group
-	// ModuleConfig decodes a module's config section; may be nil.
-	ModuleConfig func(name string, v any) error
 }
 
 // Router routes stanzas between local sessions, the server's modules and

@@ -403,3 +403,24 @@ func waitStreamError(t *testing.T, c *client.Client, cond stream.Condition) {
 		t.Fatalf("%s: stream ended with %v, want %s", c.JID(), err, cond)
 	}
 }
+
+// TestAddUserUsernamePolicy: add-user (XEP-0133 §4.1) refuses the
+// usernames in-band registration refuses (auth.CheckUsername), with
+// <not-acceptable/>, and creates none of them.
+func TestAddUserUsernamePolicy(t *testing.T) {
+	s, admin, ctx := setup(t)
+	for _, u := range []string{"", "bad user", "a<b", "a:b", "a@b", "a/b", "x\u0007", "\u2163", strings.Repeat("a", 1024)} {
+		_, err := submit(ctx, t, admin, start(ctx, t, admin, "add-user"), map[string][]string{
+			"accountjid": {u + "@localhost"}, "password": {"s3cret"}, "password-verify": {"s3cret"}})
+		wantErr(t, "add-user "+u[:min(len(u), 20)], err, stanza.NotAcceptable, "")
+	}
+	users, err := s.App.Stores().Accounts.ListAccounts(ctx, "localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
+		if u.Local() != "admin" && u.Local() != "bob" {
+			t.Errorf("account %s was created", u)
+		}
+	}
+}

@@ -16,7 +16,7 @@ import (
 // default "roster"): both archives ask the roster service whether the peer
 // is a contact for every message.
 func BenchmarkArchiveDefaultRoster(b *testing.B) {
-	s := newServer(b, func(c *config.Config) { c.Modules.MAM.Default = "roster" })
+	s := newServer(b, func(c *config.Config) { c.Modules.SetSection("mam", map[string]any{"default": "roster"}) })
 	s.AddUser(b, "alice", "pw")
 	s.AddUser(b, "bob", "pw")
 	alice := s.Client(b, "alice", "pw", "a")

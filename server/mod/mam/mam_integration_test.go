@@ -469,7 +469,7 @@ func TestIntegrationPrefs(t *testing.T) {
 
 func TestIntegrationRetentionConfig(t *testing.T) {
 	// The default comes from the config: with "never" nothing is kept.
-	s := newServer(t, func(c *config.Config) { c.Modules.MAM.Default = "never" })
+	s := newServer(t, func(c *config.Config) { c.Modules.SetSection("mam", map[string]any{"default": "never"}) })
 	s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "bob", "pw")
 	a := login(t, s, "alice", "a")

@@ -26,7 +26,7 @@ func TestIntegrationPageFitsSessionBudget(t *testing.T) {
 		c.Limits.PreauthStanzaBytes = 8 << 10
 		c.Limits.OutboundQueueBytes = budget
 		c.Limits.Rate = config.Rate{}
-		c.Modules.MAM.Default = "always"
+		c.Modules.SetSection("mam", map[string]any{"default": "always"})
 	})
 	s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "mallory", "pw")

@@ -17,7 +17,7 @@ import (
 // none.
 func TestHistoryBoundedInBytes(t *testing.T) {
 	const bound = 4096
-	s := xmpptest.NewServer(t, func(c *config.Config) { c.Modules.MUC.HistoryBytes = bound })
+	s := xmpptest.NewServer(t, func(c *config.Config) { c.Modules.SetSection("muc", map[string]any{"history_bytes": bound}) })
 	s.AddUser(t, "alice", "pw")
 	alice := s.Client(t, "alice", "pw", "desk")
 	create(t, s, alice, "den", "al", nil)

@@ -13,7 +13,7 @@ import (
 // one more join, creating or not, gets <resource-constraint/>; leaving
 // one makes room for another.
 func TestRoomsPerSessionBounded(t *testing.T) {
-	s := xmpptest.NewServer(t, func(c *config.Config) { c.Modules.MUC.MaxUserRooms = 2 })
+	s := xmpptest.NewServer(t, func(c *config.Config) { c.Modules.SetSection("muc", map[string]any{"max_user_rooms": 2}) })
 	s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "bob", "pw")
 	alice := s.Client(t, "alice", "pw", "desk")
@@ -37,7 +37,7 @@ func TestRoomsPerSessionBounded(t *testing.T) {
 // <policy-violation/> and none of its items is applied; one that frees
 // as many as it adds is accepted.
 func TestAffiliationsPerRoomBounded(t *testing.T) {
-	s := xmpptest.NewServer(t, func(c *config.Config) { c.Modules.MUC.MaxAffiliations = 3 })
+	s := xmpptest.NewServer(t, func(c *config.Config) { c.Modules.SetSection("muc", map[string]any{"max_affiliations": 3}) })
 	s.AddUser(t, "alice", "pw")
 	alice := s.Client(t, "alice", "pw", "desk")
 	create(t, s, alice, "den", "al", nil) // alice: owner

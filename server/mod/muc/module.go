@@ -94,6 +94,16 @@ type Module struct {
 
 // New returns the module.
 func New(opts Options) *Module {
+	return &Module{
+		opts:     opts.normalized(),
+		rooms:    make(map[jid.JID]*room),
+		services: make(map[string]bool),
+		joined:   make(map[jid.JID]map[jid.JID]struct{}),
+	}
+}
+
+// normalized returns opts with the defaults in place of zero values.
+func (opts Options) normalized() Options {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}
@@ -133,16 +143,12 @@ func New(opts Options) *Module {
 	case opts.MaxAffiliations < 0:
 		opts.MaxAffiliations = 0
 	}
-	return &Module{
-		opts:     opts,
-		rooms:    make(map[jid.JID]*room),
-		services: make(map[string]bool),
-		joined:   make(map[jid.JID]map[jid.JID]struct{}),
-	}
+	return opts
 }
 
 var (
-	_ module.Module = (*Module)(nil)
+	_ module.Module       = (*Module)(nil)
+	_ module.Configurable = (*Module)(nil)
 )
 
 // Name implements module.Module.

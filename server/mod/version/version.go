@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 
+	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
@@ -23,7 +24,19 @@ func New(name, version string, hide bool) *Module {
 	return &Module{name: name, version: version, hide: hide}
 }
 
-var _ module.Module = (*Module)(nil)
+var _ module.Configurable = (*Module)(nil)
+
+// Configure implements module.Configurable: the section modules.version,
+// whose one key, hide (false when left out), replaces the hide the module
+// was built with. Call it before Register.
+func (m *Module) Configure(s config.Section) error {
+	hide := false
+	if err := s.Decode(config.Fields{"hide": func(v config.Value) { v.Bool(&hide) }}, nil); err != nil {
+		return err
+	}
+	m.hide = hide
+	return nil
+}
 
 // Name implements module.Module.
 func (*Module) Name() string { return "version" }

@@ -43,7 +43,7 @@ func TestVersionIntegration(t *testing.T) {
 }
 
 func TestVersionHiddenIntegration(t *testing.T) {
-	s := xmpptest.NewServer(t, func(c *config.Config) { c.Modules.Version.Hide = true })
+	s := xmpptest.NewServer(t, func(c *config.Config) { c.Modules.SetSection("version", map[string]any{"hide": true}) })
 	if v := query(t, s).ChildText(version.NS, "version"); v != "" {
 		t.Errorf("hidden version disclosed: %q", v)
 	}
