@@ -10,7 +10,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -129,4 +131,38 @@ func create(t testing.TB, tmpl, parent *x509.Certificate, key, parentKey *ecdsa.
 		t.Fatal(err)
 	}
 	return cert
+}
+
+// WritePEM writes the CA's certificate to file, as a trust anchor for
+// other programs (mode 0644).
+func (c *CA) WritePEM(t testing.TB, file string) {
+	t.Helper()
+	writeFile(t, file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Cert.Raw}), 0o644)
+}
+
+// WritePEM writes the leaf's chain to certFile and its key to keyFile
+// (PKCS #8), for other programs; the key file is readable by all, as
+// suits a throwaway test key used by servers running as other users.
+func (l *Leaf) WritePEM(t testing.TB, certFile, keyFile string) {
+	t.Helper()
+	var chain []byte
+	for _, c := range l.Chain {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	writeFile(t, certFile, chain, 0o644)
+	der, err := x509.MarshalPKCS8PrivateKey(l.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o644)
+}
+
+func writeFile(t testing.TB, name string, b []byte, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(name, b, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(name, mode); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
 }
