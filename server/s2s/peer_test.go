@@ -34,6 +34,9 @@ type peer struct {
 	offerDialback bool
 	// verifyKey decides a dialback key; nil answers invalid.
 	verifyKey func(from, to, id, key string) bool
+	// keyer answers <db:verify/> requests, as the authoritative server
+	// of the peer's domain; nil answers invalid.
+	keyer *dialback.Keyer
 	// stall makes the peer accept and then say nothing.
 	stall bool
 	// closeAfter closes the stream after this many stanzas (0: never).
@@ -161,6 +164,11 @@ func (p *peer) serve(conn net.Conn) {
 			m, err := dialback.Parse(el)
 			if err != nil {
 				return
+			}
+			if m.Kind == dialback.Verify { // as the authoritative server
+				valid := p.keyer != nil && p.keyer.Check(m.Key, m.From, m.To, m.ID)
+				conn.Write(m.Answer(valid, nil).AppendXML(nil))
+				continue
 			}
 			valid := p.verifyKey != nil && p.verifyKey(m.From, m.To, "s"+strconv.Itoa(id), m.Key)
 			conn.Write(m.Answer(valid, nil).AppendXML(nil))

@@ -297,3 +297,34 @@ func TestIdleCloseAndHandOver(t *testing.T) {
 		}
 	})
 }
+
+// TestVerifyKey: as a receiving server, the pool asks the originating
+// domain's authoritative server about a key, on a stream of its own.
+func TestVerifyKey(t *testing.T) {
+	ca := testca.New(t)
+	auth, err := dialback.NewRandom()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := newPeer(t, ca, remote, func(p *peer) { p.keyer = auth })
+	h := newHarness(t, ca, p.addr(), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// remote.example opened stream "s9" to local.example with this key.
+	key := auth.Key(local, remote, "s9")
+	if ok, err := h.pool.VerifyKey(ctx, local, remote, "s9", key); err != nil || !ok {
+		t.Fatalf("VerifyKey(the right key) = %v, %v", ok, err)
+	}
+	for name, args := range map[string][4]string{
+		"another stream":         {local, remote, "s10", key},
+		"another receiving side": {"other.example", remote, "s9", key},
+		"a forged key":           {local, remote, "s9", strings.Repeat("0", 64)},
+	} {
+		if ok, err := h.pool.VerifyKey(ctx, args[0], args[1], args[2], args[3]); err != nil || ok {
+			t.Errorf("%s: VerifyKey = %v, %v; want false", name, ok, err)
+		}
+	}
+	if p.conns.Load() != 4 {
+		t.Errorf("%d connections for 4 questions", p.conns.Load())
+	}
+}
