@@ -129,3 +129,10 @@ func (r *Router) forward(ctx context.Context, rt Route, p *module.Packet) bool {
 	r.bounce(ctx, p, se)
 	return true
 }
+
+// Serves reports whether stanzas for domain are this server's to handle:
+// a served domain, or a module's service domain (such as a MUC service).
+// A server-to-server stream accepts stanzas for these only.
+func (r *Router) Serves(domain string) bool {
+	return r.domains[domain] || r.services[domain] != nil
+}
