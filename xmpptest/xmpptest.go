@@ -51,6 +51,10 @@ func NewServerWithClock(t testing.TB, clock *Clock, opts ...Option) *Server {
 		{Type: config.ListenerC2S, Address: "127.0.0.1:0"},
 		{Type: config.ListenerC2STLS, Address: "127.0.0.1:0"},
 	}
+	// A test server is an island: stanzas to other domains bounce at
+	// once, without DNS. A test of federation turns it on (and adds s2s
+	// listeners) with an Option.
+	cfg.S2S.Enabled = false
 	for _, o := range opts {
 		o(cfg)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/server/router"
+	"github.com/parley-xmpp/parley/server/s2s"
 	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/tlsrec"
@@ -42,7 +43,11 @@ type App struct {
 	listeners []net.Listener
 	servers   []*c2s.Server
 	addrs     map[config.ListenerType][]net.Addr
-	wg        sync.WaitGroup
+	// s2sPool is federation's outgoing side, nil when it is off;
+	// s2sListeners its incoming side.
+	s2sPool      *s2s.Pool
+	s2sListeners []*s2s.Listener
+	wg           sync.WaitGroup
 	// modules are the registered modules, in order (for their Stop hooks).
 	modules []module.Module
 	cancel  context.CancelFunc
@@ -161,6 +166,10 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	a.cancel = cancel
+	if err := a.startFederation(runCtx); err != nil {
+		cancel()
+		return err
+	}
 	for _, m := range mods {
 		if st, ok := m.(module.Starter); ok && !a.cfg.Modules.IsDisabled(m.Name()) {
 			if err := st.Start(runCtx); err != nil {
@@ -178,6 +187,14 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			cancel()
 			a.closeListeners()
 			return fmt.Errorf("listener %s on %s: %w", l.Type, l.Address, err)
+		}
+		if l.Server() {
+			a.mu.Lock()
+			a.listeners = append(a.listeners, ln)
+			a.addrs[l.Type] = append(a.addrs[l.Type], ln.Addr())
+			a.mu.Unlock()
+			a.serveS2S(runCtx, ln, l)
+			continue
 		}
 		srv := c2s.New(c2s.Config{
 			TLS:        a.tls,
@@ -308,6 +325,9 @@ func (a *App) Summary() string {
 			if l.DirectTLS() {
 				kind = "direct TLS"
 			}
+			if l.Server() {
+				kind = "servers, " + kind
+			}
 			ls = append(ls, fmt.Sprintf("%s (%s)", addr, kind))
 		}
 	}
@@ -344,6 +364,7 @@ func (a *App) Stop(ctx context.Context) {
 	for _, s := range servers {
 		s.Shutdown(ctx)
 	}
+	a.stopFederation(ctx)
 	done := make(chan struct{})
 	go func() { a.wg.Wait(); close(done) }()
 	select {

@@ -53,6 +53,8 @@ type Config struct {
 	CSI CSI
 	// Runtime tunes the Go runtime. Key "runtime".
 	Runtime Runtime
+	// S2S configures federation with other servers. Key "s2s".
+	S2S S2S
 }
 
 // ListenerType is the kind of a network listener.
@@ -65,6 +67,12 @@ const (
 	// ListenerC2STLS is a client-to-server listener using direct TLS
 	// (XEP-0368).
 	ListenerC2STLS ListenerType = "c2s_tls"
+	// ListenerS2S is a server-to-server listener using STARTTLS; TLS is
+	// required.
+	ListenerS2S ListenerType = "s2s"
+	// ListenerS2STLS is a server-to-server listener using direct TLS
+	// (XEP-0368).
+	ListenerS2STLS ListenerType = "s2s_tls"
 )
 
 // Listener is one network listener.
@@ -78,7 +86,10 @@ type Listener struct {
 
 // DirectTLS reports whether the listener starts TLS immediately instead of
 // negotiating it with STARTTLS.
-func (l Listener) DirectTLS() bool { return l.Type == ListenerC2STLS }
+func (l Listener) DirectTLS() bool { return l.Type == ListenerC2STLS || l.Type == ListenerS2STLS }
+
+// Server reports whether the listener takes server-to-server streams.
+func (l Listener) Server() bool { return l.Type == ListenerS2S || l.Type == ListenerS2STLS }
 
 // TLS configures certificates and protocol versions.
 type TLS struct {
@@ -306,7 +317,8 @@ const (
 )
 
 // Default returns the zero-configuration setup: domain localhost, data in
-// ./parley-data, STARTTLS on :5222 and direct TLS on :5223, SQLite storage
+// ./parley-data, STARTTLS on :5222 and direct TLS on :5223 for clients,
+// server-to-server on :5269, SQLite storage
 // and a self-signed certificate in the data directory.
 func Default() *Config {
 	return &Config{
@@ -315,7 +327,9 @@ func Default() *Config {
 		Listeners: []Listener{
 			{Type: ListenerC2S, Address: ":5222"},
 			{Type: ListenerC2STLS, Address: ":5223"},
+			{Type: ListenerS2S, Address: ":5269"},
 		},
+		S2S:     defaultS2S(),
 		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley},
 		Storage: Storage{Kind: StorageSQLite},
 		Auth: Auth{

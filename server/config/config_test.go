@@ -25,11 +25,11 @@ func TestDefault(t *testing.T) {
 	if c.DataDir != "./parley-data" {
 		t.Errorf("DataDir = %q", c.DataDir)
 	}
-	want := []Listener{{ListenerC2S, ":5222"}, {ListenerC2STLS, ":5223"}}
+	want := []Listener{{ListenerC2S, ":5222"}, {ListenerC2STLS, ":5223"}, {ListenerS2S, ":5269"}}
 	if !reflect.DeepEqual(c.Listeners, want) {
 		t.Errorf("Listeners = %+v", c.Listeners)
 	}
-	if c.Listeners[0].DirectTLS() || !c.Listeners[1].DirectTLS() {
+	if c.Listeners[0].DirectTLS() || !c.Listeners[1].DirectTLS() || c.Listeners[2].DirectTLS() || !c.Listeners[2].Server() || c.Listeners[0].Server() {
 		t.Error("DirectTLS wrong for default listeners")
 	}
 	if len(c.TLS.Certificates) != 0 || c.TLS.MinVersion != tls.VersionTLS12 {
@@ -149,6 +149,20 @@ server_info:
       - {var: a, values: [b]}
 runtime:
   gc_min_heap: 32MiB
+s2s:
+  dialback: false
+  require_verified: true
+  allow: [Friends.Example, partner.example]
+  deny: [spam.example]
+  routes:
+    partner.example: "10.0.0.5:5269"
+  domains:
+    friends.example: {dialback: true}
+  queue_bytes: 2MiB
+  max_links: 100
+  max_incoming: 200
+  connect_timeout: 10s
+  idle_timeout: 1m
 `
 
 func TestParseFull(t *testing.T) {
@@ -156,6 +170,7 @@ func TestParseFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	yes := true
 	want := &Config{
 		Domains:   []string{"example.org", "bücher.example"},
 		DataDir:   "/srv/parley",
@@ -188,6 +203,9 @@ func TestParseFull(t *testing.T) {
 		CSI:              defaultCSI(),
 		Quotas:           defaultQuotas(),
 		Runtime:          Runtime{GCMinHeap: 32 << 20},
+		S2S: S2S{Enabled: true, RequireVerified: true, Allow: []string{"friends.example", "partner.example"}, Deny: []string{"spam.example"},
+			Routes: map[string]string{"partner.example": "10.0.0.5:5269"}, Domains: map[string]S2SDomain{"friends.example": {Dialback: &yes}},
+			QueueBytes: 2 << 20, MaxLinks: 100, MaxIncoming: 200, ConnectTimeout: 10 * time.Second, IdleTimeout: time.Minute},
 	}
 	// The version module's section is kept for the module to decode
 	// (its keys are tested in server/mod/version).
@@ -223,7 +241,7 @@ func TestLoadExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example file: %v", err)
 	}
-	if len(c.Domains) == 0 || len(c.TLS.Certificates) == 0 || len(c.Listeners) != 2 {
+	if len(c.Domains) == 0 || len(c.TLS.Certificates) == 0 || len(c.Listeners) != 3 || len(c.S2S.Routes) != 1 {
 		t.Errorf("example file not fully read: %+v", c)
 	}
 }

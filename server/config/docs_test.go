@@ -27,6 +27,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"private_entries", "private_bytes", "vcard_bytes", "pubsub_nodes", "pubsub_items", "pubsub_item_bytes", "pubsub_bytes", "block_items", "push_registrations",
 		"outbound_queue_bytes", "directed_presences", "preauth_connections_per_address", "rate", "preauth_rate",
 		"bytes_per_second", "stanzas_per_second", "burst",
+		"s2s", "dialback", "require_verified", "allow", "deny", "routes", "domains", "ca_file", "max_links", "max_incoming",
+		"connect_timeout", "idle_timeout",
 	}
 	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))
 	if err != nil {

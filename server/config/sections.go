@@ -37,6 +37,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		"stream_management": func(at, v *yaml.Node, key string) { d.streamManagement(at, v, key, &c.StreamManagement) },
 		"csi":               func(at, v *yaml.Node, key string) { d.csi(at, v, key, &c.CSI) },
 		"runtime":           func(at, v *yaml.Node, key string) { d.runtime(at, v, key, &c.Runtime) },
+		"s2s":               func(at, v *yaml.Node, key string) { d.s2s(at, v, key, &c.S2S) },
 		"contact_addresses": func(at, v *yaml.Node, key string) { d.contactAddresses(at, v, key, &c.ContactAddresses) },
 		"server_info":       func(at, v *yaml.Node, key string) { d.serverInfo(at, v, key, c) },
 	})
@@ -44,22 +45,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 
 // domains decodes and normalises the list of served domains.
 func (d *decoder) domains(at, n *yaml.Node, key string, c *Config) {
-	list, before := []string{}, len(d.errs)
-	ok := d.sequence(at, n, key, func(_ int, it *yaml.Node, ik string) {
-		var s string
-		if !d.str(it, it, ik, &s) {
-			return
-		}
-		dom, err := NormalizeDomain(s)
-		if err != nil {
-			d.fail(it, ik, "%v", err)
-			return
-		}
-		list = append(list, dom)
-	})
-	if ok && len(d.errs) == before {
-		c.Domains = list
-	}
+	d.domainList(at, n, key, &c.Domains)
 }
 
 // listeners decodes the list of listeners, replacing the defaults.

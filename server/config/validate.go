@@ -70,8 +70,10 @@ func (c *Config) problems() []problem {
 	addrs := map[string]bool{}
 	for i, l := range c.Listeners {
 		key := fmt.Sprintf("listeners[%d]", i)
-		if l.Type != ListenerC2S && l.Type != ListenerC2STLS {
-			add(key+".type", "must be c2s or c2s_tls, not %q", l.Type)
+		switch l.Type {
+		case ListenerC2S, ListenerC2STLS, ListenerS2S, ListenerS2STLS:
+		default:
+			add(key+".type", "must be c2s, c2s_tls, s2s or s2s_tls, not %q", l.Type)
 		}
 		if err := checkAddress(l.Address); err != nil {
 			add(key+".address", "%v", err)
@@ -149,6 +151,7 @@ func (c *Config) problems() []problem {
 	}
 	c.smProblems(add)
 	c.quotaProblems(add)
+	c.s2sProblems(add)
 	c.boundsProblems(add)
 
 	mods := map[string]bool{}

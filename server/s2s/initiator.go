@@ -196,7 +196,7 @@ func (n *initiator) startTLS(conn net.Conn, dec *stream.Decoder) (net.Conn, erro
 func (n *initiator) tlsConfig(direct bool) *tls.Config {
 	cfg := &tls.Config{
 		ServerName:         n.remote,
-		MinVersion:         tls.VersionTLS12,
+		MinVersion:         n.pool.opts.MinTLS,
 		InsecureSkipVerify: true, // verified below, with XMPP's identity rules
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			n.peerVerified, n.peerErr = certid.Verify(cs.PeerCertificates, n.remote, certid.Options{Roots: n.pool.opts.Roots})

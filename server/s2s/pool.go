@@ -46,6 +46,9 @@ type Options struct {
 	Certificates []tls.Certificate
 	// Roots verify peers' certificates; nil means the system's.
 	Roots *x509.CertPool
+	// MinTLS is the lowest TLS version of outgoing streams; 0 means
+	// TLS 1.2.
+	MinTLS uint16
 	// Finder finds where a remote domain's servers are; nil means DNS
 	// with no static routes.
 	Finder *resolve.Finder
@@ -100,6 +103,9 @@ type Policy struct {
 }
 
 func (o *Options) normalize() {
+	if o.MinTLS == 0 {
+		o.MinTLS = tls.VersionTLS12
+	}
 	if o.QueueBytes <= 0 {
 		o.QueueBytes = DefaultQueueBytes
 	}

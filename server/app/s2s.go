@@ -1,0 +1,124 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/s2s"
+	"github.com/parley-xmpp/parley/server/s2s/dialback"
+	"github.com/parley-xmpp/parley/server/s2s/resolve"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// startFederation makes the pool of outgoing server-to-server links and
+// registers it as the router's remote route, when s2s.enabled. It must
+// run before anything is routed.
+func (a *App) startFederation(ctx context.Context) error {
+	s := a.cfg.S2S
+	if !s.Enabled {
+		return nil
+	}
+	roots, err := s2sRoots(s.CAFile)
+	if err != nil {
+		return err
+	}
+	// Dialback keys derive from the server's secret in the data folder,
+	// so that keys stay valid across a restart and, for nodes sharing
+	// the folder's secret, across a cluster.
+	sum := sha256.Sum256(append([]byte("parley dialback\x00"), a.secret...))
+	keyer, err := dialback.New(sum[:])
+	if err != nil {
+		return err
+	}
+	a.s2sPool = s2s.NewPool(ctx, s2s.Options{
+		Certificates: a.tls.Certificates,
+		Roots:        roots,
+		MinTLS:       a.cfg.TLS.MinVersion,
+		Finder:       &resolve.Finder{Routes: s.Routes},
+		Dialback:     keyer,
+		Policy: func(domain string) s2s.Policy {
+			p := s.Policy(domain)
+			return s2s.Policy{Deny: p.Deny, RequireVerified: p.RequireVerified, NoDialback: !p.Dialback}
+		},
+		Bounce:         a.router.Route,
+		QueueBytes:     s.QueueBytes,
+		MaxLinks:       s.MaxLinks,
+		ConnectTimeout: s.ConnectTimeout,
+		IdleTimeout:    s.IdleTimeout,
+		Log:            a.log.With("component", "s2s"),
+	})
+	if err := a.router.SetRemoteRoute(a.s2sPool); err != nil {
+		return fmt.Errorf("s2s: %w", err)
+	}
+	return nil
+}
+
+// s2sRoots are the system's trusted CAs, plus those of caFile.
+func s2sRoots(caFile string) (*x509.CertPool, error) {
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	if caFile == "" {
+		return roots, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("s2s.ca_file: %w", err)
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("s2s.ca_file: %s holds no PEM certificate", caFile)
+	}
+	return roots, nil
+}
+
+// serveS2S accepts incoming server-to-server streams on ln.
+func (a *App) serveS2S(ctx context.Context, ln net.Listener, l config.Listener) {
+	sl := a.s2sPool.NewListener(s2s.InboundOptions{
+		Router:     a.router,
+		TLS:        a.tls,
+		Limits:     stream.Limits{MaxStanzaBytes: a.cfg.Limits.MaxStanzaBytes, MaxDepth: a.cfg.Limits.MaxDepth},
+		MaxStreams: a.cfg.S2S.MaxIncoming,
+	})
+	a.mu.Lock()
+	a.s2sListeners = append(a.s2sListeners, sl)
+	a.mu.Unlock()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := sl.Serve(ctx, ln, l.DirectTLS()); err != nil {
+			a.log.Error("s2s listener failed", "address", ln.Addr().String(), "err", err)
+			select {
+			case a.failed <- fmt.Errorf("s2s listener %s failed: %w", ln.Addr(), err):
+			default:
+			}
+		}
+	}()
+}
+
+// stopFederation closes the incoming streams and the outgoing links
+// (bouncing what they still held).
+func (a *App) stopFederation(ctx context.Context) {
+	a.mu.Lock()
+	listeners := a.s2sListeners
+	a.mu.Unlock()
+	for _, sl := range listeners {
+		if err := sl.Close(ctx); err != nil {
+			a.log.Warn("s2s: closing incoming streams", "err", err)
+		}
+	}
+	if a.s2sPool != nil {
+		if err := a.s2sPool.Close(ctx); err != nil {
+			a.log.Warn("s2s: closing outgoing links", "err", err)
+		}
+	}
+}
+
+// S2S returns the pool of outgoing server-to-server links, nil when
+// federation is off.
+func (a *App) S2S() *s2s.Pool { return a.s2sPool }
