@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/parley-xmpp/parley/server/storage"
@@ -109,4 +110,15 @@ func Fin(page storage.ArchivePage) *stanza.Element {
 		fin.Set.Last = page.Messages[len(page.Messages)-1].ID
 	}
 	return fin.Element()
+}
+
+// Ordered returns the messages of page in the order they are sent:
+// archive order, or reversed for a XEP-0313 <flip-page/>.
+func Ordered(page storage.ArchivePage, flip bool) []storage.ArchivedMessage {
+	if !flip {
+		return page.Messages
+	}
+	msgs := slices.Clone(page.Messages)
+	slices.Reverse(msgs)
+	return msgs
 }

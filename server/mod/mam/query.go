@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"github.com/parley-xmpp/parley/server/session"
 	"math"
-	"slices"
 
 	"github.com/parley-xmpp/parley/server/archive"
 	"github.com/parley-xmpp/parley/server/module"
@@ -53,12 +52,7 @@ func (m *Module) query(ctx context.Context, q *module.IQ) (*stanza.Element, erro
 	if q.Session != nil {
 		page = fitBacklog(page, q.Session, sq.Last)
 	}
-	msgs := page.Messages
-	if mq.FlipPage {
-		msgs = slices.Clone(msgs)
-		slices.Reverse(msgs)
-	}
-	for _, am := range msgs {
+	for _, am := range archive.Ordered(page, mq.FlipPage) {
 		out, err := archive.Result(am, mq.QueryID, user.String(), q.From.String())
 		if err != nil {
 			m.log.Error("mam: archived message unreadable", "user", user, "id", am.ID, "err", err)

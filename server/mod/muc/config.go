@@ -6,8 +6,10 @@ import (
 
 	"github.com/parley-xmpp/parley/xmpp/form"
 	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/mam"
 	"github.com/parley-xmpp/parley/xmpp/muc"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stanzaid"
 )
 
 // Values of muc#roomconfig_whois and muc#roomconfig_allowpm.
@@ -38,6 +40,7 @@ const (
 	fWhoIs       = "muc#roomconfig_whois"
 	fHistory     = "muc#maxhistoryfetch"
 	fLogging     = "muc#roomconfig_enablelogging"
+	fArchive     = "muc#roomconfig_enablearchiving"
 	fAdmins      = "muc#roomconfig_roomadmins"
 	fOwners      = "muc#roomconfig_roomowners"
 )
@@ -57,6 +60,9 @@ type roomConfig struct {
 	Secret           string
 	WhoIs            string
 	MaxHistory       int
+	// Archive keeps a persistent room's messages in its archive
+	// (XEP-0313 on the room JID); a temporary room never has one.
+	Archive bool
 }
 
 func (m *Module) defaultConfig() roomConfig {
@@ -66,6 +72,7 @@ func (m *Module) defaultConfig() roomConfig {
 		Public:     true,
 		WhoIs:      whoisModerators,
 		MaxHistory: m.opts.History,
+		Archive:    !m.opts.NoArchive,
 	}
 }
 
@@ -79,6 +86,7 @@ func (c roomConfig) values() map[string][]string {
 		fMaxUsers: s(strconv.Itoa(c.MaxUsers)), fPublic: b(c.Public), fPersistent: b(c.Persistent),
 		fModerated: b(c.Moderated), fMembersOnly: b(c.MembersOnly), fProtected: b(c.Protected),
 		fSecret: s(c.Secret), fWhoIs: s(c.WhoIs), fHistory: s(strconv.Itoa(c.MaxHistory)),
+		fArchive: b(c.Archive),
 	}
 }
 
@@ -111,7 +119,7 @@ func (m *Module) applyValues(c *roomConfig, v map[string][]string) error {
 	}{
 		{fSubject, &c.ChangeSubject}, {fInvites, &c.AllowInvites}, {fPublic, &c.Public},
 		{fPersistent, &c.Persistent}, {fModerated, &c.Moderated}, {fMembersOnly, &c.MembersOnly},
-		{fProtected, &c.Protected},
+		{fProtected, &c.Protected}, {fArchive, &c.Archive},
 	}
 	for _, f := range bools {
 		if s, ok := one(f.k); ok {
@@ -224,6 +232,7 @@ func (m *Module) configForm(rm *room) *stanza.Element {
 		Add(form.Field{Var: fHistory, Type: form.FieldTextSingle, Label: "Maximum number of history messages returned by the room",
 			Values: []string{strconv.Itoa(c.MaxHistory)}}).
 		Add(form.Field{Var: fLogging, Type: form.FieldBoolean, Label: "Enable public logging", Values: []string{"0"}}).
+		Add(form.Field{Var: fArchive, Type: form.FieldBoolean, Label: "Archive the messages of a persistent room (XEP-0313)", Values: b(c.Archive)}).
 		Add(form.Field{Var: fAdmins, Type: form.FieldJIDMulti, Label: "Full list of room admins", Values: jids(affAdminVal)}).
 		Add(form.Field{Var: fOwners, Type: form.FieldJIDMulti, Label: "Full list of room owners", Values: jids(affOwnerVal)})
 	return f.Element()
@@ -300,7 +309,7 @@ func (rm *room) infoForm() *stanza.Element {
 }
 
 // features are the disco#info features describing a room (XEP-0045 §6.4).
-func (rm *room) features() []string {
+func (m *Module) features(rm *room) []string {
 	pick := func(b bool, yes, no string) string {
 		if b {
 			return yes
@@ -308,8 +317,8 @@ func (rm *room) features() []string {
 		return no
 	}
 	c := rm.cfg
-	return []string{
-		muc.NS, muc.NSSelfPing,
+	f := []string{
+		muc.NS, muc.NSSelfPing, nsOccupantID,
 		pick(c.Public, "muc_public", "muc_hidden"),
 		pick(c.Persistent, "muc_persistent", "muc_temporary"),
 		pick(c.MembersOnly, "muc_membersonly", "muc_open"),
@@ -317,6 +326,10 @@ func (rm *room) features() []string {
 		pick(c.WhoIs == whoisAnyone, "muc_nonanonymous", "muc_semianonymous"),
 		pick(c.Protected, "muc_passwordprotected", "muc_unsecured"),
 	}
+	if m.archiving(rm) {
+		f = append(f, mam.NS, stanzaid.NS)
+	}
+	return f
 }
 
 func xmlName(local string) xml.Name { return xml.Name{Local: local} }

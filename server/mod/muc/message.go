@@ -7,6 +7,7 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/muc"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stanzaid"
 )
 
 // message handles a message to a room or to an occupant.
@@ -71,14 +72,22 @@ func (m *Module) message(ctx context.Context, p *module.Packet) {
 		rm.subject, rm.subjectBy = subj.Text(), o.nick
 		m.persist(ctx, rm)
 	}
-	m.broadcastMessage(rm, o, st)
+	m.broadcastMessage(ctx, rm, o, st)
 }
 
 // broadcastMessage reflects a groupchat message to every occupant from
-// the sender's occupant JID, keeping its id (XEP-0045 §7.4), and records
-// it in the history.
-func (m *Module) broadcastMessage(rm *room, o *occupant, st *stanza.Element) {
-	proto := &stanza.Element{Name: st.Name, Children: st.Children}
+// the sender's occupant JID, keeping its id (XEP-0045 §7.4), with the
+// sender's occupant id (XEP-0421) and the room's stanza-id (XEP-0359; any
+// occupant id or stanza-id claiming the room that the sender put there
+// goes), archives it and records it in the history.
+func (m *Module) broadcastMessage(ctx context.Context, rm *room, o *occupant, st *stanza.Element) {
+	proto := &stanza.Element{Name: st.Name, Children: make([]stanza.Node, 0, len(st.Children)+2)}
+	for _, n := range st.Children {
+		if n.Elem != nil && (n.Elem.Name.Space == nsOccupantID || n.Elem.Name.Space == stanzaid.NS && rm.claims(n.Elem.Get("by"))) {
+			continue
+		}
+		proto.Children = append(proto.Children, n)
+	}
 	for _, a := range st.Attr {
 		if a.Name.Space == "" && (a.Name.Local == "to" || a.Name.Local == "from") {
 			continue
@@ -86,16 +95,32 @@ func (m *Module) broadcastMessage(rm *room, o *occupant, st *stanza.Element) {
 		proto.Attr = append(proto.Attr, a)
 	}
 	proto.Set("from", o.jid.String())
+	id := stanzaid.New()
+	proto.Append(occupantIDElement(o.oid), stanzaid.StanzaID{ID: id, By: rm.jid.String()}.Element())
+	m.reflect(ctx, rm, proto, id, o.jid)
+}
+
+// reflect sends a groupchat message of the room (without 'to') to every
+// occupant, archives it under its stanza-id id (with: the occupant JID it
+// is from) and records it in the history.
+func (m *Module) reflect(ctx context.Context, rm *room, proto *stanza.Element, id string, with jid.JID) {
 	size := approxSize(proto)
 	for _, other := range rm.occupants() {
 		for _, s := range other.sessions {
 			rm.postTo(proto, size, s.real.String())
 		}
 	}
-	if st.Child(stanza.NSClient, "body") != nil || st.Child("", "subject") != nil {
+	if proto.Child(stanza.NSClient, "body") != nil || proto.Child("", "subject") != nil {
 		now := m.host.Now()
+		m.archiveMessage(ctx, rm, proto, id, with)
 		rm.hist.add(delayed(proto, rm.jid.String(), now), now)
 	}
+}
+
+// claims reports whether a stanza-id 'by' names the room.
+func (rm *room) claims(by string) bool {
+	j, err := jid.Parse(by)
+	return err == nil && j == rm.jid
 }
 
 // private forwards a message between occupants (XEP-0045 §7.5), to every
