@@ -23,8 +23,29 @@
 //
 // Persistent rooms (muc#roomconfig_persistentroom) keep their
 // configuration, subject and affiliations in storage.MUC and are loaded on
-// first use after a restart; occupants and history live in memory only.
-// A temporary room disappears when its last occupant leaves.
+// first use after a restart; occupants live in memory only. A temporary
+// room disappears when its last occupant leaves.
+//
+// Occupant identifiers (XEP-0421): every presence and groupchat message
+// from the room carries the sender's <occupant-id/>, an HMAC-SHA-256 of
+// the room's JID and the occupant's real bare JID under a random secret
+// of the room's own (stored among a persistent room's configuration
+// values, never shown in the form): stable for one account across
+// nicknames, resources, visits and restarts, unlinkable across rooms.
+// Whatever occupant id a client put in its stanza is replaced.
+//
+// Every reflected groupchat message carries the room's <stanza-id/>
+// (XEP-0359, by the room's JID; one a client forged is removed). A
+// persistent room with muc#roomconfig_enablearchiving (on by default,
+// Options.NoArchive) appends its messages with a body to its archive in
+// storage.Archive, keyed by the room's bare JID, bounded by
+// Options.ArchiveQuota; the archive is deleted with the room (or when it
+// stops being persistent). It answers XEP-0313 queries (urn:xmpp:mam:2,
+// with RSM paging, through server/archive, the code the accounts' archive
+// uses) from whoever may enter an open room, only members of a
+// members-only room, only occupants of a password-protected one. A room
+// loaded from storage fills its history from the archive, so the
+// discussion history survives restarts.
 //
 // An occupant is removed when its session ends (the presence module sends
 // unavailable presence to rooms, which received directed presence, and
@@ -54,7 +75,10 @@
 // Bounds: a room's history is bounded in messages (muc#maxhistoryfetch,
 // capped by Options.MaxHistory) and in bytes (Options.HistoryBytes); its
 // outbox in bytes (Options.QueueBytes), beyond which messages to the room
-// are refused with <resource-constraint/> until it drains.
+// are refused with <resource-constraint/> until it drains; its archive by
+// Options.ArchiveQuota; its subject by Options.MaxSubject
+// (<not-acceptable/>); each occupant's groupchat messages by a token
+// bucket (Options.MessageRate, <resource-constraint/>).
 //
 // Fan-out: a broadcast builds one prototype stanza (two for presence in a
 // semi-anonymous room: with and without the real JID) and gives each

@@ -2,6 +2,8 @@ package muc
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -60,9 +62,18 @@ func (m *Module) message(ctx context.Context, p *module.Packet) {
 		m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.Forbidden, Text: "you have no voice in this room"})
 		return
 	}
+	if m.opts.MessageRate > 0 && o.role < muc.RoleModerator && !o.rate.allow(m.host.Now(), m.opts.MessageRate, m.opts.MessageBurst) {
+		m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrWait, Condition: stanza.ResourceConstraint, Text: "you are sending messages too fast"})
+		return
+	}
 	subj := st.Child("", "subject")
 	if subj != nil && !stanza.IsContentNS(subj.Name.Space) {
 		subj = nil
+	}
+	if subj != nil && len(subj.Text()) > m.opts.MaxSubject {
+		m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrModify, Condition: stanza.NotAcceptable,
+			Text: fmt.Sprintf("the subject is longer than %d bytes", m.opts.MaxSubject)})
+		return
 	}
 	if subj != nil && st.Child(stanza.NSClient, "body") == nil {
 		if o.role != muc.RoleModerator && !rm.cfg.ChangeSubject {
@@ -235,4 +246,27 @@ func (m *Module) invitation(ctx context.Context, rm *room, p *module.Packet, x *
 		msg := stanza.New(stanza.NSClient, "message", "from", rm.jid.String(), "to", to.String()).Append(ux)
 		rm.post(msg, approxSize(msg))
 	}
+}
+
+// bucket is a token bucket bounding an occupant's messages
+// (Options.MessageRate): it holds up to burst tokens, refilled at rate per
+// second, and each message takes one.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// allow takes a token if there is one.
+func (b *bucket) allow(now time.Time, rate, burst int) bool {
+	if b.last.IsZero() {
+		b.tokens = float64(burst)
+	} else if d := now.Sub(b.last); d > 0 {
+		b.tokens = min(float64(burst), b.tokens+d.Seconds()*float64(rate))
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }

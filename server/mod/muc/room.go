@@ -37,6 +37,7 @@ type occupant struct {
 	jid  jid.JID // room@service/nick
 	role muc.Role
 	oid  string // XEP-0421 occupant id, of the account
+	rate bucket // groupchat messages sent (Options.MessageRate)
 
 	// sessions are the user's resources in the room, in joining order;
 	// the last one's presence is what other occupants are shown.
