@@ -104,6 +104,16 @@ type Archive interface {
 	SetArchivePrefs(ctx context.Context, user jid.JID, p ArchivePrefs) error
 }
 
+// ArchiveRewriter is implemented by archive stores that can replace a
+// stored message in place: a retracted message's tombstone (XEP-0424,
+// XEP-0425) takes its contents' place and keeps its position, stamp and
+// ID.
+type ArchiveRewriter interface {
+	// ReplaceArchived replaces the stanza of message id in user's
+	// archive; ErrNotFound if there is none.
+	ReplaceArchived(ctx context.Context, user jid.JID, id string, stanza []byte) error
+}
+
 // FinishArchivePage is the part of an archive query that is the same for
 // every backend. The backend read up to Max+1 rows (one more tells whether
 // the page is the last), in descending order when it pages backwards, with

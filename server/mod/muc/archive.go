@@ -28,8 +28,12 @@ func (m *Module) archiving(rm *room) bool {
 }
 
 // archivable reports whether a reflected message goes to the archive: one
-// with a body, unless a hint says not to store it (XEP-0334).
+// with a body, unless a hint says not to store it (XEP-0334), and every
+// retraction (XEP-0424 §6: the archive keeps them).
 func archivable(msg *stanza.Element) bool {
+	if retracting(msg) != nil {
+		return true
+	}
 	if msg.Child(nsHints, "no-store") != nil || msg.Child(nsHints, "no-permanent-store") != nil {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"strconv"
 
+	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/form"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/mam"
@@ -318,7 +319,7 @@ func (m *Module) features(rm *room) []string {
 	}
 	c := rm.cfg
 	f := []string{
-		muc.NS, muc.NSSelfPing, nsOccupantID,
+		muc.NS, muc.NSSelfPing, nsOccupantID, nsRetract, nsModerate,
 		pick(c.Public, "muc_public", "muc_hidden"),
 		pick(c.Persistent, "muc_persistent", "muc_temporary"),
 		pick(c.MembersOnly, "muc_membersonly", "muc_open"),
@@ -328,6 +329,9 @@ func (m *Module) features(rm *room) []string {
 	}
 	if m.archiving(rm) {
 		f = append(f, mam.NS, stanzaid.NS)
+		if _, ok := m.archives.(storage.ArchiveRewriter); ok {
+			f = append(f, nsTombstone)
+		}
 	}
 	return f
 }

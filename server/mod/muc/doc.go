@@ -47,6 +47,15 @@
 // loaded from storage fills its history from the archive, so the
 // discussion history survives restarts.
 //
+// Retraction (XEP-0424) and moderation (XEP-0425): an occupant retracts
+// its own message (a groupchat message with <retract id='stanza-id'/>,
+// refused unless the message named carries the sender's occupant id), a
+// moderator anyone's (an IQ with <moderate/>; the room announces the
+// retraction with <moderated by='its occupant JID'/>). The retraction goes
+// to every occupant and to the archive; the retracted message becomes a
+// tombstone (<retracted/>, its contents gone) in the history and, where
+// the store implements storage.ArchiveRewriter, in the archive.
+//
 // An occupant is removed when its session ends (the presence module sends
 // unavailable presence to rooms, which received directed presence, and
 // the module's SessionEnded callback catches the rest, with status 333),

@@ -159,6 +159,8 @@ func (m *Module) iq(ctx context.Context, p *module.Packet) {
 		res, err = m.ownerGet(rm, p.From)
 	case "set " + muc.NSOwner + " query":
 		err = m.ownerSet(ctx, rm, p.From, q)
+	case "set " + nsModerate + " moderate":
+		err = m.moderate(ctx, rm, p.From, q)
 	default:
 		err = stanza.Err(stanza.ServiceUnavailable)
 	}

@@ -83,7 +83,21 @@ func (m *Module) message(ctx context.Context, p *module.Packet) {
 		rm.subject, rm.subjectBy = subj.Text(), o.nick
 		m.persist(ctx, rm)
 	}
+	r := retracting(st)
+	if r != nil {
+		if err := m.authorRetract(ctx, rm, o, r); err != nil {
+			m.replyErrIn(rm, st, err)
+			return
+		}
+	}
 	m.broadcastMessage(ctx, rm, o, st)
+	if r != nil {
+		tomb := stanza.New(nsRetract, "retracted", "stamp", m.host.Now().UTC().Format(time.RFC3339))
+		if st.ID() != "" {
+			tomb.Set("id", st.ID())
+		}
+		m.tombstone(ctx, rm, r.Get("id"), tomb)
+	}
 }
 
 // broadcastMessage reflects a groupchat message to every occupant from
@@ -121,7 +135,7 @@ func (m *Module) reflect(ctx context.Context, rm *room, proto *stanza.Element, i
 			rm.postTo(proto, size, s.real.String())
 		}
 	}
-	if proto.Child(stanza.NSClient, "body") != nil || proto.Child("", "subject") != nil {
+	if proto.Child(stanza.NSClient, "body") != nil || proto.Child("", "subject") != nil || retracting(proto) != nil {
 		now := m.host.Now()
 		m.archiveMessage(ctx, rm, proto, id, with)
 		rm.hist.add(delayed(proto, rm.jid.String(), now), now)

@@ -13,7 +13,10 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
-var _ storage.Archive = (*DB)(nil)
+var (
+	_ storage.Archive         = (*DB)(nil)
+	_ storage.ArchiveRewriter = (*DB)(nil)
+)
 
 // archiveSchema is the migration adding message archives (XEP-0313) and
 // their preferences (XEP-0441). seq gives the archive order; with_bare
@@ -54,6 +57,19 @@ func (db *DB) AppendArchive(ctx context.Context, user jid.JID, m storage.Archive
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("postgres: archive message %s for %s: %w", m.ID, u, storage.ErrExists)
+	}
+	return nil
+}
+
+// ReplaceArchived replaces the stanza of message id in user's archive.
+func (db *DB) ReplaceArchived(ctx context.Context, user jid.JID, id string, stanza []byte) error {
+	u := userKey(user)
+	tag, err := db.pool.Exec(ctx, `UPDATE archive SET stanza = $1 WHERE username = $2 AND id = $3`, nonNil(stanza), u, id)
+	if err != nil {
+		return fmt.Errorf("postgres: replace archived message %s of %s: %w", id, u, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: replace archived message %s of %s: %w", id, u, storage.ErrNotFound)
 	}
 	return nil
 }

@@ -12,7 +12,10 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
-var _ storage.Archive = (*DB)(nil)
+var (
+	_ storage.Archive         = (*DB)(nil)
+	_ storage.ArchiveRewriter = (*DB)(nil)
+)
 
 // archiveSchema is the migration adding message archives (XEP-0313) and
 // their preferences (XEP-0441). seq gives the archive order; with_bare
@@ -55,6 +58,21 @@ func (db *DB) AppendArchive(ctx context.Context, user jid.JID, m storage.Archive
 		return fmt.Errorf("sqlite: archive message for %s: %w", u, err)
 	} else if n == 0 {
 		return fmt.Errorf("sqlite: archive message %s for %s: %w", m.ID, u, storage.ErrExists)
+	}
+	return nil
+}
+
+// ReplaceArchived replaces the stanza of message id in user's archive.
+func (db *DB) ReplaceArchived(ctx context.Context, user jid.JID, id string, stanza []byte) error {
+	u := userKey(user)
+	res, err := db.exec(ctx, `UPDATE archive SET stanza = ? WHERE user = ? AND id = ?`, nonNil(stanza), u, id)
+	if err != nil {
+		return fmt.Errorf("sqlite: replace archived message %s of %s: %w", id, u, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("sqlite: replace archived message %s of %s: %w", id, u, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: replace archived message %s of %s: %w", id, u, storage.ErrNotFound)
 	}
 	return nil
 }

@@ -266,4 +266,24 @@ var archiveTests = []subtest{
 			t.Fatal("DeleteAccount(alice) removed bob's archive")
 		}
 	}},
+	{"ReplaceArchived", func(t *testing.T, s storage.Stores) {
+		ctx := t.Context()
+		create(t, s, alice)
+		ids := fillArchive(t, s, 3)
+		rw, ok := s.Archive.(storage.ArchiveRewriter)
+		if !ok {
+			t.Fatal("the archive store cannot replace messages")
+		}
+		noErr(t, "ReplaceArchived", rw.ReplaceArchived(ctx, alice, ids[1], []byte("<tombstone/>")))
+		p := query(t, s, storage.ArchiveQuery{Index: -1, Max: -1})
+		wantIDs(t, "after ReplaceArchived", p, ids)
+		if got := string(p.Messages[1].Stanza); got != "<tombstone/>" {
+			t.Fatalf("replaced stanza = %q", got)
+		}
+		if string(p.Messages[0].Stanza) == "<tombstone/>" || string(p.Messages[2].Stanza) == "<tombstone/>" {
+			t.Fatal("ReplaceArchived replaced other messages")
+		}
+		wantErr(t, "ReplaceArchived(unknown)", rw.ReplaceArchived(ctx, alice, "nope", []byte("<m/>")), storage.ErrNotFound)
+		wantErr(t, "ReplaceArchived(bob)", rw.ReplaceArchived(ctx, bob, ids[0], []byte("<m/>")), storage.ErrNotFound)
+	}},
 }
