@@ -16,7 +16,10 @@
 // occupants; nickname and status changes; leaving; roles and affiliations
 // (kick, ban, voice, moderator, member, admin, owner and their lists via
 // muc#admin, owner and admin lists in the configuration form); moderated,
-// members-only, password-protected and size-limited rooms; destruction
+// members-only, password-protected and size-limited rooms; voice requests
+// (§7.13: a visitor's muc#request form reaches every moderator as the
+// approval form of §8.6, one request per occupant every 30 seconds; a
+// moderator's approval grants voice); destruction
 // with an alternate venue; mediated invitations and declines (XEP-0045
 // §7.8.2; direct invitations, XEP-0249, go from user to user and need no
 // service); and XEP-0410 self-pings.

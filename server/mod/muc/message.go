@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/xmpp/form"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/muc"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -47,6 +48,10 @@ func (m *Module) message(ctx context.Context, p *module.Packet) {
 	}
 	if x := st.Child(muc.NSUser, "x"); x != nil && (x.Child(muc.NSUser, "invite") != nil || x.Child(muc.NSUser, "decline") != nil) {
 		m.invitation(ctx, rm, p, x)
+		return
+	}
+	if x := form.Find(st, muc.NSRequest); x != nil && st.MessageType() != stanza.TypeGroupchat {
+		m.voiceRequest(ctx, rm, p, x)
 		return
 	}
 	if st.MessageType() != stanza.TypeGroupchat {

@@ -38,6 +38,8 @@ type occupant struct {
 	role muc.Role
 	oid  string // XEP-0421 occupant id, of the account
 	rate bucket // groupchat messages sent (Options.MessageRate)
+	// voiceAsked is when the occupant last asked for voice.
+	voiceAsked time.Time
 
 	// sessions are the user's resources in the room, in joining order;
 	// the last one's presence is what other occupants are shown.
