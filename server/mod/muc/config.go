@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/disco"
 	"github.com/parley-xmpp/parley/xmpp/form"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/mam"
@@ -291,7 +292,7 @@ func (m *Module) parseSubmit(rm *room, x *stanza.Element) (*submitted, error) {
 
 // infoForm is the muc#roominfo extended information of a room (XEP-0045
 // §6.4).
-func (rm *room) infoForm() *stanza.Element {
+func (m *Module) infoForm(rm *room) *stanza.Element {
 	f := form.New(form.TypeResult, muc.NSRoomInfo)
 	subjMod := "0"
 	if rm.cfg.ChangeSubject {
@@ -306,7 +307,37 @@ func (rm *room) infoForm() *stanza.Element {
 	if rm.cfg.Lang != "" {
 		f.Add(form.Field{Var: "muc#roominfo_lang", Label: "Language", Values: []string{rm.cfg.Lang}})
 	}
+	if rm.cfg.WhoIs == whoisAnyone {
+		// The owners are the room's contacts; a semi-anonymous room does
+		// not give their addresses away.
+		var owners []string
+		for _, j := range rm.affList(affOwnerVal) {
+			owners = append(owners, j.String())
+		}
+		if len(owners) > 0 {
+			f.Add(form.Field{Var: "muc#roominfo_contactjid", Type: form.FieldJIDMulti, Label: "Contact Addresses", Values: owners})
+		}
+	}
 	return f.Element()
+}
+
+// occupantItems is the disco#items answer of a room (XEP-0045 §6.5): its
+// occupant JIDs, to its occupants and to whoever could enter and see them
+// (a public room that is neither members-only nor password-protected);
+// nothing to anyone else, nor for a node.
+func (m *Module) occupantItems(rm *room, from jid.JID, node string) disco.Items {
+	res := disco.Items{Node: node}
+	if node != "" || rm.locked {
+		return res
+	}
+	open := rm.cfg.Public && !rm.cfg.MembersOnly && !rm.cfg.Protected && m.affiliation(rm, from) != affOutcastVal
+	if rm.real[from] == nil && !open {
+		return res
+	}
+	for _, o := range rm.occupants() {
+		res.Items = append(res.Items, disco.Item{JID: o.jid})
+	}
+	return res
 }
 
 // features are the disco#info features describing a room (XEP-0045 §6.4).

@@ -3,7 +3,9 @@
 // "conference" by default), served as a whole service domain.
 //
 // Supported: service and room discovery (conference/text identities, the
-// muc_* features and the muc#roominfo form); entering rooms with the
+// muc_* features, the muc#roominfo form with the owners as contacts in a
+// non-anonymous room, and the occupant list as disco#items for occupants
+// and for whoever could enter an open public room); entering rooms with the
 // status codes 110, 100, 201 and 210 and the errors XEP-0045 §7.2 names
 // (<conflict/>, <not-authorized/>, <registration-required/>,
 // <forbidden/>, <service-unavailable/>, <item-not-found/> for a room still

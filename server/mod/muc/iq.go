@@ -143,13 +143,11 @@ func (m *Module) iq(ctx context.Context, p *module.Packet) {
 		info := disco.Info{
 			Identities: []disco.Identity{{Category: "conference", Type: "text", Name: name}},
 			Features:   append([]string{disco.NSInfo, disco.NSItems, nsPing}, m.features(rm)...),
-			Forms:      []*stanza.Element{rm.infoForm()},
+			Forms:      []*stanza.Element{m.infoForm(rm)},
 		}
 		res = info.Element()
 	case "get " + disco.NSItems + " query":
-		// §6.5: the occupant list is private unless the room is public
-		// and non-anonymous... it is simply never listed here.
-		res = disco.Items{Node: q.Get("node")}.Element()
+		res = m.occupantItems(rm, p.From, q.Get("node")).Element()
 	case "get " + nsPing + " ping":
 	case "get " + muc.NSAdmin + " query":
 		res, err = m.adminGet(rm, p.From, q)
