@@ -73,3 +73,22 @@ func TestRoomDiscovery(t *testing.T) {
 		t.Fatalf("a semi-anonymous room gives its owners away: %+v", f.Field("muc#roominfo_contactjid"))
 	}
 }
+
+// A direct invitation (XEP-0249) with every attribute the XEP defines
+// goes from user to user untouched: the service plays no part.
+func TestDirectInvitationUntouched(t *testing.T) {
+	s := xmpptest.NewServer(t)
+	for _, u := range []string{"alice", "bob"} {
+		s.AddUser(t, u, "pw")
+	}
+	alice := s.Client(t, "alice", "pw", "desk")
+	bob := s.Client(t, "bob", "pw", "phone")
+	create(t, s, alice, "vault", "al", map[string][]string{"muc#roomconfig_passwordprotectedroom": {"1"}, "muc#roomconfig_roomsecret": {"pass"}})
+	x := stanza.New(muc.NSConference, "x", "jid", roomJID(s, "vault", ""), "password", "pass", "reason", "come in",
+		"continue", "true", "thread", "e0ffe42b28561960c6b12b944a092794b9683a38")
+	xmpptest.Send(t, alice, stanza.NewMessage("", bob.JID().String(), "").Append(x))
+	got := xmpptest.Expect(t, bob, "direct invitation", func(st *stanza.Element) bool { return st.Child(muc.NSConference, "x") != nil })
+	if g := got.Child(muc.NSConference, "x"); got.From() != alice.JID().String() || string(g.Bytes()) != string(x.Bytes()) {
+		t.Fatalf("direct invitation arrived as %s, sent %s", got, x)
+	}
+}
