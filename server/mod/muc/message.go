@@ -184,7 +184,13 @@ func (m *Module) private(rm *room, p *module.Packet) {
 		m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.NotAllowed, Text: "private messages are not allowed here"})
 		return
 	}
-	c := &stanza.Element{Name: st.Name, Children: st.Children}
+	c := &stanza.Element{Name: st.Name, Children: make([]stanza.Node, 0, len(st.Children)+2)}
+	for _, n := range st.Children {
+		if n.Elem != nil && n.Elem.Name.Space == nsOccupantID {
+			continue
+		}
+		c.Children = append(c.Children, n)
+	}
 	for _, a := range st.Attr {
 		if a.Name.Space == "" && (a.Name.Local == "to" || a.Name.Local == "from") {
 			continue
@@ -193,8 +199,9 @@ func (m *Module) private(rm *room, p *module.Packet) {
 	}
 	c.Set("from", from.jid.String())
 	if c.Child(muc.NSUser, "x") == nil {
-		c.Children = append(append([]stanza.Node(nil), c.Children...), stanza.Node{Elem: stanza.New(muc.NSUser, "x")})
+		c.Append(stanza.New(muc.NSUser, "x"))
 	}
+	c.Append(occupantIDElement(from.oid))
 	size := approxSize(c)
 	for _, s := range to.sessions {
 		rm.postTo(c, size, s.real.String())

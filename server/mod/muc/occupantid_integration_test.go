@@ -21,7 +21,7 @@ func occupantID(t *testing.T, st *stanza.Element) string {
 	return ids[0].Get("id")
 }
 
-// XEP-0421: every presence and message from a room carries the sender's
+// XEP-0421: every presence and message (private ones too) from a room carries the sender's
 // occupant id, the same for one account whatever its nickname, resource
 // or visit, different for another account and for the same account in
 // another room; a forged one is replaced; rooms and the service
@@ -65,6 +65,13 @@ func TestOccupantIDs(t *testing.T) {
 	bob2 := s.Client(t, "bob", "pw", "laptop")
 	if id := occupantID(t, joinSubject(t, s, bob2, "den", "bobby")); id != bobID {
 		t.Fatalf("bob from another resource, later: id %q, first %q", id, bobID)
+	}
+
+	// A private message carries it too.
+	xmpptest.Send(t, bob2, stanza.NewMessage(stanza.TypeChat, roomJID(s, "den", "al"), "psst"))
+	pm := xmpptest.Expect(t, alice, "private message", func(st *stanza.Element) bool { return st.ChildText(stanza.NSClient, "body") == "psst" })
+	if occupantID(t, pm) != bobID {
+		t.Fatalf("private message with another id: %s", pm)
 	}
 
 	// Another room: another id for the same account.
