@@ -77,7 +77,7 @@ func TestRoomArchive(t *testing.T) {
 		xmpptest.Expect(t, alice, "subject", isSubject)
 		room := roomJID(s, "log", "")
 		info, err := disco.ParseInfo(mustIQ(t, alice, stanza.TypeGet, room, stanza.New(disco.NSInfo, "query")).Payload())
-		if err != nil || !info.HasFeature(mam.NS) || !info.HasFeature(stanzaid.NS) {
+		if err != nil || !info.HasFeature(mam.NS) || !info.HasFeature(mam.NSExtended) || !info.HasFeature(stanzaid.NS) {
 			t.Fatalf("a persistent room does not advertise its archive: %+v (%v)", info, err)
 		}
 		forged := groupchat(room, "m0").Append(stanzaid.StanzaID{ID: "forged", By: room}.Element())
@@ -115,6 +115,17 @@ func TestRoomArchive(t *testing.T) {
 		res, fin, _ = roomArchive(t, bob, room, last, 1)
 		if !slices.Equal(resultBodies(res), []string{"m4"}) || res[0].ID != ids[4] {
 			t.Fatalf("last page %v, fin %+v", resultBodies(res), fin)
+		}
+		// urn:xmpp:mam:2#extended: by ids, and after an id.
+		byIDs := mam.NewQuery()
+		byIDs.IDs = []string{ids[1], ids[3]}
+		if res, _, e := roomArchive(t, bob, room, byIDs, 2); e != nil || !slices.Equal(resultBodies(res), []string{"m1", "m3"}) {
+			t.Fatalf("query by ids: %v (%v)", resultBodies(res), e)
+		}
+		after := mam.NewQuery()
+		after.AfterID = ids[3]
+		if res, _, e := roomArchive(t, bob, room, after, 1); e != nil || !slices.Equal(resultBodies(res), []string{"m4"}) {
+			t.Fatalf("query after-id: %v (%v)", resultBodies(res), e)
 		}
 	})
 	s := xmpptest.NewServer(t, sameDir)

@@ -359,7 +359,7 @@ func (m *Module) features(rm *room) []string {
 		pick(c.Protected, "muc_passwordprotected", "muc_unsecured"),
 	}
 	if m.archiving(rm) {
-		f = append(f, mam.NS, stanzaid.NS)
+		f = append(f, mam.NS, mam.NSExtended, stanzaid.NS)
 		if _, ok := m.archives.(storage.ArchiveRewriter); ok {
 			f = append(f, nsTombstone)
 		}
