@@ -3,6 +3,7 @@ package muc
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/archive"
 	"github.com/parley-xmpp/parley/server/module"
@@ -151,6 +152,63 @@ func (m *Module) archiveIQ(ctx context.Context, rm *room, p *module.Packet, q *s
 	default:
 		m.replyErrIn(rm, st, stanza.Err(stanza.ServiceUnavailable))
 		m.release(ctx, rm)
+	}
+}
+
+// purgeEvery is how often the room archives' retention runs.
+const purgeEvery = time.Hour
+
+// Start implements module.Starter: with Options.ArchiveRetention, it
+// purges the room archives of messages past it, now and every hour, until
+// ctx ends (shutdown waits for it, module.Host.Go).
+func (m *Module) Start(ctx context.Context) error {
+	if m.opts.ArchiveRetention <= 0 || m.archives == nil || m.opts.Prefix == "-" {
+		return nil
+	}
+	rw, ok := m.archives.(storage.ArchiveRewriter)
+	if !ok {
+		m.log.Warn("muc: the archive store cannot purge one archive; modules.muc.archive_retention_days has no effect")
+		return nil
+	}
+	m.host.Go(func(context.Context) {
+		t := time.NewTicker(purgeEvery)
+		defer t.Stop()
+		for {
+			m.purgeArchives(ctx, rw)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return nil
+}
+
+// purgeArchives deletes what is past the retention from every stored
+// room's archive. Loaded rooms keep their history in memory (bounded).
+func (m *Module) purgeArchives(ctx context.Context, rw storage.ArchiveRewriter) {
+	rooms, err := m.store.MUCRooms(ctx, "")
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Error("muc: archive retention: cannot list the rooms", "err", err)
+		}
+		return
+	}
+	before := m.host.Now().Add(-m.opts.ArchiveRetention)
+	var total int64
+	for _, r := range rooms {
+		n, err := rw.PurgeArchive(ctx, r.JID, before)
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log.Error("muc: archive retention failed", "room", r.JID, "err", err)
+			}
+			return
+		}
+		total += n
+	}
+	if total > 0 {
+		m.log.Info("muc: archive retention", "deleted", total, "rooms", len(rooms))
 	}
 }
 

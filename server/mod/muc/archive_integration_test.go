@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/xmpp/client"
@@ -220,4 +221,33 @@ func TestRoomArchiveQuota(t *testing.T) {
 	if res, _, _ := roomArchive(t, alice, room, last, 1); resultBodies(res)[0] != "m24" {
 		t.Fatalf("newest archived message %v, want m24", resultBodies(res))
 	}
+}
+
+// Room archives keep messages for modules.muc.archive_retention_days:
+// older ones are purged (at start, then hourly).
+func TestRoomArchiveRetention(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	opts := func(c *config.Config) {
+		c.DataDir = dir
+		c.Modules.SetSection("muc", map[string]any{"archive_retention_days": 30})
+	}
+	t.Run("before", func(t *testing.T) {
+		s := xmpptest.NewServerWithClock(t, xmpptest.NewClock(start), opts)
+		s.AddUser(t, "alice", "pw")
+		alice := s.Client(t, "alice", "pw", "desk")
+		create(t, s, alice, "old", "al", map[string][]string{"muc#roomconfig_persistentroom": {"1"}})
+		say(t, alice, roomJID(s, "old", ""), "long ago")
+		if res, _, e := roomArchive(t, alice, roomJID(s, "old", ""), mam.NewQuery(), 1); e != nil || resultBodies(res)[0] != "long ago" {
+			t.Fatalf("archived before the purge: %v", e)
+		}
+	})
+	s := xmpptest.NewServerWithClock(t, xmpptest.NewClock(start.Add(40*24*time.Hour)), opts)
+	alice := s.Client(t, "alice", "pw", "desk")
+	q := mam.NewQuery()
+	q.RSM.Max = 0
+	xmpptest.Eventually(t, "the old message purged", func() bool {
+		_, fin, e := roomArchive(t, alice, roomJID(s, "old", ""), q, 0)
+		return e == nil && fin.Set.Count == 0
+	})
 }

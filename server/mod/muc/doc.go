@@ -48,7 +48,9 @@
 // persistent room with muc#roomconfig_enablearchiving (on by default,
 // Options.NoArchive) appends its messages with a body to its archive in
 // storage.Archive, keyed by the room's bare JID, bounded by
-// Options.ArchiveQuota; the archive is deleted with the room (or when it
+// Options.ArchiveQuota and, where the store implements
+// storage.ArchiveRewriter, purged past Options.ArchiveRetention; the
+// archive is deleted with the room (or when it
 // stops being persistent). It answers XEP-0313 queries (urn:xmpp:mam:2,
 // with RSM paging, through server/archive, the code the accounts' archive
 // uses) from whoever may enter an open room, only members of a

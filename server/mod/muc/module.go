@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/archive"
 	"github.com/parley-xmpp/parley/server/module"
@@ -94,6 +95,10 @@ type Options struct {
 	// messages go. Zero fields mean DefaultArchiveMessages and
 	// DefaultArchiveBytes.
 	ArchiveQuota storage.Quota
+	// ArchiveRetention deletes the messages of room archives older than
+	// this (checked at start and hourly); 0 keeps them (within the
+	// quota). It needs a store implementing storage.ArchiveRewriter.
+	ArchiveRetention time.Duration
 	// MaxSubject bounds a room subject in bytes; a longer one is refused
 	// with <not-acceptable/>. 0 means DefaultMaxSubject.
 	MaxSubject int
@@ -196,6 +201,7 @@ func (opts Options) normalized() Options {
 var (
 	_ module.Module       = (*Module)(nil)
 	_ module.Configurable = (*Module)(nil)
+	_ module.Starter      = (*Module)(nil)
 )
 
 // Name implements module.Module.

@@ -74,6 +74,16 @@ func (db *DB) ReplaceArchived(ctx context.Context, user jid.JID, id string, stan
 	return nil
 }
 
+// PurgeArchive removes the messages of user's archive older than before.
+func (db *DB) PurgeArchive(ctx context.Context, user jid.JID, before time.Time) (int64, error) {
+	u := userKey(user)
+	tag, err := db.pool.Exec(ctx, `DELETE FROM archive WHERE username = $1 AND at < $2`, u, nanos(before))
+	if err != nil {
+		return 0, fmt.Errorf("postgres: purge archive of %s: %w", u, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // QueryArchive runs q over user's archive in one snapshot.
 func (db *DB) QueryArchive(ctx context.Context, user jid.JID, q storage.ArchiveQuery) (storage.ArchivePage, error) {
 	u := userKey(user)

@@ -77,6 +77,20 @@ func (db *DB) ReplaceArchived(ctx context.Context, user jid.JID, id string, stan
 	return nil
 }
 
+// PurgeArchive removes the messages of user's archive older than before.
+func (db *DB) PurgeArchive(ctx context.Context, user jid.JID, before time.Time) (int64, error) {
+	u := userKey(user)
+	res, err := db.exec(ctx, `DELETE FROM archive WHERE user = ? AND at < ?`, u, nanos(before))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge archive of %s: %w", u, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: purge archive of %s: %w", u, err)
+	}
+	return n, nil
+}
+
 // QueryArchive runs q over user's archive in one read transaction.
 func (db *DB) QueryArchive(ctx context.Context, user jid.JID, q storage.ArchiveQuery) (storage.ArchivePage, error) {
 	u := userKey(user)
