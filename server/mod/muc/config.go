@@ -350,7 +350,7 @@ func (m *Module) features(rm *room) []string {
 	}
 	c := rm.cfg
 	f := []string{
-		muc.NS, muc.NSSelfPing, nsOccupantID, nsRetract, nsModerate,
+		muc.NS, muc.NSSelfPing, nsOccupantID, nsRetract, nsModerate, nsModerate0,
 		pick(c.Public, "muc_public", "muc_hidden"),
 		pick(c.Persistent, "muc_persistent", "muc_temporary"),
 		pick(c.MembersOnly, "muc_membersonly", "muc_open"),

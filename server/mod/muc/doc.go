@@ -61,8 +61,10 @@
 // Retraction (XEP-0424) and moderation (XEP-0425): an occupant retracts
 // its own message (a groupchat message with <retract id='stanza-id'/>,
 // refused unless the message named carries the sender's occupant id), a
-// moderator anyone's (an IQ with <moderate/>; the room announces the
-// retraction with <moderated by='its occupant JID'/>). The retraction goes
+// moderator anyone's (an IQ with <moderate/>, or version 0.2's
+// <apply-to/> with urn:xmpp:message-moderate:0 that older clients send;
+// the room announces the retraction with <moderated by='its occupant
+// JID'/>, in both forms). The retraction goes
 // to every occupant and to the archive; the retracted message becomes a
 // tombstone (<retracted/>, its contents gone) in the history and, where
 // the store implements storage.ArchiveRewriter, in the archive.

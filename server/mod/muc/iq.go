@@ -157,8 +157,16 @@ func (m *Module) iq(ctx context.Context, p *module.Packet) {
 		res, err = m.ownerGet(rm, p.From)
 	case "set " + muc.NSOwner + " query":
 		err = m.ownerSet(ctx, rm, p.From, q)
-	case "set " + nsModerate + " moderate":
-		err = m.moderate(ctx, rm, p.From, q)
+	case "set " + nsModerate + " moderate", "set " + nsFasten + " apply-to":
+		id, reason, ok, perr := moderateRequest(q)
+		switch {
+		case perr != nil:
+			err = perr
+		case !ok:
+			err = stanza.Err(stanza.ServiceUnavailable)
+		default:
+			err = m.moderate(ctx, rm, p.From, id, reason)
+		}
 	default:
 		err = stanza.Err(stanza.ServiceUnavailable)
 	}

@@ -20,6 +20,11 @@ const (
 	nsTombstone = nsRetract + "#tombstone"
 	nsModerate  = "urn:xmpp:message-moderate:1"
 	nsFallback  = "urn:xmpp:fallback:0"
+	// Version 0.2 of XEP-0425, over message fastening (XEP-0422), which
+	// clients of before 2023 speak.
+	nsModerate0 = "urn:xmpp:message-moderate:0"
+	nsRetract0  = "urn:xmpp:message-retract:0"
+	nsFasten    = "urn:xmpp:fasten:0"
 )
 
 // moderatedBody is the fallback body of a moderator's retraction.
@@ -47,23 +52,44 @@ func (m *Module) authorRetract(ctx context.Context, rm *room, o *occupant, r *st
 	return nil
 }
 
-// moderate serves a moderator's request to retract a message (XEP-0425):
+// moderateRequest reads a moderation request (the payload of an IQ set
+// to the room): XEP-0425's <moderate id='…'/> (urn:xmpp:message-moderate:1)
+// or, for older clients, version 0.2's <apply-to id='…'/> (XEP-0422)
+// holding <moderate/> in urn:xmpp:message-moderate:0. ok is false when q
+// is neither.
+func moderateRequest(q *stanza.Element) (id, reason string, ok bool, err error) {
+	switch {
+	case q.Name.Space == nsModerate && q.Name.Local == "moderate":
+		if q.Child(nsRetract, "retract") == nil {
+			return "", "", true, stanza.Errorf(stanza.BadRequest, "a moderation holds <retract/>")
+		}
+		return q.Get("id"), q.ChildText(nsModerate, "reason"), true, nil
+	case q.Name.Space == nsFasten && q.Name.Local == "apply-to":
+		mod := q.Child(nsModerate0, "moderate")
+		if mod == nil || mod.Child(nsRetract0, "retract") == nil {
+			return "", "", false, nil
+		}
+		return q.Get("id"), mod.ChildText(nsModerate0, "reason"), true, nil
+	}
+	return "", "", false, nil
+}
+
+// moderate serves a moderator's request to retract message id (XEP-0425):
 // the room announces the retraction to every occupant (and archives the
-// announcement), and the message is replaced by a tombstone in the
-// history and the archive. The caller holds rm.mu.
-func (m *Module) moderate(ctx context.Context, rm *room, from jid.JID, q *stanza.Element) error {
+// announcement), in the current form and in version 0.2's, and the
+// message is replaced by a tombstone in the history and the archive. The
+// caller holds rm.mu.
+func (m *Module) moderate(ctx context.Context, rm *room, from jid.JID, id, reason string) error {
 	o := rm.real[from]
 	if o == nil || o.role != muc.RoleModerator {
 		return &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.Forbidden, Text: "only moderators may retract others' messages"}
 	}
-	id := q.Get("id")
-	if id == "" || q.Child(nsRetract, "retract") == nil {
-		return stanza.Errorf(stanza.BadRequest, "a moderation names a message by id and holds <retract/>")
+	if id == "" {
+		return stanza.Errorf(stanza.BadRequest, "a moderation names a message by its stanza-id")
 	}
 	if _, err := m.findMessage(ctx, rm, id); err != nil {
 		return err
 	}
-	reason := q.ChildText(nsModerate, "reason")
 	moderated := func() *stanza.Element {
 		return stanza.New(nsModerate, "moderated", "by", o.jid.String()).Append(occupantIDElement(o.oid))
 	}
@@ -74,7 +100,12 @@ func (m *Module) moderate(ctx context.Context, rm *room, from jid.JID, q *stanza
 	}
 	msg := stanza.New(stanza.NSClient, "message", "type", stanza.TypeGroupchat, "from", rm.jid.String(), "id", msgID)
 	sid := stanzaid.New()
+	legacy := stanza.New(nsModerate0, "moderated", "by", o.jid.String()).Append(stanza.New(nsRetract0, "retract"))
+	if reason != "" {
+		legacy.Append(stanza.New(nsModerate0, "reason").AppendText(reason))
+	}
 	msg.Append(retract,
+		stanza.New(nsFasten, "apply-to", "id", id).Append(legacy),
 		stanza.New(nsFallback, "fallback", "for", nsRetract),
 		stanza.New(stanza.NSClient, "body").AppendText(moderatedBody),
 		stanzaid.StanzaID{ID: sid, By: rm.jid.String()}.Element())

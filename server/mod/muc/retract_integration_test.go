@@ -105,12 +105,65 @@ func TestRoomRetraction(t *testing.T) {
 	}
 
 	carol := s.Client(t, "carol", "pw", "pc")
+	tombstones := 0
 	for _, st := range joinHistory(t, s, carol, "town", "carol") {
 		switch stanzaid.Find(st, room) {
 		case oops, spam:
 			if !isTombstone(st) {
 				t.Fatalf("retracted message replayed: %s", st)
 			}
+			tombstones++
 		}
+	}
+	if tombstones != 2 {
+		t.Fatalf("%d tombstones in the history, want 2", tombstones)
+	}
+}
+
+// Clients of XEP-0425 version 0.2 moderate with <apply-to/> (XEP-0422)
+// and urn:xmpp:message-moderate:0: the room takes that request too, and
+// announces every moderation in both forms.
+func TestRoomModerationVersion02(t *testing.T) {
+	const (
+		nsFasten    = "urn:xmpp:fasten:0"
+		nsModerate0 = "urn:xmpp:message-moderate:0"
+	)
+	s := xmpptest.NewServer(t)
+	for _, u := range []string{"alice", "bob"} {
+		s.AddUser(t, u, "pw")
+	}
+	alice := s.Client(t, "alice", "pw", "desk")
+	bob := s.Client(t, "bob", "pw", "phone")
+	create(t, s, alice, "old", "al", nil)
+	xmpptest.Expect(t, alice, "subject", isSubject)
+	joinSubject(t, s, bob, "old", "bob")
+	room := roomJID(s, "old", "")
+	info, _ := disco.ParseInfo(mustIQ(t, alice, stanza.TypeGet, room, stanza.New(disco.NSInfo, "query")).Payload())
+	if !info.HasFeature(nsModerate0) {
+		t.Fatalf("room does not advertise %s", nsModerate0)
+	}
+	spam := stanzaid.Find(say(t, bob, room, "spam"), room)
+	req := stanza.New(nsFasten, "apply-to", "id", spam).Append(
+		stanza.New(nsModerate0, "moderate").Append(stanza.New("urn:xmpp:message-retract:0", "retract"),
+			stanza.New(nsModerate0, "reason").AppendText("old client")))
+	mustIQ(t, alice, stanza.TypeSet, room, req)
+	got := xmpptest.Expect(t, bob, "the moderation", func(st *stanza.Element) bool { return st.Child(nsFasten, "apply-to") != nil })
+	mod := got.Child(nsFasten, "apply-to").Child(nsModerate0, "moderated")
+	if got.Child(nsFasten, "apply-to").Get("id") != spam || mod == nil || mod.Get("by") != roomJID(s, "old", "al") ||
+		mod.ChildText(nsModerate0, "reason") != "old client" || got.Child(nsRetract, "retract").Get("id") != spam {
+		t.Fatalf("moderation announced as %s", got)
+	}
+	other := s.Client(t, "alice", "pw", "other")
+	found := false
+	for _, st := range joinHistory(t, s, other, "old", "al") {
+		if stanzaid.Find(st, room) == spam {
+			found = true
+			if !isTombstone(st) {
+				t.Fatalf("moderated message replayed: %s", st)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the moderated message's tombstone is not in the history")
 	}
 }
