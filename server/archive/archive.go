@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/mam"
@@ -122,3 +124,54 @@ func Ordered(page storage.ArchivePage, flip bool) []storage.ArchivedMessage {
 	slices.Reverse(msgs)
 	return msgs
 }
+
+// FitBacklog shortens page to what s can take at once on top of what it
+// holds: at most half of each of its connection's limits, so that an
+// archive page of large messages (up to 100 of the largest stanzas) does
+// not make the client a slow consumer; XEP-0313 lets a page hold fewer
+// messages than asked for, and the client pages on from <fin/>. A
+// forward page keeps its first messages, a backward one (RSM <before/>)
+// its last; at least one message is kept.
+func FitBacklog(page storage.ArchivePage, s *session.Session, backward bool) storage.ArchivePage {
+	b, ok := s.Backlog()
+	if !ok || len(page.Messages) <= 1 {
+		return page
+	}
+	roomBytes, roomStanzas := math.MaxInt, math.MaxInt
+	if b.MaxBytes > 0 {
+		roomBytes = max(0, b.MaxBytes/2-b.Bytes)
+	}
+	if b.MaxStanzas > 0 {
+		roomStanzas = max(0, b.MaxStanzas/2-b.Stanzas)
+	}
+	n, size := 0, 0
+	for n < len(page.Messages) {
+		i := n
+		if backward {
+			i = len(page.Messages) - 1 - n
+		}
+		size += len(page.Messages[i].Stanza) + resultOverhead
+		if n > 0 && (size > roomBytes || n+1 > roomStanzas) {
+			break
+		}
+		n++
+	}
+	if n == len(page.Messages) {
+		return page
+	}
+	if backward {
+		dropped := len(page.Messages) - n
+		page.Messages = page.Messages[dropped:]
+		if page.FirstIndex >= 0 {
+			page.FirstIndex += dropped
+		}
+	} else {
+		page.Messages = page.Messages[:n]
+	}
+	page.Complete = false
+	return page
+}
+
+// resultOverhead is roughly what wrapping an archived message in its
+// <result/> and <forwarded/> adds.
+const resultOverhead = 256

@@ -135,10 +135,14 @@ func (m *Module) archiveIQ(ctx context.Context, rm *room, p *module.Packet, q *s
 			m.replyErr(ctx, st, err)
 			return
 		}
-		page, err := archive.Run(ctx, m.archives, owner, archive.StorageQuery(mq, archivePage))
+		sq := archive.StorageQuery(mq, archivePage)
+		page, err := archive.Run(ctx, m.archives, owner, sq)
 		if err != nil {
 			m.replyErr(ctx, st, err)
 			return
+		}
+		if p.Origin != nil {
+			page = archive.FitBacklog(page, p.Origin, sq.Last)
 		}
 		for _, am := range archive.Ordered(page, mq.FlipPage) {
 			out, err := archive.Result(am, mq.QueryID, owner.String(), p.From.String())

@@ -3,6 +3,7 @@ package muc_test
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -250,4 +251,72 @@ func TestRoomArchiveRetention(t *testing.T) {
 		_, fin, e := roomArchive(t, alice, roomJID(s, "old", ""), q, 0)
 		return e == nil && fin.Set.Count == 0
 	})
+}
+
+// A page of a room's archive is cut to what the requesting session can
+// take at once (as an account's archive is), so that large messages do
+// not make the client a slow consumer; paging on from <fin/> reaches
+// every message.
+func TestRoomArchivePageFitsSession(t *testing.T) {
+	const (
+		budget  = 64 << 10
+		payload = 12 << 10
+		count   = 20
+	)
+	s := xmpptest.NewServer(t, func(c *config.Config) {
+		c.Limits.MaxStanzaBytes = 32 << 10
+		c.Limits.PreauthStanzaBytes = 8 << 10
+		c.Limits.OutboundQueueBytes = budget
+		c.Limits.Rate = config.Rate{}
+	})
+	s.AddUser(t, "alice", "pw")
+	alice := s.Client(t, "alice", "pw", "desk")
+	create(t, s, alice, "big", "al", map[string][]string{"muc#roomconfig_persistentroom": {"1"}})
+	room := roomJID(s, "big", "")
+	filler := strings.Repeat("x", payload)
+	for i := range count {
+		say(t, alice, room, fmt.Sprintf("%02d %s", i, filler))
+	}
+	cfg := s.ClientConfig(t, "alice", "pw", "sync")
+	cfg.StreamManagement = true
+	c := s.Dial(t, cfg)
+	var got []string
+	q := mam.NewQuery()
+	q.RSM.Max = count
+	for pages := 0; ; pages++ {
+		if pages > count {
+			t.Fatalf("no end after %d pages", pages)
+		}
+		roomQuerySeq++
+		q.QueryID = fmt.Sprintf("rq%d", roomQuerySeq)
+		reply := mustIQ(t, c, stanza.TypeSet, room, q.Element())
+		fin, err := mam.ParseFin(reply.Payload())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for {
+			st := xmpptest.Expect(t, c, "archive result", func(st *stanza.Element) bool { return st.Child(mam.NS, "result") != nil })
+			r, _, _ := mam.ParseResult(st)
+			got = append(got, r.Message.ChildText(stanza.NSClient, "body")[:2])
+			n++
+			if r.ID == fin.Set.Last {
+				break
+			}
+		}
+		if pages == 0 && (n == count || fin.Complete) {
+			t.Fatalf("first page of %d large messages not cut (%d, complete %v)", count, n, fin.Complete)
+		}
+		if fin.Complete {
+			break
+		}
+		q.RSM.After, q.RSM.HasAfter = fin.Set.Last, true
+	}
+	want := make([]string, count)
+	for i := range want {
+		want[i] = fmt.Sprintf("%02d", i)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("paging got %v", got)
+	}
 }
