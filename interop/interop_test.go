@@ -25,7 +25,9 @@
 //     chat, subscriptions and presence, offline messages (this file);
 //     SASL2, Bind 2 and FAST, and a slow stream opening (sasl2_test.go); stream management
 //     (sm_test.go); MUC, including a nick conflict and retry by a client
-//     whose caps ask for PEP notifications (muc_test.go); PEP, avatars and
+//     whose caps ask for PEP notifications, and a persistent room's
+//     archive, moderation, and history across a restart of a server of
+//     the scenario's own (muc_test.go); PEP, avatars and
 //     bookmarks (pubsub_test.go); carbons and MAM (mam_test.go); CSI and
 //     push (mobile_test.go); ad-hoc administration and in-band registration
 //     (admin_test.go, sasl2_test.go); XEP-0227 import and export
@@ -199,15 +201,8 @@ func startServer() (*server, error) {
 	}
 	data := filepath.Join(dir, "data")
 	s.data = data
-	for _, u := range users {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		add := exec.CommandContext(ctx, s.bin, "user", "add", "--data", data, bare(u))
-		add.Stdin = strings.NewReader(password(u) + "\n")
-		out, err := add.CombinedOutput()
-		cancel()
-		if err != nil {
-			return s, fmt.Errorf("parley user add %s: %v\n%s", bare(u), err, out)
-		}
+	if err := addUsers(s.bin, data, users); err != nil {
+		return s, err
 	}
 	// Free ports are picked here and released: another process could take
 	// one in between, so a failed start is retried with new ports.
@@ -217,6 +212,50 @@ func startServer() (*server, error) {
 			return s, err
 		}
 		s.log.Reset()
+	}
+}
+
+// addUsers creates accounts with `parley user add` in a data directory.
+func addUsers(bin, data string, users []string) error {
+	for _, u := range users {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		add := exec.CommandContext(ctx, bin, "user", "add", "--data", data, bare(u))
+		add.Stdin = strings.NewReader(password(u) + "\n")
+		out, err := add.CombinedOutput()
+		cancel()
+		if err != nil {
+			return fmt.Errorf("parley user add %s: %v\n%s", bare(u), err, out)
+		}
+	}
+	return nil
+}
+
+// ownServer starts a server of the scenario's own, from the binary built
+// for the shared one, with a data directory and users of its own: for a
+// scenario that restarts the server (s.restart). It stops when the test
+// ends.
+func ownServer(t *testing.T, users ...string) *server {
+	t.Helper()
+	shared := theServer(t)
+	dir := t.TempDir()
+	s := &server{dir: dir, data: filepath.Join(dir, "data"), bin: shared.bin, log: &lockedBuffer{}, exited: make(chan struct{})}
+	if err := addUsers(s.bin, s.data, users); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.serve(s.data); err != nil {
+		t.Fatalf("starting parley: %v\n%s", err, s.log.String())
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// restart stops the server and starts it again on the same data (on new
+// ports: clients connect again).
+func (s *server) restart(t *testing.T) {
+	t.Helper()
+	s.stop()
+	if err := s.serve(s.data); err != nil {
+		t.Fatalf("restarting parley: %v\n%s", err, s.log.String())
 	}
 }
 

@@ -22,6 +22,18 @@ type mucEvent struct {
 	Fields      []string `json:"fields"`
 	Subject     string   `json:"subject"`
 	ID          string   `json:"id"`
+	History     []string `json:"history"`
+	StanzaID    string   `json:"stanza_id"`
+	OccupantID  string   `json:"occupant_id"`
+	Retracts    string   `json:"retracts"`
+	ModeratedBy string   `json:"moderated_by"`
+	Reason      string   `json:"reason"`
+	Results     []struct {
+		ID        string `json:"id"`
+		From      string `json:"from"`
+		Body      string `json:"body"`
+		Retracted bool   `json:"retracted"`
+	} `json:"results"`
 }
 
 func decodeMUC(p *peer, ev event) mucEvent {
@@ -185,4 +197,83 @@ func TestSlixmppMUCNickConflict(t *testing.T) {
 	ruth.expect("a direct message from rob", eventTimeout, func(ev event) bool {
 		return ev.Event == "message" && bareOf(ev.From) == rob.bare() && ev.Body == "direct"
 	})
+}
+
+// TestSlixmppMUCArchive: slixmpp's xep_0045 and xep_0313 with a
+// persistent room's archive, on a server of the scenario's own. flora
+// creates the room and makes it persistent (archiving is on by default);
+// both talk, each message reflected with the room's stanza-id and the
+// sender's occupant id; flora, a moderator, retracts gabe's spam
+// (XEP-0425) and gabe sees the retraction. The server restarts; gabe
+// joins again and gets the history from the archive, without the spam,
+// then pages through the archive two messages at a time: every message
+// in order, the spam a tombstone.
+func TestSlixmppMUCArchive(t *testing.T) {
+	needSlixmpp(t)
+	s := ownServer(t, "flora", "gabe")
+	flora := startMUCPeer(t, s, "flora")
+	gabe := startMUCPeer(t, s, "gabe")
+	const room = "archive@conference." + domain
+	occ := func(nick string) string { return room + "/" + nick }
+
+	flora.send(map[string]any{"cmd": "join", "room": room, "nick": "flora"})
+	if j := flora.mucReply("joined"); !slices.Contains(j.Codes, 201) {
+		flora.fail("creating the room: %+v", j)
+	}
+	flora.send(map[string]any{"cmd": "configure", "room": room, "set": map[string]any{"muc#roomconfig_persistentroom": true}})
+	if c := flora.mucReply("configured"); !slices.Contains(c.Fields, "muc#roomconfig_enablearchiving") {
+		flora.fail("configuration form fields: %v", c.Fields)
+	}
+	gabe.send(map[string]any{"cmd": "join", "room": room, "nick": "gabe"})
+	gabe.mucReply("joined")
+
+	said := []struct {
+		who        *peer
+		nick, body string
+	}{
+		{flora, "flora", "first"}, {gabe, "gabe", "second"}, {gabe, "gabe", "spam"}, {flora, "flora", "third"},
+	}
+	var spamID string
+	for _, m := range said {
+		m.who.send(map[string]any{"cmd": "say", "room": room, "body": m.body})
+		ev := gabe.expect("groupchat "+m.body, eventTimeout, func(ev event) bool {
+			return ev.Event == "groupchat" && ev.From == occ(m.nick) && ev.Body == m.body
+		})
+		e := decodeMUC(gabe, ev)
+		if e.StanzaID == "" || e.OccupantID == "" {
+			gabe.fail("%q came without the room's stanza-id or an occupant id: %s", m.body, ev.raw)
+		}
+		if m.body == "spam" {
+			spamID = e.StanzaID
+		}
+	}
+	flora.send(map[string]any{"cmd": "moderate", "room": room, "id": spamID, "reason": "no spam"})
+	flora.mucReply("moderated")
+	ev := gabe.expect("the retraction", eventTimeout, func(ev event) bool { return ev.Event == "retraction" })
+	if r := decodeMUC(gabe, ev); r.Retracts != spamID || r.ModeratedBy != occ("flora") || r.Reason != "no spam" || ev.From != room {
+		gabe.fail("retraction: %s", ev.raw)
+	}
+	flora.quit()
+	gabe.quit()
+
+	s.restart(t)
+	gabe = startMUCPeer(t, s, "gabe")
+	gabe.send(map[string]any{"cmd": "join", "room": room, "nick": "gabe", "history": 20})
+	j := gabe.mucReply("joined")
+	if slices.Contains(j.History, "spam") || !slices.Contains(j.History, "first") || !slices.Contains(j.History, "third") {
+		gabe.fail("history after the restart: %q", j.History)
+	}
+	gabe.send(map[string]any{"cmd": "mam", "room": room, "max": 2})
+	a := gabe.mucReply("mam")
+	var bodies []string
+	for _, r := range a.Results {
+		if r.Retracted {
+			bodies = append(bodies, "(retracted)")
+			continue
+		}
+		bodies = append(bodies, r.Body)
+	}
+	if len(bodies) < 5 || !slices.Equal(bodies[:4], []string{"first", "second", "(retracted)", "third"}) {
+		gabe.fail("archive after the restart: %q", bodies)
+	}
 }

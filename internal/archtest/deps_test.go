@@ -89,6 +89,8 @@ func violation(pkg, dep string) string {
 		if under(dep, "server/storage") && dep != "server/storage" {
 			return "modules use storage through its interfaces, never a backend"
 		}
+	case under(pkg, "server/archive") && dep != "server/storage" && dep != "server/session" && !under(dep, "xmpp"):
+		return "the shared archive code knows only storage's interfaces, the session and xmpp/"
 	case under(pkg, "server/poller"):
 		return "the poller is a leaf: it knows sockets, not streams"
 	case under(pkg, "server/stream") && (isTransport(dep) || under(dep, "server/tlsrec") || under(dep, "server/poller")):
@@ -137,6 +139,8 @@ func TestViolationRules(t *testing.T) {
 		{"server/mod/roster", "server/transport/pipe"},
 		{"server/mod/roster", "server/stream"},
 		{"server/router", "server/transport/tcp"},
+		{"server/archive", "server/module"},
+		{"server/archive", "server/storage/sqlite"},
 	}
 	for _, b := range bad {
 		if violation(b[0], b[1]) == "" {
@@ -153,6 +157,8 @@ func TestViolationRules(t *testing.T) {
 		{"server/transport/tcp", "server/stream"},
 		{"server/transport/tcp", "server/poller"},
 		{"server/stream", "xmpp/stream"},
+		{"server/mod/muc", "server/archive"},
+		{"server/archive", "server/storage"},
 	}
 	for _, g := range good {
 		if why := violation(g[0], g[1]); why != "" {

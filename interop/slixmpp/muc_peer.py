@@ -17,22 +17,37 @@ slixmpp 1.8 prints to stdout while joining, so events go to the original
 stdout and everything else printed goes to stderr.
 
 Commands:
-  {"cmd": "join", "room": ROOM, "nick": N}   answered by "joined"
-  {"cmd": "configure", "room": ROOM}         fetch the form, submit it unchanged; answered by "configured"
+  {"cmd": "join", "room": ROOM, "nick": N, "history": H}
+                                             answered by "joined"; H: messages of history
+                                             asked for (default 0)
+  {"cmd": "configure", "room": ROOM, "set": {VAR: VALUE}}
+                                             fetch the form, submit it with the values in "set"
+                                             (optional) changed; answered by "configured"
   {"cmd": "say", "room": ROOM, "body": B}    groupchat message
   {"cmd": "subject", "room": ROOM, "subject": S}
   {"cmd": "leave", "room": ROOM, "nick": N}
   {"cmd": "send", "to": JID, "body": B}      a chat message
+  {"cmd": "mam", "room": ROOM, "max": N}     page through the room's archive with xep_0313
+                                             (N per page), answered by "mam"
+  {"cmd": "moderate", "room": ROOM, "id": STANZA_ID, "reason": R}
+                                             retract a message as a moderator (XEP-0425,
+                                             urn:xmpp:message-moderate:1, a raw IQ: slixmpp's
+                                             xep_0425 speaks the older :0); answered by "moderated"
   {"cmd": "quit"}
 
 Events:
   {"event": "online", "jid", "mech", "tls_version"}
   {"event": "presence", "from", "type", "xml"}
   {"event": "joined", "ok", "codes", "affiliation", "role", "occupants",
-   "error", "condition"}                      condition: of a presence error
+   "history", "error", "condition"}           condition: of a presence error;
+                                              history: the bodies replayed
   {"event": "configured", "ok", "fields", "error"}
   {"event": "muc_presence", "from", "type", "codes", "role", "affiliation", "xml"}
-  {"event": "groupchat", "from", "body", "id", "delayed"}
+  {"event": "groupchat", "from", "body", "id", "delayed", "stanza_id", "occupant_id"}
+                                              stanza_id: the one 'by' the room
+  {"event": "mam", "ok", "results": [{"id", "from", "body", "retracted"}], "error"}
+  {"event": "moderated", "ok", "error"}
+  {"event": "retraction", "from", "retracts", "moderated_by", "reason"}
   {"event": "subject", "from", "subject"}
   {"event": "message", "from", "type", "body"}       any other message with a body
   {"event": "raw_presence", "from", "type", "xml"}   every presence, before plugins
@@ -40,6 +55,8 @@ Events:
 """
 
 import slixmpp
+import xml.etree.ElementTree as ET
+
 from slixmpp.exceptions import PresenceError
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import StanzaPath
@@ -49,13 +66,16 @@ from peerlib import emit
 
 peerlib.stdout_to_stderr()
 
+NS_RETRACT = "urn:xmpp:message-retract:1"
+NS_MODERATE = "urn:xmpp:message-moderate:1"
+
 
 def main():
     ap = peerlib.arg_parser()
     ap.add_argument("--pep-nick", default=None,
                     help="announce +notify of user nicks in caps and publish this nick first")
     args = peerlib.parse_args(ap)
-    plugins = ("xep_0004", "xep_0030", "xep_0045", "xep_0203")
+    plugins = ("xep_0004", "xep_0030", "xep_0045", "xep_0059", "xep_0203", "xep_0297", "xep_0313")
     if args.pep_nick:
         plugins += ("xep_0115", "xep_0060", "xep_0163", "xep_0172")
     xmpp = peerlib.client(args, plugins=plugins)
@@ -75,31 +95,59 @@ def main():
                 return
         peerlib.emit_online(xmpp)
 
-    async def join(room, nick):
+    async def join(room, nick, history):
         try:
-            pres, _subject, occupants, _history = await xmpp["xep_0045"].join_muc_wait(
-                slixmpp.JID(room), nick, maxstanzas=0, timeout=10)
+            pres, _subject, occupants, replayed = await xmpp["xep_0045"].join_muc_wait(
+                slixmpp.JID(room), nick, maxstanzas=history, timeout=10)
             emit(event="joined", ok=True, codes=sorted(pres["muc"]["status_codes"]),
                  affiliation=pres["muc"]["affiliation"], role=pres["muc"]["role"],
-                 occupants=[str(o["from"]) for o in occupants])
+                 occupants=[str(o["from"]) for o in occupants],
+                 history=[h["body"] for h in replayed])
         except PresenceError as e:
             emit(event="joined", ok=False, error=repr(e), condition=e.condition,
                  xml=str(e.presence), codes=[])
         except Exception as e:  # TimeoutError
             emit(event="joined", ok=False, error=repr(e), codes=[])
 
-    async def configure(room):
+    async def configure(room, values):
         try:
             form = await xmpp["xep_0045"].get_room_config(slixmpp.JID(room), timeout=10)
             fields = sorted(form.get_fields().keys())
+            for var, value in values.items():
+                form.get_fields()[var]["value"] = value
             await xmpp["xep_0045"].set_room_config(slixmpp.JID(room), form, timeout=10)
             emit(event="configured", ok=True, fields=fields)
         except Exception as e:
             emit(event="configured", ok=False, error=repr(e))
 
+    async def mam(room, page):
+        results = []
+        try:
+            async for msg in xmpp["xep_0313"].iterate(jid=slixmpp.JID(room), rsm={"max": page}):
+                res = msg["mam_result"]
+                inner = res["forwarded"]["stanza"]
+                results.append({"id": res["id"], "from": str(inner["from"]), "body": inner["body"],
+                                "retracted": inner.xml.find("{%s}retracted" % NS_RETRACT) is not None})
+            emit(event="mam", ok=True, results=results)
+        except Exception as e:
+            emit(event="mam", ok=False, error=repr(e), results=results)
+
+    async def moderate(room, sid, reason):
+        iq = xmpp.make_iq_set(ito=slixmpp.JID(room))
+        mod = ET.SubElement(iq.xml, "{%s}moderate" % NS_MODERATE, id=sid)
+        ET.SubElement(mod, "{%s}retract" % NS_RETRACT)
+        ET.SubElement(mod, "{%s}reason" % NS_MODERATE).text = reason
+        try:
+            await iq.send(timeout=10)
+            emit(event="moderated", ok=True)
+        except Exception as e:  # IqError, IqTimeout
+            emit(event="moderated", ok=False, error=repr(e))
+
     peer.commands.update({
-        "join": lambda c: join(c["room"], c["nick"]),
-        "configure": lambda c: configure(c["room"]),
+        "join": lambda c: join(c["room"], c["nick"], int(c.get("history", 0))),
+        "configure": lambda c: configure(c["room"], c.get("set", {})),
+        "mam": lambda c: mam(c["room"], int(c.get("max", 10))),
+        "moderate": lambda c: moderate(c["room"], c["id"], c.get("reason", "")),
         "say": lambda c: xmpp.send_message(mto=c["room"], mbody=c["body"], mtype="groupchat"),
         "subject": lambda c: xmpp["xep_0045"].set_subject(slixmpp.JID(c["room"]), c["subject"]),
         "leave": lambda c: xmpp["xep_0045"].leave_muc(slixmpp.JID(c["room"]), c["nick"]),
@@ -112,9 +160,23 @@ def main():
              affiliation=p["muc"]["affiliation"], xml=str(p))
 
     def on_groupchat(m):
+        room = m["from"].bare
+        sid = ""
+        for el in m.xml.findall("{urn:xmpp:sid:0}stanza-id"):
+            if el.get("by") == room:
+                sid = el.get("id")
+        oid = m.xml.find("{urn:xmpp:occupant-id:0}occupant-id")
+        retract = m.xml.find("{%s}retract" % NS_RETRACT)
+        if retract is not None:
+            moderated = retract.find("{%s}moderated" % NS_MODERATE)
+            emit(event="retraction", **{"from": str(m["from"])}, retracts=retract.get("id"),
+                 moderated_by=moderated.get("by") if moderated is not None else "",
+                 reason=retract.findtext("{%s}reason" % NS_RETRACT) or "")
+            return
         if m["body"]:
             emit(event="groupchat", **{"from": str(m["from"])}, body=m["body"], id=m["id"],
-                 delayed=bool(m["delay"]["stamp"]))
+                 delayed=bool(m["delay"]["stamp"]), stanza_id=sid,
+                 occupant_id=oid.get("id") if oid is not None else "")
 
     xmpp.add_event_handler("session_start", session_start)
     # Every presence as received: xep_0045 drops what comes from a room it

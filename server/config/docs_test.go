@@ -23,6 +23,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"feedback", "sales", "security", "status", "support", "server_info", "form_type", "fields", "var", "values",
 		"stream_management", "resume_timeout", "max_unacked", "ack_every", "ack_interval", "csi", "max_held",
 		"muc", "domain_prefix", "history", "max_history", "max_users", "room_creation", "history_bytes", "queue_bytes", "max_user_rooms", "max_affiliations",
+		"archive", "archive_retention_days", "max_subject", "message_rate", "message_burst",
 		"quotas", "archive_messages", "archive_bytes", "offline_bytes", "roster_items", "pending_subscriptions",
 		"private_entries", "private_bytes", "vcard_bytes", "pubsub_nodes", "pubsub_items", "pubsub_item_bytes", "pubsub_bytes", "block_items", "push_registrations",
 		"outbound_queue_bytes", "directed_presences", "preauth_connections_per_address", "rate", "preauth_rate",

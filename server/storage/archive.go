@@ -104,6 +104,20 @@ type Archive interface {
 	SetArchivePrefs(ctx context.Context, user jid.JID, p ArchivePrefs) error
 }
 
+// ArchiveRewriter is implemented by archive stores that can change one
+// archive in place: replace a stored message (a retracted message's
+// tombstone, XEP-0424 and XEP-0425, takes its contents' place and keeps
+// its position, stamp and ID) and purge one archive by age (a chat room's
+// retention, where PurgeArchives applies one retention to every archive).
+type ArchiveRewriter interface {
+	// ReplaceArchived replaces the stanza of message id in user's
+	// archive; ErrNotFound if there is none.
+	ReplaceArchived(ctx context.Context, user jid.JID, id string, stanza []byte) error
+	// PurgeArchive removes the messages of user's archive older than
+	// before and returns how many it removed.
+	PurgeArchive(ctx context.Context, user jid.JID, before time.Time) (int64, error)
+}
+
 // FinishArchivePage is the part of an archive query that is the same for
 // every backend. The backend read up to Max+1 rows (one more tells whether
 // the page is the last), in descending order when it pages backwards, with

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/archive"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
@@ -65,7 +66,7 @@ type Module struct {
 	prefs    map[jid.JID]storage.ArchivePrefs
 	prefsGen uint64
 
-	usage *usageCache
+	writer *archive.Writer
 }
 
 // New returns the MAM module.
@@ -79,7 +80,7 @@ func New(opts Options) module.Module {
 	if opts.MaxPage <= 0 {
 		opts.MaxPage = 100
 	}
-	return &Module{opts: opts, prefs: make(map[jid.JID]storage.ArchivePrefs), usage: newUsageCache()}
+	return &Module{opts: opts, prefs: make(map[jid.JID]storage.ArchivePrefs)}
 }
 
 // Name implements module.Module.
@@ -99,6 +100,7 @@ func (m *Module) Register(r module.Registrar) error {
 	if m.store == nil {
 		return errNoStore
 	}
+	m.writer = archive.NewWriter("mam", m.store, m.log, m.opts.Quota)
 	switch m.opts.Default {
 	case mam.DefaultAlways, mam.DefaultNever, mam.DefaultRoster:
 	default:
@@ -130,7 +132,9 @@ func (m *Module) accountDeleted(_ context.Context, user jid.JID) {
 	delete(m.prefs, user)
 	m.prefsGen++
 	m.prefsMu.Unlock()
-	m.usage.forget(user)
+	if m.writer != nil {
+		m.writer.Forget(user)
+	}
 }
 
 // sessionEnded drops the cached preferences of an account whose last
@@ -252,18 +256,10 @@ func (m *Module) incoming(ctx context.Context, p *module.Packet) module.Verdict 
 // append stores a message and reports whether it was stored; a storage
 // failure is logged and the message still delivered.
 func (m *Module) append(ctx context.Context, user jid.JID, am storage.ArchivedMessage, st *stanza.Element) bool {
-	// The precision of the stamps results carry, so a stamp given back
-	// as start or end matches its own message.
-	am.At = m.host.Now().Truncate(time.Microsecond)
-	am.OriginID = stanzaid.OriginID(st)
-	// With its namespace declared, so the stored bytes parse back into
-	// jabber:client wherever they are read.
-	am.Stanza = st.AppendXML(nil, "")
-	if err := m.store.AppendArchive(ctx, user, am); err != nil {
+	if err := m.writer.Append(ctx, user, am, st, m.host.Now()); err != nil {
 		m.log.Error("mam: cannot archive a message", "user", user, "err", err)
 		return false
 	}
-	m.enforceQuota(ctx, user, len(am.Stanza))
 	return true
 }
 

@@ -4,10 +4,14 @@ import (
 	"encoding/xml"
 	"strconv"
 
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/disco"
 	"github.com/parley-xmpp/parley/xmpp/form"
 	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/mam"
 	"github.com/parley-xmpp/parley/xmpp/muc"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stanzaid"
 )
 
 // Values of muc#roomconfig_whois and muc#roomconfig_allowpm.
@@ -38,6 +42,7 @@ const (
 	fWhoIs       = "muc#roomconfig_whois"
 	fHistory     = "muc#maxhistoryfetch"
 	fLogging     = "muc#roomconfig_enablelogging"
+	fArchive     = "muc#roomconfig_enablearchiving"
 	fAdmins      = "muc#roomconfig_roomadmins"
 	fOwners      = "muc#roomconfig_roomowners"
 )
@@ -57,6 +62,9 @@ type roomConfig struct {
 	Secret           string
 	WhoIs            string
 	MaxHistory       int
+	// Archive keeps a persistent room's messages in its archive
+	// (XEP-0313 on the room JID); a temporary room never has one.
+	Archive bool
 }
 
 func (m *Module) defaultConfig() roomConfig {
@@ -66,6 +74,7 @@ func (m *Module) defaultConfig() roomConfig {
 		Public:     true,
 		WhoIs:      whoisModerators,
 		MaxHistory: m.opts.History,
+		Archive:    !m.opts.NoArchive,
 	}
 }
 
@@ -79,6 +88,7 @@ func (c roomConfig) values() map[string][]string {
 		fMaxUsers: s(strconv.Itoa(c.MaxUsers)), fPublic: b(c.Public), fPersistent: b(c.Persistent),
 		fModerated: b(c.Moderated), fMembersOnly: b(c.MembersOnly), fProtected: b(c.Protected),
 		fSecret: s(c.Secret), fWhoIs: s(c.WhoIs), fHistory: s(strconv.Itoa(c.MaxHistory)),
+		fArchive: b(c.Archive),
 	}
 }
 
@@ -111,7 +121,7 @@ func (m *Module) applyValues(c *roomConfig, v map[string][]string) error {
 	}{
 		{fSubject, &c.ChangeSubject}, {fInvites, &c.AllowInvites}, {fPublic, &c.Public},
 		{fPersistent, &c.Persistent}, {fModerated, &c.Moderated}, {fMembersOnly, &c.MembersOnly},
-		{fProtected, &c.Protected},
+		{fProtected, &c.Protected}, {fArchive, &c.Archive},
 	}
 	for _, f := range bools {
 		if s, ok := one(f.k); ok {
@@ -224,6 +234,7 @@ func (m *Module) configForm(rm *room) *stanza.Element {
 		Add(form.Field{Var: fHistory, Type: form.FieldTextSingle, Label: "Maximum number of history messages returned by the room",
 			Values: []string{strconv.Itoa(c.MaxHistory)}}).
 		Add(form.Field{Var: fLogging, Type: form.FieldBoolean, Label: "Enable public logging", Values: []string{"0"}}).
+		Add(form.Field{Var: fArchive, Type: form.FieldBoolean, Label: "Archive the messages of a persistent room (XEP-0313)", Values: b(c.Archive)}).
 		Add(form.Field{Var: fAdmins, Type: form.FieldJIDMulti, Label: "Full list of room admins", Values: jids(affAdminVal)}).
 		Add(form.Field{Var: fOwners, Type: form.FieldJIDMulti, Label: "Full list of room owners", Values: jids(affOwnerVal)})
 	return f.Element()
@@ -281,7 +292,7 @@ func (m *Module) parseSubmit(rm *room, x *stanza.Element) (*submitted, error) {
 
 // infoForm is the muc#roominfo extended information of a room (XEP-0045
 // §6.4).
-func (rm *room) infoForm() *stanza.Element {
+func (m *Module) infoForm(rm *room) *stanza.Element {
 	f := form.New(form.TypeResult, muc.NSRoomInfo)
 	subjMod := "0"
 	if rm.cfg.ChangeSubject {
@@ -296,11 +307,41 @@ func (rm *room) infoForm() *stanza.Element {
 	if rm.cfg.Lang != "" {
 		f.Add(form.Field{Var: "muc#roominfo_lang", Label: "Language", Values: []string{rm.cfg.Lang}})
 	}
+	if rm.cfg.WhoIs == whoisAnyone {
+		// The owners are the room's contacts; a semi-anonymous room does
+		// not give their addresses away.
+		var owners []string
+		for _, j := range rm.affList(affOwnerVal) {
+			owners = append(owners, j.String())
+		}
+		if len(owners) > 0 {
+			f.Add(form.Field{Var: "muc#roominfo_contactjid", Type: form.FieldJIDMulti, Label: "Contact Addresses", Values: owners})
+		}
+	}
 	return f.Element()
 }
 
+// occupantItems is the disco#items answer of a room (XEP-0045 §6.5): its
+// occupant JIDs, to its occupants and to whoever could enter and see them
+// (a public room that is neither members-only nor password-protected);
+// nothing to anyone else, nor for a node.
+func (m *Module) occupantItems(rm *room, from jid.JID, node string) disco.Items {
+	res := disco.Items{Node: node}
+	if node != "" || rm.locked {
+		return res
+	}
+	open := rm.cfg.Public && !rm.cfg.MembersOnly && !rm.cfg.Protected && m.affiliation(rm, from) != affOutcastVal
+	if rm.real[from] == nil && !open {
+		return res
+	}
+	for _, o := range rm.occupants() {
+		res.Items = append(res.Items, disco.Item{JID: o.jid})
+	}
+	return res
+}
+
 // features are the disco#info features describing a room (XEP-0045 §6.4).
-func (rm *room) features() []string {
+func (m *Module) features(rm *room) []string {
 	pick := func(b bool, yes, no string) string {
 		if b {
 			return yes
@@ -308,8 +349,8 @@ func (rm *room) features() []string {
 		return no
 	}
 	c := rm.cfg
-	return []string{
-		muc.NS, muc.NSSelfPing,
+	f := []string{
+		muc.NS, muc.NSSelfPing, nsOccupantID, nsRetract, nsModerate, nsModerate0,
 		pick(c.Public, "muc_public", "muc_hidden"),
 		pick(c.Persistent, "muc_persistent", "muc_temporary"),
 		pick(c.MembersOnly, "muc_membersonly", "muc_open"),
@@ -317,6 +358,13 @@ func (rm *room) features() []string {
 		pick(c.WhoIs == whoisAnyone, "muc_nonanonymous", "muc_semianonymous"),
 		pick(c.Protected, "muc_passwordprotected", "muc_unsecured"),
 	}
+	if m.archiving(rm) {
+		f = append(f, mam.NS, mam.NSExtended, stanzaid.NS)
+		if _, ok := m.archives.(storage.ArchiveRewriter); ok {
+			f = append(f, nsTombstone)
+		}
+	}
+	return f
 }
 
 func xmlName(local string) xml.Name { return xml.Name{Local: local} }

@@ -3,7 +3,9 @@
 // "conference" by default), served as a whole service domain.
 //
 // Supported: service and room discovery (conference/text identities, the
-// muc_* features and the muc#roominfo form); entering rooms with the
+// muc_* features, the muc#roominfo form with the owners as contacts in a
+// non-anonymous room, and the occupant list as disco#items for occupants
+// and for whoever could enter an open public room); entering rooms with the
 // status codes 110, 100, 201 and 210 and the errors XEP-0045 §7.2 names
 // (<conflict/>, <not-authorized/>, <registration-required/>,
 // <forbidden/>, <service-unavailable/>, <item-not-found/> for a room still
@@ -16,15 +18,56 @@
 // occupants; nickname and status changes; leaving; roles and affiliations
 // (kick, ban, voice, moderator, member, admin, owner and their lists via
 // muc#admin, owner and admin lists in the configuration form); moderated,
-// members-only, password-protected and size-limited rooms; destruction
+// members-only, password-protected and size-limited rooms; voice requests
+// (§7.13: a visitor's muc#request form reaches every moderator as the
+// approval form of §8.6, one request per occupant every 30 seconds; a
+// moderator's approval grants voice); destruction
 // with an alternate venue; mediated invitations and declines (XEP-0045
 // §7.8.2; direct invitations, XEP-0249, go from user to user and need no
 // service); and XEP-0410 self-pings.
 //
 // Persistent rooms (muc#roomconfig_persistentroom) keep their
 // configuration, subject and affiliations in storage.MUC and are loaded on
-// first use after a restart; occupants and history live in memory only.
-// A temporary room disappears when its last occupant leaves.
+// first use after a restart; occupants live in memory only. A temporary
+// room disappears when its last occupant leaves. A persistent room
+// without occupants leaves memory too (at the end of whatever request
+// found it empty) when nothing is lost by it: stored, and its history
+// empty or kept in its archive; the next stanza to it loads it again. So
+// an idle persistent room costs no memory and no goroutine.
+//
+// Occupant identifiers (XEP-0421): every presence and groupchat message
+// from the room carries the sender's <occupant-id/>, an HMAC-SHA-256 of
+// the room's JID and the occupant's real bare JID under a random secret
+// of the room's own (stored among a persistent room's configuration
+// values, never shown in the form): stable for one account across
+// nicknames, resources, visits and restarts, unlinkable across rooms.
+// Whatever occupant id a client put in its stanza is replaced.
+//
+// Every reflected groupchat message carries the room's <stanza-id/>
+// (XEP-0359, by the room's JID; one a client forged is removed). A
+// persistent room with muc#roomconfig_enablearchiving (on by default,
+// Options.NoArchive) appends its messages with a body to its archive in
+// storage.Archive, keyed by the room's bare JID, bounded by
+// Options.ArchiveQuota and, where the store implements
+// storage.ArchiveRewriter, purged past Options.ArchiveRetention; the
+// archive is deleted with the room (or when it
+// stops being persistent). It answers XEP-0313 queries (urn:xmpp:mam:2,
+// with RSM paging, through server/archive, the code the accounts' archive
+// uses) from whoever may enter an open room, only members of a
+// members-only room, only occupants of a password-protected one. A room
+// loaded from storage fills its history from the archive, so the
+// discussion history survives restarts.
+//
+// Retraction (XEP-0424) and moderation (XEP-0425): an occupant retracts
+// its own message (a groupchat message with <retract id='stanza-id'/>,
+// refused unless the message named carries the sender's occupant id), a
+// moderator anyone's (an IQ with <moderate/>, or version 0.2's
+// <apply-to/> with urn:xmpp:message-moderate:0 that older clients send;
+// the room announces the retraction with <moderated by='its occupant
+// JID'/>, in both forms). The retraction goes
+// to every occupant and to the archive; the retracted message becomes a
+// tombstone (<retracted/>, its contents gone) in the history and, where
+// the store implements storage.ArchiveRewriter, in the archive.
 //
 // An occupant is removed when its session ends (the presence module sends
 // unavailable presence to rooms, which received directed presence, and
@@ -54,7 +97,10 @@
 // Bounds: a room's history is bounded in messages (muc#maxhistoryfetch,
 // capped by Options.MaxHistory) and in bytes (Options.HistoryBytes); its
 // outbox in bytes (Options.QueueBytes), beyond which messages to the room
-// are refused with <resource-constraint/> until it drains.
+// are refused with <resource-constraint/> until it drains; its archive by
+// Options.ArchiveQuota; its subject by Options.MaxSubject
+// (<not-acceptable/>); each occupant's groupchat messages by a token
+// bucket (Options.MessageRate, <resource-constraint/>).
 //
 // Fan-out: a broadcast builds one prototype stanza (two for presence in a
 // semi-anonymous room: with and without the real JID) and gives each

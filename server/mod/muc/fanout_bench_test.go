@@ -94,3 +94,47 @@ func benchFanout(b *testing.B, n int) {
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/deliveries, "allocs/delivery")
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/deliveries, "B/delivery")
 }
+
+// BenchmarkRoomJoin measures 1,000 occupants entering one room, each
+// getting the presence of those already there and announced to them:
+// the time for the whole room to fill, and per join.
+func BenchmarkRoomJoin(b *testing.B) {
+	const n = 1000
+	ctx := context.Background()
+	for range b.N {
+		b.StopTimer()
+		db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "parley.db"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		table := session.NewTable(0)
+		r := router.New(router.Options{Domains: []string{"example.com"}, Stores: db.Stores(), Table: table})
+		if err := r.Register(muc.New(muc.Options{History: -1})); err != nil {
+			b.Fatal(err)
+		}
+		sessions := make([]*session.Session, n)
+		for i := range n {
+			full := jid.MustParse(fmt.Sprintf("user%d@example.com/bench", i))
+			sessions[i] = session.NewSession(full, &countConn{})
+			if _, err := table.Bind(sessions[i]); err != nil {
+				b.Fatal(err)
+			}
+			r.Emit(ctx, module.SessionBound, sessions[i])
+		}
+		b.StartTimer()
+		for i, s := range sessions {
+			occ := jid.MustParse(fmt.Sprintf("room@conference.example.com/u%d", i))
+			pres := xmuc.Join(occ, "", &xmuc.History{MaxStanzas: 0, MaxChars: -1, Seconds: -1})
+			r.RouteFrom(ctx, s, pres.Set("from", s.JID().String()))
+			if i == 0 {
+				q := stanza.New(xmuc.NSOwner, "query").Append((&form.Form{Type: form.TypeSubmit}).Element())
+				iq := stanza.NewIQ(stanza.TypeSet, "cfg", "room@conference.example.com", q)
+				r.RouteFrom(ctx, s, iq.Set("from", s.JID().String()))
+			}
+		}
+		b.StopTimer()
+		db.Close()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/room-filled")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/join")
+}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/parley-xmpp/parley/xmpp/muc"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stanzaid"
 )
 
 // histEntry is one message of the discussion history: the broadcast
@@ -62,6 +63,29 @@ func (h *history) dropOldest(n int) {
 	k := copy(h.entries, h.entries[n:])
 	clear(h.entries[k:])
 	h.entries = h.entries[:k]
+}
+
+// find returns the index of the message with the stanza-id id given by
+// by, or -1.
+func (h *history) find(by, id string) int {
+	for i := len(h.entries) - 1; i >= 0; i-- {
+		if stanzaid.Find(h.entries[i].msg, by) == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// replace puts msg in place of message i (a tombstone), keeping its time.
+func (h *history) replace(i int, msg *stanza.Element) {
+	n := len(msg.Bytes())
+	h.bytes += n - h.entries[i].chars
+	h.entries[i].msg, h.entries[i].chars = msg, n
+	k := 0
+	for bytes := h.bytes; bytes > h.maxBytes && k < len(h.entries); k++ {
+		bytes -= h.entries[k].chars
+	}
+	h.dropOldest(k)
 }
 
 // setLimit changes the bound in messages, dropping what no longer fits.

@@ -10,6 +10,7 @@ import (
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/disco"
 	"github.com/parley-xmpp/parley/xmpp/jid"
+	"github.com/parley-xmpp/parley/xmpp/mam"
 	"github.com/parley-xmpp/parley/xmpp/muc"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
@@ -38,7 +39,7 @@ func (m *Module) toService(ctx context.Context, svc jid.JID, p *module.Packet) m
 	case q.Name.Space == disco.NSInfo && q.Name.Local == "query" && q.Get("node") == "":
 		info := disco.Info{
 			Identities: []disco.Identity{{Category: "conference", Type: "text", Name: "Chatrooms"}},
-			Features:   []string{disco.NSInfo, disco.NSItems, muc.NS, muc.NSSelfPing, nsPing},
+			Features:   []string{disco.NSInfo, disco.NSItems, muc.NS, muc.NSSelfPing, nsPing, nsOccupantID},
 		}
 		m.route(ctx, stanza.Result(st, info.Element()))
 	case q.Name.Space == disco.NSItems && q.Name.Local == "query" && q.Get("node") == "":
@@ -122,6 +123,10 @@ func (m *Module) iq(ctx context.Context, p *module.Packet) {
 		m.replyErr(ctx, st, stanza.Errorf(stanza.ItemNotFound, "no such room"))
 		return
 	}
+	if q.Name.Space == mam.NS {
+		m.archiveIQ(ctx, rm, p, q) // releases rm
+		return
+	}
 	defer m.release(ctx, rm)
 	var res *stanza.Element
 	key := st.Type() + " " + q.Name.Space + " " + q.Name.Local
@@ -137,14 +142,12 @@ func (m *Module) iq(ctx context.Context, p *module.Packet) {
 		}
 		info := disco.Info{
 			Identities: []disco.Identity{{Category: "conference", Type: "text", Name: name}},
-			Features:   append([]string{disco.NSInfo, disco.NSItems, nsPing}, rm.features()...),
-			Forms:      []*stanza.Element{rm.infoForm()},
+			Features:   append([]string{disco.NSInfo, disco.NSItems, nsPing}, m.features(rm)...),
+			Forms:      []*stanza.Element{m.infoForm(rm)},
 		}
 		res = info.Element()
 	case "get " + disco.NSItems + " query":
-		// §6.5: the occupant list is private unless the room is public
-		// and non-anonymous... it is simply never listed here.
-		res = disco.Items{Node: q.Get("node")}.Element()
+		res = m.occupantItems(rm, p.From, q.Get("node")).Element()
 	case "get " + nsPing + " ping":
 	case "get " + muc.NSAdmin + " query":
 		res, err = m.adminGet(rm, p.From, q)
@@ -154,6 +157,16 @@ func (m *Module) iq(ctx context.Context, p *module.Packet) {
 		res, err = m.ownerGet(rm, p.From)
 	case "set " + muc.NSOwner + " query":
 		err = m.ownerSet(ctx, rm, p.From, q)
+	case "set " + nsModerate + " moderate", "set " + nsFasten + " apply-to":
+		id, reason, ok, perr := moderateRequest(q)
+		switch {
+		case perr != nil:
+			err = perr
+		case !ok:
+			err = stanza.Err(stanza.ServiceUnavailable)
+		default:
+			err = m.moderate(ctx, rm, p.From, id, reason)
+		}
 	default:
 		err = stanza.Err(stanza.ServiceUnavailable)
 	}
@@ -259,6 +272,7 @@ func (m *Module) unpersist(ctx context.Context, rm *room) {
 		return
 	}
 	rm.persisted = false
+	m.forgetArchive(ctx, rm)
 	if err := m.store.DeleteRoom(ctx, rm.jid); err != nil && !errors.Is(err, storage.ErrNotFound) {
 		m.log.ErrorContext(ctx, "muc: cannot delete the stored room", "room", rm.jid, "err", err)
 	}

@@ -2,6 +2,7 @@ package muc_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/xmpp/muc"
@@ -60,5 +61,59 @@ func TestAffiliationsPerRoomBounded(t *testing.T) {
 		Append(member("carol", "none").Element(muc.NSAdmin), member("dave", "member").Element(muc.NSAdmin)))
 	if res.Type() != stanza.TypeResult {
 		t.Fatalf("swapping carol for dave: %s", res)
+	}
+}
+
+// An occupant sends at most modules.muc.message_rate groupchat messages
+// a second, in bursts of message_burst: beyond it a message is refused
+// with wait/resource-constraint and reaches nobody, until time refills
+// the bucket; moderators are exempt.
+func TestMessageRateBounded(t *testing.T) {
+	clock := xmpptest.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	s := xmpptest.NewServerWithClock(t, clock, func(c *config.Config) {
+		c.Modules.SetSection("muc", map[string]any{"message_rate": 1, "message_burst": 2})
+	})
+	s.AddUser(t, "alice", "pw")
+	s.AddUser(t, "bob", "pw")
+	alice := s.Client(t, "alice", "pw", "desk")
+	bob := s.Client(t, "bob", "pw", "pc")
+	create(t, s, alice, "den", "al", nil)
+	xmpptest.Expect(t, alice, "subject", isSubject)
+	joinSubject(t, s, bob, "den", "bob")
+	room := roomJID(s, "den", "")
+	say(t, bob, room, "one")
+	say(t, bob, room, "two")
+	xmpptest.Send(t, bob, groupchat(room, "three"))
+	got := xmpptest.Expect(t, bob, "three refused", func(st *stanza.Element) bool {
+		return st.ChildText(stanza.NSClient, "body") == "three"
+	})
+	if e := stanza.ParseError(got); e == nil || e.Condition != stanza.ResourceConstraint || e.Type != stanza.ErrWait {
+		t.Fatalf("a third message at once: %s, want wait/resource-constraint", got)
+	}
+	for range 5 {
+		say(t, alice, room, "the moderator may")
+	}
+	clock.Step(time.Second)
+	say(t, bob, room, "four")
+}
+
+// A subject longer than modules.muc.max_subject bytes is refused with
+// modify/not-acceptable and the subject stays.
+func TestSubjectLengthBounded(t *testing.T) {
+	s := xmpptest.NewServer(t, func(c *config.Config) { c.Modules.SetSection("muc", map[string]any{"max_subject": 10}) })
+	s.AddUser(t, "alice", "pw")
+	alice := s.Client(t, "alice", "pw", "desk")
+	create(t, s, alice, "den", "al", nil)
+	xmpptest.Expect(t, alice, "subject", isSubject)
+	setSubject := func(text string) *stanza.Element {
+		xmpptest.Send(t, alice, stanza.New(stanza.NSClient, "message", "to", roomJID(s, "den", ""), "type", "groupchat").
+			Append(stanza.New(stanza.NSClient, "subject").AppendText(text)))
+		return xmpptest.Expect(t, alice, "subject or error", func(st *stanza.Element) bool { return st.Child(stanza.NSClient, "subject") != nil })
+	}
+	if got := setSubject("short"); got.Type() == stanza.TypeError {
+		t.Fatalf("a short subject refused: %s", got)
+	}
+	if got := setSubject("far too long a subject"); errCond(got) != stanza.NotAcceptable || stanza.ParseError(got).Type != stanza.ErrModify {
+		t.Fatalf("a long subject: %s, want modify/not-acceptable", got)
 	}
 }

@@ -2,11 +2,15 @@ package muc
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/xmpp/form"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/muc"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stanzaid"
 )
 
 // message handles a message to a room or to an occupant.
@@ -46,6 +50,10 @@ func (m *Module) message(ctx context.Context, p *module.Packet) {
 		m.invitation(ctx, rm, p, x)
 		return
 	}
+	if x := form.Find(st, muc.NSRequest); x != nil && st.MessageType() != stanza.TypeGroupchat {
+		m.voiceRequest(ctx, rm, p, x)
+		return
+	}
 	if st.MessageType() != stanza.TypeGroupchat {
 		m.replyErrIn(rm, st, stanza.Errorf(stanza.BadRequest, "messages to a room are of type groupchat"))
 		return
@@ -59,9 +67,18 @@ func (m *Module) message(ctx context.Context, p *module.Packet) {
 		m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrAuth, Condition: stanza.Forbidden, Text: "you have no voice in this room"})
 		return
 	}
+	if m.opts.MessageRate > 0 && o.role < muc.RoleModerator && !o.rate.allow(m.host.Now(), m.opts.MessageRate, m.opts.MessageBurst) {
+		m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrWait, Condition: stanza.ResourceConstraint, Text: "you are sending messages too fast"})
+		return
+	}
 	subj := st.Child("", "subject")
 	if subj != nil && !stanza.IsContentNS(subj.Name.Space) {
 		subj = nil
+	}
+	if subj != nil && len(subj.Text()) > m.opts.MaxSubject {
+		m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrModify, Condition: stanza.NotAcceptable,
+			Text: fmt.Sprintf("the subject is longer than %d bytes", m.opts.MaxSubject)})
+		return
 	}
 	if subj != nil && st.Child(stanza.NSClient, "body") == nil {
 		if o.role != muc.RoleModerator && !rm.cfg.ChangeSubject {
@@ -71,14 +88,36 @@ func (m *Module) message(ctx context.Context, p *module.Packet) {
 		rm.subject, rm.subjectBy = subj.Text(), o.nick
 		m.persist(ctx, rm)
 	}
-	m.broadcastMessage(rm, o, st)
+	r := retracting(st)
+	if r != nil {
+		if err := m.authorRetract(ctx, rm, o, r); err != nil {
+			m.replyErrIn(rm, st, err)
+			return
+		}
+	}
+	m.broadcastMessage(ctx, rm, o, st)
+	if r != nil {
+		tomb := stanza.New(nsRetract, "retracted", "stamp", m.host.Now().UTC().Format(time.RFC3339))
+		if st.ID() != "" {
+			tomb.Set("id", st.ID())
+		}
+		m.tombstone(ctx, rm, r.Get("id"), tomb)
+	}
 }
 
 // broadcastMessage reflects a groupchat message to every occupant from
-// the sender's occupant JID, keeping its id (XEP-0045 §7.4), and records
-// it in the history.
-func (m *Module) broadcastMessage(rm *room, o *occupant, st *stanza.Element) {
-	proto := &stanza.Element{Name: st.Name, Children: st.Children}
+// the sender's occupant JID, keeping its id (XEP-0045 §7.4), with the
+// sender's occupant id (XEP-0421) and the room's stanza-id (XEP-0359; any
+// occupant id or stanza-id claiming the room that the sender put there
+// goes), archives it and records it in the history.
+func (m *Module) broadcastMessage(ctx context.Context, rm *room, o *occupant, st *stanza.Element) {
+	proto := &stanza.Element{Name: st.Name, Children: make([]stanza.Node, 0, len(st.Children)+2)}
+	for _, n := range st.Children {
+		if n.Elem != nil && (n.Elem.Name.Space == nsOccupantID || n.Elem.Name.Space == stanzaid.NS && rm.claims(n.Elem.Get("by"))) {
+			continue
+		}
+		proto.Children = append(proto.Children, n)
+	}
 	for _, a := range st.Attr {
 		if a.Name.Space == "" && (a.Name.Local == "to" || a.Name.Local == "from") {
 			continue
@@ -86,16 +125,32 @@ func (m *Module) broadcastMessage(rm *room, o *occupant, st *stanza.Element) {
 		proto.Attr = append(proto.Attr, a)
 	}
 	proto.Set("from", o.jid.String())
+	id := stanzaid.New()
+	proto.Append(occupantIDElement(o.oid), stanzaid.StanzaID{ID: id, By: rm.jid.String()}.Element())
+	m.reflect(ctx, rm, proto, id, o.jid)
+}
+
+// reflect sends a groupchat message of the room (without 'to') to every
+// occupant, archives it under its stanza-id id (with: the occupant JID it
+// is from) and records it in the history.
+func (m *Module) reflect(ctx context.Context, rm *room, proto *stanza.Element, id string, with jid.JID) {
 	size := approxSize(proto)
 	for _, other := range rm.occupants() {
 		for _, s := range other.sessions {
 			rm.postTo(proto, size, s.real.String())
 		}
 	}
-	if st.Child(stanza.NSClient, "body") != nil || st.Child("", "subject") != nil {
+	if proto.Child(stanza.NSClient, "body") != nil || proto.Child("", "subject") != nil || retracting(proto) != nil {
 		now := m.host.Now()
+		m.archiveMessage(ctx, rm, proto, id, with)
 		rm.hist.add(delayed(proto, rm.jid.String(), now), now)
 	}
+}
+
+// claims reports whether a stanza-id 'by' names the room.
+func (rm *room) claims(by string) bool {
+	j, err := jid.Parse(by)
+	return err == nil && j == rm.jid
 }
 
 // private forwards a message between occupants (XEP-0045 §7.5), to every
@@ -129,7 +184,13 @@ func (m *Module) private(rm *room, p *module.Packet) {
 		m.replyErrIn(rm, st, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.NotAllowed, Text: "private messages are not allowed here"})
 		return
 	}
-	c := &stanza.Element{Name: st.Name, Children: st.Children}
+	c := &stanza.Element{Name: st.Name, Children: make([]stanza.Node, 0, len(st.Children)+2)}
+	for _, n := range st.Children {
+		if n.Elem != nil && n.Elem.Name.Space == nsOccupantID {
+			continue
+		}
+		c.Children = append(c.Children, n)
+	}
 	for _, a := range st.Attr {
 		if a.Name.Space == "" && (a.Name.Local == "to" || a.Name.Local == "from") {
 			continue
@@ -138,8 +199,9 @@ func (m *Module) private(rm *room, p *module.Packet) {
 	}
 	c.Set("from", from.jid.String())
 	if c.Child(muc.NSUser, "x") == nil {
-		c.Children = append(append([]stanza.Node(nil), c.Children...), stanza.Node{Elem: stanza.New(muc.NSUser, "x")})
+		c.Append(stanza.New(muc.NSUser, "x"))
 	}
+	c.Append(occupantIDElement(from.oid))
 	size := approxSize(c)
 	for _, s := range to.sessions {
 		rm.postTo(c, size, s.real.String())
@@ -210,4 +272,27 @@ func (m *Module) invitation(ctx context.Context, rm *room, p *module.Packet, x *
 		msg := stanza.New(stanza.NSClient, "message", "from", rm.jid.String(), "to", to.String()).Append(ux)
 		rm.post(msg, approxSize(msg))
 	}
+}
+
+// bucket is a token bucket bounding an occupant's messages
+// (Options.MessageRate): it holds up to burst tokens, refilled at rate per
+// second, and each message takes one.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// allow takes a token if there is one.
+func (b *bucket) allow(now time.Time, rate, burst int) bool {
+	if b.last.IsZero() {
+		b.tokens = float64(burst)
+	} else if d := now.Sub(b.last); d > 0 {
+		b.tokens = min(float64(burst), b.tokens+d.Seconds()*float64(rate))
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }

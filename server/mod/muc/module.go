@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
+	"github.com/parley-xmpp/parley/server/archive"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
@@ -32,6 +34,16 @@ const DefaultMaxUserRooms = 100
 
 // DefaultMaxAffiliations is the default bound on a room's affiliations.
 const DefaultMaxAffiliations = 10000
+
+// DefaultArchiveMessages and DefaultArchiveBytes bound each room's
+// archive (rolling: the oldest messages go first).
+const (
+	DefaultArchiveMessages = 10000
+	DefaultArchiveBytes    = 32 << 20
+)
+
+// DefaultMaxSubject is the default bound on a room subject, in bytes.
+const DefaultMaxSubject = 1024
 
 // Room creation policies (Options.Create).
 const (
@@ -75,6 +87,27 @@ type Options struct {
 	// Admins are the server admins (bare JIDs): they may create rooms
 	// when Create is CreateAdmins and own every room.
 	Admins []jid.JID
+	// NoArchive makes new persistent rooms start without an archive
+	// (muc#roomconfig_enablearchiving off); owners may still turn it on.
+	NoArchive bool
+	// ArchiveQuota bounds each room's archive (XEP-0313 on the room JID)
+	// in messages and bytes of stored stanzas; past it the oldest
+	// messages go. Zero fields mean DefaultArchiveMessages and
+	// DefaultArchiveBytes.
+	ArchiveQuota storage.Quota
+	// ArchiveRetention deletes the messages of room archives older than
+	// this (checked at start and hourly); 0 keeps them (within the
+	// quota). It needs a store implementing storage.ArchiveRewriter.
+	ArchiveRetention time.Duration
+	// MaxSubject bounds a room subject in bytes; a longer one is refused
+	// with <not-acceptable/>. 0 means DefaultMaxSubject.
+	MaxSubject int
+	// MessageRate bounds the groupchat messages one occupant sends, per
+	// second on average, with bursts of MessageBurst (0: twice the rate,
+	// at least 1); beyond it a message is refused with
+	// <resource-constraint/>. 0 means no limit; moderators are exempt.
+	MessageRate  int
+	MessageBurst int
 }
 
 // Module is the multi-user chat service.
@@ -83,6 +116,10 @@ type Module struct {
 	host  module.Host
 	log   *slog.Logger
 	store storage.MUC
+	// archives holds the room archives (nil: the backend has none, and
+	// no room archives); writer appends to them under the quota.
+	archives storage.Archive
+	writer   *archive.Writer
 
 	mu       sync.Mutex
 	rooms    map[jid.JID]*room
@@ -143,12 +180,28 @@ func (opts Options) normalized() Options {
 	case opts.MaxAffiliations < 0:
 		opts.MaxAffiliations = 0
 	}
+	if opts.ArchiveQuota.Count <= 0 {
+		opts.ArchiveQuota.Count = DefaultArchiveMessages
+	}
+	if opts.ArchiveQuota.Bytes <= 0 {
+		opts.ArchiveQuota.Bytes = DefaultArchiveBytes
+	}
+	if opts.MaxSubject <= 0 {
+		opts.MaxSubject = DefaultMaxSubject
+	}
+	if opts.MessageRate < 0 {
+		opts.MessageRate = 0
+	}
+	if opts.MessageRate > 0 && opts.MessageBurst <= 0 {
+		opts.MessageBurst = max(1, 2*opts.MessageRate)
+	}
 	return opts
 }
 
 var (
 	_ module.Module       = (*Module)(nil)
 	_ module.Configurable = (*Module)(nil)
+	_ module.Starter      = (*Module)(nil)
 )
 
 // Name implements module.Module.
@@ -159,6 +212,10 @@ func (m *Module) Register(r module.Registrar) error {
 	m.host = r.Host()
 	m.log = m.host.Logger()
 	m.store = m.host.Stores().MUC
+	if a := m.host.Stores().Archive; a != nil {
+		m.archives = a
+		m.writer = archive.NewWriter("muc", a, m.log, m.opts.ArchiveQuota)
+	}
 	if m.opts.Prefix == "-" {
 		return nil
 	}
@@ -288,6 +345,7 @@ func (m *Module) lookup(ctx context.Context, rj jid.JID) (*room, error) {
 				return nil, fmt.Errorf("muc: loading %s: %w", rj, err)
 			}
 			rm = m.roomFromStore(stored, affs)
+			m.loadHistory(ctx, rm)
 			m.mu.Lock()
 			if other := m.rooms[rj]; other != nil {
 				rm = other
@@ -298,6 +356,10 @@ func (m *Module) lookup(ctx context.Context, rj jid.JID) (*room, error) {
 		}
 		rm.mu.Lock()
 		if !rm.closed {
+			if rm.keyUnsaved {
+				rm.keyUnsaved = false
+				m.persist(ctx, rm)
+			}
 			return rm, nil
 		}
 		rm.mu.Unlock()

@@ -44,8 +44,14 @@ func (rm *room) postTo(proto *stanza.Element, protoSize int, to string) {
 // and not routed yet. The caller holds rm.mu.
 func (rm *room) backlog() int { return rm.out.bytes }
 
-// release unlocks a room and routes what it queued meanwhile.
+// release unlocks a room and routes what it queued meanwhile. A
+// persistent room left without occupants leaves memory first when
+// nothing is lost by it (see evictable): the next stanza to it loads it
+// again.
 func (m *Module) release(ctx context.Context, rm *room) {
+	if m.evictable(rm) {
+		m.close(rm)
+	}
 	if len(rm.out.q) == 0 || rm.out.flushing {
 		rm.mu.Unlock()
 		return
@@ -92,4 +98,13 @@ func approxSize(el *stanza.Element) int {
 		}
 	}
 	return n
+}
+
+// evictable reports whether a room may leave memory: a persistent room,
+// stored, without occupants, whose history is empty or comes back from
+// its archive when it is loaded again. So an idle persistent room costs
+// no memory, however many there are. The caller holds rm.mu.
+func (m *Module) evictable(rm *room) bool {
+	return !rm.closed && len(rm.occ) == 0 && !rm.locked && rm.cfg.Persistent && rm.persisted && !rm.keyUnsaved &&
+		(m.archiving(rm) || len(rm.hist.entries) == 0)
 }

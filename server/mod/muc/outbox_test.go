@@ -40,10 +40,11 @@ func (r *recorder) take() []*stanza.Element {
 	return out
 }
 
-// A room whose outbox holds more than QueueBytes refuses new messages
-// with <resource-constraint/> (type wait) instead of queueing them, and
-// takes them again once the backlog is routed.
-func TestBacklogBoundRefusesMessages(t *testing.T) {
+// newRouter returns a router serving example.com over SQLite with the
+// module built from opts, and a session of full bound to it whose
+// deliveries a recorder keeps.
+func newRouter(t *testing.T, opts Options, full jid.JID) (*router.Router, *Module, *session.Session, *recorder) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "parley.db"), nil)
 	if err != nil {
@@ -52,17 +53,26 @@ func TestBacklogBoundRefusesMessages(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	table := session.NewTable(0)
 	r := router.New(router.Options{Domains: []string{"example.com"}, Stores: db.Stores(), Table: table})
-	m := New(Options{QueueBytes: 1000})
+	m := New(opts)
 	if err := r.Register(m); err != nil {
 		t.Fatal(err)
 	}
-	full := jid.MustParse("alice@example.com/desk")
 	conn := &recorder{}
 	sess := session.NewSession(full, conn)
 	if _, err := table.Bind(sess); err != nil {
 		t.Fatal(err)
 	}
 	r.Emit(ctx, module.SessionBound, sess)
+	return r, m, sess, conn
+}
+
+// A room whose outbox holds more than QueueBytes refuses new messages
+// with <resource-constraint/> (type wait) instead of queueing them, and
+// takes them again once the backlog is routed.
+func TestBacklogBoundRefusesMessages(t *testing.T) {
+	ctx := context.Background()
+	full := jid.MustParse("alice@example.com/desk")
+	r, m, sess, conn := newRouter(t, Options{QueueBytes: 1000}, full)
 	rj := jid.MustParse("room@conference.example.com")
 	r.RouteFrom(ctx, sess, xmuc.Join(jid.MustParse("room@conference.example.com/al"), "", nil).Set("from", full.String()))
 	cfg := stanza.NewIQ(stanza.TypeSet, "cfg", rj.String(), stanza.New(xmuc.NSOwner, "query").Append((&form.Form{Type: form.TypeSubmit}).Element()))

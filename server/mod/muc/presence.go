@@ -163,11 +163,12 @@ func (m *Module) mayEnter(rm *room, from jid.JID, key string, x *stanza.Element,
 }
 
 // userPresence keeps what other occupants are shown of a presence: its
-// children without the MUC join payload.
+// children without the MUC join payload, and without any occupant id
+// (the room adds its own, XEP-0421 §4).
 func userPresence(st *stanza.Element) *stanza.Element {
 	c := stanza.New(stanza.NSClient, "presence")
 	for _, n := range st.Children {
-		if n.Elem != nil && (n.Elem.Name.Space == muc.NS || n.Elem.Name.Space == muc.NSUser) {
+		if n.Elem != nil && (n.Elem.Name.Space == muc.NS || n.Elem.Name.Space == muc.NSUser || n.Elem.Name.Space == nsOccupantID) {
 			continue
 		}
 		if n.Elem == nil && strings.TrimSpace(n.Text) == "" {
@@ -193,7 +194,7 @@ func (m *Module) enter(rm *room, p *module.Packet, nick, key string, hist muc.Hi
 		if err != nil {
 			occJID = p.To
 		}
-		o = &occupant{nick: nick, key: key, jid: occJID, role: rm.defaultRole(aff), sessions: []*occSession{s}}
+		o = &occupant{nick: nick, key: key, jid: occJID, role: rm.defaultRole(aff), oid: rm.occupantID(p.From), sessions: []*occSession{s}}
 	}
 	for _, other := range rm.occupants() {
 		if other == o {
@@ -312,7 +313,7 @@ func (m *Module) changeNick(rm *room, o *occupant, s *occSession, p *module.Pack
 	}
 	s.pres = userPresence(p.Stanza)
 	if other == nil {
-		other = &occupant{nick: nick, key: key, jid: newJID, role: o.role, sessions: []*occSession{s}}
+		other = &occupant{nick: nick, key: key, jid: newJID, role: o.role, oid: o.oid, sessions: []*occSession{s}}
 		rm.add(other)
 	} else {
 		other.sessions = append(other.sessions, s)
@@ -468,7 +469,7 @@ func (m *Module) sessionPresence(rm *room, o *occupant, s *occSession, withJID b
 	if po.destroy != nil {
 		x.Append(po.destroy)
 	}
-	pr.Append(x)
+	pr.Append(occupantIDElement(o.oid), x)
 	return pr
 }
 

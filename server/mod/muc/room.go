@@ -36,6 +36,11 @@ type occupant struct {
 	key  string  // the RFC 8266 comparison form, rm.occ's key
 	jid  jid.JID // room@service/nick
 	role muc.Role
+	oid  string // XEP-0421 occupant id, of the account
+	rate bucket // groupchat messages sent (Options.MessageRate)
+	// voiceAsked is when the occupant last asked for voice.
+	voiceAsked time.Time
+
 	// sessions are the user's resources in the room, in joining order;
 	// the last one's presence is what other occupants are shown.
 	sessions []*occSession
@@ -74,15 +79,19 @@ type room struct {
 	closed    bool // destroyed or emptied: lookups must retry
 	locked    bool // created, waiting for its owner's configuration
 	persisted bool // has a row in storage
-	created   time.Time
-	cfg       roomConfig
-	affs      map[jid.JID]affEntry // bare JIDs, or domains
-	occ       map[string]*occupant // by nickname comparison key
-	real      map[jid.JID]*occupant
-	order     []*occupant // in joining order, for stable broadcasts
-	hist      history
-	subject   string
-	subjectBy string
+	// keyUnsaved: the stored row lacks occKey.
+	keyUnsaved bool
+	created    time.Time
+	cfg        roomConfig
+	affs       map[jid.JID]affEntry // bare JIDs, or domains
+	occ        map[string]*occupant // by nickname comparison key
+	real       map[jid.JID]*occupant
+	order      []*occupant // in joining order, for stable broadcasts
+	hist       history
+	subject    string
+	subjectBy  string
+	// occKey is the secret of the room's occupant ids (XEP-0421).
+	occKey []byte
 	// out holds what the room decided to send, routed once mu is
 	// released (never under it: a delivery may come back to the room).
 	out outbox
@@ -97,6 +106,7 @@ func (m *Module) newRoom(rj jid.JID) *room {
 		cfg:     cfg,
 		hist:    history{limit: cfg.MaxHistory, maxBytes: m.opts.HistoryBytes},
 		affs:    make(map[jid.JID]affEntry),
+		occKey:  newOccupantKey(),
 		occ:     make(map[string]*occupant),
 		real:    make(map[jid.JID]*occupant),
 	}
@@ -110,6 +120,13 @@ func (m *Module) roomFromStore(s storage.MUCRoom, affs []storage.MUCAffiliation)
 	rm.cfg = m.configFromValues(s.Config)
 	rm.cfg.Persistent = true
 	rm.subject, rm.subjectBy = s.Subject, s.SubjectBy
+	if k, ok := decodeKey(s.Config[cfgOccupantKey]); ok {
+		rm.occKey = k
+	} else {
+		// A room stored before it had a secret keeps the fresh one from
+		// now on (stored at its next change, see Module.lookup).
+		rm.keyUnsaved = true
+	}
 	for _, a := range affs {
 		aff, err := muc.ParseAffiliation(a.Affiliation)
 		if err != nil || aff == affNoneVal {
@@ -124,7 +141,9 @@ func (m *Module) roomFromStore(s storage.MUCRoom, affs []storage.MUCAffiliation)
 
 // stored returns the room as storage keeps it.
 func (rm *room) stored() storage.MUCRoom {
-	return storage.MUCRoom{JID: rm.jid, Config: rm.cfg.values(), Subject: rm.subject, SubjectBy: rm.subjectBy, Created: rm.created}
+	v := rm.cfg.values()
+	v[cfgOccupantKey] = encodeKey(rm.occKey)
+	return storage.MUCRoom{JID: rm.jid, Config: v, Subject: rm.subject, SubjectBy: rm.subjectBy, Created: rm.created}
 }
 
 // affiliation returns a user's affiliation: that of its bare JID, else

@@ -2,8 +2,10 @@ package muc
 
 import (
 	"strings"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/storage"
 )
 
 // settings are the module's section of the configuration, modules.muc;
@@ -18,6 +20,13 @@ type settings struct {
 	MaxUserRooms    int    // key max_user_rooms
 	MaxAffiliations int    // key max_affiliations
 	RoomCreation    string // key room_creation
+	ArchiveOff      bool   // key archive, inverted: false turns the default off
+	ArchiveMessages int    // key archive_messages
+	ArchiveBytes    int    // key archive_bytes
+	ArchiveDays     int    // key archive_retention_days
+	MaxSubject      int    // key max_subject
+	MessageRate     int    // key message_rate
+	MessageBurst    int    // key message_burst
 }
 
 // decodeSettings decodes and checks the section s.
@@ -33,6 +42,17 @@ func decodeSettings(s config.Section) (settings, error) {
 		"max_user_rooms":   func(v config.Value) { v.Int(&c.MaxUserRooms) },
 		"max_affiliations": func(v config.Value) { v.Int(&c.MaxAffiliations) },
 		"room_creation":    func(v config.Value) { v.String(&c.RoomCreation) },
+		"archive": func(v config.Value) {
+			on := true
+			v.Bool(&on)
+			c.ArchiveOff = !on
+		},
+		"archive_messages":       func(v config.Value) { v.Int(&c.ArchiveMessages) },
+		"archive_bytes":          func(v config.Value) { v.Size(&c.ArchiveBytes) },
+		"archive_retention_days": func(v config.Value) { v.Int(&c.ArchiveDays) },
+		"max_subject":            func(v config.Value) { v.Int(&c.MaxSubject) },
+		"message_rate":           func(v config.Value) { v.Int(&c.MessageRate) },
+		"message_burst":          func(v config.Value) { v.Int(&c.MessageBurst) },
 	}, func(report config.Report) {
 		if p := c.DomainPrefix; p != "" {
 			if _, err := config.NormalizeDomain(p + ".example.org"); err != nil || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") {
@@ -44,7 +64,9 @@ func decodeSettings(s config.Section) (settings, error) {
 			v   int
 		}{{"history", c.History}, {"max_history", c.MaxHistory}, {"max_users", c.MaxUsers},
 			{"history_bytes", c.HistoryBytes}, {"queue_bytes", c.QueueBytes},
-			{"max_user_rooms", c.MaxUserRooms}, {"max_affiliations", c.MaxAffiliations}} {
+			{"max_user_rooms", c.MaxUserRooms}, {"max_affiliations", c.MaxAffiliations},
+			{"archive_messages", c.ArchiveMessages}, {"archive_bytes", c.ArchiveBytes}, {"archive_retention_days", c.ArchiveDays}, {"max_subject", c.MaxSubject},
+			{"message_rate", c.MessageRate}, {"message_burst", c.MessageBurst}} {
 			if f.v < 0 {
 				report(f.key, "must not be negative")
 			}
@@ -71,6 +93,9 @@ func (m *Module) Configure(s config.Section) error {
 	o.Prefix, o.History, o.MaxHistory, o.MaxUsers = c.DomainPrefix, c.History, c.MaxHistory, c.MaxUsers
 	o.HistoryBytes, o.QueueBytes, o.MaxUserRooms, o.MaxAffiliations = c.HistoryBytes, c.QueueBytes, c.MaxUserRooms, c.MaxAffiliations
 	o.Create = c.RoomCreation
+	o.NoArchive, o.ArchiveQuota = c.ArchiveOff, storage.Quota{Count: c.ArchiveMessages, Bytes: int64(c.ArchiveBytes)}
+	o.ArchiveRetention = time.Duration(c.ArchiveDays) * 24 * time.Hour
+	o.MaxSubject, o.MessageRate, o.MessageBurst = c.MaxSubject, c.MessageRate, c.MessageBurst
 	m.opts = o.normalized()
 	return nil
 }

@@ -73,3 +73,39 @@ func TestConfigureReplacesSettings(t *testing.T) {
 		t.Errorf("options = %+v, want %+v", got, want)
 	}
 }
+
+// The archive and limit keys of modules.muc: archive false turns the
+// archiving default off, the bounds reach the options, negative bounds
+// are refused.
+func TestMUCArchiveAndLimitKeys(t *testing.T) {
+	c, err := parseSettings("modules:\n  muc:\n    archive: false\n    archive_messages: 500\n    archive_bytes: 1MiB\n    archive_retention_days: 7\n    max_subject: 200\n    message_rate: 3\n    message_burst: 9\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := settings{ArchiveOff: true, ArchiveMessages: 500, ArchiveBytes: 1 << 20, ArchiveDays: 7, MaxSubject: 200, MessageRate: 3, MessageBurst: 9}
+	if c != want {
+		t.Fatalf("modules.muc = %+v, want %+v", c, want)
+	}
+	if c, _ := parseSettings("modules:\n  muc:\n    archive: true\n"); c.ArchiveOff {
+		t.Fatal("archive: true turned archiving off")
+	}
+	for _, key := range []string{"archive_messages", "archive_bytes", "archive_retention_days", "max_subject", "message_rate", "message_burst"} {
+		src := "modules:\n  muc:\n    " + key + ": -1\n"
+		if _, err := parseSettings(src); err == nil || !strings.Contains(err.Error(), "modules.muc."+key) {
+			t.Errorf("Parse(%q) = %v, want an error about %s", src, err, key)
+		}
+	}
+	cfg, err := config.Parse("p.yaml", []byte("modules:\n  muc:\n    archive: false\n    message_rate: 2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := cfg.Modules.Section("muc")
+	m := New(Options{})
+	if err := m.Configure(s); err != nil {
+		t.Fatal(err)
+	}
+	if o := m.opts; !o.NoArchive || o.MessageRate != 2 || o.MessageBurst != 4 || o.MaxSubject != DefaultMaxSubject ||
+		o.ArchiveQuota.Count != DefaultArchiveMessages || o.ArchiveQuota.Bytes != DefaultArchiveBytes {
+		t.Fatalf("options = %+v", o)
+	}
+}

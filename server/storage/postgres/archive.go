@@ -4,7 +4,10 @@ import (
 	"github.com/parley-xmpp/parley/server/storage"
 )
 
-var _ storage.Archive = (*DB)(nil)
+var (
+	_ storage.Archive         = (*DB)(nil)
+	_ storage.ArchiveRewriter = (*DB)(nil)
+)
 
 // archiveSchema is the migration adding message archives (XEP-0313) and
 // their preferences (XEP-0441). seq gives the archive order; with_bare

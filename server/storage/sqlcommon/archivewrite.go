@@ -62,6 +62,30 @@ func (a Archive) DeleteArchive(ctx context.Context, user jid.JID) error {
 	return nil
 }
 
+// ReplaceArchived replaces the stanza of message id in user's archive
+// (a tombstone after a retraction); storage.ErrNotFound if it has none.
+func (a Archive) ReplaceArchived(ctx context.Context, user jid.JID, id string, stanza []byte) error {
+	u := UserKey(user)
+	n, err := a.W.Exec(ctx, a.D.SQL(`UPDATE archive SET stanza = ? WHERE {user} = ? AND id = ?`), NonNil(stanza), u, id)
+	if err != nil {
+		return fmt.Errorf("%s: replace archived message %s of %s: %w", a.D.Name, id, u, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: replace archived message %s of %s: %w", a.D.Name, id, u, storage.ErrNotFound)
+	}
+	return nil
+}
+
+// PurgeArchive removes the messages of user's archive older than before.
+func (a Archive) PurgeArchive(ctx context.Context, user jid.JID, before time.Time) (int64, error) {
+	u := UserKey(user)
+	n, err := a.W.Exec(ctx, a.D.SQL(`DELETE FROM archive WHERE {user} = ? AND at < ?`), u, Nanos(before))
+	if err != nil {
+		return 0, fmt.Errorf("%s: purge archive of %s: %w", a.D.Name, u, err)
+	}
+	return n, nil
+}
+
 // PurgeArchives removes every archived message older than before.
 func (a Archive) PurgeArchives(ctx context.Context, before time.Time) (int64, error) {
 	n, err := a.W.Exec(ctx, a.D.SQL(`DELETE FROM archive WHERE at < ?`), Nanos(before))

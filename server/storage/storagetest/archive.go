@@ -266,4 +266,43 @@ var archiveTests = []subtest{
 			t.Fatal("DeleteAccount(alice) removed bob's archive")
 		}
 	}},
+	{"ReplaceArchived", func(t *testing.T, s storage.Stores) {
+		ctx := t.Context()
+		create(t, s, alice)
+		ids := fillArchive(t, s, 3)
+		rw, ok := s.Archive.(storage.ArchiveRewriter)
+		if !ok {
+			t.Fatal("the archive store cannot replace messages")
+		}
+		noErr(t, "ReplaceArchived", rw.ReplaceArchived(ctx, alice, ids[1], []byte("<tombstone/>")))
+		p := query(t, s, storage.ArchiveQuery{Index: -1, Max: -1})
+		wantIDs(t, "after ReplaceArchived", p, ids)
+		if got := string(p.Messages[1].Stanza); got != "<tombstone/>" {
+			t.Fatalf("replaced stanza = %q", got)
+		}
+		if string(p.Messages[0].Stanza) == "<tombstone/>" || string(p.Messages[2].Stanza) == "<tombstone/>" {
+			t.Fatal("ReplaceArchived replaced other messages")
+		}
+		wantErr(t, "ReplaceArchived(unknown)", rw.ReplaceArchived(ctx, alice, "nope", []byte("<m/>")), storage.ErrNotFound)
+		wantErr(t, "ReplaceArchived(bob)", rw.ReplaceArchived(ctx, bob, ids[0], []byte("<m/>")), storage.ErrNotFound)
+	}},
+	{"PurgeArchive", func(t *testing.T, s storage.Stores) {
+		ctx := t.Context()
+		create(t, s, alice)
+		create(t, s, bob)
+		ids := fillArchive(t, s, 5) // one a minute from archiveBase
+		noErr(t, "AppendArchive(bob)", s.Archive.AppendArchive(ctx, bob, storage.ArchivedMessage{ID: "b1", With: alice, At: archiveBase, Stanza: []byte("<m/>")}))
+		rw := s.Archive.(storage.ArchiveRewriter)
+		n, err := rw.PurgeArchive(ctx, alice, archiveBase.Add(2*time.Minute))
+		noErr(t, "PurgeArchive", err)
+		if n != 2 {
+			t.Fatalf("PurgeArchive removed %d messages, want 2", n)
+		}
+		wantIDs(t, "after PurgeArchive", query(t, s, storage.ArchiveQuery{Index: -1, Max: -1}), ids[2:])
+		p, err := s.Archive.QueryArchive(ctx, bob, storage.ArchiveQuery{Index: -1, Max: -1})
+		noErr(t, "QueryArchive(bob)", err)
+		if p.Count != 1 {
+			t.Fatal("PurgeArchive(alice) purged bob's archive")
+		}
+	}},
 }

@@ -1,4 +1,4 @@
-package mam
+package archive
 
 import (
 	"context"
@@ -115,34 +115,35 @@ func lowWater(q storage.Quota) storage.Quota {
 	return l
 }
 
-// enforceQuota counts a message of size bytes just archived for user and
-// trims the archive when it went over the quota: the oldest messages are
-// deleted (rolling retention). The message itself is never refused.
-func (m *Module) enforceQuota(ctx context.Context, user jid.JID, size int) {
-	q := m.opts.Quota
+// enforceQuota counts a message of size bytes just archived in owner's
+// archive and trims the archive when it went over the quota: the oldest
+// messages are deleted (rolling retention). The message itself is never
+// refused.
+func (w *Writer) enforceQuota(ctx context.Context, owner jid.JID, size int) {
+	q := w.quota
 	if q.Count <= 0 && q.Bytes <= 0 {
 		return
 	}
-	known, trim := m.usage.add(user, size, q)
+	known, trim := w.usage.add(owner, size, q)
 	if !known {
-		u, err := m.store.ArchiveUsage(ctx, user)
+		u, err := w.store.ArchiveUsage(ctx, owner)
 		if err != nil {
-			m.log.Error("mam: cannot read the archive's usage", "user", user, "err", err)
+			w.log.Error(w.name+": cannot read the archive's usage", "archive", owner, "err", err)
 			return
 		}
-		trim = m.usage.set(user, u, q)
+		trim = w.usage.set(owner, u, q)
 	}
 	if !trim {
 		return
 	}
-	removed, left, err := m.store.TrimArchive(ctx, user, lowWater(q))
-	m.usage.done(user, left, err == nil)
+	removed, left, err := w.store.TrimArchive(ctx, owner, lowWater(q))
+	w.usage.done(owner, left, err == nil)
 	if err != nil {
-		m.log.Error("mam: cannot trim an archive over its quota", "user", user, "err", err)
+		w.log.Error(w.name+": cannot trim an archive over its quota", "archive", owner, "err", err)
 		return
 	}
 	if removed.Count > 0 {
-		m.log.Info("mam: archive quota reached, oldest messages deleted", "user", user,
+		w.log.Info(w.name+": archive quota reached, oldest messages deleted", "archive", owner,
 			"deleted", removed.Count, "deleted_bytes", removed.Bytes, "kept", left.Count, "kept_bytes", left.Bytes,
 			"max_messages", q.Count, "max_bytes", q.Bytes)
 	}

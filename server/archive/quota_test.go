@@ -1,4 +1,4 @@
-package mam
+package archive
 
 import (
 	"fmt"
