@@ -1,0 +1,231 @@
+package tcp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/stream"
+	"github.com/parley-xmpp/parley/server/tlsrec"
+	"github.com/parley-xmpp/parley/xmpp/sasl"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	xstream "github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// conn is the transport of one client connection: a TCP socket, TLS on
+// it (direct or after STARTTLS), the deadline reader and the decoder. It
+// implements stream.Transport, stream.TLSUpgrader and stream.Parker.
+type conn struct {
+	l   *Listener
+	raw net.Conn // the TCP connection
+
+	mu  sync.Mutex // guards nc against the swap of StartTLS
+	nc  net.Conn   // the TCP or TLS connection in use
+	tls *tlsrec.Conn
+	cb  map[string][]byte // channel bindings of tls, computed once (channelBindings)
+
+	rd  deadlineReader
+	dec *xstream.Decoder
+
+	preauthKey  netip.Addr // the address counted against Config.PreauthPerAddress
+	preauthHeld bool       // counted until authenticated or gone
+}
+
+var (
+	_ stream.Transport   = (*conn)(nil)
+	_ stream.TLSUpgrader = (*conn)(nil)
+	_ stream.Parker      = (*conn)(nil)
+)
+
+func newConn(l *Listener, nc net.Conn) *conn {
+	c := &conn{l: l, raw: nc, nc: nc}
+	c.rd = deadlineReader{conn: nc, now: l.now, idle: l.limits.IdlePing, pingWait: l.limits.PingTimeout,
+		lim: newLimiter(l.limits.PreauthRate)}
+	c.dec = xstream.NewDecoder(&c.rd, xstream.Limits{})
+	return c
+}
+
+// Open implements stream.Transport: it starts the authentication
+// deadline, and on a direct TLS listener (XEP-0368) runs the handshake.
+func (c *conn) Open(ctx context.Context, r stream.Reader) error {
+	c.rd.events = r
+	c.rd.setHardDeadline(c.l.now().Add(c.l.limits.PreauthTimeout))
+	if c.l.cfg.DirectTLS {
+		if err := c.StartTLS(ctx); err != nil {
+			c.l.log.Info("c2s: TLS handshake failed", "remote", c.RemoteAddr(), "err", err)
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadHeader implements stream.Transport.
+func (c *conn) ReadHeader() (xstream.Header, error) { return c.dec.ReadHeader() }
+
+// Next implements stream.Transport.
+func (c *conn) Next() (*stanza.Element, error) { return c.dec.Next() }
+
+// Restart implements stream.Transport.
+func (c *conn) Restart() { c.dec.Reset(&c.rd) }
+
+// SetLimits implements stream.Transport.
+func (c *conn) SetLimits(l xstream.Limits) { c.dec.SetLimits(l) }
+
+// Buffered implements stream.Transport.
+func (c *conn) Buffered() bool { return c.dec.PendingData() }
+
+// Authenticated implements stream.Transport: the connection stops counting
+// against its address and takes Limits.Rate.
+func (c *conn) Authenticated() {
+	c.releasePreauth()
+	c.rd.lim = newLimiter(c.l.limits.Rate)
+}
+
+// Bound implements stream.Transport.
+func (c *conn) Bound() {
+	c.rd.setHardDeadline(time.Time{})
+	c.rd.pings = true
+	if parkSupported {
+		c.rd.parkAfter = c.l.limits.ParkAfter
+		c.rd.canPark = c.Parkable
+	}
+}
+
+// End implements stream.Transport.
+func (c *conn) End() {
+	c.releasePreauth()
+	c.Close()
+}
+
+// AppendOpen implements stream.Transport.
+func (c *conn) AppendOpen(buf []byte, h xstream.Header) []byte { return xstream.AppendHeader(buf, h) }
+
+// AppendStreamElement implements stream.Transport.
+func (c *conn) AppendStreamElement(buf []byte, el *stanza.Element) []byte {
+	return appendStreamElement(buf, el)
+}
+
+// AppendClose implements stream.Transport.
+func (c *conn) AppendClose(buf []byte) []byte { return append(buf, xstream.Close...) }
+
+// Write implements stream.Transport.
+func (c *conn) Write(b []byte) error {
+	_, err := c.current().Write(b)
+	return err
+}
+
+// SetWriteDeadline implements stream.Transport.
+func (c *conn) SetWriteDeadline(t time.Time) error { return c.current().SetWriteDeadline(t) }
+
+// Close implements stream.Transport.
+func (c *conn) Close() error { return c.current().Close() }
+
+func (c *conn) current() net.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.nc
+}
+
+// Secure implements stream.Transport: TLS is up.
+func (c *conn) Secure() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.tls != nil
+}
+
+// ChannelBindings implements stream.Transport: tls-exporter (RFC 9266;
+// TLS 1.3, or 1.2 with extended master secret) and tls-server-end-point
+// (RFC 5929). Both are fixed once the handshake is done, so they are
+// computed once per connection: a login asked for them up to five times
+// (stream features, SASL2 and FAST mechanism lists, the exchange), each
+// time an HKDF export and a hash of the certificate, 12 % of the bytes
+// the server allocated in a login storm.
+func (c *conn) ChannelBindings() map[string][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cb
+}
+
+// RemoteAddr implements stream.Transport.
+func (c *conn) RemoteAddr() string { return c.raw.RemoteAddr().String() }
+
+// CanStartTLS implements stream.TLSUpgrader.
+func (c *conn) CanStartTLS() bool { return c.l.tls != nil }
+
+// StartTLS implements stream.TLSUpgrader.
+func (c *conn) StartTLS(ctx context.Context) error {
+	hctx, cancel := context.WithTimeout(ctx, c.l.limits.PreauthTimeout)
+	defer cancel()
+	tc, st, err := c.l.tls.Handshake(hctx, c.raw)
+	if err != nil {
+		return err
+	}
+	// The handshake state is not kept (it would hold the handshake's
+	// secrets and transcript): what SASL needs of it is taken now.
+	cb := c.computeChannelBindings(&st)
+	c.mu.Lock()
+	c.tls = tc
+	c.nc = tc
+	c.cb = cb
+	c.mu.Unlock()
+	c.rd.conn = tc
+	return nil
+}
+
+// computeChannelBindings is called once, right after the handshake, with
+// its state (StartTLS).
+func (c *conn) computeChannelBindings(st *tls.ConnectionState) map[string][]byte {
+	cb := make(map[string][]byte, 2)
+	{
+		if data, err := st.ExportKeyingMaterial(sasl.ExporterLabel, []byte{}, 32); err == nil {
+			cb[sasl.TLSExporter] = data
+		}
+	}
+	if leaf := c.serverCert(st.ServerName); leaf != nil {
+		cb[sasl.TLSServerEndPoint] = sasl.EndPointBinding(leaf)
+	}
+	return cb
+}
+
+// serverCert returns the certificate this server presented for a name.
+func (c *conn) serverCert(name string) *x509.Certificate {
+	var cert *tls.Certificate
+	cfg := c.l.cfg.TLS
+	if cfg.GetCertificate != nil {
+		cert, _ = cfg.GetCertificate(&tls.ClientHelloInfo{ServerName: name})
+	} else if len(cfg.Certificates) > 0 {
+		cert = &cfg.Certificates[0]
+	}
+	if cert == nil || len(cert.Certificate) == 0 {
+		return nil
+	}
+	if cert.Leaf != nil {
+		return cert.Leaf
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return nil
+	}
+	return leaf
+}
+
+// appendStreamElement writes an element of the streams namespace with the
+// conventional stream: prefix, and its children in the jabber:client scope.
+func appendStreamElement(buf []byte, el *stanza.Element) []byte {
+	if el.Name.Space != stanza.NSStream {
+		return el.AppendXML(buf, stanza.NSClient)
+	}
+	buf = append(buf, "<stream:"...)
+	buf = append(buf, el.Name.Local...)
+	buf = append(buf, '>')
+	for _, ch := range el.Elements() {
+		buf = ch.AppendXML(buf, stanza.NSClient)
+	}
+	buf = append(buf, "</stream:"...)
+	buf = append(buf, el.Name.Local...)
+	return append(buf, '>')
+}
