@@ -196,6 +196,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			SM:           c2sStreamManagement(a.cfg.StreamManagement),
 			CSI:          stream.ClientState{Disabled: !a.cfg.CSI.Enabled, MaxHeld: a.cfg.CSI.MaxHeld},
 			Router:       a.router,
+			Sessions:     a.router.Sessions(),
 			Auth:         a.auth,
 			Log:          a.log.With("component", "c2s", "listener", l.Address),
 			DisableSASL2: modern.DisableSASL2,

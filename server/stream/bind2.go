@@ -78,7 +78,7 @@ func (c *conn) bind2(ctx context.Context, req bind2.Request, uaID string) (s *se
 	}
 	hold := &heldConn{c: c}
 	s = session.NewSession(full, hold)
-	replaced, err := c.cfg.Router.Sessions().Bind(s)
+	replaced, err := c.cfg.Sessions.Bind(s)
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -17,13 +17,31 @@ import (
 type Router interface {
 	RouteFrom(ctx context.Context, origin *session.Session, st *stanza.Element)
 	Route(ctx context.Context, st *stanza.Element)
-	Sessions() *session.Table
 	Emit(ctx context.Context, ev module.SessionEvent, s *session.Session)
 	StreamFeatures() []*stanza.Element
 	// Bind2Features are the session features modules let clients enable
 	// inline in Bind 2 (XEP-0386).
 	Bind2Features() []module.Bind2Feature
 	IsLocal(domain string) bool
+}
+
+// Sessions is what the engine needs of the table of the sessions bound
+// on this node (session.Table is one): it looks sessions up as the router
+// does (session.Directory), binds and unbinds its own, and keeps those
+// that may be resumed (XEP-0198).
+type Sessions interface {
+	session.Directory
+	// Bind binds s, returning the session it replaced (a resource
+	// conflict) or session.ErrTooManySessions.
+	Bind(s *session.Session) (replaced *session.Session, err error)
+	// Unbind unbinds s, reporting whether it was bound.
+	Unbind(s *session.Session) bool
+	// AddResumable records s as resumable under id.
+	AddResumable(id string, s *session.Session)
+	// Resumable returns the session resumable under id, or nil.
+	Resumable(id string) *session.Session
+	// RemoveResumable forgets id if it still names s.
+	RemoveResumable(id string, s *session.Session)
 }
 
 // Authenticator checks credentials and throttles failures.
@@ -101,8 +119,10 @@ type Config struct {
 	// Registration configures in-band registration (register.go).
 	Registration Registration
 	Router       Router
-	Auth         Authenticator
-	Log          *slog.Logger
+	// Sessions is the table where the engine binds its sessions.
+	Sessions Sessions
+	Auth     Authenticator
+	Log      *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Sleep pauses a reader over its rate limit; nil means time.Sleep.

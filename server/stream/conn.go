@@ -346,7 +346,7 @@ func (c *conn) handleBind(ctx context.Context, iq, b *stanza.Element) error {
 		return c.writeRaw(stanza.ErrorReply(iq, stanza.Errorf(stanza.BadRequest, "invalid resource")).AppendXML(nil, stanza.NSClient))
 	}
 	s := session.NewSession(full, c)
-	replaced, err := c.cfg.Router.Sessions().Bind(s)
+	replaced, err := c.cfg.Sessions.Bind(s)
 	if errors.Is(err, session.ErrTooManySessions) {
 		c.log.Info("c2s: session limit reached", "user", c.user)
 		return c.writeRaw(stanza.ErrorReply(iq, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.ResourceConstraint, Text: "too many sessions"}).AppendXML(nil, stanza.NSClient))

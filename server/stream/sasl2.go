@@ -184,7 +184,7 @@ func (c *conn) resumableAccount(el *stanza.Element) jid.JID {
 	if err != nil {
 		return jid.JID{}
 	}
-	s := c.cfg.Router.Sessions().Resumable(r.PrevID)
+	s := c.cfg.Sessions.Resumable(r.PrevID)
 	if s == nil {
 		return jid.JID{}
 	}

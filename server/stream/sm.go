@@ -306,7 +306,7 @@ func (c *conn) startSM(el *stanza.Element, queue bool) (*stanza.Element, error) 
 	q.mu.Unlock()
 	c.sm = smReader{enabled: true, id: en.ID, timeout: timeout}
 	if resume {
-		c.cfg.Router.Sessions().AddResumable(en.ID, c.session)
+		c.cfg.Sessions.AddResumable(en.ID, c.session)
 	}
 	c.log.Debug("c2s: stream management enabled", "resume", resume)
 	return out, nil
@@ -326,7 +326,7 @@ func (c *conn) resumeSM(ctx context.Context, el *stanza.Element, first func(*sta
 		return smns.Failed{Condition: stanza.BadRequest}.Element(), nil
 	}
 	notFound := smns.Failed{Condition: stanza.ItemNotFound}.Element()
-	s := c.cfg.Router.Sessions().Resumable(r.PrevID)
+	s := c.cfg.Sessions.Resumable(r.PrevID)
 	if s == nil || s.JID().Bare() != c.user {
 		c.log.Info("c2s: no session to resume", "previd", r.PrevID)
 		return notFound, nil
@@ -584,7 +584,7 @@ func (c *conn) endSession(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	s := c.session
-	table := c.cfg.Router.Sessions()
+	table := c.cfg.Sessions
 	if c.sm.id != "" {
 		table.RemoveResumable(c.sm.id, s)
 	}
@@ -634,7 +634,7 @@ func (c *conn) reroute(ctx context.Context, left []*stanza.Element, since time.T
 // synchronised from that archive (XEP-0313) and no other resource of the
 // account is available to take it.
 func (c *conn) archivedForSync(st *stanza.Element) bool {
-	if !c.session.ArchiveSync() {
+	if c.session.Value(module.ArchiveSync{}) == nil {
 		return false
 	}
 	bare := c.session.JID().Bare()
@@ -644,7 +644,7 @@ func (c *conn) archivedForSync(st *stanza.Element) bool {
 			archived = true
 		}
 	}
-	return archived && len(c.cfg.Router.Sessions().Available(bare)) == 0
+	return archived && len(c.cfg.Sessions.Available(bare)) == 0
 }
 
 // nsStanzaID is the XEP-0359 namespace.
@@ -663,7 +663,7 @@ func (c *conn) delayed(st *stanza.Element, at time.Time) *stanza.Element {
 // endDetached ends, at shutdown, the detached sessions of this server's
 // connections, so that what they hold reaches offline storage.
 func (s *Server) endDetached(ctx context.Context) {
-	for _, ss := range s.cfg.Router.Sessions().All() {
+	for _, ss := range s.cfg.Sessions.All() {
 		if !ss.Detached() {
 			continue
 		}

@@ -141,7 +141,7 @@ func (c *conn) slowConsumer(queued, bytes, unacked int) {
 		"max_queue", c.out.max, "max_queue_bytes", c.out.maxBytes)
 	// The router found this connection through c.session, so reading it
 	// here is safe.
-	c.cfg.Router.Sessions().Unbind(c.session)
+	c.cfg.Sessions.Unbind(c.session)
 	// The full write timeout: a peer that does read again finds out why
 	// it was disconnected.
 	go c.closeWithin(&xstream.Error{Condition: xstream.PolicyViolation, Text: "too much queued for a client that does not read: slow consumer"}, c.cfg.Limits.WriteTimeout)

@@ -138,7 +138,7 @@ func TestLoginOverPipe(t *testing.T) {
 	if err := r.Register(ping.New()); err != nil {
 		t.Fatal(err)
 	}
-	eng := stream.New(stream.Config{Router: r, Auth: passwords{}, AllowPLAIN: true, FakeSecret: []byte("secret")})
+	eng := stream.New(stream.Config{Router: r, Sessions: r.Sessions(), Auth: passwords{}, AllowPLAIN: true, FakeSecret: []byte("secret")})
 
 	alice, aliceJID := login(t, eng, "alice", "home")
 	bob, bobJID := login(t, eng, "bob", "phone")
