@@ -60,7 +60,7 @@ type conn struct {
 	saslFailures int
 	resumeFor    jid.JID // during a SASL2 login with <resume/>: the resumable session's account
 
-	writeMu    sync.Mutex // serialises writes on nc; guards sentHeader, sentClose
+	writeMu    sync.Mutex // serialises writes to t; guards sentHeader, sentClose
 	sentHeader bool
 	sentClose  bool
 	out        outQueue

@@ -4,11 +4,12 @@ import "time"
 
 // Rate limits (Limits.Rate, Limits.PreauthRate) are enforced by the
 // reader: the transport spends a token per byte it read (Bucket), the
-// engine one per top-level element it decoded, and when a bucket is overdrawn it sleeps until the debt is
-// paid before reading on. Nothing is dropped: what the client sends
-// waits in the socket buffers and TCP slows the client down. The
-// sleeping reader holds no lock; it wakes early when the connection is
-// being closed.
+// engine one per top-level element it decoded, and when a bucket is
+// overdrawn the reader sleeps (Throttle) until the debt is paid before
+// reading on. Nothing is dropped: what the client sends waits in the
+// transport's buffers (over TCP, the socket's, and TCP slows the client
+// down). The sleeping reader holds no lock; it wakes early when the
+// connection is being closed.
 
 // Bucket is a token bucket: rate tokens a second, holding at most
 // burst. The zero value does not limit. Transports use it for the byte

@@ -1,8 +1,8 @@
 package stream
 
-// Stream Management (XEP-0198) on the client transport.
+// Stream Management (XEP-0198) on the client stream.
 //
-// Entry points for the rest of the transport, including the inline
+// Entry points for the rest of the engine, including the inline
 // negotiation of SASL 2 (XEP-0388) and Bind 2 (XEP-0386):
 //
 //   - c.enableSM(el) enables stream management on the bound session for an

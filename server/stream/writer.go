@@ -38,7 +38,7 @@ type outQueue struct {
 	ack        ackState // XEP-0198 (sm.go)
 	csi        csiState // XEP-0352 (csi.go)
 
-	writes atomic.Uint64 // writes to the socket completed by the writer
+	writes atomic.Uint64 // writes to the transport completed by the writer
 }
 
 // slowGrace is how long a session holding more than its byte budget
