@@ -6,7 +6,7 @@ import (
 	"crypto/x509"
 	"net"
 	"net/netip"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-xmpp/parley/server/stream"
@@ -21,12 +21,9 @@ import (
 // implements stream.Transport, stream.TLSUpgrader and stream.Parker.
 type conn struct {
 	l   *Listener
-	raw net.Conn // the TCP connection
-
-	mu  sync.Mutex // guards nc against the swap of StartTLS
-	nc  net.Conn   // the TCP or TLS connection in use
-	tls *tlsrec.Conn
-	cb  map[string][]byte // channel bindings of tls, computed once (channelBindings)
+	raw net.Conn                    // the TCP connection
+	tls atomic.Pointer[tlsrec.Conn] // TLS on raw, once up: then in use instead of raw
+	cb  map[string][]byte           // channel bindings of tls, set before it (StartTLS)
 
 	rd  deadlineReader
 	dec *xstream.Decoder
@@ -42,7 +39,7 @@ var (
 )
 
 func newConn(l *Listener, nc net.Conn) *conn {
-	c := &conn{l: l, raw: nc, nc: nc}
+	c := &conn{l: l, raw: nc}
 	c.rd = deadlineReader{conn: nc, now: l.now, idle: l.limits.IdlePing, pingWait: l.limits.PingTimeout,
 		lim: newLimiter(l.limits.PreauthRate)}
 	c.dec = xstream.NewDecoder(&c.rd, xstream.Limits{})
@@ -114,28 +111,33 @@ func (c *conn) AppendClose(buf []byte) []byte { return append(buf, xstream.Close
 
 // Write implements stream.Transport.
 func (c *conn) Write(b []byte) error {
-	_, err := c.current().Write(b)
+	var err error
+	if tc := c.tls.Load(); tc != nil {
+		_, err = tc.Write(b)
+	} else {
+		_, err = c.raw.Write(b)
+	}
 	return err
 }
 
 // SetWriteDeadline implements stream.Transport.
-func (c *conn) SetWriteDeadline(t time.Time) error { return c.current().SetWriteDeadline(t) }
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	if tc := c.tls.Load(); tc != nil {
+		return tc.SetWriteDeadline(t)
+	}
+	return c.raw.SetWriteDeadline(t)
+}
 
 // Close implements stream.Transport.
-func (c *conn) Close() error { return c.current().Close() }
-
-func (c *conn) current() net.Conn {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.nc
+func (c *conn) Close() error {
+	if tc := c.tls.Load(); tc != nil {
+		return tc.Close()
+	}
+	return c.raw.Close()
 }
 
 // Secure implements stream.Transport: TLS is up.
-func (c *conn) Secure() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.tls != nil
-}
+func (c *conn) Secure() bool { return c.tls.Load() != nil }
 
 // ChannelBindings implements stream.Transport: tls-exporter (RFC 9266;
 // TLS 1.3, or 1.2 with extended master secret) and tls-server-end-point
@@ -145,8 +147,9 @@ func (c *conn) Secure() bool {
 // time an HKDF export and a hash of the certificate, 12 % of the bytes
 // the server allocated in a login storm.
 func (c *conn) ChannelBindings() map[string][]byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	if c.tls.Load() == nil {
+		return nil
+	}
 	return c.cb
 }
 
@@ -166,12 +169,8 @@ func (c *conn) StartTLS(ctx context.Context) error {
 	}
 	// The handshake state is not kept (it would hold the handshake's
 	// secrets and transcript): what SASL needs of it is taken now.
-	cb := c.computeChannelBindings(&st)
-	c.mu.Lock()
-	c.tls = tc
-	c.nc = tc
-	c.cb = cb
-	c.mu.Unlock()
+	c.cb = c.computeChannelBindings(&st)
+	c.tls.Store(tc) // after cb: whoever sees TLS up sees its bindings
 	c.rd.conn = tc
 	return nil
 }

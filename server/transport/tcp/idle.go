@@ -135,7 +135,8 @@ func (r *deadlineReader) expired() error {
 // Parkable implements stream.Parker: the record layer and the decoder
 // hold no partial input.
 func (c *conn) Parkable() bool {
-	return c.tls != nil && c.tls.Idle() && c.dec.AtBoundary()
+	tc := c.tls.Load()
+	return tc != nil && tc.Idle() && c.dec.AtBoundary()
 }
 
 // Park implements stream.Parker: the decoder's and the TLS layer's
@@ -145,7 +146,7 @@ func (c *conn) Parkable() bool {
 // (park_linux.go); then resume carries on as the reader.
 func (c *conn) Park(resume func()) {
 	c.dec.Release()
-	c.tls.Park()
+	c.tls.Load().Park()
 	c.l.parks.Add(1)
 	c.rd.parked = true
 	c.suspend(resume)

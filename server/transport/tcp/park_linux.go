@@ -46,7 +46,7 @@ func (p parkedConn) SyscallConn() (syscall.RawConn, error) {
 }
 
 // SetCloseHook sets the TLS layer's close hook.
-func (p parkedConn) SetCloseHook(f func()) { p.c.tls.SetCloseHook(f) }
+func (p parkedConn) SetCloseHook(f func()) { p.c.tls.Load().SetCloseHook(f) }
 
 // poller returns the server's poller, started on first use.
 func (l *Listener) poller() (*poller.Poller, error) {
