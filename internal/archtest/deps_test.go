@@ -182,3 +182,23 @@ func TestViolationRules(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineKnowsNoSockets checks that the stream engine reaches its
+// channel only through stream.Transport: it imports none of the standard
+// packages of sockets and TLS, which are the transports' business.
+func TestEngineKnowsNoSockets(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "../../server/stream").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	imports := strings.Fields(string(out))
+	if len(imports) < 5 {
+		t.Fatalf("only %d imports listed for server/stream", len(imports))
+	}
+	for _, imp := range imports {
+		switch imp {
+		case "net", "crypto/tls", "crypto/x509", "syscall", "os":
+			t.Errorf("server/stream imports %s: the engine knows no sockets or TLS, only stream.Transport", imp)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -156,11 +157,17 @@ func (c *conn) ChannelBindings() map[string][]byte {
 // RemoteAddr implements stream.Transport.
 func (c *conn) RemoteAddr() string { return c.raw.RemoteAddr().String() }
 
+// errNoTLS: a direct TLS listener was configured without TLS.
+var errNoTLS = errors.New("c2s: no TLS configuration")
+
 // CanStartTLS implements stream.TLSUpgrader.
 func (c *conn) CanStartTLS() bool { return c.l.tls != nil }
 
 // StartTLS implements stream.TLSUpgrader.
 func (c *conn) StartTLS(ctx context.Context) error {
+	if c.l.tls == nil {
+		return errNoTLS
+	}
 	hctx, cancel := context.WithTimeout(ctx, c.l.limits.PreauthTimeout)
 	defer cancel()
 	tc, st, err := c.l.tls.Handshake(hctx, c.raw)
