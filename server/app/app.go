@@ -245,10 +245,10 @@ const (
 )
 
 // trimAfterParking returns to the operating system the memory that
-// sessions released by parking (idle.go in server/transport/tcp), once a wave of
-// parking is over. Without it the freed heap would stay resident until
-// the runtime's next collection, which an idle server may not run for
-// minutes, and the scavenger keeps up to the last heap goal.
+// sessions released by parking (idle.go in server/transport/tcp), once a
+// wave of parking is over. Without it the freed heap would stay resident
+// until the runtime's next collection, which an idle server may not run
+// for minutes, and the scavenger keeps up to the last heap goal.
 func (a *App) trimAfterParking(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -413,8 +413,8 @@ func (a *App) Run(ctx context.Context, mods []module.Module, ready func(*App)) e
 	return nil
 }
 
-// c2sStreamManagement maps the stream_management section to the
-// transport's settings (XEP-0198).
+// c2sStreamManagement maps the stream_management section to the stream
+// engine's settings (XEP-0198).
 func c2sStreamManagement(s config.StreamManagement) stream.StreamManagement {
 	timeout := s.ResumeTimeout
 	if timeout == 0 {

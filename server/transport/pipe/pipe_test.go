@@ -139,6 +139,7 @@ func TestLoginOverPipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := stream.New(stream.Config{Router: r, Sessions: r.Sessions(), Auth: passwords{}, AllowPLAIN: true, FakeSecret: []byte("secret")})
+	t.Cleanup(func() { eng.Shutdown(context.Background()) }) // after the clients' cleanups
 
 	alice, aliceJID := login(t, eng, "alice", "home")
 	bob, bobJID := login(t, eng, "bob", "phone")
