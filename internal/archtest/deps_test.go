@@ -95,13 +95,15 @@ func violation(pkg, dep string) string {
 		return "the poller is a leaf: it knows sockets, not streams"
 	case under(pkg, "server/stream") && (isTransport(dep) || under(dep, "server/tlsrec") || under(dep, "server/poller")):
 		return "the stream engine imports no transport"
+	case under(pkg, "server/stream") && (under(dep, "server/mod") || under(dep, "server/router") || under(dep, "server/app")):
+		return "the stream engine knows the router only through an interface, and no features"
 	case under(pkg, "server/transport") && (under(dep, "server/mod") || under(dep, "server/router") || under(dep, "server/app")):
 		return "transports know the router only through an interface, and no features"
-	case under(pkg, "server/router") && (isTransport(dep) || under(dep, "server/mod") || under(dep, "server/app")):
-		return "the router does not know transports or features"
-	case under(pkg, "server/c2s") && (under(dep, "server/mod") || under(dep, "server/router") || under(dep, "server/app")):
-		return "transports know the router only through an interface, and no features"
-	case under(pkg, "server/module") && (under(dep, "server/router") || isTransport(dep) || under(dep, "server/mod")):
+	case isTransport(pkg) && isTransport(dep) && transportOf(pkg) != transportOf(dep):
+		return "a transport never imports another transport"
+	case under(pkg, "server/router") && (isTransport(dep) || under(dep, "server/stream") || under(dep, "server/mod") || under(dep, "server/app")):
+		return "the router does not know the stream engine, transports or features"
+	case under(pkg, "server/module") && (under(dep, "server/router") || isTransport(dep) || under(dep, "server/stream") || under(dep, "server/mod")):
 		return "the module API depends on nothing above it"
 	case under(pkg, "server/session") && !under(dep, "xmpp"):
 		return "the session table only knows xmpp/"
@@ -117,9 +119,18 @@ func violation(pkg, dep string) string {
 	return ""
 }
 
-// isTransport reports whether p is a transport package: the client
-// listener (server/c2s) or one under server/transport.
-func isTransport(p string) bool { return under(p, "server/c2s") || under(p, "server/transport") }
+// isTransport reports whether p is a transport package: one under
+// server/transport, which carries client streams for the engine
+// (server/stream).
+func isTransport(p string) bool { return strings.HasPrefix(p, "server/transport/") }
+
+// transportOf returns the transport a package under server/transport
+// belongs to: "server/transport/tcp" for server/transport/tcp/....
+func transportOf(p string) string {
+	rest := strings.TrimPrefix(p, "server/transport/")
+	name, _, _ := strings.Cut(rest, "/")
+	return "server/transport/" + name
+}
 
 func TestViolationRules(t *testing.T) {
 	bad := [][2]string{
@@ -127,11 +138,17 @@ func TestViolationRules(t *testing.T) {
 		{"server/mod/roster", "server/mod/offline"},
 		{"server/mod/roster", "server/router"},
 		{"server/mod/mam", "server/storage/sqlite"},
-		{"server/router", "server/c2s"},
+		{"server/router", "server/stream"},
 		{"server/storage/sqlite", "server/module"},
 		{"xmpp/stanza", "xmpp/stream"},
-		{"server/poller", "server/c2s"},
-		{"server/stream", "server/c2s"},
+		{"server/poller", "server/transport/tcp"},
+		{"server/poller", "server/stream"},
+		{"server/stream", "server/transport/pipe"},
+		{"server/stream", "server/router"},
+		{"server/stream", "server/mod/roster"},
+		{"server/transport/pipe", "server/transport/tcp"},
+		{"server/transport/tcp", "server/router"},
+		{"server/module", "server/stream"},
 		{"server/stream", "server/transport/tcp"},
 		{"server/stream", "server/tlsrec"},
 		{"server/stream", "server/poller"},
@@ -153,7 +170,12 @@ func TestViolationRules(t *testing.T) {
 		{"server/app", "server/mod/roster"},
 		{"xmpp/client", "xmpp/stream"},
 		{"server/router", "server/session"},
-		{"server/c2s", "server/poller"},
+		{"server/transport/tcp", "server/tlsrec"},
+		{"server/transport/tcp", "server/transport/tcp"},
+		{"server/transport/pipe", "server/stream"},
+		{"server/stream", "server/session"},
+		{"server/stream", "server/module"},
+		{"server/app", "server/transport/tcp"},
 		{"server/transport/tcp", "server/stream"},
 		{"server/transport/tcp", "server/poller"},
 		{"server/stream", "xmpp/stream"},
@@ -163,6 +185,26 @@ func TestViolationRules(t *testing.T) {
 	for _, g := range good {
 		if why := violation(g[0], g[1]); why != "" {
 			t.Errorf("%s -> %s flagged: %s", g[0], g[1], why)
+		}
+	}
+}
+
+// TestEngineKnowsNoSockets checks that the stream engine reaches its
+// channel only through stream.Transport: it imports none of the standard
+// packages of sockets and TLS, which are the transports' business.
+func TestEngineKnowsNoSockets(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports "\n"}}`, "../../server/stream").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	imports := strings.Fields(string(out))
+	if len(imports) < 5 {
+		t.Fatalf("only %d imports listed for server/stream", len(imports))
+	}
+	for _, imp := range imports {
+		switch imp {
+		case "net", "crypto/tls", "crypto/x509", "syscall", "os":
+			t.Errorf("server/stream imports %s: the engine knows no sockets or TLS, only stream.Transport", imp)
 		}
 	}
 }

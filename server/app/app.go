@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/auth"
-	"github.com/parley-xmpp/parley/server/c2s"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/modules"
@@ -22,7 +21,9 @@ import (
 	"github.com/parley-xmpp/parley/server/s2s"
 	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/stream"
 	"github.com/parley-xmpp/parley/server/tlsrec"
+	"github.com/parley-xmpp/parley/server/transport/tcp"
 )
 
 // App is a configured Parley server.
@@ -41,7 +42,7 @@ type App struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
-	servers   []*c2s.Server
+	servers   []*tcp.Listener
 	addrs     map[config.ListenerType][]net.Addr
 	// s2sPool is federation's outgoing side, nil when it is off;
 	// s2sListeners its incoming side.
@@ -180,7 +181,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	}
 	a.addrs = make(map[config.ListenerType][]net.Addr)
 	modern := a.loginConfig()
-	preauth := new(c2s.AddrCounter) // one cap across the listeners
+	preauth := new(tcp.AddrCounter) // one cap across the listeners
 	for _, l := range a.cfg.Listeners {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
@@ -196,13 +197,11 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			a.serveS2S(runCtx, ln, l)
 			continue
 		}
-		srv := c2s.New(c2s.Config{
-			TLS:        a.tls,
-			DirectTLS:  l.DirectTLS(),
+		eng := stream.New(stream.Config{
 			AllowPLAIN: a.cfg.Auth.AllowPlain,
 			FakeSecret: a.secret,
 			Iterations: a.cfg.Auth.ScramIterations,
-			Limits: c2s.Limits{
+			Limits: stream.Limits{
 				MaxStanzaBytes:     a.cfg.Limits.MaxStanzaBytes,
 				MaxDepth:           a.cfg.Limits.MaxDepth,
 				PreauthStanzaBytes: a.cfg.Limits.PreauthStanzaBytes,
@@ -213,21 +212,26 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 				PingTimeout:        a.cfg.Limits.PingTimeout,
 				ParkAfter:          disabledIfZero(a.cfg.Limits.ParkAfter),
 				OutboundQueueBytes: a.cfg.Limits.OutboundQueueBytes,
-				PreauthPerAddress:  a.cfg.Limits.PreauthConnectionsPerAddress,
 				Rate:               c2sRate(a.cfg.Limits.Rate),
 				PreauthRate:        c2sRate(a.cfg.Limits.PreauthRate),
 			},
 			SM:           c2sStreamManagement(a.cfg.StreamManagement),
-			CSI:          c2s.ClientState{Disabled: !a.cfg.CSI.Enabled, MaxHeld: a.cfg.CSI.MaxHeld},
-			Preauth:      preauth,
+			CSI:          stream.ClientState{Disabled: !a.cfg.CSI.Enabled, MaxHeld: a.cfg.CSI.MaxHeld},
 			Router:       a.router,
+			Sessions:     a.router.Sessions(),
 			Auth:         a.auth,
 			Log:          a.log.With("component", "c2s", "listener", l.Address),
 			DisableSASL2: modern.DisableSASL2,
 			FAST:         modern.FAST,
 			Registration: modern.Registration,
-			RecordLayer:  recordLayer(a.cfg.TLS.RecordLayer),
 		})
+		srv := tcp.New(tcp.Config{
+			TLS:               a.tls,
+			RecordLayer:       recordLayer(a.cfg.TLS.RecordLayer),
+			DirectTLS:         l.DirectTLS(),
+			PreauthPerAddress: a.cfg.Limits.PreauthConnectionsPerAddress,
+			Preauth:           preauth,
+		}, eng)
 		a.mu.Lock()
 		a.listeners = append(a.listeners, ln)
 		a.servers = append(a.servers, srv)
@@ -263,10 +267,10 @@ const (
 )
 
 // trimAfterParking returns to the operating system the memory that
-// sessions released by parking (idle.go in server/c2s), once a wave of
-// parking is over. Without it the freed heap would stay resident until
-// the runtime's next collection, which an idle server may not run for
-// minutes, and the scavenger keeps up to the last heap goal.
+// sessions released by parking (idle.go in server/transport/tcp), once a
+// wave of parking is over. Without it the freed heap would stay resident
+// until the runtime's next collection, which an idle server may not run
+// for minutes, and the scavenger keeps up to the last heap goal.
 func (a *App) trimAfterParking(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
@@ -359,7 +363,7 @@ func (a *App) Stop(ctx context.Context) {
 	}
 	a.closeListeners()
 	a.mu.Lock()
-	servers := append([]*c2s.Server(nil), a.servers...)
+	servers := append([]*tcp.Listener(nil), a.servers...)
 	a.mu.Unlock()
 	for _, s := range servers {
 		s.Shutdown(ctx)
@@ -435,14 +439,14 @@ func (a *App) Run(ctx context.Context, mods []module.Module, ready func(*App)) e
 	return nil
 }
 
-// c2sStreamManagement maps the stream_management section to the
-// transport's settings (XEP-0198).
-func c2sStreamManagement(s config.StreamManagement) c2s.StreamManagement {
+// c2sStreamManagement maps the stream_management section to the stream
+// engine's settings (XEP-0198).
+func c2sStreamManagement(s config.StreamManagement) stream.StreamManagement {
 	timeout := s.ResumeTimeout
 	if timeout == 0 {
 		timeout = -1 // resumption disabled
 	}
-	return c2s.StreamManagement{Disabled: !s.Enabled, ResumeTimeout: timeout, MaxUnacked: s.MaxUnacked, AckEvery: s.AckEvery, AckInterval: s.AckInterval}
+	return stream.StreamManagement{Disabled: !s.Enabled, ResumeTimeout: timeout, MaxUnacked: s.MaxUnacked, AckEvery: s.AckEvery, AckInterval: s.AckInterval}
 }
 
 // disabledIfZero maps a configured duration where 0 means "off" to the
@@ -463,6 +467,6 @@ func recordLayer(l config.RecordLayer) tlsrec.RecordLayer {
 }
 
 // c2sRate converts a configured rate limit.
-func c2sRate(r config.Rate) c2s.Rate {
-	return c2s.Rate{BytesPerSecond: r.BytesPerSecond, StanzasPerSecond: r.StanzasPerSecond, Burst: r.Burst}
+func c2sRate(r config.Rate) stream.Rate {
+	return stream.Rate{BytesPerSecond: r.BytesPerSecond, StanzasPerSecond: r.StanzasPerSecond, Burst: r.Burst}
 }

@@ -1,20 +1,20 @@
 package app
 
 import (
-	"github.com/parley-xmpp/parley/server/c2s"
+	"github.com/parley-xmpp/parley/server/stream"
 )
 
 // loginConfig is the part of the c2s configuration for modern login
 // (SASL2, Bind 2, FAST) and in-band registration, shared by every
 // listener: one registration limiter counts across all of them.
-func (a *App) loginConfig() c2s.Config {
-	var cfg c2s.Config
+func (a *App) loginConfig() stream.Config {
+	var cfg stream.Config
 	cfg.DisableSASL2 = !a.cfg.Auth.SASL2
 	if a.cfg.Auth.FastTokenLifetime > 0 {
-		cfg.FAST = c2s.FAST{Store: a.stores.Fast, Lifetime: a.cfg.Auth.FastTokenLifetime}
+		cfg.FAST = stream.FAST{Store: a.stores.Fast, Lifetime: a.cfg.Auth.FastTokenLifetime}
 	}
 	r := a.cfg.Registration
-	cfg.Registration = c2s.Registration{
+	cfg.Registration = stream.Registration{
 		Enabled:           r.Enabled,
 		RequireInvite:     r.RequireInvite,
 		MaxPerIPPerHour:   r.MaxPerIPPerHour,
@@ -22,7 +22,7 @@ func (a *App) loginConfig() c2s.Config {
 		Create:            a.auth.Create,
 		Exists:            a.stores.Accounts.AccountExists,
 		Invites:           a.stores.Invites,
-		Limiter:           c2s.NewRegistrationLimiter(r.MaxPerIPPerHour, nil),
+		Limiter:           stream.NewRegistrationLimiter(r.MaxPerIPPerHour, nil),
 	}
 	return cfg
 }

@@ -29,12 +29,11 @@ type Session struct {
 	conn     atomic.Pointer[connRef] // swapped on stream resumption (resume.go)
 	detached atomic.Bool             // see resume.go
 
-	mu          sync.Mutex
-	available   bool
-	priority    int
-	presence    *stanza.Element
-	archiveSync bool // queried the message archive (XEP-0313)
-	values      map[any]any
+	mu        sync.Mutex
+	available bool
+	priority  int
+	presence  *stanza.Element
+	values    map[any]any
 }
 
 // NewSession returns an unbound session for the full JID j.
@@ -89,22 +88,6 @@ func (s *Session) Presence() *stanza.Element {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.presence
-}
-
-// SetArchiveSync marks the session as one that catches up from the
-// message archive (it queried it, XEP-0313): messages it never acknowledged
-// need not go to offline storage when it ends, since they are archived.
-func (s *Session) SetArchiveSync() {
-	s.mu.Lock()
-	s.archiveSync = true
-	s.mu.Unlock()
-}
-
-// ArchiveSync reports whether the session queried the message archive.
-func (s *Session) ArchiveSync() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.archiveSync
 }
 
 // Value returns a per-session value stored by a module under key.

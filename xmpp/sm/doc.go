@@ -2,7 +2,7 @@
 // urn:xmpp:sm:3): the <sm/> stream feature, <enable/> and <enabled/>,
 // <resume/> and <resumed/>, <failed/>, the ack request <r/> and answer
 // <a/>, and the <handled-count-too-high/> stream error. It does no I/O;
-// the server transport (server/c2s) and the client library (xmpp/client)
+// the server's stream engine (server/stream) and the client library (xmpp/client)
 // share it.
 //
 // Handled counts are unsigned 32-bit integers that wrap at 2^32

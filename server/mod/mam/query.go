@@ -40,7 +40,7 @@ func (m *Module) query(ctx context.Context, q *module.IQ) (*stanza.Element, erro
 	}
 	user := q.To.Bare()
 	if q.Session != nil && q.FromSelf() {
-		q.Session.SetArchiveSync() // its unacknowledged messages stay MAM-only
+		q.Session.SetValue(module.ArchiveSync{}, true) // its unacknowledged messages stay MAM-only
 	}
 	sq := archive.StorageQuery(mq, m.opts.MaxPage)
 	page, err := archive.Run(ctx, m.store, user, sq)

@@ -1,0 +1,77 @@
+package stream
+
+import (
+	"context"
+	"sync"
+)
+
+// Server runs the client streams its transports hand it (Accept), with
+// one configuration.
+type Server struct {
+	cfg        Config
+	regLimiter *RegistrationLimiter // when the config has none
+
+	mu    sync.Mutex
+	conns map[*conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// New returns a stream engine.
+func New(cfg Config) *Server {
+	cfg.withDefaults()
+	return &Server{cfg: cfg, regLimiter: NewRegistrationLimiter(cfg.Registration.MaxPerIPPerHour, cfg.Now), conns: make(map[*conn]struct{})}
+}
+
+// Config returns the configuration in use, defaults applied: the limits
+// a transport enforces while reading (Limits.PreauthTimeout, IdlePing,
+// PingTimeout, ParkAfter, Rate, PreauthRate) are read from it.
+func (s *Server) Config() Config { return s.cfg }
+
+// Accept serves a new client stream on t, on a goroutine of its own, until
+// the stream ends or ctx does; it returns at once.
+func (s *Server) Accept(ctx context.Context, t Transport) {
+	c := newConn(s, t)
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.wg.Add(1)
+	c.onEnd = func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		s.wg.Done()
+	}
+	go c.run(ctx)
+}
+
+// Shutdown ends every stream with a <system-shutdown/> stream error and
+// waits for their goroutines, or for ctx; then what detached sessions
+// (XEP-0198) hold goes to storage. It reports whether every stream ended.
+func (s *Server) Shutdown(ctx context.Context) bool {
+	s.mu.Lock()
+	list := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		list = append(list, c)
+	}
+	s.mu.Unlock()
+	for _, c := range list {
+		c.shutdown()
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	ended := false
+	select {
+	case <-done:
+		ended = true
+	case <-ctx.Done():
+	}
+	s.endDetached(ctx) // XEP-0198: what detached sessions hold goes to storage
+	return ended
+}
+
+// Count returns the number of open streams.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
