@@ -82,6 +82,7 @@ var users = []string{
 	"erin", "frank", // slixmpp offline messages
 	"gina", "henry", // @xmpp/client STARTTLS <-> slixmpp
 	"ivan", "judy", // @xmpp/client direct TLS <-> slixmpp
+	"ines", "jack", // @xmpp/client WebSocket <-> slixmpp
 	"kate", "leo", // go-sendxmpp -> slixmpp
 	"root", "mike", "nina", // slixmpp XEP-0050/0133 admin (root) and XEP-0077
 	"mia", "noah", // slixmpp carbons and MAM (mam_test.go)
@@ -124,6 +125,7 @@ type server struct {
 	bin       string
 	starttls  string // host:port of the c2s (STARTTLS) listener
 	directTLS string // host:port of the c2s_tls (XEP-0368) listener
+	https     string // host:port of the HTTPS listener (XMPP over WebSocket)
 	cmd       *exec.Cmd
 	log       *lockedBuffer // the server's stderr (log) and stdout
 	exited    chan struct{}
@@ -267,11 +269,15 @@ func (s *server) serve(data string) error {
 	if s.directTLS, err = freePort(); err != nil {
 		return err
 	}
+	if s.https, err = freePort(); err != nil {
+		return err
+	}
 	cfg := filepath.Join(s.dir, "parley.yaml")
 	yaml := fmt.Sprintf(`domains: [%s]
 listeners:
   - {type: c2s, address: %q}
   - {type: c2s_tls, address: %q}
+  - {type: https, address: %q}
 auth:
   scram_iterations: 4096
 limits:
@@ -280,7 +286,7 @@ admins: [root@%s]
 registration: {enabled: true, max_per_ip_per_hour: 0} # sasl2_test.go
 log:
   level: debug
-`, domain, s.starttls, s.directTLS, domain)
+`, domain, s.starttls, s.directTLS, s.https, domain)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return err
 	}
@@ -452,6 +458,9 @@ type peer struct {
 
 type peerOpts struct {
 	directTLS bool
+	// websocket connects over XMPP over WebSocket (RFC 7395) to the HTTP
+	// listener (@xmpp/client only).
+	websocket bool
 	// defaults runs the client at its default settings: its own choice of
 	// SASL mechanism and channel binding, and certificate verification
 	// against the server's certificate (server.caFile) instead of none.
@@ -507,8 +516,11 @@ func startSlixmpp(t *testing.T, s *server, user string, o peerOpts) *peer {
 func startXmppjs(t *testing.T, s *server, user string, o peerOpts) *peer {
 	t.Helper()
 	service := "xmpp://" + s.starttls
-	if o.directTLS {
+	switch {
+	case o.directTLS:
 		service = "xmpps://" + s.directTLS
+	case o.websocket:
+		service = "wss://" + s.https + "/xmpp-websocket"
 	}
 	mech, ca := o.mech, ""
 	if o.defaults {
@@ -529,7 +541,9 @@ func startXmppjs(t *testing.T, s *server, user string, o peerOpts) *peer {
 // default; without it, verification is off.
 func xmppjsCommand(t *testing.T, ca, script string, args ...string) *exec.Cmd {
 	t.Helper()
-	args = append([]string{script, "--timeout", fmt.Sprint(loginTimeout.Milliseconds())}, args...)
+	// Node 20's WebSocket (for ws:// services) is behind a flag; later
+	// versions ignore it.
+	args = append([]string{"--experimental-websocket", script, "--timeout", fmt.Sprint(loginTimeout.Milliseconds())}, args...)
 	cmd := exec.Command("node", args...)
 	cmd.Dir = filepath.Join(testDir(t), "xmppjs")
 	trust := "NODE_TLS_REJECT_UNAUTHORIZED=0"
@@ -843,6 +857,20 @@ func TestXmppjsStartTLS(t *testing.T) {
 	s := theServer(t)
 	a := startXmppjs(t, s, "gina", peerOpts{})
 	b := startSlixmpp(t, s, "henry", peerOpts{})
+	checkLogin(t, a, "SCRAM-SHA-1")
+	chat(t, a, b)
+	subscribe(t, a, b)
+	presenceUpdates(t, a, b)
+}
+
+// TestXmppjsWebSocket: @xmpp/client over XMPP over WebSocket (RFC 7395)
+// on the HTTPS listener talks with slixmpp over TCP.
+func TestXmppjsWebSocket(t *testing.T) {
+	needSlixmpp(t)
+	needXmppjs(t)
+	s := theServer(t)
+	a := startXmppjs(t, s, "ines", peerOpts{websocket: true})
+	b := startSlixmpp(t, s, "jack", peerOpts{})
 	checkLogin(t, a, "SCRAM-SHA-1")
 	chat(t, a, b)
 	subscribe(t, a, b)

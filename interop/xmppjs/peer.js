@@ -90,8 +90,10 @@ xmpp.on("online", async (address) => {
     jid: address.toString(),
     mech: used,
     offered,
-    tls_version: tls ?? null,
-    direct_tls: args.service.startsWith("xmpps:"),
+    // Over wss:// the TLS layer is the WebSocket's, which does not
+    // report its version.
+    tls_version: tls ?? (args.service.startsWith("wss:") ? "wss" : null),
+    direct_tls: args.service.startsWith("xmpps:") || args.service.startsWith("wss:"),
   });
   await xmpp.send(xml("presence"));
 });

@@ -24,6 +24,7 @@ import (
 	"github.com/parley-xmpp/parley/server/stream"
 	"github.com/parley-xmpp/parley/server/tlsrec"
 	"github.com/parley-xmpp/parley/server/transport/tcp"
+	"github.com/parley-xmpp/parley/server/web"
 )
 
 // App is a configured Parley server.
@@ -48,7 +49,11 @@ type App struct {
 	// s2sListeners its incoming side.
 	s2sPool      *s2s.Pool
 	s2sListeners []*s2s.Listener
-	wg           sync.WaitGroup
+	// webEngine runs the WebSocket streams of every HTTP listener, web
+	// serves them; nil without HTTP listeners.
+	webEngine *stream.Server
+	web       *web.Server
+	wg        sync.WaitGroup
 	// modules are the registered modules, in order (for their Stop hooks).
 	modules []module.Module
 	cancel  context.CancelFunc
@@ -189,6 +194,14 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			a.closeListeners()
 			return fmt.Errorf("listener %s on %s: %w", l.Type, l.Address, err)
 		}
+		if l.HTTP() {
+			a.mu.Lock()
+			a.listeners = append(a.listeners, ln)
+			a.addrs[l.Type] = append(a.addrs[l.Type], ln.Addr())
+			a.mu.Unlock()
+			a.serveHTTP(runCtx, ln, l, modern)
+			continue
+		}
 		if l.Server() {
 			a.mu.Lock()
 			a.listeners = append(a.listeners, ln)
@@ -197,34 +210,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			a.serveS2S(runCtx, ln, l)
 			continue
 		}
-		eng := stream.New(stream.Config{
-			AllowPLAIN: a.cfg.Auth.AllowPlain,
-			FakeSecret: a.secret,
-			Iterations: a.cfg.Auth.ScramIterations,
-			Limits: stream.Limits{
-				MaxStanzaBytes:     a.cfg.Limits.MaxStanzaBytes,
-				MaxDepth:           a.cfg.Limits.MaxDepth,
-				PreauthStanzaBytes: a.cfg.Limits.PreauthStanzaBytes,
-				PreauthElements:    a.cfg.Limits.PreauthElements,
-				PreauthTimeout:     a.cfg.Limits.PreauthTimeout,
-				OutboundQueue:      a.cfg.Limits.OutboundQueue,
-				IdlePing:           disabledIfZero(a.cfg.Limits.IdlePing),
-				PingTimeout:        a.cfg.Limits.PingTimeout,
-				ParkAfter:          disabledIfZero(a.cfg.Limits.ParkAfter),
-				OutboundQueueBytes: a.cfg.Limits.OutboundQueueBytes,
-				Rate:               c2sRate(a.cfg.Limits.Rate),
-				PreauthRate:        c2sRate(a.cfg.Limits.PreauthRate),
-			},
-			SM:           c2sStreamManagement(a.cfg.StreamManagement),
-			CSI:          stream.ClientState{Disabled: !a.cfg.CSI.Enabled, MaxHeld: a.cfg.CSI.MaxHeld},
-			Router:       a.router,
-			Sessions:     a.router.Sessions(),
-			Auth:         a.auth,
-			Log:          a.log.With("component", "c2s", "listener", l.Address),
-			DisableSASL2: modern.DisableSASL2,
-			FAST:         modern.FAST,
-			Registration: modern.Registration,
-		})
+		eng := a.engine(modern, "c2s", l.Address)
 		srv := tcp.New(tcp.Config{
 			TLS:               a.tls,
 			RecordLayer:       recordLayer(a.cfg.TLS.RecordLayer),
@@ -256,6 +242,39 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		a.wg.Go(func() { tuneGC(runCtx, uint64(floor), 500*time.Millisecond, a.log) })
 	}
 	return nil
+}
+
+// engine builds a stream engine for client streams with the server's
+// configuration; component and address name it in the log.
+func (a *App) engine(modern stream.Config, component, address string) *stream.Server {
+	return stream.New(stream.Config{
+		AllowPLAIN: a.cfg.Auth.AllowPlain,
+		FakeSecret: a.secret,
+		Iterations: a.cfg.Auth.ScramIterations,
+		Limits: stream.Limits{
+			MaxStanzaBytes:     a.cfg.Limits.MaxStanzaBytes,
+			MaxDepth:           a.cfg.Limits.MaxDepth,
+			PreauthStanzaBytes: a.cfg.Limits.PreauthStanzaBytes,
+			PreauthElements:    a.cfg.Limits.PreauthElements,
+			PreauthTimeout:     a.cfg.Limits.PreauthTimeout,
+			OutboundQueue:      a.cfg.Limits.OutboundQueue,
+			IdlePing:           disabledIfZero(a.cfg.Limits.IdlePing),
+			PingTimeout:        a.cfg.Limits.PingTimeout,
+			ParkAfter:          disabledIfZero(a.cfg.Limits.ParkAfter),
+			OutboundQueueBytes: a.cfg.Limits.OutboundQueueBytes,
+			Rate:               c2sRate(a.cfg.Limits.Rate),
+			PreauthRate:        c2sRate(a.cfg.Limits.PreauthRate),
+		},
+		SM:           c2sStreamManagement(a.cfg.StreamManagement),
+		CSI:          stream.ClientState{Disabled: !a.cfg.CSI.Enabled, MaxHeld: a.cfg.CSI.MaxHeld},
+		Router:       a.router,
+		Sessions:     a.router.Sessions(),
+		Auth:         a.auth,
+		Log:          a.log.With("component", component, "listener", address),
+		DisableSASL2: modern.DisableSASL2,
+		FAST:         modern.FAST,
+		Registration: modern.Registration,
+	})
 }
 
 // trimParks and trimEvery shape trimAfterParking: at least trimParks
@@ -332,6 +351,9 @@ func (a *App) Summary() string {
 			if l.Server() {
 				kind = "servers, " + kind
 			}
+			if l.HTTP() {
+				kind = map[bool]string{true: "HTTPS", false: "HTTP"}[l.DirectTLS()]
+			}
 			ls = append(ls, fmt.Sprintf("%s (%s)", addr, kind))
 		}
 	}
@@ -367,6 +389,12 @@ func (a *App) Stop(ctx context.Context) {
 	a.mu.Unlock()
 	for _, s := range servers {
 		s.Shutdown(ctx)
+	}
+	a.mu.Lock()
+	webEngine := a.webEngine
+	a.mu.Unlock()
+	if webEngine != nil {
+		webEngine.Shutdown(ctx)
 	}
 	a.stopFederation(ctx)
 	done := make(chan struct{})

@@ -73,6 +73,12 @@ const (
 	// ListenerS2STLS is a server-to-server listener using direct TLS
 	// (XEP-0368).
 	ListenerS2STLS ListenerType = "s2s_tls"
+	// ListenerHTTP is the HTTP server, plain: XMPP over WebSocket (RFC
+	// 7395) and its discovery (XEP-0156).
+	ListenerHTTP ListenerType = "http"
+	// ListenerHTTPS is the HTTP server over TLS with the XMPP
+	// certificates.
+	ListenerHTTPS ListenerType = "https"
 )
 
 // Listener is one network listener.
@@ -86,7 +92,12 @@ type Listener struct {
 
 // DirectTLS reports whether the listener starts TLS immediately instead of
 // negotiating it with STARTTLS.
-func (l Listener) DirectTLS() bool { return l.Type == ListenerC2STLS || l.Type == ListenerS2STLS }
+func (l Listener) DirectTLS() bool {
+	return l.Type == ListenerC2STLS || l.Type == ListenerS2STLS || l.Type == ListenerHTTPS
+}
+
+// HTTP reports whether the listener is the HTTP server's.
+func (l Listener) HTTP() bool { return l.Type == ListenerHTTP || l.Type == ListenerHTTPS }
 
 // Server reports whether the listener takes server-to-server streams.
 func (l Listener) Server() bool { return l.Type == ListenerS2S || l.Type == ListenerS2STLS }
@@ -318,7 +329,8 @@ const (
 
 // Default returns the zero-configuration setup: domain localhost, data in
 // ./parley-data, STARTTLS on :5222 and direct TLS on :5223 for clients,
-// server-to-server on :5269, SQLite storage
+// server-to-server on :5269, HTTP on :5280 and HTTPS on :5443 (XMPP over
+// WebSocket), SQLite storage
 // and a self-signed certificate in the data directory.
 func Default() *Config {
 	return &Config{
@@ -328,6 +340,8 @@ func Default() *Config {
 			{Type: ListenerC2S, Address: ":5222"},
 			{Type: ListenerC2STLS, Address: ":5223"},
 			{Type: ListenerS2S, Address: ":5269"},
+			{Type: ListenerHTTP, Address: ":5280"},
+			{Type: ListenerHTTPS, Address: ":5443"},
 		},
 		S2S:     defaultS2S(),
 		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley},

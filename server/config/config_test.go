@@ -25,11 +25,12 @@ func TestDefault(t *testing.T) {
 	if c.DataDir != "./parley-data" {
 		t.Errorf("DataDir = %q", c.DataDir)
 	}
-	want := []Listener{{ListenerC2S, ":5222"}, {ListenerC2STLS, ":5223"}, {ListenerS2S, ":5269"}}
+	want := []Listener{{ListenerC2S, ":5222"}, {ListenerC2STLS, ":5223"}, {ListenerS2S, ":5269"}, {ListenerHTTP, ":5280"}, {ListenerHTTPS, ":5443"}}
 	if !reflect.DeepEqual(c.Listeners, want) {
 		t.Errorf("Listeners = %+v", c.Listeners)
 	}
-	if c.Listeners[0].DirectTLS() || !c.Listeners[1].DirectTLS() || c.Listeners[2].DirectTLS() || !c.Listeners[2].Server() || c.Listeners[0].Server() {
+	if c.Listeners[0].DirectTLS() || !c.Listeners[1].DirectTLS() || c.Listeners[2].DirectTLS() || !c.Listeners[2].Server() || c.Listeners[0].Server() ||
+		!c.Listeners[3].HTTP() || c.Listeners[3].DirectTLS() || !c.Listeners[4].DirectTLS() {
 		t.Error("DirectTLS wrong for default listeners")
 	}
 	if len(c.TLS.Certificates) != 0 || c.TLS.MinVersion != tls.VersionTLS12 {
@@ -241,7 +242,7 @@ func TestLoadExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example file: %v", err)
 	}
-	if len(c.Domains) == 0 || len(c.TLS.Certificates) == 0 || len(c.Listeners) != 3 || len(c.S2S.Routes) != 1 {
+	if len(c.Domains) == 0 || len(c.TLS.Certificates) == 0 || len(c.Listeners) != 5 || len(c.S2S.Routes) != 1 {
 		t.Errorf("example file not fully read: %+v", c)
 	}
 }

@@ -1,0 +1,213 @@
+package websocket_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	ws "github.com/coder/websocket"
+
+	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+	"github.com/parley-xmpp/parley/xmpptest"
+)
+
+// server starts a test server with an HTTP listener and returns its
+// address.
+func server(t *testing.T) (*xmpptest.Server, string) {
+	t.Helper()
+	s := xmpptest.NewServer(t, func(c *config.Config) {
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerHTTP, Address: "127.0.0.1:0"})
+	})
+	return s, s.App.Addrs(config.ListenerHTTP)[0].String()
+}
+
+// client is a raw RFC 7395 client.
+type client struct {
+	t *testing.T
+	c *ws.Conn
+}
+
+func dial(t *testing.T, addr string) *client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, resp, err := ws.Dial(ctx, "ws://"+addr+"/xmpp-websocket", &ws.DialOptions{Subprotocols: []string{"xmpp"}})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	if resp.Header.Get("Sec-WebSocket-Protocol") != "xmpp" {
+		t.Fatalf("subprotocol %q", resp.Header.Get("Sec-WebSocket-Protocol"))
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return &client{t: t, c: c}
+}
+
+func (c *client) send(s string) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.c.Write(ctx, ws.MessageText, []byte(s)); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// next reads one message: one complete element.
+func (c *client) next() *stanza.Element {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, b, err := c.c.Read(ctx)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	el, err := stream.ParseElement(b, stream.DefaultLimits())
+	if err != nil {
+		c.t.Fatalf("message %q is not one element: %v", b, err)
+	}
+	return el
+}
+
+func (c *client) open() (open, features *stanza.Element) {
+	c.t.Helper()
+	c.send(`<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="localhost" version="1.0"/>`)
+	open = c.next()
+	if open.Name.Space != "urn:ietf:params:xml:ns:xmpp-framing" || open.Name.Local != "open" || open.Get("id") == "" || open.Get("from") != "localhost" {
+		c.t.Fatalf("answer to <open/>: %s", open)
+	}
+	features = c.next()
+	if features.Name.Space != stanza.NSStream || features.Name.Local != "features" {
+		c.t.Fatalf("features: %s", features)
+	}
+	return open, features
+}
+
+// TestLoginAndMessage: a whole session over WebSocket, one element per
+// message in both directions, every stanza carrying its namespace.
+func TestLoginAndMessage(t *testing.T) {
+	s, addr := server(t)
+	s.AddUser(t, "alice", "secret")
+	c := dial(t, addr)
+	_, features := c.open()
+	// From loopback the channel counts as confidential: SASL is offered.
+	if features.Child("urn:ietf:params:xml:ns:xmpp-sasl", "mechanisms") == nil {
+		t.Fatalf("no SASL offered: %s", features)
+	}
+	c.send(`<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="PLAIN">` + base64.StdEncoding.EncodeToString([]byte("\x00alice\x00secret")) + `</auth>`)
+	if el := c.next(); el.Name.Local != "success" {
+		t.Fatalf("auth: %s", el)
+	}
+	c.open()
+	c.send(`<iq xmlns="jabber:client" type="set" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource>web</resource></bind></iq>`)
+	res := c.next()
+	if res.Get("type") != "result" || res.Name.Space != stanza.NSClient {
+		t.Fatalf("bind: %s", res)
+	}
+	me := res.Child("urn:ietf:params:xml:ns:xmpp-bind", "bind").ChildText("urn:ietf:params:xml:ns:xmpp-bind", "jid")
+	c.send(`<message xmlns="jabber:client" to="` + me + `" type="chat"><body>over the web &lt;&amp;&gt;</body></message>`)
+	msg := c.next()
+	if msg.Name.Local != "message" || msg.Name.Space != stanza.NSClient || msg.ChildText(stanza.NSClient, "body") != "over the web <&>" || msg.Get("from") != me {
+		t.Fatalf("message: %s", msg)
+	}
+	// <close/> ends the stream; the server answers with its own.
+	c.send(`<close xmlns="urn:ietf:params:xml:ns:xmpp-framing"/>`)
+	if el := c.next(); el.Name.Local != "close" {
+		t.Fatalf("close: %s", el)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	_, addr := server(t)
+	t.Run("no xmpp subprotocol", func(t *testing.T) {
+		resp, err := http.Get("http://" + addr + "/xmpp-websocket")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 != 4 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	})
+	t.Run("DOCTYPE in open", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send(`<!DOCTYPE open [<!ENTITY x "y">]><open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="localhost" version="1.0"/>`)
+		if el := c.streamError(); el != stream.RestrictedXML {
+			t.Fatalf("stream error %s", el)
+		}
+	})
+	t.Run("oversized message", func(t *testing.T) {
+		c := dial(t, addr)
+		c.open()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c.c.Write(ctx, ws.MessageText, []byte("<message xmlns='jabber:client'><body>"+strings.Repeat("x", 2<<20)+"</body></message>"))
+		// The server ends the connection: the WebSocket library closes it
+		// with "message too big" (1009) as soon as the frame exceeds the
+		// read limit, before the engine sees anything.
+		for {
+			_, b, err := c.c.Read(ctx)
+			if err == nil {
+				t.Logf("message before the end: %s", b)
+				continue
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("the connection stayed open: %v", err)
+			}
+			return
+		}
+	})
+	t.Run("a second open within the stream", func(t *testing.T) {
+		c := dial(t, addr)
+		c.open()
+		c.send(`<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="localhost" version="1.0"/>`)
+		if el := c.streamError(); el == "" {
+			t.Fatal("no stream error")
+		}
+	})
+}
+
+// streamError reads until a stream error and returns its condition.
+func (c *client) streamError() stream.Condition {
+	c.t.Helper()
+	for {
+		el := c.next()
+		if se := stream.ParseStreamError(el); se != nil {
+			return se.Condition
+		}
+	}
+}
+
+func TestHostMeta(t *testing.T) {
+	_, addr := server(t)
+	resp, err := http.Get("http://" + addr + "/.well-known/host-meta.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct {
+		Links []struct{ Rel, Href string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" || len(doc.Links) != 1 ||
+		doc.Links[0].Rel != "urn:xmpp:alt-connections:websocket" || doc.Links[0].Href != "ws://"+addr+"/xmpp-websocket" {
+		t.Fatalf("host-meta.json: %+v, headers %v", doc, resp.Header)
+	}
+	resp2, err := http.Get("http://" + addr + "/.well-known/host-meta")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp2.Body.Close()
+	b, _ := io.ReadAll(resp2.Body)
+	if !strings.Contains(string(b), `rel="urn:xmpp:alt-connections:websocket"`) || !strings.Contains(string(b), "ws://"+addr+"/xmpp-websocket") ||
+		!strings.Contains(string(b), `xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0"`) {
+		t.Fatalf("host-meta: %s", b)
+	}
+}

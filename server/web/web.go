@@ -1,0 +1,148 @@
+// Package web is the server's HTTP side: one http.Handler for every HTTP
+// and HTTPS listener, with the XMPP over WebSocket endpoint (RFC 7395) at
+// /xmpp-websocket and its discovery (XEP-0156) at /.well-known/host-meta
+// and /.well-known/host-meta.json. It knows the endpoints' handlers only
+// as http.Handler values.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Paths of the endpoints.
+const (
+	PathWebSocket = "/xmpp-websocket"
+	PathHostMeta  = "/.well-known/host-meta"
+)
+
+// Limits of every HTTP request.
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 2 * time.Minute
+	maxHeaderBytes    = 16 << 10
+)
+
+// Options configure a Server.
+type Options struct {
+	// WebSocket serves XMPP over WebSocket; nil leaves the endpoint out.
+	WebSocket http.Handler
+	// Log receives the server's log lines.
+	Log *slog.Logger
+}
+
+// Server is the HTTP handler of the server's listeners.
+type Server struct {
+	mux  *http.ServeMux
+	opts Options
+}
+
+// New returns the handler.
+func New(o Options) *Server {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	s := &Server{mux: http.NewServeMux(), opts: o}
+	if o.WebSocket != nil {
+		s.mux.Handle("GET "+PathWebSocket, o.WebSocket)
+	}
+	s.mux.HandleFunc("GET "+PathHostMeta, s.hostMeta)
+	s.mux.HandleFunc("GET "+PathHostMeta+".json", s.hostMetaJSON)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mux.ServeHTTP(w, r)
+}
+
+// Serve serves HTTP on ln until ctx ends, then shuts down gracefully
+// (open WebSocket streams are the engine's to end).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelInfo),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	stop := context.AfterFunc(ctx, func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+	})
+	defer stop()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("web: %w", err)
+	}
+	return nil
+}
+
+// webSocketURL is the endpoint's URL as the request reached this server.
+func (s *Server) webSocketURL(r *http.Request) string {
+	scheme := "ws"
+	if r.TLS != nil {
+		scheme = "wss"
+	}
+	return scheme + "://" + r.Host + PathWebSocket
+}
+
+// link is one XRD link of host-meta.
+type link struct {
+	XMLName xml.Name `xml:"Link" json:"-"`
+	Rel     string   `xml:"rel,attr" json:"rel"`
+	Href    string   `xml:"href,attr" json:"href"`
+}
+
+func (s *Server) links(r *http.Request) []link {
+	var out []link
+	if s.opts.WebSocket != nil {
+		out = append(out, link{Rel: "urn:xmpp:alt-connections:websocket", Href: s.webSocketURL(r)})
+	}
+	return out
+}
+
+// hostMeta serves the XRD form of XEP-0156 §3.
+func (s *Server) hostMeta(w http.ResponseWriter, r *http.Request) {
+	doc := struct {
+		XMLName xml.Name `xml:"http://docs.oasis-open.org/ns/xri/xrd-1.0 XRD"`
+		Links   []link
+	}{Links: s.links(r)}
+	b, err := xml.Marshal(doc)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	discoveryHeaders(w, "application/xrd+xml")
+	w.Write(append([]byte(xml.Header), b...))
+}
+
+// hostMetaJSON serves the JRD form of XEP-0156 §3.
+func (s *Server) hostMetaJSON(w http.ResponseWriter, r *http.Request) {
+	b, err := json.Marshal(struct {
+		Links []link `json:"links"`
+	}{s.links(r)})
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	discoveryHeaders(w, "application/json")
+	w.Write(b)
+}
+
+// discoveryHeaders lets pages of any origin read the discovery document
+// (XEP-0156 §3: web clients are served from elsewhere).
+func discoveryHeaders(w http.ResponseWriter, contentType string) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Access-Control-Allow-Origin", "*")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
