@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return runBackup(ctx, args[1:], env, stdout, stderr)
 	case "invite":
 		return runInvite(ctx, args[1:], env, stdout, stderr)
+	case "upload":
+		return runUpload(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "-help") {
 			fmt.Fprintln(stdout, "usage: parley version\nPrints the version of this binary.")
@@ -94,6 +96,7 @@ commands:
   import   read XEP-0227 dumps (Parley, Prosody, ejabberd): import dump.xml
   backup   online backup of the SQLite database: backup --out FILE
   invite   create an invitation to register: invite [--uses N] [--expires 7d]
+  upload   uploaded files (XEP-0363): upload purge --older-than 720h
   bench    load-test any XMPP server: bench --scenario login|idle|chat|muc|presence
   version  print the version
 

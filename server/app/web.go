@@ -23,6 +23,7 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 		a.webEngine = a.engine(modern, "websocket", "http")
 		a.web = web.New(web.Options{
 			WebSocket: websocket.New(ctx, a.webEngine, websocket.Options{Secure: secureRequest, Log: a.log.With("component", "websocket")}),
+			Handlers:  a.router.HTTPHandlers(),
 			Log:       a.log.With("component", "http"),
 		})
 	}

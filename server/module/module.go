@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/parley-xmpp/parley/server/session"
@@ -255,4 +256,8 @@ type Registrar interface {
 	// ProvideRoster makes svc the roster service every module gets from
 	// Host.Roster; providing it twice fails start-up.
 	ProvideRoster(svc RosterService)
+	// HandleHTTP serves the URL paths under prefix (ending in "/") on the
+	// server's HTTP listeners with h (e.g. uploaded files, XEP-0363); a
+	// prefix registered twice fails start-up.
+	HandleHTTP(prefix string, h http.Handler)
 }

@@ -3,6 +3,7 @@
 package modules
 
 import (
+	"path/filepath"
 	"slices"
 
 	"github.com/parley-xmpp/parley/server/config"
@@ -22,10 +23,12 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/push"
 	"github.com/parley-xmpp/parley/server/mod/roster"
 	"github.com/parley-xmpp/parley/server/mod/serverinfo"
+	"github.com/parley-xmpp/parley/server/mod/upload"
 	"github.com/parley-xmpp/parley/server/mod/vcard"
 	"github.com/parley-xmpp/parley/server/mod/version"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/storage"
+	uploadstore "github.com/parley-xmpp/parley/server/upload"
 )
 
 // Version is the server's software version, reported by XEP-0092 and
@@ -56,6 +59,7 @@ func Default(cfg *config.Config) []module.Module {
 		serverinfo.New(cfg.ContactAddresses, cfg.ServerInfo),
 		carbons.New(),
 		push.New(push.Options{MaxRegistrations: q.PushRegistrations}),
+		upload.New(uploadstore.Options{Dir: filepath.Join(cfg.DataDir, "upload"), BaseURL: "https://" + cfg.Domains[0] + ":5443"}),
 		mam.New(mam.Options{Quota: storage.Quota{Count: q.ArchiveMessages, Bytes: int64(q.ArchiveBytes)}}),
 		muc.New(muc.Options{Admins: cfg.Admins}),
 	}

@@ -2,7 +2,9 @@ package router
 
 import (
 	"fmt"
+	"net/http"
 	"sort"
+	"strings"
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -87,6 +89,21 @@ func (g *registration) Feature(t module.Target, feature string) {
 func (g *registration) Identity(t module.Target, id module.Identity) {
 	g.r.identities[t] = append(g.r.identities[t], id)
 }
+
+func (g *registration) HandleHTTP(prefix string, h http.Handler) {
+	if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || g.r.http[prefix] != nil {
+		g.r.regErrs = append(g.r.regErrs, fmt.Errorf("HTTP prefix %q invalid or already served", prefix))
+		return
+	}
+	if g.r.http == nil {
+		g.r.http = map[string]http.Handler{}
+	}
+	g.r.http[prefix] = h
+}
+
+// HTTPHandlers returns the HTTP handlers modules registered, by path
+// prefix.
+func (r *Router) HTTPHandlers() map[string]http.Handler { return r.http }
 
 func (g *registration) ServiceDomain(domain string, h module.Hook) {
 	if g.r.domains[domain] || g.r.services[domain] != nil || g.r.routes.domains[domain] != nil {

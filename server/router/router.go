@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -55,8 +56,9 @@ type Router struct {
 	identities     map[module.Target][]module.Identity
 	streamFeatures []*stanza.Element
 	bind2          []module.Bind2Feature
-	disco          discoExtras            // nodes and forms (disco.go)
-	services       map[string]module.Hook // service domains (ServiceDomain)
+	disco          discoExtras             // nodes and forms (disco.go)
+	services       map[string]module.Hook  // service domains (ServiceDomain)
+	http           map[string]http.Handler // HTTP handlers by path prefix (HandleHTTP)
 	serviceNames   []string
 	routes         routes // to elsewhere (route.go)
 	regErrs        []error

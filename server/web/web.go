@@ -34,6 +34,9 @@ const (
 type Options struct {
 	// WebSocket serves XMPP over WebSocket; nil leaves the endpoint out.
 	WebSocket http.Handler
+	// Handlers are further handlers by path prefix (ending in "/"), such
+	// as the modules' (uploaded files).
+	Handlers map[string]http.Handler
 	// Log receives the server's log lines.
 	Log *slog.Logger
 }
@@ -52,6 +55,9 @@ func New(o Options) *Server {
 	s := &Server{mux: http.NewServeMux(), opts: o}
 	if o.WebSocket != nil {
 		s.mux.Handle("GET "+PathWebSocket, o.WebSocket)
+	}
+	for prefix, h := range o.Handlers {
+		s.mux.Handle(prefix, h)
 	}
 	s.mux.HandleFunc("GET "+PathHostMeta, s.hostMeta)
 	s.mux.HandleFunc("GET "+PathHostMeta+".json", s.hostMetaJSON)
