@@ -83,6 +83,7 @@ var users = []string{
 	"gina", "henry", // @xmpp/client STARTTLS <-> slixmpp
 	"ivan", "judy", // @xmpp/client direct TLS <-> slixmpp
 	"ines", "jack", // @xmpp/client WebSocket <-> slixmpp
+	"kim", "lou", // the built-in web client in chromium <-> slixmpp (browser_test.go)
 	"kate", "leo", // go-sendxmpp -> slixmpp
 	"root", "mike", "nina", // slixmpp XEP-0050/0133 admin (root) and XEP-0077
 	"mia", "noah", // slixmpp carbons and MAM (mam_test.go)

@@ -9,9 +9,11 @@ import (
 	"net/netip"
 
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/server/stream"
 	"github.com/parley-xmpp/parley/server/transport/websocket"
 	"github.com/parley-xmpp/parley/server/web"
+	"github.com/parley-xmpp/parley/server/web/client"
 )
 
 // serveHTTP serves the HTTP side (XMPP over WebSocket, its discovery) on
@@ -21,7 +23,14 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 	a.mu.Lock()
 	if a.webEngine == nil {
 		a.webEngine = a.engine(modern, "websocket", "http")
+		var page http.Handler
+		if h, err := client.New(client.Options{Domain: a.cfg.Domains[0], Domains: a.cfg.Domains, Version: modules.Version, WebSocketPath: web.PathWebSocket}); err != nil {
+			a.log.Error("web client unavailable", "err", err)
+		} else {
+			page = h
+		}
 		a.web = web.New(web.Options{
+			Client:    page,
 			WebSocket: websocket.New(ctx, a.webEngine, websocket.Options{Secure: secureRequest, Log: a.log.With("component", "websocket")}),
 			Handlers:  a.router.HTTPHandlers(),
 			Log:       a.log.With("component", "http"),

@@ -34,6 +34,9 @@ const (
 type Options struct {
 	// WebSocket serves XMPP over WebSocket; nil leaves the endpoint out.
 	WebSocket http.Handler
+	// Client serves the built-in web client at / and under /client/;
+	// nil leaves it out.
+	Client http.Handler
 	// Handlers are further handlers by path prefix (ending in "/"), such
 	// as the modules' (uploaded files).
 	Handlers map[string]http.Handler
@@ -58,6 +61,10 @@ func New(o Options) *Server {
 	}
 	for prefix, h := range o.Handlers {
 		s.mux.Handle(prefix, h)
+	}
+	if o.Client != nil {
+		s.mux.Handle("GET /{$}", o.Client)
+		s.mux.Handle("GET /client/", o.Client)
 	}
 	s.mux.HandleFunc("GET "+PathHostMeta, s.hostMeta)
 	s.mux.HandleFunc("GET "+PathHostMeta+".json", s.hostMetaJSON)
