@@ -221,13 +221,13 @@ func (c *conn) wait(pinged bool) (b []byte, err error, expired bool) {
 	select {
 	case m := <-c.msgs:
 		if m.err != nil {
-			switch ws.CloseStatus(m.err) {
-			case ws.StatusNormalClosure, ws.StatusGoingAway:
-				return nil, io.EOF, false
-			case ws.StatusMessageTooBig:
+			if ws.CloseStatus(m.err) == ws.StatusMessageTooBig {
 				return nil, &xstream.Error{Condition: xstream.PolicyViolation, Text: "message too large"}, false
 			}
-			return nil, m.err, false
+			// A WebSocket that closes without <close/> is a connection
+			// lost, not a stream ended: a stream-managed session stays
+			// resumable (XEP-0198).
+			return nil, fmt.Errorf("websocket: connection closed without <close/> (%v): %w", m.err, io.ErrUnexpectedEOF), false
 		}
 		return m.b, nil, false
 	case <-expire:

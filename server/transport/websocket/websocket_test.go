@@ -211,3 +211,58 @@ func TestHostMeta(t *testing.T) {
 		t.Fatalf("host-meta: %s", b)
 	}
 }
+
+// login authenticates with PLAIN and returns the features of the
+// restarted stream.
+func (c *client) login(user, password string) *stanza.Element {
+	c.t.Helper()
+	c.open()
+	c.send(`<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="PLAIN">` + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+password)) + `</auth>`)
+	if el := c.next(); el.Name.Local != "success" {
+		c.t.Fatalf("auth: %s", el)
+	}
+	_, features := c.open()
+	return features
+}
+
+// TestResumeAfterDroppedSocket: a stream-managed session whose WebSocket
+// closes without <close/> is kept, and a new WebSocket resumes it
+// (XEP-0198): what was sent to it meanwhile arrives.
+func TestResumeAfterDroppedSocket(t *testing.T) {
+	s, addr := server(t)
+	s.AddUser(t, "alice", "secret")
+	s.AddUser(t, "bob", "secret")
+	c := dial(t, addr)
+	if f := c.login("alice", "secret"); f.Child("urn:xmpp:sm:3", "sm") == nil {
+		t.Fatalf("no stream management offered: %s", f)
+	}
+	c.send(`<iq xmlns="jabber:client" type="set" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource>web</resource></bind></iq>`)
+	me := c.next().Child("urn:ietf:params:xml:ns:xmpp-bind", "bind").ChildText("urn:ietf:params:xml:ns:xmpp-bind", "jid")
+	c.send(`<enable xmlns="urn:xmpp:sm:3" resume="true"/>`)
+	enabled := c.next()
+	if enabled.Name.Local != "enabled" || enabled.Get("id") == "" {
+		t.Fatalf("enable: %s", enabled)
+	}
+	// The socket goes away without <close/>.
+	c.c.CloseNow()
+
+	bob := s.Client(t, "bob", "secret", "desk")
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, me, "while you were away"))
+	xmpptest.Sync(t, bob)
+
+	c2 := dial(t, addr)
+	c2.login("alice", "secret")
+	c2.send(`<resume xmlns="urn:xmpp:sm:3" h="0" previd="` + enabled.Get("id") + `"/>`)
+	if el := c2.next(); el.Name.Local != "resumed" {
+		t.Fatalf("resume: %s", el)
+	}
+	for {
+		el := c2.next()
+		if el.Name.Local == "message" {
+			if el.ChildText(stanza.NSClient, "body") != "while you were away" || el.Get("to") != me {
+				t.Fatalf("after resumption: %s", el)
+			}
+			break
+		}
+	}
+}
