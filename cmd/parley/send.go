@@ -40,11 +40,12 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdin 
 	to := fs.String("to", "", "recipient JID, e.g. bob@localhost (required)")
 	address := fs.String("address", "", "server host:port (default: DNS SRV, then the JID's domain)")
 	directTLS := fs.Bool("direct-tls", false, "use direct TLS (XEP-0368) instead of STARTTLS")
+	webSocket := fs.String("websocket", "", "connect over XMPP over WebSocket (RFC 7395) to this URL, e.g. wss://example.org:5443/xmpp-websocket")
 	insecure := fs.Bool("insecure", false, "do not verify the server certificate")
 	typ := fs.String("type", stanza.TypeChat, "message type: chat, normal, headline or groupchat")
 	wait := fs.Duration("wait", defaultBounceWait, "how long to wait for the server to confirm that it took the message or to bounce it (0: do not wait)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: parley send --jid JID --to JID [--address host:port] [--direct-tls] [--insecure] [--type chat] [--wait 2s] [message]")
+		fmt.Fprintln(fs.Output(), "usage: parley send --jid JID --to JID [--address host:port | --websocket URL] [--direct-tls] [--insecure] [--type chat] [--wait 2s] [message]")
 		fmt.Fprintln(fs.Output(), "The password is read from $PARLEY_PASSWORD, else from standard input or a prompt.")
 		fs.PrintDefaults()
 	}
@@ -119,6 +120,7 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdin 
 		Password:  password,
 		Address:   *address,
 		DirectTLS: *directTLS,
+		WebSocket: *webSocket,
 		TLS:       &tls.Config{InsecureSkipVerify: *insecure},
 	})
 	if err != nil {

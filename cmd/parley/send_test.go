@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpptest"
 )
@@ -139,5 +140,27 @@ func TestSendReportsBounces(t *testing.T) {
 	code, _, stderr, _ = send("someone@elsewhere.invalid")
 	if code != 1 || !strings.Contains(stderr, "bounced the message") {
 		t.Errorf("to a foreign domain: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestSendOverWebSocket: parley send --websocket reaches the server's
+// XMPP over WebSocket endpoint.
+func TestSendOverWebSocket(t *testing.T) {
+	srv := xmpptest.NewServer(t, func(c *config.Config) {
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerHTTP, Address: "127.0.0.1:0"})
+	})
+	srv.AddUser(t, "alice", "pw")
+	srv.AddUser(t, "bob", "pw")
+	bob := srv.Client(t, "bob", "pw", "phone")
+	xmpptest.Send(t, bob, stanza.New(stanza.NSClient, "presence")) // available: messages to bob@ reach this resource
+	xmpptest.Sync(t, bob)
+	url := "ws://" + srv.App.Addrs(config.ListenerHTTP)[0].String() + "/xmpp-websocket"
+	code, stdout, stderr := runSendT(t, map[string]string{"PARLEY_PASSWORD": "pw"}, "",
+		"--jid", "alice@"+srv.Domain(), "--to", "bob@"+srv.Domain(), "--websocket", url, "over the web")
+	if code != 0 || !strings.Contains(stdout, "sent to bob@") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if got := xmpptest.NextMessage(t, bob); got.ChildText(stanza.NSClient, "body") != "over the web" {
+		t.Fatalf("bob got %s", got)
 	}
 }

@@ -80,11 +80,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if limits == (stream.Limits{}) {
 		limits = stream.DefaultLimits()
 	}
-	raw, err := cfg.connect(ctx, log)
+	raw, secure, err := cfg.dial(ctx, log)
 	if err != nil {
 		return nil, err
 	}
-	n := &negotiator{cfg: &cfg, log: log, conn: raw, limits: limits, secure: cfg.DirectTLS}
+	n := &negotiator{cfg: &cfg, log: log, conn: raw, limits: limits, secure: secure}
 	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		raw.SetDeadline(time.Unix(1, 0))

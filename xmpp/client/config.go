@@ -37,6 +37,11 @@ type Config struct {
 	// of the JID's domain are used, then the domain itself on port 5222
 	// (5223 with DirectTLS).
 	Address string
+	// WebSocket, when set, is the URL of an XMPP over WebSocket endpoint
+	// (RFC 7395), e.g. "wss://example.org:5443/xmpp-websocket", used
+	// instead of a TCP connection; Address and DirectTLS are then
+	// ignored, and TLS is the WebSocket's (wss).
+	WebSocket string
 	// DirectTLS starts TLS immediately after connecting (XEP-0368)
 	// instead of negotiating STARTTLS, which is otherwise required.
 	DirectTLS bool
@@ -131,6 +136,16 @@ func (cfg *Config) addresses(ctx context.Context, log *slog.Logger) []string {
 }
 
 // connect opens the TCP (and, with DirectTLS, TLS) connection.
+// dial connects over WebSocket or TCP; it reports whether the channel is
+// already confidential (no STARTTLS then).
+func (cfg *Config) dial(ctx context.Context, log *slog.Logger) (net.Conn, bool, error) {
+	if cfg.WebSocket != "" {
+		return dialWebSocket(ctx, cfg.WebSocket, cfg)
+	}
+	c, err := cfg.connect(ctx, log)
+	return c, cfg.DirectTLS, err
+}
+
 func (cfg *Config) connect(ctx context.Context, log *slog.Logger) (net.Conn, error) {
 	addrs := cfg.addresses(ctx, log)
 	if len(addrs) == 0 {
