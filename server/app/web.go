@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/modules"
@@ -30,10 +31,15 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 			page = h
 		}
 		a.web = web.New(web.Options{
-			Client:    page,
-			WebSocket: websocket.New(ctx, a.webEngine, websocket.Options{Secure: secureRequest, Log: a.log.With("component", "websocket")}),
-			Handlers:  a.router.HTTPHandlers(),
-			Log:       a.log.With("component", "http"),
+			Client: page,
+			WebSocket: websocket.New(ctx, a.webEngine, websocket.Options{
+				Origins:    a.cfg.HTTP.WebSocketOrigins,
+				Secure:     a.secureRequest,
+				RemoteAddr: a.clientAddr,
+				Log:        a.log.With("component", "websocket"),
+			}),
+			Handlers: a.router.HTTPHandlers(),
+			Log:      a.log.With("component", "http"),
 		})
 	}
 	srv := a.web
@@ -56,12 +62,40 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 	}()
 }
 
-// secureRequest reports whether a WebSocket request is confidential: it
-// came over TLS, or from this machine (the bytes never left it).
-func secureRequest(r *http.Request) bool {
+// secureRequest reports whether a web request is confidential: it came
+// over TLS, from this machine (the bytes never left it), or from a
+// trusted proxy that says its client used HTTPS.
+func (a *App) secureRequest(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	return err == nil && ap.Addr().Unmap().IsLoopback()
+	if err != nil {
+		return false
+	}
+	if a.cfg.HTTP.Trusted(ap.Addr()) {
+		return strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	}
+	return ap.Addr().Unmap().IsLoopback()
+}
+
+// clientAddr is the client's address of a web request: the peer's, or,
+// behind a trusted proxy, the last address of X-Forwarded-For that is
+// not itself a trusted proxy. Login throttling and limits count it.
+func (a *App) clientAddr(r *http.Request) string {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !a.cfg.HTTP.Trusted(ap.Addr()) {
+		return r.RemoteAddr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		addr, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		if !a.cfg.HTTP.Trusted(addr) {
+			return netip.AddrPortFrom(addr.Unmap(), 0).String()
+		}
+	}
+	return r.RemoteAddr
 }

@@ -55,6 +55,9 @@ type Config struct {
 	Runtime Runtime
 	// S2S configures federation with other servers. Key "s2s".
 	S2S S2S
+	// HTTP configures the HTTP side (WebSocket origins, trusted
+	// proxies). Key "http".
+	HTTP HTTP
 }
 
 // ListenerType is the kind of a network listener.

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -164,6 +165,9 @@ s2s:
   max_incoming: 200
   connect_timeout: 10s
   idle_timeout: 1m
+http:
+  websocket_origins: ["*.example.org"]
+  trusted_proxies: [10.0.0.0/8, "::1"]
 `
 
 func TestParseFull(t *testing.T) {
@@ -207,6 +211,7 @@ func TestParseFull(t *testing.T) {
 		S2S: S2S{Enabled: true, RequireVerified: true, Allow: []string{"friends.example", "partner.example"}, Deny: []string{"spam.example"},
 			Routes: map[string]string{"partner.example": "10.0.0.5:5269"}, Domains: map[string]S2SDomain{"friends.example": {Dialback: &yes}},
 			QueueBytes: 2 << 20, MaxLinks: 100, MaxIncoming: 200, ConnectTimeout: 10 * time.Second, IdleTimeout: time.Minute},
+		HTTP: HTTP{WebSocketOrigins: []string{"*.example.org"}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}},
 	}
 	// The version module's section is kept for the module to decode
 	// (its keys are tested in server/mod/version).

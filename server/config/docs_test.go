@@ -30,7 +30,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"bytes_per_second", "stanzas_per_second", "burst",
 		"s2s", "dialback", "require_verified", "allow", "deny", "routes", "domains", "ca_file", "max_links", "max_incoming",
 		"connect_timeout", "idle_timeout",
-		"upload", "max_file_size", "quota", "retention", "base_url", "dir",
+		"upload", "max_file_size", "quota", "retention", "base_url", "dir", "http", "websocket_origins", "trusted_proxies",
 	}
 	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))
 	if err != nil {

@@ -42,6 +42,9 @@ type Options struct {
 	// (TLS to this server, or to a trusted proxy); SASL is offered only
 	// then. Nil means: the request came over TLS to this server.
 	Secure func(r *http.Request) bool
+	// RemoteAddr returns the client's address of a request (behind a
+	// trusted proxy, the forwarded one); nil means r.RemoteAddr.
+	RemoteAddr func(r *http.Request) string
 	// Log receives the handler's log lines; nil means slog.Default().
 	Log *slog.Logger
 }
@@ -61,6 +64,9 @@ func New(ctx context.Context, eng *stream.Server, o Options) *Handler {
 	}
 	if o.Secure == nil {
 		o.Secure = func(r *http.Request) bool { return r.TLS != nil }
+	}
+	if o.RemoteAddr == nil {
+		o.RemoteAddr = func(r *http.Request) string { return r.RemoteAddr }
 	}
 	return &Handler{eng: eng, opts: o, ctx: ctx}
 }
@@ -87,7 +93,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		max = 256 << 10
 	}
 	c.SetReadLimit(int64(max) + 4096) // the element, and room for the framing namespace declarations
-	t := &conn{h: h, ws: c, remote: r.RemoteAddr, secure: h.opts.Secure(r), limits: lim,
+	t := &conn{h: h, ws: c, remote: h.opts.RemoteAddr(r), secure: h.opts.Secure(r), limits: lim,
 		msgs: make(chan message, 1), done: make(chan struct{}), lim: xstream.Limits{MaxStanzaBytes: max}}
 	if r.TLS != nil {
 		if data, err := r.TLS.ExportKeyingMaterial(sasl.ExporterLabel, []byte{}, 32); err == nil && r.TLS.Version == tls.VersionTLS13 {

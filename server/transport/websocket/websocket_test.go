@@ -266,3 +266,31 @@ func TestResumeAfterDroppedSocket(t *testing.T) {
 		}
 	}
 }
+
+// TestOrigins: with http.websocket_origins set, a page of another origin
+// cannot open a stream; one of a listed origin can.
+func TestOrigins(t *testing.T) {
+	s := xmpptest.NewServer(t, func(c *config.Config) {
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerHTTP, Address: "127.0.0.1:0"})
+		c.HTTP.WebSocketOrigins = []string{"*.example.org"}
+	})
+	addr := s.App.Addrs(config.ListenerHTTP)[0].String()
+	for origin, ok := range map[string]bool{"https://chat.example.org": true, "https://evil.example": false, "": true} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		h := http.Header{}
+		if origin != "" {
+			h.Set("Origin", origin)
+		}
+		c, resp, err := ws.Dial(ctx, "ws://"+addr+"/xmpp-websocket", &ws.DialOptions{Subprotocols: []string{"xmpp"}, HTTPHeader: h})
+		cancel()
+		if (err == nil) != ok {
+			t.Errorf("origin %q: err %v, want allowed %v", origin, err, ok)
+		}
+		if !ok && resp != nil && resp.StatusCode != http.StatusForbidden {
+			t.Errorf("origin %q: status %d", origin, resp.StatusCode)
+		}
+		if c != nil {
+			c.CloseNow()
+		}
+	}
+}
