@@ -2,7 +2,11 @@ package interop
 
 import (
 	"bufio"
+	"bytes"
+	"crypto/tls"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +18,9 @@ import (
 // TestBrowserWebClient: the built-in web client (Converse.js at /) in
 // Debian's chromium, driven by playwright-core (xmppjs/browser.mjs): kim
 // logs in on the page, a message from lou (slixmpp over TCP) shows up,
-// kim answers from the page and lou receives the answer. Screenshots of
+// kim answers from the page and lou receives the answer, then kim sends a
+// file through the page (HTTP File Upload) and lou downloads the same
+// bytes from the URL he receives. Screenshots of
 // each step are kept in $PARLEY_TEST_OUTPUT/browser (default: a folder
 // under the system's temporary folder, named in the log).
 func TestBrowserWebClient(t *testing.T) {
@@ -38,8 +44,13 @@ func TestBrowserWebClient(t *testing.T) {
 	s := theServer(t)
 	lou := startSlixmpp(t, s, "lou", peerOpts{})
 	hello := "hello kim, from slixmpp <&>"
+	file := filepath.Join(t.TempDir(), "parley-upload-test.txt")
+	content := []byte(strings.Repeat("uploaded through the web client\n", 100))
+	if err := os.WriteFile(file, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command("node", "browser.mjs", "--url", "https://"+s.https+"/", "--username", "kim", "--password", password("kim"),
-		"--from", bare("lou"), "--expect", hello, "--reply", "hi lou, from the browser", "--out", out, "--timeout", "30000")
+		"--from", bare("lou"), "--expect", hello, "--reply", "hi lou, from the browser", "--upload", file, "--out", out, "--timeout", "30000")
 	cmd.Dir = filepath.Join(testDir(t), "xmppjs")
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -81,6 +92,21 @@ func TestBrowserWebClient(t *testing.T) {
 	expect("seen")
 	expect("replied")
 	lou.expectMessage(bare("kim"), "hi lou, from the browser")
+	expect("uploaded")
+	ev := lou.expect("the file's URL", eventTimeout, func(ev event) bool {
+		return ev.Event == "message" && bareOf(ev.From) == bare("kim") && strings.Contains(ev.Body, "/upload/")
+	})
+	url := strings.TrimSpace(ev.Body)
+	get := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	resp, err := get.Get(url)
+	if err != nil {
+		t.Fatalf("downloading %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(got, content) {
+		t.Fatalf("download of %s: %s, %d bytes (want %d)", url, resp.Status, len(got), len(content))
+	}
 }
 
 // tail returns the end of s.

@@ -285,9 +285,11 @@ limits:
   preauth_timeout: 20s
 admins: [root@%s]
 registration: {enabled: true, max_per_ip_per_hour: 0} # sasl2_test.go
+modules:
+  upload: {base_url: "https://%s"} # browser_test.go
 log:
   level: debug
-`, domain, s.starttls, s.directTLS, s.https, domain)
+`, domain, s.starttls, s.directTLS, s.https, domain, s.https)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return err
 	}

@@ -9,7 +9,9 @@
 // client is connected, waits until --from shows among the contacts with
 // new messages, opens that conversation and waits for the --expect text
 // ({"event":"seen"}), answers in that chat with --reply
-// ({"event":"replied"}), and saves screenshots in --out. Any failure
+// ({"event":"replied"}), with --upload sends that file in the same chat
+// through HTTP File Upload ({"event":"uploaded"}), and saves screenshots
+// in --out. Any failure
 // prints {"event":"error","text":...} and exits 1.
 import { chromium } from "playwright-core";
 import { parseArgs } from "node:util";
@@ -23,6 +25,7 @@ const { values: args } = parseArgs({
     expect: { type: "string" },
     from: { type: "string" },
     reply: { type: "string" },
+    upload: { type: "string" },
     out: { type: "string", default: "." },
     chromium: { type: "string", default: "/usr/bin/chromium" },
     timeout: { type: "string", default: "30000" },
@@ -52,22 +55,31 @@ try {
   await page.locator("converse-roster, .controlbox-pane converse-user-profile, converse-controlbox .list-container")
     .first().waitFor({ state: "attached" });
   await page.locator("input[name=password]").waitFor({ state: "detached" });
-  emit({ event: "online" });
   await page.screenshot({ path: path.join(args.out, "2-online.png") });
+  emit({ event: "online" });
 
   // The message shows its sender among the contacts with new messages;
   // opening the conversation shows the message.
   await page.getByText(args.from).first().click();
   await page.getByText(args.expect).first().waitFor();
-  emit({ event: "seen" });
   await page.screenshot({ path: path.join(args.out, "3-message.png") });
+  emit({ event: "seen" });
 
   const box = page.locator("textarea.chat-textarea:visible").first();
   await box.fill(args.reply);
   await box.press("Enter");
   await page.getByText(args.reply).first().waitFor();
-  emit({ event: "replied" });
   await page.screenshot({ path: path.join(args.out, "4-replied.png") });
+  emit({ event: "replied" });
+
+  if (args.upload) {
+    // The paperclip's hidden file input: choosing a file uploads it and
+    // sends its URL in the conversation.
+    await page.locator("input[type=file]").first().setInputFiles(args.upload);
+    await page.locator(`a[href*="${path.basename(args.upload)}"], .chat-msg__media a, .chat-image`).first().waitFor();
+    await page.screenshot({ path: path.join(args.out, "5-uploaded.png") });
+    emit({ event: "uploaded" });
+  }
 } catch (e) {
   if (page) {
     await page.screenshot({ path: path.join(args.out, "error.png") }).catch(() => {});
