@@ -341,6 +341,9 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, id, name string) {
 		http.Error(w, "Content-Type must be the slot's ("+sl.Type+")", http.StatusBadRequest)
 		return
 	}
+	// A body that trickles in must not hold the connection for ever:
+	// allow a minute plus 64 KiB/s.
+	http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Minute + time.Duration(sl.Size/(64<<10))*time.Second))
 	dir := filepath.Join(s.opts.Dir, id)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		http.Error(w, "cannot store the file", http.StatusInternalServerError)

@@ -23,7 +23,8 @@ const (
 	PathHostMeta  = "/.well-known/host-meta"
 )
 
-// Limits of every HTTP request.
+// Limits of every HTTP request; Options.HeaderTimeout overrides the
+// first.
 const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 2 * time.Minute
@@ -40,6 +41,9 @@ type Options struct {
 	// Handlers are further handlers by path prefix (ending in "/"), such
 	// as the modules' (uploaded files).
 	Handlers map[string]http.Handler
+	// HeaderTimeout bounds reading a request's headers (slowloris);
+	// 0 means 10 s.
+	HeaderTimeout time.Duration
 	// Log receives the server's log lines.
 	Log *slog.Logger
 }
@@ -79,9 +83,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Serve serves HTTP on ln until ctx ends, then shuts down gracefully
 // (open WebSocket streams are the engine's to end).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	headerTimeout := s.opts.HeaderTimeout
+	if headerTimeout <= 0 {
+		headerTimeout = readHeaderTimeout
+	}
 	hs := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: readHeaderTimeout,
+		ReadHeaderTimeout: headerTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelInfo),
