@@ -33,6 +33,9 @@
 #                  the server's archive module loaded
 #   MUC_COUNT=$ACTIVE         sessions of the muc part (a multiple of
 #                  every room size)
+#   MUC_WINDOW=2              messages in flight per sender in the muc part
+#   MUC_RATE=                 messages/s over all senders in the muc part
+#                  (empty: saturation within MUC_WINDOW)
 #   S2S_COUNT=$ACTIVE         sessions of the s2s part, half on each server
 #   S2S_RATE=rate             the s2s part's fixed-rate run (default:
 #                  ejabberd's saturation rate over s2s, when measured)
@@ -64,6 +67,8 @@ SCENARIOS=${SCENARIOS:-"base muc s2s"}
 MUC_SIZES=${MUC_SIZES:-"10 100 1000"}
 MUC_ARCHIVE=${MUC_ARCHIVE:-"off on"}
 MUC_COUNT=${MUC_COUNT:-$ACTIVE}
+MUC_WINDOW=${MUC_WINDOW:-2}
+MUC_RATE=${MUC_RATE:-}
 S2S_COUNT=${S2S_COUNT:-$ACTIVE}
 S2S_A=s2s-a.test
 S2S_B=s2s-b.test
@@ -359,11 +364,14 @@ run_muc() {
 		setup "$s" "$MUC_COUNT"
 		settle "$PID"
 		for size in $MUC_SIZES; do
-			label=muc-$size flags=()
+			label=muc-$size flags=(--window "$MUC_WINDOW")
 			if [ "$archive" = on ]; then
-				label=$label-archive flags=(--archive)
+				label=$label-archive flags+=(--archive)
 			fi
-			bench "$s" "$label" --scenario muc --count "$MUC_COUNT" --room-size "$size" --duration "$DURATION" --window 2 "${flags[@]}"
+			if [ -n "$MUC_RATE" ]; then
+				flags+=(--rate "$MUC_RATE")
+			fi
+			bench "$s" "$label" --scenario muc --count "$MUC_COUNT" --room-size "$size" --duration "$DURATION" "${flags[@]}"
 			settle "$PID"
 		done
 		stop_server "$s"
@@ -375,6 +383,13 @@ run_muc() {
 # chats across the link, at saturation and at a fixed rate.
 run_s2s() {
 	local s=$1
+	# A server listening on *:5269 (Parley's default s2s listener, say)
+	# would keep the pair from binding 127.0.0.2:5269 and 127.0.0.3:5269.
+	if ss -Hltn 'sport = :5269' | grep -q .; then
+		log "$s: s2s SKIPPED: port 5269 is taken: $(ss -Hltnp 'sport = :5269' | tr -s ' ' | head -3)"
+		echo "$s s2s" >>"$OUT/failed.txt"
+		return
+	fi
 	start_pair "$s"
 	log "$s pair started, pids $PID_A and $PID_B"
 	PORT=$PORT_A DOMAIN=$S2S_A setup "$s" "$S2S_COUNT"
@@ -438,7 +453,7 @@ main() {
 	fi
 	/usr/bin/python3 "$ROOT/bench/compare_table.py" "$OUT/results.jsonl" \
 		--meta "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d), commit $(git -C "$ROOT" rev-parse --short HEAD)" \
-		--meta "IDLE=$IDLE ACTIVE=$ACTIVE DURATION=$DURATION ROSTER=$ROSTER ROOM=$ROOM SCENARIOS=\"$SCENARIOS\" MUC_SIZES=\"$MUC_SIZES\" MUC_ARCHIVE=\"$MUC_ARCHIVE\" MUC_COUNT=$MUC_COUNT S2S_COUNT=$S2S_COUNT, $MECH over STARTTLS, ECDSA P-256 certificate, $CURVES key exchange, server(s) on CPU $SERVER_CPU, generator on CPU $GEN_CPU" \
+		--meta "IDLE=$IDLE ACTIVE=$ACTIVE DURATION=$DURATION ROSTER=$ROSTER ROOM=$ROOM SCENARIOS=\"$SCENARIOS\" MUC_SIZES=\"$MUC_SIZES\" MUC_ARCHIVE=\"$MUC_ARCHIVE\" MUC_COUNT=$MUC_COUNT MUC_WINDOW=$MUC_WINDOW MUC_RATE=${MUC_RATE:-saturation} S2S_COUNT=$S2S_COUNT, $MECH over STARTTLS, ECDSA P-256 certificate, $CURVES key exchange, server(s) on CPU $SERVER_CPU, generator on CPU $GEN_CPU" \
 		--meta "s2s: two servers of one kind ($S2S_A, $S2S_B), Server Dialback over STARTTLS, self-signed certificates"
 }
 

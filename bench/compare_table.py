@@ -68,6 +68,7 @@ def muc_rows():
                 (what + ": deliveries/s", label, lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
                 (what + ": latency p99 (ms)", label, lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
                 (what + ": lost", label, lambda r: r["lost"], "{:d}", "lower"),
+                (what + ": messages refused by the server", label, lambda r: r.get("bounced", 0), "{:d}", "lower"),
                 (what + ": time to enter the rooms (s)", label, lambda r: r["join_seconds"], "{:.2f}", "lower"),
             ]
     return rows

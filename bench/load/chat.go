@@ -49,7 +49,7 @@ func errorCondition(el *stanza.Element) string {
 }
 
 // bodyHandler passes message bodies of the given type to t and counts
-// error bounces.
+// error bounces (as refused sends of t when they carry a payload back).
 func (r *runner) bodyHandler(t *traffic, typ string) handler {
 	return func(s *Session, el *stanza.Element) {
 		if stanza.KindOf(el) != stanza.KindMessage {
@@ -57,6 +57,7 @@ func (r *runner) bodyHandler(t *traffic, typ string) handler {
 		}
 		if el.Type() == stanza.TypeError {
 			r.errs.Add(fmt.Errorf("message bounced: %s", errorCondition(el)))
+			t.bounce(el.ChildText(stanza.NSClient, "body"))
 			return
 		}
 		if el.Type() == typ {

@@ -385,21 +385,26 @@ func TestS2SConfig(t *testing.T) {
 func TestReportFormatS2SAndMUC(t *testing.T) {
 	mem := func(mib uint64) *Mem { return &Mem{RSS: mib << 20, PSS: mib << 20} }
 	r := &Report{Scenario: "s2s", Sessions: 2, Logins: 2, LinkSetupSeconds: 0.25,
-		MemBefore: mem(20), MemMid: mem(22), MemAfter: mem(30), PeerMemBefore: mem(40), PeerMemMid: mem(41), PeerMemAfter: mem(45)}
+		MemBefore: mem(20), MemMid: mem(22), MemAfter: mem(30), PeerMemBefore: mem(40), PeerMemMid: mem(41), PeerMemAfter: mem(39)}
 	var b bytes.Buffer
 	r.Format(&b)
 	for _, want := range []string{
 		"links         up in 0.250s (the first message each way)\n",
 		"server memory RSS 20.0 MiB before the logins, 22.0 MiB with the sessions and links up (+2048.0 KiB), 30.0 MiB after the traffic (+10.0 MiB over the run)\n",
-		"peer memory   RSS 40.0 MiB before the logins, 41.0 MiB with the sessions and links up (+1024.0 KiB), 45.0 MiB after the traffic (+5120.0 KiB over the run)\n",
+		"peer memory   RSS 40.0 MiB before the logins, 41.0 MiB with the sessions and links up (+1024.0 KiB), 39.0 MiB after the traffic (-1024.0 KiB over the run)\n",
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("s2s report lacks %q:\n%s", want, b.String())
 		}
 	}
 	b.Reset()
-	(&Report{Scenario: "muc", RoomSize: 1000, Archive: true, JoinSeconds: 1.5}).Format(&b)
-	if want := "rooms         1000 occupants each (persistent rooms with archiving), entered in 1.50s\n"; !strings.Contains(b.String(), want) {
-		t.Errorf("muc report lacks %q:\n%s", want, b.String())
+	(&Report{Scenario: "muc", RoomSize: 1000, Archive: true, JoinSeconds: 1.5, Sent: 10, Bounced: 4, Expected: 6000}).Format(&b)
+	for _, want := range []string{
+		"rooms         1000 occupants each (persistent rooms with archiving), entered in 1.50s\n",
+		"refused       4 messages bounced with an error (their deliveries are not expected)\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("muc report lacks %q:\n%s", want, b.String())
+		}
 	}
 }

@@ -251,7 +251,7 @@ func (r *runner) runMUC(ctx context.Context, rep *Report) error {
 		}
 	}
 	if joined.Load() < want.Load() {
-		return fmt.Errorf("load: only %d of %d occupants joined", joined.Load(), want.Load())
+		return fmt.Errorf("load: only %d of %d occupants joined (errors seen: %v)", joined.Load(), want.Load(), r.errs.Kinds())
 	}
 	stopJoin()
 	rep.JoinSeconds = joining.Seconds()

@@ -41,8 +41,10 @@ type Report struct {
 	// way took: the time to bring both servers' links up.
 	LinkSetupSeconds float64 `json:"link_setup_seconds,omitempty"`
 
-	// SentBytes and Bounced are the flood scenario's bytes sent and
-	// error bounces received.
+	// SentBytes is the flood scenario's bytes sent. Bounced is its error
+	// bounces received, and for chat, MUC and s2s the sends refused with
+	// an error that carried the payload back: their deliveries are not
+	// in Expected, so not in Lost either.
 	SentBytes int64 `json:"sent_bytes,omitempty"`
 	Bounced   int64 `json:"bounced,omitempty"`
 
@@ -85,6 +87,9 @@ func (r *Report) Format(w io.Writer) {
 	if r.Expected > 0 || r.Sent > 0 {
 		fmt.Fprintf(w, "messages      %d sent, %d of %d expected deliveries received, %d lost, in %.2fs: %.0f deliveries/s\n",
 			r.Sent, r.Received, r.Expected, r.Lost, r.RunSeconds, r.MsgsPerSec)
+		if r.Bounced > 0 && r.Scenario != "flood" {
+			fmt.Fprintf(w, "refused       %d messages bounced with an error (their deliveries are not expected)\n", r.Bounced)
+		}
 		if r.Extra > 0 {
 			fmt.Fprintf(w, "duplicates    %d deliveries beyond those expected\n", r.Extra)
 		}
@@ -128,9 +133,17 @@ func formatMem(w io.Writer, title string, before, mid, after *Mem) {
 	if before == nil || mid == nil || after == nil {
 		return
 	}
-	fmt.Fprintf(w, "%s RSS %s before the logins, %s with the sessions and links up (+%s), %s after the traffic (+%s over the run)\n",
-		title, kib(float64(before.RSS)), kib(float64(mid.RSS)), kib(float64(mid.RSS)-float64(before.RSS)),
-		kib(float64(after.RSS)), kib(float64(after.RSS)-float64(before.RSS)))
+	fmt.Fprintf(w, "%s RSS %s before the logins, %s with the sessions and links up (%s), %s after the traffic (%s over the run)\n",
+		title, kib(float64(before.RSS)), kib(float64(mid.RSS)), signedKiB(float64(mid.RSS)-float64(before.RSS)),
+		kib(float64(after.RSS)), signedKiB(float64(after.RSS)-float64(before.RSS)))
+}
+
+// signedKiB formats a change of size with its sign.
+func signedKiB(b float64) string {
+	if b >= 0 {
+		return "+" + kib(b)
+	}
+	return kib(b)
 }
 
 // kib formats a byte count in KiB (or MiB above 10 MiB).
