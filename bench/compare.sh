@@ -11,20 +11,47 @@
 # Prosody: internal files, ejabberd: Mnesia). The server is pinned to CPU
 # $SERVER_CPU and the generator (parley bench) to CPU $GEN_CPU.
 #
-# Environment knobs (defaults keep a run to roughly 10 minutes):
+# Environment knobs (with the defaults the base part takes roughly 10
+# minutes for the three servers, the muc part about as long, the s2s part
+# about 5):
 #   IDLE=3000      sessions of the login storm and the idle scenario
 #   ACTIVE=1000    sessions of the chat, presence and MUC scenarios
 #   DURATION=10s   length of each traffic phase and of the idle hold
 #   ROSTER=10      roster size of the presence scenario
 #   ROOM=10        occupants per MUC room
 #   SERVERS="ejabberd prosody parley"   order matters: Parley's fixed-rate
-#                  chat run uses ejabberd's saturation rate
+#                  chat (and s2s) run uses ejabberd's saturation rate
+#   SCENARIOS="base muc s2s"            which parts run, in this order, per
+#                  server: base = login storm, idle, chat, presence and MUC
+#                  at $ROOM (about 3 minutes a server); muc = MUC at each
+#                  of $MUC_SIZES occupants a room, with and without
+#                  archiving; s2s = a federation pair of the server
+#                  (SCENARIOS=s2s runs that part alone, a few minutes)
+#   MUC_SIZES="10 100 1000"   room sizes of the muc part
+#   MUC_ARCHIVE="off on"      archiving settings of the muc part: off =
+#                  temporary rooms, on = persistent rooms with archiving,
+#                  the server's archive module loaded
+#   MUC_COUNT=$ACTIVE         sessions of the muc part (a multiple of
+#                  every room size)
+#   MUC_WINDOW=2              messages in flight per sender in the muc part
+#   MUC_RATE=                 messages/s over all senders in the muc part
+#                  (empty: saturation within MUC_WINDOW)
+#   S2S_COUNT=$ACTIVE         sessions of the s2s part, half on each server
+#   S2S_RATE=rate             the s2s part's fixed-rate run (default:
+#                  ejabberd's saturation rate over s2s, when measured)
 #   OUT=/tmp/parley-compare             work folder (wiped)
 #   PARLEY_BIN=path                     use this parley binary instead of
 #                  building one from the tree
 #
-# Needs root (apt-get, setpriv). Prosody runs as user prosody and ejabberd
-# as user ejabberd; their Debian services are disabled, never used.
+# The s2s part runs two servers of one kind, for domains $S2S_A on
+# 127.0.0.2 and $S2S_B on 127.0.0.3 (s2s on port 5269 of each, both
+# servers on CPU $SERVER_CPU), with Server Dialback over STARTTLS for all
+# three kinds; the two names are added to /etc/hosts for the run (Prosody
+# and ejabberd find their peer through DNS) and removed at the end.
+#
+# Needs root (apt-get, setpriv, /etc/hosts). Prosody runs as user prosody
+# and ejabberd as user ejabberd; their Debian services are disabled, never
+# used.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +63,15 @@ DURATION=${DURATION:-10s}
 ROSTER=${ROSTER:-10}
 ROOM=${ROOM:-10}
 SERVERS=${SERVERS:-"ejabberd prosody parley"}
+SCENARIOS=${SCENARIOS:-"base muc s2s"}
+MUC_SIZES=${MUC_SIZES:-"10 100 1000"}
+MUC_ARCHIVE=${MUC_ARCHIVE:-"off on"}
+MUC_COUNT=${MUC_COUNT:-$ACTIVE}
+MUC_WINDOW=${MUC_WINDOW:-2}
+MUC_RATE=${MUC_RATE:-}
+S2S_COUNT=${S2S_COUNT:-$ACTIVE}
+S2S_A=s2s-a.test
+S2S_B=s2s-b.test
 OUT=${OUT:-/tmp/parley-compare}
 SERVER_CPU=${SERVER_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
@@ -44,6 +80,9 @@ MECH=SCRAM-SHA-1
 CURVES=x25519
 BIN=$OUT/parley
 ACCOUNTS=$(( IDLE > ACTIVE ? IDLE : ACTIVE ))
+ACCOUNTS=$(( ACCOUNTS > MUC_COUNT ? ACCOUNTS : MUC_COUNT ))
+# The domain and c2s port the generator logs in to (bench below).
+DOMAIN=localhost
 
 log() { printf '\n### %s\n' "$*" >&2; }
 
@@ -69,15 +108,59 @@ disable_services() {
 
 make_cert() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=localhost \
-		-addext subjectAltName=DNS:localhost,DNS:conference.localhost \
+		-addext "subjectAltName=DNS:localhost,DNS:conference.localhost,DNS:$S2S_A,DNS:$S2S_B" \
 		-keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
 	cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/both.pem"
 	chmod 644 "$OUT"/*.pem # a throwaway test key, readable by the server users
 }
 
-# render TEMPLATE DIR PORT TLSPORT > file
+# render TEMPLATE DIR PORT TLSPORT > file. With ARCHIVE=on, Prosody's
+# MUC component loads mod_muc_mam and ejabberd loads mod_mam.
 render() {
-	sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@TLSPORT@#$4#g" "$ROOT/bench/configs/$1"
+	local archive=()
+	if [ "${ARCHIVE:-off}" = on ]; then
+		archive=(-e 's#-- @MUC_ARCHIVE@#modules_enabled = { "muc_mam" }#' -e 's/# @MUC_ARCHIVE@/mod_mam: {}/')
+	fi
+	sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@TLSPORT@#$4#g" "${archive[@]}" "$ROOT/bench/configs/$1"
+}
+
+# render_s2s TEMPLATE DIR PORT SIDE > file: one server of a federation
+# pair, SIDE a ($S2S_A on 127.0.0.2) or b ($S2S_B on 127.0.0.3).
+render_s2s() {
+	local domain=$S2S_A addr=127.0.0.2 peer=$S2S_B peeraddr=127.0.0.3
+	if [ "$4" = b ]; then
+		domain=$S2S_B addr=127.0.0.3 peer=$S2S_A peeraddr=127.0.0.2
+	fi
+	sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@DOMAIN@#$domain#g" -e "s#@ADDR@#$addr#g" \
+		-e "s#@PEER@#$peer#g" -e "s#@PEERADDR@#$peeraddr#g" "$ROOT/bench/configs/$1"
+}
+
+# add_hosts and remove_hosts put the s2s pair's names in /etc/hosts and
+# take them out again (rewriting the file in place: it may be a mount).
+# The lines carry no comment: not every resolver's hosts parser takes one.
+add_hosts() {
+	remove_hosts
+	printf '127.0.0.2 %s\n127.0.0.3 %s\n' "$S2S_A" "$S2S_B" >>/etc/hosts
+}
+
+remove_hosts() {
+	local kept
+	kept=$(grep -vxF -e "127.0.0.2 $S2S_A" -e "127.0.0.3 $S2S_B" /etc/hosts || true)
+	printf '%s\n' "$kept" >/etc/hosts
+}
+
+# parley_accounts BIN_CONFIG DOMAIN COUNT: create user0… with
+# 'parley user add' once per data folder.
+parley_accounts() {
+	local d
+	d=$(dirname "$1")
+	if [ ! -f "$d/accounts.done" ]; then
+		log "parley: creating $3 accounts on $2 with 'parley user add'"
+		for i in $(seq 0 $(($3 - 1))); do
+			echo "$PASSWORD" | "$BIN" user add --config "$1" "user$i@$2" >/dev/null
+		done
+		touch "$d/accounts.done"
+	fi
 }
 
 
@@ -87,13 +170,7 @@ start_parley() {
 	local d=$OUT/parley-srv
 	mkdir -p "$d"
 	render parley.yaml.in "$d" 15222 15223 >"$d/parley.yaml"
-	if [ ! -f "$d/accounts.done" ]; then
-		log "parley: creating $ACCOUNTS accounts with 'parley user add'"
-		for i in $(seq 0 $((ACCOUNTS - 1))); do
-			echo "$PASSWORD" | "$BIN" user add --config "$d/parley.yaml" "user$i@localhost" >/dev/null
-		done
-		touch "$d/accounts.done"
-	fi
+	parley_accounts "$d/parley.yaml" localhost "$ACCOUNTS"
 	taskset -c "$SERVER_CPU" "$BIN" serve --config "$d/parley.yaml" 2>"$d/parley.log" &
 	PID=$!
 	PORT=15222
@@ -117,37 +194,114 @@ start_ejabberd() {
 	mkdir -p "$d/spool" "$d/logs" "$d/conf"
 	cp /etc/ejabberd/inetrc "$d/conf/"
 	render ejabberd.yml.in "$d" 35222 35223 >"$d/conf/ejabberd.yml"
-	printf 'ERLANG_NODE=bench-ejabberd@localhost\nERL_MAX_PORTS=65536\nERL_PROCESSES=1000000\nPOLL=true\n' >"$d/conf/ejabberdctl.cfg"
-	chown -R ejabberd:ejabberd "$d"
-	setpriv --reuid ejabberd --regid ejabberd --init-groups env HOME=/var/lib/ejabberd \
-		taskset -c "$SERVER_CPU" ejabberdctl --config-dir "$d/conf" --spool "$d/spool" --logs "$d/logs" \
-		--node bench-ejabberd@localhost foreground >"$d/stdout.log" 2>&1 &
 	PORT=35222
-	wait_port $PORT
-	PID=$(pgrep -f 'beam.smp.*bench-ejabberd@localhost' | head -1)
+	PID=$(run_ejabberd "$d" bench-ejabberd@localhost $PORT)
+}
+
+# run_ejabberd DIR NODE PORT: start an ejabberd node on the configuration
+# in DIR/conf, wait for PORT and print its process ID.
+run_ejabberd() {
+	printf 'ERLANG_NODE=%s\nERL_MAX_PORTS=65536\nERL_PROCESSES=1000000\nPOLL=true\n' "$2" >"$1/conf/ejabberdctl.cfg"
+	chown -R ejabberd:ejabberd "$1"
+	setpriv --reuid ejabberd --regid ejabberd --init-groups env HOME=/var/lib/ejabberd \
+		taskset -c "$SERVER_CPU" ejabberdctl --config-dir "$1/conf" --spool "$1/spool" --logs "$1/logs" \
+		--node "$2" foreground >"$1/stdout.log" 2>&1 &
+	wait_port "$3"
+	pgrep -f "beam.smp.*$2" | head -1
+}
+
+# stop_ejabberd DIR NODE PID
+stop_ejabberd() {
+	setpriv --reuid ejabberd --regid ejabberd --init-groups env HOME=/var/lib/ejabberd \
+		ejabberdctl --config-dir "$1/conf" --node "$2" stop >/dev/null 2>&1 || kill "$3"
+	wait_pid "$3"
+}
+
+wait_pid() {
+	while kill -0 "$1" 2>/dev/null; do sleep 0.2; done
 }
 
 stop_server() {
 	case $1 in
-	ejabberd)
-		setpriv --reuid ejabberd --regid ejabberd --init-groups env HOME=/var/lib/ejabberd \
-			ejabberdctl --config-dir "$OUT/ejabberd-srv/conf" --node bench-ejabberd@localhost stop >/dev/null 2>&1 || kill "$PID"
+	ejabberd) stop_ejabberd "$OUT/ejabberd-srv" bench-ejabberd@localhost "$PID" ;;
+	*)
+		kill "$PID"
+		wait_pid "$PID"
 		;;
-	*) kill "$PID" ;;
 	esac
-	while kill -0 "$PID" 2>/dev/null; do sleep 0.2; done
 }
 
+# The federation pairs: start_pair SERVER starts side a ($S2S_A) and side
+# b ($S2S_B) and sets PORT_A, PORT_B, PID_A and PID_B; stop_pair SERVER
+# stops both. start_side_SERVER DIR PORT SIDE starts one side and sets
+# PID.
+PORT_A=0
+PORT_B=0
+PID_A=0
+PID_B=0
+start_pair() {
+	local side port base
+	case $1 in
+	parley) base=15322 ;;
+	prosody) base=25322 ;;
+	ejabberd) base=35322 ;;
+	esac
+	for side in a b; do
+		port=$([ $side = a ] && echo $base || echo $((base + 100)))
+		"start_side_$1" "$OUT/$1-s2s-$side" "$port" $side
+		if [ $side = a ]; then PID_A=$PID PORT_A=$port; else PID_B=$PID PORT_B=$port; fi
+	done
+}
+
+start_side_parley() {
+	mkdir -p "$1"
+	render_s2s parley-s2s.yaml.in "$1" "$2" "$3" >"$1/parley.yaml"
+	parley_accounts "$1/parley.yaml" "$([ "$3" = a ] && echo "$S2S_A" || echo "$S2S_B")" "$S2S_COUNT"
+	taskset -c "$SERVER_CPU" "$BIN" serve --config "$1/parley.yaml" 2>"$1/parley.log" &
+	PID=$!
+	wait_port "$2"
+}
+
+start_side_prosody() {
+	mkdir -p "$1/data"
+	render_s2s prosody-s2s.cfg.lua.in "$1" "$2" "$3" >"$1/prosody.cfg.lua"
+	chown -R prosody:prosody "$1"
+	setpriv --reuid prosody --regid prosody --init-groups \
+		taskset -c "$SERVER_CPU" prosody --config "$1/prosody.cfg.lua" -F >"$1/stdout.log" 2>&1 &
+	PID=$!
+	wait_port "$2"
+}
+
+start_side_ejabberd() {
+	mkdir -p "$1/spool" "$1/logs" "$1/conf"
+	cp /etc/ejabberd/inetrc "$1/conf/"
+	render_s2s ejabberd-s2s.yml.in "$1" "$2" "$3" >"$1/conf/ejabberd.yml"
+	PID=$(run_ejabberd "$1" "bench-ejabberd-$3@localhost" "$2")
+}
+
+stop_pair() {
+	case $1 in
+	ejabberd)
+		stop_ejabberd "$OUT/ejabberd-s2s-a" bench-ejabberd-a@localhost "$PID_A"
+		stop_ejabberd "$OUT/ejabberd-s2s-b" bench-ejabberd-b@localhost "$PID_B"
+		;;
+	*)
+		kill "$PID_A" "$PID_B"
+		wait_pid "$PID_A"
+		wait_pid "$PID_B"
+		;;
+	esac
+}
 
 # bench SERVER LABEL parley-bench-flags... : one JSON report line per
-# scenario. A scenario that fails (a server that cannot complete its
-# setup in time, say) is reported and left out of the table ("—"); the
-# other scenarios and servers still run.
+# scenario, against $DOMAIN on 127.0.0.1:$PORT. A scenario that fails (a
+# server that cannot complete its setup in time, say) is reported and
+# left out of the table ("—"); the other scenarios and servers still run.
 bench() {
 	local server=$1 label=$2
 	shift 2
 	log "$server: $label"
-	if ! taskset -c "$GEN_CPU" "$BIN" bench --address "127.0.0.1:$PORT" --domain localhost \
+	if ! taskset -c "$GEN_CPU" "$BIN" bench --address "127.0.0.1:$PORT" --domain "$DOMAIN" \
 		--user 'user%d' --password "$PASSWORD" --mechanism $MECH --curves $CURVES --tls starttls --insecure \
 		--key-file "$OUT/scram-keys-$server.json" --progress 2s --json "$@" |
 		jq -c --arg s "$server" --arg l "$label" '. + {server: $s, label: $l}' | tee -a "$OUT/results.jsonl" >&2; then
@@ -156,22 +310,28 @@ bench() {
 	fi
 }
 
-run_server() {
+# setup SERVER COUNT: the first pass, which logs every account in once,
+# for every server alike: the generator stores the SCRAM keys it derives
+# (--key-file), so that the measured runs spend no PBKDF2 on the
+# generator's CPU (a storm of fresh derivations cost it more per login
+# than Parley spent serving one), and each server has seen every account
+# once. Prosody and ejabberd get their accounts here, by in-band
+# registration (XEP-0077) through the kernel-chosen source 127.0.0.1,
+# which the servers' registration limits trust.
+setup() {
+	if [ "$1" != parley ]; then
+		bench "$1" setup --create --scenario login --count "$2" --sources "" --concurrency 8
+	else
+		bench "$1" setup --scenario login --count "$2" --sources "" --concurrency 8
+	fi
+}
+
+# run_base SERVER: login storm, idle memory, chat, presence, MUC at $ROOM.
+run_base() {
 	local s=$1
 	"start_$s"
 	log "$s started, pid $PID"
-	# A first pass logs every account in once, for every server alike: the
-	# generator stores the SCRAM keys it derives (--key-file), so that the
-	# measured runs spend no PBKDF2 on the generator's CPU (a storm of
-	# fresh derivations cost it more per login than Parley spent serving
-	# one), and each server has seen every account once.
-	if [ "$s" != parley ]; then
-		# In-band registration (XEP-0077) through the kernel-chosen
-		# source 127.0.0.1, which the servers' registration limits trust.
-		bench "$s" setup --create --scenario login --count "$ACCOUNTS" --sources "" --concurrency 8
-	else
-		bench "$s" setup --scenario login --count "$ACCOUNTS" --sources "" --concurrency 8
-	fi
+	setup "$s" "$ACCOUNTS"
 	settle "$PID"
 	bench "$s" login --scenario login --count "$IDLE"
 	# A fresh server process for the memory figure: memory the previous
@@ -193,8 +353,77 @@ run_server() {
 	stop_server "$s"
 }
 
+# run_muc SERVER: MUC at every size of $MUC_SIZES, for each setting of
+# $MUC_ARCHIVE, on a fresh server process per setting. Labels:
+# muc-SIZE and muc-SIZE-archive.
+run_muc() {
+	local s=$1 archive size label flags
+	for archive in $MUC_ARCHIVE; do
+		ARCHIVE=$archive "start_$s"
+		log "$s started (archiving $archive), pid $PID"
+		setup "$s" "$MUC_COUNT"
+		settle "$PID"
+		for size in $MUC_SIZES; do
+			label=muc-$size flags=(--window "$MUC_WINDOW")
+			if [ "$archive" = on ]; then
+				label=$label-archive flags+=(--archive)
+			fi
+			if [ -n "$MUC_RATE" ]; then
+				flags+=(--rate "$MUC_RATE")
+			fi
+			bench "$s" "$label" --scenario muc --count "$MUC_COUNT" --room-size "$size" --duration "$DURATION" "${flags[@]}"
+			settle "$PID"
+		done
+		stop_server "$s"
+	done
+}
+
+# run_s2s SERVER: a federation pair of SERVER; the generator's even
+# sessions log in on $S2S_A, the odd ones on $S2S_B, and each pair
+# chats across the link, at saturation and at a fixed rate.
+run_s2s() {
+	local s=$1
+	# A server listening on *:5269 (Parley's default s2s listener, say)
+	# would keep the pair from binding 127.0.0.2:5269 and 127.0.0.3:5269.
+	if ss -Hltn 'sport = :5269' | grep -q .; then
+		log "$s: s2s SKIPPED: port 5269 is taken: $(ss -Hltnp 'sport = :5269' | tr -s ' ' | head -3)"
+		echo "$s s2s" >>"$OUT/failed.txt"
+		return
+	fi
+	start_pair "$s"
+	log "$s pair started, pids $PID_A and $PID_B"
+	PORT=$PORT_A DOMAIN=$S2S_A setup "$s" "$S2S_COUNT"
+	PORT=$PORT_B DOMAIN=$S2S_B setup "$s" "$S2S_COUNT"
+	settle "$PID_A"
+	settle "$PID_B"
+	local peer=(--peer-address "127.0.0.1:$PORT_B" --peer-domain "$S2S_B" --pid "$PID_A" --peer-pid "$PID_B")
+	PORT=$PORT_A DOMAIN=$S2S_A bench "$s" s2s-max --scenario s2s --count "$S2S_COUNT" --duration "$DURATION" "${peer[@]}"
+	if [ -z "${S2S_RATE:-}" ]; then
+		S2S_RATE=$(jq -r 'select(.server=="ejabberd" and .label=="s2s-max") | .msgs_per_sec' "$OUT/results.jsonl" | tail -1)
+	fi
+	if [ -n "$S2S_RATE" ] && [ "$S2S_RATE" != null ]; then
+		PORT=$PORT_A DOMAIN=$S2S_A bench "$s" s2s-at-ejabberd-rate --scenario s2s --count "$S2S_COUNT" --duration "$DURATION" \
+			--rate "$S2S_RATE" --window 1000 "${peer[@]}"
+	fi
+	stop_pair "$s"
+}
+
 main() {
-	[ "$(id -u)" = 0 ] || { echo "compare.sh: run as root (apt-get, setpriv)" >&2; exit 1; }
+	[ "$(id -u)" = 0 ] || { echo "compare.sh: run as root (apt-get, setpriv, /etc/hosts)" >&2; exit 1; }
+	local part size
+	for part in $SCENARIOS; do
+		case $part in
+		base | muc | s2s) ;;
+		*) echo "compare.sh: unknown part $part in SCENARIOS (want base, muc, s2s)" >&2; exit 2 ;;
+		esac
+	done
+	case " $SCENARIOS " in
+	*" muc "*)
+		for size in $MUC_SIZES; do
+			[ $((MUC_COUNT % size)) = 0 ] || { echo "compare.sh: MUC_COUNT=$MUC_COUNT is not a multiple of room size $size" >&2; exit 2; }
+		done
+		;;
+	esac
 	rm -rf "$OUT"
 	mkdir -p "$OUT"
 	chmod 755 "$OUT"
@@ -207,16 +436,25 @@ main() {
 		(cd "$ROOT" && go build -o "$BIN" ./cmd/parley)
 	fi
 	make_cert
+	case " $SCENARIOS " in
+	*" s2s "*)
+		add_hosts
+		trap remove_hosts EXIT
+		;;
+	esac
 	: >"$OUT/results.jsonl"
 	for s in $SERVERS; do
-		run_server "$s"
+		for part in $SCENARIOS; do
+			"run_$part" "$s"
+		done
 	done
 	if [ -s "$OUT/failed.txt" ]; then
 		log "failed scenarios: $(tr '\n' ',' <"$OUT/failed.txt")"
 	fi
 	/usr/bin/python3 "$ROOT/bench/compare_table.py" "$OUT/results.jsonl" \
 		--meta "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d), commit $(git -C "$ROOT" rev-parse --short HEAD)" \
-		--meta "IDLE=$IDLE ACTIVE=$ACTIVE DURATION=$DURATION ROSTER=$ROSTER ROOM=$ROOM, $MECH over STARTTLS, ECDSA P-256 certificate, $CURVES key exchange, server on CPU $SERVER_CPU, generator on CPU $GEN_CPU"
+		--meta "IDLE=$IDLE ACTIVE=$ACTIVE DURATION=$DURATION ROSTER=$ROSTER ROOM=$ROOM SCENARIOS=\"$SCENARIOS\" MUC_SIZES=\"$MUC_SIZES\" MUC_ARCHIVE=\"$MUC_ARCHIVE\" MUC_COUNT=$MUC_COUNT MUC_WINDOW=$MUC_WINDOW MUC_RATE=${MUC_RATE:-saturation} S2S_COUNT=$S2S_COUNT, $MECH over STARTTLS, ECDSA P-256 certificate, $CURVES key exchange, server(s) on CPU $SERVER_CPU, generator on CPU $GEN_CPU" \
+		--meta "s2s: two servers of one kind ($S2S_A, $S2S_B), Server Dialback over STARTTLS, self-signed certificates"
 }
 
 main "$@"

@@ -52,6 +52,46 @@ ROWS = [
 ]
 
 
+def mib_growth(before, after):
+    """RSS growth in MiB between two memory readings of a report."""
+    return lambda r: (r[after]["rss"] - r[before]["rss"]) / 2**20
+
+
+def muc_rows():
+    """Rows of compare.sh's muc part: labels muc-SIZE[-archive]."""
+    rows = []
+    for archive in ("", "-archive"):
+        for size in (10, 100, 1000):
+            label = "muc-{}{}".format(size, archive)
+            what = "MUC, {} occupants a room{}".format(size, ", archived" if archive else "")
+            rows += [
+                (what + ": deliveries/s", label, lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+                (what + ": latency p99 (ms)", label, lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
+                (what + ": lost", label, lambda r: r["lost"], "{:d}", "lower"),
+                (what + ": messages refused by the server", label, lambda r: r.get("bounced", 0), "{:d}", "lower"),
+                (what + ": time to enter the rooms (s)", label, lambda r: r["join_seconds"], "{:.2f}", "lower"),
+            ]
+    return rows
+
+
+# Rows of compare.sh's muc and s2s parts, printed only when a run has
+# their label.
+OPTIONAL_ROWS = muc_rows() + [
+    ("s2s at saturation: messages/s", "s2s-max", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+    ("s2s at saturation: latency p50 (ms)", "s2s-max", lambda r: ms(r["latency"]["p50_ns"]), "{:.2f}", "lower"),
+    ("s2s at saturation: latency p99 (ms)", "s2s-max", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
+    ("s2s at saturation: lost", "s2s-max", lambda r: r["lost"], "{:d}", "lower"),
+    ("s2s: links up, the first message each way (ms)", "s2s-max", lambda r: r["link_setup_seconds"] * 1000, "{:.1f}", "lower"),
+    ("s2s at saturation: first server's RSS growth, logins to end (MiB)", "s2s-max", mib_growth("mem_before", "mem_after"), "{:.1f}", "lower"),
+    ("s2s at saturation: second server's RSS growth, logins to end (MiB)", "s2s-max", mib_growth("peer_mem_before", "peer_mem_after"), "{:.1f}", "lower"),
+    ("s2s at saturation: first server's RSS growth during the traffic (MiB)", "s2s-max", mib_growth("mem_mid", "mem_after"), "{:.1f}", "lower"),
+    ("s2s at saturation: second server's RSS growth during the traffic (MiB)", "s2s-max", mib_growth("peer_mem_mid", "peer_mem_after"), "{:.1f}", "lower"),
+    ("s2s at ejabberd's saturation rate: messages/s", "s2s-at-ejabberd-rate", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+    ("s2s at ejabberd's saturation rate: p99 (ms)", "s2s-at-ejabberd-rate", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
+    ("s2s at ejabberd's saturation rate: lost", "s2s-at-ejabberd-rate", lambda r: r["lost"], "{:d}", "lower"),
+]
+
+
 def cell(res, server, label, fn, fmt):
     r = res.get((server, label))
     if r is None:
@@ -82,7 +122,9 @@ def main():
     print()
     print("| figure | Parley | Prosody | ejabberd | Parley/ejabberd | Parley/Prosody |")
     print("|---|---:|---:|---:|---:|---:|")
-    for title, label, fn, fmt, better in ROWS:
+    labels = {label for (_, label) in res}
+    rows = ROWS + [row for row in OPTIONAL_ROWS if row[1] in labels]
+    for title, label, fn, fmt, better in rows:
         vals, texts = {}, {}
         for s in SERVERS:
             vals[s], texts[s] = cell(res, s, label, fn, fmt)

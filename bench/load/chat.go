@@ -39,19 +39,25 @@ func appendEscaped(buf []byte, s string) []byte {
 	return buf
 }
 
+// errorCondition returns the defined condition of an error stanza
+// ("unknown" without one).
+func errorCondition(el *stanza.Element) string {
+	if e := stanza.ParseError(el); e != nil {
+		return string(e.Condition)
+	}
+	return "unknown"
+}
+
 // bodyHandler passes message bodies of the given type to t and counts
-// error bounces.
+// error bounces (as refused sends of t when they carry a payload back).
 func (r *runner) bodyHandler(t *traffic, typ string) handler {
 	return func(s *Session, el *stanza.Element) {
 		if stanza.KindOf(el) != stanza.KindMessage {
 			return
 		}
 		if el.Type() == stanza.TypeError {
-			cond := "unknown"
-			if e := stanza.ParseError(el); e != nil {
-				cond = string(e.Condition)
-			}
-			r.errs.Add(fmt.Errorf("message bounced: %s", cond))
+			r.errs.Add(fmt.Errorf("message bounced: %s", errorCondition(el)))
+			t.bounce(el.ChildText(stanza.NSClient, "body"))
 			return
 		}
 		if el.Type() == typ {
@@ -71,11 +77,24 @@ func (r *runner) runChat(ctx context.Context, rep *Report) error {
 	if rep.Logins < 2 {
 		return errors.New("load: fewer than 2 sessions logged in")
 	}
+	r.chatPairs(ctx, rep, t, sessions, activePairs(sessions))
+	return ctx.Err()
+}
+
+// activePairs reports the sessions that can chat: logged in, and so is
+// their partner (2k with 2k+1).
+func activePairs(sessions []*Session) []bool {
 	active := make([]bool, len(sessions))
 	for i, s := range sessions {
 		p := i ^ 1
 		active[i] = s != nil && p < len(sessions) && sessions[p] != nil
 	}
+	return active
+}
+
+// chatPairs runs the chat traffic of the active sessions, each to its
+// partner's bare JID, and fills rep.
+func (r *runner) chatPairs(ctx context.Context, rep *Report, t *traffic, sessions []*Session, active []bool) {
 	stop := r.progress(ctx, func() string { return t.progressLine(&r.errs) })
 	t.run(ctx, r.cfg.Duration, r.cfg.Drain, r.cfg.Rate, active, func(idx int, buf []byte, now time.Time) ([]byte, error) {
 		buf = appendMessage(buf, sessions[idx^1].Bare, stanza.TypeChat, idx, now)
@@ -83,5 +102,4 @@ func (r *runner) runChat(ctx context.Context, rep *Report) error {
 	}, r.errs.Add)
 	stop()
 	t.fill(rep)
-	return ctx.Err()
 }

@@ -10,7 +10,10 @@
 //
 // Scenarios (see [Run]): a login storm, idle sessions with the server's
 // memory per session read from /proc/PID/smaps_rollup, 1:1 chat with
-// per-message latency, MUC fan-out and presence broadcast over rosters set
-// up with the roster protocol itself. Connections are spread over loopback
-// source addresses so that more than 64k can be opened.
+// per-message latency, the same chat between the users of two federating
+// servers (every message crossing their server-to-server link), MUC
+// fan-out in temporary rooms or persistent archived ones, and presence
+// broadcast over rosters set up with the roster protocol itself.
+// Connections are spread over loopback source addresses so that more than
+// 64k can be opened.
 package load

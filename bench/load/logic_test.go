@@ -2,6 +2,7 @@ package load
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"slices"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/xmpp/sasl"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
 )
 
 func TestPercentile(t *testing.T) {
@@ -287,5 +290,121 @@ func TestKeyCacheMatchesSASL(t *testing.T) {
 				t.Errorf("cache holds %d entries, want 2 (right and wrong password)", cache.Len())
 			}
 		})
+	}
+}
+
+func TestConfigSubmission(t *testing.T) {
+	form := func(fields string) *stanza.Element {
+		t.Helper()
+		el, err := stream.ParseElement([]byte(`<x xmlns='jabber:x:data' type='form'><title>Configuration</title>`+fields+`</x>`), stream.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return el
+	}
+	const formType = `<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/muc#roomconfig</value></field>`
+	const persistent = `<field var='muc#roomconfig_persistentroom' type='boolean'><value>0</value></field>`
+	for _, archive := range []string{"muc#roomconfig_enablearchiving", "mam"} {
+		in := form(formType + `<field type='fixed'><value>Room</value></field>` + persistent +
+			`<field var='muc#roomconfig_roomowners' type='jid-multi'><value>a@x</value><value>b@x</value></field>` +
+			`<field var='muc#roomconfig_roomsecret' type='text-private'/>` +
+			`<field var='` + archive + `' type='boolean'><value>false</value></field>`)
+		out, err := configSubmission(in)
+		if err != nil {
+			t.Fatalf("%s: %v", archive, err)
+		}
+		if out.Get("type") != "submit" {
+			t.Errorf("%s: form type %q", archive, out.Get("type"))
+		}
+		got := map[string][]string{}
+		for _, f := range out.ChildrenNamed(nsData, "field") {
+			for _, v := range f.ChildrenNamed(nsData, "value") {
+				got[f.Get("var")] = append(got[f.Get("var")], v.Text())
+			}
+		}
+		want := map[string][]string{
+			"FORM_TYPE":                     {"http://jabber.org/protocol/muc#roomconfig"},
+			"muc#roomconfig_persistentroom": {"1"},
+			"muc#roomconfig_roomowners":     {"a@x", "b@x"},
+			archive:                         {"1"},
+		}
+		if n := len(out.ChildrenNamed(nsData, "field")); n != len(want) || len(got) != len(want) {
+			t.Errorf("%s: submitted %d fields %v, want %v", archive, n, got, want)
+		}
+		for k, v := range want {
+			if !slices.Equal(got[k], v) {
+				t.Errorf("%s: field %s = %v, want %v", archive, k, got[k], v)
+			}
+		}
+	}
+	if _, err := configSubmission(form(formType + persistent)); err == nil || !strings.Contains(err.Error(), "archiving field") {
+		t.Errorf("form without archiving: %v", err)
+	}
+	if _, err := configSubmission(form(formType + `<field var='mam' type='boolean'/>`)); err == nil || !strings.Contains(err.Error(), "persistentroom") {
+		t.Errorf("form without persistence: %v", err)
+	}
+	if _, err := configSubmission(nil); err == nil {
+		t.Error("no form: no error")
+	}
+}
+
+func TestRoomName(t *testing.T) {
+	if got := roomName(3, 10, false); got != "benchroom3" {
+		t.Errorf("temporary room %q", got)
+	}
+	if a, b := roomName(0, 10, true), roomName(0, 100, true); a == b || a == roomName(0, 10, false) {
+		t.Errorf("archived rooms %q and %q must differ per size and from temporary ones", a, b)
+	}
+}
+
+func TestS2SConfig(t *testing.T) {
+	base := Config{Dialer: Dialer{Domain: "a.example", Addrs: []string{"127.0.0.1:1"}, TLS: &tls.Config{ServerName: "a.example"}},
+		UserFormat: "user%d", Count: 4}
+	for _, tc := range []struct {
+		peer  Dialer
+		count int
+		want  string
+	}{
+		{Dialer{Addrs: []string{"127.0.0.1:2"}}, 4, "second server's domain and address"},
+		{Dialer{Domain: "b.example"}, 4, "second server's domain and address"},
+		{Dialer{Domain: "a.example", Addrs: []string{"127.0.0.1:2"}}, 4, "two domains"},
+		{Dialer{Domain: "b.example", Addrs: []string{"127.0.0.1:2"}}, 1, "at least 2 sessions"},
+	} {
+		cfg := base
+		cfg.Peer, cfg.Count = tc.peer, tc.count
+		if err := cfg.validate("s2s"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("peer %+v, count %d: %v, want %q", tc.peer, tc.count, err, tc.want)
+		}
+	}
+	p := base.Dialer.peer(Dialer{Domain: "b.example", Addrs: []string{"127.0.0.1:2"}})
+	if p.Domain != "b.example" || p.Addrs[0] != "127.0.0.1:2" || p.TLS.ServerName != "b.example" || base.Dialer.TLS.ServerName != "a.example" {
+		t.Errorf("peer dialer %+v (TLS name %q), first server's TLS name %q", p, p.TLS.ServerName, base.Dialer.TLS.ServerName)
+	}
+}
+
+func TestReportFormatS2SAndMUC(t *testing.T) {
+	mem := func(mib uint64) *Mem { return &Mem{RSS: mib << 20, PSS: mib << 20} }
+	r := &Report{Scenario: "s2s", Sessions: 2, Logins: 2, LinkSetupSeconds: 0.25,
+		MemBefore: mem(20), MemMid: mem(22), MemAfter: mem(30), PeerMemBefore: mem(40), PeerMemMid: mem(41), PeerMemAfter: mem(39)}
+	var b bytes.Buffer
+	r.Format(&b)
+	for _, want := range []string{
+		"links         up in 0.250s (the first message each way)\n",
+		"server memory RSS 20.0 MiB before the logins, 22.0 MiB with the sessions and links up (+2048.0 KiB), 30.0 MiB after the traffic (+10.0 MiB over the run)\n",
+		"peer memory   RSS 40.0 MiB before the logins, 41.0 MiB with the sessions and links up (+1024.0 KiB), 39.0 MiB after the traffic (-1024.0 KiB over the run)\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("s2s report lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	(&Report{Scenario: "muc", RoomSize: 1000, Archive: true, JoinSeconds: 1.5, Sent: 10, Bounced: 4, Expected: 6000}).Format(&b)
+	for _, want := range []string{
+		"rooms         1000 occupants each (persistent rooms with archiving), entered in 1.50s\n",
+		"refused       4 messages bounced with an error (their deliveries are not expected)\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("muc report lacks %q:\n%s", want, b.String())
+		}
 	}
 }

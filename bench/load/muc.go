@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -59,9 +60,81 @@ func (r *runner) findMUC(ctx context.Context) (string, error) {
 	return "", nil
 }
 
+// fieldPersistent is the room configuration form's field (XEP-0045
+// §10.2) that makes a room persistent.
+const fieldPersistent = "muc#roomconfig_persistentroom"
+
+// archiveFields are the names servers give the room archiving switch:
+// muc#roomconfig_enablearchiving (Parley, Prosody's mod_muc_mam) and
+// mam (ejabberd's mod_mam).
+var archiveFields = []string{"muc#roomconfig_enablearchiving", "mam", "muc#roomconfig_mam"}
+
+// IDs of the room creator's configuration requests.
+const (
+	idConfigGet = "config-get"
+	idConfigSet = "config-set"
+)
+
+// configSubmission turns a room's configuration form into the submitted
+// form of an archived room: every field keeps its value (one without a
+// value is left out) but the persistence and archiving switches, which
+// are turned on. It fails when the form lacks either switch.
+func configSubmission(form *stanza.Element) (*stanza.Element, error) {
+	if form == nil {
+		return nil, errors.New("no configuration form")
+	}
+	out := stanza.New(nsData, "x", "type", "submit")
+	persistent, archive := false, false
+	for _, f := range form.ChildrenNamed(nsData, "field") {
+		name := f.Get("var")
+		if name == "" || f.Get("type") == "fixed" {
+			continue
+		}
+		field := stanza.New(nsData, "field", "var", name)
+		switch {
+		case name == fieldPersistent:
+			persistent = true
+			field.Append(stanza.New(nsData, "value").AppendText("1"))
+		case slices.Contains(archiveFields, name):
+			archive = true
+			field.Append(stanza.New(nsData, "value").AppendText("1"))
+		default:
+			values := f.ChildrenNamed(nsData, "value")
+			if len(values) == 0 {
+				continue // left out: the room keeps its setting
+			}
+			for _, v := range values {
+				field.Append(stanza.New(nsData, "value").AppendText(v.Text()))
+			}
+		}
+		out.Append(field)
+	}
+	switch {
+	case !persistent:
+		return nil, fmt.Errorf("room configuration form without %s", fieldPersistent)
+	case !archive:
+		return nil, fmt.Errorf("room configuration form without an archiving field (%s)", strings.Join(archiveFields, ", "))
+	}
+	return out, nil
+}
+
+// roomName returns the localpart of room k: persistent archived rooms
+// have names of their own, per room size, so that they never meet the
+// temporary rooms of other runs.
+func roomName(k, size int, archive bool) string {
+	if archive {
+		return fmt.Sprintf("benchmam%dx%d", size, k)
+	}
+	return fmt.Sprintf("benchroom%d", k)
+}
+
 // runMUC puts the sessions in rooms of RoomSize occupants; every occupant
 // sends groupchat messages and each should reach every occupant (the
-// sender's echo included).
+// sender's echo included). Each room's first occupant creates it: an
+// instant room (the default configuration), or with Archive a persistent
+// room with archiving, set with the configuration form the server
+// offers; a room that already exists is entered as it is. The report
+// gives the time the occupants took to enter (JoinSeconds).
 func (r *runner) runMUC(ctx context.Context, rep *Report) error {
 	service, err := r.findMUC(ctx)
 	if err != nil {
@@ -71,22 +144,51 @@ func (r *runner) runMUC(ctx context.Context, rep *Report) error {
 		rep.Skipped = "not supported by this server (no MUC service found with service discovery)"
 		return nil
 	}
-	n, size := r.cfg.Count, r.cfg.RoomSize
-	room := func(i int) string { return fmt.Sprintf("benchroom%d@%s", i/size, service) }
+	n, size, archive := r.cfg.Count, r.cfg.RoomSize, r.cfg.Archive
+	rep.RoomSize, rep.Archive = size, archive
+	room := func(i int) string { return roomName(i/size, size, archive) + "@" + service }
 	t := newTraffic(n, size, r.cfg.Window)
 	var joined atomic.Int64
 	messages := r.bodyHandler(t, stanza.TypeGroupchat)
+	configure := func(s *Session, el *stanza.Element) {
+		if el.Type() == stanza.TypeError {
+			r.errs.Add(fmt.Errorf("MUC room configuration refused: %s", errorCondition(el)))
+			return
+		}
+		switch el.ID() {
+		case idConfigGet:
+			var form *stanza.Element
+			if q := el.Child(nsMUCOwner, "query"); q != nil {
+				form = q.Child(nsData, "x")
+			}
+			x, err := configSubmission(form)
+			if err != nil {
+				r.errs.Add(fmt.Errorf("MUC: %w", err))
+				return
+			}
+			s.Send(stanza.NewIQ(stanza.TypeSet, idConfigSet, el.From(), stanza.New(nsMUCOwner, "query").Append(x)))
+		case idConfigSet:
+			joined.Add(1) // the room is open now
+		}
+	}
 	h := func(s *Session, el *stanza.Element) {
-		if stanza.KindOf(el) != stanza.KindPresence {
+		switch stanza.KindOf(el) {
+		case stanza.KindIQ:
+			configure(s, el)
+			return
+		case stanza.KindPresence:
+		default:
 			messages(s, el)
 			return
 		}
 		x := el.Child(nsMUCUser, "x")
-		if x == nil {
+		if el.Type() == stanza.TypeError {
+			if _, _, nick := strings.Cut(el.From(), "/"); nick {
+				r.errs.Add(errors.New("MUC join refused"))
+			}
 			return
 		}
-		if el.Type() == stanza.TypeError {
-			r.errs.Add(errors.New("MUC join refused"))
+		if x == nil {
 			return
 		}
 		self, created := false, false
@@ -97,14 +199,21 @@ func (r *runner) runMUC(ctx context.Context, rep *Report) error {
 		if !self {
 			return
 		}
-		if created {
-			// Accept the default configuration: an instant room
-			// (XEP-0045 §10.1.2).
-			bare, _, _ := strings.Cut(el.From(), "/")
-			q := stanza.New(nsMUCOwner, "query").Append(stanza.New(nsData, "x", "type", "submit"))
-			s.Send(stanza.NewIQ(stanza.TypeSet, "create", bare, q))
+		if !created {
+			joined.Add(1)
+			return
 		}
-		joined.Add(1)
+		bare, _, _ := strings.Cut(el.From(), "/")
+		if archive {
+			// Ask for the form and submit it with persistence and
+			// archiving on (XEP-0045 §10.1.3).
+			s.Send(stanza.NewIQ(stanza.TypeGet, idConfigGet, bare, stanza.New(nsMUCOwner, "query")))
+			return
+		}
+		// Accept the default configuration: an instant room
+		// (XEP-0045 §10.1.2).
+		q := stanza.New(nsMUCOwner, "query").Append(stanza.New(nsData, "x", "type", "submit"))
+		s.Send(stanza.NewIQ(stanza.TypeSet, idConfigSet, bare, q))
 	}
 	sessions := r.loginAll(ctx, rep, LoginOptions{Register: r.cfg.Create}, h)
 	defer r.closeAll(sessions)
@@ -112,9 +221,14 @@ func (r *runner) runMUC(ctx context.Context, rep *Report) error {
 		x := stanza.New(nsMUC, "x").Append(stanza.New(nsMUC, "history", "maxstanzas", "0"))
 		return sessions[i].Send(stanza.New(stanza.NSClient, "presence", "to", fmt.Sprintf("%s/u%d", room(i), i)).Append(x))
 	}
-	// Room creators first, then everyone else.
-	want := int64(0)
+	// Room creators first, then everyone else. JoinSeconds counts the
+	// two passes, not the pauses after them.
+	var want atomic.Int64
+	var joining time.Duration
+	stopJoin := r.progress(ctx, func() string { return fmt.Sprintf("occupants in %d/%d", joined.Load(), want.Load()) })
+	defer stopJoin()
 	for pass := range 2 {
+		start := time.Now()
 		for i, s := range sessions {
 			if s == nil || (i%size == 0) != (pass == 0) {
 				continue
@@ -123,21 +237,24 @@ func (r *runner) runMUC(ctx context.Context, rep *Report) error {
 				r.errs.Add(err)
 				continue
 			}
-			want++
+			want.Add(1)
 		}
 		deadline := time.Now().Add(setupTimeout)
-		for joined.Load() < want && time.Now().Before(deadline) {
-			if err := sleep(ctx, 20*time.Millisecond); err != nil {
+		for joined.Load() < want.Load() && time.Now().Before(deadline) {
+			if err := sleep(ctx, 5*time.Millisecond); err != nil {
 				return err
 			}
 		}
+		joining += time.Since(start)
 		if err := sleep(ctx, 200*time.Millisecond); err != nil {
 			return err
 		}
 	}
-	if joined.Load() < want {
-		return fmt.Errorf("load: only %d of %d occupants joined", joined.Load(), want)
+	if joined.Load() < want.Load() {
+		return fmt.Errorf("load: only %d of %d occupants joined (errors seen: %v)", joined.Load(), want.Load(), r.errs.Kinds())
 	}
+	stopJoin()
+	rep.JoinSeconds = joining.Seconds()
 	active := make([]bool, n)
 	for i, s := range sessions {
 		active[i] = s != nil

@@ -54,11 +54,7 @@ func (r *runner) runPresence(ctx context.Context, rep *Report) error {
 				}
 			}
 		case stanza.TypeError:
-			cond := "unknown"
-			if e := stanza.ParseError(el); e != nil {
-				cond = string(e.Condition)
-			}
-			r.errs.Add(fmt.Errorf("presence bounced: %s", cond))
+			r.errs.Add(fmt.Errorf("presence bounced: %s", errorCondition(el)))
 		}
 	}
 	sessions := r.loginAll(ctx, rep, LoginOptions{Register: r.cfg.Create}, h)

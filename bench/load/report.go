@@ -30,8 +30,21 @@ type Report struct {
 	MsgsPerSec float64 `json:"msgs_per_sec"`
 	Latency    Summary `json:"latency"`
 
-	// SentBytes and Bounced are the flood scenario's bytes sent and
-	// error bounces received.
+	// RoomSize and Archive describe the MUC scenario's rooms; JoinSeconds
+	// is how long the occupants took to enter them (from the first join
+	// to the last occupant in, rooms configured).
+	RoomSize    int     `json:"room_size,omitempty"`
+	Archive     bool    `json:"archive,omitempty"`
+	JoinSeconds float64 `json:"join_seconds,omitempty"`
+
+	// LinkSetupSeconds is how long the s2s scenario's first message each
+	// way took: the time to bring both servers' links up.
+	LinkSetupSeconds float64 `json:"link_setup_seconds,omitempty"`
+
+	// SentBytes is the flood scenario's bytes sent. Bounced is its error
+	// bounces received, and for chat, MUC and s2s the sends refused with
+	// an error that carried the payload back: their deliveries are not
+	// in Expected, so not in Lost either.
 	SentBytes int64 `json:"sent_bytes,omitempty"`
 	Bounced   int64 `json:"bounced,omitempty"`
 
@@ -39,6 +52,8 @@ type Report struct {
 	// MemPeak is the flood scenario's highest RSS sample.
 	MemPeak *Mem `json:"mem_peak,omitempty"`
 	// MemMid is read once the first half of the idle sessions settled.
+	// The s2s scenario reads it once the sessions are logged in and the
+	// links are up, before the traffic.
 	MemMid        *Mem    `json:"mem_mid,omitempty"`
 	MemAfter      *Mem    `json:"mem_after,omitempty"`
 	RSSPerSession float64 `json:"rss_per_session"`
@@ -48,6 +63,12 @@ type Report struct {
 	// more session, without the one-time costs of the first.
 	MarginalRSSPerSession float64 `json:"marginal_rss_per_session,omitempty"`
 	MarginalPSSPerSession float64 `json:"marginal_pss_per_session,omitempty"`
+	// PeerMemBefore, PeerMemMid and PeerMemAfter are the s2s scenario's
+	// readings of the second server, at the same moments as MemBefore,
+	// MemMid and MemAfter.
+	PeerMemBefore *Mem `json:"peer_mem_before,omitempty"`
+	PeerMemMid    *Mem `json:"peer_mem_mid,omitempty"`
+	PeerMemAfter  *Mem `json:"peer_mem_after,omitempty"`
 
 	Errors     int64            `json:"errors"`
 	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"`
@@ -66,19 +87,34 @@ func (r *Report) Format(w io.Writer) {
 	if r.Expected > 0 || r.Sent > 0 {
 		fmt.Fprintf(w, "messages      %d sent, %d of %d expected deliveries received, %d lost, in %.2fs: %.0f deliveries/s\n",
 			r.Sent, r.Received, r.Expected, r.Lost, r.RunSeconds, r.MsgsPerSec)
+		if r.Bounced > 0 && r.Scenario != "flood" {
+			fmt.Fprintf(w, "refused       %d messages bounced with an error (their deliveries are not expected)\n", r.Bounced)
+		}
 		if r.Extra > 0 {
 			fmt.Fprintf(w, "duplicates    %d deliveries beyond those expected\n", r.Extra)
 		}
 		fmt.Fprintf(w, "latency       %s\n", r.Latency)
 	}
-	if r.Scenario == "flood" {
+	if r.RoomSize > 0 {
+		archive := "temporary rooms, no archive"
+		if r.Archive {
+			archive = "persistent rooms with archiving"
+		}
+		fmt.Fprintf(w, "rooms         %d occupants each (%s), entered in %.2fs\n", r.RoomSize, archive, r.JoinSeconds)
+	}
+	switch {
+	case r.Scenario == "s2s":
+		fmt.Fprintf(w, "links         up in %.3fs (the first message each way)\n", r.LinkSetupSeconds)
+		formatMem(w, "server memory", r.MemBefore, r.MemMid, r.MemAfter)
+		formatMem(w, "peer memory  ", r.PeerMemBefore, r.PeerMemMid, r.PeerMemAfter)
+	case r.Scenario == "flood":
 		fmt.Fprintf(w, "flood         %d messages (%s) sent in %.2fs, %d bounced\n", r.Sent, kib(float64(r.SentBytes)), r.RunSeconds, r.Bounced)
 		if r.MemBefore != nil && r.MemPeak != nil && r.MemAfter != nil {
 			fmt.Fprintf(w, "server memory RSS %s before, %s at the peak (+%s), %s at the end (+%s)\n",
 				kib(float64(r.MemBefore.RSS)), kib(float64(r.MemPeak.RSS)), kib(float64(r.MemPeak.RSS)-float64(r.MemBefore.RSS)),
 				kib(float64(r.MemAfter.RSS)), kib(float64(r.MemAfter.RSS)-float64(r.MemBefore.RSS)))
 		}
-	} else if r.MemBefore != nil && r.MemAfter != nil {
+	case r.MemBefore != nil && r.MemAfter != nil:
 		fmt.Fprintf(w, "server memory RSS %s -> %s, PSS %s -> %s\n",
 			kib(float64(r.MemBefore.RSS)), kib(float64(r.MemAfter.RSS)), kib(float64(r.MemBefore.PSS)), kib(float64(r.MemAfter.PSS)))
 		fmt.Fprintf(w, "per session   RSS %s, PSS %s\n", kib(r.RSSPerSession), kib(r.PSSPerSession))
@@ -90,6 +126,24 @@ func (r *Report) Format(w io.Writer) {
 	for _, k := range sortedKinds(r.ErrorKinds) {
 		fmt.Fprintf(w, "  %6d  %s\n", r.ErrorKinds[k], k)
 	}
+}
+
+// formatMem writes one server's RSS readings of the s2s scenario.
+func formatMem(w io.Writer, title string, before, mid, after *Mem) {
+	if before == nil || mid == nil || after == nil {
+		return
+	}
+	fmt.Fprintf(w, "%s RSS %s before the logins, %s with the sessions and links up (%s), %s after the traffic (%s over the run)\n",
+		title, kib(float64(before.RSS)), kib(float64(mid.RSS)), signedKiB(float64(mid.RSS)-float64(before.RSS)),
+		kib(float64(after.RSS)), signedKiB(float64(after.RSS)-float64(before.RSS)))
+}
+
+// signedKiB formats a change of size with its sign.
+func signedKiB(b float64) string {
+	if b >= 0 {
+		return "+" + kib(b)
+	}
+	return kib(b)
 }
 
 // kib formats a byte count in KiB (or MiB above 10 MiB).

@@ -15,12 +15,16 @@ import (
 )
 
 // Scenarios lists the scenario names Run accepts.
-var Scenarios = []string{"login", "idle", "chat", "muc", "presence", "flood"}
+var Scenarios = []string{"login", "idle", "chat", "muc", "presence", "flood", "s2s"}
 
 // Config configures a run.
 type Config struct {
 	// Dialer is how sessions connect and log in.
 	Dialer Dialer
+	// Peer is how the s2s scenario's sessions on the second server
+	// connect and log in: its Domain and Addrs, and TLS when that server's
+	// certificate needs other roots; the other fields are Dialer's.
+	Peer Dialer
 	// UserFormat makes the localpart of account i, e.g. "user%d".
 	UserFormat string
 	// PasswordFormat makes its password; without a %d verb it is used
@@ -53,6 +57,9 @@ type Config struct {
 	// PID is the server process whose memory the idle scenario reports
 	// (0: not reported).
 	PID int
+	// PeerPID is the second server's process, whose memory the s2s
+	// scenario reports (0: not reported).
+	PeerPID int
 	// Settle is how long the idle scenario waits after the logins
 	// before reading the server's memory.
 	Settle time.Duration
@@ -60,6 +67,9 @@ type Config struct {
 	Roster int
 	// RoomSize is the number of occupants per room of the MUC scenario.
 	RoomSize int
+	// Archive makes the MUC scenario's rooms persistent with message
+	// archiving on (set through each room's configuration form).
+	Archive bool
 	// MessageBytes is the body size of the flood scenario's messages.
 	MessageBytes int
 	// Progress receives one line every ProgressEvery (nil: none).
@@ -92,6 +102,12 @@ func (c *Config) validate(scenario string) error {
 		return errors.New("load: flood needs at least 2 sessions (recipients and the sender)")
 	case scenario == "presence" && (c.Roster < 1 || c.Roster >= c.Count):
 		return fmt.Errorf("load: presence needs 1 ≤ roster (%d) < count (%d)", c.Roster, c.Count)
+	case scenario == "s2s" && c.Count < 2:
+		return errors.New("load: s2s needs at least 2 sessions (one on each server)")
+	case scenario == "s2s" && (c.Peer.Domain == "" || len(c.Peer.Addrs) == 0):
+		return errors.New("load: s2s needs the second server's domain and address")
+	case scenario == "s2s" && c.Peer.Domain == c.Dialer.Domain:
+		return fmt.Errorf("load: s2s needs two domains, not %q twice", c.Peer.Domain)
 	case scenario == "muc" && (c.RoomSize < 2 || c.Count%c.RoomSize != 0):
 		return fmt.Errorf("load: MUC needs rooms of at least 2 occupants and a count (%d) that is a multiple of the room size (%d)", c.Count, c.RoomSize)
 	}
@@ -103,7 +119,9 @@ type handler func(s *Session, el *stanza.Element)
 
 // runner is the state shared by one run.
 type runner struct {
-	cfg      Config
+	cfg Config
+	// split logs the odd sessions in with cfg.Peer (the s2s scenario).
+	split    bool
 	log      *slog.Logger
 	errs     Errors
 	closing  atomic.Bool
@@ -138,6 +156,9 @@ func Run(ctx context.Context, cfg Config, scenario string) (*Report, error) {
 	if cfg.Dialer.Keys == nil {
 		cfg.Dialer.Keys = NewKeyCache()
 	}
+	if scenario == "s2s" {
+		cfg.Peer = cfg.Dialer.peer(cfg.Peer)
+	}
 	r := &runner{cfg: cfg, log: cfg.Log}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -157,6 +178,8 @@ func Run(ctx context.Context, cfg Config, scenario string) (*Report, error) {
 		err = r.runMUC(ctx, rep)
 	case "flood":
 		err = r.runFlood(ctx, rep)
+	case "s2s":
+		err = r.runS2S(ctx, rep)
 	default:
 		return nil, fmt.Errorf("load: unknown scenario %q (want one of %s)", scenario, strings.Join(Scenarios, ", "))
 	}
@@ -217,7 +240,11 @@ func (r *runner) loginAll(ctx context.Context, rep *Report, opts LoginOptions, h
 				}
 				lctx, cancel := context.WithTimeout(ctx, r.cfg.LoginTimeout)
 				t0 := time.Now()
-				s, err := r.cfg.Dialer.Login(lctx, r.cfg.First+i, r.cfg.Account(r.cfg.First+i), opts)
+				d := &r.cfg.Dialer
+				if r.split && i%2 == 1 {
+					d = &r.cfg.Peer
+				}
+				s, err := d.Login(lctx, r.cfg.First+i, r.cfg.Account(r.cfg.First+i), opts)
 				cancel()
 				if err != nil {
 					r.failures.Add(1)
@@ -242,7 +269,8 @@ func (r *runner) loginAll(ctx context.Context, rep *Report, opts LoginOptions, h
 }
 
 // read is a session's reader: it answers IQ requests (the server's pings)
-// and hands everything else to h until the stream ends.
+// and hands everything else (IQ results and errors included) to h until
+// the stream ends.
 func (r *runner) read(s *Session, h handler) {
 	for {
 		el, err := s.Next()
@@ -252,15 +280,13 @@ func (r *runner) read(s *Session, h handler) {
 			}
 			return
 		}
-		if stanza.KindOf(el) == stanza.KindIQ {
-			if el.IsRequest() {
-				reply := stanza.Result(el, nil)
-				if el.Payload() == nil || el.Payload().Name.Space != "urn:xmpp:ping" {
-					reply = stanza.ErrorReply(el, stanza.Err(stanza.ServiceUnavailable))
-				}
-				reply.Attr = removeAttr(reply.Attr, "from")
-				s.Send(reply)
+		if stanza.KindOf(el) == stanza.KindIQ && el.IsRequest() {
+			reply := stanza.Result(el, nil)
+			if el.Payload() == nil || el.Payload().Name.Space != "urn:xmpp:ping" {
+				reply = stanza.ErrorReply(el, stanza.Err(stanza.ServiceUnavailable))
 			}
+			reply.Attr = removeAttr(reply.Attr, "from")
+			s.Send(reply)
 			continue
 		}
 		if h != nil {

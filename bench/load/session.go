@@ -118,6 +118,22 @@ func (d *Dialer) Login(ctx context.Context, idx int, acc Account, opts LoginOpti
 	return s, nil
 }
 
+// peer completes p, a dialer for a second server of which only Addrs,
+// Domain and possibly TLS are set, with d's other settings. Its TLS
+// server name is its own domain.
+func (d *Dialer) peer(p Dialer) Dialer {
+	out := *d
+	out.Addrs, out.Domain = p.Addrs, p.Domain
+	if p.TLS != nil {
+		out.TLS = p.TLS
+	}
+	out.TLS = out.TLS.Clone()
+	if out.TLS != nil {
+		out.TLS.ServerName = p.Domain
+	}
+	return out
+}
+
 func (d *Dialer) tlsConfig() *tls.Config {
 	c := d.TLS.Clone()
 	if c == nil {

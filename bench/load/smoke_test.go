@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/parley-xmpp/parley/bench/load"
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/sasl"
 	"github.com/parley-xmpp/parley/xmpptest"
 )
@@ -164,7 +167,45 @@ func TestSmoke(t *testing.T) {
 		}
 		// Every message reaches every occupant, the sender's echo included.
 		checkTraffic(t, rep, int64(cfg.RoomSize))
+		checkRooms(t, rep, cfg)
 	})
+	t.Run("muc-100", func(t *testing.T) {
+		cfg := base
+		cfg.RoomSize = 100
+		cfg.Rate = 200
+		rep := run(t, cfg, "muc")
+		checkTraffic(t, rep, int64(cfg.RoomSize))
+		checkRooms(t, rep, cfg)
+	})
+	t.Run("muc-archive", func(t *testing.T) {
+		cfg := base
+		cfg.Count = 8
+		cfg.Archive = true
+		// The first run creates the rooms, the second finds them.
+		for range 2 {
+			rep := run(t, cfg, "muc")
+			checkTraffic(t, rep, int64(cfg.RoomSize))
+			checkRooms(t, rep, cfg)
+		}
+		st := s.App.Stores()
+		for k := range cfg.Count / cfg.RoomSize {
+			room := jid.MustParse(fmt.Sprintf("benchmam%dx%d@conference.%s", cfg.RoomSize, k, s.Domain()))
+			if _, err := st.MUC.MUCRoom(ctx, room); err != nil {
+				t.Errorf("room %s not stored (persistent): %v", room, err)
+			}
+			if _, _, ok, err := st.Archive.ArchiveBounds(ctx, room); err != nil || !ok {
+				t.Errorf("room %s has no archive: %v", room, err)
+			}
+		}
+	})
+}
+
+// checkRooms checks the MUC figures of a report.
+func checkRooms(t *testing.T, rep *load.Report, cfg load.Config) {
+	t.Helper()
+	if rep.RoomSize != cfg.RoomSize || rep.Archive != cfg.Archive || rep.JoinSeconds <= 0 {
+		t.Errorf("muc: room size %d, archive %v, joined in %.3fs; want %d, %v, > 0", rep.RoomSize, rep.Archive, rep.JoinSeconds, cfg.RoomSize, cfg.Archive)
+	}
 }
 
 func checkTraffic(t *testing.T, rep *load.Report, fanout int64) {
@@ -188,5 +229,111 @@ func checkTraffic(t *testing.T, rep *load.Report, fanout int64) {
 	}
 	if rep.MsgsPerSec <= 0 {
 		t.Errorf("%s: %.1f deliveries/s", rep.Scenario, rep.MsgsPerSec)
+	}
+}
+
+// s2sUsers is the number of sessions of the s2s smoke run, half on each
+// server.
+const s2sUsers = 40
+
+// freePort returns a loopback TCP port free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// federated starts a server for domain with an s2s listener on port and
+// a static route to peer on peerPort (dialback, self-signed
+// certificates), with the accounts user0… of the s2s smoke run.
+func federated(t *testing.T, domain string, port int, peer string, peerPort int) *xmpptest.Server {
+	t.Helper()
+	s := xmpptest.NewServer(t, func(c *config.Config) {
+		c.Auth.MaxFailureDelay = 0
+		c.Domains = []string{domain}
+		c.S2S.Enabled = true
+		c.S2S.ConnectTimeout = 10 * time.Second
+		c.S2S.Routes = map[string]string{peer: "127.0.0.1:" + strconv.Itoa(peerPort)}
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerS2S, Address: "127.0.0.1:" + strconv.Itoa(port)})
+	})
+	for i := range s2sUsers {
+		s.AddUser(t, fmt.Sprintf("user%d", i), "pw")
+	}
+	return s
+}
+
+// TestSmokeS2S runs the s2s scenario for a few seconds between two
+// in-process Parley servers federating over dialback, at a fixed rate and
+// at saturation, and checks that every message crossed, with consistent
+// figures and both servers' memory read. It asserts no timing thresholds.
+func TestSmokeS2S(t *testing.T) {
+	if testing.Short() {
+		t.Skip("smoke run skipped in -short mode")
+	}
+	pa, pb := freePort(t), freePort(t)
+	a := federated(t, "a.example", pa, "b.example", pb)
+	b := federated(t, "b.example", pb, "a.example", pa)
+	base := load.Config{
+		Dialer: load.Dialer{
+			Addrs:     []string{a.Addr()},
+			Domain:    a.Domain(),
+			TLS:       a.TLSConfig(),
+			Mechanism: sasl.ScramSHA256,
+			Resource:  "bench",
+		},
+		Peer:           load.Dialer{Addrs: []string{b.Addr()}, Domain: b.Domain(), TLS: b.TLSConfig()},
+		UserFormat:     "user%d",
+		PasswordFormat: "pw",
+		Count:          s2sUsers,
+		Concurrency:    16,
+		Duration:       time.Second,
+		PID:            os.Getpid(),
+		PeerPID:        os.Getpid(),
+		ProgressEvery:  250 * time.Millisecond,
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, rate := range []float64{500, 0} {
+		t.Run(fmt.Sprintf("rate=%.0f", rate), func(t *testing.T) {
+			cfg := base
+			cfg.Rate = rate
+			var progress bytes.Buffer
+			cfg.Progress = &progress
+			rep, err := load.Run(ctx, cfg, "s2s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			rep.Format(&out)
+			t.Logf("progress:\n%s\nreport:\n%s", progress.String(), out.String())
+			if rep.Errors != 0 || rep.LoginErrors != 0 || rep.Logins != s2sUsers {
+				t.Errorf("%d logins, %d failed, %d errors: %v", rep.Logins, rep.LoginErrors, rep.Errors, rep.ErrorKinds)
+			}
+			checkTraffic(t, rep, 1)
+			if rep.LinkSetupSeconds <= 0 {
+				t.Errorf("link setup %.3fs", rep.LinkSetupSeconds)
+			}
+			for _, m := range []*load.Mem{rep.MemBefore, rep.MemMid, rep.MemAfter, rep.PeerMemBefore, rep.PeerMemMid, rep.PeerMemAfter} {
+				if m == nil || m.RSS == 0 {
+					t.Fatalf("missing memory reading: %+v %+v %+v / %+v %+v %+v", rep.MemBefore, rep.MemMid, rep.MemAfter,
+						rep.PeerMemBefore, rep.PeerMemMid, rep.PeerMemAfter)
+				}
+			}
+			if !strings.Contains(out.String(), "links         up in") || !strings.Contains(out.String(), "peer memory") {
+				t.Errorf("report lacks the s2s lines:\n%s", out.String())
+			}
+		})
+	}
+	// Every message crossed a link: each server has one outgoing link,
+	// to the other, made by dialback.
+	for _, s := range []*xmpptest.Server{a, b} {
+		links := s.App.S2S().Links()
+		if len(links) != 1 || links[0].Auth != "dialback" {
+			t.Errorf("%s's links: %+v", s.Domain(), links)
+		}
 	}
 }

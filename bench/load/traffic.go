@@ -24,6 +24,9 @@ type traffic struct {
 	sent    atomic.Int64
 	recv    atomic.Int64
 	strays  atomic.Int64
+	// bounced counts sends refused with an error: none of their
+	// deliveries will come.
+	bounced atomic.Int64
 	lat     Latencies
 	start   atomic.Int64 // unix ns when sending started
 	last    atomic.Int64 // ns since start of the latest delivery
@@ -90,6 +93,30 @@ func (t *traffic) deliver(text string) bool {
 	return true
 }
 
+// bounce accounts for a send refused with an error, whose bounce carried
+// the payload back: its deliveries will not come, so they are not
+// expected, and the sender's window gets them back. It reports false for
+// text that is not one of ours.
+func (t *traffic) bounce(text string) bool {
+	_, idx, ok := parsePayload(text)
+	if !ok || idx >= len(t.senders) {
+		return false
+	}
+	t.bounced.Add(1)
+	s := &t.senders[idx]
+	if s.outstanding.Add(-t.fanout) < t.limit {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// expected returns the deliveries expected so far: fanout for every send
+// that was not refused.
+func (t *traffic) expected() int64 { return (t.sent.Load() - t.bounced.Load()) * t.fanout }
+
 // run starts one goroutine per sender (those for which send is not nil
 // for the index), each paced at rate/senders per second, until ctx ends
 // or d passes; then it waits up to drain for the deliveries.
@@ -152,7 +179,7 @@ func (t *traffic) run(ctx context.Context, d, drain time.Duration, rate float64,
 	}
 	wg.Wait()
 	deadline := time.Now().Add(drain)
-	for t.recv.Load() < t.sent.Load()*t.fanout && time.Now().Before(deadline) && ctx.Err() == nil {
+	for t.recv.Load() < t.expected() && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
@@ -169,7 +196,8 @@ func staggered(k, n int, rate float64) time.Duration {
 // fill writes the traffic figures into rep.
 func (t *traffic) fill(rep *Report) {
 	rep.Sent = t.sent.Load()
-	rep.Expected = rep.Sent * t.fanout
+	rep.Bounced = t.bounced.Load()
+	rep.Expected = t.expected()
 	rep.Received = t.recv.Load()
 	rep.Lost = max(0, rep.Expected-rep.Received)
 	rep.Extra = max(0, rep.Received-rep.Expected)
@@ -182,6 +210,9 @@ func (t *traffic) fill(rep *Report) {
 // progressLine describes the traffic so far.
 func (t *traffic) progressLine(errs *Errors) string {
 	s := t.lat.Summary()
-	return "sent " + strconv.FormatInt(t.sent.Load(), 10) + ", delivered " + strconv.FormatInt(t.recv.Load(), 10) +
-		", errors " + strconv.FormatInt(errs.Total(), 10) + ", latency " + s.String()
+	line := "sent " + strconv.FormatInt(t.sent.Load(), 10) + ", delivered " + strconv.FormatInt(t.recv.Load(), 10)
+	if b := t.bounced.Load(); b > 0 {
+		line += ", refused " + strconv.FormatInt(b, 10)
+	}
+	return line + ", errors " + strconv.FormatInt(errs.Total(), 10) + ", latency " + s.String()
 }

@@ -24,11 +24,12 @@ import (
 type benchFlags struct {
 	addresses, domain, user, password, tlsMode, mechanism, sources string
 	scenarios, caFile, curves, cpuProfile, keyFile                 string
+	peerAddresses, peerDomain                                      string
 	first, count, concurrency, window, pid, roster, roomSize       int
-	size                                                           int
+	size, peerPID                                                  int
 	loginRate, rate                                                float64
 	duration, settle, drain, timeout, progress                     time.Duration
-	insecure, create, jsonOut, quiet                               bool
+	insecure, create, jsonOut, quiet, archive                      bool
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
@@ -53,10 +54,14 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&b.rate, "rate", 0, "messages or presence updates per second over all senders (0: saturate within --window)")
 	fs.IntVar(&b.window, "window", 8, "messages one sender may have in flight")
 	fs.DurationVar(&b.drain, "drain", 5*time.Second, "how long to wait for deliveries after sending stops")
-	fs.IntVar(&b.pid, "pid", 0, "server process ID whose RSS/PSS the idle and flood scenarios report (/proc/PID/smaps_rollup)")
+	fs.IntVar(&b.pid, "pid", 0, "server process ID whose RSS/PSS the idle, flood and s2s scenarios report (/proc/PID/smaps_rollup)")
 	fs.DurationVar(&b.settle, "settle", 2*time.Second, "idle: wait after the logins before reading memory")
 	fs.IntVar(&b.roster, "roster", 10, "presence: roster size R (even; mutual subscriptions set up with the roster protocol)")
 	fs.IntVar(&b.roomSize, "room-size", 10, "muc: occupants per room")
+	fs.BoolVar(&b.archive, "archive", false, "muc: persistent rooms with message archiving on (set with each room's configuration form)")
+	fs.StringVar(&b.peerAddresses, "peer-address", "", "s2s: the second server's address(es) host:port, comma-separated (the odd sessions log in there)")
+	fs.StringVar(&b.peerDomain, "peer-domain", "", "s2s: XMPP domain of the accounts on the second server")
+	fs.IntVar(&b.peerPID, "peer-pid", 0, "s2s: the second server's process ID, whose RSS/PSS is reported with --pid's")
 	fs.IntVar(&b.size, "size", 200<<10, "flood: message body size in bytes (the --count-1 recipients are resources of account --first that never read; the sender is account --first+1)")
 	fs.DurationVar(&b.progress, "progress", time.Second, "interval of progress lines on standard error (0: none)")
 	fs.BoolVar(&b.jsonOut, "json", false, "print each report as one JSON object per line")
@@ -68,12 +73,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 // config turns the flags into a load.Config and the scenario list.
 func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 	var cfg load.Config
-	var addrs []string
-	for _, a := range strings.Split(b.addresses, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			addrs = append(addrs, a)
-		}
-	}
+	addrs := splitList(b.addresses)
 	if len(addrs) == 0 {
 		return cfg, nil, errors.New("--address is required")
 	}
@@ -97,6 +97,13 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 			return cfg, nil, fmt.Errorf("unknown scenario %q (want %s)", s, strings.Join(load.Scenarios, ", "))
 		}
 		scenarios = append(scenarios, s)
+	}
+	peerAddrs := splitList(b.peerAddresses)
+	if slices.Contains(scenarios, "s2s") && (len(peerAddrs) == 0 || b.peerDomain == "") {
+		return cfg, nil, errors.New("the s2s scenario needs --peer-address and --peer-domain")
+	}
+	if b.peerDomain != "" && b.peerDomain == b.domain {
+		return cfg, nil, fmt.Errorf("--peer-domain must differ from --domain (%q)", b.domain)
 	}
 	if !strings.Contains(b.user, "%d") {
 		return cfg, nil, fmt.Errorf("--user %q needs a %%d for the account index", b.user)
@@ -134,6 +141,9 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 			Addrs: addrs, Domain: b.domain, DirectTLS: direct, TLS: tc,
 			Mechanism: b.mechanism, Sources: sources, Keys: keys, Resource: "bench",
 		},
+		Peer:       load.Dialer{Addrs: peerAddrs, Domain: b.peerDomain},
+		PeerPID:    b.peerPID,
+		Archive:    b.archive,
 		UserFormat: b.user, PasswordFormat: b.password, First: b.first, Count: b.count,
 		Create: b.create, LoginRate: b.loginRate, Concurrency: b.concurrency, LoginTimeout: b.timeout,
 		Duration: b.duration, Rate: b.rate, Window: b.window, Drain: b.drain, PID: b.pid,
@@ -144,6 +154,17 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 		cfg.Progress, cfg.ProgressEvery = stderr, b.progress
 	}
 	return cfg, scenarios, nil
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // runBench implements "parley bench", the load generator: it runs the
@@ -157,8 +178,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	var b benchFlags
 	b.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: parley bench --address host:port --domain D --count N --scenario login,idle,chat,muc,presence,flood [flags]")
-		fmt.Fprintln(fs.Output(), "Drives any XMPP server with N sessions of accounts user0…userN-1 (see --user, --password).")
+		fmt.Fprintln(fs.Output(), "usage: parley bench --address host:port --domain D --count N --scenario "+strings.Join(load.Scenarios, ",")+" [flags]")
+		fmt.Fprintln(fs.Output(), "Drives any XMPP server with N sessions of accounts user0…userN-1 (see --user, --password);")
+		fmt.Fprintln(fs.Output(), "the s2s scenario logs the odd ones in on a second server (--peer-address, --peer-domain).")
 		fs.PrintDefaults()
 	}
 	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
@@ -196,7 +218,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 			cfg.Create = false // the accounts exist now
 		}
 		if cfg.Progress != nil {
-			fmt.Fprintf(stderr, "parley bench: %s with %d sessions against %s\n", sc, cfg.Count, strings.Join(cfg.Dialer.Addrs, ","))
+			against := strings.Join(cfg.Dialer.Addrs, ",")
+			if sc == "s2s" {
+				against += " and " + strings.Join(cfg.Peer.Addrs, ",")
+			}
+			fmt.Fprintf(stderr, "parley bench: %s with %d sessions against %s\n", sc, cfg.Count, against)
 		}
 		rep, err := load.Run(ctx, cfg, sc)
 		if err != nil {

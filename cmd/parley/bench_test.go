@@ -26,6 +26,9 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"--address", ""}, "--address is required"},
 		{[]string{"--curves", "x448"}, `--curves: load: unknown TLS key exchange "x448"`},
 		{[]string{"extra"}, `unexpected argument "extra"`},
+		{[]string{"--scenario", "chat,s2s", "--peer-domain", "b.example"}, "the s2s scenario needs --peer-address and --peer-domain"},
+		{[]string{"--scenario", "s2s", "--peer-address", "127.0.0.1:5322"}, "the s2s scenario needs --peer-address and --peer-domain"},
+		{[]string{"--scenario", "s2s", "--peer-address", "127.0.0.1:5322", "--peer-domain", "localhost"}, "--peer-domain must differ from --domain"},
 	} {
 		code, _, stderr := runT(t, nil, "", append([]string{"bench"}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
