@@ -48,7 +48,11 @@ type App struct {
 	// s2sListeners its incoming side.
 	s2sPool      *s2s.Pool
 	s2sListeners []*s2s.Listener
-	wg           sync.WaitGroup
+	// s2sCancel ends the pool's context: the links outlive the listeners'
+	// context so that what sessions send as they end (unavailable
+	// presence) still goes out; stopFederation calls it last.
+	s2sCancel context.CancelFunc
+	wg        sync.WaitGroup
 	// modules are the registered modules, in order (for their Stop hooks).
 	modules []module.Module
 	cancel  context.CancelFunc
@@ -146,7 +150,10 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		Log:      a.log.With("component", "router"),
 		Limits:   module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages, DirectedPresences: a.cfg.Limits.DirectedPresences},
 		Accounts: a.Accounts(),
-		Now:      a.now,
+		// The pool and listeners come later (startFederation, Start's
+		// listeners); the service reads them when asked.
+		Federation: federationLinks{a},
+		Now:        a.now,
 	})
 	if mods == nil {
 		mods = modules.Default(a.cfg)
@@ -175,6 +182,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		if st, ok := m.(module.Starter); ok && !a.cfg.Modules.IsDisabled(m.Name()) {
 			if err := st.Start(runCtx); err != nil {
 				cancel()
+				a.cancelFederation()
 				return fmt.Errorf("starting module %s: %w", m.Name(), err)
 			}
 		}
@@ -186,6 +194,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
 			cancel()
+			a.cancelFederation()
 			a.closeListeners()
 			return fmt.Errorf("listener %s on %s: %w", l.Type, l.Address, err)
 		}
@@ -356,7 +365,10 @@ func uniq(s []string) []string {
 }
 
 // Stop closes listeners, ends every session with <system-shutdown/> and
-// waits for them, at most until ctx ends.
+// waits for them, at most until ctx ends. Federation stops after the
+// sessions: the unavailable presence they broadcast as they end still
+// reaches remote contacts over the open links, which write what they
+// hold before their closing tag.
 func (a *App) Stop(ctx context.Context) {
 	if a.cancel != nil {
 		a.cancel()

@@ -1,14 +1,17 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
+	"slices"
 
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/s2s"
 	"github.com/parley-xmpp/parley/server/s2s/dialback"
 	"github.com/parley-xmpp/parley/server/s2s/resolve"
@@ -35,7 +38,12 @@ func (a *App) startFederation(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.s2sPool = s2s.NewPool(ctx, s2s.Options{
+	// The links live until stopFederation, not until ctx ends: ctx ends
+	// first at shutdown, before the sessions have sent their unavailable
+	// presence.
+	poolCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.s2sCancel = cancel
+	a.s2sPool = s2s.NewPool(poolCtx, s2s.Options{
 		Certificates: a.tls.Certificates,
 		Roots:        roots,
 		MinTLS:       a.cfg.TLS.MinVersion,
@@ -53,6 +61,7 @@ func (a *App) startFederation(ctx context.Context) error {
 		Log:            a.log.With("component", "s2s"),
 	})
 	if err := a.router.SetRemoteRoute(a.s2sPool); err != nil {
+		a.cancelFederation()
 		return fmt.Errorf("s2s: %w", err)
 	}
 	return nil
@@ -117,6 +126,48 @@ func (a *App) stopFederation(ctx context.Context) {
 			a.log.Warn("s2s: closing outgoing links", "err", err)
 		}
 	}
+	a.cancelFederation()
+}
+
+// cancelFederation ends the outgoing links' context (a failed start,
+// or the end of stopFederation).
+func (a *App) cancelFederation() {
+	if a.s2sCancel != nil {
+		a.s2sCancel()
+	}
+}
+
+// federationLinks is the module.FederationService modules see: the
+// pool's outgoing links and the incoming streams' authenticated domains.
+type federationLinks struct{ a *App }
+
+// Links implements module.FederationService.
+func (f federationLinks) Links() []module.FederationLink {
+	f.a.mu.Lock()
+	pool, listeners := f.a.s2sPool, f.a.s2sListeners
+	f.a.mu.Unlock()
+	if pool == nil {
+		return nil
+	}
+	infos := pool.Links()
+	for _, l := range listeners {
+		infos = append(infos, l.Links()...)
+	}
+	out := make([]module.FederationLink, 0, len(infos))
+	for _, i := range infos {
+		out = append(out, module.FederationLink{Local: i.Local, Remote: i.Remote, Incoming: i.Incoming, State: i.State, Auth: i.Auth, TLS: i.TLS, Since: i.Since})
+	}
+	slices.SortStableFunc(out, func(x, y module.FederationLink) int {
+		return cmp.Or(cmp.Compare(x.Remote, y.Remote), cmp.Compare(boolInt(x.Incoming), boolInt(y.Incoming)), cmp.Compare(x.Local, y.Local))
+	})
+	return out
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // S2S returns the pool of outgoing server-to-server links, nil when

@@ -224,9 +224,13 @@ func (p *Pool) bounce(st *stanza.Element, err *stanza.Error) {
 	p.opts.Bounce(context.WithoutCancel(p.ctx), stanza.ErrorReply(st, err))
 }
 
-// LinkInfo describes one outgoing link, for operators.
+// LinkInfo describes one link, outgoing or incoming, for operators.
 type LinkInfo struct {
 	Local, Remote string
+	// Incoming says the remote server opened the stream (Listener.Links);
+	// Local is then the domain it asked for, Remote the one it
+	// authenticated.
+	Incoming bool
 	// State is "connecting", "ready" or "closing".
 	State string
 	// Auth is "SASL EXTERNAL" or "dialback" once authenticated.
