@@ -48,10 +48,14 @@ type App struct {
 	// s2sListeners its incoming side.
 	s2sPool      *s2s.Pool
 	s2sListeners []*s2s.Listener
-	// s2sCancel ends the pool's context: the links outlive the listeners'
-	// context so that what sessions send as they end (unavailable
-	// presence) still goes out; stopFederation calls it last.
+	// s2sCtx is federation's context, s2sCancel ends it: the links and
+	// the s2s listeners outlive the run context so that what sessions
+	// send as they end (unavailable presence) still goes out, over links
+	// that may still need the peer's dialback verification to come in;
+	// stopFederation ends it last. s2sLns are the s2s listeners' sockets.
+	s2sCtx    context.Context
 	s2sCancel context.CancelFunc
+	s2sLns    []net.Listener
 	wg        sync.WaitGroup
 	// modules are the registered modules, in order (for their Stop hooks).
 	modules []module.Module
@@ -200,10 +204,10 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		}
 		if l.Server() {
 			a.mu.Lock()
-			a.listeners = append(a.listeners, ln)
+			a.s2sLns = append(a.s2sLns, ln)
 			a.addrs[l.Type] = append(a.addrs[l.Type], ln.Addr())
 			a.mu.Unlock()
-			a.serveS2S(runCtx, ln, l)
+			a.serveS2S(a.s2sCtx, ln, l)
 			continue
 		}
 		eng := stream.New(stream.Config{

@@ -348,6 +348,31 @@ func TestFederationShutdown(t *testing.T) {
 	}
 }
 
+// TestFederationShutdownNewLink: a server that stops with no link open
+// to a contact's server (it closed idle) makes one to send its users'
+// unavailable presence, and still answers the dialback verification the
+// peer makes while it does.
+func TestFederationShutdownNewLink(t *testing.T) {
+	pa, pb := freePort(t), freePort(t)
+	idle := func(c *config.Config) { c.S2S.IdleTimeout = 100 * time.Millisecond }
+	a := federatedWith(t, "a.example", pa, map[string]int{"b.example": pb}, nil, idle)
+	b := federated(t, "b.example", pb, "a.example", pa, nil)
+	aliceJID := a.AddUser(t, "alice", "pw")
+	bobJID := b.AddUser(t, "bob", "pw")
+	crossFriends(t, a, aliceJID, b, bobJID)
+	bob := login(t, b, "bob", nil)
+	alice := login(t, a, "alice", nil)
+	xmpptest.Expect(t, bob, "alice's presence", isPresence(alice.JID().String(), ""))
+	xmpptest.Eventually(t, "a.example's idle link to b.example closed", func() bool { return len(a.App.S2S().Links()) == 0 })
+
+	stopCtx := xmpptest.Context(t, 10*time.Second)
+	a.App.Stop(stopCtx)
+	if stopCtx.Err() != nil {
+		t.Fatal("a.example took too long to stop")
+	}
+	xmpptest.Expect(t, bob, "alice's unavailable presence at a.example's shutdown", isPresence(alice.JID().String(), "unavailable"))
+}
+
 // TestFederationAllowList: a server with an allow-list federates with the
 // listed domain only: nothing reaches out to another domain, and nothing
 // comes in from it.

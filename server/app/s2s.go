@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/module"
@@ -38,12 +39,11 @@ func (a *App) startFederation(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// The links live until stopFederation, not until ctx ends: ctx ends
-	// first at shutdown, before the sessions have sent their unavailable
-	// presence.
-	poolCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.s2sCancel = cancel
-	a.s2sPool = s2s.NewPool(poolCtx, s2s.Options{
+	// Federation lives until stopFederation, not until ctx ends: ctx
+	// ends first at shutdown, before the sessions have sent their
+	// unavailable presence.
+	a.s2sCtx, a.s2sCancel = context.WithCancel(context.WithoutCancel(ctx))
+	a.s2sPool = s2s.NewPool(a.s2sCtx, s2s.Options{
 		Certificates: a.tls.Certificates,
 		Roots:        roots,
 		MinTLS:       a.cfg.TLS.MinVersion,
@@ -110,21 +110,36 @@ func (a *App) serveS2S(ctx context.Context, ln net.Listener, l config.Listener) 
 	}()
 }
 
-// stopFederation closes the incoming streams and the outgoing links
-// (bouncing what they still held).
+// shutdownDrain bounds how long stopFederation waits for the outgoing
+// links still being made at shutdown.
+const shutdownDrain = 5 * time.Second
+
+// stopFederation lets the links being made carry what the ended sessions
+// sent (the s2s listeners still accept, for the peers' dialback
+// verifications), then stops accepting, closes the incoming streams and
+// the outgoing links (bouncing what they still held).
 func (a *App) stopFederation(ctx context.Context) {
+	if a.s2sPool == nil {
+		return
+	}
+	drainCtx, cancel := context.WithTimeout(ctx, shutdownDrain)
+	if err := a.s2sPool.Drain(drainCtx); err != nil {
+		a.log.Warn("s2s: links still connecting at shutdown", "err", err)
+	}
+	cancel()
 	a.mu.Lock()
-	listeners := a.s2sListeners
+	listeners, lns := a.s2sListeners, a.s2sLns
 	a.mu.Unlock()
+	for _, ln := range lns {
+		ln.Close()
+	}
 	for _, sl := range listeners {
 		if err := sl.Close(ctx); err != nil {
 			a.log.Warn("s2s: closing incoming streams", "err", err)
 		}
 	}
-	if a.s2sPool != nil {
-		if err := a.s2sPool.Close(ctx); err != nil {
-			a.log.Warn("s2s: closing outgoing links", "err", err)
-		}
+	if err := a.s2sPool.Close(ctx); err != nil {
+		a.log.Warn("s2s: closing outgoing links", "err", err)
 	}
 	a.cancelFederation()
 }

@@ -258,6 +258,37 @@ func (p *Pool) Links() []LinkInfo {
 	return out
 }
 
+// Drain waits until no link is still being made, or until ctx ends.
+// Before Close, it lets links made for the last stanzas (the unavailable
+// presence of sessions ended at shutdown) connect and write them, where
+// Close would abandon them; the links already up write what they hold
+// when they close.
+func (p *Pool) Drain(ctx context.Context) error {
+	t := time.NewTicker(drainPoll)
+	defer t.Stop()
+	for p.connecting() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("s2s: draining links: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// drainPoll is how often Drain looks at the links.
+const drainPoll = 10 * time.Millisecond
+
+// connecting reports whether a link is still being made.
+func (p *Pool) connecting() bool {
+	for _, l := range p.Links() {
+		if l.State == stateConnecting {
+			return true
+		}
+	}
+	return false
+}
+
 // Close closes every link (a closing stream tag, then the connection),
 // bounces what they still held, refuses further stanzas, and waits for
 // the links' goroutines to end or ctx to.
