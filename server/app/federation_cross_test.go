@@ -95,17 +95,9 @@ func hasBody(typ, body string) func(*stanza.Element) bool {
 // noMessageWith fails if c receives a message carrying body within d.
 func noMessageWith(t *testing.T, c *client.Client, body string, d time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	for {
-		st, err := c.Recv(ctx)
-		if err != nil {
-			return
-		}
-		if stanza.KindOf(st) == stanza.KindMessage && st.ChildText(stanza.NSClient, "body") == body {
-			t.Fatalf("%s got %s", c.JID(), st)
-		}
-	}
+	xmpptest.Never(t, c, "a message saying "+body, d, func(st *stanza.Element) bool {
+		return stanza.KindOf(st) == stanza.KindMessage && st.ChildText(stanza.NSClient, "body") == body
+	})
 }
 
 // archived queries c's archive (XEP-0313) and returns the archived

@@ -1,7 +1,6 @@
 package pubsub_test
 
 import (
-	"context"
 	"errors"
 	"strconv"
 	"sync/atomic"
@@ -81,17 +80,10 @@ func event(t *testing.T, c *client.Client, node string) (xpubsub.Event, *stanza.
 // noEvent fails if a notification about node arrives within d.
 func noEvent(t *testing.T, c *client.Client, node string, d time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	for {
-		st, err := c.Recv(ctx)
-		if err != nil {
-			return
-		}
-		if ev, err := xpubsub.ParseEvent(st); err == nil && ev.Node == node {
-			t.Fatalf("%s got an unexpected event: %s", c.JID(), st)
-		}
-	}
+	xmpptest.Never(t, c, "an unexpected event", d, func(st *stanza.Element) bool {
+		ev, err := xpubsub.ParseEvent(st)
+		return err == nil && ev.Node == node
+	})
 }
 
 // iq sends a request and returns the reply's payload.
