@@ -44,6 +44,25 @@ func Expect(t testing.TB, c *client.Client, what string, match func(*stanza.Elem
 	}
 }
 
+// Never reads what c receives for d and fails the test if a stanza
+// matches; what names the stanza that must not come. It proves an absence
+// only as far as d allows: wait for a later stanza with Expect instead
+// when there is one to wait for.
+func Never(t testing.TB, c *client.Client, what string, d time.Duration, match func(*stanza.Element) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for {
+		st, err := c.Recv(ctx)
+		if err != nil {
+			return
+		}
+		if match(st) {
+			t.Fatalf("%s got %s: %s", c.JID(), what, st)
+		}
+	}
+}
+
 // NextMessage returns the next message c receives, skipping presences
 // and anything else that is not a message.
 func NextMessage(t testing.TB, c *client.Client) *stanza.Element {

@@ -5,6 +5,7 @@
 //	parley check [--config FILE]                validate the configuration
 //	parley user add|passwd|del|list ...         manage accounts
 //	parley send --jid A --to B "text"           send a message
+//	parley s2s list --jid ADMIN                 list the server-to-server links
 //	parley migrate --from SRC --to DST          copy data between backends
 //	parley export --out FILE                    XEP-0227 export
 //	parley import [--force] FILE|DIR...         XEP-0227 import
@@ -53,6 +54,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return runUser(ctx, args[1:], env, stdin, stdinIsTerm, stdout, stderr)
 	case "send":
 		return runSend(ctx, args[1:], env, stdin, stdinIsTerm, stdout, stderr)
+	case "s2s":
+		return runS2S(ctx, args[1:], env, stdin, stdinIsTerm, stdout, stderr)
 	case "bench":
 		return runBench(ctx, args[1:], stdout, stderr)
 	case "migrate":
@@ -91,6 +94,7 @@ commands:
   check    validate the configuration and exit
   user     manage accounts: user add|passwd|del|list
   send     send one message: send --jid alice@localhost --to bob@localhost "hello"
+  s2s      list a running server's server-to-server links: s2s list --jid admin@example.org
   migrate  copy all data between backends: migrate --from sqlite:FILE --to postgres://…
   export   write all data as XEP-0227: export --out dump.xml
   import   read XEP-0227 dumps (Parley, Prosody, ejabberd): import dump.xml

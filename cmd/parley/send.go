@@ -74,12 +74,9 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdin 
 		fmt.Fprintln(stderr, "parley send: "+oneLine(err.Error()))
 		return 1
 	}
-	account, err := jid.Parse(*from)
+	account, err := parseAccount(*from)
 	if err != nil {
-		return fail(fmt.Errorf("bad --jid: %w", err))
-	}
-	if account.Local() == "" {
-		return fail(fmt.Errorf("bad --jid %q: no localpart", *from))
+		return fail(err)
 	}
 	recipient, err := jid.Parse(*to)
 	if err != nil {
@@ -115,14 +112,7 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdin 
 
 	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
-	c, err := client.Dial(ctx, client.Config{
-		JID:       account,
-		Password:  password,
-		Address:   *address,
-		DirectTLS: *directTLS,
-		WebSocket: *webSocket,
-		TLS:       &tls.Config{InsecureSkipVerify: *insecure},
-	})
+	c, err := dialAccount(ctx, account, password, *address, *webSocket, *directTLS, *insecure)
 	if err != nil {
 		return fail(err)
 	}
@@ -226,6 +216,32 @@ func awaitBounce(ctx context.Context, c *client.Client, bounces chan *stanza.Ele
 			}
 		}
 	}
+}
+
+// parseAccount parses the --jid of a command that logs in: a JID with a
+// localpart.
+func parseAccount(s string) (jid.JID, error) {
+	account, err := jid.Parse(s)
+	if err != nil {
+		return jid.JID{}, fmt.Errorf("bad --jid: %w", err)
+	}
+	if account.Local() == "" {
+		return jid.JID{}, fmt.Errorf("bad --jid %q: no localpart", s)
+	}
+	return account, nil
+}
+
+// dialAccount logs account in with the connection flags of the commands
+// that act as a client (--address, --direct-tls, --insecure).
+func dialAccount(ctx context.Context, account jid.JID, password, address, webSocket string, directTLS, insecure bool) (*client.Client, error) {
+	return client.Dial(ctx, client.Config{
+		JID:       account,
+		Password:  password,
+		Address:   address,
+		WebSocket: webSocket,
+		DirectTLS: directTLS,
+		TLS:       &tls.Config{InsecureSkipVerify: insecure},
+	})
 }
 
 // randomID returns a stanza id nobody else uses.

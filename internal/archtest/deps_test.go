@@ -83,7 +83,7 @@ func violation(pkg, dep string) string {
 		if under(dep, "server/mod") {
 			return "a module never imports another module"
 		}
-		if under(dep, "server/router") || isTransport(dep) || under(dep, "server/stream") || under(dep, "server/app") || under(dep, "server/auth") {
+		if under(dep, "server/router") || isTransport(dep) || under(dep, "server/stream") || under(dep, "server/app") || under(dep, "server/auth") || under(dep, "server/s2s") {
 			return "modules see the server only through server/module"
 		}
 		if under(dep, "server/storage") && dep != "server/storage" {
@@ -101,9 +101,11 @@ func violation(pkg, dep string) string {
 		return "transports know the router only through an interface, and no features"
 	case isTransport(pkg) && isTransport(dep) && transportOf(pkg) != transportOf(dep):
 		return "a transport never imports another transport"
-	case under(pkg, "server/router") && (isTransport(dep) || under(dep, "server/stream") || under(dep, "server/mod") || under(dep, "server/app")):
-		return "the router does not know the stream engine, transports or features"
-	case under(pkg, "server/module") && (under(dep, "server/router") || isTransport(dep) || under(dep, "server/stream") || under(dep, "server/mod")):
+	case under(pkg, "server/s2s") && (under(dep, "server/mod") || under(dep, "server/module") || under(dep, "server/router") || under(dep, "server/app") || under(dep, "server/stream")):
+		return "federation knows the router only through an interface, and no features"
+	case under(pkg, "server/router") && (isTransport(dep) || under(dep, "server/stream") || under(dep, "server/mod") || under(dep, "server/app") || under(dep, "server/s2s")):
+		return "the router does not know the stream engine, transports, federation or features"
+	case under(pkg, "server/module") && (under(dep, "server/router") || isTransport(dep) || under(dep, "server/stream") || under(dep, "server/mod") || under(dep, "server/s2s")):
 		return "the module API depends on nothing above it"
 	case under(pkg, "server/session") && !under(dep, "xmpp"):
 		return "the session table only knows xmpp/"
@@ -158,6 +160,11 @@ func TestViolationRules(t *testing.T) {
 		{"server/router", "server/transport/tcp"},
 		{"server/archive", "server/module"},
 		{"server/archive", "server/storage/sqlite"},
+		{"server/mod/adhoc", "server/s2s"},
+		{"server/module", "server/s2s"},
+		{"server/router", "server/s2s"},
+		{"server/s2s", "server/router"},
+		{"server/s2s", "server/module"},
 	}
 	for _, b := range bad {
 		if violation(b[0], b[1]) == "" {
@@ -181,6 +188,9 @@ func TestViolationRules(t *testing.T) {
 		{"server/stream", "xmpp/stream"},
 		{"server/mod/muc", "server/archive"},
 		{"server/archive", "server/storage"},
+		{"server/app", "server/s2s"},
+		{"server/s2s", "server/s2s/dialback"},
+		{"server/s2s", "xmpp/stream"},
 	}
 	for _, g := range good {
 		if why := violation(g[0], g[1]); why != "" {

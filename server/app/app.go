@@ -49,6 +49,14 @@ type App struct {
 	// s2sListeners its incoming side.
 	s2sPool      *s2s.Pool
 	s2sListeners []*s2s.Listener
+	// s2sCtx is federation's context, s2sCancel ends it: the links and
+	// the s2s listeners outlive the run context so that what sessions
+	// send as they end (unavailable presence) still goes out, over links
+	// that may still need the peer's dialback verification to come in;
+	// stopFederation ends it last. s2sLns are the s2s listeners' sockets.
+	s2sCtx    context.Context
+	s2sCancel context.CancelFunc
+	s2sLns    []net.Listener
 	// webEngine runs the WebSocket streams of every HTTP listener, web
 	// serves them; nil without HTTP listeners.
 	webEngine *stream.Server
@@ -151,7 +159,10 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		Log:      a.log.With("component", "router"),
 		Limits:   module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages, DirectedPresences: a.cfg.Limits.DirectedPresences},
 		Accounts: a.Accounts(),
-		Now:      a.now,
+		// The pool and listeners come later (startFederation, Start's
+		// listeners); the service reads them when asked.
+		Federation: federationLinks{a},
+		Now:        a.now,
 	})
 	if mods == nil {
 		mods = modules.Default(a.cfg)
@@ -180,6 +191,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		if st, ok := m.(module.Starter); ok && !a.cfg.Modules.IsDisabled(m.Name()) {
 			if err := st.Start(runCtx); err != nil {
 				cancel()
+				a.cancelFederation()
 				return fmt.Errorf("starting module %s: %w", m.Name(), err)
 			}
 		}
@@ -191,6 +203,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
 			cancel()
+			a.cancelFederation()
 			a.closeListeners()
 			return fmt.Errorf("listener %s on %s: %w", l.Type, l.Address, err)
 		}
@@ -204,10 +217,10 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		}
 		if l.Server() {
 			a.mu.Lock()
-			a.listeners = append(a.listeners, ln)
+			a.s2sLns = append(a.s2sLns, ln)
 			a.addrs[l.Type] = append(a.addrs[l.Type], ln.Addr())
 			a.mu.Unlock()
-			a.serveS2S(runCtx, ln, l)
+			a.serveS2S(a.s2sCtx, ln, l)
 			continue
 		}
 		eng := a.engine(modern, "c2s", l.Address)
@@ -378,7 +391,10 @@ func uniq(s []string) []string {
 }
 
 // Stop closes listeners, ends every session with <system-shutdown/> and
-// waits for them, at most until ctx ends.
+// waits for them, at most until ctx ends. Federation stops after the
+// sessions: the unavailable presence they broadcast as they end still
+// reaches remote contacts over the open links, which write what they
+// hold before their closing tag.
 func (a *App) Stop(ctx context.Context) {
 	if a.cancel != nil {
 		a.cancel()

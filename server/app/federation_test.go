@@ -31,12 +31,23 @@ func freePort(t *testing.T) int {
 // certificate comes from ca, which it also trusts.
 func federated(t *testing.T, domain string, port int, peer string, peerPort int, ca *testca.CA) *xmpptest.Server {
 	t.Helper()
+	return federatedWith(t, domain, port, map[string]int{peer: peerPort}, ca)
+}
+
+// federatedWith starts a server for domain as federated does, routing
+// each peer (and its MUC service) to its port; edits change the
+// configuration further.
+func federatedWith(t *testing.T, domain string, port int, peers map[string]int, ca *testca.CA, edits ...xmpptest.Option) *xmpptest.Server {
+	t.Helper()
 	return xmpptest.NewServer(t, func(c *config.Config) {
 		c.Domains = []string{domain}
 		c.S2S.Enabled = true
 		c.S2S.ConnectTimeout = 10 * time.Second
-		addr := "127.0.0.1:" + strconv.Itoa(peerPort)
-		c.S2S.Routes = map[string]string{peer: addr, "conference." + peer: addr}
+		c.S2S.Routes = map[string]string{}
+		for peer, peerPort := range peers {
+			addr := "127.0.0.1:" + strconv.Itoa(peerPort)
+			c.S2S.Routes[peer], c.S2S.Routes["conference."+peer] = addr, addr
+		}
 		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerS2S, Address: "127.0.0.1:" + strconv.Itoa(port)})
 		if ca != nil {
 			dir := t.TempDir()
@@ -46,23 +57,40 @@ func federated(t *testing.T, domain string, port int, peer string, peerPort int,
 			c.TLS.Certificates = []config.Certificate{{Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}}
 			c.S2S.CAFile = filepath.Join(dir, "ca.pem")
 		}
+		for _, e := range edits {
+			e(c)
+		}
 	})
 }
 
 // login connects a user, trusting ca when the server's certificate comes
-// from it.
+// from it, and sends initial presence.
 func login(t *testing.T, s *xmpptest.Server, user string, ca *testca.CA) *client.Client {
 	t.Helper()
-	cfg := s.ClientConfig(t, user, "pw", "desk")
-	if ca != nil {
-		cfg.TLS.RootCAs = ca.Pool
-	}
-	c := s.Dial(t, cfg)
+	return online(t, s, user, "desk", ca)
+}
+
+// online logs a user's resource in as connect does and sends initial
+// presence.
+func online(t *testing.T, s *xmpptest.Server, user, resource string, ca *testca.CA) *client.Client {
+	t.Helper()
+	c := connect(t, s, user, resource, ca)
 	ctx := xmpptest.Context(t, 10*time.Second)
 	if err := c.Send(ctx, stanza.New(stanza.NSClient, "presence")); err != nil {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// connect logs a user's resource in (password "pw"), trusting ca when the
+// server's certificate comes from it; it sends no presence.
+func connect(t *testing.T, s *xmpptest.Server, user, resource string, ca *testca.CA) *client.Client {
+	t.Helper()
+	cfg := s.ClientConfig(t, user, "pw", resource)
+	if ca != nil {
+		cfg.TLS.RootCAs = ca.Pool
+	}
+	return s.Dial(t, cfg)
 }
 
 func testFederation(t *testing.T, ca *testca.CA, wantAuth string) {

@@ -1,14 +1,18 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/s2s"
 	"github.com/parley-xmpp/parley/server/s2s/dialback"
 	"github.com/parley-xmpp/parley/server/s2s/resolve"
@@ -35,7 +39,11 @@ func (a *App) startFederation(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.s2sPool = s2s.NewPool(ctx, s2s.Options{
+	// Federation lives until stopFederation, not until ctx ends: ctx
+	// ends first at shutdown, before the sessions have sent their
+	// unavailable presence.
+	a.s2sCtx, a.s2sCancel = context.WithCancel(context.WithoutCancel(ctx))
+	a.s2sPool = s2s.NewPool(a.s2sCtx, s2s.Options{
 		Certificates: a.tls.Certificates,
 		Roots:        roots,
 		MinTLS:       a.cfg.TLS.MinVersion,
@@ -53,6 +61,7 @@ func (a *App) startFederation(ctx context.Context) error {
 		Log:            a.log.With("component", "s2s"),
 	})
 	if err := a.router.SetRemoteRoute(a.s2sPool); err != nil {
+		a.cancelFederation()
 		return fmt.Errorf("s2s: %w", err)
 	}
 	return nil
@@ -101,22 +110,79 @@ func (a *App) serveS2S(ctx context.Context, ln net.Listener, l config.Listener) 
 	}()
 }
 
-// stopFederation closes the incoming streams and the outgoing links
-// (bouncing what they still held).
+// shutdownDrain bounds how long stopFederation waits for the outgoing
+// links still being made at shutdown.
+const shutdownDrain = 5 * time.Second
+
+// stopFederation lets the links being made carry what the ended sessions
+// sent (the s2s listeners still accept, for the peers' dialback
+// verifications), then stops accepting, closes the incoming streams and
+// the outgoing links (bouncing what they still held).
 func (a *App) stopFederation(ctx context.Context) {
+	if a.s2sPool == nil {
+		return
+	}
+	drainCtx, cancel := context.WithTimeout(ctx, shutdownDrain)
+	if err := a.s2sPool.Drain(drainCtx); err != nil {
+		a.log.Warn("s2s: links still connecting at shutdown", "err", err)
+	}
+	cancel()
 	a.mu.Lock()
-	listeners := a.s2sListeners
+	listeners, lns := a.s2sListeners, a.s2sLns
 	a.mu.Unlock()
+	for _, ln := range lns {
+		ln.Close()
+	}
 	for _, sl := range listeners {
 		if err := sl.Close(ctx); err != nil {
 			a.log.Warn("s2s: closing incoming streams", "err", err)
 		}
 	}
-	if a.s2sPool != nil {
-		if err := a.s2sPool.Close(ctx); err != nil {
-			a.log.Warn("s2s: closing outgoing links", "err", err)
-		}
+	if err := a.s2sPool.Close(ctx); err != nil {
+		a.log.Warn("s2s: closing outgoing links", "err", err)
 	}
+	a.cancelFederation()
+}
+
+// cancelFederation ends the outgoing links' context (a failed start,
+// or the end of stopFederation).
+func (a *App) cancelFederation() {
+	if a.s2sCancel != nil {
+		a.s2sCancel()
+	}
+}
+
+// federationLinks is the module.FederationService modules see: the
+// pool's outgoing links and the incoming streams' authenticated domains.
+type federationLinks struct{ a *App }
+
+// Links implements module.FederationService.
+func (f federationLinks) Links() []module.FederationLink {
+	f.a.mu.Lock()
+	pool, listeners := f.a.s2sPool, f.a.s2sListeners
+	f.a.mu.Unlock()
+	if pool == nil {
+		return nil
+	}
+	infos := pool.Links()
+	for _, l := range listeners {
+		infos = append(infos, l.Links()...)
+	}
+	out := make([]module.FederationLink, 0, len(infos))
+	for _, i := range infos {
+		out = append(out, module.FederationLink{Local: i.Local, Remote: i.Remote, Incoming: i.Incoming, State: i.State, Auth: i.Auth, TLS: i.TLS, Since: i.Since})
+	}
+	slices.SortStableFunc(out, func(x, y module.FederationLink) int {
+		return cmp.Or(cmp.Compare(x.Remote, y.Remote), cmp.Compare(boolInt(x.Incoming), boolInt(y.Incoming)), cmp.Compare(x.Local, y.Local))
+	})
+	return out
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // S2S returns the pool of outgoing server-to-server links, nil when

@@ -68,6 +68,9 @@ type Host interface {
 	AccountItems() []AccountItemsFunc
 	// Accounts manages accounts and credentials.
 	Accounts() AccountService
+	// Federation lists the server-to-server links; never nil (it lists
+	// none when federation is off).
+	Federation() FederationService
 	// Roster reads rosters: through the roster module's cache when it
 	// provides the service (Registrar.ProvideRoster), else from storage.
 	// Call it when the roster is needed, not at registration: the roster

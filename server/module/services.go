@@ -2,6 +2,7 @@ package module
 
 import (
 	"context"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -48,6 +49,35 @@ type AccountService interface {
 	// CheckInvite returns a *stanza.Error <item-not-found/> unless token
 	// names an invitation valid now for domain (XEP-0445 §3).
 	CheckInvite(ctx context.Context, domain, token string) error
+}
+
+// FederationService shows operators the server-to-server links (the
+// s2s ad-hoc command). The composition root implements it over
+// server/s2s, which modules may not import.
+type FederationService interface {
+	// Links lists the open links, outgoing and incoming; none when
+	// federation is off.
+	Links() []FederationLink
+}
+
+// FederationLink is one server-to-server link: an outgoing stream from a
+// local domain to a remote one, or a remote domain authenticated on an
+// incoming stream to a local one.
+type FederationLink struct {
+	// Local and Remote are the domains at each end.
+	Local, Remote string
+	// Incoming says the remote server opened the stream.
+	Incoming bool
+	// State is "connecting", "ready" or "closing" (incoming: "ready").
+	State string
+	// Auth is how the remote domain (incoming) or the local one
+	// (outgoing) authenticated: "SASL EXTERNAL" or "dialback"; empty
+	// before.
+	Auth string
+	// TLS is the TLS version ("TLS 1.3"), empty before it is negotiated.
+	TLS string
+	// Since is when the link became ready (zero before).
+	Since time.Time
 }
 
 // Registration is an in-band registration request.

@@ -38,6 +38,20 @@ func (h *host) Domains() []string     { return h.opts.Domains }
 // Accounts returns the account service (module.AccountService).
 func (h *host) Accounts() module.AccountService { return h.opts.Accounts }
 
+// Federation returns the federation service (module.FederationService),
+// one listing no link when none was given.
+func (h *host) Federation() module.FederationService {
+	if h.opts.Federation == nil {
+		return noFederation{}
+	}
+	return h.opts.Federation
+}
+
+// noFederation is the federation service of a server without federation.
+type noFederation struct{}
+
+func (noFederation) Links() []module.FederationLink { return nil }
+
 // Roster returns the roster service a module provided, else the roster
 // store.
 func (h *host) Roster() module.RosterService {

@@ -34,6 +34,9 @@ type Options struct {
 	Limits    module.Limits
 	// Accounts is the account service modules reach through Host.
 	Accounts module.AccountService
+	// Federation lists the server-to-server links for modules
+	// (Host.Federation); nil lists none.
+	Federation module.FederationService
 	// Background runs the modules' background work (Host.Go); nil makes
 	// one, which the router's owner stops through Router.Background.
 	Background *module.Group

@@ -191,6 +191,7 @@ type inStream struct {
 
 	mu     sync.Mutex
 	authed map[string]bool // sender domains authenticated on this stream
+	auths  []LinkInfo      // how and when each was (Listener.Links)
 }
 
 func (s *inStream) serve(ctx context.Context, directTLS bool) {
@@ -465,13 +466,16 @@ func (s *inStream) dialback(ctx context.Context, el *stanza.Element) error {
 }
 
 func (s *inStream) authenticate(domain, how string) {
-	s.mu.Lock()
-	s.authed[domain] = true
-	s.mu.Unlock()
 	ver := "none"
 	if tc, ok := s.conn.(*tls.Conn); ok {
 		ver = tls.VersionName(tc.ConnectionState().Version)
 	}
+	s.mu.Lock()
+	if !s.authed[domain] {
+		s.auths = append(s.auths, LinkInfo{Local: s.to, Remote: domain, Incoming: true, State: stateReady, Auth: how, TLS: ver, Since: time.Now()})
+	}
+	s.authed[domain] = true
+	s.mu.Unlock()
 	s.log.Info("s2s: incoming stream authenticated", "remote", domain, "local", s.to, "auth", how, "tls", ver)
 }
 

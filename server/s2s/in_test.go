@@ -140,6 +140,7 @@ func TestFederationExternal(t *testing.T) {
 	if l := a.pool.Links(); len(l) != 1 || l[0].Auth != "SASL EXTERNAL" {
 		t.Fatalf("links %+v", l)
 	}
+	wantIncoming(t, b.ln, "b.example", "a.example", "SASL EXTERNAL")
 	// And back, over b's own outgoing stream.
 	from, to, st = message("bob@b.example/phone", "alice@a.example", "hi")
 	if err := b.pool.Deliver(context.Background(), from, to, st); err != nil {
@@ -147,6 +148,17 @@ func TestFederationExternal(t *testing.T) {
 	}
 	if got := a.sink.next(t); got.Get("from") != from.String() {
 		t.Fatalf("a routed %s", got)
+	}
+}
+
+// wantIncoming checks that ln lists exactly one incoming link, from
+// remote to local, authenticated with auth over TLS.
+func wantIncoming(t *testing.T, ln *s2s.Listener, local, remote, auth string) {
+	t.Helper()
+	l := ln.Links()
+	if len(l) != 1 || !l[0].Incoming || l[0].Local != local || l[0].Remote != remote || l[0].Auth != auth ||
+		l[0].State != "ready" || !strings.HasPrefix(l[0].TLS, "TLS 1.") || l[0].Since.IsZero() {
+		t.Fatalf("incoming links %+v", l)
 	}
 }
 
@@ -168,6 +180,7 @@ func TestFederationDialback(t *testing.T) {
 	if l := b.pool.Links(); len(l) != 1 || l[0].Auth != "dialback" {
 		t.Fatalf("links %+v", l)
 	}
+	wantIncoming(t, a.ln, "a.example", "b.example", "dialback")
 }
 
 // TestFederationDialbackSpoofed: a server that claims b.example but is

@@ -224,9 +224,13 @@ func (p *Pool) bounce(st *stanza.Element, err *stanza.Error) {
 	p.opts.Bounce(context.WithoutCancel(p.ctx), stanza.ErrorReply(st, err))
 }
 
-// LinkInfo describes one outgoing link, for operators.
+// LinkInfo describes one link, outgoing or incoming, for operators.
 type LinkInfo struct {
 	Local, Remote string
+	// Incoming says the remote server opened the stream (Listener.Links);
+	// Local is then the domain it asked for, Remote the one it
+	// authenticated.
+	Incoming bool
 	// State is "connecting", "ready" or "closing".
 	State string
 	// Auth is "SASL EXTERNAL" or "dialback" once authenticated.
@@ -252,6 +256,37 @@ func (p *Pool) Links() []LinkInfo {
 		out = append(out, l.info())
 	}
 	return out
+}
+
+// Drain waits until no link is still being made, or until ctx ends.
+// Before Close, it lets links made for the last stanzas (the unavailable
+// presence of sessions ended at shutdown) connect and write them, where
+// Close would abandon them; the links already up write what they hold
+// when they close.
+func (p *Pool) Drain(ctx context.Context) error {
+	t := time.NewTicker(drainPoll)
+	defer t.Stop()
+	for p.connecting() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("s2s: draining links: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// drainPoll is how often Drain looks at the links.
+const drainPoll = 10 * time.Millisecond
+
+// connecting reports whether a link is still being made.
+func (p *Pool) connecting() bool {
+	for _, l := range p.Links() {
+		if l.State == stateConnecting {
+			return true
+		}
+	}
+	return false
 }
 
 // Close closes every link (a closing stream tag, then the connection),

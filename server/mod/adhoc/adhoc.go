@@ -76,6 +76,7 @@ func (m *Module) Name() string { return "adhoc" }
 func (m *Module) Register(r module.Registrar) error {
 	m.host = r.Host()
 	m.commands = append([]*Command{m.pingCommand()}, m.adminCommands()...)
+	m.commands = append(m.commands, m.s2sCommand())
 	r.Feature(module.TargetServer, xadhoc.NS)
 	r.HandleIQ(module.IQKey{Type: stanza.TypeSet, Name: xml.Name{Space: xadhoc.NS, Local: "command"}, Target: module.TargetServer}, m.execute)
 	r.DiscoNode(module.TargetServer, xadhoc.NS, module.DiscoNode{

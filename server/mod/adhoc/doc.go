@@ -2,7 +2,9 @@
 // and, on top of them, the Service Administration commands of XEP-0133 for
 // the configured administrators: add, delete, disable and re-enable
 // users, change a user's password, count and list online users, announce
-// to online users and end a user's sessions. Every user may run "ping",
+// to online users and end a user's sessions. Administrators may also run
+// "s2s-list", which lists the server-to-server links (module.Host's
+// Federation service; parley s2s list runs it). Every user may run "ping",
 // which completes at once with a note, so that clients can test their
 // command support.
 //

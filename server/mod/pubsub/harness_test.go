@@ -1,17 +1,13 @@
 package pubsub_test
 
 import (
-	"context"
-	"encoding/xml"
 	"errors"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/parley-xmpp/parley/server/storage"
-	"github.com/parley-xmpp/parley/xmpp/caps"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/disco"
 	"github.com/parley-xmpp/parley/xmpp/form"
@@ -37,20 +33,8 @@ func online(t *testing.T, s *xmpptest.Server, user, res string, features ...stri
 		Identities: []disco.Identity{{Category: "client", Type: "pc", Name: "test " + user + "/" + res + " " + strconv.FormatUint(onlineSeq.Add(1), 10)}},
 		Features:   append([]string{disco.NSInfo}, features...),
 	}
-	ver, err := caps.Ver(info, caps.SHA1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const node = "https://parley.test/client"
-	answered := make(chan struct{})
-	var once sync.Once
-	c.Handle(stanza.KindIQ, xml.Name{Space: disco.NSInfo, Local: "query"}, func(iq *stanza.Element) {
-		answer := info
-		answer.Node = iq.Payload().Get("node")
-		_ = c.Send(context.Background(), stanza.Result(iq, answer.Element()))
-		once.Do(func() { close(answered) })
-	})
-	p := stanza.New(stanza.NSClient, "presence").Append(caps.Caps{Hash: caps.SHA1, Node: node, Ver: ver}.Element())
+	capsEl, answered := xmpptest.AnswerCaps(t, c, info)
+	p := stanza.New(stanza.NSClient, "presence").Append(capsEl)
 	if err := c.Send(xmpptest.Context(t, wait), p); err != nil {
 		t.Fatal(err)
 	}
@@ -96,17 +80,10 @@ func event(t *testing.T, c *client.Client, node string) (xpubsub.Event, *stanza.
 // noEvent fails if a notification about node arrives within d.
 func noEvent(t *testing.T, c *client.Client, node string, d time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	for {
-		st, err := c.Recv(ctx)
-		if err != nil {
-			return
-		}
-		if ev, err := xpubsub.ParseEvent(st); err == nil && ev.Node == node {
-			t.Fatalf("%s got an unexpected event: %s", c.JID(), st)
-		}
-	}
+	xmpptest.Never(t, c, "an unexpected event", d, func(st *stanza.Element) bool {
+		ev, err := xpubsub.ParseEvent(st)
+		return err == nil && ev.Node == node
+	})
 }
 
 // iq sends a request and returns the reply's payload.
