@@ -41,6 +41,31 @@ import (
 // EXTERNAL (certificates from a CA the test makes, which every server
 // trusts and, on Parley, requires: s2s.require_verified). Parley's log
 // then says how each link authenticated.
+//
+// What real peers taught, besides the comments in interop/s2s:
+//
+//   - ejabberd 23.01 offers SASL EXTERNAL on an incoming stream even when
+//     it cannot verify the initiator's certificate, and refuses it then
+//     (<not-authorized/>, "self signed certificate"): Parley's initiator
+//     goes on with dialback on the same stream, which ejabberd accepts.
+//   - ejabberd notifies a remote contact of a PEP update only through
+//     the contact's capabilities, never through an explicit subscription
+//     (see fedUser.presence): every user here announces "+notify" for
+//     nicks and answers disco#info.
+//   - Prosody asks about a dialback key with <db:verify/> on its own
+//     outgoing stream to the authoritative server, before that stream is
+//     authenticated (right after its own <db:result/>): Parley answers
+//     <db:verify/> on any incoming stream once TLS is on, authenticated
+//     or not.
+//   - A connection between two loopback addresses comes from 127.0.0.1,
+//     whatever address the connecting server listens on.
+//   - A server listening on port 5222 or 5269 of every address (a system
+//     Prosody or ejabberd service, which .ci/run stops, or any other
+//     `parley serve` at its defaults) keeps these servers from binding
+//     their loopback addresses. On a shared machine, run the scenarios in
+//     a network namespace of their own (unshare -n, then bring lo up).
+//   - `parley user add` takes its flags before the account, and a
+//     configuration naming the domain.
 
 const (
 	parleyDomain, parleyIP     = "parley.test", "127.0.0.2"
@@ -166,6 +191,13 @@ func startFederatedParley(t *testing.T, domain, ip string, routes map[string]str
 // startProsody); secure requires valid certificates of its peers.
 func prosodyServer(t *testing.T, ca *testca.CA, secure bool) *fedServer {
 	t.Helper()
+	// Without lua-unbound Prosody's own resolver asks the system's DNS
+	// server for the SRV records of parley.test, and a lookup that fails
+	// (rather than finding none) ends the attempt before /etc/hosts is
+	// read.
+	if err := exec.Command("lua5.4", "-e", `require "lunbound"`).Run(); err != nil {
+		need(t, "lua-unbound", "Prosody's resolver that reads /etc/hosts: apt-get install lua-unbound")
+	}
 	p := startProsody(t, ca, prosodyDomain, prosodyIP, map[string]string{"alice": password("alice"), "bob": password("bob")}, secure)
 	return &fedServer{name: "prosody", domain: prosodyDomain, c2s: prosodyIP + ":5222",
 		tls: &tls.Config{RootCAs: ca.Pool, ServerName: prosodyDomain}, log: p.log}

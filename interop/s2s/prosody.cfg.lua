@@ -19,8 +19,10 @@ c2s_ports = { 5222 }
 s2s_ports = { 5269 }
 c2s_direct_tls_ports = { }
 s2s_direct_tls_ports = { }
-modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "presence"; "pep" }
-modules_disabled = { "s2s_bidi" }
+-- s2s_bidi (XEP-0288, off in Prosody's default configuration) is on: it
+-- offers bidirectional streams, which Parley does not request, and never
+-- asks for one unless offered; the links stay one-way.
+modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "presence"; "pep"; "s2s_bidi" }
 c2s_require_encryption = true
 s2s_require_encryption = true
 s2s_secure_auth = {{SECURE}}
