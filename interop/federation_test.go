@@ -39,8 +39,9 @@ import (
 // Parley's MUC service and talks there. Each pair runs twice: with Server
 // Dialback (certificates nobody trusts, the peer's default) and with SASL
 // EXTERNAL (certificates from a CA the test makes, which every server
-// trusts and, on Parley, requires: s2s.require_verified). Parley's log
-// then says how each link authenticated.
+// trusts and, on Parley, requires: s2s.require_verified); with Prosody
+// also once with trust one way only (each direction then authenticates
+// its own way). Parley's log then says how each link authenticated.
 //
 // What real peers taught, besides the comments in interop/s2s:
 //
@@ -189,7 +190,7 @@ func startFederatedParley(t *testing.T, domain, ip string, routes map[string]str
 
 // prosodyServer runs Prosody for prosody.test with alice and bob (see
 // startProsody); secure requires valid certificates of its peers.
-func prosodyServer(t *testing.T, ca *testca.CA, secure bool) *fedServer {
+func prosodyServer(t *testing.T, ca, trusts *testca.CA, secure bool) *fedServer {
 	t.Helper()
 	// Without lua-unbound Prosody's own resolver asks the system's DNS
 	// server for the SRV records of parley.test, and a lookup that fails
@@ -198,7 +199,7 @@ func prosodyServer(t *testing.T, ca *testca.CA, secure bool) *fedServer {
 	if err := exec.Command("lua5.4", "-e", `require "lunbound"`).Run(); err != nil {
 		need(t, "lua-unbound", "Prosody's resolver that reads /etc/hosts: apt-get install lua-unbound")
 	}
-	p := startProsody(t, ca, prosodyDomain, prosodyIP, map[string]string{"alice": password("alice"), "bob": password("bob")}, secure)
+	p := startProsody(t, ca, trusts, prosodyDomain, prosodyIP, map[string]string{"alice": password("alice"), "bob": password("bob")}, secure)
 	return &fedServer{name: "prosody", domain: prosodyDomain, c2s: prosodyIP + ":5222",
 		tls: &tls.Config{RootCAs: ca.Pool, ServerName: prosodyDomain}, log: p.log}
 }
@@ -577,25 +578,31 @@ func federate(t *testing.T, home, away *fedServer) {
 // and incoming, authenticated with want ("dialback" or "SASL EXTERNAL").
 func checkAuth(t *testing.T, s *server, peer, want string) {
 	t.Helper()
+	checkLinks(t, s, `msg="s2s: link up"`, peer, want)
+	checkLinks(t, s, `msg="s2s: incoming stream authenticated"`, peer, want)
+}
+
+// checkLinks checks that a Parley logged msg for links with peer, each
+// authenticated with want.
+func checkLinks(t *testing.T, s *server, msg, peer, want string) {
+	t.Helper()
 	value := want
 	if strings.Contains(want, " ") {
 		value = fmt.Sprintf("%q", want)
 	}
-	for _, msg := range []string{`msg="s2s: link up"`, `msg="s2s: incoming stream authenticated"`} {
-		n := 0
-		for _, line := range strings.Split(s.log.String(), "\n") {
-			if !strings.Contains(line, msg) || !strings.Contains(line+" ", " remote="+peer+" ") {
-				continue
-			}
-			n++
-			t.Logf("%s", line)
-			if !strings.Contains(line+" ", " auth="+value+" ") {
-				t.Errorf("a link with %s did not authenticate with %s: %s", peer, want, line)
-			}
+	n := 0
+	for _, line := range strings.Split(s.log.String(), "\n") {
+		if !strings.Contains(line, msg) || !strings.Contains(line+" ", " remote="+peer+" ") {
+			continue
 		}
-		if n == 0 {
-			t.Errorf("no %s with remote=%s in the log:\n%s", msg, peer, s.log.String())
+		n++
+		t.Logf("%s", line)
+		if !strings.Contains(line+" ", " auth="+value+" ") {
+			t.Errorf("a link with %s did not authenticate with %s: %s", peer, want, line)
 		}
+	}
+	if n == 0 {
+		t.Errorf("no %s with remote=%s in the log:\n%s", msg, peer, s.log.String())
 	}
 }
 
@@ -622,8 +629,21 @@ func testFederationProsody(t *testing.T, external bool) {
 	addHosts(t, hostsLines...)
 	parleyCA, peerCA := fedCAs(t, external)
 	p, home := startFederatedParley(t, parleyDomain, parleyIP, map[string]string{prosodyDomain: prosodyIP + ":5269"}, parleyCA)
-	federate(t, home, prosodyServer(t, peerCA, external))
+	federate(t, home, prosodyServer(t, peerCA, nil, external))
 	checkAuth(t, p, prosodyDomain, authName(external))
+}
+
+// TestFederationProsodyOneWayTrust: Parley trusts Prosody's certificate
+// but Prosody does not trust Parley's (s2s_secure_auth off). Prosody's
+// streams to Parley authenticate with SASL EXTERNAL; Parley's to Prosody,
+// which offers no EXTERNAL, with dialback.
+func TestFederationProsodyOneWayTrust(t *testing.T) {
+	addHosts(t, hostsLines...)
+	ca := testca.New(t)
+	p, home := startFederatedParley(t, parleyDomain, parleyIP, map[string]string{prosodyDomain: prosodyIP + ":5269"}, ca)
+	federate(t, home, prosodyServer(t, ca, testca.New(t), false))
+	checkLinks(t, p, `msg="s2s: link up"`, prosodyDomain, "dialback")
+	checkLinks(t, p, `msg="s2s: incoming stream authenticated"`, prosodyDomain, "SASL EXTERNAL")
 }
 
 func testFederationEjabberd(t *testing.T, external bool) {

@@ -38,10 +38,11 @@ func serverCert(t *testing.T, ca *testca.CA, domain string, more ...string) *tes
 }
 
 // startProsody runs Prosody for domain on ip (ports 5222 and 5269),
-// trusting ca, with the given users (name → password). With secure, it
-// requires valid certificates from peers (s2s_secure_auth); else it
-// accepts any with Server Dialback.
-func startProsody(t *testing.T, ca *testca.CA, domain, ip string, users map[string]string, secure bool) *prosodyPeer {
+// with a certificate from ca, trusting trusts for its peers (ca when
+// nil), with the given users (name → password). With secure, it requires
+// valid certificates from peers (s2s_secure_auth); else it accepts any
+// with Server Dialback.
+func startProsody(t *testing.T, ca, trusts *testca.CA, domain, ip string, users map[string]string, secure bool) *prosodyPeer {
 	t.Helper()
 	if _, err := exec.LookPath("prosody"); err != nil {
 		need(t, "prosody", "prosody not found on PATH; apt-get install prosody")
@@ -57,7 +58,10 @@ func startProsody(t *testing.T, ca *testca.CA, domain, ip string, users map[stri
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ca.WritePEM(t, filepath.Join(dir, "ca.pem"))
+	if trusts == nil {
+		trusts = ca
+	}
+	trusts.WritePEM(t, filepath.Join(dir, "ca.pem"))
 	serverCert(t, ca, domain).WritePEM(t, filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"))
 	chown(t, "prosody", dir)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -132,7 +136,7 @@ func (p *prosodyPeer) login(t *testing.T, ca *testca.CA, user, pw string) *clien
 // message to its user.
 func TestProsodyReceivesOverS2S(t *testing.T) {
 	ca := testca.New(t)
-	p := startProsody(t, ca, prosodyDomain, prosodyIP, map[string]string{"bob": "bob-pw"}, true)
+	p := startProsody(t, ca, nil, prosodyDomain, prosodyIP, map[string]string{"bob": "bob-pw"}, true)
 	bob := p.login(t, ca, "bob", "bob-pw")
 
 	ctx, cancel := context.WithCancel(context.Background())
