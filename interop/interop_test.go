@@ -32,6 +32,18 @@
 //     push (mobile_test.go); ad-hoc administration and in-band registration
 //     (admin_test.go, sasl2_test.go); XEP-0227 import and export
 //     (xep0227_test.go).
+//   - Federation tests (federation_test.go, s2s_test.go): real servers on
+//     loopback addresses, all on port 5269 — `parley serve` for
+//     parley.test on 127.0.0.2, Prosody for prosody.test on 127.0.0.3,
+//     ejabberd for ejabberd.test on 127.0.0.4 and a second Parley for
+//     parley2.test on 127.0.0.5 — federate with each other, once with
+//     Server Dialback and once with SASL EXTERNAL and a CA the test makes.
+//     Users of each server, logged in with Parley's client library,
+//     exchange messages, subscribe to each other, see each other's
+//     presence and PEP updates and talk in a room of Parley's MUC
+//     service. Prosody and ejabberd find Parley through lines the test
+//     adds to /etc/hosts (and removes); the scenarios with them need root,
+//     as Prosody and ejabberd run as their own system users.
 //   - Clients at their default settings (clients_test.go): each client as
 //     installed, trusting the server's certificate through its own option
 //     or SSL_CERT_FILE and nothing else changed, logs in five times in a
@@ -220,14 +232,25 @@ func startServer() (*server, error) {
 
 // addUsers creates accounts with `parley user add` in a data directory.
 func addUsers(bin, data string, users []string) error {
+	return addAccounts(bin, data, "", domain, users)
+}
+
+// addAccounts creates accounts of a domain, each with its password(),
+// with a configuration file unless config is empty.
+func addAccounts(bin, data, config, domain string, users []string) error {
 	for _, u := range users {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		add := exec.CommandContext(ctx, bin, "user", "add", "--data", data, bare(u))
+		account := u + "@" + domain
+		args := []string{"user", "add", "--data", data}
+		if config != "" {
+			args = append(args, "--config", config)
+		}
+		add := exec.CommandContext(ctx, bin, append(args, account)...)
 		add.Stdin = strings.NewReader(password(u) + "\n")
 		out, err := add.CombinedOutput()
 		cancel()
 		if err != nil {
-			return fmt.Errorf("parley user add %s: %v\n%s", bare(u), err, out)
+			return fmt.Errorf("parley user add %s: %v\n%s", account, err, out)
 		}
 	}
 	return nil
@@ -273,7 +296,6 @@ func (s *server) serve(data string) error {
 	if s.https, err = freePort(); err != nil {
 		return err
 	}
-	cfg := filepath.Join(s.dir, "parley.yaml")
 	yaml := fmt.Sprintf(`domains: [%s]
 listeners:
   - {type: c2s, address: %q}
@@ -290,6 +312,13 @@ modules:
 log:
   level: debug
 `, domain, s.starttls, s.directTLS, s.https, domain, s.https)
+	return s.run(data, yaml, s.starttls+" (STARTTLS)", s.directTLS+" (direct TLS)", s.https+" (HTTPS)")
+}
+
+// run starts `parley serve` on data with yaml as its configuration and
+// waits for its summary line, which must name each listener of want.
+func (s *server) run(data, yaml string, want ...string) error {
+	cfg := filepath.Join(s.dir, "parley.yaml")
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return err
 	}
@@ -321,10 +350,10 @@ log:
 	select {
 	case line := <-summary:
 		// The summary names the listeners actually bound.
-		for _, want := range []string{s.starttls + " (STARTTLS)", s.directTLS + " (direct TLS)"} {
-			if !strings.Contains(line, want) {
+		for _, w := range want {
+			if !strings.Contains(line, w) {
 				s.stop()
-				return fmt.Errorf("summary line %q does not name %q", line, want)
+				return fmt.Errorf("summary line %q does not name %q", line, w)
 			}
 		}
 		return nil

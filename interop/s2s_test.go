@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -30,15 +31,18 @@ type prosodyPeer struct {
 // serverCert issues a certificate for domain usable in both directions
 // of a server-to-server stream (OpenSSL, under Prosody, checks a peer's
 // certificate for client authentication).
-func serverCert(t *testing.T, ca *testca.CA, domain string) *testca.Leaf {
-	return ca.Issue(t, domain, certid.Identities{DNS: []string{domain}}, func(c *x509.Certificate) {
+func serverCert(t *testing.T, ca *testca.CA, domain string, more ...string) *testca.Leaf {
+	return ca.Issue(t, domain, certid.Identities{DNS: append([]string{domain}, more...)}, func(c *x509.Certificate) {
 		c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 	})
 }
 
 // startProsody runs Prosody for domain on ip (ports 5222 and 5269),
-// trusting ca, with the given users (name → password).
-func startProsody(t *testing.T, ca *testca.CA, domain, ip string, users map[string]string) *prosodyPeer {
+// with a certificate from ca, trusting trusts for its peers (ca when
+// nil), with the given users (name → password). With secure, it requires
+// valid certificates from peers (s2s_secure_auth); else it accepts any
+// with Server Dialback.
+func startProsody(t *testing.T, ca, trusts *testca.CA, domain, ip string, users map[string]string, secure bool) *prosodyPeer {
 	t.Helper()
 	if _, err := exec.LookPath("prosody"); err != nil {
 		need(t, "prosody", "prosody not found on PATH; apt-get install prosody")
@@ -50,11 +54,14 @@ func startProsody(t *testing.T, ca *testca.CA, domain, ip string, users map[stri
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "prosody.cfg.lua")
-	text := strings.NewReplacer("{{DIR}}", dir, "{{IP}}", ip, "{{DOMAIN}}", domain).Replace(string(b))
+	text := strings.NewReplacer("{{DIR}}", dir, "{{IP}}", ip, "{{DOMAIN}}", domain, "{{SECURE}}", fmt.Sprint(secure)).Replace(string(b))
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ca.WritePEM(t, filepath.Join(dir, "ca.pem"))
+	if trusts == nil {
+		trusts = ca
+	}
+	trusts.WritePEM(t, filepath.Join(dir, "ca.pem"))
 	serverCert(t, ca, domain).WritePEM(t, filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"))
 	chown(t, "prosody", dir)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -128,9 +135,8 @@ func (p *prosodyPeer) login(t *testing.T, ca *testca.CA, user, pw string) *clien
 // (a certificate from a CA Prosody trusts), and Prosody delivers the
 // message to its user.
 func TestProsodyReceivesOverS2S(t *testing.T) {
-	const parleyDomain, prosodyDomain = "parley.test", "prosody.test"
 	ca := testca.New(t)
-	p := startProsody(t, ca, prosodyDomain, "127.0.0.3", map[string]string{"bob": "bob-pw"})
+	p := startProsody(t, ca, nil, prosodyDomain, prosodyIP, map[string]string{"bob": "bob-pw"}, true)
 	bob := p.login(t, ca, "bob", "bob-pw")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -138,7 +144,7 @@ func TestProsodyReceivesOverS2S(t *testing.T) {
 	pool := s2s.NewPool(ctx, s2s.Options{
 		Certificates: []tls.Certificate{serverCert(t, ca, parleyDomain).TLS()},
 		Roots:        ca.Pool,
-		Finder:       &resolve.Finder{Routes: map[string]string{prosodyDomain: "127.0.0.3:5269"}},
+		Finder:       &resolve.Finder{Routes: map[string]string{prosodyDomain: prosodyIP + ":5269"}},
 		Bounce: func(_ context.Context, reply *stanza.Element) {
 			t.Errorf("bounced: %s\n%s", reply, p.log())
 		},

@@ -24,6 +24,8 @@ command -v profanity >/dev/null || apt_pkgs+=(profanity)
 command -v tmux >/dev/null || apt_pkgs+=(tmux) # profanity runs in tmux
 command -v prosodyctl >/dev/null || apt_pkgs+=(prosody)   # interop/xep0227_test.go
 command -v ejabberdctl >/dev/null || apt_pkgs+=(ejabberd)
+# Prosody's resolver that reads /etc/hosts (interop/federation_test.go)
+lua5.4 -e 'require "lunbound"' 2>/dev/null || apt_pkgs+=(lua-unbound)
 if ((${#apt_pkgs[@]})); then
 	sudo=()
 	if [ "$(id -u)" != 0 ]; then

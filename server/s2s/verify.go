@@ -3,6 +3,8 @@ package s2s
 import (
 	"context"
 	"fmt"
+	"net"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/s2s/dialback"
 	"github.com/parley-xmpp/parley/xmpp/stream"
@@ -26,7 +28,12 @@ func (p *Pool) VerifyKey(ctx context.Context, receiving, originating, streamID, 
 	if err != nil {
 		return false, fmt.Errorf("s2s: verify for %s: %w", originating, err)
 	}
-	defer conn.Close()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			conn.Close()
+		}
+	}()
 	// The connect timeout bounds the question too.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
@@ -50,7 +57,9 @@ func (p *Pool) VerifyKey(ctx context.Context, receiving, originating, streamID, 
 		if m.Kind != dialback.Verify || m.From != originating || m.To != receiving || m.ID != streamID {
 			continue
 		}
-		conn.Write([]byte(stream.Close))
+		if stop() {
+			handedOff = p.closeLater(conn, dec)
+		}
 		switch m.Type {
 		case dialback.TypeValid:
 			return true, nil
@@ -59,6 +68,43 @@ func (p *Pool) VerifyKey(ctx context.Context, receiving, originating, streamID, 
 			return false, nil
 		default:
 			return false, fmt.Errorf("s2s: verify for %s: error answer: %v", originating, m.Err)
+		}
+	}
+}
+
+// closeLater runs closeOpened in the background, counted in the pool's
+// wait group so that Close waits for it (at most closeWait). It reports
+// false, doing nothing, once the pool is closed: the caller closes the
+// connection itself.
+func (p *Pool) closeLater(conn net.Conn, dec *stream.Decoder) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		closeOpened(conn, dec)
+	}()
+	return true
+}
+
+// closeOpened ends a stream this server opened (RFC 6120 §4.4): its
+// closing tag, then the connection once the peer has closed its side too
+// (closing tag, end of TLS) or after closeWait. Closing the connection at
+// once makes the peer's last read fail (Prosody logs "Read error") and
+// loses its closing tag.
+func closeOpened(conn net.Conn, dec *stream.Decoder) {
+	defer conn.Close()
+	conn.SetWriteDeadline(time.Now().Add(closeWait))
+	if _, err := conn.Write([]byte(stream.Close)); err != nil {
+		return
+	}
+	conn.SetReadDeadline(time.Now().Add(closeWait))
+	for {
+		if _, err := dec.Next(); err != nil {
+			return
 		}
 	}
 }
