@@ -84,6 +84,7 @@ var users = []string{
 	"ivan", "judy", // @xmpp/client direct TLS <-> slixmpp
 	"ines", "jack", // @xmpp/client WebSocket <-> slixmpp
 	"kim", "lou", // the built-in web client in chromium <-> slixmpp (browser_test.go)
+	"zoe",         // slixmpp <-> an @xmpp/component component (component_test.go)
 	"kate", "leo", // go-sendxmpp -> slixmpp
 	"root", "mike", "nina", // slixmpp XEP-0050/0133 admin (root) and XEP-0077
 	"mia", "noah", // slixmpp carbons and MAM (mam_test.go)
@@ -108,6 +109,10 @@ var users = []string{
 
 func password(user string) string { return "pw-" + user + "-Secret!" }
 
+// componentSecret is the shared secret of the echo component
+// (component_test.go).
+const componentSecret = "echo-component-secret"
+
 func bare(user string) string { return user + "@" + domain }
 
 func bareOf(j string) string {
@@ -127,6 +132,7 @@ type server struct {
 	starttls  string // host:port of the c2s (STARTTLS) listener
 	directTLS string // host:port of the c2s_tls (XEP-0368) listener
 	https     string // host:port of the HTTPS listener (XMPP over WebSocket)
+	component string // host:port of the component listener (XEP-0114)
 	cmd       *exec.Cmd
 	log       *lockedBuffer // the server's stderr (log) and stdout
 	exited    chan struct{}
@@ -273,12 +279,18 @@ func (s *server) serve(data string) error {
 	if s.https, err = freePort(); err != nil {
 		return err
 	}
+	if s.component, err = freePort(); err != nil {
+		return err
+	}
 	cfg := filepath.Join(s.dir, "parley.yaml")
 	yaml := fmt.Sprintf(`domains: [%s]
 listeners:
   - {type: c2s, address: %q}
   - {type: c2s_tls, address: %q}
   - {type: https, address: %q}
+  - {type: component, address: %q}
+components:
+  - {domain: echo.%s, secret: %q} # component_test.go
 auth:
   scram_iterations: 4096
 limits:
@@ -289,7 +301,7 @@ modules:
   upload: {base_url: "https://%s"} # browser_test.go
 log:
   level: debug
-`, domain, s.starttls, s.directTLS, s.https, domain, s.https)
+`, domain, s.starttls, s.directTLS, s.https, s.component, domain, componentSecret, domain, s.https)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return err
 	}
