@@ -96,6 +96,7 @@ var users = []string{
 	"ivan", "judy", // @xmpp/client direct TLS <-> slixmpp
 	"ines", "jack", // @xmpp/client WebSocket <-> slixmpp
 	"kim", "lou", // the built-in web client in chromium <-> slixmpp (browser_test.go)
+	"zoe",         // slixmpp <-> an @xmpp/component component (component_test.go)
 	"kate", "leo", // go-sendxmpp -> slixmpp
 	"root", "mike", "nina", // slixmpp XEP-0050/0133 admin (root) and XEP-0077
 	"mia", "noah", // slixmpp carbons and MAM (mam_test.go)
@@ -120,6 +121,10 @@ var users = []string{
 
 func password(user string) string { return "pw-" + user + "-Secret!" }
 
+// componentSecret is the shared secret of the echo component
+// (component_test.go).
+const componentSecret = "echo-component-secret"
+
 func bare(user string) string { return user + "@" + domain }
 
 func bareOf(j string) string {
@@ -139,6 +144,7 @@ type server struct {
 	starttls  string // host:port of the c2s (STARTTLS) listener
 	directTLS string // host:port of the c2s_tls (XEP-0368) listener
 	https     string // host:port of the HTTPS listener (XMPP over WebSocket)
+	component string // host:port of the component listener (XEP-0114)
 	cmd       *exec.Cmd
 	log       *lockedBuffer // the server's stderr (log) and stdout
 	exited    chan struct{}
@@ -296,11 +302,17 @@ func (s *server) serve(data string) error {
 	if s.https, err = freePort(); err != nil {
 		return err
 	}
+	if s.component, err = freePort(); err != nil {
+		return err
+	}
 	yaml := fmt.Sprintf(`domains: [%s]
 listeners:
   - {type: c2s, address: %q}
   - {type: c2s_tls, address: %q}
   - {type: https, address: %q}
+  - {type: component, address: %q}
+components:
+  - {domain: echo.%s, secret: %q} # component_test.go
 auth:
   scram_iterations: 4096
 limits:
@@ -311,8 +323,8 @@ modules:
   upload: {base_url: "https://%s"} # browser_test.go
 log:
   level: debug
-`, domain, s.starttls, s.directTLS, s.https, domain, s.https)
-	return s.run(data, yaml, s.starttls+" (STARTTLS)", s.directTLS+" (direct TLS)", s.https+" (HTTPS)")
+`, domain, s.starttls, s.directTLS, s.https, s.component, domain, componentSecret, domain, s.https)
+	return s.run(data, yaml, s.starttls+" (STARTTLS)", s.directTLS+" (direct TLS)", s.https+" (HTTPS)", s.component+" (components)")
 }
 
 // run starts `parley serve` on data with yaml as its configuration and

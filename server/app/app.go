@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/auth"
+	"github.com/parley-xmpp/parley/server/component"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/modules"
@@ -61,7 +62,9 @@ type App struct {
 	// serves them; nil without HTTP listeners.
 	webEngine *stream.Server
 	web       *web.Server
-	wg        sync.WaitGroup
+	// components serves the external components; nil without any.
+	components *component.Listener
+	wg         sync.WaitGroup
 	// modules are the registered modules, in order (for their Stop hooks).
 	modules []module.Module
 	cancel  context.CancelFunc
@@ -187,6 +190,10 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		cancel()
 		return err
 	}
+	if err := a.startComponents(); err != nil {
+		cancel()
+		return err
+	}
 	for _, m := range mods {
 		if st, ok := m.(module.Starter); ok && !a.cfg.Modules.IsDisabled(m.Name()) {
 			if err := st.Start(runCtx); err != nil {
@@ -199,13 +206,25 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	a.addrs = make(map[config.ListenerType][]net.Addr)
 	modern := a.loginConfig()
 	preauth := new(tcp.AddrCounter) // one cap across the listeners
-	for _, l := range a.cfg.Listeners {
+	listeners := a.cfg.Listeners
+	if comps := a.componentListeners(); len(comps) > 0 && !hasType(listeners, config.ListenerComponent) {
+		listeners = append(append([]config.Listener(nil), listeners...), comps...)
+	}
+	for _, l := range listeners {
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
 			cancel()
 			a.cancelFederation()
 			a.closeListeners()
 			return fmt.Errorf("listener %s on %s: %w", l.Type, l.Address, err)
+		}
+		if l.Type == config.ListenerComponent {
+			a.mu.Lock()
+			a.listeners = append(a.listeners, ln)
+			a.addrs[l.Type] = append(a.addrs[l.Type], ln.Addr())
+			a.mu.Unlock()
+			a.serveComponents(runCtx, ln)
+			continue
 		}
 		if l.HTTP() {
 			a.mu.Lock()
@@ -367,6 +386,9 @@ func (a *App) Summary() string {
 			if l.HTTP() {
 				kind = map[bool]string{true: "HTTPS", false: "HTTP"}[l.DirectTLS()]
 			}
+			if l.Type == config.ListenerComponent {
+				kind = "components"
+			}
 			ls = append(ls, fmt.Sprintf("%s (%s)", addr, kind))
 		}
 	}
@@ -513,4 +535,14 @@ func recordLayer(l config.RecordLayer) tlsrec.RecordLayer {
 // c2sRate converts a configured rate limit.
 func c2sRate(r config.Rate) stream.Rate {
 	return stream.Rate{BytesPerSecond: r.BytesPerSecond, StanzasPerSecond: r.StanzasPerSecond, Burst: r.Burst}
+}
+
+// hasType reports whether a listener of type t is among ls.
+func hasType(ls []config.Listener, t config.ListenerType) bool {
+	for _, l := range ls {
+		if l.Type == t {
+			return true
+		}
+	}
+	return false
 }

@@ -55,6 +55,9 @@ type Config struct {
 	Runtime Runtime
 	// S2S configures federation with other servers. Key "s2s".
 	S2S S2S
+	// Components are the external components (XEP-0114) allowed to
+	// connect. Key "components".
+	Components []Component
 	// HTTP configures the HTTP side (WebSocket origins, trusted
 	// proxies). Key "http".
 	HTTP HTTP

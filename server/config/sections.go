@@ -38,6 +38,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		"csi":               func(at, v *yaml.Node, key string) { d.csi(at, v, key, &c.CSI) },
 		"runtime":           func(at, v *yaml.Node, key string) { d.runtime(at, v, key, &c.Runtime) },
 		"s2s":               func(at, v *yaml.Node, key string) { d.s2s(at, v, key, &c.S2S) },
+		"components":        func(at, v *yaml.Node, key string) { d.components(at, v, key, c) },
 		"http":              func(at, v *yaml.Node, key string) { d.http(at, v, key, &c.HTTP) },
 		"contact_addresses": func(at, v *yaml.Node, key string) { d.contactAddresses(at, v, key, &c.ContactAddresses) },
 		"server_info":       func(at, v *yaml.Node, key string) { d.serverInfo(at, v, key, c) },

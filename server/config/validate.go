@@ -71,9 +71,9 @@ func (c *Config) problems() []problem {
 	for i, l := range c.Listeners {
 		key := fmt.Sprintf("listeners[%d]", i)
 		switch l.Type {
-		case ListenerC2S, ListenerC2STLS, ListenerS2S, ListenerS2STLS, ListenerHTTP, ListenerHTTPS:
+		case ListenerC2S, ListenerC2STLS, ListenerS2S, ListenerS2STLS, ListenerHTTP, ListenerHTTPS, ListenerComponent:
 		default:
-			add(key+".type", "must be c2s, c2s_tls, s2s, s2s_tls, http or https, not %q", l.Type)
+			add(key+".type", "must be c2s, c2s_tls, s2s, s2s_tls, http, https or component, not %q", l.Type)
 		}
 		if err := checkAddress(l.Address); err != nil {
 			add(key+".address", "%v", err)
@@ -152,6 +152,7 @@ func (c *Config) problems() []problem {
 	c.smProblems(add)
 	c.quotaProblems(add)
 	c.s2sProblems(add)
+	c.componentProblems(add)
 	c.boundsProblems(add)
 
 	mods := map[string]bool{}

@@ -115,7 +115,8 @@ func (g *registration) ServiceDomain(domain string, h module.Hook) {
 	sort.Strings(g.r.serviceNames)
 }
 
-// Services returns the service domains modules serve, sorted.
+// Services returns the service domains, sorted: the modules' and the
+// external components' (AddDomainRoute).
 func (r *Router) Services() []string { return r.serviceNames }
 
 func (g *registration) StreamFeature(el *stanza.Element) {

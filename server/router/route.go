@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -64,6 +65,10 @@ func (r *Router) AddDomainRoute(domain string, rt Route) error {
 		r.routes.domains = make(map[string]Route)
 	}
 	r.routes.domains[domain] = rt
+	// A component's domain is a service of this server: listed in its
+	// disco#items like the modules' service domains.
+	r.serviceNames = append(r.serviceNames, domain)
+	sort.Strings(r.serviceNames)
 	return nil
 }
 

@@ -1,0 +1,148 @@
+package component_test
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/xmpp/disco"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+	"github.com/parley-xmpp/parley/xmpptest"
+)
+
+const secret = "s3cret-component"
+
+func server(t *testing.T) (*xmpptest.Server, string) {
+	t.Helper()
+	s := xmpptest.NewServer(t, func(c *config.Config) {
+		c.Components = []config.Component{{Domain: "gw.localhost", Secret: secret}}
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerComponent, Address: "127.0.0.1:0"})
+	})
+	return s, s.App.Addrs(config.ListenerComponent)[0].String()
+}
+
+// comp is a component written by hand, as XEP-0114 describes.
+type comp struct {
+	t    *testing.T
+	conn net.Conn
+	dec  *stream.Decoder
+	id   string
+}
+
+func connect(t *testing.T, addr, domain string) *comp {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	c.Write([]byte("<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='" + domain + "'>"))
+	p := &comp{t: t, conn: c, dec: stream.NewDecoder(c, stream.Limits{})}
+	h, err := p.dec.ReadHeader()
+	if err != nil {
+		t.Fatalf("header: %v", err)
+	}
+	p.id = h.ID
+	return p
+}
+
+func (p *comp) handshake(secret string) *stanza.Element {
+	p.t.Helper()
+	sum := sha1.Sum([]byte(p.id + secret))
+	p.conn.Write([]byte("<handshake>" + hex.EncodeToString(sum[:]) + "</handshake>"))
+	return p.next()
+}
+
+func (p *comp) next() *stanza.Element {
+	p.t.Helper()
+	el, err := p.dec.Next()
+	if err != nil {
+		p.t.Fatalf("read: %v", err)
+	}
+	return el
+}
+
+func TestComponent(t *testing.T) {
+	s, addr := server(t)
+	s.AddUser(t, "alice", "pw")
+	alice := s.Client(t, "alice", "pw", "desk")
+	gw := connect(t, addr, "gw.localhost")
+	if el := gw.handshake(secret); el.Name.Local != "handshake" {
+		t.Fatalf("handshake: %s", el)
+	}
+	// A user's message reaches the component, in its namespace.
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, "bot@gw.localhost", "hi bot"))
+	got := gw.next()
+	if got.Name.Local != "message" || got.Get("from") != alice.JID().String() || got.ChildText("", "body") != "hi bot" {
+		t.Fatalf("component got %s", got)
+	}
+	// What the component sends from its domain reaches the user.
+	gw.conn.Write([]byte("<message from='bot@gw.localhost' to='" + alice.JID().String() + "' type='chat'><body>hi alice</body></message>"))
+	if m := xmpptest.NextMessage(t, alice); m.Get("from") != "bot@gw.localhost" || m.ChildText(stanza.NSClient, "body") != "hi alice" {
+		t.Fatalf("alice got %s", m)
+	}
+	// The server lists the component among its services.
+	ctx := xmpptest.Context(t, 10*time.Second)
+	res, err := alice.SendIQ(ctx, stanza.NewIQ(stanza.TypeGet, "", "localhost", stanza.New(disco.NSItems, "query")))
+	if err != nil || !strings.Contains(res.String(), "gw.localhost") {
+		t.Fatalf("disco#items: %s, %v", res, err)
+	}
+	// A second connection for the same component is refused.
+	dup := connect(t, addr, "gw.localhost")
+	if el := dup.handshake(secret); stream.ParseStreamError(el) == nil || stream.ParseStreamError(el).Condition != stream.Conflict {
+		t.Fatalf("second connection: %s", el)
+	}
+	// A 'from' outside the component's domain ends its stream.
+	gw.conn.Write([]byte("<message from='alice@localhost' to='" + alice.JID().String() + "'><body>spoof</body></message>"))
+	if el := gw.next(); stream.ParseStreamError(el) == nil || stream.ParseStreamError(el).Condition != stream.InvalidFrom {
+		t.Fatalf("spoofed from: %s", el)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	_, addr := server(t)
+	t.Run("wrong secret", func(t *testing.T) {
+		gw := connect(t, addr, "gw.localhost")
+		if el := gw.handshake("wrong"); stream.ParseStreamError(el) == nil || stream.ParseStreamError(el).Condition != stream.NotAuthorized {
+			t.Fatalf("wrong secret: %s", el)
+		}
+	})
+	t.Run("unknown component", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write([]byte("<stream:stream xmlns='jabber:component:accept' xmlns:stream='http://etherx.jabber.org/streams' to='nope.localhost'>"))
+		dec := stream.NewDecoder(c, stream.Limits{})
+		if _, err := dec.ReadHeader(); err != nil {
+			t.Fatal(err)
+		}
+		el, err := dec.Next()
+		if err != nil || stream.ParseStreamError(el) == nil || stream.ParseStreamError(el).Condition != stream.HostUnknown {
+			t.Fatalf("unknown component: %v %v", el, err)
+		}
+	})
+}
+
+// TestDisconnectedComponent: stanzas for a component that is away wait
+// for it a short while; past the grace they bounce.
+func TestDisconnectedComponent(t *testing.T) {
+	s, addr := server(t)
+	s.AddUser(t, "alice", "pw")
+	alice := s.Client(t, "alice", "pw", "desk")
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, "bot@gw.localhost", "are you there?"))
+	xmpptest.Sync(t, alice)
+	gw := connect(t, addr, "gw.localhost")
+	gw.handshake(secret)
+	if got := gw.next(); got.ChildText("", "body") != "are you there?" {
+		t.Fatalf("component got %s after connecting", got)
+	}
+}
