@@ -3,6 +3,7 @@ package interop
 import (
 	"bufio"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,9 @@ import (
 func TestXmppjsComponent(t *testing.T) {
 	needSlixmpp(t)
 	needXmppjs(t)
+	if _, err := os.Stat(filepath.Join(testDir(t), "xmppjs", "node_modules", "@xmpp", "component", "package.json")); err != nil {
+		need(t, "@xmpp/component", "run npm ci in interop/xmppjs")
+	}
 	s := theServer(t)
 	run := func(secret string) (events chan map[string]string, stderr *strings.Builder) {
 		cmd := exec.Command("node", "component.cjs", "--service", "xmpp://"+s.component, "--domain", "echo."+domain, "--password", secret)
@@ -47,7 +51,10 @@ func TestXmppjsComponent(t *testing.T) {
 	next := func(events chan map[string]string, stderr *strings.Builder) map[string]string {
 		t.Helper()
 		select {
-		case ev := <-events:
+		case ev, ok := <-events:
+			if !ok {
+				t.Fatalf("component: exited without a word\n%s", stderr)
+			}
 			return ev
 		case <-time.After(loginTimeout):
 			t.Fatalf("component: nothing within %v\n%s\nparley log:\n%s", loginTimeout, stderr, s.log.String())

@@ -29,7 +29,10 @@ xmpp.on("stanza", async (st) => {
   await xmpp.send(xml("message", { type: "chat", to: st.attrs.from, from: st.attrs.to },
     xml("body", {}, "echo: " + st.getChildText("body"))));
 });
+// On failure, report and let node end by itself: process.exit could drop
+// what is still being written to a pipe.
 xmpp.start().catch((err) => {
   emit({ event: "error", text: String(err) });
-  process.exit(1);
+  process.exitCode = 1;
+  xmpp.stop().catch(() => {});
 });
