@@ -11,14 +11,15 @@ import (
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/server/stream"
+	"github.com/parley-xmpp/parley/server/transport/bosh"
 	"github.com/parley-xmpp/parley/server/transport/websocket"
 	"github.com/parley-xmpp/parley/server/web"
 	"github.com/parley-xmpp/parley/server/web/client"
 )
 
-// serveHTTP serves the HTTP side (XMPP over WebSocket, its discovery) on
-// ln; an https listener runs TLS with the XMPP certificates. All HTTP
-// listeners share one engine for their WebSocket streams.
+// serveHTTP serves the HTTP side (XMPP over WebSocket and over BOSH, their
+// discovery) on ln; an https listener runs TLS with the XMPP certificates.
+// All HTTP listeners share one engine for their WebSocket and BOSH streams.
 func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener, modern stream.Config) {
 	a.mu.Lock()
 	if a.webEngine == nil {
@@ -32,6 +33,7 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 		a.web = web.New(web.Options{
 			Client:    page,
 			WebSocket: websocket.New(ctx, a.webEngine, websocket.Options{Secure: secureRequest, Log: a.log.With("component", "websocket")}),
+			BOSH:      bosh.New(ctx, a.webEngine, bosh.Options{Secure: secureRequest, Inactivity: a.cfg.Limits.BOSHInactivity, Log: a.log.With("component", "bosh")}),
 			Handlers:  a.router.HTTPHandlers(),
 			Log:       a.log.With("component", "http"),
 		})
@@ -56,7 +58,7 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 	}()
 }
 
-// secureRequest reports whether a WebSocket request is confidential: it
+// secureRequest reports whether a WebSocket or BOSH request is confidential: it
 // came over TLS, or from this machine (the bytes never left it).
 func secureRequest(r *http.Request) bool {
 	if r.TLS != nil {

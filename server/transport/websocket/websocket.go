@@ -6,10 +6,8 @@
 package websocket
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -303,18 +301,7 @@ func (c *conn) AppendOpen(buf []byte, h xstream.Header) []byte {
 // AppendStreamElement writes <stream:features/> or <stream:error/>, with
 // the stream prefix declared in the message itself.
 func (c *conn) AppendStreamElement(buf []byte, el *stanza.Element) []byte {
-	if el.Name.Space != stanza.NSStream {
-		return el.AppendXML(buf, "")
-	}
-	buf = append(buf, "<stream:"...)
-	buf = append(buf, el.Name.Local...)
-	buf = append(buf, ` xmlns:stream="`+stanza.NSStream+`">`...)
-	for _, ch := range el.Elements() {
-		buf = ch.AppendXML(buf, stanza.NSClient)
-	}
-	buf = append(buf, "</stream:"...)
-	buf = append(buf, el.Name.Local...)
-	return append(buf, '>')
+	return stream.AppendStandalone(buf, el)
 }
 
 // AppendClose writes <close/>.
@@ -336,71 +323,17 @@ func (c *conn) Write(b []byte) error {
 		defer cancel()
 	}
 	for len(b) > 0 {
-		n, err := elementEnd(b)
+		n, err := stream.ElementEnd(b)
 		if err != nil {
-			return err
+			return fmt.Errorf("websocket: %w", err)
 		}
-		el := b[:n]
+		el := stream.WithClientNS(b[:n])
 		b = b[n:]
-		if needsNS(el) {
-			el = withClientNS(el)
-		}
 		if err := c.ws.Write(ctx, ws.MessageText, el); err != nil {
 			return fmt.Errorf("websocket: write: %w", err)
 		}
 	}
 	return nil
-}
-
-// elementEnd returns the length of the first top-level element of b,
-// serialised by this server's writer (no comments, '<' and '>' escaped in
-// text and attribute values).
-func elementEnd(b []byte) (int, error) {
-	depth := 0
-	for i := 0; i < len(b); {
-		j := bytes.IndexByte(b[i:], '<')
-		if j < 0 {
-			break
-		}
-		i += j
-		k := bytes.IndexByte(b[i:], '>')
-		if k < 0 {
-			break
-		}
-		tag := b[i : i+k+1]
-		i += k + 1
-		switch {
-		case bytes.HasPrefix(tag, []byte("</")):
-			depth--
-		case bytes.HasSuffix(tag, []byte("/>")):
-		default:
-			depth++
-		}
-		if depth == 0 {
-			return i, nil
-		}
-	}
-	return 0, errors.New("websocket: an incomplete element was written")
-}
-
-// needsNS reports whether a top-level element's start tag has neither a
-// prefix nor a default namespace declaration.
-func needsNS(el []byte) bool {
-	end := bytes.IndexAny(el, " />")
-	if end < 0 || bytes.IndexByte(el[1:end], ':') >= 0 {
-		return false
-	}
-	tagEnd := bytes.IndexByte(el, '>')
-	return !bytes.Contains(el[:tagEnd], []byte(` xmlns="`))
-}
-
-// withClientNS inserts xmlns="jabber:client" after the element's name.
-func withClientNS(el []byte) []byte {
-	end := bytes.IndexAny(el, " />")
-	out := make([]byte, 0, len(el)+24)
-	out = append(out, el[:end]...)
-	out = append(out, ` xmlns="jabber:client"`...)
-	return append(out, el[end:]...)
 }
 
 func (c *conn) SetWriteDeadline(t time.Time) error {
