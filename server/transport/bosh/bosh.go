@@ -83,6 +83,7 @@ type Handler struct {
 	eng  *stream.Server
 	opts Options
 	ctx  context.Context
+	max  int // the engine's bound on one element
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -103,15 +104,11 @@ func New(ctx context.Context, eng *stream.Server, o Options) *Handler {
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = DefaultMaxSessions
 	}
-	return &Handler{eng: eng, opts: o, ctx: ctx, sessions: make(map[string]*session)}
-}
-
-// maxStanza is the engine's bound on one element.
-func (h *Handler) maxStanza() int {
-	if m := h.eng.Config().Limits.MaxStanzaBytes; m > 0 {
-		return m
+	h := &Handler{eng: eng, opts: o, ctx: ctx, sessions: make(map[string]*session), max: 256 << 10}
+	if m := eng.Config().Limits.MaxStanzaBytes; m > 0 {
+		h.max = m
 	}
-	return 256 << 10
+	return h
 }
 
 // ServeHTTP answers one request of the binding. Pages of any origin may
@@ -130,14 +127,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Type", "text/xml; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Content-Type-Options", "nosniff")
-	r.Body = http.MaxBytesReader(w, r.Body, int64(h.maxStanza()+framing))
+	r.Body = http.MaxBytesReader(w, r.Body, int64(h.max+framing))
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
 		h.reply(w, http.StatusOK, terminate("bad-request"))
 		return
 	}
 	lim := xstream.DefaultLimits()
-	lim.MaxStanzaBytes = h.maxStanza() + framing
+	lim.MaxStanzaBytes = h.max + framing
 	lim.MaxDepth++
 	body, err := xstream.ParseElement(b, lim)
 	if err != nil || body.Name.Space != NSHTTPBind || body.Name.Local != "body" {
@@ -159,6 +156,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Unlock()
 	if s == nil {
 		h.reply(w, http.StatusOK, terminate("item-not-found"))
+		return
+	}
+	if s.secure && !h.opts.Secure(r) {
+		// The session's id went over a channel that is not confidential:
+		// whoever saw it could take the session over.
+		h.opts.Log.Info("bosh: a confidential session's request came in the clear", "remote", r.RemoteAddr)
+		s.mu.Lock()
+		status, resp := s.failLocked("policy-violation")
+		s.mu.Unlock()
+		h.reply(w, status, resp)
 		return
 	}
 	status, resp := s.request(r.Context(), body, rid)
@@ -190,18 +197,10 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, body *stanza.El
 	if v, err := strconv.Atoi(body.Get("hold")); err == nil && v >= 0 && v < hold {
 		hold = v
 	}
-	var sidb [16]byte
-	rand.Read(sidb[:])
-	s := &session{
-		h: h, sid: hex.EncodeToString(sidb[:]), wait: wait, hold: hold, requests: hold + 1,
-		legacy: body.Get("ver") == "", acks: body.Get("ack") == "1",
-		secure: h.opts.Secure(r), remote: r.RemoteAddr,
-		lastRid: rid, inactivity: h.opts.Inactivity,
-		responses: make(map[uint64][]byte), ahead: make(map[uint64]*pending),
-		inReady: make(chan struct{}, 1), done: make(chan struct{}), drained: make(chan struct{}),
-		lim:    xstream.Limits{MaxStanzaBytes: h.maxStanza()},
-		header: xstream.Header{To: to, Version: attrNS(body, NSXBOSH, "version"), Lang: attrNS(body, stanza.NSXML, "lang"), ContentNS: stanza.NSClient},
-	}
+	s := newSession(h, rid, wait, hold)
+	s.legacy, s.acks = body.Get("ver") == "", body.Get("ack") == "1"
+	s.secure, s.remote = h.opts.Secure(r), r.RemoteAddr
+	s.header = xstream.Header{To: to, Version: attrNS(body, NSXBOSH, "version"), Lang: attrNS(body, stanza.NSXML, "lang"), ContentNS: stanza.NSClient}
 	if s.header.Version == "" {
 		s.header.Version = "1.0" // XEP-0206 §4: an older client; XMPP 1.0 is what the engine speaks
 	}
@@ -209,7 +208,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, body *stanza.El
 	if len(h.sessions) >= h.opts.MaxSessions {
 		h.mu.Unlock()
 		h.opts.Log.Warn("bosh: too many sessions", "remote", r.RemoteAddr)
-		h.reply(w, http.StatusServiceUnavailable, terminate("remote-connection-failed"))
+		h.reply(w, http.StatusOK, terminate("remote-connection-failed"))
 		return
 	}
 	h.sessions[s.sid] = s
@@ -222,6 +221,20 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, body *stanza.El
 	h.eng.Accept(h.ctx, s)
 	status, resp := s.await(r.Context(), p)
 	h.reply(w, status, resp)
+}
+
+// newSession returns a session of h with a new random id, its first
+// request rid.
+func newSession(h *Handler, rid uint64, wait time.Duration, hold int) *session {
+	var sidb [16]byte
+	rand.Read(sidb[:])
+	return &session{
+		h: h, sid: hex.EncodeToString(sidb[:]), wait: wait, hold: hold, requests: hold + 1,
+		lastRid: rid, inactivity: h.opts.Inactivity,
+		responses: make(map[uint64][]byte), ahead: make(map[uint64]*pending),
+		inReady: make(chan struct{}, 1), done: make(chan struct{}), drained: make(chan struct{}),
+		lim: xstream.Limits{MaxStanzaBytes: h.max},
+	}
 }
 
 // remove forgets s.

@@ -317,6 +317,12 @@ func TestRefusals(t *testing.T) {
 
 	_, resp = post(t, url, `<body xmlns="`+nsBind+`" rid="1" xmpp:version="1.0" xmlns:xmpp="`+nsXBOSH+`"/>`)
 	check("creation without to", resp, "improper-addressing")
+
+	_, resp = post(t, url, `<body xmlns="`+nsBind+`" rid="1" to="elsewhere.example" ver="1.6" wait="5" hold="1" xmpp:version="1.0" xmlns:xmpp="`+nsXBOSH+`"/>`)
+	if se := resp.Child(stanza.NSStream, "error"); se == nil || se.Child("urn:ietf:params:xml:ns:xmpp-streams", "host-unknown") == nil {
+		t.Errorf("creation for a domain not served: %s", resp)
+	}
+	check("creation for a domain not served", resp, "remote-stream-error")
 }
 
 // TestCORS: the preflight of a page of another origin is answered.

@@ -77,10 +77,10 @@ var _ stream.Transport = (*session)(nil)
 
 // maxInput bounds the input waiting for the engine's reader; a client
 // sending faster than the engine reads is ended (policy-violation).
-func (s *session) maxInput() int { return max(4*s.h.maxStanza(), 1<<20) }
+func (s *session) maxInput() int { return max(4*s.h.max, 1<<20) }
 
 // maxOutput bounds the output waiting for a request; Write waits beyond.
-func (s *session) maxOutput() int { return s.h.maxStanza() + framing }
+func (s *session) maxOutput() int { return s.h.max + framing }
 
 // request handles one request of the session (not its creation) and
 // returns the HTTP status and response body.
@@ -192,6 +192,8 @@ func (s *session) await(ctx context.Context, p *pending) (int, []byte) {
 			return http.StatusOK, b
 		case <-ctx.Done():
 			return http.StatusOK, nil // the client is gone; the response stays for a retransmission
+		case <-s.h.ctx.Done():
+			return http.StatusOK, terminate("system-shutdown")
 		case <-t.C:
 			s.mu.Lock()
 			for _, q := range s.held {
@@ -571,20 +573,29 @@ func (s *session) Write(b []byte) error {
 		}
 		drained, deadline := s.drained, s.deadline
 		s.mu.Unlock()
-		var expire <-chan time.Time
-		if !deadline.IsZero() {
-			t := time.NewTimer(time.Until(deadline))
-			defer t.Stop()
-			expire = t.C
-		}
-		select {
-		case <-drained:
-		case <-s.done:
-		case <-expire:
+		if !waitDrained(drained, s.done, deadline) {
 			return errTimeout
 		}
 		s.mu.Lock()
 	}
+}
+
+// waitDrained waits for drained or done; false when the deadline (zero:
+// none) passed first.
+func waitDrained(drained, done <-chan struct{}, deadline time.Time) bool {
+	var expire <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		expire = t.C
+	}
+	select {
+	case <-drained:
+	case <-done:
+	case <-expire:
+		return false
+	}
+	return true
 }
 
 func (s *session) SetWriteDeadline(t time.Time) error {
