@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -199,6 +200,10 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, body *stanza.El
 	}
 	s := newSession(h, rid, wait, hold)
 	s.legacy, s.acks = body.Get("ver") == "", body.Get("ack") == "1"
+	s.ver = Version
+	if v := body.Get("ver"); v != "" && lowerVersion(v, Version) {
+		s.ver = v // §7.1: the highest version both support
+	}
 	s.secure, s.remote = h.opts.Secure(r), r.RemoteAddr
 	s.header = xstream.Header{To: to, Version: attrNS(body, NSXBOSH, "version"), Lang: attrNS(body, stanza.NSXML, "lang"), ContentNS: stanza.NSClient}
 	if s.header.Version == "" {
@@ -266,4 +271,18 @@ func attrNS(el *stanza.Element, space, local string) string {
 		}
 	}
 	return ""
+}
+
+// lowerVersion reports whether the BOSH version a ("major.minor") is
+// lower than b; an unreadable a is not.
+func lowerVersion(a, b string) bool {
+	parse := func(v string) (int, int, bool) {
+		maj, min, ok := strings.Cut(v, ".")
+		x, err1 := strconv.Atoi(maj)
+		y, err2 := strconv.Atoi(min)
+		return x, y, ok && err1 == nil && err2 == nil
+	}
+	am, an, ok := parse(a)
+	bm, bn, _ := parse(b)
+	return ok && (am < bm || am == bm && an < bn)
 }

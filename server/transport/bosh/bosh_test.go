@@ -143,7 +143,7 @@ func TestSession(t *testing.T) {
 			t.Errorf("creation response without %q: %s", a, resp)
 		}
 	}
-	if resp.Get("from") != "localhost" || resp.Get("wait") != "5" || resp.Get("requests") != "2" || resp.Get("hold") != "1" {
+	if resp.Get("from") != "localhost" || resp.Get("ver") != "1.6" || resp.Get("wait") != "5" || resp.Get("requests") != "2" || resp.Get("hold") != "1" {
 		t.Errorf("creation response: %s", resp)
 	}
 	for a, v := range map[string]string{"version": "1.0", "restartlogic": "true"} {

@@ -44,6 +44,7 @@ type session struct {
 	wait           time.Duration
 	hold, requests int
 	legacy, acks   bool
+	ver            string // the protocol version in use: the lower of the client\'s and Version
 	secure         bool
 	remote         string
 	header         xstream.Header
@@ -251,7 +252,7 @@ func (s *session) answer(p *pending, payload [][]byte, terminating bool) {
 		attr("inactivity", strconv.Itoa(int(s.h.opts.Inactivity/time.Second)))
 		attr("polling", strconv.Itoa(int(Polling/time.Second)))
 		attr("maxpause", strconv.Itoa(int(MaxPause/time.Second)))
-		attr("ver", Version)
+		attr("ver", s.ver)
 		attr("from", s.from)
 		attr("authid", s.streamID)
 		attr("xmpp:version", "1.0")
