@@ -12,14 +12,15 @@ import (
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/server/stream"
+	"github.com/parley-xmpp/parley/server/transport/bosh"
 	"github.com/parley-xmpp/parley/server/transport/websocket"
 	"github.com/parley-xmpp/parley/server/web"
 	"github.com/parley-xmpp/parley/server/web/client"
 )
 
-// serveHTTP serves the HTTP side (XMPP over WebSocket, its discovery) on
-// ln; an https listener runs TLS with the XMPP certificates. All HTTP
-// listeners share one engine for their WebSocket streams.
+// serveHTTP serves the HTTP side (XMPP over WebSocket and over BOSH, their
+// discovery) on ln; an https listener runs TLS with the XMPP certificates.
+// All HTTP listeners share one engine for their WebSocket and BOSH streams.
 func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener, modern stream.Config) {
 	a.mu.Lock()
 	if a.webEngine == nil {
@@ -38,6 +39,7 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 				RemoteAddr: a.clientAddr,
 				Log:        a.log.With("component", "websocket"),
 			}),
+			BOSH:     bosh.New(ctx, a.webEngine, bosh.Options{Secure: a.secureRequest, RemoteAddr: a.clientAddr, Inactivity: a.cfg.Limits.BOSHInactivity, Log: a.log.With("component", "bosh")}),
 			Handlers: a.router.HTTPHandlers(),
 			Log:      a.log.With("component", "http"),
 		})
@@ -62,9 +64,9 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 	}()
 }
 
-// secureRequest reports whether a web request is confidential: it came
-// over TLS, from this machine (the bytes never left it), or from a
-// trusted proxy that says its client used HTTPS.
+// secureRequest reports whether a web request (WebSocket, BOSH) is
+// confidential: it came over TLS, from this machine (the bytes never left
+// it), or from a trusted proxy that says its client used HTTPS.
 func (a *App) secureRequest(r *http.Request) bool {
 	if r.TLS != nil {
 		return true

@@ -260,6 +260,10 @@ type Limits struct {
 	// its reader parks: no goroutine, buffers or cipher state are held
 	// for it until input arrives; 0 disables parking. Key "park_after".
 	ParkAfter time.Duration
+	// BOSHInactivity is how long a BOSH session (XEP-0124) lives without
+	// a request from its client; 0 means the default, 60 seconds. Key
+	// "bosh_inactivity".
+	BOSHInactivity time.Duration
 	// OutboundQueueBytes bounds, in bytes, what one session holds for its
 	// client: stanzas queued for writing, stanzas written but not
 	// acknowledged (XEP-0198, also while detached) and stanzas held for

@@ -146,6 +146,9 @@ func (c *Config) problems() []problem {
 	if c.Runtime.GCMinHeap < 0 {
 		add("runtime.gc_min_heap", "must not be negative")
 	}
+	if l.BOSHInactivity < 0 {
+		add("limits.bosh_inactivity", "must not be negative")
+	}
 	if l.ParkAfter < 0 {
 		add("limits.park_after", "must not be negative")
 	}

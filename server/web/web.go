@@ -1,7 +1,8 @@
 // Package web is the server's HTTP side: one http.Handler for every HTTP
 // and HTTPS listener, with the XMPP over WebSocket endpoint (RFC 7395) at
-// /xmpp-websocket and its discovery (XEP-0156) at /.well-known/host-meta
-// and /.well-known/host-meta.json. It knows the endpoints' handlers only
+// /xmpp-websocket, BOSH (XEP-0124, XEP-0206) at /http-bind and their
+// discovery (XEP-0156) at /.well-known/host-meta and
+// /.well-known/host-meta.json. It knows the endpoints' handlers only
 // as http.Handler values.
 package web
 
@@ -20,6 +21,7 @@ import (
 // Paths of the endpoints.
 const (
 	PathWebSocket = "/xmpp-websocket"
+	PathBOSH      = "/http-bind"
 	PathHostMeta  = "/.well-known/host-meta"
 )
 
@@ -35,6 +37,9 @@ const (
 type Options struct {
 	// WebSocket serves XMPP over WebSocket; nil leaves the endpoint out.
 	WebSocket http.Handler
+	// BOSH serves XMPP over BOSH (POST, and OPTIONS for CORS); nil
+	// leaves the endpoint out.
+	BOSH http.Handler
 	// Client serves the built-in web client at / and under /client/;
 	// nil leaves it out.
 	Client http.Handler
@@ -62,6 +67,10 @@ func New(o Options) *Server {
 	s := &Server{mux: http.NewServeMux(), opts: o}
 	if o.WebSocket != nil {
 		s.mux.Handle("GET "+PathWebSocket, o.WebSocket)
+	}
+	if o.BOSH != nil {
+		s.mux.Handle("POST "+PathBOSH, o.BOSH)
+		s.mux.Handle("OPTIONS "+PathBOSH, o.BOSH)
 	}
 	for prefix, h := range o.Handlers {
 		s.mux.Handle(prefix, h)
@@ -116,6 +125,15 @@ func (s *Server) webSocketURL(r *http.Request) string {
 	return scheme + "://" + r.Host + PathWebSocket
 }
 
+// boshURL is the BOSH endpoint's URL as the request reached this server.
+func (s *Server) boshURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + PathBOSH
+}
+
 // link is one XRD link of host-meta.
 type link struct {
 	XMLName xml.Name `xml:"Link" json:"-"`
@@ -127,6 +145,9 @@ func (s *Server) links(r *http.Request) []link {
 	var out []link
 	if s.opts.WebSocket != nil {
 		out = append(out, link{Rel: "urn:xmpp:alt-connections:websocket", Href: s.webSocketURL(r)})
+	}
+	if s.opts.BOSH != nil {
+		out = append(out, link{Rel: "urn:xmpp:alt-connections:xbosh", Href: s.boshURL(r)})
 	}
 	return out
 }

@@ -307,18 +307,7 @@ func (c *conn) AppendOpen(buf []byte, h xstream.Header) []byte {
 // AppendStreamElement writes <stream:features/> or <stream:error/>, with
 // the stream prefix declared in the message itself.
 func (c *conn) AppendStreamElement(buf []byte, el *stanza.Element) []byte {
-	if el.Name.Space != stanza.NSStream {
-		return el.AppendXML(buf, "")
-	}
-	buf = append(buf, "<stream:"...)
-	buf = append(buf, el.Name.Local...)
-	buf = append(buf, ` xmlns:stream="`+stanza.NSStream+`">`...)
-	for _, ch := range el.Elements() {
-		buf = ch.AppendXML(buf, stanza.NSClient)
-	}
-	buf = append(buf, "</stream:"...)
-	buf = append(buf, el.Name.Local...)
-	return append(buf, '>')
+	return stream.AppendStandalone(buf, el)
 }
 
 // AppendClose writes <close/>.

@@ -196,8 +196,9 @@ func TestHostMeta(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	if resp.Header.Get("Access-Control-Allow-Origin") != "*" || len(doc.Links) != 1 ||
-		doc.Links[0].Rel != "urn:xmpp:alt-connections:websocket" || doc.Links[0].Href != "ws://"+addr+"/xmpp-websocket" {
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" || len(doc.Links) != 2 ||
+		doc.Links[0].Rel != "urn:xmpp:alt-connections:websocket" || doc.Links[0].Href != "ws://"+addr+"/xmpp-websocket" ||
+		doc.Links[1].Rel != "urn:xmpp:alt-connections:xbosh" || doc.Links[1].Href != "http://"+addr+"/http-bind" {
 		t.Fatalf("host-meta.json: %+v, headers %v", doc, resp.Header)
 	}
 	resp2, err := http.Get("http://" + addr + "/.well-known/host-meta")
@@ -207,6 +208,7 @@ func TestHostMeta(t *testing.T) {
 	defer resp2.Body.Close()
 	b, _ := io.ReadAll(resp2.Body)
 	if !strings.Contains(string(b), `rel="urn:xmpp:alt-connections:websocket"`) || !strings.Contains(string(b), "ws://"+addr+"/xmpp-websocket") ||
+		!strings.Contains(string(b), `rel="urn:xmpp:alt-connections:xbosh"`) || !strings.Contains(string(b), "http://"+addr+"/http-bind") ||
 		!strings.Contains(string(b), `xmlns="http://docs.oasis-open.org/ns/xri/xrd-1.0"`) {
 		t.Fatalf("host-meta: %s", b)
 	}

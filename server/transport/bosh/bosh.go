@@ -1,0 +1,294 @@
+// Package bosh is the BOSH transport of client streams (XEP-0124, with
+// XEP-0206 for XMPP): an http.Handler for POST /http-bind that keeps
+// HTTP sessions, each a stream of the engine. The payloads of the
+// client's <body/> wrappers are the stream's elements; what the engine
+// writes becomes the payloads of the responses to the requests the
+// server holds.
+//
+// Requests are processed in 'rid' order (a request ahead of a gap waits
+// for it, within the window of 'requests'), the last responses are kept
+// for retransmission, a session ends after 'inactivity' seconds without
+// a request (a lost connection: a stream-managed session stays
+// resumable), and both the session count and the output waiting for a
+// request are bounded.
+package bosh
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/stream"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	xstream "github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// Namespaces of BOSH and of its XMPP binding.
+const (
+	NSHTTPBind = "http://jabber.org/protocol/httpbind"
+	NSXBOSH    = "urn:xmpp:xbosh"
+)
+
+// Version is the protocol version this server implements (XEP-0124 'ver').
+const Version = "1.11"
+
+// Limits of the server (sent in the session creation response; a client
+// asking for more gets these).
+const (
+	// MaxWait is the longest a request is held.
+	MaxWait = 60 * time.Second
+	// MaxHold is the most requests held at once.
+	MaxHold = 1
+	// Polling is the shortest interval between empty requests a client
+	// should keep when it holds none.
+	Polling = 2 * time.Second
+	// MaxPause is the longest a client may pause the session (§12).
+	MaxPause = 120 * time.Second
+	// DefaultInactivity is how long a session lives without a request.
+	DefaultInactivity = 60 * time.Second
+	// DefaultMaxSessions bounds the number of sessions.
+	DefaultMaxSessions = 10000
+	// framing is the room given to the <body/> wrapper beyond the
+	// engine's largest element.
+	framing = 4096
+)
+
+// Options configure a Handler.
+type Options struct {
+	// Secure reports whether a request reached the server confidentially
+	// (TLS to this server, or to a trusted proxy); SASL is offered only
+	// then. A session's confidentiality is that of its creation request.
+	// Nil means: the request came over TLS to this server.
+	Secure func(r *http.Request) bool
+	// RemoteAddr returns the client's address of a request (behind a
+	// trusted proxy, the forwarded one); nil means r.RemoteAddr.
+	RemoteAddr func(r *http.Request) string
+	// Inactivity is how long a session lives without a request; zero
+	// means DefaultInactivity.
+	Inactivity time.Duration
+	// MaxSessions bounds the number of sessions; zero means
+	// DefaultMaxSessions.
+	MaxSessions int
+	// Log receives the handler's log lines; nil means slog.Default().
+	Log *slog.Logger
+}
+
+// Handler serves BOSH for the engine.
+type Handler struct {
+	eng  *stream.Server
+	opts Options
+	ctx  context.Context
+	max  int // the engine's bound on one element
+
+	mu       sync.Mutex
+	sessions map[string]*session
+}
+
+// New returns a handler serving eng's streams; ctx bounds the streams'
+// lives (the server's run context).
+func New(ctx context.Context, eng *stream.Server, o Options) *Handler {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Secure == nil {
+		o.Secure = func(r *http.Request) bool { return r.TLS != nil }
+	}
+	if o.RemoteAddr == nil {
+		o.RemoteAddr = func(r *http.Request) string { return r.RemoteAddr }
+	}
+	if o.Inactivity <= 0 {
+		o.Inactivity = DefaultInactivity
+	}
+	if o.MaxSessions <= 0 {
+		o.MaxSessions = DefaultMaxSessions
+	}
+	h := &Handler{eng: eng, opts: o, ctx: ctx, sessions: make(map[string]*session), max: 256 << 10}
+	if m := eng.Config().Limits.MaxStanzaBytes; m > 0 {
+		h.max = m
+	}
+	return h
+}
+
+// ServeHTTP answers one request of the binding. Pages of any origin may
+// use it (CORS): authentication is in-band, so a page gains nothing from
+// the user's browser but the connection.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", "*")
+	hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	hd.Set("Access-Control-Allow-Headers", "Content-Type")
+	hd.Set("Access-Control-Max-Age", "86400")
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	hd.Set("Content-Type", "text/xml; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	r.Body = http.MaxBytesReader(w, r.Body, int64(h.max+framing))
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		h.reply(w, http.StatusOK, terminate("bad-request"))
+		return
+	}
+	lim := xstream.DefaultLimits()
+	lim.MaxStanzaBytes = h.max + framing
+	lim.MaxDepth++
+	body, err := xstream.ParseElement(b, lim)
+	if err != nil || body.Name.Space != NSHTTPBind || body.Name.Local != "body" {
+		h.reply(w, http.StatusOK, terminate("bad-request"))
+		return
+	}
+	rid, err := strconv.ParseUint(body.Get("rid"), 10, 53)
+	if err != nil {
+		h.reply(w, http.StatusOK, terminate("bad-request"))
+		return
+	}
+	sid := body.Get("sid")
+	if sid == "" {
+		h.create(w, r, body, rid)
+		return
+	}
+	h.mu.Lock()
+	s := h.sessions[sid]
+	h.mu.Unlock()
+	if s == nil {
+		h.reply(w, http.StatusOK, terminate("item-not-found"))
+		return
+	}
+	if s.secure && !h.opts.Secure(r) {
+		// The session's id went over a channel that is not confidential:
+		// whoever saw it could take the session over.
+		h.opts.Log.Info("bosh: a confidential session's request came in the clear", "remote", r.RemoteAddr)
+		s.mu.Lock()
+		status, resp := s.failLocked("policy-violation")
+		s.mu.Unlock()
+		h.reply(w, status, resp)
+		return
+	}
+	status, resp := s.request(r.Context(), body, rid)
+	h.reply(w, status, resp)
+}
+
+func (h *Handler) reply(w http.ResponseWriter, status int, b []byte) {
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// terminate is a terminal binding condition (XEP-0124 §17.2).
+func terminate(condition string) []byte {
+	return []byte(`<body xmlns="` + NSHTTPBind + `" type="terminate" condition="` + condition + `"/>`)
+}
+
+// create starts a session (XEP-0124 §7.1, XEP-0206 §3).
+func (h *Handler) create(w http.ResponseWriter, r *http.Request, body *stanza.Element, rid uint64) {
+	to := body.Get("to")
+	if to == "" {
+		h.reply(w, http.StatusOK, terminate("improper-addressing"))
+		return
+	}
+	wait := MaxWait
+	if v, err := strconv.Atoi(body.Get("wait")); err == nil && v >= 0 && time.Duration(v)*time.Second < wait {
+		wait = time.Duration(v) * time.Second
+	}
+	hold := MaxHold
+	if v, err := strconv.Atoi(body.Get("hold")); err == nil && v >= 0 && v < hold {
+		hold = v
+	}
+	s := newSession(h, rid, wait, hold)
+	s.legacy, s.acks = body.Get("ver") == "", body.Get("ack") == "1"
+	s.ver = Version
+	if v := body.Get("ver"); v != "" && lowerVersion(v, Version) {
+		s.ver = v // §7.1: the highest version both support
+	}
+	s.secure, s.remote = h.opts.Secure(r), h.opts.RemoteAddr(r)
+	s.header = xstream.Header{To: to, Version: attrNS(body, NSXBOSH, "version"), Lang: attrNS(body, stanza.NSXML, "lang"), ContentNS: stanza.NSClient}
+	if s.header.Version == "" {
+		s.header.Version = "1.0" // XEP-0206 §4: an older client; XMPP 1.0 is what the engine speaks
+	}
+	h.mu.Lock()
+	if len(h.sessions) >= h.opts.MaxSessions {
+		h.mu.Unlock()
+		h.opts.Log.Warn("bosh: too many sessions", "remote", r.RemoteAddr)
+		h.reply(w, http.StatusOK, terminate("remote-connection-failed"))
+		return
+	}
+	h.sessions[s.sid] = s
+	h.mu.Unlock()
+	s.in = append(s.in, input{header: true})
+	p := &pending{rid: rid, create: true, answer: make(chan []byte, 1)}
+	s.mu.Lock()
+	s.held = append(s.held, p)
+	s.mu.Unlock()
+	h.eng.Accept(h.ctx, s)
+	status, resp := s.await(r.Context(), p)
+	h.reply(w, status, resp)
+}
+
+// newSession returns a session of h with a new random id, its first
+// request rid.
+func newSession(h *Handler, rid uint64, wait time.Duration, hold int) *session {
+	var sidb [16]byte
+	rand.Read(sidb[:])
+	return &session{
+		h: h, sid: hex.EncodeToString(sidb[:]), wait: wait, hold: hold, requests: hold + 1,
+		lastRid: rid, inactivity: h.opts.Inactivity,
+		responses: make(map[uint64][]byte), ahead: make(map[uint64]*pending),
+		inReady: make(chan struct{}, 1), done: make(chan struct{}), drained: make(chan struct{}),
+		lim: xstream.Limits{MaxStanzaBytes: h.max},
+	}
+}
+
+// remove forgets s.
+func (h *Handler) remove(s *session) {
+	h.mu.Lock()
+	if h.sessions[s.sid] == s {
+		delete(h.sessions, s.sid)
+	}
+	h.mu.Unlock()
+}
+
+// Sessions is the number of sessions.
+func (h *Handler) Sessions() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
+// errTimeout is Write's error when its deadline passes.
+var errTimeout = fmt.Errorf("bosh: write: %w", errDeadline)
+
+var errDeadline = errors.New("the client did not fetch the output in time")
+
+// attrNS returns the value of el's attribute {space}local, or "".
+func attrNS(el *stanza.Element, space, local string) string {
+	for _, a := range el.Attr {
+		if a.Name.Space == space && a.Name.Local == local {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// lowerVersion reports whether the BOSH version a ("major.minor") is
+// lower than b; an unreadable a is not.
+func lowerVersion(a, b string) bool {
+	parse := func(v string) (int, int, bool) {
+		maj, min, ok := strings.Cut(v, ".")
+		x, err1 := strconv.Atoi(maj)
+		y, err2 := strconv.Atoi(min)
+		return x, y, ok && err1 == nil && err2 == nil
+	}
+	am, an, ok := parse(a)
+	bm, bn, _ := parse(b)
+	return ok && (am < bm || am == bm && an < bn)
+}

@@ -1,0 +1,77 @@
+package bosh
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+)
+
+// testSession is a session of a handler without an engine, its element
+// bound max bytes, with no request held.
+func testSession(t *testing.T, max int) *session {
+	t.Helper()
+	h := &Handler{opts: Options{Inactivity: time.Minute, Log: slog.Default()}, ctx: context.Background(), sessions: map[string]*session{}, max: max}
+	s := newSession(h, 1, time.Second, 1)
+	h.sessions[s.sid] = s
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestWriteBoundedWithoutRequests: output for a client that sends no
+// request is bounded: Write waits, fails at its deadline, and goes on
+// once a request takes what is queued.
+func TestWriteBoundedWithoutRequests(t *testing.T) {
+	s := testSession(t, 100)
+	msg := []byte(`<message to="a@b"><body>` + strings.Repeat("x", 60) + `</body></message>`)
+	if err := s.Write(msg); err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	big := []byte(`<message to="a@b"><body>` + strings.Repeat("y", 4100) + `</body></message>`)
+	s.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	if err := s.Write(big); !errors.Is(err, errDeadline) {
+		t.Fatalf("write past the bound with no request: %v", err)
+	}
+	s.mu.Lock()
+	queued := s.outBytes
+	s.mu.Unlock()
+	if queued > s.maxOutput() || queued >= len(big) {
+		t.Fatalf("%d bytes queued, bound %d", queued, s.maxOutput())
+	}
+
+	// A blocked Write proceeds when a request takes the output.
+	s.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	done := make(chan error, 1)
+	go func() { done <- s.Write(big) }()
+	select {
+	case err := <-done:
+		t.Fatalf("write past the bound did not wait: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	status, resp := s.request(context.Background(), stanza.New(NSHTTPBind, "body"), 2)
+	if status != 200 || !strings.Contains(string(resp), "xxxx") || !strings.Contains(string(resp), `<message xmlns="jabber:client" to="a@b">`) {
+		t.Fatalf("response %d %s", status, resp)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("write after the request: %v", err)
+	}
+}
+
+// TestSessionsBounded: past the bound, creation is refused and no
+// session is added.
+func TestSessionsBounded(t *testing.T) {
+	s := testSession(t, 100)
+	s.h.opts.MaxSessions = 1
+	s.h.opts.Secure = func(*http.Request) bool { return false }
+	w := httptest.NewRecorder()
+	s.h.create(w, httptest.NewRequest(http.MethodPost, "/http-bind", nil), stanza.New(NSHTTPBind, "body", "to", "localhost", "rid", "7"), 7)
+	if !strings.Contains(w.Body.String(), `condition="remote-connection-failed"`) || s.h.Sessions() != 1 {
+		t.Fatalf("creation past the bound: %d %s, %d sessions", w.Code, w.Body, s.h.Sessions())
+	}
+}

@@ -1,0 +1,625 @@
+package bosh
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/stream"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	xstream "github.com/parley-xmpp/parley/xmpp/stream"
+)
+
+// closeMark is what AppendClose appends: Write sees it at the end of the
+// bytes that close the stream (the engine never writes a NUL).
+const closeMark = "\x00"
+
+// input is one item for the engine's reader.
+type input struct {
+	el     *stanza.Element
+	header bool  // a stream (re)start
+	eof    bool  // the client terminated the session
+	err    error // the session was lost
+	size   int
+}
+
+// pending is one request of a session: ahead of a gap in the 'rid'
+// sequence, or processed and held until there is something to answer.
+type pending struct {
+	rid    uint64
+	body   *stanza.Element
+	create bool
+	answer chan []byte // buffered: the response, sent once
+}
+
+// session is one BOSH session: a stream.Transport of the engine.
+type session struct {
+	h              *Handler
+	sid            string
+	wait           time.Duration
+	hold, requests int
+	legacy, acks   bool
+	ver            string // the protocol version in use: the lower of the client\'s and Version
+	secure         bool
+	remote         string
+	header         xstream.Header
+	events         stream.Reader
+	start          time.Time
+	bound          bool
+	done           chan struct{} // closed when the session ends
+	inReady        chan struct{} // signalled when input arrives
+	mu             sync.Mutex
+	lastRid        uint64              // the highest rid processed, all lower ones too
+	ahead          map[uint64]*pending // requests waiting for a gap to fill
+	held           []*pending          // processed requests waiting for output, oldest first
+	responses      map[uint64][]byte   // the last responses by rid, for retransmission
+	in             []input
+	inBytes        int
+	out            [][]byte
+	outBytes       int
+	drained        chan struct{} // closed, and replaced, when output is taken
+	closing        bool          // the engine closed the stream: the next response terminates
+	ended          bool          // no more input: closed, or lost
+	gone           bool          // forgotten by the handler
+	deadline       time.Time
+	streamID, from string
+	inactivity     time.Duration // the next idle period's bound (a pause changes it once)
+	idleGen        uint64        // invalidates inactivity timers
+	lim            xstream.Limits
+	idle           *time.Timer
+}
+
+var _ stream.Transport = (*session)(nil)
+
+// maxInput bounds the input waiting for the engine's reader; a client
+// sending faster than the engine reads is ended (policy-violation).
+func (s *session) maxInput() int { return max(4*s.h.max, 1<<20) }
+
+// maxOutput bounds the output waiting for a request; Write waits beyond.
+func (s *session) maxOutput() int { return s.h.max + framing }
+
+// request handles one request of the session (not its creation) and
+// returns the HTTP status and response body.
+func (s *session) request(ctx context.Context, body *stanza.Element, rid uint64) (int, []byte) {
+	s.mu.Lock()
+	s.idleGen++ // a request: the inactivity timer stops
+	p := &pending{rid: rid, body: body, answer: make(chan []byte, 1)}
+	switch {
+	case rid <= s.lastRid:
+		if b, ok := s.responses[rid]; ok {
+			s.flush()
+			s.mu.Unlock()
+			return http.StatusOK, b // a retransmission (§14.3)
+		}
+		replaced := false
+		for i, q := range s.held {
+			if q.rid == rid {
+				// Not answered yet: the old request gets a recoverable
+				// error, this one takes its place (§14.3).
+				q.answer <- []byte(`<body xmlns="` + NSHTTPBind + `" type="error"/>`)
+				p.create = q.create
+				s.held[i] = p
+				replaced = true
+			}
+		}
+		if !replaced {
+			st, b := s.failLocked("item-not-found")
+			s.mu.Unlock()
+			return st, b
+		}
+	case rid > s.lastRid+uint64(s.requests):
+		st, b := s.failLocked("item-not-found") // outside the window (§14.1)
+		s.mu.Unlock()
+		return st, b
+	case rid > s.lastRid+1:
+		if q := s.ahead[rid]; q != nil {
+			q.answer <- []byte(`<body xmlns="` + NSHTTPBind + `" type="error"/>`)
+		}
+		s.ahead[rid] = p
+	default:
+		if st, b, failed := s.process(p); failed {
+			s.mu.Unlock()
+			return st, b
+		}
+		for q := s.ahead[s.lastRid+1]; q != nil; q = s.ahead[s.lastRid+1] {
+			delete(s.ahead, q.rid)
+			if st, b, failed := s.process(q); failed {
+				s.mu.Unlock()
+				return st, b
+			}
+		}
+	}
+	s.flush()
+	s.mu.Unlock()
+	return s.await(ctx, p)
+}
+
+// process takes in a request whose turn it is: its payloads go to the
+// engine's reader and it is held. failed reports that the session ended.
+func (s *session) process(p *pending) (status int, resp []byte, failed bool) {
+	s.lastRid = p.rid
+	body := p.body
+	p.body = nil
+	if !s.ended {
+		if attrNS(body, NSXBOSH, "restart") == "true" {
+			s.push(input{header: true})
+		}
+		for _, el := range body.Elements() {
+			size := len(el.Bytes())
+			if s.inBytes+size > s.maxInput() {
+				st, b := s.failLocked("policy-violation")
+				return st, b, true
+			}
+			s.push(input{el: el, size: size})
+		}
+		if body.Get("type") == "terminate" {
+			s.push(input{eof: true})
+		}
+	}
+	s.held = append(s.held, p)
+	if v, err := strconv.Atoi(body.Get("pause")); err == nil && v > 0 {
+		// A pause (§12): every held request is answered now, and the
+		// session lives for the pause without a request.
+		s.inactivity = min(time.Duration(v)*time.Second, MaxPause)
+		for len(s.held) > 0 {
+			s.answer(s.held[0], nil, false)
+		}
+	}
+	return 0, nil, false
+}
+
+// push hands one item to the engine's reader.
+func (s *session) push(it input) {
+	s.in = append(s.in, it)
+	s.inBytes += it.size
+	select {
+	case s.inReady <- struct{}{}:
+	default:
+	}
+}
+
+// await waits for p's response, answering it empty after 'wait'.
+func (s *session) await(ctx context.Context, p *pending) (int, []byte) {
+	t := time.NewTimer(s.wait)
+	defer t.Stop()
+	for {
+		select {
+		case b := <-p.answer:
+			return http.StatusOK, b
+		case <-ctx.Done():
+			return http.StatusOK, nil // the client is gone; the response stays for a retransmission
+		case <-s.h.ctx.Done():
+			return http.StatusOK, terminate("system-shutdown")
+		case <-t.C:
+			s.mu.Lock()
+			for _, q := range s.held {
+				if q == p && !p.create {
+					s.answer(p, nil, false)
+					break
+				}
+			}
+			s.mu.Unlock()
+			t.Reset(s.wait)
+		}
+	}
+}
+
+// flush answers held requests: the oldest gets the output waiting, if
+// any, and no more than hold stay held. With none held the inactivity
+// timer runs.
+func (s *session) flush() {
+	for len(s.held) > 0 && (len(s.out) > 0 || s.closing || s.ended) {
+		payload := s.out
+		s.out, s.outBytes = nil, 0
+		close(s.drained)
+		s.drained = make(chan struct{})
+		s.answer(s.held[0], payload, s.closing || s.ended)
+	}
+	for len(s.held) > s.hold && !s.held[0].create {
+		s.answer(s.held[0], nil, false)
+	}
+	if len(s.held) == 0 && !s.gone {
+		s.idleGen++
+		gen, d := s.idleGen, s.inactivity
+		s.inactivity = s.h.opts.Inactivity
+		if s.idle != nil {
+			s.idle.Stop()
+		}
+		s.idle = time.AfterFunc(d, func() { s.expire(gen) })
+	}
+}
+
+// answer responds to p, the first held request, and keeps the response
+// for a retransmission. A terminating response ends the session.
+func (s *session) answer(p *pending, payload [][]byte, terminating bool) {
+	var b bytes.Buffer
+	b.WriteString(`<body xmlns="` + NSHTTPBind + `" xmlns:stream="` + stanza.NSStream + `" xmlns:xmpp="` + NSXBOSH + `"`)
+	attr := func(name, value string) {
+		b.WriteString(" " + name + `="`)
+		b.WriteString(escape(value))
+		b.WriteString(`"`)
+	}
+	if p.create {
+		attr("sid", s.sid)
+		attr("wait", strconv.Itoa(int(s.wait/time.Second)))
+		attr("requests", strconv.Itoa(s.requests))
+		attr("hold", strconv.Itoa(s.hold))
+		attr("inactivity", strconv.Itoa(int(s.h.opts.Inactivity/time.Second)))
+		attr("polling", strconv.Itoa(int(Polling/time.Second)))
+		attr("maxpause", strconv.Itoa(int(MaxPause/time.Second)))
+		attr("ver", s.ver)
+		attr("from", s.from)
+		attr("authid", s.streamID)
+		attr("xmpp:version", "1.0")
+		attr("xmpp:restartlogic", "true")
+		if s.acks {
+			attr("ack", strconv.FormatUint(p.rid, 10))
+		}
+	} else if s.acks && p.rid < s.lastRid {
+		attr("ack", strconv.FormatUint(s.lastRid, 10)) // §9.1
+	}
+	if terminating {
+		attr("type", "terminate")
+		switch {
+		case s.closing && containsStreamError(payload):
+			attr("condition", "remote-stream-error") // XEP-0206 §7
+		case !s.closing:
+			attr("condition", "remote-connection-failed")
+		}
+	}
+	if len(payload) == 0 {
+		b.WriteString("/>")
+	} else {
+		b.WriteString(">")
+		for _, el := range payload {
+			b.Write(el)
+		}
+		b.WriteString("</body>")
+	}
+	resp := b.Bytes()
+	s.responses[p.rid] = resp
+	for rid := range s.responses {
+		if rid+uint64(2*s.requests) < p.rid {
+			delete(s.responses, rid)
+		}
+	}
+	for i, q := range s.held {
+		if q == p {
+			s.held = append(s.held[:i], s.held[i+1:]...)
+			break
+		}
+	}
+	p.answer <- resp
+	if terminating {
+		s.forget()
+	}
+}
+
+func containsStreamError(payload [][]byte) bool {
+	for _, el := range payload {
+		if bytes.HasPrefix(el, []byte("<stream:error")) {
+			return true
+		}
+	}
+	return false
+}
+
+// escape escapes an attribute value.
+func escape(v string) string {
+	var b bytes.Buffer
+	for _, r := range v {
+		switch r {
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		case '&':
+			b.WriteString("&amp;")
+		case '"':
+			b.WriteString("&quot;")
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// failLocked ends the session with a terminal binding condition and
+// returns the response to the request that caused it; the held requests
+// get the same.
+func (s *session) failLocked(condition string) (int, []byte) {
+	b := terminate(condition)
+	for _, p := range s.held {
+		p.answer <- b
+	}
+	for _, p := range s.ahead {
+		p.answer <- b
+	}
+	s.held, s.ahead = nil, map[uint64]*pending{}
+	s.lose(fmt.Errorf("bosh: session ended with %s: %w", condition, io.ErrUnexpectedEOF))
+	s.forget()
+	status := http.StatusOK
+	if s.legacy { // §17.4: HTTP errors only for a client without 'ver'
+		switch condition {
+		case "item-not-found":
+			status = http.StatusNotFound
+		case "bad-request":
+			status = http.StatusBadRequest
+		case "policy-violation":
+			status = http.StatusForbidden
+		}
+	}
+	return status, b
+}
+
+// lose ends the input with err: the engine treats the stream as a
+// connection lost (a stream-managed session stays resumable).
+func (s *session) lose(err error) {
+	if s.ended {
+		return
+	}
+	s.push(input{err: err})
+	s.ended = true
+	close(s.done)
+}
+
+// forget removes the session from the handler.
+func (s *session) forget() {
+	if !s.gone {
+		s.gone = true
+		s.h.remove(s)
+	}
+}
+
+// expire ends a session that had no request for its inactivity period.
+func (s *session) expire(gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen != s.idleGen || len(s.held) > 0 || s.gone {
+		return
+	}
+	for _, p := range s.ahead {
+		p.answer <- terminate("item-not-found")
+	}
+	s.ahead = map[uint64]*pending{}
+	s.lose(fmt.Errorf("bosh: no request within the inactivity period: %w", io.ErrUnexpectedEOF))
+	s.forget()
+}
+
+// Open starts the stream: its header is the session creation request's.
+func (s *session) Open(ctx context.Context, r stream.Reader) error {
+	s.events = r
+	s.start = time.Now()
+	return nil
+}
+
+// read waits for the next input within the stream's time limits.
+func (s *session) read() (input, error) {
+	limits := s.h.eng.Config().Limits
+	pinged := false
+	for {
+		var timeout time.Duration
+		switch {
+		case !s.bound:
+			timeout = max(time.Until(s.start.Add(limits.PreauthTimeout)), time.Millisecond)
+		case pinged:
+			timeout = limits.PingTimeout
+		case limits.IdlePing > 0:
+			timeout = limits.IdlePing
+		}
+		it, ok := s.waitInput(timeout)
+		if ok {
+			return it, it.err
+		}
+		switch {
+		case !s.bound:
+			return input{}, stream.ErrAuthTimeout
+		case pinged:
+			return input{}, stream.ErrIdle
+		}
+		pinged = true
+		s.events.IdlePing()
+	}
+}
+
+// waitInput waits for one input item, or for timeout (none: for ever).
+func (s *session) waitInput(timeout time.Duration) (input, bool) {
+	var expire <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expire = t.C
+	}
+	for {
+		s.mu.Lock()
+		if len(s.in) > 0 {
+			it := s.in[0]
+			s.in[0] = input{}
+			s.in = s.in[1:]
+			s.inBytes -= it.size
+			s.mu.Unlock()
+			return it, true
+		}
+		ended := s.ended
+		s.mu.Unlock()
+		if ended {
+			return input{err: io.ErrClosedPipe}, true
+		}
+		select {
+		case <-s.inReady:
+		case <-s.done:
+		case <-expire:
+			return input{}, false
+		}
+	}
+}
+
+// ReadHeader returns the stream's header: the session creation
+// request's, again at each restart (XEP-0206 §5).
+func (s *session) ReadHeader() (xstream.Header, error) {
+	it, err := s.read()
+	if err != nil {
+		return xstream.Header{}, err
+	}
+	switch {
+	case it.eof:
+		return xstream.Header{}, io.EOF
+	case !it.header:
+		return xstream.Header{}, &xstream.Error{Condition: xstream.BadFormat, Text: "a stream restart (xmpp:restart) was expected"}
+	}
+	return s.header, nil
+}
+
+// Next returns the next payload; a terminate request is the end of the
+// stream.
+func (s *session) Next() (*stanza.Element, error) {
+	it, err := s.read()
+	switch {
+	case err != nil:
+		return nil, err
+	case it.eof:
+		return nil, io.EOF
+	case it.header:
+		return nil, &xstream.Error{Condition: xstream.BadFormat, Text: "a stream restart within the stream"}
+	}
+	s.mu.Lock()
+	lim := s.lim
+	s.mu.Unlock()
+	if lim.MaxStanzaBytes > 0 && it.size > lim.MaxStanzaBytes {
+		return nil, &xstream.Error{Condition: xstream.PolicyViolation, Text: "element too large"}
+	}
+	return it.el, nil
+}
+
+func (s *session) Restart() {}
+
+func (s *session) SetLimits(l xstream.Limits) {
+	s.mu.Lock()
+	s.lim = l
+	s.mu.Unlock()
+}
+
+func (s *session) Buffered() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.in) > 0
+}
+
+func (s *session) Authenticated() {}
+func (s *session) Bound()         { s.bound = true }
+func (s *session) End()           { s.Close() }
+
+// AppendOpen records the stream's id and sender for the session creation
+// response; a <body/> wrapper has no stream header.
+func (s *session) AppendOpen(buf []byte, h xstream.Header) []byte {
+	s.mu.Lock()
+	s.streamID, s.from = h.ID, h.From
+	s.mu.Unlock()
+	return buf
+}
+
+// AppendStreamElement writes <stream:features/> or <stream:error/> with
+// the stream prefix declared on the element itself.
+func (s *session) AppendStreamElement(buf []byte, el *stanza.Element) []byte {
+	return stream.AppendStandalone(buf, el)
+}
+
+// AppendClose marks the end of the stream: the response carrying it
+// terminates the session.
+func (s *session) AppendClose(buf []byte) []byte { return append(buf, closeMark...) }
+
+// Write queues b, serialised elements, for the next response, each
+// qualified by jabber:client (XEP-0206 §6). When the client does not
+// fetch what is queued, Write waits, until the write deadline.
+func (s *session) Write(b []byte) error {
+	closing := bytes.HasSuffix(b, []byte(closeMark))
+	if closing {
+		b = b[:len(b)-len(closeMark)]
+	}
+	var els [][]byte
+	size := 0
+	for len(b) > 0 {
+		n, err := xstream.ElementEnd(b)
+		if err != nil {
+			return fmt.Errorf("bosh: %w", err)
+		}
+		el := xstream.WithDefaultNS(b[:n], stanza.NSClient)
+		if &el[0] == &b[0] {
+			el = bytes.Clone(el) // b is the engine's buffer
+		}
+		els = append(els, el)
+		size += len(el)
+		b = b[n:]
+	}
+	s.mu.Lock()
+	for {
+		if s.ended || s.closing {
+			s.mu.Unlock()
+			return io.ErrClosedPipe
+		}
+		if s.outBytes == 0 || s.outBytes+size <= s.maxOutput() {
+			s.out = append(s.out, els...)
+			s.outBytes += size
+			if closing {
+				s.closing = true
+			}
+			s.flush()
+			s.mu.Unlock()
+			return nil
+		}
+		drained, deadline := s.drained, s.deadline
+		s.mu.Unlock()
+		if !waitDrained(drained, s.done, deadline) {
+			return errTimeout
+		}
+		s.mu.Lock()
+	}
+}
+
+// waitDrained waits for drained or done; false when the deadline (zero:
+// none) passed first.
+func waitDrained(drained, done <-chan struct{}, deadline time.Time) bool {
+	var expire <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		expire = t.C
+	}
+	select {
+	case <-drained:
+	case <-done:
+	case <-expire:
+		return false
+	}
+	return true
+}
+
+func (s *session) SetWriteDeadline(t time.Time) error {
+	s.mu.Lock()
+	s.deadline = t
+	s.mu.Unlock()
+	return nil
+}
+
+// Close ends the session's input; held requests get what is queued and
+// the end. A session with output left for no held request stays until
+// the client fetches it or its inactivity period passes.
+func (s *session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ended {
+		s.ended = true
+		close(s.done)
+	}
+	s.flush()
+	return nil
+}
+
+func (s *session) Secure() bool                       { return s.secure }
+func (s *session) ChannelBindings() map[string][]byte { return nil }
+func (s *session) RemoteAddr() string                 { return s.remote }
