@@ -1,7 +1,6 @@
 package stream
 
 import (
-
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 

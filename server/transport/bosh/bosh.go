@@ -102,9 +102,6 @@ func New(ctx context.Context, eng *stream.Server, o Options) *Handler {
 	if o.Secure == nil {
 		o.Secure = func(r *http.Request) bool { return r.TLS != nil }
 	}
-	if o.RemoteAddr == nil {
-		o.RemoteAddr = func(r *http.Request) string { return r.RemoteAddr }
-	}
 	if o.Inactivity <= 0 {
 		o.Inactivity = DefaultInactivity
 	}
@@ -210,7 +207,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, body *stanza.El
 	if v := body.Get("ver"); v != "" && lowerVersion(v, Version) {
 		s.ver = v // §7.1: the highest version both support
 	}
-	s.secure, s.remote = h.opts.Secure(r), h.opts.RemoteAddr(r)
+	s.secure, s.remote = h.opts.Secure(r), h.remoteAddr(r)
 	s.header = xstream.Header{To: to, Version: attrNS(body, NSXBOSH, "version"), Lang: attrNS(body, stanza.NSXML, "lang"), ContentNS: stanza.NSClient}
 	if s.header.Version == "" {
 		s.header.Version = "1.0" // XEP-0206 §4: an older client; XMPP 1.0 is what the engine speaks
@@ -291,4 +288,12 @@ func lowerVersion(a, b string) bool {
 	am, an, ok := parse(a)
 	bm, bn, _ := parse(b)
 	return ok && (am < bm || am == bm && an < bn)
+}
+
+// remoteAddr is the client's address of r (Options.RemoteAddr).
+func (h *Handler) remoteAddr(r *http.Request) string {
+	if h.opts.RemoteAddr != nil {
+		return h.opts.RemoteAddr(r)
+	}
+	return r.RemoteAddr
 }
