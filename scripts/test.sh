@@ -26,6 +26,7 @@ command -v prosodyctl >/dev/null || apt_pkgs+=(prosody)   # interop/xep0227_test
 command -v ejabberdctl >/dev/null || apt_pkgs+=(ejabberd)
 # Prosody's resolver that reads /etc/hosts (interop/federation_test.go)
 lua5.4 -e 'require "lunbound"' 2>/dev/null || apt_pkgs+=(lua-unbound)
+[ -x /usr/bin/chromium ] || apt_pkgs+=(chromium) # interop/browser_test.go
 if ((${#apt_pkgs[@]})); then
 	sudo=()
 	if [ "$(id -u)" != 0 ]; then
