@@ -323,7 +323,9 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, id, name string) {
 	}
 	// The slot is used now, whatever the outcome: a secret works once.
 	delete(s.slots, id)
-	s.pending[sl.Owner]--
+	if s.pending[sl.Owner]--; s.pending[sl.Owner] <= 0 {
+		delete(s.pending, sl.Owner)
+	}
 	s.mu.Unlock()
 	stored := false
 	defer func() {
