@@ -67,7 +67,7 @@ const fieldPersistent = "muc#roomconfig_persistentroom"
 // archiveFields are the names servers give the room archiving switch:
 // muc#roomconfig_enablearchiving (Parley, Prosody's mod_muc_mam) and
 // mam (ejabberd's mod_mam).
-var archiveFields = []string{"muc#roomconfig_enablearchiving", "mam", "muc#roomconfig_mam"}
+var archiveFields = [...]string{"muc#roomconfig_enablearchiving", "mam", "muc#roomconfig_mam"}
 
 // IDs of the room creator's configuration requests.
 const (

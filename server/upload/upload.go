@@ -396,12 +396,15 @@ func (s *Store) write(dir string, body io.Reader, sl *slot) error {
 	return os.WriteFile(filepath.Join(dir, "meta.json"), b, 0o600)
 }
 
-// Types a browser would run or render as a document of the server's
-// origin: served as attachments.
-var active = map[string]bool{
-	"text/html": true, "application/xhtml+xml": true, "image/svg+xml": true, "text/xml": true,
-	"application/xml": true, "text/javascript": true, "application/javascript": true,
-	"application/ecmascript": true, "text/ecmascript": true, "application/pdf": true,
+// active reports whether a browser would run or render a type as a
+// document of the server's origin: such files are served as attachments.
+func active(mediaType string) bool {
+	switch mediaType {
+	case "text/html", "application/xhtml+xml", "image/svg+xml", "text/xml", "application/xml",
+		"text/javascript", "application/javascript", "application/ecmascript", "text/ecmascript", "application/pdf":
+		return true
+	}
+	return false
 }
 
 // get serves a stored file with headers that keep it inert.
@@ -428,7 +431,7 @@ func (s *Store) get(w http.ResponseWriter, r *http.Request, id, name string) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
 	h.Set("Cache-Control", "public, max-age=86400, immutable")
-	if active[mt] || !strings.Contains(mt, "/") {
+	if active(mt) || !strings.Contains(mt, "/") {
 		h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": m.Name}))
 	}
 	http.ServeContent(w, r, "", m.Created, f)

@@ -20,10 +20,11 @@ type Accounts struct {
 	Log *slog.Logger
 }
 
-// UserTables lists every table holding per-user rows (in the owner's
+// userTables lists every table holding per-user rows (in the owner's
 // column, Dialect.UserColumn), for DeleteAccount. accounts comes last;
 // scram_keys also cascades from it (and fast_tokens from scram_keys).
-var UserTables = []string{
+// It is an array, so that nothing can change it.
+var userTables = [...]string{
 	"scram_keys",
 	"roster_versions",
 	"roster_items",
@@ -177,7 +178,7 @@ func (a Accounts) DeleteAccount(ctx context.Context, user jid.JID) error {
 				return fmt.Errorf("%s: delete account %s: %w", a.D.Name, u, err)
 			}
 		}
-		for _, t := range UserTables {
+		for _, t := range userTables {
 			if _, err := tx.Exec(ctx, a.D.SQL(`DELETE FROM `+t+` WHERE {user} = ?`), u); err != nil {
 				return fmt.Errorf("%s: delete account %s: table %s: %w", a.D.Name, u, t, err)
 			}
