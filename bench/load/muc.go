@@ -95,7 +95,7 @@ func configSubmission(form *stanza.Element) (*stanza.Element, error) {
 		case name == fieldPersistent:
 			persistent = true
 			field.Append(stanza.New(nsData, "value").AppendText("1"))
-		case slices.Contains(archiveFields, name):
+		case slices.Contains(archiveFields[:], name):
 			archive = true
 			field.Append(stanza.New(nsData, "value").AppendText("1"))
 		default:
@@ -113,7 +113,7 @@ func configSubmission(form *stanza.Element) (*stanza.Element, error) {
 	case !persistent:
 		return nil, fmt.Errorf("room configuration form without %s", fieldPersistent)
 	case !archive:
-		return nil, fmt.Errorf("room configuration form without an archiving field (%s)", strings.Join(archiveFields, ", "))
+		return nil, fmt.Errorf("room configuration form without an archiving field (%s)", strings.Join(archiveFields[:], ", "))
 	}
 	return out, nil
 }
