@@ -1,14 +1,11 @@
 package interop
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,30 +46,9 @@ func TestBrowserWebClient(t *testing.T) {
 	if err := os.WriteFile(file, content, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("node", "browser.mjs", "--url", "https://"+s.https+"/", "--username", "kim", "--password", password("kim"),
+	browser := startNode(t, "browser.mjs", "--url", "https://"+s.https+"/", "--username", "kim", "--password", password("kim"),
 		"--from", bare("lou"), "--expect", hello, "--reply", "hi lou, from the browser", "--upload", file, "--out", out, "--timeout", "30000")
-	cmd.Dir = filepath.Join(testDir(t), "xmppjs")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	events := make(chan map[string]string, 16)
-	go func() {
-		defer close(events)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var ev map[string]string
-			if json.Unmarshal(sc.Bytes(), &ev) == nil {
-				events <- ev
-			}
-		}
-	}()
+	events, stderr := browser.events, browser.stderr
 	expect := func(want string) {
 		t.Helper()
 		select {

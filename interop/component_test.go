@@ -1,10 +1,7 @@
 package interop
 
 import (
-	"bufio"
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,33 +19,11 @@ func TestXmppjsComponent(t *testing.T) {
 		need(t, "@xmpp/component", "run npm ci in interop/xmppjs")
 	}
 	s := theServer(t)
-	run := func(secret string) (events chan map[string]string, stderr *strings.Builder) {
-		cmd := exec.Command("node", "component.cjs", "--service", "xmpp://"+s.component, "--domain", "echo."+domain, "--password", secret)
-		cmd.Dir = filepath.Join(testDir(t), "xmppjs")
-		stderr = &strings.Builder{}
-		cmd.Stderr = stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		events = make(chan map[string]string, 16)
-		go func() {
-			defer close(events)
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				var ev map[string]string
-				if json.Unmarshal(sc.Bytes(), &ev) == nil {
-					events <- ev
-				}
-			}
-		}()
-		return events, stderr
+	run := func(secret string) (chan map[string]string, *lockedBuffer) {
+		p := startNode(t, "component.cjs", "--service", "xmpp://"+s.component, "--domain", "echo."+domain, "--password", secret)
+		return p.events, p.stderr
 	}
-	next := func(events chan map[string]string, stderr *strings.Builder) map[string]string {
+	next := func(events chan map[string]string, stderr *lockedBuffer) map[string]string {
 		t.Helper()
 		select {
 		case ev, ok := <-events:
