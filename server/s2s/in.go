@@ -24,6 +24,13 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/stream"
 )
 
+// Bounds of one incoming stream: dialback verifications in flight (each
+// is an outgoing connection) and sender domains authenticated.
+const (
+	maxVerifying     = 8
+	maxStreamDomains = 100
+)
+
 // Defaults of InboundOptions.
 const (
 	DefaultAuthTimeout    = time.Minute
@@ -189,9 +196,10 @@ type inStream struct {
 	closed     bool
 	headerSent bool // a stream error must follow a header of ours
 
-	mu     sync.Mutex
-	authed map[string]bool // sender domains authenticated on this stream
-	auths  []LinkInfo      // how and when each was (Listener.Links)
+	mu        sync.Mutex
+	authed    map[string]bool // sender domains authenticated on this stream
+	auths     []LinkInfo      // how and when each was (Listener.Links)
+	verifying int             // dialback verifications in flight
 }
 
 func (s *inStream) serve(ctx context.Context, directTLS bool) {
@@ -442,9 +450,28 @@ func (s *inStream) dialback(ctx context.Context, el *stanza.Element) error {
 		s.log.Info("s2s: refused dialback: the domain requires a verified certificate", "domain", m.From)
 		return s.write(m.Answer(false, stanza.Err(stanza.NotAuthorized)).AppendXML(nil))
 	}
-	// Ask the authoritative server, without holding up this stream.
+	// Ask the authoritative server, without holding up this stream, and
+	// with few questions in flight and few domains per stream: each
+	// question is a connection of ours.
+	s.mu.Lock()
+	busy, full := s.verifying >= maxVerifying, len(s.authed) >= maxStreamDomains
+	if !busy && !full {
+		s.verifying++
+	}
+	s.mu.Unlock()
+	switch {
+	case full:
+		return s.write(m.Answer(false, stanza.Errorf(stanza.PolicyViolation, "at most %d domains on one stream", maxStreamDomains)).AppendXML(nil))
+	case busy:
+		return s.write(m.Answer(false, &stanza.Error{Type: stanza.ErrWait, Condition: stanza.ResourceConstraint, Text: "too many dialback verifications in progress"}).AppendXML(nil))
+	}
 	id := s.id
 	go func() {
+		defer func() {
+			s.mu.Lock()
+			s.verifying--
+			s.mu.Unlock()
+		}()
 		vctx, cancel := context.WithTimeout(ctx, s.l.pool.opts.ConnectTimeout)
 		defer cancel()
 		valid, err := s.l.pool.VerifyKey(vctx, m.To, m.From, id, m.Key)

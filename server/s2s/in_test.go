@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -438,4 +439,42 @@ func TestIncomingPolicy(t *testing.T) {
 	if err := a.pool.Deliver(context.Background(), from, to, st); !errors.As(err, &se) || se.Condition != stanza.RemoteServerNotFound {
 		t.Fatalf("Deliver to a denied domain = %v", err)
 	}
+}
+
+// TestDialbackVerificationsBounded: a peer that asks for many domains at
+// once on one stream, whose authoritative servers never answer, gets a
+// wait error past the bound of verifications in flight instead of making
+// the listener open a connection for each.
+func TestDialbackVerificationsBounded(t *testing.T) {
+	ca := testca.New(t)
+	a := newNode(t, ca, "a.example", "a.example", nil)
+	stall, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stall.Close()
+	go func() { // accepts and says nothing
+		for {
+			c, err := stall.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	const n = 12
+	for i := range n {
+		a.routes["d"+strconv.Itoa(i)+".example"] = stall.Addr().String()
+	}
+	p := dialRaw(t, a.addr)
+	p.secure(ca.Issue(t, "b.example", certid.Identities{DNS: []string{"b.example"}}, nil).TLS())
+	for i := range n {
+		p.send("<db:result from='d" + strconv.Itoa(i) + ".example' to='a.example'>" + strings.Repeat("ab", 32) + "</db:result>")
+	}
+	el := p.next() // the first answers are the refusals: the others wait
+	m, err := dialback.Parse(el)
+	if err != nil || m.Type != dialback.TypeError || m.Err == nil || m.Err.Condition != stanza.ResourceConstraint {
+		t.Fatalf("answer %s (%v), want a resource-constraint error", el, err)
+	}
+	a.sink.none(t)
 }
