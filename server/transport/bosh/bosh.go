@@ -221,6 +221,7 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, body *stanza.El
 	}
 	h.sessions[s.sid] = s
 	h.mu.Unlock()
+	h.opts.Log.Debug("bosh: session created", "remote", s.remote, "origin", r.Header.Get("Origin"), "wait", wait, "hold", hold, "ver", s.ver)
 	s.in = append(s.in, input{header: true})
 	p := &pending{rid: rid, create: true, answer: make(chan []byte, 1)}
 	s.mu.Lock()

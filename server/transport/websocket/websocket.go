@@ -100,6 +100,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			t.cb = map[string][]byte{sasl.TLSExporter: data}
 		}
 	}
+	h.opts.Log.Debug("websocket: connection accepted", "remote", t.remote, "origin", r.Header.Get("Origin"))
 	h.eng.Accept(h.ctx, t)
 }
 
