@@ -1,7 +1,9 @@
 // Package interop drives real third-party XMPP clients against a real
 // `parley serve` process, over TCP and TLS as users run them: slixmpp,
-// poezio's XMPP core, @xmpp/client, profanity, sendxmpp and go-sendxmpp
-// (and Prosody and ejabberd for XEP-0227 migration, xep0227_test.go).
+// poezio's XMPP core, @xmpp/client, profanity, sendxmpp and go-sendxmpp,
+// and in Debian's chromium strophe.js (over BOSH and over WebSocket) and
+// the built-in web client (and Prosody and ejabberd for XEP-0227
+// migration, xep0227_test.go).
 // Nothing is mocked: the server is the binary built from this tree, with
 // its own data directory and self-signed certificate.
 //
@@ -12,8 +14,9 @@
 // receive; a failing scenario prints the client's output and the server's
 // log.
 //
-// Library clients are small programs (slixmpp/*.py, xmppjs/*.js) driven
-// over JSON lines on stdin/stdout, so the Go test decides every step.
+// Library clients are small programs (slixmpp/*.py, xmppjs/*.js,
+// strophe/peer.mjs with its page peer.html) driven over JSON lines on
+// stdin/stdout, so the Go test decides every step.
 // Command-line clients (sendxmpp, go-sendxmpp) run as a cron job would run
 // them; profanity, a terminal client, runs in a tmux session of its own,
 // typed into with send-keys and read with capture-pane.
@@ -51,6 +54,16 @@
 //     message to a slixmpp partner and receives one (sendxmpp only sends);
 //     profanity also joins a room where its nick is taken and retries
 //     with another. These scenarios run in parallel.
+//   - Web clients in Debian's chromium, driven by playwright-core: the
+//     built-in web client (browser_test.go), and strophe.js at its
+//     default settings on a page of another origin (strophe_test.go),
+//     once over BOSH (/http-bind, with the page's CORS preflight) and once
+//     over WebSocket (/xmpp-websocket): it logs in with its own choice of
+//     SASL mechanism, subscribes to a slixmpp partner and is subscribed
+//     to, exchanges a message each way, sends presence, and disconnects
+//     cleanly (the partner sees it go unavailable, the server sees the
+//     session closed by the client, strophe's disconnect timeout does not
+//     fire).
 //
 // Every scenario has users of its own (see users), so scenarios do not
 // see each other's rosters or messages.
@@ -96,6 +109,8 @@ var users = []string{
 	"ivan", "judy", // @xmpp/client direct TLS <-> slixmpp
 	"ines", "jack", // @xmpp/client WebSocket <-> slixmpp
 	"kim", "lou", // the built-in web client in chromium <-> slixmpp (browser_test.go)
+	"bella", "boris", // strophe.js over BOSH in chromium <-> slixmpp (strophe_test.go)
+	"wanda", "walt", // strophe.js over WebSocket in chromium <-> slixmpp (strophe_test.go)
 	"zoe",         // slixmpp <-> an @xmpp/component component (component_test.go)
 	"kate", "leo", // go-sendxmpp -> slixmpp
 	"root", "mike", "nina", // slixmpp XEP-0050/0133 admin (root) and XEP-0077

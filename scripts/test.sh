@@ -43,15 +43,16 @@ if ((${#apt_pkgs[@]})); then
 	fi
 fi
 
-xmppjs=interop/xmppjs
 if command -v npm >/dev/null; then
-	if [ ! -f "$xmppjs/node_modules/.package-lock.json" ] ||
-		[ "$xmppjs/package-lock.json" -nt "$xmppjs/node_modules/.package-lock.json" ]; then
-		log "npm ci in $xmppjs"
-		(cd "$xmppjs" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-	fi
+	for dir in interop/xmppjs interop/strophe; do
+		if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+			[ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+			log "npm ci in $dir"
+			(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+		fi
+	done
 else
-	log "npm not found: the @xmpp/client interop tests will skip (or fail under CI)"
+	log "npm not found: the @xmpp/client and strophe.js interop tests will skip (or fail under CI)"
 fi
 
 # --- checks ------------------------------------------------------------------
