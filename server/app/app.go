@@ -211,6 +211,12 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		listeners = append(append([]config.Listener(nil), listeners...), comps...)
 	}
 	for _, l := range listeners {
+		if l.ModuleServed() && a.listenerServer(l.Type) == nil {
+			cancel()
+			a.cancelFederation()
+			a.closeListeners()
+			return fmt.Errorf("listener %s on %s: no enabled module serves listeners of type %s", l.Type, l.Address, l.Type)
+		}
 		ln, err := net.Listen("tcp", l.Address)
 		if err != nil {
 			cancel()
@@ -224,6 +230,14 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			a.addrs[l.Type] = append(a.addrs[l.Type], ln.Addr())
 			a.mu.Unlock()
 			a.serveComponents(runCtx, ln)
+			continue
+		}
+		if l.ModuleServed() {
+			a.mu.Lock()
+			a.listeners = append(a.listeners, ln)
+			a.addrs[l.Type] = append(a.addrs[l.Type], ln.Addr())
+			a.mu.Unlock()
+			a.serveModuleListener(runCtx, ln, a.listenerServer(l.Type))
 			continue
 		}
 		if l.HTTP() {
@@ -388,6 +402,9 @@ func (a *App) Summary() string {
 			}
 			if l.Type == config.ListenerComponent {
 				kind = "components"
+			}
+			if l.Type == config.ListenerProxy65 {
+				kind = "file transfer proxy"
 			}
 			ls = append(ls, fmt.Sprintf("%s (%s)", addr, kind))
 		}

@@ -85,6 +85,9 @@ const (
 	// ListenerHTTPS is the HTTP server over TLS with the XMPP
 	// certificates.
 	ListenerHTTPS ListenerType = "https"
+	// ListenerProxy65 is the SOCKS5 bytestreams proxy's (XEP-0065), for
+	// file transfers between clients that cannot connect directly.
+	ListenerProxy65 ListenerType = "proxy65"
 )
 
 // Listener is one network listener.
@@ -104,6 +107,10 @@ func (l Listener) DirectTLS() bool {
 
 // HTTP reports whether the listener is the HTTP server's.
 func (l Listener) HTTP() bool { return l.Type == ListenerHTTP || l.Type == ListenerHTTPS }
+
+// ModuleServed reports whether a module serves the listener (see
+// module.ListenerServer) rather than the server itself.
+func (l Listener) ModuleServed() bool { return l.Type == ListenerProxy65 }
 
 // Server reports whether the listener takes server-to-server streams.
 func (l Listener) Server() bool { return l.Type == ListenerS2S || l.Type == ListenerS2STLS }
@@ -340,7 +347,7 @@ const (
 // Default returns the zero-configuration setup: domain localhost, data in
 // ./parley-data, STARTTLS on :5222 and direct TLS on :5223 for clients,
 // server-to-server on :5269, HTTP on :5280 and HTTPS on :5443 (XMPP over
-// WebSocket), SQLite storage
+// WebSocket), the file transfer proxy on :7777, SQLite storage
 // and a self-signed certificate in the data directory.
 func Default() *Config {
 	return &Config{
@@ -352,6 +359,7 @@ func Default() *Config {
 			{Type: ListenerS2S, Address: ":5269"},
 			{Type: ListenerHTTP, Address: ":5280"},
 			{Type: ListenerHTTPS, Address: ":5443"},
+			{Type: ListenerProxy65, Address: ":7777"},
 		},
 		S2S:     defaultS2S(),
 		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley},

@@ -26,12 +26,12 @@ func TestDefault(t *testing.T) {
 	if c.DataDir != "./parley-data" {
 		t.Errorf("DataDir = %q", c.DataDir)
 	}
-	want := []Listener{{ListenerC2S, ":5222"}, {ListenerC2STLS, ":5223"}, {ListenerS2S, ":5269"}, {ListenerHTTP, ":5280"}, {ListenerHTTPS, ":5443"}}
+	want := []Listener{{ListenerC2S, ":5222"}, {ListenerC2STLS, ":5223"}, {ListenerS2S, ":5269"}, {ListenerHTTP, ":5280"}, {ListenerHTTPS, ":5443"}, {ListenerProxy65, ":7777"}}
 	if !reflect.DeepEqual(c.Listeners, want) {
 		t.Errorf("Listeners = %+v", c.Listeners)
 	}
 	if c.Listeners[0].DirectTLS() || !c.Listeners[1].DirectTLS() || c.Listeners[2].DirectTLS() || !c.Listeners[2].Server() || c.Listeners[0].Server() ||
-		!c.Listeners[3].HTTP() || c.Listeners[3].DirectTLS() || !c.Listeners[4].DirectTLS() {
+		!c.Listeners[3].HTTP() || c.Listeners[3].DirectTLS() || !c.Listeners[4].DirectTLS() || !c.Listeners[5].ModuleServed() || c.Listeners[0].ModuleServed() {
 		t.Error("DirectTLS wrong for default listeners")
 	}
 	if len(c.TLS.Certificates) != 0 || c.TLS.MinVersion != tls.VersionTLS12 {

@@ -19,6 +19,7 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/offline"
 	"github.com/parley-xmpp/parley/server/mod/ping"
 	"github.com/parley-xmpp/parley/server/mod/private"
+	"github.com/parley-xmpp/parley/server/mod/proxy65"
 	"github.com/parley-xmpp/parley/server/mod/pubsub"
 	"github.com/parley-xmpp/parley/server/mod/push"
 	"github.com/parley-xmpp/parley/server/mod/roster"
@@ -62,6 +63,14 @@ func Default(cfg *config.Config) []module.Module {
 		upload.New(uploadstore.Options{Dir: filepath.Join(cfg.DataDir, "upload"), BaseURL: "https://" + cfg.Domains[0] + ":5443"}),
 		mam.New(mam.Options{Quota: storage.Quota{Count: q.ArchiveMessages, Bytes: int64(q.ArchiveBytes)}}),
 		muc.New(muc.Options{Admins: cfg.Admins}),
+	}
+	// The file transfer proxy runs where a proxy65 listener is
+	// configured (one is by default).
+	for _, l := range cfg.Listeners {
+		if l.Type == config.ListenerProxy65 {
+			mods = append(mods, proxy65.New(proxy65.Options{}))
+			break
+		}
 	}
 	// limits.offline_messages 0 turns offline storage off: messages to
 	// an account without an available resource bounce (RFC 6121
