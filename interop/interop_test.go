@@ -32,7 +32,8 @@
 //     archive, moderation, and history across a restart of a server of
 //     the scenario's own (muc_test.go); PEP, avatars and
 //     bookmarks (pubsub_test.go); carbons and MAM (mam_test.go); CSI and
-//     push (mobile_test.go); ad-hoc administration and in-band registration
+//     push (mobile_test.go); a 1 MiB file between two slixmpp clients
+//     through the SOCKS5 proxy they discover (proxy65_test.go); ad-hoc administration and in-band registration
 //     (admin_test.go, sasl2_test.go); XEP-0227 import and export
 //     (xep0227_test.go).
 //   - Federation tests (federation_test.go, s2s_test.go): real servers on
@@ -131,7 +132,8 @@ var users = []string{
 	"olivia", "oscar", // profanity
 	"sam", "sue", // sendxmpp
 	"gus", "gwen", // go-sendxmpp
-	"hugo", // @xmpp/client behind a slow link (sasl2_test.go)
+	"hugo",        // @xmpp/client behind a slow link (sasl2_test.go)
+	"fay", "fred", // slixmpp file transfer through the SOCKS5 proxy (proxy65_test.go)
 }
 
 func password(user string) string { return "pw-" + user + "-Secret!" }
@@ -160,6 +162,7 @@ type server struct {
 	directTLS string // host:port of the c2s_tls (XEP-0368) listener
 	https     string // host:port of the HTTPS listener (XMPP over WebSocket)
 	component string // host:port of the component listener (XEP-0114)
+	proxy65   string // host:port of the file transfer proxy (XEP-0065)
 	cmd       *exec.Cmd
 	log       *lockedBuffer // the server's stderr (log) and stdout
 	exited    chan struct{}
@@ -320,12 +323,16 @@ func (s *server) serve(data string) error {
 	if s.component, err = freePort(); err != nil {
 		return err
 	}
+	if s.proxy65, err = freePort(); err != nil {
+		return err
+	}
 	yaml := fmt.Sprintf(`domains: [%s]
 listeners:
   - {type: c2s, address: %q}
   - {type: c2s_tls, address: %q}
   - {type: https, address: %q}
   - {type: component, address: %q}
+  - {type: proxy65, address: %q} # proxy65_test.go
 components:
   - {domain: echo.%s, secret: %q} # component_test.go
 auth:
@@ -338,8 +345,8 @@ modules:
   upload: {base_url: "https://%s"} # browser_test.go
 log:
   level: debug
-`, domain, s.starttls, s.directTLS, s.https, s.component, domain, componentSecret, domain, s.https)
-	return s.run(data, yaml, s.starttls+" (STARTTLS)", s.directTLS+" (direct TLS)", s.https+" (HTTPS)", s.component+" (components)")
+`, domain, s.starttls, s.directTLS, s.https, s.component, s.proxy65, domain, componentSecret, domain, s.https)
+	return s.run(data, yaml, s.starttls+" (STARTTLS)", s.directTLS+" (direct TLS)", s.https+" (HTTPS)", s.component+" (components)", s.proxy65+" (file transfer proxy)")
 }
 
 // run starts `parley serve` on data with yaml as its configuration and

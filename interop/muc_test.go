@@ -49,15 +49,22 @@ func decodeMUC(p *peer, ev event) mucEvent {
 // extra arguments.
 func startMUCPeer(t *testing.T, s *server, user string, extra ...string) *peer {
 	t.Helper()
+	return startScriptPeer(t, s, "muc_peer.py", user, "muc", extra...)
+}
+
+// startScriptPeer starts the slixmpp peer script (in slixmpp/) as
+// user/resource over STARTTLS, with extra arguments.
+func startScriptPeer(t *testing.T, s *server, script, user, resource string, extra ...string) *peer {
+	t.Helper()
 	host, port, _ := net.SplitHostPort(s.starttls)
-	args := []string{filepath.Join(testDir(t), "slixmpp", "muc_peer.py"),
-		"--jid", bare(user) + "/muc", "--password", password(user),
+	args := []string{filepath.Join(testDir(t), "slixmpp", script),
+		"--jid", bare(user) + "/" + resource, "--password", password(user),
 		"--host", host, "--port", port}
 	args = append(args, extra...)
 	if os.Getenv("PARLEY_INTEROP_DEBUG") != "" {
 		args = append(args, "--debug")
 	}
-	return startPeer(t, s, "slixmpp "+user+"/muc", user, exec.Command(python, args...))
+	return startPeer(t, s, "slixmpp "+user+"/"+resource, user, exec.Command(python, args...))
 }
 
 // mucReply waits for the answer to a command and fails unless it is ok.
