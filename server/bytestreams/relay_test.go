@@ -192,3 +192,30 @@ func TestRelayRateLimit(t *testing.T) {
 		t.Fatalf("192 KiB moved in %v at a 64 KiB/s limit", d)
 	}
 }
+
+// One address cannot take every pending place: past
+// MaxPendingPerAddress its connections are closed at once, while
+// another address is still served.
+func TestRelayPendingPerAddress(t *testing.T) {
+	_, addr := start(t, bytestreams.Options{MaxPendingPerAddress: 2})
+	connect(t, addr, "a")
+	connect(t, addr, "b")
+	greet := func(from string) error {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Write([]byte{5, 1, 0})
+		_, err = io.ReadFull(c, make([]byte, 2))
+		return err
+	}
+	if err := greet("127.0.0.1"); err == nil {
+		t.Fatal("a third pending connection from 127.0.0.1 was served")
+	}
+	if err := greet("127.0.0.2"); err != nil {
+		t.Fatalf("a connection from another address: %v", err)
+	}
+}
