@@ -69,9 +69,9 @@ var (
 func (*Module) Name() string { return "proxy65" }
 
 // Configure implements module.Configurable: modules.proxy65's keys host,
-// port, allow_remote, max_transfers, max_transfers_per_user,
-// max_pending, max_pending_per_address, transfer_rate, total_rate (bytes per second, sizes like "10MiB"),
-// idle_timeout and pending_timeout.
+// port, allow_remote, max_transfers, max_transfers_per_user, max_pending,
+// max_pending_per_address, transfer_rate and total_rate (bytes per
+// second, sizes like "10MiB"), idle_timeout and pending_timeout.
 func (m *Module) Configure(s config.Section) error {
 	o := m.o
 	r := &o.Relay
