@@ -137,7 +137,7 @@ func TestBiboumiIRCGateway(t *testing.T) {
 		fail("biboumi did not exit within 10 s of SIGTERM")
 	}
 	waitFor(t, "Parley to log biboumi's disconnection", eventTimeout, func() bool {
-		return hasLogLine(s.logSince(mark), "component: disconnected", "component="+biboumiDomain)
+		return hasLogLine(s.logSince(mark), "component: disconnected", "domain="+biboumiDomain)
 	})
 	if !irc.stop() {
 		fail("ngircd did not exit within 10 s of SIGTERM")
@@ -322,7 +322,7 @@ func startBiboumi(t *testing.T, s *server, bin string) *daemon {
 	}
 	mark := s.log.Len()
 	d := startDaemon(t, "biboumi", dir, bin, conf)
-	connected := func() bool { return hasLogLine(s.logSince(mark), "component: connected", "component="+biboumiDomain) }
+	connected := func() bool { return hasLogLine(s.logSince(mark), "component: connected", "domain="+biboumiDomain) }
 	if !d.waitUntil(startTimeout, connected) {
 		t.Fatalf("biboumi did not connect within %v (exited: %v):\n%s\n--- parley log:\n%s", startTimeout, d.cmd.ProcessState, d.log, s.logSince(mark))
 	}

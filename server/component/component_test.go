@@ -1,13 +1,20 @@
 package component_test
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/component"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/xmpp/disco"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -144,5 +151,76 @@ func TestDisconnectedComponent(t *testing.T) {
 	gw.handshake(secret)
 	if got := gw.next(); got.ChildText("", "body") != "are you there?" {
 		t.Fatalf("component got %s after connecting", got)
+	}
+}
+
+// TestShutdown: when the server stops, a connected component's stream
+// ends as a client's does, with <system-shutdown/> and the closing tag
+// (RFC 6120 §4.9.3.22), not with the connection cut: a gateway such as
+// biboumi then knows the server went away on purpose.
+func TestShutdown(t *testing.T) {
+	s, addr := server(t)
+	gw := connect(t, addr, "gw.localhost")
+	if el := gw.handshake(secret); el.Name.Local != "handshake" {
+		t.Fatalf("handshake: %s", el)
+	}
+	s.App.Stop(xmpptest.Context(t, 10*time.Second))
+	el, err := gw.dec.Next()
+	if err != nil {
+		t.Fatalf("at shutdown: %v, want <system-shutdown/>", err)
+	}
+	if se := stream.ParseStreamError(el); se == nil || se.Condition != stream.SystemShutdown {
+		t.Fatalf("at shutdown: %s, want <system-shutdown/>", el)
+	}
+	if _, err := gw.dec.Next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after the stream error: %v, want </stream:stream>", err)
+	}
+}
+
+// TestLogKeys: the lines about a component name it under "domain": the
+// listener's logger already carries "component" (the part of the server,
+// as every line of the server's log does), and a second "component" key
+// makes the line ambiguous (a JSON log line with two keys of one name).
+func TestLogKeys(t *testing.T) {
+	var buf bytes.Buffer
+	l := component.New(component.Options{
+		Components: []component.Component{{Domain: "gw.localhost", Secret: secret}},
+		Log:        slog.New(slog.NewJSONHandler(&buf, nil)).With("component", "components"),
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- l.Serve(ctx, ln) }()
+	gw := connect(t, ln.Addr().String(), "gw.localhost")
+	if el := gw.handshake(secret); el.Name.Local != "handshake" {
+		t.Fatalf("handshake: %s", el)
+	}
+	cancel()
+	if err := <-served; err != nil { // Serve returns once every connection's lines are written
+		t.Fatal(err)
+	}
+	var saw []string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var rec struct {
+			Msg string `json:"msg"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if n := strings.Count(line, `"component":`); n != 1 {
+			t.Errorf("log line with %d \"component\" keys: %s", n, line)
+		}
+		if rec.Msg == "component: connected" || rec.Msg == "component: disconnected" {
+			if !strings.Contains(line, `"domain":"gw.localhost"`) {
+				t.Errorf("log line without the component's domain: %s", line)
+			}
+			saw = append(saw, rec.Msg)
+		}
+	}
+	if len(saw) != 2 {
+		t.Fatalf("logged %v, want the connection and the disconnection:\n%s", saw, buf.String())
 	}
 }
