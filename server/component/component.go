@@ -181,8 +181,11 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) {
 			switch {
 			case ctx.Err() != nil:
 				// The server stops: the stream ends as a client's does
-				// (RFC 6120 §4.9.3.22), not with the connection cut.
-				rt.end(c, &stream.Error{Condition: stream.SystemShutdown})
+				// (RFC 6120 §4.9.3.22), not with the connection cut. The
+				// text is for the component's log.
+				rt.end(c, &stream.Error{Condition: stream.SystemShutdown, Text: "the server is stopping"})
+				rt.log.Info("component: disconnected: the server is stopping")
+				return
 			case errors.Is(err, io.EOF):
 				rt.end(c, nil)
 			case errors.As(err, &se):
