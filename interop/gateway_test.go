@@ -94,12 +94,13 @@ func TestBiboumiIRCGateway(t *testing.T) {
 
 	bob.send("NICK ircbob2")
 	bob.expect("its own NICK", func(l ircLine) bool { return l.cmd == "NICK" && l.nick() == "ircbob" })
-	gone := irene.expectMUCPresence(occ("ircbob"), "unavailable")
-	if !slices.Contains(gone.Codes, 303) {
-		fail("ircbob's nick change: presence without status 303: %+v", gone)
-	}
-	if ev := irene.seenPresenceXML(occ("ircbob"), "unavailable"); !strings.Contains(ev, `nick="ircbob2"`) {
-		fail("ircbob's nick change: the presence does not name the new nick: %s", ev)
+	// XEP-0045 §7.6: the old occupant leaves with status 303 and the new
+	// nick, then the new one comes.
+	gone := irene.expect("ircbob's nick change", eventTimeout, func(ev event) bool {
+		return ev.Event == "muc_presence" && ev.From == occ("ircbob") && ev.Type == "unavailable"
+	})
+	if !slices.Contains(decodeMUC(irene, gone).Codes, 303) || !strings.Contains(gone.XML, `nick="ircbob2"`) {
+		fail("ircbob's nick change: want status 303 and the new nick: %s", gone.XML)
 	}
 	irene.expectMUCPresence(occ("ircbob2"), "available")
 	bob.send("PRIVMSG #test :renamed")
@@ -133,25 +134,15 @@ func TestBiboumiIRCGateway(t *testing.T) {
 	})
 
 	mark := s.log.Len()
-	if !gw.stop() {
-		fail("biboumi did not exit within 10 s of SIGTERM")
+	if !gw.stop() || !gw.cmd.ProcessState.Success() {
+		fail("biboumi did not exit cleanly within 10 s of SIGTERM: %v", gw.cmd.ProcessState)
 	}
 	waitFor(t, "Parley to log biboumi's disconnection", eventTimeout, func() bool {
 		return hasLogLine(s.logSince(mark), "component: disconnected", "domain="+biboumiDomain)
 	})
-	if !irc.stop() {
-		fail("ngircd did not exit within 10 s of SIGTERM")
+	if !irc.stop() || !irc.cmd.ProcessState.Success() {
+		fail("ngircd did not exit cleanly within 10 s of SIGTERM: %v", irc.cmd.ProcessState)
 	}
-}
-
-// seenPresenceXML returns the XML of a presence already received (and
-// matched) from an occupant: muc_peer.py reports each presence twice,
-// as raw_presence with its XML, which expectMUCPresence leaves.
-func (p *peer) seenPresenceXML(from, typ string) string {
-	p.t.Helper()
-	return p.expect("raw presence "+typ+" from "+from, eventTimeout, func(ev event) bool {
-		return ev.Event == "raw_presence" && ev.From == from && ev.Type == typ
-	}).XML
 }
 
 // ---------------------------------------------------------------------

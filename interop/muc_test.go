@@ -29,7 +29,6 @@ type mucEvent struct {
 	ModeratedBy string   `json:"moderated_by"`
 	Reason      string   `json:"reason"`
 	Status      string   `json:"status"` // of an ad-hoc command
-	Notes       []string `json:"notes"`
 	Results     []struct {
 		ID        string `json:"id"`
 		From      string `json:"from"`
