@@ -28,15 +28,16 @@ const biboumiDomain = "biboumi." + domain
 // user points biboumi at ngircd's port with biboumi's own ad-hoc command
 // (XEP-0050, "configure" on the IRC server's JID), then joins the channel
 // #test%127.0.0.1@biboumi.localhost as a MUC room, where a raw IRC
-// client of the test already is. Each sees the other's messages, the
-// XMPP user sees the IRC user's nick change (unavailable presence with
-// status 303 and the new nick, then the new occupant) and a private
-// message from the IRC user. When the XMPP user leaves the room, the IRC
-// user sees it part; it joins again, and when its client dies without a
-// word the server's unavailable presence for the ended session (RFC 6121
-// §4.6.3) makes biboumi part the channel again. biboumi then stops on
-// SIGTERM (Parley logs the component's disconnection), and so does
-// ngircd.
+// client of the test already is. Each sees the other's messages and nick
+// changes: the XMPP user sees the IRC user's as XEP-0045 §7.6 has it
+// (unavailable presence with status 303 and the new nick, then the new
+// occupant), the IRC user sees the XMPP user's as a NICK. The IRC user's
+// private message reaches the XMPP user. When the XMPP user leaves the
+// room, the IRC user sees it part; it joins again, and when its client
+// dies without a word the server's unavailable presence for the ended
+// session (RFC 6121 §4.6.3) makes biboumi part the channel again.
+// biboumi then stops on SIGTERM (Parley logs the component's
+// disconnection), and so does ngircd, both with status 0.
 func TestBiboumiIRCGateway(t *testing.T) {
 	t.Parallel()
 	needSlixmpp(t)
@@ -117,20 +118,32 @@ func TestBiboumiIRCGateway(t *testing.T) {
 		fail("private message: %s", pm.raw)
 	}
 
+	// The XMPP user changes nick in the room: a NICK on IRC, and the room
+	// answers with its own 303 and then the new occupant.
+	irene.send(map[string]any{"cmd": "nick", "room": room, "nick": "irene2"})
+	bob.expect("irene's NICK", func(l ircLine) bool { return l.cmd == "NICK" && l.nick() == "irene" && l.arg(0) == "irene2" })
+	own := irene.expect("irene's own nick change", eventTimeout, func(ev event) bool {
+		return ev.Event == "muc_presence" && ev.From == occ("irene") && ev.Type == "unavailable"
+	})
+	if !slices.Contains(decodeMUC(irene, own).Codes, 303) || !strings.Contains(own.XML, `nick="irene2"`) {
+		fail("irene's nick change: want status 303 and the new nick: %s", own.XML)
+	}
+	irene.expectMUCPresence(occ("irene2"), "available")
+
 	// Leaving the room: biboumi parts the channel.
-	irene.send(map[string]any{"cmd": "leave", "room": room, "nick": "irene"})
-	bob.expect("irene parting", func(l ircLine) bool { return l.cmd == "PART" && l.nick() == "irene" })
+	irene.send(map[string]any{"cmd": "leave", "room": room, "nick": "irene2"})
+	bob.expect("irene2 parting", func(l ircLine) bool { return l.cmd == "PART" && l.nick() == "irene2" })
 
 	// Back in, then the client dies without a word: the server sends the
 	// room the unavailable presence of a session that ends (RFC 6121
 	// §4.6.3, directed presence), and biboumi parts the channel again.
-	irene.send(map[string]any{"cmd": "join", "room": room, "nick": "irene"})
+	irene.send(map[string]any{"cmd": "join", "room": room, "nick": "irene2"})
 	irene.mucReply("joined")
-	bob.expect("irene's second JOIN", func(l ircLine) bool { return l.cmd == "JOIN" && l.nick() == "irene" })
+	bob.expect("irene2's second JOIN", func(l ircLine) bool { return l.cmd == "JOIN" && l.nick() == "irene2" })
 	irene.cmd.Process.Kill()
 	<-irene.done
-	bob.expect("irene gone with her client", func(l ircLine) bool {
-		return (l.cmd == "PART" || l.cmd == "QUIT") && l.nick() == "irene"
+	bob.expect("irene2 gone with her client", func(l ircLine) bool {
+		return (l.cmd == "PART" || l.cmd == "QUIT") && l.nick() == "irene2"
 	})
 
 	mark := s.log.Len()

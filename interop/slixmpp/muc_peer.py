@@ -26,6 +26,7 @@ Commands:
   {"cmd": "say", "room": ROOM, "body": B}    groupchat message
   {"cmd": "subject", "room": ROOM, "subject": S}
   {"cmd": "leave", "room": ROOM, "nick": N}
+  {"cmd": "nick", "room": ROOM, "nick": N}    change nick: presence to ROOM/N (XEP-0045 §7.6)
   {"cmd": "send", "to": JID, "body": B}      a chat message
   {"cmd": "mam", "room": ROOM, "max": N}     page through the room's archive with xep_0313
                                              (N per page), answered by "mam"
@@ -197,6 +198,7 @@ def main():
         "say": lambda c: xmpp.send_message(mto=c["room"], mbody=c["body"], mtype="groupchat"),
         "subject": lambda c: xmpp["xep_0045"].set_subject(slixmpp.JID(c["room"]), c["subject"]),
         "leave": lambda c: xmpp["xep_0045"].leave_muc(slixmpp.JID(c["room"]), c["nick"]),
+        "nick": lambda c: xmpp.send_presence(pto=slixmpp.JID(c["room"] + "/" + c["nick"])),
         "send": lambda c: peerlib.send_message(xmpp, c),
     })
 
