@@ -42,6 +42,15 @@ type Config struct {
 	// instead of a TCP connection; Address and DirectTLS are then
 	// ignored, and TLS is the WebSocket's (wss).
 	WebSocket string
+	// BOSH, when set, is the URL of a BOSH endpoint (XEP-0124 with
+	// XEP-0206), e.g. "https://example.org:5443/http-bind", used instead
+	// of a TCP connection like WebSocket. The channel counts as
+	// confidential with https, or http to a loopback address.
+	BOSH string
+	// BOSHWait is the longest the BOSH server may hold a request (the
+	// session's 'wait'), rounded down to seconds; zero means 60 s. A
+	// shorter one notices a broken network sooner, for more requests.
+	BOSHWait time.Duration
 	// DirectTLS starts TLS immediately after connecting (XEP-0368)
 	// instead of negotiating STARTTLS, which is otherwise required.
 	DirectTLS bool
@@ -135,17 +144,20 @@ func (cfg *Config) addresses(ctx context.Context, log *slog.Logger) []string {
 	return out
 }
 
-// connect opens the TCP (and, with DirectTLS, TLS) connection.
 // dial connects over WebSocket or TCP; it reports whether the channel is
 // already confidential (no STARTTLS then).
-func (cfg *Config) dial(ctx context.Context, log *slog.Logger) (net.Conn, bool, error) {
+func (cfg *Config) dial(ctx context.Context, log *slog.Logger, limits stream.Limits) (net.Conn, bool, error) {
 	if cfg.WebSocket != "" {
 		return dialWebSocket(ctx, cfg.WebSocket, cfg)
+	}
+	if cfg.BOSH != "" {
+		return dialBOSH(cfg.BOSH, cfg, limits)
 	}
 	c, err := cfg.connect(ctx, log)
 	return c, cfg.DirectTLS, err
 }
 
+// connect opens the TCP (and, with DirectTLS, TLS) connection.
 func (cfg *Config) connect(ctx context.Context, log *slog.Logger) (net.Conn, error) {
 	addrs := cfg.addresses(ctx, log)
 	if len(addrs) == 0 {

@@ -1,0 +1,276 @@
+package client_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/xmpp/client"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+	"github.com/parley-xmpp/parley/xmpptest"
+)
+
+// boshServer starts a server with plain and TLS HTTP listeners and
+// returns it with its http:// and https:// BOSH URLs.
+func boshServer(t *testing.T, opts ...xmpptest.Option) (s *xmpptest.Server, plain, secure string) {
+	t.Helper()
+	opts = append(opts, func(c *config.Config) {
+		c.Listeners = append(c.Listeners,
+			config.Listener{Type: config.ListenerHTTP, Address: "127.0.0.1:0"},
+			config.Listener{Type: config.ListenerHTTPS, Address: "127.0.0.1:0"})
+	})
+	s = xmpptest.NewServer(t, opts...)
+	return s, "http://" + s.App.Addrs(config.ListenerHTTP)[0].String() + "/http-bind",
+		"https://" + s.App.Addrs(config.ListenerHTTPS)[0].String() + "/http-bind"
+}
+
+// exchange checks that a and b, logged in, exchange messages both ways.
+func exchange(t *testing.T, a, b *client.Client) {
+	t.Helper()
+	xmpptest.Send(t, a, stanza.NewMessage(stanza.TypeChat, b.JID().String(), "from "+a.JID().Resource()))
+	if got := xmpptest.NextMessage(t, b); got.ChildText(stanza.NSClient, "body") != "from "+a.JID().Resource() || got.Get("from") != a.JID().String() {
+		t.Fatalf("%s got %s", b.JID(), got)
+	}
+	xmpptest.Send(t, b, stanza.NewMessage(stanza.TypeChat, a.JID().String(), "back to "+a.JID().Resource()))
+	if got := xmpptest.NextMessage(t, a); got.ChildText(stanza.NSClient, "body") != "back to "+a.JID().Resource() || got.Get("from") != b.JID().String() {
+		t.Fatalf("%s got %s", a.JID(), got)
+	}
+}
+
+// TestBOSH: the client library over BOSH logs in (SASL, a stream restart,
+// resource binding), exchanges messages with a TCP client, stays
+// reachable while idle for longer than the session's inactivity period
+// (a request is always held at the server), and its Close terminates the
+// session on the server.
+func TestBOSH(t *testing.T) {
+	s, plain, _ := boshServer(t, func(c *config.Config) { c.Limits.BOSHInactivity = time.Second })
+	s.AddUser(t, "alice", "pw")
+	s.AddUser(t, "bob", "pw")
+	cfg := s.ClientConfig(t, "alice", "pw", "web")
+	cfg.BOSH = plain
+	cfg.BOSHWait = 2 * time.Second // longer than the inactivity period; answered empty once or twice below
+	alice := s.Dial(t, cfg)
+	bob := s.Client(t, "bob", "pw", "desk")
+	if alice.JID().String() != "alice@localhost/web" || alice.Mechanism() == "" {
+		t.Fatalf("bound %s with %q", alice.JID(), alice.Mechanism())
+	}
+	exchange(t, alice, bob)
+
+	time.Sleep(2500 * time.Millisecond) // idle: more than inactivity, more than wait
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, alice.JID().String(), "after a quiet while"))
+	if got := xmpptest.NextMessage(t, alice); got.ChildText(stanza.NSClient, "body") != "after a quiet while" {
+		t.Fatalf("alice got %s", got)
+	}
+	ctx := xmpptest.Context(t, 10*time.Second)
+	if _, err := alice.SendIQ(ctx, stanza.NewIQ(stanza.TypeGet, "", "localhost", stanza.New("urn:xmpp:ping", "ping"))); err != nil {
+		t.Fatalf("ping over BOSH: %v", err)
+	}
+	if err := alice.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	s.WaitSessionEnded(t, alice.JID())
+}
+
+// TestBOSHTLS: over https with the configuration's TLS settings, SASL2
+// with Bind 2, a FAST token and stream management run over BOSH as over
+// TCP; the FAST token then logs in again.
+func TestBOSHTLS(t *testing.T) {
+	s, _, secure := boshServer(t)
+	s.AddUser(t, "alice", "pw")
+	s.AddUser(t, "bob", "pw")
+	cfg := s.ClientConfig(t, "alice", "pw", "")
+	cfg.BOSH = secure
+	cfg.SASL2, cfg.StreamManagement, cfg.RequestFastToken = true, true, true
+	cfg.UserAgent = &client.UserAgent{ID: "d4565fa7-4d72-4749-b3d3-740edbf87770", Software: "parley test"}
+	alice := s.Dial(t, cfg)
+	bob := s.Client(t, "bob", "pw", "desk")
+	if on, id := alice.StreamManagement(); !on || id == "" {
+		t.Fatalf("stream management over BOSH: %v %q", on, id)
+	}
+	tok := alice.FastToken()
+	if tok == nil {
+		t.Fatal("no FAST token over BOSH")
+	}
+	exchange(t, alice, bob)
+	if err := alice.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+
+	cfg.Password, cfg.FastToken, cfg.RequestFastToken = "", tok, false
+	again := s.Dial(t, cfg)
+	if !strings.HasPrefix(again.Mechanism(), "HT-") {
+		t.Fatalf("logged in again with %q, not FAST", again.Mechanism())
+	}
+	exchange(t, again, bob)
+
+	// The TLS settings are the configuration's: a server it does not
+	// trust is refused.
+	cfg.TLS = nil
+	ctx := xmpptest.Context(t, 10*time.Second)
+	if c, err := client.Dial(ctx, cfg); err == nil || !strings.Contains(err.Error(), "certificate") {
+		if c != nil {
+			c.Close()
+		}
+		t.Fatalf("dial without trusting the certificate: %v", err)
+	}
+}
+
+// boshProxy is an HTTP proxy in front of a BOSH endpoint that can lose
+// responses, hold requests back, and records the rids it forwards.
+type boshProxy struct {
+	target string
+	url    string
+
+	mu   sync.Mutex
+	rids []string
+	// drop, when it returns true for a response, cuts the connection
+	// instead of delivering the response.
+	drop func(resp []byte) bool
+	gate chan struct{} // when not nil, requests wait for it to close
+	// upstream is the number of requests forwarded and not answered.
+	upstream int
+}
+
+func newBOSHProxy(t *testing.T, upstream string) *boshProxy {
+	p := &boshProxy{target: upstream}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	p.url = srv.URL + "/http-bind"
+	return p
+}
+
+func (p *boshProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	p.mu.Lock()
+	gate := p.gate
+	p.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			panic(http.ErrAbortHandler)
+		}
+	}
+	if el, err := stream.ParseElement(body, stream.DefaultLimits()); err == nil {
+		p.mu.Lock()
+		p.rids = append(p.rids, el.Get("rid"))
+		p.mu.Unlock()
+	}
+	req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, p.target, bytes.NewReader(body))
+	req.Header.Set("Content-Type", r.Header.Get("Content-Type"))
+	p.mu.Lock()
+	p.upstream++
+	p.mu.Unlock()
+	resp, err := http.DefaultClient.Do(req)
+	p.mu.Lock()
+	p.upstream--
+	p.mu.Unlock()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	p.mu.Lock()
+	drop := p.drop != nil && p.drop(b)
+	if drop {
+		p.drop = nil // once
+	}
+	p.mu.Unlock()
+	if drop {
+		panic(http.ErrAbortHandler) // the response is lost on the way
+	}
+	w.Header().Set("Content-Type", resp.Header.Get("Content-Type"))
+	w.WriteHeader(resp.StatusCode)
+	w.Write(b)
+}
+
+// TestBOSHRetransmission: a response lost on the way (the connection
+// breaks) is fetched again by the client with a request of the same rid
+// (XEP-0124 §14.3), and the server answers it with the same response:
+// the message it carried arrives exactly once.
+func TestBOSHRetransmission(t *testing.T) {
+	s, plain, _ := boshServer(t)
+	s.AddUser(t, "alice", "pw")
+	s.AddUser(t, "bob", "pw")
+	p := newBOSHProxy(t, plain)
+	cfg := s.ClientConfig(t, "alice", "pw", "web")
+	cfg.BOSH = p.url
+	alice := s.Dial(t, cfg)
+	bob := s.Client(t, "bob", "pw", "desk")
+
+	p.mu.Lock()
+	p.drop = func(resp []byte) bool { return bytes.Contains(resp, []byte("lost once")) }
+	p.mu.Unlock()
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, alice.JID().String(), "lost once"))
+	if got := xmpptest.NextMessage(t, alice); got.ChildText(stanza.NSClient, "body") != "lost once" {
+		t.Fatalf("alice got %s", got)
+	}
+	p.mu.Lock()
+	dropped := p.drop == nil
+	seen := map[string]int{}
+	for _, rid := range p.rids {
+		seen[rid]++
+	}
+	p.mu.Unlock()
+	repeated := 0
+	for _, n := range seen {
+		if n > 1 {
+			repeated++
+		}
+	}
+	if !dropped || repeated != 1 {
+		t.Fatalf("dropped %v, %d rids sent more than once: %v", dropped, repeated, seen)
+	}
+	// Nothing came twice, and the session goes on.
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, alice.JID().String(), "next"))
+	if got := xmpptest.NextMessage(t, alice); got.ChildText(stanza.NSClient, "body") != "next" {
+		t.Fatalf("after the retransmission alice got %s", got)
+	}
+}
+
+// TestBOSHInactivityEnds: when no request reaches the server for its
+// inactivity period (here the network holds them back), the server ends
+// the session; the client's next request names a sid the server no
+// longer knows, and the stream ends with the terminal condition
+// item-not-found (XEP-0124 §10, §17.2).
+func TestBOSHInactivityEnds(t *testing.T) {
+	s, plain, _ := boshServer(t, func(c *config.Config) { c.Limits.BOSHInactivity = time.Second })
+	s.AddUser(t, "alice", "pw")
+	p := newBOSHProxy(t, plain)
+	cfg := s.ClientConfig(t, "alice", "pw", "web")
+	cfg.BOSH = p.url
+	cfg.BOSHWait = time.Second
+	alice := s.Dial(t, cfg)
+
+	gate := make(chan struct{})
+	p.mu.Lock()
+	p.gate = gate
+	p.mu.Unlock()
+	// The held request is answered within wait, then none reaches the
+	// server: it ends the session after its inactivity period.
+	s.WaitSessionEnded(t, alice.JID())
+	close(gate)
+	select {
+	case <-alice.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream did not end")
+	}
+	var be *client.BOSHError
+	if err := alice.Err(); !errors.As(err, &be) || be.Condition != "item-not-found" {
+		t.Fatalf("stream ended with %v, want the BOSH condition item-not-found", err)
+	}
+}
