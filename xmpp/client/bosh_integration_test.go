@@ -274,3 +274,24 @@ func TestBOSHInactivityEnds(t *testing.T) {
 		t.Fatalf("stream ended with %v, want the BOSH condition item-not-found", err)
 	}
 }
+
+// TestBOSHLostClientEnds: a client that vanishes (its connections close,
+// no terminate) while the server holds its request: the server still
+// answers that request at 'wait' (for a retransmission that never
+// comes), and ends the session an inactivity period later.
+func TestBOSHLostClientEnds(t *testing.T) {
+	s, plain, _ := boshServer(t, func(c *config.Config) { c.Limits.BOSHInactivity = time.Second })
+	s.AddUser(t, "alice", "pw")
+	cfg := s.ClientConfig(t, "alice", "pw", "web")
+	cfg.BOSH, cfg.BOSHWait = plain, time.Second
+	p := newBOSHProxy(t, plain)
+	cfg.BOSH = p.url
+	alice := s.Dial(t, cfg)
+	xmpptest.Eventually(t, "a request held", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.upstream > 0
+	})
+	alice.Abort()
+	s.WaitSessionEnded(t, alice.JID())
+}

@@ -183,8 +183,12 @@ func (s *session) push(it input) {
 	}
 }
 
-// await waits for p's response, answering it empty after 'wait'.
+// await waits for p's response, answering it empty after 'wait'. When
+// the client goes away first, p stays held and is still answered at
+// 'wait' (the response kept for a retransmission), so that the
+// inactivity period of a client that vanished starts.
 func (s *session) await(ctx context.Context, p *pending) (int, []byte) {
+	start := time.Now()
 	t := time.NewTimer(s.wait)
 	defer t.Stop()
 	for {
@@ -192,19 +196,29 @@ func (s *session) await(ctx context.Context, p *pending) (int, []byte) {
 		case b := <-p.answer:
 			return http.StatusOK, b
 		case <-ctx.Done():
-			return http.StatusOK, nil // the client is gone; the response stays for a retransmission
+			if t.Stop() {
+				time.AfterFunc(time.Until(start.Add(s.wait)), func() { s.expireHeld(p) })
+			}
+			return http.StatusOK, nil
 		case <-s.h.ctx.Done():
 			return http.StatusOK, terminate("system-shutdown")
 		case <-t.C:
-			s.mu.Lock()
-			for _, q := range s.held {
-				if q == p && !p.create {
-					s.answer(p, nil, false)
-					break
-				}
-			}
-			s.mu.Unlock()
+			s.expireHeld(p)
+			start = time.Now()
 			t.Reset(s.wait)
+		}
+	}
+}
+
+// expireHeld answers p empty if it is still held: 'wait' has passed.
+func (s *session) expireHeld(p *pending) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range s.held {
+		if q == p && !p.create {
+			s.answer(p, nil, false)
+			s.flush() // with none held, the inactivity period starts
+			break
 		}
 	}
 }
