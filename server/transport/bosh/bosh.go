@@ -57,6 +57,8 @@ const (
 	DefaultInactivity = 60 * time.Second
 	// DefaultMaxSessions bounds the number of sessions.
 	DefaultMaxSessions = 10000
+	// DefaultBodyTimeout bounds reading a request's body.
+	DefaultBodyTimeout = 30 * time.Second
 	// framing is the room given to the <body/> wrapper beyond the
 	// engine's largest element.
 	framing = 4096
@@ -78,6 +80,9 @@ type Options struct {
 	// MaxSessions bounds the number of sessions; zero means
 	// DefaultMaxSessions.
 	MaxSessions int
+	// BodyTimeout bounds reading a request's body; zero means
+	// DefaultBodyTimeout.
+	BodyTimeout time.Duration
 	// Log receives the handler's log lines; nil means slog.Default().
 	Log *slog.Logger
 }
@@ -108,6 +113,9 @@ func New(ctx context.Context, eng *stream.Server, o Options) *Handler {
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = DefaultMaxSessions
 	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
+	}
 	h := &Handler{eng: eng, opts: o, ctx: ctx, sessions: make(map[string]*session), max: 256 << 10}
 	if m := eng.Config().Limits.MaxStanzaBytes; m > 0 {
 		h.max = m
@@ -131,9 +139,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Type", "text/xml; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Content-Type-Options", "nosniff")
+	// The body is bounded in size and in time (a body that trickles in
+	// must not hold a connection for ever); the deadline is lifted once
+	// it is read, as the request may then be held for 'wait'.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(h.opts.BodyTimeout))
 	r.Body = http.MaxBytesReader(w, r.Body, int64(h.max+framing))
 	b, err := io.ReadAll(r.Body)
+	rc.SetReadDeadline(time.Time{})
 	if err != nil {
+		// What is left of the body must not be read, nor taken for
+		// the next request.
+		hd.Set("Connection", "close")
+		h.opts.Log.Info("bosh: request body cut", "remote", h.remoteAddr(r), "err", err)
 		h.reply(w, http.StatusOK, terminate("bad-request"))
 		return
 	}
@@ -141,12 +159,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lim.MaxStanzaBytes = h.max + framing
 	lim.MaxDepth++
 	body, err := xstream.ParseElement(b, lim)
-	if err != nil || body.Name.Space != NSHTTPBind || body.Name.Local != "body" {
-		h.reply(w, http.StatusOK, terminate("bad-request"))
-		return
+	if err == nil && (body.Name.Space != NSHTTPBind || body.Name.Local != "body") {
+		err = fmt.Errorf("<%s xmlns='%s'> is not a BOSH <body/>", body.Name.Local, body.Name.Space)
 	}
-	rid, err := strconv.ParseUint(body.Get("rid"), 10, 53)
+	var rid uint64
+	if err == nil {
+		rid, err = strconv.ParseUint(body.Get("rid"), 10, 53)
+	}
 	if err != nil {
+		h.opts.Log.Info("bosh: bad request", "remote", h.remoteAddr(r), "err", err)
 		h.reply(w, http.StatusOK, terminate("bad-request"))
 		return
 	}

@@ -371,3 +371,22 @@ func TestResumeAfterInactivity(t *testing.T) {
 		t.Fatalf("after resumption: %s", msg)
 	}
 }
+
+// TestEndlessChunkedBody: a request whose chunked body never ends is cut
+// at the body limit (the largest element plus the wrapper) with the
+// terminal condition bad-request, and the server closes the connection;
+// a logged-in session of the same server keeps working meanwhile.
+func TestEndlessChunkedBody(t *testing.T) {
+	s, url := server(t)
+	s.AddUser(t, "bob", "secret")
+	good, _ := create(t, url)
+	good.login("bob", "secret")
+
+	resp, b := xmpptest.EndlessBody(t, http.MethodPost, url, map[string]string{"Content-Type": "text/xml; charset=utf-8"}, "<body ")
+	el, err := stream.ParseElement(b, stream.DefaultLimits())
+	if err != nil || resp.StatusCode != http.StatusOK || el.Get("type") != "terminate" || el.Get("condition") != "bad-request" || !resp.Close {
+		t.Fatalf("response %d %q, close %v", resp.StatusCode, b, resp.Close)
+	}
+	id := "after-flood"
+	good.until(good.send("", `<iq xmlns="jabber:client" type="get" id="`+id+`"><ping xmlns="urn:xmpp:ping"/></iq>`), func(el *stanza.Element) bool { return el.Get("id") == id })
+}
