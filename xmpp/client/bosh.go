@@ -150,6 +150,7 @@ type boshConn struct {
 	outBytes  int
 	inflight  int       // requests sent and not answered
 	ended     bool      // the terminate request went out
+	endRid    uint64    // its rid
 	lastEmpty time.Time // when the last empty request went out (polling)
 	pollTimer *time.Timer
 
@@ -306,7 +307,7 @@ func (c *boshConn) kickLocked() {
 			}
 		case s.terminate:
 			el.Set("type", "terminate")
-			c.ended = true
+			c.ended, c.endRid = true, c.rid
 		}
 		c.send(c.body(el, s.data), s.restart, c.wait)
 		if s.terminate {
@@ -320,8 +321,9 @@ func (c *boshConn) kickLocked() {
 		c.send(c.body(stanza.New(nsHTTPBind, "body"), nil), false, c.wait)
 		return
 	}
-	// A polling session (§12): empty requests no more often than allowed.
-	if d := time.Until(c.lastEmpty.Add(c.polling)); d > 0 {
+	// A polling session (§12): empty requests no more often than allowed
+	// (with a margin: the server measures arrivals).
+	if d := time.Until(c.lastEmpty.Add(c.polling + c.polling/10)); d > 0 {
 		if c.pollTimer == nil {
 			c.pollTimer = time.AfterFunc(d, func() {
 				c.mu.Lock()
@@ -459,11 +461,12 @@ func (c *boshConn) post(body []byte, wait time.Duration) boshResult {
 // deliverLocked makes the responses that are next in rid order readable.
 func (c *boshConn) deliverLocked() {
 	for c.err == nil {
-		res, ok := c.results[c.next]
+		rid := c.next
+		res, ok := c.results[rid]
 		if !ok {
 			return
 		}
-		delete(c.results, c.next)
+		delete(c.results, rid)
 		c.next++
 		if res.err != nil {
 			c.failLocked(res.err)
@@ -483,7 +486,8 @@ func (c *boshConn) deliverLocked() {
 		for _, el := range body.Elements() {
 			c.rbuf = el.AppendXML(c.rbuf, stanza.NSClient)
 		}
-		if terminate {
+		switch {
+		case terminate:
 			var err error = io.EOF
 			if cond := body.Get("condition"); cond != "" && cond != "remote-stream-error" {
 				err = &BOSHError{Condition: cond, URI: body.ChildText(nsHTTPBind, "uri")}
@@ -491,6 +495,11 @@ func (c *boshConn) deliverLocked() {
 				c.rbuf = append(c.rbuf, stream.Close...)
 			}
 			c.failLocked(err)
+		case c.ended && rid == c.endRid:
+			// The answer to our terminate request: the session is over
+			// even if the server acknowledges it elsewhere (§13).
+			c.rbuf = append(c.rbuf, stream.Close...)
+			c.failLocked(io.EOF)
 		}
 	}
 }

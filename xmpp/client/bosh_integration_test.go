@@ -135,6 +135,12 @@ type boshProxy struct {
 	// instead of delivering the response.
 	drop func(resp []byte) bool
 	gate chan struct{} // when not nil, requests wait for it to close
+	// rewrite, when set, changes each request body on the way.
+	rewrite func(body []byte) []byte
+	// empty counts the requests without payloads forwarded, creation
+	// response the first response.
+	empty    int
+	creation []byte
 	// upstream is the number of requests forwarded and not answered.
 	upstream int
 }
@@ -162,11 +168,17 @@ func (p *boshProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 	}
-	if el, err := stream.ParseElement(body, stream.DefaultLimits()); err == nil {
-		p.mu.Lock()
-		p.rids = append(p.rids, el.Get("rid"))
-		p.mu.Unlock()
+	p.mu.Lock()
+	if p.rewrite != nil {
+		body = p.rewrite(body)
 	}
+	if el, err := stream.ParseElement(body, stream.DefaultLimits()); err == nil {
+		p.rids = append(p.rids, el.Get("rid"))
+		if el.Get("sid") != "" && len(el.Elements()) == 0 && len(el.Attr) == 2 { // rid, sid
+			p.empty++
+		}
+	}
+	p.mu.Unlock()
 	req, _ := http.NewRequestWithContext(r.Context(), http.MethodPost, p.target, bytes.NewReader(body))
 	req.Header.Set("Content-Type", r.Header.Get("Content-Type"))
 	p.mu.Lock()
@@ -185,6 +197,9 @@ func (p *boshProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler)
 	}
 	p.mu.Lock()
+	if p.creation == nil {
+		p.creation = b
+	}
 	drop := p.drop != nil && p.drop(b)
 	if drop {
 		p.drop = nil // once
@@ -293,5 +308,50 @@ func TestBOSHLostClientEnds(t *testing.T) {
 		return p.upstream > 0
 	})
 	alice.Abort()
+	s.WaitSessionEnded(t, alice.JID())
+}
+
+// TestBOSHPolling: in a polling session (the proxy asks for hold 0 on the
+// client's behalf) the client polls no more often than the server's
+// 'polling' interval, which the server enforces: the session logs in,
+// gets a message, and lives on.
+func TestBOSHPolling(t *testing.T) {
+	s, plain, _ := boshServer(t, func(c *config.Config) { c.Limits.BOSHPolling = time.Second })
+	s.AddUser(t, "alice", "pw")
+	s.AddUser(t, "bob", "pw")
+	p := newBOSHProxy(t, plain)
+	p.rewrite = func(b []byte) []byte { return bytes.Replace(b, []byte(`hold="1"`), []byte(`hold="0"`), 1) }
+	cfg := s.ClientConfig(t, "alice", "pw", "web")
+	cfg.BOSH = p.url
+	start := time.Now()
+	alice := s.Dial(t, cfg)
+	bob := s.Client(t, "bob", "pw", "desk")
+	p.mu.Lock()
+	creation := string(p.creation)
+	p.mu.Unlock()
+	if !strings.Contains(creation, `hold="0"`) || !strings.Contains(creation, `polling="1"`) {
+		t.Fatalf("not a polling session: %s", creation)
+	}
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, alice.JID().String(), "polled"))
+	if got := xmpptest.NextMessage(t, alice); got.ChildText(stanza.NSClient, "body") != "polled" {
+		t.Fatalf("alice got %s", got)
+	}
+	time.Sleep(2 * time.Second) // a few more polls
+	xmpptest.Sync(t, alice)
+	p.mu.Lock()
+	empty := p.empty
+	p.mu.Unlock()
+	if max := int(time.Since(start)/time.Second) + 1; empty > max || empty < 2 {
+		t.Fatalf("%d empty requests in %v (polling 1 s)", empty, time.Since(start))
+	}
+	if err := alice.Err(); err != nil {
+		t.Fatalf("the session ended: %v", err)
+	}
+	// Terminating needs no poll: the terminate request is answered when
+	// the session has ended.
+	closeStart := time.Now()
+	if err := alice.Close(); err != nil || time.Since(closeStart) > time.Second {
+		t.Fatalf("close after %v: %v", time.Since(closeStart), err)
+	}
 	s.WaitSessionEnded(t, alice.JID())
 }

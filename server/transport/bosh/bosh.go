@@ -9,8 +9,9 @@
 // for it, within the window of 'requests'), the last responses are kept
 // for retransmission, a session ends after 'inactivity' seconds without
 // a request (a lost connection: a stream-managed session stays
-// resumable), and both the session count and the output waiting for a
-// request are bounded.
+// resumable), empty requests more frequent than 'polling' allows end it
+// with policy-violation (§11, §12), and both the session count and the
+// output waiting for a request are bounded.
 package bosh
 
 import (
@@ -48,10 +49,10 @@ const (
 	MaxWait = 60 * time.Second
 	// MaxHold is the most requests held at once.
 	MaxHold = 1
-	// Polling is the shortest interval between empty requests a client
-	// should keep when it holds none.
-	Polling = 2 * time.Second
-	// MaxPause is the longest a client may pause the session (§12).
+	// DefaultPolling is the shortest interval between empty requests a
+	// client must keep when none of its requests is held (§11, §12).
+	DefaultPolling = 2 * time.Second
+	// MaxPause is the longest a client may pause the session (§10).
 	MaxPause = 120 * time.Second
 	// DefaultInactivity is how long a session lives without a request.
 	DefaultInactivity = 60 * time.Second
@@ -77,6 +78,9 @@ type Options struct {
 	// Inactivity is how long a session lives without a request; zero
 	// means DefaultInactivity.
 	Inactivity time.Duration
+	// Polling is the shortest interval between empty requests (the
+	// sessions' 'polling'); zero means DefaultPolling.
+	Polling time.Duration
 	// MaxSessions bounds the number of sessions; zero means
 	// DefaultMaxSessions.
 	MaxSessions int
@@ -112,6 +116,9 @@ func New(ctx context.Context, eng *stream.Server, o Options) *Handler {
 	}
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = DefaultMaxSessions
+	}
+	if o.Polling <= 0 {
+		o.Polling = DefaultPolling
 	}
 	if o.BodyTimeout <= 0 {
 		o.BodyTimeout = DefaultBodyTimeout

@@ -31,10 +31,22 @@ type input struct {
 // pending is one request of a session: ahead of a gap in the 'rid'
 // sequence, or processed and held until there is something to answer.
 type pending struct {
-	rid    uint64
-	body   *stanza.Element
-	create bool
-	answer chan []byte // buffered: the response, sent once
+	rid     uint64
+	body    *stanza.Element
+	create  bool
+	final   bool // a terminate request: held until the session ends (§13)
+	arrived time.Time
+	answer  chan []byte // buffered: the response, sent once
+}
+
+// lastRequest is what the polling rules (§11, §12) remember of the last
+// new request processed.
+type lastRequest struct {
+	rid      uint64
+	arrived  time.Time
+	empty    bool // no payload, pause, restart or terminate
+	answered bool
+	payload  bool // its response carried payloads
 }
 
 // session is one BOSH session: a stream.Transport of the engine.
@@ -72,6 +84,7 @@ type session struct {
 	idleGen        uint64        // invalidates inactivity timers
 	lim            xstream.Limits
 	idle           *time.Timer
+	last           lastRequest
 }
 
 var _ stream.Transport = (*session)(nil)
@@ -88,7 +101,7 @@ func (s *session) maxOutput() int { return s.h.max + framing }
 func (s *session) request(ctx context.Context, body *stanza.Element, rid uint64) (int, []byte) {
 	s.mu.Lock()
 	s.idleGen++ // a request: the inactivity timer stops
-	p := &pending{rid: rid, body: body, answer: make(chan []byte, 1)}
+	p := &pending{rid: rid, body: body, arrived: time.Now(), answer: make(chan []byte, 1)}
 	switch {
 	case rid <= s.lastRid:
 		if b, ok := s.responses[rid]; ok {
@@ -102,7 +115,7 @@ func (s *session) request(ctx context.Context, body *stanza.Element, rid uint64)
 				// Not answered yet: the old request gets a recoverable
 				// error, this one takes its place (§14.3).
 				q.answer <- []byte(`<body xmlns="` + NSHTTPBind + `" type="error"/>`)
-				p.create = q.create
+				p.create, p.final = q.create, q.final
 				s.held[i] = p
 				replaced = true
 			}
@@ -129,6 +142,7 @@ func (s *session) request(ctx context.Context, body *stanza.Element, rid uint64)
 		for q := s.ahead[s.lastRid+1]; q != nil; q = s.ahead[s.lastRid+1] {
 			delete(s.ahead, q.rid)
 			if st, b, failed := s.process(q); failed {
+				q.answer <- b // its request awaits it
 				s.mu.Unlock()
 				return st, b
 			}
@@ -145,6 +159,11 @@ func (s *session) process(p *pending) (status int, resp []byte, failed bool) {
 	s.lastRid = p.rid
 	body := p.body
 	p.body = nil
+	if s.overactive(p, body) {
+		s.h.opts.Log.Info("bosh: empty requests more frequent than the polling interval", "remote", s.remote, "sid", s.sid)
+		st, b := s.failLocked("policy-violation")
+		return st, b, true
+	}
 	if !s.ended {
 		if attrNS(body, NSXBOSH, "restart") == "true" {
 			s.push(input{header: true})
@@ -159,6 +178,7 @@ func (s *session) process(p *pending) (status int, resp []byte, failed bool) {
 		}
 		if body.Get("type") == "terminate" {
 			s.push(input{eof: true})
+			p.final = true // it carries the acknowledgement (§13)
 		}
 	}
 	s.held = append(s.held, p)
@@ -171,6 +191,25 @@ func (s *session) process(p *pending) (status int, resp []byte, failed bool) {
 		}
 	}
 	return 0, nil, false
+}
+
+// overactive reports whether p, the next new request, breaks the polling
+// rules: it is empty and arrives less than 'polling' after the previous
+// request, which (§11) is still unanswered, so that with it all of the
+// 'requests' allowed are waiting; or (§12, a polling session: hold or
+// wait 0) was empty too and answered without payloads.
+func (s *session) overactive(p *pending, body *stanza.Element) bool {
+	empty := len(body.Elements()) == 0 && body.Get("pause") == "" && body.Get("type") != "terminate" &&
+		attrNS(body, NSXBOSH, "restart") != "true"
+	prev := s.last
+	s.last = lastRequest{rid: p.rid, arrived: p.arrived, empty: empty}
+	if !empty || prev.rid+1 != p.rid || p.arrived.Sub(prev.arrived) >= s.h.opts.Polling {
+		return false
+	}
+	if s.hold == 0 || s.wait == 0 {
+		return prev.empty && prev.answered && !prev.payload
+	}
+	return !prev.answered && len(s.held)+1 >= s.requests
 }
 
 // push hands one item to the engine's reader.
@@ -215,7 +254,7 @@ func (s *session) expireHeld(p *pending) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, q := range s.held {
-		if q == p && !p.create {
+		if q == p && !p.create && !p.final {
 			s.answer(p, nil, false)
 			s.flush() // with none held, the inactivity period starts
 			break
@@ -234,7 +273,7 @@ func (s *session) flush() {
 		s.drained = make(chan struct{})
 		s.answer(s.held[0], payload, s.closing || s.ended)
 	}
-	for len(s.held) > s.hold && !s.held[0].create {
+	for len(s.held) > s.hold && !s.held[0].create && !s.held[0].final {
 		s.answer(s.held[0], nil, false)
 	}
 	if len(s.held) == 0 && !s.gone {
@@ -264,7 +303,7 @@ func (s *session) answer(p *pending, payload [][]byte, terminating bool) {
 		attr("requests", strconv.Itoa(s.requests))
 		attr("hold", strconv.Itoa(s.hold))
 		attr("inactivity", strconv.Itoa(int(s.h.opts.Inactivity/time.Second)))
-		attr("polling", strconv.Itoa(int(Polling/time.Second)))
+		attr("polling", strconv.Itoa(int(s.h.opts.Polling/time.Second)))
 		attr("maxpause", strconv.Itoa(int(MaxPause/time.Second)))
 		attr("ver", s.ver)
 		attr("from", s.from)
@@ -294,6 +333,9 @@ func (s *session) answer(p *pending, payload [][]byte, terminating bool) {
 			b.Write(el)
 		}
 		b.WriteString("</body>")
+	}
+	if p.rid == s.last.rid {
+		s.last.answered, s.last.payload = true, len(payload) > 0
 	}
 	resp := b.Bytes()
 	s.responses[p.rid] = resp
