@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -135,6 +136,9 @@ type boshProxy struct {
 	// instead of delivering the response.
 	drop func(resp []byte) bool
 	gate chan struct{} // when not nil, requests wait for it to close
+	// delayEmpty holds back requests without payloads this long, so that
+	// the requests sent after them overtake them.
+	delayEmpty time.Duration
 	// rewrite, when set, changes each request body on the way.
 	rewrite func(body []byte) []byte
 	// empty counts the requests without payloads forwarded, creation
@@ -167,6 +171,12 @@ func (p *boshProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			panic(http.ErrAbortHandler)
 		}
+	}
+	p.mu.Lock()
+	delay := p.delayEmpty
+	p.mu.Unlock()
+	if delay > 0 && !bytes.Contains(body, []byte("</body>")) {
+		time.Sleep(delay)
 	}
 	p.mu.Lock()
 	if p.rewrite != nil {
@@ -354,4 +364,54 @@ func TestBOSHPolling(t *testing.T) {
 		t.Fatalf("close after %v: %v", time.Since(closeStart), err)
 	}
 	s.WaitSessionEnded(t, alice.JID())
+}
+
+// TestBOSHOutOfOrder: when the network reorders requests (the proxy
+// holds back the client's empty requests, so that the next request with
+// payloads overtakes them), the server processes them in rid order and
+// the client reads the responses in rid order: every message arrives,
+// in order, both ways.
+func TestBOSHOutOfOrder(t *testing.T) {
+	s, plain, _ := boshServer(t)
+	s.AddUser(t, "alice", "pw")
+	s.AddUser(t, "bob", "pw")
+	p := newBOSHProxy(t, plain)
+	cfg := s.ClientConfig(t, "alice", "pw", "web")
+	cfg.BOSH = p.url
+	alice := s.Dial(t, cfg)
+	bob := s.Client(t, "bob", "pw", "desk")
+	p.mu.Lock()
+	p.delayEmpty = 300 * time.Millisecond
+	p.mu.Unlock()
+	for round := range 3 {
+		// The answer to alice's held request makes her send an empty
+		// one, held back; what she sends next overtakes it.
+		xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, alice.JID().String(), "ping "+strconv.Itoa(round)))
+		if got := xmpptest.NextMessage(t, alice); got.ChildText(stanza.NSClient, "body") != "ping "+strconv.Itoa(round) {
+			t.Fatalf("alice got %s", got)
+		}
+		for i := range 3 {
+			xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, bob.JID().String(), "m"+strconv.Itoa(round)+strconv.Itoa(i)))
+		}
+		for i := range 3 {
+			want := "m" + strconv.Itoa(round) + strconv.Itoa(i)
+			if got := xmpptest.NextMessage(t, bob); got.ChildText(stanza.NSClient, "body") != want {
+				t.Fatalf("bob got %s, want %s", got, want)
+			}
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	overtaken := 0
+	for i := 1; i < len(p.rids); i++ {
+		a, _ := strconv.ParseUint(p.rids[i-1], 10, 64)
+		b, _ := strconv.ParseUint(p.rids[i], 10, 64)
+		if b < a {
+			overtaken++
+		}
+	}
+	if overtaken == 0 {
+		t.Fatalf("no request overtook another: %v", p.rids)
+	}
+	t.Logf("%d requests reached the server after a later one", overtaken)
 }
