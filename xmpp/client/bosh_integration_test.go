@@ -149,12 +149,20 @@ type boshProxy struct {
 	upstream int
 }
 
-func newBOSHProxy(t *testing.T, upstream string) *boshProxy {
-	p := &boshProxy{target: upstream}
+// behindProxy starts a server with the accounts alice and bob and a
+// proxy in front of its BOSH endpoint; it returns alice's configuration
+// through the proxy.
+func behindProxy(t *testing.T, opts ...xmpptest.Option) (*xmpptest.Server, *boshProxy, client.Config) {
+	s, plain, _ := boshServer(t, opts...)
+	s.AddUser(t, "alice", "pw")
+	s.AddUser(t, "bob", "pw")
+	p := &boshProxy{target: plain}
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
 	p.url = srv.URL + "/http-bind"
-	return p
+	cfg := s.ClientConfig(t, "alice", "pw", "web")
+	cfg.BOSH = p.url
+	return s, p, cfg
 }
 
 func (p *boshProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -228,12 +236,7 @@ func (p *boshProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (XEP-0124 §14.3), and the server answers it with the same response:
 // the message it carried arrives exactly once.
 func TestBOSHRetransmission(t *testing.T) {
-	s, plain, _ := boshServer(t)
-	s.AddUser(t, "alice", "pw")
-	s.AddUser(t, "bob", "pw")
-	p := newBOSHProxy(t, plain)
-	cfg := s.ClientConfig(t, "alice", "pw", "web")
-	cfg.BOSH = p.url
+	s, p, cfg := behindProxy(t)
 	alice := s.Dial(t, cfg)
 	bob := s.Client(t, "bob", "pw", "desk")
 
@@ -273,11 +276,7 @@ func TestBOSHRetransmission(t *testing.T) {
 // longer knows, and the stream ends with the terminal condition
 // item-not-found (XEP-0124 §10, §17.2).
 func TestBOSHInactivityEnds(t *testing.T) {
-	s, plain, _ := boshServer(t, func(c *config.Config) { c.Limits.BOSHInactivity = time.Second })
-	s.AddUser(t, "alice", "pw")
-	p := newBOSHProxy(t, plain)
-	cfg := s.ClientConfig(t, "alice", "pw", "web")
-	cfg.BOSH = p.url
+	s, p, cfg := behindProxy(t, func(c *config.Config) { c.Limits.BOSHInactivity = time.Second })
 	cfg.BOSHWait = time.Second
 	alice := s.Dial(t, cfg)
 
@@ -305,12 +304,8 @@ func TestBOSHInactivityEnds(t *testing.T) {
 // answers that request at 'wait' (for a retransmission that never
 // comes), and ends the session an inactivity period later.
 func TestBOSHLostClientEnds(t *testing.T) {
-	s, plain, _ := boshServer(t, func(c *config.Config) { c.Limits.BOSHInactivity = time.Second })
-	s.AddUser(t, "alice", "pw")
-	cfg := s.ClientConfig(t, "alice", "pw", "web")
-	cfg.BOSH, cfg.BOSHWait = plain, time.Second
-	p := newBOSHProxy(t, plain)
-	cfg.BOSH = p.url
+	s, p, cfg := behindProxy(t, func(c *config.Config) { c.Limits.BOSHInactivity = time.Second })
+	cfg.BOSHWait = time.Second
 	alice := s.Dial(t, cfg)
 	xmpptest.Eventually(t, "a request held", func() bool {
 		p.mu.Lock()
@@ -326,13 +321,8 @@ func TestBOSHLostClientEnds(t *testing.T) {
 // 'polling' interval, which the server enforces: the session logs in,
 // gets a message, and lives on.
 func TestBOSHPolling(t *testing.T) {
-	s, plain, _ := boshServer(t, func(c *config.Config) { c.Limits.BOSHPolling = time.Second })
-	s.AddUser(t, "alice", "pw")
-	s.AddUser(t, "bob", "pw")
-	p := newBOSHProxy(t, plain)
+	s, p, cfg := behindProxy(t, func(c *config.Config) { c.Limits.BOSHPolling = time.Second })
 	p.rewrite = func(b []byte) []byte { return bytes.Replace(b, []byte(`hold="1"`), []byte(`hold="0"`), 1) }
-	cfg := s.ClientConfig(t, "alice", "pw", "web")
-	cfg.BOSH = p.url
 	start := time.Now()
 	alice := s.Dial(t, cfg)
 	bob := s.Client(t, "bob", "pw", "desk")
@@ -372,12 +362,7 @@ func TestBOSHPolling(t *testing.T) {
 // the client reads the responses in rid order: every message arrives,
 // in order, both ways.
 func TestBOSHOutOfOrder(t *testing.T) {
-	s, plain, _ := boshServer(t)
-	s.AddUser(t, "alice", "pw")
-	s.AddUser(t, "bob", "pw")
-	p := newBOSHProxy(t, plain)
-	cfg := s.ClientConfig(t, "alice", "pw", "web")
-	cfg.BOSH = p.url
+	s, p, cfg := behindProxy(t)
 	alice := s.Dial(t, cfg)
 	bob := s.Client(t, "bob", "pw", "desk")
 	p.mu.Lock()
