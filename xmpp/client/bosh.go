@@ -21,6 +21,7 @@ import (
 	"bytes"
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -390,7 +391,7 @@ func (c *boshConn) do(rid uint64, body []byte, header bool, wait time.Duration) 
 		if res.err == nil && !recoverable {
 			break
 		}
-		if attempt == boshRetries {
+		if attempt == boshRetries || permanent(res.err) {
 			if recoverable {
 				res.err = errors.New("the server kept answering with a recoverable error")
 			}
@@ -414,6 +415,15 @@ func (c *boshConn) do(rid uint64, body []byte, header bool, wait time.Duration) 
 	c.deliverLocked()
 	c.kickLocked()
 	c.broadcastLocked()
+}
+
+// permanent reports whether err is one that sending the request again
+// cannot mend: the server's certificate is not trusted, or it does not
+// speak TLS.
+func permanent(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	return errors.As(err, &cv) || errors.As(err, &rh)
 }
 
 // post sends one request and parses the response's <body/>.

@@ -81,8 +81,9 @@ func TestBOSH(t *testing.T) {
 }
 
 // TestBOSHTLS: over https with the configuration's TLS settings, SASL2
-// with Bind 2, a FAST token and stream management run over BOSH as over
-// TCP; the FAST token then logs in again.
+// with Bind 2, a FAST token, stream management and client state
+// indication run over BOSH as over TCP; the FAST token then logs in
+// again.
 func TestBOSHTLS(t *testing.T) {
 	s, _, secure := boshServer(t)
 	s.AddUser(t, "alice", "pw")
@@ -101,6 +102,34 @@ func TestBOSHTLS(t *testing.T) {
 		t.Fatal("no FAST token over BOSH")
 	}
 	exchange(t, alice, bob)
+
+	// Client state indication (XEP-0352): while alice is inactive, bob's
+	// presences are coalesced and held until a message with a body.
+	if alice.Features().Child("urn:xmpp:csi:0", "csi") == nil {
+		t.Fatalf("no CSI over BOSH: %s", alice.Features())
+	}
+	xmpptest.Send(t, alice, stanza.New(stanza.NSClient, "presence"))
+	xmpptest.Send(t, alice, stanza.New("urn:xmpp:csi:0", "inactive"))
+	xmpptest.Sync(t, alice)
+	for _, status := range []string{"first", "second"} {
+		xmpptest.Send(t, bob, stanza.New(stanza.NSClient, "presence", "to", alice.JID().String()).Append(stanza.New(stanza.NSClient, "status").AppendText(status)))
+	}
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, alice.JID().String(), "wake up"))
+	ctx := xmpptest.Context(t, 10*time.Second)
+	var got []string
+	for len(got) < 2 {
+		el, err := alice.Recv(ctx)
+		if err != nil {
+			t.Fatalf("after %v: %v", got, err)
+		}
+		if el.From() == bob.JID().String() { // not her own presence
+			got = append(got, el.Name.Local+":"+el.ChildText(stanza.NSClient, "status")+el.ChildText(stanza.NSClient, "body"))
+		}
+	}
+	if strings.Join(got, ",") != "presence:second,message:wake up" {
+		t.Fatalf("while inactive alice got %v", got)
+	}
+	xmpptest.Send(t, alice, stanza.New("urn:xmpp:csi:0", "active"))
 	if err := alice.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
@@ -115,7 +144,6 @@ func TestBOSHTLS(t *testing.T) {
 	// The TLS settings are the configuration's: a server it does not
 	// trust is refused.
 	cfg.TLS = nil
-	ctx := xmpptest.Context(t, 10*time.Second)
 	if c, err := client.Dial(ctx, cfg); err == nil || !strings.Contains(err.Error(), "certificate") {
 		if c != nil {
 			c.Close()
