@@ -58,6 +58,9 @@ const (
 	// boshMaxQueued bounds the bytes written and not yet sent; Write
 	// waits beyond it.
 	boshMaxQueued = 1 << 20
+	// boshMaxUnread bounds the bytes received and not yet read: beyond
+	// it no new empty request fetches more until Read takes some.
+	boshMaxUnread = 1 << 20
 )
 
 // BOSHError is a terminal binding condition (XEP-0124 §17.2) the server
@@ -315,7 +318,7 @@ func (c *boshConn) kickLocked() {
 			return
 		}
 	}
-	if c.inflight > 0 {
+	if c.inflight > 0 || len(c.rbuf) >= boshMaxUnread {
 		return
 	}
 	if c.hold > 0 && c.wait > 0 {
@@ -563,8 +566,12 @@ func (c *boshConn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+	full := len(c.rbuf) >= boshMaxUnread
 	n := copy(p, c.rbuf)
 	c.rbuf = c.rbuf[n:]
+	if full {
+		c.kickLocked() // below the bound again: fetch more
+	}
 	return n, nil
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/xmpp/client"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
 	"github.com/parley-xmpp/parley/xmpptest"
@@ -427,4 +428,27 @@ func TestBOSHOutOfOrder(t *testing.T) {
 		t.Fatalf("no request overtook another: %v", p.rids)
 	}
 	t.Logf("%d requests reached the server after a later one", overtaken)
+}
+
+// TestWebNeedsConfidentiality: XMPP over WebSocket or BOSH in the clear
+// to another machine is refused before anything is sent (there is no
+// STARTTLS over the web), and a URL of the wrong scheme is refused.
+func TestWebNeedsConfidentiality(t *testing.T) {
+	ctx := xmpptest.Context(t, 10*time.Second)
+	for _, tc := range []struct {
+		set  func(*client.Config)
+		want string
+	}{
+		{func(c *client.Config) { c.BOSH = "http://192.0.2.1:5280/http-bind" }, "not confidential"},
+		{func(c *client.Config) { c.BOSH = "ws://localhost:5280/http-bind" }, "not an http:// or https:// URL"},
+	} {
+		cfg := client.Config{JID: jid.MustParse("alice@example.org"), Password: "pw"}
+		tc.set(&cfg)
+		if c, err := client.Dial(ctx, cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if c != nil {
+				c.Close()
+			}
+			t.Errorf("%s: %v, want %q", cfg.BOSH, err, tc.want)
+		}
+	}
 }
