@@ -350,10 +350,10 @@ func (s *session) answer(p *pending, payload [][]byte, terminating bool) {
 			break
 		}
 	}
-	p.answer <- resp
 	if terminating {
-		s.forget()
+		s.forget() // before the client can read the response and send again
 	}
+	p.answer <- resp
 }
 
 func containsStreamError(payload [][]byte) bool {
