@@ -451,7 +451,7 @@ func (c *boshConn) post(body []byte, wait time.Duration) boshResult {
 		return boshResult{err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		// §17.4: the deprecated HTTP conditions.
+		// §17.1: the deprecated HTTP conditions.
 		cond := map[int]string{http.StatusBadRequest: "bad-request", http.StatusForbidden: "policy-violation", http.StatusNotFound: "item-not-found"}[resp.StatusCode]
 		if cond == "" {
 			return boshResult{err: fmt.Errorf("HTTP status %s", resp.Status)}

@@ -258,7 +258,7 @@ func TestInactivity(t *testing.T) {
 	}
 }
 
-// TestPause: a paused session outlives its inactivity period (§12).
+// TestPause: a paused session outlives its inactivity period (§10).
 func TestPause(t *testing.T) {
 	_, url := server(t, func(c *config.Config) { c.Limits.BOSHInactivity = time.Second })
 	c, resp := create(t, url)

@@ -126,7 +126,7 @@ func (s *session) request(ctx context.Context, body *stanza.Element, rid uint64)
 			return st, b
 		}
 	case rid > s.lastRid+uint64(s.requests):
-		st, b := s.failLocked("item-not-found") // outside the window (§14.1)
+		st, b := s.failLocked("item-not-found") // outside the window (§14.2)
 		s.mu.Unlock()
 		return st, b
 	case rid > s.lastRid+1:
@@ -183,7 +183,7 @@ func (s *session) process(p *pending) (status int, resp []byte, failed bool) {
 	}
 	s.held = append(s.held, p)
 	if v, err := strconv.Atoi(body.Get("pause")); err == nil && v > 0 {
-		// A pause (§12): every held request is answered now, and the
+		// A pause (§10): every held request is answered now, and the
 		// session lives for the pause without a request.
 		s.inactivity = min(time.Duration(v)*time.Second, MaxPause)
 		for len(s.held) > 0 {
@@ -400,7 +400,7 @@ func (s *session) failLocked(condition string) (int, []byte) {
 	s.lose(fmt.Errorf("bosh: session ended with %s: %w", condition, io.ErrUnexpectedEOF))
 	s.forget()
 	status := http.StatusOK
-	if s.legacy { // §17.4: HTTP errors only for a client without 'ver'
+	if s.legacy { // §17.1: HTTP errors only for a client without 'ver'
 		switch condition {
 		case "item-not-found":
 			status = http.StatusNotFound
