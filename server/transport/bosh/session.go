@@ -267,6 +267,14 @@ func (s *session) expireHeld(p *pending) {
 // timer runs.
 func (s *session) flush() {
 	for len(s.held) > 0 && (len(s.out) > 0 || s.closing || s.ended) {
+		if s.held[0].final && !s.closing && !s.ended {
+			// The terminate request carries the acknowledgement of the
+			// end (§13): what comes before the end waits to go with it.
+			// (The engine ends the stream once it reads the request's
+			// end of input; a Write that finds no room waits at most
+			// until its deadline.)
+			break
+		}
 		payload := s.out
 		s.out, s.outBytes = nil, 0
 		close(s.drained)
