@@ -19,6 +19,7 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/offline"
 	"github.com/parley-xmpp/parley/server/mod/ping"
 	"github.com/parley-xmpp/parley/server/mod/private"
+	"github.com/parley-xmpp/parley/server/mod/privilege"
 	"github.com/parley-xmpp/parley/server/mod/proxy65"
 	"github.com/parley-xmpp/parley/server/mod/pubsub"
 	"github.com/parley-xmpp/parley/server/mod/push"
@@ -44,9 +45,10 @@ const Version = "0.1.0"
 // are ordered by priority, and within one priority by registration).
 func Default(cfg *config.Config) []module.Module {
 	q := cfg.Quotas
+	comps := Components(cfg)
 	mods := []module.Module{
 		blocking.New(blocking.Options{MaxItems: q.BlockItems}),
-		roster.New(roster.Options{MaxItems: q.RosterItems, MaxPending: q.PendingSubscriptions}),
+		roster.New(roster.Options{MaxItems: q.RosterItems, MaxPending: q.PendingSubscriptions, Components: comps}),
 		disco.New("Parley"),
 		ping.New(),
 		version.New("Parley", Version, false),
@@ -71,6 +73,11 @@ func Default(cfg *config.Config) []module.Module {
 			mods = append(mods, proxy65.New(proxy65.Options{}))
 			break
 		}
+	}
+	// Privileged components (XEP-0356) and delegated namespaces
+	// (XEP-0355) exist only with components.
+	if len(comps) > 0 {
+		mods = append(mods, privilege.New(privilege.Options{Components: comps}))
 	}
 	// limits.offline_messages 0 turns offline storage off: messages to
 	// an account without an available resource bounce (RFC 6121
