@@ -163,6 +163,10 @@ const (
 	// use it to copy the message to the other resources). Its verdicts are
 	// ignored and its hooks must not modify the stanza.
 	PhaseDelivered
+	// PhaseServerIQ runs for an IQ request addressed to a served domain,
+	// before the IQ handlers (XEP-0355 delegation takes such requests
+	// there).
+	PhaseServerIQ
 )
 
 // Packet is a stanza in the router.

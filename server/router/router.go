@@ -229,6 +229,9 @@ func (r *Router) toServer(ctx context.Context, p *module.Packet) {
 	}
 	switch p.Kind {
 	case stanza.KindIQ:
+		if p.Stanza.IsRequest() && r.runHooks(ctx, module.PhaseServerIQ, p) {
+			return
+		}
 		r.handleIQ(ctx, p, module.TargetServer)
 	default:
 		if r.runHooks(ctx, module.PhaseInbound, p) {

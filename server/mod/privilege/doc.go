@@ -7,4 +7,8 @@
 // <forbidden/>. Roster access and presence (§4, §7) are the roster
 // module's; the <privilege/> advertisement is sent by the component
 // listener when the component connects.
+//
+// It also delegates namespaces to components (XEP-0355, version 0.5, in
+// admin mode): IQ requests of a delegated namespace to a served domain or
+// to a user's bare JID go to the component, and its answers back.
 package privilege

@@ -41,6 +41,9 @@ type Module struct {
 
 	mu      sync.Mutex
 	pending map[pendingKey]*pendingIQ
+
+	delegated map[string]string // namespace → component domain
+	inflight  atomic.Int64      // delegated IQs awaiting an answer
 }
 
 // pendingKey finds the request an answer belongs to: the user the
@@ -90,6 +93,7 @@ func (m *Module) Register(r module.Registrar) error {
 			break
 		}
 	}
+	m.registerDelegations(r)
 	return nil
 }
 
@@ -272,6 +276,6 @@ func answeredBy(st *stanza.Element, to string) bool {
 	if st.From() == to {
 		return true
 	}
-	from, err := jid.Parse(st.From())
-	return err == nil && from.String() == to
+	j, err := jid.Parse(to)
+	return err == nil && sameAddr(st.From(), j)
 }
