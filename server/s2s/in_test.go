@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 type sink struct {
 	domains map[string]bool
 	got     chan *stanza.Element
+	owned   sync.Map // domains Owns reports beside the served ones
 }
 
 func newSink(domains ...string) *sink {
@@ -37,6 +39,10 @@ func newSink(domains ...string) *sink {
 
 func (s *sink) Route(_ context.Context, st *stanza.Element) { s.got <- st }
 func (s *sink) Serves(domain string) bool                   { return s.domains[domain] }
+func (s *sink) Owns(domain string) bool {
+	_, owned := s.owned.Load(domain)
+	return s.domains[domain] || owned
+}
 
 func (s *sink) next(t *testing.T) *stanza.Element {
 	t.Helper()
@@ -341,6 +347,18 @@ func TestIncomingBadPeers(t *testing.T) {
 			}
 			p.open("b.example", "a.example")
 			p.send("<message from='mallory@c.example' to='alice@a.example'><body>x</body></message>")
+			return p.streamError()
+		}, stream.InvalidFrom},
+		{"a stanza from a domain of this server (an external component's)", func(p *rawPeer) stream.Condition {
+			a.sink.owned.Store("b.example", true)
+			defer a.sink.owned.Delete("b.example")
+			p.secure(bCert)
+			p.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>Yi5leGFtcGxl</auth>") // b.example
+			if el := p.next(); el.Name.Local != "success" {
+				t.Fatalf("EXTERNAL: %s", el)
+			}
+			p.open("b.example", "a.example")
+			p.send("<message from='gw@b.example' to='alice@a.example'><body>x</body></message>")
 			return p.streamError()
 		}, stream.InvalidFrom},
 		{"a DOCTYPE", func(p *rawPeer) stream.Condition {
