@@ -305,6 +305,22 @@ func (p *rawPeer) streamError() stream.Condition {
 	}
 }
 
+// externalAs authenticates p as b.example with SASL EXTERNAL (cert
+// naming it) and opens
+// the stream again.
+func externalAs(t *testing.T, p *rawPeer, cert tls.Certificate) {
+	t.Helper()
+	f := p.secure(cert)
+	if !strings.Contains(f.String(), "EXTERNAL") {
+		t.Fatalf("no EXTERNAL offered: %s", f)
+	}
+	p.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>Yi5leGFtcGxl</auth>") // b.example
+	if el := p.next(); el.Name.Local != "success" {
+		t.Fatalf("EXTERNAL: %s", el)
+	}
+	p.open("b.example", "a.example")
+}
+
 func TestIncomingBadPeers(t *testing.T) {
 	ca := testca.New(t)
 	a := newNode(t, ca, "a.example", "a.example", nil)
@@ -337,27 +353,14 @@ func TestIncomingBadPeers(t *testing.T) {
 			return p.streamError()
 		}, stream.NotAuthorized},
 		{"a stanza from another domain than the authenticated one", func(p *rawPeer) stream.Condition {
-			f := p.secure(bCert)
-			if !strings.Contains(f.String(), "EXTERNAL") {
-				t.Fatalf("no EXTERNAL offered: %s", f)
-			}
-			p.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>Yi5leGFtcGxl</auth>") // b.example
-			if el := p.next(); el.Name.Local != "success" {
-				t.Fatalf("EXTERNAL: %s", el)
-			}
-			p.open("b.example", "a.example")
+			externalAs(t, p, bCert)
 			p.send("<message from='mallory@c.example' to='alice@a.example'><body>x</body></message>")
 			return p.streamError()
 		}, stream.InvalidFrom},
 		{"a stanza from a domain of this server (an external component's)", func(p *rawPeer) stream.Condition {
 			a.sink.owned.Store("b.example", true)
 			defer a.sink.owned.Delete("b.example")
-			p.secure(bCert)
-			p.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>Yi5leGFtcGxl</auth>") // b.example
-			if el := p.next(); el.Name.Local != "success" {
-				t.Fatalf("EXTERNAL: %s", el)
-			}
-			p.open("b.example", "a.example")
+			externalAs(t, p, bCert)
 			p.send("<message from='gw@b.example' to='alice@a.example'><body>x</body></message>")
 			return p.streamError()
 		}, stream.InvalidFrom},
