@@ -273,3 +273,55 @@ func TestIQPrivilege(t *testing.T) {
 		t.Fatalf("unprivileged privileged IQ: %s", r)
 	}
 }
+
+// TestRosterPresencePrivilege: with presence "roster", the component
+// also gets the presence the users receive from the contacts they are
+// subscribed to, here a contact of another component's domain.
+func TestRosterPresencePrivilege(t *testing.T) {
+	s, addr := serverWith(t, config.Privileges{Roster: "get", Message: "none", Presence: "roster"})
+	alice := online(t, s, "alice")
+	gw := up(t, addr, "gw.localhost")
+	gw.next()
+	plain := up(t, addr, "plain.localhost")
+	xmpptest.Send(t, alice, stanza.New(stanza.NSClient, "presence", "type", "subscribe", "to", "carol@plain.localhost"))
+	plain.expect("alice's subscribe", isPresence("subscribe", "alice@localhost", "carol@plain.localhost"))
+	plain.send("<presence type='subscribed' from='carol@plain.localhost' to='alice@localhost'/>")
+	plain.send("<presence from='carol@plain.localhost/x' to='alice@localhost'><status>here</status></presence>")
+	xmpptest.Expect(t, alice, "carol's presence", isPresence("", "carol@plain.localhost/x", ""))
+	p := gw.expect("carol's presence", isPresence("", "carol@plain.localhost/x", "gw.localhost"))
+	if p.ChildText("", "status") != "here" {
+		t.Fatalf("gw got %s", p)
+	}
+	// Presence from someone alice is not subscribed to is hers only.
+	plain.send("<presence from='dave@plain.localhost/x' to='alice@localhost'/>")
+	xmpptest.Expect(t, alice, "dave's presence", isPresence("", "dave@plain.localhost/x", ""))
+	plain.send("<presence type='unavailable' from='carol@plain.localhost/x' to='alice@localhost'/>")
+	if p := gw.expect("a presence", func(el *stanza.Element) bool { return el.Name.Local == "presence" && el.From() != alice.JID().String() }); p.From() != "carol@plain.localhost/x" || p.Type() != stanza.TypeUnavailable {
+		t.Fatalf("gw got %s, want carol's unavailable (and never dave's)", p)
+	}
+}
+
+// TestPrivilegedMessageIsTheUsers: a message a component sends in a
+// user's name is the user's: her other resources get a carbon of it
+// (XEP-0280 §6), as for what she sends herself.
+func TestPrivilegedMessageIsTheUsers(t *testing.T) {
+	s, addr := serverWith(t, config.Privileges{Message: "outgoing"})
+	alice := online(t, s, "alice")
+	if _, err := alice.SendIQ(xmpptest.Context(t, xmpptest.Wait), stanza.NewIQ(stanza.TypeSet, "", "", stanza.New("urn:xmpp:carbons:2", "enable"))); err != nil {
+		t.Fatal(err)
+	}
+	gw := up(t, addr, "gw.localhost")
+	gw.next()
+	gw.send("<message from='gw.localhost' to='localhost'><privilege xmlns='urn:xmpp:privilege:2'><forwarded xmlns='urn:xmpp:forward:0'>" +
+		"<message xmlns='jabber:client' from='alice@localhost' to='bob@gw.localhost' type='chat' id='irc1'><body>sent on IRC</body></message></forwarded></privilege></message>")
+	// The message goes where it is addressed...
+	if m := gw.expect("the message", func(el *stanza.Element) bool { return el.Name.Local == "message" }); m.From() != "alice@localhost" || m.To() != "bob@gw.localhost" {
+		t.Fatalf("gw got %s", m)
+	}
+	// ...and alice's resource gets a sent carbon.
+	c := xmpptest.NextMessage(t, alice)
+	sent := c.Child("urn:xmpp:carbons:2", "sent")
+	if sent == nil || !strings.Contains(sent.String(), "sent on IRC") {
+		t.Fatalf("alice got %s", c)
+	}
+}

@@ -74,12 +74,10 @@ func (m *Module) contactPresenceToComponents(ctx context.Context, p *module.Pack
 	if typ != "" && typ != stanza.TypeUnavailable || m.host.IsLocal(p.From.Domain()) {
 		return
 	}
-	if _, ok := m.opts.Components.Of(p.From); ok {
-		return
-	}
 	var to []string
 	for _, c := range m.opts.Components {
-		if c.Grants.Presence == privilege.PresenceRoster {
+		// A component's own presence is not sent back to it.
+		if c.Grants.Presence == privilege.PresenceRoster && c.Domain != p.From.Domain() {
 			to = append(to, c.Domain)
 		}
 	}
