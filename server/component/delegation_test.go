@@ -107,3 +107,44 @@ func TestDelegationComponentAway(t *testing.T) {
 		t.Fatalf("delegated request with the component away: %v", err)
 	}
 }
+
+// TestTimeouts: a delegated IQ the component does not answer, and a
+// privileged IQ nobody answers, are answered by the server once
+// modules.privilege.timeout is over.
+func TestTimeouts(t *testing.T) {
+	s := xmpptest.NewServer(t, func(c *config.Config) {
+		c.Components = []config.Component{
+			{Domain: "gw.localhost", Secret: secret, Delegations: []string{"urn:example:store"},
+				Privileges: config.Privileges{IQ: map[string]string{"urn:example:store": "get"}}},
+			{Domain: "plain.localhost", Secret: secret},
+		}
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerComponent, Address: "127.0.0.1:0"})
+		mods, err := config.ParseModules("t.yaml", []byte("modules:\n  privilege: {timeout: 500ms}\n"), func(*config.Config) map[string]config.SectionDecoder {
+			return map[string]config.SectionDecoder{"privilege": func(config.Section) error { return nil }}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Modules = mods.Modules
+	})
+	addr := s.App.Addrs(config.ListenerComponent)[0].String()
+	alice := online(t, s, "alice")
+	gw := up(t, addr, "gw.localhost")
+	gw.next()
+	plain := up(t, addr, "plain.localhost")
+
+	got := ask(t, alice, stanza.NewIQ(stanza.TypeGet, "late", "localhost", stanza.New("urn:example:store", "store")))
+	gw.delegated() // and never answered
+	if r := <-got; r.err == nil || !strings.Contains(r.err.Error(), "service-unavailable") {
+		t.Fatalf("unanswered delegated IQ: %v %v", r.res, r.err)
+	}
+	// A privileged IQ to an entity that never answers.
+	gw.send("<iq type='get' id='pt' from='gw.localhost' to='alice@localhost'><privileged_iq xmlns='urn:xmpp:privilege:2'>" +
+		"<iq xmlns='jabber:client' type='get' id='q' to='carol@plain.localhost'><store xmlns='urn:example:store'/></iq></privileged_iq></iq>")
+	if q := plain.expect("the privileged request", func(el *stanza.Element) bool { return el.Name.Local == "iq" }); q.From() != "alice@localhost" || q.Child("urn:example:store", "store") == nil {
+		t.Fatalf("plain.localhost got %s", q)
+	}
+	if r := gw.reply("pt"); errCondition(r) != stanza.RemoteServerTimeout {
+		t.Fatalf("unanswered privileged IQ: %s", r)
+	}
+}

@@ -65,6 +65,9 @@ func Default(cfg *config.Config) []module.Module {
 		upload.New(uploadstore.Options{Dir: filepath.Join(cfg.DataDir, "upload"), BaseURL: "https://" + cfg.Domains[0] + ":5443"}),
 		mam.New(mam.Options{Quota: storage.Quota{Count: q.ArchiveMessages, Bytes: int64(q.ArchiveBytes)}}),
 		muc.New(muc.Options{Admins: cfg.Admins}),
+		// What external components may do beyond their domains
+		// (XEP-0356, XEP-0355); with none, it refuses privileged stanzas.
+		privilege.New(privilege.Options{Components: comps}),
 	}
 	// The file transfer proxy runs where a proxy65 listener is
 	// configured (one is by default).
@@ -73,11 +76,6 @@ func Default(cfg *config.Config) []module.Module {
 			mods = append(mods, proxy65.New(proxy65.Options{}))
 			break
 		}
-	}
-	// Privileged components (XEP-0356) and delegated namespaces
-	// (XEP-0355) exist only with components.
-	if len(comps) > 0 {
-		mods = append(mods, privilege.New(privilege.Options{Components: comps}))
 	}
 	// limits.offline_messages 0 turns offline storage off: messages to
 	// an account without an available resource bounce (RFC 6121

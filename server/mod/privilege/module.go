@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/privilege"
@@ -62,6 +63,28 @@ type pendingIQ struct {
 	timer     *time.Timer
 }
 
+// Configure implements module.Configurable: modules.privilege's keys
+// max_pending and timeout.
+func (m *Module) Configure(s config.Section) error {
+	o := m.opts
+	err := s.Decode(config.Fields{
+		"max_pending": func(v config.Value) { v.Int(&o.MaxPending) },
+		"timeout":     func(v config.Value) { v.Duration(&o.Timeout) },
+	}, func(report config.Report) {
+		if o.MaxPending < 1 {
+			report("max_pending", "must be at least 1")
+		}
+		if o.Timeout <= 0 {
+			report("timeout", "must be positive")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	m.opts = o
+	return nil
+}
+
 // New returns the module.
 func New(opts Options) *Module {
 	if opts.MaxPending <= 0 {
@@ -73,7 +96,10 @@ func New(opts Options) *Module {
 	return &Module{opts: opts, pending: map[pendingKey]*pendingIQ{}}
 }
 
-var _ module.Module = (*Module)(nil)
+var (
+	_ module.Module       = (*Module)(nil)
+	_ module.Configurable = (*Module)(nil)
+)
 
 // Name implements module.Module.
 func (*Module) Name() string { return "privilege" }
