@@ -99,6 +99,7 @@ func New(opts Options) *Module {
 var (
 	_ module.Module       = (*Module)(nil)
 	_ module.Configurable = (*Module)(nil)
+	_ module.Stopper      = (*Module)(nil)
 )
 
 // Name implements module.Module.
@@ -189,11 +190,12 @@ func (m *Module) message(ctx context.Context, p *module.Packet) module.Verdict {
 // the bare JID of the user it addressed (§6.3), after the checks the XEP
 // lists; the answer goes back to the component forwarded (answer).
 func (m *Module) privilegedIQ(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
+	user := q.To.Bare()
 	c, ok := m.opts.Components.Of(q.From)
 	if !ok {
+		m.log.Info("privilege: privileged IQ from a non-component refused", "from", q.From, "user", user)
 		return nil, stanza.Errorf(stanza.Forbidden, "only a component may send privileged IQs")
 	}
-	user := q.To.Bare()
 	var inner *stanza.Element
 	for _, e := range q.Payload.Elements() {
 		inner = e
@@ -201,6 +203,7 @@ func (m *Module) privilegedIQ(ctx context.Context, q *module.IQ) (*stanza.Elemen
 	}
 	switch {
 	case inner == nil || inner.Name.Local != "iq":
+		m.log.Info("privilege: malformed privileged IQ", "component", c.Domain, "user", user)
 		return nil, stanza.Errorf(stanza.BadRequest, "<privileged_iq/> carries an IQ")
 	case inner.Name.Space != stanza.NSClient:
 		return nil, m.forbid(c, user, "the encapsulated IQ is not jabber:client")
@@ -211,6 +214,7 @@ func (m *Module) privilegedIQ(ctx context.Context, q *module.IQ) (*stanza.Elemen
 	}
 	payload := inner.Payload()
 	if payload == nil {
+		m.log.Info("privilege: privileged IQ without a payload", "component", c.Domain, "user", user)
 		return nil, stanza.Errorf(stanza.BadRequest, "the encapsulated IQ has no payload")
 	}
 	if !c.Grants.IQ[payload.Name.Space].Allows(inner.Type()) {
@@ -226,6 +230,7 @@ func (m *Module) privilegedIQ(ctx context.Context, q *module.IQ) (*stanza.Elemen
 		m.log.Info("privilege: no answer to a privileged IQ", "component", c.Domain, "user", user, "to", pe.to)
 		m.bounce(context.Background(), q.Stanza, user.String(), stanza.Err(stanza.RemoteServerTimeout))
 	}) {
+		m.log.Warn("privilege: too many privileged IQs awaiting an answer", "component", c.Domain, "max", m.opts.MaxPending)
 		return nil, &stanza.Error{Type: stanza.ErrWait, Condition: stanza.ResourceConstraint, Text: "too many privileged IQs awaiting an answer"}
 	}
 	out := inner.Clone()
@@ -257,6 +262,18 @@ func (m *Module) await(key pendingKey, pe *pendingIQ, expire func()) bool {
 		}
 	})
 	return true
+}
+
+// Stop implements module.Stopper: the requests still awaiting an answer
+// are dropped (their components are going away with the server).
+func (m *Module) Stop(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key, pe := range m.pending {
+		pe.timer.Stop()
+		delete(m.pending, key)
+	}
+	return nil
 }
 
 // take removes and returns a pending request, or nil.
