@@ -324,4 +324,14 @@ func TestPrivilegedMessageIsTheUsers(t *testing.T) {
 	if sent == nil || !strings.Contains(sent.String(), "sent on IRC") {
 		t.Fatalf("alice got %s", c)
 	}
+	// ...and it is in her archive (XEP-0313) as sent by her.
+	done := ask(t, alice, stanza.NewIQ(stanza.TypeSet, "mam1", "", stanza.New("urn:xmpp:mam:2", "query", "queryid", "q1")))
+	r := xmpptest.NextMessage(t, alice)
+	res := r.Child("urn:xmpp:mam:2", "result")
+	if res == nil || !strings.Contains(res.String(), "sent on IRC") || !strings.Contains(res.String(), `from="alice@localhost"`) {
+		t.Fatalf("alice's archive: %s", r)
+	}
+	if d := <-done; d.err != nil {
+		t.Fatalf("MAM query: %v", d.err)
+	}
 }
