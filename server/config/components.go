@@ -65,23 +65,6 @@ type Privileges struct {
 	IQ map[string]string
 }
 
-// Granted reports whether p grants anything.
-func (p Privileges) Granted() bool {
-	if granted(p.Roster) || granted(p.Message) || granted(p.Presence) {
-		return true
-	}
-	for _, a := range p.IQ {
-		if granted(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// granted reports whether a privilege value grants something: neither
-// "none" nor unset.
-func granted(v string) bool { return v != "" && v != "none" }
-
 // ListenerComponent is the listener of external components (XEP-0114);
 // with components configured and no such listener, one listens on
 // DefaultComponentAddress.

@@ -343,7 +343,7 @@ func TestParseComponentGrants(t *testing.T) {
 	if !reflect.DeepEqual(gw.Privileges, want) || !slices.Equal(gw.Delegations, []string{"urn:xmpp:mam:2"}) {
 		t.Errorf("gw.example: %+v %v", gw.Privileges, gw.Delegations)
 	}
-	if plain.Privileges.Granted() || plain.Privileges.Roster != "none" || len(plain.Delegations) != 0 {
+	if want := (Privileges{Roster: "none", Message: "none", Presence: "none"}); !reflect.DeepEqual(plain.Privileges, want) || len(plain.Delegations) != 0 {
 		t.Errorf("plain.example grants %+v", plain.Privileges)
 	}
 	if quiet.Privileges.RosterPush || quiet.Privileges.Roster != "get" {
