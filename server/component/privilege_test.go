@@ -335,3 +335,32 @@ func TestPrivilegedMessageIsTheUsers(t *testing.T) {
 		t.Fatalf("MAM query: %v", d.err)
 	}
 }
+
+// TestRosterPresenceOnce: a contact's presence that several users
+// receive reaches the component once (XEP-0356 §9 rule 2).
+func TestRosterPresenceOnce(t *testing.T) {
+	s, addr := serverWith(t, config.Privileges{Roster: "get", Message: "none", Presence: "roster"})
+	alice, bob := online(t, s, "alice"), online(t, s, "bob")
+	gw := up(t, addr, "gw.localhost")
+	gw.next()
+	plain := up(t, addr, "plain.localhost")
+	for _, c := range []*client.Client{alice, bob} {
+		u := c.JID().Bare().String()
+		xmpptest.Send(t, c, stanza.New(stanza.NSClient, "presence", "type", "subscribe", "to", "carol@plain.localhost"))
+		plain.expect(u+"'s subscribe", isPresence("subscribe", u, "carol@plain.localhost"))
+		plain.send("<presence type='subscribed' from='carol@plain.localhost' to='" + u + "'/>")
+	}
+	for _, u := range []string{"alice", "bob"} {
+		plain.send("<presence from='carol@plain.localhost/x' to='" + u + "@localhost'><show>away</show></presence>")
+	}
+	plain.send("<presence from='carol@plain.localhost/x' to='alice@localhost'><show>dnd</show></presence>")
+	isCarol := func(el *stanza.Element) bool {
+		return el.Name.Local == "presence" && el.From() == "carol@plain.localhost/x"
+	}
+	if p := gw.expect("carol's presence", isCarol); p.ChildText("", "show") != "away" {
+		t.Fatalf("gw got %s", p)
+	}
+	if p := gw.expect("carol's next presence", isCarol); p.ChildText("", "show") != "dnd" {
+		t.Fatalf("gw got %s, want carol's dnd (and her away once)", p)
+	}
+}

@@ -44,6 +44,8 @@ type Module struct {
 	locks   [lockStripes]sync.Mutex
 	pushSeq atomic.Uint64
 	cache   *cache
+	// forwarded dedups contacts' presence sent to privileged components.
+	forwarded forwardedPresence
 }
 
 // New returns the roster and presence module.

@@ -3,7 +3,9 @@ package roster
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"strconv"
+	"sync"
 
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/storage"
@@ -93,11 +95,52 @@ func (m *Module) contactPresenceToComponents(ctx context.Context, p *module.Pack
 	if !sub {
 		return
 	}
+	if !m.forwarded.fresh(m.seed, p.From, p.Stanza) {
+		return // §9 rule 2: the same presence once only
+	}
 	for _, d := range to {
 		out := p.Stanza.Clone()
 		out.Set("to", d)
 		m.host.Route(ctx, out)
 	}
+}
+
+// maxForwarded bounds the contacts whose last presence forwarded to the
+// components is remembered.
+const maxForwarded = 4096
+
+// forwardedPresence remembers, by contact's full JID, a hash of the last
+// presence sent to the components (XEP-0356 §9 rule 2: when several
+// users receive the same presence of a contact, the components get it
+// once). Bounded: past maxForwarded entries, an arbitrary one is
+// forgotten, and at worst a presence goes out twice.
+type forwardedPresence struct {
+	mu   sync.Mutex
+	last map[jid.JID]uint64
+}
+
+// fresh reports whether st differs from the last presence of from that
+// was forwarded, and records it.
+func (f *forwardedPresence) fresh(seed maphash.Seed, from jid.JID, st *stanza.Element) bool {
+	c := st.Clone()
+	c.Set("to", "")
+	sum := maphash.Bytes(seed, c.Bytes())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.last == nil {
+		f.last = make(map[jid.JID]uint64)
+	}
+	if old, ok := f.last[from]; ok && old == sum {
+		return false
+	}
+	if len(f.last) >= maxForwarded {
+		for k := range f.last {
+			delete(f.last, k)
+			break
+		}
+	}
+	f.last[from] = sum
+	return true
 }
 
 // subscribedTo reports whether user is subscribed to contact's presence.
