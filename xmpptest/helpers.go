@@ -9,6 +9,7 @@ import (
 
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
 )
 
 // Wait bounds every helper below that waits for the server: a test that
@@ -133,4 +134,15 @@ func (c *Clock) Step(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
+}
+
+// Parse parses one element written as XML, failing the test if it is
+// not well-formed.
+func Parse(t testing.TB, xml string) *stanza.Element {
+	t.Helper()
+	el, err := stream.ParseElement([]byte(xml), stream.DefaultLimits())
+	if err != nil {
+		t.Fatalf("parse %s: %v", xml, err)
+	}
+	return el
 }

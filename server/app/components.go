@@ -7,6 +7,10 @@ import (
 
 	"github.com/parley-xmpp/parley/server/component"
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/modules"
+	"github.com/parley-xmpp/parley/xmpp/privilege"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
 )
 
@@ -16,15 +20,22 @@ func (a *App) startComponents() error {
 	if len(a.cfg.Components) == 0 {
 		return nil
 	}
+	grants := modules.Components(a.cfg)
 	comps := make([]component.Component, 0, len(a.cfg.Components))
-	for _, c := range a.cfg.Components {
-		comps = append(comps, component.Component{Domain: c.Domain, Secret: c.Secret})
+	for i, c := range a.cfg.Components {
+		comps = append(comps, component.Component{Domain: c.Domain, Secret: c.Secret, Advertise: a.advertisements(grants[i]),
+			PresenceOnConnect: grants[i].Grants.SeesPresence()})
 	}
 	a.components = component.New(component.Options{
 		Components: comps,
 		Router:     a.router,
 		Limits:     stream.Limits{MaxStanzaBytes: a.cfg.Limits.MaxStanzaBytes, MaxDepth: a.cfg.Limits.MaxDepth},
 		Log:        a.log.With("component", "components"),
+		OnConnect: func(ctx context.Context, domain string) {
+			if c, ok := grants.Named(domain); ok && c.Grants.SeesPresence() {
+				a.sendPresences(ctx, domain)
+			}
+		},
 	})
 	for domain, rt := range a.components.Routes() {
 		if err := a.router.AddDomainRoute(domain, rt); err != nil {
@@ -32,6 +43,37 @@ func (a *App) startComponents() error {
 		}
 	}
 	return nil
+}
+
+// advertisements are the messages a component receives when it
+// connects: its privileges (XEP-0356 §4.2) when it has any, the
+// namespaces delegated to it (XEP-0355 §5.2) when there are some; from
+// the first served domain.
+func (a *App) advertisements(c module.Component) []*stanza.Element {
+	var out []*stanza.Element
+	server := a.cfg.Domains[0]
+	if c.Grants.Any() {
+		m := stanza.New(stanza.NSClient, "message", "from", server, "to", c.Domain, "id", "privilege-1")
+		out = append(out, m.Append(c.Grants.Element()))
+	}
+	if len(c.Delegations) > 0 {
+		m := stanza.New(stanza.NSClient, "message", "from", server, "to", c.Domain, "id", "delegation-1")
+		out = append(out, m.Append(privilege.Delegation(c.Delegations)))
+	}
+	return out
+}
+
+// sendPresences sends a component granted the users' presence the
+// presence of every available session (XEP-0356 §9 rule 1): what it
+// would have received had it been connected before them.
+func (a *App) sendPresences(ctx context.Context, domain string) {
+	for _, s := range a.router.Directory().All() {
+		if p := s.Presence(); p != nil && s.Available() {
+			out := p.Clone()
+			out.Set("to", domain)
+			a.router.Route(ctx, out)
+		}
+	}
 }
 
 // componentListeners are the configured component listeners, or the

@@ -50,6 +50,16 @@ type Component struct {
 	Domain string
 	// Secret is the shared secret of the handshake.
 	Secret string
+	// Advertise are stanzas the component receives each time it
+	// connects, right after the handshake and before anything that
+	// waited for it: the <privilege/> (XEP-0356) and <delegation/>
+	// (XEP-0355) messages listing what it was granted.
+	Advertise []*stanza.Element
+	// PresenceOnConnect says the component receives the presence of the
+	// users when it connects (Options.OnConnect, for XEP-0356's presence
+	// privilege): presence addressed to its domain is then not kept
+	// while it is away, lest it arrive twice.
+	PresenceOnConnect bool
 }
 
 // Options configure a Listener.
@@ -69,6 +79,10 @@ type Options struct {
 	QueueBytes int
 	// Log receives the listener's log lines.
 	Log *slog.Logger
+	// OnConnect, if set, runs (on the connection's goroutine) after a
+	// component connected and received its Advertise stanzas and what
+	// waited for it.
+	OnConnect func(ctx context.Context, domain string)
 }
 
 // Listener accepts component connections. Each configured component is
@@ -173,7 +187,11 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) {
 		return
 	}
 	rt.log.Info("component: connected", "remote", c.RemoteAddr().String())
+	rt.advertise()
 	rt.flush()
+	if l.opts.OnConnect != nil {
+		l.opts.OnConnect(ctx, rt.comp.Domain)
+	}
 	for {
 		st, err := dec.Next()
 		if err != nil {
@@ -258,6 +276,10 @@ func (r *Route) Deliver(_ context.Context, _, _ jid.JID, st *stanza.Element) err
 	r.mu.Lock()
 	c := r.conn
 	if c == nil {
+		if r.comp.PresenceOnConnect && stanza.KindOf(st) == stanza.KindPresence && st.To() == r.comp.Domain {
+			r.mu.Unlock()
+			return nil
+		}
 		if r.l.opts.Grace < 0 {
 			r.mu.Unlock()
 			return stanza.Errorf(stanza.ServiceUnavailable, "%s is not connected", r.comp.Domain)
@@ -314,6 +336,17 @@ func (r *Route) detach(c net.Conn) {
 		r.conn = nil
 	}
 	r.mu.Unlock()
+}
+
+// advertise writes the component's Advertise stanzas.
+func (r *Route) advertise() {
+	var b []byte
+	for _, st := range r.comp.Advertise {
+		b = st.AppendXML(b, NS)
+	}
+	if len(b) > 0 {
+		r.write(b)
+	}
 }
 
 // flush writes what waited for the component, now connected.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -315,5 +316,37 @@ func TestStorageString(t *testing.T) {
 	s, _ := parseStorage("postgres://bob:secret@db/chat")
 	if s.Kind != StoragePostgres || s.URL != "postgres://bob:secret@db/chat" {
 		t.Errorf("postgres storage = %+v", s)
+	}
+}
+
+func TestParseComponentGrants(t *testing.T) {
+	c, err := Parse("parley.yaml", []byte(`components:
+  - domain: gw.example
+    secret: 12345678abc
+    privileges:
+      roster: both
+      message: outgoing
+      presence: roster
+      iq: {'http://jabber.org/protocol/pubsub': set}
+    delegations: ['urn:xmpp:mam:2']
+  - domain: plain.example
+    secret: 12345678abc
+  - domain: quiet.example
+    secret: 12345678abc
+    privileges: {roster: get, roster_push: false}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, plain, quiet := c.Components[0], c.Components[1], c.Components[2]
+	want := Privileges{Roster: "both", RosterPush: true, Message: "outgoing", Presence: "roster", IQ: map[string]string{"http://jabber.org/protocol/pubsub": "set"}}
+	if !reflect.DeepEqual(gw.Privileges, want) || !slices.Equal(gw.Delegations, []string{"urn:xmpp:mam:2"}) {
+		t.Errorf("gw.example: %+v %v", gw.Privileges, gw.Delegations)
+	}
+	if want := (Privileges{Roster: "none", Message: "none", Presence: "none"}); !reflect.DeepEqual(plain.Privileges, want) || len(plain.Delegations) != 0 {
+		t.Errorf("plain.example grants %+v", plain.Privileges)
+	}
+	if quiet.Privileges.RosterPush || quiet.Privileges.Roster != "get" {
+		t.Errorf("quiet.example: %+v", quiet.Privileges)
 	}
 }

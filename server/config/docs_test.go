@@ -31,7 +31,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"s2s", "dialback", "require_verified", "allow", "deny", "routes", "domains", "ca_file", "max_links", "max_incoming",
 		"connect_timeout", "idle_timeout",
 		"upload", "max_file_size", "quota", "retention", "base_url", "dir", "http", "websocket_origins", "trusted_proxies",
-		"components", "domain", "secret",
+		"components", "domain", "secret", "privileges", "roster", "roster_push", "message", "presence", "iq", "delegations", "privilege", "timeout",
 	}
 	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))
 	if err != nil {

@@ -32,6 +32,12 @@ type Host interface {
 	// Route sends a stanza whose from is already set through the router,
 	// exactly as if a local entity had sent it.
 	Route(ctx context.Context, st *stanza.Element)
+	// RouteOnBehalf routes a stanza from a local user's bare JID that a
+	// privileged component sent in the user's name (XEP-0356): like
+	// Route, but the PhaseOutbound hooks run first, with Packet.OnBehalf
+	// set and no Origin, so that it is archived and copied to the user's
+	// resources as what the user sent.
+	RouteOnBehalf(ctx context.Context, st *stanza.Element)
 	// Sessions is the session directory: where the bound sessions of the
 	// served accounts are found.
 	Sessions() session.Directory
@@ -157,6 +163,10 @@ const (
 	// use it to copy the message to the other resources). Its verdicts are
 	// ignored and its hooks must not modify the stanza.
 	PhaseDelivered
+	// PhaseServerIQ runs for an IQ request addressed to a served domain,
+	// before the IQ handlers (XEP-0355 delegation takes such requests
+	// there).
+	PhaseServerIQ
 )
 
 // Packet is a stanza in the router.
@@ -166,6 +176,9 @@ type Packet struct {
 	From   jid.JID
 	To     jid.JID          // zero when the stanza has no 'to'
 	Origin *session.Session // the local session that sent it, or nil
+	// OnBehalf marks a stanza a privileged component sent in the name of
+	// the local user of From (Host.RouteOnBehalf); Origin is nil.
+	OnBehalf bool
 	// Delivered lists the sessions that took the message; set only in
 	// PhaseDelivered.
 	Delivered []*session.Session

@@ -19,6 +19,7 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/offline"
 	"github.com/parley-xmpp/parley/server/mod/ping"
 	"github.com/parley-xmpp/parley/server/mod/private"
+	"github.com/parley-xmpp/parley/server/mod/privilege"
 	"github.com/parley-xmpp/parley/server/mod/proxy65"
 	"github.com/parley-xmpp/parley/server/mod/pubsub"
 	"github.com/parley-xmpp/parley/server/mod/push"
@@ -44,9 +45,10 @@ const Version = "0.1.0"
 // are ordered by priority, and within one priority by registration).
 func Default(cfg *config.Config) []module.Module {
 	q := cfg.Quotas
+	comps := Components(cfg)
 	mods := []module.Module{
 		blocking.New(blocking.Options{MaxItems: q.BlockItems}),
-		roster.New(roster.Options{MaxItems: q.RosterItems, MaxPending: q.PendingSubscriptions}),
+		roster.New(roster.Options{MaxItems: q.RosterItems, MaxPending: q.PendingSubscriptions, Components: comps}),
 		disco.New("Parley"),
 		ping.New(),
 		version.New("Parley", Version, false),
@@ -63,6 +65,9 @@ func Default(cfg *config.Config) []module.Module {
 		upload.New(uploadstore.Options{Dir: filepath.Join(cfg.DataDir, "upload"), BaseURL: "https://" + cfg.Domains[0] + ":5443"}),
 		mam.New(mam.Options{Quota: storage.Quota{Count: q.ArchiveMessages, Bytes: int64(q.ArchiveBytes)}}),
 		muc.New(muc.Options{Admins: cfg.Admins}),
+		// What external components may do beyond their domains
+		// (XEP-0356, XEP-0355); with none, it refuses privileged stanzas.
+		privilege.New(privilege.Options{Components: comps}),
 	}
 	// The file transfer proxy runs where a proxy65 listener is
 	// configured (one is by default).

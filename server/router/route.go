@@ -144,3 +144,9 @@ func (r *Router) forward(ctx context.Context, rt Route, p *module.Packet) bool {
 func (r *Router) Serves(domain string) bool {
 	return r.domains[domain] || r.services[domain] != nil || r.routes.domains[domain] != nil
 }
+
+// Owns reports whether domain is this server's own: served, a module's
+// service domain, or routed to an external component (AddDomainRoute).
+func (r *Router) Owns(domain string) bool {
+	return r.Serves(domain) || r.routes.domains[domain] != nil
+}

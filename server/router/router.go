@@ -150,8 +150,19 @@ func (r *Router) RouteFrom(ctx context.Context, origin *session.Session, st *sta
 	r.route(ctx, st, origin)
 }
 
+// RouteOnBehalf routes a stanza a privileged component sent in the name
+// of a local user (module.Host.RouteOnBehalf): the outbound hooks run, as
+// for what a session sends.
+func (r *Router) RouteOnBehalf(ctx context.Context, st *stanza.Element) {
+	r.routePacket(ctx, &module.Packet{Stanza: st, Kind: stanza.KindOf(st), OnBehalf: true})
+}
+
 func (r *Router) route(ctx context.Context, st *stanza.Element, origin *session.Session) {
-	p := &module.Packet{Stanza: st, Kind: stanza.KindOf(st), Origin: origin}
+	r.routePacket(ctx, &module.Packet{Stanza: st, Kind: stanza.KindOf(st), Origin: origin})
+}
+
+func (r *Router) routePacket(ctx context.Context, p *module.Packet) {
+	st, origin := p.Stanza, p.Origin
 	if p.Kind == stanza.KindOther {
 		r.log.Warn("router: dropping a non-stanza element", "name", st.Name.Local)
 		return
@@ -170,7 +181,7 @@ func (r *Router) route(ctx context.Context, st *stanza.Element, origin *session.
 		}
 		p.To = to
 	}
-	if origin != nil && r.runHooks(ctx, module.PhaseOutbound, p) {
+	if (origin != nil || p.OnBehalf) && r.runHooks(ctx, module.PhaseOutbound, p) {
 		return
 	}
 	if p.To.IsZero() {
@@ -218,6 +229,9 @@ func (r *Router) toServer(ctx context.Context, p *module.Packet) {
 	}
 	switch p.Kind {
 	case stanza.KindIQ:
+		if p.Stanza.IsRequest() && r.runHooks(ctx, module.PhaseServerIQ, p) {
+			return
+		}
 		r.handleIQ(ctx, p, module.TargetServer)
 	default:
 		if r.runHooks(ctx, module.PhaseInbound, p) {

@@ -48,6 +48,10 @@ type Router interface {
 	// Serves reports whether this server receives stanzas for domain: a
 	// served domain or a service domain (such as a MUC service).
 	Serves(domain string) bool
+	// Owns reports whether domain is this server's own: served, a
+	// service domain or an external component's. No remote server may
+	// send from it (a component's privileges go with its domain).
+	Owns(domain string) bool
 }
 
 // InboundOptions configure a Listener.
@@ -526,6 +530,10 @@ func (s *inStream) stanza(ctx context.Context, st *stanza.Element) error {
 	s.mu.Unlock()
 	if !ok {
 		return &stream.Error{Condition: stream.InvalidFrom, Text: "the sender's domain is not authenticated on this stream"}
+	}
+	if s.l.opts.Router.Owns(from.Domain()) {
+		s.log.Warn("s2s: a peer sent from a domain of this server", "from", from.Domain())
+		return &stream.Error{Condition: stream.InvalidFrom, Text: from.Domain() + " is a domain of this server"}
 	}
 	if !s.l.opts.Router.Serves(to.Domain()) {
 		// An incoming stream carries nothing back: the peer learns of

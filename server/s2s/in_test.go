@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 type sink struct {
 	domains map[string]bool
 	got     chan *stanza.Element
+	owned   sync.Map // domains Owns reports beside the served ones
 }
 
 func newSink(domains ...string) *sink {
@@ -37,6 +39,10 @@ func newSink(domains ...string) *sink {
 
 func (s *sink) Route(_ context.Context, st *stanza.Element) { s.got <- st }
 func (s *sink) Serves(domain string) bool                   { return s.domains[domain] }
+func (s *sink) Owns(domain string) bool {
+	_, owned := s.owned.Load(domain)
+	return s.domains[domain] || owned
+}
 
 func (s *sink) next(t *testing.T) *stanza.Element {
 	t.Helper()
@@ -299,6 +305,22 @@ func (p *rawPeer) streamError() stream.Condition {
 	}
 }
 
+// externalAs authenticates p as b.example with SASL EXTERNAL (cert
+// naming it) and opens
+// the stream again.
+func externalAs(t *testing.T, p *rawPeer, cert tls.Certificate) {
+	t.Helper()
+	f := p.secure(cert)
+	if !strings.Contains(f.String(), "EXTERNAL") {
+		t.Fatalf("no EXTERNAL offered: %s", f)
+	}
+	p.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>Yi5leGFtcGxl</auth>") // b.example
+	if el := p.next(); el.Name.Local != "success" {
+		t.Fatalf("EXTERNAL: %s", el)
+	}
+	p.open("b.example", "a.example")
+}
+
 func TestIncomingBadPeers(t *testing.T) {
 	ca := testca.New(t)
 	a := newNode(t, ca, "a.example", "a.example", nil)
@@ -331,16 +353,15 @@ func TestIncomingBadPeers(t *testing.T) {
 			return p.streamError()
 		}, stream.NotAuthorized},
 		{"a stanza from another domain than the authenticated one", func(p *rawPeer) stream.Condition {
-			f := p.secure(bCert)
-			if !strings.Contains(f.String(), "EXTERNAL") {
-				t.Fatalf("no EXTERNAL offered: %s", f)
-			}
-			p.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='EXTERNAL'>Yi5leGFtcGxl</auth>") // b.example
-			if el := p.next(); el.Name.Local != "success" {
-				t.Fatalf("EXTERNAL: %s", el)
-			}
-			p.open("b.example", "a.example")
+			externalAs(t, p, bCert)
 			p.send("<message from='mallory@c.example' to='alice@a.example'><body>x</body></message>")
+			return p.streamError()
+		}, stream.InvalidFrom},
+		{"a stanza from a domain of this server (an external component's)", func(p *rawPeer) stream.Condition {
+			a.sink.owned.Store("b.example", true)
+			defer a.sink.owned.Delete("b.example")
+			externalAs(t, p, bCert)
+			p.send("<message from='gw@b.example' to='alice@a.example'><body>x</body></message>")
 			return p.streamError()
 		}, stream.InvalidFrom},
 		{"a DOCTYPE", func(p *rawPeer) stream.Condition {

@@ -89,7 +89,7 @@ func (m *Module) set(q *module.IQ, on bool) (*stanza.Element, error) {
 // carbons-enabled sessions (§8). A message to the account itself is left
 // to the received side, which knows where it was delivered.
 func (m *Module) sent(ctx context.Context, p *module.Packet) module.Verdict {
-	if p.Origin == nil || p.To.IsZero() || p.To.Bare().Equal(p.From.Bare()) {
+	if (p.Origin == nil && !p.OnBehalf) || p.To.IsZero() || p.To.Bare().Equal(p.From.Bare()) {
 		return module.Continue
 	}
 	if !carbons.Eligible(p.Stanza, carbons.Sent) {

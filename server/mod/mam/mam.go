@@ -222,7 +222,7 @@ func archivable(st *stanza.Element) bool {
 // outgoing archives a message a local session sends to someone else; a
 // message to the account itself is archived once, as incoming.
 func (m *Module) outgoing(ctx context.Context, p *module.Packet) module.Verdict {
-	if p.Origin == nil || p.To.IsZero() || p.To.Bare().Equal(p.From.Bare()) || !archivable(p.Stanza) {
+	if (p.Origin == nil && !p.OnBehalf) || p.To.IsZero() || p.To.Bare().Equal(p.From.Bare()) || !archivable(p.Stanza) {
 		return module.Continue
 	}
 	user := p.From.Bare()

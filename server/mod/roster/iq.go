@@ -20,10 +20,11 @@ const maxText = 1023
 
 // handleGet answers a roster get (RFC 6121 §2.2) with versioning (§2.6).
 func (m *Module) handleGet(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
-	if !q.FromSelf() {
-		// §2.1.5: only the user may read the roster; others must not
-		// learn anything about it.
-		return nil, stanza.Err(stanza.ServiceUnavailable)
+	// §2.1.5: only the user (or a privileged component) may read the
+	// roster; others must not learn anything about it.
+	user, err := m.rosterOwner(q, stanza.ServiceUnavailable)
+	if err != nil {
+		return nil, err
 	}
 	req, err := xroster.Decode(q.Payload)
 	if err != nil {
@@ -32,7 +33,6 @@ func (m *Module) handleGet(ctx context.Context, q *module.IQ) (*stanza.Element, 
 	if q.Session != nil {
 		q.Session.SetValue(interestedKey{}, true)
 	}
-	user := q.From.Bare()
 	items, ver, err := m.rosterItems(ctx, user)
 	if err != nil {
 		return nil, fmt.Errorf("roster: read the roster of %s: %w", user, err)
@@ -51,9 +51,11 @@ func (m *Module) handleGet(ctx context.Context, q *module.IQ) (*stanza.Element, 
 
 // handleSet adds, updates (§2.3, §2.4) or removes (§2.5) a roster item.
 func (m *Module) handleSet(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
-	if !q.FromSelf() {
-		// §2.1.5: a roster set from anyone but the user is refused.
-		return nil, stanza.Err(stanza.Forbidden)
+	// §2.1.5: a roster set from anyone but the user (or a privileged
+	// component) is refused.
+	user, err := m.rosterOwner(q, stanza.Forbidden)
+	if err != nil {
+		return nil, err
 	}
 	req, err := xroster.Decode(q.Payload)
 	if err != nil {
@@ -66,7 +68,6 @@ func (m *Module) handleSet(ctx context.Context, q *module.IQ) (*stanza.Element, 
 	if !it.JID.IsBare() {
 		return nil, stanza.Errorf(stanza.BadRequest, "roster items are bare JIDs, not %s", it.JID)
 	}
-	user := q.From.Bare()
 	if it.Subscription == xroster.SubRemove {
 		return nil, m.remove(ctx, user, it.JID)
 	}

@@ -29,6 +29,9 @@ type Options struct {
 	// MaxPending bounds the unanswered inbound subscription requests kept
 	// for one user; 0 means no bound.
 	MaxPending int
+	// Components are the external components and their privileges
+	// (XEP-0356): roster access, roster pushes and presence.
+	Components module.Components
 }
 
 // Module implements rosters, subscriptions and presence (RFC 6121).
@@ -41,6 +44,8 @@ type Module struct {
 	locks   [lockStripes]sync.Mutex
 	pushSeq atomic.Uint64
 	cache   *cache
+	// forwarded dedups contacts' presence sent to privileged components.
+	forwarded forwardedPresence
 }
 
 // New returns the roster and presence module.
@@ -94,6 +99,7 @@ type interestedKey struct{}
 func (m *Module) push(user jid.JID, it xroster.Item, ver int64) {
 	q := &xroster.Query{Ver: strconv.FormatInt(ver, 10), HasVer: true, Items: []xroster.Item{it}}
 	payload := q.Element()
+	m.pushToComponents(context.Background(), user, payload)
 	for _, s := range m.host.Sessions().Sessions(user) {
 		if s.Value(interestedKey{}) == nil {
 			continue

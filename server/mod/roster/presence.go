@@ -164,6 +164,7 @@ func (m *Module) available(ctx context.Context, sess *session.Session, st *stanz
 	sess.SetPresence(pres, parsePriority(st))
 
 	subscribers, subscriptions := m.contacts(ctx, user)
+	m.presenceToComponents(ctx, pres)
 	for _, c := range subscribers {
 		out := pres.Clone()
 		out.Set("to", c.String())
@@ -236,6 +237,7 @@ func (m *Module) unavailable(ctx context.Context, sess *session.Session, st *sta
 
 	sent := make(map[jid.JID]bool)
 	if was {
+		m.presenceToComponents(ctx, pres)
 		subscribers, _ := m.contacts(ctx, user)
 		for _, c := range subscribers {
 			sent[c] = true

@@ -102,6 +102,7 @@ func (m *Module) inbound(ctx context.Context, p *module.Packet) module.Verdict {
 	}
 	// Available, unavailable and error presence are delivered as they
 	// are: directed presence from anyone is allowed (RFC 6121 §4.6).
+	m.contactPresenceToComponents(ctx, p)
 	return module.Continue
 }
 
