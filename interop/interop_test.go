@@ -137,8 +137,7 @@ var users = []string{
 	"olivia", "oscar", // profanity
 	"sam", "sue", // sendxmpp
 	"gus", "gwen", // go-sendxmpp
-	"hugo",        // @xmpp/client behind a slow link (sasl2_test.go)
-	"fay", "fred", // slixmpp file transfer through the SOCKS5 proxy (proxy65_test.go)
+	"hugo",  // @xmpp/client behind a slow link (sasl2_test.go)
 	"irene", // slixmpp through the biboumi IRC gateway (gateway_test.go)
 }
 

@@ -12,7 +12,11 @@ import (
 // server/mod/proxy65.)
 func TestSlixmppFileThroughProxy(t *testing.T) {
 	needSlixmpp(t)
-	s := theServer(t)
+	// A server of its own: the shared one's components (the echo
+	// component, biboumi) come and go with scenarios that run in
+	// parallel, and slixmpp's proxy discovery asks each of the server's
+	// items for its disco#info.
+	s := ownServer(t, "fay", "fred")
 	mark := s.log.Len()
 	fred := startScriptPeer(t, s, "s5b_peer.py", "fred", "files", "--receive")
 	fay := startScriptPeer(t, s, "s5b_peer.py", "fay", "files", "--send-to", fred.online.JID)

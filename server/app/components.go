@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/component"
 	"github.com/parley-xmpp/parley/server/config"
@@ -30,6 +31,8 @@ func (a *App) startComponents() error {
 		Components: comps,
 		Router:     a.router,
 		Limits:     stream.Limits{MaxStanzaBytes: a.cfg.Limits.MaxStanzaBytes, MaxDepth: a.cfg.Limits.MaxDepth},
+		Grace:      componentGrace(a.cfg.Limits.ComponentGrace),
+		Now:        a.now,
 		Log:        a.log.With("component", "components"),
 		OnConnect: func(ctx context.Context, domain string) {
 			if c, ok := grants.Named(domain); ok && c.Grants.SeesPresence() {
@@ -108,4 +111,13 @@ func (a *App) serveComponents(ctx context.Context, ln net.Listener) {
 			}
 		}
 	}()
+}
+
+// componentGrace maps limits.component_grace to component.Options.Grace,
+// where 0 means the default and a negative value none.
+func componentGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -71,9 +71,12 @@ type Options struct {
 	// Limits bound what the decoder accepts.
 	Limits stream.Limits
 	// Grace is how long stanzas for a component that is not connected
-	// wait for it before they bounce with <service-unavailable/>. 0
-	// means DefaultGrace; negative means none.
+	// wait for it, counted from when its connection went away (or from
+	// New, before it first connected), before they bounce with
+	// <service-unavailable/>. 0 means DefaultGrace; negative means none.
 	Grace time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 	// QueueBytes bounds what waits for one component (size). 0 means
 	// DefaultQueueBytes.
 	QueueBytes int
@@ -101,6 +104,9 @@ func New(o Options) *Listener {
 	if o.QueueBytes <= 0 {
 		o.QueueBytes = DefaultQueueBytes
 	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -108,7 +114,7 @@ func New(o Options) *Listener {
 	for _, c := range o.Components {
 		// "domain", not "component": the listener's logger names the
 		// part of the server under "component" already.
-		l.routes[c.Domain] = &Route{l: l, comp: c, log: o.Log.With("domain", c.Domain)}
+		l.routes[c.Domain] = &Route{l: l, comp: c, log: o.Log.With("domain", c.Domain), lost: o.Now()}
 	}
 	return l
 }
@@ -269,6 +275,12 @@ type Route struct {
 	queue []*stanza.Element
 	bytes int
 	timer *time.Timer
+	// lost is when the connection went away, or when the server started
+	// before the component first connected. Stanzas wait for it only
+	// within the grace period after that: for a component that stays
+	// away they bounce at once instead of each waiting out the grace (a
+	// client's disco walk over the server's items would stall on it).
+	lost time.Time
 }
 
 // Deliver implements router.Route.
@@ -280,7 +292,8 @@ func (r *Route) Deliver(_ context.Context, _, _ jid.JID, st *stanza.Element) err
 			r.mu.Unlock()
 			return nil
 		}
-		if r.l.opts.Grace < 0 {
+		left := r.lost.Add(r.l.opts.Grace).Sub(r.l.opts.Now())
+		if r.l.opts.Grace < 0 || left <= 0 {
 			r.mu.Unlock()
 			return stanza.Errorf(stanza.ServiceUnavailable, "%s is not connected", r.comp.Domain)
 		}
@@ -292,7 +305,7 @@ func (r *Route) Deliver(_ context.Context, _, _ jid.JID, st *stanza.Element) err
 		r.queue = append(r.queue, st)
 		r.bytes += n
 		if r.timer == nil {
-			r.timer = time.AfterFunc(r.l.opts.Grace, r.expire)
+			r.timer = time.AfterFunc(left, r.expire)
 		}
 		r.mu.Unlock()
 		return nil
@@ -334,6 +347,7 @@ func (r *Route) detach(c net.Conn) {
 	r.mu.Lock()
 	if r.conn == c {
 		r.conn = nil
+		r.lost = r.l.opts.Now()
 	}
 	r.mu.Unlock()
 }

@@ -272,3 +272,30 @@ func freePort(t *testing.T) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// TestComponentAwayTooLong: stanzas wait for a component only within the
+// grace after it left (here: after the server started, before it ever
+// connected); past that they bounce at once instead of each waiting out
+// the grace again, so a client walking the server's disco items does not
+// stall on a component that is down.
+func TestComponentAwayTooLong(t *testing.T) {
+	clock := xmpptest.NewClock(time.Now())
+	s := xmpptest.NewServerWithClock(t, clock, func(c *config.Config) {
+		c.Components = []config.Component{{Domain: "gw.localhost", Secret: secret}}
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerComponent, Address: "127.0.0.1:0"})
+		c.Limits.ComponentGrace = time.Minute
+	})
+	s.AddUser(t, "alice", "pw")
+	alice := s.Client(t, "alice", "pw", "desk")
+	info := func(id string) *stanza.Element {
+		return stanza.NewIQ(stanza.TypeGet, id, "gw.localhost", stanza.New(disco.NSInfo, "query"))
+	}
+	xmpptest.Send(t, alice, info("kept"))
+	xmpptest.Sync(t, alice)
+	clock.Step(2 * time.Minute)
+	_, err := alice.SendIQ(xmpptest.Context(t, 5*time.Second), info("bounced"))
+	var se *stanza.Error
+	if !errors.As(err, &se) || se.Condition != stanza.ServiceUnavailable {
+		t.Fatalf("a minute past the grace: %v, want <service-unavailable/> at once", err)
+	}
+}

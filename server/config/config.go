@@ -275,6 +275,11 @@ type Limits struct {
 	// requests when none of its requests is held (XEP-0124 §11, §12);
 	// 0 means the default, 2 seconds. Key "bosh_polling".
 	BOSHPolling time.Duration
+	// ComponentGrace is how long stanzas for an external component wait
+	// for it after its connection went away (or after the server
+	// started, before it first connected); 0: they bounce at once. Key
+	// "component_grace".
+	ComponentGrace time.Duration
 	// OutboundQueueBytes bounds, in bytes, what one session holds for its
 	// client: stanzas queued for writing, stanzas written but not
 	// acknowledged (XEP-0198, also while detached) and stanzas held for
@@ -391,6 +396,7 @@ func Default() *Config {
 			IdlePing:           5 * time.Minute,
 			PingTimeout:        time.Minute,
 			ParkAfter:          5 * time.Second,
+			ComponentGrace:     10 * time.Second,
 
 			OutboundQueueBytes:           2 << 20,
 			DirectedPresences:            1000,

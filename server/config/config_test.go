@@ -57,7 +57,7 @@ func TestDefault(t *testing.T) {
 		MaxStanzaBytes: 262144, MaxDepth: 64, PreauthStanzaBytes: 8192, PreauthElements: 32,
 		PreauthTimeout: 30 * time.Second, SessionsPerAccount: 10, OutboundQueue: 1000,
 		OfflineMessages: 1000, IdlePing: 5 * time.Minute, PingTimeout: time.Minute,
-		ParkAfter:          5 * time.Second,
+		ParkAfter: 5 * time.Second, ComponentGrace: 10 * time.Second,
 		OutboundQueueBytes: 2 << 20, DirectedPresences: 1000, PreauthConnectionsPerAddress: 100,
 		Rate:        Rate{BytesPerSecond: 1 << 20, StanzasPerSecond: 100, Burst: 2 * time.Second},
 		PreauthRate: Rate{BytesPerSecond: 16 << 10, StanzasPerSecond: 10, Burst: 5 * time.Second},
@@ -192,7 +192,7 @@ func TestParseFull(t *testing.T) {
 		Limits: Limits{
 			MaxStanzaBytes: 1 << 20, MaxDepth: 32, PreauthStanzaBytes: 4096, PreauthElements: 16,
 			PreauthTimeout: 10 * time.Second, SessionsPerAccount: 3, OutboundQueue: 500,
-			ParkAfter:   2 * time.Second,
+			ParkAfter: 2 * time.Second, ComponentGrace: 10 * time.Second,
 			PingTimeout: 20 * time.Second,
 
 			OutboundQueueBytes: 2 << 20, DirectedPresences: 50,

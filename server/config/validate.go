@@ -152,6 +152,9 @@ func (c *Config) problems() []problem {
 	if l.BOSHPolling < 0 {
 		add("limits.bosh_polling", "must not be negative")
 	}
+	if l.ComponentGrace < 0 {
+		add("limits.component_grace", "must not be negative")
+	}
 	if l.ParkAfter < 0 {
 		add("limits.park_after", "must not be negative")
 	}
