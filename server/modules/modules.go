@@ -13,6 +13,7 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/carbons"
 	"github.com/parley-xmpp/parley/server/mod/disco"
 	"github.com/parley-xmpp/parley/server/mod/entitytime"
+	"github.com/parley-xmpp/parley/server/mod/extdisco"
 	"github.com/parley-xmpp/parley/server/mod/last"
 	"github.com/parley-xmpp/parley/server/mod/mam"
 	"github.com/parley-xmpp/parley/server/mod/muc"
@@ -63,6 +64,10 @@ func Default(cfg *config.Config) []module.Module {
 		upload.New(uploadstore.Options{Dir: filepath.Join(cfg.DataDir, "upload"), BaseURL: "https://" + cfg.Domains[0] + ":5443"}),
 		mam.New(mam.Options{Quota: storage.Quota{Count: q.ArchiveMessages, Bytes: int64(q.ArchiveBytes)}}),
 		muc.New(muc.Options{Admins: cfg.Admins}),
+		// External service discovery (XEP-0215), with the built-in
+		// STUN/TURN server on the turn and turns listeners (present by
+		// default) and an external server when configured.
+		extdisco.New(extdisco.Options{SecretFile: filepath.Join(cfg.DataDir, "turn_secret")}),
 	}
 	// The file transfer proxy runs where a proxy65 listener is
 	// configured (one is by default).
