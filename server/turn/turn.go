@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pionturn "github.com/pion/turn/v4"
@@ -62,6 +63,12 @@ type Options struct {
 	AllocationRate, TotalRate int
 	// Peers decides which peer addresses may be relayed to.
 	Peers Peers
+	// MaxConnections caps the stream (TCP, TLS) connections open at
+	// once, over all listeners; 0: DefaultMaxConnections.
+	MaxConnections int
+	// IdleTimeout closes a stream connection that sent nothing for that
+	// long; 0: DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// Log receives the server's log lines.
 	Log *slog.Logger
 	// Now is the clock credentials are checked against; nil: time.Now.
@@ -74,6 +81,7 @@ type Server struct {
 	log   *slog.Logger
 	quota *quota
 	total *rate.Limiter // nil: unlimited
+	conns atomic.Int64  // open stream connections
 }
 
 // New returns a server with options o.
@@ -97,6 +105,10 @@ func New(o Options) (*Server, error) {
 	o.MaxAllocationsPerUser = orDefault(o.MaxAllocationsPerUser, DefaultMaxAllocationsPerUser)
 	o.AllocationRate = orDefault(o.AllocationRate, DefaultAllocationRate)
 	o.TotalRate = orDefault(o.TotalRate, DefaultTotalRate)
+	o.MaxConnections = orDefault(o.MaxConnections, DefaultMaxConnections)
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -124,6 +136,9 @@ func limiter(bps int) *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(bps), max(bps, 64<<10))
 }
 
+// Connections returns how many stream connections are open.
+func (s *Server) Connections() int { return int(s.conns.Load()) }
+
 // Allocations returns how many allocations are live.
 func (s *Server) Allocations() int { return s.quota.live() }
 
@@ -140,7 +155,7 @@ func (s *Server) ServePacket(ctx context.Context, pc net.PacketConn) error {
 // and the allocations made through it.
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	return s.serve(ctx, pionturn.ServerConfig{ListenerConfigs: []pionturn.ListenerConfig{{
-		Listener: ln, RelayAddressGenerator: s.relays(), PermissionHandler: s.permit,
+		Listener: &limitedListener{Listener: ln, s: s, open: &s.conns}, RelayAddressGenerator: s.relays(), PermissionHandler: s.permit,
 	}}})
 }
 

@@ -3,8 +3,11 @@ package turn_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,8 +18,8 @@ import (
 
 var secret = []byte("test secret")
 
-// start serves a TURN server on a random loopback UDP port.
-func start(t *testing.T, o turn.Options) (*turn.Server, string) {
+// newServer returns a server relaying on loopback with options o.
+func newServer(t *testing.T, o turn.Options) *turn.Server {
 	t.Helper()
 	o.Realm = "localhost"
 	if o.Secret == nil {
@@ -28,19 +31,32 @@ func start(t *testing.T, o turn.Options) (*turn.Server, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	return s
+}
+
+// run runs serve until the test ends.
+func run(t *testing.T, serve func(ctx context.Context) error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.ServePacket(ctx, pc) }()
+	go func() { done <- serve(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
 	})
+}
+
+// start serves a TURN server on a random loopback UDP port.
+func start(t *testing.T, o turn.Options) (*turn.Server, string) {
+	t.Helper()
+	s := newServer(t, o)
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, func(ctx context.Context) error { return s.ServePacket(ctx, pc) })
 	return s, pc.LocalAddr().String()
 }
 
@@ -117,6 +133,21 @@ func TestCredentials(t *testing.T) {
 	}
 }
 
+// allocate starts a server with options o and returns a client of it
+// with an allocation.
+func allocate(t *testing.T, o turn.Options) (*pionturn.Client, net.PacketConn) {
+	t.Helper()
+	_, addr := start(t, o)
+	user, pass := turn.Credentials(secret, "juliet@localhost", time.Now().Add(time.Hour))
+	c, _ := client(t, addr, user, pass)
+	relay, err := c.Allocate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { relay.Close() })
+	return c, relay
+}
+
 // echo is a UDP peer that sends back what it receives.
 func echo(t *testing.T) *net.UDPConn {
 	t.Helper()
@@ -139,14 +170,7 @@ func echo(t *testing.T) *net.UDPConn {
 }
 
 func TestLoopbackPeerRefused(t *testing.T) {
-	_, addr := start(t, turn.Options{})
-	user, pass := turn.Credentials(secret, "juliet@localhost", time.Now().Add(time.Hour))
-	c, _ := client(t, addr, user, pass)
-	relay, err := c.Allocate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
+	c, relay := allocate(t, turn.Options{})
 	peer := echo(t)
 	if err := c.CreatePermission(peer.LocalAddr()); err == nil {
 		t.Fatal("permission to a loopback peer granted")
@@ -171,14 +195,7 @@ func TestLoopbackPeerRefused(t *testing.T) {
 }
 
 func TestAllowedPeerRelays(t *testing.T) {
-	_, addr := start(t, turn.Options{Peers: turn.Peers{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
-	user, pass := turn.Credentials(secret, "juliet@localhost", time.Now().Add(time.Hour))
-	c, _ := client(t, addr, user, pass)
-	relay, err := c.Allocate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer relay.Close()
+	_, relay := allocate(t, turn.Options{Peers: turn.Peers{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
 	peer := echo(t)
 	msg := []byte("through the relay")
 	if _, err := relay.WriteTo(msg, peer.LocalAddr()); err != nil {
@@ -217,5 +234,80 @@ func TestQuota(t *testing.T) {
 	}
 	if err := alloc("nurse@localhost"); err == nil {
 		t.Fatal("an allocation over the total cap succeeded")
+	}
+}
+
+// Stream connections are capped, and an idle one is closed.
+func TestStreamConnections(t *testing.T) {
+	s := newServer(t, turn.Options{MaxConnections: 1, IdleTimeout: 300 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, func(ctx context.Context) error { return s.ServeListener(ctx, ln) })
+
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	first := dial() // sends nothing
+	second := dial()
+	closed := func(c net.Conn, what string) {
+		t.Helper()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("%s: read %v, want it closed by the server", what, err)
+		}
+	}
+	closed(second, "a connection over the cap")
+	closed(first, "an idle connection") // counted out before it is closed
+	third := dial()
+	c3, err := pionturn.NewClient(&pionturn.ClientConfig{STUNServerAddr: ln.Addr().String(), Conn: pionturn.NewSTUNConn(third)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c3.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	defer c3.Close()
+	if _, err := c3.SendBindingRequest(); err != nil {
+		t.Fatalf("STUN binding once the idle connection was closed: %v", err)
+	}
+}
+
+// A relay carries no more than its rate (and burst) allows: datagrams
+// over it are dropped.
+func TestAllocationRate(t *testing.T) {
+	_, relay := allocate(t, turn.Options{AllocationRate: 1000, Peers: turn.Peers{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}})
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	peer.SetReadBuffer(1 << 20)
+	const n, size = 150, 1000
+	start := time.Now()
+	for range n {
+		if _, err := relay.WriteTo(make([]byte, size), peer.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	buf := make([]byte, 2000)
+	for {
+		peer.SetReadDeadline(time.Now().Add(time.Second))
+		if _, _, err := peer.ReadFrom(buf); err != nil {
+			break
+		}
+		got++
+	}
+	// The burst is 64 KiB; the rate adds 1000 bytes a second.
+	limit := (64<<10 + 1000*int(time.Since(start).Seconds()+1)) / size
+	if got == 0 || got > limit {
+		t.Fatalf("the peer got %d of %d datagrams of %d bytes, want 1 to %d", got, n, size, limit)
 	}
 }

@@ -121,6 +121,8 @@ func (m *Module) Configure(s config.Section) error {
 		"max_allocations_per_user": func(v config.Value) { v.Int(&t.MaxAllocationsPerUser) },
 		"allocation_rate":          func(v config.Value) { v.Size(&t.AllocationRate) },
 		"total_rate":               func(v config.Value) { v.Size(&t.TotalRate) },
+		"max_connections":          func(v config.Value) { v.Int(&t.MaxConnections) },
+		"idle_timeout":             func(v config.Value) { v.Duration(&t.IdleTimeout) },
 		"allow_peers":              func(v config.Value) { v.Strings(&allow) },
 		"deny_peers":               func(v config.Value) { v.Strings(&deny) },
 		"external_host":            func(v config.Value) { v.String(&x.Host) },
@@ -142,10 +144,13 @@ func (m *Module) Configure(s config.Section) error {
 				report("min_port", "min_port and max_port must be a range of UDP ports, 1 to 65535")
 			}
 		}
-		for key, v := range map[string]int{"max_allocations": t.MaxAllocations, "max_allocations_per_user": t.MaxAllocationsPerUser} {
+		for key, v := range map[string]int{"max_allocations": t.MaxAllocations, "max_allocations_per_user": t.MaxAllocationsPerUser, "max_connections": t.MaxConnections} {
 			if v < 0 {
 				report(key, "must not be negative")
 			}
+		}
+		if t.IdleTimeout < 0 {
+			report("idle_timeout", "must not be negative")
 		}
 		var err error
 		if t.Peers.Allow, err = prefixes(allow); err != nil {
