@@ -8,8 +8,9 @@ import (
 	"github.com/pion/logging"
 )
 
-// logFactory hands pion's loggers to slog: its traces are dropped, its
-// errors are warnings (they concern one client's packets, not the server).
+// logFactory hands pion's loggers to slog: its traces and debug lines
+// (several per relayed packet) are dropped, its errors are warnings (they
+// concern one client's packets, not the server).
 type logFactory struct{ log *slog.Logger }
 
 // NewLogger implements logging.LoggerFactory.
@@ -19,25 +20,23 @@ func (f logFactory) NewLogger(scope string) logging.LeveledLogger {
 
 type pionLog struct{ log *slog.Logger }
 
-func (l pionLog) at(level slog.Level, msg string) {
-	l.log.Log(context.Background(), level, "turn: "+msg)
+func (l pionLog) at(level slog.Level, format string, args ...any) {
+	if !l.log.Enabled(context.Background(), level) {
+		return
+	}
+	if len(args) > 0 {
+		format = fmt.Sprintf(format, args...)
+	}
+	l.log.Log(context.Background(), level, "turn: "+format)
 }
 
-func (pionLog) Trace(string)          {}
-func (pionLog) Tracef(string, ...any) {}
-func (l pionLog) Debug(msg string)    { l.at(slog.LevelDebug, msg) }
-func (l pionLog) Debugf(format string, args ...any) {
-	l.at(slog.LevelDebug, fmt.Sprintf(format, args...))
-}
-func (l pionLog) Info(msg string) { l.at(slog.LevelInfo, msg) }
-func (l pionLog) Infof(format string, args ...any) {
-	l.at(slog.LevelInfo, fmt.Sprintf(format, args...))
-}
-func (l pionLog) Warn(msg string) { l.at(slog.LevelWarn, msg) }
-func (l pionLog) Warnf(format string, args ...any) {
-	l.at(slog.LevelWarn, fmt.Sprintf(format, args...))
-}
-func (l pionLog) Error(msg string) { l.at(slog.LevelWarn, msg) }
-func (l pionLog) Errorf(format string, args ...any) {
-	l.at(slog.LevelWarn, fmt.Sprintf(format, args...))
-}
+func (pionLog) Trace(string)                        {}
+func (pionLog) Tracef(string, ...any)               {}
+func (pionLog) Debug(string)                        {}
+func (pionLog) Debugf(string, ...any)               {}
+func (l pionLog) Info(msg string)                   { l.at(slog.LevelInfo, "%s", msg) }
+func (l pionLog) Infof(format string, args ...any)  { l.at(slog.LevelInfo, format, args...) }
+func (l pionLog) Warn(msg string)                   { l.at(slog.LevelWarn, "%s", msg) }
+func (l pionLog) Warnf(format string, args ...any)  { l.at(slog.LevelWarn, format, args...) }
+func (l pionLog) Error(msg string)                  { l.at(slog.LevelWarn, "%s", msg) }
+func (l pionLog) Errorf(format string, args ...any) { l.at(slog.LevelWarn, format, args...) }
