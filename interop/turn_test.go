@@ -111,7 +111,7 @@ func TestCoturnClientThroughBuiltinTURN(t *testing.T) {
 		t.Fatalf("turn/udp service on port %s, want the listener's %s", svc.Get("port"), port)
 	}
 
-	peerAddr, err := freeUDPPort()
+	peerAddr, err := freePort() // a port free for TCP is most likely free for UDP
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,16 +144,6 @@ func TestCoturnClientThroughBuiltinTURN(t *testing.T) {
 	}
 }
 
-// freeUDPPort returns a loopback UDP address free when asked.
-func freeUDPPort() (string, error) {
-	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer pc.Close()
-	return pc.LocalAddr().String(), nil
-}
-
 // coturn (turnserver with use-auth-secret), configured as the external
 // TURN server with the secret it shares with parley, accepts the
 // credentials XEP-0215 hands a user for it: a TURN allocation succeeds.
@@ -163,7 +153,7 @@ func TestCoturnTakesExtdiscoCredentials(t *testing.T) {
 		need(t, "turnserver", "apt-get install coturn")
 	}
 	const secret = "the secret parley and coturn share"
-	addr, err := freeUDPPort()
+	addr, err := freePort() // a port free for TCP is most likely free for UDP
 	if err != nil {
 		t.Fatal(err)
 	}
