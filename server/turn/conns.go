@@ -15,11 +15,28 @@ const (
 
 // limitedListener caps the stream connections open at once (those over
 // the cap are closed as they come, with a log line) and closes a
-// connection that reads nothing for the idle timeout.
+// connection that reads nothing for the idle timeout; closeAll closes
+// those still open when the listener stops.
 type limitedListener struct {
 	net.Listener
 	s    *Server
 	open *atomic.Int64
+
+	mu    sync.Mutex
+	conns map[*idleConn]struct{} // at most MaxConnections
+}
+
+// closeAll closes the connections still open.
+func (l *limitedListener) closeAll() {
+	l.mu.Lock()
+	conns := make([]*idleConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
 }
 
 // Accept returns the next connection within the cap.
@@ -35,7 +52,14 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 			c.Close()
 			continue
 		}
-		return &idleConn{Conn: c, idle: l.s.o.IdleTimeout, open: l.open}, nil
+		ic := &idleConn{Conn: c, idle: l.s.o.IdleTimeout, ln: l}
+		l.mu.Lock()
+		if l.conns == nil {
+			l.conns = map[*idleConn]struct{}{}
+		}
+		l.conns[ic] = struct{}{}
+		l.mu.Unlock()
+		return ic, nil
 	}
 }
 
@@ -44,7 +68,7 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 type idleConn struct {
 	net.Conn
 	idle   time.Duration
-	open   *atomic.Int64
+	ln     *limitedListener
 	closed sync.Once
 }
 
@@ -58,7 +82,10 @@ func (c *idleConn) Read(p []byte) (int, error) {
 func (c *idleConn) Close() error {
 	err := net.ErrClosed
 	c.closed.Do(func() {
-		c.open.Add(-1)
+		c.ln.mu.Lock()
+		delete(c.ln.conns, c)
+		c.ln.mu.Unlock()
+		c.ln.open.Add(-1)
 		err = c.Conn.Close()
 	})
 	return err

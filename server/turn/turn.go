@@ -154,8 +154,10 @@ func (s *Server) ServePacket(ctx context.Context, pc net.PacketConn) error {
 // (TCP, or TLS when ln is a TLS listener) until ctx ends, then closes ln
 // and the allocations made through it.
 func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	limited := &limitedListener{Listener: ln, s: s, open: &s.conns}
+	defer limited.closeAll()
 	return s.serve(ctx, pionturn.ServerConfig{ListenerConfigs: []pionturn.ListenerConfig{{
-		Listener: &limitedListener{Listener: ln, s: s, open: &s.conns}, RelayAddressGenerator: s.relays(), PermissionHandler: s.permit,
+		Listener: limited, RelayAddressGenerator: s.relays(), PermissionHandler: s.permit,
 	}}})
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -309,5 +310,33 @@ func TestAllocationRate(t *testing.T) {
 	limit := (64<<10 + 1000*int(time.Since(start).Seconds()+1)) / size
 	if got == 0 || got > limit {
 		t.Fatalf("the peer got %d of %d datagrams of %d bytes, want 1 to %d", got, n, size, limit)
+	}
+}
+
+// Stopping the server closes the stream connections still open.
+func TestStopClosesConnections(t *testing.T) {
+	s := newServer(t, turn.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.ServeListener(ctx, ln) }()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for s.Connections() == 0 { // accepted
+		runtime.Gosched()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("read after the server stopped: %v, want the connection closed", err)
 	}
 }

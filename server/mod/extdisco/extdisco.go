@@ -251,11 +251,7 @@ func (*Module) ListenerTypes() []config.ListenerType {
 // over TLS for a turns listener (the server hands a TLS listener).
 func (m *Module) ServeListener(ctx context.Context, ln net.Listener) error {
 	a, _ := ln.Addr().(*net.TCPAddr)
-	srv, err := m.server(a.IP)
-	if err != nil {
-		ln.Close()
-		return err
-	}
+	// Listed from now on: the socket already queues what clients send.
 	m.mu.Lock()
 	if isTLSListener(ln) {
 		if m.tls == nil {
@@ -265,22 +261,27 @@ func (m *Module) ServeListener(ctx context.Context, ln net.Listener) error {
 		m.tcp = a
 	}
 	m.mu.Unlock()
+	srv, err := m.server(a.IP)
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	return srv.ServeListener(ctx, ln)
 }
 
 // ServePacket implements module.PacketServer: STUN/TURN over UDP.
 func (m *Module) ServePacket(ctx context.Context, pc net.PacketConn) error {
 	a, _ := pc.LocalAddr().(*net.UDPAddr)
-	srv, err := m.server(a.IP)
-	if err != nil {
-		pc.Close()
-		return err
-	}
 	m.mu.Lock()
 	if m.udp == nil {
 		m.udp = a
 	}
 	m.mu.Unlock()
+	srv, err := m.server(a.IP)
+	if err != nil {
+		pc.Close()
+		return err
+	}
 	return srv.ServePacket(ctx, pc)
 }
 
