@@ -3,7 +3,8 @@
 // poezio's XMPP core, @xmpp/client, profanity, sendxmpp and go-sendxmpp,
 // and in Debian's chromium strophe.js (over BOSH and over WebSocket) and
 // the built-in web client (and Prosody and ejabberd for XEP-0227
-// migration, xep0227_test.go).
+// migration, xep0227_test.go, and biboumi with ngircd for a gateway,
+// gateway_test.go).
 // Nothing is mocked: the server is the binary built from this tree, with
 // its own data directory and self-signed certificate.
 //
@@ -39,6 +40,10 @@
 //     external TURN server (turn_test.go); ad-hoc administration and in-band registration
 //     (admin_test.go, sasl2_test.go); XEP-0227 import and export
 //     (xep0227_test.go).
+//   - Gateways (gateway_test.go): biboumi, an XMPP↔IRC gateway, runs as
+//     an external component (XEP-0114) of the shared server, in front of
+//     ngircd on a loopback port; a slixmpp user and a raw IRC client of
+//     the test talk in an IRC channel joined as a MUC room.
 //   - Federation tests (federation_test.go, s2s_test.go): real servers on
 //     loopback addresses, all on port 5269 — `parley serve` for
 //     parley.test on 127.0.0.2, Prosody for prosody.test on 127.0.0.3,
@@ -137,6 +142,7 @@ var users = []string{
 	"gus", "gwen", // go-sendxmpp
 	"hugo",        // @xmpp/client behind a slow link (sasl2_test.go)
 	"fay", "fred", // slixmpp file transfer through the SOCKS5 proxy (proxy65_test.go)
+	"irene", // slixmpp through the biboumi IRC gateway (gateway_test.go)
 }
 
 func password(user string) string { return "pw-" + user + "-Secret!" }
@@ -338,6 +344,7 @@ listeners:
   - {type: proxy65, address: %q} # proxy65_test.go
 components:
   - {domain: echo.%s, secret: %q} # component_test.go
+  - {domain: %s, secret: %q} # gateway_test.go
 auth:
   scram_iterations: 4096
 limits:
@@ -348,7 +355,7 @@ modules:
   upload: {base_url: "https://%s"} # browser_test.go
 log:
   level: debug
-`, domain, s.starttls, s.directTLS, s.https, s.component, s.proxy65, domain, componentSecret, domain, s.https)
+`, domain, s.starttls, s.directTLS, s.https, s.component, s.proxy65, domain, componentSecret, biboumiDomain, biboumiSecret, domain, s.https)
 	return s.run(data, yaml, s.starttls+" (STARTTLS)", s.directTLS+" (direct TLS)", s.https+" (HTTPS)", s.component+" (components)", s.proxy65+" (file transfer proxy)")
 }
 

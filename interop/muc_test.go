@@ -28,6 +28,7 @@ type mucEvent struct {
 	Retracts    string   `json:"retracts"`
 	ModeratedBy string   `json:"moderated_by"`
 	Reason      string   `json:"reason"`
+	Status      string   `json:"status"` // of an ad-hoc command
 	Results     []struct {
 		ID        string `json:"id"`
 		From      string `json:"from"`

@@ -27,6 +27,8 @@ command -v ejabberdctl >/dev/null || apt_pkgs+=(ejabberd)
 # Prosody's resolver that reads /etc/hosts (interop/federation_test.go)
 lua5.4 -e 'require "lunbound"' 2>/dev/null || apt_pkgs+=(lua-unbound)
 [ -x /usr/bin/chromium ] || apt_pkgs+=(chromium) # interop/browser_test.go
+command -v biboumi >/dev/null || apt_pkgs+=(biboumi) # interop/gateway_test.go
+[ -x /usr/sbin/ngircd ] || apt_pkgs+=(ngircd)
 command -v turnutils_uclient >/dev/null || apt_pkgs+=(coturn) # interop/turn_test.go
 if ((${#apt_pkgs[@]})); then
 	sudo=()

@@ -90,7 +90,7 @@ func runS2SList(ctx context.Context, args []string, env func(string) string, std
 
 	ctx, cancel := context.WithTimeout(ctx, s2sTimeout)
 	defer cancel()
-	c, err := dialAccount(ctx, account, password, *address, "", *directTLS, *insecure)
+	c, err := dialAccount(ctx, account, password, *address, "", "", *directTLS, *insecure)
 	if err != nil {
 		return fail(err)
 	}

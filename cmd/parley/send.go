@@ -41,11 +41,12 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdin 
 	address := fs.String("address", "", "server host:port (default: DNS SRV, then the JID's domain)")
 	directTLS := fs.Bool("direct-tls", false, "use direct TLS (XEP-0368) instead of STARTTLS")
 	webSocket := fs.String("websocket", "", "connect over XMPP over WebSocket (RFC 7395) to this URL, e.g. wss://example.org:5443/xmpp-websocket")
+	bosh := fs.String("bosh", "", "connect over BOSH (XEP-0124, XEP-0206) to this URL, e.g. https://example.org:5443/http-bind")
 	insecure := fs.Bool("insecure", false, "do not verify the server certificate")
 	typ := fs.String("type", stanza.TypeChat, "message type: chat, normal, headline or groupchat")
 	wait := fs.Duration("wait", defaultBounceWait, "how long to wait for the server to confirm that it took the message or to bounce it (0: do not wait)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: parley send --jid JID --to JID [--address host:port | --websocket URL] [--direct-tls] [--insecure] [--type chat] [--wait 2s] [message]")
+		fmt.Fprintln(fs.Output(), "usage: parley send --jid JID --to JID [--address host:port | --websocket URL | --bosh URL] [--direct-tls] [--insecure] [--type chat] [--wait 2s] [message]")
 		fmt.Fprintln(fs.Output(), "The password is read from $PARLEY_PASSWORD, else from standard input or a prompt.")
 		fs.PrintDefaults()
 	}
@@ -64,6 +65,8 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdin 
 		return usage("--to is required")
 	case fs.NArg() > 1:
 		return usage("give the message as a single argument (quote it)")
+	case *webSocket != "" && *bosh != "":
+		return usage("--websocket and --bosh exclude each other")
 	}
 	switch *typ {
 	case stanza.TypeChat, stanza.TypeNormal, stanza.TypeHeadline, stanza.TypeGroupchat:
@@ -112,7 +115,7 @@ func runSend(ctx context.Context, args []string, env func(string) string, stdin 
 
 	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
 	defer cancel()
-	c, err := dialAccount(ctx, account, password, *address, *webSocket, *directTLS, *insecure)
+	c, err := dialAccount(ctx, account, password, *address, *webSocket, *bosh, *directTLS, *insecure)
 	if err != nil {
 		return fail(err)
 	}
@@ -232,13 +235,15 @@ func parseAccount(s string) (jid.JID, error) {
 }
 
 // dialAccount logs account in with the connection flags of the commands
-// that act as a client (--address, --direct-tls, --insecure).
-func dialAccount(ctx context.Context, account jid.JID, password, address, webSocket string, directTLS, insecure bool) (*client.Client, error) {
+// that act as a client (--address, --websocket, --bosh, --direct-tls,
+// --insecure).
+func dialAccount(ctx context.Context, account jid.JID, password, address, webSocket, bosh string, directTLS, insecure bool) (*client.Client, error) {
 	return client.Dial(ctx, client.Config{
 		JID:       account,
 		Password:  password,
 		Address:   address,
 		WebSocket: webSocket,
+		BOSH:      bosh,
 		DirectTLS: directTLS,
 		TLS:       &tls.Config{InsecureSkipVerify: insecure},
 	})

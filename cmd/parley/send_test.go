@@ -143,9 +143,9 @@ func TestSendReportsBounces(t *testing.T) {
 	}
 }
 
-// TestSendOverWebSocket: parley send --websocket reaches the server's
-// XMPP over WebSocket endpoint.
-func TestSendOverWebSocket(t *testing.T) {
+// TestSendOverWebSocketAndBOSH: parley send --websocket reaches the server's
+// XMPP over WebSocket endpoint, and --bosh its BOSH endpoint.
+func TestSendOverWebSocketAndBOSH(t *testing.T) {
 	srv := xmpptest.NewServer(t, func(c *config.Config) {
 		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerHTTP, Address: "127.0.0.1:0"})
 	})
@@ -154,13 +154,20 @@ func TestSendOverWebSocket(t *testing.T) {
 	bob := srv.Client(t, "bob", "pw", "phone")
 	xmpptest.Send(t, bob, stanza.New(stanza.NSClient, "presence")) // available: messages to bob@ reach this resource
 	xmpptest.Sync(t, bob)
-	url := "ws://" + srv.App.Addrs(config.ListenerHTTP)[0].String() + "/xmpp-websocket"
-	code, stdout, stderr := runSendT(t, map[string]string{"PARLEY_PASSWORD": "pw"}, "",
-		"--jid", "alice@"+srv.Domain(), "--to", "bob@"+srv.Domain(), "--websocket", url, "over the web")
-	if code != 0 || !strings.Contains(stdout, "sent to bob@") {
-		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	web := srv.App.Addrs(config.ListenerHTTP)[0].String()
+	for _, flags := range [][]string{{"--websocket", "ws://" + web + "/xmpp-websocket"}, {"--bosh", "http://" + web + "/http-bind"}} {
+		args := append([]string{"--jid", "alice@" + srv.Domain(), "--to", "bob@" + srv.Domain()}, flags...)
+		code, stdout, stderr := runSendT(t, map[string]string{"PARLEY_PASSWORD": "pw"}, "", append(args, "over "+flags[0])...)
+		if code != 0 || !strings.Contains(stdout, "sent to bob@") {
+			t.Fatalf("%s: exit %d, stdout %q, stderr %q", flags[0], code, stdout, stderr)
+		}
+		if got := xmpptest.NextMessage(t, bob); got.ChildText(stanza.NSClient, "body") != "over "+flags[0] {
+			t.Fatalf("%s: bob got %s", flags[0], got)
+		}
 	}
-	if got := xmpptest.NextMessage(t, bob); got.ChildText(stanza.NSClient, "body") != "over the web" {
-		t.Fatalf("bob got %s", got)
+	code, _, stderr := runSendT(t, map[string]string{"PARLEY_PASSWORD": "pw"}, "", "--jid", "alice@"+srv.Domain(), "--to", "bob@"+srv.Domain(),
+		"--websocket", "ws://"+web+"/xmpp-websocket", "--bosh", "http://"+web+"/http-bind", "both")
+	if code != 2 || !strings.Contains(stderr, "exclude each other") {
+		t.Fatalf("--websocket with --bosh: exit %d, stderr %q", code, stderr)
 	}
 }

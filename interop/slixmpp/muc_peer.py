@@ -26,6 +26,7 @@ Commands:
   {"cmd": "say", "room": ROOM, "body": B}    groupchat message
   {"cmd": "subject", "room": ROOM, "subject": S}
   {"cmd": "leave", "room": ROOM, "nick": N}
+  {"cmd": "nick", "room": ROOM, "nick": N}    change nick: presence to ROOM/N (XEP-0045 §7.6)
   {"cmd": "send", "to": JID, "body": B}      a chat message
   {"cmd": "mam", "room": ROOM, "max": N}     page through the room's archive with xep_0313
                                              (N per page), answered by "mam"
@@ -33,6 +34,11 @@ Commands:
                                              retract a message as a moderator (XEP-0425,
                                              urn:xmpp:message-moderate:1, a raw IQ: slixmpp's
                                              xep_0425 speaks the older :0); answered by "moderated"
+  {"cmd": "adhoc", "jid": JID, "node": NODE, "set": {VAR: VALUE}}
+                                             run an XEP-0050 command with xep_0050: take its
+                                             form and submit it with the values in "set"
+                                             changed (a list for a multi-value field);
+                                             answered by "adhoc"
   {"cmd": "quit"}
 
 Events:
@@ -47,12 +53,17 @@ Events:
                                               stanza_id: the one 'by' the room
   {"event": "mam", "ok", "results": [{"id", "from", "body", "retracted"}], "error"}
   {"event": "moderated", "ok", "error"}
+  {"event": "adhoc", "ok", "fields", "status", "notes", "error"}
+                                              fields: of the form; notes: the texts of the
+                                              command's notes
   {"event": "retraction", "from", "retracts", "moderated_by", "reason"}
   {"event": "subject", "from", "subject"}
   {"event": "message", "from", "type", "body"}       any other message with a body
   {"event": "raw_presence", "from", "type", "xml"}   every presence, before plugins
   {"event": "error", "text"}
 """
+
+import asyncio
 
 import slixmpp
 import xml.etree.ElementTree as ET
@@ -75,7 +86,7 @@ def main():
     ap.add_argument("--pep-nick", default=None,
                     help="announce +notify of user nicks in caps and publish this nick first")
     args = peerlib.parse_args(ap)
-    plugins = ("xep_0004", "xep_0030", "xep_0045", "xep_0059", "xep_0203", "xep_0297", "xep_0313")
+    plugins = ("xep_0004", "xep_0030", "xep_0045", "xep_0050", "xep_0059", "xep_0203", "xep_0297", "xep_0313")
     if args.pep_nick:
         plugins += ("xep_0115", "xep_0060", "xep_0163", "xep_0172")
     xmpp = peerlib.client(args, plugins=plugins)
@@ -143,7 +154,43 @@ def main():
         except Exception as e:  # IqError, IqTimeout
             emit(event="moderated", ok=False, error=repr(e))
 
+    async def adhoc(jid, node, values):
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def on_error(iq, session):
+            if not done.done():
+                done.set_exception(RuntimeError("%s: %s" % (iq["error"]["condition"], iq["error"]["text"])))
+
+        def on_completed(iq, session):
+            if not done.done():
+                done.set_result((iq["command"]["status"],
+                                 [text for _type, text in iq["command"]["notes"]]))
+
+        fields = []
+
+        def on_form(iq, session):
+            form = iq["command"]["form"]
+            fields.extend(form.get_fields().keys())
+            answer = xmpp["xep_0004"].make_form(ftype="submit")
+            for var, field in form.get_fields().items():
+                if field["type"] == "fixed":
+                    continue
+                value = values.get(var, field.get_value(convert=False))
+                answer.add_field(var=var, ftype=field["type"], value=value if value is not None else "")
+            session["payload"] = answer
+            session["next"] = on_completed
+            xmpp["xep_0050"].complete_command(session)
+
+        xmpp["xep_0050"].start_command(slixmpp.JID(jid), node, {"next": on_form, "error": on_error})
+        try:
+            status, notes = await asyncio.wait_for(done, 10)
+            emit(event="adhoc", ok=True, fields=sorted(fields), status=status, notes=notes)
+        except Exception as e:  # the command's error, or a timeout
+            emit(event="adhoc", ok=False, error=repr(e), fields=sorted(fields))
+
     peer.commands.update({
+        "adhoc": lambda c: adhoc(c["jid"], c["node"], c.get("set", {})),
         "join": lambda c: join(c["room"], c["nick"], int(c.get("history", 0))),
         "configure": lambda c: configure(c["room"], c.get("set", {})),
         "mam": lambda c: mam(c["room"], int(c.get("max", 10))),
@@ -151,6 +198,7 @@ def main():
         "say": lambda c: xmpp.send_message(mto=c["room"], mbody=c["body"], mtype="groupchat"),
         "subject": lambda c: xmpp["xep_0045"].set_subject(slixmpp.JID(c["room"]), c["subject"]),
         "leave": lambda c: xmpp["xep_0045"].leave_muc(slixmpp.JID(c["room"]), c["nick"]),
+        "nick": lambda c: xmpp.send_presence(pto=slixmpp.JID(c["room"] + "/" + c["nick"])),
         "send": lambda c: peerlib.send_message(xmpp, c),
     })
 

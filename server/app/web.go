@@ -39,7 +39,7 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 				RemoteAddr: a.clientAddr,
 				Log:        a.log.With("component", "websocket"),
 			}),
-			BOSH:     bosh.New(ctx, a.webEngine, bosh.Options{Secure: a.secureRequest, RemoteAddr: a.clientAddr, Inactivity: a.cfg.Limits.BOSHInactivity, Log: a.log.With("component", "bosh")}),
+			BOSH:     bosh.New(ctx, a.webEngine, bosh.Options{Secure: a.secureRequest, RemoteAddr: a.clientAddr, Inactivity: a.cfg.Limits.BOSHInactivity, Polling: a.cfg.Limits.BOSHPolling, Log: a.log.With("component", "bosh")}),
 			Handlers: a.router.HTTPHandlers(),
 			Log:      a.log.With("component", "http"),
 		})

@@ -29,6 +29,10 @@ type Options struct {
 	// MaxPending bounds the connections that are negotiating SOCKS5 or
 	// waiting for their peer or their activation. Default 1000.
 	MaxPending int
+	// MaxPendingPerAddress bounds the pending connections from one IP
+	// address, so that one host cannot take all of MaxPending and lock
+	// everybody else's transfers out. Default 20.
+	MaxPendingPerAddress int
 	// MaxTransfers bounds the activated bytestreams. Default 100.
 	MaxTransfers int
 	// MaxTransfersPerUser bounds the activated bytestreams of one
@@ -56,6 +60,7 @@ type Options struct {
 // Defaults of [Options].
 const (
 	DefaultMaxPending          = 1000
+	DefaultMaxPendingPerAddr   = 20
 	DefaultMaxTransfers        = 100
 	DefaultMaxTransfersPerUser = 10
 	DefaultPendingTimeout      = 60 * time.Second
@@ -90,6 +95,7 @@ type Relay struct {
 
 	mu      sync.Mutex
 	pending int                // connections not yet activated
+	byAddr  map[string]int     // pending connections by remote IP
 	streams map[string]*stream // by DST.ADDR hash
 	active  int
 	perUser map[string]int // active transfers by Requester bare JID
@@ -120,6 +126,7 @@ func New(o Options) *Relay {
 		}
 	}
 	def(&o.MaxPending, DefaultMaxPending)
+	def(&o.MaxPendingPerAddress, DefaultMaxPendingPerAddr)
 	def(&o.MaxTransfers, DefaultMaxTransfers)
 	def(&o.MaxTransfersPerUser, DefaultMaxTransfersPerUser)
 	def(&o.TransferRate, DefaultTransferRate)
@@ -136,6 +143,7 @@ func New(o Options) *Relay {
 		log:     log,
 		total:   rate.NewLimiter(rate.Limit(o.TotalRate), max(chunk, o.TotalRate/10)),
 		streams: make(map[string]*stream),
+		byAddr:  make(map[string]int),
 		perUser: make(map[string]int),
 	}
 }
@@ -173,8 +181,8 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return fmt.Errorf("bytestreams: accept: %w", err)
 		}
-		if !r.admit() {
-			r.log.Warn("bytestreams: connection refused: too many pending", "remote", c.RemoteAddr(), "max_pending", r.o.MaxPending)
+		if !r.admit(c) {
+			r.log.Warn("bytestreams: connection refused: too many pending", "remote", c.RemoteAddr(), "max_pending", r.o.MaxPending, "max_pending_per_address", r.o.MaxPendingPerAddress)
 			c.Close()
 			continue
 		}
@@ -182,15 +190,35 @@ func (r *Relay) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// admit counts a new connection as pending if there is room.
-func (r *Relay) admit() bool {
+// admit counts a new connection as pending if there is room, in all and
+// for its address.
+func (r *Relay) admit(c net.Conn) bool {
+	ip := addrOf(c)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.pending >= r.o.MaxPending {
+	if r.pending >= r.o.MaxPending || r.byAddr[ip] >= r.o.MaxPendingPerAddress {
 		return false
 	}
 	r.pending++
+	r.byAddr[ip]++
 	return true
+}
+
+// release stops counting c as pending; r.mu is held.
+func (r *Relay) release(c net.Conn) {
+	ip := addrOf(c)
+	r.pending--
+	if r.byAddr[ip]--; r.byAddr[ip] <= 0 {
+		delete(r.byAddr, ip)
+	}
+}
+
+// addrOf is the IP address of c's remote end.
+func addrOf(c net.Conn) string {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return c.RemoteAddr().String()
 }
 
 // handshake runs the SOCKS5 negotiation of c and files it under its
@@ -239,7 +267,7 @@ func (r *Relay) handshake(c net.Conn) {
 func (r *Relay) drop(c net.Conn) {
 	c.Close()
 	r.mu.Lock()
-	r.pending--
+	r.release(c)
 	r.mu.Unlock()
 }
 
@@ -267,7 +295,7 @@ func (r *Relay) remove(s *stream) {
 	conns := []net.Conn{s.first, s.second}
 	for _, c := range conns {
 		if c != nil {
-			r.pending--
+			r.release(c)
 		}
 	}
 	s.expire.Stop()
@@ -317,7 +345,8 @@ func (r *Relay) Activate(hash, requester string) error {
 	}
 	s.activated = true
 	s.expire.Stop()
-	r.pending -= 2
+	r.release(s.first)
+	r.release(s.second)
 	r.active++
 	r.perUser[requester]++
 	r.mu.Unlock()

@@ -92,7 +92,9 @@ func New(o Options) *Listener {
 	}
 	l := &Listener{opts: o, routes: map[string]*Route{}}
 	for _, c := range o.Components {
-		l.routes[c.Domain] = &Route{l: l, comp: c, log: o.Log.With("component", c.Domain)}
+		// "domain", not "component": the listener's logger names the
+		// part of the server under "component" already.
+		l.routes[c.Domain] = &Route{l: l, comp: c, log: o.Log.With("domain", c.Domain)}
 	}
 	return l
 }
@@ -175,19 +177,25 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) {
 	for {
 		st, err := dec.Next()
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				rt.write([]byte(stream.Close))
-			} else {
-				var se *stream.Error
-				if errors.As(err, &se) {
-					rt.write(append(se.Element().AppendXML(nil, NS), stream.Close...))
-				}
+			var se *stream.Error
+			switch {
+			case ctx.Err() != nil:
+				// The server stops: the stream ends as a client's does
+				// (RFC 6120 §4.9.3.22), not with the connection cut. The
+				// text is for the component's log.
+				rt.end(c, &stream.Error{Condition: stream.SystemShutdown, Text: "the server is stopping"})
+				rt.log.Info("component: disconnected: the server is stopping")
+				return
+			case errors.Is(err, io.EOF):
+				rt.end(c, nil)
+			case errors.As(err, &se):
+				rt.end(c, se)
 			}
 			rt.log.Info("component: disconnected", "err", err)
 			return
 		}
 		if err := rt.received(ctx, st); err != nil {
-			rt.write(append(err.Element().AppendXML(nil, NS), stream.Close...))
+			rt.end(c, err)
 			rt.log.Info("component: stream error", "condition", err.Condition, "text", err.Text)
 			return
 		}
@@ -339,6 +347,23 @@ func (r *Route) write(b []byte) error {
 	c.SetWriteDeadline(time.Now().Add(writeTimeout))
 	_, err := c.Write(b)
 	return err
+}
+
+// end closes the stream of connection c, with the stream error se if
+// not nil. The route lets go of c first, so that nothing is written
+// after the closing tag: what comes for the component from then on waits
+// for it as while it is away. The write has a short deadline of its own,
+// also when the connection's deadline has passed (the server stopping).
+func (r *Route) end(c net.Conn, se *stream.Error) {
+	r.detach(c)
+	var b []byte
+	if se != nil {
+		b = se.Element().AppendXML(b, NS)
+	}
+	r.wmu.Lock()
+	defer r.wmu.Unlock()
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	c.Write(append(b, stream.Close...))
 }
 
 // received routes a stanza from the component: its 'from' must be of

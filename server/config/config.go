@@ -284,6 +284,10 @@ type Limits struct {
 	// a request from its client; 0 means the default, 60 seconds. Key
 	// "bosh_inactivity".
 	BOSHInactivity time.Duration
+	// BOSHPolling is the shortest interval between a BOSH client's empty
+	// requests when none of its requests is held (XEP-0124 §11, §12);
+	// 0 means the default, 2 seconds. Key "bosh_polling".
+	BOSHPolling time.Duration
 	// OutboundQueueBytes bounds, in bytes, what one session holds for its
 	// client: stanzas queued for writing, stanzas written but not
 	// acknowledged (XEP-0198, also while detached) and stanzas held for

@@ -16,7 +16,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"min_version", "record_layer", "storage", "auth", "scram_iterations", "allow_plain", "free_failures_per_account",
 		"free_failures_per_address", "failure_delay", "max_failure_delay", "failure_window", "limits", "max_stanza_bytes", "max_depth",
 		"preauth_stanza_bytes", "preauth_elements", "preauth_timeout", "sessions_per_account",
-		"outbound_queue", "offline_messages", "idle_ping", "ping_timeout", "park_after", "bosh_inactivity", "runtime", "gc_min_heap", "modules", "version", "hide",
+		"outbound_queue", "offline_messages", "idle_ping", "ping_timeout", "park_after", "bosh_inactivity", "bosh_polling", "runtime", "gc_min_heap", "modules", "version", "hide",
 		"disabled", "mam", "default", "retention_days", "log", "level", "format",
 		"admins", "registration", "enabled", "min_password_length", "require_invite", "max_per_ip_per_hour",
 		"sasl2", "fast_token_lifetime", "contact_addresses", "abuse", "admin",

@@ -173,6 +173,7 @@ func (d *decoder) limits(at, n *yaml.Node, key string, l *Limits) {
 		"ping_timeout":         func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.PingTimeout) },
 		"park_after":           func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.ParkAfter) },
 		"bosh_inactivity":      func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.BOSHInactivity) },
+		"bosh_polling":         func(at, v *yaml.Node, k string) { d.duration(at, v, k, &l.BOSHPolling) },
 
 		"outbound_queue_bytes":            func(at, v *yaml.Node, k string) { d.size(at, v, k, &l.OutboundQueueBytes) },
 		"directed_presences":              func(at, v *yaml.Node, k string) { d.integer(at, v, k, &l.DirectedPresences) },

@@ -149,6 +149,9 @@ func (c *Config) problems() []problem {
 	if l.BOSHInactivity < 0 {
 		add("limits.bosh_inactivity", "must not be negative")
 	}
+	if l.BOSHPolling < 0 {
+		add("limits.bosh_polling", "must not be negative")
+	}
 	if l.ParkAfter < 0 {
 		add("limits.park_after", "must not be negative")
 	}

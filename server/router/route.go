@@ -136,8 +136,11 @@ func (r *Router) forward(ctx context.Context, rt Route, p *module.Packet) bool {
 }
 
 // Serves reports whether stanzas for domain are this server's to handle:
-// a served domain, or a module's service domain (such as a MUC service).
-// A server-to-server stream accepts stanzas for these only.
+// a served domain, a module's service domain (such as a MUC service), or
+// an external component's domain (AddDomainRoute), which users of other
+// servers reach through this one as they do its services. A
+// server-to-server stream accepts stanzas for these only, and this server
+// authenticates these as senders (Server Dialback).
 func (r *Router) Serves(domain string) bool {
-	return r.domains[domain] || r.services[domain] != nil
+	return r.domains[domain] || r.services[domain] != nil || r.routes.domains[domain] != nil
 }

@@ -228,8 +228,18 @@ func TestRouteRegistrationConflicts(t *testing.T) {
 			t.Errorf("a route for %s was accepted", d)
 		}
 	}
+	if r.Serves("component.localhost") {
+		t.Error("an unknown domain is served")
+	}
 	if err := r.AddDomainRoute("component.localhost", rt); err != nil {
 		t.Fatal(err)
+	}
+	// A component's domain is reachable over server-to-server, as the
+	// served and service domains are.
+	for _, d := range []string{"localhost", "pubsub.localhost", "component.localhost"} {
+		if !r.Serves(d) {
+			t.Errorf("%s is not served", d)
+		}
 	}
 	if err := r.AddDomainRoute("component.localhost", rt); err == nil {
 		t.Error("a domain routed twice was accepted")

@@ -80,7 +80,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if limits == (stream.Limits{}) {
 		limits = stream.DefaultLimits()
 	}
-	raw, secure, err := cfg.dial(ctx, log)
+	raw, secure, err := cfg.dial(ctx, log, limits)
 	if err != nil {
 		return nil, err
 	}

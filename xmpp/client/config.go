@@ -40,8 +40,19 @@ type Config struct {
 	// WebSocket, when set, is the URL of an XMPP over WebSocket endpoint
 	// (RFC 7395), e.g. "wss://example.org:5443/xmpp-websocket", used
 	// instead of a TCP connection; Address and DirectTLS are then
-	// ignored, and TLS is the WebSocket's (wss).
+	// ignored, and TLS is the WebSocket's (wss). A ws:// URL is refused
+	// unless it names a loopback address: there is no STARTTLS.
 	WebSocket string
+	// BOSH, when set, is the URL of a BOSH endpoint (XEP-0124 with
+	// XEP-0206), e.g. "https://example.org:5443/http-bind", used instead
+	// of a TCP connection like WebSocket. The channel counts as
+	// confidential with https, or http to a loopback address; other
+	// http:// URLs are refused.
+	BOSH string
+	// BOSHWait is the longest the BOSH server may hold a request (the
+	// session's 'wait'), rounded down to seconds; zero means 60 s. A
+	// shorter one notices a broken network sooner, for more requests.
+	BOSHWait time.Duration
 	// DirectTLS starts TLS immediately after connecting (XEP-0368)
 	// instead of negotiating STARTTLS, which is otherwise required.
 	DirectTLS bool
@@ -135,17 +146,30 @@ func (cfg *Config) addresses(ctx context.Context, log *slog.Logger) []string {
 	return out
 }
 
-// connect opens the TCP (and, with DirectTLS, TLS) connection.
 // dial connects over WebSocket or TCP; it reports whether the channel is
 // already confidential (no STARTTLS then).
-func (cfg *Config) dial(ctx context.Context, log *slog.Logger) (net.Conn, bool, error) {
+func (cfg *Config) dial(ctx context.Context, log *slog.Logger, limits stream.Limits) (net.Conn, bool, error) {
+	web := func(url string, c net.Conn, secure bool, err error) (net.Conn, bool, error) {
+		if err == nil && !secure {
+			// No STARTTLS over the web: the channel stays in the clear.
+			c.Close()
+			return nil, false, fmt.Errorf("client: %s is not confidential (only wss://, https:// or a loopback address are)", url)
+		}
+		return c, secure, err
+	}
 	if cfg.WebSocket != "" {
-		return dialWebSocket(ctx, cfg.WebSocket, cfg)
+		c, secure, err := dialWebSocket(ctx, cfg.WebSocket, cfg)
+		return web(cfg.WebSocket, c, secure, err)
+	}
+	if cfg.BOSH != "" {
+		c, secure, err := dialBOSH(cfg.BOSH, cfg, limits)
+		return web(cfg.BOSH, c, secure, err)
 	}
 	c, err := cfg.connect(ctx, log)
 	return c, cfg.DirectTLS, err
 }
 
+// connect opens the TCP (and, with DirectTLS, TLS) connection.
 func (cfg *Config) connect(ctx context.Context, log *slog.Logger) (net.Conn, error) {
 	addrs := cfg.addresses(ctx, log)
 	if len(addrs) == 0 {

@@ -16,6 +16,11 @@
 //   - [Client.Done] and [Client.Err] report why the stream ended: a
 //     *stream.Error sent by the server, an I/O error or [ErrClosed].
 //
+// Instead of TCP, the stream may run over XMPP over WebSocket (RFC 7395,
+// [Config.WebSocket]) or BOSH (XEP-0124 and XEP-0206, [Config.BOSH]), the
+// negotiation unchanged; a BOSH session the server terminates with a
+// binding condition ends the stream with a *[BOSHError].
+//
 // Authentication failures are reported as *[AuthError], which carries the
 // RFC 6120 §6.5 failure condition.
 //

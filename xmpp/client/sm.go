@@ -267,7 +267,7 @@ func (c *Client) Resume(ctx context.Context) (*Client, error) {
 	if limits == (stream.Limits{}) {
 		limits = stream.DefaultLimits()
 	}
-	raw, secure, err := cfg.dial(ctx, log)
+	raw, secure, err := cfg.dial(ctx, log, limits)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpptest"
@@ -29,19 +30,41 @@ func bodies(c *client.Client, quiet time.Duration) []string {
 
 // With StreamManagement the client enables SM, and after its connection
 // is lost Resume continues the session: every message arrives exactly
-// once, across the old and the new stream.
+// once, across the old and the new stream. Over TCP, XMPP over WebSocket
+// (a dropped socket) and BOSH (a session whose requests stop).
 func TestClientStreamManagementResume(t *testing.T) {
-	s := xmpptest.NewServer(t)
+	s := xmpptest.NewServer(t, func(c *config.Config) {
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerHTTP, Address: "127.0.0.1:0"})
+		c.Limits.BOSHInactivity = time.Second
+	})
 	s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "bob", "pw")
-	cfg := s.ClientConfig(t, "alice", "pw", "phone")
+	web := s.App.Addrs(config.ListenerHTTP)[0].String()
+	for _, tc := range []struct {
+		name string
+		set  func(*client.Config)
+	}{
+		{"tcp", func(*client.Config) {}},
+		{"websocket", func(c *client.Config) { c.WebSocket = "ws://" + web + "/xmpp-websocket" }},
+		{"bosh", func(c *client.Config) { c.BOSH, c.BOSHWait = "http://"+web+"/http-bind", time.Second }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := s.ClientConfig(t, "alice", "pw", "phone-"+tc.name)
+			tc.set(&cfg)
+			testResume(t, s, cfg)
+		})
+	}
+}
+
+// testResume logs in with cfg, drops the connection and resumes.
+func testResume(t *testing.T, s *xmpptest.Server, cfg client.Config) {
 	cfg.StreamManagement = true
 	alice := s.Dial(t, cfg)
 	on, id := alice.StreamManagement()
 	if !on || id == "" {
 		t.Fatalf("stream management not enabled with resumption: %v %q", on, id)
 	}
-	bob := s.Client(t, "bob", "pw", "desk")
+	bob := s.Client(t, "bob", "pw", "desk-"+cfg.JID.Resource()+cfg.Resource)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := alice.Send(ctx, stanza.New(stanza.NSClient, "presence")); err != nil {

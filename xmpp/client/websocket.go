@@ -135,47 +135,74 @@ func (c *wsConn) Write(p []byte) (int, error) {
 	defer c.wmu.Unlock()
 	ctx, cancel := c.op(&c.wdead, &c.wcancel)
 	defer cancel()
-	b := bytes.TrimSpace(p)
-	for len(b) > 0 {
-		var msg []byte
+	items, err := splitWrite(p)
+	if err != nil {
+		return 0, fmt.Errorf("client: WebSocket: %w", err)
+	}
+	for _, it := range items {
+		msg := it.el
 		switch {
-		case bytes.HasPrefix(b, []byte("<?xml")) || bytes.HasPrefix(b, []byte("<stream:stream")):
-			d := stream.NewDecoder(bytes.NewReader(b), stream.DefaultLimits())
-			h, err := d.ReadHeader()
-			if err != nil {
-				return 0, fmt.Errorf("client: WebSocket: a stream header: %w", err)
-			}
+		case it.header != nil:
 			open := stanza.New(nsFraming, "open", "version", "1.0")
-			for _, a := range [][2]string{{"to", h.To}, {"from", h.From}} {
+			for _, a := range [][2]string{{"to", it.header.To}, {"from", it.header.From}} {
 				if a[1] != "" {
 					open.Set(a[0], a[1])
 				}
 			}
-			if h.Lang != "" {
-				open.SetNS(stanza.NSXML, "lang", h.Lang)
+			if it.header.Lang != "" {
+				open.SetNS(stanza.NSXML, "lang", it.header.Lang)
 			}
 			msg = open.AppendXML(nil, "")
-			end := bytes.IndexByte(b, '>')
-			if bytes.HasPrefix(b, []byte("<?xml")) {
-				end += bytes.IndexByte(b[end+1:], '>') + 1
-			}
-			b = bytes.TrimSpace(b[end+1:])
-		case bytes.HasPrefix(b, []byte(stream.Close)):
+		case it.close:
 			msg = []byte(`<close xmlns="` + nsFraming + `"/>`)
-			b = bytes.TrimSpace(b[len(stream.Close):])
-		default:
-			n, err := stream.ElementEnd(b)
-			if err != nil {
-				return 0, fmt.Errorf("client: WebSocket: %w", err)
-			}
-			msg = stream.WithDefaultNS(b[:n], stanza.NSClient)
-			b = bytes.TrimSpace(b[n:])
 		}
 		if err := c.ws.Write(ctx, ws.MessageText, msg); err != nil {
 			return 0, err
 		}
 	}
 	return len(p), nil
+}
+
+// written is one item of what the client writes to a framed transport
+// (WebSocket, BOSH): a stream header, the closing tag, or one element
+// qualified by jabber:client.
+type written struct {
+	header *stream.Header
+	close  bool
+	el     []byte
+}
+
+// splitWrite splits what the client writes into items.
+func splitWrite(p []byte) ([]written, error) {
+	var out []written
+	b := bytes.TrimSpace(p)
+	for len(b) > 0 {
+		switch {
+		case bytes.HasPrefix(b, []byte("<?xml")) || bytes.HasPrefix(b, []byte("<stream:stream")):
+			d := stream.NewDecoder(bytes.NewReader(b), stream.DefaultLimits())
+			h, err := d.ReadHeader()
+			if err != nil {
+				return nil, fmt.Errorf("a stream header: %w", err)
+			}
+			out = append(out, written{header: &h})
+			end := bytes.IndexByte(b, '>')
+			if bytes.HasPrefix(b, []byte("<?xml")) {
+				end += bytes.IndexByte(b[end+1:], '>') + 1
+			}
+			b = bytes.TrimSpace(b[end+1:])
+		case bytes.HasPrefix(b, []byte(stream.Close)):
+			out = append(out, written{close: true})
+			b = bytes.TrimSpace(b[len(stream.Close):])
+		default:
+			n, err := stream.ElementEnd(b)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, written{el: stream.WithDefaultNS(b[:n], stanza.NSClient)})
+			b = bytes.TrimSpace(b[n:])
+		}
+	}
+	return out, nil
 }
 
 // op returns the context of a read or write: bounded by its deadline, and

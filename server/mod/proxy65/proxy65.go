@@ -69,28 +69,29 @@ var (
 func (*Module) Name() string { return "proxy65" }
 
 // Configure implements module.Configurable: modules.proxy65's keys host,
-// port, allow_remote, max_transfers, max_transfers_per_user,
-// transfer_rate, total_rate (bytes per second, sizes like "10MiB"),
-// idle_timeout and pending_timeout.
+// port, allow_remote, max_transfers, max_transfers_per_user, max_pending,
+// max_pending_per_address, transfer_rate and total_rate (bytes per
+// second, sizes like "10MiB"), idle_timeout and pending_timeout.
 func (m *Module) Configure(s config.Section) error {
 	o := m.o
 	r := &o.Relay
 	err := s.Decode(config.Fields{
-		"host":                   func(v config.Value) { v.String(&o.Host) },
-		"port":                   func(v config.Value) { v.Int(&o.Port) },
-		"allow_remote":           func(v config.Value) { v.Bool(&o.AllowRemote) },
-		"max_transfers":          func(v config.Value) { v.Int(&r.MaxTransfers) },
-		"max_transfers_per_user": func(v config.Value) { v.Int(&r.MaxTransfersPerUser) },
-		"max_pending":            func(v config.Value) { v.Int(&r.MaxPending) },
-		"transfer_rate":          func(v config.Value) { v.Size(&r.TransferRate) },
-		"total_rate":             func(v config.Value) { v.Size(&r.TotalRate) },
-		"idle_timeout":           func(v config.Value) { v.Duration(&r.IdleTimeout) },
-		"pending_timeout":        func(v config.Value) { v.Duration(&r.PendingTimeout) },
+		"host":                    func(v config.Value) { v.String(&o.Host) },
+		"port":                    func(v config.Value) { v.Int(&o.Port) },
+		"allow_remote":            func(v config.Value) { v.Bool(&o.AllowRemote) },
+		"max_transfers":           func(v config.Value) { v.Int(&r.MaxTransfers) },
+		"max_transfers_per_user":  func(v config.Value) { v.Int(&r.MaxTransfersPerUser) },
+		"max_pending":             func(v config.Value) { v.Int(&r.MaxPending) },
+		"max_pending_per_address": func(v config.Value) { v.Int(&r.MaxPendingPerAddress) },
+		"transfer_rate":           func(v config.Value) { v.Size(&r.TransferRate) },
+		"total_rate":              func(v config.Value) { v.Size(&r.TotalRate) },
+		"idle_timeout":            func(v config.Value) { v.Duration(&r.IdleTimeout) },
+		"pending_timeout":         func(v config.Value) { v.Duration(&r.PendingTimeout) },
 	}, func(report config.Report) {
 		if o.Port < 0 || o.Port > 65535 {
 			report("port", "must be a TCP port, 1 to 65535 (or 0: the listener's)")
 		}
-		for key, v := range map[string]int{"max_transfers": r.MaxTransfers, "max_transfers_per_user": r.MaxTransfersPerUser, "max_pending": r.MaxPending, "transfer_rate": r.TransferRate, "total_rate": r.TotalRate} {
+		for key, v := range map[string]int{"max_transfers": r.MaxTransfers, "max_transfers_per_user": r.MaxTransfersPerUser, "max_pending": r.MaxPending, "max_pending_per_address": r.MaxPendingPerAddress, "transfer_rate": r.TransferRate, "total_rate": r.TotalRate} {
 			if v < 0 {
 				report(key, "must not be negative")
 			}

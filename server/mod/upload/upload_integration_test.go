@@ -246,3 +246,29 @@ func TestExpiry(t *testing.T) {
 		t.Fatalf("GET after expiry: %s", r.Status)
 	}
 }
+
+// TestEndlessPUT: a PUT whose chunked body never ends is refused before
+// its body is read (the slot's size must be the Content-Length), and the
+// connection closed; the service goes on.
+func TestEndlessPUT(t *testing.T) {
+	_, c, _ := setup(t, nil, nil)
+	put, _, err := slot(t, c, "endless.bin", 1000, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, b := xmpptest.EndlessBody(t, http.MethodPut, put, nil, "")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "Content-Length") || !resp.Close {
+		t.Fatalf("endless PUT: %s %q, close %v", resp.Status, b, resp.Close)
+	}
+	data := bytes.Repeat([]byte("y"), 1000)
+	put, get, err := slot(t, c, "next.bin", len(data), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := do(t, "PUT", put, data, nil); r.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT after the endless one: %s", r.Status)
+	}
+	if r := do(t, "GET", get, nil, nil); r.StatusCode != http.StatusOK {
+		t.Fatalf("GET: %s", r.Status)
+	}
+}

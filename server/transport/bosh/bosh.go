@@ -9,8 +9,9 @@
 // for it, within the window of 'requests'), the last responses are kept
 // for retransmission, a session ends after 'inactivity' seconds without
 // a request (a lost connection: a stream-managed session stays
-// resumable), and both the session count and the output waiting for a
-// request are bounded.
+// resumable), empty requests more frequent than 'polling' allows end it
+// with policy-violation (§11, §12), and both the session count and the
+// output waiting for a request are bounded.
 package bosh
 
 import (
@@ -48,15 +49,17 @@ const (
 	MaxWait = 60 * time.Second
 	// MaxHold is the most requests held at once.
 	MaxHold = 1
-	// Polling is the shortest interval between empty requests a client
-	// should keep when it holds none.
-	Polling = 2 * time.Second
-	// MaxPause is the longest a client may pause the session (§12).
+	// DefaultPolling is the shortest interval between empty requests a
+	// client must keep when none of its requests is held (§11, §12).
+	DefaultPolling = 2 * time.Second
+	// MaxPause is the longest a client may pause the session (§10).
 	MaxPause = 120 * time.Second
 	// DefaultInactivity is how long a session lives without a request.
 	DefaultInactivity = 60 * time.Second
 	// DefaultMaxSessions bounds the number of sessions.
 	DefaultMaxSessions = 10000
+	// DefaultBodyTimeout bounds reading a request's body.
+	DefaultBodyTimeout = 30 * time.Second
 	// framing is the room given to the <body/> wrapper beyond the
 	// engine's largest element.
 	framing = 4096
@@ -75,9 +78,15 @@ type Options struct {
 	// Inactivity is how long a session lives without a request; zero
 	// means DefaultInactivity.
 	Inactivity time.Duration
+	// Polling is the shortest interval between empty requests (the
+	// sessions' 'polling'); zero means DefaultPolling.
+	Polling time.Duration
 	// MaxSessions bounds the number of sessions; zero means
 	// DefaultMaxSessions.
 	MaxSessions int
+	// BodyTimeout bounds reading a request's body; zero means
+	// DefaultBodyTimeout.
+	BodyTimeout time.Duration
 	// Log receives the handler's log lines; nil means slog.Default().
 	Log *slog.Logger
 }
@@ -108,6 +117,12 @@ func New(ctx context.Context, eng *stream.Server, o Options) *Handler {
 	if o.MaxSessions <= 0 {
 		o.MaxSessions = DefaultMaxSessions
 	}
+	if o.Polling <= 0 {
+		o.Polling = DefaultPolling
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = DefaultBodyTimeout
+	}
 	h := &Handler{eng: eng, opts: o, ctx: ctx, sessions: make(map[string]*session), max: 256 << 10}
 	if m := eng.Config().Limits.MaxStanzaBytes; m > 0 {
 		h.max = m
@@ -131,9 +146,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Type", "text/xml; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")
 	hd.Set("X-Content-Type-Options", "nosniff")
+	// The body is bounded in size and in time (a body that trickles in
+	// must not hold a connection for ever); the deadline is lifted once
+	// it is read, as the request may then be held for 'wait'.
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Now().Add(h.opts.BodyTimeout))
 	r.Body = http.MaxBytesReader(w, r.Body, int64(h.max+framing))
 	b, err := io.ReadAll(r.Body)
+	rc.SetReadDeadline(time.Time{})
 	if err != nil {
+		// What is left of the body must not be read, nor taken for
+		// the next request.
+		hd.Set("Connection", "close")
+		h.opts.Log.Info("bosh: request body cut", "remote", h.remoteAddr(r), "err", err)
 		h.reply(w, http.StatusOK, terminate("bad-request"))
 		return
 	}
@@ -141,12 +166,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lim.MaxStanzaBytes = h.max + framing
 	lim.MaxDepth++
 	body, err := xstream.ParseElement(b, lim)
-	if err != nil || body.Name.Space != NSHTTPBind || body.Name.Local != "body" {
-		h.reply(w, http.StatusOK, terminate("bad-request"))
-		return
+	if err == nil && (body.Name.Space != NSHTTPBind || body.Name.Local != "body") {
+		err = fmt.Errorf("<%s xmlns='%s'> is not a BOSH <body/>", body.Name.Local, body.Name.Space)
 	}
-	rid, err := strconv.ParseUint(body.Get("rid"), 10, 53)
+	var rid uint64
+	if err == nil {
+		rid, err = strconv.ParseUint(body.Get("rid"), 10, 53)
+	}
 	if err != nil {
+		h.opts.Log.Info("bosh: bad request", "remote", h.remoteAddr(r), "err", err)
 		h.reply(w, http.StatusOK, terminate("bad-request"))
 		return
 	}

@@ -66,8 +66,14 @@ type session struct {
 // create starts a session and returns the creation response.
 func create(t *testing.T, url string) (*session, *stanza.Element) {
 	t.Helper()
+	return createHold(t, url, "1")
+}
+
+// createHold starts a session asking for hold.
+func createHold(t *testing.T, url, hold string) (*session, *stanza.Element) {
+	t.Helper()
 	s := &session{t: t, url: url, rid: 1000}
-	_, resp := post(t, url, `<body xmlns="`+nsBind+`" xmlns:xmpp="`+nsXBOSH+`" content="text/xml; charset=utf-8" hold="1" rid="1000" to="localhost" ver="1.6" wait="5" xml:lang="en" xmpp:version="1.0"/>`)
+	_, resp := post(t, url, `<body xmlns="`+nsBind+`" xmlns:xmpp="`+nsXBOSH+`" content="text/xml; charset=utf-8" hold="`+hold+`" rid="1000" to="localhost" ver="1.6" wait="5" xml:lang="en" xmpp:version="1.0"/>`)
 	s.sid = resp.Get("sid")
 	if s.sid == "" || resp.Get("type") == "terminate" {
 		t.Fatalf("creation: %s", resp)
@@ -252,7 +258,7 @@ func TestInactivity(t *testing.T) {
 	}
 }
 
-// TestPause: a paused session outlives its inactivity period (§12).
+// TestPause: a paused session outlives its inactivity period (§10).
 func TestPause(t *testing.T) {
 	_, url := server(t, func(c *config.Config) { c.Limits.BOSHInactivity = time.Second })
 	c, resp := create(t, url)
@@ -369,5 +375,105 @@ func TestResumeAfterInactivity(t *testing.T) {
 	msg := c2.until(resp, named("message"))
 	if msg.ChildText(stanza.NSClient, "body") != "while you were away" || msg.Get("to") != me {
 		t.Fatalf("after resumption: %s", msg)
+	}
+}
+
+// TestEndlessChunkedBody: a request whose chunked body never ends is cut
+// at the body limit (the largest element plus the wrapper) with the
+// terminal condition bad-request, and the server closes the connection;
+// a logged-in session of the same server keeps working meanwhile.
+func TestEndlessChunkedBody(t *testing.T) {
+	s, url := server(t)
+	s.AddUser(t, "bob", "secret")
+	good, _ := create(t, url)
+	good.login("bob", "secret")
+
+	resp, b := xmpptest.EndlessBody(t, http.MethodPost, url, map[string]string{"Content-Type": "text/xml; charset=utf-8"}, "<body ")
+	el, err := stream.ParseElement(b, stream.DefaultLimits())
+	if err != nil || resp.StatusCode != http.StatusOK || el.Get("type") != "terminate" || el.Get("condition") != "bad-request" || !resp.Close {
+		t.Fatalf("response %d %q, close %v", resp.StatusCode, b, resp.Close)
+	}
+	id := "after-flood"
+	good.until(good.send("", `<iq xmlns="jabber:client" type="get" id="`+id+`"><ping xmlns="urn:xmpp:ping"/></iq>`), func(el *stanza.Element) bool { return el.Get("id") == id })
+}
+
+// TestPolling: the polling interval is enforced (XEP-0124 §11, §12). An
+// empty request while the previous one is still held, sooner than
+// 'polling' after it, ends the session with policy-violation, as does,
+// in a polling session (hold 0), an empty request sooner than 'polling'
+// after an empty one answered without payloads; the same requests
+// 'polling' apart, or after a request with payloads, are fine.
+func TestPolling(t *testing.T) {
+	_, url := server(t, func(c *config.Config) { c.Limits.BOSHPolling = time.Second })
+	violation := func(resp *stanza.Element) bool {
+		return resp.Get("type") == "terminate" && resp.Get("condition") == "policy-violation"
+	}
+	gone := func(c *session) bool {
+		_, resp := post(t, url, fmt.Sprintf(`<body xmlns="%s" rid="%d" sid="%s"/>`, nsBind, c.rid+1, c.sid))
+		return resp.Get("condition") == "item-not-found"
+	}
+
+	// §11: hold 1, the held request and an empty one at once.
+	c, resp := create(t, url)
+	if resp.Get("polling") != "1" {
+		t.Fatalf("polling: %s", resp)
+	}
+	_, held := c.body("", "")
+	heldResp := make(chan *stanza.Element, 1)
+	go func() {
+		_, r := post(t, url, held)
+		heldResp <- r
+	}()
+	if resp := c.send("", ""); !violation(resp) {
+		t.Fatalf("an empty request while one is held: %s", resp)
+	}
+	if r := <-heldResp; !violation(r) || !gone(c) {
+		t.Fatalf("the held request: %s", r)
+	}
+
+	// ... 'polling' apart: the held one is answered, the session lives.
+	c, _ = create(t, url)
+	_, held = c.body("", "")
+	go func() {
+		_, r := post(t, url, held)
+		heldResp <- r
+	}()
+	time.Sleep(1200 * time.Millisecond)
+	next := make(chan *stanza.Element, 1)
+	go func() { next <- c.send("", "") }()
+	if r := <-heldResp; r.Get("type") != "" {
+		t.Fatalf("the held request after an empty one a polling interval later: %s", r)
+	}
+	c.send(`pause="1"`, "") // answers the one held
+	if r := <-next; r.Get("type") != "" {
+		t.Fatalf("an empty request a polling interval after the held one: %s", r)
+	}
+
+	// §12: a polling session.
+	c, resp = createHold(t, url, "0")
+	if resp.Get("hold") != "0" {
+		t.Fatalf("hold: %s", resp)
+	}
+	if resp := c.send("", ""); resp.Get("type") != "" || len(resp.Elements()) != 0 {
+		t.Fatalf("the first poll: %s", resp)
+	}
+	if resp := c.send("", ""); !violation(resp) || !gone(c) {
+		t.Fatalf("polling too often: %s", resp)
+	}
+
+	c, _ = createHold(t, url, "0")
+	c.send("", "")
+	time.Sleep(1200 * time.Millisecond)
+	if resp := c.send("", ""); resp.Get("type") != "" {
+		t.Fatalf("polling at the interval: %s", resp)
+	}
+	c.send("", `<auth xmlns="`+nsSASL+`" mechanism="NO-SUCH"/>`) // a payload: answered with a SASL failure
+	if resp := c.send("", ""); resp.Get("type") != "" {
+		t.Fatalf("an empty request right after one with a payload: %s", resp)
+	}
+	// A terminate request is held, even with hold 0, and acknowledges
+	// the end (§13).
+	if resp := c.send(`type="terminate"`, ""); resp.Get("type") != "terminate" || resp.Get("condition") != "" {
+		t.Fatalf("terminating a polling session: %s", resp)
 	}
 }

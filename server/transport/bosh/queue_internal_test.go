@@ -1,9 +1,13 @@
 package bosh
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -73,5 +77,31 @@ func TestSessionsBounded(t *testing.T) {
 	s.h.create(w, httptest.NewRequest(http.MethodPost, "/http-bind", nil), stanza.New(NSHTTPBind, "body", "to", "localhost", "rid", "7"), 7)
 	if !strings.Contains(w.Body.String(), `condition="remote-connection-failed"`) || s.h.Sessions() != 1 {
 		t.Fatalf("creation past the bound: %d %s, %d sessions", w.Code, w.Body, s.h.Sessions())
+	}
+}
+
+// TestTricklingBody: a request body that does not arrive within
+// BodyTimeout is cut with the terminal condition bad-request, and the
+// connection is closed.
+func TestTricklingBody(t *testing.T) {
+	h := &Handler{opts: Options{BodyTimeout: 200 * time.Millisecond, Log: slog.New(slog.DiscardHandler)}, ctx: context.Background(), sessions: map[string]*session{}, max: 1000}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprintf(conn, "POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n<body")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no response to a body that stopped: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `condition="bad-request"`) || !resp.Close || time.Since(start) < 200*time.Millisecond {
+		t.Fatalf("after %v: %d %q, close %v", time.Since(start), resp.StatusCode, b, resp.Close)
 	}
 }

@@ -31,10 +31,22 @@ type input struct {
 // pending is one request of a session: ahead of a gap in the 'rid'
 // sequence, or processed and held until there is something to answer.
 type pending struct {
-	rid    uint64
-	body   *stanza.Element
-	create bool
-	answer chan []byte // buffered: the response, sent once
+	rid     uint64
+	body    *stanza.Element
+	create  bool
+	final   bool // a terminate request: held until the session ends (§13)
+	arrived time.Time
+	answer  chan []byte // buffered: the response, sent once
+}
+
+// lastRequest is what the polling rules (§11, §12) remember of the last
+// new request processed.
+type lastRequest struct {
+	rid      uint64
+	arrived  time.Time
+	empty    bool // no payload, pause, restart or terminate
+	answered bool
+	payload  bool // its response carried payloads
 }
 
 // session is one BOSH session: a stream.Transport of the engine.
@@ -72,6 +84,7 @@ type session struct {
 	idleGen        uint64        // invalidates inactivity timers
 	lim            xstream.Limits
 	idle           *time.Timer
+	last           lastRequest
 }
 
 var _ stream.Transport = (*session)(nil)
@@ -88,7 +101,7 @@ func (s *session) maxOutput() int { return s.h.max + framing }
 func (s *session) request(ctx context.Context, body *stanza.Element, rid uint64) (int, []byte) {
 	s.mu.Lock()
 	s.idleGen++ // a request: the inactivity timer stops
-	p := &pending{rid: rid, body: body, answer: make(chan []byte, 1)}
+	p := &pending{rid: rid, body: body, arrived: time.Now(), answer: make(chan []byte, 1)}
 	switch {
 	case rid <= s.lastRid:
 		if b, ok := s.responses[rid]; ok {
@@ -102,7 +115,7 @@ func (s *session) request(ctx context.Context, body *stanza.Element, rid uint64)
 				// Not answered yet: the old request gets a recoverable
 				// error, this one takes its place (§14.3).
 				q.answer <- []byte(`<body xmlns="` + NSHTTPBind + `" type="error"/>`)
-				p.create = q.create
+				p.create, p.final = q.create, q.final
 				s.held[i] = p
 				replaced = true
 			}
@@ -113,7 +126,7 @@ func (s *session) request(ctx context.Context, body *stanza.Element, rid uint64)
 			return st, b
 		}
 	case rid > s.lastRid+uint64(s.requests):
-		st, b := s.failLocked("item-not-found") // outside the window (§14.1)
+		st, b := s.failLocked("item-not-found") // outside the window (§14.2)
 		s.mu.Unlock()
 		return st, b
 	case rid > s.lastRid+1:
@@ -129,6 +142,7 @@ func (s *session) request(ctx context.Context, body *stanza.Element, rid uint64)
 		for q := s.ahead[s.lastRid+1]; q != nil; q = s.ahead[s.lastRid+1] {
 			delete(s.ahead, q.rid)
 			if st, b, failed := s.process(q); failed {
+				q.answer <- b // its request awaits it
 				s.mu.Unlock()
 				return st, b
 			}
@@ -145,6 +159,11 @@ func (s *session) process(p *pending) (status int, resp []byte, failed bool) {
 	s.lastRid = p.rid
 	body := p.body
 	p.body = nil
+	if s.overactive(p, body) {
+		s.h.opts.Log.Info("bosh: empty requests more frequent than the polling interval", "remote", s.remote, "sid", s.sid)
+		st, b := s.failLocked("policy-violation")
+		return st, b, true
+	}
 	if !s.ended {
 		if attrNS(body, NSXBOSH, "restart") == "true" {
 			s.push(input{header: true})
@@ -159,11 +178,12 @@ func (s *session) process(p *pending) (status int, resp []byte, failed bool) {
 		}
 		if body.Get("type") == "terminate" {
 			s.push(input{eof: true})
+			p.final = true // it carries the acknowledgement (§13)
 		}
 	}
 	s.held = append(s.held, p)
 	if v, err := strconv.Atoi(body.Get("pause")); err == nil && v > 0 {
-		// A pause (§12): every held request is answered now, and the
+		// A pause (§10): every held request is answered now, and the
 		// session lives for the pause without a request.
 		s.inactivity = min(time.Duration(v)*time.Second, MaxPause)
 		for len(s.held) > 0 {
@@ -171,6 +191,25 @@ func (s *session) process(p *pending) (status int, resp []byte, failed bool) {
 		}
 	}
 	return 0, nil, false
+}
+
+// overactive reports whether p, the next new request, breaks the polling
+// rules: it is empty and arrives less than 'polling' after the previous
+// request, which (§11) is still unanswered, so that with it all of the
+// 'requests' allowed are waiting; or (§12, a polling session: hold or
+// wait 0) was empty too and answered without payloads.
+func (s *session) overactive(p *pending, body *stanza.Element) bool {
+	empty := len(body.Elements()) == 0 && body.Get("pause") == "" && body.Get("type") != "terminate" &&
+		attrNS(body, NSXBOSH, "restart") != "true"
+	prev := s.last
+	s.last = lastRequest{rid: p.rid, arrived: p.arrived, empty: empty}
+	if !empty || prev.rid+1 != p.rid || p.arrived.Sub(prev.arrived) >= s.h.opts.Polling {
+		return false
+	}
+	if s.hold == 0 || s.wait == 0 {
+		return prev.empty && prev.answered && !prev.payload
+	}
+	return !prev.answered && len(s.held)+1 >= s.requests
 }
 
 // push hands one item to the engine's reader.
@@ -183,8 +222,12 @@ func (s *session) push(it input) {
 	}
 }
 
-// await waits for p's response, answering it empty after 'wait'.
+// await waits for p's response, answering it empty after 'wait'. When
+// the client goes away first, p stays held and is still answered at
+// 'wait' (the response kept for a retransmission), so that the
+// inactivity period of a client that vanished starts.
 func (s *session) await(ctx context.Context, p *pending) (int, []byte) {
+	start := time.Now()
 	t := time.NewTimer(s.wait)
 	defer t.Stop()
 	for {
@@ -192,19 +235,29 @@ func (s *session) await(ctx context.Context, p *pending) (int, []byte) {
 		case b := <-p.answer:
 			return http.StatusOK, b
 		case <-ctx.Done():
-			return http.StatusOK, nil // the client is gone; the response stays for a retransmission
+			if t.Stop() {
+				time.AfterFunc(time.Until(start.Add(s.wait)), func() { s.expireHeld(p) })
+			}
+			return http.StatusOK, nil
 		case <-s.h.ctx.Done():
 			return http.StatusOK, terminate("system-shutdown")
 		case <-t.C:
-			s.mu.Lock()
-			for _, q := range s.held {
-				if q == p && !p.create {
-					s.answer(p, nil, false)
-					break
-				}
-			}
-			s.mu.Unlock()
+			s.expireHeld(p)
+			start = time.Now()
 			t.Reset(s.wait)
+		}
+	}
+}
+
+// expireHeld answers p empty if it is still held: 'wait' has passed.
+func (s *session) expireHeld(p *pending) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, q := range s.held {
+		if q == p && !p.create && !p.final {
+			s.answer(p, nil, false)
+			s.flush() // with none held, the inactivity period starts
+			break
 		}
 	}
 }
@@ -214,13 +267,21 @@ func (s *session) await(ctx context.Context, p *pending) (int, []byte) {
 // timer runs.
 func (s *session) flush() {
 	for len(s.held) > 0 && (len(s.out) > 0 || s.closing || s.ended) {
+		if s.held[0].final && !s.closing && !s.ended {
+			// The terminate request carries the acknowledgement of the
+			// end (§13): what comes before the end waits to go with it.
+			// (The engine ends the stream once it reads the request's
+			// end of input; a Write that finds no room waits at most
+			// until its deadline.)
+			break
+		}
 		payload := s.out
 		s.out, s.outBytes = nil, 0
 		close(s.drained)
 		s.drained = make(chan struct{})
 		s.answer(s.held[0], payload, s.closing || s.ended)
 	}
-	for len(s.held) > s.hold && !s.held[0].create {
+	for len(s.held) > s.hold && !s.held[0].create && !s.held[0].final {
 		s.answer(s.held[0], nil, false)
 	}
 	if len(s.held) == 0 && !s.gone {
@@ -250,7 +311,7 @@ func (s *session) answer(p *pending, payload [][]byte, terminating bool) {
 		attr("requests", strconv.Itoa(s.requests))
 		attr("hold", strconv.Itoa(s.hold))
 		attr("inactivity", strconv.Itoa(int(s.h.opts.Inactivity/time.Second)))
-		attr("polling", strconv.Itoa(int(Polling/time.Second)))
+		attr("polling", strconv.Itoa(int(s.h.opts.Polling/time.Second)))
 		attr("maxpause", strconv.Itoa(int(MaxPause/time.Second)))
 		attr("ver", s.ver)
 		attr("from", s.from)
@@ -281,6 +342,9 @@ func (s *session) answer(p *pending, payload [][]byte, terminating bool) {
 		}
 		b.WriteString("</body>")
 	}
+	if p.rid == s.last.rid {
+		s.last.answered, s.last.payload = true, len(payload) > 0
+	}
 	resp := b.Bytes()
 	s.responses[p.rid] = resp
 	for rid := range s.responses {
@@ -294,10 +358,10 @@ func (s *session) answer(p *pending, payload [][]byte, terminating bool) {
 			break
 		}
 	}
-	p.answer <- resp
 	if terminating {
-		s.forget()
+		s.forget() // before the client can read the response and send again
 	}
+	p.answer <- resp
 }
 
 func containsStreamError(payload [][]byte) bool {
@@ -344,7 +408,7 @@ func (s *session) failLocked(condition string) (int, []byte) {
 	s.lose(fmt.Errorf("bosh: session ended with %s: %w", condition, io.ErrUnexpectedEOF))
 	s.forget()
 	status := http.StatusOK
-	if s.legacy { // §17.4: HTTP errors only for a client without 'ver'
+	if s.legacy { // §17.1: HTTP errors only for a client without 'ver'
 		switch condition {
 		case "item-not-found":
 			status = http.StatusNotFound
