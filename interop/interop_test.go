@@ -34,7 +34,10 @@
 //     the scenario's own (muc_test.go); PEP, avatars and
 //     bookmarks (pubsub_test.go); carbons and MAM (mam_test.go); CSI and
 //     push (mobile_test.go); a 1 MiB file between two slixmpp clients
-//     through the SOCKS5 proxy they discover (proxy65_test.go); ad-hoc administration and in-band registration
+//     through the SOCKS5 proxy they discover (proxy65_test.go); coturn's
+//     test client relaying through the built-in TURN server with the
+//     credentials of XEP-0215, and coturn taking those credentials as the
+//     external TURN server (turn_test.go); ad-hoc administration and in-band registration
 //     (admin_test.go, sasl2_test.go); XEP-0227 import and export
 //     (xep0227_test.go).
 //   - Gateways (gateway_test.go): biboumi, an XMPP↔IRC gateway, runs as

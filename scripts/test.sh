@@ -29,6 +29,7 @@ lua5.4 -e 'require "lunbound"' 2>/dev/null || apt_pkgs+=(lua-unbound)
 [ -x /usr/bin/chromium ] || apt_pkgs+=(chromium) # interop/browser_test.go
 command -v biboumi >/dev/null || apt_pkgs+=(biboumi) # interop/gateway_test.go
 [ -x /usr/sbin/ngircd ] || apt_pkgs+=(ngircd)
+command -v turnutils_uclient >/dev/null || apt_pkgs+=(coturn) # interop/turn_test.go
 if ((${#apt_pkgs[@]})); then
 	sudo=()
 	if [ "$(id -u)" != 0 ]; then

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -236,17 +235,6 @@ func checkTraffic(t *testing.T, rep *load.Report, fanout int64) {
 // server.
 const s2sUsers = 40
 
-// freePort returns a loopback TCP port free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // federated starts a server for domain with an s2s listener on port and
 // a static route to peer on peerPort (dialback, self-signed
 // certificates), with the accounts user0… of the s2s smoke run.
@@ -274,7 +262,7 @@ func TestSmokeS2S(t *testing.T) {
 	if testing.Short() {
 		t.Skip("smoke run skipped in -short mode")
 	}
-	pa, pb := freePort(t), freePort(t)
+	pa, pb := xmpptest.FreePort(t), xmpptest.FreePort(t)
 	a := federated(t, "a.example", pa, "b.example", pb)
 	b := federated(t, "b.example", pb, "a.example", pa)
 	base := load.Config{

@@ -233,11 +233,12 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			continue
 		}
 		if l.ModuleServed() {
-			a.mu.Lock()
-			a.listeners = append(a.listeners, ln)
-			a.addrs[l.Type] = append(a.addrs[l.Type], ln.Addr())
-			a.mu.Unlock()
-			a.serveModuleListener(runCtx, ln, a.listenerServer(l.Type))
+			if err := a.startModuleListener(runCtx, l, ln); err != nil {
+				cancel()
+				a.cancelFederation()
+				a.closeListeners()
+				return err
+			}
 			continue
 		}
 		if l.HTTP() {
@@ -405,6 +406,9 @@ func (a *App) Summary() string {
 			}
 			if l.Type == config.ListenerProxy65 {
 				kind = "file transfer proxy"
+			}
+			if l.Type == config.ListenerTURN || l.Type == config.ListenerTURNS {
+				kind = map[bool]string{true: "TURN over TLS", false: "STUN/TURN, UDP and TCP"}[l.DirectTLS()]
 			}
 			ls = append(ls, fmt.Sprintf("%s (%s)", addr, kind))
 		}

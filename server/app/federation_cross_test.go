@@ -133,7 +133,7 @@ func joinRoom(t *testing.T, c *client.Client, room, nick string) *stanza.Element
 // room, carbons, MAM and blocking all work end to end; the operators'
 // command lists the links.
 func testCrosses(t *testing.T, ca *testca.CA, wantAuth string) {
-	pa, pb := freePort(t), freePort(t)
+	pa, pb := xmpptest.FreePort(t), xmpptest.FreePort(t)
 	admin := func(c *config.Config) { c.Admins = []jid.JID{jid.MustParse("alice@a.example")} }
 	a := federatedWith(t, "a.example", pa, map[string]int{"b.example": pb}, ca, admin)
 	b := federated(t, "b.example", pb, "a.example", pa, ca)
@@ -306,7 +306,7 @@ func TestFederationCrossesExternal(t *testing.T) { testCrosses(t, testca.New(t),
 // TestFederationShutdown: a server that stops tells remote contacts its
 // users went offline before it closes its links.
 func TestFederationShutdown(t *testing.T) {
-	pa, pb := freePort(t), freePort(t)
+	pa, pb := xmpptest.FreePort(t), xmpptest.FreePort(t)
 	a := federated(t, "a.example", pa, "b.example", pb, nil)
 	b := federated(t, "b.example", pb, "a.example", pa, nil)
 	aliceJID := a.AddUser(t, "alice", "pw")
@@ -345,7 +345,7 @@ func TestFederationShutdown(t *testing.T) {
 // unavailable presence, and still answers the dialback verification the
 // peer makes while it does.
 func TestFederationShutdownNewLink(t *testing.T) {
-	pa, pb := freePort(t), freePort(t)
+	pa, pb := xmpptest.FreePort(t), xmpptest.FreePort(t)
 	idle := func(c *config.Config) { c.S2S.IdleTimeout = 100 * time.Millisecond }
 	a := federatedWith(t, "a.example", pa, map[string]int{"b.example": pb}, nil, idle)
 	b := federated(t, "b.example", pb, "a.example", pa, nil)
@@ -369,7 +369,7 @@ func TestFederationShutdownNewLink(t *testing.T) {
 // listed domain only: nothing reaches out to another domain, and nothing
 // comes in from it.
 func TestFederationAllowList(t *testing.T) {
-	pa, pb, pc := freePort(t), freePort(t), freePort(t)
+	pa, pb, pc := xmpptest.FreePort(t), xmpptest.FreePort(t), xmpptest.FreePort(t)
 	allowB := func(c *config.Config) { c.S2S.Allow = []string{"b.example"} }
 	a := federatedWith(t, "a.example", pa, map[string]int{"b.example": pb, "c.example": pc}, nil, allowB)
 	b := federated(t, "b.example", pb, "a.example", pa, nil)

@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"net"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -14,17 +13,6 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpptest"
 )
-
-// freePort returns a loopback TCP port free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // federated starts a server for domain with an s2s listener on port,
 // routing peer (and its MUC service) to peerPort; with ca, its
@@ -94,7 +82,7 @@ func connect(t *testing.T, s *xmpptest.Server, user, resource string, ca *testca
 }
 
 func testFederation(t *testing.T, ca *testca.CA, wantAuth string) {
-	pa, pb := freePort(t), freePort(t)
+	pa, pb := xmpptest.FreePort(t), xmpptest.FreePort(t)
 	a := federated(t, "a.example", pa, "b.example", pb, ca)
 	b := federated(t, "b.example", pb, "a.example", pa, ca)
 	a.AddUser(t, "alice", "pw")

@@ -88,6 +88,13 @@ const (
 	// ListenerProxy65 is the SOCKS5 bytestreams proxy's (XEP-0065), for
 	// file transfers between clients that cannot connect directly.
 	ListenerProxy65 ListenerType = "proxy65"
+	// ListenerTURN is the built-in STUN/TURN server's (RFC 8489, RFC
+	// 8656), for calls between clients behind NATs: it takes UDP and TCP
+	// on the same address (port 3478 by convention).
+	ListenerTURN ListenerType = "turn"
+	// ListenerTURNS is the built-in TURN server's over TLS with the XMPP
+	// certificates (port 5349 by convention).
+	ListenerTURNS ListenerType = "turns"
 )
 
 // Listener is one network listener.
@@ -102,7 +109,7 @@ type Listener struct {
 // DirectTLS reports whether the listener starts TLS immediately instead of
 // negotiating it with STARTTLS.
 func (l Listener) DirectTLS() bool {
-	return l.Type == ListenerC2STLS || l.Type == ListenerS2STLS || l.Type == ListenerHTTPS
+	return l.Type == ListenerC2STLS || l.Type == ListenerS2STLS || l.Type == ListenerHTTPS || l.Type == ListenerTURNS
 }
 
 // HTTP reports whether the listener is the HTTP server's.
@@ -110,7 +117,13 @@ func (l Listener) HTTP() bool { return l.Type == ListenerHTTP || l.Type == Liste
 
 // ModuleServed reports whether a module serves the listener (see
 // module.ListenerServer) rather than the server itself.
-func (l Listener) ModuleServed() bool { return l.Type == ListenerProxy65 }
+func (l Listener) ModuleServed() bool {
+	return l.Type == ListenerProxy65 || l.Type == ListenerTURN || l.Type == ListenerTURNS
+}
+
+// Datagram reports whether the listener also takes UDP datagrams on its
+// address (STUN and TURN do).
+func (l Listener) Datagram() bool { return l.Type == ListenerTURN }
 
 // Server reports whether the listener takes server-to-server streams.
 func (l Listener) Server() bool { return l.Type == ListenerS2S || l.Type == ListenerS2STLS }
@@ -356,7 +369,8 @@ const (
 // Default returns the zero-configuration setup: domain localhost, data in
 // ./parley-data, STARTTLS on :5222 and direct TLS on :5223 for clients,
 // server-to-server on :5269, HTTP on :5280 and HTTPS on :5443 (XMPP over
-// WebSocket), the file transfer proxy on :7777, SQLite storage
+// WebSocket), the file transfer proxy on :7777, STUN/TURN on :3478 (UDP
+// and TCP) and :5349 (TLS), SQLite storage
 // and a self-signed certificate in the data directory.
 func Default() *Config {
 	return &Config{
@@ -369,6 +383,8 @@ func Default() *Config {
 			{Type: ListenerHTTP, Address: ":5280"},
 			{Type: ListenerHTTPS, Address: ":5443"},
 			{Type: ListenerProxy65, Address: ":7777"},
+			{Type: ListenerTURN, Address: ":3478"},
+			{Type: ListenerTURNS, Address: ":5349"},
 		},
 		S2S:     defaultS2S(),
 		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley},

@@ -27,12 +27,13 @@ func TestDefault(t *testing.T) {
 	if c.DataDir != "./parley-data" {
 		t.Errorf("DataDir = %q", c.DataDir)
 	}
-	want := []Listener{{ListenerC2S, ":5222"}, {ListenerC2STLS, ":5223"}, {ListenerS2S, ":5269"}, {ListenerHTTP, ":5280"}, {ListenerHTTPS, ":5443"}, {ListenerProxy65, ":7777"}}
+	want := []Listener{{ListenerC2S, ":5222"}, {ListenerC2STLS, ":5223"}, {ListenerS2S, ":5269"}, {ListenerHTTP, ":5280"}, {ListenerHTTPS, ":5443"}, {ListenerProxy65, ":7777"}, {ListenerTURN, ":3478"}, {ListenerTURNS, ":5349"}}
 	if !reflect.DeepEqual(c.Listeners, want) {
 		t.Errorf("Listeners = %+v", c.Listeners)
 	}
 	if c.Listeners[0].DirectTLS() || !c.Listeners[1].DirectTLS() || c.Listeners[2].DirectTLS() || !c.Listeners[2].Server() || c.Listeners[0].Server() ||
-		!c.Listeners[3].HTTP() || c.Listeners[3].DirectTLS() || !c.Listeners[4].DirectTLS() || !c.Listeners[5].ModuleServed() || c.Listeners[0].ModuleServed() {
+		!c.Listeners[3].HTTP() || c.Listeners[3].DirectTLS() || !c.Listeners[4].DirectTLS() || !c.Listeners[5].ModuleServed() || c.Listeners[0].ModuleServed() ||
+		!c.Listeners[6].Datagram() || !c.Listeners[6].ModuleServed() || c.Listeners[6].DirectTLS() || !c.Listeners[7].DirectTLS() || c.Listeners[7].Datagram() || c.Listeners[5].Datagram() {
 		t.Error("DirectTLS wrong for default listeners")
 	}
 	if len(c.TLS.Certificates) != 0 || c.TLS.MinVersion != tls.VersionTLS12 {
@@ -248,7 +249,7 @@ func TestLoadExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example file: %v", err)
 	}
-	if len(c.Domains) == 0 || len(c.TLS.Certificates) == 0 || len(c.Listeners) != 5 || len(c.S2S.Routes) != 1 {
+	if len(c.Domains) == 0 || len(c.TLS.Certificates) == 0 || len(c.Listeners) != 7 || len(c.S2S.Routes) != 1 {
 		t.Errorf("example file not fully read: %+v", c)
 	}
 }

@@ -32,6 +32,9 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"connect_timeout", "idle_timeout",
 		"upload", "max_file_size", "quota", "retention", "base_url", "dir", "http", "websocket_origins", "trusted_proxies",
 		"components", "domain", "secret", "privileges", "roster", "roster_push", "message", "presence", "iq", "delegations", "privilege", "timeout",
+		"extdisco", "ttl", "host", "relay_address", "relay_bind", "min_port", "max_port", "max_allocations", "max_allocations_per_user", "max_connections",
+		"allocation_rate", "total_rate", "allow_peers", "deny_peers", "external_host", "external_port", "external_tls_port",
+		"external_transports", "external_secret",
 	}
 	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))
 	if err != nil {

@@ -3,6 +3,7 @@ package module
 import (
 	"context"
 	"net"
+	"slices"
 
 	"github.com/parley-xmpp/parley/server/config"
 )
@@ -17,4 +18,29 @@ type ListenerServer interface {
 	// ServeListener serves ln until ctx ends, closing ln before it
 	// returns; an error is a failure of the listener.
 	ServeListener(ctx context.Context, ln net.Listener) error
+}
+
+// MultiListenerServer is a ListenerServer that serves listeners of more
+// than one type (the TURN server: turn and turns); ListenerType is the
+// first of ListenerTypes.
+type MultiListenerServer interface {
+	ListenerServer
+	ListenerTypes() []config.ListenerType
+}
+
+// PacketServer is a ListenerServer whose listeners of a datagram type
+// (config.Listener.Datagram) also take UDP: the server opens a UDP socket
+// on each such listener's address and port too and hands it over with
+// ServePacket, which serves pc until ctx ends and closes it.
+type PacketServer interface {
+	ListenerServer
+	ServePacket(ctx context.Context, pc net.PacketConn) error
+}
+
+// Serves reports whether ls serves listeners of type t.
+func Serves(ls ListenerServer, t config.ListenerType) bool {
+	if m, ok := ls.(MultiListenerServer); ok {
+		return slices.Contains(m.ListenerTypes(), t)
+	}
+	return ls.ListenerType() == t
 }

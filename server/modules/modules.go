@@ -13,6 +13,7 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/carbons"
 	"github.com/parley-xmpp/parley/server/mod/disco"
 	"github.com/parley-xmpp/parley/server/mod/entitytime"
+	"github.com/parley-xmpp/parley/server/mod/extdisco"
 	"github.com/parley-xmpp/parley/server/mod/last"
 	"github.com/parley-xmpp/parley/server/mod/mam"
 	"github.com/parley-xmpp/parley/server/mod/muc"
@@ -68,6 +69,10 @@ func Default(cfg *config.Config) []module.Module {
 		// What external components may do beyond their domains
 		// (XEP-0356, XEP-0355); with none, it refuses privileged stanzas.
 		privilege.New(privilege.Options{Components: comps}),
+		// External service discovery (XEP-0215), with the built-in
+		// STUN/TURN server on the turn and turns listeners (present by
+		// default) and an external server when configured.
+		extdisco.New(extdisco.Options{SecretFile: filepath.Join(cfg.DataDir, "turn_secret")}),
 	}
 	// The file transfer proxy runs where a proxy65 listener is
 	// configured (one is by default).

@@ -83,3 +83,30 @@ func TestCSIBadInput(t *testing.T) {
 	bad.send(stanza.New(nsCSI, "sleepy"))
 	bad.expectStreamError(stream.UnsupportedStanzaType)
 }
+
+// A call invitation (XEP-0353 <propose/>, no body) is urgent: it reaches
+// an inactive client at once, after what was held.
+func TestCSICallInvitationIsUrgent(t *testing.T) {
+	s, alice, _ := newServer(t)
+	carol := newSMRaw(loginRaw(t, s, "carol", "pw", "phone"))
+	to := carol.full.String()
+	carol.send(stanza.New(stanza.NSClient, "presence"))
+	carol.sync()
+	carol.send(stanza.New(nsCSI, "inactive"))
+	carol.sync()
+
+	sendOrFail(t, alice, directedPresence(to, "held"))
+	id := unique("call")
+	call := stanza.New(stanza.NSClient, "message", "to", to, "type", stanza.TypeChat).Append(
+		stanza.New("urn:xmpp:jingle-message:0", "propose", "id", id).Append(
+			stanza.New("urn:xmpp:jingle:apps:rtp:1", "description", "media", "audio")))
+	sendOrFail(t, alice, call)
+
+	if el := carol.next(); stanza.KindOf(el) != stanza.KindPresence || el.ChildText(stanza.NSClient, "status") != "held" {
+		t.Fatalf("first released stanza: %s, want the held presence", el)
+	}
+	el := carol.next()
+	if p := el.Child("urn:xmpp:jingle-message:0", "propose"); p == nil || p.Get("id") != id {
+		t.Fatalf("second stanza: %s, want the call invitation", el)
+	}
+}

@@ -1,7 +1,8 @@
 // Package push implements XEP-0357 Push Notifications on the user's
 // server: a client enables (or disables) an app server's XMPP Push
 // Service and node for its account with <enable/> and <disable/> in the
-// urn:xmpp:push:0 namespace, and when a message with a body arrives for
+// urn:xmpp:push:0 namespace, and when a message with a body or a call
+// invitation (a XEP-0353 <propose/>, which has no body) arrives for
 // the account while the device that enabled it cannot receive it — its
 // session is detached (XEP-0198 hibernation) or gone — the server
 // publishes a <notification/> to that node with a urn:xmpp:push:summary

@@ -269,14 +269,18 @@ func (m *Module) registrations(ctx context.Context, user jid.JID) ([]storage.Pus
 	return regs, nil
 }
 
+// NSJingleMessage is Jingle Message Initiation's namespace (XEP-0353).
+const NSJingleMessage = "urn:xmpp:jingle-message:0"
+
 // notifiable reports whether a message warrants a notification: one with
-// a body, that a user reads.
+// a body, that a user reads, or a call invitation (a XEP-0353 <propose/>,
+// which has no body), so that the phone rings.
 func notifiable(st *stanza.Element) bool {
 	switch st.MessageType() {
 	case stanza.TypeError, stanza.TypeHeadline, stanza.TypeGroupchat:
 		return false
 	}
-	return st.Child(stanza.NSClient, "body") != nil
+	return st.Child(stanza.NSClient, "body") != nil || st.Child(NSJingleMessage, "propose") != nil
 }
 
 // inbound notifies the push services of the devices that cannot receive a

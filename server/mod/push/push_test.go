@@ -305,14 +305,8 @@ func TestPushNotifiesDetachedSession(t *testing.T) {
 // An account deleted and created again does not notify the services its
 // predecessor enabled.
 func TestPushForgottenWithAccount(t *testing.T) {
-	s := xmpptest.NewServer(t)
-	s.AddUser(t, "carol", "pw")
-	s.AddUser(t, "alice", "pw")
-	app := newAppServer(t, s)
-	alice := s.Client(t, "alice", "pw", "desk")
-	carolJID := s.JID(t, "carol")
-
-	carol := s.Client(t, "carol", "pw", "phone")
+	s, app, alice, carol := pushSetup(t)
+	carolJID := carol.JID().Bare()
 	xmpptest.Send(t, carol, stanza.New(stanza.NSClient, "presence"))
 	mustIQ(t, carol, enableIQ(app.c.JID().String(), "n1"))
 	// A message while online: the registrations are looked up.
@@ -335,11 +329,7 @@ func TestPushForgottenWithAccount(t *testing.T) {
 
 	s.AddUser(t, "carol", "pw")
 	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, carolJID.String(), "to the new carol"))
-	select {
-	case el := <-app.got:
-		t.Fatalf("the new account's message was pushed to the old account's service: %s", el)
-	case <-time.After(300 * time.Millisecond):
-	}
+	app.none(t, "the new account's message, pushed to the old account's service")
 }
 
 // TestPushRegistrationQuota: enabling one registration more than
@@ -362,5 +352,50 @@ func TestPushRegistrationQuota(t *testing.T) {
 	big := enableIQ("push.example", "n2", form.Field{Var: "secret", Values: []string{strings.Repeat("s", push.MaxOptionsBytes)}})
 	if c := iqError(t, carol, big); c != stanza.NotAcceptable {
 		t.Fatalf("oversized publish options: %s, want not-acceptable", c)
+	}
+}
+
+// A call invitation (XEP-0353 <propose/>, no body) for an account whose
+// device is offline is pushed; a message without a body that is no
+// invitation (a chat state) is not.
+func TestPushNotifiesCallInvitation(t *testing.T) {
+	s, app, alice, carol := pushSetup(t)
+	carolJID := carol.JID().Bare()
+	mustIQ(t, carol, enableIQ(app.c.JID().String(), "calls"))
+	gone(t, s, carol)
+
+	state := stanza.NewMessage(stanza.TypeChat, carolJID.String(), "")
+	state.Append(stanza.New("http://jabber.org/protocol/chatstates", "active"))
+	xmpptest.Send(t, alice, state)
+	call := stanza.New(stanza.NSClient, "message", "type", stanza.TypeChat, "to", carolJID.String()).Append(
+		stanza.New(push.NSJingleMessage, "propose", "id", "call-1").Append(
+			stanza.New("urn:xmpp:jingle:apps:rtp:1", "description", "media", "audio")))
+	xmpptest.Send(t, alice, call)
+	f, _ := summary(t, app.next(t), s.Domain(), "calls")
+	if f.Field("message-count").Value() != "1" || f.Field("last-message-sender").Value() != alice.JID().String() {
+		t.Fatalf("summary %+v: want the call as the first notification, from %s", f.Fields, alice.JID())
+	}
+	app.none(t, "a second notification (the chat state?)")
+}
+
+// pushSetup starts a server with the app server, alice (at her desk) and
+// carol (on her phone).
+func pushSetup(t *testing.T) (*xmpptest.Server, *appServer, *client.Client, *client.Client) {
+	t.Helper()
+	s := xmpptest.NewServer(t)
+	s.AddUser(t, "carol", "pw")
+	s.AddUser(t, "alice", "pw")
+	app := newAppServer(t, s)
+	return s, app, s.Client(t, "alice", "pw", "desk"), s.Client(t, "carol", "pw", "phone")
+}
+
+// none fails if a publish request reaches the app server within a short
+// while (what names the unwanted notification).
+func (a *appServer) none(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case el := <-a.got:
+		t.Fatalf("%s: %s", what, el)
+	case <-time.After(300 * time.Millisecond):
 	}
 }
