@@ -173,7 +173,7 @@ func TestCheckReportsModuleSections(t *testing.T) {
 		cfg + ":3:3: limits.max_depth: must be at least 4",
 		cfg + `:6:5: modules.mam.default: must be "always", "roster" or "never", not "sometimes"`,
 		cfg + ":7:9: modules.muc.history: must not exceed modules.muc.max_history (10)",
-		cfg + ":8:3: modules.nosuch: unknown key (known keys: disabled, extdisco, mam, muc, proxy65, upload, version)",
+		cfg + ":8:3: modules.nosuch: unknown key (known keys: disabled, extdisco, mam, muc, privilege, proxy65, upload, version)",
 	}
 	at := 0
 	for _, w := range want {
