@@ -110,3 +110,29 @@ func TestCSICallInvitationIsUrgent(t *testing.T) {
 		t.Fatalf("second stanza: %s, want the call invitation", el)
 	}
 }
+
+// In-band bytestream data in a message (XEP-0047 §3) is urgent: the
+// blocks of a transfer the client accepted are not held while it is
+// inactive.
+func TestCSIInBandBytestreamDataIsUrgent(t *testing.T) {
+	s, alice, _ := newServer(t)
+	carol := newSMRaw(loginRaw(t, s, "carol", "pw", "phone"))
+	to := carol.full.String()
+	carol.send(stanza.New(stanza.NSClient, "presence"))
+	carol.sync()
+	carol.send(stanza.New(nsCSI, "inactive"))
+	carol.sync()
+
+	sendOrFail(t, alice, directedPresence(to, "held"))
+	id := unique("ibb")
+	data := stanza.New(stanza.NSClient, "message", "to", to, "id", id).Append(
+		stanza.New("http://jabber.org/protocol/ibb", "data", "sid", "s1", "seq", "0").AppendText("AAAA"))
+	sendOrFail(t, alice, data)
+
+	if el := carol.next(); stanza.KindOf(el) != stanza.KindPresence || el.ChildText(stanza.NSClient, "status") != "held" {
+		t.Fatalf("first released stanza: %s, want the held presence", el)
+	}
+	if el := carol.next(); el.ID() != id || el.Child("http://jabber.org/protocol/ibb", "data") == nil {
+		t.Fatalf("second stanza: %s, want the data", el)
+	}
+}
