@@ -80,12 +80,17 @@ func block(t *testing.T, n int) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-func TestInBandBytestreamsRouteUntouched(t *testing.T) {
+// twoUsers starts a server and logs alice and bob in.
+func twoUsers(t *testing.T) (alice, bob *client.Client) {
+	t.Helper()
 	s := xmpptest.NewServer(t)
 	s.AddUser(t, "alice", "pw")
 	s.AddUser(t, "bob", "pw")
-	alice := s.Client(t, "alice", "pw", "desk")
-	bob := s.Client(t, "bob", "pw", "laptop")
+	return s.Client(t, "alice", "pw", "desk"), s.Client(t, "bob", "pw", "laptop")
+}
+
+func TestInBandBytestreamsRouteUntouched(t *testing.T) {
+	alice, bob := twoUsers(t)
 	inbox := iqInbox(bob)
 
 	// XEP-0047 §2: open, data (IQ), close, with the largest block most
@@ -117,11 +122,7 @@ func TestInBandBytestreamsRouteUntouched(t *testing.T) {
 }
 
 func TestJingleFileTransferRoutesUntouched(t *testing.T) {
-	s := xmpptest.NewServer(t)
-	s.AddUser(t, "alice", "pw")
-	s.AddUser(t, "bob", "pw")
-	alice := s.Client(t, "alice", "pw", "desk")
-	bob := s.Client(t, "bob", "pw", "laptop")
+	alice, bob := twoUsers(t)
 	aliceInbox, bobInbox := iqInbox(alice), iqInbox(bob)
 	a, b := alice.JID().String(), bob.JID().String()
 
