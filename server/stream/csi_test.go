@@ -4,7 +4,6 @@ import (
 	"testing"
 
 	"github.com/parley-xmpp/parley/xmpp/client"
-
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
 )
