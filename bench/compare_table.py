@@ -89,6 +89,16 @@ OPTIONAL_ROWS = muc_rows() + [
     ("s2s at ejabberd's saturation rate: messages/s", "s2s-at-ejabberd-rate", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
     ("s2s at ejabberd's saturation rate: p99 (ms)", "s2s-at-ejabberd-rate", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
     ("s2s at ejabberd's saturation rate: lost", "s2s-at-ejabberd-rate", lambda r: r["lost"], "{:d}", "lower"),
+    ("s2s links: remote domains answering (links up)", "s2s-links", lambda r: r["links_up"], "{:d}", "higher"),
+    ("s2s links: first server's incoming s2s connections (ss)", "s2s-links", lambda r: r["streams_in"], "{:d}", "higher"),
+    ("s2s links: first server's outgoing s2s connections (ss)", "s2s-links", lambda r: r["streams_out"], "{:d}", "higher"),
+    ("s2s links: first server's open file descriptors", "s2s-links", lambda r: r["fds"], "{:d}", "lower"),
+    ("s2s links: first server's RSS per link, one stream each way (KiB)", "s2s-links", lambda r: r["rss_per_link"] / 1024, "{:.1f}", "lower"),
+    ("s2s links: first server's marginal RSS per link, second half (KiB)", "s2s-links", lambda r: r["marginal_rss_per_link"] / 1024, "{:.1f}", "lower"),
+    ("s2s links: first server's PSS per link (KiB)", "s2s-links", lambda r: r["pss_per_link"] / 1024, "{:.1f}", "lower"),
+    ("s2s links: second server's RSS per link (KiB)", "s2s-links", lambda r: r["peer_rss_per_link"] / 1024, "{:.1f}", "lower"),
+    ("s2s links: ping to answer through a new link, p50 (ms)", "s2s-links", lambda r: ms(r["latency"]["p50_ns"]), "{:.1f}", "lower"),
+    ("s2s links: ping to answer through a new link, p99 (ms)", "s2s-links", lambda r: ms(r["latency"]["p99_ns"]), "{:.1f}", "lower"),
 ]
 
 
@@ -123,7 +133,7 @@ def main():
     print("| figure | Parley | Prosody | ejabberd | Parley/ejabberd | Parley/Prosody |")
     print("|---|---:|---:|---:|---:|---:|")
     labels = {label for (_, label) in res}
-    rows = ROWS + [row for row in OPTIONAL_ROWS if row[1] in labels]
+    rows = [row for row in ROWS + OPTIONAL_ROWS if row[1] in labels]
     for title, label, fn, fmt, better in rows:
         vals, texts = {}, {}
         for s in SERVERS:
