@@ -28,7 +28,10 @@
 #                  archiving; s2s = a federation pair of the server
 #                  (SCENARIOS=s2s runs that part alone, a few minutes);
 #                  links = memory per s2s link (see below; not in the
-#                  default list)
+#                  default list); web = XMPP over WebSocket (wss) against
+#                  TCP on one server process: login storms, idle memory
+#                  and chat over both (not in the default list; about 3
+#                  minutes a server)
 #   MUC_SIZES="10 100 1000"   room sizes of the muc part
 #   MUC_ARCHIVE="off on"      archiving settings of the muc part: off =
 #                  temporary rooms, on = persistent rooms with archiving,
@@ -42,6 +45,8 @@
 #   S2S_RATE=rate             the s2s part's fixed-rate run (default:
 #                  ejabberd's saturation rate over s2s, when measured)
 #   LINKS=300      remote domains of the links part
+#   WS_CHAT_RATE=rate   the web part's fixed-rate WebSocket chat run
+#                  (default: ejabberd's saturation rate over WebSocket)
 #   OUT=/tmp/parley-compare             work folder (wiped)
 #   PARLEY_BIN=path                     use this parley binary instead of
 #                  building one from the tree
@@ -130,13 +135,23 @@ make_cert() {
 }
 
 # render TEMPLATE DIR PORT TLSPORT > file. With ARCHIVE=on, Prosody's
-# MUC component loads mod_muc_mam and ejabberd loads mod_mam.
+# MUC component loads mod_muc_mam and ejabberd loads mod_mam. With
+# WEB=on the lines marked @WEB@ are in (XMPP over WebSocket on port
+# PORT+58, see web_url), else out.
 render() {
-	local archive=()
+	local archive=() web=(-e '/^#@WEB@/d' -e '/^--@WEB@/d')
 	if [ "${ARCHIVE:-off}" = on ]; then
 		archive=(-e 's#-- @MUC_ARCHIVE@#modules_enabled = { "muc_mam" }#' -e 's/# @MUC_ARCHIVE@/mod_mam: {}/')
 	fi
-	sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@TLSPORT@#$4#g" "${archive[@]}" "$ROOT/bench/configs/$1"
+	if [ "${WEB:-off}" = on ]; then
+		web=(-e 's/^#@WEB@//' -e 's/^--@WEB@//')
+	fi
+	sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@TLSPORT@#$4#g" -e "s#@WSPORT@#$(($3 + 58))#g" "${web[@]}" "${archive[@]}" "$ROOT/bench/configs/$1"
+}
+
+# web_url: the WebSocket endpoint of the server on c2s port $PORT (WEB=on).
+web_url() {
+	echo "wss://127.0.0.1:$((PORT + 58))/xmpp-websocket"
 }
 
 # render_s2s TEMPLATE DIR PORT SIDE > file: one server of a federation
@@ -430,6 +445,43 @@ run_s2s() {
 	stop_pair "$s"
 }
 
+# run_web SERVER: XMPP over WebSocket (wss) against TCP (STARTTLS) on one
+# server process configured for both (WEB=on): login storms, idle memory
+# (a fresh process for each transport), chat at saturation over both, and
+# over WebSocket at ejabberd's WebSocket saturation rate. Labels end in
+# -ws or -tcp.
+run_web() {
+	local s=$1 ws
+	WEB=on "start_$s"
+	ws=(--websocket "$(web_url)")
+	log "$s started with WebSocket at $(web_url), pid $PID"
+	setup "$s" "$ACCOUNTS"
+	settle "$PID"
+	bench "$s" login-ws --scenario login --count "$IDLE" "${ws[@]}"
+	settle "$PID"
+	bench "$s" login-tcp --scenario login --count "$IDLE"
+	local t
+	for t in tcp ws; do
+		stop_server "$s"
+		WEB=on "start_$s"
+		sleep 2
+		if [ $t = ws ]; then
+			bench "$s" idle-ws --scenario idle --count "$IDLE" --pid "$PID" --duration "$DURATION" --settle 5s "${ws[@]}"
+		else
+			bench "$s" idle-tcp --scenario idle --count "$IDLE" --pid "$PID" --duration "$DURATION" --settle 5s
+		fi
+	done
+	bench "$s" chat-max-ws --scenario chat --count "$ACTIVE" --duration "$DURATION" "${ws[@]}"
+	bench "$s" chat-max-tcp --scenario chat --count "$ACTIVE" --duration "$DURATION"
+	if [ -z "${WS_CHAT_RATE:-}" ]; then
+		WS_CHAT_RATE=$(jq -r 'select(.server=="ejabberd" and .label=="chat-max-ws") | .msgs_per_sec' "$OUT/results.jsonl" | tail -1)
+	fi
+	if [ -n "$WS_CHAT_RATE" ] && [ "$WS_CHAT_RATE" != null ]; then
+		bench "$s" chat-at-ejabberd-rate-ws --scenario chat --count "$ACTIVE" --duration "$DURATION" --rate "$WS_CHAT_RATE" --window 1000 "${ws[@]}"
+	fi
+	stop_server "$s"
+}
+
 # link_domains: the links part's remote domains, one a line.
 link_domains() {
 	local i
@@ -529,8 +581,8 @@ main() {
 	local part size
 	for part in $SCENARIOS; do
 		case $part in
-		base | muc | s2s | links) ;;
-		*) echo "compare.sh: unknown part $part in SCENARIOS (want base, muc, s2s, links)" >&2; exit 2 ;;
+		base | muc | s2s | links | web) ;;
+		*) echo "compare.sh: unknown part $part in SCENARIOS (want base, muc, s2s, links, web)" >&2; exit 2 ;;
 		esac
 	done
 	case " $SCENARIOS " in
@@ -571,6 +623,9 @@ main() {
 	local meta=()
 	case " $SCENARIOS " in
 	*" links "*) meta+=(--meta "links: side a serves $S2S_A, side b (same software) $LINKS domains d0.$S2S_B…; one session on side a pings each; RSS per link = side a's growth / links up (one stream each way per remote domain); file descriptors limited to $(ulimit -n) a process") ;;
+	esac
+	case " $SCENARIOS " in
+	*" web "*) meta+=(--meta "web: XMPP over WebSocket (RFC 7395) over TLS (wss://, same certificate and key exchange), Parley's https listener, Prosody's mod_websocket (https_ports), ejabberd's ejabberd_http_ws (tls: true); TCP rows of the web part are STARTTLS on the same server process") ;;
 	esac
 	/usr/bin/python3 "$ROOT/bench/compare_table.py" "$OUT/results.jsonl" "${meta[@]}" \
 		--meta "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d), commit $(git -C "$ROOT" rev-parse --short HEAD)" \

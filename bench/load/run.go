@@ -95,6 +95,11 @@ func (c *Config) Account(i int) Account {
 }
 
 func (c *Config) validate(scenario string) error {
+	if c.Dialer.WebSocket != "" {
+		if _, err := checkWebSocketURL(c.Dialer.WebSocket); err != nil {
+			return err
+		}
+	}
 	switch {
 	case c.Count <= 0:
 		return errors.New("load: count must be positive")
@@ -102,6 +107,8 @@ func (c *Config) validate(scenario string) error {
 		return fmt.Errorf("load: account pattern %q needs a %%d", c.UserFormat)
 	case c.Dialer.Domain == "":
 		return errors.New("load: no domain")
+	case c.Dialer.WebSocket == "" && len(c.Dialer.Addrs) == 0:
+		return errors.New("load: no server address")
 	case scenario == "chat" && c.Count < 2:
 		return errors.New("load: chat needs at least 2 sessions")
 	case scenario == "flood" && c.Count < 2:

@@ -25,7 +25,8 @@ const floodUsers = 4
 const smokeUsers = 200
 
 // TestSmoke runs the login, idle, chat, presence and muc scenarios for a
-// few seconds against an in-process Parley with a few hundred sessions and
+// few seconds against an in-process Parley with a few hundred sessions,
+// and login, idle and chat once more over XMPP over WebSocket (wss), and
 // checks that they report no errors, no loss and consistent figures. It
 // asserts no timing thresholds.
 func TestSmoke(t *testing.T) {
@@ -34,6 +35,7 @@ func TestSmoke(t *testing.T) {
 	}
 	s := xmpptest.NewServer(t, func(c *config.Config) {
 		c.Auth.MaxFailureDelay = 0
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerHTTPS, Address: "127.0.0.1:0"})
 	})
 	for i := range smokeUsers {
 		s.AddUser(t, fmt.Sprintf("user%d", i), "pw")
@@ -147,6 +149,26 @@ func TestSmoke(t *testing.T) {
 	t.Run("chat-max", func(t *testing.T) {
 		rep := run(t, base, "chat")
 		checkTraffic(t, rep, 1)
+	})
+	ws := base
+	ws.Dialer.WebSocket = "wss://" + s.App.Addrs(config.ListenerHTTPS)[0].String() + "/xmpp-websocket"
+	ws.Dialer.Addrs = nil
+	t.Run("login-websocket", func(t *testing.T) {
+		run(t, ws, "login")
+	})
+	t.Run("idle-websocket", func(t *testing.T) {
+		rep := run(t, ws, "idle")
+		if rep.MemBefore == nil || rep.MemMid == nil || rep.MemAfter == nil || rep.MemAfter.RSS == 0 {
+			t.Fatalf("idle over WebSocket: no memory figures: %+v %+v %+v", rep.MemBefore, rep.MemMid, rep.MemAfter)
+		}
+	})
+	t.Run("chat-websocket", func(t *testing.T) {
+		cfg := ws
+		cfg.Rate = 2000
+		checkTraffic(t, run(t, cfg, "chat"), 1)
+	})
+	t.Run("chat-max-websocket", func(t *testing.T) {
+		checkTraffic(t, run(t, ws, "chat"), 1)
 	})
 	t.Run("presence", func(t *testing.T) {
 		cfg := base

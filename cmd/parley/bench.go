@@ -24,7 +24,7 @@ import (
 type benchFlags struct {
 	addresses, domain, user, password, tlsMode, mechanism, sources string
 	scenarios, caFile, curves, cpuProfile, keyFile                 string
-	peerAddresses, peerDomain, linkDomain                          string
+	peerAddresses, peerDomain, linkDomain, webSocket               string
 	first, count, concurrency, window, pid, roster, roomSize       int
 	size, peerPID, links                                           int
 	loginRate, rate                                                float64
@@ -39,7 +39,8 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.password, "password", "password", "password (pattern: %d is the account index)")
 	fs.IntVar(&b.first, "first", 0, "index of the first account")
 	fs.IntVar(&b.count, "count", 100, "number of sessions")
-	fs.StringVar(&b.tlsMode, "tls", "starttls", "TLS mode: starttls or direct")
+	fs.StringVar(&b.tlsMode, "tls", "starttls", "TLS mode: starttls or direct (not with --websocket)")
+	fs.StringVar(&b.webSocket, "websocket", "", "connect with XMPP over WebSocket (RFC 7395) to this ws:// or wss:// URL instead of --address (TLS: wss://)")
 	fs.StringVar(&b.mechanism, "mechanism", sasl.ScramSHA1, "SASL mechanism: SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN")
 	fs.BoolVar(&b.insecure, "insecure", false, "do not verify the server certificate")
 	fs.StringVar(&b.caFile, "cafile", "", "PEM file of the CA (or self-signed certificate) to trust")
@@ -86,6 +87,14 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 		direct = true
 	default:
 		return cfg, nil, fmt.Errorf("--tls must be starttls or direct, not %q", b.tlsMode)
+	}
+	if b.webSocket != "" {
+		if direct {
+			return cfg, nil, errors.New("--tls direct does not apply to --websocket (use a wss:// URL)")
+		}
+		if !strings.HasPrefix(b.webSocket, "ws://") && !strings.HasPrefix(b.webSocket, "wss://") {
+			return cfg, nil, fmt.Errorf("--websocket %q: want a ws:// or wss:// URL", b.webSocket)
+		}
 	}
 	switch b.mechanism {
 	case sasl.ScramSHA1, sasl.ScramSHA256, sasl.Plain:
@@ -144,7 +153,7 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 	cfg = load.Config{
 		Dialer: load.Dialer{
 			Addrs: addrs, Domain: b.domain, DirectTLS: direct, TLS: tc,
-			Mechanism: b.mechanism, Sources: sources, Keys: keys, Resource: "bench",
+			Mechanism: b.mechanism, Sources: sources, Keys: keys, Resource: "bench", WebSocket: b.webSocket,
 		},
 		Peer:    load.Dialer{Addrs: peerAddrs, Domain: b.peerDomain},
 		PeerPID: b.peerPID,
@@ -226,6 +235,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 		}
 		if cfg.Progress != nil {
 			against := strings.Join(cfg.Dialer.Addrs, ",")
+			if cfg.Dialer.WebSocket != "" {
+				against = cfg.Dialer.WebSocket
+			}
 			if sc == "s2s" {
 				against += " and " + strings.Join(cfg.Peer.Addrs, ",")
 			}
