@@ -371,7 +371,7 @@ func TestSmokeS2SLinks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("smoke run skipped in -short mode")
 	}
-	pa, pb := freePort(t), freePort(t)
+	pa, pb := xmpptest.FreePort(t), xmpptest.FreePort(t)
 	var remote []string
 	for i := range linkDomains {
 		remote = append(remote, fmt.Sprintf("d%d.b.example", i))
