@@ -23,15 +23,16 @@ type liveCommand struct {
 	about string
 	// nargs is the number of positional arguments, -1 for 0 or 1.
 	nargs int
-	// flags registers the command's own flags.
-	flags func(fs *flag.FlagSet) func() socket.Args
+	// flags registers the command's own flags and returns what makes the
+	// request's arguments of them and of the positional arguments.
+	flags func(fs *flag.FlagSet) func(pos []string) socket.Args
 	// run calls the server and prints the result.
-	run func(ctx context.Context, c *socket.Client, fs *flag.FlagSet, a socket.Args, stdout io.Writer, asJSON bool) error
+	run func(ctx context.Context, c *socket.Client, a socket.Args, stdout io.Writer, asJSON bool) error
 }
 
 var liveCommands = map[string]liveCommand{
 	"status": {about: "Shows the running server's version, uptime, sessions, links, components, memory and goroutines.",
-		run: func(ctx context.Context, c *socket.Client, _ *flag.FlagSet, a socket.Args, w io.Writer, asJSON bool) error {
+		run: func(ctx context.Context, c *socket.Client, a socket.Args, w io.Writer, asJSON bool) error {
 			var st admin.Status
 			if err := c.Call(ctx, "status", a, &st); err != nil {
 				return err
@@ -43,11 +44,11 @@ var liveCommands = map[string]liveCommand{
 			return nil
 		}},
 	"sessions": {about: "Lists the sessions of the running server.",
-		flags: func(fs *flag.FlagSet) func() socket.Args {
+		flags: func(fs *flag.FlagSet) func(pos []string) socket.Args {
 			d := fs.String("domain", "", "only the sessions of this domain")
-			return func() socket.Args { return socket.Args{Domain: *d} }
+			return func([]string) socket.Args { return socket.Args{Domain: *d} }
 		},
-		run: func(ctx context.Context, c *socket.Client, _ *flag.FlagSet, a socket.Args, w io.Writer, asJSON bool) error {
+		run: func(ctx context.Context, c *socket.Client, a socket.Args, w io.Writer, asJSON bool) error {
 			var ss []admin.Session
 			if err := c.Call(ctx, "sessions", a, &ss); err != nil {
 				return err
@@ -74,11 +75,11 @@ var liveCommands = map[string]liveCommand{
 			return tw.Flush()
 		}},
 	"kick": {args: "JID", nargs: 1, about: "Ends the session of a full JID, or all sessions of a bare JID, with a stream error carrying the reason.",
-		flags: func(fs *flag.FlagSet) func() socket.Args {
+		flags: func(fs *flag.FlagSet) func(pos []string) socket.Args {
 			r := fs.String("reason", "", "the text of the stream error (default: "+admin.DefaultKickReason+")")
-			return func() socket.Args { return socket.Args{JID: fs.Arg(0), Reason: *r} }
+			return func(pos []string) socket.Args { return socket.Args{JID: pos[0], Reason: *r} }
 		},
-		run: func(ctx context.Context, c *socket.Client, _ *flag.FlagSet, a socket.Args, w io.Writer, asJSON bool) error {
+		run: func(ctx context.Context, c *socket.Client, a socket.Args, w io.Writer, asJSON bool) error {
 			var ended []string
 			if err := c.Call(ctx, "kick", a, &ended); err != nil {
 				return err
@@ -90,7 +91,7 @@ var liveCommands = map[string]liveCommand{
 			return nil
 		}},
 	"reload": {about: "Re-reads the configuration and the certificates without ending sessions (as SIGHUP does) and says what changed and what needs a restart.",
-		run: func(ctx context.Context, c *socket.Client, _ *flag.FlagSet, a socket.Args, w io.Writer, asJSON bool) error {
+		run: func(ctx context.Context, c *socket.Client, a socket.Args, w io.Writer, asJSON bool) error {
 			var r admin.ReloadReport
 			if err := c.Call(ctx, "reload", a, &r); err != nil {
 				return err
@@ -102,11 +103,17 @@ var liveCommands = map[string]liveCommand{
 			return nil
 		}},
 	"log-level": {args: "[LEVEL]", nargs: -1, about: "Sets the log level (debug, info, warn, error) of the running server, or of one module (\"default\" removes a module's own level); without LEVEL shows the levels.",
-		flags: func(fs *flag.FlagSet) func() socket.Args {
+		flags: func(fs *flag.FlagSet) func(pos []string) socket.Args {
 			m := fs.String("module", "", "the module or component (muc, router, c2s, s2s, auth, ...); default: all without a level of their own")
-			return func() socket.Args { return socket.Args{Module: *m, Level: fs.Arg(0)} }
+			return func(pos []string) socket.Args {
+				a := socket.Args{Module: *m}
+				if len(pos) > 0 {
+					a.Level = pos[0]
+				}
+				return a
+			}
 		},
-		run: func(ctx context.Context, c *socket.Client, _ *flag.FlagSet, a socket.Args, w io.Writer, asJSON bool) error {
+		run: func(ctx context.Context, c *socket.Client, a socket.Args, w io.Writer, asJSON bool) error {
 			var l admin.LogLevels
 			if err := c.Call(ctx, "log_level", a, &l); err != nil {
 				return err
@@ -121,10 +128,10 @@ var liveCommands = map[string]liveCommand{
 			return nil
 		}},
 	"announce": {args: "TEXT", nargs: 1, about: "Sends a message from the server's domain to every online user.",
-		flags: func(fs *flag.FlagSet) func() socket.Args {
-			return func() socket.Args { return socket.Args{Text: fs.Arg(0)} }
+		flags: func(fs *flag.FlagSet) func(pos []string) socket.Args {
+			return func(pos []string) socket.Args { return socket.Args{Text: pos[0]} }
 		},
-		run: func(ctx context.Context, c *socket.Client, _ *flag.FlagSet, a socket.Args, w io.Writer, asJSON bool) error {
+		run: func(ctx context.Context, c *socket.Client, a socket.Args, w io.Writer, asJSON bool) error {
 			var n int
 			if err := c.Call(ctx, "announce", a, &n); err != nil {
 				return err
@@ -136,7 +143,7 @@ var liveCommands = map[string]liveCommand{
 			return nil
 		}},
 	"rooms": {about: "Lists the multi-user chat rooms: name, occupants, persistent.",
-		run: func(ctx context.Context, c *socket.Client, _ *flag.FlagSet, a socket.Args, w io.Writer, asJSON bool) error {
+		run: func(ctx context.Context, c *socket.Client, a socket.Args, w io.Writer, asJSON bool) error {
 			var rooms []admin.Room
 			if err := c.Call(ctx, "rooms", a, &rooms); err != nil {
 				return err
@@ -164,7 +171,7 @@ func runLive(ctx context.Context, name string, args []string, env func(string) s
 	var cf commonFlags
 	cf.register(fs)
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	argsOf := func() socket.Args { return socket.Args{} }
+	argsOf := func([]string) socket.Args { return socket.Args{} }
 	if lc.flags != nil {
 		argsOf = lc.flags(fs)
 	}
@@ -172,10 +179,20 @@ func runLive(ctx context.Context, name string, args []string, env func(string) s
 		fmt.Fprintf(fs.Output(), "usage: parley %s [--config FILE] [--data DIR] [flags] %s\n%s\nIt reaches the running server through the admin socket in the data folder.\n", name, lc.args, lc.about)
 		fs.PrintDefaults()
 	}
-	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
-		return code
+	// Flags may come after the positional arguments too (kick JID
+	// --reason TEXT).
+	var pos []string
+	for rest := args; ; {
+		if code := parseFlags(fs, rest, stdout, stderr); code >= 0 {
+			return code
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		rest = fs.Args()[1:]
 	}
-	if (lc.nargs >= 0 && fs.NArg() != lc.nargs) || (lc.nargs < 0 && fs.NArg() > 1) {
+	if (lc.nargs >= 0 && len(pos) != lc.nargs) || (lc.nargs < 0 && len(pos) > 1) {
 		fs.Usage()
 		return 2
 	}
@@ -190,7 +207,7 @@ func runLive(ctx context.Context, name string, args []string, env func(string) s
 		return 1
 	}
 	defer c.Close()
-	if err := lc.run(ctx, c, fs, argsOf(), stdout, *asJSON); err != nil {
+	if err := lc.run(ctx, c, argsOf(pos), stdout, *asJSON); err != nil {
 		fmt.Fprintln(stderr, "parley:", err)
 		var se *socket.Error
 		if errors.As(err, &se) && se.Code == "invalid" {
