@@ -3,25 +3,20 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"io"
-	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/internal/testca"
+	"github.com/parley-xmpp/parley/server/s2s/certid"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/muc"
@@ -30,79 +25,33 @@ import (
 	"github.com/parley-xmpp/parley/xmpptest"
 )
 
-// syncBuffer is a log sink read while the server writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // liveServer is "parley serve" running in this process, through the
 // command's own code path (run), with its admin socket.
 type liveServer struct {
 	data, config string
 	addr         string // the c2s (STARTTLS) listener
-	log          *syncBuffer
-	roots        *x509.CertPool
+	log          *xmpptest.Buffer
+	ca           *testca.CA // issued the server's certificates
 }
 
-// certPair writes a self-signed certificate for localhost and its key to
-// dir/name.crt and dir/name.key, and returns the certificate.
-func certPair(t *testing.T, dir, name string) *x509.Certificate {
+// certPair writes a certificate for localhost issued by ca and its key
+// to dir/name.crt and dir/name.key, and returns the certificate.
+func certPair(t *testing.T, ca *testca.CA, dir, name string) *x509.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "localhost " + name},
-		DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(path, typ string, b []byte) {
-		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(filepath.Join(dir, name+".crt"), "CERTIFICATE", der)
-	write(filepath.Join(dir, name+".key"), "EC PRIVATE KEY", kder)
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
+	leaf := ca.Issue(t, "localhost "+name, certid.Identities{DNS: []string{"localhost"}}, nil)
+	leaf.WritePEM(t, filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key"))
+	return leaf.Cert
 }
 
 // startLive writes the configuration yaml (the listeners are added) and
 // runs "parley serve" on it until the test ends. The server's
-// certificate is dir/cert.crt, which the clients trust, with those in
-// trust.
-func startLive(t *testing.T, yaml string, trust ...*x509.Certificate) *liveServer {
+// certificate is cert.crt in the data folder, issued by s.ca, which the
+// clients trust.
+func startLive(t *testing.T, yaml string) *liveServer {
 	t.Helper()
 	data := t.TempDir()
-	s := &liveServer{data: data, config: filepath.Join(data, "parley.yaml"), log: &syncBuffer{}, roots: x509.NewCertPool()}
-	s.roots.AddCert(certPair(t, data, "cert"))
-	for _, c := range trust {
-		s.roots.AddCert(c)
-	}
+	s := &liveServer{data: data, config: filepath.Join(data, "parley.yaml"), log: &xmpptest.Buffer{}, ca: testca.New(t)}
+	certPair(t, s.ca, data, "cert")
 	s.writeConfig(t, yaml)
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -169,7 +118,7 @@ func (s *liveServer) dial(local, password, resource string) (*client.Client, err
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return client.Dial(ctx, client.Config{JID: jid.MustParse(local + "@localhost"), Password: password, Address: s.addr,
-		Resource: resource, TLS: &tls.Config{RootCAs: s.roots, ServerName: "localhost", MinVersion: tls.VersionTLS12}})
+		Resource: resource, TLS: &tls.Config{RootCAs: s.ca.Pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}})
 }
 
 // login logs in a session that must succeed; it ends with the test.
@@ -390,9 +339,9 @@ func TestLiveLogLevel(t *testing.T) {
 // limit to the clients that connect after it and a new certificate,
 // keeps the connected client, and names what needs a restart.
 func TestLiveReload(t *testing.T) {
+	s := startLive(t, "limits:\n  max_stanza_bytes: 10000\n")
 	dir := t.TempDir()
-	next := certPair(t, dir, "next")
-	s := startLive(t, "limits:\n  max_stanza_bytes: 10000\n", next)
+	next := certPair(t, s.ca, dir, "next")
 	s.mustCLI(t, "pw\n", "user", "add", "gina@localhost")
 	old := s.login(t, "gina", "pw", "old")
 	first, _ := old.TLSConnectionState()
