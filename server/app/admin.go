@@ -157,7 +157,12 @@ func (a *App) reload(_ context.Context) (admin.ReloadReport, error) {
 	if err != nil {
 		return r, err
 	}
-	certs, _, err := loadCertificates(next)
+	// The served domains are those of the start (a change of domains
+	// needs a restart): a self-signed certificate is not re-made for new
+	// ones.
+	forCerts := *next
+	forCerts.Domains, forCerts.DataDir = a.cfg.Domains, a.cfg.DataDir
+	certs, _, err := loadCertificates(&forCerts)
 	if err != nil {
 		return r, err
 	}
