@@ -49,7 +49,12 @@ func certPair(t *testing.T, ca *testca.CA, dir, name string) *x509.Certificate {
 // clients trust.
 func startLive(t *testing.T, yaml string) *liveServer {
 	t.Helper()
-	data := t.TempDir()
+	return startLiveIn(t, t.TempDir(), yaml)
+}
+
+// startLiveIn is startLive on the data folder data.
+func startLiveIn(t *testing.T, data, yaml string) *liveServer {
+	t.Helper()
 	s := &liveServer{data: data, config: filepath.Join(data, "parley.yaml"), log: &xmpptest.Buffer{}, ca: testca.New(t)}
 	certPair(t, s.ca, data, "cert")
 	s.writeConfig(t, yaml)
@@ -430,5 +435,25 @@ func TestLiveNoServer(t *testing.T) {
 	}
 	if _, out, _ := runT(t, env, "", "user", "list"); out != "hal@localhost\n" {
 		t.Errorf("list: %q", out)
+	}
+}
+
+// TestLiveUnsafeDataFolder: on a data folder its group may write, the
+// server runs without an admin socket and logs why; the commands say that
+// no server answers.
+func TestLiveUnsafeDataFolder(t *testing.T) {
+	data := t.TempDir()
+	if err := os.Chmod(data, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	s := startLiveIn(t, data, "")
+	if !strings.Contains(s.log.String(), "the data folder "+data+" is writable by its group or others (mode 0770); run chmod go-w "+data) {
+		t.Errorf("the log does not say why there is no socket:\n%s", s.log.String())
+	}
+	if code, _, errOut := s.cli(t, "", "status"); code != 1 || !strings.Contains(errOut, "no server is running on this data folder, or a server runs there without its admin socket: the data folder is writable by its group or others (mode 0770; chmod go-w") {
+		t.Errorf("status: exit %d, stderr %q", code, errOut)
+	}
+	if code, _, errOut := s.cli(t, "pw\n", "user", "add", "ivan@localhost"); code != 0 || !strings.Contains(errOut, "parley: warning: ") {
+		t.Errorf("user add: exit %d, stderr %q", code, errOut)
 	}
 }

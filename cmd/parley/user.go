@@ -99,6 +99,8 @@ func runUser(ctx context.Context, args []string, env func(string) string, stdin 
 	case !errors.Is(err, socket.ErrNoServer):
 		fmt.Fprintln(stderr, "parley:", err)
 		return 1
+	case errors.Is(err, socket.ErrUnsafeFolder):
+		fmt.Fprintf(stderr, "parley: warning: %v; acting on the storage, so a running server does not end sessions\n", err)
 	}
 	a, err := app.Open(ctx, cfg, nil)
 	if err != nil {

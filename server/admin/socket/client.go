@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"os"
 	"syscall"
 	"time"
 )
@@ -15,6 +16,10 @@ import (
 // ErrNoServer reports that no server answers on the socket: the file is
 // missing, or stale.
 var ErrNoServer = errors.New("no server is running on this data folder")
+
+// ErrUnsafeFolder reports, with ErrNoServer, a data folder writable by its
+// group or others, where a server serves no admin socket (Listen).
+var ErrUnsafeFolder = errors.New("the data folder is writable by its group or others")
 
 // Error is an operation's failure as the server reported it.
 type Error struct {
@@ -39,6 +44,10 @@ func Dial(ctx context.Context, dataDir string) (*Client, error) {
 	c, err := d.DialContext(ctx, "unix", Path(dataDir))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+			if fi, serr := os.Stat(dataDir); serr == nil && fi.Mode().Perm()&0o022 != 0 {
+				return nil, fmt.Errorf("admin socket %s: %w, or a server runs there without its admin socket: %w (mode %04o; chmod go-w %s)",
+					Path(dataDir), ErrNoServer, ErrUnsafeFolder, fi.Mode().Perm(), dataDir)
+			}
 			return nil, fmt.Errorf("admin socket %s: %w", Path(dataDir), ErrNoServer)
 		}
 		return nil, fmt.Errorf("admin socket: %w", err)
