@@ -30,6 +30,7 @@ import (
 type liveServer struct {
 	data, config string
 	addr         string // the c2s (STARTTLS) listener
+	http         string // the HTTP listener (WebSocket, BOSH)
 	log          *xmpptest.Buffer
 	ca           *testca.CA // issued the server's certificates
 }
@@ -83,6 +84,10 @@ func startLiveIn(t *testing.T, data, yaml string) *liveServer {
 		t.Fatalf("summary %q names no c2s address", line)
 	}
 	s.addr = m[1]
+	if m = regexp.MustCompile(`(127\.0\.0\.1:\d+) \(HTTP\)`).FindStringSubmatch(line); m == nil {
+		t.Fatalf("summary %q names no HTTP address", line)
+	}
+	s.http = m[1]
 	return s
 }
 
@@ -90,7 +95,7 @@ func startLiveIn(t *testing.T, data, yaml string) *liveServer {
 // a random port and the certificate cert.crt.
 func (s *liveServer) writeConfig(t *testing.T, yaml string) {
 	t.Helper()
-	full := "listeners:\n  - {type: c2s, address: \"127.0.0.1:0\"}\n" +
+	full := "listeners:\n  - {type: c2s, address: \"127.0.0.1:0\"}\n  - {type: http, address: \"127.0.0.1:0\"}\n" +
 		"tls:\n  certificates:\n    - {cert: " + filepath.Join(s.data, "cert.crt") + ", key: " + filepath.Join(s.data, "cert.key") + "}\n" + yaml
 	if err := os.WriteFile(s.config, []byte(full), 0o600); err != nil {
 		t.Fatal(err)
@@ -253,13 +258,20 @@ func TestLiveStatusSessionsAnnounceRooms(t *testing.T) {
 	s.mustCLI(t, "pw\n", "user", "add", "erin@localhost")
 	s.mustCLI(t, "pw\n", "user", "add", "frank@localhost")
 	erin := s.login(t, "erin", "pw", "phone")
-	frank := s.login(t, "frank", "pw", "pc")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	frank, err := client.Dial(ctx, client.Config{JID: jid.MustParse("frank@localhost"), Password: "pw", Resource: "pc",
+		WebSocket: "ws://" + s.http + "/xmpp-websocket"})
+	if err != nil {
+		t.Fatalf("login over WebSocket: %v", err)
+	}
+	t.Cleanup(func() { frank.Close() })
 	for _, c := range []*client.Client{erin, frank} {
 		xmpptest.Send(t, c, stanza.New(stanza.NSClient, "presence"))
 		xmpptest.Sync(t, c)
 	}
 	out := s.mustCLI(t, "", "status")
-	for _, want := range []string{"parley " + version + ", up ", "sessions: 2\n", "  localhost over tcp: 2\n", "s2s links: 0\n",
+	for _, want := range []string{"parley " + version + ", up ", "sessions: 2\n", "  localhost over tcp: 1\n", "  localhost over websocket: 1\n", "s2s links: 0\n",
 		"components: 0 of 0 connected\n", "memory: RSS ", "goroutines: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("status lacks %q:\n%s", want, out)
@@ -270,7 +282,7 @@ func TestLiveStatusSessionsAnnounceRooms(t *testing.T) {
 	}
 	out = s.mustCLI(t, "", "sessions", "--domain", "localhost")
 	if !regexp.MustCompile(`(?m)^erin@localhost/phone +tcp +127\.0\.0\.1:\d+ +available \(0\)$`).MatchString(out) ||
-		!strings.Contains(out, "frank@localhost/pc") {
+		!regexp.MustCompile(`(?m)^frank@localhost/pc +websocket +127\.0\.0\.1:\d+ +available \(0\)$`).MatchString(out) {
 		t.Errorf("sessions:\n%s", out)
 	}
 	if out := s.mustCLI(t, "", "announce", "maintenance at 18:00"); out != "announced to 2 session(s)\n" {

@@ -198,10 +198,14 @@ func (a *App) reload(_ context.Context) (admin.ReloadReport, error) {
 			running.Limits = next.Limits
 			a.setLimits(next.Limits)
 		case "Log":
-			if next.Log.Level != cur.Log.Level && a.adminOpts.Levels != nil {
+			switch {
+			case next.Log.Level == cur.Log.Level:
+			case a.adminOpts.Levels != nil:
 				a.adminOpts.Levels.SetDefault(next.Log.Level)
 				running.Log.Level = next.Log.Level
 				r.Applied = append(r.Applied, "log.level")
+			default: // a logger of fixed levels
+				r.NeedRestart = append(r.NeedRestart, "log.level")
 			}
 			if next.Log.Format != cur.Log.Format {
 				r.NeedRestart = append(r.NeedRestart, "log.format")
