@@ -70,11 +70,14 @@ func (c *Client) Call(ctx context.Context, op string, args Args, result any) err
 	if err != nil {
 		return fmt.Errorf("admin socket: %w", err)
 	}
-	if _, err := c.c.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("admin socket: sending %s: %w", op, err)
-	}
+	// A failed write may come after the server answered and closed (too
+	// many connections): the answer is read all the same.
+	_, werr := c.c.Write(append(b, '\n'))
 	line, err := c.rd.ReadBytes('\n')
-	if err != nil {
+	switch {
+	case err != nil && werr != nil:
+		return fmt.Errorf("admin socket: sending %s: %w", op, werr)
+	case err != nil:
 		return fmt.Errorf("admin socket: reading the answer to %s: %w", op, err)
 	}
 	var resp Response

@@ -38,6 +38,10 @@ const Name = "admin.sock"
 // MaxRequestBytes bounds one request line.
 const MaxRequestBytes = 64 << 10
 
+// MaxConns bounds the connections served at once; one more is answered
+// with an error and closed.
+const MaxConns = 16
+
 // idleTimeout ends a connection that sends no request for this long.
 const idleTimeout = 5 * time.Minute
 
@@ -101,9 +105,10 @@ func Listen(dataDir string) (net.Listener, error) {
 
 // Server serves requests on admin sockets.
 type Server struct {
-	ops *admin.Ops
-	log *slog.Logger
-	wg  sync.WaitGroup
+	ops   *admin.Ops
+	log   *slog.Logger
+	wg    sync.WaitGroup
+	slots chan struct{} // one per connection served (MaxConns)
 }
 
 // NewServer returns a server of ops.
@@ -111,7 +116,7 @@ func NewServer(ops *admin.Ops, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{ops: ops, log: log}
+	return &Server{ops: ops, log: log, slots: make(chan struct{}, MaxConns)}
 }
 
 // Serve accepts connections on ln until ctx ends, then closes ln (which
@@ -128,7 +133,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			}
 			return fmt.Errorf("admin socket: %w", err)
 		}
-		s.wg.Go(func() { s.serve(ctx, c) })
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			s.log.Warn("admin socket: too many connections", "max", MaxConns)
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			_ = json.NewEncoder(c).Encode(Response{Error: fmt.Sprintf("admin socket: more than %d connections at once", MaxConns), Code: "unavailable"})
+			c.Close()
+			continue
+		}
+		s.wg.Go(func() {
+			defer func() { <-s.slots }()
+			s.serve(ctx, c)
+		})
 	}
 }
 

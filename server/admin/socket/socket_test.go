@@ -109,3 +109,43 @@ func TestProtocol(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxConns: past MaxConns open connections, one more is answered with
+// an error and closed; the first ones are still served.
+func TestMaxConns(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := socket.Listen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := admin.New(admin.Options{Domains: []string{"example.org"}, Sessions: session.NewTable(0), Started: time.Now()})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- socket.NewServer(ops, nil).Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	var clients []*socket.Client
+	for range socket.MaxConns {
+		c, err := socket.Dial(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// A call makes sure the server took the connection.
+		if err := c.Call(ctx, "sessions", socket.Args{}, nil); err != nil {
+			t.Fatal(err)
+		}
+		clients = append(clients, c)
+	}
+	extra, err := socket.Dial(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	var se *socket.Error
+	if err := extra.Call(ctx, "sessions", socket.Args{}, nil); !errors.As(err, &se) || se.Code != "unavailable" {
+		t.Errorf("connection %d: %v", socket.MaxConns+1, err)
+	}
+	if err := clients[0].Call(ctx, "sessions", socket.Args{}, nil); err != nil {
+		t.Errorf("the first connection: %v", err)
+	}
+}
