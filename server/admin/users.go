@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/parley-xmpp/parley/server/auth"
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
 )
 
@@ -35,6 +37,10 @@ func accountErr(op, user string, err error) error {
 	case errors.Is(err, storage.ErrExists):
 		return fmt.Errorf("admin: %s %s: %w", op, user, ErrAccountExists)
 	}
+	var se *stanza.Error // a policy's refusal (username, password)
+	if errors.As(err, &se) {
+		return fmt.Errorf("admin: %s %s: %w: %w", op, user, se, ErrInvalid)
+	}
 	return fmt.Errorf("admin: %s %s: %w", op, user, err)
 }
 
@@ -45,8 +51,8 @@ func (o *Ops) AddUser(ctx context.Context, user, password string) error {
 	if err != nil {
 		return err
 	}
-	if password == "" {
-		return fmt.Errorf("admin: add %s: empty password: %w", j, ErrInvalid)
+	if err := checkPassword(password); err != nil {
+		return fmt.Errorf("admin: add %s: %w", j, err)
 	}
 	if err := o.o.Accounts.Create(ctx, j, password); err != nil {
 		return accountErr("add", j.String(), err)
@@ -61,8 +67,8 @@ func (o *Ops) SetPassword(ctx context.Context, user, password string) error {
 	if err != nil {
 		return err
 	}
-	if password == "" {
-		return fmt.Errorf("admin: passwd %s: empty password: %w", j, ErrInvalid)
+	if err := checkPassword(password); err != nil {
+		return fmt.Errorf("admin: passwd %s: %w", j, err)
 	}
 	if err := o.o.Accounts.SetPassword(ctx, j, password); err != nil {
 		return accountErr("passwd", j.String(), err)
@@ -136,4 +142,13 @@ func (o *Ops) ListUsers(ctx context.Context, domain string) ([]User, error) {
 		out = append(out, User{JID: u.String(), Disabled: disabled, Sessions: len(o.o.Sessions.Sessions(u))})
 	}
 	return out, nil
+}
+
+// checkPassword refuses an empty password or one SCRAM cannot prepare
+// (RFC 8265 §4.2); administrators are not held to the length policy.
+func checkPassword(password string) error {
+	if se := auth.CheckPassword(password, 0); se != nil {
+		return fmt.Errorf("%w: %w", se, ErrInvalid)
+	}
+	return nil
 }
