@@ -140,6 +140,8 @@ func (o *Ops) Status(_ context.Context) Status {
 		Started:    o.o.Started,
 		Uptime:     time.Since(o.o.Started).Round(time.Second).String(),
 		Goroutines: runtime.NumGoroutine(),
+		Sessions:   []SessionCount{}, // lists encode as [], not null
+		Components: []Component{},
 	}
 	counts := map[[2]string]int{}
 	for _, s := range o.o.Sessions.All() {
@@ -154,7 +156,7 @@ func (o *Ops) Status(_ context.Context) Status {
 	})
 	st.Links = o.Links()
 	if o.o.Components != nil {
-		st.Components = o.o.Components()
+		st.Components = append(st.Components, o.o.Components()...)
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -164,10 +166,10 @@ func (o *Ops) Status(_ context.Context) Status {
 
 // Links returns the server-to-server links, none without federation.
 func (o *Ops) Links() []Link {
+	out := []Link{}
 	if o.o.Links == nil {
-		return nil
+		return out
 	}
-	var out []Link
 	for _, l := range o.o.Links() {
 		out = append(out, Link{Local: l.Local, Remote: l.Remote, Incoming: l.Incoming, State: l.State, Auth: l.Auth, TLS: l.TLS, Since: l.Since})
 	}
@@ -217,7 +219,7 @@ func (o *Ops) Sessions(_ context.Context, domain string) ([]Session, error) {
 	if domain != "" && !o.serves(domain) {
 		return nil, fmt.Errorf("admin: %s is not a served domain: %w", domain, ErrInvalid)
 	}
-	var out []Session
+	out := []Session{}
 	for _, s := range o.o.Sessions.All() {
 		if domain != "" && s.JID().Domain() != domain {
 			continue

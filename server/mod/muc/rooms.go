@@ -45,7 +45,7 @@ func (m *Module) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	}
 	m.mu.Unlock()
 	seen := make(map[jid.JID]bool)
-	var out []RoomInfo
+	out := []RoomInfo{}
 	for _, rm := range live {
 		rm.mu.Lock()
 		if !rm.closed {
