@@ -43,13 +43,13 @@ func (a *App) startFederation(ctx context.Context) error {
 	// ends first at shutdown, before the sessions have sent their
 	// unavailable presence.
 	a.s2sCtx, a.s2sCancel = context.WithCancel(context.WithoutCancel(ctx))
+	// A reload leaves the certificates of outgoing links as they were.
 	a.s2sPool = s2s.NewPool(a.s2sCtx, s2s.Options{
-		Certificates: *a.certs.Load(), // a reload leaves the client certificates of outgoing links
-
-		Roots:    roots,
-		MinTLS:   a.cfg.TLS.MinVersion,
-		Finder:   &resolve.Finder{Routes: s.Routes},
-		Dialback: keyer,
+		Certificates: *a.certs.Load(),
+		Roots:        roots,
+		MinTLS:       a.cfg.TLS.MinVersion,
+		Finder:       &resolve.Finder{Routes: s.Routes},
+		Dialback:     keyer,
 		Policy: func(domain string) s2s.Policy {
 			p := s.Policy(domain)
 			return s2s.Policy{Deny: p.Deny, RequireVerified: p.RequireVerified, NoDialback: !p.Dialback}
