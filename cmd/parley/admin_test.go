@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/internal/testca"
+	"github.com/parley-xmpp/parley/server/admin"
 	"github.com/parley-xmpp/parley/server/s2s/certid"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -279,6 +281,11 @@ func TestLiveStatusSessionsAnnounceRooms(t *testing.T) {
 	}
 	if regexp.MustCompile(`memory: RSS unknown`).MatchString(out) {
 		t.Errorf("status has no RSS:\n%s", out)
+	}
+	var st admin.Status
+	if err := json.Unmarshal([]byte(s.mustCLI(t, "", "status", "--json")), &st); err != nil || st.Total != 2 || len(st.Sessions) != 2 ||
+		st.Memory.RSS == 0 || st.Goroutines == 0 || st.Links == nil {
+		t.Errorf("status --json: %+v, %v", st, err)
 	}
 	out = s.mustCLI(t, "", "sessions", "--domain", "localhost")
 	if !regexp.MustCompile(`(?m)^erin@localhost/phone +tcp +127\.0\.0\.1:\d+ +available \(0\)$`).MatchString(out) ||
