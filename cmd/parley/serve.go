@@ -10,10 +10,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/loglevel"
 	"github.com/parley-xmpp/parley/server/modules"
 )
 
@@ -52,11 +56,20 @@ func (c *commonFlags) load(env func(string) string) (*config.Config, error) {
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.Log.Level}
+	log, _ := newLeveledLogger(cfg, w)
+	return log
+}
+
+// newLeveledLogger returns the server's logger and its levels, which
+// change at run time (parley log-level, reload).
+func newLeveledLogger(cfg *config.Config, w io.Writer) (*slog.Logger, *loglevel.Levels) {
+	levels := loglevel.New(cfg.Log.Level)
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug} // levels decides
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Log.Format == config.LogJSON {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(levels.Handler(h)), levels
 }
 
 func runServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
@@ -78,7 +91,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		fmt.Fprintln(stderr, "parley:", err)
 		return exitCode(err)
 	}
-	log := newLogger(cfg, stderr)
+	log, levels := newLeveledLogger(cfg, stderr)
 	if *pprofAddr != "" {
 		stopPprof, err := servePprof(*pprofAddr, log)
 		if err != nil {
@@ -94,6 +107,9 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		return 1
 	}
 	defer a.Close()
+	a.EnableAdmin(app.AdminOptions{Version: version, Levels: levels, Load: func() (*config.Config, error) { return cf.load(env) }})
+	stopHUP := reloadOnHUP(ctx, a, log)
+	defer stopHUP()
 	// Run logs when and why the server stops (a signal, a listener that
 	// failed) with its uptime; a failure to start is logged here.
 	started := false
@@ -106,6 +122,35 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		return 1
 	}
 	return 0
+}
+
+// reloadOnHUP reloads the configuration of a on SIGHUP (as parley
+// reload does) until the returned function is called.
+func reloadOnHUP(ctx context.Context, a *app.App, log *slog.Logger) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			ops := a.Admin()
+			if ops == nil {
+				log.Warn("SIGHUP before the server started: not reloaded")
+				continue
+			}
+			// The reload logs what it applied.
+			if _, err := ops.Reload(ctx); err != nil {
+				log.Error("reload on SIGHUP failed; the configuration in force is unchanged", "err", err)
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
 
 // servePprof serves the net/http/pprof handlers on addr until the returned
