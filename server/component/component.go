@@ -461,9 +461,3 @@ func toClient(e *stanza.Element) {
 	}
 }
 
-// Connected reports whether the component is connected now.
-func (r *Route) Connected() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.conn != nil
-}
