@@ -460,4 +460,3 @@ func toClient(e *stanza.Element) {
 		}
 	}
 }
-
