@@ -337,7 +337,7 @@ func (m *Manager) obtain(ctx context.Context, names []string) (*x509.Certificate
 	if err != nil {
 		return nil, fmt.Errorf("creating the certificate request: %w", err)
 	}
-	der, _, err := c.CreateOrderCert(ctx, order.FinalizeURL, csr, true)
+	der, _, err := c.CreateCertFromOrder(ctx, order, csr, true)
 	if err != nil {
 		return nil, fmt.Errorf("finalizing the order: %w", err)
 	}
