@@ -52,8 +52,31 @@ func (a *App) startCertificates(ctx context.Context) error {
 		Log:          a.log.With("component", "acme"),
 		Now:          a.now,
 	})
+	a.warnACMEPorts()
 	a.wg.Go(func() { a.acme.Run(ctx) })
 	return nil
+}
+
+// warnACMEPorts logs when no listener is bound to the port a challenge
+// is validated on (443 for TLS-ALPN-01, 80 for HTTP-01): fine when a
+// firewall or proxy forwards it, else validations will fail.
+func (a *App) warnACMEPorts() {
+	on := func(port string, ok func(config.Listener) bool) bool {
+		for _, l := range a.cfg.Listeners {
+			if _, p, err := net.SplitHostPort(l.Address); err == nil && p == port && ok(l) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, ch := range a.cfg.ACMEChallenges() {
+		switch {
+		case ch == config.ChallengeTLSALPN01 && !on("443", func(l config.Listener) bool { return l.DirectTLS() && !l.Server() }):
+			a.log.Warn("ACME TLS-ALPN-01 is validated on port 443, where no c2s_tls, https or turns listener is bound: forward port 443 to one of them", "challenge", ch)
+		case ch == config.ChallengeHTTP01 && !on("80", func(l config.Listener) bool { return l.Type == config.ListenerACMEHTTP }):
+			a.log.Warn("ACME HTTP-01 is validated on port 80, where no acme_http listener is bound: forward port 80 to it", "challenge", ch)
+		}
+	}
 }
 
 // certificateNames groups the names to certify: one certificate per

@@ -177,7 +177,9 @@ type ACME struct {
 	// listener.
 	Challenges []string
 	// RetryAfter is how long to wait after a failed attempt before the
-	// next, doubled after each failure up to a day. Key "retry_after".
+	// next, doubled after each failure up to a day; the default (5 min)
+	// keeps a misconfigured server within Let's Encrypt's limit of 5
+	// failed validations per hostname and hour. Key "retry_after".
 	RetryAfter time.Duration
 }
 
@@ -452,7 +454,7 @@ func Default() *Config {
 			{Type: ListenerTURNS, Address: ":5349"},
 		},
 		S2S:     defaultS2S(),
-		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley, ACME: ACME{Directory: LetsEncryptDirectory, RetryAfter: time.Minute}},
+		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley, ACME: ACME{Directory: LetsEncryptDirectory, RetryAfter: 5 * time.Minute}},
 		Storage: Storage{Kind: StorageSQLite},
 		Auth: Auth{
 			ScramIterations:        4096,
