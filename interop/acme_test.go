@@ -421,3 +421,37 @@ func TestACMEHTTP01(t *testing.T) {
 		t.Errorf("plain HTTP for %s: %d to %q, want 301 to https://%s/upload/x", domain, resp.StatusCode, loc, domain)
 	}
 }
+
+// The https listener answers TLS-ALPN-01 as well (its ALPN is HTTP/1.1
+// for browsers), and serves the issued certificate to web clients.
+func TestACMETLSALPN01OnHTTPS(t *testing.T) {
+	httpsPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startPebble(t, httpsPort, httpPort, time.Hour)
+	s := acmeServer(t, p, fmt.Sprintf("  - {type: https, address: %q}", httpsPort), "tls-alpn-01")
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.roots}}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := hc.Get("https://localhost:" + fmt.Sprint(mustPort(t, httpsPort)) + "/.well-known/host-meta")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || resp.TLS == nil || !slices.Contains(resp.TLS.PeerCertificates[0].DNSNames, "upload."+domain) {
+				t.Errorf("host-meta over the issued certificate: %d %v", resp.StatusCode, resp.TLS)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no certificate from pebble served over HTTPS within 30s: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond) // polling a separate process's issuance
+	}
+	if !strings.Contains(s.log.String(), "answering an ACME TLS-ALPN-01 validation") {
+		t.Error("the server logged no TLS-ALPN-01 validation")
+	}
+}
