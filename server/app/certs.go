@@ -81,10 +81,12 @@ const (
 // enabled, the ACME manager (started by startACME once the service
 // domains are known).
 func (a *App) openCertificates() error {
-	var self bool
+	_, self, err := certificateFiles(a.cfg)
+	if err != nil {
+		return err
+	}
 	store, err := certs.New(func() ([]certs.File, error) {
-		files, s, err := certificateFiles(a.cfg)
-		self = s
+		files, _, err := certificateFiles(a.cfg)
 		return files, err
 	}, a.log.With("component", "certs"))
 	if err != nil {

@@ -102,18 +102,30 @@ func (s *Store) Reload() error {
 	return nil
 }
 
-// Changed reports whether a certificate file changed on disk (its
-// modification time, or it appeared or vanished) since it was read.
+// Changed reports whether the certificate files changed since they were
+// read: the loader lists other files (a certificate was imported), or one
+// of them has another modification time, or appeared or vanished.
 func (s *Store) Changed() bool {
+	files, err := s.load()
+	if err != nil {
+		return true // Reload reports it
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for p, at := range s.stamps {
-		st, err := os.Stat(p)
-		if err != nil || !st.ModTime().Equal(at) {
-			return true
+	seen := make(map[string]bool, len(s.stamps))
+	for _, f := range files {
+		for _, p := range []string{f.Cert, f.Key} {
+			at, ok := s.stamps[p]
+			if !ok {
+				return true
+			}
+			seen[p] = true
+			if st, err := os.Stat(p); err != nil || !st.ModTime().Equal(at) {
+				return true
+			}
 		}
 	}
-	return false
+	return len(seen) != len(s.stamps)
 }
 
 // Watch reloads the files whenever one changes on disk, checking every

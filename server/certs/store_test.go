@@ -150,3 +150,26 @@ func TestStoreIssuedWinsAndALPNChallenge(t *testing.T) {
 		t.Error("acme-tls/1 handshake after the challenge ended succeeded")
 	}
 }
+
+func TestStoreChangedSeesNewFiles(t *testing.T) {
+	dir := t.TempDir()
+	a := writeCert(t, dir, "a", "a.example")
+	files := []certs.File{a}
+	s, err := certs.New(func() ([]certs.File, error) { return files, nil }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Changed() {
+		t.Fatal("Changed before any change")
+	}
+	files = append(files, writeCert(t, dir, "b", "b.example"))
+	if !s.Changed() {
+		t.Fatal("Changed missed a new certificate")
+	}
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if s.ForName("b.example") == nil || s.Changed() {
+		t.Errorf("after Reload: %v, changed %v", s.Names(), s.Changed())
+	}
+}
