@@ -265,12 +265,13 @@ func serveDNS(c net.Conn) {
 	}
 }
 
-// acmeServer starts `parley serve` with ACME pointed at p.
-func acmeServer(t *testing.T, p *pebble, listeners, challenge string) *server {
+// acmeServer starts `parley serve` with ACME pointed at p; restart
+// starts it again on the same data and configuration.
+func acmeServer(t *testing.T, p *pebble, listeners, challenge string) (s *server, restart func()) {
 	t.Helper()
 	shared := theServer(t)
 	dir := t.TempDir()
-	s := &server{dir: dir, data: filepath.Join(dir, "data"), bin: shared.bin, log: &lockedBuffer{}, exited: make(chan struct{})}
+	s = &server{dir: dir, data: filepath.Join(dir, "data"), bin: shared.bin, log: &lockedBuffer{}, exited: make(chan struct{})}
 	if err := addUsers(s.bin, s.data, []string{"alice"}); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +297,12 @@ log:
 			t.Logf("parley's log:\n%s", s.log.String())
 		}
 	})
-	return s
+	return s, func() {
+		s.stop()
+		if err := s.run(s.data, yaml, "ACME certificates from "+p.directory); err != nil {
+			t.Fatalf("restarting parley: %v\n%s", err, s.log.String())
+		}
+	}
 }
 
 // pebbleCert logs alice in over direct TLS at addr, verifying the
@@ -351,7 +357,7 @@ func TestACMETLSALPN01AndRenewal(t *testing.T) {
 	}
 	// 15 s certificates: renewed 10 s after they were issued.
 	p := startPebble(t, tlsPort, httpPort, 15*time.Second)
-	s := acmeServer(t, p, fmt.Sprintf("  - {type: c2s_tls, address: %q}", tlsPort), "tls-alpn-01")
+	s, _ := acmeServer(t, p, fmt.Sprintf("  - {type: c2s_tls, address: %q}", tlsPort), "tls-alpn-01")
 	start := time.Now()
 	first := eventuallyCert(t, p, tlsPort, nil, 30*time.Second)
 	t.Logf("issued in %v: %v, serial %v, until %v", time.Since(start).Round(time.Millisecond), first.DNSNames, first.SerialNumber, first.NotAfter)
@@ -392,7 +398,7 @@ func TestACMEHTTP01(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := acmeServer(t, p, fmt.Sprintf("  - {type: c2s_tls, address: %q}\n  - {type: acme_http, address: %q}", directTLS, httpPort), "http-01")
+	s, restart := acmeServer(t, p, fmt.Sprintf("  - {type: c2s_tls, address: %q}\n  - {type: acme_http, address: %q}", directTLS, httpPort), "http-01")
 	leaf := eventuallyCert(t, p, directTLS, nil, 30*time.Second)
 	if !slices.Contains(leaf.DNSNames, domain) {
 		t.Errorf("the certificate does not name %s: %v", domain, leaf.DNSNames)
@@ -420,6 +426,16 @@ func TestACMEHTTP01(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusMovedPermanently || loc != "https://"+domain+"/upload/x" {
 		t.Errorf("plain HTTP for %s: %d to %q, want 301 to https://%s/upload/x", domain, resp.StatusCode, loc, domain)
 	}
+	// After a restart the kept certificate serves from the first
+	// connection on, without a new order.
+	restart()
+	again, err := pebbleCert(t, p, directTLS)
+	if err != nil || again.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
+		t.Errorf("after a restart: %v, %v (want serial %v)", again, err, leaf.SerialNumber)
+	}
+	if !strings.Contains(s.log.String(), "serving a kept ACME certificate") {
+		t.Error("the restarted server did not load the kept certificate")
+	}
 }
 
 // The https listener answers TLS-ALPN-01 as well (its ALPN is HTTP/1.1
@@ -434,7 +450,7 @@ func TestACMETLSALPN01OnHTTPS(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := startPebble(t, httpsPort, httpPort, time.Hour)
-	s := acmeServer(t, p, fmt.Sprintf("  - {type: https, address: %q}", httpsPort), "tls-alpn-01")
+	s, _ := acmeServer(t, p, fmt.Sprintf("  - {type: https, address: %q}", httpsPort), "tls-alpn-01")
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.roots}}}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
