@@ -97,14 +97,8 @@ func startPebble(t *testing.T, tlsPort, httpPort string, validity time.Duration)
 	t.Helper()
 	bin, src := buildPebble(t)
 	dir := t.TempDir()
-	listen, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mgmt, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ports := freePorts(t, 2)
+	listen, mgmt := ports[0], ports[1]
 	certs := filepath.Join(src, "test", "certs")
 	cfg := map[string]any{"pebble": map[string]any{
 		"listenAddress":           listen,
@@ -177,6 +171,19 @@ func startPebble(t *testing.T, tlsPort, httpPort string, validity time.Duration)
 		t.Fatalf("pebble's root is not PEM: %q", root)
 	}
 	return p
+}
+
+// freePorts returns n loopback addresses with free ports.
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	out := make([]string, n)
+	for i := range out {
+		var err error
+		if out[i], err = freePort(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
 
 func mustPort(t *testing.T, addr string) int {
@@ -347,14 +354,8 @@ func eventuallyCert(t *testing.T, p *pebble, addr string, prev *x509.Certificate
 }
 
 func TestACMETLSALPN01AndRenewal(t *testing.T) {
-	tlsPort, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpPort, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ports := freePorts(t, 2)
+	tlsPort, httpPort := ports[0], ports[1]
 	// 15 s certificates: renewed 10 s after they were issued.
 	p := startPebble(t, tlsPort, httpPort, 15*time.Second)
 	s, _ := acmeServer(t, p, fmt.Sprintf("  - {type: c2s_tls, address: %q}", tlsPort), "tls-alpn-01")
@@ -385,19 +386,9 @@ func TestACMETLSALPN01AndRenewal(t *testing.T) {
 }
 
 func TestACMEHTTP01(t *testing.T) {
-	tlsPort, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpPort, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ports := freePorts(t, 3)
+	tlsPort, httpPort, directTLS := ports[0], ports[1], ports[2]
 	p := startPebble(t, tlsPort, httpPort, time.Hour)
-	directTLS, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
 	s, restart := acmeServer(t, p, fmt.Sprintf("  - {type: c2s_tls, address: %q}\n  - {type: acme_http, address: %q}", directTLS, httpPort), "http-01")
 	leaf := eventuallyCert(t, p, directTLS, nil, 30*time.Second)
 	if !slices.Contains(leaf.DNSNames, domain) {
@@ -441,14 +432,8 @@ func TestACMEHTTP01(t *testing.T) {
 // The https listener answers TLS-ALPN-01 as well (its ALPN is HTTP/1.1
 // for browsers), and serves the issued certificate to web clients.
 func TestACMETLSALPN01OnHTTPS(t *testing.T) {
-	httpsPort, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpPort, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ports := freePorts(t, 2)
+	httpsPort, httpPort := ports[0], ports[1]
 	p := startPebble(t, httpsPort, httpPort, time.Hour)
 	s, _ := acmeServer(t, p, fmt.Sprintf("  - {type: https, address: %q}", httpsPort), "tls-alpn-01")
 	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.roots}}}

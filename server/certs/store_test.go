@@ -1,45 +1,25 @@
 package certs_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/internal/testca"
 	"github.com/parley-xmpp/parley/server/certs"
+	"github.com/parley-xmpp/parley/server/s2s/certid"
 )
 
-// writeCert writes a self-signed certificate for names and returns its files.
-func writeCert(t *testing.T, dir, base string, names ...string) certs.File {
+// writeCert writes a certificate for names, issued by ca, and returns
+// its files.
+func writeCert(t *testing.T, ca *testca.CA, dir, base string, names ...string) certs.File {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: names[0]}, DNSNames: names,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalPKCS8PrivateKey(key)
 	f := certs.File{Cert: filepath.Join(dir, base+".crt"), Key: filepath.Join(dir, base+".key")}
-	if err := os.WriteFile(f.Key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(f.Cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ca.Issue(t, names[0], certid.Identities{DNS: names}, nil).WritePEM(t, f.Cert, f.Key)
 	return f
 }
 
@@ -62,9 +42,9 @@ func served(t *testing.T, cfg *tls.Config, serverName string, protos ...string) 
 }
 
 func TestStoreSelectsBySNIAndReloads(t *testing.T) {
-	dir := t.TempDir()
-	a := writeCert(t, dir, "a", "a.example", "conference.a.example")
-	b := writeCert(t, dir, "b", "b.example", "*.b.example")
+	dir, ca := t.TempDir(), testca.New(t)
+	a := writeCert(t, ca, dir, "a", "a.example", "conference.a.example")
+	b := writeCert(t, ca, dir, "b", "b.example", "*.b.example")
 	s, err := certs.New(func() ([]certs.File, error) { return []certs.File{a, b}, nil }, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +66,7 @@ func TestStoreSelectsBySNIAndReloads(t *testing.T) {
 	}
 	// A renewal on disk (certbot's): Changed sees it, Reload serves it.
 	later := time.Now().Add(time.Minute)
-	writeCert(t, dir, "b", "b.example")
+	writeCert(t, ca, dir, "b", "b.example")
 	os.Chtimes(b.Cert, later, later)
 	if !s.Changed() {
 		t.Error("Changed missed the new file")
@@ -110,14 +90,14 @@ func TestStoreSelectsBySNIAndReloads(t *testing.T) {
 }
 
 func TestStoreIssuedWinsAndALPNChallenge(t *testing.T) {
-	dir := t.TempDir()
-	self := writeCert(t, dir, "self", "a.example", "*.a.example")
+	dir, ca := t.TempDir(), testca.New(t)
+	self := writeCert(t, ca, dir, "self", "a.example", "*.a.example")
 	s, err := certs.New(func() ([]certs.File, error) { return []certs.File{self}, nil }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := s.TLSConfig(tls.VersionTLS12)
-	issuedFile := writeCert(t, dir, "issued", "a.example")
+	issuedFile := writeCert(t, ca, dir, "issued", "a.example")
 	kp, err := tls.LoadX509KeyPair(issuedFile.Cert, issuedFile.Key)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +113,7 @@ func TestStoreIssuedWinsAndALPNChallenge(t *testing.T) {
 	if _, err := served(t, cfg, "a.example", certs.ALPNProto); err == nil {
 		t.Error("acme-tls/1 handshake without a pending challenge succeeded")
 	}
-	chal := writeCert(t, dir, "chal", "a.example")
+	chal := writeCert(t, ca, dir, "chal", "a.example")
 	ck, _ := tls.LoadX509KeyPair(chal.Cert, chal.Key)
 	s.SetChallenge("a.example", &ck)
 	leaf, err = served(t, cfg, "a.example", certs.ALPNProto)
@@ -152,8 +132,8 @@ func TestStoreIssuedWinsAndALPNChallenge(t *testing.T) {
 }
 
 func TestStoreChangedSeesNewFiles(t *testing.T) {
-	dir := t.TempDir()
-	a := writeCert(t, dir, "a", "a.example")
+	dir, ca := t.TempDir(), testca.New(t)
+	a := writeCert(t, ca, dir, "a", "a.example")
 	files := []certs.File{a}
 	s, err := certs.New(func() ([]certs.File, error) { return files, nil }, nil)
 	if err != nil {
@@ -162,7 +142,7 @@ func TestStoreChangedSeesNewFiles(t *testing.T) {
 	if s.Changed() {
 		t.Fatal("Changed before any change")
 	}
-	files = append(files, writeCert(t, dir, "b", "b.example"))
+	files = append(files, writeCert(t, ca, dir, "b", "b.example"))
 	if !s.Changed() {
 		t.Fatal("Changed missed a new certificate")
 	}
