@@ -37,6 +37,7 @@ const pebbleVersion = "v2.10.3"
 
 var (
 	pebbleOnce sync.Once
+	pebbleTmp  string // the folder of the build, removed by TestMain
 	pebbleBin  string // the built pebble
 	pebbleDir  string // its module's source (test certificates)
 	pebbleErr  error
@@ -51,6 +52,7 @@ func buildPebble(t *testing.T) (bin, dir string) {
 			pebbleErr = err
 			return
 		}
+		pebbleTmp = tmp
 		ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 		defer cancel()
 		install := exec.CommandContext(ctx, "go", "install", pebbleModule+"/cmd/pebble@"+pebbleVersion)

@@ -191,6 +191,9 @@ func TestMain(m *testing.M) {
 	if srv != nil && srv.dir != "" {
 		os.RemoveAll(srv.dir)
 	}
+	if pebbleTmp != "" {
+		os.RemoveAll(pebbleTmp) // acme_test.go's pebble build
+	}
 	os.Exit(code)
 }
 
