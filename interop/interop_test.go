@@ -4,7 +4,8 @@
 // and in Debian's chromium strophe.js (over BOSH and over WebSocket) and
 // the built-in web client (and Prosody and ejabberd for XEP-0227
 // migration, xep0227_test.go, and biboumi with ngircd for a gateway,
-// gateway_test.go).
+// gateway_test.go; and pebble, Let's Encrypt's test CA, for ACME,
+// acme_test.go).
 // Nothing is mocked: the server is the binary built from this tree, with
 // its own data directory and self-signed certificate.
 //
@@ -189,6 +190,9 @@ func TestMain(m *testing.M) {
 	}
 	if srv != nil && srv.dir != "" {
 		os.RemoveAll(srv.dir)
+	}
+	if pebbleTmp != "" {
+		os.RemoveAll(pebbleTmp) // acme_test.go's pebble build
 	}
 	os.Exit(code)
 }

@@ -13,6 +13,7 @@
 //	parley import [--force] FILE|DIR...         XEP-0227 import
 //	parley backup --out FILE                    online backup of SQLite storage
 //	parley invite [--uses N] [--expires 7d]      invitation for in-band registration
+//	parley cert import [--link] DIR             use Let's Encrypt/certbot certificates
 //	parley version                              print the version
 package main
 
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return runUpload(ctx, args[1:], env, stdout, stderr)
 	case "status", "sessions", "kick", "reload", "log-level", "announce", "rooms":
 		return runLive(ctx, args[0], args[1:], env, stdout, stderr)
+	case "cert":
+		return runCert(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "-help") {
 			fmt.Fprintln(stdout, "usage: parley version\nPrints the version of this binary.")
@@ -114,6 +117,7 @@ commands:
   backup   online backup of the SQLite database: backup --out FILE
   invite   create an invitation to register: invite [--uses N] [--expires 7d]
   upload   uploaded files (XEP-0363): upload purge --older-than 720h
+  cert     certificates: cert import /etc/letsencrypt/live, cert list
   bench    load-test any XMPP server: bench --scenario login|idle|chat|muc|presence
   version  print the version
 

@@ -2,8 +2,6 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"reflect"
 	"slices"
 	"strings"
@@ -121,25 +119,6 @@ func (a *App) componentStatus() []admin.Component {
 	return out
 }
 
-// certificate serves the certificates in force (swapped by a reload):
-// the first that suits the client's hello, else the first. A hello with
-// only a server name (the c2s transport asking which certificate it
-// presented, for tls-server-end-point) gets the first covering the name.
-func (a *App) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	certs := *a.certs.Load()
-	bare := len(hello.CipherSuites) == 0
-	for i := range certs {
-		if bare {
-			if leaf, err := x509.ParseCertificate(certs[i].Certificate[0]); err == nil && hello.ServerName != "" && leaf.VerifyHostname(hello.ServerName) == nil {
-				return &certs[i], nil
-			}
-		} else if hello.SupportsCertificate(&certs[i]) == nil {
-			return &certs[i], nil
-		}
-	}
-	return &certs[0], nil
-}
-
 // hotLimits are the limits (config.Limits fields) a reload changes for
 // the client streams accepted from then on; the others need a restart.
 var hotLimits = map[string]bool{
@@ -162,12 +141,15 @@ func (a *App) reload(_ context.Context) (admin.ReloadReport, error) {
 	// ones.
 	forCerts := *next
 	forCerts.Domains, forCerts.DataDir = a.cfg.Domains, a.cfg.DataDir
-	certs, _, err := loadCertificates(&forCerts)
-	if err != nil {
-		return r, err
-	}
 	a.reloadMu.Lock()
 	defer a.reloadMu.Unlock()
+	prev := a.certCfg.Load()
+	a.certCfg.Store(&forCerts)
+	certsChanged := a.certs.Changed()
+	if err := a.certs.Reload(); err != nil {
+		a.certCfg.Store(prev) // the certificates in use stay
+		return r, err
+	}
 	cur := a.running
 	if cur == nil {
 		c := *a.cfg
@@ -225,8 +207,7 @@ func (a *App) reload(_ context.Context) (admin.ReloadReport, error) {
 			r.NeedRestart = append(r.NeedRestart, key)
 		}
 	}
-	if !sameCertificates(*a.certs.Load(), certs) {
-		a.certs.Store(&certs)
+	if certsChanged {
 		r.Applied = append(r.Applied, "tls certificates")
 	}
 	a.running = &running
@@ -246,14 +227,6 @@ func (a *App) setLimits(cl config.Limits) {
 	for _, e := range engines {
 		e.SetLimits(l)
 	}
-}
-
-// sameCertificates reports whether two certificate lists hold the same
-// certificates.
-func sameCertificates(a, b []tls.Certificate) bool {
-	return slices.EqualFunc(a, b, func(x, y tls.Certificate) bool {
-		return slices.EqualFunc(x.Certificate, y.Certificate, func(p, q []byte) bool { return string(p) == string(q) })
-	})
 }
 
 // snake turns a Go field name into its configuration key

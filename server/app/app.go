@@ -14,8 +14,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/acmecert"
 	"github.com/parley-xmpp/parley/server/admin"
 	"github.com/parley-xmpp/parley/server/auth"
+	"github.com/parley-xmpp/parley/server/certs"
 	"github.com/parley-xmpp/parley/server/component"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/module"
@@ -38,7 +40,10 @@ type App struct {
 	auth   *auth.Authenticator
 	router *router.Router
 	tls    *tls.Config
-	self   bool // the certificate is self-signed
+	certs  *certs.Store // the certificates tls serves
+	self   bool         // the certificate is self-signed
+	// acme keeps ACME certificates; nil unless tls.acme is enabled.
+	acme   *acmecert.Manager
 	secret []byte
 	now    func() time.Time // the server clock modules see; nil is time.Now
 
@@ -74,8 +79,10 @@ type App struct {
 	// that stopped accepting); Run waits for it as for ctx.
 	failed chan error
 
-	// certs are the certificates in force, swapped by a reload (admin.go).
-	certs atomic.Pointer[[]tls.Certificate]
+	// certCfg is the configuration the certificate store reads its
+	// files from (tls.certificates, the data folder); a reload swaps it
+	// (admin.go).
+	certCfg atomic.Pointer[config.Config]
 	// engines are the client stream engines of the TCP listeners, whose
 	// limits a reload changes.
 	engines []*stream.Server
@@ -161,14 +168,11 @@ func (a *App) Close() error { return a.closeStorage() }
 // Start sets up TLS, the router and modules, and starts listening. The
 // listeners run until ctx ends or Stop is called.
 func (a *App) Start(ctx context.Context, mods []module.Module) error {
-	certs, self, err := loadCertificates(a.cfg)
-	if err != nil {
+	if err := a.openCertificates(); err != nil {
 		return err
 	}
-	a.self = self
-	a.certs.Store(&certs)
-	// Certificates come from GetCertificate, so that a reload swaps them.
-	a.tls = &tls.Config{GetCertificate: a.certificate, MinVersion: a.cfg.TLS.MinVersion}
+	a.tls = a.certs.TLSConfig(a.cfg.TLS.MinVersion)
+	var err error
 	if a.secret, err = loadSecret(a.cfg.DataDir); err != nil {
 		return err
 	}
@@ -221,6 +225,11 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			}
 		}
 	}
+	if err := a.startCertificates(runCtx); err != nil {
+		cancel()
+		a.cancelFederation()
+		return err
+	}
 	a.addrs = make(map[config.ListenerType][]net.Addr)
 	modern := a.loginConfig()
 	preauth := new(tcp.AddrCounter) // one cap across the listeners
@@ -241,6 +250,10 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			a.cancelFederation()
 			a.closeListeners()
 			return fmt.Errorf("listener %s on %s: %w", l.Type, l.Address, err)
+		}
+		if l.Type == config.ListenerACMEHTTP {
+			a.serveACMEHTTP(runCtx, ln, l)
+			continue
 		}
 		if l.Type == config.ListenerComponent {
 			a.mu.Lock()
@@ -436,6 +449,9 @@ func (a *App) Summary() string {
 			if l.Type == config.ListenerProxy65 {
 				kind = "file transfer proxy"
 			}
+			if l.Type == config.ListenerACMEHTTP {
+				kind = "ACME HTTP-01"
+			}
 			if l.Type == config.ListenerTURN || l.Type == config.ListenerTURNS {
 				kind = map[bool]string{true: "TURN over TLS", false: "STUN/TURN, UDP and TCP"}[l.DirectTLS()]
 			}
@@ -445,6 +461,9 @@ func (a *App) Summary() string {
 	cert := "configured certificates"
 	if a.self {
 		cert = "a self-signed certificate"
+	}
+	if a.acme != nil {
+		cert = "ACME certificates from " + a.cfg.TLS.ACME.Directory + " (" + cert + " until issued)"
 	}
 	return fmt.Sprintf("parley: serving %s on %s with %s, data in %s (%s)",
 		strings.Join(a.cfg.Domains, ", "), strings.Join(uniq(ls), ", "), cert, a.cfg.DataDir, a.cfg.Storage.String())

@@ -17,36 +17,89 @@ import (
 	"slices"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/certs"
 	"github.com/parley-xmpp/parley/server/config"
 )
 
-// loadCertificates returns the configured certificates, or a self-signed
-// one for every served domain, created in the data folder on first start
-// and re-created when the domains change or it nears expiry.
-func loadCertificates(cfg *config.Config) ([]tls.Certificate, bool, error) {
-	if len(cfg.TLS.Certificates) > 0 {
-		var out []tls.Certificate
-		for _, c := range cfg.TLS.Certificates {
-			kp, err := tls.LoadX509KeyPair(c.Cert, c.Key)
-			if err != nil {
-				return nil, false, fmt.Errorf("loading certificate %s: %w", c.Cert, err)
-			}
-			out = append(out, kp)
-		}
-		return out, false, nil
+// certificateFiles returns the certificate files to serve: the
+// configured ones and those `parley cert import` put in the data folder,
+// else a self-signed certificate for every served domain, created in the
+// data folder on first start and re-created when the domains change or it
+// nears expiry. self reports the latter.
+func certificateFiles(cfg *config.Config) (files []certs.File, self bool, err error) {
+	for _, c := range cfg.TLS.Certificates {
+		files = append(files, certs.File{Cert: c.Cert, Key: c.Key})
 	}
-	certFile, keyFile := cfg.SelfSignedFiles()
-	if kp, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && coversDomains(kp, cfg.Domains) {
-		return []tls.Certificate{kp}, true, nil
-	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, false, fmt.Errorf("loading self-signed certificate %s: %w", certFile, err)
-	}
-	kp, err := writeSelfSigned(certFile, keyFile, cfg.Domains)
+	imported, err := importedFiles(cfg.ImportedDir())
 	if err != nil {
 		return nil, false, err
 	}
-	return []tls.Certificate{kp}, true, nil
+	if files = append(files, imported...); len(files) > 0 {
+		return files, false, nil
+	}
+	certFile, keyFile := cfg.SelfSignedFiles()
+	if kp, err := tls.LoadX509KeyPair(certFile, keyFile); err == nil && coversDomains(kp, cfg.Domains) {
+		return []certs.File{{Cert: certFile, Key: keyFile}}, true, nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, false, fmt.Errorf("loading self-signed certificate %s: %w", certFile, err)
+	}
+	if _, err := writeSelfSigned(certFile, keyFile, cfg.Domains); err != nil {
+		return nil, false, err
+	}
+	return []certs.File{{Cert: certFile, Key: keyFile}}, true, nil
 }
+
+// importedFiles lists the certificates in dir: one folder per
+// certificate, holding fullchain.pem and privkey.pem (`parley cert
+// import`). A missing dir holds none.
+func importedFiles(dir string) ([]certs.File, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading imported certificates: %w", err)
+	}
+	var out []certs.File
+	for _, e := range entries {
+		sub := filepath.Join(dir, e.Name())
+		if st, err := os.Stat(sub); err != nil || !st.IsDir() {
+			continue
+		}
+		out = append(out, certs.File{Cert: filepath.Join(sub, ImportedCert), Key: filepath.Join(sub, ImportedKey)})
+	}
+	return out, nil
+}
+
+// The files of an imported certificate, as certbot names them.
+const (
+	ImportedCert = "fullchain.pem"
+	ImportedKey  = "privkey.pem"
+)
+
+// openCertificates sets up the certificate store and, with tls.acme
+// enabled, the ACME manager (started by startACME once the service
+// domains are known).
+func (a *App) openCertificates() error {
+	_, self, err := certificateFiles(a.cfg)
+	if err != nil {
+		return err
+	}
+	a.certCfg.Store(a.cfg)
+	store, err := certs.New(func() ([]certs.File, error) {
+		files, _, err := certificateFiles(a.certCfg.Load())
+		return files, err
+	}, a.log.With("component", "certs"))
+	if err != nil {
+		return err
+	}
+	a.certs, a.self = store, self
+	return nil
+}
+
+// Certificates returns the certificate store; its Reload re-reads the
+// certificate files. Nil before Start.
+func (a *App) Certificates() *certs.Store { return a.certs }
 
 func coversDomains(kp tls.Certificate, domains []string) bool {
 	leaf := kp.Leaf

@@ -45,11 +45,11 @@ func (a *App) startFederation(ctx context.Context) error {
 	a.s2sCtx, a.s2sCancel = context.WithCancel(context.WithoutCancel(ctx))
 	// A reload leaves the certificates of outgoing links as they were.
 	a.s2sPool = s2s.NewPool(a.s2sCtx, s2s.Options{
-		Certificates: *a.certs.Load(),
-		Roots:        roots,
-		MinTLS:       a.cfg.TLS.MinVersion,
-		Finder:       &resolve.Finder{Routes: s.Routes},
-		Dialback:     keyer,
+		Certificate: a.certs.ForName,
+		Roots:       roots,
+		MinTLS:      a.cfg.TLS.MinVersion,
+		Finder:      &resolve.Finder{Routes: s.Routes},
+		Dialback:    keyer,
 		Policy: func(domain string) s2s.Policy {
 			p := s.Policy(domain)
 			return s2s.Policy{Deny: p.Deny, RequireVerified: p.RequireVerified, NoDialback: !p.Dialback}

@@ -95,6 +95,10 @@ const (
 	// ListenerTURNS is the built-in TURN server's over TLS with the XMPP
 	// certificates (port 5349 by convention).
 	ListenerTURNS ListenerType = "turns"
+	// ListenerACMEHTTP answers ACME HTTP-01 challenges (RFC 8555 §8.3)
+	// over plain HTTP, on port 80 by convention, and redirects every
+	// other request to HTTPS.
+	ListenerACMEHTTP ListenerType = "acme_http"
 )
 
 // Listener is one network listener.
@@ -143,6 +147,67 @@ type TLS struct {
 	// whole connection, the fallback should a Go release change what
 	// Parley's record layer relies on). Key "record_layer".
 	RecordLayer RecordLayer
+	// ACME obtains and renews certificates from an ACME certificate
+	// authority (Let's Encrypt by default). Key "acme".
+	ACME ACME
+}
+
+// ACME configures automatic certificates (RFC 8555): one certificate
+// per served domain covering it and the service domains under it (and
+// one for each other service domain), kept in the acme folder of the
+// data directory and renewed once two thirds of its lifetime have
+// passed.
+type ACME struct {
+	// Enabled turns ACME on. Key "enabled".
+	Enabled bool
+	// Email is the account's contact address, where the certificate
+	// authority sends notices; empty: none. Key "email".
+	Email string
+	// Directory is the ACME directory URL. Key "directory"; default
+	// Let's Encrypt's production directory.
+	Directory string
+	// CAFile is a PEM file of the certificate authorities to trust for
+	// the directory's HTTPS, instead of the system's (a test CA). Key
+	// "ca_file".
+	CAFile string
+	// Challenges are the challenge types to answer, in order of
+	// preference: ChallengeTLSALPN01 (on the direct-TLS listeners) and
+	// ChallengeHTTP01 (on acme_http listeners). Key "challenges";
+	// default both, TLS-ALPN-01 first, HTTP-01 only with an acme_http
+	// listener.
+	Challenges []string
+	// RetryAfter is how long to wait after a failed attempt before the
+	// next, doubled after each failure up to a day; the default (5 min)
+	// keeps a misconfigured server within Let's Encrypt's limit of 5
+	// failed validations per hostname and hour. Key "retry_after".
+	RetryAfter time.Duration
+}
+
+// ACME challenge types (RFC 8555 §8, RFC 8737).
+const (
+	// ChallengeHTTP01 proves control of a domain by HTTP on port 80.
+	ChallengeHTTP01 = "http-01"
+	// ChallengeTLSALPN01 proves control of a domain by a TLS handshake
+	// on port 443 with the ALPN protocol "acme-tls/1".
+	ChallengeTLSALPN01 = "tls-alpn-01"
+	// LetsEncryptDirectory is Let's Encrypt's production directory, the
+	// default of tls.acme.directory.
+	LetsEncryptDirectory = "https://acme-v02.api.letsencrypt.org/directory"
+)
+
+// ACMEChallenges returns the challenge types to answer: the configured
+// ones, else TLS-ALPN-01 and, with an acme_http listener, HTTP-01.
+func (c *Config) ACMEChallenges() []string {
+	if len(c.TLS.ACME.Challenges) > 0 {
+		return c.TLS.ACME.Challenges
+	}
+	out := []string{ChallengeTLSALPN01}
+	for _, l := range c.Listeners {
+		if l.Type == ListenerACMEHTTP {
+			return append(out, ChallengeHTTP01)
+		}
+	}
+	return out
 }
 
 // RecordLayer is the implementation of the TLS record layer after the
@@ -364,6 +429,8 @@ const (
 	selfSignedCert   = "selfsigned-cert.pem"
 	selfSignedKey    = "selfsigned-key.pem"
 	selfSignedSubdir = "tls"
+	acmeSubdir       = "acme"
+	importedSubdir   = "imported"
 )
 
 // Default returns the zero-configuration setup: domain localhost, data in
@@ -387,7 +454,7 @@ func Default() *Config {
 			{Type: ListenerTURNS, Address: ":5349"},
 		},
 		S2S:     defaultS2S(),
-		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley},
+		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley, ACME: ACME{Directory: LetsEncryptDirectory, RetryAfter: 5 * time.Minute}},
 		Storage: Storage{Kind: StorageSQLite},
 		Auth: Auth{
 			ScramIterations:        4096,
@@ -443,4 +510,15 @@ func (c *Config) SQLitePath() string {
 func (c *Config) SelfSignedFiles() (cert, key string) {
 	dir := filepath.Join(c.DataDir, selfSignedSubdir)
 	return filepath.Join(dir, selfSignedCert), filepath.Join(dir, selfSignedKey)
+}
+
+// ACMEDir returns the folder of the ACME account key and certificates:
+// acme in the data directory.
+func (c *Config) ACMEDir() string { return filepath.Join(c.DataDir, acmeSubdir) }
+
+// ImportedDir returns the folder of the certificates `parley cert
+// import` copied or linked: tls/imported in the data directory, one
+// folder per certificate holding fullchain.pem and privkey.pem.
+func (c *Config) ImportedDir() string {
+	return filepath.Join(c.DataDir, selfSignedSubdir, importedSubdir)
 }

@@ -102,6 +102,13 @@ tls:
     - {cert: b.pem, key: b.key}
   min_version: 1.3
   record_layer: go
+  acme:
+    enabled: true
+    email: admin@example.org
+    directory: https://acme.example/dir
+    ca_file: /etc/ca.pem
+    challenges: [tls-alpn-01]
+    retry_after: 5m
 storage: "sqlite:/db/parley.db"
 auth:
   scram_iterations: 10000
@@ -186,6 +193,8 @@ func TestParseFull(t *testing.T) {
 			Certificates: []Certificate{{"/etc/a.pem", "/etc/a.key"}, {"b.pem", "b.key"}},
 			MinVersion:   tls.VersionTLS13,
 			RecordLayer:  RecordLayerGo,
+			ACME: ACME{Enabled: true, Email: "admin@example.org", Directory: "https://acme.example/dir", CAFile: "/etc/ca.pem",
+				Challenges: []string{ChallengeTLSALPN01}, RetryAfter: 5 * time.Minute},
 		},
 		Storage: Storage{Kind: StorageSQLite, Path: "/db/parley.db"},
 		Auth: Auth{ScramIterations: 10000, FreeFailuresPerAccount: 3, FreeFailuresPerAddress: 50, FailureDelay: 2 * time.Second,

@@ -120,6 +120,7 @@ func (d *decoder) tls(at, n *yaml.Node, key string, t *TLS) {
 			}
 			t.MinVersion = ver
 		},
+		"acme": func(at, v *yaml.Node, key string) { d.acme(at, v, key, &t.ACME) },
 		"record_layer": func(at, v *yaml.Node, key string) {
 			s, ok := d.scalar(at, v, key, `"parley" or "go"`)
 			if !ok {
@@ -132,6 +133,18 @@ func (d *decoder) tls(at, n *yaml.Node, key string, t *TLS) {
 				d.fail(at, key, `must be "parley" or "go", not %q`, s)
 			}
 		},
+	})
+}
+
+// acme decodes the tls.acme section.
+func (d *decoder) acme(at, n *yaml.Node, key string, a *ACME) {
+	d.mapping(at, n, key, map[string]field{
+		"enabled":     func(at, v *yaml.Node, key string) { d.boolean(at, v, key, &a.Enabled) },
+		"email":       func(at, v *yaml.Node, key string) { d.str(at, v, key, &a.Email) },
+		"directory":   func(at, v *yaml.Node, key string) { d.str(at, v, key, &a.Directory) },
+		"ca_file":     func(at, v *yaml.Node, key string) { d.str(at, v, key, &a.CAFile) },
+		"challenges":  func(at, v *yaml.Node, key string) { d.stringList(at, v, key, &a.Challenges) },
+		"retry_after": func(at, v *yaml.Node, key string) { d.duration(at, v, key, &a.RetryAfter) },
 	})
 }
 

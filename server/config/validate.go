@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -71,9 +73,9 @@ func (c *Config) problems() []problem {
 	for i, l := range c.Listeners {
 		key := fmt.Sprintf("listeners[%d]", i)
 		switch l.Type {
-		case ListenerC2S, ListenerC2STLS, ListenerS2S, ListenerS2STLS, ListenerHTTP, ListenerHTTPS, ListenerComponent, ListenerProxy65, ListenerTURN, ListenerTURNS:
+		case ListenerC2S, ListenerC2STLS, ListenerS2S, ListenerS2STLS, ListenerHTTP, ListenerHTTPS, ListenerComponent, ListenerProxy65, ListenerTURN, ListenerTURNS, ListenerACMEHTTP:
 		default:
-			add(key+".type", "must be c2s, c2s_tls, s2s, s2s_tls, http, https, component, proxy65, turn or turns, not %q", l.Type)
+			add(key+".type", "must be c2s, c2s_tls, s2s, s2s_tls, http, https, component, proxy65, turn, turns or acme_http, not %q", l.Type)
 		}
 		if err := checkAddress(l.Address); err != nil {
 			add(key+".address", "%v", err)
@@ -95,6 +97,7 @@ func (c *Config) problems() []problem {
 	if v := c.TLS.MinVersion; v != tls.VersionTLS12 && v != tls.VersionTLS13 {
 		add("tls.min_version", "must be \"1.2\" or \"1.3\", not %s", tlsVersionName(v))
 	}
+	c.validateACME(add)
 	switch c.TLS.RecordLayer {
 	case "", RecordLayerParley, RecordLayerGo: // "" (a Config built in code) is the default
 	default:
@@ -186,4 +189,41 @@ func (c *Config) problems() []problem {
 	}
 	c.accountProblems(add)
 	return ps
+}
+
+// validateACME checks tls.acme when it is enabled.
+func (c *Config) validateACME(add func(key, format string, args ...any)) {
+	a := c.TLS.ACME
+	if !a.Enabled {
+		return
+	}
+	if u, err := url.Parse(a.Directory); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		add("tls.acme.directory", "must be an http or https URL, not %q", a.Directory)
+	}
+	if a.RetryAfter <= 0 {
+		add("tls.acme.retry_after", "must be a positive duration")
+	}
+	hasHTTP := slices.ContainsFunc(c.Listeners, func(l Listener) bool { return l.Type == ListenerACMEHTTP })
+	hasTLS := false
+	for _, l := range c.Listeners {
+		hasTLS = hasTLS || (l.DirectTLS() && !l.Server())
+	}
+	for i, ch := range c.TLS.ACME.Challenges {
+		key := fmt.Sprintf("tls.acme.challenges[%d]", i)
+		switch ch {
+		case ChallengeHTTP01:
+			if !hasHTTP {
+				add(key, "http-01 needs a listener of type acme_http (port 80)")
+			}
+		case ChallengeTLSALPN01:
+			if !hasTLS {
+				add(key, "tls-alpn-01 needs a direct-TLS listener (c2s_tls or https) reachable on port 443")
+			}
+		default:
+			add(key, "must be %q or %q, not %q", ChallengeTLSALPN01, ChallengeHTTP01, ch)
+		}
+	}
+	if strings.Contains(a.Email, " ") || (a.Email != "" && !strings.Contains(a.Email, "@")) {
+		add("tls.acme.email", "must be an e-mail address, not %q", a.Email)
+	}
 }

@@ -338,6 +338,9 @@ func (l *link) handOver(q []*stanza.Element, e *stanza.Error) {
 
 // certificate returns the certificate covering domain, or nil.
 func (p *Pool) certificate(domain string) *tls.Certificate {
+	if p.opts.Certificate != nil {
+		return p.opts.Certificate(domain)
+	}
 	for i := range p.opts.Certificates {
 		c := &p.opts.Certificates[i]
 		leaf := c.Leaf

@@ -44,6 +44,10 @@ type Options struct {
 	// local domain is presented on that domain's outgoing streams (SASL
 	// EXTERNAL needs it).
 	Certificates []tls.Certificate
+	// Certificate, when set, is asked instead of Certificates for the
+	// certificate covering a local domain (nil: none), so that renewed
+	// certificates are used without a restart.
+	Certificate func(domain string) *tls.Certificate
 	// Roots verify peers' certificates; nil means the system's.
 	Roots *x509.CertPool
 	// MinTLS is the lowest TLS version of outgoing streams; 0 means
