@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"bytes"
 	"errors"
 	"log/slog"
 	"net"
@@ -8,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/router"
+	"github.com/parley-xmpp/parley/server/session"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 
@@ -73,5 +77,55 @@ func TestDrainWaitsForWriter(t *testing.T) {
 	defer c.out.mu.Unlock()
 	if c.out.writing || len(c.out.items) != 0 {
 		t.Fatalf("after the drain: writer running %v, %d stanzas queued", c.out.writing, len(c.out.items))
+	}
+}
+
+// When the writer does not stop within the write timeout, the session's
+// end goes on without it, and the writer hands the batch it then fails
+// to write to the router itself: here the router delivers it to the
+// account's other resource.
+func TestOrphanedWriterHandsBack(t *testing.T) {
+	table := session.NewTable(0)
+	r := router.New(router.Options{Domains: []string{"localhost"}, Table: table})
+	cfg := &Config{Now: time.Now, Router: r, Sessions: table}
+	cfg.Limits.WriteTimeout = 10 * time.Millisecond
+
+	// carol's other resource, available, on a connection read below.
+	otherLocal, otherPeer := net.Pipe()
+	defer otherPeer.Close()
+	other := &conn{cfg: cfg, t: netTransport{otherLocal}, log: slog.New(slog.DiscardHandler), sentHeader: true}
+	other.flushFn = other.flush
+	otherSession := session.NewSession(jid.MustParse("carol@localhost/laptop"), other)
+	otherSession.SetPresence(stanza.New(stanza.NSClient, "presence"), 0)
+	if _, err := table.Bind(otherSession); err != nil {
+		t.Fatal(err)
+	}
+
+	local, peer := net.Pipe()
+	defer peer.Close()
+	tr := &stallTransport{netTransport: netTransport{local}, entered: make(chan struct{}), release: make(chan struct{})}
+	c := &conn{cfg: cfg, t: tr, log: slog.New(slog.DiscardHandler), sentHeader: true, domain: "localhost"}
+	c.flushFn = c.flush
+	c.session = session.NewSession(jid.MustParse("carol@localhost/phone"), c)
+	msg := stanza.NewMessage(stanza.TypeChat, "carol@localhost/phone", "written by an orphaned writer")
+	msg.Set("from", "alice@localhost/home")
+	if err := c.Deliver(msg); err != nil {
+		t.Fatal(err)
+	}
+	<-tr.entered
+	if left, _ := c.drainAll(); len(left) != 0 { // the writer still holds msg
+		t.Fatalf("the session's end gets %d stanzas back, want none", len(left))
+	}
+	close(tr.release) // the write fails now, after the session's end
+
+	_ = otherPeer.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var got []byte
+	buf := make([]byte, 4096)
+	for !bytes.Contains(got, []byte("written by an orphaned writer")) {
+		n, err := otherPeer.Read(buf)
+		if err != nil {
+			t.Fatalf("the other resource got %q: %v", got, err)
+		}
+		got = append(got, buf[:n]...)
 	}
 }

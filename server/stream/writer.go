@@ -276,8 +276,9 @@ func (q *outQueue) stopWritingLocked() {
 // drain before then would miss it. The transport is closed by then, so a
 // write in progress fails at once; the wait is bounded by the write
 // timeout all the same, past which the writer is left to hand back what
-// it fails to write itself (orphaned). q.closed is set, so no writer
-// starts meanwhile; q.mu is held, and released while waiting.
+// it fails to write itself (orphaned): nothing is lost either way, the
+// wait only keeps the order. q.closed is set, so no writer starts
+// meanwhile; q.mu is held, and released while waiting.
 func (c *conn) waitWriterLocked() {
 	q := &c.out
 	if !q.writing {
@@ -288,7 +289,7 @@ func (c *conn) waitWriterLocked() {
 	}
 	stopped := q.stopped
 	q.mu.Unlock()
-	t := time.NewTimer(c.cfg.Limits.WriteTimeout + closeWriteWait)
+	t := time.NewTimer(c.cfg.Limits.WriteTimeout)
 	select {
 	case <-stopped:
 	case <-t.C:
