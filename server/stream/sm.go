@@ -566,6 +566,7 @@ func (c *conn) drainAll() ([]*stanza.Element, time.Time) {
 	q.closed = true
 	q.ack.phase = smEnded
 	c.stopTimersLocked()
+	c.waitWriterLocked() // the batch it is writing may come back
 	left := append([]*stanza.Element(nil), q.ack.unacked...)
 	left = appendStanzas(left, q.items)
 	left = appendStanzas(left, q.csi.held)
@@ -574,6 +575,9 @@ func (c *conn) drainAll() ([]*stanza.Element, time.Time) {
 	return left, q.ack.detachedAt
 }
 
+// endSessionWait bounds the routing of what an ended session held.
+const endSessionWait = 30 * time.Second
+
 // endSession ends the session for good: it unbinds it, lets modules react
 // (unavailable presence) and hands back what the client never received or
 // acknowledged.
@@ -581,7 +585,7 @@ func (c *conn) endSession(ctx context.Context) {
 	// This must run even when the server is shutting down: the session's
 	// contacts get its unavailable presence and its undelivered messages
 	// go to storage.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endSessionWait)
 	defer cancel()
 	s := c.session
 	table := c.cfg.Sessions

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"github.com/parley-xmpp/parley/server/session"
 	"sync"
@@ -39,6 +40,15 @@ type outQueue struct {
 	csi        csiState // XEP-0352 (csi.go)
 
 	writes atomic.Uint64 // writes to the transport completed by the writer
+
+	// stopped, when not nil, is closed as the writer stops: the session's
+	// end waits for it (waitWriterLocked), since the batch being written
+	// is in neither items nor ack.unacked until then.
+	stopped chan struct{}
+	// orphaned is set when the session ended without the writer having
+	// stopped: the writer then hands a batch it fails to write to the
+	// router itself.
+	orphaned bool
 }
 
 // slowGrace is how long a session holding more than its byte budget
@@ -180,7 +190,7 @@ func (c *conn) flush() {
 			if len(batch) == 0 && prev != nil && !q.closed {
 				q.items = prev[:0]
 			}
-			q.writing = false
+			q.stopWritingLocked()
 			q.mu.Unlock()
 			return
 		}
@@ -221,16 +231,23 @@ func (c *conn) flush() {
 		}
 		if err != nil {
 			q.mu.Lock()
-			q.writing = false
 			q.closed = true
 			// The batch may be partly written; messages in it are handed
 			// back to the router like any undelivered ones (with stream
-			// management they are among the unacknowledged already).
-			if !q.ack.on {
+			// management they are among the unacknowledged already):
+			// through the queue, which the session's end drains once the
+			// writer has stopped, or by the writer itself when the
+			// session ended without waiting for it.
+			orphan := q.orphaned && !q.ack.on
+			if !q.ack.on && !orphan {
 				q.items = append(batch, q.items...)
 			}
+			q.stopWritingLocked()
 			q.mu.Unlock()
 			c.t.Close()
+			if orphan {
+				c.handBackOrphan(batch)
+			}
 			return
 		}
 		if !acked {
@@ -242,6 +259,55 @@ func (c *conn) flush() {
 		}
 		prev = batch
 	}
+}
+
+// stopWritingLocked records that the writer stops, for whoever waits
+// for it (waitWriterLocked). q.mu is held.
+func (q *outQueue) stopWritingLocked() {
+	q.writing = false
+	if q.stopped != nil {
+		close(q.stopped)
+		q.stopped = nil
+	}
+}
+
+// waitWriterLocked waits for the writer to stop, for the session's end:
+// a batch being written is back in the queue when its write fails, and a
+// drain before then would miss it. The transport is closed by then, so a
+// write in progress fails at once; the wait is bounded by the write
+// timeout all the same, past which the writer is left to hand back what
+// it fails to write itself (orphaned): nothing is lost either way, the
+// wait only keeps the order. q.closed is set, so no writer starts
+// meanwhile; q.mu is held, and released while waiting.
+func (c *conn) waitWriterLocked() {
+	q := &c.out
+	if !q.writing {
+		return
+	}
+	if q.stopped == nil {
+		q.stopped = make(chan struct{})
+	}
+	stopped := q.stopped
+	q.mu.Unlock()
+	t := time.NewTimer(c.cfg.Limits.WriteTimeout)
+	select {
+	case <-stopped:
+	case <-t.C:
+	}
+	t.Stop()
+	q.mu.Lock()
+	if q.writing {
+		q.orphaned = true
+		c.log.Error("c2s: the writer did not stop when the session ended; it hands back what it fails to write")
+	}
+}
+
+// handBackOrphan hands a batch the writer failed to write to the router,
+// when the session ended before the writer stopped (waitWriterLocked).
+func (c *conn) handBackOrphan(batch []*stanza.Element) {
+	ctx, cancel := context.WithTimeout(context.Background(), endSessionWait)
+	defer cancel()
+	c.reroute(ctx, batch, time.Time{})
 }
 
 // writeRaw writes b to the connection with the write timeout.
