@@ -317,6 +317,13 @@ func (r *Route) Deliver(_ context.Context, _, _ jid.JID, st *stanza.Element) err
 	return nil
 }
 
+// Connected reports whether the component is connected.
+func (r *Route) Connected() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conn != nil
+}
+
 // expire bounces what waited for a component that did not come back.
 func (r *Route) expire() {
 	r.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 )
@@ -46,6 +47,8 @@ type DB struct {
 	pool querier
 	root *pgxpool.Pool
 	log  *slog.Logger
+	// metrics times the shared stores' statements (Instrument); nil: none.
+	metrics *metrics.Metrics
 }
 
 // The optional interfaces DB implements (Stores checks the others).

@@ -3,6 +3,7 @@ package sqlcommon
 import (
 	"log/slog"
 
+	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/storage"
 )
 
@@ -42,10 +43,13 @@ type Conns struct {
 	Tx           Transact // writes of several
 	Snap         Snapshot // reads that must agree
 	Log          *slog.Logger
+	// Metrics times the statements and transactions; nil times nothing.
+	Metrics *metrics.Metrics
 }
 
 // NewShared returns the shared stores running on c.
 func NewShared(c Conns) Shared {
+	c = c.timed(c.Metrics)
 	d, r, w := c.D, c.Const, c.W
 	return Shared{
 		Accounts: Accounts{D: d, R: r, W: w, Tx: c.Tx, Log: c.Log},

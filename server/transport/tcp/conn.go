@@ -157,6 +157,9 @@ func (c *conn) ChannelBindings() map[string][]byte {
 // RemoteAddr implements stream.Transport.
 func (c *conn) RemoteAddr() string { return c.raw.RemoteAddr().String() }
 
+// TransportName names the transport in metrics (stream.Named).
+func (c *conn) TransportName() string { return "tcp" }
+
 // errNoTLS: a direct TLS listener was configured without TLS.
 var errNoTLS = errors.New("c2s: no TLS configuration")
 
