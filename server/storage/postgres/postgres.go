@@ -10,7 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 )
@@ -47,8 +46,8 @@ type DB struct {
 	pool querier
 	root *pgxpool.Pool
 	log  *slog.Logger
-	// metrics times the shared stores' statements (Instrument); nil: none.
-	metrics *metrics.Metrics
+	// timer times the shared stores' statements (Instrument); nil: none.
+	timer sqlcommon.Timer
 }
 
 // The optional interfaces DB implements (Stores checks the others).

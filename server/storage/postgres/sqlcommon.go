@@ -7,7 +7,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 )
@@ -81,14 +80,14 @@ func (db *DB) share() {
 	r := shared{db.pool}
 	db.Shared = sqlcommon.NewShared(sqlcommon.Conns{
 		D: dialect(), Const: r, Built: r, W: writer{db.pool}, Tx: db.transact, Snap: db.snapshot, Log: db.log,
-		Metrics: db.metrics,
+		Timer: db.timer,
 	})
 }
 
-// Instrument times the statements of the shared stores into m
-// (parley_storage_operation_duration_seconds). Call it right after
-// opening, before the stores are used.
-func (db *DB) Instrument(m *metrics.Metrics) {
-	db.metrics = m
+// Instrument times the statements and transactions of the shared stores
+// with t (the server's metrics). Call it right after opening, before the
+// stores are used.
+func (db *DB) Instrument(t sqlcommon.Timer) {
+	db.timer = t
 	db.share()
 }

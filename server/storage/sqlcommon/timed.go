@@ -3,15 +3,34 @@ package sqlcommon
 import (
 	"context"
 	"time"
-
-	"github.com/parley-xmpp/parley/server/metrics"
 )
 
+// Op is a kind of storage work a Timer times.
+type Op uint8
+
+// The kinds of storage work timed.
+const (
+	// OpQuery is a read of one statement, until its rows are read.
+	OpQuery Op = iota
+	// OpExec is a write of one statement.
+	OpExec
+	// OpTx is a transaction of several writes, commit included.
+	OpTx
+	// OpSnapshot is a read-only transaction of several reads.
+	OpSnapshot
+)
+
+// Timer records how long the shared stores' storage work takes (the
+// server's metrics).
+type Timer interface {
+	// TimeStorage records that work of kind op took d.
+	TimeStorage(op Op, d time.Duration)
+}
+
 // timed returns c with every statement and transaction the shared stores
-// run timed into m (parley_storage_operation_duration_seconds): the one
-// seam all shared SQL goes through. A read is timed until its rows are
+// run timed by m: the one seam all shared SQL goes through. A read is timed until its rows are
 // closed; the statements inside a transaction count as the transaction.
-func (c Conns) timed(m *metrics.Metrics) Conns {
+func (c Conns) timed(m Timer) Conns {
 	if m == nil {
 		return c
 	}
@@ -20,26 +39,26 @@ func (c Conns) timed(m *metrics.Metrics) Conns {
 	c.W = timedExecer{c.W, m}
 	if tx := c.Tx; tx != nil {
 		c.Tx = func(ctx context.Context, fn func(tx Tx) error) error {
-			defer observe(m, metrics.StorageTx, time.Now())
+			defer observe(m, OpTx, time.Now())
 			return tx(ctx, fn)
 		}
 	}
 	if snap := c.Snap; snap != nil {
 		c.Snap = func(ctx context.Context, fn func(q Querier) error) error {
-			defer observe(m, metrics.StorageSnapshot, time.Now())
+			defer observe(m, OpSnapshot, time.Now())
 			return snap(ctx, fn)
 		}
 	}
 	return c
 }
 
-func observe(m *metrics.Metrics, op metrics.StorageOp, start time.Time) {
-	m.Storage(op, time.Since(start))
+func observe(m Timer, op Op, start time.Time) {
+	m.TimeStorage(op, time.Since(start))
 }
 
 type timedQuerier struct {
 	Querier
-	m *metrics.Metrics
+	m Timer
 }
 
 func (q timedQuerier) QueryRow(ctx context.Context, sql string, args ...any) Row {
@@ -50,7 +69,7 @@ func (q timedQuerier) Query(ctx context.Context, sql string, args ...any) (Rows,
 	start := time.Now()
 	rows, err := q.Querier.Query(ctx, sql, args...)
 	if err != nil {
-		observe(q.m, metrics.StorageQuery, start)
+		observe(q.m, OpQuery, start)
 		return rows, err
 	}
 	return &timedRows{Rows: rows, m: q.m, start: start}, nil
@@ -60,18 +79,18 @@ func (q timedQuerier) Query(ctx context.Context, sql string, args ...any) (Rows,
 // run the query lazily, on Scan.
 type timedRow struct {
 	Row
-	m     *metrics.Metrics
+	m     Timer
 	start time.Time
 }
 
 func (r timedRow) Scan(dest ...any) error {
-	defer observe(r.m, metrics.StorageQuery, r.start)
+	defer observe(r.m, OpQuery, r.start)
 	return r.Row.Scan(dest...)
 }
 
 type timedRows struct {
 	Rows
-	m      *metrics.Metrics
+	m      Timer
 	start  time.Time
 	closed bool
 }
@@ -80,16 +99,16 @@ func (r *timedRows) Close() {
 	r.Rows.Close()
 	if !r.closed {
 		r.closed = true
-		observe(r.m, metrics.StorageQuery, r.start)
+		observe(r.m, OpQuery, r.start)
 	}
 }
 
 type timedExecer struct {
 	Execer
-	m *metrics.Metrics
+	m Timer
 }
 
 func (e timedExecer) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	defer observe(e.m, metrics.StorageExec, time.Now())
+	defer observe(e.m, OpExec, time.Now())
 	return e.Execer.Exec(ctx, sql, args...)
 }

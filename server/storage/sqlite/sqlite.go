@@ -12,7 +12,6 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
-	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
 )
@@ -31,10 +30,10 @@ type DB struct {
 	w   *sql.DB // the single writer connection; transactions are BEGIN IMMEDIATE
 	r   *sql.DB // the read pool (query_only)
 	log *slog.Logger
-	// metrics times the shared stores' statements (Instrument); nil: none.
-	metrics *metrics.Metrics
-	wq      writeQueue // group commit of the writes (groupcommit.go)
-	rs      readStmts  // statements prepared on r (readstmt.go)
+	// timer times the shared stores' statements (Instrument); nil: none.
+	timer sqlcommon.Timer
+	wq    writeQueue // group commit of the writes (groupcommit.go)
+	rs    readStmts  // statements prepared on r (readstmt.go)
 
 	// Inside InTx (tx.go): the transaction every write joins, and the DB
 	// InTx was called on, whose read statements are shared.
