@@ -95,6 +95,12 @@ const (
 	// ListenerTURNS is the built-in TURN server's over TLS with the XMPP
 	// certificates (port 5349 by convention).
 	ListenerTURNS ListenerType = "turns"
+	// ListenerAdmin is the administration HTTP server's: Prometheus
+	// metrics (/metrics), health and readiness checks (/healthz,
+	// /readyz) and the admin API (/api/), plain HTTP meant for the
+	// loopback address (127.0.0.1:5380 by default). See
+	// docs/admin-api.md.
+	ListenerAdmin ListenerType = "admin"
 )
 
 // Listener is one network listener.
@@ -370,7 +376,8 @@ const (
 // ./parley-data, STARTTLS on :5222 and direct TLS on :5223 for clients,
 // server-to-server on :5269, HTTP on :5280 and HTTPS on :5443 (XMPP over
 // WebSocket), the file transfer proxy on :7777, STUN/TURN on :3478 (UDP
-// and TCP) and :5349 (TLS), SQLite storage
+// and TCP) and :5349 (TLS), the admin HTTP server (metrics, health) on
+// 127.0.0.1:5380, SQLite storage
 // and a self-signed certificate in the data directory.
 func Default() *Config {
 	return &Config{
@@ -385,6 +392,7 @@ func Default() *Config {
 			{Type: ListenerProxy65, Address: ":7777"},
 			{Type: ListenerTURN, Address: ":3478"},
 			{Type: ListenerTURNS, Address: ":5349"},
+			{Type: ListenerAdmin, Address: "127.0.0.1:5380"},
 		},
 		S2S:     defaultS2S(),
 		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley},

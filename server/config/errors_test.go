@@ -58,7 +58,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad domain kept out", "domains: [a.example, 'x y', a.example]\n", 1, 22, "domains[1]", "not a valid domain"},
 		{"no domains", "domains: []\n", 1, 1, "domains", "at least one"},
 		{"no listeners", "listeners: []\n", 1, 1, "listeners", "at least one"},
-		{"listener type", "listeners:\n  - type: xmpp\n    address: ':5269'\n", 2, 5, "listeners[0].type", "must be c2s, c2s_tls, s2s, s2s_tls, http, https, component, proxy65, turn or turns"},
+		{"listener type", "listeners:\n  - type: xmpp\n    address: ':5269'\n", 2, 5, "listeners[0].type", "must be c2s, c2s_tls, s2s, s2s_tls, http, https, component, proxy65, turn, turns or admin"},
 		{"trusted proxy", "http:\n  trusted_proxies: [somewhere]\n", 2, 20, "http.trusted_proxies[0]", "neither an address nor a network"},
 		{"s2s route", "s2s:\n  routes:\n    example.net: nowhere\n", 3, 5, "s2s.routes.example.net", "is not host:port"},
 		{"s2s route to a served domain", "s2s:\n  routes:\n    localhost: '127.0.0.1:5269'\n", 3, 5, "s2s.routes.localhost", "serves"},
