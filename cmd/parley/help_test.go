@@ -12,7 +12,7 @@ import (
 func TestHelpExitsZero(t *testing.T) {
 	commands := [][]string{
 		{"serve"}, {"check"}, {"user"}, {"user", "add"}, {"user", "passwd"}, {"user", "del"}, {"user", "list"},
-		{"send"}, {"s2s"}, {"bench"}, {"migrate"}, {"export"}, {"import"}, {"backup"}, {"invite"}, {"version"},
+		{"send"}, {"s2s"}, {"bench"}, {"migrate"}, {"export"}, {"import"}, {"backup"}, {"invite"}, {"admin"}, {"version"},
 	}
 	for _, cmd := range commands {
 		for _, h := range []string{"-h", "--help"} {

@@ -11,6 +11,7 @@
 //	parley import [--force] FILE|DIR...         XEP-0227 import
 //	parley backup --out FILE                    online backup of SQLite storage
 //	parley invite [--uses N] [--expires 7d]      invitation for in-band registration
+//	parley admin token [--name N|--list|--revoke N] tokens of the admin HTTP API
 //	parley version                              print the version
 package main
 
@@ -70,6 +71,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return runInvite(ctx, args[1:], env, stdout, stderr)
 	case "upload":
 		return runUpload(ctx, args[1:], env, stdout, stderr)
+	case "admin":
+		return runAdmin(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "-help") {
 			fmt.Fprintln(stdout, "usage: parley version\nPrints the version of this binary.")
@@ -101,6 +104,7 @@ commands:
   backup   online backup of the SQLite database: backup --out FILE
   invite   create an invitation to register: invite [--uses N] [--expires 7d]
   upload   uploaded files (XEP-0363): upload purge --older-than 720h
+  admin    tokens of the admin HTTP API: admin token [--name N] | --list | --revoke N
   bench    load-test any XMPP server: bench --scenario login|idle|chat|muc|presence
   version  print the version
 
