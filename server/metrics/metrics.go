@@ -44,8 +44,9 @@ const (
 	// LimitRate: a client's reading was slowed down by limits.rate or
 	// limits.preauth_rate.
 	LimitRate
-	// LimitPolicy: a stanza was refused with <policy-violation/> (such as
-	// limits.directed_presences).
+	// LimitPolicy: the router bounced a stanza with <policy-violation/>
+	// or <resource-constraint/>: a quota, limits.directed_presences or
+	// another module's limit.
 	LimitPolicy
 	numLimits
 )

@@ -489,6 +489,9 @@ func (r *Router) handleIQ(ctx context.Context, p *module.Packet, target module.T
 
 // bounce answers p with a stanza error, unless p may not be bounced.
 func (r *Router) bounce(ctx context.Context, p *module.Packet, e *stanza.Error) {
+	if e.Condition == stanza.PolicyViolation || e.Condition == stanza.ResourceConstraint {
+		r.opts.Metrics.Limited(metrics.LimitPolicy) // a quota or a module's limit
+	}
 	if !stanza.MayBounce(p.Stanza) {
 		return
 	}
