@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +175,28 @@ func TestAdminListener(t *testing.T) {
 		}
 		if v < c.min {
 			t.Errorf("%s%v = %v, want at least %v", c.family, c.labels, v, c.min)
+		}
+	}
+	// The dashboard and the documentation name only series that exist.
+	for _, doc := range []string{"grafana-dashboard.json", "admin-api.md"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "docs", doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := regexp.MustCompile(`\bparley_[a-z0-9_]+`).FindAllString(string(b), -1)
+		if len(names) < 5 {
+			t.Errorf("docs/%s names %d series", doc, len(names))
+		}
+		for _, name := range names {
+			base := name
+			for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+				if m[strings.TrimSuffix(name, suffix)] != nil && m[strings.TrimSuffix(name, suffix)].GetType() == dto.MetricType_HISTOGRAM {
+					base = strings.TrimSuffix(name, suffix)
+				}
+			}
+			if m[base] == nil {
+				t.Errorf("docs/%s uses %s, which /metrics does not have", doc, name)
+			}
 		}
 	}
 	if v, _ := value(m, "parley_sessions", nil); v != 2 {

@@ -25,7 +25,11 @@ func TestNilRecordsNothing(t *testing.T) {
 // series; the state gauges read their functions when scraped.
 func TestLabelsBounded(t *testing.T) {
 	m := New(State{
-		Sessions:   func(add func(string, string)) { add("tcp", "a.example"); add("tcp", "a.example"); add("bosh", "b.example") },
+		Sessions: func(add func(string, string)) {
+			add("tcp", "a.example")
+			add("tcp", "a.example")
+			add("bosh", "b.example")
+		},
 		Components: func() int { return 3 },
 	})
 	m.Login("SCRAM-SHA-256")
