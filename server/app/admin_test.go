@@ -19,6 +19,7 @@ import (
 	"github.com/parley-xmpp/parley/server/admintoken"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/modules"
+	"github.com/parley-xmpp/parley/server/storage/postgres/pgtest"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpptest"
@@ -177,6 +178,8 @@ func TestAdminListener(t *testing.T) {
 			t.Errorf("%s%v = %v, want at least %v", c.family, c.labels, v, c.min)
 		}
 	}
+	checkStorageTimed(t, m)
+
 	// The dashboard and the documentation name only series that exist.
 	for _, doc := range []string{"grafana-dashboard.json", "admin-api.md"} {
 		b, err := os.ReadFile(filepath.Join("..", "..", "docs", doc))
@@ -267,5 +270,35 @@ func TestAdminListenerNotLoopback(t *testing.T) {
 		if resp, body := get(t, base+path, token); resp.StatusCode != http.StatusOK {
 			t.Errorf("GET %s with the token: %s: %s, want 200", path, resp.Status, body)
 		}
+	}
+}
+
+// With PostgreSQL storage too, the statements of a login are timed and
+// the server is ready.
+func TestAdminMetricsPostgres(t *testing.T) {
+	dbURL := pgtest.Database(t)
+	s := xmpptest.NewServer(t, withAdmin("127.0.0.1:0"), func(c *config.Config) {
+		c.Storage = config.Storage{Kind: config.StoragePostgres, URL: dbURL}
+	})
+	base := adminURL(t, s)
+	s.AddUser(t, "alice", "secret")
+	s.Client(t, "alice", "secret", "phone")
+	m := scrape(t, base)
+	checkStorageTimed(t, m)
+	if resp, body := get(t, base+"/readyz", ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /readyz: %s: %s", resp.Status, body)
+	}
+}
+
+// checkStorageTimed checks that reads and writes were timed: reading the
+// keys at login is a query; creating the account a write, of one
+// statement or in a transaction.
+func checkStorageTimed(t *testing.T, m map[string]*dto.MetricFamily) {
+	t.Helper()
+	reads, _ := value(m, "parley_storage_operation_duration_seconds", map[string]string{"op": "query"})
+	execs, _ := value(m, "parley_storage_operation_duration_seconds", map[string]string{"op": "exec"})
+	txs, _ := value(m, "parley_storage_operation_duration_seconds", map[string]string{"op": "tx"})
+	if reads < 1 || execs+txs < 1 {
+		t.Errorf("storage operations timed: %v queries, %v writes, %v transactions; want reads and writes", reads, execs, txs)
 	}
 }
