@@ -249,7 +249,7 @@ func TestLoadExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example file: %v", err)
 	}
-	if len(c.Domains) == 0 || len(c.TLS.Certificates) == 0 || len(c.Listeners) != 7 || len(c.S2S.Routes) != 1 {
+	if len(c.Domains) == 0 || len(c.TLS.Certificates) == 0 || len(c.Listeners) != 8 || len(c.S2S.Routes) != 1 {
 		t.Errorf("example file not fully read: %+v", c)
 	}
 }
