@@ -117,17 +117,22 @@ series:
 	return sum, found
 }
 
-// Two sessions log in, one login fails, a message goes from one to the
-// other: /metrics, scraped without a token on the loopback listener,
+// Three sessions log in (two over TCP, one over WebSocket), one login
+// fails, a message goes from one to another: /metrics, scraped without a token on the loopback listener,
 // shows them, with the storage, runtime and process series; the probes
 // answer; the admin API takes only a stored token.
 func TestAdminListener(t *testing.T) {
-	s := xmpptest.NewServer(t, withAdmin("127.0.0.1:0"))
+	s := xmpptest.NewServer(t, withAdmin("127.0.0.1:0"), func(c *config.Config) {
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerHTTP, Address: "127.0.0.1:0"})
+	})
 	base := adminURL(t, s)
 	s.AddUser(t, "alice", "secret")
 	s.AddUser(t, "bob", "secret")
 	alice := s.Client(t, "alice", "secret", "phone")
 	bob := s.Client(t, "bob", "secret", "laptop")
+	web := s.ClientConfig(t, "bob", "secret", "browser")
+	web.WebSocket = "ws://" + s.App.Addrs(config.ListenerHTTP)[0].String() + "/xmpp-websocket"
+	s.Dial(t, web)
 
 	bad := s.ClientConfig(t, "alice", "wrong", "x")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -150,13 +155,14 @@ func TestAdminListener(t *testing.T) {
 		labels map[string]string
 		min    float64
 	}{
-		{"parley_logins_total", nil, 2},
+		{"parley_logins_total", nil, 3},
 		{"parley_login_failures_total", map[string]string{"reason": "not-authorized"}, 1},
 		{"parley_stanzas_in_total", map[string]string{"kind": "message"}, 1},
 		{"parley_stanzas_in_total", map[string]string{"kind": "iq"}, 1},
 		{"parley_stanzas_out_total", map[string]string{"kind": "message"}, 1},
 		{"parley_route_duration_seconds", map[string]string{"kind": "message"}, 1},
 		{"parley_sessions", map[string]string{"transport": "tcp", "domain": "localhost"}, 2},
+		{"parley_sessions", map[string]string{"transport": "websocket", "domain": "localhost"}, 1},
 		{"parley_storage_operation_duration_seconds", map[string]string{"op": "query"}, 1},
 		{"parley_storage_operation_duration_seconds", map[string]string{"op": "exec"}, 0},
 		{"parley_outbound_queue_stanzas", nil, 0},
@@ -202,14 +208,14 @@ func TestAdminListener(t *testing.T) {
 			}
 		}
 	}
-	if v, _ := value(m, "parley_sessions", nil); v != 2 {
-		t.Errorf("parley_sessions = %v in all, want 2", v)
+	if v, _ := value(m, "parley_sessions", nil); v != 3 {
+		t.Errorf("parley_sessions = %v in all, want 3", v)
 	}
 	if v, _ := value(m, "parley_login_failures_total", nil); v != 1 {
 		t.Errorf("parley_login_failures_total = %v in all, want 1", v)
 	}
-	if v, _ := value(m, "parley_logins_total", nil); v != 2 {
-		t.Errorf("parley_logins_total = %v in all, want 2", v)
+	if v, _ := value(m, "parley_logins_total", nil); v != 3 {
+		t.Errorf("parley_logins_total = %v in all, want 3", v)
 	}
 
 	for _, path := range []string{"/healthz", "/readyz"} {
