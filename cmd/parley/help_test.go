@@ -12,7 +12,7 @@ import (
 func TestHelpExitsZero(t *testing.T) {
 	commands := [][]string{
 		{"serve"}, {"check"}, {"user"}, {"user", "add"}, {"user", "passwd"}, {"user", "del"}, {"user", "list"}, {"user", "disable"}, {"user", "enable"},
-		{"send"}, {"s2s"}, {"bench"}, {"migrate"}, {"export"}, {"import"}, {"backup"}, {"invite"}, {"version"},
+		{"send"}, {"s2s"}, {"bench"}, {"migrate"}, {"export"}, {"import"}, {"backup"}, {"invite"}, {"admin"}, {"version"},
 		{"status"}, {"sessions"}, {"kick"}, {"reload"}, {"log-level"}, {"announce"}, {"rooms"},
 	}
 	for _, cmd := range commands {

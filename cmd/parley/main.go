@@ -14,6 +14,7 @@
 //	parley backup --out FILE                    online backup of SQLite storage
 //	parley invite [--uses N] [--expires 7d]      invitation for in-band registration
 //	parley cert import [--link] DIR             use Let's Encrypt/certbot certificates
+//	parley admin token [--name N|--list|--revoke N] tokens of the admin HTTP API
 //	parley version                              print the version
 package main
 
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return runLive(ctx, args[0], args[1:], env, stdout, stderr)
 	case "cert":
 		return runCert(ctx, args[1:], env, stdout, stderr)
+	case "admin":
+		return runAdmin(ctx, args[1:], env, stdout, stderr)
 	case "version", "--version":
 		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "-help") {
 			fmt.Fprintln(stdout, "usage: parley version\nPrints the version of this binary.")
@@ -118,6 +121,7 @@ commands:
   invite   create an invitation to register: invite [--uses N] [--expires 7d]
   upload   uploaded files (XEP-0363): upload purge --older-than 720h
   cert     certificates: cert import /etc/letsencrypt/live, cert list
+  admin    tokens of the admin HTTP API: admin token [--name N] | --list | --revoke N
   bench    load-test any XMPP server: bench --scenario login|idle|chat|muc|presence
   version  print the version
 

@@ -16,10 +16,12 @@ import (
 
 	"github.com/parley-xmpp/parley/server/acmecert"
 	"github.com/parley-xmpp/parley/server/admin"
+	"github.com/parley-xmpp/parley/server/adminhttp"
 	"github.com/parley-xmpp/parley/server/auth"
 	"github.com/parley-xmpp/parley/server/certs"
 	"github.com/parley-xmpp/parley/server/component"
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/server/router"
@@ -71,7 +73,13 @@ type App struct {
 	web       *web.Server
 	// components serves the external components; nil without any.
 	components *component.Listener
-	wg         sync.WaitGroup
+	// metrics are the server's Prometheus metrics (adminhttp.go); admin
+	// serves them, nil without an admin listener; up is set while every
+	// listener is up (readiness).
+	metrics *metrics.Metrics
+	admin   *adminhttp.Server
+	up      atomic.Bool
+	wg      sync.WaitGroup
 	// modules are the registered modules, in order (for their Stop hooks).
 	modules []module.Module
 	cancel  context.CancelFunc
@@ -105,11 +113,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, erro
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data folder %s: %w", cfg.DataDir, err)
 	}
-	stores, closeStorage, err := OpenStorage(ctx, cfg, log)
+	a := &App{cfg: cfg, log: log, failed: make(chan error, 1)}
+	a.metrics = metrics.New(a.metricsState())
+	stores, closeStorage, err := openStorage(ctx, cfg, log, a.metrics)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, closeStorage: closeStorage, stores: stores, failed: make(chan error, 1)}
+	a.stores, a.closeStorage = stores, closeStorage
 	a.auth = auth.New(stores.Accounts, auth.Options{
 		Iterations: cfg.Auth.ScramIterations,
 		Throttle:   throttle(cfg),
@@ -177,7 +187,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		return err
 	}
 	table := session.NewTable(a.cfg.Limits.SessionsPerAccount)
-	a.router = router.New(router.Options{
+	rt := router.New(router.Options{
 		Domains:  a.cfg.Domains,
 		Stores:   a.stores,
 		Table:    table,
@@ -188,7 +198,11 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		// listeners); the service reads them when asked.
 		Federation: federationLinks{a},
 		Now:        a.now,
+		Metrics:    a.metrics,
 	})
+	a.mu.Lock()
+	a.router = rt
+	a.mu.Unlock()
 	if mods == nil {
 		mods = modules.Default(a.cfg)
 	}
@@ -253,6 +267,10 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		}
 		if l.Type == config.ListenerACMEHTTP {
 			a.serveACMEHTTP(runCtx, ln, l)
+			continue
+		}
+		if l.Type == config.ListenerAdmin {
+			a.serveAdmin(runCtx, ln)
 			continue
 		}
 		if l.Type == config.ListenerComponent {
@@ -325,6 +343,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	if floor := a.cfg.Runtime.GCMinHeap; floor > 0 && os.Getenv("GOGC") == "" {
 		a.wg.Go(func() { tuneGC(runCtx, uint64(floor), 500*time.Millisecond, a.log) })
 	}
+	a.up.Store(true)
 	return nil
 }
 
@@ -345,6 +364,7 @@ func (a *App) engine(modern stream.Config, component, address string) *stream.Se
 		DisableSASL2: modern.DisableSASL2,
 		FAST:         modern.FAST,
 		Registration: modern.Registration,
+		Metrics:      a.metrics,
 	})
 }
 
@@ -446,6 +466,9 @@ func (a *App) Summary() string {
 			if l.Type == config.ListenerComponent {
 				kind = "components"
 			}
+			if l.Type == config.ListenerAdmin {
+				kind = "admin HTTP: metrics, health"
+			}
 			if l.Type == config.ListenerProxy65 {
 				kind = "file transfer proxy"
 			}
@@ -487,6 +510,7 @@ func uniq(s []string) []string {
 // reaches remote contacts over the open links, which write what they
 // hold before their closing tag.
 func (a *App) Stop(ctx context.Context) {
+	a.up.Store(false)
 	if a.cancel != nil {
 		a.cancel()
 	}

@@ -327,6 +327,13 @@ func (r *Route) Deliver(_ context.Context, _, _ jid.JID, st *stanza.Element) err
 	return nil
 }
 
+// Connected reports whether the component is connected.
+func (r *Route) Connected() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conn != nil
+}
+
 // expire bounces what waited for a component that did not come back.
 func (r *Route) expire() {
 	r.mu.Lock()
@@ -341,13 +348,6 @@ func (r *Route) expire() {
 	if len(q) > 0 {
 		r.log.Info("component: not back in time, stanzas bounced", "count", len(q))
 	}
-}
-
-// Connected reports whether the component is connected now.
-func (r *Route) Connected() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.conn != nil
 }
 
 func (r *Route) attach(c net.Conn) bool {

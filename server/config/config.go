@@ -99,6 +99,12 @@ const (
 	// over plain HTTP, on port 80 by convention, and redirects every
 	// other request to HTTPS.
 	ListenerACMEHTTP ListenerType = "acme_http"
+	// ListenerAdmin is the administration HTTP server's: Prometheus
+	// metrics (/metrics), health and readiness checks (/healthz,
+	// /readyz) and the admin API (/api/), plain HTTP meant for the
+	// loopback address (127.0.0.1:5380 by default). See
+	// docs/admin-api.md.
+	ListenerAdmin ListenerType = "admin"
 )
 
 // Listener is one network listener.
@@ -437,7 +443,8 @@ const (
 // ./parley-data, STARTTLS on :5222 and direct TLS on :5223 for clients,
 // server-to-server on :5269, HTTP on :5280 and HTTPS on :5443 (XMPP over
 // WebSocket), the file transfer proxy on :7777, STUN/TURN on :3478 (UDP
-// and TCP) and :5349 (TLS), SQLite storage
+// and TCP) and :5349 (TLS), the admin HTTP server (metrics, health) on
+// 127.0.0.1:5380, SQLite storage
 // and a self-signed certificate in the data directory.
 func Default() *Config {
 	return &Config{
@@ -452,6 +459,7 @@ func Default() *Config {
 			{Type: ListenerProxy65, Address: ":7777"},
 			{Type: ListenerTURN, Address: ":3478"},
 			{Type: ListenerTURNS, Address: ":5349"},
+			{Type: ListenerAdmin, Address: "127.0.0.1:5380"},
 		},
 		S2S:     defaultS2S(),
 		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley, ACME: ACME{Directory: LetsEncryptDirectory, RetryAfter: 5 * time.Minute}},

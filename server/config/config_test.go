@@ -27,7 +27,7 @@ func TestDefault(t *testing.T) {
 	if c.DataDir != "./parley-data" {
 		t.Errorf("DataDir = %q", c.DataDir)
 	}
-	want := []Listener{{ListenerC2S, ":5222"}, {ListenerC2STLS, ":5223"}, {ListenerS2S, ":5269"}, {ListenerHTTP, ":5280"}, {ListenerHTTPS, ":5443"}, {ListenerProxy65, ":7777"}, {ListenerTURN, ":3478"}, {ListenerTURNS, ":5349"}}
+	want := []Listener{{ListenerC2S, ":5222"}, {ListenerC2STLS, ":5223"}, {ListenerS2S, ":5269"}, {ListenerHTTP, ":5280"}, {ListenerHTTPS, ":5443"}, {ListenerProxy65, ":7777"}, {ListenerTURN, ":3478"}, {ListenerTURNS, ":5349"}, {ListenerAdmin, "127.0.0.1:5380"}}
 	if !reflect.DeepEqual(c.Listeners, want) {
 		t.Errorf("Listeners = %+v", c.Listeners)
 	}
@@ -258,7 +258,7 @@ func TestLoadExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example file: %v", err)
 	}
-	if len(c.Domains) == 0 || len(c.TLS.Certificates) == 0 || len(c.Listeners) != 7 || len(c.S2S.Routes) != 1 {
+	if len(c.Domains) == 0 || len(c.TLS.Certificates) == 0 || len(c.Listeners) != 8 || len(c.S2S.Routes) != 1 {
 		t.Errorf("example file not fully read: %+v", c)
 	}
 }

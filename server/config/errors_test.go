@@ -58,7 +58,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad domain kept out", "domains: [a.example, 'x y', a.example]\n", 1, 22, "domains[1]", "not a valid domain"},
 		{"no domains", "domains: []\n", 1, 1, "domains", "at least one"},
 		{"no listeners", "listeners: []\n", 1, 1, "listeners", "at least one"},
-		{"listener type", "listeners:\n  - type: xmpp\n    address: ':5269'\n", 2, 5, "listeners[0].type", "must be c2s, c2s_tls, s2s, s2s_tls, http, https, component, proxy65, turn, turns or acme_http"},
+		{"listener type", "listeners:\n  - type: xmpp\n    address: ':5269'\n", 2, 5, "listeners[0].type", "must be c2s, c2s_tls, s2s, s2s_tls, http, https, component, proxy65, turn, turns, acme_http or admin"},
 		{"acme challenge without its listener", "tls:\n  acme:\n    enabled: true\n    challenges: [http-01]\n", 4, 18, "tls.acme.challenges[0]", "http-01 needs a listener of type acme_http"},
 		{"acme challenge unknown", "tls:\n  acme:\n    enabled: true\n    challenges: [dns-01]\n", 4, 18, "tls.acme.challenges[0]", "must be \"tls-alpn-01\" or \"http-01\", not \"dns-01\""},
 		{"acme directory", "tls:\n  acme:\n    enabled: true\n    directory: ftp://x\n", 4, 5, "tls.acme.directory", "must be an http or https URL"},

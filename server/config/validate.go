@@ -73,9 +73,9 @@ func (c *Config) problems() []problem {
 	for i, l := range c.Listeners {
 		key := fmt.Sprintf("listeners[%d]", i)
 		switch l.Type {
-		case ListenerC2S, ListenerC2STLS, ListenerS2S, ListenerS2STLS, ListenerHTTP, ListenerHTTPS, ListenerComponent, ListenerProxy65, ListenerTURN, ListenerTURNS, ListenerACMEHTTP:
+		case ListenerC2S, ListenerC2STLS, ListenerS2S, ListenerS2STLS, ListenerHTTP, ListenerHTTPS, ListenerComponent, ListenerProxy65, ListenerTURN, ListenerTURNS, ListenerACMEHTTP, ListenerAdmin:
 		default:
-			add(key+".type", "must be c2s, c2s_tls, s2s, s2s_tls, http, https, component, proxy65, turn, turns or acme_http, not %q", l.Type)
+			add(key+".type", "must be c2s, c2s_tls, s2s, s2s_tls, http, https, component, proxy65, turn, turns, acme_http or admin, not %q", l.Type)
 		}
 		if err := checkAddress(l.Address); err != nil {
 			add(key+".address", "%v", err)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
@@ -40,6 +41,8 @@ type Options struct {
 	// Background runs the modules' background work (Host.Go); nil makes
 	// one, which the router's owner stops through Router.Background.
 	Background *module.Group
+	// Metrics times routing; nil times nothing.
+	Metrics *metrics.Metrics
 }
 
 // Router routes stanzas between local sessions, the server's modules and
@@ -163,6 +166,9 @@ func (r *Router) route(ctx context.Context, st *stanza.Element, origin *session.
 }
 
 func (r *Router) routePacket(ctx context.Context, p *module.Packet) {
+	if m := r.opts.Metrics; m != nil {
+		defer m.Routed(p.Kind, time.Now())
+	}
 	st, origin := p.Stanza, p.Origin
 	if p.Kind == stanza.KindOther {
 		r.log.Warn("router: dropping a non-stanza element", "name", st.Name.Local)
@@ -484,6 +490,9 @@ func (r *Router) handleIQ(ctx context.Context, p *module.Packet, target module.T
 
 // bounce answers p with a stanza error, unless p may not be bounced.
 func (r *Router) bounce(ctx context.Context, p *module.Packet, e *stanza.Error) {
+	if e.Condition == stanza.PolicyViolation || e.Condition == stanza.ResourceConstraint {
+		r.opts.Metrics.Limited(metrics.LimitPolicy) // a quota or a module's limit
+	}
 	if !stanza.MayBounce(p.Stanza) {
 		return
 	}

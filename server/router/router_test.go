@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/server/router"
@@ -33,13 +34,19 @@ func (s *sink) RemoteAddr() string  { return "test" }
 
 func newRouter(tb testing.TB, mods []module.Module) *router.Router {
 	tb.Helper()
+	return newRouterMetrics(tb, mods, nil)
+}
+
+// newRouterMetrics is newRouter with the router timing routing into m.
+func newRouterMetrics(tb testing.TB, mods []module.Module, m *metrics.Metrics) *router.Router {
+	tb.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, tb.TempDir()+"/db", nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	r := router.New(router.Options{Domains: []string{"localhost"}, Stores: db.Stores()})
+	r := router.New(router.Options{Domains: []string{"localhost"}, Stores: db.Stores(), Metrics: m})
 	for _, m := range mods {
 		if err := r.Register(m); err != nil {
 			tb.Fatal(err)
@@ -124,6 +131,12 @@ func BenchmarkRouteLocalMessage(b *testing.B) {
 	benchRoute(b, nil)
 }
 
+// BenchmarkRouteLocalMessageMetrics is BenchmarkRouteLocalMessage with
+// the server's metrics on: the routing histogram's cost.
+func BenchmarkRouteLocalMessageMetrics(b *testing.B) {
+	benchRouteWith(b, newRouterMetrics(b, nil, metrics.New(metrics.State{})))
+}
+
 // BenchmarkRouteLocalMessageModules is the same with the default modules
 // (blocking, roster, offline … hooks) registered.
 // BenchmarkRouteLocalMessageModules routes through the default modules,
@@ -146,7 +159,10 @@ func BenchmarkRouteLocalMessageModulesNoMAM(b *testing.B) {
 }
 
 func benchRoute(b *testing.B, mods []module.Module) {
-	r := newRouter(b, mods)
+	benchRouteWith(b, newRouter(b, mods))
+}
+
+func benchRouteWith(b *testing.B, r *router.Router) {
 	from, _ := bind(b, r, "alice@localhost/a", 0)
 	_, to := bind(b, r, "bob@localhost/b", 0)
 	ctx := context.Background()

@@ -147,6 +147,26 @@ func (t *Table) Count() int {
 	return n
 }
 
+// Each calls fn for every bound session, in no particular order, without
+// holding the table's locks while fn runs (for metrics: fn may take the
+// session's own locks). Sessions bound or unbound meanwhile may or may not
+// be seen.
+func (t *Table) Each(fn func(*Session)) {
+	var buf []*Session
+	for i := range t.shards {
+		sh := &t.shards[i]
+		buf = buf[:0]
+		sh.mu.RLock()
+		for _, l := range sh.users {
+			buf = append(buf, l...)
+		}
+		sh.mu.RUnlock()
+		for _, s := range buf {
+			fn(s)
+		}
+	}
+}
+
 // All returns every bound session, sorted by JID, for administration.
 func (t *Table) All() []*Session {
 	var out []*Session

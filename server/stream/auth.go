@@ -11,6 +11,7 @@ import (
 	"time"
 
 	authn "github.com/parley-xmpp/parley/server/auth"
+	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/sasl"
@@ -122,6 +123,7 @@ type authenticated struct {
 
 // handleAuth runs one SASL exchange (RFC 6120 §6.4).
 func (c *conn) handleAuth(ctx context.Context, auth *stanza.Element) error {
+	c.authMech = auth.Get("mechanism")
 	in, ok := decodeSASL(auth.Text())
 	var res authenticated
 	var err error
@@ -146,6 +148,7 @@ func (c *conn) handleAuth(ctx context.Context, auth *stanza.Element) error {
 // when not nil, is an already built mechanism (FAST's token mechanisms).
 // A failure is an *authFailure; any other error ends the xstream.
 func (c *conn) authenticate(ctx context.Context, ns, mechName string, offered []string, in []byte, mech sasl.ServerMechanism) (authenticated, error) {
+	c.authMech = mechName
 	if mech == nil && !slices.Contains(offered, mechName) {
 		c.log.Info("c2s: unadvertised SASL mechanism", "mechanism", mechName)
 		return authenticated{}, &authFailure{cond: sasl.InvalidMechanism, text: mechanismText(mechName, offered)}
@@ -228,6 +231,7 @@ func (c *conn) throttleWait(ctx context.Context, user jid.JID) error {
 		return nil
 	}
 	c.log.Info("c2s: login slowed down after failed logins", "user", user.String(), "delay", d)
+	c.cfg.Metrics.Limited(metrics.LimitLoginThrottled)
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -400,11 +404,13 @@ func (c *conn) saslFail(f *stanza.Element, af *authFailure) error {
 	if af.guess {
 		c.cfg.Auth.Failed(af.user, c.ip)
 	}
+	c.cfg.Metrics.LoginFailed(c.authMech, af.cond)
 	if err := c.writeRaw(f.AppendXML(nil, stanza.NSClient)); err != nil {
 		return err
 	}
 	c.saslFailures++
 	if c.saslFailures >= c.maxSASLFailures() {
+		c.cfg.Metrics.Limited(metrics.LimitAuthAttempts)
 		return &xstream.Error{Condition: xstream.PolicyViolation, Text: "too many failed authentication attempts"}
 	}
 	return nil
@@ -424,6 +430,7 @@ func (c *conn) maxSASLFailures() int {
 // loggedIn records a successful authentication on the connection.
 func (c *conn) loggedIn(res authenticated) {
 	c.cfg.Auth.Succeeded(res.user, c.ip)
+	c.cfg.Metrics.Login(res.mech.Name())
 	c.user = res.user
 	c.log = c.log.With("user", res.user.String())
 	c.ph = phaseBind

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
@@ -127,6 +128,8 @@ type Config struct {
 	Now func() time.Time
 	// Sleep pauses a reader over its rate limit; nil means time.Sleep.
 	Sleep func(time.Duration)
+	// Metrics counts logins, stanzas and limits; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 func (c *Config) withDefaults() {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -58,6 +59,7 @@ type conn struct {
 	session      *session.Session
 	fullJID      string // session.JID().String(), stamped as 'from' on every stanza
 	saslFailures int
+	authMech     string  // the SASL mechanism of the last exchange, for metrics
 	resumeFor    jid.JID // during a SASL2 login with <resume/>: the resumable session's account
 
 	writeMu    sync.Mutex // serialises writes to t; guards sentHeader, sentClose
@@ -95,6 +97,25 @@ func newConn(s *Server, t Transport) *conn {
 
 // RemoteAddr implements session.Conn.
 func (c *conn) RemoteAddr() string { return c.t.RemoteAddr() }
+
+// TransportName names the session's transport in metrics: the
+// transport's name (Named), else "other".
+func (c *conn) TransportName() string {
+	if n, ok := c.t.(Named); ok {
+		return n.TransportName()
+	}
+	return "other"
+}
+
+// Held returns what the session holds for its client: the stanzas
+// queued, unacknowledged (XEP-0198) and held while inactive (XEP-0352),
+// and their estimated bytes.
+func (c *conn) Held() (stanzas, bytes int) {
+	q := &c.out
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) + len(q.ack.unacked) + len(q.csi.held), q.bytes
+}
 
 // run serves the connection. The goroutine running it may end before the
 // connection does: an idle session parks (Parker) and a new goroutine
@@ -350,6 +371,7 @@ func (c *conn) handleBind(ctx context.Context, iq, b *stanza.Element) error {
 	replaced, err := c.cfg.Sessions.Bind(s)
 	if errors.Is(err, session.ErrTooManySessions) {
 		c.log.Info("c2s: session limit reached", "user", c.user)
+		c.cfg.Metrics.Limited(metrics.LimitSessions)
 		return c.writeRaw(stanza.ErrorReply(iq, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.ResourceConstraint, Text: "too many sessions"}).AppendXML(nil, stanza.NSClient))
 	}
 	if replaced != nil {
@@ -382,6 +404,7 @@ func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
 			return &xstream.Error{Condition: xstream.InvalidFrom, Text: "'from' does not match the session"}
 		}
 	}
+	c.cfg.Metrics.StanzaIn(kind)
 	el.Set("from", c.fullJID)
 	if c.lang != "" && el.Lang() == "" {
 		// RFC 6120 §4.7.4: a stanza without xml:lang is in the stream's

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 
@@ -37,13 +38,22 @@ func benchConn(b *testing.B, smOn bool) *conn {
 // BenchmarkDeliver measures a delivery of a chat message to a session
 // through its queue and writer: the path every routed stanza takes.
 func BenchmarkDeliver(b *testing.B) {
-	for _, smOn := range []bool{false, true} {
+	for _, v := range []struct {
+		sm, metrics bool
+	}{{false, false}, {true, false}, {false, true}, {true, true}} {
 		name := "plain"
-		if smOn {
+		if v.sm {
 			name = "sm"
 		}
+		if v.metrics {
+			name += "-metrics" // with the server's metrics on
+		}
+		smOn := v.sm
 		b.Run(name, func(b *testing.B) {
 			c := benchConn(b, smOn)
+			if v.metrics {
+				c.cfg.Metrics = metrics.New(metrics.State{})
+			}
 			msg := stanza.NewMessage(stanza.TypeChat, "carol@localhost/phone", "Hello, this is a chat message of an ordinary length.")
 			msg.Set("from", "alice@localhost/home")
 			msg.Set("id", "abcdef0123456789")

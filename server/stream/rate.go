@@ -1,6 +1,10 @@
 package stream
 
-import "time"
+import (
+	"time"
+
+	"github.com/parley-xmpp/parley/server/metrics"
+)
 
 // Rate limits (Limits.Rate, Limits.PreauthRate) are enforced by the
 // reader: the transport spends a token per byte it read (Bucket), the
@@ -55,6 +59,7 @@ const sleepSlice = 100 * time.Millisecond
 // Throttle implements Reader: it sleeps for d on the reader goroutine, in
 // slices, until d has passed or the connection is being closed.
 func (c *conn) Throttle(d time.Duration) {
+	c.cfg.Metrics.Limited(metrics.LimitRate)
 	for d > 0 && !c.closing.Load() {
 		s := min(d, sleepSlice)
 		c.cfg.Sleep(s)

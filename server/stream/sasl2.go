@@ -100,6 +100,7 @@ func (c *conn) handleSASL2(ctx context.Context, el *stanza.Element) error {
 		mech  sasl.ServerMechanism
 		token *fastLogin
 	)
+	c.authMech = a.Mechanism
 	if _, isHT := fast.ChannelBinding(a.Mechanism); isHT && c.fastEnabled() && slices.Contains(c.fastMechanisms(), a.Mechanism) {
 		if mech, token, err = c.fastMechanism(ctx, a, uaID); err != nil {
 			var f *authFailure

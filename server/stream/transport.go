@@ -132,7 +132,7 @@ var (
 )
 
 // Named is implemented by transports that name themselves ("tcp",
-// "websocket", "bosh") for administrators' session listings.
+// "websocket", "bosh") for administrators' session listings and metrics.
 type Named interface {
 	// TransportName names the transport.
 	TransportName() string

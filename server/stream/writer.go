@@ -3,11 +3,12 @@ package stream
 import (
 	"context"
 	"errors"
-	"github.com/parley-xmpp/parley/server/session"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/metrics"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	xstream "github.com/parley-xmpp/parley/xmpp/stream"
 )
@@ -102,8 +103,8 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 
 // Deliver implements session.Conn: it queues st without blocking.
 func (c *conn) Deliver(st *stanza.Element) error {
-	n := 0
-	if isStanza(st) {
+	n, kind := 0, stanza.KindOf(st)
+	if kind != stanza.KindOther {
 		n = stanzaCost(st) // before taking the lock
 	}
 	q := &c.out
@@ -128,6 +129,7 @@ func (c *conn) Deliver(st *stanza.Element) error {
 	q.bytes += n
 	if c.holdLocked(st) { // XEP-0352: the client is inactive
 		q.mu.Unlock()
+		c.cfg.Metrics.StanzaOut(kind)
 		return nil
 	}
 	q.items = append(q.items, st)
@@ -136,6 +138,7 @@ func (c *conn) Deliver(st *stanza.Element) error {
 		go c.flushFn()
 	}
 	q.mu.Unlock()
+	c.cfg.Metrics.StanzaOut(kind)
 	return nil
 }
 
@@ -147,6 +150,7 @@ func (c *conn) Deliver(st *stanza.Element) error {
 // holds — queued, unacknowledged, held — goes back to the router when the
 // session ends (endSession), like the queue of any ended session.
 func (c *conn) slowConsumer(queued, bytes, unacked int) {
+	c.cfg.Metrics.Limited(metrics.LimitSlowConsumer)
 	c.log.Warn("c2s: slow consumer, closing", "queued", queued, "queued_bytes", bytes, "unacked", unacked,
 		"max_queue", c.out.max, "max_queue_bytes", c.out.maxBytes)
 	// The router found this connection through c.session, so reading it

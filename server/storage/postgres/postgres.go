@@ -46,6 +46,8 @@ type DB struct {
 	pool querier
 	root *pgxpool.Pool
 	log  *slog.Logger
+	// timer times the shared stores' statements (Instrument); nil: none.
+	timer sqlcommon.Timer
 }
 
 // The optional interfaces DB implements (Stores checks the others).

@@ -80,5 +80,14 @@ func (db *DB) share() {
 	r := shared{db.pool}
 	db.Shared = sqlcommon.NewShared(sqlcommon.Conns{
 		D: dialect(), Const: r, Built: r, W: writer{db.pool}, Tx: db.transact, Snap: db.snapshot, Log: db.log,
+		Timer: db.timer,
 	})
+}
+
+// Instrument times the statements and transactions of the shared stores
+// with t (the server's metrics). Call it right after opening, before the
+// stores are used.
+func (db *DB) Instrument(t sqlcommon.Timer) {
+	db.timer = t
+	db.share()
 }

@@ -42,10 +42,13 @@ type Conns struct {
 	Tx           Transact // writes of several
 	Snap         Snapshot // reads that must agree
 	Log          *slog.Logger
+	// Timer times the statements and transactions; nil times nothing.
+	Timer Timer
 }
 
 // NewShared returns the shared stores running on c.
 func NewShared(c Conns) Shared {
+	c = c.timed(c.Timer)
 	d, r, w := c.D, c.Const, c.W
 	return Shared{
 		Accounts: Accounts{D: d, R: r, W: w, Tx: c.Tx, Log: c.Log},

@@ -113,5 +113,14 @@ func (db *DB) snapshot(ctx context.Context, fn func(q sqlcommon.Querier) error) 
 func (db *DB) share() {
 	db.Shared = sqlcommon.NewShared(sqlcommon.Conns{
 		D: dialect(), Const: prepared{db}, Built: querier{db.r}, W: writer{db}, Tx: db.transact, Snap: db.snapshot, Log: db.log,
+		Timer: db.timer,
 	})
+}
+
+// Instrument times the statements and transactions of the shared stores
+// with t (the server's metrics). Call it right after opening, before the
+// stores are used.
+func (db *DB) Instrument(t sqlcommon.Timer) {
+	db.timer = t
+	db.share()
 }

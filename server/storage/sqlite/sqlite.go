@@ -30,8 +30,10 @@ type DB struct {
 	w   *sql.DB // the single writer connection; transactions are BEGIN IMMEDIATE
 	r   *sql.DB // the read pool (query_only)
 	log *slog.Logger
-	wq  writeQueue // group commit of the writes (groupcommit.go)
-	rs  readStmts  // statements prepared on r (readstmt.go)
+	// timer times the shared stores' statements (Instrument); nil: none.
+	timer sqlcommon.Timer
+	wq    writeQueue // group commit of the writes (groupcommit.go)
+	rs    readStmts  // statements prepared on r (readstmt.go)
 
 	// Inside InTx (tx.go): the transaction every write joins, and the DB
 	// InTx was called on, whose read statements are shared.

@@ -160,6 +160,9 @@ func (c *conn) ChannelBindings() map[string][]byte {
 // RemoteAddr implements stream.Transport.
 func (c *conn) RemoteAddr() string { return c.raw.RemoteAddr().String() }
 
+// TransportName names the transport in metrics (stream.Named).
+func (c *conn) TransportName() string { return "tcp" }
+
 // errNoTLS: a direct TLS listener was configured without TLS.
 var errNoTLS = errors.New("c2s: no TLS configuration")
 
@@ -238,6 +241,3 @@ func appendStreamElement(buf []byte, el *stanza.Element) []byte {
 	buf = append(buf, el.Name.Local...)
 	return append(buf, '>')
 }
-
-// TransportName implements stream.Named.
-func (c *conn) TransportName() string { return "tcp" }
