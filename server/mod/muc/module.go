@@ -71,6 +71,12 @@ type Options struct {
 	// yet: beyond it, messages to the room are refused with
 	// <resource-constraint/> until it drains. 0 means DefaultQueueBytes.
 	QueueBytes int
+	// PacedBytes bounds what a room holds for one session while it
+	// paces that session's occupant list out as the session drains
+	// (entering a room of many occupants, see pace.go): past it the rest
+	// goes at once, and a client that does not read meets its session's
+	// own bound. 0 means DefaultPacedBytes.
+	PacedBytes int
 	// MaxUserRooms bounds the rooms one session (full JID) may occupy at
 	// once, creating included; server admins are exempt. 0 means
 	// DefaultMaxUserRooms, negative means no limit.
@@ -167,6 +173,9 @@ func (opts Options) normalized() Options {
 	}
 	if opts.QueueBytes <= 0 {
 		opts.QueueBytes = DefaultQueueBytes
+	}
+	if opts.PacedBytes <= 0 {
+		opts.PacedBytes = DefaultPacedBytes
 	}
 	switch {
 	case opts.MaxUserRooms == 0:

@@ -95,6 +95,9 @@ type room struct {
 	// out holds what the room decided to send, routed once mu is
 	// released (never under it: a delivery may come back to the room).
 	out outbox
+	// lanes are the sessions whose occupant list is being paced out,
+	// by full JID (pace.go); nil when there are none.
+	lanes map[string]*lane
 }
 
 // newRoom returns an empty room with the service's default configuration.
