@@ -77,6 +77,10 @@ type Options struct {
 	// goes at once, and a client that does not read meets its session's
 	// own bound. 0 means DefaultPacedBytes.
 	PacedBytes int
+	// MaxVCardBytes bounds a room's vCard (XEP-0486 avatars), serialised;
+	// a larger one is refused with <not-acceptable/>. 0 means
+	// DefaultMaxVCardBytes.
+	MaxVCardBytes int
 	// MaxUserRooms bounds the rooms one session (full JID) may occupy at
 	// once, creating included; server admins are exempt. 0 means
 	// DefaultMaxUserRooms, negative means no limit.
@@ -173,6 +177,9 @@ func (opts Options) normalized() Options {
 	}
 	if opts.QueueBytes <= 0 {
 		opts.QueueBytes = DefaultQueueBytes
+	}
+	if opts.MaxVCardBytes <= 0 {
+		opts.MaxVCardBytes = DefaultMaxVCardBytes
 	}
 	if opts.PacedBytes <= 0 {
 		opts.PacedBytes = DefaultPacedBytes
