@@ -109,13 +109,16 @@ func (ln *lane) push(st *stanza.Element, size int) {
 }
 
 // take removes up to n stanzas from the front of the lane (all of them
-// when n is 0), building those of occupant lists.
-func (ln *lane) take(n int) []*stanza.Element {
-	var out []*stanza.Element
-	for len(ln.items) > 0 && (n == 0 || len(out) < n) {
+// when n is 0): stanzas, and runs of list entries, whose presences the
+// caller builds (render) without the room's lock.
+func (ln *lane) take(n int) []laneItem {
+	var out []laneItem
+	count := 0
+	for len(ln.items) > 0 && (n == 0 || count < n) {
 		it := &ln.items[0]
 		if it.st != nil {
-			out = append(out, it.st)
+			out = append(out, *it)
+			count++
 			ln.bytes -= it.size
 			ln.items[0] = laneItem{}
 			ln.items = ln.items[1:]
@@ -123,11 +126,10 @@ func (ln *lane) take(n int) []*stanza.Element {
 		}
 		k := len(it.list)
 		if n != 0 {
-			k = min(k, n-len(out))
+			k = min(k, n-count)
 		}
-		for i := range k {
-			out = append(out, it.list[i].presence(ln.to))
-		}
+		out = append(out, laneItem{list: it.list[:k:k]})
+		count += k
 		it.list = it.list[k:]
 		if len(it.list) == 0 {
 			ln.items[0] = laneItem{}
@@ -136,6 +138,21 @@ func (ln *lane) take(n int) []*stanza.Element {
 	}
 	if len(ln.items) == 0 {
 		ln.items = nil // let a long queue's array go
+	}
+	return out
+}
+
+// render turns what take returned into the stanzas to route.
+func (ln *lane) render(items []laneItem) []*stanza.Element {
+	var out []*stanza.Element
+	for _, it := range items {
+		if it.st != nil {
+			out = append(out, it.st)
+			continue
+		}
+		for i := range it.list {
+			out = append(out, it.list[i].presence(ln.to))
+		}
 	}
 	return out
 }
@@ -237,8 +254,8 @@ func (m *Module) feed(ctx context.Context, rm *room, ln *lane) {
 		if ln.rush {
 			n = 0
 		}
-		batch := ln.take(n)
-		if len(batch) == 0 {
+		taken := ln.take(n)
+		if len(taken) == 0 {
 			if rm.lanes[ln.to] == ln {
 				delete(rm.lanes, ln.to)
 				if len(rm.lanes) == 0 {
@@ -251,6 +268,7 @@ func (m *Module) feed(ctx context.Context, rm *room, ln *lane) {
 		rush, overflowed := ln.rush, ln.overflowed
 		ln.overflowed = false
 		rm.mu.Unlock()
+		batch := ln.render(taken)
 		if overflowed {
 			m.log.Warn("muc: pacing the occupant list stopped, too much queued for the session", "room", rm.jid, "to", ln.to, "max_bytes", ln.max)
 		}
