@@ -58,28 +58,36 @@ func TestIntegrationLargeRoomListPaced(t *testing.T) {
 	}
 
 	// A newcomer that reads: every occupant, in joining order, then its
-	// own presence (110), then the subject; and still connected.
+	// own presence (110), then the subject, then a message sent to the
+	// room while the list was on its way; and still connected.
 	s.AddUser(t, "newcomer", "pw")
 	nc := s.Client(t, "newcomer", "pw", "nc")
 	xmpptest.Send(t, nc, muc.Join(jid.MustParse(roomJID(s, "big", "newcomer")), "", nil))
-	listed := 0
-	for {
-		st := xmpptest.Expect(t, nc, "occupant list", func(st *stanza.Element) bool { return stanza.KindOf(st) == stanza.KindPresence })
-		if st.From() == roomJID(s, "big", "newcomer") {
-			if !hasCodes(st, muc.StatusSelf) {
-				t.Fatalf("own presence without 110: %s", st)
-			}
-			break
+	xmpptest.Expect(t, occupants[0], "the newcomer's arrival", presenceFrom(roomJID(s, "big", "newcomer"), ""))
+	xmpptest.Send(t, occupants[0], groupchat(roomJID(s, "big", ""), "hello newcomer"))
+	ctx := xmpptest.Context(t, wait)
+	next := func() *stanza.Element {
+		t.Helper()
+		st, err := nc.Recv(ctx)
+		if err != nil {
+			t.Fatalf("newcomer: %v", err)
 		}
-		if want := roomJID(s, "big", fmt.Sprintf("n%d", listed)); st.From() != want {
-			t.Fatalf("occupant %d of the list is %s, want %s", listed, st.From(), want)
+		return st
+	}
+	for i := range small + large {
+		if st, want := next(), roomJID(s, "big", fmt.Sprintf("n%d", i)); stanza.KindOf(st) != stanza.KindPresence || st.From() != want {
+			t.Fatalf("stanza %d of the list is %s, want the presence of %s", i, st, want)
 		}
-		listed++
 	}
-	if listed != small+large {
-		t.Fatalf("the list had %d occupants, want %d", listed, small+large)
+	if st := next(); st.From() != roomJID(s, "big", "newcomer") || !hasCodes(st, muc.StatusSelf) {
+		t.Fatalf("after the list: %s, want the newcomer's own presence", st)
 	}
-	xmpptest.Expect(t, nc, "subject", isSubject)
+	if st := next(); !isSubject(st) {
+		t.Fatalf("after its own presence: %s, want the subject", st)
+	}
+	if st := next(); st.ChildText(stanza.NSClient, "body") != "hello newcomer" {
+		t.Fatalf("after the subject: %s, want the message", st)
+	}
 	mustIQ(t, nc, stanza.TypeGet, s.Domain(), stanza.New("urn:xmpp:ping", "ping"))
 
 	// A newcomer that never reads: once the room has more for it than
