@@ -41,6 +41,8 @@
 #   MUC_WINDOW=2              messages in flight per sender in the muc part
 #   MUC_RATE=                 messages/s over all senders in the muc part
 #                  (empty: saturation within MUC_WINDOW)
+#   MUC_JOIN_TIMEOUT=10m      how long each joining pass of the muc part
+#                  may take (Prosody fills rooms of 1,000 in minutes)
 #   S2S_COUNT=$ACTIVE         sessions of the s2s part, half on each server
 #   S2S_RATE=rate             the s2s part's fixed-rate run (default:
 #                  ejabberd's saturation rate over s2s, when measured)
@@ -88,6 +90,7 @@ MUC_ARCHIVE=${MUC_ARCHIVE:-"off on"}
 MUC_COUNT=${MUC_COUNT:-$ACTIVE}
 MUC_WINDOW=${MUC_WINDOW:-2}
 MUC_RATE=${MUC_RATE:-}
+MUC_JOIN_TIMEOUT=${MUC_JOIN_TIMEOUT:-10m}
 S2S_COUNT=${S2S_COUNT:-$ACTIVE}
 LINKS=${LINKS:-300}
 S2S_A=s2s-a.test
@@ -401,7 +404,7 @@ run_muc() {
 		setup "$s" "$MUC_COUNT"
 		settle "$PID"
 		for size in $MUC_SIZES; do
-			label=muc-$size flags=(--window "$MUC_WINDOW")
+			label=muc-$size flags=(--window "$MUC_WINDOW" --join-timeout "$MUC_JOIN_TIMEOUT")
 			if [ "$archive" = on ]; then
 				label=$label-archive flags+=(--archive)
 			fi

@@ -239,7 +239,11 @@ func (r *runner) runMUC(ctx context.Context, rep *Report) error {
 			}
 			want.Add(1)
 		}
-		deadline := time.Now().Add(setupTimeout)
+		wait := r.cfg.JoinTimeout
+		if wait <= 0 {
+			wait = setupTimeout
+		}
+		deadline := time.Now().Add(wait)
 		for joined.Load() < want.Load() && time.Now().Before(deadline) {
 			if err := sleep(ctx, 5*time.Millisecond); err != nil {
 				return err

@@ -76,6 +76,9 @@ type Config struct {
 	// Archive makes the MUC scenario's rooms persistent with message
 	// archiving on (set through each room's configuration form).
 	Archive bool
+	// JoinTimeout bounds each of the MUC scenario's two joining passes
+	// (room creators, then everyone else); 0 means two minutes.
+	JoinTimeout time.Duration
 	// MessageBytes is the body size of the flood scenario's messages.
 	MessageBytes int
 	// Progress receives one line every ProgressEvery (nil: none).

@@ -28,7 +28,7 @@ type benchFlags struct {
 	first, count, concurrency, window, pid, roster, roomSize       int
 	size, peerPID, links                                           int
 	loginRate, rate                                                float64
-	duration, settle, drain, timeout, progress                     time.Duration
+	duration, settle, drain, timeout, progress, joinTimeout        time.Duration
 	insecure, create, jsonOut, quiet, archive                      bool
 }
 
@@ -59,6 +59,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&b.settle, "settle", 2*time.Second, "idle, s2s-links: wait after the logins (s2s-links: and after each half of the links) before reading memory")
 	fs.IntVar(&b.roster, "roster", 10, "presence: roster size R (even; mutual subscriptions set up with the roster protocol)")
 	fs.IntVar(&b.roomSize, "room-size", 10, "muc: occupants per room")
+	fs.DurationVar(&b.joinTimeout, "join-timeout", 2*time.Minute, "muc: how long each joining pass (room creators, then the others) may take")
 	fs.BoolVar(&b.archive, "archive", false, "muc: persistent rooms with message archiving on (set with each room's configuration form)")
 	fs.StringVar(&b.peerAddresses, "peer-address", "", "s2s: the second server's address(es) host:port, comma-separated (the odd sessions log in there)")
 	fs.StringVar(&b.peerDomain, "peer-domain", "", "s2s: XMPP domain of the accounts on the second server")
@@ -158,8 +159,9 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 		Peer:    load.Dialer{Addrs: peerAddrs, Domain: b.peerDomain},
 		PeerPID: b.peerPID,
 		Links:   b.links, LinkDomain: b.linkDomain,
-		Archive:    b.archive,
-		UserFormat: b.user, PasswordFormat: b.password, First: b.first, Count: b.count,
+		Archive:     b.archive,
+		JoinTimeout: b.joinTimeout,
+		UserFormat:  b.user, PasswordFormat: b.password, First: b.first, Count: b.count,
 		Create: b.create, LoginRate: b.loginRate, Concurrency: b.concurrency, LoginTimeout: b.timeout,
 		Duration: b.duration, Rate: b.rate, Window: b.window, Drain: b.drain, PID: b.pid,
 		Settle: b.settle, Roster: b.roster, RoomSize: b.roomSize, MessageBytes: b.size,

@@ -1,5 +1,10 @@
 package session
 
+import (
+	"context"
+	"time"
+)
+
 // Backlog is what a connection holds for its peer (queued, and for
 // XEP-0198 not yet acknowledged) against the limits past which the
 // transport ends the session as a slow consumer. A zero maximum means no
@@ -35,4 +40,34 @@ func (s *Session) Backlog() (b Backlog, ok bool) {
 		return Backlog{}, false
 	}
 	return r.Backlog(), true
+}
+
+// AwaitBacklog waits until the backlog of the session's connection is
+// back under the fraction below of its limits, looking every tick. It
+// reports false when the backlog did not shrink for stall (the client is
+// not reading) or ctx ended; true at once when the transport reports no
+// backlog. A module sending a session many stanzas at once paces itself
+// with it.
+func (s *Session) AwaitBacklog(ctx context.Context, below float64, tick, stall time.Duration) bool {
+	b, ok := s.Backlog()
+	if !ok {
+		return true
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	least, since := b, time.Now()
+	for b.Above(below) {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+		b, _ = s.Backlog()
+		if b.Bytes < least.Bytes || b.Stanzas < least.Stanzas {
+			least, since = b, time.Now()
+		} else if time.Since(since) >= stall {
+			return false
+		}
+	}
+	return true
 }

@@ -307,6 +307,9 @@ func (m *Module) infoForm(rm *room) *stanza.Element {
 	if rm.cfg.Lang != "" {
 		f.Add(form.Field{Var: "muc#roominfo_lang", Label: "Language", Values: []string{rm.cfg.Lang}})
 	}
+	if len(rm.avatars) > 0 {
+		f.Add(form.Field{Var: fAvatarHash, Type: form.FieldTextMulti, Label: "Avatar hash", Values: rm.avatars})
+	}
 	if rm.cfg.WhoIs == whoisAnyone {
 		// The owners are the room's contacts; a semi-anonymous room does
 		// not give their addresses away.
@@ -350,7 +353,7 @@ func (m *Module) features(rm *room) []string {
 	}
 	c := rm.cfg
 	f := []string{
-		muc.NS, muc.NSSelfPing, nsOccupantID, nsRetract, nsModerate, nsModerate0,
+		muc.NS, muc.NSSelfPing, nsOccupantID, nsRetract, nsModerate, nsModerate0, nsVCard,
 		pick(c.Public, "muc_public", "muc_hidden"),
 		pick(c.Persistent, "muc_persistent", "muc_temporary"),
 		pick(c.MembersOnly, "muc_membersonly", "muc_open"),

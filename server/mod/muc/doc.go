@@ -94,10 +94,23 @@
 // index of rooms per real JID and is never held while taking a room's
 // lock. See docs/locks.md.
 //
+// Entering a large room (pace.go): a session entering a room of
+// paceMinList occupants or more gets the occupant list paced to what it
+// takes. The room keeps a lane for it — the list as it stood at entry,
+// a compact snapshot whose presences are built only when sent, then
+// everything the room sends that session meanwhile, in order — and a
+// goroutine routes the lane as the session's backlog drains. Only that
+// session's copies wait; the room and other rooms do not. The lane is
+// bounded (Options.PacedBytes): past it, or when the session takes
+// nothing for a while, the rest goes at once, and a client that does not
+// read meets its session's own bound (cut off as a slow consumer).
+//
 // Bounds: a room's history is bounded in messages (muc#maxhistoryfetch,
 // capped by Options.MaxHistory) and in bytes (Options.HistoryBytes); its
 // outbox in bytes (Options.QueueBytes), beyond which messages to the room
-// are refused with <resource-constraint/> until it drains; its archive by
+// are refused with <resource-constraint/> until it drains; what it holds
+// for a session whose occupant list is paced by Options.PacedBytes; its
+// archive by
 // Options.ArchiveQuota; its subject by Options.MaxSubject
 // (<not-acceptable/>); each occupant's groupchat messages by a token
 // bucket (Options.MessageRate, <resource-constraint/>).

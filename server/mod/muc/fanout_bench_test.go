@@ -3,16 +3,11 @@ package muc_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"testing"
 
 	"github.com/parley-xmpp/parley/server/mod/muc"
-	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/router"
-	"github.com/parley-xmpp/parley/server/session"
-	"github.com/parley-xmpp/parley/server/storage/sqlite"
 	"github.com/parley-xmpp/parley/xmpp/form"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	xmuc "github.com/parley-xmpp/parley/xmpp/muc"
@@ -44,34 +39,18 @@ func BenchmarkRoomFanout(b *testing.B) {
 
 func benchFanout(b *testing.B, n int) {
 	ctx := context.Background()
-	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "parley.db"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
-	table := session.NewTable(0)
-	r := router.New(router.Options{Domains: []string{"example.com"}, Stores: db.Stores(), Table: table})
-	if err := r.Register(muc.New(muc.Options{History: -1})); err != nil {
-		b.Fatal(err)
-	}
+	r, sessions := benchRouter(b, b.TempDir(), muc.Options{History: -1}, n)
 	conns := make([]*countConn, n)
-	sessions := make([]*session.Session, n)
-	for i := range n {
-		full := jid.MustParse(fmt.Sprintf("user%d@example.com/bench", i))
-		conns[i] = &countConn{}
-		sessions[i] = session.NewSession(full, conns[i])
-		if _, err := table.Bind(sessions[i]); err != nil {
-			b.Fatal(err)
-		}
-		r.Emit(ctx, module.SessionBound, sessions[i])
+	for i, s := range sessions {
+		conns[i] = s.Conn().(*countConn)
 		occ := jid.MustParse(fmt.Sprintf("room@conference.example.com/u%d", i))
 		pres := xmuc.Join(occ, "", &xmuc.History{MaxStanzas: 0, MaxChars: -1, Seconds: -1})
-		r.RouteFrom(ctx, sessions[i], pres.Set("from", full.String()))
+		r.RouteFrom(ctx, s, pres.Set("from", s.JID().String()))
 		if i == 0 {
 			q := stanza.New(xmuc.NSOwner, "query").Append((&form.Form{Type: form.TypeSubmit}).Element())
 			iq := stanza.NewIQ(stanza.TypeSet, "cfg", "room@conference.example.com", q)
-			iq.Set("from", full.String())
-			r.RouteFrom(ctx, sessions[0], iq)
+			iq.Set("from", s.JID().String())
+			r.RouteFrom(ctx, s, iq)
 		}
 	}
 	before := conns[n-1].n.Load()
@@ -103,24 +82,7 @@ func BenchmarkRoomJoin(b *testing.B) {
 	ctx := context.Background()
 	for range b.N {
 		b.StopTimer()
-		db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "parley.db"), nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		table := session.NewTable(0)
-		r := router.New(router.Options{Domains: []string{"example.com"}, Stores: db.Stores(), Table: table})
-		if err := r.Register(muc.New(muc.Options{History: -1})); err != nil {
-			b.Fatal(err)
-		}
-		sessions := make([]*session.Session, n)
-		for i := range n {
-			full := jid.MustParse(fmt.Sprintf("user%d@example.com/bench", i))
-			sessions[i] = session.NewSession(full, &countConn{})
-			if _, err := table.Bind(sessions[i]); err != nil {
-				b.Fatal(err)
-			}
-			r.Emit(ctx, module.SessionBound, sessions[i])
-		}
+		r, sessions := benchRouter(b, b.TempDir(), muc.Options{History: -1}, n)
 		b.StartTimer()
 		for i, s := range sessions {
 			occ := jid.MustParse(fmt.Sprintf("room@conference.example.com/u%d", i))
@@ -133,7 +95,6 @@ func BenchmarkRoomJoin(b *testing.B) {
 			}
 		}
 		b.StopTimer()
-		db.Close()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1e6, "ms/room-filled")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/n, "ns/join")

@@ -39,7 +39,7 @@ func (m *Module) toService(ctx context.Context, svc jid.JID, p *module.Packet) m
 	case q.Name.Space == disco.NSInfo && q.Name.Local == "query" && q.Get("node") == "":
 		info := disco.Info{
 			Identities: []disco.Identity{{Category: "conference", Type: "text", Name: "Chatrooms"}},
-			Features:   []string{disco.NSInfo, disco.NSItems, muc.NS, muc.NSSelfPing, nsPing, nsOccupantID},
+			Features:   []string{disco.NSInfo, disco.NSItems, muc.NS, muc.NSSelfPing, nsPing, nsOccupantID, nsVCard},
 		}
 		m.route(ctx, stanza.Result(st, info.Element()))
 	case q.Name.Space == disco.NSItems && q.Name.Local == "query" && q.Get("node") == "":
@@ -157,6 +157,10 @@ func (m *Module) iq(ctx context.Context, p *module.Packet) {
 		res, err = m.ownerGet(rm, p.From)
 	case "set " + muc.NSOwner + " query":
 		err = m.ownerSet(ctx, rm, p.From, q)
+	case "get " + nsVCard + " vCard":
+		res = m.vcardGet(rm)
+	case "set " + nsVCard + " vCard":
+		err = m.vcardSet(ctx, rm, p.From, q)
 	case "set " + nsModerate + " moderate", "set " + nsFasten + " apply-to":
 		id, reason, ok, perr := moderateRequest(q)
 		switch {

@@ -71,6 +71,16 @@ type Options struct {
 	// yet: beyond it, messages to the room are refused with
 	// <resource-constraint/> until it drains. 0 means DefaultQueueBytes.
 	QueueBytes int
+	// PacedBytes bounds what a room holds for one session while it
+	// paces that session's occupant list out as the session drains
+	// (entering a room of many occupants, see pace.go): past it the rest
+	// goes at once, and a client that does not read meets its session's
+	// own bound. 0 means DefaultPacedBytes.
+	PacedBytes int
+	// MaxVCardBytes bounds a room's vCard (XEP-0486 avatars), serialised;
+	// a larger one is refused with <not-acceptable/>. 0 means
+	// DefaultMaxVCardBytes.
+	MaxVCardBytes int
 	// MaxUserRooms bounds the rooms one session (full JID) may occupy at
 	// once, creating included; server admins are exempt. 0 means
 	// DefaultMaxUserRooms, negative means no limit.
@@ -167,6 +177,12 @@ func (opts Options) normalized() Options {
 	}
 	if opts.QueueBytes <= 0 {
 		opts.QueueBytes = DefaultQueueBytes
+	}
+	if opts.MaxVCardBytes <= 0 {
+		opts.MaxVCardBytes = DefaultMaxVCardBytes
+	}
+	if opts.PacedBytes <= 0 {
+		opts.PacedBytes = DefaultPacedBytes
 	}
 	switch {
 	case opts.MaxUserRooms == 0:

@@ -27,13 +27,6 @@ type outbox struct {
 // maxSpare bounds the capacity of the batch a room keeps for reuse.
 const maxSpare = 1 << 12
 
-// post queues a stanza; size is its estimated serialised size. The caller
-// holds rm.mu.
-func (rm *room) post(st *stanza.Element, size int) {
-	rm.out.q = append(rm.out.q, st)
-	rm.out.bytes += size
-}
-
 // postTo queues a copy of proto addressed to 'to'; protoSize is proto's
 // estimated size.
 func (rm *room) postTo(proto *stanza.Element, protoSize int, to string) {

@@ -123,6 +123,12 @@ func (m *Module) configure(ctx context.Context, rm *room, s *submitted) {
 			codes = append(codes, 173)
 		}
 	}
+	m.announceConfig(rm, codes)
+}
+
+// announceConfig tells every occupant that the room's configuration
+// changed (§10.2.1: status 104, and 172 or 173 when its anonymity did).
+func (m *Module) announceConfig(rm *room, codes []int) {
 	proto := stanza.New(stanza.NSClient, "message", "type", stanza.TypeGroupchat, "from", rm.jid.String()).
 		Append(muc.UserX(nil, codes...))
 	size := approxSize(proto)

@@ -196,14 +196,7 @@ func (m *Module) enter(rm *room, p *module.Packet, nick, key string, hist muc.Hi
 		}
 		o = &occupant{nick: nick, key: key, jid: occJID, role: rm.defaultRole(aff), oid: rm.occupantID(p.From), sessions: []*occSession{s}}
 	}
-	for _, other := range rm.occupants() {
-		if other == o {
-			continue
-		}
-		pr := m.presenceOf(rm, other, rm.seesJIDs(o), presOpts{})
-		pr.Set("to", to)
-		rm.post(pr, approxSize(pr))
-	}
+	m.sendList(rm, o, s)
 	if joining {
 		rm.add(o)
 	} else {
@@ -399,6 +392,7 @@ func (m *Module) dropSession(rm *room, o *occupant, s *occSession, po presOpts) 
 	o.sessions = slices.DeleteFunc(o.sessions, func(x *occSession) bool { return x == s })
 	delete(rm.real, s.real)
 	m.track(s.real, rm.jid, false)
+	rm.leftRoom(s.real)
 	m.broadcastPresence(rm, o, presOpts{self: []int{muc.StatusSelf}})
 }
 
@@ -419,6 +413,7 @@ func (m *Module) removeOccupant(_ context.Context, rm *room, o *occupant, li lea
 	rm.remove(o)
 	for _, s := range o.sessions {
 		m.track(s.real, rm.jid, false)
+		rm.leftRoom(s.real)
 	}
 	if len(rm.occ) == 0 && !rm.cfg.Persistent {
 		m.close(rm)
@@ -452,11 +447,6 @@ func (m *Module) presenceOf(rm *room, o *occupant, withJID bool, po presOpts, ex
 
 // sessionPresence builds the presence of one session of o.
 func (m *Module) sessionPresence(rm *room, o *occupant, s *occSession, withJID bool, po presOpts, extra ...int) *stanza.Element {
-	pr := &stanza.Element{Name: s.pres.Name, Children: append([]stanza.Node(nil), s.pres.Children...)}
-	pr.Set("from", o.jid.String())
-	if po.typ != "" {
-		pr.Set("type", po.typ)
-	}
 	item := muc.Item{Affiliation: m.affiliation(rm, s.real).String(), Role: o.role.String(), Nick: po.newNick,
 		Reason: po.reason, Actor: po.actor}
 	if po.typ == stanza.TypeUnavailable && !po.keepRole {
@@ -465,11 +455,25 @@ func (m *Module) sessionPresence(rm *room, o *occupant, s *occSession, withJID b
 	if withJID {
 		item.JID = s.real.String()
 	}
-	x := muc.UserX([]muc.Item{item}, append(append([]int(nil), po.codes...), extra...)...)
-	if po.destroy != nil {
-		x.Append(po.destroy)
+	pr := occupantPresence(s.pres, o.jid, item, o.oid, append(append([]int(nil), po.codes...), extra...), po.destroy)
+	if po.typ != "" {
+		pr.Set("type", po.typ)
 	}
-	pr.Append(occupantIDElement(o.oid), x)
+	return pr
+}
+
+// occupantPresence builds an occupant's presence from its own (pres,
+// whose children it shares), without 'to' or 'type': from its occupant
+// JID, with its occupant id and a muc#user item with status codes and a
+// <destroy/> if any.
+func occupantPresence(pres *stanza.Element, from jid.JID, item muc.Item, oid string, codes []int, destroy *stanza.Element) *stanza.Element {
+	pr := &stanza.Element{Name: pres.Name, Children: append([]stanza.Node(nil), pres.Children...)}
+	pr.Set("from", from.String())
+	x := muc.UserX([]muc.Item{item}, codes...)
+	if destroy != nil {
+		x.Append(destroy)
+	}
+	pr.Append(occupantIDElement(oid), x)
 	return pr
 }
 

@@ -92,9 +92,16 @@ type room struct {
 	subjectBy  string
 	// occKey is the secret of the room's occupant ids (XEP-0421).
 	occKey []byte
+	// vcard is the room's vCard (nil: none), avatars the hashes of its
+	// photos (XEP-0486, vcard.go).
+	vcard   *stanza.Element
+	avatars []string
 	// out holds what the room decided to send, routed once mu is
 	// released (never under it: a delivery may come back to the room).
 	out outbox
+	// lanes are the sessions whose occupant list is being paced out,
+	// by full JID (pace.go); nil when there are none.
+	lanes map[string]*lane
 }
 
 // newRoom returns an empty room with the service's default configuration.
@@ -135,6 +142,7 @@ func (m *Module) roomFromStore(s storage.MUCRoom, affs []storage.MUCAffiliation)
 		}
 		rm.affs[a.JID] = affEntry{aff: aff, reason: a.Reason, nick: a.Nick}
 	}
+	m.loadVCard(rm, s.Config[cfgVCard])
 	rm.hist.limit = rm.cfg.MaxHistory
 	return rm
 }
@@ -143,6 +151,9 @@ func (m *Module) roomFromStore(s storage.MUCRoom, affs []storage.MUCAffiliation)
 func (rm *room) stored() storage.MUCRoom {
 	v := rm.cfg.values()
 	v[cfgOccupantKey] = encodeKey(rm.occKey)
+	if rm.vcard != nil {
+		v[cfgVCard] = []string{string(rm.vcard.Bytes())}
+	}
 	return storage.MUCRoom{JID: rm.jid, Config: v, Subject: rm.subject, SubjectBy: rm.subjectBy, Created: rm.created}
 }
 

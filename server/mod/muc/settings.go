@@ -17,6 +17,8 @@ type settings struct {
 	MaxUsers        int    // key max_users
 	HistoryBytes    int    // key history_bytes
 	QueueBytes      int    // key queue_bytes
+	PacedBytes      int    // key paced_bytes
+	MaxVCardBytes   int    // key max_vcard_bytes
 	MaxUserRooms    int    // key max_user_rooms
 	MaxAffiliations int    // key max_affiliations
 	RoomCreation    string // key room_creation
@@ -39,6 +41,8 @@ func decodeSettings(s config.Section) (settings, error) {
 		"max_users":        func(v config.Value) { v.Int(&c.MaxUsers) },
 		"history_bytes":    func(v config.Value) { v.Int(&c.HistoryBytes) },
 		"queue_bytes":      func(v config.Value) { v.Int(&c.QueueBytes) },
+		"paced_bytes":      func(v config.Value) { v.Size(&c.PacedBytes) },
+		"max_vcard_bytes":  func(v config.Value) { v.Size(&c.MaxVCardBytes) },
 		"max_user_rooms":   func(v config.Value) { v.Int(&c.MaxUserRooms) },
 		"max_affiliations": func(v config.Value) { v.Int(&c.MaxAffiliations) },
 		"room_creation":    func(v config.Value) { v.String(&c.RoomCreation) },
@@ -63,7 +67,7 @@ func decodeSettings(s config.Section) (settings, error) {
 			key string
 			v   int
 		}{{"history", c.History}, {"max_history", c.MaxHistory}, {"max_users", c.MaxUsers},
-			{"history_bytes", c.HistoryBytes}, {"queue_bytes", c.QueueBytes},
+			{"history_bytes", c.HistoryBytes}, {"queue_bytes", c.QueueBytes}, {"paced_bytes", c.PacedBytes}, {"max_vcard_bytes", c.MaxVCardBytes},
 			{"max_user_rooms", c.MaxUserRooms}, {"max_affiliations", c.MaxAffiliations},
 			{"archive_messages", c.ArchiveMessages}, {"archive_bytes", c.ArchiveBytes}, {"archive_retention_days", c.ArchiveDays}, {"max_subject", c.MaxSubject},
 			{"message_rate", c.MessageRate}, {"message_burst", c.MessageBurst}} {
@@ -92,7 +96,7 @@ func (m *Module) Configure(s config.Section) error {
 	o := m.opts
 	o.Prefix, o.History, o.MaxHistory, o.MaxUsers = c.DomainPrefix, c.History, c.MaxHistory, c.MaxUsers
 	o.HistoryBytes, o.QueueBytes, o.MaxUserRooms, o.MaxAffiliations = c.HistoryBytes, c.QueueBytes, c.MaxUserRooms, c.MaxAffiliations
-	o.Create = c.RoomCreation
+	o.Create, o.PacedBytes, o.MaxVCardBytes = c.RoomCreation, c.PacedBytes, c.MaxVCardBytes
 	o.NoArchive, o.ArchiveQuota = c.ArchiveOff, storage.Quota{Count: c.ArchiveMessages, Bytes: int64(c.ArchiveBytes)}
 	o.ArchiveRetention = time.Duration(c.ArchiveDays) * 24 * time.Hour
 	o.MaxSubject, o.MessageRate, o.MessageBurst = c.MaxSubject, c.MessageRate, c.MessageBurst

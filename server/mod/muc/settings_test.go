@@ -23,11 +23,11 @@ func parseSettings(src string) (settings, error) {
 }
 
 func TestMUCSection(t *testing.T) {
-	c, err := parseSettings("modules:\n  muc:\n    domain_prefix: chat\n    history: 5\n    max_history: 10\n    max_users: 50\n    room_creation: admins\n    history_bytes: 65536\n    queue_bytes: 1048576\n    max_user_rooms: 7\n    max_affiliations: 50\n")
+	c, err := parseSettings("modules:\n  muc:\n    domain_prefix: chat\n    history: 5\n    max_history: 10\n    max_users: 50\n    room_creation: admins\n    history_bytes: 65536\n    queue_bytes: 1048576\n    max_user_rooms: 7\n    max_affiliations: 50\n    paced_bytes: 1MiB\n    max_vcard_bytes: 32KiB\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := settings{DomainPrefix: "chat", History: 5, MaxHistory: 10, MaxUsers: 50, RoomCreation: "admins", HistoryBytes: 65536, QueueBytes: 1 << 20, MaxUserRooms: 7, MaxAffiliations: 50}
+	want := settings{DomainPrefix: "chat", History: 5, MaxHistory: 10, MaxUsers: 50, RoomCreation: "admins", HistoryBytes: 65536, QueueBytes: 1 << 20, MaxUserRooms: 7, MaxAffiliations: 50, PacedBytes: 1 << 20, MaxVCardBytes: 32 << 10}
 	if c != want {
 		t.Fatalf("modules.muc = %+v, want %+v", c, want)
 	}
@@ -41,6 +41,8 @@ func TestMUCSection(t *testing.T) {
 		"modules:\n  muc:\n    queue_bytes: -1\n":                  "modules.muc.queue_bytes",
 		"modules:\n  muc:\n    max_user_rooms: -1\n":               "modules.muc.max_user_rooms",
 		"modules:\n  muc:\n    max_affiliations: -1\n":             "modules.muc.max_affiliations",
+		"modules:\n  muc:\n    paced_bytes: -1\n":                  "modules.muc.paced_bytes",
+		"modules:\n  muc:\n    max_vcard_bytes: -1\n":              "modules.muc.max_vcard_bytes",
 		"modules:\n  muc:\n    history_length: 3\n":                "history_length",
 	} {
 		_, err := parseSettings(src)

@@ -284,25 +284,5 @@ const deleteBatch = 100
 // for a slow consumer. It reports false when s stopped taking them (its
 // backlog did not shrink for paceStall) or ctx ended.
 func (m *Module) pace(ctx context.Context, s *session.Session) bool {
-	b, ok := s.Backlog()
-	if !ok {
-		return true
-	}
-	t := time.NewTicker(paceTick)
-	defer t.Stop()
-	least, since := b, time.Now()
-	for b.Above(paceLow) {
-		select {
-		case <-ctx.Done():
-			return false
-		case <-t.C:
-		}
-		b, _ = s.Backlog()
-		if b.Bytes < least.Bytes || b.Stanzas < least.Stanzas {
-			least, since = b, time.Now()
-		} else if time.Since(since) >= paceStall {
-			return false
-		}
-	}
-	return true
+	return s.AwaitBacklog(ctx, paceLow, paceTick, paceStall)
 }
