@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"time"
 
+	"github.com/parley-xmpp/parley/internal/sdnotify"
 	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/modules"
@@ -94,10 +96,31 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		return 1
 	}
 	defer a.Close()
+	// Under systemd (Type=notify) the service manager hears READY=1 once
+	// the listeners are up and STOPPING=1 as the server begins to stop.
+	notify := sdnotify.New(env("NOTIFY_SOCKET"))
+	runDone := make(chan struct{})
+	defer close(runDone)
+	go func() {
+		select {
+		case <-ctx.Done():
+			if err := notify.Stopping("stopping: " + context.Cause(ctx).Error()); err != nil {
+				log.Warn("telling the service manager", "err", err)
+			}
+		case <-runDone:
+		}
+	}()
 	// Run logs when and why the server stops (a signal, a listener that
 	// failed) with its uptime; a failure to start is logged here.
 	started := false
-	err = a.Run(ctx, nil, func(a *app.App) { started = true; fmt.Fprintln(stdout, a.Summary()) })
+	err = a.Run(ctx, nil, func(a *app.App) {
+		started = true
+		summary := a.Summary()
+		fmt.Fprintln(stdout, summary)
+		if err := notify.Ready(strings.TrimPrefix(summary, "parley: ")); err != nil {
+			log.Warn("telling the service manager", "err", err)
+		}
+	})
 	if err != nil {
 		if !started {
 			log.Error("server did not start", "err", err)
