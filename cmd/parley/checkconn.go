@@ -27,11 +27,17 @@ import (
 // method answer on proxy65; a STUN binding response on turn and turns.
 func (c *checker) checkConnectivity(ctx context.Context) {
 	c.out.section("connectivity")
-	if len(c.cfg.Listeners) == 0 {
+	listeners := c.cfg.Listeners
+	// The server listens for its external components where configured,
+	// else on the default address when it has any.
+	if len(c.cfg.Components) > 0 && !slices.ContainsFunc(listeners, func(l config.Listener) bool { return l.Type == config.ListenerComponent }) {
+		listeners = append(slices.Clone(listeners), config.Listener{Type: config.ListenerComponent, Address: config.DefaultComponentAddress})
+	}
+	if len(listeners) == 0 {
 		c.out.note("no listeners configured")
 		return
 	}
-	for _, l := range c.cfg.Listeners {
+	for _, l := range listeners {
 		addr, err := dialAddress(l.Address)
 		if err != nil {
 			c.out.fail("%s listener %q: %s", l.Type, l.Address, err)

@@ -387,9 +387,10 @@ func TestCheckDNS(t *testing.T) {
 func TestCheckConnectivity(t *testing.T) {
 	data := t.TempDir()
 	types := []config.ListenerType{config.ListenerC2S, config.ListenerC2STLS, config.ListenerS2S, config.ListenerS2STLS,
-		config.ListenerHTTP, config.ListenerHTTPS, config.ListenerProxy65, config.ListenerTURN, config.ListenerTURNS}
+		config.ListenerHTTP, config.ListenerHTTPS, config.ListenerProxy65, config.ListenerTURN, config.ListenerTURNS, config.ListenerComponent}
 	cfg := config.Default()
 	cfg.DataDir = data
+	cfg.Components = []config.Component{{Domain: "gateway.localhost", Secret: "s3cret"}}
 	cfg.Listeners = nil
 	for _, typ := range types {
 		cfg.Listeners = append(cfg.Listeners, config.Listener{Type: typ, Address: "127.0.0.1:0"})
@@ -458,6 +459,7 @@ func TestCheckConnectivity(t *testing.T) {
 		"ok: proxy65 listener "+addrs[config.ListenerProxy65]+": SOCKS5 greeting answered",
 		"ok: turn listener "+addrs[config.ListenerTURN]+": STUN binding answered over UDP, STUN binding answered over TCP",
 		"ok: turns listener "+addrs[config.ListenerTURNS]+": TLS 1.3 handshake, STUN binding answered over TLS",
+		"ok: component listener "+addrs[config.ListenerComponent]+": stream header answered",
 		"all checks OK",
 	)
 
