@@ -22,8 +22,9 @@ import (
 
 // checkConnectivity connects to each configured listener from this
 // machine and expects its protocol's greeting: an XMPP stream header (and
-// features) on c2s, s2s and component listeners, after a TLS handshake on
-// the direct TLS ones; an HTTP response on http and https; the SOCKS5
+// features, then STARTTLS and its handshake) on c2s and s2s listeners,
+// after a TLS handshake on the direct TLS ones, the stream header on the
+// component listener; an HTTP response on http and https; the SOCKS5
 // method answer on proxy65; a STUN binding response on turn and turns.
 func (c *checker) checkConnectivity(ctx context.Context) {
 	c.out.section("connectivity")
@@ -146,7 +147,9 @@ func (c *checker) probeStream(ctx context.Context, addr string, direct bool, ns,
 	if _, err := io.WriteString(conn, header); err != nil {
 		return "", fmt.Errorf("writing a stream header: %w", err)
 	}
-	dec := xml.NewDecoder(io.LimitReader(conn, 64<<10))
+	// Byte by byte: after <proceed/> the TLS handshake takes over the
+	// connection, so the decoder must not read ahead.
+	dec := xml.NewDecoder(byteReader{io.LimitReader(conn, 64<<10)})
 	var what []string
 	if hs != "" {
 		what = append(what, hs)
@@ -179,13 +182,64 @@ func (c *checker) probeStream(ctx context.Context, addr string, direct bool, ns,
 		case xml.EndElement:
 			depth--
 			if depth == 1 && t.Name.Local == "features" {
-				if !direct && !slices.Contains(what, "STARTTLS offered") {
+				switch {
+				case direct:
+				case !slices.Contains(what, "STARTTLS offered"):
 					what = append(what, "no STARTTLS offered")
+				default:
+					hs, err := startTLS(ctx, conn, dec, to, alpn)
+					if err != nil {
+						return "", err
+					}
+					what = append(what, hs)
 				}
 				return strings.Join(what, ", "), nil
 			}
 		}
 	}
+}
+
+// startTLS asks for TLS on an XMPP stream whose features offered it,
+// expects <proceed/> and makes the handshake (RFC 6120 §5.4).
+func startTLS(ctx context.Context, conn net.Conn, dec *xml.Decoder, serverName, alpn string) (string, error) {
+	if _, err := io.WriteString(conn, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"); err != nil {
+		return "", fmt.Errorf("writing <starttls/>: %w", err)
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", fmt.Errorf("no answer to <starttls/>: %w", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if se.Name.Space != "urn:ietf:params:xml:ns:xmpp-tls" || se.Name.Local != "proceed" {
+				return "", fmt.Errorf("<%s/> in answer to <starttls/>", se.Name.Local)
+			}
+			break
+		}
+	}
+	cfg := &tls.Config{ServerName: serverName, InsecureSkipVerify: true} // trust is "check certs"' business
+	if alpn != "" {
+		cfg.NextProtos = []string{alpn}
+	}
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return "", fmt.Errorf("STARTTLS handshake: %w", err)
+	}
+	return "STARTTLS " + tls.VersionName(tc.ConnectionState().Version) + " handshake", nil
+}
+
+// byteReader reads one byte at a time, so that an xml.Decoder over it
+// consumes nothing past the token it returns.
+type byteReader struct{ r io.Reader }
+
+func (b byteReader) Read(p []byte) (int, error) { return b.r.Read(p) }
+
+func (b byteReader) ReadByte() (byte, error) {
+	var one [1]byte
+	if _, err := io.ReadFull(b.r, one[:]); err != nil {
+		return 0, err
+	}
+	return one[0], nil
 }
 
 func xmlEscape(s string) string {

@@ -450,9 +450,9 @@ func TestCheckConnectivity(t *testing.T) {
 		t.Errorf("exit %d, want 0; stderr %q", code, stderr)
 	}
 	wantLines(t, stdout,
-		"ok: c2s listener "+addrs[config.ListenerC2S]+": stream header answered, STARTTLS offered",
+		"ok: c2s listener "+addrs[config.ListenerC2S]+": stream header answered, STARTTLS offered, STARTTLS TLS 1.3 handshake",
 		"ok: c2s_tls listener "+addrs[config.ListenerC2STLS]+": TLS 1.3 handshake, stream header answered",
-		"ok: s2s listener "+addrs[config.ListenerS2S]+": stream header answered, STARTTLS offered",
+		"ok: s2s listener "+addrs[config.ListenerS2S]+": stream header answered, STARTTLS offered, STARTTLS TLS 1.3 handshake",
 		"ok: s2s_tls listener "+addrs[config.ListenerS2STLS]+": TLS 1.3 handshake, stream header answered",
 		"ok: http listener "+addrs[config.ListenerHTTP]+": HTTP answered 200 OK to GET /.well-known/host-meta",
 		"ok: https listener "+addrs[config.ListenerHTTPS]+": TLS 1.3 handshake, HTTP answered 200 OK to GET /.well-known/host-meta",
