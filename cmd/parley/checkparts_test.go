@@ -482,3 +482,28 @@ func TestCheckConnectivity(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckRunsAllParts: a bare "parley check" runs the four parts in
+// order; a part named alone runs alone; an unknown part is a usage error.
+func TestCheckRunsAllParts(t *testing.T) {
+	cfg := writeConfig(t, "domains: [localhost]\nlisteners:\n  - {type: c2s, address: \"127.0.0.1:0\"}\n")
+	code, stdout, stderr := runT(t, nil, "", "check", "--config", cfg, "--data", t.TempDir())
+	if code != 0 {
+		t.Errorf("exit %d; stdout %q stderr %q", code, stdout, stderr)
+	}
+	at := 0
+	for _, want := range []string{"config:\n", "certs:\n", "dns:\n", "connectivity:\n", "  note: c2s listener 127.0.0.1:0: port 0 is chosen at start, nothing to check\n", "all checks OK\n"} {
+		i := strings.Index(stdout[at:], want)
+		if i < 0 {
+			t.Fatalf("output lacks %q after offset %d:\n%s", want, at, stdout)
+		}
+		at += i + len(want)
+	}
+	_, stdout, _ = runT(t, nil, "", "check", "--config", cfg, "--data", t.TempDir(), "dns")
+	if stdout != "dns:\n  note: localhost: a local name, no DNS records needed\nall checks OK\n" {
+		t.Errorf("check dns alone: %q", stdout)
+	}
+	if code, _, stderr := runT(t, nil, "", "check", "--config", cfg, "certificates"); code != 2 || !strings.Contains(stderr, `unknown part "certificates" (known: config, certs, dns, connectivity)`) {
+		t.Errorf("unknown part: exit %d, %q", code, stderr)
+	}
+}
