@@ -26,7 +26,12 @@
 #                  at $ROOM (about 3 minutes a server); muc = MUC at each
 #                  of $MUC_SIZES occupants a room, with and without
 #                  archiving; s2s = a federation pair of the server
-#                  (SCENARIOS=s2s runs that part alone, a few minutes)
+#                  (SCENARIOS=s2s runs that part alone, a few minutes);
+#                  links = memory per s2s link (see below; not in the
+#                  default list); web = XMPP over WebSocket (wss) against
+#                  TCP on one server process: login storms, idle memory
+#                  and chat over both (not in the default list; about 3
+#                  minutes a server)
 #   MUC_SIZES="10 100 1000"   room sizes of the muc part
 #   MUC_ARCHIVE="off on"      archiving settings of the muc part: off =
 #                  temporary rooms, on = persistent rooms with archiving,
@@ -39,6 +44,9 @@
 #   S2S_COUNT=$ACTIVE         sessions of the s2s part, half on each server
 #   S2S_RATE=rate             the s2s part's fixed-rate run (default:
 #                  ejabberd's saturation rate over s2s, when measured)
+#   LINKS=300      remote domains of the links part
+#   WS_CHAT_RATE=rate   the web part's fixed-rate WebSocket chat run
+#                  (default: ejabberd's saturation rate over WebSocket)
 #   OUT=/tmp/parley-compare             work folder (wiped)
 #   PARLEY_BIN=path                     use this parley binary instead of
 #                  building one from the tree
@@ -48,6 +56,17 @@
 # servers on CPU $SERVER_CPU), with Server Dialback over STARTTLS for all
 # three kinds; the two names are added to /etc/hosts for the run (Prosody
 # and ejabberd find their peer through DNS) and removed at the end.
+#
+# The links part measures memory per s2s link: side a serves $S2S_A
+# alone, side b (same software, same addresses) the $LINKS domains
+# d0.$S2S_B … (Parley: its domains list, Prosody: a VirtualHost each,
+# ejabberd: its hosts list); those names go to /etc/hosts for the run
+# (Parley's side a gets a static route for each). One session on side
+# a pings every remote domain (parley bench --scenario s2s-links), so
+# that side a holds an outgoing link to each and each one's link back;
+# the report gives side a's RSS growth per remote domain, and compare.sh
+# adds side a's established s2s connections each way and open file
+# descriptors, counted once the links are up (ss, /proc).
 #
 # Needs root (apt-get, setpriv, /etc/hosts). Prosody runs as user prosody
 # and ejabberd as user ejabberd; their Debian services are disabled, never
@@ -70,6 +89,7 @@ MUC_COUNT=${MUC_COUNT:-$ACTIVE}
 MUC_WINDOW=${MUC_WINDOW:-2}
 MUC_RATE=${MUC_RATE:-}
 S2S_COUNT=${S2S_COUNT:-$ACTIVE}
+LINKS=${LINKS:-300}
 S2S_A=s2s-a.test
 S2S_B=s2s-b.test
 OUT=${OUT:-/tmp/parley-compare}
@@ -108,20 +128,30 @@ disable_services() {
 
 make_cert() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=localhost \
-		-addext "subjectAltName=DNS:localhost,DNS:conference.localhost,DNS:$S2S_A,DNS:$S2S_B" \
+		-addext "subjectAltName=DNS:localhost,DNS:conference.localhost,DNS:$S2S_A,DNS:$S2S_B,DNS:*.$S2S_B" \
 		-keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
 	cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/both.pem"
 	chmod 644 "$OUT"/*.pem # a throwaway test key, readable by the server users
 }
 
 # render TEMPLATE DIR PORT TLSPORT > file. With ARCHIVE=on, Prosody's
-# MUC component loads mod_muc_mam and ejabberd loads mod_mam.
+# MUC component loads mod_muc_mam and ejabberd loads mod_mam. With
+# WEB=on the lines marked @WEB@ are in (XMPP over WebSocket on port
+# PORT+58, see web_url), else out.
 render() {
-	local archive=()
+	local archive=() web=(-e '/^#@WEB@/d' -e '/^--@WEB@/d')
 	if [ "${ARCHIVE:-off}" = on ]; then
 		archive=(-e 's#-- @MUC_ARCHIVE@#modules_enabled = { "muc_mam" }#' -e 's/# @MUC_ARCHIVE@/mod_mam: {}/')
 	fi
-	sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@TLSPORT@#$4#g" "${archive[@]}" "$ROOT/bench/configs/$1"
+	if [ "${WEB:-off}" = on ]; then
+		web=(-e 's/^#@WEB@//' -e 's/^--@WEB@//')
+	fi
+	sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@TLSPORT@#$4#g" -e "s#@WSPORT@#$(($3 + 58))#g" "${web[@]}" "${archive[@]}" "$ROOT/bench/configs/$1"
+}
+
+# web_url: the WebSocket endpoint of the server on c2s port $PORT (WEB=on).
+web_url() {
+	echo "wss://127.0.0.1:$((PORT + 58))/xmpp-websocket"
 }
 
 # render_s2s TEMPLATE DIR PORT SIDE > file: one server of a federation
@@ -229,6 +259,7 @@ stop_server() {
 		wait_pid "$PID"
 		;;
 	esac
+	PID=0
 }
 
 # The federation pairs: start_pair SERVER starts side a ($S2S_A) and side
@@ -253,10 +284,15 @@ start_pair() {
 	done
 }
 
+# RENDER (default render_s2s) renders the side's configuration;
+# ACCOUNTS_A and ACCOUNTS_B (default $S2S_COUNT) are how many accounts
+# Parley's sides get.
 start_side_parley() {
+	local n=${ACCOUNTS_A:-$S2S_COUNT}
+	[ "$3" = a ] || n=${ACCOUNTS_B:-$S2S_COUNT}
 	mkdir -p "$1"
-	render_s2s parley-s2s.yaml.in "$1" "$2" "$3" >"$1/parley.yaml"
-	parley_accounts "$1/parley.yaml" "$([ "$3" = a ] && echo "$S2S_A" || echo "$S2S_B")" "$S2S_COUNT"
+	"${RENDER:-render_s2s}" parley-s2s.yaml.in "$1" "$2" "$3" >"$1/parley.yaml"
+	[ "$n" = 0 ] || parley_accounts "$1/parley.yaml" "$([ "$3" = a ] && echo "$S2S_A" || echo "$S2S_B")" "$n"
 	taskset -c "$SERVER_CPU" "$BIN" serve --config "$1/parley.yaml" 2>"$1/parley.log" &
 	PID=$!
 	wait_port "$2"
@@ -264,7 +300,7 @@ start_side_parley() {
 
 start_side_prosody() {
 	mkdir -p "$1/data"
-	render_s2s prosody-s2s.cfg.lua.in "$1" "$2" "$3" >"$1/prosody.cfg.lua"
+	"${RENDER:-render_s2s}" prosody-s2s.cfg.lua.in "$1" "$2" "$3" >"$1/prosody.cfg.lua"
 	chown -R prosody:prosody "$1"
 	setpriv --reuid prosody --regid prosody --init-groups \
 		taskset -c "$SERVER_CPU" prosody --config "$1/prosody.cfg.lua" -F >"$1/stdout.log" 2>&1 &
@@ -275,7 +311,7 @@ start_side_prosody() {
 start_side_ejabberd() {
 	mkdir -p "$1/spool" "$1/logs" "$1/conf"
 	cp /etc/ejabberd/inetrc "$1/conf/"
-	render_s2s ejabberd-s2s.yml.in "$1" "$2" "$3" >"$1/conf/ejabberd.yml"
+	"${RENDER:-render_s2s}" ejabberd-s2s.yml.in "$1" "$2" "$3" >"$1/conf/ejabberd.yml"
 	PID=$(run_ejabberd "$1" "bench-ejabberd-$3@localhost" "$2")
 }
 
@@ -291,6 +327,7 @@ stop_pair() {
 		wait_pid "$PID_B"
 		;;
 	esac
+	PID_A=0 PID_B=0
 }
 
 # bench SERVER LABEL parley-bench-flags... : one JSON report line per
@@ -408,13 +445,144 @@ run_s2s() {
 	stop_pair "$s"
 }
 
+# run_web SERVER: XMPP over WebSocket (wss) against TCP (STARTTLS) on one
+# server process configured for both (WEB=on): login storms, idle memory
+# (a fresh process for each transport), chat at saturation over both, and
+# over WebSocket at ejabberd's WebSocket saturation rate. Labels end in
+# -ws or -tcp.
+run_web() {
+	local s=$1 ws
+	WEB=on "start_$s"
+	ws=(--websocket "$(web_url)")
+	log "$s started with WebSocket at $(web_url), pid $PID"
+	setup "$s" "$ACCOUNTS"
+	settle "$PID"
+	bench "$s" login-ws --scenario login --count "$IDLE" "${ws[@]}"
+	settle "$PID"
+	bench "$s" login-tcp --scenario login --count "$IDLE"
+	local t
+	for t in tcp ws; do
+		stop_server "$s"
+		WEB=on "start_$s"
+		sleep 2
+		if [ $t = ws ]; then
+			bench "$s" idle-ws --scenario idle --count "$IDLE" --pid "$PID" --duration "$DURATION" --settle 5s "${ws[@]}"
+		else
+			bench "$s" idle-tcp --scenario idle --count "$IDLE" --pid "$PID" --duration "$DURATION" --settle 5s
+		fi
+	done
+	bench "$s" chat-max-ws --scenario chat --count "$ACTIVE" --duration "$DURATION" "${ws[@]}"
+	bench "$s" chat-max-tcp --scenario chat --count "$ACTIVE" --duration "$DURATION"
+	if [ -z "${WS_CHAT_RATE:-}" ]; then
+		WS_CHAT_RATE=$(jq -r 'select(.server=="ejabberd" and .label=="chat-max-ws") | .msgs_per_sec' "$OUT/results.jsonl" | tail -1)
+	fi
+	if [ -n "$WS_CHAT_RATE" ] && [ "$WS_CHAT_RATE" != null ]; then
+		bench "$s" chat-at-ejabberd-rate-ws --scenario chat --count "$ACTIVE" --duration "$DURATION" --rate "$WS_CHAT_RATE" --window 1000 "${ws[@]}"
+	fi
+	stop_server "$s"
+}
+
+# link_domains: the links part's remote domains, one a line.
+link_domains() {
+	local i
+	for ((i = 0; i < LINKS; i++)); do echo "d$i.$S2S_B"; done
+}
+
+# render_links TEMPLATE DIR PORT SIDE > file: render_s2s, then side b
+# serves the $LINKS remote domains instead of $S2S_B, and Parley's side
+# a routes each of them to side b.
+render_links() {
+	local list
+	if [ "$4" = a ]; then
+		case $1 in
+		parley-*) render_s2s "$@" | awk -v peer="\"$S2S_B\"" -v domains="$(link_domains)" '
+			{ print }
+			index($0, peer ":") { n = split(domains, d, "\n"); for (i = 1; i <= n; i++) printf "    \"%s\": \"127.0.0.3:5269\"\n", d[i] }' ;;
+		*) render_s2s "$@" ;;
+		esac
+		return
+	fi
+	list=$(link_domains | paste -sd, -)
+	case $1 in
+	parley-*) render_s2s "$@" | sed -e "s#^domains: .*#domains: [$list]#" ;;
+	ejabberd-*) render_s2s "$@" | sed -e "s#^hosts: .*#hosts: [$list]#" ;;
+	prosody-*) render_s2s "$@" | grep -v '^VirtualHost ' && link_domains | sed 's/.*/VirtualHost "&"/' ;;
+	esac
+}
+
+# add_link_hosts and remove_link_hosts put the links part's remote
+# domains in /etc/hosts (at 127.0.0.3, side b) and take them out again.
+add_link_hosts() {
+	remove_link_hosts
+	link_domains | sed 's/^/127.0.0.3 /' >>/etc/hosts
+}
+
+remove_link_hosts() {
+	local kept
+	kept=$(grep -vxF -f <(link_domains | sed 's/^/127.0.0.3 /') /etc/hosts || true)
+	printf '%s\n' "$kept" >/etc/hosts
+}
+
+# annotate_last JSON: merge JSON into the last line of the results.
+annotate_last() {
+	local last
+	last=$(tail -1 "$OUT/results.jsonl" | jq -c --argjson x "$1" '. + $x')
+	sed -i '$d' "$OUT/results.jsonl"
+	printf '%s\n' "$last" >>"$OUT/results.jsonl"
+}
+
+# run_links SERVER: memory per s2s link. Side a serves $S2S_A with one
+# account, side b the $LINKS remote domains with none; one session on
+# side a pings each remote domain.
+run_links() {
+	local s=$1 in out fds
+	if ss -Hltn 'sport = :5269' | grep -q .; then
+		log "$s: links SKIPPED: port 5269 is taken: $(ss -Hltnp 'sport = :5269' | tr -s ' ' | head -3)"
+		echo "$s links" >>"$OUT/failed.txt"
+		return
+	fi
+	# Fresh folders: the s2s part's have other domains and accounts.
+	rm -rf "$OUT/$s-s2s-a" "$OUT/$s-s2s-b"
+	RENDER=render_links ACCOUNTS_A=1 ACCOUNTS_B=0 start_pair "$s"
+	log "$s links pair started ($LINKS domains on side b), pids $PID_A and $PID_B"
+	PORT=$PORT_A DOMAIN=$S2S_A setup "$s" 1
+	settle "$PID_A"
+	settle "$PID_B"
+	PORT=$PORT_A DOMAIN=$S2S_A bench "$s" s2s-links --scenario s2s-links --count 1 --links "$LINKS" \
+		--link-domain "d%d.$S2S_B" --pid "$PID_A" --peer-pid "$PID_B" --settle 3s --concurrency 16
+	# Side a's established s2s connections: incoming ones have local
+	# port 5269, outgoing ones remote port 5269.
+	in=$(ss -Htnp state established | grep -F "pid=$PID_A," | awk '$3 ~ /:5269$/' | wc -l)
+	out=$(ss -Htnp state established | grep -F "pid=$PID_A," | awk '$4 ~ /:5269$/' | wc -l)
+	fds=$(find "/proc/$PID_A/fd" -mindepth 1 -maxdepth 1 | wc -l)
+	log "$s: side a holds $in incoming and $out outgoing s2s connections, $fds file descriptors"
+	annotate_last "{\"streams_in\": $in, \"streams_out\": $out, \"fds\": $fds, \"fd_limit\": $(awk '/Max open files/ {print $4}' "/proc/$PID_A/limits")}"
+	stop_pair "$s"
+}
+
+# cleanup, on exit: stop a server a failed part left running (it would
+# hold the bench lock, inherited from compare.sh), take the names out of
+# /etc/hosts.
+cleanup() {
+	local p
+	for p in "$PID" "$PID_A" "$PID_B"; do
+		if [ "$p" != 0 ] && kill -0 "$p" 2>/dev/null; then kill "$p" || true; fi
+	done
+	case " $SCENARIOS " in
+	*" s2s "* | *" links "*) remove_hosts ;;
+	esac
+	case " $SCENARIOS " in
+	*" links "*) remove_link_hosts ;;
+	esac
+}
+
 main() {
 	[ "$(id -u)" = 0 ] || { echo "compare.sh: run as root (apt-get, setpriv, /etc/hosts)" >&2; exit 1; }
 	local part size
 	for part in $SCENARIOS; do
 		case $part in
-		base | muc | s2s) ;;
-		*) echo "compare.sh: unknown part $part in SCENARIOS (want base, muc, s2s)" >&2; exit 2 ;;
+		base | muc | s2s | links | web) ;;
+		*) echo "compare.sh: unknown part $part in SCENARIOS (want base, muc, s2s, links, web)" >&2; exit 2 ;;
 		esac
 	done
 	case " $SCENARIOS " in
@@ -436,11 +604,12 @@ main() {
 		(cd "$ROOT" && go build -o "$BIN" ./cmd/parley)
 	fi
 	make_cert
+	trap cleanup EXIT
 	case " $SCENARIOS " in
-	*" s2s "*)
-		add_hosts
-		trap remove_hosts EXIT
-		;;
+	*" s2s "* | *" links "*) add_hosts ;;
+	esac
+	case " $SCENARIOS " in
+	*" links "*) add_link_hosts ;;
 	esac
 	: >"$OUT/results.jsonl"
 	for s in $SERVERS; do
@@ -451,7 +620,14 @@ main() {
 	if [ -s "$OUT/failed.txt" ]; then
 		log "failed scenarios: $(tr '\n' ',' <"$OUT/failed.txt")"
 	fi
-	/usr/bin/python3 "$ROOT/bench/compare_table.py" "$OUT/results.jsonl" \
+	local meta=()
+	case " $SCENARIOS " in
+	*" links "*) meta+=(--meta "links: side a serves $S2S_A, side b (same software) $LINKS domains d0.$S2S_B…; one session on side a pings each; RSS per link = side a's growth / links up (one stream each way per remote domain); file descriptors limited to $(ulimit -n) a process") ;;
+	esac
+	case " $SCENARIOS " in
+	*" web "*) meta+=(--meta "web: XMPP over WebSocket (RFC 7395) over TLS (wss://, same certificate and key exchange), Parley's https listener, Prosody's mod_websocket (https_ports), ejabberd's ejabberd_http_ws (tls: true); TCP rows of the web part are STARTTLS on the same server process") ;;
+	esac
+	/usr/bin/python3 "$ROOT/bench/compare_table.py" "$OUT/results.jsonl" "${meta[@]}" \
 		--meta "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d), commit $(git -C "$ROOT" rev-parse --short HEAD)" \
 		--meta "IDLE=$IDLE ACTIVE=$ACTIVE DURATION=$DURATION ROSTER=$ROSTER ROOM=$ROOM SCENARIOS=\"$SCENARIOS\" MUC_SIZES=\"$MUC_SIZES\" MUC_ARCHIVE=\"$MUC_ARCHIVE\" MUC_COUNT=$MUC_COUNT MUC_WINDOW=$MUC_WINDOW MUC_RATE=${MUC_RATE:-saturation} S2S_COUNT=$S2S_COUNT, $MECH over STARTTLS, ECDSA P-256 certificate, $CURVES key exchange, server(s) on CPU $SERVER_CPU, generator on CPU $GEN_CPU" \
 		--meta "s2s: two servers of one kind ($S2S_A, $S2S_B), Server Dialback over STARTTLS, self-signed certificates"

@@ -89,7 +89,56 @@ OPTIONAL_ROWS = muc_rows() + [
     ("s2s at ejabberd's saturation rate: messages/s", "s2s-at-ejabberd-rate", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
     ("s2s at ejabberd's saturation rate: p99 (ms)", "s2s-at-ejabberd-rate", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
     ("s2s at ejabberd's saturation rate: lost", "s2s-at-ejabberd-rate", lambda r: r["lost"], "{:d}", "lower"),
+    ("WebSocket (wss): logins/s, storm", "login-ws", lambda r: r["logins_per_sec"], "{:.0f}", "higher"),
+    ("TCP (STARTTLS), same process: logins/s, storm", "login-tcp", lambda r: r["logins_per_sec"], "{:.0f}", "higher"),
+    ("WebSocket: login latency p99 (ms)", "login-ws", lambda r: ms(r["login_latency"]["p99_ns"]), "{:.1f}", "lower"),
+    ("WebSocket: idle server RSS per session (KiB)", "idle-ws", lambda r: r["rss_per_session"] / 1024, "{:.1f}", "lower"),
+    ("TCP, same run: idle server RSS per session (KiB)", "idle-tcp", lambda r: r["rss_per_session"] / 1024, "{:.1f}", "lower"),
+    ("WebSocket: marginal idle RSS per session, second half (KiB)", "idle-ws", lambda r: r["marginal_rss_per_session"] / 1024, "{:.1f}", "lower"),
+    ("TCP, same run: marginal idle RSS per session, second half (KiB)", "idle-tcp", lambda r: r["marginal_rss_per_session"] / 1024, "{:.1f}", "lower"),
+    ("WebSocket: idle PSS per session (KiB)", "idle-ws", lambda r: r["pss_per_session"] / 1024, "{:.1f}", "lower"),
+    ("TCP, same run: idle PSS per session (KiB)", "idle-tcp", lambda r: r["pss_per_session"] / 1024, "{:.1f}", "lower"),
+    ("idle RSS per session, WebSocket / TCP (same server)", "web-ratio", lambda r: r["idle"], "{:.2f}", "lower"),
+    ("marginal idle RSS per session, WebSocket / TCP (same server)", "web-ratio", lambda r: r["idle_marginal"], "{:.2f}", "lower"),
+    ("logins/s, WebSocket / TCP (same server)", "web-ratio", lambda r: r["logins"], "{:.2f}", "higher"),
+    ("WebSocket: chat at saturation, messages/s", "chat-max-ws", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+    ("TCP, same process: chat at saturation, messages/s", "chat-max-tcp", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+    ("WebSocket: chat at saturation, latency p99 (ms)", "chat-max-ws", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
+    ("WebSocket: chat at saturation, lost", "chat-max-ws", lambda r: r["lost"], "{:d}", "lower"),
+    ("WebSocket: chat at ejabberd's WebSocket saturation rate, messages/s", "chat-at-ejabberd-rate-ws", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+    ("WebSocket: chat at ejabberd's rate, latency p50 (ms)", "chat-at-ejabberd-rate-ws", lambda r: ms(r["latency"]["p50_ns"]), "{:.2f}", "lower"),
+    ("WebSocket: chat at ejabberd's rate, latency p99 (ms)", "chat-at-ejabberd-rate-ws", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
+    ("WebSocket: chat at ejabberd's rate, lost", "chat-at-ejabberd-rate-ws", lambda r: r["lost"], "{:d}", "lower"),
+    ("s2s links: remote domains answering (links up)", "s2s-links", lambda r: r["links_up"], "{:d}", "higher"),
+    ("s2s links: first server's incoming s2s connections (ss)", "s2s-links", lambda r: r["streams_in"], "{:d}", "higher"),
+    ("s2s links: first server's outgoing s2s connections (ss)", "s2s-links", lambda r: r["streams_out"], "{:d}", "higher"),
+    ("s2s links: first server's open file descriptors", "s2s-links", lambda r: r["fds"], "{:d}", "lower"),
+    ("s2s links: first server's RSS per link, one stream each way (KiB)", "s2s-links", lambda r: r["rss_per_link"] / 1024, "{:.1f}", "lower"),
+    ("s2s links: first server's marginal RSS per link, second half (KiB)", "s2s-links", lambda r: r["marginal_rss_per_link"] / 1024, "{:.1f}", "lower"),
+    ("s2s links: first server's PSS per link (KiB)", "s2s-links", lambda r: r["pss_per_link"] / 1024, "{:.1f}", "lower"),
+    ("s2s links: second server's RSS per link (KiB)", "s2s-links", lambda r: r["peer_rss_per_link"] / 1024, "{:.1f}", "lower"),
+    ("s2s links: ping to answer through a new link, p50 (ms)", "s2s-links", lambda r: ms(r["latency"]["p50_ns"]), "{:.1f}", "lower"),
+    ("s2s links: ping to answer through a new link, p99 (ms)", "s2s-links", lambda r: ms(r["latency"]["p99_ns"]), "{:.1f}", "lower"),
 ]
+
+
+def web_ratios(res):
+    """Adds a "web-ratio" report per server with the web part's
+    WebSocket/TCP ratios (both from the same run)."""
+    for s in SERVERS:
+        ws, tcp = res.get((s, "idle-ws")), res.get((s, "idle-tcp"))
+        lw, lt = res.get((s, "login-ws")), res.get((s, "login-tcp"))
+        r = {}
+        try:
+            if ws and tcp:
+                r["idle"] = ws["rss_per_session"] / tcp["rss_per_session"]
+                r["idle_marginal"] = ws["marginal_rss_per_session"] / tcp["marginal_rss_per_session"]
+            if lw and lt:
+                r["logins"] = lw["logins_per_sec"] / lt["logins_per_sec"]
+        except (KeyError, ZeroDivisionError):
+            pass
+        if r:
+            res[(s, "web-ratio")] = r
 
 
 def cell(res, server, label, fn, fmt):
@@ -117,13 +166,14 @@ def main():
     ap.add_argument("--meta", action="append", default=[])
     a = ap.parse_args()
     res = load(a.results)
+    web_ratios(res)
     for m in a.meta:
         print("- " + m)
     print()
     print("| figure | Parley | Prosody | ejabberd | Parley/ejabberd | Parley/Prosody |")
     print("|---|---:|---:|---:|---:|---:|")
     labels = {label for (_, label) in res}
-    rows = ROWS + [row for row in OPTIONAL_ROWS if row[1] in labels]
+    rows = [row for row in ROWS + OPTIONAL_ROWS if row[1] in labels]
     for title, label, fn, fmt, better in rows:
         vals, texts = {}, {}
         for s in SERVERS:

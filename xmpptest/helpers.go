@@ -3,6 +3,7 @@ package xmpptest
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -145,4 +146,25 @@ func Parse(t testing.TB, xml string) *stanza.Element {
 		t.Fatalf("parse %s: %v", xml, err)
 	}
 	return el
+}
+
+// Buffer collects what a logger writes, safe for the logger's
+// goroutines while a test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+// Write implements io.Writer.
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -28,6 +28,18 @@ func ReadMem(pid int) (Mem, error) {
 	return ParseSmapsRollup(f)
 }
 
+// readMemOf reads process pid's memory; nil for pid ≤ 0 (not measured).
+func readMemOf(pid int) (*Mem, error) {
+	if pid <= 0 {
+		return nil, nil
+	}
+	m, err := ReadMem(pid)
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
 // ParseSmapsRollup extracts Rss and Pss from smaps_rollup content.
 func ParseSmapsRollup(r io.Reader) (Mem, error) {
 	var m Mem

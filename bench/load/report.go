@@ -41,6 +41,23 @@ type Report struct {
 	// way took: the time to bring both servers' links up.
 	LinkSetupSeconds float64 `json:"link_setup_seconds,omitempty"`
 
+	// Links is the number of remote domains the s2s-links scenario
+	// pinged, LinksUp how many answered (links up both ways) and
+	// LinkErrors how many did not; its Latency is the time from a ping to
+	// its answer (connection, TLS and dialback both ways) and
+	// LinkSetupSeconds the time all links took. RSSPerLink and PSSPerLink
+	// are the first server's growth per link up, MarginalRSSPerLink and
+	// MarginalPSSPerLink that over the second half of the domains, and
+	// PeerRSSPerLink the second server's growth per link.
+	Links              int     `json:"links,omitempty"`
+	LinksUp            int64   `json:"links_up,omitempty"`
+	LinkErrors         int64   `json:"link_errors,omitempty"`
+	RSSPerLink         float64 `json:"rss_per_link,omitempty"`
+	PSSPerLink         float64 `json:"pss_per_link,omitempty"`
+	MarginalRSSPerLink float64 `json:"marginal_rss_per_link,omitempty"`
+	MarginalPSSPerLink float64 `json:"marginal_pss_per_link,omitempty"`
+	PeerRSSPerLink     float64 `json:"peer_rss_per_link,omitempty"`
+
 	// SentBytes is the flood scenario's bytes sent. Bounced is its error
 	// bounces received, and for chat, MUC and s2s the sends refused with
 	// an error that carried the payload back: their deliveries are not
@@ -107,6 +124,17 @@ func (r *Report) Format(w io.Writer) {
 		fmt.Fprintf(w, "links         up in %.3fs (the first message each way)\n", r.LinkSetupSeconds)
 		formatMem(w, "server memory", r.MemBefore, r.MemMid, r.MemAfter)
 		formatMem(w, "peer memory  ", r.PeerMemBefore, r.PeerMemMid, r.PeerMemAfter)
+	case r.Scenario == "s2s-links":
+		fmt.Fprintf(w, "links         %d of %d up in %.2fs, ping to answer %s\n", r.LinksUp, r.Links, r.LinkSetupSeconds, r.Latency)
+		formatMemAt(w, "server memory", r.MemBefore, r.MemMid, r.MemAfter)
+		formatMemAt(w, "peer memory  ", r.PeerMemBefore, r.PeerMemMid, r.PeerMemAfter)
+		if r.MemBefore != nil {
+			fmt.Fprintf(w, "per link      RSS %s, PSS %s; marginal (second half) RSS %s, PSS %s\n",
+				kib(r.RSSPerLink), kib(r.PSSPerLink), kib(r.MarginalRSSPerLink), kib(r.MarginalPSSPerLink))
+		}
+		if r.PeerMemBefore != nil {
+			fmt.Fprintf(w, "peer per link RSS %s\n", kib(r.PeerRSSPerLink))
+		}
 	case r.Scenario == "flood":
 		fmt.Fprintf(w, "flood         %d messages (%s) sent in %.2fs, %d bounced\n", r.Sent, kib(float64(r.SentBytes)), r.RunSeconds, r.Bounced)
 		if r.MemBefore != nil && r.MemPeak != nil && r.MemAfter != nil {
@@ -134,6 +162,17 @@ func formatMem(w io.Writer, title string, before, mid, after *Mem) {
 		return
 	}
 	fmt.Fprintf(w, "%s RSS %s before the logins, %s with the sessions and links up (%s), %s after the traffic (%s over the run)\n",
+		title, kib(float64(before.RSS)), kib(float64(mid.RSS)), signedKiB(float64(mid.RSS)-float64(before.RSS)),
+		kib(float64(after.RSS)), signedKiB(float64(after.RSS)-float64(before.RSS)))
+}
+
+// formatMemAt writes one server's RSS readings of the s2s-links
+// scenario: before, with half the links up and with all of them.
+func formatMemAt(w io.Writer, title string, before, mid, after *Mem) {
+	if before == nil || mid == nil || after == nil {
+		return
+	}
+	fmt.Fprintf(w, "%s RSS %s before, %s with half the links up (%s), %s with all (%s)\n",
 		title, kib(float64(before.RSS)), kib(float64(mid.RSS)), signedKiB(float64(mid.RSS)-float64(before.RSS)),
 		kib(float64(after.RSS)), signedKiB(float64(after.RSS)-float64(before.RSS)))
 }

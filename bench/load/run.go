@@ -15,7 +15,7 @@ import (
 )
 
 // Scenarios lists the scenario names Run accepts.
-var Scenarios = []string{"login", "idle", "chat", "muc", "presence", "flood", "s2s"}
+var Scenarios = []string{"login", "idle", "chat", "muc", "presence", "flood", "s2s", "s2s-links"}
 
 // Config configures a run.
 type Config struct {
@@ -60,6 +60,12 @@ type Config struct {
 	// PeerPID is the second server's process, whose memory the s2s
 	// scenario reports (0: not reported).
 	PeerPID int
+	// Links is the number of remote domains the s2s-links scenario
+	// opens a link to.
+	Links int
+	// LinkDomain makes the name of remote domain i of the s2s-links
+	// scenario, e.g. "d%d.example"; all are served by one server.
+	LinkDomain string
 	// Settle is how long the idle scenario waits after the logins
 	// before reading the server's memory.
 	Settle time.Duration
@@ -89,6 +95,11 @@ func (c *Config) Account(i int) Account {
 }
 
 func (c *Config) validate(scenario string) error {
+	if c.Dialer.WebSocket != "" {
+		if _, err := checkWebSocketURL(c.Dialer.WebSocket); err != nil {
+			return err
+		}
+	}
 	switch {
 	case c.Count <= 0:
 		return errors.New("load: count must be positive")
@@ -96,6 +107,8 @@ func (c *Config) validate(scenario string) error {
 		return fmt.Errorf("load: account pattern %q needs a %%d", c.UserFormat)
 	case c.Dialer.Domain == "":
 		return errors.New("load: no domain")
+	case c.Dialer.WebSocket == "" && len(c.Dialer.Addrs) == 0:
+		return errors.New("load: no server address")
 	case scenario == "chat" && c.Count < 2:
 		return errors.New("load: chat needs at least 2 sessions")
 	case scenario == "flood" && c.Count < 2:
@@ -108,6 +121,8 @@ func (c *Config) validate(scenario string) error {
 		return errors.New("load: s2s needs the second server's domain and address")
 	case scenario == "s2s" && c.Peer.Domain == c.Dialer.Domain:
 		return fmt.Errorf("load: s2s needs two domains, not %q twice", c.Peer.Domain)
+	case scenario == "s2s-links" && (c.Links < 1 || strings.Count(c.LinkDomain, "%d") != 1):
+		return fmt.Errorf("load: s2s-links needs a positive number of links (%d) and a remote domain pattern with one %%d (%q)", c.Links, c.LinkDomain)
 	case scenario == "muc" && (c.RoomSize < 2 || c.Count%c.RoomSize != 0):
 		return fmt.Errorf("load: MUC needs rooms of at least 2 occupants and a count (%d) that is a multiple of the room size (%d)", c.Count, c.RoomSize)
 	}
@@ -180,6 +195,8 @@ func Run(ctx context.Context, cfg Config, scenario string) (*Report, error) {
 		err = r.runFlood(ctx, rep)
 	case "s2s":
 		err = r.runS2S(ctx, rep)
+	case "s2s-links":
+		err = r.runLinks(ctx, rep)
 	default:
 		return nil, fmt.Errorf("load: unknown scenario %q (want one of %s)", scenario, strings.Join(Scenarios, ", "))
 	}

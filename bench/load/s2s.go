@@ -28,21 +28,11 @@ const probeBounced = -1
 // both servers' memory before the logins, once the sessions and links
 // are up, and at the end of the traffic.
 func (r *runner) runS2S(ctx context.Context, rep *Report) error {
-	read := func(pid int) (*Mem, error) {
-		if pid <= 0 {
-			return nil, nil
-		}
-		m, err := ReadMem(pid)
-		if err != nil {
-			return nil, err
-		}
-		return &m, nil
-	}
 	readBoth := func() (a, b *Mem, err error) {
-		if a, err = read(r.cfg.PID); err != nil {
+		if a, err = readMemOf(r.cfg.PID); err != nil {
 			return nil, nil, err
 		}
-		if b, err = read(r.cfg.PeerPID); err != nil {
+		if b, err = readMemOf(r.cfg.PeerPID); err != nil {
 			return nil, nil, fmt.Errorf("peer: %w", err)
 		}
 		return a, b, nil

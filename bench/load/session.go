@@ -49,6 +49,11 @@ type Dialer struct {
 	Keys *KeyCache
 	// Resource is the resource requested at bind (suffixed by the index).
 	Resource string
+	// WebSocket is the ws:// or wss:// URL of the server's XMPP over
+	// WebSocket endpoint (RFC 7395). When set, sessions connect there
+	// instead of Addrs, and DirectTLS does not apply: wss:// negotiates
+	// TLS (with TLS) before the upgrade, ws:// has none.
+	WebSocket string
 }
 
 // Account is one account's credentials.
@@ -78,7 +83,10 @@ type Session struct {
 	// found at login.
 	RosterSize int
 
-	conn     net.Conn
+	conn net.Conn
+	// framed says the connection is a WebSocket (RFC 7395): one element
+	// a message, <open/> and <close/> for the stream's ends.
+	framed   bool
 	dec      *stream.Decoder
 	features *stanza.Element
 	wmu      sync.Mutex
@@ -89,23 +97,16 @@ type Session struct {
 // (unless opts.NoPresence) sends initial presence. The context bounds the
 // whole login.
 func (d *Dialer) Login(ctx context.Context, idx int, acc Account, opts LoginOptions) (*Session, error) {
-	if len(d.Addrs) == 0 {
-		return nil, errors.New("load: no server address")
-	}
-	var nd net.Dialer
-	if la := d.Sources.For(idx); la != nil {
-		nd.LocalAddr = la // only when set: a typed nil would not be nil
-	}
-	conn, err := nd.DialContext(ctx, "tcp", d.Addrs[idx%len(d.Addrs)])
+	conn, err := d.dial(ctx, idx)
 	if err != nil {
-		return nil, fmt.Errorf("connect: %w", err)
+		return nil, err
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	s := &Session{Index: idx, conn: conn}
+	s := &Session{Index: idx, conn: conn, framed: d.WebSocket != ""}
 	if err := d.negotiate(ctx, s, acc, opts); err != nil {
 		s.conn.Close()
 		return nil, err
@@ -118,12 +119,32 @@ func (d *Dialer) Login(ctx context.Context, idx int, acc Account, opts LoginOpti
 	return s, nil
 }
 
+// dial opens connection idx: a WebSocket to d.WebSocket when set, else a
+// TCP connection to one of d.Addrs.
+func (d *Dialer) dial(ctx context.Context, idx int) (net.Conn, error) {
+	if d.WebSocket != "" {
+		return d.dialWebSocket(ctx, idx)
+	}
+	if len(d.Addrs) == 0 {
+		return nil, errors.New("load: no server address")
+	}
+	var nd net.Dialer
+	if la := d.Sources.For(idx); la != nil {
+		nd.LocalAddr = la // only when set: a typed nil would not be nil
+	}
+	conn, err := nd.DialContext(ctx, "tcp", d.Addrs[idx%len(d.Addrs)])
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	return conn, nil
+}
+
 // peer completes p, a dialer for a second server of which only Addrs,
 // Domain and possibly TLS are set, with d's other settings. Its TLS
 // server name is its own domain.
 func (d *Dialer) peer(p Dialer) Dialer {
 	out := *d
-	out.Addrs, out.Domain = p.Addrs, p.Domain
+	out.Addrs, out.Domain, out.WebSocket = p.Addrs, p.Domain, p.WebSocket
 	if p.TLS != nil {
 		out.TLS = p.TLS
 	}
@@ -146,7 +167,9 @@ func (d *Dialer) tlsConfig() *tls.Config {
 }
 
 func (d *Dialer) negotiate(ctx context.Context, s *Session, acc Account, opts LoginOptions) error {
-	if d.DirectTLS {
+	if s.framed {
+		// TLS, if any, came with the WebSocket (wss://).
+	} else if d.DirectTLS {
 		tc := tls.Client(s.conn, d.tlsConfig())
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return fmt.Errorf("TLS handshake: %w", err)
@@ -156,7 +179,7 @@ func (d *Dialer) negotiate(ctx context.Context, s *Session, acc Account, opts Lo
 	if err := s.restart(d.Domain); err != nil {
 		return err
 	}
-	if !d.DirectTLS {
+	if !d.DirectTLS && !s.framed {
 		if s.features.Child(nsTLS, "starttls") == nil {
 			return errors.New("server does not offer STARTTLS")
 		}
@@ -195,6 +218,12 @@ func (d *Dialer) negotiate(ctx context.Context, s *Session, acc Account, opts Lo
 
 // restart opens a (new) stream and reads the server's header and features.
 func (s *Session) restart(domain string) error {
+	if s.framed {
+		if err := s.openFramed(domain); err != nil {
+			return err
+		}
+		return s.readFeatures()
+	}
 	h := stream.Header{To: domain, Version: "1.0", Lang: "en", ContentNS: stanza.NSClient}
 	if _, err := s.conn.Write(stream.AppendHeader(nil, h)); err != nil {
 		return fmt.Errorf("sending stream header: %w", err)
@@ -207,6 +236,11 @@ func (s *Session) restart(domain string) error {
 	if _, err := s.dec.ReadHeader(); err != nil {
 		return fmt.Errorf("reading stream header: %w", err)
 	}
+	return s.readFeatures()
+}
+
+// readFeatures reads the stream features that follow a stream header.
+func (s *Session) readFeatures() error {
 	f, err := s.next()
 	if err != nil {
 		return fmt.Errorf("reading stream features: %w", err)
@@ -227,6 +261,9 @@ func (s *Session) next() (*stanza.Element, error) {
 	if el.Name.Space == stanza.NSStream && el.Name.Local == "error" {
 		return nil, stream.ParseStreamError(el)
 	}
+	if s.framed && el.Name.Space == nsFraming && el.Name.Local == "close" {
+		return nil, ErrFramedClose
+	}
 	return el, nil
 }
 
@@ -236,7 +273,11 @@ func (s *Session) Next() (*stanza.Element, error) { return s.next() }
 func (s *Session) write(el *stanza.Element) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.wbuf = el.AppendXML(s.wbuf[:0], stanza.NSClient)
+	scope := stanza.NSClient
+	if s.framed {
+		scope = "" // a WebSocket message declares its namespace
+	}
+	s.wbuf = el.AppendXML(s.wbuf[:0], scope)
 	if _, err := s.conn.Write(s.wbuf); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
@@ -246,8 +287,17 @@ func (s *Session) write(el *stanza.Element) error {
 // Send writes one stanza.
 func (s *Session) Send(el *stanza.Element) error { return s.write(el) }
 
-// SendRaw writes bytes the caller built (well-formed stanzas only).
+// SendRaw writes bytes the caller built: one well-formed stanza, in the
+// jabber:client namespace unless it declares another.
 func (s *Session) SendRaw(b []byte) error {
+	if s.framed {
+		b = stream.WithDefaultNS(b, stanza.NSClient)
+	}
+	return s.writeBytes(b)
+}
+
+// writeBytes writes b as it is (over a WebSocket, as one message).
+func (s *Session) writeBytes(b []byte) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if _, err := s.conn.Write(b); err != nil {
@@ -260,7 +310,11 @@ func (s *Session) SendRaw(b []byte) error {
 func (s *Session) Close() error {
 	s.wmu.Lock()
 	s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	s.conn.Write([]byte(stream.Close))
+	if s.framed {
+		s.conn.Write([]byte(framedClose))
+	} else {
+		s.conn.Write([]byte(stream.Close))
+	}
 	s.wmu.Unlock()
 	return s.conn.Close()
 }

@@ -24,7 +24,8 @@ const floodUsers = 4
 const smokeUsers = 200
 
 // TestSmoke runs the login, idle, chat, presence and muc scenarios for a
-// few seconds against an in-process Parley with a few hundred sessions and
+// few seconds against an in-process Parley with a few hundred sessions,
+// and login, idle and chat once more over XMPP over WebSocket (wss), and
 // checks that they report no errors, no loss and consistent figures. It
 // asserts no timing thresholds.
 func TestSmoke(t *testing.T) {
@@ -33,6 +34,7 @@ func TestSmoke(t *testing.T) {
 	}
 	s := xmpptest.NewServer(t, func(c *config.Config) {
 		c.Auth.MaxFailureDelay = 0
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerHTTPS, Address: "127.0.0.1:0"})
 	})
 	for i := range smokeUsers {
 		s.AddUser(t, fmt.Sprintf("user%d", i), "pw")
@@ -147,6 +149,26 @@ func TestSmoke(t *testing.T) {
 		rep := run(t, base, "chat")
 		checkTraffic(t, rep, 1)
 	})
+	ws := base
+	ws.Dialer.WebSocket = "wss://" + s.App.Addrs(config.ListenerHTTPS)[0].String() + "/xmpp-websocket"
+	ws.Dialer.Addrs = nil
+	t.Run("login-websocket", func(t *testing.T) {
+		run(t, ws, "login")
+	})
+	t.Run("idle-websocket", func(t *testing.T) {
+		rep := run(t, ws, "idle")
+		if rep.MemBefore == nil || rep.MemMid == nil || rep.MemAfter == nil || rep.MemAfter.RSS == 0 {
+			t.Fatalf("idle over WebSocket: no memory figures: %+v %+v %+v", rep.MemBefore, rep.MemMid, rep.MemAfter)
+		}
+	})
+	t.Run("chat-websocket", func(t *testing.T) {
+		cfg := ws
+		cfg.Rate = 2000
+		checkTraffic(t, run(t, cfg, "chat"), 1)
+	})
+	t.Run("chat-max-websocket", func(t *testing.T) {
+		checkTraffic(t, run(t, ws, "chat"), 1)
+	})
 	t.Run("presence", func(t *testing.T) {
 		cfg := base
 		cfg.Count = 40
@@ -240,18 +262,29 @@ const s2sUsers = 40
 // certificates), with the accounts user0… of the s2s smoke run.
 func federated(t *testing.T, domain string, port int, peer string, peerPort int) *xmpptest.Server {
 	t.Helper()
-	s := xmpptest.NewServer(t, func(c *config.Config) {
-		c.Auth.MaxFailureDelay = 0
-		c.Domains = []string{domain}
-		c.S2S.Enabled = true
-		c.S2S.ConnectTimeout = 10 * time.Second
-		c.S2S.Routes = map[string]string{peer: "127.0.0.1:" + strconv.Itoa(peerPort)}
-		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerS2S, Address: "127.0.0.1:" + strconv.Itoa(port)})
-	})
+	s := federatedDomains(t, []string{domain}, port, []string{peer}, peerPort)
 	for i := range s2sUsers {
 		s.AddUser(t, fmt.Sprintf("user%d", i), "pw")
 	}
 	return s
+}
+
+// federatedDomains starts a server for domains with an s2s listener on
+// port and static routes to peers, all served on peerPort.
+func federatedDomains(t *testing.T, domains []string, port int, peers []string, peerPort int) *xmpptest.Server {
+	t.Helper()
+	routes := make(map[string]string, len(peers))
+	for _, p := range peers {
+		routes[p] = "127.0.0.1:" + strconv.Itoa(peerPort)
+	}
+	return xmpptest.NewServer(t, func(c *config.Config) {
+		c.Auth.MaxFailureDelay = 0
+		c.Domains = domains
+		c.S2S.Enabled = true
+		c.S2S.ConnectTimeout = 10 * time.Second
+		c.S2S.Routes = routes
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerS2S, Address: "127.0.0.1:" + strconv.Itoa(port)})
+	})
 }
 
 // TestSmokeS2S runs the s2s scenario for a few seconds between two
@@ -266,13 +299,7 @@ func TestSmokeS2S(t *testing.T) {
 	a := federated(t, "a.example", pa, "b.example", pb)
 	b := federated(t, "b.example", pb, "a.example", pa)
 	base := load.Config{
-		Dialer: load.Dialer{
-			Addrs:     []string{a.Addr()},
-			Domain:    a.Domain(),
-			TLS:       a.TLSConfig(),
-			Mechanism: sasl.ScramSHA256,
-			Resource:  "bench",
-		},
+		Dialer:         dialerFor(a),
 		Peer:           load.Dialer{Addrs: []string{b.Addr()}, Domain: b.Domain(), TLS: b.TLSConfig()},
 		UserFormat:     "user%d",
 		PasswordFormat: "pw",
@@ -322,6 +349,85 @@ func TestSmokeS2S(t *testing.T) {
 		links := s.App.S2S().Links()
 		if len(links) != 1 || links[0].Auth != "dialback" {
 			t.Errorf("%s's links: %+v", s.Domain(), links)
+		}
+	}
+}
+
+// dialerFor returns the dialer of the s2s smoke runs' sessions on s.
+func dialerFor(s *xmpptest.Server) load.Dialer {
+	return load.Dialer{Addrs: []string{s.Addr()}, Domain: s.Domain(), TLS: s.TLSConfig(), Mechanism: sasl.ScramSHA256, Resource: "bench"}
+}
+
+// linkDomains is the number of remote domains of the s2s-links smoke run.
+const linkDomains = 6
+
+// TestSmokeS2SLinks runs the s2s-links scenario between two in-process
+// Parley servers, the second serving linkDomains domains, and checks that
+// every link came up (the first server holds an outgoing link, made by
+// dialback, to each remote domain) and that the report's per-link figures
+// are derived from its readings. It asserts no timing or memory
+// thresholds.
+func TestSmokeS2SLinks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("smoke run skipped in -short mode")
+	}
+	pa, pb := xmpptest.FreePort(t), xmpptest.FreePort(t)
+	var remote []string
+	for i := range linkDomains {
+		remote = append(remote, fmt.Sprintf("d%d.b.example", i))
+	}
+	a := federatedDomains(t, []string{"a.example"}, pa, remote, pb)
+	a.AddUser(t, "user0", "pw")
+	federatedDomains(t, remote, pb, []string{"a.example"}, pa)
+	cfg := load.Config{
+		Dialer:         dialerFor(a),
+		UserFormat:     "user%d",
+		PasswordFormat: "pw",
+		Count:          1,
+		Concurrency:    4,
+		Links:          linkDomains,
+		LinkDomain:     "d%d.b.example",
+		Settle:         50 * time.Millisecond,
+		PID:            os.Getpid(),
+		PeerPID:        os.Getpid(),
+		ProgressEvery:  250 * time.Millisecond,
+	}
+	var progress bytes.Buffer
+	cfg.Progress = &progress
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rep, err := load.Run(ctx, cfg, "s2s-links")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	rep.Format(&out)
+	t.Logf("progress:\n%s\nreport:\n%s", progress.String(), out.String())
+	if rep.Errors != 0 || rep.Logins != 1 || rep.Links != linkDomains || rep.LinksUp != linkDomains || rep.LinkErrors != 0 {
+		t.Errorf("%d logins, %d errors %v, links %d of %d up, %d failed", rep.Logins, rep.Errors, rep.ErrorKinds, rep.LinksUp, rep.Links, rep.LinkErrors)
+	}
+	if rep.Latency.N != linkDomains || rep.LinkSetupSeconds <= 0 {
+		t.Errorf("link latency %+v, setup %.3fs", rep.Latency, rep.LinkSetupSeconds)
+	}
+	if rep.MemBefore == nil || rep.MemMid == nil || rep.MemAfter == nil || rep.PeerMemAfter == nil {
+		t.Fatalf("missing memory readings: %+v %+v %+v %+v", rep.MemBefore, rep.MemMid, rep.MemAfter, rep.PeerMemAfter)
+	}
+	if got := (float64(rep.MemAfter.RSS) - float64(rep.MemBefore.RSS)) / linkDomains; got != rep.RSSPerLink {
+		t.Errorf("RSS per link %.1f, want %.1f", rep.RSSPerLink, got)
+	}
+	if got := (float64(rep.MemAfter.RSS) - float64(rep.MemMid.RSS)) / (linkDomains - linkDomains/2); got != rep.MarginalRSSPerLink {
+		t.Errorf("marginal RSS per link %.1f, want %.1f", rep.MarginalRSSPerLink, got)
+	}
+	links := a.App.S2S().Links()
+	got := map[string]bool{}
+	for _, l := range links {
+		if !l.Incoming && l.Auth == "dialback" {
+			got[l.Remote] = true
+		}
+	}
+	for _, d := range remote {
+		if !got[d] {
+			t.Errorf("no dialback link to %s among %+v", d, links)
 		}
 	}
 }

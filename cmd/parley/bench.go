@@ -24,9 +24,9 @@ import (
 type benchFlags struct {
 	addresses, domain, user, password, tlsMode, mechanism, sources string
 	scenarios, caFile, curves, cpuProfile, keyFile                 string
-	peerAddresses, peerDomain                                      string
+	peerAddresses, peerDomain, linkDomain, webSocket               string
 	first, count, concurrency, window, pid, roster, roomSize       int
-	size, peerPID                                                  int
+	size, peerPID, links                                           int
 	loginRate, rate                                                float64
 	duration, settle, drain, timeout, progress                     time.Duration
 	insecure, create, jsonOut, quiet, archive                      bool
@@ -39,7 +39,8 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.password, "password", "password", "password (pattern: %d is the account index)")
 	fs.IntVar(&b.first, "first", 0, "index of the first account")
 	fs.IntVar(&b.count, "count", 100, "number of sessions")
-	fs.StringVar(&b.tlsMode, "tls", "starttls", "TLS mode: starttls or direct")
+	fs.StringVar(&b.tlsMode, "tls", "starttls", "TLS mode: starttls or direct (not with --websocket)")
+	fs.StringVar(&b.webSocket, "websocket", "", "connect with XMPP over WebSocket (RFC 7395) to this ws:// or wss:// URL instead of --address (TLS: wss://)")
 	fs.StringVar(&b.mechanism, "mechanism", sasl.ScramSHA1, "SASL mechanism: SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN")
 	fs.BoolVar(&b.insecure, "insecure", false, "do not verify the server certificate")
 	fs.StringVar(&b.caFile, "cafile", "", "PEM file of the CA (or self-signed certificate) to trust")
@@ -54,14 +55,16 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&b.rate, "rate", 0, "messages or presence updates per second over all senders (0: saturate within --window)")
 	fs.IntVar(&b.window, "window", 8, "messages one sender may have in flight")
 	fs.DurationVar(&b.drain, "drain", 5*time.Second, "how long to wait for deliveries after sending stops")
-	fs.IntVar(&b.pid, "pid", 0, "server process ID whose RSS/PSS the idle, flood and s2s scenarios report (/proc/PID/smaps_rollup)")
-	fs.DurationVar(&b.settle, "settle", 2*time.Second, "idle: wait after the logins before reading memory")
+	fs.IntVar(&b.pid, "pid", 0, "server process ID whose RSS/PSS the idle, flood, s2s and s2s-links scenarios report (/proc/PID/smaps_rollup)")
+	fs.DurationVar(&b.settle, "settle", 2*time.Second, "idle, s2s-links: wait after the logins (s2s-links: and after each half of the links) before reading memory")
 	fs.IntVar(&b.roster, "roster", 10, "presence: roster size R (even; mutual subscriptions set up with the roster protocol)")
 	fs.IntVar(&b.roomSize, "room-size", 10, "muc: occupants per room")
 	fs.BoolVar(&b.archive, "archive", false, "muc: persistent rooms with message archiving on (set with each room's configuration form)")
 	fs.StringVar(&b.peerAddresses, "peer-address", "", "s2s: the second server's address(es) host:port, comma-separated (the odd sessions log in there)")
 	fs.StringVar(&b.peerDomain, "peer-domain", "", "s2s: XMPP domain of the accounts on the second server")
-	fs.IntVar(&b.peerPID, "peer-pid", 0, "s2s: the second server's process ID, whose RSS/PSS is reported with --pid's")
+	fs.IntVar(&b.peerPID, "peer-pid", 0, "s2s, s2s-links: the second server's process ID, whose RSS/PSS is reported with --pid's")
+	fs.IntVar(&b.links, "links", 100, "s2s-links: number of remote domains to open a link to (one ping each)")
+	fs.StringVar(&b.linkDomain, "link-domain", "", "s2s-links: remote domain pattern, %d is the domain's index (e.g. d%d.example; all served by one server, --peer-pid)")
 	fs.IntVar(&b.size, "size", 200<<10, "flood: message body size in bytes (the --count-1 recipients are resources of account --first that never read; the sender is account --first+1)")
 	fs.DurationVar(&b.progress, "progress", time.Second, "interval of progress lines on standard error (0: none)")
 	fs.BoolVar(&b.jsonOut, "json", false, "print each report as one JSON object per line")
@@ -85,6 +88,14 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 	default:
 		return cfg, nil, fmt.Errorf("--tls must be starttls or direct, not %q", b.tlsMode)
 	}
+	if b.webSocket != "" {
+		if direct {
+			return cfg, nil, errors.New("--tls direct does not apply to --websocket (use a wss:// URL)")
+		}
+		if !strings.HasPrefix(b.webSocket, "ws://") && !strings.HasPrefix(b.webSocket, "wss://") {
+			return cfg, nil, fmt.Errorf("--websocket %q: want a ws:// or wss:// URL", b.webSocket)
+		}
+	}
 	switch b.mechanism {
 	case sasl.ScramSHA1, sasl.ScramSHA256, sasl.Plain:
 	default:
@@ -101,6 +112,9 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 	peerAddrs := splitList(b.peerAddresses)
 	if slices.Contains(scenarios, "s2s") && (len(peerAddrs) == 0 || b.peerDomain == "") {
 		return cfg, nil, errors.New("the s2s scenario needs --peer-address and --peer-domain")
+	}
+	if slices.Contains(scenarios, "s2s-links") && (b.links < 1 || strings.Count(b.linkDomain, "%d") != 1) {
+		return cfg, nil, errors.New("the s2s-links scenario needs --links ≥ 1 and --link-domain with one %d")
 	}
 	if b.peerDomain != "" && b.peerDomain == b.domain {
 		return cfg, nil, fmt.Errorf("--peer-domain must differ from --domain (%q)", b.domain)
@@ -139,10 +153,11 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 	cfg = load.Config{
 		Dialer: load.Dialer{
 			Addrs: addrs, Domain: b.domain, DirectTLS: direct, TLS: tc,
-			Mechanism: b.mechanism, Sources: sources, Keys: keys, Resource: "bench",
+			Mechanism: b.mechanism, Sources: sources, Keys: keys, Resource: "bench", WebSocket: b.webSocket,
 		},
-		Peer:       load.Dialer{Addrs: peerAddrs, Domain: b.peerDomain},
-		PeerPID:    b.peerPID,
+		Peer:    load.Dialer{Addrs: peerAddrs, Domain: b.peerDomain},
+		PeerPID: b.peerPID,
+		Links:   b.links, LinkDomain: b.linkDomain,
 		Archive:    b.archive,
 		UserFormat: b.user, PasswordFormat: b.password, First: b.first, Count: b.count,
 		Create: b.create, LoginRate: b.loginRate, Concurrency: b.concurrency, LoginTimeout: b.timeout,
@@ -180,7 +195,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: parley bench --address host:port --domain D --count N --scenario "+strings.Join(load.Scenarios, ",")+" [flags]")
 		fmt.Fprintln(fs.Output(), "Drives any XMPP server with N sessions of accounts user0…userN-1 (see --user, --password);")
-		fmt.Fprintln(fs.Output(), "the s2s scenario logs the odd ones in on a second server (--peer-address, --peer-domain).")
+		fmt.Fprintln(fs.Output(), "the s2s scenario logs the odd ones in on a second server (--peer-address, --peer-domain);\n"+
+			"s2s-links logs one in and pings --links remote domains (--link-domain) to measure memory per s2s link.")
 		fs.PrintDefaults()
 	}
 	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
@@ -219,6 +235,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 		}
 		if cfg.Progress != nil {
 			against := strings.Join(cfg.Dialer.Addrs, ",")
+			if cfg.Dialer.WebSocket != "" {
+				against = cfg.Dialer.WebSocket
+			}
 			if sc == "s2s" {
 				against += " and " + strings.Join(cfg.Peer.Addrs, ",")
 			}

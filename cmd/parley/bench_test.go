@@ -29,6 +29,11 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"--scenario", "chat,s2s", "--peer-domain", "b.example"}, "the s2s scenario needs --peer-address and --peer-domain"},
 		{[]string{"--scenario", "s2s", "--peer-address", "127.0.0.1:5322"}, "the s2s scenario needs --peer-address and --peer-domain"},
 		{[]string{"--scenario", "s2s", "--peer-address", "127.0.0.1:5322", "--peer-domain", "localhost"}, "--peer-domain must differ from --domain"},
+		{[]string{"--websocket", "http://127.0.0.1:5280/xmpp-websocket"}, "want a ws:// or wss:// URL"},
+		{[]string{"--websocket", "wss://127.0.0.1:5443/xmpp-websocket", "--tls", "direct"}, "--tls direct does not apply to --websocket"},
+		{[]string{"--scenario", "s2s-links"}, "the s2s-links scenario needs --links ≥ 1 and --link-domain with one %d"},
+		{[]string{"--scenario", "s2s-links", "--link-domain", "d%d.example", "--links", "0"}, "the s2s-links scenario needs --links ≥ 1"},
+		{[]string{"--scenario", "s2s-links", "--link-domain", "d%d-%d.example"}, "--link-domain with one %d"},
 	} {
 		code, _, stderr := runT(t, nil, "", append([]string{"bench"}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

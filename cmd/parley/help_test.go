@@ -11,8 +11,9 @@ import (
 // data folder stays empty).
 func TestHelpExitsZero(t *testing.T) {
 	commands := [][]string{
-		{"serve"}, {"check"}, {"user"}, {"user", "add"}, {"user", "passwd"}, {"user", "del"}, {"user", "list"},
+		{"serve"}, {"check"}, {"user"}, {"user", "add"}, {"user", "passwd"}, {"user", "del"}, {"user", "list"}, {"user", "disable"}, {"user", "enable"},
 		{"send"}, {"s2s"}, {"bench"}, {"migrate"}, {"export"}, {"import"}, {"backup"}, {"invite"}, {"version"},
+		{"status"}, {"sessions"}, {"kick"}, {"reload"}, {"log-level"}, {"announce"}, {"rooms"},
 	}
 	for _, cmd := range commands {
 		for _, h := range []string{"-h", "--help"} {

@@ -3,7 +3,9 @@
 //
 //	parley serve [--config FILE] [--data DIR]   run the server
 //	parley check [--config FILE]                validate the configuration
-//	parley user add|passwd|del|list ...         manage accounts
+//	parley user add|passwd|del|list|disable|enable   manage accounts
+//	parley status|sessions|kick|reload|log-level|announce|rooms
+//	                                            act on the running server
 //	parley send --jid A --to B "text"           send a message
 //	parley s2s list --jid ADMIN                 list the server-to-server links
 //	parley migrate --from SRC --to DST          copy data between backends
@@ -70,6 +72,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 		return runInvite(ctx, args[1:], env, stdout, stderr)
 	case "upload":
 		return runUpload(ctx, args[1:], env, stdout, stderr)
+	case "status", "sessions", "kick", "reload", "log-level", "announce", "rooms":
+		return runLive(ctx, args[0], args[1:], env, stdout, stderr)
 	case "version", "--version":
 		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help" || args[1] == "-help") {
 			fmt.Fprintln(stdout, "usage: parley version\nPrints the version of this binary.")
@@ -92,7 +96,16 @@ func usage(w io.Writer) {
 commands:
   serve    run the server (no config needed: serves localhost)
   check    validate the configuration and exit
-  user     manage accounts: user add|passwd|del|list
+  user     manage accounts: user add|passwd|del|list|disable|enable (on the running server when there is one)
+
+  status     the running server's version, uptime, sessions, links, components, memory
+  sessions   list the running server's sessions: sessions [--domain D]
+  kick       end sessions: kick JID [--reason TEXT]
+  reload     re-read the configuration and certificates (as SIGHUP), say what changed
+  log-level  set log levels at run time: log-level LEVEL [--module M]
+  announce   message every online user: announce "text"
+  rooms      list the chat rooms: name, occupants, persistent
+
   send     send one message: send --jid alice@localhost --to bob@localhost "hello"
   s2s      list a running server's server-to-server links: s2s list --jid admin@example.org
   migrate  copy all data between backends: migrate --from sqlite:FILE --to postgres://…

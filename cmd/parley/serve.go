@@ -10,12 +10,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/parley-xmpp/parley/internal/sdnotify"
 	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/loglevel"
 	"github.com/parley-xmpp/parley/server/modules"
 )
 
@@ -54,11 +58,20 @@ func (c *commonFlags) load(env func(string) string) (*config.Config, error) {
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.Log.Level}
+	log, _ := newLeveledLogger(cfg, w)
+	return log
+}
+
+// newLeveledLogger returns the server's logger and its levels, which
+// change at run time (parley log-level, reload).
+func newLeveledLogger(cfg *config.Config, w io.Writer) (*slog.Logger, *loglevel.Levels) {
+	levels := loglevel.New(cfg.Log.Level)
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug} // levels decides
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Log.Format == config.LogJSON {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(levels.Handler(h)), levels
 }
 
 func runServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
@@ -80,7 +93,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		fmt.Fprintln(stderr, "parley:", err)
 		return exitCode(err)
 	}
-	log := newLogger(cfg, stderr)
+	log, levels := newLeveledLogger(cfg, stderr)
 	if *pprofAddr != "" {
 		stopPprof, err := servePprof(*pprofAddr, log)
 		if err != nil {
@@ -96,9 +109,14 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		return 1
 	}
 	defer a.Close()
+	a.EnableAdmin(app.AdminOptions{Version: version, Levels: levels, Load: func() (*config.Config, error) { return cf.load(env) }})
 	// Under systemd (Type=notify) the service manager hears READY=1 once
-	// the listeners are up and STOPPING=1 as the server begins to stop.
+	// the listeners are up, RELOADING=1 then READY=1 around a reload on
+	// SIGHUP (systemctl reload), and STOPPING=1 as the server begins to
+	// stop.
 	notify := sdnotify.New(env("NOTIFY_SOCKET"))
+	stopHUP := reloadOnHUP(ctx, a, log, notify)
+	defer stopHUP()
 	runDone := make(chan struct{})
 	defer close(runDone)
 	go func() {
@@ -129,6 +147,46 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		return 1
 	}
 	return 0
+}
+
+// reloadOnHUP reloads the configuration of a on SIGHUP (as parley
+// reload does) until the returned function is called, telling the
+// service manager through notify.
+func reloadOnHUP(ctx context.Context, a *app.App, log *slog.Logger, notify *sdnotify.Notifier) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-hup:
+			}
+			ops := a.Admin()
+			if ops == nil {
+				log.Warn("SIGHUP before the server started: not reloaded")
+				continue
+			}
+			if err := notify.Reloading(); err != nil {
+				log.Warn("telling the service manager", "err", err)
+			}
+			// The reload logs what it applied.
+			var status string
+			if _, err := ops.Reload(ctx); err != nil {
+				log.Error("reload on SIGHUP failed; the configuration in force is unchanged", "err", err)
+				status = "reload failed, configuration unchanged: " + err.Error()
+			} else {
+				status = "reloaded: " + strings.TrimPrefix(a.Summary(), "parley: ")
+			}
+			if err := notify.Ready(status); err != nil {
+				log.Warn("telling the service manager", "err", err)
+			}
+		}
+	}()
+	return func() { signal.Stop(hup); close(done) }
 }
 
 // servePprof serves the net/http/pprof handlers on addr until the returned

@@ -84,7 +84,8 @@ func TestServeLogsWhyItStops(t *testing.T) {
 // TestServeNotifiesSystemd runs "parley serve" as systemd runs a
 // Type=notify service: with NOTIFY_SOCKET naming a datagram socket the
 // test holds, the server sends READY=1 (with its summary as STATUS) once
-// it serves, and STOPPING=1 when SIGTERM arrives.
+// it serves, RELOADING=1 then READY=1 around a reload on SIGHUP, and
+// STOPPING=1 when SIGTERM arrives.
 func TestServeNotifiesSystemd(t *testing.T) {
 	data := t.TempDir()
 	cfg := filepath.Join(data, "parley.yaml")
@@ -105,6 +106,17 @@ func TestServeNotifiesSystemd(t *testing.T) {
 	ready := next()
 	if !regexp.MustCompile(`^READY=1\nSTATUS=serving localhost on 127\.0\.0\.1:\d+ \(STARTTLS\) with`).MatchString(ready) {
 		t.Fatalf("first datagram %q; stderr:\n%s", ready, stderr.String())
+	}
+	// systemctl reload: SIGHUP, answered with RELOADING=1 (with the
+	// monotonic clock's time) and READY=1 once reloaded.
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(); !regexp.MustCompile(`^RELOADING=1\nMONOTONIC_USEC=[1-9]\d*\n$`).MatchString(got) {
+		t.Fatalf("after SIGHUP %q; stderr:\n%s", got, stderr.String())
+	}
+	if got := next(); !regexp.MustCompile(`^READY=1\nSTATUS=reloaded: serving localhost on 127\.0\.0\.1:\d+ \(STARTTLS\) with`).MatchString(got) {
+		t.Fatalf("after the reload %q; stderr:\n%s", got, stderr.String())
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

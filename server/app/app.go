@@ -11,8 +11,10 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/admin"
 	"github.com/parley-xmpp/parley/server/auth"
 	"github.com/parley-xmpp/parley/server/component"
 	"github.com/parley-xmpp/parley/server/config"
@@ -71,6 +73,20 @@ type App struct {
 	// failed receives the first error that ends the server (a listener
 	// that stopped accepting); Run waits for it as for ctx.
 	failed chan error
+
+	// certs are the certificates in force, swapped by a reload (admin.go).
+	certs atomic.Pointer[[]tls.Certificate]
+	// engines are the client stream engines of the TCP listeners, whose
+	// limits a reload changes.
+	engines []*stream.Server
+	// adminOpts enable the live administration (EnableAdmin); ops are its
+	// operations once started.
+	adminOpts *AdminOptions
+	ops       *admin.Ops
+	// reloadMu serialises reloads; running is the configuration in force
+	// after the last one (nil before: cfg).
+	reloadMu sync.Mutex
+	running  *config.Config
 }
 
 // Open prepares the data folder and storage. It does not listen; use Start
@@ -150,7 +166,9 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		return err
 	}
 	a.self = self
-	a.tls = &tls.Config{Certificates: certs, MinVersion: a.cfg.TLS.MinVersion}
+	a.certs.Store(&certs)
+	// Certificates come from GetCertificate, so that a reload swaps them.
+	a.tls = &tls.Config{GetCertificate: a.certificate, MinVersion: a.cfg.TLS.MinVersion}
 	if a.secret, err = loadSecret(a.cfg.DataDir); err != nil {
 		return err
 	}
@@ -258,6 +276,9 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			continue
 		}
 		eng := a.engine(modern, "c2s", l.Address)
+		a.mu.Lock()
+		a.engines = append(a.engines, eng)
+		a.mu.Unlock()
 		srv := tcp.New(tcp.Config{
 			TLS:               a.tls,
 			RecordLayer:       recordLayer(a.cfg.TLS.RecordLayer),
@@ -282,6 +303,9 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 			}
 		}()
 	}
+	if a.adminOpts != nil {
+		a.startAdmin(runCtx)
+	}
 	if a.cfg.Limits.ParkAfter > 0 {
 		a.wg.Go(func() { a.trimAfterParking(runCtx, time.Second) })
 	}
@@ -295,23 +319,10 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 // configuration; component and address name it in the log.
 func (a *App) engine(modern stream.Config, component, address string) *stream.Server {
 	return stream.New(stream.Config{
-		AllowPLAIN: a.cfg.Auth.AllowPlain,
-		FakeSecret: a.secret,
-		Iterations: a.cfg.Auth.ScramIterations,
-		Limits: stream.Limits{
-			MaxStanzaBytes:     a.cfg.Limits.MaxStanzaBytes,
-			MaxDepth:           a.cfg.Limits.MaxDepth,
-			PreauthStanzaBytes: a.cfg.Limits.PreauthStanzaBytes,
-			PreauthElements:    a.cfg.Limits.PreauthElements,
-			PreauthTimeout:     a.cfg.Limits.PreauthTimeout,
-			OutboundQueue:      a.cfg.Limits.OutboundQueue,
-			IdlePing:           disabledIfZero(a.cfg.Limits.IdlePing),
-			PingTimeout:        a.cfg.Limits.PingTimeout,
-			ParkAfter:          disabledIfZero(a.cfg.Limits.ParkAfter),
-			OutboundQueueBytes: a.cfg.Limits.OutboundQueueBytes,
-			Rate:               c2sRate(a.cfg.Limits.Rate),
-			PreauthRate:        c2sRate(a.cfg.Limits.PreauthRate),
-		},
+		AllowPLAIN:   a.cfg.Auth.AllowPlain,
+		FakeSecret:   a.secret,
+		Iterations:   a.cfg.Auth.ScramIterations,
+		Limits:       streamLimits(a.cfg.Limits),
 		SM:           c2sStreamManagement(a.cfg.StreamManagement),
 		CSI:          stream.ClientState{Disabled: !a.cfg.CSI.Enabled, MaxHeld: a.cfg.CSI.MaxHeld},
 		Router:       a.router,
@@ -322,6 +333,24 @@ func (a *App) engine(modern stream.Config, component, address string) *stream.Se
 		FAST:         modern.FAST,
 		Registration: modern.Registration,
 	})
+}
+
+// streamLimits maps the configured limits to a client stream engine's.
+func streamLimits(l config.Limits) stream.Limits {
+	return stream.Limits{
+		MaxStanzaBytes:     l.MaxStanzaBytes,
+		MaxDepth:           l.MaxDepth,
+		PreauthStanzaBytes: l.PreauthStanzaBytes,
+		PreauthElements:    l.PreauthElements,
+		PreauthTimeout:     l.PreauthTimeout,
+		OutboundQueue:      l.OutboundQueue,
+		IdlePing:           disabledIfZero(l.IdlePing),
+		PingTimeout:        l.PingTimeout,
+		ParkAfter:          disabledIfZero(l.ParkAfter),
+		OutboundQueueBytes: l.OutboundQueueBytes,
+		Rate:               c2sRate(l.Rate),
+		PreauthRate:        c2sRate(l.PreauthRate),
+	}
 }
 
 // trimParks and trimEvery shape trimAfterParking: at least trimParks

@@ -38,7 +38,9 @@ func (a *App) startComponents() error {
 			if c, ok := grants.Named(domain); ok && c.Grants.SeesPresence() {
 				a.sendPresences(ctx, domain)
 			}
+			a.router.EmitComponent(ctx, domain)
 		},
+		OnDisconnect: a.router.EmitComponent,
 	})
 	for domain, rt := range a.components.Routes() {
 		if err := a.router.AddDomainRoute(domain, rt); err != nil {

@@ -43,8 +43,9 @@ func (a *App) startFederation(ctx context.Context) error {
 	// ends first at shutdown, before the sessions have sent their
 	// unavailable presence.
 	a.s2sCtx, a.s2sCancel = context.WithCancel(context.WithoutCancel(ctx))
+	// A reload leaves the certificates of outgoing links as they were.
 	a.s2sPool = s2s.NewPool(a.s2sCtx, s2s.Options{
-		Certificates: a.tls.Certificates,
+		Certificates: *a.certs.Load(),
 		Roots:        roots,
 		MinTLS:       a.cfg.TLS.MinVersion,
 		Finder:       &resolve.Finder{Routes: s.Routes},

@@ -86,6 +86,10 @@ type Options struct {
 	// component connected and received its Advertise stanzas and what
 	// waited for it.
 	OnConnect func(ctx context.Context, domain string)
+	// OnDisconnect, if set, runs (on the connection's goroutine) once a
+	// connection that OnConnect was run for went away. A new connection
+	// of the component may already be up (Route.Connected).
+	OnDisconnect func(ctx context.Context, domain string)
 }
 
 // Listener accepts component connections. Each configured component is
@@ -197,6 +201,12 @@ func (l *Listener) serve(ctx context.Context, c net.Conn) {
 	rt.flush()
 	if l.opts.OnConnect != nil {
 		l.opts.OnConnect(ctx, rt.comp.Domain)
+	}
+	if l.opts.OnDisconnect != nil {
+		defer func() {
+			rt.detach(c)
+			l.opts.OnDisconnect(context.WithoutCancel(ctx), rt.comp.Domain)
+		}()
 	}
 	for {
 		st, err := dec.Next()
@@ -331,6 +341,13 @@ func (r *Route) expire() {
 	if len(q) > 0 {
 		r.log.Info("component: not back in time, stanzas bounced", "count", len(q))
 	}
+}
+
+// Connected reports whether the component is connected now.
+func (r *Route) Connected() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conn != nil
 }
 
 func (r *Route) attach(c net.Conn) bool {

@@ -61,12 +61,29 @@ type Host interface {
 	Now() time.Time
 	// Limits are the server limits modules must honour.
 	Limits() Limits
-	// DiscoInfo returns the identities and features every module
-	// advertised for a target (XEP-0030).
+	// DiscoInfo returns the identities and features a target's
+	// disco#info lists now (DiscoView).
 	DiscoInfo(t Target) ([]Identity, []string)
-	// DiscoForms returns the extended information forms (XEP-0128)
-	// modules added for a target.
+	// DiscoForms returns the extended information forms (XEP-0128) a
+	// target's disco#info lists now (DiscoView).
 	DiscoForms(t Target) []*stanza.Element
+	// DiscoView returns what a target's disco#info lists now: what every
+	// module advertised (Registrar.Feature, Identity, DiscoForm), with
+	// what NestDisco put in its place. It changes at run time; its Gen
+	// tells when.
+	DiscoView(t Target) *DiscoView
+	// NestDisco replaces what a target's disco#info lists for a
+	// namespace (XEP-0355 §9.2, a namespace delegated to a component):
+	// the features modules advertised that are namespace or start with
+	// namespace+"#", and their forms whose FORM_TYPE is namespace, are
+	// left out, and n's identities, features and forms are listed
+	// instead (those already listed once are not repeated). A nil n
+	// lists the modules' own again. It may be called at any time; it
+	// routes nothing.
+	NestDisco(t Target, namespace string, n *NestedDisco)
+	// ComponentConnected reports whether the external component of a
+	// domain (XEP-0114) is connected now.
+	ComponentConnected(domain string) bool
 	// DiscoNode returns the handler a module registered for a node.
 	DiscoNode(t Target, node string) (DiscoNode, bool)
 	// AccountItems returns what modules add to the disco#items of an
@@ -223,6 +240,35 @@ type Identity struct {
 	Category, Type, Name string
 }
 
+// DiscoView is what the disco#info of a target lists at one moment
+// (Host.DiscoView). It is shared: never modify it.
+type DiscoView struct {
+	Identities []Identity
+	Features   []string // sorted
+	Forms      []*stanza.Element
+	// Gen is different in every view that differs from the one before,
+	// so that what is derived from a view (the XEP-0115 'ver') can be
+	// kept until Gen changes.
+	Gen uint64
+}
+
+// NestedDisco is what another entity advertises in a target's
+// disco#info for a namespace (Host.NestDisco). Its slices and forms
+// belong to the server once given.
+type NestedDisco struct {
+	Identities []Identity
+	Features   []string
+	Forms      []*stanza.Element
+}
+
+// ComponentFunc reacts to the external component of domain connecting
+// or going away: Host.ComponentConnected tells which. Events of a
+// component's successive connections may overlap, so decide by
+// ComponentConnected when the event is handled, not by which event
+// came. It runs on the component's connection goroutine: it must not
+// block (start background work with Host.Go).
+type ComponentFunc func(ctx context.Context, domain string)
+
 // Registrar is what a module registers with.
 type Registrar interface {
 	// Host returns the server facade.
@@ -247,6 +293,14 @@ type Registrar interface {
 	// StreamFeature adds an element to the stream features offered after
 	// resource binding is possible (e.g. roster versioning).
 	StreamFeature(el *stanza.Element)
+	// StreamFeatureFunc adds a stream feature that may change at run
+	// time, such as the server's XEP-0115 caps: fn is called each time
+	// the features are offered, from any goroutine, and returns an
+	// element nobody modifies afterwards (nil: none this time).
+	StreamFeatureFunc(fn func() *stanza.Element)
+	// OnComponent registers a callback run when an external component
+	// connects or goes away (ComponentFunc).
+	OnComponent(fn ComponentFunc)
 	// ServiceDomain makes the server serve a whole domain (e.g.
 	// pubsub.example.org) through h: every stanza addressed to any JID of
 	// that domain is given to h after the outbound hooks; requests h does

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -76,20 +77,6 @@ func (g *registration) OnAccountDeleted(fn module.AccountFunc) {
 	g.r.deletedFns = append(g.r.deletedFns, fn)
 }
 
-func (g *registration) Feature(t module.Target, feature string) {
-	for _, f := range g.r.features[t] {
-		if f == feature {
-			return
-		}
-	}
-	g.r.features[t] = append(g.r.features[t], feature)
-	sort.Strings(g.r.features[t])
-}
-
-func (g *registration) Identity(t module.Target, id module.Identity) {
-	g.r.identities[t] = append(g.r.identities[t], id)
-}
-
 func (g *registration) HandleHTTP(prefix string, h http.Handler) {
 	if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || g.r.http[prefix] != nil {
 		g.r.regErrs = append(g.r.regErrs, fmt.Errorf("HTTP prefix %q invalid or already served", prefix))
@@ -120,16 +107,45 @@ func (g *registration) ServiceDomain(domain string, h module.Hook) {
 func (r *Router) Services() []string { return r.serviceNames }
 
 func (g *registration) StreamFeature(el *stanza.Element) {
-	g.r.streamFeatures = append(g.r.streamFeatures, el)
+	g.r.streamFeatures = append(g.r.streamFeatures, func() *stanza.Element { return el })
+}
+
+func (g *registration) StreamFeatureFunc(fn func() *stanza.Element) {
+	g.r.streamFeatures = append(g.r.streamFeatures, fn)
 }
 
 // StreamFeatures returns the stream features modules registered, offered
-// by the c2s transport once the stream is authenticated.
-func (r *Router) StreamFeatures() []*stanza.Element { return r.streamFeatures }
+// by the c2s transport once the stream is authenticated; those that
+// change at run time (StreamFeatureFunc) as they are now.
+func (r *Router) StreamFeatures() []*stanza.Element {
+	out := make([]*stanza.Element, 0, len(r.streamFeatures))
+	for _, fn := range r.streamFeatures {
+		if el := fn(); el != nil {
+			out = append(out, el)
+		}
+	}
+	return out
+}
 
-// DiscoInfo returns what modules advertised for a target.
-func (r *Router) DiscoInfo(t module.Target) ([]module.Identity, []string) {
-	return r.identities[t], r.features[t]
+func (g *registration) OnComponent(fn module.ComponentFunc) {
+	g.r.componentFns = append(g.r.componentFns, fn)
+}
+
+// EmitComponent runs the callbacks modules registered for an external
+// component connecting or going away (module.ComponentFunc); the
+// component listener's owner calls it.
+func (r *Router) EmitComponent(ctx context.Context, domain string) {
+	for _, fn := range r.componentFns {
+		fn(ctx, domain)
+	}
+}
+
+// ComponentConnected reports whether the component routed to domain
+// (AddDomainRoute) is connected now: its route says so through a
+// Connected method.
+func (r *Router) ComponentConnected(domain string) bool {
+	c, ok := r.routes.domains[domain].(interface{ Connected() bool })
+	return ok && c.Connected()
 }
 
 func (g *registration) Bind2Feature(ns string, fn module.Bind2Func) {

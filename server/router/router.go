@@ -55,11 +55,12 @@ type Router struct {
 	hooks          map[hookKey][]hookEntry
 	sessionFns     map[module.SessionEvent][]module.SessionFunc
 	deletedFns     []module.AccountFunc
-	features       map[module.Target][]string
-	identities     map[module.Target][]module.Identity
-	streamFeatures []*stanza.Element
+	features       map[module.Target][]string          // written under disco.mu
+	identities     map[module.Target][]module.Identity // written under disco.mu
+	streamFeatures []func() *stanza.Element
+	componentFns   []module.ComponentFunc
 	bind2          []module.Bind2Feature
-	disco          discoExtras             // nodes and forms (disco.go)
+	disco          discoExtras             // nodes, forms, views (disco.go)
 	services       map[string]module.Hook  // service domains (ServiceDomain)
 	http           map[string]http.Handler // HTTP handlers by path prefix (HandleHTTP)
 	serviceNames   []string

@@ -166,3 +166,6 @@ func (h *heldConn) release(s *session.Session) {
 	h.mu.Unlock()
 	s.SetConn(h.c)
 }
+
+// Transport names the transport of the held connection.
+func (h *heldConn) Transport() string { return h.c.Transport() }

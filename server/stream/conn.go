@@ -80,15 +80,16 @@ type conn struct {
 }
 
 func newConn(s *Server, t Transport) *conn {
-	c := &conn{srv: s, cfg: &s.cfg, t: t, done: make(chan struct{})}
+	cfg := s.cfg.Load()
+	c := &conn{srv: s, cfg: cfg, t: t, done: make(chan struct{})}
 	c.flushFn = c.flush // bound once: "go c.flush()" would allocate per delivery
 	remote := t.RemoteAddr()
 	if ap, err := netip.ParseAddrPort(remote); err == nil {
 		c.ip = ap.Addr().Unmap()
 	}
-	c.log = s.cfg.Log.With("remote", remote)
-	c.out.max = s.cfg.Limits.OutboundQueue
-	c.out.maxBytes = s.cfg.Limits.OutboundQueueBytes
+	c.log = cfg.Log.With("remote", remote)
+	c.out.max = cfg.Limits.OutboundQueue
+	c.out.maxBytes = cfg.Limits.OutboundQueueBytes
 	return c
 }
 
@@ -493,4 +494,13 @@ var errClosed = errors.New("c2s: connection closed")
 // shutdown ends the stream at server stop.
 func (c *conn) shutdown() {
 	c.Close(&xstream.Error{Condition: xstream.SystemShutdown})
+}
+
+// Transport names the session's transport (Named), "other" when it does
+// not say.
+func (c *conn) Transport() string {
+	if n, ok := c.t.(Named); ok {
+		return n.TransportName()
+	}
+	return "other"
 }

@@ -7,7 +7,8 @@ package stream
 // messages without a body wait, up to CSI.MaxHeld stanzas or half the
 // session's byte budget (Limits.OutboundQueueBytes). An urgent stanza (a
 // message with a body, a call invitation of XEP-0353, an invitation to a
-// room, any IQ) first releases everything held, in order, then goes out;
+// room, a block of an in-band bytestream of XEP-0047 — a transfer the
+// client accepted, which holding would stall —, any IQ) first releases everything held, in order, then goes out;
 // <active/> releases everything too, before the next element of the
 // stream is processed (XEP-0352 §3.1). Held stanzas count as undelivered:
 // when the session ends they are handed back like any other.
@@ -21,6 +22,7 @@ import (
 const (
 	nsCSI           = "urn:xmpp:csi:0"
 	nsJingleMessage = "urn:xmpp:jingle-message:0"
+	nsIBB           = "http://jabber.org/protocol/ibb"
 	nsCarbons       = "urn:xmpp:carbons:2"
 	nsForward       = "urn:xmpp:forward:0"
 	nsMUCUser       = "http://jabber.org/protocol/muc#user"
@@ -127,8 +129,8 @@ func urgent(st *stanza.Element) bool {
 }
 
 // urgentMessage reports whether a message carries a body, a call
-// invitation (XEP-0353) or a room invitation, directly or as a carbon
-// copy (XEP-0280).
+// invitation (XEP-0353), a room invitation or in-band bytestream data
+// (XEP-0047 §3), directly or as a carbon copy (XEP-0280).
 func urgentMessage(m *stanza.Element, depth int) bool {
 	if m.Child(stanza.NSClient, "body") != nil {
 		return true
@@ -137,6 +139,8 @@ func urgentMessage(m *stanza.Element, depth int) bool {
 		switch ch.Name.Space {
 		case nsJingleMessage:
 			return true
+		case nsIBB:
+			return ch.Name.Local == "data"
 		case nsConference:
 			return ch.Name.Local == "x"
 		case nsMUCUser:

@@ -3,6 +3,7 @@ package stream_test
 import (
 	"testing"
 
+	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
 )
@@ -87,15 +88,8 @@ func TestCSIBadInput(t *testing.T) {
 // A call invitation (XEP-0353 <propose/>, no body) is urgent: it reaches
 // an inactive client at once, after what was held.
 func TestCSICallInvitationIsUrgent(t *testing.T) {
-	s, alice, _ := newServer(t)
-	carol := newSMRaw(loginRaw(t, s, "carol", "pw", "phone"))
+	alice, carol := inactiveWithHeld(t)
 	to := carol.full.String()
-	carol.send(stanza.New(stanza.NSClient, "presence"))
-	carol.sync()
-	carol.send(stanza.New(nsCSI, "inactive"))
-	carol.sync()
-
-	sendOrFail(t, alice, directedPresence(to, "held"))
 	id := unique("call")
 	call := stanza.New(stanza.NSClient, "message", "to", to, "type", stanza.TypeChat).Append(
 		stanza.New("urn:xmpp:jingle-message:0", "propose", "id", id).Append(
@@ -109,4 +103,37 @@ func TestCSICallInvitationIsUrgent(t *testing.T) {
 	if p := el.Child("urn:xmpp:jingle-message:0", "propose"); p == nil || p.Get("id") != id {
 		t.Fatalf("second stanza: %s, want the call invitation", el)
 	}
+}
+
+// In-band bytestream data in a message (XEP-0047 §3) is urgent: the
+// blocks of a transfer the client accepted are not held while it is
+// inactive.
+func TestCSIInBandBytestreamDataIsUrgent(t *testing.T) {
+	alice, carol := inactiveWithHeld(t)
+	to := carol.full.String()
+	id := unique("ibb")
+	data := stanza.New(stanza.NSClient, "message", "to", to, "id", id).Append(
+		stanza.New("http://jabber.org/protocol/ibb", "data", "sid", "s1", "seq", "0").AppendText("AAAA"))
+	sendOrFail(t, alice, data)
+
+	if el := carol.next(); stanza.KindOf(el) != stanza.KindPresence || el.ChildText(stanza.NSClient, "status") != "held" {
+		t.Fatalf("first released stanza: %s, want the held presence", el)
+	}
+	if el := carol.next(); el.ID() != id || el.Child("http://jabber.org/protocol/ibb", "data") == nil {
+		t.Fatalf("second stanza: %s, want the data", el)
+	}
+}
+
+// inactiveWithHeld starts a server where carol is available and
+// inactive, and alice has sent her a presence with status "held".
+func inactiveWithHeld(t *testing.T) (alice *client.Client, carol *smRaw) {
+	t.Helper()
+	s, alice, _ := newServer(t)
+	carol = newSMRaw(loginRaw(t, s, "carol", "pw", "phone"))
+	carol.send(stanza.New(stanza.NSClient, "presence"))
+	carol.sync()
+	carol.send(stanza.New(nsCSI, "inactive"))
+	carol.sync()
+	sendOrFail(t, alice, directedPresence(carol.full.String(), "held"))
+	return alice, carol
 }

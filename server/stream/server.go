@@ -3,12 +3,14 @@ package stream
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 )
 
 // Server runs the client streams its transports hand it (Accept), with
 // one configuration.
 type Server struct {
-	cfg        Config
+	// cfg is the configuration new streams take; SetLimits replaces it.
+	cfg        atomic.Pointer[Config]
 	regLimiter *RegistrationLimiter // when the config has none
 
 	mu    sync.Mutex
@@ -19,13 +21,26 @@ type Server struct {
 // New returns a stream engine.
 func New(cfg Config) *Server {
 	cfg.withDefaults()
-	return &Server{cfg: cfg, regLimiter: NewRegistrationLimiter(cfg.Registration.MaxPerIPPerHour, cfg.Now), conns: make(map[*conn]struct{})}
+	s := &Server{regLimiter: NewRegistrationLimiter(cfg.Registration.MaxPerIPPerHour, cfg.Now), conns: make(map[*conn]struct{})}
+	s.cfg.Store(&cfg)
+	return s
+}
+
+// SetLimits replaces the limits of the streams accepted from now on
+// (defaults applied as in New); open streams keep those they started
+// with. It is how a configuration reload changes limits without ending
+// sessions.
+func (s *Server) SetLimits(l Limits) {
+	cfg := *s.cfg.Load()
+	cfg.Limits = l
+	cfg.withDefaults()
+	s.cfg.Store(&cfg)
 }
 
 // Config returns the configuration in use, defaults applied: the limits
 // a transport enforces while reading (Limits.PreauthTimeout, IdlePing,
 // PingTimeout, ParkAfter, Rate, PreauthRate) are read from it.
-func (s *Server) Config() Config { return s.cfg }
+func (s *Server) Config() Config { return *s.cfg.Load() }
 
 // Accept serves a new client stream on t, on a goroutine of its own, until
 // the stream ends or ctx does; it returns at once.
@@ -75,3 +90,7 @@ func (s *Server) Count() int {
 	defer s.mu.Unlock()
 	return len(s.conns)
 }
+
+// Limits returns the limits new streams take (SetLimits), defaults
+// applied.
+func (s *Server) Limits() Limits { return s.cfg.Load().Limits }

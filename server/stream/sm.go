@@ -663,7 +663,7 @@ func (c *conn) delayed(st *stanza.Element, at time.Time) *stanza.Element {
 // endDetached ends, at shutdown, the detached sessions of this server's
 // connections, so that what they hold reaches offline storage.
 func (s *Server) endDetached(ctx context.Context) {
-	for _, ss := range s.cfg.Sessions.All() {
+	for _, ss := range s.cfg.Load().Sessions.All() {
 		if !ss.Detached() {
 			continue
 		}

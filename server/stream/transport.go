@@ -130,3 +130,10 @@ var (
 	// with nothing buffered; the reader may park (Parker).
 	ErrPark = errors.New("c2s: idle, parking the reader")
 )
+
+// Named is implemented by transports that name themselves ("tcp",
+// "websocket", "bosh") for administrators' session listings.
+type Named interface {
+	// TransportName names the transport.
+	TransportName() string
+}

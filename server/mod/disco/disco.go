@@ -22,8 +22,18 @@ const CapsNode = "https://parley.im"
 type Module struct {
 	name string // the server identity's name
 	host module.Host
-	c    *stanza.Element // the caps stream feature, 'ver' filled by Start
-	ver  atomic.Value    // string: the caps ver, once computed
+	// caps is the server's caps as last computed, for the DiscoView of
+	// its Gen: recomputed when the server's disco#info changes (a
+	// component's features nested in it, XEP-0355 §9.2).
+	caps atomic.Pointer[serverCaps]
+}
+
+// serverCaps are the server's XEP-0115 caps for one view of its
+// disco#info.
+type serverCaps struct {
+	view *module.DiscoView
+	ver  string
+	c    *stanza.Element // the stream feature; never modified
 }
 
 // New returns the disco module; name is the human-readable name of the
@@ -58,46 +68,76 @@ func (m *Module) Register(r module.Registrar) error {
 	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: itemsName, Target: module.TargetServer}, m.items)
 	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: itemsName, Target: module.TargetAccount}, m.accountItems)
 
-	m.c = caps.Caps{Hash: caps.SHA1, Node: CapsNode}.Element()
-	r.StreamFeature(m.c)
+	r.StreamFeatureFunc(func() *stanza.Element {
+		if sc := m.current(); sc != nil {
+			return sc.c
+		}
+		return nil
+	})
 	return nil
 }
 
 // Start computes the caps 'ver' of the server now that every module has
-// registered its features, and fills in the stream feature. It returns at
-// once.
+// registered its features. It returns at once.
 func (m *Module) Start(context.Context) error {
-	ver, err := caps.Ver(m.info(module.TargetServer, ""), caps.SHA1)
-	if err != nil {
-		return fmt.Errorf("disco: caps ver: %w", err)
+	sc := m.current()
+	if sc == nil {
+		return errors.New("disco: the server's caps cannot be computed")
 	}
-	m.ver.Store(ver)
-	m.c.Set("ver", ver)
-	m.host.Logger().Debug("disco: caps computed", "ver", ver)
+	m.host.Logger().Debug("disco: caps computed", "ver", sc.ver)
 	return nil
 }
 
-// Ver returns the server's caps 'ver', empty before Start.
+// Ver returns the server's caps 'ver' as its disco#info is now.
 func (m *Module) Ver() string {
-	v, _ := m.ver.Load().(string)
-	return v
+	if sc := m.current(); sc != nil {
+		return sc.ver
+	}
+	return ""
 }
 
-func (m *Module) info(t module.Target, node string) xdisco.Info {
-	ids, features := m.host.DiscoInfo(t)
-	info := xdisco.Info{Node: node, Features: append([]string(nil), features...), Forms: m.host.DiscoForms(t)}
-	for _, id := range ids {
-		info.Identities = append(info.Identities, xdisco.Identity{Category: id.Category, Type: id.Type, Name: id.Name})
+// current returns the server's caps for its disco#info as it is now,
+// computing them if it changed since they last were; nil if they cannot
+// be (an unknown hash, never).
+func (m *Module) current() *serverCaps {
+	v := m.host.DiscoView(module.TargetServer)
+	if sc := m.caps.Load(); sc != nil && sc.view.Gen == v.Gen {
+		return sc
 	}
-	return info
+	ver, err := caps.Ver(info(v, ""), caps.SHA1)
+	if err != nil {
+		m.host.Logger().Error("disco: caps ver", "err", err)
+		return nil
+	}
+	sc := &serverCaps{view: v, ver: ver, c: caps.Caps{Hash: caps.SHA1, Node: CapsNode, Ver: ver}.Element()}
+	// Two computing at once store the same, or views one after the
+	// other: the next call recomputes if an older one won.
+	m.caps.Store(sc)
+	return sc
+}
+
+// info is the disco#info of a view.
+func info(v *module.DiscoView, node string) xdisco.Info {
+	out := xdisco.Info{Node: node, Features: append([]string(nil), v.Features...), Forms: v.Forms}
+	for _, id := range v.Identities {
+		out.Identities = append(out.Identities, xdisco.Identity{Category: id.Category, Type: id.Type, Name: id.Name})
+	}
+	return out
 }
 
 func (m *Module) serverInfo(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
 	node := q.Payload.Get("node")
-	if node != "" && node != CapsNode+"#"+m.Ver() {
-		return m.nodeInfo(ctx, q, module.TargetServer, node)
+	sc := m.current()
+	switch {
+	case sc == nil:
+		return nil, errors.New("disco: the server's caps cannot be computed")
+	case node == "":
+		return info(sc.view, "").Element(), nil
+	case node == CapsNode+"#"+sc.ver:
+		// XEP-0115 §6.2: the view the 'ver' hashes.
+		return info(sc.view, node).Element(), nil
 	}
-	return m.info(module.TargetServer, node).Element(), nil
+	return m.nodeInfo(ctx, q, module.TargetServer, node)
 }
 
 func (m *Module) accountInfo(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
@@ -112,7 +152,7 @@ func (m *Module) accountInfo(ctx context.Context, q *module.IQ) (*stanza.Element
 		// XEP-0030 §8 rule 1.2: same answer as for a missing account.
 		return nil, stanza.Err(stanza.ServiceUnavailable)
 	}
-	return m.info(module.TargetAccount, "").Element(), nil
+	return info(m.host.DiscoView(module.TargetAccount), "").Element(), nil
 }
 
 // authorized reports whether the requester may learn about the target

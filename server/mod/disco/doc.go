@@ -16,9 +16,14 @@
 // items yet and always returns an empty result for the bare query.
 //
 // The caps stream feature (XEP-0115 §6.3) needs the server's complete
-// feature list, which exists only once every module has registered. The
-// module therefore registers a <c/> element without a 'ver' during
-// Register and fills in 'ver' in Start, which the server calls after all
-// registration and before any listener accepts a stream. The same 'ver'
-// makes the caps node "node#ver" answerable by disco#info.
+// feature list, which exists only once every module has registered, and
+// which can change at run time: the features of a component a namespace
+// is delegated to are nested in it while the component is connected
+// (XEP-0355 §9.2, module.Host.NestDisco). The module therefore computes
+// the 'ver' from the current view of the server's disco#info
+// (module.Host.DiscoView) whenever that view's generation changed, and
+// offers the <c/> of the current 'ver' (Registrar.StreamFeatureFunc).
+// The same 'ver' makes the caps node "node#ver" answerable by disco#info.
+// The server's domain sends no presence, so a new 'ver' reaches clients
+// only through the stream features of their next login.
 package disco

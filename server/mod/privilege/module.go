@@ -45,6 +45,9 @@ type Module struct {
 
 	delegated map[string]string // namespace → component domain
 	inflight  atomic.Int64      // delegated IQs awaiting an answer
+
+	nestMu    sync.Mutex        // orders the nesting of each component's features
+	nestEpoch map[string]uint64 // component domain → connects and disconnects seen
 }
 
 // pendingKey finds the request an answer belongs to: the user the
@@ -121,6 +124,7 @@ func (m *Module) Register(r module.Registrar) error {
 		}
 	}
 	m.registerDelegations(r)
+	m.registerNesting(r)
 	return nil
 }
 

@@ -689,3 +689,6 @@ func (s *session) Close() error {
 func (s *session) Secure() bool                       { return s.secure }
 func (s *session) ChannelBindings() map[string][]byte { return nil }
 func (s *session) RemoteAddr() string                 { return s.remote }
+
+// TransportName implements stream.Named.
+func (s *session) TransportName() string { return "bosh" }

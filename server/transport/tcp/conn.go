@@ -21,10 +21,13 @@ import (
 // it (direct or after STARTTLS), the deadline reader and the decoder. It
 // implements stream.Transport, stream.TLSUpgrader and stream.Parker.
 type conn struct {
-	l   *Listener
-	raw net.Conn                    // the TCP connection
-	tls atomic.Pointer[tlsrec.Conn] // TLS on raw, once up: then in use instead of raw
-	cb  map[string][]byte           // channel bindings of tls, set before it (StartTLS)
+	l *Listener
+	// limits are the engine's when the connection came (they may change
+	// on a configuration reload; an open connection keeps its own).
+	limits stream.Limits
+	raw    net.Conn                    // the TCP connection
+	tls    atomic.Pointer[tlsrec.Conn] // TLS on raw, once up: then in use instead of raw
+	cb     map[string][]byte           // channel bindings of tls, set before it (StartTLS)
 
 	rd  deadlineReader
 	dec *xstream.Decoder
@@ -40,9 +43,9 @@ var (
 )
 
 func newConn(l *Listener, nc net.Conn) *conn {
-	c := &conn{l: l, raw: nc}
-	c.rd = deadlineReader{conn: nc, now: l.now, idle: l.limits.IdlePing, pingWait: l.limits.PingTimeout,
-		lim: newLimiter(l.limits.PreauthRate)}
+	c := &conn{l: l, raw: nc, limits: l.eng.Limits()}
+	c.rd = deadlineReader{conn: nc, now: l.now, idle: c.limits.IdlePing, pingWait: c.limits.PingTimeout,
+		lim: newLimiter(c.limits.PreauthRate)}
 	c.dec = xstream.NewDecoder(&c.rd, xstream.Limits{})
 	return c
 }
@@ -51,7 +54,7 @@ func newConn(l *Listener, nc net.Conn) *conn {
 // deadline, and on a direct TLS listener (XEP-0368) runs the handshake.
 func (c *conn) Open(ctx context.Context, r stream.Reader) error {
 	c.rd.events = r
-	c.rd.setHardDeadline(c.l.now().Add(c.l.limits.PreauthTimeout))
+	c.rd.setHardDeadline(c.l.now().Add(c.limits.PreauthTimeout))
 	if c.l.cfg.DirectTLS {
 		if err := c.StartTLS(ctx); err != nil {
 			c.l.log.Info("c2s: TLS handshake failed", "remote", c.RemoteAddr(), "err", err)
@@ -80,7 +83,7 @@ func (c *conn) Buffered() bool { return c.dec.PendingData() }
 // against its address and takes Limits.Rate.
 func (c *conn) Authenticated() {
 	c.releasePreauth()
-	c.rd.lim = newLimiter(c.l.limits.Rate)
+	c.rd.lim = newLimiter(c.limits.Rate)
 }
 
 // Bound implements stream.Transport.
@@ -88,7 +91,7 @@ func (c *conn) Bound() {
 	c.rd.setHardDeadline(time.Time{})
 	c.rd.pings = true
 	if parkSupported {
-		c.rd.parkAfter = c.l.limits.ParkAfter
+		c.rd.parkAfter = c.limits.ParkAfter
 		c.rd.canPark = c.Parkable
 	}
 }
@@ -168,7 +171,7 @@ func (c *conn) StartTLS(ctx context.Context) error {
 	if c.l.tls == nil {
 		return errNoTLS
 	}
-	hctx, cancel := context.WithTimeout(ctx, c.l.limits.PreauthTimeout)
+	hctx, cancel := context.WithTimeout(ctx, c.limits.PreauthTimeout)
 	defer cancel()
 	tc, st, err := c.l.tls.Handshake(hctx, c.raw)
 	if err != nil {
@@ -235,3 +238,6 @@ func appendStreamElement(buf []byte, el *stanza.Element) []byte {
 	buf = append(buf, el.Name.Local...)
 	return append(buf, '>')
 }
+
+// TransportName implements stream.Named.
+func (c *conn) TransportName() string { return "tcp" }

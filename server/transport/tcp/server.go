@@ -39,11 +39,10 @@ type Config struct {
 
 // Listener accepts client connections and hands each to a stream engine.
 type Listener struct {
-	cfg    Config
-	eng    *stream.Server
-	limits stream.Limits // the engine's, for the deadline reader
-	now    func() time.Time
-	log    *slog.Logger
+	cfg Config
+	eng *stream.Server
+	now func() time.Time
+	log *slog.Logger
 
 	tls   *tlsrec.Server // nil without TLS
 	parks atomic.Uint64  // readers parked so far (idle.go)
@@ -62,7 +61,7 @@ func New(cfg Config, eng *stream.Server) *Listener {
 	if cfg.Log == nil {
 		cfg.Log = ec.Log
 	}
-	l := &Listener{cfg: cfg, eng: eng, limits: ec.Limits, now: ec.Now, log: cfg.Log}
+	l := &Listener{cfg: cfg, eng: eng, now: ec.Now, log: cfg.Log}
 	if cfg.TLS != nil {
 		l.tls = tlsrec.NewServer(cfg.TLS, cfg.RecordLayer)
 	}

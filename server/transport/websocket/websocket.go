@@ -358,3 +358,6 @@ func (c *conn) Close() error {
 func (c *conn) Secure() bool                       { return c.secure }
 func (c *conn) ChannelBindings() map[string][]byte { return c.cb }
 func (c *conn) RemoteAddr() string                 { return c.remote }
+
+// TransportName implements stream.Named.
+func (c *conn) TransportName() string { return "websocket" }
