@@ -61,6 +61,7 @@ func TestDeb(t *testing.T) {
 		`drwxr-x--- root/root +0 \S+ \S+ \./var/lib/parley/\n`,
 		`\./usr/share/doc/parley/install\.md\n`,
 		`\./usr/share/doc/parley/config\.md\n`,
+		`\./usr/share/doc/parley/operations\.md\n`,
 	} {
 		if !regexp.MustCompile(want).MatchString(listing) {
 			t.Errorf("dpkg-deb -c lacks %s:\n%s", want, listing)
