@@ -58,10 +58,18 @@ func runCheck(ctx context.Context, args []string, env func(string) string, stdou
 Exit status: 0 all good, 1 warnings only, 2 errors.`)
 		fset.PrintDefaults()
 	}
-	if code := parseFlags(fset, args, stdout, stderr); code >= 0 {
-		return code
+	// Flags may come before, between or after the parts named.
+	var sections []string
+	for {
+		if code := parseFlags(fset, args, stdout, stderr); code >= 0 {
+			return code
+		}
+		if fset.NArg() == 0 {
+			break
+		}
+		sections = append(sections, fset.Arg(0))
+		args = fset.Args()[1:]
 	}
-	sections := fset.Args()
 	if len(sections) == 0 {
 		sections = checkSections
 	}

@@ -499,7 +499,7 @@ func TestCheckRunsAllParts(t *testing.T) {
 		}
 		at += i + len(want)
 	}
-	_, stdout, _ = runT(t, nil, "", "check", "--config", cfg, "--data", t.TempDir(), "dns")
+	_, stdout, _ = runT(t, nil, "", "check", "--config", cfg, "dns", "--data", t.TempDir())
 	if stdout != "dns:\n  note: localhost: a local name, no DNS records needed\nall checks OK\n" {
 		t.Errorf("check dns alone: %q", stdout)
 	}
