@@ -46,6 +46,18 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 // clock is the wall clock.
 func NewServerWithClock(t testing.TB, clock *Clock, opts ...Option) *Server {
 	t.Helper()
+	return newServer(t, clock, nil, opts...)
+}
+
+// NewServerWithLog starts a server as NewServer does, logging to log (for
+// tests of what the server logs).
+func NewServerWithLog(t testing.TB, log *slog.Logger, opts ...Option) *Server {
+	t.Helper()
+	return newServer(t, nil, log, opts...)
+}
+
+func newServer(t testing.TB, clock *Clock, log *slog.Logger, opts ...Option) *Server {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Listeners = []config.Listener{
@@ -62,9 +74,12 @@ func NewServerWithClock(t testing.TB, clock *Clock, opts ...Option) *Server {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("xmpptest: config: %v", err)
 	}
-	log := slog.New(slog.DiscardHandler)
-	if os.Getenv("PARLEY_TEST_LOG") != "" {
+	switch {
+	case log != nil:
+	case os.Getenv("PARLEY_TEST_LOG") != "":
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	default:
+		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.Open(ctx, cfg, log)

@@ -9,119 +9,267 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
+	"net/netip"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/storage/postgres"
 )
 
-// defaultCheckTimeout bounds the storage connection attempt of "parley check".
+// defaultCheckTimeout bounds each network step of "parley check": the
+// storage connection, a DNS query, a connection to a listener.
 const defaultCheckTimeout = 5 * time.Second
 
-// runCheck implements "parley check": the configuration must parse and
-// validate (exit 2 otherwise), every configured certificate must load with
-// its key, and the storage must be reachable (exit 1 otherwise). It
-// changes nothing: no data folder, no self-signed certificate, no schema
-// migration.
+// checkSections are the parts of "parley check", in the order a bare
+// "parley check" runs them.
+var checkSections = []string{"config", "certs", "dns", "connectivity"}
+
+// Exit statuses of "parley check" (as a monitoring plugin's): 0 all
+// good, 1 warnings only, 2 at least one error (a configuration that does
+// not load included).
+const (
+	checkOK      = 0
+	checkWarning = 1
+	checkError   = 2
+)
+
+// runCheck implements "parley check [config] [certs] [dns]
+// [connectivity]". It changes nothing: no data folder, no self-signed
+// certificate, no schema migration.
 func runCheck(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
 	fset := flag.NewFlagSet("parley check", flag.ContinueOnError)
 	var cf commonFlags
 	cf.register(fset)
-	timeout := fset.Duration("timeout", defaultCheckTimeout, "how long to wait for the storage to answer")
+	timeout := fset.Duration("timeout", defaultCheckTimeout, "how long to wait for each answer: the storage, a DNS query, a listener")
+	dnsServer := fset.String("dns-server", "", "ask this DNS server (host:port) instead of the system's resolver")
+	caFile := fset.String("ca", "", "PEM file of CA certificates to trust besides the system's")
 	fset.Usage = func() {
-		fmt.Fprintln(fset.Output(), "usage: parley check [--config FILE] [--data DIR] [--timeout 5s]")
-		fmt.Fprintln(fset.Output(), "Validates the configuration, loads every certificate with its key and connects to the storage.")
+		fmt.Fprintln(fset.Output(), "usage: parley check [flags] [config] [certs] [dns] [connectivity]")
+		fmt.Fprintln(fset.Output(), `Checks what a server needs (all four parts when none is named):
+  config        the configuration, the certificate and key files, the storage
+  certs         a certificate covers each served domain and service domain and is not expiring
+  dns           SRV and A/AAAA records of each domain point at this machine
+  connectivity  each configured listener answers on this machine with its protocol
+Exit status: 0 all good, 1 warnings only, 2 errors.`)
 		fset.PrintDefaults()
 	}
-	if code := parseFlags(fset, args, stdout, stderr); code >= 0 {
-		return code
+	// Flags may come before, between or after the parts named.
+	var sections []string
+	for {
+		if code := parseFlags(fset, args, stdout, stderr); code >= 0 {
+			return code
+		}
+		if fset.NArg() == 0 {
+			break
+		}
+		sections = append(sections, fset.Arg(0))
+		args = fset.Args()[1:]
 	}
-	if fset.NArg() != 0 {
-		fset.Usage()
-		return 2
+	if len(sections) == 0 {
+		sections = checkSections
+	}
+	for _, s := range sections {
+		if !slices.Contains(checkSections, s) {
+			fmt.Fprintf(stderr, "parley check: unknown part %q (known: %s)\n", s, strings.Join(checkSections, ", "))
+			return 2
+		}
 	}
 	cfg, err := cf.load(env)
 	if err != nil {
 		fmt.Fprintln(stderr, "parley:", err)
-		return exitCode(err)
+		return checkError
 	}
-	var problems []error
-	certs, warnings, err := checkCertificates(cfg, time.Now())
-	if err != nil {
-		problems = append(problems, err)
+	c := &checker{
+		cfg:        cfg,
+		out:        &report{w: stdout},
+		now:        time.Now(),
+		timeout:    *timeout,
+		resolver:   net.DefaultResolver,
+		localAddrs: interfaceAddrs,
 	}
-	for _, w := range warnings {
-		fmt.Fprintln(stderr, "parley: warning:", w)
+	if *dnsServer != "" {
+		c.resolver = resolverAt(*dnsServer)
 	}
-	cctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	if err := checkStorage(cctx, cfg); err != nil {
-		problems = append(problems, err)
-	}
-	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintln(stderr, "parley: check failed:", oneLine(p.Error()))
+	if *caFile != "" {
+		if c.roots, err = loadRoots(*caFile); err != nil {
+			fmt.Fprintln(stderr, "parley:", err)
+			return 2
 		}
-		return 1
 	}
-	fmt.Fprintf(stdout, "configuration OK: domains %v, %s, storage %s reachable, data in %s\n", cfg.Domains, certs, cfg.Storage, cfg.DataDir)
-	return 0
+	for _, s := range sections {
+		switch s {
+		case "config":
+			c.checkConfig(ctx)
+		case "certs":
+			c.checkCerts(ctx)
+		case "dns":
+			c.checkDNS(ctx)
+		case "connectivity":
+			c.checkConnectivity(ctx)
+		}
+	}
+	return c.out.finish(stderr)
 }
 
-// checkCertificates loads every configured certificate with its key. It
-// returns a description of what serves TLS, warnings (a domain no
-// certificate names, a certificate expiring within 30 days) and the
-// errors: a file that is missing or unreadable, a key that does not match
-// its certificate, a certificate already expired.
-func checkCertificates(cfg *config.Config, now time.Time) (string, []string, error) {
-	if len(cfg.TLS.Certificates) == 0 {
-		// The server makes one when the files are missing, but refuses
-		// to start on files it cannot read.
-		certFile, keyFile := cfg.SelfSignedFiles()
-		if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return "", nil, fmt.Errorf("self-signed certificate %s with key %s: %w", certFile, keyFile, err)
-		}
-		return "a self-signed certificate (made at the first start if missing)", nil, nil
+// checker runs the parts of "parley check" on one configuration. Its
+// network and trust dependencies are fields, so that tests give it a DNS
+// server of their own, the machine's addresses and a CA.
+type checker struct {
+	cfg        *config.Config
+	out        *report
+	now        time.Time
+	timeout    time.Duration
+	resolver   *net.Resolver
+	localAddrs func() ([]netip.Addr, error)
+	roots      *x509.CertPool // nil: the system's
+
+	services []string // the service domains, once listed
+}
+
+// report prints the findings of "parley check" and counts them.
+type report struct {
+	w                io.Writer
+	warnings, errors int
+}
+
+func (r *report) section(title string) { fmt.Fprintf(r.w, "%s:\n", title) }
+
+func (r *report) ok(format string, args ...any) {
+	fmt.Fprintf(r.w, "  ok: %s\n", fmt.Sprintf(format, args...))
+}
+
+func (r *report) note(format string, args ...any) {
+	fmt.Fprintf(r.w, "  note: %s\n", fmt.Sprintf(format, args...))
+}
+
+func (r *report) warn(format string, args ...any) {
+	r.warnings++
+	fmt.Fprintf(r.w, "  warning: %s\n", fmt.Sprintf(format, args...))
+}
+
+func (r *report) fail(format string, args ...any) {
+	r.errors++
+	fmt.Fprintf(r.w, "  error: %s\n", fmt.Sprintf(format, args...))
+}
+
+// advise follows a warning or an error with what to do about it.
+func (r *report) advise(format string, args ...any) {
+	fmt.Fprintf(r.w, "    fix: %s\n", fmt.Sprintf(format, args...))
+}
+
+// finish prints the verdict and returns the exit status.
+func (r *report) finish(stderr io.Writer) int {
+	switch {
+	case r.errors > 0:
+		fmt.Fprintf(stderr, "parley: check failed: %d errors, %d warnings\n", r.errors, r.warnings)
+		return checkError
+	case r.warnings > 0:
+		fmt.Fprintf(r.w, "check passed with %d warnings\n", r.warnings)
+		return checkWarning
 	}
-	var errs []error
-	var warnings []string
-	var leaves []*x509.Certificate
+	fmt.Fprintln(r.w, "all checks OK")
+	return checkOK
+}
+
+// checkConfig reports what "parley check config" finds: the
+// configuration loaded (else runCheck stopped before), every certificate
+// loads with its key, the storage is reachable.
+func (c *checker) checkConfig(ctx context.Context) {
+	c.out.section("config")
+	c.out.ok("configuration valid: domains %s, %d listeners, data in %s", strings.Join(c.cfg.Domains, ", "), len(c.cfg.Listeners), c.cfg.DataDir)
+	certs, err := loadCertificateFiles(c.cfg)
+	switch {
+	case err != nil:
+		for _, e := range unjoin(err) {
+			c.out.fail("%s", oneLine(e.Error()))
+		}
+	case len(certs) == 0:
+		c.out.ok("a self-signed certificate (made at the first start if missing)")
+	default:
+		c.out.ok("%d certificates load with their keys", len(certs))
+	}
+	for _, sc := range certs {
+		if c.now.After(sc.leaf.NotAfter) {
+			c.out.fail("certificate %s expired on %s", sc.file, sc.leaf.NotAfter.UTC().Format(time.DateOnly))
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	if err := checkStorage(cctx, c.cfg); err != nil {
+		c.out.fail("%s", oneLine(err.Error()))
+		c.out.advise("start the database or correct the storage setting; the server cannot start without it")
+		return
+	}
+	c.out.ok("storage %s reachable", c.cfg.Storage)
+}
+
+// servedCert is a loaded certificate with its files.
+type servedCert struct {
+	file  string
+	leaf  *x509.Certificate
+	chain []*x509.Certificate // after the leaf
+	self  bool                // the generated self-signed one
+}
+
+// loadCertificateFiles loads every configured certificate with its key,
+// or the self-signed one when none is configured (none yet is no error:
+// the server makes it at its first start). The errors name the files: a
+// file missing or unreadable, a key that does not match its certificate.
+func loadCertificateFiles(cfg *config.Config) ([]servedCert, error) {
+	type pair struct {
+		cert, key string
+		self      bool
+	}
+	var pairs []pair
 	for _, c := range cfg.TLS.Certificates {
-		kp, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+		pairs = append(pairs, pair{c.Cert, c.Key, false})
+	}
+	if len(pairs) == 0 {
+		certFile, keyFile := cfg.SelfSignedFiles()
+		pairs = append(pairs, pair{certFile, keyFile, true})
+	}
+	var out []servedCert
+	var errs []error
+	for _, p := range pairs {
+		kp, err := tls.LoadX509KeyPair(p.cert, p.key)
+		if p.self && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("certificate %s with key %s: %w", c.Cert, c.Key, err))
-			continue
-		}
-		leaf := kp.Leaf
-		if leaf == nil {
-			if leaf, err = x509.ParseCertificate(kp.Certificate[0]); err != nil {
-				errs = append(errs, fmt.Errorf("certificate %s: %w", c.Cert, err))
-				continue
+			what := "certificate"
+			if p.self {
+				what = "self-signed certificate"
 			}
-		}
-		switch {
-		case now.After(leaf.NotAfter):
-			errs = append(errs, fmt.Errorf("certificate %s expired on %s", c.Cert, leaf.NotAfter.Format(time.DateOnly)))
+			errs = append(errs, fmt.Errorf("%s %s with key %s: %w", what, p.cert, p.key, err))
 			continue
-		case now.Before(leaf.NotBefore):
-			errs = append(errs, fmt.Errorf("certificate %s is not valid before %s", c.Cert, leaf.NotBefore.Format(time.DateTime)))
-			continue
-		case leaf.NotAfter.Sub(now) < 30*24*time.Hour:
-			warnings = append(warnings, fmt.Sprintf("certificate %s expires on %s", c.Cert, leaf.NotAfter.Format(time.DateOnly)))
 		}
-		leaves = append(leaves, leaf)
-	}
-	if len(errs) > 0 {
-		return "", warnings, errors.Join(errs...)
-	}
-	for _, d := range cfg.Domains {
-		if !slices.ContainsFunc(leaves, func(l *x509.Certificate) bool { return l.VerifyHostname(d) == nil }) {
-			warnings = append(warnings, fmt.Sprintf("no certificate names %s: clients will refuse it", d))
+		var chain []*x509.Certificate
+		for i, der := range kp.Certificate {
+			c, err := x509.ParseCertificate(der)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("certificate %s, entry %d: %w", p.cert, i+1, err))
+				break
+			}
+			chain = append(chain, c)
+		}
+		if len(chain) == len(kp.Certificate) {
+			out = append(out, servedCert{file: p.cert, leaf: chain[0], chain: chain[1:], self: p.self})
 		}
 	}
-	return fmt.Sprintf("%d certificates", len(leaves)), warnings, nil
+	return out, errors.Join(errs...)
+}
+
+// unjoin splits an errors.Join result into its errors.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // checkStorage checks that the storage can be reached without changing
@@ -145,4 +293,33 @@ func checkStorage(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 	return nil
+}
+
+// serviceDomains returns the service domains the configuration serves
+// (conference., upload. …, the components'), listed once.
+func (c *checker) serviceDomains(ctx context.Context) []string {
+	if c.services == nil {
+		s, err := app.ServiceDomains(ctx, c.cfg)
+		if err != nil {
+			c.out.fail("listing the service domains: %s", oneLine(err.Error()))
+		}
+		c.services = append([]string{}, s...)
+	}
+	return c.services
+}
+
+// loadRoots returns the system's CA pool with the certificates of file.
+func loadRoots(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading CA file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s holds no PEM certificate", file)
+	}
+	return pool, nil
 }

@@ -61,7 +61,7 @@ func closedPort(t *testing.T) string {
 }
 
 // TestCheckFindsBrokenCertificatesAndStorage runs "parley check" on
-// configurations that parse but cannot serve: each must fail with exit 1
+// configurations that parse but cannot serve: each must fail with exit 2
 // naming the problem; a sound one passes.
 func TestCheckFindsBrokenCertificatesAndStorage(t *testing.T) {
 	dir := t.TempDir()
@@ -86,15 +86,15 @@ func TestCheckFindsBrokenCertificatesAndStorage(t *testing.T) {
 		code       int
 		want       []string
 	}{
-		{"sound", certs(goodCert, goodKey), 0, []string{"configuration OK"}},
-		{"self-signed", "", 0, []string{"configuration OK", "self-signed"}},
-		{"missing certificate", certs(filepath.Join(dir, "missing.crt"), goodKey), 1, []string{"missing.crt", "no such file"}},
-		{"missing key", certs(goodCert, filepath.Join(dir, "missing.key")), 1, []string{"missing.key", "no such file"}},
-		{"key of another certificate", certs(goodCert, otherKey), 1, []string{"good.crt", "does not match"}},
-		{"key that is no key", certs(goodCert, unreadable), 1, []string{"unreadable.key"}},
-		{"expired", certs(expiredCert, expiredKey), 1, []string{"expired.crt", "expired on"}},
-		{"PostgreSQL unreachable", "storage: " + deadPG + "\n", 1, []string{"storage postgres://", "connect"}},
-		{"both", certs(goodCert, otherKey) + "storage: " + deadPG + "\n", 1, []string{"does not match", "storage postgres://"}},
+		{"sound", certs(goodCert, goodKey), 0, []string{"all checks OK", "1 certificates load"}},
+		{"self-signed", "", 0, []string{"all checks OK", "self-signed"}},
+		{"missing certificate", certs(filepath.Join(dir, "missing.crt"), goodKey), 2, []string{"missing.crt", "no such file"}},
+		{"missing key", certs(goodCert, filepath.Join(dir, "missing.key")), 2, []string{"missing.key", "no such file"}},
+		{"key of another certificate", certs(goodCert, otherKey), 2, []string{"good.crt", "does not match"}},
+		{"key that is no key", certs(goodCert, unreadable), 2, []string{"unreadable.key"}},
+		{"expired", certs(expiredCert, expiredKey), 2, []string{"expired.crt", "expired on"}},
+		{"PostgreSQL unreachable", "storage: " + deadPG + "\n", 2, []string{"storage postgres://", "connect"}},
+		{"both", certs(goodCert, otherKey) + "storage: " + deadPG + "\n", 2, []string{"does not match", "storage postgres://"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := filepath.Join(t.TempDir(), "parley.yaml")
@@ -103,7 +103,7 @@ func TestCheckFindsBrokenCertificatesAndStorage(t *testing.T) {
 			}
 			data := t.TempDir()
 			start := time.Now()
-			code, stdout, stderr := runT(t, nil, "", "check", "--config", cfg, "--data", data, "--timeout", "3s")
+			code, stdout, stderr := runT(t, nil, "", "check", "--config", cfg, "--data", data, "--timeout", "3s", "config")
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tc.code, stdout, stderr)
 			}
@@ -132,7 +132,7 @@ func TestCheckFindsBrokenCertificatesAndStorage(t *testing.T) {
 	if err := os.WriteFile(cfgFile, []byte("domains: [localhost]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, stderr := runT(t, nil, "", "check", "--config", cfgFile, "--data", data); code != 0 {
+	if code, _, stderr := runT(t, nil, "", "check", "--config", cfgFile, "--data", data, "config"); code != 0 {
 		t.Fatalf("no self-signed files yet: exit %d %q", code, stderr)
 	}
 	self, _ := writeCert(t, dir, "self", year, "localhost")
@@ -142,15 +142,15 @@ func TestCheckFindsBrokenCertificatesAndStorage(t *testing.T) {
 	if err := os.Rename(otherKey, filepath.Join(data, "tls", "selfsigned-key.pem")); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, stderr := runT(t, nil, "", "check", "--config", cfgFile, "--data", data); code != 1 || !strings.Contains(stderr, "selfsigned-cert.pem") {
-		t.Errorf("broken self-signed certificate: exit %d %q", code, stderr)
+	if code, stdout, stderr := runT(t, nil, "", "check", "--config", cfgFile, "--data", data, "config"); code != 2 || !strings.Contains(stdout, "error: self-signed certificate "+filepath.Join(data, "tls", "selfsigned-cert.pem")) {
+		t.Errorf("broken self-signed certificate: exit %d %q %q", code, stdout, stderr)
 	}
 	if url := os.Getenv("PARLEY_TEST_POSTGRES"); url != "" {
 		cfg := filepath.Join(t.TempDir(), "parley.yaml")
 		if err := os.WriteFile(cfg, []byte("domains: [localhost]\nstorage: "+url+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if code, stdout, stderr := runT(t, nil, "", "check", "--config", cfg, "--data", t.TempDir()); code != 0 {
+		if code, stdout, stderr := runT(t, nil, "", "check", "--config", cfg, "--data", t.TempDir(), "config"); code != 0 {
 			t.Errorf("reachable PostgreSQL: exit %d, stdout %q stderr %q", code, stdout, stderr)
 		}
 	}

@@ -12,9 +12,11 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/parley-xmpp/parley/internal/sdnotify"
 	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/loglevel"
@@ -108,12 +110,35 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 	}
 	defer a.Close()
 	a.EnableAdmin(app.AdminOptions{Version: version, Levels: levels, Load: func() (*config.Config, error) { return cf.load(env) }})
-	stopHUP := reloadOnHUP(ctx, a, log)
+	// Under systemd (Type=notify) the service manager hears READY=1 once
+	// the listeners are up, RELOADING=1 then READY=1 around a reload on
+	// SIGHUP (systemctl reload), and STOPPING=1 as the server begins to
+	// stop.
+	notify := sdnotify.New(env("NOTIFY_SOCKET"))
+	stopHUP := reloadOnHUP(ctx, a, log, notify)
 	defer stopHUP()
+	runDone := make(chan struct{})
+	defer close(runDone)
+	go func() {
+		select {
+		case <-ctx.Done():
+			if err := notify.Stopping("stopping: " + context.Cause(ctx).Error()); err != nil {
+				log.Warn("telling the service manager", "err", err)
+			}
+		case <-runDone:
+		}
+	}()
 	// Run logs when and why the server stops (a signal, a listener that
 	// failed) with its uptime; a failure to start is logged here.
 	started := false
-	err = a.Run(ctx, nil, func(a *app.App) { started = true; fmt.Fprintln(stdout, a.Summary()) })
+	err = a.Run(ctx, nil, func(a *app.App) {
+		started = true
+		summary := a.Summary()
+		fmt.Fprintln(stdout, summary)
+		if err := notify.Ready(strings.TrimPrefix(summary, "parley: ")); err != nil {
+			log.Warn("telling the service manager", "err", err)
+		}
+	})
 	if err != nil {
 		if !started {
 			log.Error("server did not start", "err", err)
@@ -125,8 +150,9 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 }
 
 // reloadOnHUP reloads the configuration of a on SIGHUP (as parley
-// reload does) until the returned function is called.
-func reloadOnHUP(ctx context.Context, a *app.App, log *slog.Logger) (stop func()) {
+// reload does) until the returned function is called, telling the
+// service manager through notify.
+func reloadOnHUP(ctx context.Context, a *app.App, log *slog.Logger, notify *sdnotify.Notifier) (stop func()) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -144,9 +170,19 @@ func reloadOnHUP(ctx context.Context, a *app.App, log *slog.Logger) (stop func()
 				log.Warn("SIGHUP before the server started: not reloaded")
 				continue
 			}
+			if err := notify.Reloading(); err != nil {
+				log.Warn("telling the service manager", "err", err)
+			}
 			// The reload logs what it applied.
+			var status string
 			if _, err := ops.Reload(ctx); err != nil {
 				log.Error("reload on SIGHUP failed; the configuration in force is unchanged", "err", err)
+				status = "reload failed, configuration unchanged: " + err.Error()
+			} else {
+				status = "reloaded: " + strings.TrimPrefix(a.Summary(), "parley: ")
+			}
+			if err := notify.Ready(status); err != nil {
+				log.Warn("telling the service manager", "err", err)
 			}
 		}
 	}()

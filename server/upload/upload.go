@@ -253,6 +253,16 @@ func randomID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// logID is how the log names a file: the start of its id, enough to tell
+// files apart and find one in the upload folder, but not the whole id,
+// which is in the download URL and lets anyone who has it fetch the file.
+func logID(id string) string {
+	if len(id) > 8 {
+		return id[:8] + "…"
+	}
+	return id
+}
+
 // validID reports whether id could be one of ours: the only part of a
 // request path that reaches the file system.
 func validID(id string) bool {
@@ -353,12 +363,12 @@ func (s *Store) put(w http.ResponseWriter, r *http.Request, id, name string) {
 	}
 	if err := s.write(dir, r.Body, sl); err != nil {
 		os.RemoveAll(dir)
-		s.opts.Log.Info("upload: PUT failed", "id", id, "owner", sl.Owner, "err", err)
+		s.opts.Log.Info("upload: PUT failed", "id", logID(id), "owner", sl.Owner, "err", err)
 		http.Error(w, "upload incomplete", http.StatusBadRequest)
 		return
 	}
 	stored = true
-	s.opts.Log.Info("upload: file stored", "id", id, "owner", sl.Owner, "size", sl.Size)
+	s.opts.Log.Info("upload: file stored", "id", logID(id), "owner", sl.Owner, "size", sl.Size)
 	w.WriteHeader(http.StatusCreated)
 }
 
@@ -440,7 +450,7 @@ func (s *Store) get(w http.ResponseWriter, r *http.Request, id, name string) {
 // remove deletes a stored file and its accounting.
 func (s *Store) remove(id string, m meta) {
 	if err := os.RemoveAll(filepath.Join(s.opts.Dir, id)); err != nil {
-		s.opts.Log.Warn("upload: cannot delete an expired file", "id", id, "err", err)
+		s.opts.Log.Warn("upload: cannot delete an expired file", "id", logID(id), "err", err)
 		return
 	}
 	s.mu.Lock()

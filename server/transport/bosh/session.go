@@ -160,7 +160,9 @@ func (s *session) process(p *pending) (status int, resp []byte, failed bool) {
 	body := p.body
 	p.body = nil
 	if s.overactive(p, body) {
-		s.h.opts.Log.Info("bosh: empty requests more frequent than the polling interval", "remote", s.remote, "sid", s.sid)
+		// Not the sid: with the next rid it is all it takes to act as
+		// the session (XEP-0124 §14), so it stays out of the log.
+		s.h.opts.Log.Info("bosh: empty requests more frequent than the polling interval", "remote", s.remote)
 		st, b := s.failLocked("policy-violation")
 		return st, b, true
 	}
