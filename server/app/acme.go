@@ -9,17 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/parley-xmpp/parley/server/acmecert"
 	"github.com/parley-xmpp/parley/server/config"
-	"github.com/parley-xmpp/parley/server/module"
-	"github.com/parley-xmpp/parley/server/modules"
-	"github.com/parley-xmpp/parley/server/router"
-	"github.com/parley-xmpp/parley/server/storage/sqlite"
 )
 
 // certWatchEvery is how often the certificate files' modification times
@@ -169,48 +163,4 @@ func redirectHTTPS(w http.ResponseWriter, r *http.Request, served map[string]boo
 		return
 	}
 	http.Redirect(w, r, "https://"+host+r.URL.RequestURI(), http.StatusMovedPermanently)
-}
-
-// ServiceDomains returns the service domains the configuration serves
-// besides its domains: the enabled modules' (conference., upload., …)
-// and the external components'. It registers the modules on a router of
-// its own, over a scratch SQLite database in a temporary folder, and
-// starts nothing (for `parley cert import`'s report).
-func ServiceDomains(ctx context.Context, cfg *config.Config) ([]string, error) {
-	tmp, err := os.MkdirTemp("", "parley-services-")
-	if err != nil {
-		return nil, fmt.Errorf("listing service domains: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	db, err := sqlite.Open(ctx, filepath.Join(tmp, "scratch.db"), nil)
-	if err != nil {
-		return nil, fmt.Errorf("listing service domains: %w", err)
-	}
-	defer db.Close()
-	// Modules may keep state in the data folder as they register: the
-	// scratch folder takes it.
-	scratch := *cfg
-	scratch.DataDir = tmp
-	cfg = &scratch
-	mods := modules.Default(cfg)
-	if err := cfg.Modules.Configure(module.ConfigDecoders(mods)); err != nil {
-		return nil, fmt.Errorf("configuring modules: %w", err)
-	}
-	r := router.New(router.Options{Domains: cfg.Domains, Stores: db.Stores()})
-	for _, m := range mods {
-		if cfg.Modules.IsDisabled(m.Name()) {
-			continue
-		}
-		if err := r.Register(m); err != nil {
-			return nil, err
-		}
-	}
-	out := append([]string(nil), r.Services()...)
-	for _, c := range cfg.Components {
-		if !slices.Contains(out, c.Domain) {
-			out = append(out, c.Domain)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
 }

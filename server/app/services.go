@@ -19,8 +19,9 @@ import (
 // (conference., upload., proxy., pubsub. …, as their sections name them)
 // and the external components'. The modules register on a throwaway
 // router over a temporary SQLite database, so nothing of cfg's data
-// folder or storage is read or changed; "parley check certs" and "check
-// dns" ask it which names need a certificate and records.
+// folder or storage is read or changed; "parley check certs", "check
+// dns" and "cert import" ask it which names need a certificate and
+// records.
 func ServiceDomains(ctx context.Context, cfg *config.Config) ([]string, error) {
 	tmp, err := os.MkdirTemp("", "parley-services-")
 	if err != nil {
