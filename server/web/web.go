@@ -110,10 +110,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		hs.Shutdown(sctx)
 	})
 	defer stop()
-	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("web: %w", err)
+	err := hs.Serve(ln)
+	switch {
+	case err == nil, errors.Is(err, http.ErrServerClosed):
+		return nil
+	case errors.Is(err, net.ErrClosed):
+		// The server closed the listener (it stops listening first
+		// when it stops, before ctx ends): not a failure. The open
+		// connections are shut down when ctx ends.
+		return nil
 	}
-	return nil
+	return fmt.Errorf("web: %w", err)
 }
 
 // webSocketURL is the endpoint's URL as the request reached this server.
