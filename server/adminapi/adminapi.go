@@ -13,10 +13,12 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/parley-xmpp/parley/server/admin"
 	"github.com/parley-xmpp/parley/server/adminhttp"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
 // DefaultMaxBody is the default limit of a request body in bytes.
@@ -95,8 +97,26 @@ func Mount(m Mounter, opts Options) {
 		"PUT /api/log-level":            a.setLogLevel,
 		"POST /api/reload":              a.reload,
 	}
+	allow := map[string][]string{} // path: its methods
+	var paths []string
 	for _, pattern := range Routes {
 		m.HandleAPI(pattern, a.serve(handlers[pattern]))
+		method, path, _ := strings.Cut(pattern, " ")
+		if allow[path] == nil {
+			paths = append(paths, path)
+		}
+		allow[path] = append(allow[path], method)
+	}
+	// Another method on a path of the API: 405 with the methods it takes
+	// (the ServeMux would send it to the catch-all 404).
+	for _, path := range paths {
+		methods := strings.Join(allow[path], ", ")
+		m.HandleAPI(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", methods)
+			adminhttp.WriteError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" "+r.URL.Path+": the path takes "+methods)
+			a.opts.Log.Info("admin api: request", "method", r.Method, "path", r.URL.Path, "status", http.StatusMethodNotAllowed,
+				"token", adminhttp.TokenName(r.Context()), "remote", r.RemoteAddr)
+		}))
 	}
 }
 
@@ -249,7 +269,11 @@ func (a *api) addUser(r *http.Request, ops *admin.Ops) (int, any, error) {
 	if err := ops.AddUser(r.Context(), in.JID, in.Password); err != nil {
 		return 0, nil, err
 	}
-	return http.StatusCreated, admin.User{JID: in.JID}, nil
+	created := in.JID
+	if j, err := jid.Parse(in.JID); err == nil { // it parsed in AddUser
+		created = j.String()
+	}
+	return http.StatusCreated, admin.User{JID: created}, nil
 }
 
 func (a *api) setPassword(r *http.Request, ops *admin.Ops) (int, any, error) {

@@ -167,6 +167,10 @@ func TestEndpoints(t *testing.T) {
 
 	code, body := s.call(t, "POST", "/api/users", `{"jid":"alice@localhost","password":"first-secret"}`)
 	want(t, "add alice", code, body, http.StatusCreated, `"jid":"alice@localhost"`)
+	code, body = s.call(t, "POST", "/api/users", `{"jid":"Carol@LocalHost","password":"x"}`)
+	want(t, "add carol, normalised", code, body, http.StatusCreated, `"jid":"carol@localhost"`)
+	code, body = s.call(t, "DELETE", "/api/users/carol@localhost", "")
+	want(t, "delete carol", code, body, http.StatusOK, `{"ended":[]}`)
 	code, body = s.call(t, "POST", "/api/users", `{"jid":"alice@localhost","password":"first-secret"}`)
 	want(t, "add alice again", code, body, http.StatusConflict, `"error":"exists"`)
 	code, body = s.call(t, "POST", "/api/users", `{"jid":"bob@elsewhere.example","password":"x"}`)
@@ -268,6 +272,10 @@ func TestEndpoints(t *testing.T) {
 	code, body = s.call(t, "POST", "/api/reload", "")
 	want(t, "reload", code, body, http.StatusOK, `"applied":["limits.max_stanza_bytes"]`, `"need_restart":[]`)
 
+	code, body = s.call(t, "GET", "/api/reload", "")
+	want(t, "GET on a POST path", code, body, http.StatusMethodNotAllowed, `"error":"method_not_allowed"`, `takes POST`)
+	code, body = s.call(t, "PATCH", "/api/users/alice@localhost", "")
+	want(t, "PATCH on a user", code, body, http.StatusMethodNotAllowed, `takes DELETE`)
 	code, body = s.call(t, "GET", "/api/nosuch", "")
 	want(t, "an unknown endpoint", code, body, http.StatusNotFound, `"error":"not_found"`)
 

@@ -31,6 +31,10 @@ const (
 	PathAPI     = "/api/"
 )
 
+// Routes are the patterns the Server serves itself; the admin API
+// (HandleAPI) adds its own.
+var Routes = []string{"GET " + PathMetrics, "GET " + PathHealth, "GET " + PathReady, "GET /api/version"}
+
 // readyTimeout bounds a readiness check.
 const readyTimeout = 2 * time.Second
 
