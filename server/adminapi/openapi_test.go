@@ -17,7 +17,9 @@ import (
 // recorder is a Mounter that keeps the patterns mounted.
 type recorder struct{ patterns []string }
 
-func (r *recorder) HandleAPI(pattern string, _ http.Handler) { r.patterns = append(r.patterns, pattern) }
+func (r *recorder) HandleAPI(pattern string, _ http.Handler) {
+	r.patterns = append(r.patterns, pattern)
+}
 
 // mounted returns the patterns the admin listener serves with a method:
 // its own and those Mount mounts.
