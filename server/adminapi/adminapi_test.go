@@ -290,6 +290,8 @@ func TestEndpoints(t *testing.T) {
 		`method=PUT path=/api/users/alice@localhost/password status=204 token=test`,
 		`method=POST path=/api/users status=415 token=test`,
 		`method=DELETE path=/api/users/alice@localhost status=404 token=test`,
+		`method=GET path=/api/reload status=405 token=test`,
+		`msg="admin: no such endpoint" component=admin method=GET path=/api/nosuch token=test`,
 	} {
 		if !strings.Contains(log, line) {
 			t.Errorf("the log lacks %q", line)

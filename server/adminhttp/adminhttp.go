@@ -77,6 +77,7 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET "+PathReady, s.ready)
 	s.mux.HandleFunc("GET /api/version", s.version)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		opts.Log.Info("admin: no such endpoint", "method", r.Method, "path", r.URL.Path, "token", TokenName(r.Context()), "remote", r.RemoteAddr)
 		WriteError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
 	authed := RequireToken(opts.Tokens, opts.Log, s.mux)
