@@ -46,17 +46,29 @@ func NewServer(t testing.TB, opts ...Option) *Server {
 // clock is the wall clock.
 func NewServerWithClock(t testing.TB, clock *Clock, opts ...Option) *Server {
 	t.Helper()
-	return newServer(t, clock, nil, opts...)
+	return newServer(t, clock, nil, nil, opts...)
 }
 
 // NewServerWithLog starts a server as NewServer does, logging to log (for
 // tests of what the server logs).
 func NewServerWithLog(t testing.TB, log *slog.Logger, opts ...Option) *Server {
 	t.Helper()
-	return newServer(t, nil, log, opts...)
+	return newServer(t, nil, log, nil, opts...)
 }
 
-func newServer(t testing.TB, clock *Clock, log *slog.Logger, opts ...Option) *Server {
+// NewServerWithAdmin starts a server as NewServer does, with the live
+// administration on (app.App.EnableAdmin with adm, without the admin
+// socket) and an admin HTTP listener on a random loopback port.
+func NewServerWithAdmin(t testing.TB, log *slog.Logger, adm app.AdminOptions, opts ...Option) *Server {
+	t.Helper()
+	adm.NoSocket = true
+	opts = append(opts, func(c *config.Config) {
+		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerAdmin, Address: "127.0.0.1:0"})
+	})
+	return newServer(t, nil, log, &adm, opts...)
+}
+
+func newServer(t testing.TB, clock *Clock, log *slog.Logger, adm *app.AdminOptions, opts ...Option) *Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -89,6 +101,9 @@ func newServer(t testing.TB, clock *Clock, log *slog.Logger, opts ...Option) *Se
 	}
 	if clock != nil {
 		a.SetClock(clock.Now)
+	}
+	if adm != nil {
+		a.EnableAdmin(*adm)
 	}
 	watch := newWatcher()
 	if err := a.Start(ctx, append(modules.Default(cfg), watch)); err != nil {

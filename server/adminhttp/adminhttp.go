@@ -32,6 +32,10 @@ const (
 	PathAPI     = "/api/"
 )
 
+// Routes are the patterns the Server serves itself; the admin API
+// (HandleAPI) adds its own.
+var Routes = []string{"GET " + PathMetrics, "GET " + PathHealth, "GET " + PathReady, "GET /api/version"}
+
 // readyTimeout bounds a readiness check.
 const readyTimeout = 2 * time.Second
 
@@ -74,7 +78,8 @@ func New(opts Options) *Server {
 	s.mux.HandleFunc("GET "+PathReady, s.ready)
 	s.mux.HandleFunc("GET /api/version", s.version)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+		opts.Log.Info("admin: no such endpoint", "method", r.Method, "path", r.URL.Path, "token", TokenName(r.Context()), "remote", r.RemoteAddr)
+		WriteError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
 	authed := RequireToken(opts.Tokens, opts.Log, s.mux)
 	s.root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +157,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) version(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"version": s.opts.Version})
+	WriteJSON(w, http.StatusOK, map[string]string{"version": s.opts.Version})
 }
 
 // RequireToken serves next only for requests that carry one of tokens'
@@ -164,7 +169,7 @@ func RequireToken(tokens *admintoken.Store, log *slog.Logger, next http.Handler)
 		if !found {
 			log.Info("admin: request without a token", "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="parley-admin"`)
-			writeError(w, http.StatusUnauthorized, "unauthorized", "a bearer token is required")
+			WriteError(w, http.StatusUnauthorized, "unauthorized", "a bearer token is required")
 			return
 		}
 		name, ok := "", false
@@ -172,18 +177,18 @@ func RequireToken(tokens *admintoken.Store, log *slog.Logger, next http.Handler)
 			var err error
 			if name, ok, err = tokens.Check(token); err != nil {
 				log.Error("admin: checking a token", "err", err)
-				writeError(w, http.StatusInternalServerError, "internal", "the tokens cannot be read")
+				WriteError(w, http.StatusInternalServerError, "internal", "the tokens cannot be read")
 				return
 			}
 		}
 		if !ok {
 			log.Warn("admin: request with an invalid token", "path", r.URL.Path, "remote", r.RemoteAddr)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="parley-admin", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "invalid_token", "the token is not valid")
+			WriteError(w, http.StatusUnauthorized, "invalid_token", "the token is not valid")
 			return
 		}
 		log.Debug("admin: request", "token", name, "method", r.Method, "path", r.URL.Path)
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, name)))
 	})
 }
 
@@ -197,12 +202,23 @@ func bearer(r *http.Request) (string, bool) {
 	return token, token != ""
 }
 
-// writeError writes the JSON error body of the admin API.
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]string{"error": code, "message": msg})
+type tokenKey struct{}
+
+// TokenName returns the name of the token a request passed RequireToken
+// with, "" for a request that needed none (a probe on loopback).
+func TokenName(ctx context.Context) string {
+	name, _ := ctx.Value(tokenKey{}).(string)
+	return name
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteError writes the JSON error body of the admin API:
+// {"error": code, "message": msg}.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	WriteJSON(w, status, map[string]string{"error": code, "message": msg})
+}
+
+// WriteJSON writes v as the JSON body of a response with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v) //nolint:errcheck // the client went away

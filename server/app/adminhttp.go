@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/parley-xmpp/parley/server/adminapi"
 	"github.com/parley-xmpp/parley/server/adminhttp"
 	"github.com/parley-xmpp/parley/server/admintoken"
 	"github.com/parley-xmpp/parley/server/config"
@@ -105,6 +106,9 @@ func (a *App) serveAdmin(ctx context.Context, ln net.Listener) {
 		OpenProbes: open,
 		Log:        a.log.With("component", "admin"),
 	})
+	// The operations start after the listeners: the API finds them per
+	// request (503 until then, and without EnableAdmin).
+	adminapi.Mount(srv, adminapi.Options{Ops: a.Admin, Log: a.log.With("component", "admin")})
 	a.mu.Lock()
 	a.listeners = append(a.listeners, ln)
 	a.addrs[config.ListenerAdmin] = append(a.addrs[config.ListenerAdmin], ln.Addr())
