@@ -121,7 +121,8 @@ func New(o Options) *Handler {
 	for _, p := range []string{"login", "overview", "sessions", "users", "rooms", "links", "log", "announce", "error"} {
 		h.pages[p] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(assets, "assets/layout.html", "assets/"+p+".html"))
 	}
-	h.mux.HandleFunc("GET /admin/static/style.css", h.style)
+	h.mux.HandleFunc("GET /admin/static/style.css", h.static("style.css", "text/css; charset=utf-8"))
+	h.mux.HandleFunc("GET /admin/static/favicon.svg", h.static("favicon.svg", "image/svg+xml"))
 	h.mux.HandleFunc("GET /admin/login", h.loginForm)
 	h.mux.HandleFunc("POST /admin/login", h.login)
 	h.mux.HandleFunc("POST /admin/logout", h.auth(h.logout))
@@ -147,7 +148,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("Content-Security-Policy", csp)
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: under no-referrer browsers send
+	// "Origin: null" with a form's POST, which sameOrigin refuses.
+	hd.Set("Referrer-Policy", "same-origin")
 	hd.Set("Cache-Control", "no-store")
 	if r.URL.Path == "/admin" {
 		http.Redirect(w, r, Path, http.StatusSeeOther)
@@ -207,11 +210,17 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 	w.Write(b.Bytes()) //nolint:errcheck // the client went away
 }
 
-func (h *Handler) style(w http.ResponseWriter, _ *http.Request) {
-	b, _ := assets.ReadFile("assets/style.css")
-	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	w.Header().Set("Cache-Control", "max-age=3600")
-	w.Write(b) //nolint:errcheck // the client went away
+// static serves an embedded file of assets.
+func (h *Handler) static(name, contentType string) http.HandlerFunc {
+	b, err := assets.ReadFile("assets/" + name)
+	if err != nil {
+		panic("webadmin: " + err.Error()) // the file is embedded
+	}
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Write(b) //nolint:errcheck // the client went away
+	}
 }
 
 // tokenHash is the stored form of an admin token (as admintoken keeps
