@@ -6,7 +6,7 @@
 // warnings and errors (server/logring) and an announcement form.
 //
 // An operator logs in by pasting an admin token (`parley admin token
-// create`, server/admintoken); the browser then holds a session cookie
+// --name NAME`, server/admintoken); the browser then holds a session cookie
 // (HttpOnly, SameSite=Strict, Secure over TLS) naming a random id in a
 // bounded in-memory map, with an absolute expiry. A session ends at its
 // expiry, on logout, or as soon as its token is revoked. Every POST
