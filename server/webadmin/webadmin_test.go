@@ -134,6 +134,10 @@ func TestLogin(t *testing.T) {
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe") {
 		t.Errorf("CSP: %q", csp)
 	}
+	// no-referrer would make browsers send "Origin: null" with the forms.
+	if rp, xfo := resp.Header.Get("Referrer-Policy"), resp.Header.Get("X-Frame-Options"); rp != "same-origin" || xfo != "DENY" {
+		t.Errorf("Referrer-Policy %q, X-Frame-Options %q", rp, xfo)
+	}
 	wrong := "parley_" + strings.Repeat("A", 43)
 	if resp, body := b.login(wrong); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "not a valid admin token") {
 		t.Errorf("a wrong token: %s\n%s", resp.Status, body)
@@ -268,14 +272,25 @@ func TestCSRF(t *testing.T) {
 			t.Errorf("kick with %s CSRF token: %s", name, resp.Status)
 		}
 	}
-	req, _ := http.NewRequest(http.MethodPost, e.web.URL+"/admin/sessions/kick", strings.NewReader(url.Values{"jid": {alice.JID().String()}, "csrf": {b.csrf}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Origin", "https://evil.example")
-	if resp, _ := b.do(req); resp.StatusCode != http.StatusForbidden {
-		t.Errorf("kick from another origin: %s", resp.Status)
+	kickFrom := func(origin string) *http.Response {
+		req, _ := http.NewRequest(http.MethodPost, e.web.URL+"/admin/sessions/kick", strings.NewReader(url.Values{"jid": {alice.JID().String()}, "csrf": {b.csrf}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", origin)
+		resp, _ := b.do(req)
+		return resp
+	}
+	for _, origin := range []string{"https://evil.example", "null", strings.Replace(e.web.URL, "http:", "https:", 1)} {
+		if resp := kickFrom(origin); resp.StatusCode != http.StatusForbidden {
+			t.Errorf("kick from origin %s: %s", origin, resp.Status)
+		}
 	}
 	// The session is still there: a stanza round trip answers.
 	xmpptest.Sync(t, alice)
+	// The page's own origin, with the session's token, kicks.
+	if resp := kickFrom(e.web.URL); resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/admin/sessions" {
+		t.Errorf("kick from the page's origin: %s at %s", resp.Status, resp.Request.URL)
+	}
+	waitEnded(t, alice)
 	if log := e.log.String(); !strings.Contains(log, "without the session's CSRF token") || !strings.Contains(log, "from another origin") {
 		t.Errorf("log:\n%s", log)
 	}
