@@ -46,7 +46,7 @@ func (s *sessions) create(now time.Time, tokenName, tokenHash string) (string, *
 	if len(s.m) >= s.max {
 		var oldest string
 		for k, v := range s.m {
-			if now.After(v.expires) {
+			if !now.Before(v.expires) {
 				delete(s.m, k)
 				continue
 			}
@@ -70,7 +70,7 @@ func (s *sessions) get(id string, now time.Time) *session {
 	if ss == nil {
 		return nil
 	}
-	if now.After(ss.expires) {
+	if !now.Before(ss.expires) {
 		delete(s.m, id)
 		return nil
 	}

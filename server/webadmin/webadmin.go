@@ -90,6 +90,8 @@ type Options struct {
 	// (DefaultLoginFailures, DefaultLoginWindow).
 	LoginFailures int
 	LoginWindow   time.Duration
+	// Now is the clock of sessions and login limits (time.Now).
+	Now func() time.Time
 }
 
 // Handler serves the pages under Path.
@@ -115,7 +117,10 @@ func New(o Options) *Handler {
 		o: o, mux: http.NewServeMux(), pages: map[string]*template.Template{},
 		sessions: newSessions(o.MaxSessions, o.SessionTTL),
 		limiter:  newLimiter(o.LoginFailures, o.LoginWindow, maxLimiterAddrs),
-		now:      time.Now,
+		now:      o.Now,
+	}
+	if h.now == nil {
+		h.now = time.Now
 	}
 	funcs := template.FuncMap{"bytes": humanBytes, "time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }}
 	for _, p := range []string{"login", "overview", "sessions", "users", "rooms", "links", "log", "announce", "error"} {

@@ -411,3 +411,27 @@ func TestUnavailable(t *testing.T) {
 		t.Errorf("overview without operations: %s\n%s", resp.Status, body)
 	}
 }
+
+// TestSessionBounds: a session ends at its TTL; beyond MaxSessions a
+// new login ends the oldest session.
+func TestSessionBounds(t *testing.T) {
+	clock := xmpptest.NewClock(time.Now())
+	e := newEnv(t, webadmin.Options{SessionTTL: time.Hour, MaxSessions: 2, Now: clock.Now})
+	first := mustLogin(t, e)
+	clock.Step(time.Minute)
+	second := mustLogin(t, e)
+	clock.Step(time.Minute)
+	third := mustLogin(t, e)
+	for name, c := range map[string]struct {
+		b    *browser
+		want string
+	}{"first": {first, "/admin/login"}, "second": {second, "/admin/users"}, "third": {third, "/admin/users"}} {
+		if resp, _ := c.b.get("/admin/users"); resp.Request.URL.Path != c.want {
+			t.Errorf("%s session: at %s, want %s", name, resp.Request.URL.Path, c.want)
+		}
+	}
+	clock.Step(time.Hour)
+	if resp, _ := third.get("/admin/users"); resp.Request.URL.Path != "/admin/login" {
+		t.Errorf("a session past its TTL: at %s", resp.Request.URL.Path)
+	}
+}
