@@ -18,11 +18,13 @@ import (
 
 // TestBrowserWebAdmin: the web admin pages (/admin/ on the admin
 // listener) in Debian's chromium, driven by playwright-core
-// (xmppjs/webadmin.mjs), against a `parley serve` of its own: the
-// operator logs in with a token made by `parley admin token`, the
+// (xmppjs/webadmin.mjs), against a `parley serve` of its own: a wrong
+// token is refused, the operator logs in with a token made by `parley
+// admin token`, the
 // sessions page lists a real client's session, its Kick button ends
 // that session (the client sees the stream end with
-// <policy-violation/>). Screenshots of each step are kept in
+// <policy-violation/>), and the warnings page lists the failed login
+// (kept by serve's logger). Screenshots of each step are kept in
 // $PARLEY_TEST_OUTPUT/webadmin (default: a folder under the system's
 // temporary folder, named in the log).
 func TestBrowserWebAdmin(t *testing.T) {
@@ -99,11 +101,13 @@ auth:
 		}
 		return nil
 	}
+	expect("refused")
 	expect("logged-in")
 	if ev := expect("listed"); ev["sessions"] != full {
 		t.Errorf("sessions listed: %q, want %q", ev["sessions"], full)
 	}
 	expect("kicked")
+	expect("warnings")
 	select {
 	case <-c.Done():
 		if err := c.Err(); err == nil || !strings.Contains(err.Error(), "policy-violation") {

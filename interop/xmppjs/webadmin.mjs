@@ -4,12 +4,14 @@
 //   node webadmin.mjs --url http://127.0.0.1:5380/admin/ --token parley_... \
 //     --kick alice@localhost/phone --out DIR
 //
-// It opens --url (which sends it to the login form), pastes --token,
-// prints {"event":"logged-in"} on the overview, opens the sessions page
+// It opens --url (which sends it to the login form), pastes a wrong
+// token and prints {"event":"refused"} once the form says so, pastes
+// --token, prints {"event":"logged-in"} on the overview, opens the sessions page
 // and prints {"event":"listed","sessions":"jid jid ..."} once --kick is
 // listed, presses that session's Kick button and prints
 // {"event":"kicked","flash":...} once the page reports it and the row
-// is gone. Screenshots of each step go to --out. A Content-Security-
+// is gone, then opens the warnings page and prints {"event":"warnings"}
+// once it lists the failed login. Screenshots of each step go to --out. A Content-Security-
 // Policy violation, a page error or any other failure prints
 // {"event":"error","text":...} and exits 1.
 import { chromium } from "playwright-core";
@@ -42,6 +44,12 @@ try {
   await page.goto(args.url);
   await page.locator("input[name=token]").waitFor();
   await page.screenshot({ path: path.join(args.out, "1-login.png") });
+  await page.locator("input[name=token]").fill("parley_not-a-token");
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.locator(".error", { hasText: "not a valid admin token" }).waitFor();
+  await page.screenshot({ path: path.join(args.out, "1-refused.png") });
+  emit({ event: "refused" });
+  problems.length = 0; // the browser logs the 401 answer
   await page.locator("input[name=token]").fill(args.token);
   await page.getByRole("button", { name: "Log in" }).click();
   await page.locator("h1", { hasText: "Overview" }).waitFor();
@@ -64,8 +72,13 @@ try {
   await flash.waitFor();
   await row.waitFor({ state: "detached" });
   await page.screenshot({ path: path.join(args.out, "4-kicked.png") });
-  if (problems.length) throw new Error(problems.join("; "));
   emit({ event: "kicked", flash: (await flash.textContent()).trim() });
+
+  await page.getByRole("link", { name: "Warnings and errors" }).click();
+  await page.locator("table.log td", { hasText: "admin web: login with an invalid token" }).waitFor();
+  await page.screenshot({ path: path.join(args.out, "5-warnings.png") });
+  if (problems.length) throw new Error(problems.join("; "));
+  emit({ event: "warnings" });
 } catch (e) {
   if (page) await page.screenshot({ path: path.join(args.out, "error.png") }).catch(() => {});
   emit({ event: "error", text: String(e) });
