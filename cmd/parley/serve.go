@@ -20,6 +20,7 @@ import (
 	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/loglevel"
+	"github.com/parley-xmpp/parley/server/logring"
 	"github.com/parley-xmpp/parley/server/modules"
 )
 
@@ -58,20 +59,23 @@ func (c *commonFlags) load(env func(string) string) (*config.Config, error) {
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	log, _ := newLeveledLogger(cfg, w)
+	log, _, _ := newLeveledLogger(cfg, w)
 	return log
 }
 
-// newLeveledLogger returns the server's logger and its levels, which
-// change at run time (parley log-level, reload).
-func newLeveledLogger(cfg *config.Config, w io.Writer) (*slog.Logger, *loglevel.Levels) {
+// newLeveledLogger returns the server's logger, its levels, which
+// change at run time (parley log-level, reload), and the ring of its
+// recent warnings and errors (kept whatever the levels), which the web
+// admin pages show.
+func newLeveledLogger(cfg *config.Config, w io.Writer) (*slog.Logger, *loglevel.Levels, *logring.Ring) {
 	levels := loglevel.New(cfg.Log.Level)
 	opts := &slog.HandlerOptions{Level: slog.LevelDebug} // levels decides
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.Log.Format == config.LogJSON {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(levels.Handler(h)), levels
+	recent := logring.New(logring.DefaultSize)
+	return slog.New(recent.Handler(levels.Handler(h))), levels, recent
 }
 
 func runServe(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) int {
@@ -93,7 +97,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		fmt.Fprintln(stderr, "parley:", err)
 		return exitCode(err)
 	}
-	log, levels := newLeveledLogger(cfg, stderr)
+	log, levels, recent := newLeveledLogger(cfg, stderr)
 	if *pprofAddr != "" {
 		stopPprof, err := servePprof(*pprofAddr, log)
 		if err != nil {
@@ -109,7 +113,7 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		return 1
 	}
 	defer a.Close()
-	a.EnableAdmin(app.AdminOptions{Version: version, Levels: levels, Load: func() (*config.Config, error) { return cf.load(env) }})
+	a.EnableAdmin(app.AdminOptions{Version: version, Levels: levels, Recent: recent, Load: func() (*config.Config, error) { return cf.load(env) }})
 	// Under systemd (Type=notify) the service manager hears READY=1 once
 	// the listeners are up, RELOADING=1 then READY=1 around a reload on
 	// SIGHUP (systemctl reload), and STOPPING=1 as the server begins to

@@ -30,6 +30,7 @@ const (
 	PathHealth  = "/healthz"
 	PathReady   = "/readyz"
 	PathAPI     = "/api/"
+	PathPages   = "/admin/"
 )
 
 // Routes are the patterns the Server serves itself; the admin API
@@ -56,6 +57,10 @@ type Options struct {
 	OpenProbes bool
 	// Log receives a line for each refused request.
 	Log *slog.Logger
+	// Pages serves PathPages (the web admin pages, server/webadmin),
+	// which log in with a token of their own form, not a bearer
+	// header; nil: 404.
+	Pages http.Handler
 }
 
 // Server is the admin HTTP server.
@@ -83,6 +88,10 @@ func New(opts Options) *Server {
 	})
 	authed := RequireToken(opts.Tokens, opts.Log, s.mux)
 	s.root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if opts.Pages != nil && (r.URL.Path == "/admin" || strings.HasPrefix(r.URL.Path, PathPages)) {
+			opts.Pages.ServeHTTP(w, r)
+			return
+		}
 		if opts.OpenProbes && isProbe(r.URL.Path) {
 			s.mux.ServeHTTP(w, r)
 			return

@@ -12,6 +12,7 @@ import (
 	"github.com/parley-xmpp/parley/server/admin/socket"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/loglevel"
+	"github.com/parley-xmpp/parley/server/logring"
 	"github.com/parley-xmpp/parley/server/mod/muc"
 	"github.com/parley-xmpp/parley/server/stream"
 )
@@ -24,6 +25,10 @@ type AdminOptions struct {
 	// Levels are the log levels of the server's logger (built with
 	// Levels.Handler); nil: the levels cannot change.
 	Levels *loglevel.Levels
+	// Recent are the recent warnings and errors of the server's logger
+	// (built with Recent.Handler), shown by the web admin pages; nil:
+	// not kept.
+	Recent *logring.Ring
 	// Load re-reads the configuration for a reload; nil: no reload.
 	Load func() (*config.Config, error)
 	// NoSocket: do not serve the admin socket (the operations remain,

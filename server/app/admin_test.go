@@ -308,3 +308,19 @@ func checkStorageTimed(t *testing.T, m map[string]*dto.MetricFamily) {
 		t.Errorf("storage operations timed: %v queries, %v writes, %v transactions; want reads and writes", reads, execs, txs)
 	}
 }
+
+// TestAdminListenerPages: the web admin pages are on the admin listener,
+// reached without a bearer header (they log in with a form); the rest
+// of the listener still wants the bearer token.
+func TestAdminListenerPages(t *testing.T) {
+	s := xmpptest.NewServer(t, withAdmin("127.0.0.1:0"))
+	base := adminURL(t, s)
+	resp, body := get(t, base+"/admin/", "")
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/admin/login" || !strings.Contains(body, `name="token"`) ||
+		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("GET /admin/: %s at %s\n%s", resp.Status, resp.Request.URL, body)
+	}
+	if resp, _ := get(t, base+"/api/version", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /api/version without a token: %s", resp.Status)
+	}
+}

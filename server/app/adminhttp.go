@@ -10,9 +10,11 @@ import (
 	"github.com/parley-xmpp/parley/server/adminhttp"
 	"github.com/parley-xmpp/parley/server/admintoken"
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/logring"
 	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/server/session"
+	"github.com/parley-xmpp/parley/server/webadmin"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -98,10 +100,13 @@ func (a *App) serveAdmin(ctx context.Context, ln net.Listener) {
 	if !open {
 		a.log.Info("admin listener not on a loopback address: /metrics, /healthz and /readyz need a token too", "address", ln.Addr().String())
 	}
+	tokens := admintoken.New(a.cfg.DataDir)
+	pages := webadmin.New(webadmin.Options{Ops: a.Admin, Tokens: tokens, Recent: a.recentLog(), Log: a.log.With("component", "webadmin")})
 	srv := adminhttp.New(adminhttp.Options{
 		Metrics:    a.metrics.Handler(),
 		Ready:      a.ready,
-		Tokens:     admintoken.New(a.cfg.DataDir),
+		Pages:      pages,
+		Tokens:     tokens,
 		Version:    modules.Version,
 		OpenProbes: open,
 		Log:        a.log.With("component", "admin"),
@@ -125,6 +130,15 @@ func (a *App) serveAdmin(ctx context.Context, ln net.Listener) {
 			}
 		}
 	})
+}
+
+// recentLog is the ring of recent warnings and errors the web admin
+// pages show (AdminOptions.Recent), nil if none is kept.
+func (a *App) recentLog() *logring.Ring {
+	if a.adminOpts == nil {
+		return nil
+	}
+	return a.adminOpts.Recent
 }
 
 // ready is the readiness check of /readyz: every listener is up and the
