@@ -73,7 +73,10 @@
 //     to, exchanges a message each way, sends presence, and disconnects
 //     cleanly (the partner sees it go unavailable, the server sees the
 //     session closed by the client, strophe's disconnect timeout does not
-//     fire).
+//     fire). The web admin pages (webadmin_test.go): a wrong token is
+//     refused, a token from `parley admin token` logs in, the sessions
+//     page lists a client and its Kick button ends that client's stream,
+//     and the warnings page shows the failed login.
 //
 // Every scenario has users of its own (see users), so scenarios do not
 // see each other's rosters or messages.
