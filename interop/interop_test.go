@@ -190,6 +190,12 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if srv != nil {
 		srv.stop()
+		if found := secretsLogged(srv.log.String()); len(found) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: the server's log of the interop run contains %s\n", strings.Join(found, ", "))
+			if code == 0 {
+				code = 1
+			}
+		}
 	}
 	if srv != nil && srv.dir != "" {
 		os.RemoveAll(srv.dir)
@@ -751,7 +757,59 @@ func (p *peer) bare() string { return bare(p.user) }
 
 func (p *peer) message(to, body string) {
 	p.t.Helper()
+	sentBodies.add(body)
 	p.send(map[string]any{"cmd": "send", "to": to, "body": body})
+}
+
+// sentBodies are the message bodies the scenarios sent through
+// peer.message, which the shared server's log must not contain.
+var sentBodies bodySet
+
+// bodySet is a set of strings safe for the scenarios running in parallel.
+type bodySet struct {
+	mu sync.Mutex
+	m  map[string]bool
+}
+
+func (b *bodySet) add(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.m == nil {
+		b.m = map[string]bool{}
+	}
+	b.m[s] = true
+}
+
+func (b *bodySet) list() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]string, 0, len(b.m))
+	for s := range b.m {
+		out = append(out, s)
+	}
+	return out
+}
+
+// secretsLogged lists the users' passwords, the component secret and the
+// message bodies sent through peer.message that log, the shared server's
+// log of the whole run at debug level, contains: none may (the log never
+// carries credentials or what users say).
+func secretsLogged(log string) []string {
+	var found []string
+	for _, u := range users {
+		if strings.Contains(log, password(u)) {
+			found = append(found, "the password of "+u)
+		}
+	}
+	if strings.Contains(log, componentSecret) {
+		found = append(found, "the component secret")
+	}
+	for _, b := range sentBodies.list() {
+		if len(b) >= 8 && strings.Contains(log, b) { // long enough not to match by chance
+			found = append(found, fmt.Sprintf("the message body %q", b))
+		}
+	}
+	return found
 }
 
 func (p *peer) presence(to, typ string) {
