@@ -66,6 +66,8 @@ type Authenticator struct {
 	// dummy is verified against when the account does not exist, so that
 	// CheckPassword costs the same whether or not it does.
 	dummy sasl.Credentials
+	// revoked remembers recent disablings and deletions (RevokedSince).
+	revoked revocations
 }
 
 // New returns an Authenticator over accounts. Unknown hash names in
@@ -247,6 +249,7 @@ func (a *Authenticator) Delete(ctx context.Context, user jid.JID) error {
 	if err := a.accounts.DeleteAccount(ctx, user); err != nil {
 		return fmt.Errorf("auth: delete %s: %w", user, err)
 	}
+	a.revoked.record(user, time.Now())
 	a.iters.add(old, -1)
 	a.throttle.forget(user.String())
 	a.log.InfoContext(ctx, "account deleted", "user", user.String())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
@@ -46,6 +47,9 @@ func (a *Authenticator) SetDisabled(ctx context.Context, user jid.JID, disabled 
 	}
 	if err := a.status.SetDisabled(ctx, user, disabled); err != nil {
 		return fmt.Errorf("auth: disable %s: %w", user, err)
+	}
+	if disabled {
+		a.revoked.record(user, time.Now())
 	}
 	a.log.InfoContext(ctx, "account disabled flag changed", "user", user.String(), "disabled", disabled)
 	return nil

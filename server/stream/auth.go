@@ -12,6 +12,7 @@ import (
 
 	authn "github.com/parley-xmpp/parley/server/auth"
 	"github.com/parley-xmpp/parley/server/metrics"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/sasl"
@@ -149,6 +150,7 @@ func (c *conn) handleAuth(ctx context.Context, auth *stanza.Element) error {
 // A failure is an *authFailure; any other error ends the xstream.
 func (c *conn) authenticate(ctx context.Context, ns, mechName string, offered []string, in []byte, mech sasl.ServerMechanism) (authenticated, error) {
 	c.authMech = mechName
+	c.authStarted = time.Now()
 	if mech == nil && !slices.Contains(offered, mechName) {
 		c.log.Info("c2s: unadvertised SASL mechanism", "mechanism", mechName)
 		return authenticated{}, &authFailure{cond: sasl.InvalidMechanism, text: mechanismText(mechName, offered)}
@@ -450,4 +452,23 @@ func (c *conn) saslSucceed(res authenticated) error {
 	c.loggedIn(res)
 	c.t.Restart()
 	return c.openStream()
+}
+
+// revokedLogin undoes the binding of s when the account was disabled or
+// deleted after this login checked it (the administrator ended the
+// sessions it found then, and s was not bound yet): s, and the session it
+// replaced, end with <not-authorized/>. It returns that stream error, or
+// nil when the login stands. The account's record is in memory: no
+// storage read.
+func (c *conn) revokedLogin(s, replaced *session.Session) error {
+	if !c.cfg.Auth.RevokedSince(c.user, c.authStarted) {
+		return nil
+	}
+	c.cfg.Sessions.Unbind(s)
+	c.log.Info("c2s: the account was disabled or deleted during the login", "user", c.user.String())
+	e := &xstream.Error{Condition: xstream.NotAuthorized, Text: "the account was disabled or deleted"}
+	if replaced != nil {
+		replaced.Conn().Close(e)
+	}
+	return e
 }

@@ -82,6 +82,9 @@ func (c *conn) bind2(ctx context.Context, req bind2.Request, uaID string) (s *se
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if err := c.revokedLogin(s, replaced); err != nil {
+		return nil, nil, nil, err
+	}
 	if replaced != nil {
 		c.log.Info("c2s: Bind 2 replaces the client's earlier session", "jid", full)
 		replaced.Conn().Close(&xstream.Error{Condition: xstream.Conflict, Text: "replaced by a new session"})

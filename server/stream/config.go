@@ -52,6 +52,9 @@ type Authenticator interface {
 	// CheckEnabled fails with an error wrapping auth.ErrAccountDisabled
 	// for a disabled account.
 	CheckEnabled(ctx context.Context, user jid.JID) error
+	// RevokedSince reports whether user's account was disabled or
+	// deleted at or after t: a login that began then may not bind.
+	RevokedSince(user jid.JID, t time.Time) bool
 	// LoginDelay says how long a password login of user (zero if not
 	// known yet) from ip must wait because of recent failures; it books
 	// the attempt's turn (auth.Authenticator.LoginDelay).

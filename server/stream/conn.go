@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/module"
@@ -59,8 +60,9 @@ type conn struct {
 	session      *session.Session
 	fullJID      string // session.JID().String(), stamped as 'from' on every stanza
 	saslFailures int
-	authMech     string  // the SASL mechanism of the last exchange, for metrics
-	resumeFor    jid.JID // during a SASL2 login with <resume/>: the resumable session's account
+	authMech     string    // the SASL mechanism of the last exchange, for metrics
+	authStarted  time.Time // when the last SASL exchange began (revoked)
+	resumeFor    jid.JID   // during a SASL2 login with <resume/>: the resumable session's account
 
 	writeMu    sync.Mutex // serialises writes to t; guards sentHeader, sentClose
 	sentHeader bool
@@ -373,6 +375,11 @@ func (c *conn) handleBind(ctx context.Context, iq, b *stanza.Element) error {
 		c.log.Info("c2s: session limit reached", "user", c.user)
 		c.cfg.Metrics.Limited(metrics.LimitSessions)
 		return c.writeRaw(stanza.ErrorReply(iq, &stanza.Error{Type: stanza.ErrCancel, Condition: stanza.ResourceConstraint, Text: "too many sessions"}).AppendXML(nil, stanza.NSClient))
+	}
+	if err == nil {
+		if rerr := c.revokedLogin(s, replaced); rerr != nil {
+			return rerr
+		}
 	}
 	if replaced != nil {
 		c.log.Info("c2s: resource conflict, replacing the old session", "jid", full)

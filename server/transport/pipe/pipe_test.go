@@ -45,6 +45,7 @@ func (passwords) CheckEnabled(context.Context, jid.JID) error  { return nil }
 func (passwords) LoginDelay(jid.JID, netip.Addr) time.Duration { return 0 }
 func (passwords) Failed(jid.JID, netip.Addr)                   {}
 func (passwords) Succeeded(jid.JID, netip.Addr)                {}
+func (passwords) RevokedSince(jid.JID, time.Time) bool         { return false }
 
 // client is a test client on the client end of a pipe.
 type client struct {
