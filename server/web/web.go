@@ -51,6 +51,10 @@ type Options struct {
 	HeaderTimeout time.Duration
 	// Log receives the server's log lines.
 	Log *slog.Logger
+	// ConnContext, when set, derives each connection's context (see
+	// http.Server.ConnContext): a listener whose connections carry TLS
+	// of their own tells the handlers so through it.
+	ConnContext func(ctx context.Context, c net.Conn) context.Context
 }
 
 // Server is the HTTP handler of the server's listeners.
@@ -103,6 +107,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelInfo),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       s.opts.ConnContext,
 	}
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
