@@ -124,9 +124,11 @@ func closePayload(status uint16) []byte {
 	return binary.BigEndian.AppendUint16(nil, status)
 }
 
-// readChunk is the size of the read buffers; a message larger than one
-// grows its buffer up to the read limit.
-const readChunk = 4 << 10
+// readChunk is the size of the read buffers: a stream waiting for its
+// next frame holds one until it parks, so it is small (most stanzas fit);
+// a larger frame grows its buffer up to the read limit. Parley's TLS
+// layer keeps the rest of a record for the next read.
+const readChunk = 512
 
 // readBufs pools the read buffers: a connection holds one only while a
 // frame is arriving.
