@@ -39,12 +39,11 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 			Log:        a.log.With("component", "websocket"),
 		})
 		a.web = web.New(web.Options{
-			Client:      page,
-			WebSocket:   a.ws,
-			BOSH:        bosh.New(ctx, a.webEngine, bosh.Options{Secure: a.secureRequest, RemoteAddr: a.clientAddr, Inactivity: a.cfg.Limits.BOSHInactivity, Polling: a.cfg.Limits.BOSHPolling, Log: a.log.With("component", "bosh")}),
-			Handlers:    a.router.HTTPHandlers(),
-			Log:         a.log.With("component", "http"),
-			ConnContext: withTLSConn,
+			Client:    page,
+			WebSocket: a.ws,
+			BOSH:      bosh.New(ctx, a.webEngine, bosh.Options{Secure: a.secureRequest, RemoteAddr: a.clientAddr, Inactivity: a.cfg.Limits.BOSHInactivity, Polling: a.cfg.Limits.BOSHPolling, Log: a.log.With("component", "bosh")}),
+			Handlers:  a.router.HTTPHandlers(),
+			Log:       a.log.With("component", "http"),
 		})
 	}
 	srv := a.web
@@ -75,7 +74,7 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 // confidential: it came over TLS, from this machine (the bytes never left
 // it), or from a trusted proxy that says its client used HTTPS.
 func (a *App) secureRequest(r *http.Request) bool {
-	if r.TLS != nil || tlsConnOf(r) != nil {
+	if web.OverTLS(r) {
 		return true
 	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
@@ -111,22 +110,3 @@ func (a *App) clientAddr(r *http.Request) string {
 
 // handshakeTimeout bounds the TLS handshake of an https connection.
 const handshakeTimeout = 10 * time.Second
-
-// tlsConnKey is the context key of an https connection's TLS layer.
-type tlsConnKey struct{}
-
-// withTLSConn records c in its context when it is an https connection
-// with Parley's TLS layer (net/http sets Request.TLS only for crypto/tls
-// connections).
-func withTLSConn(ctx context.Context, c net.Conn) context.Context {
-	if sc, ok := c.(*tlsrec.ServerConn); ok {
-		return context.WithValue(ctx, tlsConnKey{}, sc)
-	}
-	return ctx
-}
-
-// tlsConnOf returns the TLS layer the request came over, or nil.
-func tlsConnOf(r *http.Request) *tlsrec.ServerConn {
-	sc, _ := r.Context().Value(tlsConnKey{}).(*tlsrec.ServerConn)
-	return sc
-}

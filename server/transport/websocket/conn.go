@@ -405,9 +405,8 @@ func (c *conn) Buffered() bool             { return c.buf != nil && len(*c.buf) 
 func (c *conn) Authenticated()             {}
 func (c *conn) Bound()                     { c.bound = true }
 
-// End closes the WebSocket (status 1000) and the connection.
+// End releases the read buffer and closes the connection.
 func (c *conn) End() {
-	c.sendClose(statusNormal)
 	c.release()
 	c.Close()
 }
@@ -453,9 +452,12 @@ func (c *conn) writeLocked(b []byte) error {
 	return nil
 }
 
-// sendClose sends a close frame with status, once, within a second.
+// sendClose sends a close frame with status, once, within a second;
+// not while a write is in progress (a stuck one is what Close breaks).
 func (c *conn) sendClose(status uint16) {
-	c.wmu.Lock()
+	if !c.wmu.TryLock() {
+		return
+	}
 	defer c.wmu.Unlock()
 	if c.closeSent {
 		return
@@ -477,7 +479,10 @@ func (c *conn) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
+// Close closes the WebSocket (status 1000, unless a close frame went out
+// already or a write is in progress) and the connection.
 func (c *conn) Close() error {
+	c.sendClose(statusNormal)
 	err := c.raw.Close()
 	if f := c.onClose.Swap(nil); f != nil {
 		(*f)()

@@ -324,6 +324,17 @@ func TestParkedOverWSS(t *testing.T) {
 	if _, features := raw.open(); !strings.Contains(features.String(), "SCRAM-SHA-256-PLUS") {
 		t.Errorf("no -PLUS mechanism offered over wss: %s", features)
 	}
+	// Discovery names the wss:// endpoint (the request came over TLS).
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: s.TLSConfig()}}
+	resp, err := hc.Get("https://" + s.App.Addrs(config.ListenerHTTPS)[0].String() + "/.well-known/host-meta.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(meta), `"wss://`) {
+		t.Errorf("host-meta over https: %s", meta)
+	}
 	for round := range 3 {
 		p := s.App.Parks()
 		xmpptest.Eventually(t, "alice's reader parks", func() bool { return s.App.Parks() > p })
