@@ -3,6 +3,12 @@
 // subprotocol and hands each to the stream engine, one XML element per
 // WebSocket message, <open/> and <close/> in place of the stream's
 // opening and closing tags.
+//
+// The handler answers the upgrade itself and frames RFC 6455 on the
+// hijacked connection (conn.go): no WebSocket library connection, no
+// net/http buffers and no reader goroutine of its own are kept per
+// stream, and an idle bound stream parks (stream.Parker) with the
+// handler's poller as a TCP session does.
 package websocket
 
 import (
