@@ -335,19 +335,19 @@ func TestParkedOverWSS(t *testing.T) {
 	if !strings.Contains(string(meta), `"wss://`) {
 		t.Errorf("host-meta over https: %s", meta)
 	}
+	bob := s.Client(t, "bob", "pw", "desk")
+	xmpptest.Eventually(t, "alice's (and bob's) readers park", func() bool { return s.App.Parks() >= 2 })
 	for round := range 3 {
+		// Input wakes the parked reader: a ping answered; then it parks
+		// again (round 0 proves it: bob stays parked until he sends).
 		p := s.App.Parks()
-		xmpptest.Eventually(t, "alice's reader parks", func() bool { return s.App.Parks() > p })
-		// Input wakes the parked reader: a ping answered.
 		if _, err := alice.SendIQ(ctx, stanza.NewIQ(stanza.TypeGet, "", "localhost", stanza.New("urn:xmpp:ping", "ping"))); err != nil {
 			t.Fatalf("round %d: ping after parking: %v", round, err)
 		}
-		p = s.App.Parks()
 		xmpptest.Eventually(t, "alice's reader parks again", func() bool { return s.App.Parks() > p })
 		// A parked stream is written to: a message from a TCP session.
-		bob := s.Client(t, "bob", "pw", fmt.Sprint("desk", round))
-		xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, alice.JID().String(), "to a parked stream"))
-		if got := xmpptest.NextMessage(t, alice); got.ChildText(stanza.NSClient, "body") != "to a parked stream" {
+		xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, alice.JID().String(), fmt.Sprint("to a parked stream ", round)))
+		if got := xmpptest.NextMessage(t, alice); got.ChildText(stanza.NSClient, "body") != fmt.Sprint("to a parked stream ", round) {
 			t.Fatalf("round %d: alice got %s", round, got)
 		}
 	}
