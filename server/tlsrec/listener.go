@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -52,6 +53,7 @@ type ServerConn struct {
 	timeout time.Duration
 
 	once     sync.Once
+	done     atomic.Bool // the handshake ended, one way or the other
 	c        *Conn
 	err      error
 	version  uint16
@@ -62,6 +64,7 @@ type ServerConn struct {
 // outcome.
 func (s *ServerConn) Handshake() error {
 	s.once.Do(func() {
+		defer s.done.Store(true)
 		ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 		defer cancel()
 		c, st, err := s.srv.Handshake(ctx, s.raw)
@@ -112,9 +115,15 @@ func (s *ServerConn) Write(p []byte) (int, error) {
 	return s.c.Write(p)
 }
 
-// Close implements net.Conn.
+// Close implements net.Conn. A handshake in progress fails at once.
 func (s *ServerConn) Close() error {
-	s.once.Do(func() { s.err = errors.New("tlsrec: connection closed before its handshake") })
+	if !s.done.Load() {
+		err := s.raw.Close() // breaks a handshake in progress
+		s.once.Do(func() { s.err = errors.New("tlsrec: connection closed before its handshake") })
+		if s.c == nil {
+			return err
+		}
+	}
 	if s.c != nil {
 		return s.c.Close()
 	}

@@ -88,3 +88,41 @@ func TestListenerCloseBeforeHandshake(t *testing.T) {
 		t.Fatal("a connection without a handshake is idle")
 	}
 }
+
+// Close breaks a handshake in progress: a client that sends nothing does
+// not hold the connection until the handshake's time limit.
+func TestListenerCloseDuringHandshake(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := NewServer(&tls.Config{Certificates: []tls.Certificate{testCert(t)}}, RecordLayerParley).NewListener(inner, time.Minute)
+	t.Cleanup(func() { ln.Close() })
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Read(make([]byte, 1)) // waits for a ClientHello
+		done <- err
+	}()
+	// Close while the handshake waits, or before it starts: either way
+	// the read fails well within the handshake's minute.
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("read succeeded on a closed connection")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not break the handshake")
+	}
+	<-closed
+}
