@@ -31,6 +31,7 @@ import (
 	"github.com/parley-xmpp/parley/server/stream"
 	"github.com/parley-xmpp/parley/server/tlsrec"
 	"github.com/parley-xmpp/parley/server/transport/tcp"
+	"github.com/parley-xmpp/parley/server/transport/websocket"
 	"github.com/parley-xmpp/parley/server/web"
 )
 
@@ -54,6 +55,7 @@ type App struct {
 	mu        sync.Mutex
 	listeners []net.Listener
 	servers   []*tcp.Listener
+	ws        *websocket.Handler // the HTTP listeners' WebSocket streams (web.go)
 	addrs     map[config.ListenerType][]net.Addr
 	// s2sPool is federation's outgoing side, nil when it is off;
 	// s2sListeners its incoming side.
@@ -429,6 +431,9 @@ func (a *App) Parks() uint64 {
 	var n uint64
 	for _, s := range a.servers {
 		n += s.Parks()
+	}
+	if a.ws != nil {
+		n += a.ws.Parks()
 	}
 	return n
 }

@@ -2,16 +2,17 @@ package app
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/server/stream"
+	"github.com/parley-xmpp/parley/server/tlsrec"
 	"github.com/parley-xmpp/parley/server/transport/bosh"
 	"github.com/parley-xmpp/parley/server/transport/websocket"
 	"github.com/parley-xmpp/parley/server/web"
@@ -31,17 +32,18 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 		} else {
 			page = h
 		}
+		a.ws = websocket.New(ctx, a.webEngine, websocket.Options{
+			Origins:    a.cfg.HTTP.WebSocketOrigins,
+			Secure:     a.secureRequest,
+			RemoteAddr: a.clientAddr,
+			Log:        a.log.With("component", "websocket"),
+		})
 		a.web = web.New(web.Options{
-			Client: page,
-			WebSocket: websocket.New(ctx, a.webEngine, websocket.Options{
-				Origins:    a.cfg.HTTP.WebSocketOrigins,
-				Secure:     a.secureRequest,
-				RemoteAddr: a.clientAddr,
-				Log:        a.log.With("component", "websocket"),
-			}),
-			BOSH:     bosh.New(ctx, a.webEngine, bosh.Options{Secure: a.secureRequest, RemoteAddr: a.clientAddr, Inactivity: a.cfg.Limits.BOSHInactivity, Polling: a.cfg.Limits.BOSHPolling, Log: a.log.With("component", "bosh")}),
-			Handlers: a.router.HTTPHandlers(),
-			Log:      a.log.With("component", "http"),
+			Client:    page,
+			WebSocket: a.ws,
+			BOSH:      bosh.New(ctx, a.webEngine, bosh.Options{Secure: a.secureRequest, RemoteAddr: a.clientAddr, Inactivity: a.cfg.Limits.BOSHInactivity, Polling: a.cfg.Limits.BOSHPolling, Log: a.log.With("component", "bosh")}),
+			Handlers:  a.router.HTTPHandlers(),
+			Log:       a.log.With("component", "http"),
 		})
 	}
 	srv := a.web
@@ -49,7 +51,11 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 	if l.Type == config.ListenerHTTPS {
 		cfg := a.tls.Clone()
 		cfg.NextProtos = []string{"http/1.1"} // WebSocket needs HTTP/1.1's upgrade
-		ln = tls.NewListener(ln, cfg)
+		// Parley's record layer rather than crypto/tls's: a connection
+		// upgraded to a WebSocket then parks when idle as a TCP
+		// session does (no reader goroutine, no buffers, no cipher
+		// states).
+		ln = tlsrec.NewServer(cfg, recordLayer(a.cfg.TLS.RecordLayer)).NewListener(ln, handshakeTimeout)
 	}
 	a.wg.Add(1)
 	go func() {
@@ -68,7 +74,7 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 // confidential: it came over TLS, from this machine (the bytes never left
 // it), or from a trusted proxy that says its client used HTTPS.
 func (a *App) secureRequest(r *http.Request) bool {
-	if r.TLS != nil {
+	if web.OverTLS(r) {
 		return true
 	}
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
@@ -101,3 +107,6 @@ func (a *App) clientAddr(r *http.Request) string {
 	}
 	return r.RemoteAddr
 }
+
+// handshakeTimeout bounds the TLS handshake of an https connection.
+const handshakeTimeout = 10 * time.Second

@@ -35,4 +35,10 @@
 // next record is sent), record padding, zero-length records within a
 // limit, and the alerts RFC 8446 requires on bad input (bad_record_mac,
 // record_overflow, unexpected_message, decode_error).
+//
+// A [Listener] serves listeners whose connections go to another server
+// first (net/http on an https listener): each [ServerConn] runs its
+// handshake on its first read or write, as crypto/tls's listener does,
+// and can later be parked by whoever takes the connection over (an
+// upgraded WebSocket).
 package tlsrec

@@ -16,6 +16,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/parley-xmpp/parley/server/tlsrec"
 )
 
 // Paths of the endpoints.
@@ -103,6 +105,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelInfo),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ConnContext:       withTLSConn,
 	}
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -126,7 +129,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // webSocketURL is the endpoint's URL as the request reached this server.
 func (s *Server) webSocketURL(r *http.Request) string {
 	scheme := "ws"
-	if r.TLS != nil {
+	if OverTLS(r) {
 		scheme = "wss"
 	}
 	return scheme + "://" + r.Host + PathWebSocket
@@ -135,7 +138,7 @@ func (s *Server) webSocketURL(r *http.Request) string {
 // boshURL is the BOSH endpoint's URL as the request reached this server.
 func (s *Server) boshURL(r *http.Request) string {
 	scheme := "http"
-	if r.TLS != nil {
+	if OverTLS(r) {
 		scheme = "https"
 	}
 	return scheme + "://" + r.Host + PathBOSH
@@ -194,4 +197,26 @@ func discoveryHeaders(w http.ResponseWriter, contentType string) {
 	h.Set("Content-Type", contentType)
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("X-Content-Type-Options", "nosniff")
+}
+
+// tlsConnKey is the context key of a connection with Parley's TLS layer.
+type tlsConnKey struct{}
+
+// withTLSConn marks the context of a connection from a tlsrec.Listener:
+// net/http sets Request.TLS only for crypto/tls connections.
+func withTLSConn(ctx context.Context, c net.Conn) context.Context {
+	if sc, ok := c.(*tlsrec.ServerConn); ok {
+		return context.WithValue(ctx, tlsConnKey{}, sc)
+	}
+	return ctx
+}
+
+// OverTLS reports whether r reached this server over TLS: crypto/tls's
+// (Request.TLS) or Parley's TLS layer (a tlsrec.Listener).
+func OverTLS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	_, ok := r.Context().Value(tlsConnKey{}).(*tlsrec.ServerConn)
+	return ok
 }

@@ -3,25 +3,31 @@
 // subprotocol and hands each to the stream engine, one XML element per
 // WebSocket message, <open/> and <close/> in place of the stream's
 // opening and closing tags.
+//
+// The handler answers the upgrade itself and frames RFC 6455 on the
+// hijacked connection (conn.go): no WebSocket library connection, no
+// net/http buffers and no reader goroutine of its own are kept per
+// stream, and an idle bound stream parks (stream.Parker) with the
+// handler's poller as a TCP session does.
 package websocket
 
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
+	"encoding/base64"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	ws "github.com/coder/websocket"
-
+	"github.com/parley-xmpp/parley/server/poller"
 	"github.com/parley-xmpp/parley/server/stream"
 	"github.com/parley-xmpp/parley/xmpp/sasl"
-	"github.com/parley-xmpp/parley/xmpp/stanza"
 	xstream "github.com/parley-xmpp/parley/xmpp/stream"
 )
 
@@ -54,7 +60,16 @@ type Handler struct {
 	eng  *stream.Server
 	opts Options
 	ctx  context.Context
+
+	pollMu  sync.Mutex
+	poll    *poller.Poller // parked streams' (conn.Park); started on first use
+	pollErr error
+	parks   atomic.Uint64 // readers parked so far
 }
+
+// Parks returns how many times the reader of an idle stream has parked
+// (conn.Park).
+func (h *Handler) Parks() uint64 { return h.parks.Load() }
 
 // New returns a handler serving eng's streams; ctx bounds the streams'
 // lives (the server's run context).
@@ -68,7 +83,34 @@ func New(ctx context.Context, eng *stream.Server, o Options) *Handler {
 	if o.RemoteAddr == nil {
 		o.RemoteAddr = func(r *http.Request) string { return r.RemoteAddr }
 	}
-	return &Handler{eng: eng, opts: o, ctx: ctx}
+	h := &Handler{eng: eng, opts: o, ctx: ctx}
+	context.AfterFunc(ctx, h.stopPoller)
+	return h
+}
+
+// poller returns the handler's poller, started on first use.
+func (h *Handler) poller() (*poller.Poller, error) {
+	h.pollMu.Lock()
+	defer h.pollMu.Unlock()
+	if h.poll == nil && h.pollErr == nil {
+		if h.ctx.Err() != nil {
+			return nil, h.ctx.Err()
+		}
+		h.poll, h.pollErr = poller.New()
+	}
+	return h.poll, h.pollErr
+}
+
+// stopPoller ends the poller when the handler's streams end: parked
+// streams wake, and find their connections closed by the engine.
+func (h *Handler) stopPoller() {
+	h.pollMu.Lock()
+	defer h.pollMu.Unlock()
+	if h.poll != nil {
+		h.poll.Close()
+		h.poll = nil
+	}
+	h.pollErr = errors.New("websocket: handler stopped")
 }
 
 // ServeHTTP upgrades the request and starts the stream.
@@ -82,26 +124,85 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, `the "xmpp" WebSocket subprotocol is required (RFC 7395)`, http.StatusBadRequest)
 		return
 	}
-	lim := h.eng.Config().Limits
-	c, err := ws.Accept(w, r, &ws.AcceptOptions{Subprotocols: []string{Subprotocol}, InsecureSkipVerify: true})
+	if !headerHas(r.Header, "Connection", "upgrade") || !headerHas(r.Header, "Upgrade", "websocket") {
+		w.Header().Set("Connection", "Upgrade")
+		w.Header().Set("Upgrade", "websocket")
+		http.Error(w, "a WebSocket upgrade is required (RFC 6455)", http.StatusUpgradeRequired)
+		return
+	}
+	if r.Header.Get("Sec-WebSocket-Version") != "13" {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		http.Error(w, "WebSocket version 13 is required (RFC 6455)", http.StatusBadRequest)
+		return
+	}
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
+		http.Error(w, "bad Sec-WebSocket-Key", http.StatusBadRequest)
+		return
+	}
+	raw, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		h.opts.Log.Info("websocket: upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
+	lim := h.eng.Config().Limits
 	max := lim.MaxStanzaBytes
 	if max <= 0 {
 		max = 256 << 10
 	}
-	c.SetReadLimit(int64(max) + 4096) // the element, and room for the framing namespace declarations
-	t := &conn{h: h, ws: c, remote: h.opts.RemoteAddr(r), secure: h.opts.Secure(r), limits: lim,
-		msgs: make(chan message, 1), done: make(chan struct{}), lim: xstream.Limits{MaxStanzaBytes: max}}
-	if r.TLS != nil {
+	t := &conn{h: h, raw: raw, remote: h.opts.RemoteAddr(r), secure: h.opts.Secure(r), limits: lim,
+		readLimit: max + 4096, // the element, and room for the framing namespace declarations
+		lim:       xstream.Limits{MaxStanzaBytes: max}}
+	// Input the client sent right after its request (net/http read it
+	// ahead) is the start of the WebSocket stream; net/http's buffers are
+	// dropped with brw.
+	if n := brw.Reader.Buffered(); n > 0 {
+		p, _ := brw.Reader.Peek(n)
+		t.take()
+		*t.buf = append(*t.buf, p...)
+	}
+	switch {
+	case r.TLS != nil:
 		if data, err := r.TLS.ExportKeyingMaterial(sasl.ExporterLabel, []byte{}, 32); err == nil && r.TLS.Version == tls.VersionTLS13 {
 			t.cb = map[string][]byte{sasl.TLSExporter: data}
 		}
+	default:
+		if x, ok := raw.(exporter); ok {
+			if data := x.Exporter(); data != nil {
+				t.cb = map[string][]byte{sasl.TLSExporter: data}
+			}
+		}
 	}
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: " + acceptKey(key) + "\r\nSec-WebSocket-Protocol: " + Subprotocol + "\r\n\r\n"
+	_ = raw.SetWriteDeadline(time.Now().Add(upgradeWriteTimeout))
+	if _, err := io.WriteString(raw, resp); err != nil {
+		h.opts.Log.Info("websocket: upgrade failed", "remote", r.RemoteAddr, "err", err)
+		raw.Close()
+		return
+	}
+	_ = raw.SetWriteDeadline(time.Time{})
 	h.opts.Log.Debug("websocket: connection accepted", "remote", t.remote, "origin", r.Header.Get("Origin"))
 	h.eng.Accept(h.ctx, t)
+}
+
+// upgradeWriteTimeout bounds writing the upgrade's response.
+const upgradeWriteTimeout = 10 * time.Second
+
+// exporter is a hijacked connection with TLS of its own (Parley's TLS
+// layer on an https listener): its tls-exporter channel binding.
+type exporter interface{ Exporter() []byte }
+
+// headerHas reports whether a comma-separated header lists token.
+func headerHas(hd http.Header, name, token string) bool {
+	for _, v := range hd.Values(name) {
+		for _, p := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(p), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // offers reports whether the request asks for the subprotocol.
@@ -131,233 +232,3 @@ func (h *Handler) originAllowed(origin string) bool {
 	}
 	return false
 }
-
-// message is one WebSocket message read, or why reading stopped.
-type message struct {
-	b   []byte
-	err error
-}
-
-// conn is one WebSocket client stream: a stream.Transport.
-type conn struct {
-	h      *Handler
-	ws     *ws.Conn
-	remote string
-	secure bool
-	cb     map[string][]byte
-	limits stream.Limits
-	lim    xstream.Limits
-	events stream.Reader
-
-	// A reader goroutine hands messages over, so that the engine's reader
-	// can wait for one with its time limits (a timed-out WebSocket read
-	// would end the connection).
-	msgs      chan message
-	done      chan struct{}
-	closeOnce sync.Once
-	start     time.Time
-	bound     bool
-
-	wmu      sync.Mutex
-	deadline time.Time
-}
-
-var _ stream.Transport = (*conn)(nil)
-
-func (c *conn) Open(ctx context.Context, r stream.Reader) error {
-	c.events = r
-	c.start = time.Now()
-	go c.readLoop(ctx)
-	return nil
-}
-
-func (c *conn) readLoop(ctx context.Context) {
-	for {
-		_, b, err := c.ws.Read(ctx)
-		select {
-		case c.msgs <- message{b: b, err: err}:
-		case <-c.done:
-			return
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// read waits for the next message within the stream's time limits.
-func (c *conn) read() ([]byte, error) {
-	pinged := false
-	for {
-		b, err, expired := c.wait(pinged)
-		if !expired {
-			return b, err
-		}
-		switch {
-		case !c.bound:
-			return nil, stream.ErrAuthTimeout
-		case pinged:
-			return nil, stream.ErrIdle
-		}
-		pinged = true
-		c.events.IdlePing()
-	}
-}
-
-// wait waits for one message, or for the current time limit: the
-// authentication deadline before binding, then the idle ping's and the
-// ping's answer's.
-func (c *conn) wait(pinged bool) (b []byte, err error, expired bool) {
-	var timeout time.Duration
-	switch {
-	case !c.bound:
-		timeout = max(time.Until(c.start.Add(c.limits.PreauthTimeout)), time.Millisecond)
-	case pinged:
-		timeout = c.limits.PingTimeout
-	case c.limits.IdlePing > 0:
-		timeout = c.limits.IdlePing
-	}
-	var expire <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
-		defer t.Stop()
-		expire = t.C
-	}
-	select {
-	case m := <-c.msgs:
-		if m.err != nil {
-			if ws.CloseStatus(m.err) == ws.StatusMessageTooBig {
-				return nil, &xstream.Error{Condition: xstream.PolicyViolation, Text: "message too large"}, false
-			}
-			// A WebSocket that closes without <close/> is a connection
-			// lost, not a stream ended: a stream-managed session stays
-			// resumable (XEP-0198).
-			return nil, fmt.Errorf("websocket: connection closed without <close/> (%v): %w", m.err, io.ErrUnexpectedEOF), false
-		}
-		return m.b, nil, false
-	case <-expire:
-		return nil, nil, true
-	case <-c.done:
-		return nil, io.ErrClosedPipe, false
-	}
-}
-
-// ReadHeader reads the client's <open/> (RFC 7395 §3.4).
-func (c *conn) ReadHeader() (xstream.Header, error) {
-	b, err := c.read()
-	if err != nil {
-		return xstream.Header{}, err
-	}
-	el, err := xstream.ParseElement(b, c.lim)
-	if err != nil {
-		return xstream.Header{}, err
-	}
-	if el.Name.Space != NSFraming || el.Name.Local != "open" {
-		return xstream.Header{}, &xstream.Error{Condition: xstream.InvalidNamespace, Text: "an <open/> in " + NSFraming + " was expected"}
-	}
-	h := xstream.Header{To: el.Get("to"), From: el.Get("from"), Version: el.Get("version"), ContentNS: stanza.NSClient}
-	for _, a := range el.Attr {
-		if a.Name.Space == stanza.NSXML && a.Name.Local == "lang" {
-			h.Lang = a.Value
-		}
-	}
-	return h, nil
-}
-
-// Next reads one element; <close/> is the end of the stream.
-func (c *conn) Next() (*stanza.Element, error) {
-	b, err := c.read()
-	if err != nil {
-		return nil, err
-	}
-	el, err := xstream.ParseElement(b, c.lim)
-	if err != nil {
-		return nil, err
-	}
-	if el.Name.Space == NSFraming {
-		if el.Name.Local == "close" {
-			return nil, io.EOF
-		}
-		return nil, &xstream.Error{Condition: xstream.BadFormat, Text: "<" + el.Name.Local + "/> within the stream"}
-	}
-	return el, nil
-}
-
-func (c *conn) Restart()                   {}
-func (c *conn) SetLimits(l xstream.Limits) { c.lim = l }
-func (c *conn) Buffered() bool             { return len(c.msgs) > 0 }
-func (c *conn) Authenticated()             {}
-func (c *conn) Bound()                     { c.bound = true }
-
-func (c *conn) End() { c.Close() }
-
-// AppendOpen writes <open/> for the stream header h.
-func (c *conn) AppendOpen(buf []byte, h xstream.Header) []byte {
-	el := stanza.New(NSFraming, "open", "version", "1.0")
-	for _, a := range [...][2]string{{"from", h.From}, {"to", h.To}, {"id", h.ID}} {
-		if a[1] != "" {
-			el.Set(a[0], a[1])
-		}
-	}
-	if h.Lang != "" {
-		el.SetNS(stanza.NSXML, "lang", h.Lang)
-	}
-	return el.AppendXML(buf, "")
-}
-
-// AppendStreamElement writes <stream:features/> or <stream:error/>, with
-// the stream prefix declared in the message itself.
-func (c *conn) AppendStreamElement(buf []byte, el *stanza.Element) []byte {
-	return stream.AppendStandalone(buf, el)
-}
-
-// AppendClose writes <close/>.
-func (c *conn) AppendClose(buf []byte) []byte {
-	return append(buf, `<close xmlns="`+NSFraming+`"/>`...)
-}
-
-// Write sends b, serialised top-level elements, one WebSocket message
-// each; a stanza without a namespace declaration gets jabber:client's
-// (RFC 7395 §3.3.3: every message stands alone).
-func (c *conn) Write(b []byte) error {
-	c.wmu.Lock()
-	deadline := c.deadline
-	c.wmu.Unlock()
-	ctx := c.h.ctx
-	if !deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
-	}
-	for len(b) > 0 {
-		n, err := xstream.ElementEnd(b)
-		if err != nil {
-			return fmt.Errorf("websocket: write: %w", err)
-		}
-		el := xstream.WithDefaultNS(b[:n], stanza.NSClient)
-		b = b[n:]
-		if err := c.ws.Write(ctx, ws.MessageText, el); err != nil {
-			return fmt.Errorf("websocket: write: %w", err)
-		}
-	}
-	return nil
-}
-
-func (c *conn) SetWriteDeadline(t time.Time) error {
-	c.wmu.Lock()
-	c.deadline = t
-	c.wmu.Unlock()
-	return nil
-}
-
-func (c *conn) Close() error {
-	c.closeOnce.Do(func() { close(c.done) })
-	return c.ws.CloseNow()
-}
-
-func (c *conn) Secure() bool                       { return c.secure }
-func (c *conn) ChannelBindings() map[string][]byte { return c.cb }
-func (c *conn) RemoteAddr() string                 { return c.remote }
-
-// TransportName implements stream.Named.
-func (c *conn) TransportName() string { return "websocket" }
