@@ -5,7 +5,7 @@
 # (N=2000) held for DURATION (12s) after a 5 s settle; prints one JSON
 # report a line (parley bench --json, with "binary" and "transport"
 # added). For comparing builds in one run: hold the bench lock,
-#   flock /work/wt/BENCH.lock bench/idle-ws-ab.sh /tmp/parley-old /tmp/parley-new
+#   bench/idle-ws-ab.sh /tmp/parley-old /tmp/parley-new
 # Ports 17222 (c2s), 17280 (https) and 17260 (pprof) on 127.0.0.1. A heap
 # profile and a goroutine dump of each WebSocket run, taken 20 s in, are
 # left in $OUT (/tmp/parley-idle-ws-ab).
