@@ -7,7 +7,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"log/slog"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"strings"
@@ -212,13 +214,20 @@ func Context(t testing.TB, d time.Duration) context.Context {
 
 // FreePort returns a loopback TCP port free a moment ago (for a listener
 // whose port another server must know before it starts, such as an s2s
-// route's).
+// route's). It is taken below Linux's ephemeral range (32768 and up), so
+// that the outgoing connections of tests running meanwhile, which the
+// kernel gives ephemeral ports, cannot take it before the listener does.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		port := 20000 + mathrand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // in use
+		}
+		ln.Close()
+		return port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("xmpptest: no free port below the ephemeral range")
+	return 0
 }

@@ -3,8 +3,8 @@ package upload_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,12 +23,7 @@ import (
 // reachable there; it returns a logged-in client and the HTTP base URL.
 func setup(t *testing.T, clock *xmpptest.Clock, settings map[string]any) (*xmpptest.Server, *client.Client, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", xmpptest.FreePort(t))
 	base := "http://" + addr
 	if settings == nil {
 		settings = map[string]any{}
