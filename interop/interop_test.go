@@ -90,6 +90,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -233,13 +234,21 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(filepath.Dir(file)), nil
 }
 
+// freePort returns a loopback address whose port was free a moment ago,
+// taken below Linux's ephemeral range (32768 and up) so that the
+// outgoing connections of the scenarios running meanwhile cannot take it
+// before the server binds it.
 func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+mathrand.IntN(12000))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue // in use
+		}
+		l.Close()
+		return addr, nil
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return "", errors.New("no free port below the ephemeral range")
 }
 
 func startServer() (*server, error) {
