@@ -460,26 +460,27 @@ run_s2s() {
 # server process configured for both (WEB=on), see run_transport. Labels
 # end in -ws or -tcp.
 run_web() {
-	run_transport "$1" ws WS_CHAT_RATE --websocket "$(web_url)"
+	run_transport "$1" ws WS_CHAT_RATE --websocket web_url
 }
 
 # run_bosh SERVER: XMPP over BOSH (https) against TCP (STARTTLS) on one
 # server process configured for both (WEB=on), see run_transport. Labels
 # end in -bosh or -tcp.
 run_bosh() {
-	run_transport "$1" bosh BOSH_CHAT_RATE --bosh "$(bosh_url)"
+	run_transport "$1" bosh BOSH_CHAT_RATE --bosh bosh_url
 }
 
-# run_transport SERVER T RATEVAR FLAG URL: the transport T (label
-# suffix; parley bench FLAG URL) against TCP on one server process: login
+# run_transport SERVER T RATEVAR FLAG URLFUNC: the transport T (label
+# suffix; parley bench FLAG with the URL URLFUNC prints once the server
+# runs) against TCP on one server process: login
 # storms, idle memory (a fresh process for each transport), chat at
 # saturation over both, and over T at ejabberd's saturation rate over T
 # (RATEVAR, when not set already).
 run_transport() {
 	local s=$1 t=$2 ratevar=$3 tr
-	tr=("$4" "$5")
 	WEB=on "start_$s"
-	log "$s started with $t at $5, pid $PID"
+	tr=("$4" "$("$5")")
+	log "$s started with $t at ${tr[1]}, pid $PID"
 	setup "$s" "$ACCOUNTS"
 	settle "$PID"
 	bench "$s" "login-$t" --scenario login --count "$IDLE" "${tr[@]}"
