@@ -147,16 +147,23 @@ func (d *Dialer) dialBOSH(idx int) (*boshConn, error) {
 	return c, nil
 }
 
+// The bodies are written out by hand rather than serialised from
+// elements: servers match the XEP-0206 attributes by their usual prefix
+// (xmpp:version, xmpp:restart), which a serialiser would choose for
+// itself.
+
+// bodyStart is the start of every request's <body/>.
+const bodyStart = "<body xmlns='" + nsHTTPBind + "' xmlns:xmpp='" + nsXBOSH + "' rid='"
+
 // createBody is the session creation request (XEP-0124 §7.1, XEP-0206
 // §5).
 func (c *boshConn) createBody() []byte {
-	return stanza.New(nsHTTPBind, "body",
-		"content", "text/xml; charset=utf-8", "hold", "1",
-		"rid", strconv.FormatUint(c.rid, 10), "to", c.to, "ver", boshVersion,
-		"wait", strconv.Itoa(int(boshWait/time.Second))).
-		SetNS(stanza.NSXML, "lang", "en").
-		SetNS(nsXBOSH, "version", "1.0").
-		AppendXML(nil, "")
+	b := strconv.AppendUint([]byte(bodyStart), c.rid, 10)
+	b = append(b, "' to='"...)
+	b = appendEscaped(b, c.to)
+	b = append(b, "' content='text/xml; charset=utf-8' hold='1' ver='"+boshVersion+"' wait='"...)
+	b = strconv.AppendInt(b, int64(boshWait/time.Second), 10)
+	return append(b, "' xml:lang='en' xmpp:version='1.0'/>"...)
 }
 
 // Kinds of request besides the plain one.
@@ -169,19 +176,21 @@ const (
 // body is a request of the session with rid, of a kind (boshPlain,
 // boshRestart, boshTerminate), carrying payloads.
 func (c *boshConn) body(rid uint64, kind int, payloads [][]byte) []byte {
-	el := stanza.New(nsHTTPBind, "body", "rid", strconv.FormatUint(rid, 10), "sid", c.sid)
+	b := strconv.AppendUint([]byte(bodyStart), rid, 10)
+	b = append(b, "' sid='"...)
+	b = appendEscaped(b, c.sid)
 	switch kind {
 	case boshRestart:
-		el.Set("to", c.to).SetNS(stanza.NSXML, "lang", "en").SetNS(nsXBOSH, "restart", "true")
+		b = append(b, "' to='"...)
+		b = appendEscaped(b, c.to)
+		b = append(b, "' xml:lang='en' xmpp:restart='true"...)
 	case boshTerminate:
-		el.Set("type", "terminate")
+		b = append(b, "' type='terminate"...)
 	}
-	b := el.AppendXML(nil, "")
 	if len(payloads) == 0 {
-		return b
+		return append(b, "'/>"...)
 	}
-	// An empty element serialises as "<body …/>": open it up.
-	b = append(b[:len(b)-2], '>')
+	b = append(b, "'>"...)
 	for _, p := range payloads {
 		b = append(b, p...)
 	}

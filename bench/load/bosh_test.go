@@ -28,8 +28,9 @@ func TestCheckBOSHURL(t *testing.T) {
 
 // TestBOSHBodies: the requests the generator sends are XEP-0124's and
 // XEP-0206's: the creation request with hold, wait, ver and the XMPP
-// version, the restart with xmpp:restart, the terminate, and payloads
-// inside the wrapper in the order written.
+// version, the restart with xmpp:restart (both with the prefix xmpp,
+// which ejabberd requires), the terminate, and payloads inside the
+// wrapper in the order written.
 func TestBOSHBodies(t *testing.T) {
 	c := &boshConn{to: "a'b.example", rid: 41, sid: "s&1"}
 	lim := stream.Limits{MaxStanzaBytes: boshMaxBody}
@@ -43,6 +44,12 @@ func TestBOSHBodies(t *testing.T) {
 	}
 	if attrNS(el, nsXBOSH, "version") != "1.0" || attrNS(el, stanza.NSXML, "lang") != "en" {
 		t.Errorf("creation without xmpp:version='1.0' and xml:lang: %s", el)
+	}
+	// Servers look for the attributes by their usual prefix.
+	for _, b := range [][]byte{c.createBody(), c.body(42, boshRestart, nil)} {
+		if !strings.Contains(string(b), "xmlns:xmpp='"+nsXBOSH+"'") || !strings.Contains(string(b), " xmpp:") {
+			t.Errorf("no xmpp: prefix: %s", b)
+		}
 	}
 	el, err = stream.ParseElement(c.body(42, boshRestart, nil), lim)
 	if err != nil {
