@@ -100,6 +100,13 @@ type boshConn struct {
 	requests int    // requests the server allows out at once
 	wait     time.Duration
 	inflight int
+	// held says a request is to be kept held at the server (after the
+	// login); readers counts those waiting in nextElement. With neither,
+	// no empty request goes out: during the login every request is
+	// answered with what the next step needs, and an empty request
+	// racing the restart request left ejabberd answering neither.
+	held     bool
+	readers  int
 	restart  bool     // a stream restart is to go out
 	out      [][]byte // elements written, not sent yet
 	outBytes int
@@ -243,7 +250,8 @@ func (c *boshConn) open(ctx context.Context) error {
 
 // flushLocked sends what is due while the server allows more requests
 // out: a stream restart, the elements written, or, when no request is
-// out and the unread elements are few, an empty one to be held.
+// out, the unread elements are few and the session is logged in or a
+// reader waits, an empty one to be held.
 func (c *boshConn) flushLocked() {
 	if c.err != nil || c.ended || c.sid == "" {
 		return
@@ -257,7 +265,7 @@ func (c *boshConn) flushLocked() {
 			out := c.out
 			c.out, c.outBytes = nil, 0
 			c.sendLocked(boshPlain, out)
-		case c.inflight == 0 && len(c.in) < boshMaxUnread:
+		case c.inflight == 0 && len(c.in) < boshMaxUnread && (c.held || c.readers > 0):
 			c.sendLocked(boshPlain, nil)
 		default:
 			return
@@ -389,11 +397,23 @@ func (c *boshConn) nextElement() (*stanza.Element, error) {
 		if !c.rdead.IsZero() && !time.Now().Before(c.rdead) {
 			return nil, os.ErrDeadlineExceeded
 		}
+		c.readers++
+		c.flushLocked()
 		ch := c.changed
 		c.mu.Unlock()
 		<-ch
 		c.mu.Lock()
+		c.readers--
 	}
+}
+
+// hold keeps a request held at the server from now on, so that what
+// the server sends arrives without delay.
+func (c *boshConn) hold() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.held = true
+	c.flushLocked()
 }
 
 // Write queues p, one element, for the next request.

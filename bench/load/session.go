@@ -124,6 +124,9 @@ func (d *Dialer) Login(ctx context.Context, idx int, acc Account, opts LoginOpti
 		return nil, ctx.Err()
 	}
 	s.conn.SetDeadline(time.Time{})
+	if s.bosh != nil {
+		s.bosh.hold()
+	}
 	return s, nil
 }
 
