@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strconv"
@@ -105,9 +106,13 @@ type boshConn struct {
 	// no empty request goes out: during the login every request is
 	// answered with what the next step needs, and an empty request
 	// racing the restart request left ejabberd answering neither.
-	held     bool
-	readers  int
-	restart  bool     // a stream restart is to go out
+	held    bool
+	readers int
+	restart bool // a stream restart is to go out
+	// wrote is closed once the last request sent has been written out:
+	// the next one waits for it, so that requests reach the server in
+	// rid order (ejabberd 23.01 answered neither of two that crossed).
+	wrote    chan struct{}
 	out      [][]byte // elements written, not sent yet
 	outBytes int
 	answers  map[uint64]boshAnswer // answered, not yet delivered
@@ -265,7 +270,7 @@ func (c *boshConn) flushLocked() {
 			out := c.out
 			c.out, c.outBytes = nil, 0
 			c.sendLocked(boshPlain, out)
-		case c.inflight == 0 && len(c.in) < boshMaxUnread && (c.held || c.readers > 0):
+		case c.inflight == 0 && len(c.in) < boshMaxUnread && (c.held || c.readers > 0 && len(c.in) == 0):
 			c.sendLocked(boshPlain, nil)
 		default:
 			return
@@ -281,8 +286,10 @@ func (c *boshConn) sendLocked(kind int, payloads [][]byte) {
 	c.inflight++
 	b := c.body(rid, kind, payloads)
 	timeout := c.wait + boshSlack
+	prev, wrote := c.wrote, make(chan struct{})
+	c.wrote = wrote
 	go func() {
-		c.answered(rid, c.post(c.ctx, b, timeout))
+		c.answered(rid, c.postAfter(prev, wrote, b, timeout))
 	}()
 	c.broadcastLocked()
 }
@@ -336,6 +343,23 @@ func (c *boshConn) deliverLocked(b *stanza.Element) {
 		}
 		c.err = &BOSHError{Condition: cond}
 	}
+}
+
+// postAfter posts b once the previous request (prev, nil for none) has
+// been written out, and closes wrote once b has.
+func (c *boshConn) postAfter(prev, wrote chan struct{}, b []byte, timeout time.Duration) boshAnswer {
+	var once sync.Once
+	done := func() { once.Do(func() { close(wrote) }) }
+	defer done()
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-c.ctx.Done():
+			return boshAnswer{err: fmt.Errorf("BOSH request: %w", c.ctx.Err())}
+		}
+	}
+	ctx := httptrace.WithClientTrace(c.ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { done() }})
+	return c.post(ctx, b, timeout)
 }
 
 // post sends one request and parses the <body/> it is answered with.
@@ -462,6 +486,7 @@ func (c *boshConn) Close() error {
 	}
 	c.ended = true
 	var term []byte
+	prev := c.wrote
 	if c.sid != "" && c.err == nil {
 		term = c.body(c.rid, boshTerminate, c.out)
 		c.rid++
@@ -473,6 +498,12 @@ func (c *boshConn) Close() error {
 	c.broadcastLocked()
 	c.mu.Unlock()
 	if term != nil {
+		if prev != nil {
+			select {
+			case <-prev:
+			case <-time.After(time.Second):
+			}
+		}
 		c.post(c.ctx, term, time.Second)
 	}
 	c.cancel()
