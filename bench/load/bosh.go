@@ -29,8 +29,11 @@ import (
 // that stanzas arrive without polling; what the session writes goes in a
 // second request (the server then answers the held one), and what is
 // written while both are out waits for the next answer and goes in one
-// request. The answers' payloads are read in 'rid' order as elements,
-// with no stream to decode. A failed request ends the session: the load
+// request. Each request goes out once the previous one has been
+// written, so that they reach the server in 'rid' order, and during the
+// login no request is held (each step's request brings its answer). The
+// answers' payloads are read in 'rid' order as elements, with no stream
+// to decode. A failed request ends the session: the load
 // tool counts it as an error rather than resending (§14.3).
 //
 // xmpp/client has a BOSH transport too, built for one long-lived client

@@ -1,9 +1,17 @@
 package load
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,4 +217,85 @@ func TestBOSHLoginErrors(t *testing.T) {
 			t.Errorf("%s: %v, want %q", tc.url, err, tc.want)
 		}
 	}
+}
+
+// TestBOSHRequestOrder: through a recording proxy in front of a real
+// server, the requests of a login arrive in rid order, one at a time
+// (ejabberd 23.01 answered neither of two requests that crossed), and a
+// burst of messages after it arrives.
+func TestBOSHRequestOrder(t *testing.T) {
+	_, d := boshServer(t)
+	target, err := url.Parse(d.BOSH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
+	var mu sync.Mutex
+	var rids []uint64
+	out, maxOut := 0, 0
+	loggedIn := false
+	rec := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		el, err := stream.ParseElement(body, stream.Limits{MaxStanzaBytes: boshMaxBody})
+		if err != nil {
+			t.Errorf("request %q: %v", body, err)
+			return
+		}
+		rid, _ := strconv.ParseUint(el.Get("rid"), 10, 64)
+		mu.Lock()
+		rids = append(rids, rid)
+		out++
+		if !loggedIn {
+			maxOut = max(maxOut, out)
+		}
+		mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		proxy.ServeHTTP(w, r)
+		mu.Lock()
+		out--
+		mu.Unlock()
+	}))
+	defer rec.Close()
+	d.BOSH = rec.URL + target.Path
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sess, err := d.Login(ctx, 0, Account{User: "user0", Password: "pw"}, LoginOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	loggedIn = true
+	login := len(rids)
+	for i := 1; i < login; i++ {
+		if rids[i] != rids[i-1]+1 {
+			t.Errorf("the login's rids arrived as %v", rids)
+		}
+	}
+	if login < 6 {
+		t.Errorf("the login took %d requests: %v", login, rids)
+	}
+	if maxOut != 1 {
+		t.Errorf("%d requests out at once during the login, want 1", maxOut)
+	}
+	mu.Unlock()
+	const n = 30
+	for i := range n {
+		if err := sess.SendRaw(appendMessage(nil, sess.Bare, stanza.TypeChat, i, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for got := 0; got < n; {
+		el, err := sess.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stanza.KindOf(el) == stanza.KindMessage {
+			got++
+		}
+	}
+	sess.Close()
 }
