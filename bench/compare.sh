@@ -31,7 +31,11 @@
 #                  default list); web = XMPP over WebSocket (wss) against
 #                  TCP on one server process: login storms, idle memory
 #                  and chat over both (not in the default list; about 3
-#                  minutes a server)
+#                  minutes a server); bosh = the same with XMPP over
+#                  BOSH (https; Parley's and Prosody's /http-bind,
+#                  ejabberd's mod_bosh) in place of WebSocket (not in
+#                  the default list). With both web and bosh, the table's
+#                  TCP rows are the later part's.
 #   MUC_SIZES="10 100 1000"   room sizes of the muc part
 #   MUC_ARCHIVE="off on"      archiving settings of the muc part: off =
 #                  temporary rooms, on = persistent rooms with archiving,
@@ -49,6 +53,8 @@
 #   LINKS=300      remote domains of the links part
 #   WS_CHAT_RATE=rate   the web part's fixed-rate WebSocket chat run
 #                  (default: ejabberd's saturation rate over WebSocket)
+#   BOSH_CHAT_RATE=rate the bosh part's fixed-rate BOSH chat run
+#                  (default: ejabberd's saturation rate over BOSH)
 #   OUT=/tmp/parley-compare             work folder (wiped)
 #   PARLEY_BIN=path                     use this parley binary instead of
 #                  building one from the tree
@@ -139,8 +145,8 @@ make_cert() {
 
 # render TEMPLATE DIR PORT TLSPORT > file. With ARCHIVE=on, Prosody's
 # MUC component loads mod_muc_mam and ejabberd loads mod_mam. With
-# WEB=on the lines marked @WEB@ are in (XMPP over WebSocket on port
-# PORT+58, see web_url), else out.
+# WEB=on the lines marked @WEB@ are in (XMPP over WebSocket and BOSH on
+# port PORT+58, see web_url and bosh_url), else out.
 render() {
 	local archive=() web=(-e '/^#@WEB@/d' -e '/^--@WEB@/d')
 	if [ "${ARCHIVE:-off}" = on ]; then
@@ -155,6 +161,11 @@ render() {
 # web_url: the WebSocket endpoint of the server on c2s port $PORT (WEB=on).
 web_url() {
 	echo "wss://127.0.0.1:$((PORT + 58))/xmpp-websocket"
+}
+
+# bosh_url: the BOSH endpoint of the server on c2s port $PORT (WEB=on).
+bosh_url() {
+	echo "https://127.0.0.1:$((PORT + 58))/http-bind"
 }
 
 # render_s2s TEMPLATE DIR PORT SIDE > file: one server of a federation
@@ -449,38 +460,53 @@ run_s2s() {
 }
 
 # run_web SERVER: XMPP over WebSocket (wss) against TCP (STARTTLS) on one
-# server process configured for both (WEB=on): login storms, idle memory
-# (a fresh process for each transport), chat at saturation over both, and
-# over WebSocket at ejabberd's WebSocket saturation rate. Labels end in
-# -ws or -tcp.
+# server process configured for both (WEB=on), see run_transport. Labels
+# end in -ws or -tcp.
 run_web() {
-	local s=$1 ws
+	run_transport "$1" ws WS_CHAT_RATE --websocket web_url
+}
+
+# run_bosh SERVER: XMPP over BOSH (https) against TCP (STARTTLS) on one
+# server process configured for both (WEB=on), see run_transport. Labels
+# end in -bosh or -tcp.
+run_bosh() {
+	run_transport "$1" bosh BOSH_CHAT_RATE --bosh bosh_url
+}
+
+# run_transport SERVER T RATEVAR FLAG URLFUNC: the transport T (label
+# suffix; parley bench FLAG with the URL URLFUNC prints once the server
+# runs) against TCP on one server process: login
+# storms, idle memory (a fresh process for each transport), chat at
+# saturation over both, and over T at ejabberd's saturation rate over T
+# (RATEVAR, when not set already).
+run_transport() {
+	local s=$1 t=$2 ratevar=$3 tr
 	WEB=on "start_$s"
-	ws=(--websocket "$(web_url)")
-	log "$s started with WebSocket at $(web_url), pid $PID"
+	tr=("$4" "$("$5")")
+	log "$s started with $t at ${tr[1]}, pid $PID"
 	setup "$s" "$ACCOUNTS"
 	settle "$PID"
-	bench "$s" login-ws --scenario login --count "$IDLE" "${ws[@]}"
+	bench "$s" "login-$t" --scenario login --count "$IDLE" "${tr[@]}"
 	settle "$PID"
 	bench "$s" login-tcp --scenario login --count "$IDLE"
-	local t
-	for t in tcp ws; do
+	local x
+	for x in tcp "$t"; do
 		stop_server "$s"
 		WEB=on "start_$s"
 		sleep 2
-		if [ $t = ws ]; then
-			bench "$s" idle-ws --scenario idle --count "$IDLE" --pid "$PID" --duration "$DURATION" --settle 5s "${ws[@]}"
+		if [ "$x" = "$t" ]; then
+			bench "$s" "idle-$t" --scenario idle --count "$IDLE" --pid "$PID" --duration "$DURATION" --settle 5s "${tr[@]}"
 		else
 			bench "$s" idle-tcp --scenario idle --count "$IDLE" --pid "$PID" --duration "$DURATION" --settle 5s
 		fi
 	done
-	bench "$s" chat-max-ws --scenario chat --count "$ACTIVE" --duration "$DURATION" "${ws[@]}"
+	bench "$s" "chat-max-$t" --scenario chat --count "$ACTIVE" --duration "$DURATION" "${tr[@]}"
 	bench "$s" chat-max-tcp --scenario chat --count "$ACTIVE" --duration "$DURATION"
-	if [ -z "${WS_CHAT_RATE:-}" ]; then
-		WS_CHAT_RATE=$(jq -r 'select(.server=="ejabberd" and .label=="chat-max-ws") | .msgs_per_sec' "$OUT/results.jsonl" | tail -1)
+	if [ -z "${!ratevar:-}" ]; then
+		printf -v "$ratevar" '%s' "$(jq -r --arg l "chat-max-$t" 'select(.server=="ejabberd" and .label==$l) | .msgs_per_sec' "$OUT/results.jsonl" | tail -1)"
 	fi
-	if [ -n "$WS_CHAT_RATE" ] && [ "$WS_CHAT_RATE" != null ]; then
-		bench "$s" chat-at-ejabberd-rate-ws --scenario chat --count "$ACTIVE" --duration "$DURATION" --rate "$WS_CHAT_RATE" --window 1000 "${ws[@]}"
+	if [ -n "${!ratevar}" ] && [ "${!ratevar}" != null ]; then
+		bench "$s" "chat-at-ejabberd-rate-$t" --scenario chat --count "$ACTIVE" --duration "$DURATION" --rate "${!ratevar}" --window 1000 "${tr[@]}"
 	fi
 	stop_server "$s"
 }
@@ -584,8 +610,8 @@ main() {
 	local part size
 	for part in $SCENARIOS; do
 		case $part in
-		base | muc | s2s | links | web) ;;
-		*) echo "compare.sh: unknown part $part in SCENARIOS (want base, muc, s2s, links, web)" >&2; exit 2 ;;
+		base | muc | s2s | links | web | bosh) ;;
+		*) echo "compare.sh: unknown part $part in SCENARIOS (want base, muc, s2s, links, web, bosh)" >&2; exit 2 ;;
 		esac
 	done
 	case " $SCENARIOS " in
@@ -629,6 +655,9 @@ main() {
 	esac
 	case " $SCENARIOS " in
 	*" web "*) meta+=(--meta "web: XMPP over WebSocket (RFC 7395) over TLS (wss://, same certificate and key exchange), Parley's https listener, Prosody's mod_websocket (https_ports), ejabberd's ejabberd_http_ws (tls: true); TCP rows of the web part are STARTTLS on the same server process") ;;
+	esac
+	case " $SCENARIOS " in
+	*" bosh "*) meta+=(--meta "bosh: XMPP over BOSH (XEP-0124, XEP-0206) over TLS (https://, same certificate and key exchange; HTTP/1.1, keep-alive, one held request per session, hold=1, wait=60), Parley's https listener (/http-bind), Prosody's mod_bosh (https_ports), ejabberd's mod_bosh (ejabberd_http, tls: true); TCP rows of the bosh part are STARTTLS on the same server process") ;;
 	esac
 	/usr/bin/python3 "$ROOT/bench/compare_table.py" "$OUT/results.jsonl" "${meta[@]}" \
 		--meta "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d), commit $(git -C "$ROOT" rev-parse --short HEAD)" \

@@ -74,9 +74,38 @@ def muc_rows():
     return rows
 
 
-# Rows of compare.sh's muc and s2s parts, printed only when a run has
-# their label.
-OPTIONAL_ROWS = muc_rows() + [
+def transport_rows(t, name):
+    """Rows of compare.sh's web (t = "ws") and bosh (t = "bosh") parts:
+    labels login-T, idle-T, chat-max-T, chat-at-ejabberd-rate-T, and
+    the TCP runs on the same server process, labels ending in -tcp."""
+    return [
+        (name + ": logins/s, storm", "login-" + t, lambda r: r["logins_per_sec"], "{:.0f}", "higher"),
+        ("TCP (STARTTLS), same process: logins/s, storm", "login-tcp", lambda r: r["logins_per_sec"], "{:.0f}", "higher"),
+        (name + ": login latency p99 (ms)", "login-" + t, lambda r: ms(r["login_latency"]["p99_ns"]), "{:.1f}", "lower"),
+        (name + ": idle server RSS per session (KiB)", "idle-" + t, lambda r: r["rss_per_session"] / 1024, "{:.1f}", "lower"),
+        ("TCP, same run: idle server RSS per session (KiB)", "idle-tcp", lambda r: r["rss_per_session"] / 1024, "{:.1f}", "lower"),
+        (name + ": marginal idle RSS per session, second half (KiB)", "idle-" + t, lambda r: r["marginal_rss_per_session"] / 1024, "{:.1f}", "lower"),
+        ("TCP, same run: marginal idle RSS per session, second half (KiB)", "idle-tcp", lambda r: r["marginal_rss_per_session"] / 1024, "{:.1f}", "lower"),
+        (name + ": idle PSS per session (KiB)", "idle-" + t, lambda r: r["pss_per_session"] / 1024, "{:.1f}", "lower"),
+        ("TCP, same run: idle PSS per session (KiB)", "idle-tcp", lambda r: r["pss_per_session"] / 1024, "{:.1f}", "lower"),
+        ("idle RSS per session, " + name + " / TCP (same server)", t + "-ratio", lambda r: r["idle"], "{:.2f}", "lower"),
+        ("marginal idle RSS per session, " + name + " / TCP (same server)", t + "-ratio", lambda r: r["idle_marginal"], "{:.2f}", "lower"),
+        ("logins/s, " + name + " / TCP (same server)", t + "-ratio", lambda r: r["logins"], "{:.2f}", "higher"),
+        (name + ": chat at saturation, messages/s", "chat-max-" + t, lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+        ("TCP, same process: chat at saturation, messages/s", "chat-max-tcp", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+        (name + ": chat at saturation, latency p50 (ms)", "chat-max-" + t, lambda r: ms(r["latency"]["p50_ns"]), "{:.2f}", "lower"),
+        (name + ": chat at saturation, latency p99 (ms)", "chat-max-" + t, lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
+        (name + ": chat at saturation, lost", "chat-max-" + t, lambda r: r["lost"], "{:d}", "lower"),
+        (name + ": chat at ejabberd's saturation rate over it, messages/s", "chat-at-ejabberd-rate-" + t, lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+        (name + ": chat at ejabberd's rate, latency p50 (ms)", "chat-at-ejabberd-rate-" + t, lambda r: ms(r["latency"]["p50_ns"]), "{:.2f}", "lower"),
+        (name + ": chat at ejabberd's rate, latency p99 (ms)", "chat-at-ejabberd-rate-" + t, lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
+        (name + ": chat at ejabberd's rate, lost", "chat-at-ejabberd-rate-" + t, lambda r: r["lost"], "{:d}", "lower"),
+    ]
+
+
+# Rows of compare.sh's muc, s2s, web, bosh and links parts, printed only
+# when a run has their label.
+OPTIONAL_ROWS = muc_rows() + transport_rows("ws", "WebSocket (wss)") + transport_rows("bosh", "BOSH (https)") + [
     ("s2s at saturation: messages/s", "s2s-max", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
     ("s2s at saturation: latency p50 (ms)", "s2s-max", lambda r: ms(r["latency"]["p50_ns"]), "{:.2f}", "lower"),
     ("s2s at saturation: latency p99 (ms)", "s2s-max", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
@@ -89,26 +118,6 @@ OPTIONAL_ROWS = muc_rows() + [
     ("s2s at ejabberd's saturation rate: messages/s", "s2s-at-ejabberd-rate", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
     ("s2s at ejabberd's saturation rate: p99 (ms)", "s2s-at-ejabberd-rate", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
     ("s2s at ejabberd's saturation rate: lost", "s2s-at-ejabberd-rate", lambda r: r["lost"], "{:d}", "lower"),
-    ("WebSocket (wss): logins/s, storm", "login-ws", lambda r: r["logins_per_sec"], "{:.0f}", "higher"),
-    ("TCP (STARTTLS), same process: logins/s, storm", "login-tcp", lambda r: r["logins_per_sec"], "{:.0f}", "higher"),
-    ("WebSocket: login latency p99 (ms)", "login-ws", lambda r: ms(r["login_latency"]["p99_ns"]), "{:.1f}", "lower"),
-    ("WebSocket: idle server RSS per session (KiB)", "idle-ws", lambda r: r["rss_per_session"] / 1024, "{:.1f}", "lower"),
-    ("TCP, same run: idle server RSS per session (KiB)", "idle-tcp", lambda r: r["rss_per_session"] / 1024, "{:.1f}", "lower"),
-    ("WebSocket: marginal idle RSS per session, second half (KiB)", "idle-ws", lambda r: r["marginal_rss_per_session"] / 1024, "{:.1f}", "lower"),
-    ("TCP, same run: marginal idle RSS per session, second half (KiB)", "idle-tcp", lambda r: r["marginal_rss_per_session"] / 1024, "{:.1f}", "lower"),
-    ("WebSocket: idle PSS per session (KiB)", "idle-ws", lambda r: r["pss_per_session"] / 1024, "{:.1f}", "lower"),
-    ("TCP, same run: idle PSS per session (KiB)", "idle-tcp", lambda r: r["pss_per_session"] / 1024, "{:.1f}", "lower"),
-    ("idle RSS per session, WebSocket / TCP (same server)", "web-ratio", lambda r: r["idle"], "{:.2f}", "lower"),
-    ("marginal idle RSS per session, WebSocket / TCP (same server)", "web-ratio", lambda r: r["idle_marginal"], "{:.2f}", "lower"),
-    ("logins/s, WebSocket / TCP (same server)", "web-ratio", lambda r: r["logins"], "{:.2f}", "higher"),
-    ("WebSocket: chat at saturation, messages/s", "chat-max-ws", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
-    ("TCP, same process: chat at saturation, messages/s", "chat-max-tcp", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
-    ("WebSocket: chat at saturation, latency p99 (ms)", "chat-max-ws", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
-    ("WebSocket: chat at saturation, lost", "chat-max-ws", lambda r: r["lost"], "{:d}", "lower"),
-    ("WebSocket: chat at ejabberd's WebSocket saturation rate, messages/s", "chat-at-ejabberd-rate-ws", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
-    ("WebSocket: chat at ejabberd's rate, latency p50 (ms)", "chat-at-ejabberd-rate-ws", lambda r: ms(r["latency"]["p50_ns"]), "{:.2f}", "lower"),
-    ("WebSocket: chat at ejabberd's rate, latency p99 (ms)", "chat-at-ejabberd-rate-ws", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
-    ("WebSocket: chat at ejabberd's rate, lost", "chat-at-ejabberd-rate-ws", lambda r: r["lost"], "{:d}", "lower"),
     ("s2s links: remote domains answering (links up)", "s2s-links", lambda r: r["links_up"], "{:d}", "higher"),
     ("s2s links: first server's incoming s2s connections (ss)", "s2s-links", lambda r: r["streams_in"], "{:d}", "higher"),
     ("s2s links: first server's outgoing s2s connections (ss)", "s2s-links", lambda r: r["streams_out"], "{:d}", "higher"),
@@ -122,12 +131,12 @@ OPTIONAL_ROWS = muc_rows() + [
 ]
 
 
-def web_ratios(res):
-    """Adds a "web-ratio" report per server with the web part's
-    WebSocket/TCP ratios (both from the same run)."""
+def transport_ratios(res, t):
+    """Adds a "T-ratio" report per server with the web (t = "ws") or
+    bosh (t = "bosh") part's ratios to TCP (both from the same run)."""
     for s in SERVERS:
-        ws, tcp = res.get((s, "idle-ws")), res.get((s, "idle-tcp"))
-        lw, lt = res.get((s, "login-ws")), res.get((s, "login-tcp"))
+        ws, tcp = res.get((s, "idle-" + t)), res.get((s, "idle-tcp"))
+        lw, lt = res.get((s, "login-" + t)), res.get((s, "login-tcp"))
         r = {}
         try:
             if ws and tcp:
@@ -138,7 +147,7 @@ def web_ratios(res):
         except (KeyError, ZeroDivisionError):
             pass
         if r:
-            res[(s, "web-ratio")] = r
+            res[(s, t + "-ratio")] = r
 
 
 def cell(res, server, label, fn, fmt):
@@ -166,14 +175,20 @@ def main():
     ap.add_argument("--meta", action="append", default=[])
     a = ap.parse_args()
     res = load(a.results)
-    web_ratios(res)
+    transport_ratios(res, "ws")
+    transport_ratios(res, "bosh")
     for m in a.meta:
         print("- " + m)
     print()
     print("| figure | Parley | Prosody | ejabberd | Parley/ejabberd | Parley/Prosody |")
     print("|---|---:|---:|---:|---:|---:|")
     labels = {label for (_, label) in res}
-    rows = [row for row in ROWS + OPTIONAL_ROWS if row[1] in labels]
+    rows, seen = [], set()
+    for row in ROWS + OPTIONAL_ROWS:
+        # The TCP rows of the web and bosh parts are one set.
+        if row[1] in labels and row[:2] not in seen:
+            seen.add(row[:2])
+            rows.append(row)
     for title, label, fn, fmt, better in rows:
         vals, texts = {}, {}
         for s in SERVERS:

@@ -103,6 +103,14 @@ func (c *Config) validate(scenario string) error {
 			return err
 		}
 	}
+	if c.Dialer.BOSH != "" {
+		if c.Dialer.WebSocket != "" {
+			return errors.New("load: BOSH and WebSocket are two transports: choose one")
+		}
+		if _, err := checkBOSHURL(c.Dialer.BOSH); err != nil {
+			return err
+		}
+	}
 	switch {
 	case c.Count <= 0:
 		return errors.New("load: count must be positive")
@@ -110,7 +118,7 @@ func (c *Config) validate(scenario string) error {
 		return fmt.Errorf("load: account pattern %q needs a %%d", c.UserFormat)
 	case c.Dialer.Domain == "":
 		return errors.New("load: no domain")
-	case c.Dialer.WebSocket == "" && len(c.Dialer.Addrs) == 0:
+	case c.Dialer.WebSocket == "" && c.Dialer.BOSH == "" && len(c.Dialer.Addrs) == 0:
 		return errors.New("load: no server address")
 	case scenario == "chat" && c.Count < 2:
 		return errors.New("load: chat needs at least 2 sessions")

@@ -54,6 +54,10 @@ type Dialer struct {
 	// instead of Addrs, and DirectTLS does not apply: wss:// negotiates
 	// TLS (with TLS) before the upgrade, ws:// has none.
 	WebSocket string
+	// BOSH is the http:// or https:// URL of the server's BOSH endpoint
+	// (XEP-0124, XEP-0206). When set, sessions connect there instead of
+	// Addrs, as with WebSocket.
+	BOSH string
 }
 
 // Account is one account's credentials.
@@ -86,7 +90,10 @@ type Session struct {
 	conn net.Conn
 	// framed says the connection is a WebSocket (RFC 7395): one element
 	// a message, <open/> and <close/> for the stream's ends.
-	framed   bool
+	framed bool
+	// bosh is conn when the connection is a BOSH session, which is read
+	// by element, without a decoder.
+	bosh     *boshConn
 	dec      *stream.Decoder
 	features *stanza.Element
 	wmu      sync.Mutex
@@ -106,7 +113,8 @@ func (d *Dialer) Login(ctx context.Context, idx int, acc Account, opts LoginOpti
 	}
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	s := &Session{Index: idx, conn: conn, framed: d.WebSocket != ""}
+	s := &Session{Index: idx, conn: conn, framed: d.WebSocket != "" || d.BOSH != ""}
+	s.bosh, _ = conn.(*boshConn)
 	if err := d.negotiate(ctx, s, acc, opts); err != nil {
 		s.conn.Close()
 		return nil, err
@@ -116,12 +124,19 @@ func (d *Dialer) Login(ctx context.Context, idx int, acc Account, opts LoginOpti
 		return nil, ctx.Err()
 	}
 	s.conn.SetDeadline(time.Time{})
+	if s.bosh != nil {
+		s.bosh.hold()
+	}
 	return s, nil
 }
 
-// dial opens connection idx: a WebSocket to d.WebSocket when set, else a
+// dial opens connection idx: a BOSH session with d.BOSH or a WebSocket
+// to d.WebSocket when set, else a
 // TCP connection to one of d.Addrs.
 func (d *Dialer) dial(ctx context.Context, idx int) (net.Conn, error) {
+	if d.BOSH != "" {
+		return d.dialBOSH(idx)
+	}
 	if d.WebSocket != "" {
 		return d.dialWebSocket(ctx, idx)
 	}
@@ -144,7 +159,7 @@ func (d *Dialer) dial(ctx context.Context, idx int) (net.Conn, error) {
 // server name is its own domain.
 func (d *Dialer) peer(p Dialer) Dialer {
 	out := *d
-	out.Addrs, out.Domain, out.WebSocket = p.Addrs, p.Domain, p.WebSocket
+	out.Addrs, out.Domain, out.WebSocket, out.BOSH = p.Addrs, p.Domain, p.WebSocket, p.BOSH
 	if p.TLS != nil {
 		out.TLS = p.TLS
 	}
@@ -168,7 +183,7 @@ func (d *Dialer) tlsConfig() *tls.Config {
 
 func (d *Dialer) negotiate(ctx context.Context, s *Session, acc Account, opts LoginOptions) error {
 	if s.framed {
-		// TLS, if any, came with the WebSocket (wss://).
+		// TLS, if any, came with the WebSocket or BOSH URL (wss://, https://).
 	} else if d.DirectTLS {
 		tc := tls.Client(s.conn, d.tlsConfig())
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -176,7 +191,7 @@ func (d *Dialer) negotiate(ctx context.Context, s *Session, acc Account, opts Lo
 		}
 		s.conn = tc
 	}
-	if err := s.restart(d.Domain); err != nil {
+	if err := s.restart(ctx, d.Domain); err != nil {
 		return err
 	}
 	if !d.DirectTLS && !s.framed {
@@ -198,7 +213,7 @@ func (d *Dialer) negotiate(ctx context.Context, s *Session, acc Account, opts Lo
 			return fmt.Errorf("TLS handshake: %w", err)
 		}
 		s.conn = tc
-		if err := s.restart(d.Domain); err != nil {
+		if err := s.restart(ctx, d.Domain); err != nil {
 			return err
 		}
 	}
@@ -210,14 +225,20 @@ func (d *Dialer) negotiate(ctx context.Context, s *Session, acc Account, opts Lo
 	if err := d.authenticate(s, acc); err != nil {
 		return err
 	}
-	if err := s.restart(d.Domain); err != nil {
+	if err := s.restart(ctx, d.Domain); err != nil {
 		return err
 	}
 	return s.bind(d.Resource, opts)
 }
 
 // restart opens a (new) stream and reads the server's header and features.
-func (s *Session) restart(domain string) error {
+func (s *Session) restart(ctx context.Context, domain string) error {
+	if s.bosh != nil {
+		if err := s.bosh.open(ctx); err != nil {
+			return err
+		}
+		return s.readFeatures()
+	}
 	if s.framed {
 		if err := s.openFramed(domain); err != nil {
 			return err
@@ -254,7 +275,13 @@ func (s *Session) readFeatures() error {
 
 // next reads one element; a stream error becomes an error.
 func (s *Session) next() (*stanza.Element, error) {
-	el, err := s.dec.Next()
+	var el *stanza.Element
+	var err error
+	if s.bosh != nil {
+		el, err = s.bosh.nextElement()
+	} else {
+		el, err = s.dec.Next()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -310,9 +337,12 @@ func (s *Session) writeBytes(b []byte) error {
 func (s *Session) Close() error {
 	s.wmu.Lock()
 	s.conn.SetWriteDeadline(time.Now().Add(time.Second))
-	if s.framed {
+	switch {
+	case s.bosh != nil:
+		// Close terminates the BOSH session.
+	case s.framed:
 		s.conn.Write([]byte(framedClose))
-	} else {
+	default:
 		s.conn.Write([]byte(stream.Close))
 	}
 	s.wmu.Unlock()

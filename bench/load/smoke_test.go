@@ -25,9 +25,9 @@ const smokeUsers = 200
 
 // TestSmoke runs the login, idle, chat, presence and muc scenarios for a
 // few seconds against an in-process Parley with a few hundred sessions,
-// and login, idle and chat once more over XMPP over WebSocket (wss), and
-// checks that they report no errors, no loss and consistent figures. It
-// asserts no timing thresholds.
+// and login, idle and chat once more over XMPP over WebSocket (wss) and
+// over BOSH (https), and checks that they report no errors, no loss and
+// consistent figures. It asserts no timing thresholds.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("smoke run skipped in -short mode")
@@ -149,26 +149,35 @@ func TestSmoke(t *testing.T) {
 		rep := run(t, base, "chat")
 		checkTraffic(t, rep, 1)
 	})
-	ws := base
-	ws.Dialer.WebSocket = "wss://" + s.App.Addrs(config.ListenerHTTPS)[0].String() + "/xmpp-websocket"
-	ws.Dialer.Addrs = nil
-	t.Run("login-websocket", func(t *testing.T) {
-		run(t, ws, "login")
-	})
-	t.Run("idle-websocket", func(t *testing.T) {
-		rep := run(t, ws, "idle")
-		if rep.MemBefore == nil || rep.MemMid == nil || rep.MemAfter == nil || rep.MemAfter.RSS == 0 {
-			t.Fatalf("idle over WebSocket: no memory figures: %+v %+v %+v", rep.MemBefore, rep.MemMid, rep.MemAfter)
-		}
-	})
-	t.Run("chat-websocket", func(t *testing.T) {
-		cfg := ws
-		cfg.Rate = 2000
-		checkTraffic(t, run(t, cfg, "chat"), 1)
-	})
-	t.Run("chat-max-websocket", func(t *testing.T) {
-		checkTraffic(t, run(t, ws, "chat"), 1)
-	})
+	web := s.App.Addrs(config.ListenerHTTPS)[0].String()
+	for _, tr := range []struct {
+		name string
+		set  func(*load.Dialer)
+	}{
+		{"websocket", func(d *load.Dialer) { d.WebSocket = "wss://" + web + "/xmpp-websocket" }},
+		{"bosh", func(d *load.Dialer) { d.BOSH = "https://" + web + "/http-bind" }},
+	} {
+		cfg := base
+		cfg.Dialer.Addrs = nil
+		tr.set(&cfg.Dialer)
+		t.Run("login-"+tr.name, func(t *testing.T) {
+			run(t, cfg, "login")
+		})
+		t.Run("idle-"+tr.name, func(t *testing.T) {
+			rep := run(t, cfg, "idle")
+			if rep.MemBefore == nil || rep.MemMid == nil || rep.MemAfter == nil || rep.MemAfter.RSS == 0 {
+				t.Fatalf("idle over %s: no memory figures: %+v %+v %+v", tr.name, rep.MemBefore, rep.MemMid, rep.MemAfter)
+			}
+		})
+		t.Run("chat-"+tr.name, func(t *testing.T) {
+			rated := cfg
+			rated.Rate = 2000
+			checkTraffic(t, run(t, rated, "chat"), 1)
+		})
+		t.Run("chat-max-"+tr.name, func(t *testing.T) {
+			checkTraffic(t, run(t, cfg, "chat"), 1)
+		})
+	}
 	t.Run("presence", func(t *testing.T) {
 		cfg := base
 		cfg.Count = 40

@@ -35,12 +35,18 @@ var ErrFramedClose = errors.New("load: the server closed the stream (<close/>)")
 
 // checkWebSocketURL accepts ws:// and wss:// URLs.
 func checkWebSocketURL(raw string) (*url.URL, error) {
+	return checkURL(raw, "WebSocket", "ws", "wss")
+}
+
+// checkURL accepts URLs of the plain or the TLS scheme with a host, of
+// the transport named kind.
+func checkURL(raw, kind, plain, secure string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("load: WebSocket URL: %w", err)
+		return nil, fmt.Errorf("load: %s URL: %w", kind, err)
 	}
-	if (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return nil, fmt.Errorf("load: WebSocket URL %q: want ws://host:port/path or wss://…", raw)
+	if (u.Scheme != plain && u.Scheme != secure) || u.Host == "" {
+		return nil, fmt.Errorf("load: %s URL %q: want %s://host:port/path or %s://…", kind, raw, plain, secure)
 	}
 	return u, nil
 }
@@ -53,16 +59,8 @@ func (d *Dialer) dialWebSocket(ctx context.Context, idx int) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	var nd net.Dialer
-	if la := d.Sources.For(idx); la != nil {
-		nd.LocalAddr = la
-	}
-	tr := &http.Transport{DialContext: nd.DialContext, DisableKeepAlives: true}
-	if u.Scheme == "wss" {
-		tc := d.tlsConfig()
-		tc.NextProtos = []string{"http/1.1"} // the upgrade needs HTTP/1.1
-		tr.TLSClientConfig = tc
-	}
+	tr := d.httpTransport(idx, u.Scheme == "wss")
+	tr.DisableKeepAlives = true
 	c, resp, err := ws.Dial(ctx, d.WebSocket, &ws.DialOptions{
 		HTTPClient:   &http.Client{Transport: tr},
 		Subprotocols: []string{wsSubprotocol},
@@ -77,6 +75,23 @@ func (d *Dialer) dialWebSocket(ctx context.Context, idx int) (net.Conn, error) {
 	// The connection outlives the login's context: Login bounds the
 	// login with deadlines, which the net.Conn turns into closing it.
 	return ws.NetConn(context.Background(), c, ws.MessageText), nil
+}
+
+// httpTransport is an HTTP/1.1 client transport for connection idx, from
+// source address d.Sources.For(idx), with TLS when secure (the WebSocket
+// upgrade needs HTTP/1.1; BOSH keeps to it as its clients do).
+func (d *Dialer) httpTransport(idx int, secure bool) *http.Transport {
+	var nd net.Dialer
+	if la := d.Sources.For(idx); la != nil {
+		nd.LocalAddr = la // only when set: a typed nil would not be nil
+	}
+	tr := &http.Transport{DialContext: nd.DialContext}
+	if secure {
+		tc := d.tlsConfig()
+		tc.NextProtos = []string{"http/1.1"}
+		tr.TLSClientConfig = tc
+	}
+	return tr
 }
 
 // appendOpen appends RFC 7395's <open/> for domain.

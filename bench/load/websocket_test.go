@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -13,24 +14,38 @@ import (
 	"github.com/parley-xmpp/parley/xmpptest"
 )
 
+// TestCheckWebSocketURL: ws:// and wss:// URLs with a host pass, others
+// fail, and a config with a WebSocket URL needs no --address.
 func TestCheckWebSocketURL(t *testing.T) {
-	for _, ok := range []string{"ws://127.0.0.1:5280/xmpp-websocket", "wss://localhost:5443/ws"} {
-		if _, err := checkWebSocketURL(ok); err != nil {
+	testCheckURL(t, checkWebSocketURL, []string{"ws://127.0.0.1:5280/xmpp-websocket", "wss://localhost:5443/ws"},
+		[]string{"http://127.0.0.1/xmpp-websocket", "ws:///path", "wss//x", "ws://a b/"},
+		func(d *Dialer, u string) { d.WebSocket = u }, "http://x/", "ws://127.0.0.1:1/xmpp-websocket")
+}
+
+// testCheckURL checks a URL check: the good URLs pass, the bad ones, the
+// empty string and a bare address fail; a config whose transport URL
+// (set with set) is badURL does not validate, one with goodURL does,
+// without a server address.
+func testCheckURL(t *testing.T, check func(string) (*url.URL, error), good, bad []string, set func(*Dialer, string), badURL, goodURL string) {
+	t.Helper()
+	for _, ok := range good {
+		if _, err := check(ok); err != nil {
 			t.Errorf("%s: %v", ok, err)
 		}
 	}
-	for _, bad := range []string{"", "127.0.0.1:5280", "http://127.0.0.1/xmpp-websocket", "ws:///path", "wss//x", "ws://a b/"} {
-		if _, err := checkWebSocketURL(bad); err == nil {
-			t.Errorf("%q accepted", bad)
+	for _, b := range append(bad, "", "127.0.0.1:5280") {
+		if _, err := check(b); err == nil {
+			t.Errorf("%q accepted", b)
 		}
 	}
-	cfg := Config{Dialer: Dialer{Domain: "localhost", WebSocket: "http://x/"}, UserFormat: "u%d", Count: 1}
+	cfg := Config{Dialer: Dialer{Domain: "localhost"}, UserFormat: "u%d", Count: 1}
+	set(&cfg.Dialer, badURL)
 	if err := cfg.validate("login"); err == nil {
-		t.Error("a config with an http:// WebSocket URL validated")
+		t.Errorf("a config with URL %s validated", badURL)
 	}
-	cfg.Dialer.WebSocket = "ws://127.0.0.1:1/xmpp-websocket"
+	set(&cfg.Dialer, goodURL)
 	if err := cfg.validate("login"); err != nil {
-		t.Errorf("a WebSocket URL without --address: %v", err)
+		t.Errorf("%s without --address: %v", goodURL, err)
 	}
 }
 

@@ -24,7 +24,7 @@ import (
 type benchFlags struct {
 	addresses, domain, user, password, tlsMode, mechanism, sources string
 	scenarios, caFile, curves, cpuProfile, keyFile                 string
-	peerAddresses, peerDomain, linkDomain, webSocket               string
+	peerAddresses, peerDomain, linkDomain, webSocket, bosh         string
 	first, count, concurrency, window, pid, roster, roomSize       int
 	size, peerPID, links                                           int
 	loginRate, rate                                                float64
@@ -39,8 +39,9 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.password, "password", "password", "password (pattern: %d is the account index)")
 	fs.IntVar(&b.first, "first", 0, "index of the first account")
 	fs.IntVar(&b.count, "count", 100, "number of sessions")
-	fs.StringVar(&b.tlsMode, "tls", "starttls", "TLS mode: starttls or direct (not with --websocket)")
+	fs.StringVar(&b.tlsMode, "tls", "starttls", "TLS mode: starttls or direct (not with --websocket or --bosh)")
 	fs.StringVar(&b.webSocket, "websocket", "", "connect with XMPP over WebSocket (RFC 7395) to this ws:// or wss:// URL instead of --address (TLS: wss://)")
+	fs.StringVar(&b.bosh, "bosh", "", "connect with XMPP over BOSH (XEP-0124, XEP-0206) to this http:// or https:// URL instead of --address (TLS: https://)")
 	fs.StringVar(&b.mechanism, "mechanism", sasl.ScramSHA1, "SASL mechanism: SCRAM-SHA-1, SCRAM-SHA-256 or PLAIN")
 	fs.BoolVar(&b.insecure, "insecure", false, "do not verify the server certificate")
 	fs.StringVar(&b.caFile, "cafile", "", "PEM file of the CA (or self-signed certificate) to trust")
@@ -95,6 +96,17 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 		}
 		if !strings.HasPrefix(b.webSocket, "ws://") && !strings.HasPrefix(b.webSocket, "wss://") {
 			return cfg, nil, fmt.Errorf("--websocket %q: want a ws:// or wss:// URL", b.webSocket)
+		}
+	}
+	if b.bosh != "" {
+		if direct {
+			return cfg, nil, errors.New("--tls direct does not apply to --bosh (use an https:// URL)")
+		}
+		if b.webSocket != "" {
+			return cfg, nil, errors.New("--bosh and --websocket are two transports: choose one")
+		}
+		if !strings.HasPrefix(b.bosh, "http://") && !strings.HasPrefix(b.bosh, "https://") {
+			return cfg, nil, fmt.Errorf("--bosh %q: want an http:// or https:// URL", b.bosh)
 		}
 	}
 	switch b.mechanism {
@@ -154,7 +166,7 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 	cfg = load.Config{
 		Dialer: load.Dialer{
 			Addrs: addrs, Domain: b.domain, DirectTLS: direct, TLS: tc,
-			Mechanism: b.mechanism, Sources: sources, Keys: keys, Resource: "bench", WebSocket: b.webSocket,
+			Mechanism: b.mechanism, Sources: sources, Keys: keys, Resource: "bench", WebSocket: b.webSocket, BOSH: b.bosh,
 		},
 		Peer:    load.Dialer{Addrs: peerAddrs, Domain: b.peerDomain},
 		PeerPID: b.peerPID,
@@ -239,6 +251,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (cod
 			against := strings.Join(cfg.Dialer.Addrs, ",")
 			if cfg.Dialer.WebSocket != "" {
 				against = cfg.Dialer.WebSocket
+			}
+			if cfg.Dialer.BOSH != "" {
+				against = cfg.Dialer.BOSH
 			}
 			if sc == "s2s" {
 				against += " and " + strings.Join(cfg.Peer.Addrs, ",")
