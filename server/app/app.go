@@ -472,7 +472,7 @@ func (a *App) Summary() string {
 				kind = "components"
 			}
 			if l.Type == config.ListenerAdmin {
-				kind = "admin HTTP: metrics, health"
+				kind = "admin HTTP: metrics, health, API, pages at /admin/"
 			}
 			if l.Type == config.ListenerProxy65 {
 				kind = "file transfer proxy"
