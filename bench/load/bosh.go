@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	xbosh "github.com/parley-xmpp/parley/xmpp/bosh"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
 )
@@ -42,15 +43,7 @@ import (
 // on the first failure, which this smaller one does with a goroutine
 // only per request in flight.
 
-// Namespaces of BOSH and of its XMPP binding.
 const (
-	nsHTTPBind = "http://jabber.org/protocol/httpbind"
-	nsXBOSH    = "urn:xmpp:xbosh"
-)
-
-const (
-	// boshVersion is the BOSH version the generator speaks ('ver').
-	boshVersion = "1.11"
 	// boshWait is the 'wait' the generator asks for; servers may grant
 	// less.
 	boshWait = 60 * time.Second
@@ -168,7 +161,7 @@ func (d *Dialer) dialBOSH(idx int) (*boshConn, error) {
 // itself.
 
 // bodyStart is the start of every request's <body/>.
-const bodyStart = "<body xmlns='" + nsHTTPBind + "' xmlns:xmpp='" + nsXBOSH + "' rid='"
+const bodyStart = "<body xmlns='" + xbosh.NSHTTPBind + "' xmlns:xmpp='" + xbosh.NSXBOSH + "' rid='"
 
 // createBody is the session creation request (XEP-0124 §7.1, XEP-0206
 // §5).
@@ -176,7 +169,7 @@ func (c *boshConn) createBody() []byte {
 	b := strconv.AppendUint([]byte(bodyStart), c.rid, 10)
 	b = append(b, "' to='"...)
 	b = appendEscaped(b, c.to)
-	b = append(b, "' content='text/xml; charset=utf-8' hold='1' ver='"+boshVersion+"' wait='"...)
+	b = append(b, "' content='text/xml; charset=utf-8' hold='1' ver='"+xbosh.Version+"' wait='"...)
 	b = strconv.AppendInt(b, int64(boshWait/time.Second), 10)
 	return append(b, "' xml:lang='en' xmpp:version='1.0'/>"...)
 }
@@ -328,9 +321,9 @@ func (c *boshConn) answered(rid uint64, a boshAnswer) {
 // terminating response ends the session.
 func (c *boshConn) deliverLocked(b *stanza.Element) {
 	for _, el := range b.Elements() {
-		if el.Name.Space == nsHTTPBind {
+		if el.Name.Space == xbosh.NSHTTPBind {
 			// An unqualified payload: it is jabber:client's (XEP-0206 §8).
-			q, err := stream.ParseElement(stream.WithDefaultNS(el.AppendXML(nil, nsHTTPBind), stanza.NSClient), stream.Limits{MaxStanzaBytes: boshMaxBody})
+			q, err := stream.ParseElement(stream.WithDefaultNS(el.AppendXML(nil, xbosh.NSHTTPBind), stanza.NSClient), stream.Limits{MaxStanzaBytes: boshMaxBody})
 			if err != nil {
 				c.err = fmt.Errorf("BOSH payload <%s/>: %w", el.Name.Local, err)
 				return
@@ -393,7 +386,7 @@ func (c *boshConn) post(ctx context.Context, b []byte, timeout time.Duration) bo
 	if err != nil {
 		return boshAnswer{err: fmt.Errorf("BOSH response: %w", err)}
 	}
-	if el.Name.Space != nsHTTPBind || el.Name.Local != "body" {
+	if el.Name.Space != xbosh.NSHTTPBind || el.Name.Local != "body" {
 		return boshAnswer{err: fmt.Errorf("BOSH response <%s xmlns='%s'>, not a <body/>", el.Name.Local, el.Name.Space)}
 	}
 	return boshAnswer{body: el}

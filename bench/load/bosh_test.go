@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/config"
+	xbosh "github.com/parley-xmpp/parley/xmpp/bosh"
 	"github.com/parley-xmpp/parley/xmpp/sasl"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
@@ -46,16 +47,16 @@ func TestBOSHBodies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if el.Name.Space != nsHTTPBind || el.Name.Local != "body" || el.Get("rid") != "41" || el.Get("to") != "a'b.example" ||
-		el.Get("hold") != "1" || el.Get("wait") != "60" || el.Get("ver") != boshVersion || el.Has("sid") {
+	if el.Name.Space != xbosh.NSHTTPBind || el.Name.Local != "body" || el.Get("rid") != "41" || el.Get("to") != "a'b.example" ||
+		el.Get("hold") != "1" || el.Get("wait") != "60" || el.Get("ver") != xbosh.Version || el.Has("sid") {
 		t.Errorf("creation: %s", el)
 	}
-	if attrNS(el, nsXBOSH, "version") != "1.0" || attrNS(el, stanza.NSXML, "lang") != "en" {
+	if attrNS(el, xbosh.NSXBOSH, "version") != "1.0" || attrNS(el, stanza.NSXML, "lang") != "en" {
 		t.Errorf("creation without xmpp:version='1.0' and xml:lang: %s", el)
 	}
 	// Servers look for the attributes by their usual prefix.
 	for _, b := range [][]byte{c.createBody(), c.body(42, boshRestart, nil)} {
-		if !strings.Contains(string(b), "xmlns:xmpp='"+nsXBOSH+"'") || !strings.Contains(string(b), " xmpp:") {
+		if !strings.Contains(string(b), "xmlns:xmpp='"+xbosh.NSXBOSH+"'") || !strings.Contains(string(b), " xmpp:") {
 			t.Errorf("no xmpp: prefix: %s", b)
 		}
 	}
@@ -64,7 +65,7 @@ func TestBOSHBodies(t *testing.T) {
 		t.Fatal(err)
 	}
 	if el.Get("rid") != "42" || el.Get("sid") != "s&1" || el.Get("to") != "a'b.example" || len(el.Elements()) != 0 ||
-		attrNS(el, nsXBOSH, "restart") != "true" {
+		attrNS(el, xbosh.NSXBOSH, "restart") != "true" {
 		t.Errorf("restart: %s", el)
 	}
 	msgs := [][]byte{[]byte(`<message xmlns="jabber:client" to="u@x"><body>1</body></message>`), []byte(`<presence xmlns="jabber:client"/>`)}
@@ -94,7 +95,7 @@ func attrNS(el *stanza.Element, space, local string) string {
 // condition after its payloads.
 func TestBOSHDeliver(t *testing.T) {
 	c := &boshConn{changed: make(chan struct{}), sid: "s", ended: false}
-	body, err := stream.ParseElement([]byte(`<body xmlns="`+nsHTTPBind+`" type="terminate" condition="policy-violation">`+
+	body, err := stream.ParseElement([]byte(`<body xmlns="`+xbosh.NSHTTPBind+`" type="terminate" condition="policy-violation">`+
 		`<message xmlns="jabber:client" id="q"/><iq id="u" type="result"><query xmlns="jabber:iq:roster"/></iq></body>`), stream.Limits{})
 	if err != nil {
 		t.Fatal(err)

@@ -34,19 +34,12 @@ import (
 	"sync"
 	"time"
 
+	xbosh "github.com/parley-xmpp/parley/xmpp/bosh"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
 )
 
-// Namespaces of BOSH and of its XMPP binding.
 const (
-	nsHTTPBind = "http://jabber.org/protocol/httpbind"
-	nsXBOSH    = "urn:xmpp:xbosh"
-)
-
-const (
-	// boshVersion is the highest BOSH version spoken (XEP-0124 'ver').
-	boshVersion = "1.11"
 	// defaultBOSHWait is the 'wait' asked for when Config.BOSHWait is 0.
 	defaultBOSHWait = 60 * time.Second
 	// boshRetries is how often a request whose connection failed is sent
@@ -302,10 +295,10 @@ func (c *boshConn) kickLocked() {
 		}
 		c.out = c.out[1:]
 		c.outBytes -= len(s.data)
-		el := stanza.New(nsHTTPBind, "body")
+		el := stanza.New(xbosh.NSHTTPBind, "body")
 		switch {
 		case s.restart:
-			el.Set("to", c.to).SetNS(nsXBOSH, "restart", "true")
+			el.Set("to", c.to).SetNS(xbosh.NSXBOSH, "restart", "true")
 			if c.lang != "" {
 				el.SetNS(stanza.NSXML, "lang", c.lang)
 			}
@@ -322,7 +315,7 @@ func (c *boshConn) kickLocked() {
 		return
 	}
 	if c.hold > 0 && c.wait > 0 {
-		c.send(c.body(stanza.New(nsHTTPBind, "body"), nil), false, c.wait)
+		c.send(c.body(stanza.New(xbosh.NSHTTPBind, "body"), nil), false, c.wait)
 		return
 	}
 	// A polling session (§12): empty requests no more often than allowed
@@ -339,16 +332,16 @@ func (c *boshConn) kickLocked() {
 		return
 	}
 	c.lastEmpty = time.Now()
-	c.send(c.body(stanza.New(nsHTTPBind, "body"), nil), false, c.wait)
+	c.send(c.body(stanza.New(xbosh.NSHTTPBind, "body"), nil), false, c.wait)
 }
 
 // createBody is the session creation request (XEP-0124 §7.1, XEP-0206
 // §3).
 func (c *boshConn) createBody() []byte {
-	el := stanza.New(nsHTTPBind, "body", "content", "text/xml; charset=utf-8", "hold", "1",
-		"rid", strconv.FormatUint(c.rid, 10), "to", c.to, "ver", boshVersion,
+	el := stanza.New(xbosh.NSHTTPBind, "body", "content", "text/xml; charset=utf-8", "hold", "1",
+		"rid", strconv.FormatUint(c.rid, 10), "to", c.to, "ver", xbosh.Version,
 		"wait", strconv.Itoa(int(c.askWait/time.Second)))
-	el.SetNS(nsXBOSH, "version", "1.0")
+	el.SetNS(xbosh.NSXBOSH, "version", "1.0")
 	if c.lang != "" {
 		el.SetNS(stanza.NSXML, "lang", c.lang)
 	}
@@ -456,7 +449,7 @@ func (c *boshConn) post(body []byte, wait time.Duration) boshResult {
 		if cond == "" {
 			return boshResult{err: fmt.Errorf("HTTP status %s", resp.Status)}
 		}
-		return boshResult{body: stanza.New(nsHTTPBind, "body", "type", "terminate", "condition", cond)}
+		return boshResult{body: stanza.New(xbosh.NSHTTPBind, "body", "type", "terminate", "condition", cond)}
 	}
 	if len(b) > lim.MaxStanzaBytes {
 		return boshResult{err: fmt.Errorf("a response of more than %d bytes", lim.MaxStanzaBytes)}
@@ -465,7 +458,7 @@ func (c *boshConn) post(body []byte, wait time.Duration) boshResult {
 	if err != nil {
 		return boshResult{err: fmt.Errorf("the response: %w", err)}
 	}
-	if el.Name.Space != nsHTTPBind || el.Name.Local != "body" {
+	if el.Name.Space != xbosh.NSHTTPBind || el.Name.Local != "body" {
 		return boshResult{err: fmt.Errorf("the response is <%s xmlns='%s'>, not a BOSH <body/>", el.Name.Local, el.Name.Space)}
 	}
 	return boshResult{body: el}
@@ -503,7 +496,7 @@ func (c *boshConn) deliverLocked() {
 		case terminate:
 			var err error = io.EOF
 			if cond := body.Get("condition"); cond != "" && cond != "remote-stream-error" {
-				err = &BOSHError{Condition: cond, URI: body.ChildText(nsHTTPBind, "uri")}
+				err = &BOSHError{Condition: cond, URI: body.ChildText(xbosh.NSHTTPBind, "uri")}
 			} else {
 				c.rbuf = append(c.rbuf, stream.Close...)
 			}
@@ -533,7 +526,7 @@ func (c *boshConn) establishLocked(body *stanza.Element) error {
 	c.hold = min(num("hold", 1), 1)
 	c.requests = max(num("requests", c.hold+1), 1)
 	c.polling = time.Duration(num("polling", 0)) * time.Second
-	c.header = stream.Header{From: body.Get("from"), ID: body.Get("authid"), Version: attrValue(body, nsXBOSH, "version"), ContentNS: stanza.NSClient}
+	c.header = stream.Header{From: body.Get("from"), ID: body.Get("authid"), Version: attrValue(body, xbosh.NSXBOSH, "version"), ContentNS: stanza.NSClient}
 	if c.header.From == "" {
 		c.header.From = c.to
 	}

@@ -29,18 +29,19 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/server/stream"
+	xbosh "github.com/parley-xmpp/parley/xmpp/bosh"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	xstream "github.com/parley-xmpp/parley/xmpp/stream"
 )
 
-// Namespaces of BOSH and of its XMPP binding.
+// Namespaces of BOSH and of its XMPP binding (xmpp/bosh's).
 const (
-	NSHTTPBind = "http://jabber.org/protocol/httpbind"
-	NSXBOSH    = "urn:xmpp:xbosh"
+	NSHTTPBind = xbosh.NSHTTPBind
+	NSXBOSH    = xbosh.NSXBOSH
 )
 
 // Version is the protocol version this server implements (XEP-0124 'ver').
-const Version = "1.11"
+const Version = xbosh.Version
 
 // Limits of the server (sent in the session creation response; a client
 // asking for more gets these).
