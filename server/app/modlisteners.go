@@ -58,7 +58,7 @@ func (a *App) startModuleListener(ctx context.Context, l config.Listener, ln net
 	srv := a.listenerServer(l.Type)
 	var pc net.PacketConn
 	if l.Datagram() {
-		ps, ok := srv.(module.PacketServer)
+		_, ok := srv.(module.PacketServer)
 		if !ok {
 			ln.Close()
 			return fmt.Errorf("listener %s on %s: module %s does not take datagrams", l.Type, l.Address, srv.Name())
@@ -70,7 +70,15 @@ func (a *App) startModuleListener(ctx context.Context, l config.Listener, ln net
 			ln.Close()
 			return fmt.Errorf("listener %s on %s (UDP): %w", l.Type, l.Address, err)
 		}
-		a.servePacket(ctx, pc, ps)
+	}
+	if w, ok := srv.(module.ListenerWatcher); ok {
+		w.Listening(l.Type, ln.Addr())
+		if pc != nil {
+			w.Listening(l.Type, pc.LocalAddr())
+		}
+	}
+	if pc != nil {
+		a.servePacket(ctx, pc, srv.(module.PacketServer))
 	}
 	a.mu.Lock()
 	a.listeners = append(a.listeners, ln)

@@ -37,6 +37,16 @@ type PacketServer interface {
 	ServePacket(ctx context.Context, pc net.PacketConn) error
 }
 
+// ListenerWatcher is a ListenerServer that is told the address of each
+// of its listeners (TCP, and UDP for a datagram type) as soon as the
+// server has opened it, before the server reports it is ready: the Serve
+// methods run in goroutines of their own and may start after the first
+// client asks the module where its services are.
+type ListenerWatcher interface {
+	ListenerServer
+	Listening(t config.ListenerType, addr net.Addr)
+}
+
 // Serves reports whether ls serves listeners of type t.
 func Serves(ls ListenerServer, t config.ListenerType) bool {
 	if m, ok := ls.(MultiListenerServer); ok {

@@ -247,20 +247,30 @@ func (*Module) ListenerTypes() []config.ListenerType {
 	return []config.ListenerType{config.ListenerTURN, config.ListenerTURNS}
 }
 
+// Listening implements module.ListenerWatcher: the first listener of
+// each kind is the one clients are told about, listed from the moment
+// the socket is open (it already queues what clients send).
+func (m *Module) Listening(t config.ListenerType, addr net.Addr) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch a := addr.(type) {
+	case *net.UDPAddr:
+		if m.udp == nil {
+			m.udp = a
+		}
+	case *net.TCPAddr:
+		if t == config.ListenerTURNS && m.tls == nil {
+			m.tls = a
+		} else if t == config.ListenerTURN && m.tcp == nil {
+			m.tcp = a
+		}
+	}
+}
+
 // ServeListener implements module.ListenerServer: STUN/TURN over TCP, or
 // over TLS for a turns listener (the server hands a TLS listener).
 func (m *Module) ServeListener(ctx context.Context, ln net.Listener) error {
 	a, _ := ln.Addr().(*net.TCPAddr)
-	// Listed from now on: the socket already queues what clients send.
-	m.mu.Lock()
-	if isTLSListener(ln) {
-		if m.tls == nil {
-			m.tls = a
-		}
-	} else if m.tcp == nil {
-		m.tcp = a
-	}
-	m.mu.Unlock()
 	srv, err := m.server(a.IP)
 	if err != nil {
 		ln.Close()
@@ -272,24 +282,12 @@ func (m *Module) ServeListener(ctx context.Context, ln net.Listener) error {
 // ServePacket implements module.PacketServer: STUN/TURN over UDP.
 func (m *Module) ServePacket(ctx context.Context, pc net.PacketConn) error {
 	a, _ := pc.LocalAddr().(*net.UDPAddr)
-	m.mu.Lock()
-	if m.udp == nil {
-		m.udp = a
-	}
-	m.mu.Unlock()
 	srv, err := m.server(a.IP)
 	if err != nil {
 		pc.Close()
 		return err
 	}
 	return srv.ServePacket(ctx, pc)
-}
-
-// isTLSListener reports whether ln is the TLS listener the server wraps
-// turns listeners in.
-func isTLSListener(ln net.Listener) bool {
-	_, plain := ln.(*net.TCPListener)
-	return !plain
 }
 
 // server returns the built-in server, creating it for the first

@@ -113,12 +113,17 @@ func (*Module) ListenerType() config.ListenerType { return config.ListenerProxy6
 // ServeListener implements module.ListenerServer: the SOCKS5 relay runs
 // on ln until ctx ends.
 func (m *Module) ServeListener(ctx context.Context, ln net.Listener) error {
+	return m.relay.Serve(ctx, ln)
+}
+
+// Listening implements module.ListenerWatcher: the first listener is the
+// address the proxy announces, from the moment its socket is open.
+func (m *Module) Listening(_ config.ListenerType, addr net.Addr) {
 	m.mu.Lock()
-	if a, ok := ln.Addr().(*net.TCPAddr); ok && m.addr == nil {
+	defer m.mu.Unlock()
+	if a, ok := addr.(*net.TCPAddr); ok && m.addr == nil {
 		m.addr = a
 	}
-	m.mu.Unlock()
-	return m.relay.Serve(ctx, ln)
 }
 
 // Register implements module.Module.
