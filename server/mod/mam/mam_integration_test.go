@@ -45,6 +45,12 @@ func login(t *testing.T, s *xmpptest.Server, user, res string) *client.Client {
 	t.Helper()
 	c := s.Client(t, user, "pw", res)
 	xmpptest.Send(t, c, stanza.New(stanza.NSClient, "presence"))
+	// The echo of its own presence comes back at once; a query run later
+	// must not find it among the results.
+	self := c.JID().String()
+	xmpptest.Expect(t, c, "its own presence", func(st *stanza.Element) bool {
+		return st.Name.Local == "presence" && st.Get("from") == self
+	})
 	return c
 }
 
