@@ -97,9 +97,18 @@ func (c *conn) Bound() {
 }
 
 // End implements stream.Transport.
+// It runs on the reader goroutine after the last read, so it also drops
+// what the reader held: the TLS layer's read buffer (with whatever the
+// peer sent after its closing tag, a close_notify say) and the decoder's
+// buffers. A storm of disconnects then holds no buffers per session
+// while the sessions end.
 func (c *conn) End() {
 	c.releasePreauth()
 	c.Close()
+	if tc := c.tls.Load(); tc != nil {
+		tc.Discard()
+	}
+	c.dec.Discard()
 }
 
 // AppendOpen implements stream.Transport.
