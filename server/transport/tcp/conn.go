@@ -80,10 +80,13 @@ func (c *conn) SetLimits(l xstream.Limits) { c.dec.SetLimits(l) }
 func (c *conn) Buffered() bool { return c.dec.PendingData() }
 
 // Authenticated implements stream.Transport: the connection stops counting
-// against its address and takes Limits.Rate.
+// against its address and takes Limits.Rate. The channel bindings go: no
+// SASL exchange follows on this stream, and an idle session would keep
+// their map (some 400 bytes) for its whole life.
 func (c *conn) Authenticated() {
 	c.releasePreauth()
 	c.rd.lim = newLimiter(c.limits.Rate)
+	c.cb = nil
 }
 
 // Bound implements stream.Transport.

@@ -402,7 +402,7 @@ func (c *conn) AppendClose(buf []byte) []byte {
 func (c *conn) Restart()                   {}
 func (c *conn) SetLimits(l xstream.Limits) { c.lim = l }
 func (c *conn) Buffered() bool             { return c.buf != nil && len(*c.buf) > 0 }
-func (c *conn) Authenticated()             {}
+func (c *conn) Authenticated()             { c.cb = nil } // no SASL exchange follows; an idle session keeps nothing of it
 func (c *conn) Bound()                     { c.bound = true }
 
 // End releases the read buffer and closes the connection.
