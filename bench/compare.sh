@@ -14,7 +14,12 @@
 # Environment knobs (with the defaults the base part takes roughly 10
 # minutes for the three servers, the muc part about as long, the s2s part
 # about 5):
-#   IDLE=3000      sessions of the login storm and the idle scenario
+#   IDLE=3000      sessions of the login storm and the idle scenario (which
+#                  ends with its two storms: every session disconnecting
+#                  at once, then every account logging in again at once,
+#                  the server's RSS read before, at the peak and after
+#                  each; one process may hold at most 20,000 open files
+#                  here, which caps IDLE for the generator and the server)
 #   ACTIVE=1000    sessions of the chat, presence and MUC scenarios
 #   DURATION=10s   length of each traffic phase and of the idle hold
 #   ROSTER=10      roster size of the presence scenario
