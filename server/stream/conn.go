@@ -185,6 +185,9 @@ func (c *conn) loop(ctx context.Context) {
 			err = nil // the peer closed its stream
 		}
 		if err != nil || el == nil {
+			if ie, ok := c.t.(InputEnder); ok {
+				ie.EndInput() // nothing more is read: give the buffers back before the teardown
+			}
 			c.finish(ctx, err)
 			c.end()
 			return

@@ -40,6 +40,7 @@ var (
 	_ stream.Transport   = (*conn)(nil)
 	_ stream.TLSUpgrader = (*conn)(nil)
 	_ stream.Parker      = (*conn)(nil)
+	_ stream.InputEnder  = (*conn)(nil)
 )
 
 func newConn(l *Listener, nc net.Conn) *conn {
@@ -101,13 +102,17 @@ func (c *conn) Bound() {
 
 // End implements stream.Transport.
 // It runs on the reader goroutine after the last read, so it also drops
-// what the reader held: the TLS layer's read buffer (with whatever the
-// peer sent after its closing tag, a close_notify say) and the decoder's
-// buffers. A storm of disconnects then holds no buffers per session
-// while the sessions end.
+// what the reader held (EndInput), when the engine did not already.
 func (c *conn) End() {
 	c.releasePreauth()
 	c.Close()
+	c.EndInput()
+}
+
+// EndInput implements stream.InputEnder: the TLS layer's read buffer
+// (with whatever the peer sent after its closing tag, a close_notify say)
+// and AEAD, and the decoder's buffers, go back at once.
+func (c *conn) EndInput() {
 	if tc := c.tls.Load(); tc != nil {
 		tc.Discard()
 	}
