@@ -23,8 +23,10 @@ import (
 type conn struct {
 	l *Listener
 	// limits are the engine's when the connection came (they may change
-	// on a configuration reload; an open connection keeps its own).
-	limits stream.Limits
+	// on a configuration reload; an open connection keeps its own): a
+	// snapshot shared with the connections that came under the same
+	// limits (Listener.limits), never modified.
+	limits *stream.Limits
 	raw    net.Conn                    // the TCP connection
 	tls    atomic.Pointer[tlsrec.Conn] // TLS on raw, once up: then in use instead of raw
 	cb     map[string][]byte           // channel bindings of tls, set before it (StartTLS)
@@ -44,7 +46,7 @@ var (
 )
 
 func newConn(l *Listener, nc net.Conn) *conn {
-	c := &conn{l: l, raw: nc, limits: l.eng.Limits()}
+	c := &conn{l: l, raw: nc, limits: l.limits()}
 	c.rd = deadlineReader{conn: nc, now: l.now, idle: c.limits.IdlePing, pingWait: c.limits.PingTimeout,
 		lim: newLimiter(c.limits.PreauthRate)}
 	c.dec = xstream.NewDecoder(&c.rd, xstream.Limits{})
