@@ -188,6 +188,9 @@ func (c *conn) loop(ctx context.Context) {
 			if ie, ok := c.t.(InputEnder); ok {
 				ie.EndInput() // nothing more is read: give the buffers back before the teardown
 			}
+			if c.srv != nil && c.srv.ends.push(c, err) {
+				return // ended by the end queue (ends.go): this goroutine goes now
+			}
 			c.finish(ctx, err)
 			c.end()
 			return
