@@ -425,10 +425,12 @@ func (r *runner) runIdle(ctx context.Context, rep *Report) error {
 // disconnects at once (the clients close their streams and sockets
 // together, as after a network blip), then every account logs in again
 // at once (at the configured concurrency and rate); the server's memory
-// is sampled through each (Report.Disconnect, Report.Reconnect). The new
-// sessions replace *sessions.
+// is sampled through each (Report.Disconnect, Report.Reconnect) and read
+// Settle after the disconnect, Settle plus Duration after the reconnect
+// (as MemAfter after the first logins). The new sessions replace
+// *sessions.
 func (r *runner) runStorms(ctx context.Context, rep *Report, sessions *[]*Session) error {
-	disc, err := r.storm(ctx, rep.MemAfter, func() int64 {
+	disc, err := r.storm(ctx, rep.MemAfter, r.cfg.Settle, func() int64 {
 		n := int64(0)
 		for _, s := range *sessions {
 			if s != nil {
@@ -454,7 +456,9 @@ func (r *runner) runStorms(ctx context.Context, rep *Report, sessions *[]*Sessio
 	if r.cfg.PID > 0 {
 		after = &disc.After
 	}
-	rec, err := r.storm(ctx, after, func() int64 {
+	// Read as long after the logins as MemAfter was: the sessions have
+	// parked and the server has trimmed as it had then.
+	rec, err := r.storm(ctx, after, r.cfg.Settle+r.cfg.Duration, func() int64 {
 		*sessions = r.loginAll(ctx, &again, LoginOptions{}, nil)
 		return again.Logins
 	})

@@ -21,7 +21,10 @@ type Storm struct {
 	Seconds float64 `json:"seconds"`
 	// Before is the server's memory when the storm began, Peak its
 	// highest RSS sample from then until After, read once the server
-	// has settled (Config.Settle after the clients are done).
+	// has settled: Config.Settle after the clients are done for a
+	// disconnect, Settle plus Duration for a reconnect (as the reading
+	// with all sessions connected, Report.MemAfter, so that the two
+	// compare).
 	Before Mem `json:"before"`
 	Peak   Mem `json:"peak"`
 	After  Mem `json:"after"`
@@ -98,11 +101,11 @@ func (w *memWatch) end(last Mem) (Mem, int, error) {
 }
 
 // storm runs act (the clients' part of a storm) while sampling the
-// server's memory, waits Settle, and reads the memory once more. The
+// server's memory, waits wait, and reads the memory once more. The
 // reading before is before when given (the last reading of the phase
 // before), else a new one. Without a server process (PID ≤ 0) only
 // Sessions and Seconds are filled.
-func (r *runner) storm(ctx context.Context, before *Mem, act func() int64) (*Storm, error) {
+func (r *runner) storm(ctx context.Context, before *Mem, wait time.Duration, act func() int64) (*Storm, error) {
 	st := &Storm{}
 	var w *memWatch
 	if r.cfg.PID > 0 {
@@ -119,7 +122,7 @@ func (r *runner) storm(ctx context.Context, before *Mem, act func() int64) (*Sto
 	start := time.Now()
 	st.Sessions = act()
 	st.Seconds = time.Since(start).Seconds()
-	err := sleep(ctx, r.cfg.Settle)
+	err := sleep(ctx, wait)
 	if w == nil {
 		return st, err
 	}

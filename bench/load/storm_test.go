@@ -40,7 +40,7 @@ func TestMemWatchPeak(t *testing.T) {
 // clients' part; with one it reads the memory before, through and after.
 func TestStorm(t *testing.T) {
 	r := &runner{cfg: Config{Settle: 10 * time.Millisecond}}
-	st, err := r.storm(context.Background(), nil, func() int64 { time.Sleep(5 * time.Millisecond); return 7 })
+	st, err := r.storm(context.Background(), nil, r.cfg.Settle, func() int64 { time.Sleep(5 * time.Millisecond); return 7 })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestStorm(t *testing.T) {
 		t.Skipf("no /proc: %v", err)
 	}
 	var hold [][]byte
-	st, err = r.storm(context.Background(), nil, func() int64 {
+	st, err = r.storm(context.Background(), nil, r.cfg.Settle, func() int64 {
 		for range 64 { // 64 MiB touched: the peak sees it
 			b := make([]byte, 1<<20)
 			for i := 0; i < len(b); i += 4096 {
@@ -78,7 +78,7 @@ func TestStorm(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r.cfg.Settle = time.Hour
-	if _, err := r.storm(ctx, nil, func() int64 { return 0 }); err == nil {
+	if _, err := r.storm(ctx, nil, time.Hour, func() int64 { return 0 }); err == nil {
 		t.Error("a storm whose context ended reported no error")
 	}
 }
