@@ -14,7 +14,12 @@
 # Environment knobs (with the defaults the base part takes roughly 10
 # minutes for the three servers, the muc part about as long, the s2s part
 # about 5):
-#   IDLE=3000      sessions of the login storm and the idle scenario
+#   IDLE=3000      sessions of the login storm and the idle scenario (which
+#                  ends with its two storms: every session disconnecting
+#                  at once, then every account logging in again at once,
+#                  the server's RSS read before, at the peak and after
+#                  each; one process may hold at most 20,000 open files
+#                  here, which caps IDLE for the generator and the server)
 #   ACTIVE=1000    sessions of the chat, presence and MUC scenarios
 #   DURATION=10s   length of each traffic phase and of the idle hold
 #   ROSTER=10      roster size of the presence scenario
@@ -23,7 +28,9 @@
 #                  chat (and s2s) run uses ejabberd's saturation rate
 #   SCENARIOS="base muc s2s"            which parts run, in this order, per
 #                  server: base = login storm, idle, chat, presence and MUC
-#                  at $ROOM (about 3 minutes a server); muc = MUC at each
+#                  at $ROOM (about 3 minutes a server); idle = the idle
+#                  scenario and its storms alone, on a fresh process (not
+#                  in the default list: base has it); muc = MUC at each
 #                  of $MUC_SIZES occupants a room, with and without
 #                  archiving; s2s = a federation pair of the server
 #                  (SCENARIOS=s2s runs that part alone, a few minutes);
@@ -404,6 +411,21 @@ run_base() {
 	stop_server "$s"
 }
 
+# run_idle SERVER: the idle scenario alone, with its storms (every
+# session disconnecting at once, then every account logging in again at
+# once), on a fresh server process after the setup pass.
+run_idle() {
+	local s=$1
+	"start_$s"
+	log "$s started, pid $PID"
+	setup "$s" "$IDLE"
+	stop_server "$s"
+	"start_$s"
+	sleep 2
+	bench "$s" idle --scenario idle --count "$IDLE" --pid "$PID" --duration "$DURATION" --settle 5s
+	stop_server "$s"
+}
+
 # run_muc SERVER: MUC at every size of $MUC_SIZES, for each setting of
 # $MUC_ARCHIVE, on a fresh server process per setting. Labels:
 # muc-SIZE and muc-SIZE-archive.
@@ -610,8 +632,8 @@ main() {
 	local part size
 	for part in $SCENARIOS; do
 		case $part in
-		base | muc | s2s | links | web | bosh) ;;
-		*) echo "compare.sh: unknown part $part in SCENARIOS (want base, muc, s2s, links, web, bosh)" >&2; exit 2 ;;
+		base | idle | muc | s2s | links | web | bosh) ;;
+		*) echo "compare.sh: unknown part $part in SCENARIOS (want base, idle, muc, s2s, links, web, bosh)" >&2; exit 2 ;;
 		esac
 	done
 	case " $SCENARIOS " in

@@ -36,6 +36,14 @@ ROWS = [
     ("idle: marginal server RSS per session, second half (KiB)", "idle", lambda r: r["marginal_rss_per_session"] / 1024, "{:.1f}", "lower"),
     ("idle: marginal server PSS per session, second half (KiB)", "idle", lambda r: r["marginal_pss_per_session"] / 1024, "{:.1f}", "lower"),
     ("idle: server RSS with all sessions (MiB)", "idle", lambda r: r["mem_after"]["rss"] / 2**20, "{:.1f}", "lower"),
+    ("idle, all disconnect at once: server RSS peak (MiB)", "idle", lambda r: r["disconnect"]["peak"]["rss"] / 2**20, "{:.1f}", "lower"),
+    ("idle, all disconnect at once: server RSS after (MiB)", "idle", lambda r: r["disconnect"]["after"]["rss"] / 2**20, "{:.1f}", "lower"),
+    ("idle, all disconnect at once: RSS peak / RSS with all sessions", "idle", lambda r: r["disconnect"]["peak"]["rss"] / r["mem_after"]["rss"], "{:.2f}", "lower"),
+    ("idle, all disconnect at once: RSS after / RSS with all sessions", "idle", lambda r: r["disconnect"]["after"]["rss"] / r["mem_after"]["rss"], "{:.2f}", "lower"),
+    ("idle, all log in again at once: logins/s", "idle", lambda r: r["reconnect"]["logins_per_sec"], "{:.0f}", "higher"),
+    ("idle, all log in again at once: server RSS peak (MiB)", "idle", lambda r: r["reconnect"]["peak"]["rss"] / 2**20, "{:.1f}", "lower"),
+    ("idle, all log in again at once: server RSS after (MiB)", "idle", lambda r: r["reconnect"]["after"]["rss"] / 2**20, "{:.1f}", "lower"),
+    ("idle, all log in again at once: RSS after / RSS with all sessions the first time", "idle", lambda r: r["reconnect"]["after"]["rss"] / r["mem_after"]["rss"], "{:.2f}", "lower"),
     ("chat at saturation: messages/s", "chat-max", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
     ("chat at saturation: latency p50 (ms)", "chat-max", lambda r: ms(r["latency"]["p50_ns"]), "{:.2f}", "lower"),
     ("chat at saturation: latency p99 (ms)", "chat-max", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
@@ -201,9 +209,11 @@ def main():
     print()
     for (s, label), r in sorted(res.items()):
         errs = r.get("errors", 0)
-        if errs or r.get("login_errors"):
+        # The idle scenario's reconnect storm counts its failed logins apart.
+        failed = r.get("login_errors", 0) + ((r.get("reconnect") or {}).get("errors", 0) if isinstance(r.get("reconnect"), dict) else 0)
+        if errs or failed:
             kinds = "; ".join("{} ×{}".format(k, v) for k, v in sorted((r.get("error_kinds") or {}).items(), key=lambda kv: -kv[1])[:3])
-            print("- {} {}: {} errors ({} failed logins): {}".format(s, label, errs, r.get("login_errors", 0), kinds))
+            print("- {} {}: {} errors ({} failed logins): {}".format(s, label, errs, failed, kinds))
     if not any(r.get("errors") for r in res.values()):
         print("- none")
 

@@ -86,6 +86,11 @@ type Report struct {
 	PeerMemBefore *Mem `json:"peer_mem_before,omitempty"`
 	PeerMemMid    *Mem `json:"peer_mem_mid,omitempty"`
 	PeerMemAfter  *Mem `json:"peer_mem_after,omitempty"`
+	// Disconnect and Reconnect are the idle scenario's storms, after
+	// MemAfter: every session disconnecting at once, then every account
+	// logging in again at once.
+	Disconnect *Storm `json:"disconnect,omitempty"`
+	Reconnect  *Storm `json:"reconnect,omitempty"`
 
 	Errors     int64            `json:"errors"`
 	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"`
@@ -150,6 +155,8 @@ func (r *Report) Format(w io.Writer) {
 			fmt.Fprintf(w, "marginal      RSS %s, PSS %s per session of the second half\n", kib(r.MarginalRSSPerSession), kib(r.MarginalPSSPerSession))
 		}
 	}
+	formatStorm(w, "disconnect   ", r.Disconnect)
+	formatStorm(w, "reconnect    ", r.Reconnect)
 	fmt.Fprintf(w, "errors        %d\n", r.Errors)
 	for _, k := range sortedKinds(r.ErrorKinds) {
 		fmt.Fprintf(w, "  %6d  %s\n", r.ErrorKinds[k], k)

@@ -417,6 +417,58 @@ func (r *runner) runIdle(ctx context.Context, rep *Report) error {
 		rep.RSSPerSession, rep.PSSPerSession = memPerSession(before, after, int(rep.Logins))
 		rep.MarginalRSSPerSession, rep.MarginalPSSPerSession = memPerSession(mid, after, int(rep.Logins-midLogins))
 	}
+	r.cfg.Count, r.cfg.First = total, first
+	return r.runStorms(ctx, rep, &sessions)
+}
+
+// runStorms ends the idle scenario with its two storms: every session
+// disconnects at once (the clients close their streams and sockets
+// together, as after a network blip), then every account logs in again
+// at once (at the configured concurrency and rate); the server's memory
+// is sampled through each (Report.Disconnect, Report.Reconnect) and read
+// Settle after the disconnect, Settle plus Duration after the reconnect
+// (as MemAfter after the first logins). The new sessions replace
+// *sessions.
+func (r *runner) runStorms(ctx context.Context, rep *Report, sessions *[]*Session) error {
+	disc, err := r.storm(ctx, rep.MemAfter, r.cfg.Settle, func() int64 {
+		n := int64(0)
+		for _, s := range *sessions {
+			if s != nil {
+				n++
+			}
+		}
+		r.closeAll(*sessions)
+		*sessions = nil
+		return n
+	})
+	if err != nil {
+		return err
+	}
+	rep.Disconnect = disc
+	// The counters of the first logins are in rep already; the storm's
+	// are its own.
+	r.closing.Store(false)
+	r.logins.Store(0)
+	r.failures.Store(0)
+	r.loginLat.Reset()
+	var again Report
+	var after *Mem
+	if r.cfg.PID > 0 {
+		after = &disc.After
+	}
+	// Read as long after the logins as MemAfter was: the sessions have
+	// parked and the server has trimmed as it had then.
+	rec, err := r.storm(ctx, after, r.cfg.Settle+r.cfg.Duration, func() int64 {
+		*sessions = r.loginAll(ctx, &again, LoginOptions{}, nil)
+		return again.Logins
+	})
+	if err != nil {
+		return err
+	}
+	rec.Errors = again.LoginErrors
+	rec.LoginsPerSec = again.LoginsPerSec
+	rec.LoginLatency = &again.LoginLatency
+	rep.Reconnect = rec
 	return nil
 }
 

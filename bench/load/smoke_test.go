@@ -124,6 +124,7 @@ func TestSmoke(t *testing.T) {
 		if got := (float64(rep.MemAfter.RSS) - float64(rep.MemMid.RSS)) / second; got != rep.MarginalRSSPerSession {
 			t.Errorf("idle: marginal RSS per session %.1f, want %.1f", rep.MarginalRSSPerSession, got)
 		}
+		checkStorms(t, rep, base.Count)
 	})
 	t.Run("flood", func(t *testing.T) {
 		cfg := base
@@ -168,6 +169,7 @@ func TestSmoke(t *testing.T) {
 			if rep.MemBefore == nil || rep.MemMid == nil || rep.MemAfter == nil || rep.MemAfter.RSS == 0 {
 				t.Fatalf("idle over %s: no memory figures: %+v %+v %+v", tr.name, rep.MemBefore, rep.MemMid, rep.MemAfter)
 			}
+			checkStorms(t, rep, cfg.Count)
 		})
 		t.Run("chat-"+tr.name, func(t *testing.T) {
 			rated := cfg
@@ -438,5 +440,32 @@ func TestSmokeS2SLinks(t *testing.T) {
 		if !got[d] {
 			t.Errorf("no dialback link to %s among %+v", d, links)
 		}
+	}
+}
+
+// checkStorms checks the idle scenario's storms: every session
+// disconnected, every account logged in again without a failure, and
+// memory readings that hang together (the peak is the highest).
+func checkStorms(t *testing.T, rep *load.Report, count int) {
+	t.Helper()
+	d, r := rep.Disconnect, rep.Reconnect
+	if d == nil || r == nil {
+		t.Fatalf("idle: storms missing: disconnect %+v, reconnect %+v", d, r)
+	}
+	if d.Sessions != rep.Logins || r.Sessions != int64(count) || r.Errors != 0 {
+		t.Errorf("idle: %d sessions disconnected of %d, %d logged in again of %d (%d failed)", d.Sessions, rep.Logins, r.Sessions, count, r.Errors)
+	}
+	if r.LoginLatency == nil || r.LoginLatency.N != r.Sessions || r.LoginsPerSec <= 0 {
+		t.Errorf("idle: reconnect logins %.1f/s, latency %+v", r.LoginsPerSec, r.LoginLatency)
+	}
+	for _, st := range []*load.Storm{d, r} {
+		if st.Samples < 2 || st.Before.RSS == 0 || st.After.RSS == 0 || st.Seconds <= 0 ||
+			st.Peak.RSS < st.Before.RSS || st.Peak.RSS < st.After.RSS {
+			t.Errorf("idle: storm figures %+v", st)
+		}
+	}
+	if d.Before != *rep.MemAfter || r.Before != d.After {
+		t.Errorf("idle: the disconnect began at %+v, not at the reading with all sessions %+v, or the reconnect at %+v, not at the disconnect's end %+v",
+			d.Before, *rep.MemAfter, r.Before, d.After)
 	}
 }

@@ -37,6 +37,13 @@ func (l *Latencies) Add(d time.Duration) {
 	l.mu.Unlock()
 }
 
+// Reset forgets every sample.
+func (l *Latencies) Reset() {
+	l.mu.Lock()
+	l.samples, l.max, l.n = nil, 0, 0
+	l.mu.Unlock()
+}
+
 // Summary returns the count, median, 99th percentile and maximum.
 func (l *Latencies) Summary() Summary {
 	l.mu.Lock()

@@ -339,9 +339,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	if a.adminOpts != nil {
 		a.startAdmin(runCtx)
 	}
-	if a.cfg.Limits.ParkAfter > 0 {
-		a.wg.Go(func() { a.trimAfterParking(runCtx, time.Second) })
-	}
+	a.wg.Go(func() { a.trimAfterWaves(runCtx, time.Second) })
 	if floor := a.cfg.Runtime.GCMinHeap; floor > 0 && os.Getenv("GOGC") == "" {
 		a.wg.Go(func() { tuneGC(runCtx, uint64(floor), 500*time.Millisecond, a.log) })
 	}
@@ -388,38 +386,28 @@ func streamLimits(l config.Limits) stream.Limits {
 	}
 }
 
-// trimParks and trimEvery shape trimAfterParking: at least trimParks
-// readers parked since the last trim, and a quiet interval without any or
-// trimEvery since the last trim.
-const (
-	trimParks = 1000
-	trimEvery = time.Minute
-)
-
-// trimAfterParking returns to the operating system the memory that
-// sessions released by parking (idle.go in server/transport/tcp), once a
-// wave of parking is over. Without it the freed heap would stay resident
-// until the runtime's next collection, which an idle server may not run
-// for minutes, and the scavenger keeps up to the last heap goal.
-func (a *App) trimAfterParking(ctx context.Context, tick time.Duration) {
+// trimAfterWaves returns to the operating system the memory that a wave
+// of sessions parking (idle.go in server/transport/tcp) or ending (a mass
+// disconnect) released, once the wave is over (trimPolicy). Without it
+// the freed heap would stay resident until the runtime's next
+// collection, which an idle server may not run for minutes, and the
+// scavenger keeps up to the last heap goal.
+func (a *App) trimAfterWaves(ctx context.Context, tick time.Duration) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	var prev, trimmed uint64
-	lastTrim := time.Now()
+	var p trimPolicy
 	for {
+		parks, sessions := a.Parks(), a.router.Sessions().Count()
+		if p.observe(parks, sessions, time.Now()) {
+			start := time.Now()
+			debug.FreeOSMemory()
+			a.log.Debug("returned memory to the OS after a wave of parking or session ends", "parks", parks, "sessions", sessions, "took", time.Since(start))
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		n := a.Parks()
-		if n-trimmed >= trimParks && (n == prev || time.Since(lastTrim) >= trimEvery) {
-			start := time.Now()
-			debug.FreeOSMemory()
-			a.log.Debug("returned memory to the OS after sessions parked", "parked", n-trimmed, "took", time.Since(start))
-			trimmed, lastTrim = n, time.Now()
-		}
-		prev = n
 	}
 }
 

@@ -33,8 +33,13 @@ type Session struct {
 	available bool
 	priority  int
 	presence  *stanza.Element
-	values    map[any]any
+	// values are the modules' per-session values: a few, found by a
+	// linear search (a map cost an idle session some 300 bytes).
+	values []value
 }
+
+// value is one per-session value of a module.
+type value struct{ key, v any }
 
 // NewSession returns an unbound session for the full JID j.
 func NewSession(j jid.JID, conn Conn) *Session {
@@ -94,7 +99,20 @@ func (s *Session) Presence() *stanza.Element {
 func (s *Session) Value(key any) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.values[key]
+	if i := s.find(key); i >= 0 {
+		return s.values[i].v
+	}
+	return nil
+}
+
+// find returns the index of key in s.values, or -1. s.mu is held.
+func (s *Session) find(key any) int {
+	for i := range s.values {
+		if s.values[i].key == key {
+			return i
+		}
+	}
+	return -1
 }
 
 // SetValue stores a per-session value; nil deletes it. Keys should be of a
@@ -108,13 +126,25 @@ func (s *Session) SetValue(key, v any) {
 func (s *Session) Update(key any, fn func(old any) any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v := fn(s.values[key])
-	if v == nil {
-		delete(s.values, key)
-		return
+	i := s.find(key)
+	var old any
+	if i >= 0 {
+		old = s.values[i].v
 	}
-	if s.values == nil {
-		s.values = make(map[any]any, 2)
+	v := fn(old)
+	switch {
+	case v == nil && i >= 0:
+		last := len(s.values) - 1
+		s.values[i] = s.values[last]
+		s.values[last] = value{}
+		s.values = s.values[:last]
+	case v == nil:
+	case i >= 0:
+		s.values[i].v = v
+	default:
+		if s.values == nil {
+			s.values = make([]value, 0, 2)
+		}
+		s.values = append(s.values, value{key, v})
 	}
-	s.values[key] = v
 }

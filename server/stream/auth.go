@@ -434,7 +434,7 @@ func (c *conn) loggedIn(res authenticated) {
 	c.cfg.Auth.Succeeded(res.user, c.ip)
 	c.cfg.Metrics.Login(res.mech.Name())
 	c.user = res.user
-	c.log = c.log.With("user", res.user.String())
+	c.logUser = true
 	c.ph = phaseBind
 	c.log.Info("c2s: authenticated", "mechanism", res.mech.Name())
 }

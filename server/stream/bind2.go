@@ -25,7 +25,6 @@ func (c *conn) enterSession(s *session.Session) {
 	c.session = s
 	c.fullJID = s.JID().String()
 	c.ph = phaseBound
-	c.log = c.log.With("jid", s.JID().String())
 	c.t.Bound()
 	c.t.SetLimits(c.boundLimits())
 }

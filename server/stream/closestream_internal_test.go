@@ -2,7 +2,6 @@ package stream
 
 import (
 	"io"
-	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -30,7 +29,7 @@ func TestCloseStreamHandsOffQueued(t *testing.T) {
 		cfg.SM.MaxUnacked = 100
 		cfg.SM.AckEvery = 5
 		cfg.SM.AckInterval = time.Hour
-		c := &conn{cfg: cfg, t: netTransport{local}, log: slog.New(slog.DiscardHandler), sentHeader: true}
+		c := &conn{cfg: cfg, t: netTransport{local}, sentHeader: true}
 		c.out.ack.on = smOn
 		c.out.ack.phase = smLive
 		msg := stanza.NewMessage(stanza.TypeChat, "carol@localhost/phone", "queued at close")

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -46,7 +45,7 @@ const (
 type conn struct {
 	srv  *Server
 	cfg  *Config
-	log  *slog.Logger
+	log  connLog   // records with the connection's attributes (log.go)
 	t    Transport // the framing: reads elements, writes bytes
 	ip   netip.Addr
 	ph   phase
@@ -57,6 +56,7 @@ type conn struct {
 	from         string    // the stream's 'from': a hint only (XEP-0388)
 	reg          *regState // in-band registration (register.go)
 	user         jid.JID   // bare JID once authenticated
+	logUser      bool      // user is in the log records (authenticated)
 	session      *session.Session
 	fullJID      string // session.JID().String(), stamped as 'from' on every stanza
 	saslFailures int
@@ -87,11 +87,10 @@ func newConn(s *Server, t Transport) *conn {
 	cfg := s.cfg.Load()
 	c := &conn{srv: s, cfg: cfg, t: t, done: make(chan struct{})}
 	c.flushFn = c.flush // bound once: "go c.flush()" would allocate per delivery
-	remote := t.RemoteAddr()
-	if ap, err := netip.ParseAddrPort(remote); err == nil {
+	if ap, err := netip.ParseAddrPort(t.RemoteAddr()); err == nil {
 		c.ip = ap.Addr().Unmap()
 	}
-	c.log = cfg.Log.With("remote", remote)
+	c.log = connLog{c}
 	c.out.max = cfg.Limits.OutboundQueue
 	c.out.maxBytes = cfg.Limits.OutboundQueueBytes
 	return c
@@ -186,6 +185,12 @@ func (c *conn) loop(ctx context.Context) {
 			err = nil // the peer closed its stream
 		}
 		if err != nil || el == nil {
+			if ie, ok := c.t.(InputEnder); ok {
+				ie.EndInput() // nothing more is read: give the buffers back before the teardown
+			}
+			if c.srv != nil && c.srv.ends.push(c, err) {
+				return // ended by the end queue (ends.go): this goroutine goes now
+			}
 			c.finish(ctx, err)
 			c.end()
 			return

@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"log/slog"
 	"net"
 	"runtime"
 	"testing"
@@ -27,7 +26,7 @@ func benchConn(b *testing.B, smOn bool) *conn {
 	b.Helper()
 	cfg := &Config{}
 	cfg.withDefaults()
-	c := &conn{cfg: cfg, t: netTransport{discardConn{}}, log: slog.New(slog.DiscardHandler), sentHeader: true, done: make(chan struct{})}
+	c := &conn{cfg: cfg, t: netTransport{discardConn{}}, sentHeader: true, done: make(chan struct{})}
 	c.flushFn = c.flush
 	c.out.max = cfg.Limits.OutboundQueue
 	c.out.maxBytes = cfg.Limits.OutboundQueueBytes

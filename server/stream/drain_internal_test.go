@@ -3,7 +3,6 @@ package stream
 import (
 	"bytes"
 	"errors"
-	"log/slog"
 	"net"
 	"runtime"
 	"testing"
@@ -46,7 +45,7 @@ func TestDrainWaitsForWriter(t *testing.T) {
 	tr := &stallTransport{netTransport: netTransport{local}, entered: make(chan struct{}), release: make(chan struct{})}
 	cfg := &Config{Now: time.Now}
 	cfg.Limits.WriteTimeout = time.Minute
-	c := &conn{cfg: cfg, t: tr, log: slog.New(slog.DiscardHandler), sentHeader: true}
+	c := &conn{cfg: cfg, t: tr, sentHeader: true}
 	c.flushFn = c.flush
 	msg := stanza.NewMessage(stanza.TypeChat, "carol@localhost/phone", "being written as the session ends")
 	msg.Set("from", "alice@localhost/home")
@@ -93,7 +92,7 @@ func TestOrphanedWriterHandsBack(t *testing.T) {
 	// carol's other resource, available, on a connection read below.
 	otherLocal, otherPeer := net.Pipe()
 	defer otherPeer.Close()
-	other := &conn{cfg: cfg, t: netTransport{otherLocal}, log: slog.New(slog.DiscardHandler), sentHeader: true}
+	other := &conn{cfg: cfg, t: netTransport{otherLocal}, sentHeader: true}
 	other.flushFn = other.flush
 	otherSession := session.NewSession(jid.MustParse("carol@localhost/laptop"), other)
 	otherSession.SetPresence(stanza.New(stanza.NSClient, "presence"), 0)
@@ -104,7 +103,7 @@ func TestOrphanedWriterHandsBack(t *testing.T) {
 	local, peer := net.Pipe()
 	defer peer.Close()
 	tr := &stallTransport{netTransport: netTransport{local}, entered: make(chan struct{}), release: make(chan struct{})}
-	c := &conn{cfg: cfg, t: tr, log: slog.New(slog.DiscardHandler), sentHeader: true, domain: "localhost"}
+	c := &conn{cfg: cfg, t: tr, sentHeader: true, domain: "localhost"}
 	c.flushFn = c.flush
 	c.session = session.NewSession(jid.MustParse("carol@localhost/phone"), c)
 	msg := stanza.NewMessage(stanza.TypeChat, "carol@localhost/phone", "written by an orphaned writer")

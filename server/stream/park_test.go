@@ -2,6 +2,10 @@ package stream_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,4 +118,55 @@ func TestParkedSessionReplaced(t *testing.T) {
 	waitParks(t, s, p+1)
 	loginRawTLS(t, s, "carol", "pw", "same")
 	old.expectStreamError(stream.Conflict)
+}
+
+// Many parked sessions whose clients all go at once each end properly,
+// whichever way their client went: a closing tag (answered with the
+// server's), a TLS close_notify, or the TCP connection dropped. Each
+// wake-up reads the end of its input and tears its session down with
+// nothing of the parked state left behind: no session stays bound.
+func TestManyParkedSessionsCloseAtOnce(t *testing.T) {
+	const n = 45
+	s := startServer(t, parkQuickly)
+	sessions := make([]*raw, n)
+	for i := range sessions {
+		user := fmt.Sprintf("storm%d", i)
+		s.AddUser(t, user, "pw")
+		sessions[i] = loginRawTLS(t, s, user, "pw", "r")
+	}
+	table := s.App.Router().Sessions()
+	if got := table.Count(); got != n {
+		t.Fatalf("%d sessions bound, want %d", got, n)
+	}
+	waitParks(t, s, n)
+	var wg sync.WaitGroup
+	for i, r := range sessions {
+		wg.Go(func() {
+			switch i % 3 {
+			case 0: // a clean close: the server answers with its closing tag
+				r.write("</stream:stream>")
+			case 1: // TLS close_notify, then the socket
+				_ = r.tls.Close()
+			case 2: // the TCP connection dropped, no TLS alert
+				_ = r.tls.NetConn().Close()
+			}
+		})
+	}
+	wg.Wait()
+	for i := 0; i < n; i += 3 {
+		r := sessions[i]
+		if el, err := r.next(); !errors.Is(err, io.EOF) {
+			t.Errorf("session %d: got %v, %v; want the server's closing tag", i, el, err)
+		}
+		r.expectClosed()
+	}
+	xmpptest.Eventually(t, "every stormed session unbound", func() bool { return table.Count() == 0 })
+	// The accounts log in again and work: nothing of the storm is left
+	// in their way.
+	a := loginRawTLS(t, s, "storm0", "pw", "r")
+	b := loginRawTLS(t, s, "storm1", "pw", "r")
+	a.send(stanza.NewMessage(stanza.TypeChat, b.full.String(), "after the storm"))
+	if got := b.expectMessage("after the storm"); got.From() != a.full.String() {
+		t.Errorf("message from %q, want %q", got.From(), a.full)
+	}
 }

@@ -16,6 +16,8 @@ type Server struct {
 	mu    sync.Mutex
 	conns map[*conn]struct{}
 	wg    sync.WaitGroup
+
+	ends endQueue // connections whose input is over, being ended (ends.go)
 }
 
 // New returns a stream engine.

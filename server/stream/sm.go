@@ -371,7 +371,7 @@ func (c *conn) resumeSM(ctx context.Context, el *stanza.Element, first func(*sta
 	}
 	// The stream is bound from here on; before the session points at c
 	// (SetConn) or old forwards to it, since deliveries to c read
-	// c.session and c.log (the slow-consumer path).
+	// c.session and the JID in its log records (the slow-consumer path).
 	c.sm = smReader{enabled: true, id: r.PrevID, inH: inH, timeout: old.sm.timeout}
 	c.enterSession(s)
 	pending := make([]*stanza.Element, 0, len(oa.unacked)+len(old.out.items)+len(old.out.csi.held))

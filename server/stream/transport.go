@@ -119,6 +119,18 @@ type Parker interface {
 	Park(resume func())
 }
 
+// InputEnder is implemented by transports that can give back what their
+// reader holds (read buffers, cipher state, the decoder's buffers) once
+// the engine reads no more. The engine calls it on the reader goroutine
+// as soon as the stream's input is over, before the closing writes and
+// the session's teardown, which may wait (storage writes, the unavailable
+// presence): so a storm of disconnecting clients holds no read buffers
+// while their sessions end. Reading fails from then on.
+type InputEnder interface {
+	// EndInput drops what the reader holds; reads fail from now on.
+	EndInput()
+}
+
 // Errors a transport's Next returns when a time limit falls due.
 var (
 	// ErrIdle: the client stayed silent after an idle ping.

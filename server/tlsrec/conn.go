@@ -128,6 +128,23 @@ func (c *Conn) Park() {
 	}
 }
 
+// Discard ends the read side for good: unread input (a close_notify
+// after the peer's last record, say) is dropped and the read buffer and
+// AEAD go back, so that a connection whose reader is done holds nothing
+// until it is collected. Later Reads fail with net.ErrClosed. Call it
+// from the reading goroutine, after its last Read.
+func (c *Conn) Discard() {
+	if c.fallback != nil {
+		return
+	}
+	c.releaseRead()
+	c.hs = nil
+	c.in.drop()
+	if c.rerr == nil {
+		c.rerr = net.ErrClosed
+	}
+}
+
 func (c *Conn) releaseRead() {
 	if c.rbuf != nil {
 		readBufs.Put(c.rbuf)
@@ -205,6 +222,9 @@ func (c *Conn) readInto() (int, error) {
 	c.re += n
 	if n > 0 {
 		return n, nil
+	}
+	if c.rs == c.re {
+		c.releaseRead() // as readCallback: hold no buffer for nothing
 	}
 	if err == nil {
 		err = io.ErrNoProgress

@@ -371,3 +371,76 @@ func TestRecordOverflow(t *testing.T) {
 		t.Fatalf("server read: %v", err)
 	}
 }
+
+// A connection whose peer went holds no read buffer once its reader saw
+// the end, whether the peer dropped the connection without close_notify
+// (the read that found the end of the input releases it) or left a
+// close_notify unread behind its last record (Discard releases it).
+func TestEndReleasesReadBuffer(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		notify bool
+	}{{"dropped", false}, {"close_notify unread", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			type result struct {
+				err                   error
+				afterRead, afterFinal bool // a buffer held
+				readAfter             error
+			}
+			res := make(chan result, 1)
+			addr := serve(t, &tls.Config{Certificates: []tls.Certificate{testCert(t)}}, func(c *Conn, _ tls.ConnectionState) {
+				defer c.Close()
+				buf := make([]byte, 3)
+				var r result
+				if _, r.err = io.ReadFull(c, buf); r.err != nil {
+					res <- r
+					return
+				}
+				if !tc.notify {
+					// Read to the end of the input.
+					_, r.err = c.Read(buf)
+					if errors.Is(r.err, io.EOF) {
+						r.err = nil
+					}
+				} else {
+					// Wait until the close_notify is in, unread.
+					_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+					for c.rs == c.re && r.err == nil {
+						_, r.err = c.readRaw()
+					}
+				}
+				r.afterRead = c.rbuf != nil
+				c.Discard()
+				r.afterFinal = c.rbuf != nil || c.in.aead != nil
+				_, r.readAfter = c.Read(buf)
+				res <- r
+			})
+			cc, err := tls.Dial("tcp", addr, clientConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = cc.Write([]byte("bye"))
+			if tc.notify {
+				cc.Close() // close_notify
+			} else {
+				cc.NetConn().Close()
+			}
+			r := <-res
+			if r.err != nil {
+				t.Fatalf("reading: %v", r.err)
+			}
+			if !tc.notify && r.afterRead {
+				t.Error("the read that found the end of the input kept the read buffer")
+			}
+			if tc.notify && !r.afterRead {
+				t.Error("the test did not get the close_notify into the buffer")
+			}
+			if r.afterFinal {
+				t.Error("Discard left a read buffer or AEAD")
+			}
+			if r.readAfter == nil {
+				t.Error("Read after Discard succeeded")
+			}
+		})
+	}
+}

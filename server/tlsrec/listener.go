@@ -160,6 +160,15 @@ func (s *ServerConn) SyscallConn() (syscall.RawConn, error) {
 // [Conn.Idle]). Call it from the reading goroutine.
 func (s *ServerConn) Idle() bool { return s.Handshake() == nil && s.c.Idle() }
 
+// Discard ends the read side for good once the handshake is done (see
+// [Conn.Discard]). Call it from the reading goroutine, after its last
+// Read.
+func (s *ServerConn) Discard() {
+	if s.done.Load() && s.c != nil {
+		s.c.Discard()
+	}
+}
+
 // Park releases the buffers and cipher states of an idle connection (see
 // [Conn.Park]).
 func (s *ServerConn) Park() {

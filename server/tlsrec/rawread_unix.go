@@ -67,5 +67,13 @@ func (c *Conn) readCallback(fd uintptr) bool {
 		}
 		return false
 	}
+	if (r.n <= 0 || r.err != nil) && c.rs == c.re {
+		// The end of the input or an error, nothing buffered: no more
+		// records come, so the buffer goes back to the pool now. When
+		// thousands of parked connections see their peers go at once,
+		// each would otherwise keep a full record buffer of its own
+		// until it is collected.
+		c.releaseRead()
+	}
 	return true
 }

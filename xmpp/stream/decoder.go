@@ -178,6 +178,23 @@ func (d *Decoder) Release() {
 	d.elems, d.attrs, d.nodes, d.kids, d.stack, d.raw, d.ns = nil, nil, nil, nil, nil, nil, nil
 }
 
+// Discard drops the read buffer and the per-stanza scratch space for
+// good, whatever the decoder holds: the stream is over. Later calls
+// return the error the decoder had, or io.EOF.
+func (d *Decoder) Discard() {
+	if d.standalone {
+		return
+	}
+	if d.err == nil && !d.closed {
+		d.err = io.EOF
+	}
+	d.r = nil
+	d.buf = nil
+	d.pos, d.end, d.start = 0, 0, 0
+	d.text = nil
+	d.elems, d.attrs, d.nodes, d.kids, d.stack, d.raw, d.ns = nil, nil, nil, nil, nil, nil, nil
+}
+
 // Next returns the next top-level element of the stream. Whitespace between
 // stanzas is skipped. It returns io.EOF once the closing </stream:stream>
 // tag has been read, and an error wrapping io.ErrUnexpectedEOF if the input

@@ -714,6 +714,34 @@ func TestAtBoundaryAndRelease(t *testing.T) {
 	}
 }
 
+// Discard drops what the decoder holds, even mid-stanza, and ends the
+// stream: no further read reaches the reader.
+func TestDiscard(t *testing.T) {
+	r := &boundaryReader{chunks: []string{"<message to='a@b'><bo", "dy>one</body></message>"}}
+	dec := NewDecoder(io.MultiReader(strings.NewReader(testHeader), r), Limits{})
+	if _, err := dec.ReadHeader(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // before the first half, then mid-stanza
+		if _, err := dec.Next(); !errors.Is(err, errWouldBlock) {
+			t.Fatalf("%v, want a would-block", err)
+		}
+	}
+	if dec.AtBoundary() {
+		t.Fatal("at a boundary with half a stanza read")
+	}
+	dec.Discard()
+	if dec.buf != nil || dec.elems != nil || dec.attrs != nil || dec.nodes != nil || dec.stack != nil || dec.text != nil {
+		t.Error("Discard kept buffers")
+	}
+	if _, err := dec.Next(); !errors.Is(err, io.EOF) {
+		t.Errorf("Next after Discard: %v, want io.EOF", err)
+	}
+	if len(r.chunks) != 1 {
+		t.Errorf("%d chunks left unread, want 1: Discard must end the reading", len(r.chunks))
+	}
+}
+
 // A decoded stanza leaves room after its attributes: stamping 'from' and
 // xml:lang allocates nothing and leaves its children's attributes alone.
 func TestStanzaAttributeRoom(t *testing.T) {

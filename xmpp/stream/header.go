@@ -105,15 +105,15 @@ func (d *Decoder) readHeader() (Header, error) {
 	var h Header
 	for _, b := range d.ns {
 		if b.def {
-			h.ContentNS = b.uri.get(all)
+			h.ContentNS = own(b.uri.get(all))
 		}
 	}
 	if !stanza.IsContentNS(h.ContentNS) {
 		return Header{}, errorf(InvalidNamespace, "missing or unsupported content namespace")
 	}
 	for _, a := range d.attrs {
-		v := all[a.vs:a.ve]
-		name := xml.Name{Space: a.space.get(all), Local: a.local.get(all)}
+		v := own(all[a.vs:a.ve])
+		name := xml.Name{Space: own(a.space.get(all)), Local: own(a.local.get(all))}
 		switch {
 		case name == xml.Name{Local: "to"}:
 			h.To = v
@@ -133,14 +133,14 @@ func (d *Decoder) readHeader() (Header, error) {
 		if b.def {
 			continue
 		}
-		p, uri := string(d.rel(b.ps, b.pe)), b.uri.get(all)
+		p, uri := own(string(d.rel(b.ps, b.pe))), own(b.uri.get(all))
 		d.streamNS = append(d.streamNS, streamBinding{prefix: p, uri: uri})
 		if uri != stanza.NSStream {
 			h.Attr = append(h.Attr, stanza.Attr{Name: xml.Name{Space: "xmlns", Local: p}, Value: uri})
 		}
 	}
 	d.contentNS = h.ContentNS
-	d.streamQName = string(d.rel(qs, qe))
+	d.streamQName = own(string(d.rel(qs, qe)))
 	d.headerDone = true
 	d.closed = empty
 	d.reset()
@@ -329,4 +329,29 @@ func isNCName(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// own returns s as a string of its own: the constant for the values
+// every stream header has, else a copy. The header's values are slices
+// of the whole header's text, and a stream keeps some of them (its
+// content namespace, its language) for its whole life: without a copy
+// each idle session kept the whole header.
+func own(s string) string {
+	switch s {
+	case stanza.NSClient:
+		return stanza.NSClient
+	case stanza.NSServer:
+		return stanza.NSServer
+	case stanza.NSStream:
+		return stanza.NSStream
+	case "stream":
+		return "stream"
+	case "stream:stream":
+		return "stream:stream"
+	case "1.0":
+		return "1.0"
+	case "en":
+		return "en"
+	}
+	return strings.Clone(s)
 }

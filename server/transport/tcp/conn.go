@@ -23,8 +23,10 @@ import (
 type conn struct {
 	l *Listener
 	// limits are the engine's when the connection came (they may change
-	// on a configuration reload; an open connection keeps its own).
-	limits stream.Limits
+	// on a configuration reload; an open connection keeps its own): a
+	// snapshot shared with the connections that came under the same
+	// limits (Listener.limits), never modified.
+	limits *stream.Limits
 	raw    net.Conn                    // the TCP connection
 	tls    atomic.Pointer[tlsrec.Conn] // TLS on raw, once up: then in use instead of raw
 	cb     map[string][]byte           // channel bindings of tls, set before it (StartTLS)
@@ -40,10 +42,11 @@ var (
 	_ stream.Transport   = (*conn)(nil)
 	_ stream.TLSUpgrader = (*conn)(nil)
 	_ stream.Parker      = (*conn)(nil)
+	_ stream.InputEnder  = (*conn)(nil)
 )
 
 func newConn(l *Listener, nc net.Conn) *conn {
-	c := &conn{l: l, raw: nc, limits: l.eng.Limits()}
+	c := &conn{l: l, raw: nc, limits: l.limits()}
 	c.rd = deadlineReader{conn: nc, now: l.now, idle: c.limits.IdlePing, pingWait: c.limits.PingTimeout,
 		lim: newLimiter(c.limits.PreauthRate)}
 	c.dec = xstream.NewDecoder(&c.rd, xstream.Limits{})
@@ -80,10 +83,13 @@ func (c *conn) SetLimits(l xstream.Limits) { c.dec.SetLimits(l) }
 func (c *conn) Buffered() bool { return c.dec.PendingData() }
 
 // Authenticated implements stream.Transport: the connection stops counting
-// against its address and takes Limits.Rate.
+// against its address and takes Limits.Rate. The channel bindings go: no
+// SASL exchange follows on this stream, and an idle session would keep
+// their map (some 400 bytes) for its whole life.
 func (c *conn) Authenticated() {
 	c.releasePreauth()
 	c.rd.lim = newLimiter(c.limits.Rate)
+	c.cb = nil
 }
 
 // Bound implements stream.Transport.
@@ -97,9 +103,22 @@ func (c *conn) Bound() {
 }
 
 // End implements stream.Transport.
+// It runs on the reader goroutine after the last read, so it also drops
+// what the reader held (EndInput), when the engine did not already.
 func (c *conn) End() {
 	c.releasePreauth()
 	c.Close()
+	c.EndInput()
+}
+
+// EndInput implements stream.InputEnder: the TLS layer's read buffer
+// (with whatever the peer sent after its closing tag, a close_notify say)
+// and AEAD, and the decoder's buffers, go back at once.
+func (c *conn) EndInput() {
+	if tc := c.tls.Load(); tc != nil {
+		tc.Discard()
+	}
+	c.dec.Discard()
 }
 
 // AppendOpen implements stream.Transport.

@@ -47,9 +47,26 @@ type Listener struct {
 	tls   *tlsrec.Server // nil without TLS
 	parks atomic.Uint64  // readers parked so far (idle.go)
 
+	limMu sync.Mutex
+	lim   *stream.Limits // the engine's limits last seen, shared by the connections that came under them
+
 	pollMu  sync.Mutex
 	poll    *poller.Poller // parked sessions (park_linux.go); nil until needed
 	pollErr error
+}
+
+// limits returns the engine's limits now, as a snapshot shared with the
+// other connections that came under the same limits: a connection keeps
+// the limits it came with (a reload may change the engine's), and a copy
+// of its own would cost every idle session 136 bytes.
+func (l *Listener) limits() *stream.Limits {
+	cur := l.eng.Limits()
+	l.limMu.Lock()
+	defer l.limMu.Unlock()
+	if l.lim == nil || *l.lim != cur {
+		l.lim = &cur
+	}
+	return l.lim
 }
 
 // New returns a listener serving the streams of its connections with eng.

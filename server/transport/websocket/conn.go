@@ -55,8 +55,9 @@ type conn struct {
 }
 
 var (
-	_ stream.Transport = (*conn)(nil)
-	_ stream.Parker    = (*conn)(nil)
+	_ stream.Transport  = (*conn)(nil)
+	_ stream.Parker     = (*conn)(nil)
+	_ stream.InputEnder = (*conn)(nil)
 )
 
 func (c *conn) Open(ctx context.Context, r stream.Reader) error {
@@ -402,13 +403,27 @@ func (c *conn) AppendClose(buf []byte) []byte {
 func (c *conn) Restart()                   {}
 func (c *conn) SetLimits(l xstream.Limits) { c.lim = l }
 func (c *conn) Buffered() bool             { return c.buf != nil && len(*c.buf) > 0 }
-func (c *conn) Authenticated()             {}
+func (c *conn) Authenticated()             { c.cb = nil } // no SASL exchange follows; an idle session keeps nothing of it
 func (c *conn) Bound()                     { c.bound = true }
 
 // End releases the read buffer and closes the connection.
 func (c *conn) End() {
-	c.release()
+	c.EndInput()
 	c.Close()
+}
+
+// EndInput implements stream.InputEnder: the read buffer goes back, with
+// unread input dropped, and so does the TLS layer's (tlsrec), before the
+// session's teardown.
+func (c *conn) EndInput() {
+	if c.buf != nil {
+		(*c.buf) = (*c.buf)[:0]
+		c.release()
+	}
+	c.msg, c.inMsg = nil, false
+	if d, ok := c.raw.(interface{ Discard() }); ok {
+		d.Discard()
+	}
 }
 
 // Write sends b, serialised top-level elements, one WebSocket message
