@@ -46,8 +46,9 @@ type Options struct {
 	MaxItems int
 }
 
-// requestedKey marks a session that requested the block list.
-type requestedKey struct{}
+// requestedFlag marks, in a session's flags, a session that requested the
+// block list: a flag, so that a cluster's other nodes push to it too.
+const requestedFlag = "blocking"
 
 // Module implements the blocking command.
 type Module struct {
@@ -137,7 +138,7 @@ func (m *Module) blocklist(ctx context.Context, q *module.IQ) (*stanza.Element, 
 		return nil, err
 	}
 	if q.Session != nil {
-		q.Session.SetValue(requestedKey{}, true)
+		q.Session.SetFlag(requestedFlag, true)
 	}
 	return itemsElement("blocklist", list), nil
 }
@@ -226,7 +227,7 @@ func (m *Module) unblock(ctx context.Context, q *module.IQ) (*stanza.Element, er
 // requested the block list (§3.3).
 func (m *Module) push(user jid.JID, payload *stanza.Element) {
 	for _, s := range m.host.Sessions().Sessions(user) {
-		if s.Value(requestedKey{}) == nil {
+		if !s.Flag(requestedFlag) {
 			continue
 		}
 		iq := stanza.NewIQ(stanza.TypeSet, "block-push-"+strconv.FormatUint(m.seq.Add(1), 36), s.JID().String(), payload.Clone())

@@ -31,7 +31,7 @@ func (m *Module) handleGet(ctx context.Context, q *module.IQ) (*stanza.Element, 
 		return nil, err
 	}
 	if q.Session != nil {
-		q.Session.SetValue(interestedKey{}, true)
+		q.Session.SetFlag(interestedFlag, true)
 	}
 	items, ver, err := m.rosterItems(ctx, user)
 	if err != nil {

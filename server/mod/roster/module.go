@@ -89,10 +89,11 @@ func (m *Module) lock(user jid.JID) func() {
 	return mu.Unlock
 }
 
-// interestedKey marks, in a session's values, a session that requested the
-// roster: an interested resource (RFC 6121 §2.1.6), which gets roster
-// pushes.
-type interestedKey struct{}
+// interestedFlag marks, in a session's flags, a session that requested
+// the roster: an interested resource (RFC 6121 §2.1.6), which gets roster
+// pushes. A flag, not a value, so that a cluster's other nodes push to it
+// too.
+const interestedFlag = "roster"
 
 // push sends a roster push with one item to every interested resource of
 // the user (RFC 6121 §2.1.6), carrying the new roster version.
@@ -101,7 +102,7 @@ func (m *Module) push(user jid.JID, it xroster.Item, ver int64) {
 	payload := q.Element()
 	m.pushToComponents(context.Background(), user, payload)
 	for _, s := range m.host.Sessions().Sessions(user) {
-		if s.Value(interestedKey{}) == nil {
+		if !s.Flag(interestedFlag) {
 			continue
 		}
 		id := "push" + strconv.FormatUint(m.pushSeq.Add(1), 36)
