@@ -43,6 +43,15 @@ type Options struct {
 	Background *module.Group
 	// Metrics times routing; nil times nothing.
 	Metrics *metrics.Metrics
+	// Invalidator tells the other nodes of a cluster of cache
+	// invalidations (Host.Invalidate); nil on a single server.
+	Invalidator Invalidator
+}
+
+// Invalidator carries cache invalidations to the other nodes of a
+// cluster, which run them with Router.EmitInvalidate.
+type Invalidator interface {
+	Invalidate(topic string, user jid.JID)
 }
 
 // Router routes stanzas between local sessions, the server's modules and
@@ -58,6 +67,7 @@ type Router struct {
 	hooks          map[hookKey][]hookEntry
 	sessionFns     map[module.SessionEvent][]module.SessionFunc
 	deletedFns     []module.AccountFunc
+	invalidateFns  map[string][]module.AccountFunc     // by topic (OnInvalidate)
 	features       map[module.Target][]string          // written under disco.mu
 	identities     map[module.Target][]module.Identity // written under disco.mu
 	streamFeatures []func() *stanza.Element
@@ -138,6 +148,14 @@ func (r *Router) Emit(ctx context.Context, ev module.SessionEvent, s *session.Se
 // local account (module.Registrar.OnAccountDeleted).
 func (r *Router) EmitAccountDeleted(ctx context.Context, user jid.JID) {
 	for _, fn := range r.deletedFns {
+		fn(ctx, user.Bare())
+	}
+}
+
+// EmitInvalidate runs the callbacks registered for an invalidation
+// another node of the cluster sent (module.Registrar.OnInvalidate).
+func (r *Router) EmitInvalidate(ctx context.Context, topic string, user jid.JID) {
+	for _, fn := range r.invalidateFns[topic] {
 		fn(ctx, user.Bare())
 	}
 }

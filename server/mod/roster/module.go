@@ -69,11 +69,24 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Hook(module.PhaseOutbound, stanza.KindPresence, HookPriority, m.outbound)
 	r.Hook(module.PhaseInbound, stanza.KindPresence, HookPriority, m.inbound)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
-	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.cache.invalidate(user) })
+	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.invalidate(user) })
+	// Another node of a cluster wrote a roster: its copy here is stale.
+	r.OnInvalidate(cacheTopic, func(_ context.Context, user jid.JID) { m.cache.invalidate(user) })
 	r.ProvideRoster(service{m})
 	r.StreamFeature(stanza.New(xroster.NSVersioning, "ver"))
 	r.StreamFeature(stanza.New(xroster.NSPreApproval, "sub"))
 	return nil
+}
+
+// cacheTopic names the roster cache's invalidations between the nodes of
+// a cluster (module.Host.Invalidate).
+const cacheTopic = "roster"
+
+// invalidate drops user's cached roster here and on the other nodes of a
+// cluster, after a write (or its attempt).
+func (m *Module) invalidate(user jid.JID) {
+	m.cache.invalidate(user)
+	m.host.Invalidate(cacheTopic, user)
 }
 
 type moduleError string

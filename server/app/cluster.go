@@ -1,0 +1,44 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/parley-xmpp/parley/server/cluster"
+	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/session"
+)
+
+// newClusterNode makes this server's cluster node (cluster.enabled), not
+// connected yet: its directory goes to the router.
+func (a *App) newClusterNode(table *session.Table) (*cluster.Node, error) {
+	c := a.cfg.Cluster
+	name, err := c.NodeName()
+	if err != nil {
+		return nil, fmt.Errorf("cluster: node name: %w", err)
+	}
+	return cluster.New(cluster.Options{
+		Node: name, Name: c.Name, NATS: c.NATS,
+		User: c.User, Password: c.Password, Token: c.Token, CredsFile: c.CredsFile,
+		CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile,
+		NodeTTL: c.NodeTTL, QueueBytes: c.QueueBytes, InboundBytes: c.InboundBytes,
+		MaxRemoteSessions: c.MaxRemoteSessions, MaxStanzaBytes: a.cfg.Limits.MaxStanzaBytes,
+		Log: a.log.With("component", "cluster"),
+	}, table)
+}
+
+// Cluster returns the cluster node, nil unless cluster.enabled.
+func (a *App) Cluster() *cluster.Node { return a.cluster }
+
+// clusterEvents tells the cluster node of the sessions bound and ended on
+// this node. It is the app's, not a feature: registered first, whatever
+// modules are enabled.
+type clusterEvents struct{ node *cluster.Node }
+
+func (clusterEvents) Name() string { return "cluster" }
+
+func (m clusterEvents) Register(r module.Registrar) error {
+	r.OnSession(module.SessionBound, func(_ context.Context, s *session.Session) { m.node.Bound(s) })
+	r.OnSession(module.SessionEnded, func(_ context.Context, s *session.Session) { m.node.Ended(s) })
+	return nil
+}
