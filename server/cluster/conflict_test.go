@@ -1,0 +1,53 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+	"github.com/parley-xmpp/parley/xmpptest"
+)
+
+func TestResourceConflictAcrossNodes(t *testing.T) {
+	cl := newCluster(t, 3)
+	n1, n2, n3 := cl.nodes[0], cl.nodes[1], cl.nodes[2]
+	n1.AddUser(t, "alice", "pw")
+	n1.AddUser(t, "bob", "pw")
+	old := n1.Client(t, "bob", "pw", "phone")
+	online(t, old)
+	cl.visible(t, old.JID(), true)
+	alice := n3.Client(t, "alice", "pw", "home")
+
+	// The same full JID bound on node 2: the new session wins (RFC 6120
+	// §7.7.2.2), the one on node 1 ends with <conflict/>.
+	cur := n2.Client(t, "bob", "pw", "phone")
+	select {
+	case <-old.Done():
+	case <-xmpptest.Context(t, xmpptest.Wait).Done():
+		t.Fatal("the session on node 1 was not ended")
+	}
+	var se *stream.Error
+	if err := old.Err(); !errors.As(err, &se) || se.Condition != stream.Conflict {
+		t.Fatalf("the session on node 1 ended with %v, want <conflict/>", err)
+	}
+	n1.WaitSessionEnded(t, old.JID())
+	for i, n := range cl.nodes {
+		dir := n.App.Cluster().Directory()
+		xmpptest.Eventually(t, "the directory names node 2", func() bool {
+			s := dir.Get(cur.JID())
+			if i == 1 {
+				return s != nil && n.App.Router().Sessions().Get(cur.JID()) == s
+			}
+			return s != nil && s.Conn().RemoteAddr() == "cluster node node2"
+		})
+	}
+	// Stanzas to the full JID reach the new session.
+	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeChat, cur.JID().String(), "to the winner"))
+	xmpptest.Expect(t, cur, "the message", isMessage("to the winner"))
+	if err := cur.Send(context.Background(), stanza.New(stanza.NSClient, "presence")); err != nil {
+		t.Fatalf("the new session was ended too: %v", err)
+	}
+	xmpptest.Sync(t, cur)
+}
