@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/parley-xmpp/parley/server/admin"
 	"github.com/parley-xmpp/parley/server/cluster"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/session"
@@ -29,6 +30,15 @@ func (a *App) newClusterNode(table *session.Table) (*cluster.Node, error) {
 
 // Cluster returns the cluster node, nil unless cluster.enabled.
 func (a *App) Cluster() *cluster.Node { return a.cluster }
+
+// clusterStatus lists the cluster's nodes for `parley status`.
+func (a *App) clusterStatus() []admin.ClusterNode {
+	var out []admin.ClusterNode
+	for _, n := range a.cluster.Nodes() {
+		out = append(out, admin.ClusterNode{Name: n.Name, Self: n.Self, Alive: n.Alive, Started: n.Started, Renewed: n.Renewed, Sessions: n.Sessions})
+	}
+	return out
+}
 
 // clusterEvents tells the cluster node of the sessions bound and ended on
 // this node. It is the app's, not a feature: registered first, whatever

@@ -146,6 +146,17 @@ func TestCrossNodeChat(t *testing.T) {
 	bob3 := n3.Client(t, "bob", "pw", "desk")
 	cl.visible(t, bob.JID(), false)
 	cl.visible(t, bob3.JID(), false)
+	// Each node lists the three, with their sessions.
+	xmpptest.Eventually(t, "node1 lists every node's sessions", func() bool {
+		want := map[string]int{"node1": 1, "node2": 1, "node3": 1}
+		for _, n := range n1.App.Cluster().Nodes() {
+			if !n.Alive || want[n.Name] != n.Sessions || n.Self != (n.Name == "node1") {
+				return false
+			}
+			delete(want, n.Name)
+		}
+		return len(want) == 0
+	})
 
 	// To a full JID on another node, in order.
 	for i := range 50 {

@@ -3,8 +3,8 @@ package cluster_test
 import (
 	"bufio"
 	"context"
-	"errors"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -158,6 +158,11 @@ func TestNodeKilled(t *testing.T) {
 		return isPresence(stanza.TypeUnavailable, bob.JID())(st)
 	})
 	cl.gone(t, bob.JID())
+	for _, n := range n1.App.Cluster().Nodes() {
+		if n.Name == "node3" && n.Alive {
+			t.Error("node1 lists node3 as alive")
+		}
+	}
 	if d := time.Since(killed); d > 2*cl.ttl {
 		t.Errorf("directory healed %v after the kill, TTL %v", d, cl.ttl)
 	}
