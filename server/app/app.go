@@ -206,12 +206,18 @@ func (a *App) Start(ctx context.Context, mods []module.Module) (err error) {
 		}
 		dir = a.cluster.Directory()
 	}
-	var inv router.Invalidator
+	var (
+		inv     router.Invalidator
+		replies router.ReplyForwarder
+		node    string
+	)
 	if a.cluster != nil {
-		inv = a.cluster
+		inv, replies, node = a.cluster, a.cluster, a.cluster.Name()
 	}
 	rt := router.New(router.Options{
 		Invalidator: inv,
+		Replies:     replies,
+		Node:        node,
 		Domains:     a.cfg.Domains,
 		Stores:      a.stores,
 		Table:       table,

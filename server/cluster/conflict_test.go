@@ -2,6 +2,7 @@ package cluster_test
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"testing"
 
@@ -50,4 +51,26 @@ func TestResourceConflictAcrossNodes(t *testing.T) {
 		t.Fatalf("the new session was ended too: %v", err)
 	}
 	xmpptest.Sync(t, cur)
+}
+
+func TestServerIQAcrossNodes(t *testing.T) {
+	cl := newCluster(t, 2)
+	n1, n2 := cl.nodes[0], cl.nodes[1]
+	n1.AddUser(t, "alice", "pw")
+	alice := n1.Client(t, "alice", "pw", "home")
+	alice.Handle(stanza.KindIQ, xml.Name{Space: "urn:xmpp:ping", Local: "ping"}, func(iq *stanza.Element) {
+		alice.Send(context.Background(), stanza.Result(iq, nil))
+	})
+	cl.visible(t, alice.JID(), false)
+	// Node 2 asks alice, on node 1: her answer reaches node 1's router,
+	// which hands it back to node 2.
+	iq := stanza.NewIQ(stanza.TypeGet, "", alice.JID().String(), stanza.New("urn:xmpp:ping", "ping"))
+	iq.Set("from", "localhost")
+	res, err := n2.App.Router().SendIQ(xmpptest.Context(t, xmpptest.Wait), iq)
+	if err != nil {
+		t.Fatalf("server IQ to a session on another node: %v", err)
+	}
+	if res.Type() != stanza.TypeResult || res.From() != alice.JID().String() {
+		t.Errorf("answer %s", res)
+	}
 }

@@ -327,6 +327,10 @@ func (n *Node) receive(m *nats.Msg) {
 		n.router.EmitInvalidate(n.ctx, f.topic, f.to)
 		return
 	}
+	if f.op == opReply {
+		n.router.Route(n.ctx, f.st)
+		return
+	}
 	s := n.table.Get(f.to)
 	switch f.op {
 	case opClose:
@@ -405,6 +409,18 @@ func (n *Node) Invalidate(topic string, user jid.JID) {
 				n.log.Error("cluster: invalidation not sent; the node may serve stale cached data", "node", name, "topic", topic, "user", user, "err", err)
 			}
 		}
+	}
+}
+
+// ForwardReply sends an IQ answer that reached this node to the node
+// that sent the IQ (router.ReplyForwarder).
+func (n *Node) ForwardReply(node string, st *stanza.Element) {
+	p := n.peer(node)
+	if p == nil {
+		return
+	}
+	if err := p.enqueue(replyMsg(p.subject, n.self, st)); err != nil {
+		n.log.Warn("cluster: IQ answer not forwarded", "node", node, "id", st.ID(), "err", err)
 	}
 }
 

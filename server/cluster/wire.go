@@ -25,6 +25,9 @@ const (
 	// opClose: end the local session To with the stream error condition
 	// of the body.
 	opClose = "close"
+	// opReply: route the IQ answer of the body, to an IQ this node sent
+	// (router.ReplyForwarder).
+	opReply = "reply"
 	// opInvalidate: modules drop what they cache of the account To under
 	// the topic of the header (module.Host.Invalidate).
 	opInvalidate = "invalidate"
@@ -74,11 +77,32 @@ func invalidateMsg(subject, self string, user jid.JID, topic string) *nats.Msg {
 	return m
 }
 
+// replyMsg builds the frame carrying an IQ answer back to the node that
+// sent the IQ.
+func replyMsg(subject, self string, st *stanza.Element) *nats.Msg {
+	m := nats.NewMsg(subject)
+	m.Header.Set(hdrOp, opReply)
+	m.Header.Set(hdrFrom, self)
+	m.Data = appendWrapped(make([]byte, 0, len(wrapOpen)+len(wrapClose)+len(st.Bytes())), st)
+	return m
+}
+
 // parseFrame decodes a frame; maxStanza bounds the stanza.
 func parseFrame(m *nats.Msg, maxStanza int) (frame, error) {
 	f := frame{op: m.Header.Get(hdrOp), node: m.Header.Get(hdrFrom)}
 	if f.node == "" {
 		return f, errors.New("cluster: frame without a sending node")
+	}
+	if f.op == opReply {
+		st, err := parseStanza(m.Data, maxStanza)
+		if err != nil {
+			return f, err
+		}
+		if stanza.KindOf(st) != stanza.KindIQ || st.IsRequest() {
+			return f, fmt.Errorf("cluster: reply frame carries a <%s type=%q/>", st.Name.Local, st.Type())
+		}
+		f.st = st
+		return f, nil
 	}
 	to, err := jid.Parse(m.Header.Get(hdrTo))
 	if f.op == opInvalidate {

@@ -29,6 +29,21 @@ func TestFrameRoundTrip(t *testing.T) {
 	if f.st.Name.Space != stanza.NSClient || f.st.Child(stanza.NSClient, "body") == nil {
 		t.Errorf("stanza not in jabber:client: %q", f.st.Name.Space)
 	}
+	res := stanza.NewIQ(stanza.TypeResult, "srv-n2-1", "example.com", nil)
+	f, err = parseFrame(replyMsg("c.node.n2", "n1", res), 1<<16)
+	if err != nil || f.op != opReply || f.st.ID() != "srv-n2-1" {
+		t.Errorf("reply frame = %+v, %v", f, err)
+	}
+	if _, err := parseFrame(replyMsg("c.node.n2", "n1", stanza.NewIQ(stanza.TypeGet, "x", "example.com", stanza.New("urn:x", "q"))), 1<<16); err == nil {
+		t.Error("a request accepted as a reply")
+	}
+	f, err = parseFrame(invalidateMsg("c.node.n2", "n1", to.Bare(), "roster"), 1<<16)
+	if err != nil || f.op != opInvalidate || f.topic != "roster" || f.to != to.Bare() {
+		t.Errorf("invalidate frame = %+v, %v", f, err)
+	}
+	if _, err := parseFrame(invalidateMsg("c.node.n2", "n1", to, "roster"), 1<<16); err == nil {
+		t.Error("an invalidation of a full JID accepted")
+	}
 	f, err = parseFrame(closeMsg("c.node.n2", "n1", to, stream.Conflict), 1<<16)
 	if err != nil || f.op != opClose || f.cond != stream.Conflict {
 		t.Errorf("close frame = %+v, %v", f, err)
@@ -105,6 +120,8 @@ func FuzzParseFrame(f *testing.F) {
 	to := jid.MustParse("bob@example.com/phone")
 	f.Add(opDeliver, to.String(), deliverMsg("s", "n", to, stanza.NewMessage(stanza.TypeChat, "b@e", "hi")).Data)
 	f.Add(opClose, to.String(), []byte("conflict"))
+	f.Add(opReply, "", replyMsg("s", "n", stanza.NewIQ(stanza.TypeResult, "srv-a-1", "e", nil)).Data)
+	f.Add(opInvalidate, "a@b", []byte(nil))
 	f.Add(opDeliver, "a@b/c", []byte(wrapOpen+`<iq type="get" id="1"><ping xmlns="urn:xmpp:ping"/></iq>`+wrapClose))
 	f.Fuzz(func(t *testing.T, op, to string, data []byte) {
 		m := &nats.Msg{Header: nats.Header{hdrOp: {op}, hdrTo: {to}, hdrFrom: {"n"}}, Data: data}

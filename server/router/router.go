@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +47,18 @@ type Options struct {
 	// Invalidator tells the other nodes of a cluster of cache
 	// invalidations (Host.Invalidate); nil on a single server.
 	Invalidator Invalidator
+	// Node names this node in a cluster: the ids of the IQs the server
+	// sends (SendIQ) carry it, so that an answer that reaches another
+	// node goes back to this one through Replies. Empty on a single
+	// server.
+	Node    string
+	Replies ReplyForwarder
+}
+
+// ReplyForwarder carries the answer to an IQ another node of a cluster
+// sent (Router.SendIQ there) to that node, which routes it.
+type ReplyForwarder interface {
+	ForwardReply(node string, st *stanza.Element)
 }
 
 // Invalidator carries cache invalidations to the other nodes of a
@@ -558,6 +571,9 @@ func (pe pendingIQ) answeredBy(st *stanza.Element) bool {
 // SendIQ sends an IQ request from the server and waits for the answer.
 func (r *Router) SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
 	id := "srv-" + strconv.FormatUint(r.iqSeq.Add(1), 36)
+	if r.opts.Node != "" {
+		id = "srv-" + r.opts.Node + "-" + id[len("srv-"):]
+	}
 	iq.Set("id", id)
 	pe := pendingIQ{ch: make(chan *stanza.Element, 1), to: iq.To()}
 	if pe.to == "" {
@@ -602,5 +618,23 @@ func (r *Router) resolvePending(st *stanza.Element) {
 	r.pendingMu.Unlock()
 	if ok {
 		pe.ch <- st
+		return
 	}
+	if node := nodeOfID(st.ID()); node != "" && node != r.opts.Node && r.opts.Replies != nil {
+		r.opts.Replies.ForwardReply(node, st)
+	}
+}
+
+// nodeOfID returns the node an IQ id of SendIQ names ("srv-<node>-<n>"),
+// or "".
+func nodeOfID(id string) string {
+	rest, ok := strings.CutPrefix(id, "srv-")
+	if !ok {
+		return ""
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i <= 0 {
+		return ""
+	}
+	return rest[:i]
 }
