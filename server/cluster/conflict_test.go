@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"time"
 	"testing"
 
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -73,4 +74,48 @@ func TestServerIQAcrossNodes(t *testing.T) {
 	if res.Type() != stanza.TypeResult || res.From() != alice.JID().String() {
 		t.Errorf("answer %s", res)
 	}
+}
+
+func TestBlockListAcrossNodes(t *testing.T) {
+	const nsBlocking = "urn:xmpp:blocking"
+	cl := newCluster(t, 3)
+	n1, n2, n3 := cl.nodes[0], cl.nodes[1], cl.nodes[2]
+	n1.AddUser(t, "alice", "pw")
+	n1.AddUser(t, "bob", "pw")
+	home := n1.Client(t, "alice", "pw", "home")
+	work := n3.Client(t, "alice", "pw", "work")
+	bob := n2.Client(t, "bob", "pw", "phone")
+	blockPushes := make(chan *stanza.Element, 4)
+	work.Handle(stanza.KindIQ, xml.Name{Space: nsBlocking, Local: "block"}, func(iq *stanza.Element) {
+		blockPushes <- iq
+		work.Send(context.Background(), stanza.Result(iq, nil))
+	})
+	if _, err := work.SendIQ(xmpptest.Context(t, xmpptest.Wait), stanza.NewIQ(stanza.TypeGet, "", "", stanza.New(nsBlocking, "blocklist"))); err != nil {
+		t.Fatal(err)
+	}
+	online(t, home)
+	cl.visible(t, home.JID(), true)
+	xmpptest.Eventually(t, "node1 sees alice/work's block-list flag", func() bool {
+		s := n1.App.Cluster().Directory().Get(work.JID())
+		return s != nil && s.Flag("blocking")
+	})
+	// Node 2 reads (and caches) alice's empty block list.
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, home.JID().String(), "before"))
+	xmpptest.Expect(t, home, "the message before the block", isMessage("before"))
+	// Blocked on node 1: the push reaches node 3, node 2 drops its copy.
+	block := stanza.New(nsBlocking, "block").Append(stanza.New(nsBlocking, "item", "jid", "bob@localhost"))
+	if _, err := home.SendIQ(xmpptest.Context(t, xmpptest.Wait), stanza.NewIQ(stanza.TypeSet, "", "", block)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-blockPushes:
+	case <-xmpptest.Context(t, xmpptest.Wait).Done():
+		t.Fatal("no block push on node 3")
+	}
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, home.JID().String(), "after"))
+	xmpptest.Expect(t, bob, "the refusal", func(st *stanza.Element) bool {
+		return st.Name.Local == "message" && st.Type() == stanza.TypeError
+	})
+	xmpptest.Sync(t, home)
+	xmpptest.Never(t, home, "the blocked message", 200*time.Millisecond, isMessage("after"))
 }

@@ -96,7 +96,9 @@ func (m *Module) Register(r module.Registrar) error {
 		r.Hook(module.PhaseOutbound, k, HookPriority, m.outbound)
 		r.Hook(module.PhaseInbound, k, HookPriority, m.inbound)
 	}
-	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.lists.forget(user) })
+	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.forget(user) })
+	// Another node of a cluster changed a block list cached here.
+	r.OnInvalidate(cacheTopic, func(_ context.Context, user jid.JID) { m.lists.forget(user) })
 	return nil
 }
 
@@ -185,11 +187,22 @@ func (m *Module) storeBlock(ctx context.Context, user jid.JID, items []jid.JID) 
 		return stanza.Errorf(stanza.PolicyViolation, "a block list holds at most %d items", m.maxItems)
 	}
 	err = m.store.Block(ctx, user, items)
-	m.lists.forget(user)
+	m.forget(user)
 	if err != nil {
 		return fmt.Errorf("blocking: block for %s: %w", user, err)
 	}
 	return nil
+}
+
+// cacheTopic names the block-list cache's invalidations between the
+// nodes of a cluster (module.Host.Invalidate).
+const cacheTopic = "blocking"
+
+// forget drops user's cached block list here and on the other nodes of
+// a cluster, after a write (or its attempt).
+func (m *Module) forget(user jid.JID) {
+	m.lists.forget(user)
+	m.host.Invalidate(cacheTopic, user)
 }
 
 func (m *Module) unblock(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
@@ -206,7 +219,7 @@ func (m *Module) unblock(ctx context.Context, q *module.IQ) (*stanza.Element, er
 		return nil, err
 	}
 	err = m.store.Unblock(ctx, user, items)
-	m.lists.forget(user)
+	m.forget(user)
 	if err != nil {
 		return nil, fmt.Errorf("blocking: unblock for %s: %w", user, err)
 	}

@@ -118,5 +118,6 @@ func (m *Module) setPrefs(ctx context.Context, q *module.IQ) (*stanza.Element, e
 		delete(m.prefs, user)
 	}
 	m.prefsMu.Unlock()
+	m.host.Invalidate(prefsTopic, user)
 	return mp.Element(), nil
 }
