@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
