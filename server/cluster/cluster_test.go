@@ -33,9 +33,10 @@ type testCluster struct {
 	url   string
 	db    string
 	ttl   time.Duration
+	opts  []xmpptest.Option
 }
 
-func newCluster(t *testing.T, n int) *testCluster {
+func newCluster(t testing.TB, n int, opts ...xmpptest.Option) *testCluster {
 	t.Helper()
 	url := os.Getenv(natsEnv)
 	if url == "" {
@@ -44,7 +45,7 @@ func newCluster(t *testing.T, n int) *testCluster {
 	db := pgtest.Database(t)
 	var b [4]byte
 	rand.Read(b[:])
-	c := &testCluster{name: "parleytest_" + hex.EncodeToString(b[:]), url: url, db: db, ttl: 3 * time.Second}
+	c := &testCluster{name: "parleytest_" + hex.EncodeToString(b[:]), url: url, db: db, ttl: 3 * time.Second, opts: opts}
 	// Registered first, so it runs after every node stopped.
 	t.Cleanup(func() { c.removeBuckets(t) })
 	for i := range n {
@@ -54,10 +55,10 @@ func newCluster(t *testing.T, n int) *testCluster {
 }
 
 // start starts node i (again, after a kill).
-func (c *testCluster) start(t *testing.T, i int) *xmpptest.Server {
+func (c *testCluster) start(t testing.TB, i int) *xmpptest.Server {
 	t.Helper()
 	addr := "127.0.0." + strconv.Itoa(i+1) + ":0"
-	s := xmpptest.NewServer(t, func(cfg *config.Config) {
+	s := xmpptest.NewServer(t, append([]xmpptest.Option{func(cfg *config.Config) {
 		cfg.Storage = config.Storage{Kind: config.StoragePostgres, URL: c.db}
 		cfg.Listeners = []config.Listener{{Type: config.ListenerC2S, Address: addr}}
 		cfg.Cluster.Enabled = true
@@ -65,7 +66,7 @@ func (c *testCluster) start(t *testing.T, i int) *xmpptest.Server {
 		cfg.Cluster.Name = c.name
 		cfg.Cluster.NATS = []string{c.url}
 		cfg.Cluster.NodeTTL = c.ttl
-	})
+	}}, c.opts...)...)
 	for len(c.nodes) <= i {
 		c.nodes = append(c.nodes, nil)
 	}
@@ -73,7 +74,7 @@ func (c *testCluster) start(t *testing.T, i int) *xmpptest.Server {
 	return s
 }
 
-func (c *testCluster) removeBuckets(t *testing.T) {
+func (c *testCluster) removeBuckets(t testing.TB) {
 	nc, err := nats.Connect(c.url)
 	if err != nil {
 		t.Errorf("connecting to NATS to remove the buckets: %v", err)
@@ -96,7 +97,7 @@ func (c *testCluster) removeBuckets(t *testing.T) {
 
 // visible waits until every node's directory has the session full,
 // available or not as want.
-func (c *testCluster) visible(t *testing.T, full jid.JID, available bool) {
+func (c *testCluster) visible(t testing.TB, full jid.JID, available bool) {
 	t.Helper()
 	for i, s := range c.nodes {
 		if s == nil {
