@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -73,6 +74,7 @@ type Node struct {
 	cancel          context.CancelFunc
 	wg              sync.WaitGroup // peers' writers, workers, watchers
 	started         time.Time
+	closing         atomic.Bool
 
 	peersMu sync.Mutex
 	peers   map[string]*peer
@@ -428,7 +430,7 @@ func (n *Node) ForwardReply(node string, st *stanza.Element) {
 // to write (at most until ctx ends), ends its lease so that the others
 // forget this node's sessions at once, and disconnects.
 func (n *Node) Close(ctx context.Context) {
-	if n.nc == nil {
+	if n.nc == nil || !n.closing.CompareAndSwap(false, true) {
 		return
 	}
 	n.flush(ctx)
