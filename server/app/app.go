@@ -263,6 +263,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) (err error) {
 			cancel()
 			return err
 		}
+		a.warnUnclustered()
 	}
 	if err := a.startFederation(runCtx); err != nil {
 		cancel()

@@ -28,6 +28,22 @@ func (a *App) newClusterNode(table *session.Table) (*cluster.Node, error) {
 	}, table)
 }
 
+// warnUnclustered logs the features that do not span the cluster yet
+// (docs/cluster.md, "Not done yet"), when enabled.
+func (a *App) warnUnclustered() {
+	for _, m := range a.modules {
+		switch m.Name() {
+		case "muc":
+			a.log.Warn("cluster: chat rooms are not shared between nodes yet: users joining a room through different nodes are in different rooms", "module", "muc")
+		case "upload":
+			a.log.Warn("cluster: uploaded files are stored in this node's data folder: share it between nodes", "module", "upload")
+		}
+	}
+	if len(a.cfg.Components) > 0 {
+		a.log.Warn("cluster: an external component serves the users of the node it connects to only")
+	}
+}
+
 // Cluster returns the cluster node, nil unless cluster.enabled.
 func (a *App) Cluster() *cluster.Node { return a.cluster }
 
