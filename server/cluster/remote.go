@@ -52,7 +52,7 @@ func (c *remoteConn) RemoteAddr() string { return "cluster node " + c.node }
 // remoteSession returns the session standing for full, bound on node, in
 // the state e describes.
 func (n *Node) remoteSession(full jid.JID, e entry, pres *stanza.Element) *session.Session {
-	s := session.NewSession(full, &remoteConn{n: n, node: e.Node, full: full})
+	s := session.NewRemote(full, &remoteConn{n: n, node: e.Node, full: full})
 	applyEntry(s, e, pres)
 	return s
 }

@@ -29,6 +29,7 @@ type Session struct {
 	conn     atomic.Pointer[connRef]        // swapped on stream resumption (resume.go)
 	detached atomic.Bool                    // see resume.go
 	observer atomic.Pointer[func(*Session)] // see shared.go
+	remote   bool                           // see shared.go; set at creation
 
 	mu        sync.Mutex
 	available bool

@@ -1,6 +1,10 @@
 package session
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
 
 // Shared state. What a module records of a session that other nodes of a
 // cluster must see too — the session asked for the roster (it gets roster
@@ -13,6 +17,31 @@ import "slices"
 // A directory that replicates learns of changes through the observer
 // (SetObserver), called after every change of presence or flags, outside
 // the session's lock.
+
+// NewRemote returns a session standing for one bound on another node of
+// a cluster, whose Conn forwards to that node.
+func NewRemote(j jid.JID, conn Conn) *Session {
+	s := NewSession(j, conn)
+	s.remote = true
+	return s
+}
+
+// Remote reports whether the session stands for one bound on another
+// node of a cluster (NewRemote).
+func (s *Session) Remote() bool { return s.remote }
+
+// AnyLocal reports whether one of list is bound on this node: what
+// decides whether a module keeps a user's data cached here (a cache is
+// dropped when the user's last session on this node ends, a point this
+// node does not see for the sessions of other nodes).
+func AnyLocal(list []*Session) bool {
+	for _, s := range list {
+		if !s.remote {
+			return true
+		}
+	}
+	return false
+}
 
 // MaxFlags bounds the flags of one session; SetFlag past it is ignored.
 const MaxFlags = 16

@@ -50,3 +50,19 @@ func TestFlagsAndObserver(t *testing.T) {
 		t.Errorf("%d flags, want at most %d", len(s.Flags()), MaxFlags)
 	}
 }
+
+func TestAnyLocal(t *testing.T) {
+	loc := NewSession(jid.MustParse("u@example.com/a"), nil)
+	rem := NewRemote(jid.MustParse("u@example.com/b"), nil)
+	if loc.Remote() || !rem.Remote() {
+		t.Fatal("Remote")
+	}
+	for _, tc := range []struct {
+		list []*Session
+		want bool
+	}{{nil, false}, {[]*Session{rem}, false}, {[]*Session{rem, loc}, true}, {[]*Session{loc}, true}} {
+		if got := AnyLocal(tc.list); got != tc.want {
+			t.Errorf("AnyLocal(%d sessions) = %v", len(tc.list), got)
+		}
+	}
+}

@@ -153,7 +153,7 @@ func (m *Module) accountDeleted(_ context.Context, user jid.JID) {
 // session ended.
 func (m *Module) sessionEnded(_ context.Context, s *session.Session) {
 	user := s.JID().Bare()
-	if len(m.host.Sessions().Sessions(user)) > 0 {
+	if session.AnyLocal(m.host.Sessions().Sessions(user)) {
 		return
 	}
 	m.dropPrefs(user)
@@ -290,7 +290,7 @@ func (m *Module) userPrefs(ctx context.Context, user jid.JID) (storage.ArchivePr
 	if err != nil {
 		return p, err
 	}
-	if len(m.host.Sessions().Sessions(user)) > 0 {
+	if session.AnyLocal(m.host.Sessions().Sessions(user)) {
 		m.prefsMu.Lock()
 		if m.prefsGen == gen {
 			m.prefs[user] = p

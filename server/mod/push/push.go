@@ -124,7 +124,7 @@ func (m *Module) accountDeleted(_ context.Context, user jid.JID) {
 // sessionEnded drops the cached registrations of a user whose last
 // session ended.
 func (m *Module) sessionEnded(_ context.Context, s *session.Session) {
-	if user := s.JID().Bare(); len(m.host.Sessions().Sessions(user)) == 0 {
+	if user := s.JID().Bare(); !session.AnyLocal(m.host.Sessions().Sessions(user)) {
 		m.forget(user)
 	}
 }
@@ -272,7 +272,7 @@ func (m *Module) registrations(ctx context.Context, user jid.JID) ([]storage.Pus
 	if regs == nil {
 		regs = []storage.PushRegistration{}
 	}
-	if len(m.host.Sessions().Sessions(user)) > 0 {
+	if session.AnyLocal(m.host.Sessions().Sessions(user)) {
 		m.mu.Lock()
 		if m.regsGen == gen {
 			m.regs[user] = regs
