@@ -88,6 +88,13 @@ if [ -z "${PARLEY_TEST_POSTGRES:-}" ] && command -v pg_isready >/dev/null &&
 	export PARLEY_TEST_POSTGRES="postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 fi
 [ -n "${PARLEY_TEST_POSTGRES:-}" ] && log "PostgreSQL tests against ${PARLEY_TEST_POSTGRES%%\?*}"
+# The cluster's tests need PostgreSQL and NATS with JetStream
+# (PARLEY_TEST_NATS); a local NATS on the default port is used when there
+# is one.
+if [ -z "${PARLEY_TEST_NATS:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/null; then
+	export PARLEY_TEST_NATS="nats://127.0.0.1:4222"
+fi
+[ -n "${PARLEY_TEST_NATS:-}" ] && log "cluster tests against NATS at ${PARLEY_TEST_NATS}"
 
 if [ "${CI:-}" = true ]; then
 	export PARLEY_INTEROP_REQUIRED=1

@@ -253,6 +253,19 @@ func printStatus(w io.Writer, st admin.Status) {
 		fmt.Fprintf(w, ": %s", strings.Join(comps, ", "))
 	}
 	fmt.Fprintln(w)
+	if len(st.Cluster) > 0 {
+		fmt.Fprintf(w, "cluster: %d nodes\n", len(st.Cluster))
+		for _, n := range st.Cluster {
+			state := "alive"
+			if !n.Alive {
+				state = "dead (lease last renewed " + n.Renewed.UTC().Format("2006-01-02T15:04:05Z") + ")"
+			}
+			if n.Self {
+				state += ", this node"
+			}
+			fmt.Fprintf(w, "  %s: %s, %d sessions\n", n.Name, state, n.Sessions)
+		}
+	}
 	fmt.Fprintf(w, "memory: RSS %s, Go heap %s, from the OS %s\n", mib(st.Memory.RSS), mib(st.Memory.HeapAlloc), mib(st.Memory.Sys))
 	fmt.Fprintf(w, "goroutines: %d\n", st.Goroutines)
 }

@@ -103,6 +103,8 @@ func violation(pkg, dep string) string {
 		return "a transport never imports another transport"
 	case under(pkg, "server/s2s") && (under(dep, "server/mod") || under(dep, "server/module") || under(dep, "server/router") || under(dep, "server/app") || under(dep, "server/stream")):
 		return "federation knows the router only through an interface, and no features"
+	case under(pkg, "server/cluster") && (under(dep, "server/mod") || under(dep, "server/module") || under(dep, "server/router") || under(dep, "server/app") || under(dep, "server/stream") || isTransport(dep)):
+		return "the cluster knows the router only through an interface, and no features"
 	case under(pkg, "server/router") && (isTransport(dep) || under(dep, "server/stream") || under(dep, "server/mod") || under(dep, "server/app") || under(dep, "server/s2s")):
 		return "the router does not know the stream engine, transports, federation or features"
 	case under(pkg, "server/module") && (under(dep, "server/router") || isTransport(dep) || under(dep, "server/stream") || under(dep, "server/mod") || under(dep, "server/s2s")):
@@ -165,6 +167,9 @@ func TestViolationRules(t *testing.T) {
 		{"server/router", "server/s2s"},
 		{"server/s2s", "server/router"},
 		{"server/s2s", "server/module"},
+		{"server/cluster", "server/router"},
+		{"server/cluster", "server/module"},
+		{"server/cluster", "server/mod/roster"},
 	}
 	for _, b := range bad {
 		if violation(b[0], b[1]) == "" {
@@ -191,6 +196,8 @@ func TestViolationRules(t *testing.T) {
 		{"server/app", "server/s2s"},
 		{"server/s2s", "server/s2s/dialback"},
 		{"server/s2s", "xmpp/stream"},
+		{"server/app", "server/cluster"},
+		{"server/cluster", "server/session"},
 	}
 	for _, g := range good {
 		if why := violation(g[0], g[1]); why != "" {

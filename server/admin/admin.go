@@ -57,6 +57,9 @@ type Options struct {
 	Links func() []module.FederationLink
 	// Components reports the configured external components.
 	Components func() []Component
+	// Cluster lists the nodes of the cluster; nil unless the server is a
+	// cluster node.
+	Cluster func() []ClusterNode
 	// Rooms lists the MUC rooms; nil without a MUC service.
 	Rooms func(ctx context.Context) ([]Room, error)
 	// Levels are the log levels, changed at run time.
@@ -130,6 +133,23 @@ type Status struct {
 	Components []Component    `json:"components"`
 	Memory     Memory         `json:"memory"`
 	Goroutines int            `json:"goroutines"`
+	// Cluster lists the cluster's nodes as this node knows them; absent
+	// unless the server is a cluster node.
+	Cluster []ClusterNode `json:"cluster,omitempty"`
+}
+
+// ClusterNode is a node of the cluster in the status.
+type ClusterNode struct {
+	Name string `json:"name"`
+	// Self is the node answering.
+	Self  bool `json:"self,omitempty"`
+	Alive bool `json:"alive"`
+	// Started is when the node started; Renewed when its lease was last
+	// seen renewed.
+	Started time.Time `json:"started"`
+	Renewed time.Time `json:"renewed"`
+	// Sessions are the node's sessions in this node's directory.
+	Sessions int `json:"sessions"`
 }
 
 // Status returns the server's version, uptime, sessions per domain and
@@ -142,6 +162,9 @@ func (o *Ops) Status(_ context.Context) Status {
 		Goroutines: runtime.NumGoroutine(),
 		Sessions:   []SessionCount{}, // lists encode as [], not null
 		Components: []Component{},
+	}
+	if o.o.Cluster != nil {
+		st.Cluster = o.o.Cluster()
 	}
 	counts := map[[2]string]int{}
 	for _, s := range o.o.Sessions.All() {

@@ -69,6 +69,9 @@ func (a *App) startAdmin(ctx context.Context) {
 	if a.cfg.S2S.Enabled {
 		opts.Links = federationLinks{a}.Links
 	}
+	if a.cluster != nil {
+		opts.Cluster = a.clusterStatus
+	}
 	for _, m := range a.modules {
 		if mm, ok := m.(*muc.Module); ok {
 			opts.Rooms = func(ctx context.Context) ([]admin.Room, error) { return mucRooms(ctx, mm) }

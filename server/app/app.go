@@ -19,6 +19,7 @@ import (
 	"github.com/parley-xmpp/parley/server/adminhttp"
 	"github.com/parley-xmpp/parley/server/auth"
 	"github.com/parley-xmpp/parley/server/certs"
+	"github.com/parley-xmpp/parley/server/cluster"
 	"github.com/parley-xmpp/parley/server/component"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/metrics"
@@ -75,6 +76,8 @@ type App struct {
 	web       *web.Server
 	// components serves the external components; nil without any.
 	components *component.Listener
+	// cluster is this server's cluster node; nil unless cluster.enabled.
+	cluster *cluster.Node
 	// metrics are the server's Prometheus metrics (adminhttp.go); admin
 	// serves them, nil without an admin listener; up is set while every
 	// listener is up (readiness).
@@ -179,23 +182,49 @@ func (a *App) Close() error { return a.closeStorage() }
 
 // Start sets up TLS, the router and modules, and starts listening. The
 // listeners run until ctx ends or Stop is called.
-func (a *App) Start(ctx context.Context, mods []module.Module) error {
+func (a *App) Start(ctx context.Context, mods []module.Module) (err error) {
 	if err := a.openCertificates(); err != nil {
 		return err
 	}
 	a.tls = a.certs.TLSConfig(a.cfg.TLS.MinVersion)
-	var err error
+	defer func() {
+		if err != nil && a.cluster != nil {
+			// Started or not, leave the cluster: nothing was bound.
+			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			a.cluster.Close(c)
+			cancel()
+		}
+	}()
 	if a.secret, err = loadSecret(a.cfg.DataDir); err != nil {
 		return err
 	}
 	table := session.NewTable(a.cfg.Limits.SessionsPerAccount)
+	var dir session.Directory = table
+	if a.cfg.Cluster.Enabled {
+		if a.cluster, err = a.newClusterNode(table); err != nil {
+			return err
+		}
+		dir = a.cluster.Directory()
+	}
+	var (
+		inv     router.Invalidator
+		replies router.ReplyForwarder
+		node    string
+	)
+	if a.cluster != nil {
+		inv, replies, node = a.cluster, a.cluster, a.cluster.Name()
+	}
 	rt := router.New(router.Options{
-		Domains:  a.cfg.Domains,
-		Stores:   a.stores,
-		Table:    table,
-		Log:      a.log.With("component", "router"),
-		Limits:   module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages, DirectedPresences: a.cfg.Limits.DirectedPresences},
-		Accounts: a.Accounts(),
+		Invalidator: inv,
+		Replies:     replies,
+		Node:        node,
+		Domains:     a.cfg.Domains,
+		Stores:      a.stores,
+		Table:       table,
+		Directory:   dir,
+		Log:         a.log.With("component", "router"),
+		Limits:      module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages, DirectedPresences: a.cfg.Limits.DirectedPresences},
+		Accounts:    a.Accounts(),
 		// The pool and listeners come later (startFederation, Start's
 		// listeners); the service reads them when asked.
 		Federation: federationLinks{a},
@@ -207,6 +236,11 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	a.mu.Unlock()
 	if mods == nil {
 		mods = modules.Default(a.cfg)
+	}
+	if a.cluster != nil {
+		if err := a.router.Register(clusterEvents{a.cluster}); err != nil {
+			return err
+		}
 	}
 	// Each module decodes its own section (modules.<name>), disabled
 	// modules included, before any registers.
@@ -224,6 +258,13 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	a.cancel = cancel
+	if a.cluster != nil {
+		if err := a.cluster.Start(ctx, a.router); err != nil {
+			cancel()
+			return err
+		}
+		a.warnUnclustered()
+	}
 	if err := a.startFederation(runCtx); err != nil {
 		cancel()
 		return err
@@ -528,6 +569,9 @@ func (a *App) Stop(ctx context.Context) {
 	case <-ctx.Done():
 	}
 	a.stopModules(ctx)
+	if a.cluster != nil {
+		a.cluster.Close(ctx)
+	}
 }
 
 // stopModules runs the modules' Stop hooks, last registered first, then

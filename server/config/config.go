@@ -61,6 +61,8 @@ type Config struct {
 	// HTTP configures the HTTP side (WebSocket origins, trusted
 	// proxies). Key "http".
 	HTTP HTTP
+	// Cluster makes the server a node of a cluster. Key "cluster".
+	Cluster Cluster
 }
 
 // ListenerType is the kind of a network listener.
@@ -462,6 +464,7 @@ func Default() *Config {
 			{Type: ListenerAdmin, Address: "127.0.0.1:5380"},
 		},
 		S2S:     defaultS2S(),
+		Cluster: defaultCluster(),
 		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley, ACME: ACME{Directory: LetsEncryptDirectory, RetryAfter: 5 * time.Minute}},
 		Storage: Storage{Kind: StorageSQLite},
 		Auth: Auth{

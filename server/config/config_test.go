@@ -222,7 +222,8 @@ func TestParseFull(t *testing.T) {
 		S2S: S2S{Enabled: true, RequireVerified: true, Allow: []string{"friends.example", "partner.example"}, Deny: []string{"spam.example"},
 			Routes: map[string]string{"partner.example": "10.0.0.5:5269"}, Domains: map[string]S2SDomain{"friends.example": {Dialback: &yes}},
 			QueueBytes: 2 << 20, MaxLinks: 100, MaxIncoming: 200, ConnectTimeout: 10 * time.Second, IdleTimeout: time.Minute},
-		HTTP: HTTP{WebSocketOrigins: []string{"*.example.org"}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}},
+		HTTP:    HTTP{WebSocketOrigins: []string{"*.example.org"}, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")}},
+		Cluster: defaultCluster(),
 	}
 	// The version module's section is kept for the module to decode
 	// (its keys are tested in server/mod/version).

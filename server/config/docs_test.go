@@ -35,6 +35,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"extdisco", "ttl", "host", "relay_address", "relay_bind", "min_port", "max_port", "max_allocations", "max_allocations_per_user", "max_connections",
 		"allocation_rate", "total_rate", "allow_peers", "deny_peers", "external_host", "external_port", "external_tls_port",
 		"external_transports", "external_secret",
+		"cluster", "node", "name", "nats", "user", "password", "token", "creds_file", "cert_file", "key_file", "node_ttl", "inbound_bytes", "max_remote_sessions",
 	}
 	docs, err := os.ReadFile(filepath.Join("..", "..", "docs", "config.md"))
 	if err != nil {

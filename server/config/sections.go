@@ -42,6 +42,7 @@ func (d *decoder) config(root *yaml.Node, c *Config) {
 		"http":              func(at, v *yaml.Node, key string) { d.http(at, v, key, &c.HTTP) },
 		"contact_addresses": func(at, v *yaml.Node, key string) { d.contactAddresses(at, v, key, &c.ContactAddresses) },
 		"server_info":       func(at, v *yaml.Node, key string) { d.serverInfo(at, v, key, c) },
+		"cluster":           func(at, v *yaml.Node, key string) { d.cluster(at, v, key, &c.Cluster) },
 	})
 }
 

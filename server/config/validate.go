@@ -164,6 +164,7 @@ func (c *Config) problems() []problem {
 	c.smProblems(add)
 	c.quotaProblems(add)
 	c.s2sProblems(add)
+	c.clusterProblems(add)
 	c.componentProblems(add)
 	c.boundsProblems(add)
 

@@ -102,6 +102,12 @@ type Host interface {
 	// SendIQ sends an IQ request from the server and waits for its result
 	// or error reply, or for ctx to end.
 	SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error)
+	// Invalidate tells the other nodes of a cluster that stored data of
+	// user, which modules cache under topic (their name), changed: their
+	// OnInvalidate callbacks drop it. It does not block and does nothing
+	// on a server that is not a cluster node. Stanzas this node routes
+	// after the call reach another node after its invalidation.
+	Invalidate(topic string, user jid.JID)
 	// Go runs fn in a goroutine the server waits for at shutdown: fn's
 	// context ends once every session is gone, and storage closes only
 	// after fn returned. Modules start all their background work with it.
@@ -286,6 +292,11 @@ type Registrar interface {
 	// modules drop what they cached for it before an account with the same
 	// name can be created.
 	OnAccountDeleted(fn AccountFunc)
+	// OnInvalidate registers a callback run when another node of a
+	// cluster changed stored data of user that this module caches under
+	// topic (Host.Invalidate there): fn drops its cached copy. It never
+	// runs on a server that is not a cluster node.
+	OnInvalidate(topic string, fn AccountFunc)
 	// Feature advertises a disco feature for a target.
 	Feature(t Target, feature string)
 	// Identity advertises a disco identity for a target.

@@ -61,6 +61,14 @@ func (h *host) Roster() module.RosterService {
 	return h.opts.Stores.Roster
 }
 
+// Invalidate hands a cache invalidation to the cluster, if any
+// (module.Host.Invalidate).
+func (h *host) Invalidate(topic string, user jid.JID) {
+	if h.opts.Invalidator != nil {
+		h.opts.Invalidator.Invalidate(topic, user.Bare())
+	}
+}
+
 // Go runs fn in the background group (module.Host.Go).
 func (h *host) Go(fn func(ctx context.Context)) {
 	if !h.opts.Background.Go(fn) {

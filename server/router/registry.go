@@ -77,6 +77,13 @@ func (g *registration) OnAccountDeleted(fn module.AccountFunc) {
 	g.r.deletedFns = append(g.r.deletedFns, fn)
 }
 
+func (g *registration) OnInvalidate(topic string, fn module.AccountFunc) {
+	if g.r.invalidateFns == nil {
+		g.r.invalidateFns = make(map[string][]module.AccountFunc)
+	}
+	g.r.invalidateFns[topic] = append(g.r.invalidateFns[topic], fn)
+}
+
 func (g *registration) HandleHTTP(prefix string, h http.Handler) {
 	if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || g.r.http[prefix] != nil {
 		g.r.regErrs = append(g.r.regErrs, fmt.Errorf("HTTP prefix %q invalid or already served", prefix))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,27 @@ type Options struct {
 	Background *module.Group
 	// Metrics times routing; nil times nothing.
 	Metrics *metrics.Metrics
+	// Invalidator tells the other nodes of a cluster of cache
+	// invalidations (Host.Invalidate); nil on a single server.
+	Invalidator Invalidator
+	// Node names this node in a cluster: the ids of the IQs the server
+	// sends (SendIQ) carry it, so that an answer that reaches another
+	// node goes back to this one through Replies. Empty on a single
+	// server.
+	Node    string
+	Replies ReplyForwarder
+}
+
+// ReplyForwarder carries the answer to an IQ another node of a cluster
+// sent (Router.SendIQ there) to that node, which routes it.
+type ReplyForwarder interface {
+	ForwardReply(node string, st *stanza.Element)
+}
+
+// Invalidator carries cache invalidations to the other nodes of a
+// cluster, which run them with Router.EmitInvalidate.
+type Invalidator interface {
+	Invalidate(topic string, user jid.JID)
 }
 
 // Router routes stanzas between local sessions, the server's modules and
@@ -58,6 +80,7 @@ type Router struct {
 	hooks          map[hookKey][]hookEntry
 	sessionFns     map[module.SessionEvent][]module.SessionFunc
 	deletedFns     []module.AccountFunc
+	invalidateFns  map[string][]module.AccountFunc     // by topic (OnInvalidate)
 	features       map[module.Target][]string          // written under disco.mu
 	identities     map[module.Target][]module.Identity // written under disco.mu
 	streamFeatures []func() *stanza.Element
@@ -138,6 +161,14 @@ func (r *Router) Emit(ctx context.Context, ev module.SessionEvent, s *session.Se
 // local account (module.Registrar.OnAccountDeleted).
 func (r *Router) EmitAccountDeleted(ctx context.Context, user jid.JID) {
 	for _, fn := range r.deletedFns {
+		fn(ctx, user.Bare())
+	}
+}
+
+// EmitInvalidate runs the callbacks registered for an invalidation
+// another node of the cluster sent (module.Registrar.OnInvalidate).
+func (r *Router) EmitInvalidate(ctx context.Context, topic string, user jid.JID) {
+	for _, fn := range r.invalidateFns[topic] {
 		fn(ctx, user.Bare())
 	}
 }
@@ -540,6 +571,9 @@ func (pe pendingIQ) answeredBy(st *stanza.Element) bool {
 // SendIQ sends an IQ request from the server and waits for the answer.
 func (r *Router) SendIQ(ctx context.Context, iq *stanza.Element) (*stanza.Element, error) {
 	id := "srv-" + strconv.FormatUint(r.iqSeq.Add(1), 36)
+	if r.opts.Node != "" {
+		id = "srv-" + r.opts.Node + "-" + id[len("srv-"):]
+	}
 	iq.Set("id", id)
 	pe := pendingIQ{ch: make(chan *stanza.Element, 1), to: iq.To()}
 	if pe.to == "" {
@@ -584,5 +618,23 @@ func (r *Router) resolvePending(st *stanza.Element) {
 	r.pendingMu.Unlock()
 	if ok {
 		pe.ch <- st
+		return
 	}
+	if node := nodeOfID(st.ID()); node != "" && node != r.opts.Node && r.opts.Replies != nil {
+		r.opts.Replies.ForwardReply(node, st)
+	}
+}
+
+// nodeOfID returns the node an IQ id of SendIQ names ("srv-<node>-<n>"),
+// or "".
+func nodeOfID(id string) string {
+	rest, ok := strings.CutPrefix(id, "srv-")
+	if !ok {
+		return ""
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i <= 0 {
+		return ""
+	}
+	return rest[:i]
 }

@@ -26,8 +26,10 @@ type Conn interface {
 // other sessions' goroutines read them.
 type Session struct {
 	jid      jid.JID
-	conn     atomic.Pointer[connRef] // swapped on stream resumption (resume.go)
-	detached atomic.Bool             // see resume.go
+	conn     atomic.Pointer[connRef]        // swapped on stream resumption (resume.go)
+	detached atomic.Bool                    // see resume.go
+	observer atomic.Pointer[func(*Session)] // see shared.go
+	remote   bool                           // see shared.go; set at creation
 
 	mu        sync.Mutex
 	available bool
@@ -36,6 +38,7 @@ type Session struct {
 	// values are the modules' per-session values: a few, found by a
 	// linear search (a map cost an idle session some 300 bytes).
 	values []value
+	flags  []string // see shared.go; replaced, never modified
 }
 
 // value is one per-session value of a module.
@@ -61,16 +64,17 @@ func (s *Session) Deliver(st *stanza.Element) error { return s.Conn().Deliver(st
 // unavailable presence (or nil) makes the session unavailable.
 func (s *Session) SetPresence(p *stanza.Element, priority int) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if p == nil || p.Type() == stanza.TypeUnavailable {
 		s.available = false
 		s.presence = nil
 		s.priority = 0
-		return
+	} else {
+		s.available = true
+		s.presence = p
+		s.priority = priority
 	}
-	s.available = true
-	s.presence = p
-	s.priority = priority
+	s.mu.Unlock()
+	s.changed()
 }
 
 // Available reports whether the session sent initial presence and is not

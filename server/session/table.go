@@ -117,7 +117,13 @@ func (t *Table) Get(full jid.JID) *Session {
 // slice it may be shared and must not be modified: when every session is
 // available (the usual case) it is the table's own list, not a copy.
 func (t *Table) Available(bare jid.JID) []*Session {
-	all := t.Sessions(bare)
+	return AvailableOf(t.Sessions(bare))
+}
+
+// AvailableOf returns the available sessions of all: all itself when
+// every one is available (no copy: all is shared, not modified), else a
+// new slice. Directories implement Available with it.
+func AvailableOf(all []*Session) []*Session {
 	for i, s := range all {
 		if s.Available() {
 			continue

@@ -46,8 +46,9 @@ type Options struct {
 	MaxItems int
 }
 
-// requestedKey marks a session that requested the block list.
-type requestedKey struct{}
+// requestedFlag marks, in a session's flags, a session that requested the
+// block list: a flag, so that a cluster's other nodes push to it too.
+const requestedFlag = "blocking"
 
 // Module implements the blocking command.
 type Module struct {
@@ -95,7 +96,9 @@ func (m *Module) Register(r module.Registrar) error {
 		r.Hook(module.PhaseOutbound, k, HookPriority, m.outbound)
 		r.Hook(module.PhaseInbound, k, HookPriority, m.inbound)
 	}
-	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.lists.forget(user) })
+	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.forget(user) })
+	// Another node of a cluster changed a block list cached here.
+	r.OnInvalidate(cacheTopic, func(_ context.Context, user jid.JID) { m.lists.forget(user) })
 	return nil
 }
 
@@ -137,7 +140,7 @@ func (m *Module) blocklist(ctx context.Context, q *module.IQ) (*stanza.Element, 
 		return nil, err
 	}
 	if q.Session != nil {
-		q.Session.SetValue(requestedKey{}, true)
+		q.Session.SetFlag(requestedFlag, true)
 	}
 	return itemsElement("blocklist", list), nil
 }
@@ -184,11 +187,22 @@ func (m *Module) storeBlock(ctx context.Context, user jid.JID, items []jid.JID) 
 		return stanza.Errorf(stanza.PolicyViolation, "a block list holds at most %d items", m.maxItems)
 	}
 	err = m.store.Block(ctx, user, items)
-	m.lists.forget(user)
+	m.forget(user)
 	if err != nil {
 		return fmt.Errorf("blocking: block for %s: %w", user, err)
 	}
 	return nil
+}
+
+// cacheTopic names the block-list cache's invalidations between the
+// nodes of a cluster (module.Host.Invalidate).
+const cacheTopic = "blocking"
+
+// forget drops user's cached block list here and on the other nodes of
+// a cluster, after a write (or its attempt).
+func (m *Module) forget(user jid.JID) {
+	m.lists.forget(user)
+	m.host.Invalidate(cacheTopic, user)
 }
 
 func (m *Module) unblock(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
@@ -205,7 +219,7 @@ func (m *Module) unblock(ctx context.Context, q *module.IQ) (*stanza.Element, er
 		return nil, err
 	}
 	err = m.store.Unblock(ctx, user, items)
-	m.lists.forget(user)
+	m.forget(user)
 	if err != nil {
 		return nil, fmt.Errorf("blocking: unblock for %s: %w", user, err)
 	}
@@ -226,7 +240,7 @@ func (m *Module) unblock(ctx context.Context, q *module.IQ) (*stanza.Element, er
 // requested the block list (§3.3).
 func (m *Module) push(user jid.JID, payload *stanza.Element) {
 	for _, s := range m.host.Sessions().Sessions(user) {
-		if s.Value(requestedKey{}) == nil {
+		if !s.Flag(requestedFlag) {
 			continue
 		}
 		iq := stanza.NewIQ(stanza.TypeSet, "block-push-"+strconv.FormatUint(m.seq.Add(1), 36), s.JID().String(), payload.Clone())

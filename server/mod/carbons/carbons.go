@@ -17,8 +17,10 @@ import (
 // message (blocking, privacy), so refused messages are never copied.
 const hookPriority = module.PriorityNotify
 
-// enabledKey is the per-session key under which the carbons state lives.
-type enabledKey struct{}
+// flag is the session flag (session.Session.SetFlag) that says carbons
+// are enabled: a flag, so that a cluster's other nodes see it and copy
+// to the session too.
+const flag = "carbons"
 
 // Module implements Message Carbons.
 type Module struct {
@@ -48,7 +50,7 @@ func (m *Module) Register(r module.Registrar) error {
 	// no answer.
 	r.Bind2Feature(carbons.NS, func(_ context.Context, s *session.Session, req *stanza.Element) *stanza.Element {
 		if req.Name.Local == "enable" {
-			s.SetValue(enabledKey{}, true)
+			s.SetFlag(flag, true)
 		}
 		return nil
 	})
@@ -57,8 +59,7 @@ func (m *Module) Register(r module.Registrar) error {
 
 // Enabled reports whether s enabled carbons.
 func Enabled(s *session.Session) bool {
-	v, _ := s.Value(enabledKey{}).(bool)
-	return v
+	return s.Flag(flag)
 }
 
 func (m *Module) enable(ctx context.Context, q *module.IQ) (*stanza.Element, error) {
@@ -76,11 +77,7 @@ func (m *Module) set(q *module.IQ, on bool) (*stanza.Element, error) {
 		(q.To.Local() != "" && !q.To.Bare().Equal(q.From.Bare())) {
 		return nil, stanza.Err(stanza.NotAllowed)
 	}
-	if on {
-		q.Session.SetValue(enabledKey{}, true)
-	} else {
-		q.Session.SetValue(enabledKey{}, nil)
-	}
+	q.Session.SetFlag(flag, on)
 	m.log.Debug("carbons: state changed", "session", q.Session.JID(), "enabled", on)
 	return nil, nil
 }

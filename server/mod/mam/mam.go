@@ -123,15 +123,27 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Hook(module.PhaseInbound, stanza.KindMessage, archivePriority, m.incoming)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
 	r.OnAccountDeleted(m.accountDeleted)
+	// Another node of a cluster changed preferences cached here.
+	r.OnInvalidate(prefsTopic, func(_ context.Context, user jid.JID) { m.dropPrefs(user) })
 	return nil
 }
 
-// accountDeleted drops the cached preferences of a deleted account.
-func (m *Module) accountDeleted(_ context.Context, user jid.JID) {
+// prefsTopic names the preference cache's invalidations between the nodes
+// of a cluster (module.Host.Invalidate).
+const prefsTopic = "mam"
+
+// dropPrefs drops user's cached preferences.
+func (m *Module) dropPrefs(user jid.JID) {
 	m.prefsMu.Lock()
 	delete(m.prefs, user)
 	m.prefsGen++
 	m.prefsMu.Unlock()
+}
+
+// accountDeleted drops the cached preferences of a deleted account.
+func (m *Module) accountDeleted(_ context.Context, user jid.JID) {
+	m.dropPrefs(user)
+	m.host.Invalidate(prefsTopic, user)
 	if m.writer != nil {
 		m.writer.Forget(user)
 	}
@@ -141,13 +153,10 @@ func (m *Module) accountDeleted(_ context.Context, user jid.JID) {
 // session ended.
 func (m *Module) sessionEnded(_ context.Context, s *session.Session) {
 	user := s.JID().Bare()
-	if len(m.host.Sessions().Sessions(user)) > 0 {
+	if session.AnyLocal(m.host.Sessions().Sessions(user)) {
 		return
 	}
-	m.prefsMu.Lock()
-	delete(m.prefs, user)
-	m.prefsGen++
-	m.prefsMu.Unlock()
+	m.dropPrefs(user)
 }
 
 // Start implements module.Starter: it runs the retention purge.
@@ -281,7 +290,7 @@ func (m *Module) userPrefs(ctx context.Context, user jid.JID) (storage.ArchivePr
 	if err != nil {
 		return p, err
 	}
-	if len(m.host.Sessions().Sessions(user)) > 0 {
+	if session.AnyLocal(m.host.Sessions().Sessions(user)) {
 		m.prefsMu.Lock()
 		if m.prefsGen == gen {
 			m.prefs[user] = p

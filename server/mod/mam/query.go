@@ -6,6 +6,7 @@ import (
 
 	"github.com/parley-xmpp/parley/server/archive"
 	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/mam"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -112,11 +113,12 @@ func (m *Module) setPrefs(ctx context.Context, q *module.IQ) (*stanza.Element, e
 	}
 	m.prefsMu.Lock()
 	m.prefsGen++
-	if len(m.host.Sessions().Sessions(user)) > 0 {
+	if session.AnyLocal(m.host.Sessions().Sessions(user)) {
 		m.prefs[user] = p
 	} else {
 		delete(m.prefs, user)
 	}
 	m.prefsMu.Unlock()
+	m.host.Invalidate(prefsTopic, user)
 	return mp.Element(), nil
 }

@@ -19,6 +19,12 @@ const capsQueryTimeout = 10 * time.Second
 // maxCapsEntries bounds the cache of verified 'ver' values.
 const maxCapsEntries = 10000
 
+// maxCapsJIDs bounds the full JIDs whose caps are recorded. Those of
+// sessions of other nodes of a cluster are never forgotten at their end
+// (this node does not see it); past the bound every record is dropped
+// and recorded again from the presence the directory holds.
+const maxCapsJIDs = 200000
+
 // capsCache is the XEP-0115 cache: the features of each verified
 // hash+ver, which one each full JID advertises, and the lookups in flight
 // with what waits for them.
@@ -95,6 +101,14 @@ func (c *capsCache) whenKnown(full jid.JID, fn func(ctx context.Context)) bool {
 	return true
 }
 
+// known reports whether the caps full advertised were recorded.
+func (c *capsCache) known(full jid.JID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.byJID[full]
+	return ok
+}
+
 // forget drops what full advertised.
 func (c *capsCache) forget(full jid.JID) {
 	c.mu.Lock()
@@ -121,6 +135,9 @@ func (m *Module) recordCaps(ctx context.Context, full jid.JID, cEl *stanza.Eleme
 	key := capsKey(cp)
 	c := m.caps
 	c.mu.Lock()
+	if _, ok := c.byJID[full]; !ok && len(c.byJID) >= maxCapsJIDs {
+		clear(c.byJID)
+	}
 	c.byJID[full] = key
 	if _, ok := c.byVer[key]; ok {
 		c.mu.Unlock()

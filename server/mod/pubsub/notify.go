@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/xmpp/caps"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	xpubsub "github.com/parley-xmpp/parley/xmpp/pubsub"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -103,7 +104,7 @@ func (m *Module) recipients(ctx context.Context, rq *request, n *node) (out, pen
 			pending = append(pending, full)
 		}
 	}
-	for _, full := range m.available(rq.svc) {
+	for _, full := range m.available(ctx, rq.svc) {
 		interested(full)
 	}
 	items, _, err := m.stores.Roster.RosterItems(ctx, rq.svc)
@@ -118,7 +119,7 @@ func (m *Module) recipients(ctx context.Context, rq *request, n *node) (out, pen
 		if m.canAccess(ctx, rq, n, it.Contact) != nil {
 			continue
 		}
-		for _, full := range m.available(it.Contact) {
+		for _, full := range m.available(ctx, it.Contact) {
 			interested(full)
 		}
 	}
@@ -127,11 +128,23 @@ func (m *Module) recipients(ctx context.Context, rq *request, n *node) (out, pen
 
 // available lists the full JIDs of user's available resources: local
 // sessions, or those seen sending available presence to a local account.
-func (m *Module) available(user jid.JID) []jid.JID {
+//
+// The caps of a session this module has not seen presence from — one
+// bound on another node of a cluster, whose presence that node routed —
+// are recorded from the presence the directory holds for it.
+func (m *Module) available(ctx context.Context, user jid.JID) []jid.JID {
 	if m.host.IsLocal(user.Domain()) {
 		var out []jid.JID
 		for _, s := range m.host.Sessions().Available(user) {
 			out = append(out, s.JID())
+			if m.caps.known(s.JID()) {
+				continue
+			}
+			if p := s.Presence(); p != nil {
+				if c := p.Child(caps.NS, "c"); c != nil {
+					m.recordCaps(ctx, s.JID(), c, func(context.Context) {})
+				}
+			}
 		}
 		return out
 	}

@@ -167,7 +167,7 @@ func (m *Module) inboundPresence(ctx context.Context, p *module.Packet) module.V
 func (m *Module) sessionEnded(_ context.Context, s *session.Session) {
 	m.presence.forget(s.JID())
 	m.caps.forget(s.JID())
-	if user := s.JID().Bare(); len(m.host.Sessions().Sessions(user)) == 0 {
+	if user := s.JID().Bare(); !session.AnyLocal(m.host.Sessions().Sessions(user)) {
 		// The avatar hash is cached for online users only: the cache
 		// stays bounded, and an account deleted and created again does
 		// not advertise its predecessor's photo.

@@ -107,6 +107,8 @@ func (m *Module) Register(r module.Registrar) error {
 	r.OnSession(module.SessionAvailable, m.reachable)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
 	r.OnAccountDeleted(m.accountDeleted)
+	// Another node of a cluster changed registrations cached here.
+	r.OnInvalidate(cacheTopic, func(_ context.Context, user jid.JID) { m.forget(user) })
 	return nil
 }
 
@@ -122,7 +124,7 @@ func (m *Module) accountDeleted(_ context.Context, user jid.JID) {
 // sessionEnded drops the cached registrations of a user whose last
 // session ended.
 func (m *Module) sessionEnded(_ context.Context, s *session.Session) {
-	if user := s.JID().Bare(); len(m.host.Sessions().Sessions(user)) == 0 {
+	if user := s.JID().Bare(); !session.AnyLocal(m.host.Sessions().Sessions(user)) {
 		m.forget(user)
 	}
 }
@@ -203,7 +205,7 @@ func (m *Module) put(ctx context.Context, user jid.JID, reg storage.PushRegistra
 		return stanza.Errorf(stanza.PolicyViolation, "an account may enable at most %d push registrations", m.maxRegs)
 	}
 	err = m.host.Stores().Push.PutPush(ctx, user, reg)
-	m.forget(user)
+	m.changed(user)
 	return err
 }
 
@@ -217,7 +219,7 @@ func (m *Module) disable(ctx context.Context, q *module.IQ) (*stanza.Element, er
 		return nil, err
 	}
 	err = m.host.Stores().Push.DeletePush(ctx, q.From.Bare(), service, q.Payload.Get("node"))
-	m.forget(q.From.Bare())
+	m.changed(q.From.Bare())
 	if err != nil {
 		return nil, err
 	}
@@ -232,6 +234,17 @@ func (m *Module) reachable(_ context.Context, s *session.Session) {
 	delete(m.counts, s.JID().Bare())
 	m.mu.Unlock()
 	m.forget(s.JID().Bare())
+}
+
+// cacheTopic names the registration cache's invalidations between the
+// nodes of a cluster (module.Host.Invalidate).
+const cacheTopic = "push"
+
+// changed drops user's cached registrations here and on the other nodes
+// of a cluster, after a write (or its attempt).
+func (m *Module) changed(user jid.JID) {
+	m.forget(user)
+	m.host.Invalidate(cacheTopic, user)
 }
 
 // forget drops user's cached registrations.
@@ -259,7 +272,7 @@ func (m *Module) registrations(ctx context.Context, user jid.JID) ([]storage.Pus
 	if regs == nil {
 		regs = []storage.PushRegistration{}
 	}
-	if len(m.host.Sessions().Sessions(user)) > 0 {
+	if session.AnyLocal(m.host.Sessions().Sessions(user)) {
 		m.mu.Lock()
 		if m.regsGen == gen {
 			m.regs[user] = regs
@@ -385,7 +398,7 @@ func (m *Module) publish(ctx context.Context, user jid.JID, r storage.PushRegist
 		if err := m.host.Stores().Push.DeletePush(dctx, user, r.Service, r.Node); err != nil {
 			m.log.Error("push: cannot disable a failing service", "user", user, "err", err)
 		}
-		m.forget(user)
+		m.changed(user)
 	default:
 		m.log.Warn("push: notification not answered", "user", user, "service", r.Service, "err", err)
 	}

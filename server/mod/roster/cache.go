@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
@@ -96,9 +97,11 @@ func (c *cache) len() int {
 	return len(c.entries)
 }
 
-// online reports whether user has a session on this server.
+// online reports whether user has a session on this node: the cache
+// keeps the rosters of those only (in a cluster, the sessions of other
+// nodes end without this node's knowing).
 func (m *Module) online(user jid.JID) func() bool {
-	return func() bool { return len(m.host.Sessions().Sessions(user)) > 0 }
+	return func() bool { return session.AnyLocal(m.host.Sessions().Sessions(user)) }
 }
 
 // rosterItems returns user's roster items, sorted by contact, and its

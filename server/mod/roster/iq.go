@@ -31,7 +31,7 @@ func (m *Module) handleGet(ctx context.Context, q *module.IQ) (*stanza.Element, 
 		return nil, err
 	}
 	if q.Session != nil {
-		q.Session.SetValue(interestedKey{}, true)
+		q.Session.SetFlag(interestedFlag, true)
 	}
 	items, ver, err := m.rosterItems(ctx, user)
 	if err != nil {
@@ -93,7 +93,7 @@ func (m *Module) handleSet(ctx context.Context, q *module.IQ) (*stanza.Element, 
 func (m *Module) update(ctx context.Context, user jid.JID, it xroster.Item) (storage.RosterItem, int64, error) {
 	unlock := m.lock(user)
 	defer unlock()
-	defer m.cache.invalidate(user) // before unlock: the write is done
+	defer m.invalidate(user) // before unlock: the write is done
 	rs := m.host.Stores().Roster
 	stored, err := rs.RosterItem(ctx, user, it.JID)
 	switch {
@@ -133,7 +133,7 @@ func (m *Module) remove(ctx context.Context, user, contact jid.JID) error {
 	if err == nil && e.state.PendingIn {
 		err = rs.DeleteSubscriptionRequest(ctx, user, contact)
 	}
-	m.cache.invalidate(user)
+	m.invalidate(user)
 	unlock()
 	if err != nil {
 		return fmt.Errorf("roster: remove %s from the roster of %s: %w", contact, user, err)

@@ -69,11 +69,24 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Hook(module.PhaseOutbound, stanza.KindPresence, HookPriority, m.outbound)
 	r.Hook(module.PhaseInbound, stanza.KindPresence, HookPriority, m.inbound)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
-	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.cache.invalidate(user) })
+	r.OnAccountDeleted(func(_ context.Context, user jid.JID) { m.invalidate(user) })
+	// Another node of a cluster wrote a roster: its copy here is stale.
+	r.OnInvalidate(cacheTopic, func(_ context.Context, user jid.JID) { m.cache.invalidate(user) })
 	r.ProvideRoster(service{m})
 	r.StreamFeature(stanza.New(xroster.NSVersioning, "ver"))
 	r.StreamFeature(stanza.New(xroster.NSPreApproval, "sub"))
 	return nil
+}
+
+// cacheTopic names the roster cache's invalidations between the nodes of
+// a cluster (module.Host.Invalidate).
+const cacheTopic = "roster"
+
+// invalidate drops user's cached roster here and on the other nodes of a
+// cluster, after a write (or its attempt).
+func (m *Module) invalidate(user jid.JID) {
+	m.cache.invalidate(user)
+	m.host.Invalidate(cacheTopic, user)
 }
 
 type moduleError string
@@ -89,10 +102,11 @@ func (m *Module) lock(user jid.JID) func() {
 	return mu.Unlock
 }
 
-// interestedKey marks, in a session's values, a session that requested the
-// roster: an interested resource (RFC 6121 §2.1.6), which gets roster
-// pushes.
-type interestedKey struct{}
+// interestedFlag marks, in a session's flags, a session that requested
+// the roster: an interested resource (RFC 6121 §2.1.6), which gets roster
+// pushes. A flag, not a value, so that a cluster's other nodes push to it
+// too.
+const interestedFlag = "roster"
 
 // push sends a roster push with one item to every interested resource of
 // the user (RFC 6121 §2.1.6), carrying the new roster version.
@@ -101,7 +115,7 @@ func (m *Module) push(user jid.JID, it xroster.Item, ver int64) {
 	payload := q.Element()
 	m.pushToComponents(context.Background(), user, payload)
 	for _, s := range m.host.Sessions().Sessions(user) {
-		if s.Value(interestedKey{}) == nil {
+		if !s.Flag(interestedFlag) {
 			continue
 		}
 		id := "push" + strconv.FormatUint(m.pushSeq.Add(1), 36)

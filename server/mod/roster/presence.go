@@ -276,10 +276,10 @@ func (m *Module) sessionEnded(ctx context.Context, sess *session.Session) {
 		m.unavailable(ctx, sess, stanza.New(stanza.NSClient, "presence", "type", stanza.TypeUnavailable))
 	}
 	user := sess.JID().Bare()
-	if len(m.host.Sessions().Sessions(user)) > 0 {
-		return
-	}
 	m.cache.drop(user, m.online(user))
+	if len(m.host.Sessions().Sessions(user)) > 0 {
+		return // still online, here or on another node of a cluster
+	}
 	last := m.host.Stores().Last
 	if last == nil {
 		return

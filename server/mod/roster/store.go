@@ -92,7 +92,7 @@ func (m *Module) apply(ctx context.Context, user, contact jid.JID, inbound bool,
 	wrote := false
 	defer func() {
 		if wrote { // before unlock: the writes are done
-			m.cache.invalidate(user)
+			m.invalidate(user)
 		}
 	}()
 	e, err := m.load(ctx, user, contact)
