@@ -390,10 +390,13 @@ func (s *session) answer(p *pending, payload [][]byte, terminating bool) {
 	if p.rid == s.last.rid {
 		s.last.answered, s.last.payload = true, len(payload) > 0
 	}
-	resp := b.Bytes()
+	// Kept for a retransmission: the responses to the last 'requests'
+	// rids, those a client may still be waiting for (§14.3), each in a
+	// slice of its own size (the buffer's is up to twice that).
+	resp := bytes.Clone(b.Bytes())
 	s.responses[p.rid] = resp
 	for rid := range s.responses {
-		if rid+uint64(2*s.requests) < p.rid {
+		if rid+uint64(s.requests) <= s.lastRid {
 			delete(s.responses, rid)
 		}
 	}
