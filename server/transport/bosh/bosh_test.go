@@ -558,8 +558,17 @@ func TestConnectionReuse(t *testing.T) {
 	if resp, b := read("pipelined host-meta"); resp.StatusCode != http.StatusOK || !strings.Contains(b, "http-bind") {
 		t.Fatalf("pipelined host-meta: %s %q", resp.Status, b)
 	}
-	io.WriteString(conn, post(fmt.Sprintf(`<body xmlns="%s" rid="12" sid="%s" type="terminate"/>`, nsBind, sid)))
-	if el := bosh("terminate"); el.Get("type") != "terminate" {
-		t.Fatalf("terminate: %s", el)
+	io.WriteString(conn, post(fmt.Sprintf(`<body xmlns="%s" rid="12" sid="%s"/>`, nsBind, sid)))
+	bosh("the next request")
+	// A client that asks for the connection to close after the response
+	// gets it closed.
+	req := strings.Replace(post(fmt.Sprintf(`<body xmlns="%s" rid="13" sid="%s" type="terminate"/>`, nsBind, sid)), "\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1)
+	io.WriteString(conn, req)
+	resp, b := read("terminate")
+	if el, err := stream.ParseElement([]byte(b), stream.DefaultLimits()); err != nil || el.Get("type") != "terminate" || !resp.Close {
+		t.Fatalf("terminate: %q, close %v", b, resp.Close)
+	}
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after Connection: close, read %d %v", n, err)
 	}
 }
