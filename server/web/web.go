@@ -3,7 +3,8 @@
 // /xmpp-websocket, BOSH (XEP-0124, XEP-0206) at /http-bind and their
 // discovery (XEP-0156) at /.well-known/host-meta and
 // /.well-known/host-meta.json. It knows the endpoints' handlers only
-// as http.Handler values.
+// as http.Handler values; one that answers requests on the connection
+// itself hands the connection back for its next request (Handback).
 package web
 
 import (
