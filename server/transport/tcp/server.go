@@ -6,7 +6,6 @@ import (
 	"errors"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -47,9 +46,7 @@ type Listener struct {
 	tls   *tlsrec.Server // nil without TLS
 	parks atomic.Uint64  // readers parked so far (idle.go)
 
-	pollMu  sync.Mutex
-	poll    *poller.Poller // parked sessions (park_linux.go); nil until needed
-	pollErr error
+	poll poller.Shared // parked sessions' (park_linux.go); started when needed
 }
 
 // New returns a listener serving the streams of its connections with eng.
@@ -103,7 +100,7 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 // stream error and waits for them, or for ctx (stream.Server.Shutdown).
 func (l *Listener) Shutdown(ctx context.Context) {
 	if l.eng.Shutdown(ctx) {
-		l.stopPoller()
+		l.poll.Close() // every connection has ended
 	}
 }
 
