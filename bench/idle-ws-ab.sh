@@ -1,14 +1,15 @@
 #!/bin/bash
 # bench/idle-ws-ab.sh BIN... — idle memory per session over TCP (STARTTLS)
 # and over WebSocket (wss://, the https listener) for each parley binary
-# given, one fresh server process per binary and transport, N sessions
+# given (TRANSPORTS="tcp ws"; add bosh for XMPP over BOSH, https://…/http-bind),
+# one fresh server process per binary and transport, N sessions
 # (N=2000) held for DURATION (12s) after a 5 s settle; prints one JSON
 # report a line (parley bench --json, with "binary" and "transport"
 # added). For comparing builds in one run: hold the bench lock,
 #   bench/idle-ws-ab.sh /tmp/parley-old /tmp/parley-new
 # Ports 17222 (c2s), 17280 (https) and 17260 (pprof) on 127.0.0.1. A heap
-# profile and a goroutine dump of each WebSocket run, taken 20 s in, are
-# left in $OUT (/tmp/parley-idle-ws-ab).
+# profile and a goroutine dump of each WebSocket and BOSH run, taken 20 s
+# in, are left in $OUT (/tmp/parley-idle-ws-ab).
 set -euo pipefail
 N=${N:-2000}
 DUR=${DURATION:-12s}
@@ -36,7 +37,7 @@ modules: {disabled: [mam]}
 YAML
 created=
 for bin in "$@"; do
-	for t in tcp ws; do
+	for t in ${TRANSPORTS:-tcp ws}; do
 		"$bin" serve --config "$OUT/parley.yaml" --pprof 127.0.0.1:17260 2>>"$OUT/server.log" &
 		pid=$!
 		for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/17222) 2>/dev/null && break; sleep 0.1; done
@@ -46,12 +47,13 @@ for bin in "$@"; do
 		fi
 		ws=()
 		[ $t = ws ] && ws=(--websocket wss://127.0.0.1:17280/xmpp-websocket)
+		[ $t = bosh ] && ws=(--bosh https://127.0.0.1:17280/http-bind)
 		"$bin" bench --scenario idle --count "$N" --pid $pid --duration "$DUR" --settle 5s --insecure --quiet --json \
 			--address 127.0.0.1:17222 "${ws[@]}" >"$OUT/report.json" &
 		b=$!
-		if [ $t = ws ]; then
+		if [ $t != tcp ]; then
 			sleep 20
-			tag=$(basename "$bin")
+			tag=$(basename "$bin")-$t
 			curl -s -o "$OUT/heap-$tag.pb.gz" http://127.0.0.1:17260/debug/pprof/heap || true
 			curl -s -o "$OUT/goroutines-$tag.txt" "http://127.0.0.1:17260/debug/pprof/goroutine?debug=1" || true
 		fi

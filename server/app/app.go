@@ -31,6 +31,7 @@ import (
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/stream"
 	"github.com/parley-xmpp/parley/server/tlsrec"
+	"github.com/parley-xmpp/parley/server/transport/bosh"
 	"github.com/parley-xmpp/parley/server/transport/tcp"
 	"github.com/parley-xmpp/parley/server/transport/websocket"
 	"github.com/parley-xmpp/parley/server/web"
@@ -57,6 +58,7 @@ type App struct {
 	listeners []net.Listener
 	servers   []*tcp.Listener
 	ws        *websocket.Handler // the HTTP listeners' WebSocket streams (web.go)
+	bosh      *bosh.Handler      // the HTTP listeners' BOSH sessions (web.go)
 	addrs     map[config.ListenerType][]net.Addr
 	// s2sPool is federation's outgoing side, nil when it is off;
 	// s2sListeners its incoming side.
@@ -463,6 +465,9 @@ func (a *App) Parks() uint64 {
 	}
 	if a.ws != nil {
 		n += a.ws.Parks()
+	}
+	if a.bosh != nil {
+		n += a.bosh.Parks()
 	}
 	return n
 }

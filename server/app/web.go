@@ -38,10 +38,11 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 			RemoteAddr: a.clientAddr,
 			Log:        a.log.With("component", "websocket"),
 		})
+		a.bosh = bosh.New(ctx, a.webEngine, bosh.Options{Secure: a.secureRequest, RemoteAddr: a.clientAddr, Inactivity: a.cfg.Limits.BOSHInactivity, Polling: a.cfg.Limits.BOSHPolling, Log: a.log.With("component", "bosh")})
 		a.web = web.New(web.Options{
 			Client:    page,
 			WebSocket: a.ws,
-			BOSH:      bosh.New(ctx, a.webEngine, bosh.Options{Secure: a.secureRequest, RemoteAddr: a.clientAddr, Inactivity: a.cfg.Limits.BOSHInactivity, Polling: a.cfg.Limits.BOSHPolling, Log: a.log.With("component", "bosh")}),
+			BOSH:      a.bosh,
 			Handlers:  a.router.HTTPHandlers(),
 			Log:       a.log.With("component", "http"),
 		})

@@ -3,7 +3,8 @@
 // /xmpp-websocket, BOSH (XEP-0124, XEP-0206) at /http-bind and their
 // discovery (XEP-0156) at /.well-known/host-meta and
 // /.well-known/host-meta.json. It knows the endpoints' handlers only
-// as http.Handler values.
+// as http.Handler values; one that answers requests on the connection
+// itself hands the connection back for its next request (Handback).
 package web
 
 import (
@@ -15,8 +16,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/poller"
 	"github.com/parley-xmpp/parley/server/tlsrec"
 )
 
@@ -57,9 +60,15 @@ type Options struct {
 
 // Server is the HTTP handler of the server's listeners.
 type Server struct {
-	mux  *http.ServeMux
-	opts Options
+	mux   *http.ServeMux
+	opts  Options
+	poll  poller.Shared // connections handed back (Handback) wait in it
+	parks atomic.Uint64 // connections handed back that waited in the poller
 }
+
+// Parks returns how many times a connection handed back (Handback) has
+// waited for its next request in the server's poller.
+func (s *Server) Parks() uint64 { return s.parks.Load() }
 
 // New returns the handler.
 func New(o Options) *Server {
@@ -104,16 +113,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelInfo),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ConnContext:       withTLSConn,
 	}
+	l := newListener(ctx, s, ln)
+	hs.BaseContext = func(net.Listener) context.Context { return context.WithValue(ctx, listenerKey{}, l) }
+	context.AfterFunc(ctx, s.poll.Close) // parked connections wake and close
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 		hs.Shutdown(sctx)
 	})
 	defer stop()
-	err := hs.Serve(ln)
+	err := hs.Serve(l)
 	switch {
 	case err == nil, errors.Is(err, http.ErrServerClosed):
 		return nil
@@ -205,6 +216,9 @@ type tlsConnKey struct{}
 // withTLSConn marks the context of a connection from a tlsrec.Listener:
 // net/http sets Request.TLS only for crypto/tls connections.
 func withTLSConn(ctx context.Context, c net.Conn) context.Context {
+	if pc, ok := c.(*prefixConn); ok {
+		c = pc.Conn
+	}
 	if sc, ok := c.(*tlsrec.ServerConn); ok {
 		return context.WithValue(ctx, tlsConnKey{}, sc)
 	}

@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-xmpp/parley/server/stream"
@@ -101,7 +102,12 @@ type Handler struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	parks    atomic.Uint64 // readers parked so far
 }
+
+// Parks returns how many times the reader of an idle session has parked
+// (stream.Parker).
+func (h *Handler) Parks() uint64 { return h.parks.Load() }
 
 // New returns a handler serving eng's streams; ctx bounds the streams'
 // lives (the server's run context).
@@ -128,25 +134,50 @@ func New(ctx context.Context, eng *stream.Server, o Options) *Handler {
 	if m := eng.Config().Limits.MaxStanzaBytes; m > 0 {
 		h.max = m
 	}
+	context.AfterFunc(ctx, h.shutdown)
 	return h
+}
+
+// shutdown answers every request held or waiting for a gap with
+// system-shutdown: the server stops.
+func (h *Handler) shutdown() {
+	h.mu.Lock()
+	ss := make([]*session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		ss = append(ss, s)
+	}
+	h.mu.Unlock()
+	b := terminate("system-shutdown")
+	for _, s := range ss {
+		s.mu.Lock()
+		for _, p := range s.held {
+			p.send(b)
+		}
+		for _, p := range s.ahead {
+			p.send(b)
+		}
+		s.held, s.ahead = nil, map[uint64]*pending{}
+		s.mu.Unlock()
+	}
 }
 
 // ServeHTTP answers one request of the binding. Pages of any origin may
 // use it (CORS): authentication is in-band, so a page gains nothing from
 // the user's browser but the connection.
+//
+// Once the request's body is read, a request that came through
+// web.Serve takes its connection from net/http: its response, at once or
+// when the held request is answered, is written on the connection, which
+// then goes back to the server for the next request (web.Handback). No
+// goroutine waits while a request is held, and none while the
+// connection waits for the next one.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	hd := w.Header()
-	hd.Set("Access-Control-Allow-Origin", "*")
-	hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	hd.Set("Access-Control-Allow-Headers", "Content-Type")
-	hd.Set("Access-Control-Max-Age", "86400")
 	if r.Method == http.MethodOptions {
-		w.WriteHeader(http.StatusNoContent)
+		// A CORS preflight (rare: its answer is cached a day) stays with
+		// net/http, which discards any body it has.
+		(&httpResponder{w: w}).respond(http.StatusNoContent, nil)
 		return
 	}
-	hd.Set("Content-Type", "text/xml; charset=utf-8")
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("X-Content-Type-Options", "nosniff")
 	// The body is bounded in size and in time (a body that trickles in
 	// must not hold a connection for ever); the deadline is lifted once
 	// it is read, as the request may then be held for 'wait'.
@@ -157,10 +188,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.SetReadDeadline(time.Time{})
 	if err != nil {
 		// What is left of the body must not be read, nor taken for
-		// the next request.
-		hd.Set("Connection", "close")
+		// the next request: net/http answers and closes.
+		w.Header().Set("Connection", "close")
 		h.opts.Log.Info("bosh: request body cut", "remote", h.remoteAddr(r), "err", err)
-		h.reply(w, http.StatusOK, terminate("bad-request"))
+		(&httpResponder{w: w}).respond(http.StatusOK, terminate("bad-request"))
+		return
+	}
+	rs := h.responder(w, r)
+	if h.ctx.Err() != nil {
+		rs.respond(http.StatusOK, terminate("system-shutdown"))
 		return
 	}
 	lim := xstream.DefaultLimits()
@@ -176,19 +212,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		h.opts.Log.Info("bosh: bad request", "remote", h.remoteAddr(r), "err", err)
-		h.reply(w, http.StatusOK, terminate("bad-request"))
+		rs.respond(http.StatusOK, terminate("bad-request"))
 		return
 	}
 	sid := body.Get("sid")
 	if sid == "" {
-		h.create(w, r, body, rid)
+		h.create(rs, r, body, rid)
 		return
 	}
 	h.mu.Lock()
 	s := h.sessions[sid]
 	h.mu.Unlock()
 	if s == nil {
-		h.reply(w, http.StatusOK, terminate("item-not-found"))
+		rs.respond(http.StatusOK, terminate("item-not-found"))
 		return
 	}
 	if s.secure && !h.opts.Secure(r) {
@@ -198,16 +234,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		status, resp := s.failLocked("policy-violation")
 		s.mu.Unlock()
-		h.reply(w, status, resp)
+		rs.respond(status, resp)
 		return
 	}
-	status, resp := s.request(r.Context(), body, rid)
-	h.reply(w, status, resp)
-}
-
-func (h *Handler) reply(w http.ResponseWriter, status int, b []byte) {
-	w.WriteHeader(status)
-	w.Write(b)
+	s.request(rs, body, rid)
 }
 
 // terminate is a terminal binding condition (XEP-0124 §17.2).
@@ -216,10 +246,10 @@ func terminate(condition string) []byte {
 }
 
 // create starts a session (XEP-0124 §7.1, XEP-0206 §3).
-func (h *Handler) create(w http.ResponseWriter, r *http.Request, body *stanza.Element, rid uint64) {
+func (h *Handler) create(rs responder, r *http.Request, body *stanza.Element, rid uint64) {
 	to := body.Get("to")
 	if to == "" {
-		h.reply(w, http.StatusOK, terminate("improper-addressing"))
+		rs.respond(http.StatusOK, terminate("improper-addressing"))
 		return
 	}
 	wait := MaxWait
@@ -245,20 +275,20 @@ func (h *Handler) create(w http.ResponseWriter, r *http.Request, body *stanza.El
 	if len(h.sessions) >= h.opts.MaxSessions {
 		h.mu.Unlock()
 		h.opts.Log.Warn("bosh: too many sessions", "remote", r.RemoteAddr)
-		h.reply(w, http.StatusOK, terminate("remote-connection-failed"))
+		rs.respond(http.StatusOK, terminate("remote-connection-failed"))
 		return
 	}
 	h.sessions[s.sid] = s
 	h.mu.Unlock()
 	h.opts.Log.Debug("bosh: session created", "remote", s.remote, "origin", r.Header.Get("Origin"), "wait", wait, "hold", hold, "ver", s.ver)
 	s.in = append(s.in, input{header: true})
-	p := &pending{rid: rid, create: true, answer: make(chan []byte, 1)}
+	p := &pending{rid: rid, create: true, rs: rs}
 	s.mu.Lock()
 	s.held = append(s.held, p)
+	s.arm(p)
 	s.mu.Unlock()
 	h.eng.Accept(h.ctx, s)
-	status, resp := s.await(r.Context(), p)
-	h.reply(w, status, resp)
+	rs.wait()
 }
 
 // newSession returns a session of h with a new random id, its first

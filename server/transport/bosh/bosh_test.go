@@ -1,9 +1,11 @@
 package bosh_test
 
 import (
+	"bufio"
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -475,5 +477,98 @@ func TestPolling(t *testing.T) {
 	// the end (§13).
 	if resp := c.send(`type="terminate"`, ""); resp.Get("type") != "terminate" || resp.Get("condition") != "" {
 		t.Fatalf("terminating a polling session: %s", resp)
+	}
+}
+
+// TestIdleSessionParks: the reader of a bound session with nothing to
+// read parks (no goroutine) after park_after, and a request wakes it:
+// its payload is handled and answered as before, again after a second
+// park.
+func TestIdleSessionParks(t *testing.T) {
+	s, url := server(t, func(c *config.Config) { c.Limits.ParkAfter = 100 * time.Millisecond })
+	s.AddUser(t, "alice", "secret")
+	c, _ := create(t, url)
+	me := c.login("alice", "secret")
+	for i := 1; i <= 2; i++ {
+		before := s.App.Parks()
+		xmpptest.Eventually(t, "the idle session's reader parks", func() bool { return s.App.Parks() > before })
+		text := fmt.Sprintf("after park %d", i)
+		msg := c.until(c.send("", `<message xmlns="jabber:client" to="`+me+`" type="chat"><body>`+text+`</body></message>`), named("message"))
+		if msg.ChildText(stanza.NSClient, "body") != text {
+			t.Fatalf("message: %s", msg)
+		}
+	}
+}
+
+// TestConnectionReuse: the requests of a session and other requests
+// share one keep-alive connection: a BOSH request's connection, once
+// answered, goes back to the HTTP server for whatever comes next, also
+// when it was sent right behind the BOSH request (pipelined).
+func TestConnectionReuse(t *testing.T) {
+	_, url := server(t)
+	u := strings.TrimPrefix(url, "http://")
+	host, _, _ := strings.Cut(u, "/")
+	conn, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(conn)
+	post := func(body string) string {
+		return fmt.Sprintf("POST /http-bind HTTP/1.1\r\nHost: %s\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s", host, len(body), body)
+	}
+	get := "GET /.well-known/host-meta.json HTTP/1.1\r\nHost: " + host + "\r\n\r\n"
+	read := func(what string) (*http.Response, string) {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	bosh := func(what string) *stanza.Element {
+		t.Helper()
+		resp, b := read(what)
+		el, err := stream.ParseElement([]byte(b), stream.DefaultLimits())
+		if err != nil || resp.StatusCode != http.StatusOK || el.Name.Local != "body" || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
+			resp.Header.Get("Content-Type") != "text/xml; charset=utf-8" || resp.Close {
+			t.Fatalf("%s: %s %v %q", what, resp.Status, resp.Header, b)
+		}
+		return el
+	}
+	io.WriteString(conn, post(`<body xmlns="`+nsBind+`" xmlns:xmpp="`+nsXBOSH+`" hold="1" rid="10" to="localhost" ver="1.6" wait="1" xmpp:version="1.0"/>`))
+	sid := bosh("creation").Get("sid")
+	if sid == "" {
+		t.Fatal("no sid")
+	}
+	io.WriteString(conn, get)
+	if resp, b := read("host-meta after a BOSH request"); resp.StatusCode != http.StatusOK || !strings.Contains(b, "http-bind") {
+		t.Fatalf("host-meta after a BOSH request: %s %q", resp.Status, b)
+	}
+	// A held request (answered empty at 'wait', after a second) with a
+	// discovery request right behind it.
+	start := time.Now()
+	io.WriteString(conn, post(fmt.Sprintf(`<body xmlns="%s" rid="11" sid="%s"/>`, nsBind, sid))+get)
+	if el := bosh("held request"); el.Get("type") != "" || len(el.Elements()) != 0 || time.Since(start) < time.Second {
+		t.Fatalf("held request: %s", el)
+	}
+	if resp, b := read("pipelined host-meta"); resp.StatusCode != http.StatusOK || !strings.Contains(b, "http-bind") {
+		t.Fatalf("pipelined host-meta: %s %q", resp.Status, b)
+	}
+	io.WriteString(conn, post(fmt.Sprintf(`<body xmlns="%s" rid="12" sid="%s"/>`, nsBind, sid)))
+	bosh("the next request")
+	// A client that asks for the connection to close after the response
+	// gets it closed.
+	req := strings.Replace(post(fmt.Sprintf(`<body xmlns="%s" rid="13" sid="%s" type="terminate"/>`, nsBind, sid)), "\r\n\r\n", "\r\nConnection: close\r\n\r\n", 1)
+	io.WriteString(conn, req)
+	resp, b := read("terminate")
+	if el, err := stream.ParseElement([]byte(b), stream.DefaultLimits()); err != nil || el.Get("type") != "terminate" || !resp.Close {
+		t.Fatalf("terminate: %q, close %v", b, resp.Close)
+	}
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after Connection: close, read %d %v", n, err)
 	}
 }

@@ -28,6 +28,13 @@ func testSession(t *testing.T, max int) *session {
 	return s
 }
 
+// recorder returns a responder through net/http that records the
+// response.
+func recorder() (*httptest.ResponseRecorder, *httpResponder) {
+	w := httptest.NewRecorder()
+	return w, &httpResponder{w: w, r: httptest.NewRequest(http.MethodPost, "/http-bind", nil), ch: make(chan []byte, 1)}
+}
+
 // TestWriteBoundedWithoutRequests: output for a client that sends no
 // request is bounded: Write waits, fails at its deadline, and goes on
 // once a request takes what is queued.
@@ -58,7 +65,9 @@ func TestWriteBoundedWithoutRequests(t *testing.T) {
 		t.Fatalf("write past the bound did not wait: %v", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	status, resp := s.request(context.Background(), stanza.New(NSHTTPBind, "body"), 2)
+	w, rs := recorder()
+	s.request(rs, stanza.New(NSHTTPBind, "body"), 2)
+	status, resp := w.Code, w.Body.Bytes()
 	if status != 200 || !strings.Contains(string(resp), "xxxx") || !strings.Contains(string(resp), `<message xmlns="jabber:client" to="a@b">`) {
 		t.Fatalf("response %d %s", status, resp)
 	}
@@ -73,8 +82,8 @@ func TestSessionsBounded(t *testing.T) {
 	s := testSession(t, 100)
 	s.h.opts.MaxSessions = 1
 	s.h.opts.Secure = func(*http.Request) bool { return false }
-	w := httptest.NewRecorder()
-	s.h.create(w, httptest.NewRequest(http.MethodPost, "/http-bind", nil), stanza.New(NSHTTPBind, "body", "to", "localhost", "rid", "7"), 7)
+	w, rs := recorder()
+	s.h.create(rs, httptest.NewRequest(http.MethodPost, "/http-bind", nil), stanza.New(NSHTTPBind, "body", "to", "localhost", "rid", "7"), 7)
 	if !strings.Contains(w.Body.String(), `condition="remote-connection-failed"`) || s.h.Sessions() != 1 {
 		t.Fatalf("creation past the bound: %d %s, %d sessions", w.Code, w.Body, s.h.Sessions())
 	}

@@ -36,7 +36,21 @@ type pending struct {
 	create  bool
 	final   bool // a terminate request: held until the session ends (§13)
 	arrived time.Time
-	answer  chan []byte // buffered: the response, sent once
+	rs      responder   // its response goes there, once
+	sent    bool        // the response went
+	timer   *time.Timer // 'wait' (arm)
+}
+
+// send answers p, once. Under the session's lock.
+func (p *pending) send(b []byte) {
+	if p.sent {
+		return
+	}
+	p.sent = true
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	p.rs.deliver(b)
 }
 
 // lastRequest is what the polling rules (§11, §12) remember of the last
@@ -85,9 +99,20 @@ type session struct {
 	lim            xstream.Limits
 	idle           *time.Timer
 	last           lastRequest
+	resume         func()      // the parked reader's (Park), under mu
+	parkTimer      *time.Timer // wakes the parked reader for its next time limit
+
+	// Reader-owned: the stream's time limits.
+	lastInput time.Time // when the reader last got input
+	pinged    time.Time // when the pending idle ping went out, or zero
+	woke      time.Time // when the reader last resumed after parking
+	parked    bool
 }
 
-var _ stream.Transport = (*session)(nil)
+var (
+	_ stream.Transport = (*session)(nil)
+	_ stream.Parker    = (*session)(nil)
+)
 
 // maxInput bounds the input waiting for the engine's reader; a client
 // sending faster than the engine reads is ended (policy-violation).
@@ -96,61 +121,64 @@ func (s *session) maxInput() int { return max(4*s.h.max, 1<<20) }
 // maxOutput bounds the output waiting for a request; Write waits beyond.
 func (s *session) maxOutput() int { return s.h.max + framing }
 
-// request handles one request of the session (not its creation) and
-// returns the HTTP status and response body.
-func (s *session) request(ctx context.Context, body *stanza.Element, rid uint64) (int, []byte) {
+// request handles one request of the session (not its creation): rs
+// gets its response, at once or when the request, held, is answered.
+func (s *session) request(rs responder, body *stanza.Element, rid uint64) {
 	s.mu.Lock()
 	s.idleGen++ // a request: the inactivity timer stops
-	p := &pending{rid: rid, body: body, arrived: time.Now(), answer: make(chan []byte, 1)}
+	p := &pending{rid: rid, body: body, arrived: time.Now(), rs: rs}
+	reply := func(status int, b []byte) {
+		s.mu.Unlock()
+		rs.respond(status, b)
+	}
 	switch {
 	case rid <= s.lastRid:
 		if b, ok := s.responses[rid]; ok {
 			s.flush()
-			s.mu.Unlock()
-			return http.StatusOK, b // a retransmission (§14.3)
+			reply(http.StatusOK, b) // a retransmission (§14.3)
+			return
 		}
 		replaced := false
 		for i, q := range s.held {
 			if q.rid == rid {
 				// Not answered yet: the old request gets a recoverable
 				// error, this one takes its place (§14.3).
-				q.answer <- []byte(`<body xmlns="` + NSHTTPBind + `" type="error"/>`)
+				q.send([]byte(`<body xmlns="` + NSHTTPBind + `" type="error"/>`))
 				p.create, p.final = q.create, q.final
 				s.held[i] = p
 				replaced = true
 			}
 		}
 		if !replaced {
-			st, b := s.failLocked("item-not-found")
-			s.mu.Unlock()
-			return st, b
+			reply(s.failLocked("item-not-found"))
+			return
 		}
 	case rid > s.lastRid+uint64(s.requests):
-		st, b := s.failLocked("item-not-found") // outside the window (§14.2)
-		s.mu.Unlock()
-		return st, b
+		reply(s.failLocked("item-not-found")) // outside the window (§14.2)
+		return
 	case rid > s.lastRid+1:
 		if q := s.ahead[rid]; q != nil {
-			q.answer <- []byte(`<body xmlns="` + NSHTTPBind + `" type="error"/>`)
+			q.send([]byte(`<body xmlns="` + NSHTTPBind + `" type="error"/>`))
 		}
 		s.ahead[rid] = p
 	default:
 		if st, b, failed := s.process(p); failed {
-			s.mu.Unlock()
-			return st, b
+			reply(st, b)
+			return
 		}
 		for q := s.ahead[s.lastRid+1]; q != nil; q = s.ahead[s.lastRid+1] {
 			delete(s.ahead, q.rid)
 			if st, b, failed := s.process(q); failed {
-				q.answer <- b // its request awaits it
-				s.mu.Unlock()
-				return st, b
+				q.send(b) // its request awaits it
+				reply(st, b)
+				return
 			}
 		}
 	}
+	s.arm(p)
 	s.flush()
 	s.mu.Unlock()
-	return s.await(ctx, p)
+	rs.wait()
 }
 
 // process takes in a request whose turn it is: its payloads go to the
@@ -222,45 +250,60 @@ func (s *session) push(it input) {
 	case s.inReady <- struct{}{}:
 	default:
 	}
+	s.wakeLocked()
 }
 
-// await waits for p's response, answering it empty after 'wait'. When
-// the client goes away first, p stays held and is still answered at
-// 'wait' (the response kept for a retransmission), so that the
-// inactivity period of a client that vanished starts.
-func (s *session) await(ctx context.Context, p *pending) (int, []byte) {
-	start := time.Now()
-	t := time.NewTimer(s.wait)
-	defer t.Stop()
-	for {
-		select {
-		case b := <-p.answer:
-			return http.StatusOK, b
-		case <-ctx.Done():
-			if t.Stop() {
-				time.AfterFunc(time.Until(start.Add(s.wait)), func() { s.expireHeld(p) })
-			}
-			return http.StatusOK, nil
-		case <-s.h.ctx.Done():
-			return http.StatusOK, terminate("system-shutdown")
-		case <-t.C:
-			s.expireHeld(p)
-			start = time.Now()
-			t.Reset(s.wait)
-		}
+// wakeLocked resumes the parked reader, if any. Under s.mu.
+func (s *session) wakeLocked() {
+	r := s.resume
+	if r == nil {
+		return
+	}
+	s.resume = nil
+	if s.parkTimer != nil {
+		s.parkTimer.Stop()
+		s.parkTimer = nil
+	}
+	go r()
+}
+
+// arm starts p's 'wait': a held request still unanswered then is
+// answered empty. The timer runs whether or not the client is still
+// there, so that when it went away the inactivity period starts. Under
+// s.mu.
+func (s *session) arm(p *pending) {
+	if !p.sent && p.timer == nil {
+		p.timer = time.AfterFunc(s.wait, func() { s.waited(p) })
 	}
 }
 
-// expireHeld answers p empty if it is still held: 'wait' has passed.
-func (s *session) expireHeld(p *pending) {
+// recheck is how often a request that 'wait' does not end (the creation
+// request, a terminate request, one ahead of a gap) is looked at again
+// when 'wait' is shorter.
+const recheck = time.Second
+
+// waited answers p empty if it is still held: 'wait' has passed. A
+// request that 'wait' does not end is looked at again later.
+func (s *session) waited(p *pending) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if p.sent {
+		return
+	}
 	for _, q := range s.held {
-		if q == p && !p.create && !p.final {
+		if q != p {
+			continue
+		}
+		if !p.create && !p.final {
 			s.answer(p, nil, false)
 			s.flush() // with none held, the inactivity period starts
-			break
+			return
 		}
+		p.timer.Reset(max(s.wait, recheck))
+		return
+	}
+	if s.ahead[p.rid] == p {
+		p.timer.Reset(max(s.wait, recheck))
 	}
 }
 
@@ -347,10 +390,13 @@ func (s *session) answer(p *pending, payload [][]byte, terminating bool) {
 	if p.rid == s.last.rid {
 		s.last.answered, s.last.payload = true, len(payload) > 0
 	}
-	resp := b.Bytes()
+	// Kept for a retransmission: the responses to the last 'requests'
+	// rids, those a client may still be waiting for (§14.3), each in a
+	// slice of its own size (the buffer's is up to twice that).
+	resp := bytes.Clone(b.Bytes())
 	s.responses[p.rid] = resp
 	for rid := range s.responses {
-		if rid+uint64(2*s.requests) < p.rid {
+		if rid+uint64(s.requests) <= s.lastRid {
 			delete(s.responses, rid)
 		}
 	}
@@ -363,7 +409,7 @@ func (s *session) answer(p *pending, payload [][]byte, terminating bool) {
 	if terminating {
 		s.forget() // before the client can read the response and send again
 	}
-	p.answer <- resp
+	p.send(resp)
 }
 
 func containsStreamError(payload [][]byte) bool {
@@ -401,10 +447,10 @@ func escape(v string) string {
 func (s *session) failLocked(condition string) (int, []byte) {
 	b := terminate(condition)
 	for _, p := range s.held {
-		p.answer <- b
+		p.send(b)
 	}
 	for _, p := range s.ahead {
-		p.answer <- b
+		p.send(b)
 	}
 	s.held, s.ahead = nil, map[uint64]*pending{}
 	s.lose(fmt.Errorf("bosh: session ended with %s: %w", condition, io.ErrUnexpectedEOF))
@@ -450,7 +496,7 @@ func (s *session) expire(gen uint64) {
 		return
 	}
 	for _, p := range s.ahead {
-		p.answer <- terminate("item-not-found")
+		p.send(terminate("item-not-found"))
 	}
 	s.ahead = map[uint64]*pending{}
 	s.lose(fmt.Errorf("bosh: no request within the inactivity period: %w", io.ErrUnexpectedEOF))
@@ -461,43 +507,85 @@ func (s *session) expire(gen uint64) {
 func (s *session) Open(ctx context.Context, r stream.Reader) error {
 	s.events = r
 	s.start = time.Now()
+	s.lastInput = s.start
 	return nil
 }
 
-// read waits for the next input within the stream's time limits.
+// read waits for the next input within the stream's time limits;
+// stream.ErrPark when a bound stream has been silent for ParkAfter.
 func (s *session) read() (input, error) {
-	limits := s.h.eng.Config().Limits
-	pinged := false
+	if s.parked {
+		s.parked = false
+		s.woke = time.Now() // the park timer counts from here
+	}
 	for {
-		var timeout time.Duration
-		switch {
-		case !s.bound:
-			timeout = max(time.Until(s.start.Add(limits.PreauthTimeout)), time.Millisecond)
-		case pinged:
-			timeout = limits.PingTimeout
-		case limits.IdlePing > 0:
-			timeout = limits.IdlePing
-		}
-		it, ok := s.waitInput(timeout)
+		due, park := s.timers(true)
+		it, ok := s.waitInput(due)
 		if ok {
+			s.lastInput, s.pinged = time.Now(), time.Time{}
 			return it, it.err
 		}
-		switch {
-		case !s.bound:
-			return input{}, stream.ErrAuthTimeout
-		case pinged:
-			return input{}, stream.ErrIdle
+		if park {
+			return input{}, stream.ErrPark
 		}
-		pinged = true
-		s.events.IdlePing()
+		if err := s.expired(); err != nil {
+			return input{}, err
+		}
 	}
 }
 
-// waitInput waits for one input item, or for timeout (none: for ever).
-func (s *session) waitInput(timeout time.Duration) (input, bool) {
+// timers returns when the stream's next time limit falls due (zero:
+// none): the authentication deadline before binding, then the idle
+// ping's and the ping's answer's; and the park timer's, when withPark and
+// it comes first.
+func (s *session) timers(withPark bool) (due time.Time, park bool) {
+	limits := s.h.eng.Config().Limits
+	switch {
+	case !s.bound:
+		due = s.start.Add(limits.PreauthTimeout)
+	case !s.pinged.IsZero():
+		due = s.pinged.Add(limits.PingTimeout)
+	case limits.IdlePing > 0:
+		due = s.lastInput.Add(limits.IdlePing)
+	}
+	if withPark && s.bound && limits.ParkAfter > 0 {
+		from := s.lastInput
+		if s.woke.After(from) {
+			from = s.woke
+		}
+		if p := from.Add(limits.ParkAfter); due.IsZero() || p.Before(due) {
+			return p, true
+		}
+	}
+	return due, false
+}
+
+// expired acts on the time limits due now: an error that ends the
+// stream, or nil after sending an idle ping.
+func (s *session) expired() error {
+	limits := s.h.eng.Config().Limits
+	now := time.Now()
+	switch {
+	case !s.bound:
+		if !now.Before(s.start.Add(limits.PreauthTimeout)) {
+			return stream.ErrAuthTimeout
+		}
+	case !s.pinged.IsZero():
+		if !now.Before(s.pinged.Add(limits.PingTimeout)) {
+			return stream.ErrIdle
+		}
+	case limits.IdlePing > 0 && !now.Before(s.lastInput.Add(limits.IdlePing)):
+		s.pinged = now
+		s.events.IdlePing()
+	}
+	return nil
+}
+
+// waitInput waits for one input item, or until due (zero: for ever).
+func (s *session) waitInput(due time.Time) (input, bool) {
 	var expire <-chan time.Time
-	if timeout > 0 {
-		t := time.NewTimer(timeout)
+	if !due.IsZero() {
+		t := time.NewTimer(time.Until(due))
 		defer t.Stop()
 		expire = t.C
 	}
@@ -508,6 +596,9 @@ func (s *session) waitInput(timeout time.Duration) (input, bool) {
 			s.in[0] = input{}
 			s.in = s.in[1:]
 			s.inBytes -= it.size
+			if len(s.in) == 0 {
+				s.in = nil // the backing array goes with the last item
+			}
 			s.mu.Unlock()
 			return it, true
 		}
@@ -522,6 +613,38 @@ func (s *session) waitInput(timeout time.Duration) (input, bool) {
 		case <-expire:
 			return input{}, false
 		}
+	}
+}
+
+// Parkable implements stream.Parker: a bound stream with no input
+// waiting for the reader.
+func (s *session) Parkable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bound && len(s.in) == 0 && !s.ended
+}
+
+// Park implements stream.Parker: the reader goroutine ends, and a new one
+// resumes when input arrives, the session ends, or the stream's next time
+// limit falls due. A BOSH session's input comes from requests, not from a
+// socket: nothing is watched but the session itself.
+func (s *session) Park(resume func()) {
+	s.parked = true
+	s.h.parks.Add(1)
+	due, _ := s.timers(false)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.in) > 0 || s.ended {
+		go resume()
+		return
+	}
+	s.resume = resume
+	if !due.IsZero() {
+		s.parkTimer = time.AfterFunc(max(time.Until(due), time.Millisecond), func() {
+			s.mu.Lock()
+			s.wakeLocked()
+			s.mu.Unlock()
+		})
 	}
 }
 
@@ -681,6 +804,7 @@ func (s *session) Close() error {
 	if !s.ended {
 		s.ended = true
 		close(s.done)
+		s.wakeLocked()
 	}
 	s.flush()
 	return nil

@@ -49,21 +49,4 @@ func (p parkedConn) SyscallConn() (syscall.RawConn, error) {
 func (p parkedConn) SetCloseHook(f func()) { p.c.tls.Load().SetCloseHook(f) }
 
 // poller returns the server's poller, started on first use.
-func (l *Listener) poller() (*poller.Poller, error) {
-	l.pollMu.Lock()
-	defer l.pollMu.Unlock()
-	if l.poll == nil && l.pollErr == nil {
-		l.poll, l.pollErr = poller.New()
-	}
-	return l.poll, l.pollErr
-}
-
-// stopPoller ends the poller once every connection has ended.
-func (l *Listener) stopPoller() {
-	l.pollMu.Lock()
-	defer l.pollMu.Unlock()
-	if l.poll != nil {
-		l.poll.Close()
-		l.poll = nil
-	}
-}
+func (l *Listener) poller() (*poller.Poller, error) { return l.poll.Get() }

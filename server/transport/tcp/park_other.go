@@ -8,6 +8,3 @@ const parkSupported = false
 
 // suspend is never called where parkSupported is false.
 func (c *conn) suspend(resume func()) { go resume() }
-
-// stopPoller has nothing to stop here.
-func (l *Listener) stopPoller() {}

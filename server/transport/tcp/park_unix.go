@@ -33,6 +33,3 @@ func readable(fd uintptr) bool {
 	_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 	return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK && err != syscall.EINTR
 }
-
-// stopPoller has nothing to stop here.
-func (l *Listener) stopPoller() {}

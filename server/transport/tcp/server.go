@@ -50,9 +50,7 @@ type Listener struct {
 	limMu sync.Mutex
 	lim   *stream.Limits // the engine's limits last seen, shared by the connections that came under them
 
-	pollMu  sync.Mutex
-	poll    *poller.Poller // parked sessions (park_linux.go); nil until needed
-	pollErr error
+	poll poller.Shared // parked sessions' (park_linux.go); started when needed
 }
 
 // limits returns the engine's limits now, as a snapshot shared with the
@@ -120,7 +118,7 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 // stream error and waits for them, or for ctx (stream.Server.Shutdown).
 func (l *Listener) Shutdown(ctx context.Context) {
 	if l.eng.Shutdown(ctx) {
-		l.stopPoller()
+		l.poll.Close() // every connection has ended
 	}
 }
 

@@ -15,13 +15,11 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
 	"path"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,10 +59,8 @@ type Handler struct {
 	opts Options
 	ctx  context.Context
 
-	pollMu  sync.Mutex
-	poll    *poller.Poller // parked streams' (conn.Park); started on first use
-	pollErr error
-	parks   atomic.Uint64 // readers parked so far
+	poll  poller.Shared // parked streams' (conn.Park); started on first use
+	parks atomic.Uint64 // readers parked so far
 }
 
 // Parks returns how many times the reader of an idle stream has parked
@@ -84,33 +80,18 @@ func New(ctx context.Context, eng *stream.Server, o Options) *Handler {
 		o.RemoteAddr = func(r *http.Request) string { return r.RemoteAddr }
 	}
 	h := &Handler{eng: eng, opts: o, ctx: ctx}
-	context.AfterFunc(ctx, h.stopPoller)
+	// When the handler's streams end, parked ones wake and find their
+	// connections closed by the engine.
+	context.AfterFunc(ctx, h.poll.Close)
 	return h
 }
 
 // poller returns the handler's poller, started on first use.
 func (h *Handler) poller() (*poller.Poller, error) {
-	h.pollMu.Lock()
-	defer h.pollMu.Unlock()
-	if h.poll == nil && h.pollErr == nil {
-		if h.ctx.Err() != nil {
-			return nil, h.ctx.Err()
-		}
-		h.poll, h.pollErr = poller.New()
+	if h.ctx.Err() != nil {
+		return nil, h.ctx.Err()
 	}
-	return h.poll, h.pollErr
-}
-
-// stopPoller ends the poller when the handler's streams end: parked
-// streams wake, and find their connections closed by the engine.
-func (h *Handler) stopPoller() {
-	h.pollMu.Lock()
-	defer h.pollMu.Unlock()
-	if h.poll != nil {
-		h.poll.Close()
-		h.poll = nil
-	}
-	h.pollErr = errors.New("websocket: handler stopped")
+	return h.poll.Get()
 }
 
 // ServeHTTP upgrades the request and starts the stream.
