@@ -184,6 +184,9 @@ func (a *App) Start(ctx context.Context, mods []module.Module) error {
 		return err
 	}
 	a.tls = a.certs.TLSConfig(a.cfg.TLS.MinVersion)
+	if err := a.openTicketKeys(); err != nil {
+		return err
+	}
 	var err error
 	if a.secret, err = loadSecret(a.cfg.DataDir); err != nil {
 		return err
