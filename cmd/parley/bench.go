@@ -184,6 +184,9 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 		cfg.Progress, cfg.ProgressEvery = stderr, b.progress
 	}
 	if b.restartCmd != "" {
+		if !slices.Contains(scenarios, "storm") {
+			return cfg, nil, errors.New("--restart-cmd applies to the storm scenario only")
+		}
 		cfg.Restart = load.RestartCommand(b.restartCmd, addrs[0], time.Minute, stderr)
 	}
 	return cfg, scenarios, nil
