@@ -124,6 +124,7 @@ CURVES=x25519
 BIN=$OUT/parley
 ACCOUNTS=$(( IDLE > ACTIVE ? IDLE : ACTIVE ))
 ACCOUNTS=$(( ACCOUNTS > MUC_COUNT ? ACCOUNTS : MUC_COUNT ))
+ACCOUNTS=$(( ACCOUNTS > STORM ? ACCOUNTS : STORM ))
 # The domain and c2s port the generator logs in to (bench below).
 DOMAIN=localhost
 
