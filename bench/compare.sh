@@ -3,7 +3,8 @@
 # ejabberd on this machine, one after another, and print one table.
 #
 # Each server runs on loopback ports with the same self-signed ECDSA P-256
-# certificate (the kind Parley generates when it has none); the generator
+# certificate (the kind Parley generates when it has none; CERT=rsa: an
+# RSA-2048 one, the kind many deployments still serve); the generator
 # offers only the X25519 key exchange, so all three servers negotiate the
 # same one (Go would pick X25519MLKEM768, which OpenSSL 3.0 lacks). Then
 # SCRAM-SHA-1 with 4096 iterations (the one SCRAM variant all three store),
@@ -26,8 +27,19 @@
 #   ROOM=10        occupants per MUC room
 #   SERVERS="ejabberd prosody parley"   order matters: Parley's fixed-rate
 #                  chat (and s2s) run uses ejabberd's saturation rate
+#   CERT=ecdsa     the certificate of all three servers: ecdsa (P-256) or
+#                  rsa (RSA-2048)
+#   STORM=$IDLE    clients of the storm part
 #   SCENARIOS="base muc s2s"            which parts run, in this order, per
-#                  server: base = login storm, idle, chat, presence and MUC
+#                  server: login = the login storm alone (a minute a
+#                  server; with CERT=rsa, the RSA row); storm = the
+#                  reconnect storm: $STORM clients log in once keeping
+#                  their TLS session tickets (and, on Parley, FAST
+#                  tokens), then all reconnect at once, first to the same
+#                  server process (label storm), then again after the
+#                  server restarted (label storm-restart; parley bench
+#                  --restart-cmd runs "compare.sh restart-server");
+#                  base = login storm, idle, chat, presence and MUC
 #                  at $ROOM (about 3 minutes a server); idle = the idle
 #                  scenario and its storms alone, on a fresh process (not
 #                  in the default list: base has it); muc = MUC at each
@@ -106,6 +118,8 @@ MUC_RATE=${MUC_RATE:-}
 MUC_JOIN_TIMEOUT=${MUC_JOIN_TIMEOUT:-10m}
 S2S_COUNT=${S2S_COUNT:-$ACTIVE}
 LINKS=${LINKS:-300}
+CERT=${CERT:-ecdsa}
+STORM=${STORM:-$IDLE}
 S2S_A=s2s-a.test
 S2S_B=s2s-b.test
 OUT=${OUT:-/tmp/parley-compare}
@@ -117,6 +131,7 @@ CURVES=x25519
 BIN=$OUT/parley
 ACCOUNTS=$(( IDLE > ACTIVE ? IDLE : ACTIVE ))
 ACCOUNTS=$(( ACCOUNTS > MUC_COUNT ? ACCOUNTS : MUC_COUNT ))
+ACCOUNTS=$(( ACCOUNTS > STORM ? ACCOUNTS : STORM ))
 # The domain and c2s port the generator logs in to (bench below).
 DOMAIN=localhost
 
@@ -143,7 +158,11 @@ disable_services() {
 }
 
 make_cert() {
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=localhost \
+	local key=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1)
+	if [ "$CERT" = rsa ]; then
+		key=(-newkey rsa:2048)
+	fi
+	openssl req -x509 "${key[@]}" -nodes -days 30 -subj /CN=localhost \
 		-addext "subjectAltName=DNS:localhost,DNS:conference.localhost,DNS:$S2S_A,DNS:$S2S_B,DNS:*.$S2S_B" \
 		-keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
 	cat "$OUT/cert.pem" "$OUT/key.pem" >"$OUT/both.pem"
@@ -268,8 +287,10 @@ stop_ejabberd() {
 	wait_pid "$3"
 }
 
+# wait_pid PID: wait until process PID is gone (or a zombie: a server
+# the storm's restart started is not this shell's child).
 wait_pid() {
-	while kill -0 "$1" 2>/dev/null; do sleep 0.2; done
+	while kill -0 "$1" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]; do sleep 0.2; done
 }
 
 stop_server() {
@@ -424,6 +445,47 @@ run_idle() {
 	sleep 2
 	bench "$s" idle --scenario idle --count "$IDLE" --pid "$PID" --duration "$DURATION" --settle 5s
 	stop_server "$s"
+}
+
+# run_login SERVER: the login storm alone (with CERT=rsa, the RSA row).
+run_login() {
+	local s=$1
+	"start_$s"
+	log "$s started, pid $PID"
+	setup "$s" "$IDLE"
+	settle "$PID"
+	bench "$s" login --scenario login --count "$IDLE"
+	stop_server "$s"
+}
+
+# run_storm SERVER: the reconnect storm, against the same server process
+# (label storm), then across a restart of the server (label
+# storm-restart): parley bench runs "compare.sh restart-server SERVER",
+# which stops and starts it, the process ID passing through
+# $OUT/server.pid.
+run_storm() {
+	local s=$1
+	"start_$s"
+	log "$s started, pid $PID"
+	setup "$s" "$STORM"
+	settle "$PID"
+	bench "$s" storm --scenario storm --count "$STORM"
+	settle "$PID"
+	echo "$PID" >"$OUT/server.pid"
+	bench "$s" storm-restart --scenario storm --count "$STORM" \
+		--restart-cmd "OUT='$OUT' SERVER_CPU='$SERVER_CPU' '$ROOT/bench/compare.sh' restart-server $s >>'$OUT/restart.log' 2>&1"
+	PID=$(cat "$OUT/server.pid")
+	stop_server "$s"
+}
+
+# restart_server SERVER: stop the server whose process ID is in
+# $OUT/server.pid and start it again on the same folder, writing its new
+# process ID there (run by parley bench --restart-cmd, see run_storm).
+restart_server() {
+	PID=$(cat "$OUT/server.pid")
+	stop_server "$1"
+	"start_$1"
+	echo "$PID" >"$OUT/server.pid"
 }
 
 # run_muc SERVER: MUC at every size of $MUC_SIZES, for each setting of
@@ -632,8 +694,8 @@ main() {
 	local part size
 	for part in $SCENARIOS; do
 		case $part in
-		base | idle | muc | s2s | links | web | bosh) ;;
-		*) echo "compare.sh: unknown part $part in SCENARIOS (want base, idle, muc, s2s, links, web, bosh)" >&2; exit 2 ;;
+		login | storm | base | idle | muc | s2s | links | web | bosh) ;;
+		*) echo "compare.sh: unknown part $part in SCENARIOS (want login, storm, base, idle, muc, s2s, links, web, bosh)" >&2; exit 2 ;;
 		esac
 	done
 	case " $SCENARIOS " in
@@ -679,12 +741,19 @@ main() {
 	*" web "*) meta+=(--meta "web: XMPP over WebSocket (RFC 7395) over TLS (wss://, same certificate and key exchange), Parley's https listener, Prosody's mod_websocket (https_ports), ejabberd's ejabberd_http_ws (tls: true); TCP rows of the web part are STARTTLS on the same server process") ;;
 	esac
 	case " $SCENARIOS " in
+	*" storm "*) meta+=(--meta "storm: $STORM clients log in once (SCRAM-SHA-1; on Parley over SASL2 with a FAST token requested), keeping their TLS session tickets, log out, then all reconnect at once with ticket (and FAST token where offered); storm-restart: the same after the server process restarted on its data folder") ;;
+	esac
+	case " $SCENARIOS " in
 	*" bosh "*) meta+=(--meta "bosh: XMPP over BOSH (XEP-0124, XEP-0206) over TLS (https://, same certificate and key exchange; HTTP/1.1, keep-alive, one held request per session, hold=1, wait=60), Parley's https listener (/http-bind), Prosody's mod_bosh (https_ports), ejabberd's mod_bosh (ejabberd_http, tls: true); TCP rows of the bosh part are STARTTLS on the same server process") ;;
 	esac
 	/usr/bin/python3 "$ROOT/bench/compare_table.py" "$OUT/results.jsonl" "${meta[@]}" \
 		--meta "$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d), commit $(git -C "$ROOT" rev-parse --short HEAD)" \
-		--meta "IDLE=$IDLE ACTIVE=$ACTIVE DURATION=$DURATION ROSTER=$ROSTER ROOM=$ROOM SCENARIOS=\"$SCENARIOS\" MUC_SIZES=\"$MUC_SIZES\" MUC_ARCHIVE=\"$MUC_ARCHIVE\" MUC_COUNT=$MUC_COUNT MUC_WINDOW=$MUC_WINDOW MUC_RATE=${MUC_RATE:-saturation} S2S_COUNT=$S2S_COUNT, $MECH over STARTTLS, ECDSA P-256 certificate, $CURVES key exchange, server(s) on CPU $SERVER_CPU, generator on CPU $GEN_CPU" \
+		--meta "IDLE=$IDLE ACTIVE=$ACTIVE DURATION=$DURATION ROSTER=$ROSTER ROOM=$ROOM SCENARIOS=\"$SCENARIOS\" MUC_SIZES=\"$MUC_SIZES\" MUC_ARCHIVE=\"$MUC_ARCHIVE\" MUC_COUNT=$MUC_COUNT MUC_WINDOW=$MUC_WINDOW MUC_RATE=${MUC_RATE:-saturation} S2S_COUNT=$S2S_COUNT, $MECH over STARTTLS, $([ "$CERT" = rsa ] && echo RSA-2048 || echo ECDSA P-256) certificate, $CURVES key exchange, server(s) on CPU $SERVER_CPU, generator on CPU $GEN_CPU" \
 		--meta "s2s: two servers of one kind ($S2S_A, $S2S_B), Server Dialback over STARTTLS, self-signed certificates"
 }
 
-main "$@"
+if [ "${1:-}" = restart-server ]; then
+	restart_server "$2"
+else
+	main "$@"
+fi

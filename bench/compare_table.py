@@ -111,9 +111,24 @@ def transport_rows(t, name):
     ]
 
 
-# Rows of compare.sh's muc, s2s, web, bosh and links parts, printed only
-# when a run has their label.
-OPTIONAL_ROWS = muc_rows() + transport_rows("ws", "WebSocket (wss)") + transport_rows("bosh", "BOSH (https)") + [
+def storm_rows():
+    """Rows of compare.sh's storm part: labels storm (the same server
+    process) and storm-restart (after a restart)."""
+    rows = []
+    for label, what in (("storm", "reconnect storm"), ("storm-restart", "reconnect storm after a restart")):
+        rows += [
+            (what + ": logins/s, all at once", label, lambda r: r["logins_per_sec"], "{:.0f}", "higher"),
+            (what + ": login latency p99 (ms)", label, lambda r: ms(r["login_latency"]["p99_ns"]), "{:.1f}", "lower"),
+            (what + ": TLS handshakes resumed", label, lambda r: r.get("resumed", 0), "{:d}", "higher"),
+            (what + ": logins with a FAST token", label, lambda r: r.get("fast_logins", 0), "{:d}", "higher"),
+            (what + ": first pass logins/s (paced)", label, lambda r: r["warm_logins_per_sec"], "{:.0f}", "higher"),
+        ]
+    return rows
+
+
+# Rows of compare.sh's storm, muc, s2s, web, bosh and links parts, printed
+# only when a run has their label.
+OPTIONAL_ROWS = storm_rows() + muc_rows() + transport_rows("ws", "WebSocket (wss)") + transport_rows("bosh", "BOSH (https)") + [
     ("s2s at saturation: messages/s", "s2s-max", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
     ("s2s at saturation: latency p50 (ms)", "s2s-max", lambda r: ms(r["latency"]["p50_ns"]), "{:.2f}", "lower"),
     ("s2s at saturation: latency p99 (ms)", "s2s-max", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),

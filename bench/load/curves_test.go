@@ -52,7 +52,7 @@ func TestCurvePreferencesNegotiated(t *testing.T) {
 		tc0 := s.TLSConfig()
 		tc0.CurvePreferences = curves
 		d := Dialer{Domain: s.Domain(), TLS: tc0}
-		c, err := tls.Dial("tcp", s.TLSAddr(), d.tlsConfig())
+		c, err := tls.Dial("tcp", s.TLSAddr(), d.tlsConfig(0))
 		if err != nil {
 			t.Fatalf("curves %q: %v", tc.spec, err)
 		}

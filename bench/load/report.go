@@ -58,6 +58,19 @@ type Report struct {
 	MarginalPSSPerLink float64 `json:"marginal_pss_per_link,omitempty"`
 	PeerRSSPerLink     float64 `json:"peer_rss_per_link,omitempty"`
 
+	// The storm scenario's first pass: its login rate, and how many
+	// clients came out of it with a TLS session ticket and a FAST token;
+	// Restarted says the server was restarted before the storm (taking
+	// RestartSeconds). Resumed counts the storm's TLS handshakes that
+	// resumed a session, FastLogins its logins with a FAST token.
+	WarmLoginsPerSec float64 `json:"warm_logins_per_sec,omitempty"`
+	Tickets          int     `json:"tickets,omitempty"`
+	Tokens           int     `json:"tokens,omitempty"`
+	Restarted        bool    `json:"restarted,omitempty"`
+	RestartSeconds   float64 `json:"restart_seconds,omitempty"`
+	Resumed          int64   `json:"resumed,omitempty"`
+	FastLogins       int64   `json:"fast_logins,omitempty"`
+
 	// SentBytes is the flood scenario's bytes sent. Bounced is its error
 	// bounces received, and for chat, MUC and s2s the sends refused with
 	// an error that carried the payload back: their deliveries are not
@@ -125,6 +138,13 @@ func (r *Report) Format(w io.Writer) {
 		fmt.Fprintf(w, "rooms         %d occupants each (%s), entered in %.2fs\n", r.RoomSize, archive, r.JoinSeconds)
 	}
 	switch {
+	case r.Scenario == "storm":
+		restart := "no restart"
+		if r.Restarted {
+			restart = fmt.Sprintf("server restarted in %.2fs", r.RestartSeconds)
+		}
+		fmt.Fprintf(w, "first pass    %.0f logins/s; %d tickets, %d FAST tokens kept; %s\n", r.WarmLoginsPerSec, r.Tickets, r.Tokens, restart)
+		fmt.Fprintf(w, "storm         %d TLS sessions resumed, %d FAST logins, of %d\n", r.Resumed, r.FastLogins, r.Logins)
 	case r.Scenario == "s2s":
 		fmt.Fprintf(w, "links         up in %.3fs (the first message each way)\n", r.LinkSetupSeconds)
 		formatMem(w, "server memory", r.MemBefore, r.MemMid, r.MemAfter)

@@ -15,7 +15,7 @@ import (
 )
 
 // Scenarios lists the scenario names Run accepts.
-var Scenarios = []string{"login", "idle", "chat", "muc", "presence", "flood", "s2s", "s2s-links"}
+var Scenarios = []string{"login", "idle", "chat", "muc", "presence", "flood", "s2s", "s2s-links", "storm"}
 
 // Config configures a run.
 type Config struct {
@@ -81,6 +81,10 @@ type Config struct {
 	JoinTimeout time.Duration
 	// MessageBytes is the body size of the flood scenario's messages.
 	MessageBytes int
+	// Restart, when set, restarts the server between the storm
+	// scenario's two passes and returns once it accepts connections
+	// again (nil: the clients reconnect to the server as it is).
+	Restart func(ctx context.Context) error
 	// Progress receives one line every ProgressEvery (nil: none).
 	Progress      io.Writer
 	ProgressEvery time.Duration
@@ -208,6 +212,8 @@ func Run(ctx context.Context, cfg Config, scenario string) (*Report, error) {
 		err = r.runS2S(ctx, rep)
 	case "s2s-links":
 		err = r.runLinks(ctx, rep)
+	case "storm":
+		err = r.runStorm(ctx, rep)
 	default:
 		return nil, fmt.Errorf("load: unknown scenario %q (want one of %s)", scenario, strings.Join(Scenarios, ", "))
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/xmpp/sasl"
+	"github.com/parley-xmpp/parley/xmpp/sasl2"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
 )
@@ -58,6 +59,10 @@ type Dialer struct {
 	// (XEP-0124, XEP-0206). When set, sessions connect there instead of
 	// Addrs, as with WebSocket.
 	BOSH string
+	// Returning, when set, keeps each account's TLS session ticket and
+	// FAST token and uses them at its next login (see [Returning]); the
+	// logins use SASL2 when the server offers it.
+	Returning *Returning
 }
 
 // Account is one account's credentials.
@@ -86,8 +91,14 @@ type Session struct {
 	// RosterSize is the number of roster items with subscription "both"
 	// found at login.
 	RosterSize int
+	// Resumed says the TLS handshake resumed a session (a ticket, no
+	// certificate signature); FastAuth that the login used a FAST token.
+	Resumed  bool
+	FastAuth bool
 
 	conn net.Conn
+	// tls is the TLS connection under conn, if any.
+	tls *tls.Conn
 	// framed says the connection is a WebSocket (RFC 7395): one element
 	// a message, <open/> and <close/> for the stream's ends.
 	framed bool
@@ -170,7 +181,9 @@ func (d *Dialer) peer(p Dialer) Dialer {
 	return out
 }
 
-func (d *Dialer) tlsConfig() *tls.Config {
+// tlsConfig returns the TLS configuration of connection idx: with the
+// account's own session cache when returning clients are kept.
+func (d *Dialer) tlsConfig(idx int) *tls.Config {
 	c := d.TLS.Clone()
 	if c == nil {
 		c = &tls.Config{}
@@ -178,18 +191,37 @@ func (d *Dialer) tlsConfig() *tls.Config {
 	if c.ServerName == "" {
 		c.ServerName = d.Domain
 	}
+	if d.Returning != nil {
+		c.ClientSessionCache = d.Returning.cache(idx)
+	}
 	return c
+}
+
+// handshake runs the client TLS handshake on s's connection.
+func (d *Dialer) handshake(ctx context.Context, s *Session) error {
+	tc := tls.Client(s.conn, d.tlsConfig(s.Index))
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("TLS handshake: %w", err)
+	}
+	s.conn, s.tls, s.Resumed = tc, tc, tc.ConnectionState().DidResume
+	return nil
+}
+
+// keys returns the SCRAM key cache (a fresh one if none is shared).
+func (d *Dialer) keys() *KeyCache {
+	if d.Keys == nil {
+		return NewKeyCache()
+	}
+	return d.Keys
 }
 
 func (d *Dialer) negotiate(ctx context.Context, s *Session, acc Account, opts LoginOptions) error {
 	if s.framed {
 		// TLS, if any, came with the WebSocket or BOSH URL (wss://, https://).
 	} else if d.DirectTLS {
-		tc := tls.Client(s.conn, d.tlsConfig())
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return fmt.Errorf("TLS handshake: %w", err)
+		if err := d.handshake(ctx, s); err != nil {
+			return err
 		}
-		s.conn = tc
 	}
 	if err := s.restart(ctx, d.Domain); err != nil {
 		return err
@@ -208,11 +240,9 @@ func (d *Dialer) negotiate(ctx context.Context, s *Session, acc Account, opts Lo
 		if el.Name.Local != "proceed" {
 			return fmt.Errorf("STARTTLS refused: <%s/>", el.Name.Local)
 		}
-		tc := tls.Client(s.conn, d.tlsConfig())
-		if err := tc.HandshakeContext(ctx); err != nil {
-			return fmt.Errorf("TLS handshake: %w", err)
+		if err := d.handshake(ctx, s); err != nil {
+			return err
 		}
-		s.conn = tc
 		if err := s.restart(ctx, d.Domain); err != nil {
 			return err
 		}
@@ -221,6 +251,14 @@ func (d *Dialer) negotiate(ctx context.Context, s *Session, acc Account, opts Lo
 		if err := s.register(acc); err != nil {
 			return err
 		}
+	}
+	if d.Returning != nil && s.features.Child(sasl2.NS, "authentication") != nil {
+		// SASL2: the authenticated stream's features follow the
+		// success, without a restart.
+		if err := d.authenticate2(s, acc); err != nil {
+			return err
+		}
+		return s.bind(d.Resource, opts)
 	}
 	if err := d.authenticate(s, acc); err != nil {
 		return err
@@ -408,12 +446,8 @@ func (d *Dialer) authenticate(s *Session, acc Account) error {
 	if mech == sasl.Plain {
 		initial = []byte("\x00" + acc.User + "\x00" + acc.Password)
 	} else {
-		keys := d.Keys
-		if keys == nil {
-			keys = NewKeyCache()
-		}
 		var err error
-		if sc, err = newScramClient(keys, mech, acc.User, acc.Password); err != nil {
+		if sc, err = newScramClient(d.keys(), mech, acc.User, acc.Password); err != nil {
 			return err
 		}
 		initial = sc.first()

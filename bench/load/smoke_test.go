@@ -23,7 +23,7 @@ const floodUsers = 4
 // smokeUsers is the number of accounts of the smoke run.
 const smokeUsers = 200
 
-// TestSmoke runs the login, idle, chat, presence and muc scenarios for a
+// TestSmoke runs the login, idle, storm, chat, presence and muc scenarios for a
 // few seconds against an in-process Parley with a few hundred sessions,
 // and login, idle and chat once more over XMPP over WebSocket (wss) and
 // over BOSH (https), and checks that they report no errors, no loss and
@@ -125,6 +125,16 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("idle: marginal RSS per session %.1f, want %.1f", rep.MarginalRSSPerSession, got)
 		}
 		checkStorms(t, rep, base.Count)
+	})
+	t.Run("storm", func(t *testing.T) {
+		// Everyone reconnects at once with a TLS session ticket and a
+		// FAST token from the first pass.
+		cfg := base
+		cfg.Dialer.Keys = load.NewKeyCache()
+		rep := run(t, cfg, "storm")
+		if rep.Resumed != int64(cfg.Count) || rep.FastLogins != int64(cfg.Count) || rep.WarmLoginsPerSec <= 0 {
+			t.Errorf("storm: %d resumed, %d FAST logins of %d, first pass %.1f logins/s", rep.Resumed, rep.FastLogins, cfg.Count, rep.WarmLoginsPerSec)
+		}
 	})
 	t.Run("flood", func(t *testing.T) {
 		cfg := base

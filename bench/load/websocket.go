@@ -87,7 +87,7 @@ func (d *Dialer) httpTransport(idx int, secure bool) *http.Transport {
 	}
 	tr := &http.Transport{DialContext: nd.DialContext}
 	if secure {
-		tc := d.tlsConfig()
+		tc := d.tlsConfig(idx)
 		tc.NextProtos = []string{"http/1.1"}
 		tr.TLSClientConfig = tc
 	}

@@ -23,7 +23,7 @@ import (
 // benchFlags are the options of "parley bench".
 type benchFlags struct {
 	addresses, domain, user, password, tlsMode, mechanism, sources string
-	scenarios, caFile, curves, cpuProfile, keyFile                 string
+	scenarios, caFile, curves, cpuProfile, keyFile, restartCmd     string
 	peerAddresses, peerDomain, linkDomain, webSocket, bosh         string
 	first, count, concurrency, window, pid, roster, roomSize       int
 	size, peerPID, links                                           int
@@ -72,6 +72,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.jsonOut, "json", false, "print each report as one JSON object per line")
 	fs.BoolVar(&b.quiet, "quiet", false, "no progress lines")
 	fs.StringVar(&b.cpuProfile, "cpuprofile", "", "write a CPU profile of the generator itself to this file")
+	fs.StringVar(&b.restartCmd, "restart-cmd", "", "storm: shell command (sh -c) restarting the server between the first logins and the storm; the storm waits until --address accepts connections again")
 	fs.StringVar(&b.keyFile, "key-file", "", "file of derived SCRAM keys: read at start, written at the end, so that a later run skips PBKDF2 as a client storing its keys does")
 }
 
@@ -181,6 +182,12 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 	}
 	if !b.quiet && b.progress > 0 {
 		cfg.Progress, cfg.ProgressEvery = stderr, b.progress
+	}
+	if b.restartCmd != "" {
+		if !slices.Contains(scenarios, "storm") {
+			return cfg, nil, errors.New("--restart-cmd applies to the storm scenario only")
+		}
+		cfg.Restart = load.RestartCommand(b.restartCmd, addrs[0], time.Minute, stderr)
 	}
 	return cfg, scenarios, nil
 }

@@ -19,7 +19,8 @@ func TestBenchUsageErrors(t *testing.T) {
 	}{
 		{[]string{"--tls", "none"}, "--tls must be starttls or direct"},
 		{[]string{"--mechanism", "DIGEST-MD5"}, "--mechanism must be"},
-		{[]string{"--scenario", "login,storm"}, `unknown scenario "storm"`},
+		{[]string{"--scenario", "login,hurricane"}, `unknown scenario "hurricane"`},
+		{[]string{"--scenario", "login", "--restart-cmd", "true"}, "--restart-cmd applies to the storm scenario only"},
 		{[]string{"--user", "alice"}, "needs a %d"},
 		{[]string{"--count", "0"}, "--count must be positive"},
 		{[]string{"--sources", "10.0.0.1"}, "not a loopback address"},

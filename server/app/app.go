@@ -189,6 +189,9 @@ func (a *App) Start(ctx context.Context, mods []module.Module) (err error) {
 		return err
 	}
 	a.tls = a.certs.TLSConfig(a.cfg.TLS.MinVersion)
+	if err := a.openTicketKeys(); err != nil {
+		return err
+	}
 	defer func() {
 		if err != nil && a.cluster != nil {
 			// Started or not, leave the cluster: nothing was bound.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/parley-xmpp/parley/server/certs"
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/tickets"
 )
 
 // certificateFiles returns the certificate files to serve: the
@@ -94,6 +95,30 @@ func (a *App) openCertificates() error {
 		return err
 	}
 	a.certs, a.self = store, self
+	return nil
+}
+
+// openTicketKeys makes every TLS listener (they all derive their
+// configuration from a.tls) seal session tickets with keys kept in the
+// data folder, so that clients resume their sessions across restarts.
+func (a *App) openTicketKeys() error {
+	st := a.cfg.TLS.SessionTickets
+	if !st.Enabled {
+		return nil
+	}
+	file, wrapKey := a.cfg.TicketKeyFiles()
+	keys, err := tickets.Open(tickets.Options{
+		File:        file,
+		WrapKeyFile: wrapKey,
+		Rotate:      st.RotateEvery,
+		Lifetime:    st.Lifetime,
+		Now:         a.now,
+		Log:         a.log.With("component", "tickets"),
+	})
+	if err != nil {
+		return fmt.Errorf("TLS session ticket keys: %w", err)
+	}
+	keys.Install(a.tls)
 	return nil
 }
 

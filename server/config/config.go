@@ -158,6 +158,30 @@ type TLS struct {
 	// ACME obtains and renews certificates from an ACME certificate
 	// authority (Let's Encrypt by default). Key "acme".
 	ACME ACME
+	// SessionTickets configures TLS session resumption across restarts.
+	// Key "session_tickets".
+	SessionTickets SessionTickets
+}
+
+// SessionTickets configures the keys of TLS session tickets, kept
+// encrypted in the data folder so that returning clients resume their
+// TLS session (no certificate signature) after a restart too.
+type SessionTickets struct {
+	// Enabled keeps the ticket keys across restarts and rotates them on
+	// schedule; when false crypto/tls's own keys are used (in memory
+	// only: lost at every restart). Key "enabled"; default true.
+	Enabled bool
+	// RotateEvery is how often a new key starts sealing tickets. Key
+	// "rotate_every"; default 24h.
+	RotateEvery time.Duration
+	// Lifetime is how long a ticket is accepted; keys are kept (for
+	// opening tickets only) until their last ticket has outlived it. Key
+	// "lifetime"; default and maximum 168h (RFC 8446 §4.6.1).
+	Lifetime time.Duration
+	// KeyFile holds the key that encrypts the ticket keys at rest
+	// (created, mode 0600, when missing). Key "key_file"; default
+	// tls/ticket-wrap.key in the data folder.
+	KeyFile string
 }
 
 // ACME configures automatic certificates (RFC 8555): one certificate
@@ -465,7 +489,8 @@ func Default() *Config {
 		},
 		S2S:     defaultS2S(),
 		Cluster: defaultCluster(),
-		TLS:     TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley, ACME: ACME{Directory: LetsEncryptDirectory, RetryAfter: 5 * time.Minute}},
+		TLS: TLS{MinVersion: tls.VersionTLS12, RecordLayer: RecordLayerParley, ACME: ACME{Directory: LetsEncryptDirectory, RetryAfter: 5 * time.Minute},
+			SessionTickets: SessionTickets{Enabled: true, RotateEvery: 24 * time.Hour, Lifetime: 7 * 24 * time.Hour}},
 		Storage: Storage{Kind: StorageSQLite},
 		Auth: Auth{
 			ScramIterations:        4096,
@@ -521,6 +546,18 @@ func (c *Config) SQLitePath() string {
 func (c *Config) SelfSignedFiles() (cert, key string) {
 	dir := filepath.Join(c.DataDir, selfSignedSubdir)
 	return filepath.Join(dir, selfSignedCert), filepath.Join(dir, selfSignedKey)
+}
+
+// TicketKeyFiles returns the encrypted TLS session ticket keys (in the
+// data folder) and the key that encrypts them (tls.session_tickets.key_file
+// if set).
+func (c *Config) TicketKeyFiles() (keys, wrapKey string) {
+	dir := filepath.Join(c.DataDir, selfSignedSubdir)
+	keys, wrapKey = filepath.Join(dir, "session-ticket-keys"), filepath.Join(dir, "ticket-wrap.key")
+	if c.TLS.SessionTickets.KeyFile != "" {
+		wrapKey = c.TLS.SessionTickets.KeyFile
+	}
+	return keys, wrapKey
 }
 
 // ACMEDir returns the folder of the ACME account key and certificates:

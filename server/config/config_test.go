@@ -102,6 +102,10 @@ tls:
     - {cert: b.pem, key: b.key}
   min_version: 1.3
   record_layer: go
+  session_tickets:
+    rotate_every: 12h
+    lifetime: 48h
+    key_file: /etc/parley/ticket-wrap.key
   acme:
     enabled: true
     email: admin@example.org
@@ -195,6 +199,7 @@ func TestParseFull(t *testing.T) {
 			RecordLayer:  RecordLayerGo,
 			ACME: ACME{Enabled: true, Email: "admin@example.org", Directory: "https://acme.example/dir", CAFile: "/etc/ca.pem",
 				Challenges: []string{ChallengeTLSALPN01}, RetryAfter: 5 * time.Minute},
+			SessionTickets: SessionTickets{Enabled: true, RotateEvery: 12 * time.Hour, Lifetime: 48 * time.Hour, KeyFile: "/etc/parley/ticket-wrap.key"},
 		},
 		Storage: Storage{Kind: StorageSQLite, Path: "/db/parley.db"},
 		Auth: Auth{ScramIterations: 10000, FreeFailuresPerAccount: 3, FreeFailuresPerAddress: 50, FailureDelay: 2 * time.Second,

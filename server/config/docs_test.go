@@ -13,7 +13,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	// the example file.
 	allKeys := []string{
 		"domains", "data_dir", "listeners", "type", "address", "tls", "certificates", "cert", "key",
-		"min_version", "record_layer", "acme", "email", "directory", "challenges", "retry_after", "storage", "auth", "scram_iterations", "allow_plain", "free_failures_per_account",
+		"min_version", "record_layer", "session_tickets", "rotate_every", "lifetime", "key_file", "acme", "email", "directory", "challenges", "retry_after", "storage", "auth", "scram_iterations", "allow_plain", "free_failures_per_account",
 		"free_failures_per_address", "failure_delay", "max_failure_delay", "failure_window", "limits", "max_stanza_bytes", "max_depth",
 		"preauth_stanza_bytes", "preauth_elements", "preauth_timeout", "sessions_per_account",
 		"outbound_queue", "offline_messages", "idle_ping", "ping_timeout", "park_after", "bosh_inactivity", "bosh_polling", "runtime", "gc_min_heap", "modules", "version", "hide",

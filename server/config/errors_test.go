@@ -75,6 +75,8 @@ func TestParseErrors(t *testing.T) {
 		{"cert missing key", "tls:\n  certificates:\n    - cert: a.pem\n", 3, 7, "tls.certificates[0].key", "is required"},
 		{"tls version", "tls:\n  min_version: 1.1\n", 2, 3, "tls.min_version", `"1.2" or "1.3"`},
 		{"tls record layer", "tls:\n  record_layer: openssl\n", 2, 3, "tls.record_layer", `"parley" or "go"`},
+		{"ticket lifetime", "tls:\n  session_tickets:\n    lifetime: 200h\n", 3, 5, "tls.session_tickets.lifetime", "at most 168h"},
+		{"ticket rotation", "tls:\n  session_tickets:\n    rotate_every: 0s\n", 3, 5, "tls.session_tickets.rotate_every", "must be positive"},
 		{"storage", "storage: mysql://x\n", 1, 1, "storage", "unknown storage"},
 		{"storage sqlite no path", "storage: 'sqlite:'\n", 1, 1, "storage", "needs a file path"},
 		{"storage postgres no host", "storage: postgres:///db\n", 1, 1, "storage", "needs a host"},

@@ -122,6 +122,15 @@ func (d *decoder) tls(at, n *yaml.Node, key string, t *TLS) {
 			t.MinVersion = ver
 		},
 		"acme": func(at, v *yaml.Node, key string) { d.acme(at, v, key, &t.ACME) },
+		"session_tickets": func(at, v *yaml.Node, key string) {
+			st := &t.SessionTickets
+			d.mapping(at, v, key, map[string]field{
+				"enabled":      func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &st.Enabled) },
+				"rotate_every": func(at, v *yaml.Node, k string) { d.duration(at, v, k, &st.RotateEvery) },
+				"lifetime":     func(at, v *yaml.Node, k string) { d.duration(at, v, k, &st.Lifetime) },
+				"key_file":     func(at, v *yaml.Node, k string) { d.str(at, v, k, &st.KeyFile) },
+			})
+		},
 		"record_layer": func(at, v *yaml.Node, key string) {
 			s, ok := d.scalar(at, v, key, `"parley" or "go"`)
 			if !ok {

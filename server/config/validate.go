@@ -98,6 +98,14 @@ func (c *Config) problems() []problem {
 		add("tls.min_version", "must be \"1.2\" or \"1.3\", not %s", tlsVersionName(v))
 	}
 	c.validateACME(add)
+	if st := c.TLS.SessionTickets; st.Enabled {
+		if st.RotateEvery <= 0 {
+			add("tls.session_tickets.rotate_every", "must be positive")
+		}
+		if st.Lifetime <= 0 || st.Lifetime > 7*24*time.Hour {
+			add("tls.session_tickets.lifetime", "must be positive and at most 168h (RFC 8446 §4.6.1), not %s", st.Lifetime)
+		}
+	}
 	switch c.TLS.RecordLayer {
 	case "", RecordLayerParley, RecordLayerGo: // "" (a Config built in code) is the default
 	default:
