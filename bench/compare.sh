@@ -457,8 +457,9 @@ run_chat() {
 		if [ "$s" = parley ] && [ -n "${PARLEY_PPROF:-}" ]; then
 			# The profile covers the traffic: the logins take a few seconds
 			# first, the drain and the archive check come after.
-			curl -sf -o "$OUT/parley-chat-max$sfx.cpu.pprof" \
-				"http://$PARLEY_PPROF/debug/pprof/profile?seconds=$(( ${DURATION%s} + 3 ))" &
+			local secs=13
+			[[ $DURATION =~ ^[0-9]+s$ ]] && secs=$(( ${DURATION%s} + 3 ))
+			curl -sf -o "$OUT/parley-chat-max$sfx.cpu.pprof" "http://$PARLEY_PPROF/debug/pprof/profile?seconds=$secs" &
 			prof=$!
 		fi
 		bench "$s" "chat-max$sfx" --scenario chat --count "$ACTIVE" --duration "$DURATION" "${flags[@]}"
