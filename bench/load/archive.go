@@ -155,6 +155,21 @@ func compareArchives(delivered [][]string, archives [][]archivedBody) ArchiveChe
 	return c
 }
 
+// sentSince returns the bodies of delivered sent at or after start:
+// those of the run, not messages of an earlier run that waited offline
+// and came at the sessions' login.
+func sentSince(delivered [][]string, start time.Time) [][]string {
+	out := make([][]string, len(delivered))
+	for pos, bodies := range delivered {
+		for _, b := range bodies {
+			if sent, _, ok := parsePayload(b); ok && !sent.Before(start) {
+				out[pos] = append(out[pos], b)
+			}
+		}
+	}
+	return out
+}
+
 // runBody returns the archived body of a message of the run: a payload
 // sent at or after start by the pair (pos, pos^1); ok is false for
 // anything else (earlier runs, other pairs).
@@ -187,7 +202,7 @@ func (r *runner) checkArchives(ctx context.Context, log *deliveryLog, start time
 		archives[pos] = got
 	}
 	log.mu.Lock()
-	c := compareArchives(log.bodies, archives)
+	c := compareArchives(sentSince(log.bodies, start), archives)
 	truncated := log.truncated
 	log.mu.Unlock()
 	c.Queries = queries

@@ -106,3 +106,11 @@ func TestDeliveryLog(t *testing.T) {
 		t.Errorf("past the bound: %d bodies, truncated %v", len(l.bodies[0]), l.truncated)
 	}
 }
+
+func TestSentSince(t *testing.T) {
+	start := time.Unix(100, 0)
+	got := sentSince([][]string{{body(1, 99), body(1, 100), body(1, 101)}, {body(0, 50)}}, start)
+	if len(got) != 2 || strings.Join(got[0], "|") != body(1, 100)+"|"+body(1, 101) || len(got[1]) != 0 {
+		t.Errorf("sentSince = %q", got)
+	}
+}
