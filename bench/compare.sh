@@ -53,6 +53,8 @@
 #                  delivered message is in its recipient's and its
 #                  sender's archive once
 #   VERIFY_PAIRS=8            chat pairs whose archives are checked
+#   MAM_DRAIN=20s             how long the archived chat runs wait for
+#                  deliveries after the senders stop (the others: 5s)
 #   PARLEY_PPROF=host:port    serve Parley's net/http/pprof there
 #                  (parley serve --pprof) and, in the chat part, save a
 #                  CPU profile of each saturation run and a heap profile
@@ -115,6 +117,7 @@ SERVERS=${SERVERS:-"ejabberd prosody parley"}
 SCENARIOS=${SCENARIOS:-"base muc s2s"}
 CHAT_MAM=${CHAT_MAM:-"off on"}
 VERIFY_PAIRS=${VERIFY_PAIRS:-8}
+MAM_DRAIN=${MAM_DRAIN:-20s}
 MUC_SIZES=${MUC_SIZES:-"10 100 1000"}
 MUC_ARCHIVE=${MUC_ARCHIVE:-"off on"}
 MUC_COUNT=${MUC_COUNT:-$ACTIVE}
@@ -447,7 +450,11 @@ run_chat() {
 	for mam in $CHAT_MAM; do
 		sfx="" flags=()
 		if [ "$mam" = on ]; then
-			sfx=-mam flags=(--verify-archive "$VERIFY_PAIRS")
+			# A longer drain: a server archiving slower than the senders
+			# send holds thousands of messages when they stop (8 in flight
+			# per sender); what the drain misses goes to offline storage
+			# and comes at the next run's logins.
+			sfx=-mam flags=(--verify-archive "$VERIFY_PAIRS" --drain "$MAM_DRAIN")
 		fi
 		MAM=$mam "start_$s"
 		log "$s started (archive $mam), pid $PID"
