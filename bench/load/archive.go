@@ -193,11 +193,11 @@ func (r *runner) checkArchives(ctx context.Context, log *deliveryLog, start time
 		got, q, err := r.readArchive(ctx, pos, start)
 		queries += q
 		if err != nil {
+			// A server that cannot log one account in or answer its
+			// queries in time is still working off a backlog: the check
+			// stops there rather than wait as long again for each.
 			incomplete = append(incomplete, err.Error())
-			if len(incomplete) > 3 {
-				break
-			}
-			continue
+			break
 		}
 		archives[pos] = got
 	}
