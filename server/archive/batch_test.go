@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -248,5 +249,47 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting until %s", what)
 		}
 		<-tick.C
+	}
+}
+
+// BenchmarkAppend archives messages of 1,000 accounts from 64 goroutines
+// at once, as the MAM module does under load: through the Writer's
+// batches (one transaction and one INSERT per 64 rows) and, for
+// comparison, one AppendArchive each (SQLite's group commit: a savepoint
+// and a statement per row). Each operation is one message archived.
+func BenchmarkAppend(b *testing.B) {
+	for _, batched := range []bool{true, false} {
+		b.Run(fmt.Sprintf("batched=%v", batched), func(b *testing.B) {
+			db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "a.db"), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			w := NewWriter("bench", db, discard, storage.Quota{})
+			owners := make([]jid.JID, 1000)
+			for i := range owners {
+				owners[i] = jid.MustParse(fmt.Sprintf("user%d@localhost", i))
+			}
+			var n atomic.Int64
+			b.SetParallelism(64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := int(n.Add(1))
+					e := entry(owners[i%len(owners)], i, 0, 120)
+					var err error
+					if batched {
+						err = w.batch.append(b.Context(), e)
+					} else {
+						err = db.AppendArchive(b.Context(), e.Owner, e.Message)
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }
