@@ -187,7 +187,7 @@ func runBody(body string, pos int, start time.Time) (archivedBody, bool) {
 func (r *runner) checkArchives(ctx context.Context, log *deliveryLog, start time.Time) *ArchiveCheck {
 	n := len(log.bodies)
 	archives := make([][]archivedBody, n)
-	queries := 0
+	queries, read := 0, 0
 	var incomplete []string
 	for pos := range n {
 		got, q, err := r.readArchive(ctx, pos, start)
@@ -200,12 +200,13 @@ func (r *runner) checkArchives(ctx context.Context, log *deliveryLog, start time
 			break
 		}
 		archives[pos] = got
+		read++
 	}
 	log.mu.Lock()
 	c := compareArchives(sentSince(log.bodies, start), archives)
 	truncated := log.truncated
 	log.mu.Unlock()
-	c.Queries = queries
+	c.Queries, c.Accounts = queries, read
 	if truncated {
 		incomplete = append(incomplete, fmt.Sprintf("more than %d deliveries to one sampled session: not all recorded", maxRecorded))
 	}
