@@ -78,13 +78,6 @@ func open(ctx context.Context, path string, log *slog.Logger, migs []string) (*D
 	// 1,000 frames: 1.45x faster archiving with 1,000 users
 	// (BenchmarkAppendArchive). The cache fills only as pages are used.
 	wq.Add("_pragma", "cache_size(-16384)") // KiB
-	// Statement journals (the undo of one statement or savepoint inside a
-	// transaction: a batch of archived messages dirties hundreds of
-	// pages) stay in memory instead of spilling to a temporary file past
-	// 64 KiB: those writes were 9 % of the samples of chat with the
-	// archive on. They never outlive their transaction and take no part
-	// in durability.
-	wq.Add("_pragma", "temp_store(MEMORY)")
 	// The checkpoints run in the background (checkpoint.go); the writer
 	// checkpoints itself only past this bound.
 	wq.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", writerCheckpointPages))
