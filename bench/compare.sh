@@ -55,6 +55,30 @@
 #                  ejabberd's mod_bosh) in place of WebSocket (not in
 #                  the default list). With both web and bosh, the table's
 #                  TCP rows are the later part's.
+#                  chat = 1:1 chat alone, at saturation and at
+#                  ejabberd's saturation rate, for each setting of
+#                  $CHAT_MAM, a fresh server process each (not in the
+#                  default list; about 2 minutes a server and setting).
+#   CHAT_MAM="off on"         message archive settings of the chat part:
+#                  on = every 1:1 message archived (MAM=on in render:
+#                  Parley's mam module and ejabberd's mod_mam with
+#                  default always, Prosody's mod_mam with
+#                  default_archive_policy = true, each on its embedded
+#                  storage); labels chat-max-mam and
+#                  chat-at-ejabberd-rate-mam, the fixed rate being
+#                  ejabberd's chat-max-mam (MAM_CHAT_RATE sets it); the
+#                  archived runs then read back the archives of
+#                  $VERIFY_PAIRS chat pairs with MAM and check that every
+#                  delivered message is in its recipient's and its
+#                  sender's archive once
+#   VERIFY_PAIRS=8            chat pairs whose archives are checked
+#   MAM_DRAIN=20s             how long the archived chat runs wait for
+#                  deliveries after the senders stop (the others: 5s)
+#   PARLEY_PPROF=host:port    serve Parley's net/http/pprof there
+#                  (parley serve --pprof) and, in the chat part, save a
+#                  CPU profile of each saturation run and a heap profile
+#                  after it: $OUT/parley-LABEL.cpu.pprof and
+#                  $OUT/parley-LABEL.heap.pprof (default: off)
 #   MUC_SIZES="10 100 1000"   room sizes of the muc part
 #   MUC_ARCHIVE="off on"      archiving settings of the muc part: off =
 #                  temporary rooms, on = persistent rooms with archiving,
@@ -110,6 +134,9 @@ ROSTER=${ROSTER:-10}
 ROOM=${ROOM:-10}
 SERVERS=${SERVERS:-"ejabberd prosody parley"}
 SCENARIOS=${SCENARIOS:-"base muc s2s"}
+CHAT_MAM=${CHAT_MAM:-"off on"}
+VERIFY_PAIRS=${VERIFY_PAIRS:-8}
+MAM_DRAIN=${MAM_DRAIN:-20s}
 MUC_SIZES=${MUC_SIZES:-"10 100 1000"}
 MUC_ARCHIVE=${MUC_ARCHIVE:-"off on"}
 MUC_COUNT=${MUC_COUNT:-$ACTIVE}
@@ -172,16 +199,25 @@ make_cert() {
 # render TEMPLATE DIR PORT TLSPORT > file. With ARCHIVE=on, Prosody's
 # MUC component loads mod_muc_mam and ejabberd loads mod_mam. With
 # WEB=on the lines marked @WEB@ are in (XMPP over WebSocket and BOSH on
-# port PORT+58, see web_url and bosh_url), else out.
+# port PORT+58, see web_url and bosh_url), else out. With MAM=on every
+# server archives every 1:1 message (Parley's mam module and ejabberd's
+# mod_mam with default always, Prosody's mod_mam with
+# default_archive_policy = true): the lines marked @MAM_ON@ are in, those
+# marked @MAM_OFF@ out, and Prosody's modules_enabled gains "mam";
+# ejabberd's mod_mam then also serves ARCHIVE=on.
 render() {
-	local archive=() web=(-e '/^#@WEB@/d' -e '/^--@WEB@/d')
+	local archive=() web=(-e '/^#@WEB@/d' -e '/^--@WEB@/d') mam=(-e '/^#@MAM_ON@/d' -e '/^--@MAM_ON@/d' -e 's/^#@MAM_OFF@//')
 	if [ "${ARCHIVE:-off}" = on ]; then
-		archive=(-e 's#-- @MUC_ARCHIVE@#modules_enabled = { "muc_mam" }#' -e 's/# @MUC_ARCHIVE@/mod_mam: {}/')
+		archive=(-e 's#-- @MUC_ARCHIVE@#modules_enabled = { "muc_mam" }#')
+		[ "${MAM:-off}" = on ] || archive+=(-e 's/# @MUC_ARCHIVE@/mod_mam: {}/')
 	fi
 	if [ "${WEB:-off}" = on ]; then
 		web=(-e 's/^#@WEB@//' -e 's/^--@WEB@//')
 	fi
-	sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@TLSPORT@#$4#g" -e "s#@WSPORT@#$(($3 + 58))#g" "${web[@]}" "${archive[@]}" "$ROOT/bench/configs/$1"
+	if [ "${MAM:-off}" = on ]; then
+		mam=(-e 's/^#@MAM_ON@//' -e 's/^--@MAM_ON@//' -e '/^#@MAM_OFF@/d' -e '/^modules_enabled = /s/ }$/, "mam" }/')
+	fi
+	sed -e "s#@DIR@#$2#g" -e "s#@PORT@#$3#g" -e "s#@TLSPORT@#$4#g" -e "s#@WSPORT@#$(($3 + 58))#g" "${web[@]}" "${archive[@]}" "${mam[@]}" "$ROOT/bench/configs/$1"
 }
 
 # web_url: the WebSocket endpoint of the server on c2s port $PORT (WEB=on).
@@ -241,7 +277,9 @@ start_parley() {
 	mkdir -p "$d"
 	render parley.yaml.in "$d" 15222 15223 >"$d/parley.yaml"
 	parley_accounts "$d/parley.yaml" localhost "$ACCOUNTS"
-	taskset -c "$SERVER_CPU" "$BIN" serve --config "$d/parley.yaml" 2>"$d/parley.log" &
+	local pprof=()
+	[ -z "${PARLEY_PPROF:-}" ] || pprof=(--pprof "$PARLEY_PPROF")
+	taskset -c "$SERVER_CPU" "$BIN" serve --config "$d/parley.yaml" "${pprof[@]}" 2>"$d/parley.log" &
 	PID=$!
 	PORT=15222
 	wait_port $PORT
@@ -488,6 +526,51 @@ restart_server() {
 	echo "$PID" >"$OUT/server.pid"
 }
 
+# run_chat SERVER: 1:1 chat at saturation and at ejabberd's saturation
+# rate, for each setting of $CHAT_MAM on a fresh server process. Labels:
+# chat-max and chat-at-ejabberd-rate, with -mam appended when archived.
+run_chat() {
+	local s=$1 mam sfx rate flags
+	for mam in $CHAT_MAM; do
+		sfx="" flags=()
+		if [ "$mam" = on ]; then
+			# A longer drain: a server archiving slower than the senders
+			# send holds thousands of messages when they stop (8 in flight
+			# per sender); what the drain misses goes to offline storage
+			# and comes at the next run's logins.
+			sfx=-mam flags=(--verify-archive "$VERIFY_PAIRS" --drain "$MAM_DRAIN")
+		fi
+		MAM=$mam "start_$s"
+		log "$s started (archive $mam), pid $PID"
+		setup "$s" "$ACTIVE"
+		settle "$PID"
+		local prof=0
+		if [ "$s" = parley ] && [ -n "${PARLEY_PPROF:-}" ]; then
+			# The profile covers the traffic: the logins take a few seconds
+			# first, the drain and the archive check come after.
+			local secs=13
+			[[ $DURATION =~ ^[0-9]+s$ ]] && secs=$(( ${DURATION%s} + 3 ))
+			curl -sf -o "$OUT/parley-chat-max$sfx.cpu.pprof" "http://$PARLEY_PPROF/debug/pprof/profile?seconds=$secs" &
+			prof=$!
+		fi
+		bench "$s" "chat-max$sfx" --scenario chat --count "$ACTIVE" --duration "$DURATION" "${flags[@]}"
+		if [ "$prof" != 0 ]; then
+			wait "$prof" || log "parley: CPU profile failed"
+			curl -sf -o "$OUT/parley-chat-max$sfx.heap.pprof" "http://$PARLEY_PPROF/debug/pprof/heap" || log "parley: heap profile failed"
+		fi
+		rate=${CHAT_RATE:-}
+		[ "$mam" = on ] && rate=${MAM_CHAT_RATE:-}
+		if [ -z "$rate" ]; then
+			rate=$(jq -r --arg l "chat-max$sfx" 'select(.server=="ejabberd" and .label==$l) | .msgs_per_sec' "$OUT/results.jsonl" | tail -1)
+		fi
+		if [ -n "$rate" ] && [ "$rate" != null ]; then
+			bench "$s" "chat-at-ejabberd-rate$sfx" --scenario chat --count "$ACTIVE" --duration "$DURATION" \
+				--rate "$rate" --window 1000 "${flags[@]}"
+		fi
+		stop_server "$s"
+	done
+}
+
 # run_muc SERVER: MUC at every size of $MUC_SIZES, for each setting of
 # $MUC_ARCHIVE, on a fresh server process per setting. Labels:
 # muc-SIZE and muc-SIZE-archive.
@@ -694,8 +777,8 @@ main() {
 	local part size
 	for part in $SCENARIOS; do
 		case $part in
-		login | storm | base | idle | muc | s2s | links | web | bosh) ;;
-		*) echo "compare.sh: unknown part $part in SCENARIOS (want login, storm, base, idle, muc, s2s, links, web, bosh)" >&2; exit 2 ;;
+		login | storm | base | chat | idle | muc | s2s | links | web | bosh) ;;
+		*) echo "compare.sh: unknown part $part in SCENARIOS (want login, storm, base, chat, idle, muc, s2s, links, web, bosh)" >&2; exit 2 ;;
 		esac
 	done
 	case " $SCENARIOS " in
@@ -736,6 +819,9 @@ main() {
 	local meta=()
 	case " $SCENARIOS " in
 	*" links "*) meta+=(--meta "links: side a serves $S2S_A, side b (same software) $LINKS domains d0.$S2S_B…; one session on side a pings each; RSS per link = side a's growth / links up (one stream each way per remote domain); file descriptors limited to $(ulimit -n) a process") ;;
+	esac
+	case " $SCENARIOS " in
+	*" chat "*) meta+=(--meta "chat: 1:1 chat between pairs of sessions (2k to 2k+1's bare JID), CHAT_MAM=\"$CHAT_MAM\": -mam rows archive every message (Parley: mam module on SQLite, Prosody: mod_mam on internal storage, ejabberd: mod_mam on Mnesia; default always) and check the archives of $VERIFY_PAIRS pairs afterwards") ;;
 	esac
 	case " $SCENARIOS " in
 	*" web "*) meta+=(--meta "web: XMPP over WebSocket (RFC 7395) over TLS (wss://, same certificate and key exchange), Parley's https listener, Prosody's mod_websocket (https_ports), ejabberd's ejabberd_http_ws (tls: true); TCP rows of the web part are STARTTLS on the same server process") ;;

@@ -126,9 +126,36 @@ def storm_rows():
     return rows
 
 
-# Rows of compare.sh's storm, muc, s2s, web, bosh and links parts, printed
-# only when a run has their label.
-OPTIONAL_ROWS = storm_rows() + muc_rows() + transport_rows("ws", "WebSocket (wss)") + transport_rows("bosh", "BOSH (https)") + [
+def archive_faults(r):
+    """Messages missing from an archive plus extra copies, of a complete
+    archive check (an incomplete one has no figure)."""
+    c = r["archive_check"]
+    if c.get("incomplete") or not c.get("accounts"):
+        raise KeyError("incomplete archive check")
+    return c.get("missing", 0) + c.get("duplicates", 0)
+
+
+def mam_rows():
+    """Rows of compare.sh's chat part with the archive on: labels
+    chat-max-mam and chat-at-ejabberd-rate-mam."""
+    rows = []
+    for label, what in (("chat-max-mam", "chat with MAM, at saturation"),
+                        ("chat-at-ejabberd-rate-mam", "chat with MAM, at ejabberd's saturation rate")):
+        rows += [
+            (what + ": messages/s", label, lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
+            (what + ": latency p50 (ms)", label, lambda r: ms(r["latency"]["p50_ns"]), "{:.2f}", "lower"),
+            (what + ": latency p99 (ms)", label, lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
+            (what + ": latency max (ms)", label, lambda r: ms(r["latency"]["max_ns"]), "{:.2f}", "lower"),
+            (what + ": lost", label, lambda r: r["lost"], "{:d}", "lower"),
+            (what + ": delivered messages looked for in the archives", label, lambda r: r["archive_check"]["delivered"], "{:d}", "higher"),
+            (what + ": not archived once (missing + duplicates)", label, archive_faults, "{:d}", "lower"),
+        ]
+    return rows
+
+
+# Rows of compare.sh's storm, chat, muc, s2s, web, bosh and links parts,
+# printed only when a run has their label.
+OPTIONAL_ROWS = storm_rows() + mam_rows() + muc_rows() + transport_rows("ws", "WebSocket (wss)") + transport_rows("bosh", "BOSH (https)") + [
     ("s2s at saturation: messages/s", "s2s-max", lambda r: r["msgs_per_sec"], "{:.0f}", "higher"),
     ("s2s at saturation: latency p50 (ms)", "s2s-max", lambda r: ms(r["latency"]["p50_ns"]), "{:.2f}", "lower"),
     ("s2s at saturation: latency p99 (ms)", "s2s-max", lambda r: ms(r["latency"]["p99_ns"]), "{:.2f}", "lower"),
@@ -231,6 +258,24 @@ def main():
             print("- {} {}: {} errors ({} failed logins): {}".format(s, label, errs, failed, kinds))
     if not any(r.get("errors") for r in res.values()):
         print("- none")
+    checks = [(k, r["archive_check"]) for k, r in sorted(res.items()) if r.get("archive_check")]
+    if checks:
+        print()
+        print("Archive checks (the archives of the first chat pairs read back with MAM):")
+        print()
+        for (s, label), c in checks:
+            verdict = "every delivered message archived once" if archive_ok(c) else "FAILED"
+            print("- {} {}: {}: {} accounts, {} queries, {} delivered messages looked for in 2 archives each, "
+                  "{} missing, {} duplicates, {} archived but undelivered{}".format(
+                      s, label, verdict, c.get("accounts", 0), c.get("queries", 0), c.get("delivered", 0),
+                      c.get("missing", 0), c.get("duplicates", 0), c.get("undelivered", 0),
+                      "; incomplete: " + c["incomplete"] if c.get("incomplete") else ""))
+
+
+def archive_ok(c):
+    """Whether an archive check vouches for its archives (as
+    load.ArchiveCheck.OK)."""
+    return not c.get("incomplete") and c.get("accounts", 0) > 0 and not c.get("missing") and not c.get("duplicates")
 
 
 if __name__ == "__main__":

@@ -72,13 +72,40 @@ func (r *runner) bodyHandler(t *traffic, typ string) handler {
 // other's bare JID.
 func (r *runner) runChat(ctx context.Context, rep *Report) error {
 	t := newTraffic(r.cfg.Count, 1, r.cfg.Window)
-	sessions := r.loginAll(ctx, rep, LoginOptions{Register: r.cfg.Create}, r.bodyHandler(t, stanza.TypeChat))
-	defer r.closeAll(sessions)
+	h := r.bodyHandler(t, stanza.TypeChat)
+	var dlog *deliveryLog
+	if r.cfg.VerifyArchive > 0 {
+		dlog = newDeliveryLog(min(2*r.cfg.VerifyArchive, r.cfg.Count&^1))
+		h = recording(h, dlog, r.cfg.First)
+	}
+	sessions := r.loginAll(ctx, rep, LoginOptions{Register: r.cfg.Create}, h)
 	if rep.Logins < 2 {
+		r.closeAll(sessions)
 		return errors.New("load: fewer than 2 sessions logged in")
 	}
 	r.chatPairs(ctx, rep, t, sessions, activePairs(sessions))
+	r.closeAll(sessions)
+	if dlog != nil && ctx.Err() == nil {
+		rep.ArchiveCheck = r.checkArchives(ctx, dlog, time.Unix(0, t.start.Load()))
+	}
 	return ctx.Err()
+}
+
+// recording wraps h so that the chat bodies of the run delivered to the
+// sessions log samples are recorded there too; first is the account
+// index of position 0.
+func recording(h handler, log *deliveryLog, first int) handler {
+	return func(s *Session, el *stanza.Element) {
+		h(s, el)
+		if stanza.KindOf(el) != stanza.KindMessage || el.Type() != stanza.TypeChat {
+			return
+		}
+		if body := el.ChildText(stanza.NSClient, "body"); body != "" {
+			if _, _, ok := parsePayload(body); ok {
+				log.record(s.Index-first, body)
+			}
+		}
+	}
 }
 
 // activePairs reports the sessions that can chat: logged in, and so is

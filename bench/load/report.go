@@ -37,6 +37,10 @@ type Report struct {
 	Archive     bool    `json:"archive,omitempty"`
 	JoinSeconds float64 `json:"join_seconds,omitempty"`
 
+	// ArchiveCheck is the chat scenario's check of the message archives
+	// (Config.VerifyArchive); nil when not asked for.
+	ArchiveCheck *ArchiveCheck `json:"archive_check,omitempty"`
+
 	// LinkSetupSeconds is how long the s2s scenario's first message each
 	// way took: the time to bring both servers' links up.
 	LinkSetupSeconds float64 `json:"link_setup_seconds,omitempty"`
@@ -129,6 +133,13 @@ func (r *Report) Format(w io.Writer) {
 			fmt.Fprintf(w, "duplicates    %d deliveries beyond those expected\n", r.Extra)
 		}
 		fmt.Fprintf(w, "latency       %s\n", r.Latency)
+	}
+	if r.ArchiveCheck != nil {
+		verdict := "every delivered message archived once in each archive"
+		if !r.ArchiveCheck.OK() {
+			verdict = "FAILED"
+		}
+		fmt.Fprintf(w, "archive       %s: %s\n", verdict, r.ArchiveCheck)
 	}
 	if r.RoomSize > 0 {
 		archive := "temporary rooms, no archive"

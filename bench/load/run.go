@@ -79,6 +79,12 @@ type Config struct {
 	// JoinTimeout bounds each of the MUC scenario's two joining passes
 	// (room creators, then everyone else); 0 means two minutes.
 	JoinTimeout time.Duration
+	// VerifyArchive makes the chat scenario check, after the traffic, the
+	// message archives (XEP-0313) of the accounts of its first
+	// VerifyArchive pairs: every message delivered to one of them must be
+	// archived once in its recipient's archive and once in its sender's
+	// (Report.ArchiveCheck). 0: no check.
+	VerifyArchive int
 	// MessageBytes is the body size of the flood scenario's messages.
 	MessageBytes int
 	// Restart, when set, restarts the server between the storm

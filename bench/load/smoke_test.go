@@ -160,6 +160,22 @@ func TestSmoke(t *testing.T) {
 		rep := run(t, base, "chat")
 		checkTraffic(t, rep, 1)
 	})
+	// The test server archives every 1:1 message (MAM's default is
+	// "always"): after a chat run, the archives of four pairs are read
+	// back and must hold each delivered message once on both sides.
+	t.Run("chat-archive", func(t *testing.T) {
+		cfg := base
+		cfg.VerifyArchive = 4
+		rep := run(t, cfg, "chat")
+		checkTraffic(t, rep, 1)
+		c := rep.ArchiveCheck
+		if c == nil {
+			t.Fatal("no archive check in the report")
+		}
+		if !c.OK() || c.Accounts != 8 || c.Delivered == 0 || c.Queries < c.Accounts {
+			t.Errorf("archive check: %s", c)
+		}
+	})
 	web := s.App.Addrs(config.ListenerHTTPS)[0].String()
 	for _, tr := range []struct {
 		name string

@@ -26,7 +26,7 @@ type benchFlags struct {
 	scenarios, caFile, curves, cpuProfile, keyFile, restartCmd     string
 	peerAddresses, peerDomain, linkDomain, webSocket, bosh         string
 	first, count, concurrency, window, pid, roster, roomSize       int
-	size, peerPID, links                                           int
+	size, peerPID, links, verifyArchive                            int
 	loginRate, rate                                                float64
 	duration, settle, drain, timeout, progress, joinTimeout        time.Duration
 	insecure, create, jsonOut, quiet, archive                      bool
@@ -62,6 +62,7 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&b.roomSize, "room-size", 10, "muc: occupants per room")
 	fs.DurationVar(&b.joinTimeout, "join-timeout", 2*time.Minute, "muc: how long each joining pass (room creators, then the others) may take")
 	fs.BoolVar(&b.archive, "archive", false, "muc: persistent rooms with message archiving on (set with each room's configuration form)")
+	fs.IntVar(&b.verifyArchive, "verify-archive", 0, "chat: after the traffic, read back with MAM (XEP-0313) the archives of the accounts of this many pairs and check that every message delivered to them is archived once by its recipient and once by its sender (0: no check)")
 	fs.StringVar(&b.peerAddresses, "peer-address", "", "s2s: the second server's address(es) host:port, comma-separated (the odd sessions log in there)")
 	fs.StringVar(&b.peerDomain, "peer-domain", "", "s2s: XMPP domain of the accounts on the second server")
 	fs.IntVar(&b.peerPID, "peer-pid", 0, "s2s, s2s-links: the second server's process ID, whose RSS/PSS is reported with --pid's")
@@ -139,6 +140,9 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 	if b.count <= 0 {
 		return cfg, nil, errors.New("--count must be positive")
 	}
+	if b.verifyArchive < 0 {
+		return cfg, nil, errors.New("--verify-archive must not be negative")
+	}
 	sources, err := load.ParseSources(b.sources)
 	if err != nil {
 		return cfg, nil, err
@@ -172,9 +176,10 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 		Peer:    load.Dialer{Addrs: peerAddrs, Domain: b.peerDomain},
 		PeerPID: b.peerPID,
 		Links:   b.links, LinkDomain: b.linkDomain,
-		Archive:     b.archive,
-		JoinTimeout: b.joinTimeout,
-		UserFormat:  b.user, PasswordFormat: b.password, First: b.first, Count: b.count,
+		Archive:       b.archive,
+		VerifyArchive: b.verifyArchive,
+		JoinTimeout:   b.joinTimeout,
+		UserFormat:    b.user, PasswordFormat: b.password, First: b.first, Count: b.count,
 		Create: b.create, LoginRate: b.loginRate, Concurrency: b.concurrency, LoginTimeout: b.timeout,
 		Duration: b.duration, Rate: b.rate, Window: b.window, Drain: b.drain, PID: b.pid,
 		Settle: b.settle, Roster: b.roster, RoomSize: b.roomSize, MessageBytes: b.size,

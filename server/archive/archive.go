@@ -27,13 +27,28 @@ type Writer struct {
 	log   *slog.Logger
 	quota storage.Quota
 	usage *usageCache
+	// batch groups concurrent appends into one transaction where the
+	// store can (storage.ArchiveBatcher); nil: one transaction each.
+	batch *batcher
 }
 
 // NewWriter returns a Writer over store; q bounds every archive it
 // appends to (a zero field sets no bound). name prefixes its log
-// messages.
+// messages. Where store appends in batches (storage.ArchiveBatcher),
+// concurrent appends share transactions, with at most
+// DefaultQueueBytes of stanzas waiting.
 func NewWriter(name string, store storage.Archive, log *slog.Logger, q storage.Quota) *Writer {
-	return &Writer{name: name, store: store, log: log, quota: q, usage: newUsageCache()}
+	return NewWriterQueue(name, store, log, q, DefaultQueueBytes)
+}
+
+// NewWriterQueue is NewWriter with queueBytes bounding the stanza bytes
+// waiting to be archived (≤ 0: DefaultQueueBytes).
+func NewWriterQueue(name string, store storage.Archive, log *slog.Logger, q storage.Quota, queueBytes int) *Writer {
+	w := &Writer{name: name, store: store, log: log, quota: q, usage: newUsageCache()}
+	if b, ok := store.(storage.ArchiveBatcher); ok {
+		w.batch = newBatcher(b, store, log, queueBytes)
+	}
+	return w
 }
 
 // Append stores st in owner's archive as am (its At, OriginID and Stanza
@@ -48,7 +63,13 @@ func (w *Writer) Append(ctx context.Context, owner jid.JID, am storage.ArchivedM
 	// With its namespace declared, so the stored bytes parse back into
 	// jabber:client wherever they are read.
 	am.Stanza = st.AppendXML(nil, "")
-	if err := w.store.AppendArchive(ctx, owner, am); err != nil {
+	var err error
+	if w.batch != nil {
+		err = w.batch.append(ctx, storage.ArchiveEntry{Owner: owner, Message: am})
+	} else {
+		err = w.store.AppendArchive(ctx, owner, am)
+	}
+	if err != nil {
 		return fmt.Errorf("%s: archiving a message for %s: %w", w.name, owner, err)
 	}
 	w.enforceQuota(ctx, owner, len(am.Stanza))

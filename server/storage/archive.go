@@ -104,6 +104,23 @@ type Archive interface {
 	SetArchivePrefs(ctx context.Context, user jid.JID, p ArchivePrefs) error
 }
 
+// ArchiveEntry is one message to append to an archive: Message at the
+// end of Owner's archive.
+type ArchiveEntry struct {
+	Owner   jid.JID
+	Message ArchivedMessage
+}
+
+// ArchiveBatcher is implemented by archive stores that append many
+// messages at once, in one transaction: the archive writer's batches.
+type ArchiveBatcher interface {
+	// AppendArchiveBatch appends entries in their order (each at the end
+	// of its owner's archive), all or none: the messages are stored once
+	// it returns nil. An entry whose ID its owner's archive already has
+	// is skipped (as AppendArchive's ErrExists); stored counts the others.
+	AppendArchiveBatch(ctx context.Context, entries []ArchiveEntry) (stored int, err error)
+}
+
 // ArchiveRewriter is implemented by archive stores that can change one
 // archive in place: replace a stored message (a retracted message's
 // tombstone, XEP-0424 and XEP-0425, takes its contents' place and keeps

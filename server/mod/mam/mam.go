@@ -46,6 +46,10 @@ type Options struct {
 	// stored stanzas; past it the oldest messages are deleted. A zero
 	// field sets no bound.
 	Quota storage.Quota
+	// QueueBytes bounds the stanza bytes waiting to be archived (messages
+	// being routed wait for room past it); 0 means
+	// archive.DefaultQueueBytes.
+	QueueBytes int
 }
 
 // Module implements XEP-0313 for local accounts.
@@ -100,7 +104,7 @@ func (m *Module) Register(r module.Registrar) error {
 	if m.store == nil {
 		return errNoStore
 	}
-	m.writer = archive.NewWriter("mam", m.store, m.log, m.opts.Quota)
+	m.writer = archive.NewWriterQueue("mam", m.store, m.log, m.opts.Quota, m.opts.QueueBytes)
 	switch m.opts.Default {
 	case mam.DefaultAlways, mam.DefaultNever, mam.DefaultRoster:
 	default:

@@ -19,6 +19,9 @@ type settings struct {
 	// RetentionDays deletes archived messages older than this many days;
 	// 0 keeps them forever. Key retention_days.
 	RetentionDays int
+	// QueueBytes bounds the stanza bytes waiting to be archived; 0 means
+	// archive.DefaultQueueBytes. Key queue_bytes.
+	QueueBytes int
 }
 
 // decodeSettings decodes and checks the section s.
@@ -27,6 +30,7 @@ func decodeSettings(s config.Section) (settings, error) {
 	err := s.Decode(config.Fields{
 		"default":        func(v config.Value) { v.String(&c.Default) },
 		"retention_days": func(v config.Value) { v.Int(&c.RetentionDays) },
+		"queue_bytes":    func(v config.Value) { v.Int(&c.QueueBytes) },
 	}, func(report config.Report) {
 		if d := c.Default; d != "" && d != mam.DefaultAlways && d != mam.DefaultRoster && d != mam.DefaultNever {
 			report("default", "must be \"always\", \"roster\" or \"never\", not %q", d)
@@ -34,12 +38,15 @@ func decodeSettings(s config.Section) (settings, error) {
 		if c.RetentionDays < 0 {
 			report("retention_days", "must not be negative")
 		}
+		if c.QueueBytes < 0 {
+			report("queue_bytes", "must not be negative")
+		}
 	})
 	return c, err
 }
 
 // Configure implements module.Configurable: the section modules.mam
-// replaces the archiving default and retention the module was built with
+// replaces the archiving default, retention and queue bound the module was built with
 // (keys it leaves out take their defaults). Call it before Register.
 func (m *Module) Configure(s config.Section) error {
 	c, err := decodeSettings(s)
@@ -51,5 +58,6 @@ func (m *Module) Configure(s config.Section) error {
 		m.opts.Default = mam.DefaultAlways
 	}
 	m.opts.Retention = time.Duration(c.RetentionDays) * 24 * time.Hour
+	m.opts.QueueBytes = c.QueueBytes
 	return nil
 }

@@ -54,7 +54,7 @@ func NewShared(c Conns) Shared {
 		Accounts: Accounts{D: d, R: r, W: w, Tx: c.Tx, Log: c.Log},
 		Roster:   Roster{D: d, R: r, W: w, Tx: c.Tx, Snap: c.Snap},
 		Invites:  Invites{D: d, R: r, W: w},
-		Archive:  Archive{D: d, R: r, W: w, Snap: c.Snap},
+		Archive:  Archive{D: d, R: r, W: w, Tx: c.Tx, Snap: c.Snap},
 		Transfer: Transfer{D: d, R: c.Built},
 		Quota:    Quota{D: d, R: r, W: w, Tx: c.Tx},
 		Misc:     Misc{D: d, R: r, W: w},

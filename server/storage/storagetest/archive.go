@@ -64,6 +64,57 @@ func wantIDs(t *testing.T, what string, got storage.ArchivePage, want []string) 
 }
 
 var archiveTests = []subtest{
+	{"AppendBatch", func(t *testing.T, s storage.Stores) {
+		b, ok := s.Archive.(storage.ArchiveBatcher)
+		if !ok {
+			t.Skip("the archive store appends one message at a time")
+		}
+		create(t, s, alice)
+		create(t, s, bob)
+		before := fillArchive(t, s, 2)
+		// More than one statement's worth, interleaving two archives,
+		// one ID already in alice's archive.
+		var entries []storage.ArchiveEntry
+		var wantAlice, wantBob []string
+		for i := range 150 {
+			owner := alice
+			if i%3 == 0 {
+				owner = bob
+			}
+			m := storage.ArchivedMessage{ID: fmt.Sprintf("b%03d", i), With: jid.MustParse("juliet@capulet.lit/balcony"),
+				Outgoing: i%2 == 0, At: archiveBase.Add(time.Hour + time.Duration(i)*time.Second),
+				OriginID: fmt.Sprintf("ob%d", i), Stanza: fmt.Appendf(nil, "<message><body>b%d</body></message>", i)}
+			if i == 100 {
+				m.ID = before[1]
+			}
+			entries = append(entries, storage.ArchiveEntry{Owner: owner, Message: m})
+			switch {
+			case i == 100:
+			case owner == alice:
+				wantAlice = append(wantAlice, m.ID)
+			default:
+				wantBob = append(wantBob, m.ID)
+			}
+		}
+		stored, err := b.AppendArchiveBatch(t.Context(), entries)
+		noErr(t, "AppendArchiveBatch", err)
+		if stored != 149 {
+			t.Errorf("stored %d, want 149 (one ID was in the archive)", stored)
+		}
+		p := query(t, s, storage.ArchiveQuery{Index: -1, Max: 1000})
+		wantIDs(t, "alice after the batch", p, append(before, wantAlice...))
+		got := p.Messages[3]
+		if w := entries[2].Message; got.With.String() != w.With.String() || got.Outgoing != w.Outgoing || !got.At.Equal(w.At) ||
+			got.OriginID != w.OriginID || !bytes.Equal(got.Stanza, w.Stanza) {
+			t.Errorf("stored %+v, appended %+v", got, w)
+		}
+		pb, err := s.Archive.QueryArchive(t.Context(), bob, storage.ArchiveQuery{Index: -1, Max: 1000})
+		noErr(t, "QueryArchive", err)
+		wantIDs(t, "bob after the batch", pb, wantBob)
+		if n, err := b.AppendArchiveBatch(t.Context(), nil); n != 0 || err != nil {
+			t.Errorf("empty batch: %d, %v", n, err)
+		}
+	}},
 	{"HugeMaxIsBounded", func(t *testing.T, s storage.Stores) {
 		create(t, s, alice)
 		ids := fillArchive(t, s, 3)

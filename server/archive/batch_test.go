@@ -1,0 +1,295 @@
+package archive
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/parley-xmpp/parley/server/storage"
+	"github.com/parley-xmpp/parley/server/storage/sqlite"
+	"github.com/parley-xmpp/parley/xmpp/jid"
+)
+
+// openDB opens a SQLite database in a fresh folder.
+func openDB(t *testing.T, path string) *sqlite.DB {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// entry is message n of sender for owner, its stanza padded to size
+// bytes at least.
+func entry(owner jid.JID, sender, n, size int) storage.ArchiveEntry {
+	st := fmt.Sprintf(`<message xmlns="jabber:client" type="chat"><body>%d %d %s</body></message>`, sender, n, strings.Repeat("x", size))
+	return storage.ArchiveEntry{Owner: owner, Message: storage.ArchivedMessage{
+		ID: fmt.Sprintf("s%d-m%d", sender, n), With: jid.MustParse("peer@example.org/r"),
+		At: time.Unix(1700000000, 0), Stanza: []byte(st),
+	}}
+}
+
+// archiveIDs returns the IDs of owner's archive, in archive order.
+func archiveIDs(t *testing.T, db storage.Archive, owner jid.JID) []string {
+	t.Helper()
+	page, err := db.QueryArchive(t.Context(), owner, storage.ArchiveQuery{Index: -1, Max: 100000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]string, len(page.Messages))
+	for i, m := range page.Messages {
+		ids[i] = m.ID
+	}
+	return ids
+}
+
+var discard = slog.New(slog.DiscardHandler)
+
+// TestBatchOrder appends from many goroutines at once: every message is
+// stored once, each goroutine's messages in the order it appended them,
+// and transactions were shared.
+func TestBatchOrder(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "a.db"))
+	b := newBatcher(db, db, discard, 0)
+	owners := []jid.JID{jid.MustParse("a@example.org"), jid.MustParse("b@example.org")}
+	const senders, each = 64, 20
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Go(func() {
+			for n := range each {
+				if err := b.append(t.Context(), entry(owners[s%2], s, n, 10)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	total := 0
+	for _, o := range owners {
+		ids := archiveIDs(t, db, o)
+		total += len(ids)
+		next := map[string]int{} // sender -> next message expected
+		for _, id := range ids {
+			var s, n int
+			if _, err := fmt.Sscanf(id, "s%d-m%d", &s, &n); err != nil {
+				t.Fatal(err)
+			}
+			key := fmt.Sprint(s)
+			if n != next[key] {
+				t.Fatalf("%s: sender %d's message %d stored where %d was due", o, s, n, next[key])
+			}
+			next[key]++
+		}
+	}
+	if total != senders*each {
+		t.Errorf("%d messages stored, want %d", total, senders*each)
+	}
+	if b.batches >= senders*each {
+		t.Errorf("%d transactions for %d messages: none shared", b.batches, senders*each)
+	}
+}
+
+// lockWriter takes SQLite's write lock of the database at path from
+// another connection, as another process would; the returned function
+// releases it.
+func lockWriter(t *testing.T, path string) func() {
+	t.Helper()
+	other, err := sql.Open("sqlite", path+"?_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := other.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		tx.Rollback()
+		other.Close()
+	}
+}
+
+// TestBatchQueueBound fills the queue while the store cannot write: a
+// caller finding no room waits, and gives up when its context ends
+// (then its message is not archived), the queue never holds more than
+// its bound, and what was queued is committed once the store can write.
+// A caller whose context ends while its message is queued gets the error
+// and its message is left out.
+func TestBatchQueueBound(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.db")
+	db := openDB(t, path)
+	const size = 1000
+	b := newBatcher(db, db, discard, 3*size+500) // room for three messages
+	owner := jid.MustParse("a@example.org")
+	release := lockWriter(t, path)
+	released := false
+	defer func() {
+		if !released {
+			release()
+		}
+	}()
+	errs := make(chan error, 4)
+	// The first message's caller leads and waits for the lock with its
+	// batch; three more fill the queue behind it, one of which gives up.
+	cancelled, cancel := context.WithCancel(t.Context())
+	for i := range 4 {
+		ctx := t.Context()
+		if i == 2 {
+			ctx = cancelled
+		}
+		go func() { errs <- b.append(ctx, entry(owner, i, 0, size)) }()
+		eventually(t, fmt.Sprintf("message %d queued", i), func() bool {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			// The leader's message left the queue for its batch.
+			return b.batches == 1 && len(b.queue) == i
+		})
+	}
+	b.mu.Lock()
+	queued := b.queued
+	b.mu.Unlock()
+	if queued > b.maxBytes {
+		t.Fatalf("%d bytes queued, bound %d", queued, b.maxBytes)
+	}
+	// No room for a fifth: its caller waits until its context ends.
+	short, cancelShort := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancelShort()
+	if err := b.append(short, entry(owner, 9, 0, size)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("append to a full queue: %v, want the context's deadline", err)
+	}
+	cancel()
+	release()
+	released = true
+	var failed int
+	for range 4 {
+		if err := <-errs; err != nil {
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("append: %v", err)
+			}
+			failed++
+		}
+	}
+	ids := archiveIDs(t, db, owner)
+	if failed != 1 || strings.Join(ids, " ") != "s0-m0 s1-m0 s3-m0" {
+		t.Errorf("%d appends failed; archive %v, want s0-m0 s1-m0 s3-m0 (s2 given up, s9 never queued)", failed, ids)
+	}
+}
+
+// TestBatchCommittedBeforeReturn checks that a message is committed when
+// append returns: a copy of the database files taken right then, without
+// closing the database (as after a crash of the process), holds every
+// message appended.
+func TestBatchCommittedBeforeReturn(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.db")
+	db := openDB(t, path)
+	w := NewWriter("test", db, discard, storage.Quota{})
+	owner := jid.MustParse("a@example.org")
+	var wg sync.WaitGroup
+	for s := range 16 {
+		wg.Go(func() {
+			for n := range 10 {
+				e := entry(owner, s, n, 10)
+				if err := w.batch.append(t.Context(), e); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	crash := filepath.Join(t.TempDir(), "crash.db")
+	for _, suffix := range []string{"", "-wal"} {
+		copyFile(t, path+suffix, crash+suffix)
+	}
+	copied := openDB(t, crash)
+	if ids := archiveIDs(t, copied, owner); len(ids) != 160 {
+		t.Errorf("the crash image holds %d messages, want 160", len(ids))
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eventually waits until cond holds, failing t after ten seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		<-tick.C
+	}
+}
+
+// BenchmarkAppend archives messages of 1,000 accounts from 64 goroutines
+// at once, as the MAM module does under load: through the Writer's
+// batches (one transaction and one INSERT per 64 rows) and, for
+// comparison, one AppendArchive each (SQLite's group commit: a savepoint
+// and a statement per row). Each operation is one message archived.
+func BenchmarkAppend(b *testing.B) {
+	for _, batched := range []bool{true, false} {
+		b.Run(fmt.Sprintf("batched=%v", batched), func(b *testing.B) {
+			db, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "a.db"), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			w := NewWriter("bench", db, discard, storage.Quota{})
+			owners := make([]jid.JID, 1000)
+			for i := range owners {
+				owners[i] = jid.MustParse(fmt.Sprintf("user%d@localhost", i))
+			}
+			var n atomic.Int64
+			b.SetParallelism(64)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := int(n.Add(1))
+					e := entry(owners[i%len(owners)], i, 0, 120)
+					var err error
+					if batched {
+						err = w.batch.append(b.Context(), e)
+					} else {
+						err = db.AppendArchive(b.Context(), e.Owner, e.Message)
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
