@@ -123,6 +123,17 @@ func (c *testCluster) gone(t *testing.T, full jid.JID) {
 	}
 }
 
+// pair starts two nodes, with alice logged in on the first (home) and
+// bob on the second (phone).
+func pair(t *testing.T) (cl *testCluster, n1, n2 *xmpptest.Server, alice, bob *client.Client) {
+	t.Helper()
+	cl = newCluster(t, 2)
+	n1, n2 = cl.nodes[0], cl.nodes[1]
+	n1.AddUser(t, "alice", "pw")
+	n1.AddUser(t, "bob", "pw")
+	return cl, n1, n2, n1.Client(t, "alice", "pw", "home"), n2.Client(t, "bob", "pw", "phone")
+}
+
 func presence() *stanza.Element { return stanza.New(stanza.NSClient, "presence") }
 
 func online(t *testing.T, c *client.Client) {

@@ -75,6 +75,8 @@ type Node struct {
 	wg              sync.WaitGroup // peers' writers, workers, watchers
 	started         time.Time
 	closing         atomic.Bool
+	leaving         atomic.Bool // the lease is being ended: no renewal
+	rotate          atomic.Uint64
 
 	peersMu sync.Mutex
 	peers   map[string]*peer
@@ -83,13 +85,15 @@ type Node struct {
 	// sessions. It is a leaf but for the directory's shard locks and
 	// sessions' own locks, taken under it: nothing is routed, delivered
 	// or sent to NATS while it is held.
-	mu      sync.Mutex
-	keys    map[string]*keyState
-	byNode  map[string]map[string]*keyState // remote keys by node
-	nodes   map[string]*lease
-	locals  map[*session.Session]*local
-	remote  int // remote sessions in the directory
-	workers [publishWorkers]worker
+	mu     sync.Mutex
+	keys   map[string]*keyState
+	byNode map[string]map[string]*keyState // remote keys by node
+	nodes  map[string]*lease
+	locals map[*session.Session]*local
+	remote int // remote sessions in the directory
+	// advertise are this node's client addresses, written in its lease.
+	advertise []string
+	workers   [publishWorkers]worker
 }
 
 // keyState is what this node knows of a key of the sessions bucket.
@@ -333,6 +337,12 @@ func (n *Node) receive(m *nats.Msg) {
 		n.router.Route(n.ctx, f.st)
 		return
 	}
+	if f.op == opLeave {
+		if f.node != n.self {
+			n.left(m, f.node)
+		}
+		return
+	}
 	s := n.table.Get(f.to)
 	switch f.op {
 	case opClose:
@@ -397,21 +407,26 @@ func (n *Node) Invalidate(topic string, user jid.JID) {
 		n.log.Error("cluster: invalidation topic out of bounds", "topic", topic)
 		return
 	}
-	var alive []string
-	n.mu.Lock()
-	for name, l := range n.nodes {
-		if l.alive {
-			alive = append(alive, name)
-		}
-	}
-	n.mu.Unlock()
-	for _, name := range alive {
+	for _, name := range n.aliveNodes() {
 		if p := n.peer(name); p != nil {
 			if err := p.enqueue(invalidateMsg(p.subject, n.self, user, topic)); err != nil {
 				n.log.Error("cluster: invalidation not sent; the node may serve stale cached data", "node", name, "topic", topic, "user", user, "err", err)
 			}
 		}
 	}
+}
+
+// aliveNodes lists the other nodes whose lease is current.
+func (n *Node) aliveNodes() []string {
+	var alive []string
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, l := range n.nodes {
+		if l.alive {
+			alive = append(alive, name)
+		}
+	}
+	return alive
 }
 
 // ForwardReply sends an IQ answer that reached this node to the node
@@ -434,29 +449,33 @@ func (n *Node) Close(ctx context.Context) {
 		return
 	}
 	n.flush(ctx)
-	// Let the peers' writers send what they hold.
-	for {
-		n.peersMu.Lock()
-		busy := false
-		for _, p := range n.peers {
-			p.mu.Lock()
-			busy = busy || p.running
-			p.mu.Unlock()
-		}
-		n.peersMu.Unlock()
-		if !busy || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n.sub != nil {
-		n.sub.Unsubscribe()
-	}
+	n.waitPeers(ctx)
+	n.leaving.Store(true)
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	if err := n.nodesKV.Delete(dctx, n.self); err != nil {
 		n.log.Warn("cluster: ending the lease", "err", err)
 	}
 	cancel()
+	// Still subscribed: what the others routed here meanwhile is
+	// received, and rerouted (undelivered).
+	n.leaveOthers(ctx)
+	if n.sub != nil {
+		// Handle what was received before unsubscribing: the frames the
+		// others sent before their answers.
+		closed := n.sub.StatusChanged(nats.SubscriptionClosed)
+		if err := n.sub.Drain(); err != nil {
+			n.log.Warn("cluster: draining the subscription", "err", err)
+			n.sub.Unsubscribe()
+		} else {
+			select {
+			case <-closed:
+			case <-ctx.Done():
+				n.log.Warn("cluster: frames from other nodes left unhandled at shutdown")
+			}
+		}
+	}
+	// What was rerouted meanwhile.
+	n.waitPeers(ctx)
 	n.cancel()
 	for i := range n.workers {
 		select {
@@ -468,4 +487,23 @@ func (n *Node) Close(ctx context.Context) {
 	n.nc.Close()
 	n.wg.Wait()
 	n.log.Info("cluster: node left the cluster", "node", n.self)
+}
+
+// waitPeers lets the peers' writers send what they hold, at most until
+// ctx ends.
+func (n *Node) waitPeers(ctx context.Context) {
+	for {
+		n.peersMu.Lock()
+		busy := false
+		for _, p := range n.peers {
+			p.mu.Lock()
+			busy = busy || p.running
+			p.mu.Unlock()
+		}
+		n.peersMu.Unlock()
+		if !busy || ctx.Err() != nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

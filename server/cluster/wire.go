@@ -31,6 +31,10 @@ const (
 	// opInvalidate: modules drop what they cache of the account To under
 	// the topic of the header (module.Host.Invalidate).
 	opInvalidate = "invalidate"
+	// opLeave: the sending node leaves the cluster (it drains): forget
+	// its sessions, send what is queued for it, then answer (a NATS
+	// request).
+	opLeave = "leave"
 )
 
 // maxTopic bounds an invalidation's topic.
@@ -87,11 +91,22 @@ func replyMsg(subject, self string, st *stanza.Element) *nats.Msg {
 	return m
 }
 
+// leaveMsg builds the frame telling a node that this one leaves.
+func leaveMsg(subject, self string) *nats.Msg {
+	m := nats.NewMsg(subject)
+	m.Header.Set(hdrOp, opLeave)
+	m.Header.Set(hdrFrom, self)
+	return m
+}
+
 // parseFrame decodes a frame; maxStanza bounds the stanza.
 func parseFrame(m *nats.Msg, maxStanza int) (frame, error) {
 	f := frame{op: m.Header.Get(hdrOp), node: m.Header.Get(hdrFrom)}
 	if f.node == "" {
 		return f, errors.New("cluster: frame without a sending node")
+	}
+	if f.op == opLeave {
+		return f, nil
 	}
 	if f.op == opReply {
 		st, err := parseStanza(m.Data, maxStanza)

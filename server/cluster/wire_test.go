@@ -37,6 +37,10 @@ func TestFrameRoundTrip(t *testing.T) {
 	if _, err := parseFrame(replyMsg("c.node.n2", "n1", stanza.NewIQ(stanza.TypeGet, "x", "example.com", stanza.New("urn:x", "q"))), 1<<16); err == nil {
 		t.Error("a request accepted as a reply")
 	}
+	f, err = parseFrame(leaveMsg("c.node.n2", "n1"), 1<<16)
+	if err != nil || f.op != opLeave || f.node != "n1" {
+		t.Errorf("leave frame = %+v, %v", f, err)
+	}
 	f, err = parseFrame(invalidateMsg("c.node.n2", "n1", to.Bare(), "roster"), 1<<16)
 	if err != nil || f.op != opInvalidate || f.topic != "roster" || f.to != to.Bare() {
 		t.Errorf("invalidate frame = %+v, %v", f, err)
@@ -122,6 +126,7 @@ func FuzzParseFrame(f *testing.F) {
 	f.Add(opClose, to.String(), []byte("conflict"))
 	f.Add(opReply, "", replyMsg("s", "n", stanza.NewIQ(stanza.TypeResult, "srv-a-1", "e", nil)).Data)
 	f.Add(opInvalidate, "a@b", []byte(nil))
+	f.Add(opLeave, "", []byte(nil))
 	f.Add(opDeliver, "a@b/c", []byte(wrapOpen+`<iq type="get" id="1"><ping xmlns="urn:xmpp:ping"/></iq>`+wrapClose))
 	f.Fuzz(func(t *testing.T, op, to string, data []byte) {
 		m := &nats.Msg{Header: nats.Header{hdrOp: {op}, hdrTo: {to}, hdrFrom: {"n"}}, Data: data}

@@ -1,0 +1,134 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/parley-xmpp/parley/xmpp/client"
+	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
+	"github.com/parley-xmpp/parley/xmpptest"
+)
+
+// collect reads c's messages until its stream ends, sending their
+// bodies on the returned channel, closed at the end.
+func collect(c *client.Client) <-chan string {
+	out := make(chan string, 1024)
+	go func() {
+		defer close(out)
+		for {
+			st, err := c.Recv(context.Background())
+			if err != nil {
+				return
+			}
+			if st.Name.Local == "message" {
+				if b := st.ChildText("", "body"); b != "" {
+					out <- b
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// A node that stops drains: its client is sent to the other node with
+// <see-other-host/>, the other node forgets its sessions at once, and no
+// message sent to the client during the drain is lost.
+func TestDrainSeeOtherHost(t *testing.T) {
+	cl, n1, n2, alice, bob := pair(t)
+	online(t, alice)
+	online(t, bob)
+	subscribe(t, bob, alice)
+	xmpptest.Expect(t, bob, "alice's presence", isPresence("", alice.JID()))
+	cl.visible(t, alice.JID(), true)
+	// node2 advertises its client address in its lease.
+	xmpptest.Eventually(t, "node1 knows node2's client address", func() bool {
+		return n1.App.Cluster().OtherHost() == n2.Addr()
+	})
+	got := collect(alice)
+
+	const total = 40
+	send := func(i int) {
+		xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeChat, alice.JID().Bare().String(), "m"+strconv.Itoa(i)))
+	}
+	missing := map[string]bool{}
+	for i := range total {
+		missing["m"+strconv.Itoa(i)] = true
+	}
+	// The first ones reach alice on node1.
+	for i := range total / 4 {
+		send(i)
+	}
+	for len(missing) > total-total/4 {
+		select {
+		case b := <-got:
+			delete(missing, b)
+		case <-time.After(xmpptest.Wait):
+			t.Fatalf("alice got %d of the first messages on node1", total/4-(len(missing)-(total-total/4)))
+		}
+	}
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		n1.App.Stop(ctx)
+	}()
+	// Sent while node1 drains: to alice's session there, to node1 after
+	// it ended, or straight to offline storage.
+	for i := total / 4; i < total; i++ {
+		send(i)
+	}
+	select {
+	case <-alice.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("alice's stream did not end")
+	}
+	var se *stream.Error
+	if err := alice.Err(); !errors.As(err, &se) || se.Condition != stream.SeeOtherHost {
+		t.Fatalf("alice's stream ended with %v, want <see-other-host/>", err)
+	}
+	if se.OtherHost != n2.Addr() {
+		t.Fatalf("see-other-host names %q, want node2's %q", se.OtherHost, n2.Addr())
+	}
+	select {
+	case <-stopped:
+	case <-time.After(15 * time.Second):
+		t.Fatal("node1 did not stop")
+	}
+	// At once, not after the TTL: node2 no longer has alice's session,
+	// and bob got her unavailable presence.
+	if s := n2.App.Cluster().Directory().Get(alice.JID()); s != nil {
+		t.Errorf("node2 still has %s after node1 stopped", alice.JID())
+	}
+	xmpptest.Expect(t, bob, "alice's unavailable presence", isPresence(stanza.TypeUnavailable, alice.JID()))
+	xmpptest.Sync(t, bob)
+
+	// alice follows see-other-host.
+	cfg := n2.ClientConfig(t, "alice", "pw", "home")
+	cfg.Address = se.OtherHost
+	again := n2.Dial(t, cfg)
+	for b := range got {
+		delete(missing, b)
+	}
+	before := total - len(missing)
+	online(t, again)
+	for len(missing) > 0 {
+		st := xmpptest.NextMessage(t, again)
+		delete(missing, st.ChildText("", "body"))
+	}
+	t.Logf("%d messages on node1, %d on node2 after the drain", before, total-before)
+
+	// The last node has nowhere to send its clients: <system-shutdown/>.
+	xmpptest.Eventually(t, "node2 knows no other live node", func() bool { return n2.App.Cluster().OtherHost() == "" })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n2.App.Stop(ctx)
+	<-again.Done()
+	if err := again.Err(); !errors.As(err, &se) || se.Condition != stream.SystemShutdown {
+		t.Fatalf("the last node ended alice's stream with %v, want <system-shutdown/>", err)
+	}
+}
