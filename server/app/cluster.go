@@ -44,9 +44,6 @@ func (a *App) warnUnclustered() {
 			a.log.Warn("cluster: uploaded files are stored in this node's data folder: share it between nodes", "module", "upload")
 		}
 	}
-	if len(a.cfg.Components) > 0 {
-		a.log.Warn("cluster: an external component serves the users of the node it connects to only")
-	}
 }
 
 // advertise returns the client addresses this node advertises to the

@@ -138,8 +138,10 @@ func (n *Node) sweep() {
 			reap = append(reap, ks)
 		}
 	}
+	comps := n.componentsToReap()
 	n.mu.Unlock()
 	n.reap(reap)
+	n.reapComponents(comps)
 }
 
 // reap deletes entries of sessions that are gone with their node (if

@@ -69,6 +69,8 @@ type Node struct {
 	router          Router
 	nc              *nats.Conn
 	sessKV, nodesKV jetstream.KeyValue
+	compKV          jetstream.KeyValue
+	deliverComp     atomic.Pointer[ComponentDeliverer]
 	sub             *nats.Subscription
 	ctx             context.Context
 	cancel          context.CancelFunc
@@ -93,7 +95,11 @@ type Node struct {
 	remote int // remote sessions in the directory
 	// advertise are this node's client addresses, written in its lease.
 	advertise []string
-	workers   [publishWorkers]worker
+	// comps are the components bucket's entries by domain; ownComps the
+	// revisions this node wrote for the components connected here.
+	comps    map[string]*compState
+	ownComps map[string]uint64
+	workers  [publishWorkers]worker
 }
 
 // keyState is what this node knows of a key of the sessions bucket.
@@ -127,17 +133,19 @@ func New(opts Options, table *session.Table) (*Node, error) {
 		return nil, fmt.Errorf("cluster: incarnation: %w", err)
 	}
 	n := &Node{
-		opts:   opts,
-		self:   opts.Node,
-		inc:    hex.EncodeToString(b[:]),
-		log:    opts.Log,
-		dir:    NewDirectory(table),
-		table:  table,
-		peers:  make(map[string]*peer),
-		keys:   make(map[string]*keyState),
-		byNode: make(map[string]map[string]*keyState),
-		nodes:  make(map[string]*lease),
-		locals: make(map[*session.Session]*local),
+		opts:     opts,
+		self:     opts.Node,
+		inc:      hex.EncodeToString(b[:]),
+		log:      opts.Log,
+		dir:      NewDirectory(table),
+		table:    table,
+		peers:    make(map[string]*peer),
+		keys:     make(map[string]*keyState),
+		byNode:   make(map[string]map[string]*keyState),
+		nodes:    make(map[string]*lease),
+		locals:   make(map[*session.Session]*local),
+		comps:    make(map[string]*compState),
+		ownComps: make(map[string]uint64),
 	}
 	for i := range n.workers {
 		n.workers[i] = worker{dirty: make(map[*local]struct{}), wake: make(chan struct{}, 1)}
@@ -249,6 +257,12 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 	if err != nil {
 		return fail(fmt.Errorf("cluster: bucket %s: %w", n.sessionsBucket(), err))
 	}
+	n.compKV, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: n.componentsBucket(), Description: "Parley cluster components", History: 1, MaxValueSize: 1024,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("cluster: bucket %s: %w", n.componentsBucket(), err))
+	}
 	if err := n.renew(ctx); err != nil {
 		return fail(err)
 	}
@@ -257,6 +271,9 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 	}
 	if err := n.watch(ctx, n.sessKV, n.entryUpdate); err != nil {
 		return fail(fmt.Errorf("cluster: watching %s: %w", n.sessionsBucket(), err))
+	}
+	if err := n.watch(ctx, n.compKV, n.compUpdate); err != nil {
+		return fail(fmt.Errorf("cluster: watching %s: %w", n.componentsBucket(), err))
 	}
 	sub, err := nc.Subscribe(nodeSubject(n.opts.Name, n.self), n.receive)
 	if err != nil {
@@ -335,6 +352,10 @@ func (n *Node) receive(m *nats.Msg) {
 	}
 	if f.op == opReply {
 		n.router.Route(n.ctx, f.st)
+		return
+	}
+	if f.op == opComponent {
+		n.deliverComponent(f)
 		return
 	}
 	if f.op == opLeave {
@@ -449,6 +470,7 @@ func (n *Node) Close(ctx context.Context) {
 		return
 	}
 	n.flush(ctx)
+	n.leaveComponents(ctx)
 	n.waitPeers(ctx)
 	n.leaving.Store(true)
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
