@@ -35,10 +35,11 @@ type extComponent struct {
 	dec  *stream.Decoder
 }
 
-// attachComponent connects compDomain to s and completes its handshake.
-func attachComponent(t *testing.T, s *xmpptest.Server) *extComponent {
+// attachComponent connects compDomain to the component listener at addr
+// and completes its handshake.
+func attachComponent(t *testing.T, addr string) *extComponent {
 	t.Helper()
-	c, err := net.Dial("tcp", s.App.Addrs(config.ListenerComponent)[0].String())
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestComponentAcrossNodes(t *testing.T) {
 	n1, n2 := cl.nodes[0], cl.nodes[1]
 	n2.AddUser(t, "bob", "pw")
 	bob := n2.Client(t, "bob", "pw", "phone")
-	gw := attachComponent(t, n1)
+	gw := attachComponent(t, n1.App.Addrs(config.ListenerComponent)[0].String())
 	xmpptest.Eventually(t, "node2 routes the component to node1", func() bool {
 		return n2.App.Cluster().ComponentNode(compDomain) == "node1"
 	})
