@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,5 +131,49 @@ func TestDrainSeeOtherHost(t *testing.T) {
 	<-again.Done()
 	if err := again.Err(); !errors.As(err, &se) || se.Condition != stream.SystemShutdown {
 		t.Fatalf("the last node ended alice's stream with %v, want <system-shutdown/>", err)
+	}
+}
+
+// `parley serve` drains on SIGTERM: its client is sent to a live node.
+func TestDrainOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server binary")
+	}
+	cl := newCluster(t, 2)
+	n1, n2 := cl.nodes[0], cl.nodes[1]
+	n1.AddUser(t, "bob", "pw")
+	p := cl.startProcess(t)
+	bob := p.login(t, "bob@localhost", "phone")
+	online(t, bob)
+	cl.visible(t, bob.JID(), true)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-bob.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("bob's stream did not end")
+	}
+	var se *stream.Error
+	if err := bob.Err(); !errors.As(err, &se) || se.Condition != stream.SeeOtherHost {
+		t.Fatalf("bob's stream ended with %v, want <see-other-host/>", err)
+	}
+	if se.OtherHost != n1.Addr() && se.OtherHost != n2.Addr() {
+		t.Fatalf("see-other-host names %q, want node1's %q or node2's %q", se.OtherHost, n1.Addr(), n2.Addr())
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		if err != nil {
+			t.Errorf("parley serve after SIGTERM: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("parley serve did not stop")
+	}
+	// Forgotten at once, not after the TTL.
+	for i, n := range []*xmpptest.Server{n1, n2} {
+		if s := n.App.Cluster().Directory().Get(bob.JID()); s != nil {
+			t.Errorf("node%d still has %s after node3 stopped", i+1, bob.JID())
+		}
 	}
 }
