@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/parley-xmpp/parley/server/cluster"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
@@ -83,6 +86,28 @@ func TestComponentAcrossNodes(t *testing.T) {
 	if got := n1.App.Cluster().ComponentNode(compDomain); got != "" {
 		t.Errorf("node1 routes its own component to %q", got)
 	}
+	// An entry deleted while the component is connected (by a node that
+	// took node1 for dead) is written again.
+	nc, err := nats.Connect(cl.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	comps, err := js.KeyValue(context.Background(), cl.name+"_components")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := comps.Delete(context.Background(), cluster.CompKey(compDomain)); err != nil {
+		t.Fatal(err)
+	}
+	xmpptest.Eventually(t, "the component's entry written again", func() bool {
+		e, err := comps.Get(context.Background(), cluster.CompKey(compDomain))
+		return err == nil && e.Operation() == jetstream.KeyValuePut
+	})
+	xmpptest.Eventually(t, "node2 routes the component to node1 again", func() bool {
+		return n2.App.Cluster().ComponentNode(compDomain) == "node1"
+	})
 
 	// A message from bob, on node2, reaches the component on node1, and
 	// its answer reaches bob.

@@ -129,6 +129,13 @@ func (n *Node) compUpdate(kve jetstream.KeyValueEntry) {
 	defer n.mu.Unlock()
 	if kve.Operation() != jetstream.KeyValuePut {
 		delete(n.comps, domain)
+		if _, ok := n.ownComps[domain]; ok && !n.leaving.Load() {
+			// Deleted by another node while the component is still
+			// connected here (this node lost NATS for longer than the
+			// TTL): write it again.
+			n.log.Warn("cluster: the entry of a component connected here was deleted; writing it again", "domain", domain)
+			n.wg.Go(func() { n.ComponentConnected(n.ctx, domain) })
+		}
 		return
 	}
 	var e compEntry
