@@ -385,6 +385,9 @@ func (a *App) Start(ctx context.Context, mods []module.Module) (err error) {
 	if a.adminOpts != nil {
 		a.startAdmin(runCtx)
 	}
+	if a.cluster != nil {
+		a.cluster.SetAdvertise(ctx, a.advertise())
+	}
 	a.wg.Go(func() { a.trimAfterWaves(runCtx, time.Second) })
 	if floor := a.cfg.Runtime.GCMinHeap; floor > 0 && os.Getenv("GOGC") == "" {
 		a.wg.Go(func() { tuneGC(runCtx, uint64(floor), 500*time.Millisecond, a.log) })
@@ -546,8 +549,10 @@ func uniq(s []string) []string {
 	return out
 }
 
-// Stop closes listeners, ends every session with <system-shutdown/> and
-// waits for them, at most until ctx ends. Federation stops after the
+// Stop closes listeners, ends every session with <system-shutdown/> (in
+// a cluster, TCP clients get <see-other-host/> naming another live node
+// when there is one: the node drains) and waits for them, at most until
+// ctx ends. Federation stops after the
 // sessions: the unavailable presence they broadcast as they end still
 // reaches remote contacts over the open links, which write what they
 // hold before their closing tag.
@@ -561,7 +566,7 @@ func (a *App) Stop(ctx context.Context) {
 	servers := append([]*tcp.Listener(nil), a.servers...)
 	a.mu.Unlock()
 	for _, s := range servers {
-		s.Shutdown(ctx)
+		s.ShutdownWith(ctx, a.drainError)
 	}
 	a.mu.Lock()
 	webEngine := a.webEngine

@@ -3,11 +3,16 @@ package app
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
+	"strconv"
 
 	"github.com/parley-xmpp/parley/server/admin"
 	"github.com/parley-xmpp/parley/server/cluster"
+	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/session"
+	xstream "github.com/parley-xmpp/parley/xmpp/stream"
 )
 
 // newClusterNode makes this server's cluster node (cluster.enabled), not
@@ -39,9 +44,51 @@ func (a *App) warnUnclustered() {
 			a.log.Warn("cluster: uploaded files are stored in this node's data folder: share it between nodes", "module", "upload")
 		}
 	}
-	if len(a.cfg.Components) > 0 {
-		a.log.Warn("cluster: an external component serves the users of the node it connects to only")
+}
+
+// advertise returns the client addresses this node advertises to the
+// others (cluster.advertise, or the c2s listeners', STARTTLS first, the
+// host name standing for an unspecified IP).
+func (a *App) advertise() []string {
+	if len(a.cfg.Cluster.Advertise) > 0 {
+		return a.cfg.Cluster.Advertise
 	}
+	host, err := os.Hostname()
+	if err != nil {
+		a.log.Warn("cluster: no host name to advertise for the c2s listeners bound to every address; set cluster.advertise", "err", err)
+	}
+	var out []string
+	for _, t := range []config.ListenerType{config.ListenerC2S, config.ListenerC2STLS} {
+		for _, addr := range a.Addrs(t) {
+			ta, ok := addr.(*net.TCPAddr)
+			if !ok {
+				continue
+			}
+			h := ta.IP.String()
+			if ta.IP.IsUnspecified() {
+				if host == "" {
+					continue
+				}
+				h = host
+			}
+			out = append(out, net.JoinHostPort(h, strconv.Itoa(ta.Port)))
+		}
+	}
+	return out
+}
+
+// drainError is the stream error that ends a client's stream when this
+// server stops: <see-other-host/> naming another live node of the
+// cluster, or nil (<system-shutdown/>) when there is none.
+func (a *App) drainError() *xstream.Error {
+	if a.cluster == nil {
+		return nil
+	}
+	other := a.cluster.OtherHost()
+	if other == "" {
+		return nil
+	}
+	return &xstream.Error{Condition: xstream.SeeOtherHost, OtherHost: other, Text: "this server is stopping"}
 }
 
 // Cluster returns the cluster node, nil unless cluster.enabled.

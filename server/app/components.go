@@ -6,10 +6,13 @@ import (
 	"net"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/cluster"
 	"github.com/parley-xmpp/parley/server/component"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/modules"
+	"github.com/parley-xmpp/parley/server/router"
+	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/privilege"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
@@ -38,16 +41,69 @@ func (a *App) startComponents() error {
 			if c, ok := grants.Named(domain); ok && c.Grants.SeesPresence() {
 				a.sendPresences(ctx, domain)
 			}
+			if a.cluster != nil {
+				a.cluster.ComponentConnected(ctx, domain)
+			}
 			a.router.EmitComponent(ctx, domain)
 		},
-		OnDisconnect: a.router.EmitComponent,
+		OnDisconnect: func(ctx context.Context, domain string) {
+			if a.cluster != nil {
+				a.cluster.ComponentDisconnected(ctx, domain)
+			}
+			a.router.EmitComponent(ctx, domain)
+		},
 	})
+	if a.cluster != nil {
+		a.cluster.SetComponents(a.deliverComponent)
+	}
 	for domain, rt := range a.components.Routes() {
-		if err := a.router.AddDomainRoute(domain, rt); err != nil {
+		var route router.Route = rt
+		if a.cluster != nil {
+			route = clusterComponent{local: rt, node: a.cluster, domain: domain}
+		}
+		if err := a.router.AddDomainRoute(domain, route); err != nil {
 			return fmt.Errorf("components: %w", err)
 		}
 	}
 	return nil
+}
+
+// clusterComponent is a component's route in a cluster: to its
+// connection when it is connected here, else to the node it is connected
+// to (docs/cluster.md), else as on one server (it waits for the
+// component within the grace period, or bounces).
+type clusterComponent struct {
+	local  *component.Route
+	node   *cluster.Node
+	domain string
+}
+
+// Deliver implements router.Route.
+func (c clusterComponent) Deliver(ctx context.Context, from, to jid.JID, st *stanza.Element) error {
+	if !c.local.Connected() {
+		if other := c.node.ComponentNode(c.domain); other != "" {
+			if err := c.node.SendComponent(other, c.domain, st); err != nil {
+				return stanza.Errorf(stanza.ServiceUnavailable, "%s is not reachable", c.domain)
+			}
+			return nil
+		}
+	}
+	return c.local.Deliver(ctx, from, to, st)
+}
+
+// deliverComponent hands a stanza another node routed to a component to
+// its route here (cluster.ComponentDeliverer).
+func (a *App) deliverComponent(ctx context.Context, domain string, st *stanza.Element) error {
+	rt := a.components.Routes()[domain]
+	if rt == nil {
+		return stanza.Errorf(stanza.ServiceUnavailable, "no component %s here", domain)
+	}
+	from, err1 := jid.Parse(st.From())
+	to, err2 := jid.Parse(st.To())
+	if err1 != nil || err2 != nil {
+		return stanza.Errorf(stanza.JIDMalformed, "addresses of a stanza for %s", domain)
+	}
+	return rt.Deliver(ctx, from, to, st)
 }
 
 // advertisements are the messages a component receives when it

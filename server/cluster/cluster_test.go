@@ -88,7 +88,7 @@ func (c *testCluster) removeBuckets(t testing.TB) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, b := range []string{c.name + "_sessions", c.name + "_nodes"} {
+	for _, b := range []string{c.name + "_sessions", c.name + "_nodes", c.name + "_components"} {
 		if err := js.DeleteKeyValue(ctx, b); err != nil {
 			t.Errorf("removing bucket %s: %v", b, err)
 		}
@@ -121,6 +121,17 @@ func (c *testCluster) gone(t *testing.T, full jid.JID) {
 		dir := s.App.Cluster().Directory()
 		xmpptest.Eventually(t, fmt.Sprintf("node%d forgets %s", i+1, full), func() bool { return dir.Get(full) == nil })
 	}
+}
+
+// pair starts two nodes, with alice logged in on the first (home) and
+// bob on the second (phone).
+func pair(t *testing.T) (cl *testCluster, n1, n2 *xmpptest.Server, alice, bob *client.Client) {
+	t.Helper()
+	cl = newCluster(t, 2)
+	n1, n2 = cl.nodes[0], cl.nodes[1]
+	n1.AddUser(t, "alice", "pw")
+	n1.AddUser(t, "bob", "pw")
+	return cl, n1, n2, n1.Client(t, "alice", "pw", "home"), n2.Client(t, "bob", "pw", "phone")
 }
 
 func presence() *stanza.Element { return stanza.New(stanza.NSClient, "presence") }

@@ -27,11 +27,16 @@ import (
 type process struct {
 	cmd  *exec.Cmd
 	addr string
+	// comp is the component listener's address.
+	comp string
 	log  string
 	done chan error
 }
 
-var summaryAddr = regexp.MustCompile(`(127\.0\.0\.3:\d+) \(STARTTLS\)`)
+var (
+	summaryAddr = regexp.MustCompile(`(127\.0\.0\.3:\d+) \(STARTTLS\)`)
+	summaryComp = regexp.MustCompile(`(127\.0\.0\.3:\d+) \(components\)`)
+)
 
 // startProcess builds cmd/parley and runs it as node3 of cl, its client
 // listener on 127.0.0.3.
@@ -45,6 +50,9 @@ func (c *testCluster) startProcess(t *testing.T) *process {
 	cfg := filepath.Join(dir, "parley.yaml")
 	conf := fmt.Sprintf(`listeners:
   - {type: c2s, address: "127.0.0.3:0"}
+  - {type: component, address: "127.0.0.3:0"}
+components:
+  - {domain: %q, secret: %q}
 storage: %q
 s2s: {enabled: false}
 log: {level: debug}
@@ -54,7 +62,7 @@ cluster:
   name: %s
   nats: %q
   node_ttl: %s
-`, c.db, c.name, c.url, c.ttl)
+`, compDomain, compSecret, c.db, c.name, c.url, c.ttl)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +109,9 @@ cluster:
 			t.Fatalf("node3: no summary line (got %q); log:\n%s", line, b)
 		}
 		p.addr = m[1]
+		if m := summaryComp.FindStringSubmatch(line); m != nil {
+			p.comp = m[1]
+		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("node3 did not start")
 	}
@@ -132,11 +143,16 @@ func TestNodeKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server binary")
 	}
-	cl := newCluster(t, 2)
+	cl := newCluster(t, 2, withComponent)
 	n1, n2 := cl.nodes[0], cl.nodes[1]
 	n1.AddUser(t, "alice", "pw")
 	n1.AddUser(t, "bob", "pw")
 	p := cl.startProcess(t)
+	// A component on node3 too, which dies with it.
+	attachComponent(t, p.comp)
+	xmpptest.Eventually(t, "node1 routes the component to node3", func() bool {
+		return n1.App.Cluster().ComponentNode(compDomain) == "node3"
+	})
 	alice := n1.Client(t, "alice", "pw", "home")
 	bob := p.login(t, "bob@localhost", "phone")
 	online(t, alice)
@@ -184,6 +200,18 @@ func TestNodeKilled(t *testing.T) {
 	}
 	xmpptest.Eventually(t, "the entry of bob/phone deleted", func() bool {
 		_, err := kv.Get(context.Background(), cluster.KeyOf(bob.JID()))
+		return errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+	})
+	// The component is no longer routed to node3, and its entry is gone.
+	if got := n1.App.Cluster().ComponentNode(compDomain); got != "" {
+		t.Errorf("node1 routes the component of the dead node to %q", got)
+	}
+	comps, err := js.KeyValue(context.Background(), cl.name+"_components")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xmpptest.Eventually(t, "the component's entry deleted", func() bool {
+		_, err := comps.Get(context.Background(), cluster.CompKey(compDomain))
 		return errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
 	})
 	// A message to bob now goes to offline storage, and reaches him when

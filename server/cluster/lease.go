@@ -19,6 +19,9 @@ type lease struct {
 	Started time.Time `json:"s"`
 	// Sessions is how many sessions the node held at its last renewal.
 	Sessions int `json:"n"`
+	// C2S are the addresses (host:port) the node's clients connect to:
+	// where a draining node sends its clients (<see-other-host/>).
+	C2S []string `json:"c,omitempty"`
 
 	seen  time.Time // when this node last saw it renewed
 	alive bool
@@ -26,7 +29,10 @@ type lease struct {
 
 // renew writes this node's lease.
 func (n *Node) renew(ctx context.Context) error {
-	b, _ := json.Marshal(lease{Inc: n.inc, Started: n.started, Sessions: n.table.Count()})
+	n.mu.Lock()
+	c2s := n.advertise
+	n.mu.Unlock()
+	b, _ := json.Marshal(lease{Inc: n.inc, Started: n.started, Sessions: n.table.Count(), C2S: c2s})
 	ctx, cancel := context.WithTimeout(ctx, n.opts.NodeTTL/3)
 	defer cancel()
 	if _, err := n.nodesKV.Put(ctx, n.self, b); err != nil {
@@ -48,6 +54,9 @@ func (n *Node) keepLease() {
 		case <-n.ctx.Done():
 			return
 		case <-renew.C:
+			if n.leaving.Load() {
+				continue
+			}
 			if err := n.renew(n.ctx); err != nil {
 				if !failing {
 					n.log.Error("cluster: lease not renewed; the other nodes will drop this node's sessions after node_ttl", "err", err)
@@ -129,8 +138,10 @@ func (n *Node) sweep() {
 			reap = append(reap, ks)
 		}
 	}
+	comps := n.componentsToReap()
 	n.mu.Unlock()
 	n.reap(reap)
+	n.reapComponents(comps)
 }
 
 // reap deletes entries of sessions that are gone with their node (if

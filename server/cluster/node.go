@@ -69,12 +69,16 @@ type Node struct {
 	router          Router
 	nc              *nats.Conn
 	sessKV, nodesKV jetstream.KeyValue
+	compKV          jetstream.KeyValue
+	deliverComp     atomic.Pointer[ComponentDeliverer]
 	sub             *nats.Subscription
 	ctx             context.Context
 	cancel          context.CancelFunc
 	wg              sync.WaitGroup // peers' writers, workers, watchers
 	started         time.Time
 	closing         atomic.Bool
+	leaving         atomic.Bool // the lease is being ended: no renewal
+	rotate          atomic.Uint64
 
 	peersMu sync.Mutex
 	peers   map[string]*peer
@@ -83,13 +87,19 @@ type Node struct {
 	// sessions. It is a leaf but for the directory's shard locks and
 	// sessions' own locks, taken under it: nothing is routed, delivered
 	// or sent to NATS while it is held.
-	mu      sync.Mutex
-	keys    map[string]*keyState
-	byNode  map[string]map[string]*keyState // remote keys by node
-	nodes   map[string]*lease
-	locals  map[*session.Session]*local
-	remote  int // remote sessions in the directory
-	workers [publishWorkers]worker
+	mu     sync.Mutex
+	keys   map[string]*keyState
+	byNode map[string]map[string]*keyState // remote keys by node
+	nodes  map[string]*lease
+	locals map[*session.Session]*local
+	remote int // remote sessions in the directory
+	// advertise are this node's client addresses, written in its lease.
+	advertise []string
+	// comps are the components bucket's entries by domain; ownComps the
+	// revisions this node wrote for the components connected here.
+	comps    map[string]*compState
+	ownComps map[string]uint64
+	workers  [publishWorkers]worker
 }
 
 // keyState is what this node knows of a key of the sessions bucket.
@@ -123,17 +133,19 @@ func New(opts Options, table *session.Table) (*Node, error) {
 		return nil, fmt.Errorf("cluster: incarnation: %w", err)
 	}
 	n := &Node{
-		opts:   opts,
-		self:   opts.Node,
-		inc:    hex.EncodeToString(b[:]),
-		log:    opts.Log,
-		dir:    NewDirectory(table),
-		table:  table,
-		peers:  make(map[string]*peer),
-		keys:   make(map[string]*keyState),
-		byNode: make(map[string]map[string]*keyState),
-		nodes:  make(map[string]*lease),
-		locals: make(map[*session.Session]*local),
+		opts:     opts,
+		self:     opts.Node,
+		inc:      hex.EncodeToString(b[:]),
+		log:      opts.Log,
+		dir:      NewDirectory(table),
+		table:    table,
+		peers:    make(map[string]*peer),
+		keys:     make(map[string]*keyState),
+		byNode:   make(map[string]map[string]*keyState),
+		nodes:    make(map[string]*lease),
+		locals:   make(map[*session.Session]*local),
+		comps:    make(map[string]*compState),
+		ownComps: make(map[string]uint64),
 	}
 	for i := range n.workers {
 		n.workers[i] = worker{dirty: make(map[*local]struct{}), wake: make(chan struct{}, 1)}
@@ -245,6 +257,12 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 	if err != nil {
 		return fail(fmt.Errorf("cluster: bucket %s: %w", n.sessionsBucket(), err))
 	}
+	n.compKV, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: n.componentsBucket(), Description: "Parley cluster components", History: 1, MaxValueSize: 1024,
+	})
+	if err != nil {
+		return fail(fmt.Errorf("cluster: bucket %s: %w", n.componentsBucket(), err))
+	}
 	if err := n.renew(ctx); err != nil {
 		return fail(err)
 	}
@@ -253,6 +271,9 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 	}
 	if err := n.watch(ctx, n.sessKV, n.entryUpdate); err != nil {
 		return fail(fmt.Errorf("cluster: watching %s: %w", n.sessionsBucket(), err))
+	}
+	if err := n.watch(ctx, n.compKV, n.compUpdate); err != nil {
+		return fail(fmt.Errorf("cluster: watching %s: %w", n.componentsBucket(), err))
 	}
 	sub, err := nc.Subscribe(nodeSubject(n.opts.Name, n.self), n.receive)
 	if err != nil {
@@ -333,6 +354,16 @@ func (n *Node) receive(m *nats.Msg) {
 		n.router.Route(n.ctx, f.st)
 		return
 	}
+	if f.op == opComponent {
+		n.deliverComponent(f)
+		return
+	}
+	if f.op == opLeave {
+		if f.node != n.self {
+			n.left(m, f.node)
+		}
+		return
+	}
 	s := n.table.Get(f.to)
 	switch f.op {
 	case opClose:
@@ -397,21 +428,26 @@ func (n *Node) Invalidate(topic string, user jid.JID) {
 		n.log.Error("cluster: invalidation topic out of bounds", "topic", topic)
 		return
 	}
-	var alive []string
-	n.mu.Lock()
-	for name, l := range n.nodes {
-		if l.alive {
-			alive = append(alive, name)
-		}
-	}
-	n.mu.Unlock()
-	for _, name := range alive {
+	for _, name := range n.aliveNodes() {
 		if p := n.peer(name); p != nil {
 			if err := p.enqueue(invalidateMsg(p.subject, n.self, user, topic)); err != nil {
 				n.log.Error("cluster: invalidation not sent; the node may serve stale cached data", "node", name, "topic", topic, "user", user, "err", err)
 			}
 		}
 	}
+}
+
+// aliveNodes lists the other nodes whose lease is current.
+func (n *Node) aliveNodes() []string {
+	var alive []string
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, l := range n.nodes {
+		if l.alive {
+			alive = append(alive, name)
+		}
+	}
+	return alive
 }
 
 // ForwardReply sends an IQ answer that reached this node to the node
@@ -434,29 +470,34 @@ func (n *Node) Close(ctx context.Context) {
 		return
 	}
 	n.flush(ctx)
-	// Let the peers' writers send what they hold.
-	for {
-		n.peersMu.Lock()
-		busy := false
-		for _, p := range n.peers {
-			p.mu.Lock()
-			busy = busy || p.running
-			p.mu.Unlock()
-		}
-		n.peersMu.Unlock()
-		if !busy || ctx.Err() != nil {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n.sub != nil {
-		n.sub.Unsubscribe()
-	}
+	n.leaveComponents(ctx)
+	n.waitPeers(ctx)
+	n.leaving.Store(true)
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	if err := n.nodesKV.Delete(dctx, n.self); err != nil {
 		n.log.Warn("cluster: ending the lease", "err", err)
 	}
 	cancel()
+	// Still subscribed: what the others routed here meanwhile is
+	// received, and rerouted (undelivered).
+	n.leaveOthers(ctx)
+	if n.sub != nil {
+		// Handle what was received before unsubscribing: the frames the
+		// others sent before their answers.
+		closed := n.sub.StatusChanged(nats.SubscriptionClosed)
+		if err := n.sub.Drain(); err != nil {
+			n.log.Warn("cluster: draining the subscription", "err", err)
+			n.sub.Unsubscribe()
+		} else {
+			select {
+			case <-closed:
+			case <-ctx.Done():
+				n.log.Warn("cluster: frames from other nodes left unhandled at shutdown")
+			}
+		}
+	}
+	// What was rerouted meanwhile.
+	n.waitPeers(ctx)
 	n.cancel()
 	for i := range n.workers {
 		select {
@@ -468,4 +509,23 @@ func (n *Node) Close(ctx context.Context) {
 	n.nc.Close()
 	n.wg.Wait()
 	n.log.Info("cluster: node left the cluster", "node", n.self)
+}
+
+// waitPeers lets the peers' writers send what they hold, at most until
+// ctx ends.
+func (n *Node) waitPeers(ctx context.Context) {
+	for {
+		n.peersMu.Lock()
+		busy := false
+		for _, p := range n.peers {
+			p.mu.Lock()
+			busy = busy || p.running
+			p.mu.Unlock()
+		}
+		n.peersMu.Unlock()
+		if !busy || ctx.Err() != nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -11,12 +11,7 @@ import (
 
 func TestPEPAcrossNodes(t *testing.T) {
 	const node = "urn:example:tune"
-	cl := newCluster(t, 2)
-	n1, n2 := cl.nodes[0], cl.nodes[1]
-	n1.AddUser(t, "alice", "pw")
-	n1.AddUser(t, "bob", "pw")
-	alice := n1.Client(t, "alice", "pw", "home")
-	bob := n2.Client(t, "bob", "pw", "phone")
+	cl, _, _, alice, bob := pair(t)
 	c, _ := xmpptest.AnswerCaps(t, alice, disco.Info{
 		Identities: []disco.Identity{{Category: "client", Type: "pc", Name: "cluster pep test"}},
 		Features:   []string{disco.NSInfo, node + xpubsub.NotifySuffix},

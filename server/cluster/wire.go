@@ -31,6 +31,13 @@ const (
 	// opInvalidate: modules drop what they cache of the account To under
 	// the topic of the header (module.Host.Invalidate).
 	opInvalidate = "invalidate"
+	// opLeave: the sending node leaves the cluster (it drains): forget
+	// its sessions, send what is queued for it, then answer (a NATS
+	// request).
+	opLeave = "leave"
+	// opComponent: hand the stanza of the body to the external component
+	// of the domain To, connected to the receiving node.
+	opComponent = "component"
 )
 
 // maxTopic bounds an invalidation's topic.
@@ -48,9 +55,14 @@ type frame struct {
 
 // deliverMsg builds the frame delivering st to the session full.
 func deliverMsg(subject, self string, full jid.JID, st *stanza.Element) *nats.Msg {
+	return stanzaMsg(subject, self, opDeliver, full.String(), st)
+}
+
+// stanzaMsg builds a frame of operation op carrying st to to.
+func stanzaMsg(subject, self, op, to string, st *stanza.Element) *nats.Msg {
 	m := nats.NewMsg(subject)
-	m.Header.Set(hdrOp, opDeliver)
-	m.Header.Set(hdrTo, full.String())
+	m.Header.Set(hdrOp, op)
+	m.Header.Set(hdrTo, to)
 	m.Header.Set(hdrFrom, self)
 	m.Data = appendWrapped(make([]byte, 0, len(wrapOpen)+len(wrapClose)+len(st.Bytes())), st)
 	return m
@@ -87,11 +99,27 @@ func replyMsg(subject, self string, st *stanza.Element) *nats.Msg {
 	return m
 }
 
+// leaveMsg builds the frame telling a node that this one leaves.
+func leaveMsg(subject, self string) *nats.Msg {
+	m := nats.NewMsg(subject)
+	m.Header.Set(hdrOp, opLeave)
+	m.Header.Set(hdrFrom, self)
+	return m
+}
+
+// componentMsg builds the frame routing st to the component of domain.
+func componentMsg(subject, self, domain string, st *stanza.Element) *nats.Msg {
+	return stanzaMsg(subject, self, opComponent, domain, st)
+}
+
 // parseFrame decodes a frame; maxStanza bounds the stanza.
 func parseFrame(m *nats.Msg, maxStanza int) (frame, error) {
 	f := frame{op: m.Header.Get(hdrOp), node: m.Header.Get(hdrFrom)}
 	if f.node == "" {
 		return f, errors.New("cluster: frame without a sending node")
+	}
+	if f.op == opLeave {
+		return f, nil
 	}
 	if f.op == opReply {
 		st, err := parseStanza(m.Data, maxStanza)
@@ -113,6 +141,20 @@ func parseFrame(m *nats.Msg, maxStanza int) (frame, error) {
 		if f.topic == "" || len(f.topic) > maxTopic {
 			return f, fmt.Errorf("cluster: invalidation topic of %d bytes", len(f.topic))
 		}
+		return f, nil
+	}
+	if f.op == opComponent {
+		if err != nil || to.Local() != "" || to.Resource() != "" {
+			return f, fmt.Errorf("cluster: component frame to %q: not a domain", m.Header.Get(hdrTo))
+		}
+		st, err := parseStanza(m.Data, maxStanza)
+		if err != nil {
+			return f, err
+		}
+		if stanza.KindOf(st) == stanza.KindOther {
+			return f, fmt.Errorf("cluster: frame carries a <%s/>, not a stanza", st.Name.Local)
+		}
+		f.to, f.st = to, st
 		return f, nil
 	}
 	if err != nil || to.Local() == "" || to.Resource() == "" {

@@ -37,6 +37,17 @@ func TestFrameRoundTrip(t *testing.T) {
 	if _, err := parseFrame(replyMsg("c.node.n2", "n1", stanza.NewIQ(stanza.TypeGet, "x", "example.com", stanza.New("urn:x", "q"))), 1<<16); err == nil {
 		t.Error("a request accepted as a reply")
 	}
+	f, err = parseFrame(componentMsg("c.node.n2", "n1", "gw.example.com", m), 1<<16)
+	if err != nil || f.op != opComponent || f.to.String() != "gw.example.com" || f.st.ChildText(stanza.NSClient, "body") == "" {
+		t.Errorf("component frame = %+v, %v", f, err)
+	}
+	if _, err := parseFrame(componentMsg("c.node.n2", "n1", "bot@gw.example.com", m), 1<<16); err == nil {
+		t.Error("a component frame to a bare JID accepted")
+	}
+	f, err = parseFrame(leaveMsg("c.node.n2", "n1"), 1<<16)
+	if err != nil || f.op != opLeave || f.node != "n1" {
+		t.Errorf("leave frame = %+v, %v", f, err)
+	}
 	f, err = parseFrame(invalidateMsg("c.node.n2", "n1", to.Bare(), "roster"), 1<<16)
 	if err != nil || f.op != opInvalidate || f.topic != "roster" || f.to != to.Bare() {
 		t.Errorf("invalidate frame = %+v, %v", f, err)
@@ -122,11 +133,13 @@ func FuzzParseFrame(f *testing.F) {
 	f.Add(opClose, to.String(), []byte("conflict"))
 	f.Add(opReply, "", replyMsg("s", "n", stanza.NewIQ(stanza.TypeResult, "srv-a-1", "e", nil)).Data)
 	f.Add(opInvalidate, "a@b", []byte(nil))
+	f.Add(opLeave, "", []byte(nil))
+	f.Add(opComponent, "gw.example.com", deliverMsg("s", "n", to, stanza.NewMessage(stanza.TypeChat, "b@e", "hi")).Data)
 	f.Add(opDeliver, "a@b/c", []byte(wrapOpen+`<iq type="get" id="1"><ping xmlns="urn:xmpp:ping"/></iq>`+wrapClose))
 	f.Fuzz(func(t *testing.T, op, to string, data []byte) {
 		m := &nats.Msg{Header: nats.Header{hdrOp: {op}, hdrTo: {to}, hdrFrom: {"n"}}, Data: data}
 		fr, err := parseFrame(m, 4096)
-		if err == nil && fr.op == opDeliver && fr.st == nil {
+		if err == nil && (fr.op == opDeliver || fr.op == opComponent) && fr.st == nil {
 			t.Fatal("deliver frame without a stanza")
 		}
 	})
@@ -151,6 +164,16 @@ func FuzzJIDOfKey(f *testing.F) {
 	f.Fuzz(func(t *testing.T, k string) {
 		if j, err := jidOfKey(k); err == nil && keyOf(j) != k {
 			t.Fatalf("jidOfKey(%q) = %v, whose key is %q", k, j, keyOf(j))
+		}
+	})
+}
+
+func FuzzDomainOfKey(f *testing.F) {
+	f.Add(compKey("gw.example.com"))
+	f.Add("Z3c")
+	f.Fuzz(func(t *testing.T, k string) {
+		if d, err := domainOfKey(k); err == nil && compKey(d) != k {
+			t.Fatalf("key %q gives %q, whose key is %q", k, d, compKey(d))
 		}
 	})
 }

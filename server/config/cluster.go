@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -49,6 +50,13 @@ type Cluster struct {
 	// MaxRemoteSessions bounds the sessions of other nodes this node
 	// keeps in its directory. Key "max_remote_sessions".
 	MaxRemoteSessions int
+	// Advertise lists the addresses (host:port, IPv6 hosts in brackets)
+	// clients reach this node at, first preferred: a node that drains
+	// sends its clients to another node's first address with
+	// <see-other-host/>. Empty: the c2s listeners' addresses, the host
+	// name standing for an unspecified IP (0.0.0.0, [::]). Key
+	// "advertise".
+	Advertise []string
 }
 
 // defaultCluster is off; its values apply when it is turned on.
@@ -92,19 +100,10 @@ func (c Cluster) NodeName() (string, error) {
 // cluster decodes the cluster section.
 func (d *decoder) cluster(at, n *yaml.Node, key string, c *Cluster) {
 	d.mapping(at, n, key, map[string]field{
-		"enabled": func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &c.Enabled) },
-		"node":    func(at, v *yaml.Node, k string) { d.str(at, v, k, &c.Node) },
-		"name":    func(at, v *yaml.Node, k string) { d.str(at, v, k, &c.Name) },
-		"nats": func(at, v *yaml.Node, k string) {
-			if v.Kind == yaml.ScalarNode {
-				var s string
-				if d.str(at, v, k, &s) {
-					c.NATS = []string{s}
-				}
-				return
-			}
-			d.stringList(at, v, k, &c.NATS)
-		},
+		"enabled":             func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &c.Enabled) },
+		"node":                func(at, v *yaml.Node, k string) { d.str(at, v, k, &c.Node) },
+		"name":                func(at, v *yaml.Node, k string) { d.str(at, v, k, &c.Name) },
+		"nats":                func(at, v *yaml.Node, k string) { d.stringOrList(at, v, k, &c.NATS) },
 		"user":                func(at, v *yaml.Node, k string) { d.str(at, v, k, &c.User) },
 		"password":            func(at, v *yaml.Node, k string) { d.str(at, v, k, &c.Password) },
 		"token":               func(at, v *yaml.Node, k string) { d.str(at, v, k, &c.Token) },
@@ -116,7 +115,20 @@ func (d *decoder) cluster(at, n *yaml.Node, key string, c *Cluster) {
 		"queue_bytes":         func(at, v *yaml.Node, k string) { d.size(at, v, k, &c.QueueBytes) },
 		"inbound_bytes":       func(at, v *yaml.Node, k string) { d.size(at, v, k, &c.InboundBytes) },
 		"max_remote_sessions": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &c.MaxRemoteSessions) },
+		"advertise":           func(at, v *yaml.Node, k string) { d.stringOrList(at, v, k, &c.Advertise) },
 	})
+}
+
+// stringOrList decodes a list of strings, or one string as a list of one.
+func (d *decoder) stringOrList(at, v *yaml.Node, k string, out *[]string) {
+	if v.Kind == yaml.ScalarNode {
+		var s string
+		if d.str(at, v, k, &s) {
+			*out = []string{s}
+		}
+		return
+	}
+	d.stringList(at, v, k, out)
 }
 
 // clusterProblems validates the cluster section when it is enabled.
@@ -166,6 +178,11 @@ func (c *Config) clusterProblems(add func(key, format string, args ...any)) {
 	}
 	if cl.InboundBytes < 64<<10 {
 		add("cluster.inbound_bytes", "must be at least 64KiB")
+	}
+	for i, a := range cl.Advertise {
+		if h, p, err := net.SplitHostPort(a); err != nil || h == "" || p == "" || strings.ContainsAny(a, " \t<>&") {
+			add("cluster.advertise["+strconv.Itoa(i)+"]", "must be host:port (an IPv6 host in brackets), not %q", a)
+		}
 	}
 	if cl.MaxRemoteSessions < 1 {
 		add("cluster.max_remote_sessions", "must be at least 1")

@@ -24,13 +24,15 @@ cluster:
   queue_bytes: 1MiB
   inbound_bytes: 2MiB
   max_remote_sessions: 5000
+  advertise: [xmpp-1.example.org:5222, "[2001:db8::1]:5222"]
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := Cluster{Enabled: true, Node: "node-1", Name: "chat_prod", NATS: []string{"nats://10.0.0.1:4222", "tls://10.0.0.2:4222"},
 		User: "parley", Password: "secret", CAFile: "/etc/nats-ca.pem", CertFile: "/etc/n.pem", KeyFile: "/etc/n.key",
-		NodeTTL: 20 * time.Second, QueueBytes: 1 << 20, InboundBytes: 2 << 20, MaxRemoteSessions: 5000}
+		NodeTTL: 20 * time.Second, QueueBytes: 1 << 20, InboundBytes: 2 << 20, MaxRemoteSessions: 5000,
+		Advertise: []string{"xmpp-1.example.org:5222", "[2001:db8::1]:5222"}}
 	if !reflect.DeepEqual(c.Cluster, want) {
 		t.Errorf("cluster = %+v, want %+v", c.Cluster, want)
 	}
@@ -53,6 +55,7 @@ func TestClusterValidation(t *testing.T) {
 		{"off needs nothing", "cluster: {enabled: false, node: 'bad name'}\n", nil},
 		{"names", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, node: 'a.b', name: 'x y'}\n", []string{"cluster.node", "cluster.name"}},
 		{"urls", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, nats: ['http://x', 'nats://']}\n", []string{"cluster.nats[0]", "cluster.nats[1]"}},
+		{"advertise", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, advertise: ['xmpp-1', ':5222', 'h:5222', '2001:db8::1:5222']}\n", []string{"cluster.advertise[0]", "cluster.advertise[1]", "cluster.advertise[3]"}},
 		{"no url", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, nats: []}\n", []string{"cluster.nats"}},
 		{"credentials", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, token: t, creds_file: f}\n", []string{"cluster.user"}},
 		{"password alone", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, password: p}\n", []string{"cluster.user"}},

@@ -526,11 +526,6 @@ func (c *conn) finish(ctx context.Context, err error) {
 
 var errClosed = errors.New("c2s: connection closed")
 
-// shutdown ends the stream at server stop.
-func (c *conn) shutdown() {
-	c.Close(&xstream.Error{Condition: xstream.SystemShutdown})
-}
-
 // Transport names the session's transport (Named), "other" when it does
 // not say.
 func (c *conn) Transport() string {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+
+	xstream "github.com/parley-xmpp/parley/xmpp/stream"
 )
 
 // Server runs the client streams its transports hand it (Accept), with
@@ -65,6 +67,13 @@ func (s *Server) Accept(ctx context.Context, t Transport) {
 // waits for their goroutines, or for ctx; then what detached sessions
 // (XEP-0198) hold goes to storage. It reports whether every stream ended.
 func (s *Server) Shutdown(ctx context.Context) bool {
+	return s.ShutdownWith(ctx, nil)
+}
+
+// ShutdownWith is Shutdown ending each stream with the error end returns
+// (<see-other-host/> when a cluster node drains, docs/cluster.md); nil
+// end, or end returning nil, means <system-shutdown/>.
+func (s *Server) ShutdownWith(ctx context.Context, end func() *xstream.Error) bool {
 	s.mu.Lock()
 	list := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
@@ -72,7 +81,14 @@ func (s *Server) Shutdown(ctx context.Context) bool {
 	}
 	s.mu.Unlock()
 	for _, c := range list {
-		c.shutdown()
+		var e *xstream.Error
+		if end != nil {
+			e = end()
+		}
+		if e == nil {
+			e = &xstream.Error{Condition: xstream.SystemShutdown}
+		}
+		c.Close(e)
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

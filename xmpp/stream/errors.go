@@ -3,6 +3,7 @@ package stream
 import (
 	"encoding/xml"
 	"fmt"
+	"strings"
 
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
@@ -63,6 +64,10 @@ type Error struct {
 	Condition Condition
 	Text      string          // optional human-readable description
 	App       *stanza.Element // optional application-specific condition
+	// OtherHost is the content of <see-other-host/>: the host (a domain
+	// name or an IP address, IPv6 in brackets), optionally with a port,
+	// that the client should connect to instead (RFC 6120 §4.9.3.19).
+	OtherHost string
 }
 
 // errorf returns an *Error with a formatted description.
@@ -94,7 +99,11 @@ func (e *Error) Element() *stanza.Element {
 		c = UndefinedCondition
 	}
 	el := stanza.New(stanza.NSStream, "error")
-	el.Append(stanza.New(NSStreamErrors, string(c)))
+	cond := stanza.New(NSStreamErrors, string(c))
+	if c == SeeOtherHost && e.OtherHost != "" {
+		cond.AppendText(e.OtherHost)
+	}
+	el.Append(cond)
 	if e.Text != "" {
 		t := stanza.New(NSStreamErrors, "text")
 		t.SetNS(stanza.NSXML, "lang", "en")
@@ -118,6 +127,9 @@ func ParseStreamError(el *stanza.Element) *Error {
 		case c.Name.Space == NSStreamErrors:
 			if e.Condition == "" {
 				e.Condition = Condition(c.Name.Local)
+				if e.Condition == SeeOtherHost {
+					e.OtherHost = strings.TrimSpace(c.Text())
+				}
 			}
 		case e.App == nil:
 			e.App = c

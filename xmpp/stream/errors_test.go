@@ -112,3 +112,20 @@ func TestAppendHeader(t *testing.T) {
 		t.Fatalf("default content namespace: %s", s)
 	}
 }
+
+// see-other-host carries the other host as its content (RFC 6120
+// §4.9.3.19), both ways.
+func TestSeeOtherHost(t *testing.T) {
+	e := &Error{Condition: SeeOtherHost, OtherHost: "[2001:db8::1]:9552"}
+	want := `<error xmlns="http://etherx.jabber.org/streams"><see-other-host xmlns="urn:ietf:params:xml:ns:xmpp-streams">[2001:db8::1]:9552</see-other-host></error>`
+	if got := e.Element().String(); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	if back := ParseStreamError(e.Element()); back.Condition != SeeOtherHost || back.OtherHost != e.OtherHost {
+		t.Fatalf("round trip: %+v", back)
+	}
+	// Only see-other-host has content.
+	if got := (&Error{Condition: SystemShutdown, OtherHost: "x"}).Element().String(); strings.Contains(got, ">x<") {
+		t.Fatalf("content on another condition: %s", got)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/parley-xmpp/parley/server/poller"
 	"github.com/parley-xmpp/parley/server/stream"
 	"github.com/parley-xmpp/parley/server/tlsrec"
+	xstream "github.com/parley-xmpp/parley/xmpp/stream"
 )
 
 // Config configures a TCP listener of client streams.
@@ -117,7 +118,13 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 // Shutdown ends every stream of the engine with a <system-shutdown/>
 // stream error and waits for them, or for ctx (stream.Server.Shutdown).
 func (l *Listener) Shutdown(ctx context.Context) {
-	if l.eng.Shutdown(ctx) {
+	l.ShutdownWith(ctx, nil)
+}
+
+// ShutdownWith is Shutdown ending each stream with the error end returns
+// (stream.Server.ShutdownWith).
+func (l *Listener) ShutdownWith(ctx context.Context, end func() *xstream.Error) {
+	if l.eng.ShutdownWith(ctx, end) {
 		l.poll.Close() // every connection has ended
 	}
 }
