@@ -105,12 +105,15 @@ func (p *Poller) Park(c Conn, timeout time.Duration, wake func()) {
 	id := p.nextID
 	e := &parked{c: c, wake: wake}
 	p.parked[id] = e
+	// One closure serves the timer and the close hook: a parked session
+	// holds each allocation for as long as it is parked.
+	fire := func() { p.wake(id) }
 	if timeout > 0 {
 		// The callback takes p.mu, so it sees e.timer set.
-		e.timer = time.AfterFunc(timeout, func() { p.wake(id) })
+		e.timer = time.AfterFunc(timeout, fire)
 	}
 	p.mu.Unlock()
-	c.SetCloseHook(func() { p.wake(id) })
+	c.SetCloseHook(fire)
 	if err := p.ctl(c, syscall.EPOLL_CTL_ADD, id); err != nil {
 		p.wake(id) // closed meanwhile, or epoll refused: read on
 	}
