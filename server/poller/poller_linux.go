@@ -3,6 +3,7 @@
 package poller
 
 import (
+	"container/heap"
 	"errors"
 	"fmt"
 	"sync"
@@ -27,12 +28,20 @@ type Poller struct {
 	nextID uint64
 	parked map[uint64]*parked
 	closed bool
+	// The timers of the parked connections: a heap ordered by due time,
+	// with one runtime timer for the earliest (a time.Timer each cost a
+	// parked session some 130 bytes for as long as it was parked).
+	start time.Time // due times are offsets from it (monotonic)
+	due   timerHeap
+	timer *time.Timer // fires at due[0]'s time; nil before the first
 }
 
 type parked struct {
-	c     Conn
-	wake  func()
-	timer *time.Timer
+	c    Conn
+	wake func()
+	id   uint64
+	when time.Duration // due, from Poller.start; with idx ≥ 0
+	idx  int           // index in Poller.due, -1 if none
 }
 
 // stopID is the registration of the stop pipe.
@@ -45,7 +54,7 @@ func New() (*Poller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("poller: epoll_create1: %w", err)
 	}
-	p := &Poller{epfd: epfd, parked: make(map[uint64]*parked)}
+	p := &Poller{epfd: epfd, parked: make(map[uint64]*parked), start: time.Now()}
 	if err := syscall.Pipe2(p.stop[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		syscall.Close(epfd)
 		return nil, fmt.Errorf("poller: pipe2: %w", err)
@@ -103,11 +112,10 @@ func (p *Poller) Park(c Conn, timeout time.Duration, wake func()) {
 	}
 	p.nextID++
 	id := p.nextID
-	e := &parked{c: c, wake: wake}
+	e := &parked{c: c, wake: wake, id: id, idx: -1}
 	p.parked[id] = e
 	if timeout > 0 {
-		// The callback takes p.mu, so it sees e.timer set.
-		e.timer = time.AfterFunc(timeout, func() { p.wake(id) })
+		p.addTimerLocked(e, timeout)
 	}
 	p.mu.Unlock()
 	c.SetCloseHook(func() { p.wake(id) })
@@ -145,12 +153,12 @@ func (p *Poller) wake(id uint64) {
 	p.mu.Lock()
 	e := p.parked[id]
 	delete(p.parked, id)
+	if e != nil && e.idx >= 0 {
+		heap.Remove(&p.due, e.idx)
+	}
 	p.mu.Unlock()
 	if e == nil {
 		return
-	}
-	if e.timer != nil {
-		e.timer.Stop()
 	}
 	e.c.SetCloseHook(nil)
 	_ = p.ctl(e.c, syscall.EPOLL_CTL_DEL, id) // fails harmlessly once closed
@@ -175,4 +183,67 @@ func (p *Poller) shutdown() {
 func (p *Poller) Close() {
 	p.shutdown()
 	_, _ = syscall.Write(p.stop[1], []byte{1})
+}
+
+// addTimerLocked makes e due after timeout. p.mu is held.
+func (p *Poller) addTimerLocked(e *parked, timeout time.Duration) {
+	e.when = time.Since(p.start) + timeout
+	heap.Push(&p.due, e)
+	if e.idx != 0 {
+		return // not the earliest: the timer is set for an earlier one
+	}
+	if p.timer == nil {
+		p.timer = time.AfterFunc(timeout, p.fire)
+	} else {
+		p.timer.Reset(timeout)
+	}
+}
+
+// fire wakes the connections that are due, and sets the timer for the
+// next one.
+func (p *Poller) fire() {
+	now := time.Since(p.start)
+	var ids []uint64
+	p.mu.Lock()
+	for len(p.due) > 0 && p.due[0].when <= now {
+		e := heap.Pop(&p.due).(*parked)
+		ids = append(ids, e.id)
+	}
+	if len(p.due) > 0 {
+		p.timer.Reset(p.due[0].when - now)
+	}
+	p.mu.Unlock()
+	for _, id := range ids {
+		p.wake(id)
+	}
+}
+
+// timerHeap orders parked connections by due time (container/heap).
+type timerHeap []*parked
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].when < h[j].when }
+func (h timerHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+
+// Push implements heap.Interface.
+func (h *timerHeap) Push(x any) {
+	e := x.(*parked)
+	e.idx = len(*h)
+	*h = append(*h, e)
+}
+
+// Pop implements heap.Interface.
+func (h *timerHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	e.idx = -1
+	*h = old[:len(old)-1]
+	if cap(*h) > 64 && len(*h) < cap(*h)/4 {
+		*h = append(timerHeap(nil), *h...) // give back what a wave of parks grew
+	}
+	return e
 }

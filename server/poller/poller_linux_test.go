@@ -164,3 +164,49 @@ func TestClosedSocketWakesAtOnce(t *testing.T) {
 	ch, _ := woken(p, s, 0)
 	wait(t, ch, "failed registration")
 }
+
+// The timers of many parked connections share the poller's: each wakes at
+// its own time, in order, and a connection woken otherwise (closed, here)
+// leaves the others' timers as they were and nothing behind.
+func TestTimersInOrder(t *testing.T) {
+	p := newPoller(t)
+	var mu sync.Mutex
+	var order []int
+	done := make(chan struct{})
+	timeouts := []time.Duration{120 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond}
+	for i, d := range timeouts {
+		s, _ := pair(t)
+		p.Park(s, d, func() {
+			mu.Lock()
+			order = append(order, i)
+			if len(order) == len(timeouts) {
+				close(done)
+			}
+			mu.Unlock()
+		})
+	}
+	// Earlier than all of them, then closed: its timer goes with it.
+	closed, _ := pair(t)
+	ch, n := woken(p, closed, 20*time.Millisecond)
+	closed.Close()
+	wait(t, ch, "close")
+	untimed, _ := pair(t)
+	chUntimed, _ := woken(p, untimed, 0)
+	wait(t, done, "their timers")
+	mu.Lock()
+	if len(order) != 3 || order[0] != 1 || order[1] != 2 || order[2] != 0 {
+		t.Errorf("woken in the order %v, want [1 2 0]", order)
+	}
+	mu.Unlock()
+	select {
+	case <-chUntimed:
+		t.Error("a connection parked without a timer woke")
+	default:
+	}
+	p.mu.Lock()
+	left := len(p.due)
+	p.mu.Unlock()
+	if left != 0 || *n != 1 {
+		t.Errorf("%d timers left, the closed connection woken %d times; want 0 and 1", left, *n)
+	}
+}

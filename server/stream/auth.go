@@ -225,7 +225,7 @@ func mechanismText(name string, offered []string) string {
 // also resumes a session of the same account (XEP-0198 inline in SASL2) is
 // never slowed down by others' failures.
 func (c *conn) throttleWait(ctx context.Context, user jid.JID) error {
-	if !c.resumeFor.IsZero() && c.resumeFor == user {
+	if c.resumeFor != nil && *c.resumeFor == user {
 		return nil
 	}
 	d := c.cfg.Auth.LoginDelay(user, c.ip)

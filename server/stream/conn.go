@@ -42,38 +42,44 @@ const (
 
 // conn is one client stream. Its fields are owned by the reader
 // goroutine (run) except where noted.
+//
+// Every session keeps one for its whole life, parked or not: fields that
+// only a login needs are behind pointers (reg, resumeFor), and the small
+// ones are grouped so that the struct stays within the allocator's
+// 704-byte size class.
 type conn struct {
 	srv  *Server
 	cfg  *Config
 	log  connLog   // records with the connection's attributes (log.go)
 	t    Transport // the framing: reads elements, writes bytes
 	ip   netip.Addr
-	ph   phase
 	id   string
 	lang string
+
+	ph         phase
+	logUser    bool // user is in the log records (authenticated)
+	authed     bool // authenticated() ran
+	sentHeader bool // guarded by writeMu
+	sentClose  bool // guarded by writeMu
 
 	domain       string    // the stream's 'to', a served domain
 	from         string    // the stream's 'from': a hint only (XEP-0388)
 	reg          *regState // in-band registration (register.go)
 	user         jid.JID   // bare JID once authenticated
-	logUser      bool      // user is in the log records (authenticated)
 	session      *session.Session
 	fullJID      string // session.JID().String(), stamped as 'from' on every stanza
 	saslFailures int
 	authMech     string    // the SASL mechanism of the last exchange, for metrics
 	authStarted  time.Time // when the last SASL exchange began (revoked)
-	resumeFor    jid.JID   // during a SASL2 login with <resume/>: the resumable session's account
+	resumeFor    *jid.JID  // during a SASL2 login with <resume/>: the resumable session's account
 
-	writeMu    sync.Mutex // serialises writes to t; guards sentHeader, sentClose
-	sentHeader bool
-	sentClose  bool
-	out        outQueue
+	writeMu sync.Mutex // serialises writes to t; guards sentHeader, sentClose
+	out     outQueue
 
 	closing atomic.Bool
 	closeBy atomic.Int64 // unix nanos: deadline of the closing writes, set before closing
 	pingSeq uint64
 
-	authed  bool   // authenticated() ran
 	stanzas Bucket // Limits.Rate or PreauthRate in stanzas (rate.go); reader-owned
 
 	ctx     context.Context // of run, for the reader after a park

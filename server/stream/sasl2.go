@@ -81,8 +81,10 @@ func (c *conn) handleSASL2(ctx context.Context, el *stanza.Element) error {
 	var resumeReq *stanza.Element
 	if r := a.Extension(smns.NS, smns.NameResume); r != nil && !c.cfg.SM.Disabled {
 		resumeReq = r
-		c.resumeFor = c.resumableAccount(r)
-		defer func() { c.resumeFor = jid.JID{} }()
+		if acct := c.resumableAccount(r); !acct.IsZero() {
+			c.resumeFor = &acct
+			defer func() { c.resumeFor = nil }()
+		}
 	}
 	var bindReq *bind2.Request
 	if b := a.Extension(bind2.NS, "bind"); b != nil {

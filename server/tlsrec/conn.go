@@ -53,7 +53,7 @@ func (e *AlertError) Error() string {
 type Conn struct {
 	raw      net.Conn
 	fallback *tls.Conn // everything goes through crypto/tls (TLS 1.2, RecordLayerGo)
-	suite    suite
+	suite    *suite    // one of the package's, shared
 
 	// Read side, owned by the reading goroutine.
 	in      direction

@@ -11,7 +11,7 @@ import (
 
 // pair returns a server Conn reading what the returned client Conn
 // writes, with fixed secrets: the record layer without a handshake.
-func pair(t testing.TB, su suite) (server, client *Conn, cleanup func()) {
+func pair(t testing.TB, su *suite) (server, client *Conn, cleanup func()) {
 	a, b := net.Pipe()
 	cs := bytes.Repeat([]byte{1}, su.hashLen)
 	ss := bytes.Repeat([]byte{2}, su.hashLen)
@@ -39,7 +39,7 @@ func FuzzRead(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		a, b := net.Pipe()
 		defer a.Close()
-		su := suiteAES128
+		su := &suiteAES128
 		s := &Conn{raw: a, suite: su}
 		s.in.setSecret(bytes.Repeat([]byte{1}, su.hashLen))
 		s.out.setSecret(bytes.Repeat([]byte{2}, su.hashLen))
@@ -65,7 +65,7 @@ func FuzzRoundTrip(f *testing.F) {
 	f.Add(bytes.Repeat([]byte("x"), 40000), uint8(2), uint8(7))
 	f.Add([]byte{}, uint8(1), uint8(0))
 	f.Fuzz(func(t *testing.T, data []byte, suiteNo, updates uint8) {
-		su := []suite{suiteAES128, suiteAES256, suiteChaCha}[int(suiteNo)%3]
+		su := []*suite{&suiteAES128, &suiteAES256, &suiteChaCha}[int(suiteNo)%3]
 		s, c, done := pair(t, su)
 		defer done()
 		drainAlerts(c.raw) // KeyUpdate answers

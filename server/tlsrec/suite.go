@@ -38,20 +38,20 @@ var (
 	suiteChaCha = suite{keyLen: 32, hashLen: 32, hash: sha256.New, aead: chacha20poly1305.New}
 )
 
-func suiteByID(id uint16) (suite, bool) {
+func suiteByID(id uint16) (*suite, bool) {
 	switch id {
 	case tls.TLS_AES_128_GCM_SHA256:
-		return suiteAES128, true
+		return &suiteAES128, true
 	case tls.TLS_AES_256_GCM_SHA384:
-		return suiteAES256, true
+		return &suiteAES256, true
 	case tls.TLS_CHACHA20_POLY1305_SHA256:
-		return suiteChaCha, true
+		return &suiteChaCha, true
 	}
-	return suite{}, false
+	return nil, false
 }
 
 // expandLabel is HKDF-Expand-Label of RFC 8446 §7.1 with an empty context.
-func expandLabel(su suite, secret []byte, label string, length int) []byte {
+func expandLabel(su *suite, secret []byte, label string, length int) []byte {
 	full := "tls13 " + label
 	info := make([]byte, 0, 4+len(full))
 	info = binary.BigEndian.AppendUint16(info, uint16(length))
@@ -87,7 +87,7 @@ func (d *direction) setSecret(s []byte) {
 func (d *direction) drop() { d.aead = nil }
 
 // ready builds the AEAD and IV from the secret if needed.
-func (d *direction) ready(su suite) error {
+func (d *direction) ready(su *suite) error {
 	if d.aead != nil {
 		return nil
 	}
@@ -113,7 +113,7 @@ func (d *direction) nonce() []byte {
 }
 
 // update moves to the next traffic secret (RFC 8446 §7.2).
-func (d *direction) update(su suite) {
+func (d *direction) update(su *suite) {
 	next := expandLabel(su, d.secret[:d.secretLen], "traffic upd", su.hashLen)
 	d.setSecret(next)
 }
@@ -122,7 +122,7 @@ var errSeqExhausted = errors.New("tlsrec: sequence number exhausted")
 
 // open decrypts record (header and body) in place and returns the inner
 // plaintext (content, type byte and padding).
-func (d *direction) open(su suite, record []byte) ([]byte, error) {
+func (d *direction) open(su *suite, record []byte) ([]byte, error) {
 	if err := d.ready(su); err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (d *direction) open(su suite, record []byte) ([]byte, error) {
 }
 
 // seal appends one protected record holding content of type typ to dst.
-func (d *direction) seal(su suite, dst []byte, typ byte, content []byte) ([]byte, error) {
+func (d *direction) seal(su *suite, dst []byte, typ byte, content []byte) ([]byte, error) {
 	if err := d.ready(su); err != nil {
 		return dst, err
 	}

@@ -39,6 +39,7 @@ func (d *Decoder) ReadHeader() (Header, error) {
 		return Header{}, d.err
 	}
 	d.start = d.pos
+	d.ensureScratch()
 	h, err := d.readHeader()
 	if err != nil {
 		return Header{}, d.fail(err)

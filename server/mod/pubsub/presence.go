@@ -16,17 +16,27 @@ import (
 // presenceTracker remembers which resources each PEP service has seen
 // available, to tell initial presence (XEP-0163 §4.3.2) from updates, and
 // the available resources of remote contacts.
+//
+// A resource seen by its own account's service, the one record every
+// available session has, is kept in self under its full JID alone (48
+// bytes a key, where a pair of JIDs takes 96), and forgetting it when
+// the session ends is one deletion, not a walk over every record (a
+// mass disconnect walked the whole map once per session).
 type presenceTracker struct {
 	mu     sync.Mutex
-	seen   map[pair]struct{}
+	self   map[jid.JID]struct{} // full JIDs seen by their own account
+	seen   map[pair]struct{}    // others: contacts' resources seen by an owner
 	remote map[jid.JID]map[jid.JID]struct{}
 }
 
 type pair struct{ owner, full jid.JID }
 
 func newPresenceTracker() *presenceTracker {
-	return &presenceTracker{seen: make(map[pair]struct{}), remote: make(map[jid.JID]map[jid.JID]struct{})}
+	return &presenceTracker{self: make(map[jid.JID]struct{}), seen: make(map[pair]struct{}), remote: make(map[jid.JID]map[jid.JID]struct{})}
 }
+
+// isSelf reports whether full is a resource of owner.
+func isSelf(owner, full jid.JID) bool { return full.Bare() == owner }
 
 // available records full as available to owner and reports whether this is
 // its initial presence there.
@@ -41,6 +51,13 @@ func (t *presenceTracker) available(owner, full jid.JID, remote bool) bool {
 		}
 		set[full] = struct{}{}
 	}
+	if isSelf(owner, full) {
+		if _, ok := t.self[full]; ok {
+			return false
+		}
+		t.self[full] = struct{}{}
+		return true
+	}
 	k := pair{owner, full}
 	if _, ok := t.seen[k]; ok {
 		return false
@@ -53,6 +70,10 @@ func (t *presenceTracker) available(owner, full jid.JID, remote bool) bool {
 func (t *presenceTracker) known(owner, full jid.JID) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if isSelf(owner, full) {
+		_, ok := t.self[full]
+		return ok
+	}
 	_, ok := t.seen[pair{owner, full}]
 	return ok
 }
@@ -60,7 +81,11 @@ func (t *presenceTracker) known(owner, full jid.JID) bool {
 // unavailable forgets full for owner.
 func (t *presenceTracker) unavailable(owner, full jid.JID) {
 	t.mu.Lock()
-	delete(t.seen, pair{owner, full})
+	if isSelf(owner, full) {
+		delete(t.self, full)
+	} else {
+		delete(t.seen, pair{owner, full})
+	}
 	if set := t.remote[full.Bare()]; set != nil {
 		delete(set, full)
 		if len(set) == 0 {
@@ -73,6 +98,7 @@ func (t *presenceTracker) unavailable(owner, full jid.JID) {
 // forget drops every record of full (its session ended).
 func (t *presenceTracker) forget(full jid.JID) {
 	t.mu.Lock()
+	delete(t.self, full)
 	for k := range t.seen {
 		if k.full == full {
 			delete(t.seen, k)

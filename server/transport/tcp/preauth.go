@@ -101,8 +101,8 @@ func (l *Listener) admit(nc net.Conn) (netip.Addr, bool) {
 // releasePreauth stops counting the connection against its address:
 // it authenticated, or it is gone.
 func (c *conn) releasePreauth() {
-	if c.preauthHeld {
-		c.preauthHeld = false
-		c.l.cfg.Preauth.release(c.preauthKey)
+	if key := c.preauthKey; key.IsValid() {
+		c.preauthKey = netip.Addr{}
+		c.l.cfg.Preauth.release(key)
 	}
 }

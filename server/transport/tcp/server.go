@@ -110,7 +110,7 @@ func (l *Listener) Serve(ctx context.Context, ln net.Listener) error {
 			continue
 		}
 		c := newConn(l, nc)
-		c.preauthKey, c.preauthHeld = key, key.IsValid()
+		c.preauthKey = key
 		l.eng.Accept(ctx, c)
 	}
 }
