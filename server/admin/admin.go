@@ -260,7 +260,7 @@ const DefaultKickReason = "the session was ended by an administrator"
 // Kick ends the session of a full JID, or every session of a bare JID,
 // with a <policy-violation/> stream error carrying reason (or
 // DefaultKickReason). It returns the JIDs of the sessions it ended.
-func (o *Ops) Kick(_ context.Context, target, reason string) ([]string, error) {
+func (o *Ops) Kick(ctx context.Context, target, reason string) ([]string, error) {
 	j, err := o.localJID(target)
 	if err != nil {
 		return nil, err
@@ -268,24 +268,60 @@ func (o *Ops) Kick(_ context.Context, target, reason string) ([]string, error) {
 	if reason == "" {
 		reason = DefaultKickReason
 	}
-	ended := o.endSessions(j, stream.PolicyViolation, reason)
+	ended := o.endSessions(ctx, j, stream.PolicyViolation, reason)
 	o.o.Log.Info("admin: sessions kicked", "target", j.String(), "count", len(ended), "reason", reason)
 	return ended, nil
 }
 
+// endSessionsWait bounds how long endSessions waits for the sessions it
+// closed to leave the session table.
+const endSessionsWait = 3 * time.Second
+
 // endSessions closes the sessions of target (all of a bare JID, or the
-// one of a full JID) with a stream error and returns their JIDs.
-func (o *Ops) endSessions(target jid.JID, cond stream.Condition, text string) []string {
+// one of a full JID) with a stream error and returns their JIDs. It
+// returns once they have left the session table (or after
+// endSessionsWait), so that a listing or a second kick right after it
+// does not see a session that is still closing.
+func (o *Ops) endSessions(ctx context.Context, target jid.JID, cond stream.Condition, text string) []string {
 	ended := []string{}
+	var closed []*session.Session
 	for _, s := range o.o.Sessions.Sessions(target.Bare()) {
 		if target.Resource() != "" && s.JID() != target {
 			continue
 		}
 		s.Conn().Close(&stream.Error{Condition: cond, Text: text})
 		ended = append(ended, s.JID().String())
+		closed = append(closed, s)
 	}
 	slices.Sort(ended)
+	o.awaitGone(ctx, target.Bare(), closed)
 	return ended
+}
+
+// awaitGone polls the session table until none of sessions is bound
+// under bare any more, ctx ends or endSessionsWait passes.
+func (o *Ops) awaitGone(ctx context.Context, bare jid.JID, sessions []*session.Session) {
+	if len(sessions) == 0 {
+		return
+	}
+	deadline := time.Now().Add(endSessionsWait)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		bound := o.o.Sessions.Sessions(bare)
+		if !slices.ContainsFunc(sessions, func(s *session.Session) bool { return slices.Contains(bound, s) }) {
+			return
+		}
+		if time.Now().After(deadline) {
+			o.o.Log.Warn("admin: ended sessions still bound", "jid", bare.String(), "wait", endSessionsWait)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // localJID parses s as the JID of an account of a served domain.

@@ -88,7 +88,7 @@ func (o *Ops) DeleteUser(ctx context.Context, user string) ([]string, error) {
 	if err := o.o.Accounts.Delete(ctx, j); err != nil {
 		return nil, accountErr("delete", j.String(), err)
 	}
-	ended := o.endSessions(j, stream.NotAuthorized, "the account was deleted")
+	ended := o.endSessions(ctx, j, stream.NotAuthorized, "the account was deleted")
 	o.o.Log.Info("admin: account deleted", "user", j.String(), "sessions_ended", len(ended))
 	return ended, nil
 }
@@ -105,7 +105,7 @@ func (o *Ops) DisableUser(ctx context.Context, user string) ([]string, error) {
 		return nil, accountErr("disable", j.String(), err)
 	}
 	// XEP-0133 §4.3: disabling ends every session.
-	ended := o.endSessions(j, stream.NotAuthorized, "the account was disabled")
+	ended := o.endSessions(ctx, j, stream.NotAuthorized, "the account was disabled")
 	o.o.Log.Info("admin: account disabled", "user", j.String(), "sessions_ended", len(ended))
 	return ended, nil
 }
