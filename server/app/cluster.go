@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/parley-xmpp/parley/server/admin"
@@ -97,8 +98,13 @@ func (a *App) Cluster() *cluster.Node { return a.cluster }
 // clusterStatus lists the cluster's nodes for `parley status`.
 func (a *App) clusterStatus() []admin.ClusterNode {
 	var out []admin.ClusterNode
+	comps := map[string][]string{}
+	for domain, node := range a.cluster.Components() {
+		comps[node] = append(comps[node], domain)
+	}
 	for _, n := range a.cluster.Nodes() {
-		out = append(out, admin.ClusterNode{Name: n.Name, Self: n.Self, Alive: n.Alive, Started: n.Started, Renewed: n.Renewed, Sessions: n.Sessions})
+		slices.Sort(comps[n.Name])
+		out = append(out, admin.ClusterNode{Name: n.Name, Self: n.Self, Alive: n.Alive, Started: n.Started, Renewed: n.Renewed, Sessions: n.Sessions, Components: comps[n.Name]})
 	}
 	return out
 }

@@ -71,6 +71,7 @@ type Node struct {
 	sessKV, nodesKV jetstream.KeyValue
 	compKV          jetstream.KeyValue
 	deliverComp     atomic.Pointer[ComponentDeliverer]
+	compWatch       atomic.Pointer[ComponentWatch]
 	sub             *nats.Subscription
 	ctx             context.Context
 	cancel          context.CancelFunc
