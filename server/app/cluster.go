@@ -13,6 +13,7 @@ import (
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/session"
+	"github.com/parley-xmpp/parley/server/web"
 	xstream "github.com/parley-xmpp/parley/xmpp/stream"
 )
 
@@ -54,12 +55,32 @@ func (a *App) advertise() []string {
 	if len(a.cfg.Cluster.Advertise) > 0 {
 		return a.cfg.Cluster.Advertise
 	}
-	host, err := os.Hostname()
-	if err != nil {
-		a.log.Warn("cluster: no host name to advertise for the c2s listeners bound to every address; set cluster.advertise", "err", err)
+	return a.listenerHosts("c2s", config.ListenerC2S, config.ListenerC2STLS)
+}
+
+// advertiseWeb returns the URIs of this node's WebSocket and BOSH
+// endpoints it advertises to the others (cluster.advertise_web, or the
+// https then http listeners').
+func (a *App) advertiseWeb() []string {
+	if len(a.cfg.Cluster.AdvertiseWeb) > 0 {
+		return a.cfg.Cluster.AdvertiseWeb
 	}
 	var out []string
-	for _, t := range []config.ListenerType{config.ListenerC2S, config.ListenerC2STLS} {
+	for _, hp := range a.listenerHosts("https", config.ListenerHTTPS) {
+		out = append(out, "wss://"+hp+web.PathWebSocket, "https://"+hp+web.PathBOSH)
+	}
+	for _, hp := range a.listenerHosts("http", config.ListenerHTTP) {
+		out = append(out, "ws://"+hp+web.PathWebSocket, "http://"+hp+web.PathBOSH)
+	}
+	return out
+}
+
+// listenerHosts returns the addresses (host:port) of the listeners of
+// the types, the host name standing for an unspecified IP.
+func (a *App) listenerHosts(what string, types ...config.ListenerType) []string {
+	var out []string
+	host := ""
+	for _, t := range types {
 		for _, addr := range a.Addrs(t) {
 			ta, ok := addr.(*net.TCPAddr)
 			if !ok {
@@ -68,7 +89,11 @@ func (a *App) advertise() []string {
 			h := ta.IP.String()
 			if ta.IP.IsUnspecified() {
 				if host == "" {
-					continue
+					var err error
+					if host, err = os.Hostname(); err != nil || host == "" {
+						a.log.Warn("cluster: no host name to advertise for the "+what+" listeners bound to every address; set cluster.advertise or cluster.advertise_web", "err", err)
+						continue
+					}
 				}
 				h = host
 			}
@@ -76,6 +101,18 @@ func (a *App) advertise() []string {
 		}
 	}
 	return out
+}
+
+// webRedirect returns where a stopping node sends its web clients of
+// kind (cluster.WebSocket, cluster.BOSH): another live node's endpoint,
+// none outside a cluster.
+func (a *App) webRedirect(kind string) func(overTLS bool) string {
+	return func(overTLS bool) string {
+		if a.cluster == nil {
+			return ""
+		}
+		return a.cluster.OtherWeb(kind, overTLS)
+	}
 }
 
 // drainError is the stream error that ends a client's stream when this

@@ -57,6 +57,15 @@ type Cluster struct {
 	// name standing for an unspecified IP (0.0.0.0, [::]). Key
 	// "advertise".
 	Advertise []string
+	// AdvertiseWeb lists the URIs of this node's web endpoints: XMPP over
+	// WebSocket (ws:// or wss://) and BOSH (http:// or https://). A node
+	// that drains sends its WebSocket clients to another node's
+	// WebSocket URI (RFC 7395 §3.6.1, see-other-uri) and its BOSH
+	// clients to another node's BOSH URI (XEP-0124 §17.2, see-other-uri),
+	// never from a secure endpoint to a plain one. Empty: those of the
+	// http and https listeners, the host name standing for an
+	// unspecified IP. Key "advertise_web".
+	AdvertiseWeb []string
 }
 
 // defaultCluster is off; its values apply when it is turned on.
@@ -116,6 +125,7 @@ func (d *decoder) cluster(at, n *yaml.Node, key string, c *Cluster) {
 		"inbound_bytes":       func(at, v *yaml.Node, k string) { d.size(at, v, k, &c.InboundBytes) },
 		"max_remote_sessions": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &c.MaxRemoteSessions) },
 		"advertise":           func(at, v *yaml.Node, k string) { d.stringOrList(at, v, k, &c.Advertise) },
+		"advertise_web":       func(at, v *yaml.Node, k string) { d.stringOrList(at, v, k, &c.AdvertiseWeb) },
 	})
 }
 
@@ -182,6 +192,12 @@ func (c *Config) clusterProblems(add func(key, format string, args ...any)) {
 	for i, a := range cl.Advertise {
 		if h, p, err := net.SplitHostPort(a); err != nil || h == "" || p == "" || strings.ContainsAny(a, " \t<>&") {
 			add("cluster.advertise["+strconv.Itoa(i)+"]", "must be host:port (an IPv6 host in brackets), not %q", a)
+		}
+	}
+	for i, a := range cl.AdvertiseWeb {
+		u, err := url.Parse(a)
+		if err != nil || u.Host == "" || strings.ContainsAny(a, " \t<>&\"'") || (u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https") {
+			add("cluster.advertise_web["+strconv.Itoa(i)+"]", "must be a ws://, wss://, http:// or https:// URI, not %q", a)
 		}
 	}
 	if cl.MaxRemoteSessions < 1 {
