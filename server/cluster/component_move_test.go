@@ -2,10 +2,12 @@ package cluster_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/admin"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpptest"
@@ -49,9 +51,15 @@ func TestComponentPrivilegedPresenceAcrossNodes(t *testing.T) {
 	xmpptest.Eventually(t, "node2 routes the component to node1", func() bool {
 		return n2.App.Cluster().ComponentNode(compDomain) == "node1"
 	})
+	// node1 records its component once its entry is written, which
+	// node2 may see first.
 	for i, n := range cl.nodes {
-		st := n.App.Admin().Status(context.Background())
-		if len(st.Components) != 1 || st.Components[0].Domain != compDomain || st.Components[0].Node != "node1" || st.Components[0].Connected != (i == 0) {
+		var st admin.Status
+		xmpptest.Eventually(t, fmt.Sprintf("node%d's status says node1 holds the component", i+1), func() bool {
+			st = n.App.Admin().Status(context.Background())
+			return len(st.Components) == 1 && st.Components[0].Node == "node1"
+		})
+		if c := st.Components[0]; c.Domain != compDomain || c.Connected != (i == 0) {
 			t.Errorf("node%d's status lists the components %+v", i+1, st.Components)
 		}
 		held := map[string][]string{}
