@@ -117,3 +117,41 @@ func TestDrainWebClients(t *testing.T) {
 		t.Fatalf("the last node ended bob's BOSH session with %v, want system-shutdown", err)
 	}
 }
+
+// A client over TLS (wss://) is never sent to a plain endpoint: with
+// node2 serving only ws:// and http://, node1's wss client gets
+// <system-shutdown/> while its ws client is sent to node2.
+func TestDrainWebClientsTLS(t *testing.T) {
+	cl := newCluster(t, 2, withHTTP, func(c *config.Config) {
+		if c.Cluster.Node == "node1" {
+			c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerHTTPS, Address: "127.0.0.1:0"})
+		}
+	})
+	n1, n2 := cl.nodes[0], cl.nodes[1]
+	n1.AddUser(t, "alice", "pw")
+	n1.AddUser(t, "bob", "pw")
+	ws1, _ := webURIs(n1)
+	ws2, _ := webURIs(n2)
+	wss1 := "wss://" + n1.App.Addrs(config.ListenerHTTPS)[0].String() + "/xmpp-websocket"
+	alice := webClient(t, n1, "alice", "wss", wss1, "")
+	bob := webClient(t, n1, "bob", "ws", ws1, "")
+	xmpptest.Eventually(t, "node1 knows node2's web endpoints", func() bool {
+		return n1.App.Cluster().OtherWeb(cluster.WebSocket, false) == ws2
+	})
+	// node2 learns node1's secure endpoint too.
+	if got := n2.App.Cluster().OtherWeb(cluster.WebSocket, true); got != wss1 {
+		t.Errorf("node2 would send a wss client to %q, want %q", got, wss1)
+	}
+
+	stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n1.App.Stop(stopCtx)
+	var se *stream.Error
+	if err := ended(t, alice, "alice"); !errors.As(err, &se) || se.Condition != stream.SystemShutdown {
+		t.Fatalf("alice's wss stream ended with %v, want <system-shutdown/>", err)
+	}
+	var redirect *client.SeeOtherURIError
+	if err := ended(t, bob, "bob"); !errors.As(err, &redirect) || redirect.URI != ws2 {
+		t.Fatalf("bob's ws stream ended with %v, want see-other-uri %s", err, ws2)
+	}
+}
