@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-xmpp/parley/internal/testca"
+	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/s2s/certid"
 	"github.com/parley-xmpp/parley/xmpp/client"
@@ -73,7 +75,7 @@ func federatedCluster(t *testing.T, ca *testca.CA, shareSecret bool) *fedSetup {
 			}
 		}
 	})
-	b := xmpptest.NewServer(t, func(c *config.Config) {
+	b := xmpptest.NewServerWithAdmin(t, nil, app.AdminOptions{}, func(c *config.Config) {
 		s2s(c, fedB)
 		c.S2S.Routes = map[string]string{fedA: "127.0.0.2:" + strconv.Itoa(ports[1])}
 		c.Listeners = append(c.Listeners, config.Listener{Type: config.ListenerS2S, Address: "127.0.0.1:" + strconv.Itoa(pb)})
@@ -135,10 +137,19 @@ func testClusterFederation(t *testing.T, ca *testca.CA, wantAuth string) {
 			t.Errorf("node%d's outgoing links: %+v", i+1, s.App.S2S().Links())
 		}
 	}
-	// b.example opened one link to a.example (to node2) and accepted
+	// b.example opened one link to a.example (to node2), and accepted
 	// one from each node.
 	if links := f.b.App.S2S().Links(); len(links) != 1 || links[0].Auth != wantAuth {
 		t.Errorf("b.example's outgoing links: %+v", links)
+	}
+	in := 0
+	for _, l := range f.b.App.Admin().Status(context.Background()).Links {
+		if l.Incoming && l.Remote == fedA && l.Auth == wantAuth {
+			in++
+		}
+	}
+	if in != 2 {
+		t.Errorf("b.example accepted %d streams from a.example, want 2: %+v", in, f.b.App.Admin().Status(context.Background()).Links)
 	}
 
 	// A subscription across federation, reaching alice's resources on
