@@ -86,6 +86,7 @@ func (n *Node) leaseUpdate(e jetstream.KeyValueEntry) {
 		}
 	}
 	var reap []*keyState
+	var gone []string
 	n.mu.Lock()
 	old := n.nodes[name]
 	switch e.Operation() {
@@ -98,6 +99,9 @@ func (n *Node) leaseUpdate(e jetstream.KeyValueEntry) {
 		}
 		l.alive = time.Since(l.seen) < n.opts.NodeTTL
 		n.nodes[name] = &l
+		if old != nil && old.Inc != l.Inc {
+			gone = append(gone, name) // it restarted: its earlier run is gone
+		}
 		if old == nil || !old.alive || old.Inc != l.Inc {
 			if l.alive {
 				n.log.Info("cluster: node alive", "node", name, "incarnation", l.Inc)
@@ -109,10 +113,12 @@ func (n *Node) leaseUpdate(e jetstream.KeyValueEntry) {
 			old.alive = false
 			n.log.Info("cluster: node left", "node", name)
 			reap = n.refreshNode(name)
+			gone = append(gone, name)
 		}
 	}
 	n.mu.Unlock()
 	n.reap(reap)
+	n.nodesGone(gone...)
 }
 
 // sweep declares dead the nodes whose lease was not renewed for the node
@@ -120,11 +126,13 @@ func (n *Node) leaseUpdate(e jetstream.KeyValueEntry) {
 // runs.
 func (n *Node) sweep() {
 	var reap []*keyState
+	var gone []string
 	n.mu.Lock()
 	for name, l := range n.nodes {
 		if l.alive && time.Since(l.seen) >= n.opts.NodeTTL {
 			l.alive = false
 			n.log.Warn("cluster: node lease expired; its sessions leave the directory", "node", name, "last_renewed", l.seen)
+			gone = append(gone, name)
 			reap = append(reap, n.refreshNode(name)...)
 		}
 	}
@@ -140,6 +148,7 @@ func (n *Node) sweep() {
 	}
 	comps := n.componentsToReap()
 	n.mu.Unlock()
+	n.nodesGone(gone...)
 	n.reap(reap)
 	n.reapComponents(comps)
 }

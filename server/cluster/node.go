@@ -40,7 +40,10 @@ type Options struct {
 	MaxRemoteSessions int
 	// MaxStanzaBytes bounds a stanza received from another node.
 	MaxStanzaBytes int
-	Log            *slog.Logger
+	// RoomBytes bounds the saved state of one chat room (its occupants,
+	// rooms.go).
+	RoomBytes int
+	Log       *slog.Logger
 }
 
 // Router is what a node needs of the router: routing a stanza whose
@@ -100,6 +103,8 @@ type Node struct {
 	comps    map[string]*compState
 	ownComps map[string]uint64
 	workers  [publishWorkers]worker
+	// rooms are the chat rooms' leases (rooms.go).
+	rooms *roomTable
 }
 
 // keyState is what this node knows of a key of the sessions bucket.
@@ -146,6 +151,7 @@ func New(opts Options, table *session.Table) (*Node, error) {
 		locals:   make(map[*session.Session]*local),
 		comps:    make(map[string]*compState),
 		ownComps: make(map[string]uint64),
+		rooms:    newRoomTable(),
 	}
 	for i := range n.workers {
 		n.workers[i] = worker{dirty: make(map[*local]struct{}), wake: make(chan struct{}, 1)}
@@ -263,6 +269,9 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 	if err != nil {
 		return fail(fmt.Errorf("cluster: bucket %s: %w", n.componentsBucket(), err))
 	}
+	if err := n.startRooms(ctx, js); err != nil {
+		return fail(err)
+	}
 	if err := n.renew(ctx); err != nil {
 		return fail(err)
 	}
@@ -300,7 +309,18 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 // watch follows every key of kv with fn, after fn has seen the current
 // values: it returns once they are loaded.
 func (n *Node) watch(ctx context.Context, kv jetstream.KeyValue, fn func(jetstream.KeyValueEntry)) error {
-	w, err := kv.WatchAll(n.ctx)
+	return n.watchKeys(ctx, kv, "", fn)
+}
+
+// watchKeys is watch for the keys matching filter ("": all).
+func (n *Node) watchKeys(ctx context.Context, kv jetstream.KeyValue, filter string, fn func(jetstream.KeyValueEntry)) error {
+	var w jetstream.KeyWatcher
+	var err error
+	if filter == "" {
+		w, err = kv.WatchAll(n.ctx)
+	} else {
+		w, err = kv.Watch(n.ctx, filter)
+	}
 	if err != nil {
 		return err
 	}
@@ -356,6 +376,10 @@ func (n *Node) receive(m *nats.Msg) {
 	}
 	if f.op == opComponent {
 		n.deliverComponent(f)
+		return
+	}
+	if f.op == opRoom {
+		n.deliverRoom(f)
 		return
 	}
 	if f.op == opLeave {
@@ -471,6 +495,7 @@ func (n *Node) Close(ctx context.Context) {
 	}
 	n.flush(ctx)
 	n.leaveComponents(ctx)
+	n.leaveRooms(ctx)
 	n.waitPeers(ctx)
 	n.leaving.Store(true)
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)

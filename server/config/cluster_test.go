@@ -60,8 +60,8 @@ func TestClusterValidation(t *testing.T) {
 		{"credentials", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, token: t, creds_file: f}\n", []string{"cluster.user"}},
 		{"password alone", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, password: p}\n", []string{"cluster.user"}},
 		{"half a key pair", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, cert_file: c}\n", []string{"cluster.cert_file"}},
-		{"bounds", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, node_ttl: 1s, queue_bytes: 10, inbound_bytes: 10, max_remote_sessions: 0}\n",
-			[]string{"cluster.node_ttl", "cluster.queue_bytes", "cluster.inbound_bytes", "cluster.max_remote_sessions"}},
+		{"bounds", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, node_ttl: 1s, queue_bytes: 10, inbound_bytes: 10, max_remote_sessions: 0, room_bytes: 10}\n",
+			[]string{"cluster.node_ttl", "cluster.queue_bytes", "cluster.inbound_bytes", "cluster.max_remote_sessions", "cluster.room_bytes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("p.yaml", []byte(tc.src))

@@ -44,6 +44,8 @@ func (rm *room) backlog() int { return rm.out.bytes }
 func (m *Module) release(ctx context.Context, rm *room) {
 	if m.evictable(rm) {
 		m.close(rm)
+	} else if m.cl != nil && !rm.closed {
+		m.cl.touch(rm.jid)
 	}
 	if len(rm.out.q) == 0 || rm.out.flushing {
 		rm.mu.Unlock()
