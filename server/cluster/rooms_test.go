@@ -211,6 +211,30 @@ func archiveBodies(t *testing.T, c *client.Client) []string {
 	}
 }
 
+// expectAll reads what c receives until every condition matched one
+// stanza, in any order.
+func expectAll(t *testing.T, c *client.Client, want map[string]func(*stanza.Element) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), xmpptest.Wait)
+	defer cancel()
+	for len(want) > 0 {
+		st, err := c.Recv(ctx)
+		if err != nil {
+			var left []string
+			for what := range want {
+				left = append(left, what)
+			}
+			t.Fatalf("%s: waiting for %q: %v", c.JID(), left, err)
+		}
+		for what, match := range want {
+			if match(st) {
+				delete(want, what)
+				break
+			}
+		}
+	}
+}
+
 // TestRoomOwnerKilled: the node serving a room is killed; another takes
 // the room over, announces it again to the surviving occupants, takes
 // out the dead node's occupant, and the chat goes on.
@@ -254,13 +278,22 @@ func TestRoomOwnerKilled(t *testing.T) {
 	p.done <- nil // for the cleanup
 	// Within the TTL, node1 or node2 takes the room over: alice and bob
 	// get carol's departure (333) and the room announced again.
-	for _, c := range []*client.Client{alice, bob} {
-		xmpptest.Expect(t, c, "carol's departure with the dead node", func(st *stanza.Element) bool {
-			return roomPresence(occ("Carol"), stanza.TypeUnavailable)(st) && hasStatus(st, muc.StatusTechnicalError)
-		})
+	gone := func(st *stanza.Element) bool {
+		return roomPresence(occ("Carol"), stanza.TypeUnavailable)(st) && hasStatus(st, muc.StatusTechnicalError)
 	}
-	xmpptest.Expect(t, alice, "bob announced again", roomPresence(occ("Bob"), ""))
-	xmpptest.Expect(t, bob, "alice announced again", roomPresence(occ("Alice"), ""))
+	selfAgain := func(nick string) func(st *stanza.Element) bool {
+		return func(st *stanza.Element) bool { return roomPresence(occ(nick), "")(st) && hasStatus(st, muc.StatusSelf) }
+	}
+	expectAll(t, alice, map[string]func(*stanza.Element) bool{
+		"carol's departure with the dead node": gone,
+		"bob announced again":                  roomPresence(occ("Bob"), ""),
+		"alice's own presence again":           selfAgain("Alice"),
+	})
+	expectAll(t, bob, map[string]func(*stanza.Element) bool{
+		"carol's departure with the dead node": gone,
+		"alice announced again":                roomPresence(occ("Alice"), ""),
+		"bob's own presence again":             selfAgain("Bob"),
+	})
 	holder := n1.App.Cluster().RoomHolder(jid.MustParse(roomBare))
 	if holder != "node1" && holder != "node2" {
 		t.Fatalf("the room is held by %q after the kill", holder)
