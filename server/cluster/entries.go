@@ -21,6 +21,7 @@ func (n *Node) entryUpdate(kve jetstream.KeyValueEntry) {
 	var (
 		conflict *session.Session
 		reap     []*keyState
+		ended    bool // a session of another node ended
 	)
 	n.mu.Lock()
 	ks := n.keys[key]
@@ -71,6 +72,7 @@ func (n *Node) entryUpdate(kve jetstream.KeyValueEntry) {
 			l.rev = 0
 			n.markDirty(l)
 		}
+		ended = ks.e.Node != n.self && ks.e.Node != ""
 		ks.rev, ks.e, ks.pres = kve.Revision(), entry{}, nil
 		if ks.local == nil {
 			delete(n.keys, key)
@@ -82,6 +84,9 @@ func (n *Node) entryUpdate(kve jetstream.KeyValueEntry) {
 		conflict.Conn().Close(&stream.Error{Condition: stream.Conflict})
 	}
 	n.reap(reap)
+	if ended {
+		n.sessionLeft(full)
+	}
 }
 
 // unindex removes ks from the index of its node's keys. n.mu is held.

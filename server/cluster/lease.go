@@ -151,6 +151,7 @@ func (n *Node) sweep() {
 	n.nodesGone(gone...)
 	n.reap(reap)
 	n.reapComponents(comps)
+	n.flushLeft()
 }
 
 // reap deletes entries of sessions that are gone with their node (if

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -85,7 +86,24 @@ type roomTable struct {
 	mu      sync.Mutex
 	m       map[string]*roomState // by room bare JID
 	leaving bool
+	// left are sessions of other nodes that ended, for SessionsGone
+	// once their unavailable presence had time to reach the rooms.
+	left []leftSession
 }
+
+// leftSession is a session of another node that ended.
+type leftSession struct {
+	full jid.JID
+	at   time.Time
+}
+
+const (
+	// leftDelay is how long the rooms wait for the unavailable presence
+	// of a session of another node that ended before they take it out.
+	leftDelay = 2 * time.Second
+	// maxLeft bounds the sessions waiting for leftDelay.
+	maxLeft = 1 << 16
+)
 
 func newRoomTable() *roomTable { return &roomTable{m: make(map[string]*roomState)} }
 
@@ -601,6 +619,42 @@ func (n *Node) nodesGone(nodes ...string) {
 			h.TakeOver(n.ctx, room)
 		}
 	})
+}
+
+// sessionLeft notes that a session of another node ended: its
+// occupants normally leave the rooms by its unavailable presence (the
+// presence module of its node sends it to the rooms); those still there
+// after leftDelay (that presence was lost, or never sent) are taken out.
+func (n *Node) sessionLeft(full jid.JID) {
+	if n.roomHandler() == nil {
+		return
+	}
+	t := n.rooms
+	t.mu.Lock()
+	if len(t.left) >= maxLeft {
+		n.log.Warn("cluster: too many ended sessions waiting to leave the rooms; the oldest is dropped", "session", t.left[0].full)
+		t.left = t.left[1:]
+	}
+	t.left = append(t.left, leftSession{full: full, at: time.Now()})
+	t.mu.Unlock()
+}
+
+// flushLeft hands the sessions that ended leftDelay ago to the rooms,
+// unless they are bound again somewhere.
+func (n *Node) flushLeft() {
+	t := n.rooms
+	var due []jid.JID
+	t.mu.Lock()
+	i := 0
+	for ; i < len(t.left) && time.Since(t.left[i].at) >= leftDelay; i++ {
+		due = append(due, t.left[i].full)
+	}
+	t.left = append(t.left[:0], t.left[i:]...)
+	t.mu.Unlock()
+	due = slices.DeleteFunc(due, func(full jid.JID) bool { return n.dir.Get(full) != nil })
+	if h := n.roomHandler(); h != nil && len(due) > 0 {
+		n.wg.Go(func() { h.SessionsGone(n.ctx, due) })
+	}
 }
 
 // leaveRooms hands this node's rooms over when it leaves: the MUC module
