@@ -256,8 +256,8 @@ func (m *Module) Lost(room jid.JID) {
 	}
 	rm.mu.Lock()
 	m.evict(rm)
-	rm.out.q = nil
-	rm.mu.Unlock()
+	// What it decided to send before is still routed (release).
+	m.release(context.Background(), rm)
 }
 
 // evict takes a room out of memory without a word to its occupants.
