@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -268,7 +268,7 @@ func (r *Rooms) Acquire(ctx context.Context, room jid.JID, restore func(ctx cont
 		if n.owns(st) {
 			st.inflight++
 			t.mu.Unlock()
-			return "", r.doneFunc(key, st), nil
+			return "", r.doneFunc(st), nil
 		}
 		if h := n.holder(st); h != "" {
 			t.mu.Unlock()
@@ -307,7 +307,7 @@ func (r *Rooms) Acquire(ctx context.Context, room jid.JID, restore func(ctx cont
 			st.inflight++
 			t.mu.Unlock()
 			n.log.Info("cluster: room taken", "room", room, "from", prev.Node)
-			return "", r.doneFunc(key, st), nil
+			return "", r.doneFunc(st), nil
 		case curRev != 0:
 			// Another node wrote the lease first: what it wrote.
 			if curRev >= st.rev {
@@ -323,7 +323,7 @@ func (r *Rooms) Acquire(ctx context.Context, room jid.JID, restore func(ctx cont
 }
 
 // doneFunc returns the function ending a stanza handled under st.
-func (r *Rooms) doneFunc(key string, st *roomState) func() {
+func (r *Rooms) doneFunc(st *roomState) func() {
 	t := r.n.rooms
 	var once sync.Once
 	return func() {
