@@ -197,7 +197,22 @@ func (m *Module) roomStanza(ctx context.Context, p *module.Packet, hops int) {
 	defer done()
 	m.flushRoom(ctx, rj)
 	m.roomPacket(ctx, p)
-	m.cl.touch(rj)
+	if p.Kind != stanza.KindMessage || p.Stanza.Child(stanza.NSClient, "subject") != nil {
+		// Presence and IQs may change what is saved (occupants, a
+		// temporary room's configuration); group chat does not.
+		m.cl.touch(rj)
+	}
+}
+
+// announces reports whether a room's outbox holds a presence: an
+// occupant came, went or changed.
+func announces(q []*stanza.Element) bool {
+	for _, st := range q {
+		if st.Name.Local == "presence" {
+			return true
+		}
+	}
+	return false
 }
 
 // flushRoom routes what a room queued while it was rebuilt.
