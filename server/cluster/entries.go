@@ -21,7 +21,7 @@ func (n *Node) entryUpdate(kve jetstream.KeyValueEntry) {
 	var (
 		conflict *session.Session
 		reap     []*keyState
-		ended    bool // a session of another node ended
+		ended    string // the node of a session of another node that ended
 	)
 	n.mu.Lock()
 	ks := n.keys[key]
@@ -72,7 +72,9 @@ func (n *Node) entryUpdate(kve jetstream.KeyValueEntry) {
 			l.rev = 0
 			n.markDirty(l)
 		}
-		ended = ks.e.Node != n.self && ks.e.Node != ""
+		if ks.e.Node != n.self {
+			ended = ks.e.Node
+		}
 		ks.rev, ks.e, ks.pres = kve.Revision(), entry{}, nil
 		if ks.local == nil {
 			delete(n.keys, key)
@@ -84,8 +86,8 @@ func (n *Node) entryUpdate(kve jetstream.KeyValueEntry) {
 		conflict.Conn().Close(&stream.Error{Condition: stream.Conflict})
 	}
 	n.reap(reap)
-	if ended {
-		n.sessionLeft(full)
+	if ended != "" {
+		n.sessionLeft(full, ended)
 	}
 }
 

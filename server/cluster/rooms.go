@@ -94,6 +94,7 @@ type roomTable struct {
 // leftSession is a session of another node that ended.
 type leftSession struct {
 	full jid.JID
+	node string
 	at   time.Time
 }
 
@@ -601,6 +602,15 @@ func (n *Node) nodesGone(nodes ...string) {
 	t := n.rooms
 	var take []jid.JID
 	t.mu.Lock()
+	// Sessions of those nodes whose entries another node already
+	// deleted (it saw the death first): now, not after leftDelay.
+	t.left = slices.DeleteFunc(t.left, func(l leftSession) bool {
+		if slices.Contains(nodes, l.node) {
+			fulls = append(fulls, l.full)
+			return true
+		}
+		return false
+	})
 	for key, st := range t.m {
 		for _, node := range nodes {
 			if st.l.Node == node && st.l.Node != n.self {
@@ -625,7 +635,7 @@ func (n *Node) nodesGone(nodes ...string) {
 // occupants normally leave the rooms by its unavailable presence (the
 // presence module of its node sends it to the rooms); those still there
 // after leftDelay (that presence was lost, or never sent) are taken out.
-func (n *Node) sessionLeft(full jid.JID) {
+func (n *Node) sessionLeft(full jid.JID, node string) {
 	if n.roomHandler() == nil {
 		return
 	}
@@ -635,7 +645,7 @@ func (n *Node) sessionLeft(full jid.JID) {
 		n.log.Warn("cluster: too many ended sessions waiting to leave the rooms; the oldest is dropped", "session", t.left[0].full)
 		t.left = t.left[1:]
 	}
-	t.left = append(t.left, leftSession{full: full, at: time.Now()})
+	t.left = append(t.left, leftSession{full: full, node: node, at: time.Now()})
 	t.mu.Unlock()
 }
 

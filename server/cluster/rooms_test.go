@@ -354,3 +354,47 @@ func TestRoomHandover(t *testing.T) {
 		t.Errorf("the archive holds %q", got)
 	}
 }
+
+// TestRoomOccupantNodeKilled: the node of an occupant is killed; the
+// node serving the room takes the occupant out (333) when the lease of
+// the dead node expires.
+func TestRoomOccupantNodeKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server binary")
+	}
+	cl := newCluster(t, 2)
+	n1, n2 := cl.nodes[0], cl.nodes[1]
+	for _, u := range []string{"alice", "bob", "carol"} {
+		n1.AddUser(t, u, "pw")
+	}
+	alice := n1.Client(t, "alice", "pw", "home")
+	bob := n2.Client(t, "bob", "pw", "phone")
+	p := cl.startProcess(t)
+	carol := p.login(t, "carol@localhost", "desk")
+	cl.visible(t, carol.JID(), false)
+	joinRoom(t, alice, "Alice")
+	configureRoom(t, alice, map[string][]string{})
+	joinRoom(t, bob, "Bob")
+	joinRoom(t, carol, "Carol")
+	xmpptest.Expect(t, alice, "carol's presence", roomPresence(occ("Carol"), ""))
+	xmpptest.Expect(t, bob, "carol's presence", roomPresence(occ("Carol"), ""))
+	if h := n2.App.Cluster().RoomHolder(jid.MustParse(roomBare)); h != "node1" {
+		t.Fatalf("the room is held by %q, want node1", h)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	p.done <- nil // for the cleanup
+	gone := func(st *stanza.Element) bool {
+		return roomPresence(occ("Carol"), stanza.TypeUnavailable)(st) && hasStatus(st, muc.StatusTechnicalError)
+	}
+	xmpptest.Expect(t, alice, "carol's departure with her node", gone)
+	xmpptest.Expect(t, bob, "carol's departure with her node", gone)
+	// The room did not move, and goes on.
+	if h := n2.App.Cluster().RoomHolder(jid.MustParse(roomBare)); h != "node1" {
+		t.Fatalf("the room is held by %q, want node1", h)
+	}
+	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeGroupchat, roomBare, "without carol"))
+	xmpptest.Expect(t, alice, "bob's message", isGroupchat(occ("Bob"), "without carol"))
+}
