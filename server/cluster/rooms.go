@@ -61,7 +61,14 @@ type RoomHandler interface {
 type roomLease struct {
 	Node string `json:"n"`
 	Inc  string `json:"i"`
+	// Listed is the name of a temporary public room, which the other
+	// nodes list in their service's disco#items (a persistent room is
+	// listed from storage); nil when not listed.
+	Listed *string `json:"d,omitempty"`
 }
+
+// maxListedName bounds the name of a listed room in a lease.
+const maxListedName = 256
 
 // roomState is what this node knows of a room's lease.
 type roomState struct {
@@ -144,6 +151,9 @@ func parseRoomLease(b []byte) (roomLease, error) {
 	}
 	if l.Node == "" || l.Inc == "" || len(l.Node) > 64 || len(l.Inc) > 64 {
 		return l, errors.New("cluster: room lease without a node")
+	}
+	if l.Listed != nil && len(*l.Listed) > maxListedName {
+		return l, errors.New("cluster: room lease with a name too long")
 	}
 	return l, nil
 }
@@ -503,6 +513,65 @@ func (r *Rooms) Release(ctx context.Context, room jid.JID, final func() (saved [
 	t.dropIdle(key, st)
 	t.mu.Unlock()
 	return true
+}
+
+// Describe sets whether room, which this node serves, is listed by the
+// other nodes' disco#items, under name (listed false: not listed).
+func (r *Rooms) Describe(ctx context.Context, room jid.JID, listed bool, name string) error {
+	n, t := r.n, r.n.rooms
+	if t.kv == nil {
+		return nil
+	}
+	if len(name) > maxListedName {
+		name = name[:maxListedName]
+	}
+	var want *string
+	if listed {
+		want = &name
+	}
+	t.mu.Lock()
+	st := t.m[room.String()]
+	if st == nil || !n.owns(st) || st.busy != nil {
+		t.mu.Unlock()
+		return errNotHolder
+	}
+	if (st.l.Listed == nil) == (want == nil) && (want == nil || *st.l.Listed == *want) {
+		t.mu.Unlock()
+		return nil
+	}
+	l, rev := roomLease{Node: n.self, Inc: n.inc, Listed: want}, st.rev
+	t.mu.Unlock()
+	b, _ := json.Marshal(l)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	nrev, err := t.kv.Update(ctx, leaseKey(room), b, rev)
+	if err != nil {
+		return fmt.Errorf("cluster: describing room %s: %w", room, err)
+	}
+	t.mu.Lock()
+	if n.owns(st) && nrev > st.rev {
+		st.l, st.rev = l, nrev
+	}
+	t.mu.Unlock()
+	return nil
+}
+
+// Listed returns the temporary public rooms of domain that other live
+// nodes serve, with their names.
+func (r *Rooms) Listed(domain string) map[jid.JID]string {
+	n, t := r.n, r.n.rooms
+	out := make(map[jid.JID]string)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for key, st := range t.m {
+		if st.l.Listed == nil || n.holder(st) == "" {
+			continue
+		}
+		if j, err := jid.Parse(key); err == nil && j.Domain() == domain {
+			out[j] = *st.l.Listed
+		}
+	}
+	return out
 }
 
 // roomUpdate follows the leases of the rooms bucket.

@@ -211,6 +211,24 @@ func archiveBodies(t *testing.T, c *client.Client) []string {
 	}
 }
 
+// listedRooms asks the chat service's disco#items for its rooms.
+func listedRooms(t *testing.T, c *client.Client) map[string]string {
+	t.Helper()
+	res, err := c.SendIQ(xmpptest.Context(t, xmpptest.Wait), stanza.NewIQ(stanza.TypeGet, "", "conference.localhost", stanza.New(disco.NSItems, "query")))
+	if err != nil {
+		t.Fatalf("disco#items of the service: %v", err)
+	}
+	out := map[string]string{}
+	if q := res.Child(disco.NSItems, "query"); q != nil {
+		for _, it := range q.Children {
+			if it.Elem != nil && it.Elem.Name.Local == "item" {
+				out[it.Elem.Get("jid")] = it.Elem.Get("name")
+			}
+		}
+	}
+	return out
+}
+
 // expectAll reads what c receives until every condition matched one
 // stanza, in any order.
 func expectAll(t *testing.T, c *client.Client, want map[string]func(*stanza.Element) bool) {
@@ -262,6 +280,8 @@ func TestRoomOwnerKilled(t *testing.T) {
 	xmpptest.Eventually(t, "node1 sees node3 hold the room", func() bool {
 		return n1.App.Cluster().RoomHolder(jid.MustParse(roomBare)) == "node3"
 	})
+	// node1 lists the temporary room node3 serves.
+	xmpptest.Eventually(t, "node1 lists the room of node3", func() bool { return listedRooms(t, alice)[roomBare] == "Ephemeral" })
 	joinRoom(t, alice, "Alice")
 	joinRoom(t, bob, "Bob")
 	xmpptest.Expect(t, alice, "bob's presence", roomPresence(occ("Bob"), ""))

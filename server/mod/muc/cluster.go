@@ -44,6 +44,11 @@ type Cluster interface {
 	Release(ctx context.Context, room jid.JID, final func() (saved []byte, ok bool)) bool
 	// MaxSaved bounds what Save and Release take.
 	MaxSaved() int
+	// Describe sets whether the other nodes list room (a temporary
+	// public room this node serves) in disco#items, under name.
+	Describe(ctx context.Context, room jid.JID, listed bool, name string) error
+	// Listed returns the rooms of a service the other nodes list so.
+	Listed(domain string) map[jid.JID]string
 }
 
 // saveDelay is how long changes to rooms are gathered before their
@@ -135,7 +140,11 @@ func (m *Module) savePass(ctx context.Context) {
 			continue
 		}
 		b := m.snapshot(rm)
+		listed, name := !rm.cfg.Persistent && rm.cfg.Public && !rm.locked, rm.cfg.Name
 		rm.mu.Unlock()
+		if err := cl.c.Describe(ctx, rj, listed, name); err != nil {
+			m.log.DebugContext(ctx, "muc: room listing not written for the cluster", "room", rj, "err", err)
+		}
 		h := fnv.New64a()
 		h.Write(b)
 		sum := h.Sum64()
