@@ -301,6 +301,7 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 	n.wg.Go(n.keepLease)
 	// Entries of this node's earlier runs, and of nodes already dead.
 	n.sweep()
+	n.takeOwnRooms()
 	n.log.Info("cluster: node started", "node", n.self, "cluster", n.opts.Name, "nats", nc.ConnectedUrlRedacted(),
 		"nodes", len(n.Nodes()), "remote_sessions", n.RemoteSessions())
 	return nil

@@ -736,6 +736,35 @@ func (n *Node) flushLeft() {
 	}
 }
 
+// takeOwnRooms takes over, at start, the rooms an earlier run of this
+// node served (it died, or restarted within the TTL): their occupants on
+// other nodes get the room announced again at once.
+func (n *Node) takeOwnRooms() {
+	h := n.roomHandler()
+	if h == nil {
+		return
+	}
+	var take []jid.JID
+	t := n.rooms
+	t.mu.Lock()
+	for key, st := range t.m {
+		if st.l.Node == n.self && st.l.Inc != n.inc {
+			if j, err := jid.Parse(key); err == nil {
+				take = append(take, j)
+			}
+		}
+	}
+	t.mu.Unlock()
+	if len(take) == 0 {
+		return
+	}
+	n.wg.Go(func() {
+		for _, room := range take {
+			h.TakeOver(n.ctx, room)
+		}
+	})
+}
+
 // leaveRooms hands this node's rooms over when it leaves: the MUC module
 // saves their occupants and releases their leases; the next stanza to
 // each room, at any node, makes a live node take it.

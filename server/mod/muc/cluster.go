@@ -237,8 +237,13 @@ func (m *Module) flushRoom(ctx context.Context, rj jid.JID) {
 func (m *Module) DeliverRoom(ctx context.Context, room jid.JID, st *stanza.Element, hops int) {
 	p := &module.Packet{Stanza: st, Kind: stanza.KindOf(st)}
 	from, err := jid.Parse(st.From())
-	if err != nil || m.cl == nil || m.services[from.Domain()] || !m.services[room.Domain()] {
+	if err != nil || m.services[from.Domain()] {
 		m.log.WarnContext(ctx, "muc: stanza from another node dropped", "room", room, "from", st.From(), "err", err)
+		return
+	}
+	if m.cl == nil || !m.services[room.Domain()] {
+		m.log.WarnContext(ctx, "muc: stanza from another node for a service not served here", "room", room, "from", from)
+		m.replyErr(ctx, st, stanza.Errorf(stanza.ServiceUnavailable, "no such chat service here"))
 		return
 	}
 	to, err := jid.Parse(st.To())
