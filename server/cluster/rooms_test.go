@@ -358,6 +358,11 @@ func TestRoomHandover(t *testing.T) {
 	// bob's session ended with node2: he left the room.
 	xmpptest.Expect(t, alice, "bob's departure", roomPresence(occ("Bob"), stanza.TypeUnavailable))
 	xmpptest.Expect(t, carol, "bob's departure", roomPresence(occ("Bob"), stanza.TypeUnavailable))
+	// node2 released the lease (a dead node's lease stays until another
+	// node takes it over).
+	xmpptest.Eventually(t, "node1 sees the lease released", func() bool {
+		return n1.App.Cluster().RoomHolder(jid.MustParse(roomBare)) == ""
+	})
 	// alice and carol are still in the room, now served by another node.
 	xmpptest.Send(t, alice, stanza.NewMessage(stanza.TypeGroupchat, roomBare, "two"))
 	xmpptest.Expect(t, carol, "two", isGroupchat(occ("Alice"), "two"))
