@@ -186,7 +186,9 @@ func (m *Module) savePass(ctx context.Context) {
 func (m *Module) roomStanza(ctx context.Context, p *module.Packet, hops int) {
 	rj := p.To.Bare()
 	node, done, err := m.cl.c.Acquire(ctx, rj, func(ctx context.Context, saved []byte, died bool) {
-		m.restore(ctx, rj, saved, died)
+		// The room's, not the request's: a cancelled request must not
+		// leave it half rebuilt.
+		m.restore(context.WithoutCancel(ctx), rj, saved, died)
 	})
 	if err == nil && node != "" {
 		err = m.cl.c.Forward(node, rj, p.Stanza, hops+1)
