@@ -423,3 +423,76 @@ func TestRoomOccupantNodeKilled(t *testing.T) {
 	xmpptest.Send(t, bob, stanza.NewMessage(stanza.TypeGroupchat, roomBare, "without carol"))
 	xmpptest.Expect(t, alice, "bob's message", isGroupchat(occ("Bob"), "without carol"))
 }
+
+// TestRoomClaimRace: two nodes get the first joins of a new room at
+// once; one takes the lease, the other forwards to it: one room, one
+// creator.
+func TestRoomClaimRace(t *testing.T) {
+	cl := newCluster(t, 3)
+	n1, n2, n3 := cl.nodes[0], cl.nodes[1], cl.nodes[2]
+	n1.AddUser(t, "bob", "pw")
+	n1.AddUser(t, "carol", "pw")
+	bob := n2.Client(t, "bob", "pw", "phone")
+	carol := n3.Client(t, "carol", "pw", "desk")
+	join := func(c *client.Client, nick string, out chan<- *stanza.Element) {
+		if err := c.Send(context.Background(), muc.Join(jid.MustParse(occ(nick)), "", nil)); err != nil {
+			out <- nil
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), xmpptest.Wait)
+		defer cancel()
+		for {
+			st, err := c.Recv(ctx)
+			if err != nil {
+				out <- nil
+				return
+			}
+			if st.Name.Local == "presence" && st.From() == occ(nick) && (st.Type() == stanza.TypeError || hasStatus(st, muc.StatusSelf)) {
+				out <- st
+				return
+			}
+		}
+	}
+	bc, cc := make(chan *stanza.Element, 1), make(chan *stanza.Element, 1)
+	go join(bob, "Bob", bc)
+	go join(carol, "Carol", cc)
+	b, c := <-bc, <-cc
+	if b == nil || c == nil {
+		t.Fatalf("no answer to a join: bob %v, carol %v", b, c)
+	}
+	created := 0
+	var creator, other *client.Client
+	var otherNick string
+	for _, x := range []struct {
+		st   *stanza.Element
+		c    *client.Client
+		nick string
+	}{{b, bob, "Bob"}, {c, carol, "Carol"}} {
+		switch {
+		case x.st.Type() != stanza.TypeError && hasStatus(x.st, muc.StatusCreated):
+			created++
+			creator = x.c
+		case x.st.Type() == stanza.TypeError:
+			// The room was being created by the other.
+			other, otherNick = x.c, x.nick
+		default:
+			t.Fatalf("%s entered a room being created: %s", x.c.JID(), x.st)
+		}
+	}
+	if created != 1 || other == nil {
+		t.Fatalf("%d creators (bob %s, carol %s)", created, b, c)
+	}
+	configureRoom(t, creator, map[string][]string{})
+	joinRoom(t, other, otherNick)
+	xmpptest.Expect(t, creator, "the other's presence", roomPresence(occ(otherNick), ""))
+	holders := map[string]bool{}
+	for _, s := range cl.nodes {
+		xmpptest.Eventually(t, "every node knows the holder", func() bool {
+			return s.App.Cluster().RoomHolder(jid.MustParse(roomBare)) != ""
+		})
+		holders[s.App.Cluster().RoomHolder(jid.MustParse(roomBare))] = true
+	}
+	if len(holders) != 1 || holders["node1"] {
+		t.Fatalf("holders seen: %v", holders)
+	}
+}
