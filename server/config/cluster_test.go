@@ -24,6 +24,7 @@ cluster:
   queue_bytes: 1MiB
   inbound_bytes: 2MiB
   max_remote_sessions: 5000
+  room_bytes: 128KiB
   advertise: [xmpp-1.example.org:5222, "[2001:db8::1]:5222"]
 `))
 	if err != nil {
@@ -31,7 +32,7 @@ cluster:
 	}
 	want := Cluster{Enabled: true, Node: "node-1", Name: "chat_prod", NATS: []string{"nats://10.0.0.1:4222", "tls://10.0.0.2:4222"},
 		User: "parley", Password: "secret", CAFile: "/etc/nats-ca.pem", CertFile: "/etc/n.pem", KeyFile: "/etc/n.key",
-		NodeTTL: 20 * time.Second, QueueBytes: 1 << 20, InboundBytes: 2 << 20, MaxRemoteSessions: 5000,
+		NodeTTL: 20 * time.Second, QueueBytes: 1 << 20, InboundBytes: 2 << 20, MaxRemoteSessions: 5000, RoomBytes: 128 << 10,
 		Advertise: []string{"xmpp-1.example.org:5222", "[2001:db8::1]:5222"}}
 	if !reflect.DeepEqual(c.Cluster, want) {
 		t.Errorf("cluster = %+v, want %+v", c.Cluster, want)
