@@ -263,7 +263,11 @@ func printStatus(w io.Writer, st admin.Status) {
 			if n.Self {
 				state += ", this node"
 			}
-			fmt.Fprintf(w, "  %s: %s, %d sessions\n", n.Name, state, n.Sessions)
+			rooms := ""
+			if n.Rooms > 0 {
+				rooms = fmt.Sprintf(", %d chat rooms", n.Rooms)
+			}
+			fmt.Fprintf(w, "  %s: %s, %d sessions%s\n", n.Name, state, n.Sessions, rooms)
 		}
 	}
 	fmt.Fprintf(w, "memory: RSS %s, Go heap %s, from the OS %s\n", mib(st.Memory.RSS), mib(st.Memory.HeapAlloc), mib(st.Memory.Sys))

@@ -12,10 +12,10 @@ func TestPrintStatusCluster(t *testing.T) {
 	renewed := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	var b strings.Builder
 	printStatus(&b, admin.Status{Cluster: []admin.ClusterNode{
-		{Name: "a", Self: true, Alive: true, Sessions: 3},
+		{Name: "a", Self: true, Alive: true, Sessions: 3, Rooms: 2},
 		{Name: "b", Alive: false, Renewed: renewed, Sessions: 0},
 	}})
-	for _, want := range []string{"cluster: 2 nodes\n", "  a: alive, this node, 3 sessions\n", "  b: dead (lease last renewed 2026-01-02T03:04:05Z), 0 sessions\n"} {
+	for _, want := range []string{"cluster: 2 nodes\n", "  a: alive, this node, 3 sessions, 2 chat rooms\n", "  b: dead (lease last renewed 2026-01-02T03:04:05Z), 0 sessions\n"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("status lacks %q:\n%s", want, b.String())
 		}

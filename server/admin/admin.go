@@ -150,6 +150,8 @@ type ClusterNode struct {
 	Renewed time.Time `json:"renewed"`
 	// Sessions are the node's sessions in this node's directory.
 	Sessions int `json:"sessions"`
+	// Rooms are the chat rooms whose lease the node holds.
+	Rooms int `json:"rooms,omitempty"`
 }
 
 // Status returns the server's version, uptime, sessions per domain and

@@ -108,7 +108,7 @@ func (a *App) Cluster() *cluster.Node { return a.cluster }
 func (a *App) clusterStatus() []admin.ClusterNode {
 	var out []admin.ClusterNode
 	for _, n := range a.cluster.Nodes() {
-		out = append(out, admin.ClusterNode{Name: n.Name, Self: n.Self, Alive: n.Alive, Started: n.Started, Renewed: n.Renewed, Sessions: n.Sessions})
+		out = append(out, admin.ClusterNode{Name: n.Name, Self: n.Self, Alive: n.Alive, Started: n.Started, Renewed: n.Renewed, Sessions: n.Sessions, Rooms: n.Rooms})
 	}
 	return out
 }

@@ -213,11 +213,14 @@ type NodeInfo struct {
 	// Sessions is the number of its sessions in this node's directory
 	// (for this node, bound here).
 	Sessions int
+	// Rooms is the number of chat rooms whose lease it holds.
+	Rooms int
 }
 
 // Nodes lists the nodes this node knows of, sorted by name.
 func (n *Node) Nodes() []NodeInfo {
-	out := []NodeInfo{{Name: n.self, Self: true, Alive: true, Started: n.started, Renewed: time.Now(), Sessions: n.table.Count()}}
+	rooms := n.roomCounts()
+	out := []NodeInfo{{Name: n.self, Self: true, Alive: true, Started: n.started, Renewed: time.Now(), Sessions: n.table.Count(), Rooms: rooms[n.self]}}
 	n.mu.Lock()
 	for name, l := range n.nodes {
 		c := 0
@@ -226,7 +229,7 @@ func (n *Node) Nodes() []NodeInfo {
 				c++
 			}
 		}
-		out = append(out, NodeInfo{Name: name, Alive: l.alive, Started: l.Started, Renewed: l.seen, Sessions: c})
+		out = append(out, NodeInfo{Name: name, Alive: l.alive, Started: l.Started, Renewed: l.seen, Sessions: c, Rooms: rooms[name]})
 	}
 	n.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

@@ -795,6 +795,21 @@ func (n *Node) RoomLeases() (held, known int) {
 	return held, known
 }
 
+// roomCounts counts the room leases of each node (those of this node in
+// this incarnation only).
+func (n *Node) roomCounts() map[string]int {
+	t := n.rooms
+	out := make(map[string]int)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, st := range t.m {
+		if st.l.Node != "" && (st.l.Node != n.self || n.owns(st)) {
+			out[st.l.Node]++
+		}
+	}
+	return out
+}
+
 // RoomHolder returns the node holding room's lease as this node sees it,
 // "" if none.
 func (n *Node) RoomHolder(room jid.JID) string {

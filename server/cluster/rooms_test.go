@@ -178,6 +178,12 @@ func TestRoomAcrossNodes(t *testing.T) {
 			t.Errorf("node%d holds %d room leases, want 0", n+1, held)
 		}
 	}
+	// What `parley status` shows on node3: node1 serves one room.
+	for _, n := range n3.App.Cluster().Nodes() {
+		if want := map[string]int{"node1": 1}[n.Name]; n.Rooms != want {
+			t.Errorf("node3 shows %s with %d rooms, want %d", n.Name, n.Rooms, want)
+		}
+	}
 	_ = n2
 }
 
