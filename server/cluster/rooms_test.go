@@ -178,6 +178,15 @@ func TestRoomAcrossNodes(t *testing.T) {
 			t.Errorf("node%d holds %d room leases, want 0", n+1, held)
 		}
 	}
+	// A stanza to a room that does not exist leaves no lease behind.
+	res, err := carol.SendIQ(xmpptest.Context(t, xmpptest.Wait), stanza.NewIQ(stanza.TypeGet, "", "nowhere@conference.localhost", stanza.New(disco.NSInfo, "query")))
+	if res == nil || res.Type() != stanza.TypeError {
+		t.Fatalf("disco#info of a room that does not exist: %v %v", res, err)
+	}
+	xmpptest.Eventually(t, "the lease of the room that does not exist released", func() bool {
+		_, known := n1.App.Cluster().RoomLeases()
+		return known == 1 && n1.App.Cluster().RoomHolder(jid.MustParse("nowhere@conference.localhost")) == ""
+	})
 	// What `parley status` shows on node3: node1 serves one room.
 	for _, n := range n3.App.Cluster().Nodes() {
 		if want := map[string]int{"node1": 1}[n.Name]; n.Rooms != want {

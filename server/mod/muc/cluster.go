@@ -208,6 +208,12 @@ func (m *Module) roomStanza(ctx context.Context, p *module.Packet, hops int) {
 	defer done()
 	m.flushRoom(ctx, rj)
 	m.roomPacket(ctx, p)
+	if m.loaded(rj) == nil {
+		// No such room (an IQ or a message to a room that does not
+		// exist), or it closed: the lease taken for the stanza goes.
+		m.cl.closed(rj)
+		return
+	}
 	if p.Kind != stanza.KindMessage || p.Stanza.Child(stanza.NSClient, "subject") != nil {
 		// Presence and IQs may change what is saved (occupants, a
 		// temporary room's configuration); group chat does not.
