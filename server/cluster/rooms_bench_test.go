@@ -88,5 +88,4 @@ func BenchmarkRoomMessage(b *testing.B) {
 			}
 		})
 	}
-	_ = owner
 }

@@ -193,7 +193,6 @@ func TestRoomAcrossNodes(t *testing.T) {
 			t.Errorf("node3 shows %s with %d rooms, want %d", n.Name, n.Rooms, want)
 		}
 	}
-	_ = n2
 }
 
 // archiveBodies queries the room's archive and returns the bodies of
@@ -340,7 +339,6 @@ func TestRoomOwnerKilled(t *testing.T) {
 	if got := roomName(t, alice); got != "Ephemeral" {
 		t.Errorf("after the move the room is named %q", got)
 	}
-	_ = n2
 }
 
 // TestRoomHandover: the node serving a room stops; its occupants on the
