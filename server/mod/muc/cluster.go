@@ -162,7 +162,16 @@ func (m *Module) savePass(ctx context.Context) {
 		cl.saved[rj] = sum
 		cl.mu.Unlock()
 	}
-	again := false
+	if m.releaseRooms(ctx, released) {
+		cl.poke()
+	}
+}
+
+// releaseRooms releases the leases of rooms that left memory; those busy
+// are kept for the next pass (it returns true if any). cl.passMu is
+// held.
+func (m *Module) releaseRooms(ctx context.Context, released map[jid.JID]struct{}) (again bool) {
+	cl := m.cl
 	for rj := range released {
 		ok := cl.c.Release(ctx, rj, func() ([]byte, bool) { return nil, m.loaded(rj) == nil })
 		if !ok {
@@ -176,9 +185,7 @@ func (m *Module) savePass(ctx context.Context) {
 		delete(cl.saved, rj)
 		cl.mu.Unlock()
 	}
-	if again {
-		cl.poke()
-	}
+	return again
 }
 
 // roomStanza serves a stanza to a room in a cluster: here when this node
@@ -281,6 +288,11 @@ func (m *Module) TakeOver(ctx context.Context, room jid.JID) {
 	}
 	m.flushRoom(ctx, room)
 	done()
+	if m.loaded(room) == nil {
+		// Nothing to rebuild (it was empty): the lease goes.
+		m.cl.closed(room)
+		return
+	}
 	m.cl.touch(room)
 }
 
@@ -330,6 +342,12 @@ func (m *Module) Handover(ctx context.Context) {
 	}
 	m.cl.passMu.Lock()
 	defer m.cl.passMu.Unlock()
+	// The leases of rooms that left memory and were not released yet.
+	m.cl.mu.Lock()
+	released := m.cl.released
+	m.cl.released = make(map[jid.JID]struct{})
+	m.cl.mu.Unlock()
+	m.releaseRooms(ctx, released)
 	m.mu.Lock()
 	rooms := make([]jid.JID, 0, len(m.rooms))
 	for rj := range m.rooms {
