@@ -268,6 +268,9 @@ func printStatus(w io.Writer, st admin.Status) {
 				state += ", this node"
 			}
 			fmt.Fprintf(w, "  %s: %s, %d sessions", n.Name, state, n.Sessions)
+			if n.Rooms > 0 {
+				fmt.Fprintf(w, ", %d chat rooms", n.Rooms)
+			}
 			if len(n.Components) > 0 {
 				fmt.Fprintf(w, ", components %s", strings.Join(n.Components, ", "))
 			}

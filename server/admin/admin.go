@@ -158,6 +158,8 @@ type ClusterNode struct {
 	// Components are the domains of the external components connected
 	// to the node, sorted.
 	Components []string `json:"components,omitempty"`
+	// Rooms are the chat rooms whose lease the node holds.
+	Rooms int `json:"rooms,omitempty"`
 }
 
 // Status returns the server's version, uptime, sessions per domain and

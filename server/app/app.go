@@ -261,6 +261,9 @@ func (a *App) Start(ctx context.Context, mods []module.Module) (err error) {
 		}
 		a.modules = append(a.modules, m)
 	}
+	if a.cluster != nil {
+		a.clusterRooms()
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	a.cancel = cancel
 	if a.cluster != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/parley-xmpp/parley/server/admin"
 	"github.com/parley-xmpp/parley/server/cluster"
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/server/mod/muc"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/web"
@@ -30,7 +31,7 @@ func (a *App) newClusterNode(table *session.Table) (*cluster.Node, error) {
 		User: c.User, Password: c.Password, Token: c.Token, CredsFile: c.CredsFile,
 		CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile,
 		NodeTTL: c.NodeTTL, QueueBytes: c.QueueBytes, InboundBytes: c.InboundBytes,
-		MaxRemoteSessions: c.MaxRemoteSessions, MaxStanzaBytes: a.cfg.Limits.MaxStanzaBytes,
+		MaxRemoteSessions: c.MaxRemoteSessions, MaxStanzaBytes: a.cfg.Limits.MaxStanzaBytes, RoomBytes: c.RoomBytes,
 		Log: a.log.With("component", "cluster"),
 	}, table)
 }
@@ -40,10 +41,19 @@ func (a *App) newClusterNode(table *session.Table) (*cluster.Node, error) {
 func (a *App) warnUnclustered() {
 	for _, m := range a.modules {
 		switch m.Name() {
-		case "muc":
-			a.log.Warn("cluster: chat rooms are not shared between nodes yet: users joining a room through different nodes are in different rooms", "module", "muc")
 		case "upload":
 			a.log.Warn("cluster: uploaded files are stored in this node's data folder: share it between nodes", "module", "upload")
+		}
+	}
+}
+
+// clusterRooms makes the MUC module, when enabled, serve its rooms as a
+// cluster node: each room on the node holding its lease.
+func (a *App) clusterRooms() {
+	for _, m := range a.modules {
+		if mm, ok := m.(*muc.Module); ok {
+			mm.SetCluster(a.cluster.Rooms())
+			a.cluster.SetRooms(mm)
 		}
 	}
 }
@@ -141,7 +151,7 @@ func (a *App) clusterStatus() []admin.ClusterNode {
 	}
 	for _, n := range a.cluster.Nodes() {
 		slices.Sort(comps[n.Name])
-		out = append(out, admin.ClusterNode{Name: n.Name, Self: n.Self, Alive: n.Alive, Started: n.Started, Renewed: n.Renewed, Sessions: n.Sessions, Components: comps[n.Name]})
+		out = append(out, admin.ClusterNode{Name: n.Name, Self: n.Self, Alive: n.Alive, Started: n.Started, Renewed: n.Renewed, Sessions: n.Sessions, Components: comps[n.Name], Rooms: n.Rooms})
 	}
 	return out
 }

@@ -101,7 +101,7 @@ func (c *testCluster) removeBuckets(t testing.TB) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, b := range []string{c.name + "_sessions", c.name + "_nodes", c.name + "_components"} {
+	for _, b := range []string{c.name + "_sessions", c.name + "_nodes", c.name + "_components", c.name + "_rooms"} {
 		if err := js.DeleteKeyValue(ctx, b); err != nil {
 			t.Errorf("removing bucket %s: %v", b, err)
 		}

@@ -26,4 +26,8 @@
 //     another node is serialised once and queued, bounded in bytes, for
 //     a writer per node, which keeps the order of what one sender sends
 //     to one recipient.
+//   - Chat rooms (rooms.go): each room is served by the node holding its
+//     lease in the rooms bucket; the others forward its stanzas there,
+//     and the serving node saves its occupants for the next one, which
+//     takes the lease when it dies or leaves.
 package cluster

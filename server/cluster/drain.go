@@ -92,6 +92,7 @@ func (n *Node) left(m *nats.Msg, node string) {
 		reap = n.refreshNode(node)
 	}
 	n.mu.Unlock()
+	n.nodesGone(node)
 	n.reap(reap)
 	if p := n.peer(node); p != nil {
 		deadline := time.Now().Add(leaveWait)

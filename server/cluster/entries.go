@@ -21,6 +21,7 @@ func (n *Node) entryUpdate(kve jetstream.KeyValueEntry) {
 	var (
 		conflict *session.Session
 		reap     []*keyState
+		ended    string // the node of a session of another node that ended
 	)
 	n.mu.Lock()
 	ks := n.keys[key]
@@ -71,6 +72,9 @@ func (n *Node) entryUpdate(kve jetstream.KeyValueEntry) {
 			l.rev = 0
 			n.markDirty(l)
 		}
+		if ks.e.Node != n.self {
+			ended = ks.e.Node
+		}
 		ks.rev, ks.e, ks.pres = kve.Revision(), entry{}, nil
 		if ks.local == nil {
 			delete(n.keys, key)
@@ -82,6 +86,9 @@ func (n *Node) entryUpdate(kve jetstream.KeyValueEntry) {
 		conflict.Conn().Close(&stream.Error{Condition: stream.Conflict})
 	}
 	n.reap(reap)
+	if ended != "" {
+		n.sessionLeft(full, ended)
+	}
 }
 
 // unindex removes ks from the index of its node's keys. n.mu is held.

@@ -89,6 +89,7 @@ func (n *Node) leaseUpdate(e jetstream.KeyValueEntry) {
 		}
 	}
 	var reap []*keyState
+	var gone []string
 	n.mu.Lock()
 	old := n.nodes[name]
 	switch e.Operation() {
@@ -101,6 +102,9 @@ func (n *Node) leaseUpdate(e jetstream.KeyValueEntry) {
 		}
 		l.alive = time.Since(l.seen) < n.opts.NodeTTL
 		n.nodes[name] = &l
+		if old != nil && old.Inc != l.Inc {
+			gone = append(gone, name) // it restarted: its earlier run is gone
+		}
 		if old == nil || !old.alive || old.Inc != l.Inc {
 			if l.alive {
 				n.log.Info("cluster: node alive", "node", name, "incarnation", l.Inc)
@@ -112,10 +116,12 @@ func (n *Node) leaseUpdate(e jetstream.KeyValueEntry) {
 			old.alive = false
 			n.log.Info("cluster: node left", "node", name)
 			reap = n.refreshNode(name)
+			gone = append(gone, name)
 		}
 	}
 	n.mu.Unlock()
 	n.reap(reap)
+	n.nodesGone(gone...)
 }
 
 // sweep declares dead the nodes whose lease was not renewed for the node
@@ -123,11 +129,13 @@ func (n *Node) leaseUpdate(e jetstream.KeyValueEntry) {
 // runs.
 func (n *Node) sweep() {
 	var reap []*keyState
+	var gone []string
 	n.mu.Lock()
 	for name, l := range n.nodes {
 		if l.alive && time.Since(l.seen) >= n.opts.NodeTTL {
 			l.alive = false
 			n.log.Warn("cluster: node lease expired; its sessions leave the directory", "node", name, "last_renewed", l.seen)
+			gone = append(gone, name)
 			reap = append(reap, n.refreshNode(name)...)
 		}
 	}
@@ -143,8 +151,10 @@ func (n *Node) sweep() {
 	}
 	comps := n.componentsToReap()
 	n.mu.Unlock()
+	n.nodesGone(gone...)
 	n.reap(reap)
 	n.reapComponents(comps)
+	n.flushLeft()
 }
 
 // reap deletes entries of sessions that are gone with their node (if
@@ -206,11 +216,14 @@ type NodeInfo struct {
 	// Sessions is the number of its sessions in this node's directory
 	// (for this node, bound here).
 	Sessions int
+	// Rooms is the number of chat rooms whose lease it holds.
+	Rooms int
 }
 
 // Nodes lists the nodes this node knows of, sorted by name.
 func (n *Node) Nodes() []NodeInfo {
-	out := []NodeInfo{{Name: n.self, Self: true, Alive: true, Started: n.started, Renewed: time.Now(), Sessions: n.table.Count()}}
+	rooms := n.roomCounts()
+	out := []NodeInfo{{Name: n.self, Self: true, Alive: true, Started: n.started, Renewed: time.Now(), Sessions: n.table.Count(), Rooms: rooms[n.self]}}
 	n.mu.Lock()
 	for name, l := range n.nodes {
 		c := 0
@@ -219,7 +232,7 @@ func (n *Node) Nodes() []NodeInfo {
 				c++
 			}
 		}
-		out = append(out, NodeInfo{Name: name, Alive: l.alive, Started: l.Started, Renewed: l.seen, Sessions: c})
+		out = append(out, NodeInfo{Name: name, Alive: l.alive, Started: l.Started, Renewed: l.seen, Sessions: c, Rooms: rooms[name]})
 	}
 	n.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

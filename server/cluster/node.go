@@ -40,7 +40,10 @@ type Options struct {
 	MaxRemoteSessions int
 	// MaxStanzaBytes bounds a stanza received from another node.
 	MaxStanzaBytes int
-	Log            *slog.Logger
+	// RoomBytes bounds the saved state of one chat room (its occupants,
+	// rooms.go).
+	RoomBytes int
+	Log       *slog.Logger
 }
 
 // Router is what a node needs of the router: routing a stanza whose
@@ -103,6 +106,8 @@ type Node struct {
 	comps    map[string]*compState
 	ownComps map[string]uint64
 	workers  [publishWorkers]worker
+	// rooms are the chat rooms' leases (rooms.go).
+	rooms *roomTable
 }
 
 // keyState is what this node knows of a key of the sessions bucket.
@@ -149,6 +154,7 @@ func New(opts Options, table *session.Table) (*Node, error) {
 		locals:   make(map[*session.Session]*local),
 		comps:    make(map[string]*compState),
 		ownComps: make(map[string]uint64),
+		rooms:    newRoomTable(),
 	}
 	for i := range n.workers {
 		n.workers[i] = worker{dirty: make(map[*local]struct{}), wake: make(chan struct{}, 1)}
@@ -266,6 +272,9 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 	if err != nil {
 		return fail(fmt.Errorf("cluster: bucket %s: %w", n.componentsBucket(), err))
 	}
+	if err := n.startRooms(ctx, js); err != nil {
+		return fail(err)
+	}
 	if err := n.renew(ctx); err != nil {
 		return fail(err)
 	}
@@ -295,6 +304,7 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 	n.wg.Go(n.keepLease)
 	// Entries of this node's earlier runs, and of nodes already dead.
 	n.sweep()
+	n.takeOwnRooms()
 	n.log.Info("cluster: node started", "node", n.self, "cluster", n.opts.Name, "nats", nc.ConnectedUrlRedacted(),
 		"nodes", len(n.Nodes()), "remote_sessions", n.RemoteSessions())
 	return nil
@@ -303,7 +313,18 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 // watch follows every key of kv with fn, after fn has seen the current
 // values: it returns once they are loaded.
 func (n *Node) watch(ctx context.Context, kv jetstream.KeyValue, fn func(jetstream.KeyValueEntry)) error {
-	w, err := kv.WatchAll(n.ctx)
+	return n.watchKeys(ctx, kv, "", fn)
+}
+
+// watchKeys is watch for the keys matching filter ("": all).
+func (n *Node) watchKeys(ctx context.Context, kv jetstream.KeyValue, filter string, fn func(jetstream.KeyValueEntry)) error {
+	var w jetstream.KeyWatcher
+	var err error
+	if filter == "" {
+		w, err = kv.WatchAll(n.ctx)
+	} else {
+		w, err = kv.Watch(n.ctx, filter)
+	}
 	if err != nil {
 		return err
 	}
@@ -359,6 +380,10 @@ func (n *Node) receive(m *nats.Msg) {
 	}
 	if f.op == opComponent {
 		n.deliverComponent(f)
+		return
+	}
+	if f.op == opRoom {
+		n.deliverRoom(f)
 		return
 	}
 	if f.op == opLeave {
@@ -474,6 +499,7 @@ func (n *Node) Close(ctx context.Context) {
 	}
 	n.flush(ctx)
 	n.leaveComponents(ctx)
+	n.leaveRooms(ctx)
 	n.waitPeers(ctx)
 	n.leaving.Store(true)
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)

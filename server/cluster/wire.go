@@ -19,6 +19,7 @@ const (
 	hdrTo    = "Parley-To"
 	hdrFrom  = "Parley-Node"
 	hdrTopic = "Parley-Topic"
+	hdrHops  = "Parley-Hops"
 
 	// opDeliver: deliver the stanza of the body to the local session To.
 	opDeliver = "deliver"
@@ -38,6 +39,10 @@ const (
 	// opComponent: hand the stanza of the body to the external component
 	// of the domain To, connected to the receiving node.
 	opComponent = "component"
+	// opRoom: hand the stanza of the body to the chat room To (a bare
+	// JID) the receiving node serves (rooms.go); Parley-Hops counts the
+	// nodes it went through.
+	opRoom = "room"
 )
 
 // maxTopic bounds an invalidation's topic.
@@ -51,6 +56,7 @@ type frame struct {
 	st    *stanza.Element
 	cond  stream.Condition
 	topic string
+	hops  int // opRoom
 }
 
 // deliverMsg builds the frame delivering st to the session full.
@@ -142,6 +148,9 @@ func parseFrame(m *nats.Msg, maxStanza int) (frame, error) {
 			return f, fmt.Errorf("cluster: invalidation topic of %d bytes", len(f.topic))
 		}
 		return f, nil
+	}
+	if f.op == opRoom {
+		return parseRoomFrame(f, m, to, err, maxStanza)
 	}
 	if f.op == opComponent {
 		if err != nil || to.Local() != "" || to.Resource() != "" {

@@ -50,6 +50,11 @@ type Cluster struct {
 	// MaxRemoteSessions bounds the sessions of other nodes this node
 	// keeps in its directory. Key "max_remote_sessions".
 	MaxRemoteSessions int
+	// RoomBytes bounds what the node serving a chat room saves of it for
+	// the node that serves it next (its occupants, and a temporary
+	// room's configuration and affiliations): past it occupants are left
+	// out. Key "room_bytes".
+	RoomBytes int
 	// Advertise lists the addresses (host:port, IPv6 hosts in brackets)
 	// clients reach this node at, first preferred: a node that drains
 	// sends its clients to another node's first address with
@@ -77,6 +82,7 @@ func defaultCluster() Cluster {
 		QueueBytes:        8 << 20,
 		InboundBytes:      64 << 20,
 		MaxRemoteSessions: 1_000_000,
+		RoomBytes:         256 << 10,
 	}
 }
 
@@ -124,6 +130,7 @@ func (d *decoder) cluster(at, n *yaml.Node, key string, c *Cluster) {
 		"queue_bytes":         func(at, v *yaml.Node, k string) { d.size(at, v, k, &c.QueueBytes) },
 		"inbound_bytes":       func(at, v *yaml.Node, k string) { d.size(at, v, k, &c.InboundBytes) },
 		"max_remote_sessions": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &c.MaxRemoteSessions) },
+		"room_bytes":          func(at, v *yaml.Node, k string) { d.size(at, v, k, &c.RoomBytes) },
 		"advertise":           func(at, v *yaml.Node, k string) { d.stringOrList(at, v, k, &c.Advertise) },
 		"advertise_web":       func(at, v *yaml.Node, k string) { d.stringOrList(at, v, k, &c.AdvertiseWeb) },
 	})
@@ -202,5 +209,8 @@ func (c *Config) clusterProblems(add func(key, format string, args ...any)) {
 	}
 	if cl.MaxRemoteSessions < 1 {
 		add("cluster.max_remote_sessions", "must be at least 1")
+	}
+	if cl.RoomBytes < 4<<10 || cl.RoomBytes > 64<<20 {
+		add("cluster.room_bytes", "must be between 4KiB and 64MiB")
 	}
 }

@@ -24,6 +24,7 @@ cluster:
   queue_bytes: 1MiB
   inbound_bytes: 2MiB
   max_remote_sessions: 5000
+  room_bytes: 128KiB
   advertise: [xmpp-1.example.org:5222, "[2001:db8::1]:5222"]
   advertise_web: [wss://xmpp-1.example.org/xmpp-websocket, https://xmpp-1.example.org/http-bind]
 `))
@@ -32,7 +33,7 @@ cluster:
 	}
 	want := Cluster{Enabled: true, Node: "node-1", Name: "chat_prod", NATS: []string{"nats://10.0.0.1:4222", "tls://10.0.0.2:4222"},
 		User: "parley", Password: "secret", CAFile: "/etc/nats-ca.pem", CertFile: "/etc/n.pem", KeyFile: "/etc/n.key",
-		NodeTTL: 20 * time.Second, QueueBytes: 1 << 20, InboundBytes: 2 << 20, MaxRemoteSessions: 5000,
+		NodeTTL: 20 * time.Second, QueueBytes: 1 << 20, InboundBytes: 2 << 20, MaxRemoteSessions: 5000, RoomBytes: 128 << 10,
 		Advertise:    []string{"xmpp-1.example.org:5222", "[2001:db8::1]:5222"},
 		AdvertiseWeb: []string{"wss://xmpp-1.example.org/xmpp-websocket", "https://xmpp-1.example.org/http-bind"}}
 	if !reflect.DeepEqual(c.Cluster, want) {
@@ -63,8 +64,8 @@ func TestClusterValidation(t *testing.T) {
 		{"credentials", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, token: t, creds_file: f}\n", []string{"cluster.user"}},
 		{"password alone", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, password: p}\n", []string{"cluster.user"}},
 		{"half a key pair", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, cert_file: c}\n", []string{"cluster.cert_file"}},
-		{"bounds", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, node_ttl: 1s, queue_bytes: 10, inbound_bytes: 10, max_remote_sessions: 0}\n",
-			[]string{"cluster.node_ttl", "cluster.queue_bytes", "cluster.inbound_bytes", "cluster.max_remote_sessions"}},
+		{"bounds", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, node_ttl: 1s, queue_bytes: 10, inbound_bytes: 10, max_remote_sessions: 0, room_bytes: 10}\n",
+			[]string{"cluster.node_ttl", "cluster.queue_bytes", "cluster.inbound_bytes", "cluster.max_remote_sessions", "cluster.room_bytes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("p.yaml", []byte(tc.src))

@@ -166,6 +166,9 @@ const purgeEvery = time.Hour
 // purges the room archives of messages past it, now and every hour, until
 // ctx ends (shutdown waits for it, module.Host.Go).
 func (m *Module) Start(ctx context.Context) error {
+	if m.cl != nil && m.opts.Prefix != "-" {
+		m.host.Go(m.runSaver)
+	}
 	if m.opts.ArchiveRetention <= 0 || m.archives == nil || m.opts.Prefix == "-" {
 		return nil
 	}

@@ -119,4 +119,12 @@
 // semi-anonymous room: with and without the real JID) and gives each
 // occupant a shallow copy sharing the prototype's children, differing
 // only in its 'to'.
+//
+// Cluster (cluster.go, with SetCluster): each room is served by the node
+// holding its lease; stanzas to it reaching another node are forwarded
+// there, and the serving node saves the room's occupants (and a
+// temporary room's configuration) for the node that serves it next,
+// which rebuilds it and, when the previous node died, announces it
+// again to the surviving occupants. Without a cluster this costs
+// nothing.
 package muc

@@ -95,6 +95,12 @@ func (m *Module) publicRooms(ctx context.Context, svc, from jid.JID) (disco.Item
 	for _, s := range stored {
 		add(s.JID, m.configFromValues(s.Config))
 	}
+	if m.cl != nil {
+		// The temporary public rooms other nodes of the cluster serve.
+		for j, name := range m.cl.c.Listed(svc.Domain()) {
+			add(j, roomConfig{Public: true, Name: name})
+		}
+	}
 	sort.Slice(res.Items, func(i, k int) bool { return res.Items[i].JID.String() < res.Items[k].JID.String() })
 	return res, nil
 }

@@ -137,6 +137,9 @@ type Module struct {
 	// joined indexes the rooms each real full JID occupies, for the
 	// end of its session.
 	joined map[jid.JID]map[jid.JID]struct{}
+	// cl is the module's state in a cluster, nil outside one
+	// (cluster.go).
+	cl *clustered
 }
 
 // New returns the module.
@@ -266,6 +269,18 @@ func (m *Module) serviceHook(svc jid.JID) module.Hook {
 		if p.To.Local() == "" {
 			return m.toService(ctx, svc, p)
 		}
+		if m.cl != nil {
+			m.roomStanza(ctx, p, 0)
+			return module.Handled
+		}
+		m.roomPacket(ctx, p)
+		return module.Handled
+	}
+}
+
+// roomPacket serves a stanza to a room or an occupant JID.
+func (m *Module) roomPacket(ctx context.Context, p *module.Packet) {
+	{
 		switch p.Kind {
 		case stanza.KindPresence:
 			m.presence(ctx, p)
@@ -274,7 +289,6 @@ func (m *Module) serviceHook(svc jid.JID) module.Hook {
 		case stanza.KindIQ:
 			m.iq(ctx, p)
 		}
-		return module.Handled
 	}
 }
 
@@ -415,6 +429,9 @@ func (m *Module) create(rj, owner jid.JID) (rm *room, created bool) {
 // caller holds its lock.
 func (m *Module) close(rm *room) {
 	rm.closed = true
+	if m.cl != nil {
+		m.cl.closed(rm.jid)
+	}
 	m.mu.Lock()
 	if m.rooms[rm.jid] == rm {
 		delete(m.rooms, rm.jid)

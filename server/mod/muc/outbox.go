@@ -44,6 +44,9 @@ func (rm *room) backlog() int { return rm.out.bytes }
 func (m *Module) release(ctx context.Context, rm *room) {
 	if m.evictable(rm) {
 		m.close(rm)
+	} else if m.cl != nil && !rm.closed && announces(rm.out.q) {
+		// An occupant came, went or changed: saved for the cluster.
+		m.cl.touch(rm.jid)
 	}
 	if len(rm.out.q) == 0 || rm.out.flushing {
 		rm.mu.Unlock()
