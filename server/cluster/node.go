@@ -302,6 +302,7 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 		n.wg.Go(func() { n.work(&n.workers[i]) })
 	}
 	n.wg.Go(n.keepLease)
+	n.wg.Go(n.purgeMarkersLoop)
 	// Entries of this node's earlier runs, and of nodes already dead.
 	n.sweep()
 	n.takeOwnRooms()
