@@ -55,6 +55,21 @@ func archiveIDs(t *testing.T, db storage.Archive, owner jid.JID) []string {
 	return ids
 }
 
+// senderMessages returns the sender and message numbers of the messages
+// of owner's archive (entry's IDs), in archive order.
+func senderMessages(t *testing.T, db storage.Archive, owner jid.JID) [][2]int {
+	t.Helper()
+	var out [][2]int
+	for _, id := range archiveIDs(t, db, owner) {
+		var s, n int
+		if _, err := fmt.Sscanf(id, "s%d-m%d", &s, &n); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, [2]int{s, n})
+	}
+	return out
+}
+
 var discard = slog.New(slog.DiscardHandler)
 
 // TestBatchOrder appends from many goroutines at once: every message is
@@ -79,19 +94,15 @@ func TestBatchOrder(t *testing.T) {
 	wg.Wait()
 	total := 0
 	for _, o := range owners {
-		ids := archiveIDs(t, db, o)
-		total += len(ids)
-		next := map[string]int{} // sender -> next message expected
-		for _, id := range ids {
-			var s, n int
-			if _, err := fmt.Sscanf(id, "s%d-m%d", &s, &n); err != nil {
-				t.Fatal(err)
+		msgs := senderMessages(t, db, o)
+		total += len(msgs)
+		next := map[int]int{} // sender -> next message expected
+		for _, m := range msgs {
+			s, n := m[0], m[1]
+			if n != next[s] {
+				t.Fatalf("%s: sender %d's message %d stored where %d was due", o, s, n, next[s])
 			}
-			key := fmt.Sprint(s)
-			if n != next[key] {
-				t.Fatalf("%s: sender %d's message %d stored where %d was due", o, s, n, next[key])
-			}
-			next[key]++
+			next[s]++
 		}
 	}
 	if total != senders*each {
@@ -341,14 +352,11 @@ func TestBatchAppendMany(t *testing.T) {
 	wg.Wait()
 	total := 0
 	for _, o := range owners {
-		ids := archiveIDs(t, db, o)
-		total += len(ids)
+		msgs := senderMessages(t, db, o)
+		total += len(msgs)
 		next := map[int]int{} // sender -> next message expected
-		for _, id := range ids {
-			var s, n int
-			if _, err := fmt.Sscanf(id, "s%d-m%d", &s, &n); err != nil {
-				t.Fatal(err)
-			}
+		for _, m := range msgs {
+			s, n := m[0], m[1]
 			if s == senders {
 				if n < next[s] || n%2 != map[string]int{"a@example.org": 0, "b@example.org": 1}[o.String()] {
 					t.Fatalf("%s: the big call's message %d out of place", o, n)
