@@ -56,6 +56,21 @@ func NewWriterQueue(name string, store storage.Archive, log *slog.Logger, q stor
 // quota. A storage failure is returned; the caller decides whether the
 // message still goes out.
 func (w *Writer) Append(ctx context.Context, owner jid.JID, am storage.ArchivedMessage, st *stanza.Element, now time.Time) error {
+	var err [1]error
+	w.AppendEntries(ctx, []Entry{w.Prepare(owner, am, st, now)}, err[:])
+	return err[0]
+}
+
+// Entry is a message ready to be archived: Prepare's result.
+type Entry struct {
+	owner jid.JID
+	am    storage.ArchivedMessage
+}
+
+// Prepare makes st an Entry of owner's archive as am (its At, OriginID
+// and Stanza filled in from now and st): st as it is now, whatever
+// happens to it before the entry is appended.
+func (w *Writer) Prepare(owner jid.JID, am storage.ArchivedMessage, st *stanza.Element, now time.Time) Entry {
 	// The precision of the stamps results carry, so a stamp given back
 	// as start or end matches its own message.
 	am.At = now.Truncate(time.Microsecond)
@@ -63,17 +78,33 @@ func (w *Writer) Append(ctx context.Context, owner jid.JID, am storage.ArchivedM
 	// With its namespace declared, so the stored bytes parse back into
 	// jabber:client wherever they are read.
 	am.Stanza = st.AppendXML(nil, "")
-	var err error
+	return Entry{owner: owner, am: am}
+}
+
+// AppendEntries appends es, in their order, as Append does each, and sets
+// errs[i] (len(errs) ≥ len(es)) to the error of es[i], nil once it is
+// stored. Where the store appends in batches, the caller waits once for
+// them all where they fit in one transaction (a chat message's copy in
+// its sender's archive and the one in its recipient's), not once each.
+func (w *Writer) AppendEntries(ctx context.Context, es []Entry, errs []error) {
 	if w.batch != nil {
-		err = w.batch.append(ctx, storage.ArchiveEntry{Owner: owner, Message: am})
+		se := make([]storage.ArchiveEntry, len(es))
+		for i, e := range es {
+			se[i] = storage.ArchiveEntry{Owner: e.owner, Message: e.am}
+		}
+		w.batch.append(ctx, se, errs)
 	} else {
-		err = w.store.AppendArchive(ctx, owner, am)
+		for i, e := range es {
+			errs[i] = w.store.AppendArchive(ctx, e.owner, e.am)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("%s: archiving a message for %s: %w", w.name, owner, err)
+	for i, e := range es {
+		if errs[i] != nil {
+			errs[i] = fmt.Errorf("%s: archiving a message for %s: %w", w.name, e.owner, errs[i])
+			continue
+		}
+		w.enforceQuota(ctx, e.owner, len(e.am.Stanza))
 	}
-	w.enforceQuota(ctx, owner, len(am.Stanza))
-	return nil
 }
 
 // Forget drops what the Writer knows of owner's archive (deleted).

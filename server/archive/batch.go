@@ -62,12 +62,19 @@ func newBatcher(store storage.ArchiveBatcher, single storage.Archive, log *slog.
 	return &batcher{store: store, single: single, log: log, maxBytes: maxBytes, room: make(chan struct{})}
 }
 
-// append appends e and returns once it is committed, with the error that
-// kept it from being, or ctx's error when ctx ended while it waited for
-// room in the queue (then it was not queued).
-func (b *batcher) append(ctx context.Context, e storage.ArchiveEntry) error {
-	size := len(e.Message.Stanza)
-	p := &pending{ctx: ctx, e: e, done: make(chan struct{}, 1)}
+// append appends es, in their order and next to each other in the
+// queue, and returns once every one is committed, with the error that
+// kept each from being (errs[i] for es[i]), or ctx's error when ctx ended
+// while they waited for room in the queue (then none was queued). One
+// call for several messages waits once for them all where they fit in
+// one transaction, where one call each would wait for each in turn.
+func (b *batcher) append(ctx context.Context, es []storage.ArchiveEntry, errs []error) {
+	size := 0
+	ps := make([]*pending, len(es))
+	for i, e := range es {
+		size += len(e.Message.Stanza)
+		ps[i] = &pending{ctx: ctx, e: e, done: make(chan struct{}, 1)}
+	}
 	b.mu.Lock()
 	for len(b.queue) > 0 && b.queued+size > b.maxBytes {
 		room := b.room
@@ -75,23 +82,39 @@ func (b *batcher) append(ctx context.Context, e storage.ArchiveEntry) error {
 		select {
 		case <-room:
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for room in the archive queue (%d bytes): %w", b.maxBytes, ctx.Err())
+			err := fmt.Errorf("waiting for room in the archive queue (%d bytes): %w", b.maxBytes, ctx.Err())
+			for i := range errs {
+				errs[i] = err
+			}
+			return
 		}
 		b.mu.Lock()
 	}
-	b.queue = append(b.queue, p)
+	b.queue = append(b.queue, ps...)
 	b.queued += size
 	lead := !b.running
 	b.running = true
 	b.mu.Unlock()
-	if !lead {
-		<-p.done
-		lead = p.lead
-	}
-	if lead {
+	// The messages are queued in a row: each is in the batch of the one
+	// before it, or heads the next batch, which its caller then leads.
+	for i, p := range ps {
+		if i > 0 || !lead {
+			<-p.done
+			if !p.lead {
+				errs[i] = p.err
+				continue
+			}
+		}
 		b.lead()
+		errs[i] = p.err
 	}
-	return p.err
+}
+
+// appendOne is append of the one message e.
+func (b *batcher) appendOne(ctx context.Context, e storage.ArchiveEntry) error {
+	var err [1]error
+	b.append(ctx, []storage.ArchiveEntry{e}, err[:])
+	return err[0]
 }
 
 // lead runs one batch: the queue's head (the leader's own message) and

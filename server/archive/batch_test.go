@@ -55,6 +55,21 @@ func archiveIDs(t *testing.T, db storage.Archive, owner jid.JID) []string {
 	return ids
 }
 
+// senderMessages returns the sender and message numbers of the messages
+// of owner's archive (entry's IDs), in archive order.
+func senderMessages(t *testing.T, db storage.Archive, owner jid.JID) [][2]int {
+	t.Helper()
+	var out [][2]int
+	for _, id := range archiveIDs(t, db, owner) {
+		var s, n int
+		if _, err := fmt.Sscanf(id, "s%d-m%d", &s, &n); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, [2]int{s, n})
+	}
+	return out
+}
+
 var discard = slog.New(slog.DiscardHandler)
 
 // TestBatchOrder appends from many goroutines at once: every message is
@@ -69,7 +84,7 @@ func TestBatchOrder(t *testing.T) {
 	for s := range senders {
 		wg.Go(func() {
 			for n := range each {
-				if err := b.append(t.Context(), entry(owners[s%2], s, n, 10)); err != nil {
+				if err := b.appendOne(t.Context(), entry(owners[s%2], s, n, 10)); err != nil {
 					t.Error(err)
 					return
 				}
@@ -79,19 +94,15 @@ func TestBatchOrder(t *testing.T) {
 	wg.Wait()
 	total := 0
 	for _, o := range owners {
-		ids := archiveIDs(t, db, o)
-		total += len(ids)
-		next := map[string]int{} // sender -> next message expected
-		for _, id := range ids {
-			var s, n int
-			if _, err := fmt.Sscanf(id, "s%d-m%d", &s, &n); err != nil {
-				t.Fatal(err)
+		msgs := senderMessages(t, db, o)
+		total += len(msgs)
+		next := map[int]int{} // sender -> next message expected
+		for _, m := range msgs {
+			s, n := m[0], m[1]
+			if n != next[s] {
+				t.Fatalf("%s: sender %d's message %d stored where %d was due", o, s, n, next[s])
 			}
-			key := fmt.Sprint(s)
-			if n != next[key] {
-				t.Fatalf("%s: sender %d's message %d stored where %d was due", o, s, n, next[key])
-			}
-			next[key]++
+			next[s]++
 		}
 	}
 	if total != senders*each {
@@ -149,7 +160,7 @@ func TestBatchQueueBound(t *testing.T) {
 		if i == 2 {
 			ctx = cancelled
 		}
-		go func() { errs <- b.append(ctx, entry(owner, i, 0, size)) }()
+		go func() { errs <- b.appendOne(ctx, entry(owner, i, 0, size)) }()
 		eventually(t, fmt.Sprintf("message %d queued", i), func() bool {
 			b.mu.Lock()
 			defer b.mu.Unlock()
@@ -166,7 +177,7 @@ func TestBatchQueueBound(t *testing.T) {
 	// No room for a fifth: its caller waits until its context ends.
 	short, cancelShort := context.WithTimeout(t.Context(), 50*time.Millisecond)
 	defer cancelShort()
-	if err := b.append(short, entry(owner, 9, 0, size)); !errors.Is(err, context.DeadlineExceeded) {
+	if err := b.appendOne(short, entry(owner, 9, 0, size)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("append to a full queue: %v, want the context's deadline", err)
 	}
 	cancel()
@@ -202,7 +213,7 @@ func TestBatchCommittedBeforeReturn(t *testing.T) {
 		wg.Go(func() {
 			for n := range 10 {
 				e := entry(owner, s, n, 10)
-				if err := w.batch.append(t.Context(), e); err != nil {
+				if err := w.batch.appendOne(t.Context(), e); err != nil {
 					t.Error(err)
 				}
 			}
@@ -280,7 +291,7 @@ func BenchmarkAppend(b *testing.B) {
 					e := entry(owners[i%len(owners)], i, 0, 120)
 					var err error
 					if batched {
-						err = w.batch.append(b.Context(), e)
+						err = w.batch.appendOne(b.Context(), e)
 					} else {
 						err = db.AppendArchive(b.Context(), e.Owner, e.Message)
 					}
@@ -291,5 +302,78 @@ func BenchmarkAppend(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// TestBatchAppendMany appends several messages a call from many
+// goroutines at once, one call holding more messages than a transaction
+// takes: every message is stored once, each call's messages in their
+// order, every caller returns with each of its messages committed, and
+// the messages of a call shared transactions.
+func TestBatchAppendMany(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "a.db"))
+	b := newBatcher(db, db, discard, 0)
+	owners := []jid.JID{jid.MustParse("a@example.org"), jid.MustParse("b@example.org")}
+	const senders, each, big = 32, 10, maxBatch*2 + 7
+	var wg sync.WaitGroup
+	check := func(es []storage.ArchiveEntry, errs []error) {
+		for i, err := range errs {
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			// Committed before append returned: a reader sees it.
+			page, err := db.QueryArchive(t.Context(), es[i].Owner, storage.ArchiveQuery{Index: -1, Max: 1, IDs: []string{es[i].Message.ID}})
+			if err != nil || len(page.Messages) != 1 {
+				t.Errorf("message %s of %s not readable once append returned: %v", es[i].Message.ID, es[i].Owner, err)
+			}
+		}
+	}
+	for s := range senders {
+		wg.Go(func() {
+			for n := range each {
+				// A chat message's two copies: the sender's, the recipient's.
+				es := []storage.ArchiveEntry{entry(owners[s%2], s, n, 10), entry(owners[1-s%2], s, n, 10)}
+				errs := make([]error, len(es))
+				b.append(t.Context(), es, errs)
+				check(es, errs)
+			}
+		})
+	}
+	wg.Go(func() {
+		es := make([]storage.ArchiveEntry, big)
+		for n := range es {
+			es[n] = entry(owners[n%2], senders, n, 10)
+		}
+		errs := make([]error, len(es))
+		b.append(t.Context(), es, errs)
+		check(es, errs)
+	})
+	wg.Wait()
+	total := 0
+	for _, o := range owners {
+		msgs := senderMessages(t, db, o)
+		total += len(msgs)
+		next := map[int]int{} // sender -> next message expected
+		for _, m := range msgs {
+			s, n := m[0], m[1]
+			if s == senders {
+				if n < next[s] || n%2 != map[string]int{"a@example.org": 0, "b@example.org": 1}[o.String()] {
+					t.Fatalf("%s: the big call's message %d out of place", o, n)
+				}
+				next[s] = n + 1
+				continue
+			}
+			if n != next[s] {
+				t.Fatalf("%s: sender %d's message %d stored where %d was due", o, s, n, next[s])
+			}
+			next[s]++
+		}
+	}
+	if want := senders*each*2 + big; total != want {
+		t.Errorf("%d messages stored, want %d", total, want)
+	}
+	if b.batches >= senders*each*2+big/maxBatch {
+		t.Errorf("%d transactions for %d calls: none shared", b.batches, senders*each+1)
 	}
 }

@@ -205,6 +205,45 @@ type Packet struct {
 	// Delivered lists the sessions that took the message; set only in
 	// PhaseDelivered.
 	Delivered []*session.Session
+	// held is work hooks put off for a later hook of the packet (Hold).
+	held []held
+}
+
+// held is one piece of work Packet.Hold put off.
+type held struct {
+	key, v any
+	run    func(ctx context.Context, v any)
+}
+
+// Hold puts off v, under key, for a later hook of the same packet to take
+// (Take): a module doing work in two phases (the sender's side in
+// PhaseOutbound, the recipient's in PhaseInbound) can do both at once. If
+// no hook takes it, run(ctx, v) is called once the router is done with
+// the packet (Release), whatever path the packet took.
+func (p *Packet) Hold(key, v any, run func(ctx context.Context, v any)) {
+	p.held = append(p.held, held{key: key, v: v, run: run})
+}
+
+// Take returns the value held under key and removes it, so that its run
+// function is not called; ok is false when nothing is held under key.
+func (p *Packet) Take(key any) (v any, ok bool) {
+	for i, h := range p.held {
+		if h.key == key {
+			p.held = append(p.held[:i], p.held[i+1:]...)
+			return h.v, true
+		}
+	}
+	return nil, false
+}
+
+// Release runs the work held and not taken, in the order it was held; the
+// router calls it once done with the packet.
+func (p *Packet) Release(ctx context.Context) {
+	for len(p.held) > 0 {
+		h := p.held[0]
+		p.held = p.held[1:]
+		h.run(ctx, h.v)
+	}
 }
 
 // Verdict is what a hook decides.

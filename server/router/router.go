@@ -200,6 +200,9 @@ func (r *Router) routePacket(ctx context.Context, p *module.Packet) {
 	if m := r.opts.Metrics; m != nil {
 		defer m.Routed(p.Kind, time.Now())
 	}
+	// What a hook held for a later one that did not take it (the path
+	// the stanza took had no such hook) runs once the stanza is routed.
+	defer p.Release(ctx)
 	st, origin := p.Stanza, p.Origin
 	if p.Kind == stanza.KindOther {
 		r.log.Warn("router: dropping a non-stanza element", "name", st.Name.Local)

@@ -233,7 +233,13 @@ func archivable(st *stanza.Element) bool {
 }
 
 // outgoing archives a message a local session sends to someone else; a
-// message to the account itself is archived once, as incoming.
+// message to the account itself is archived once, as incoming. For a
+// local account, the sender's copy is held (module.Packet.Hold) and
+// appended with the recipient's when the router hands the message to that
+// account (incoming): the sender then waits once for both, before the
+// message is delivered. Where no such step comes (the account does not
+// exist, a hook refused the message), it is appended once the router is
+// done with the message.
 func (m *Module) outgoing(ctx context.Context, p *module.Packet) module.Verdict {
 	if (p.Origin == nil && !p.OnBehalf) || p.To.IsZero() || p.To.Bare().Equal(p.From.Bare()) || !archivable(p.Stanza) {
 		return module.Continue
@@ -242,22 +248,41 @@ func (m *Module) outgoing(ctx context.Context, p *module.Packet) module.Verdict 
 	if !m.shouldArchive(ctx, user, p.To) {
 		return module.Continue
 	}
-	m.append(ctx, user, storage.ArchivedMessage{ID: stanzaid.New(), With: p.To, Outgoing: true}, p.Stanza)
+	e := m.writer.Prepare(user, storage.ArchivedMessage{ID: stanzaid.New(), With: p.To, Outgoing: true}, p.Stanza, m.host.Now())
+	if p.To.Local() != "" && m.host.IsLocal(p.To.Domain()) {
+		p.Hold(heldKey{}, e, m.appendHeld)
+		return module.Continue
+	}
+	m.append(ctx, e)
 	return module.Continue
 }
 
+// heldKey is the key of the sender's copy a packet holds (outgoing).
+type heldKey struct{}
+
+// appendHeld appends the sender's copy no hook took.
+func (m *Module) appendHeld(ctx context.Context, v any) { m.append(ctx, v.(archive.Entry)) }
+
 // incoming archives a message to a local account and delivers it with its
-// stanza-id.
+// stanza-id; the sender's copy, when the packet holds it (outgoing), is
+// appended with it.
 func (m *Module) incoming(ctx context.Context, p *module.Packet) module.Verdict {
+	var es []archive.Entry
+	if v, ok := p.Take(heldKey{}); ok {
+		es = append(make([]archive.Entry, 0, 2), v.(archive.Entry))
+	}
 	if p.To.Local() == "" || !archivable(p.Stanza) {
+		m.append(ctx, es...)
 		return module.Continue
 	}
 	user := p.To.Bare()
 	if !m.shouldArchive(ctx, user, p.From) {
+		m.append(ctx, es...)
 		return module.Continue
 	}
 	id := stanzaid.New()
-	if !m.append(ctx, user, storage.ArchivedMessage{ID: id, With: p.From}, p.Stanza) {
+	es = append(es, m.writer.Prepare(user, storage.ArchivedMessage{ID: id, With: p.From}, p.Stanza, m.host.Now()))
+	if !m.append(ctx, es...) {
 		return module.Continue
 	}
 	c := p.Stanza.Clone()
@@ -266,14 +291,21 @@ func (m *Module) incoming(ctx context.Context, p *module.Packet) module.Verdict 
 	return module.Continue
 }
 
-// append stores a message and reports whether it was stored; a storage
-// failure is logged and the message still delivered.
-func (m *Module) append(ctx context.Context, user jid.JID, am storage.ArchivedMessage, st *stanza.Element) bool {
-	if err := m.writer.Append(ctx, user, am, st, m.host.Now()); err != nil {
-		m.log.Error("mam: cannot archive a message", "user", user, "err", err)
+// append stores messages, in one wait, and reports whether the last one
+// was stored; a storage failure is logged and the message still
+// delivered.
+func (m *Module) append(ctx context.Context, es ...archive.Entry) bool {
+	if len(es) == 0 {
 		return false
 	}
-	return true
+	errs := make([]error, len(es))
+	m.writer.AppendEntries(ctx, es, errs)
+	for _, err := range errs {
+		if err != nil {
+			m.log.Error("mam: cannot archive a message", "err", err)
+		}
+	}
+	return errs[len(errs)-1] == nil
 }
 
 // userPrefs returns user's preferences, or the configured default.

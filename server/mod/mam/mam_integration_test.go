@@ -521,3 +521,36 @@ func TestIntegrationPrefsForgottenWithAccount(t *testing.T) {
 		t.Fatalf("prefs of the new account: %+v, %v; want the default (always)", p, err)
 	}
 }
+
+// TestIntegrationSenderCopyAlone: the sender's copy of a message to a
+// local account is appended with the recipient's; where the recipient's
+// step archives nothing (its owner archives nothing) or never comes (no
+// such account: the message bounces), the sender's copy is archived all
+// the same, once.
+func TestIntegrationSenderCopyAlone(t *testing.T) {
+	s := newServer(t)
+	s.AddUser(t, "alice", "pw")
+	s.AddUser(t, "bob", "pw")
+	a := login(t, s, "alice", "a")
+	bob := login(t, s, "bob", "b")
+	reply, err := bob.SendIQ(xmpptest.Context(t, wait), stanza.NewIQ(stanza.TypeSet, "", "", mam.Prefs{Default: mam.DefaultNever}.Element()))
+	if err != nil {
+		t.Fatalf("bob's prefs: %v (%s)", err, reply)
+	}
+
+	chat(t, a, bob, "bob@localhost", "to bob, who keeps nothing")
+	xmpptest.Send(t, a, stanza.NewMessage(stanza.TypeChat, "nobody@localhost", "to nobody"))
+	bounce := xmpptest.NextMessage(t, a)
+	if bounce.Get("type") != "error" || bounce.From() != "nobody@localhost" {
+		t.Fatalf("message to no account came back as %s", bounce)
+	}
+	chat(t, a, bob, "bob@localhost", "to bob again")
+
+	res, fin := mustQuery(t, a, mam.NewQuery())
+	if got := bodies(res); !slices.Equal(got, []string{"to bob, who keeps nothing", "to nobody", "to bob again"}) || fin.Set.Count != 3 {
+		t.Fatalf("alice's archive: %q (count %d)", got, fin.Set.Count)
+	}
+	if bres, _ := mustQuery(t, bob, mam.NewQuery()); len(bres) != 0 {
+		t.Fatalf("bob's archive: %q", bodies(bres))
+	}
+}

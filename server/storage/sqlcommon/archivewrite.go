@@ -40,8 +40,7 @@ func (a Archive) QueryArchive(ctx context.Context, user jid.JID, q storage.Archi
 // group commit batches it with the other writes.
 func (a Archive) AppendArchive(ctx context.Context, user jid.JID, m storage.ArchivedMessage) error {
 	u := UserKey(user)
-	n, err := a.W.Exec(ctx, a.D.SQL(`INSERT INTO archive({user}, id, with_bare, with_full, outgoing, at, origin_id, stanza)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT({user}, id) DO NOTHING`),
+	n, err := a.W.Exec(ctx, ArchiveRowInsert(a.D),
 		u, m.ID, m.With.Bare().String(), m.With.String(), m.Outgoing, Nanos(m.At), m.OriginID, NonNil(m.Stanza))
 	if err != nil {
 		return fmt.Errorf("%s: archive message for %s: %w", a.D.Name, u, err)
@@ -58,24 +57,33 @@ func (a Archive) AppendArchive(ctx context.Context, user jid.JID, m storage.Arch
 const batchRows = 64
 
 // AppendArchiveBatch appends entries in one transaction, batchRows to a
-// statement.
+// statement (one where the dialect has OneRowInserts).
 func (a Archive) AppendArchiveBatch(ctx context.Context, entries []storage.ArchiveEntry) (int, error) {
 	if len(entries) == 0 {
 		return 0, nil
 	}
+	rows := batchRows
+	if a.D.OneRowInserts {
+		rows = 1
+	}
+	one := ArchiveRowInsert(a.D)
 	stored := 0
 	err := a.Tx(ctx, func(tx Tx) error {
 		stored = 0
-		args := make([]any, 0, 8*min(len(entries), batchRows))
+		args := make([]any, 0, 8*min(len(entries), rows))
 		for rest := entries; len(rest) > 0; {
-			chunk := rest[:min(len(rest), batchRows)]
+			chunk := rest[:min(len(rest), rows)]
 			rest = rest[len(chunk):]
 			args = args[:0]
 			for _, e := range chunk {
 				m := e.Message
 				args = append(args, UserKey(e.Owner), m.ID, m.With.Bare().String(), m.With.String(), m.Outgoing, Nanos(m.At), m.OriginID, NonNil(m.Stanza))
 			}
-			n, err := tx.Exec(ctx, a.batchInsert(len(chunk)), args...)
+			text := one
+			if len(chunk) > 1 {
+				text = a.batchInsert(len(chunk))
+			}
+			n, err := tx.Exec(ctx, text, args...)
 			if err != nil {
 				return err
 			}
@@ -88,6 +96,11 @@ func (a Archive) AppendArchiveBatch(ctx context.Context, entries []storage.Archi
 	}
 	return stored, nil
 }
+
+// ArchiveRowInsert is the INSERT of one archived message in dialect d:
+// AppendArchive's statement, and each of a batch's where
+// d.OneRowInserts (SQLite prepares it once, see its Open).
+func ArchiveRowInsert(d Dialect) string { return Archive{D: d}.batchInsert(1) }
 
 // batchInsert is the INSERT of n archived messages, in the dialect.
 func (a Archive) batchInsert(n int) string {

@@ -40,6 +40,14 @@ type Dialect struct {
 	// column ("LENGTH" in SQLite, "octet_length" in PostgreSQL); {len} in
 	// a statement stands for it.
 	OctetLength string
+	// OneRowInserts: a batch of archived messages is inserted one
+	// prepared single-row statement a message (SQLite) rather than many
+	// rows a statement. A statement that may write several rows and fail
+	// half-way keeps a statement journal of what it changed, which SQLite
+	// spills to a temporary file past 64 KiB (an open, writes and a close
+	// for every statement of a batch); a single-row statement keeps none,
+	// and where statements run in-process their count costs little.
+	OneRowInserts bool
 }
 
 // InsertOrder is the column that orders a table's rows as inserted: the

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,5 +71,69 @@ func TestBackgroundCheckpoint(t *testing.T) {
 	case <-db.ckpt.done:
 	default:
 		t.Fatal("the checkpointer still runs after Close")
+	}
+}
+
+// TestCheckpointRestartsWAL: under steady writes (several writers, the
+// writer never idle) a background checkpoint past restartPages makes the
+// WAL start over, where checkpoints that never hold the writer leave it
+// growing to the writer's own bound.
+func TestCheckpointRestartsWAL(t *testing.T) {
+	db, err := Open(t.Context(), filepath.Join(t.TempDir(), "parley.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var written atomic.Int64
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				owner := jid.MustParse(fmt.Sprintf("u%d@example.org", (i*8+w)%500))
+				m := storage.ArchivedMessage{ID: fmt.Sprintf("%d-%d", w, i), With: jid.MustParse("b@example.org"), At: time.Unix(int64(i), 0), Stanza: []byte("<message/>")}
+				if err := db.AppendArchive(ctx, owner, m); err != nil {
+					t.Error(err)
+					return
+				}
+				written.Add(1)
+			}
+		})
+	}
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	walFrames := func() int {
+		t.Helper()
+		var busy, log, copied int
+		if err := db.ckpt.c.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &copied); err != nil {
+			t.Fatal(err)
+		}
+		return log
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for walFrames() < 2*restartPages {
+		if time.Now().After(deadline) {
+			t.Fatal("the WAL did not reach twice restartPages within 30 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := db.ckpt.checkpoint(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	// The writer's next transactions write from the WAL's start.
+	n := written.Load()
+	for written.Load() < n+10 {
+		time.Sleep(time.Millisecond)
+	}
+	if f := walFrames(); f >= restartPages {
+		t.Fatalf("the WAL holds %d frames after a checkpoint past %d: it did not start over", f, restartPages)
 	}
 }

@@ -14,11 +14,14 @@ const maxGroup = 128
 
 // writeReq is one caller of [DB.tx] waiting in the write queue.
 type writeReq struct {
-	ctx  context.Context
-	fn   func(tx *sql.Tx) error
-	err  error
-	lead bool          // set when the request is woken to lead the next group
-	done chan struct{} // one signal: the result is in err, or lead is set
+	ctx context.Context
+	fn  func(tx *sql.Tx) error
+	// alone, when set in place of fn, runs by itself outside any
+	// transaction, while no write runs (DB.alone).
+	alone func() error
+	err   error
+	lead  bool          // set when the request is woken to lead the next group
+	done  chan struct{} // one signal: the result is in err, or lead is set
 }
 
 // writeQueue is the group commit of the writer connection: concurrent
@@ -56,12 +59,30 @@ func (db *DB) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if db.outer != nil {
 		return db.inOuter(ctx, fn)
 	}
+	return db.enqueue(ctx, fn, nil)
+}
+
+// alone runs fn while the writer is held: after the writes queued before
+// it are committed and before those queued after it begin, outside any
+// transaction. The background checkpointer's last checkpoint before the
+// WAL starts over runs so (checkpoint.go): no commit may append frames
+// between it and the writer's next transaction.
+func (db *DB) alone(ctx context.Context, fn func() error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	return db.enqueue(ctx, nil, fn)
+}
+
+// enqueue waits in the write queue for fn (or alone) to run, leading
+// groups when its turn comes.
+func (db *DB) enqueue(ctx context.Context, fn func(tx *sql.Tx) error, alone func() error) error {
 	q := &db.wq
 	req, _ := q.reqs.Get().(*writeReq)
 	if req == nil {
 		req = &writeReq{done: make(chan struct{}, 1)}
 	}
-	req.ctx, req.fn = ctx, fn
+	req.ctx, req.fn, req.alone = ctx, fn, alone
 	q.mu.Lock()
 	q.queue = append(q.queue, req)
 	lead := !q.running
@@ -92,6 +113,13 @@ func (db *DB) lead() {
 	q := &db.wq
 	q.mu.Lock()
 	n := min(len(q.queue), maxGroup)
+	// A request that runs alone is a group of its own.
+	for i, r := range q.queue[:n] {
+		if r.alone != nil {
+			n = max(i, 1)
+			break
+		}
+	}
 	group := make([]*writeReq, n)
 	copy(group, q.queue)
 	rest := copy(q.queue, q.queue[n:])
@@ -121,6 +149,10 @@ func (db *DB) lead() {
 // runGroup runs the functions of group in one transaction and sets each
 // request's err.
 func (db *DB) runGroup(group []*writeReq) {
+	if r := group[0]; r.alone != nil {
+		r.err = r.alone()
+		return
+	}
 	if len(group) == 1 {
 		group[0].err = db.runOne(group[0])
 		return

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlcommon"
@@ -12,7 +13,7 @@ import (
 
 // dialect is how the shared SQL is written for SQLite.
 func dialect() sqlcommon.Dialect {
-	return sqlcommon.Dialect{Name: "sqlite", UserColumn: "user", RowID: "rowid", OctetLength: "LENGTH"}
+	return sqlcommon.Dialect{Name: "sqlite", UserColumn: "user", RowID: "rowid", OctetLength: "LENGTH", OneRowInserts: true}
 }
 
 // querier adapts a read transaction or the read pool to
@@ -56,14 +57,25 @@ func (w writer) Exec(ctx context.Context, text string, args ...any) (int64, erro
 	return res.RowsAffected()
 }
 
-// txer adapts a transaction of the writer to sqlcommon.Tx.
+// txer adapts a transaction of the writer to sqlcommon.Tx. A statement
+// prepared on the writer (stmts) runs prepared: a transaction cannot
+// prepare one for later, its connection being the writer's only one.
 type txer struct {
 	querier
-	tx *sql.Tx
+	tx    *sql.Tx
+	stmts *sync.Map // query -> *sql.Stmt prepared on the writer
 }
 
 func (t txer) Exec(ctx context.Context, text string, args ...any) (int64, error) {
-	res, err := t.tx.ExecContext(ctx, text, args...)
+	var (
+		res sql.Result
+		err error
+	)
+	if st, ok := t.stmts.Load(text); ok {
+		res, err = t.tx.StmtContext(ctx, st.(*sql.Stmt)).ExecContext(ctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(ctx, text, args...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -72,7 +84,7 @@ func (t txer) Exec(ctx context.Context, text string, args ...any) (int64, error)
 
 // transact is db.tx (the group commit) as a sqlcommon.Transact.
 func (db *DB) transact(ctx context.Context, fn func(tx sqlcommon.Tx) error) error {
-	return db.tx(ctx, func(tx *sql.Tx) error { return fn(txer{querier{tx}, tx}) })
+	return db.tx(ctx, func(tx *sql.Tx) error { return fn(txer{querier{tx}, tx, &db.wq.stmts}) })
 }
 
 // prepared adapts the read pool's prepared statements (db.query and

@@ -127,6 +127,15 @@ func open(ctx context.Context, path string, log *slog.Logger, migs []string) (*D
 		w.Close()
 		return nil, err
 	}
+	// Each message of an archive batch is one run of this statement in
+	// the batch's transaction (sqlcommon.Dialect.OneRowInserts), which
+	// can run it prepared only if it is prepared before.
+	if _, err := db.prepared(ctx, sqlcommon.ArchiveRowInsert(dialect())); err != nil {
+		db.wq.closeStmts()
+		r.Close()
+		w.Close()
+		return nil, err
+	}
 	cq := url.Values{}
 	cq.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	if db.ckpt, err = startCheckpointer(path, cq.Encode(), db); err != nil {
