@@ -40,7 +40,15 @@ type Options struct {
 	MaxRemoteSessions int
 	// MaxStanzaBytes bounds a stanza received from another node.
 	MaxStanzaBytes int
-	Log            *slog.Logger
+	// ResumeTimeout is the stream management resumption timeout; zero
+	// turns resumption across nodes off (resume.go). NoJournal turns the
+	// journal off; JournalBytes bounds it and the resume bucket,
+	// JournalPerSession the entries of one session.
+	ResumeTimeout     time.Duration
+	NoJournal         bool
+	JournalBytes      int64
+	JournalPerSession int
+	Log               *slog.Logger
 }
 
 // Router is what a node needs of the router: routing a stanza whose
@@ -100,6 +108,8 @@ type Node struct {
 	comps    map[string]*compState
 	ownComps map[string]uint64
 	workers  [publishWorkers]worker
+	// res is stream management across nodes (resume.go); nil when off.
+	res *resumer
 }
 
 // keyState is what this node knows of a key of the sessions bucket.
@@ -124,6 +134,12 @@ type keyState struct {
 func New(opts Options, table *session.Table) (*Node, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.JournalBytes <= 0 {
+		opts.JournalBytes = 256 << 20
+	}
+	if opts.JournalPerSession <= 0 {
+		opts.JournalPerSession = 500
 	}
 	if opts.Node == "" || opts.Name == "" || len(opts.NATS) == 0 {
 		return nil, errors.New("cluster: node name, cluster name and NATS URLs are required")
@@ -274,6 +290,9 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 	}
 	if err := n.watch(ctx, n.compKV, n.compUpdate); err != nil {
 		return fail(fmt.Errorf("cluster: watching %s: %w", n.componentsBucket(), err))
+	}
+	if err := n.startResume(ctx, js); err != nil {
+		return fail(err)
 	}
 	sub, err := nc.Subscribe(nodeSubject(n.opts.Name, n.self), n.receive)
 	if err != nil {

@@ -57,6 +57,15 @@ type Cluster struct {
 	// name standing for an unspecified IP (0.0.0.0, [::]). Key
 	// "advertise".
 	Advertise []string
+	// Resume lets a stream management session resume on another node
+	// (its node died, drains, or the client reconnected elsewhere);
+	// default on. Journal keeps the messages a session has not had
+	// acknowledged in JetStream, so that they survive their node's death
+	// (default on); JournalBytes bounds that journal and the resumption
+	// states (size, default 256MiB). Keys "resume", "journal",
+	// "journal_bytes".
+	Resume, Journal bool
+	JournalBytes    int
 }
 
 // defaultCluster is off; its values apply when it is turned on.
@@ -68,6 +77,9 @@ func defaultCluster() Cluster {
 		QueueBytes:        8 << 20,
 		InboundBytes:      64 << 20,
 		MaxRemoteSessions: 1_000_000,
+		Resume:            true,
+		Journal:           true,
+		JournalBytes:      256 << 20,
 	}
 }
 
@@ -116,6 +128,9 @@ func (d *decoder) cluster(at, n *yaml.Node, key string, c *Cluster) {
 		"inbound_bytes":       func(at, v *yaml.Node, k string) { d.size(at, v, k, &c.InboundBytes) },
 		"max_remote_sessions": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &c.MaxRemoteSessions) },
 		"advertise":           func(at, v *yaml.Node, k string) { d.stringOrList(at, v, k, &c.Advertise) },
+		"resume":              func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &c.Resume) },
+		"journal":             func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &c.Journal) },
+		"journal_bytes":       func(at, v *yaml.Node, k string) { d.size(at, v, k, &c.JournalBytes) },
 	})
 }
 
@@ -183,6 +198,9 @@ func (c *Config) clusterProblems(add func(key, format string, args ...any)) {
 		if h, p, err := net.SplitHostPort(a); err != nil || h == "" || p == "" || strings.ContainsAny(a, " \t<>&") {
 			add("cluster.advertise["+strconv.Itoa(i)+"]", "must be host:port (an IPv6 host in brackets), not %q", a)
 		}
+	}
+	if cl.JournalBytes < 1<<20 {
+		add("cluster.journal_bytes", "must be at least 1MiB")
 	}
 	if cl.MaxRemoteSessions < 1 {
 		add("cluster.max_remote_sessions", "must be at least 1")

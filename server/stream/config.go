@@ -203,6 +203,9 @@ type StreamManagement struct {
 	// AckInterval is how long a stanza may stay unacknowledged before
 	// the server requests an ack (default 30 seconds).
 	AckInterval time.Duration
+	// Cluster, when set, lets sessions resume on another node of a
+	// cluster (clustersm.go); nil on a single server.
+	Cluster Resumer
 }
 
 func (s *StreamManagement) withDefaults() {
