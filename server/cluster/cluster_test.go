@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -92,6 +93,13 @@ func (c *testCluster) removeBuckets(t testing.TB) {
 		if err := js.DeleteKeyValue(ctx, b); err != nil {
 			t.Errorf("removing bucket %s: %v", b, err)
 		}
+	}
+	// Stream management across nodes (resume.go), when a node made them.
+	if err := js.DeleteKeyValue(ctx, c.name+"_resume"); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Errorf("removing the resume bucket: %v", err)
+	}
+	if err := js.DeleteStream(ctx, c.name+"_smq"); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("removing the journal: %v", err)
 	}
 }
 
