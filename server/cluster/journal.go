@@ -127,8 +127,8 @@ const checkpointWait = 5 * time.Second
 
 // Checkpoint makes durable what a session's stanzas caused before the
 // server acknowledges them (stream.Resumer): the stanzas queued for other
-// nodes are published and reached NATS, the journal entries are stored,
-// and inH is written in the resume state.
+// nodes are published and confirmed by those nodes (sync.go), the journal
+// entries are stored, and inH is written in the resume state.
 func (n *Node) Checkpoint(ctx context.Context, id string, inH uint32) {
 	ctx, cancel := context.WithTimeout(ctx, checkpointWait)
 	defer cancel()
@@ -149,13 +149,14 @@ func (n *Node) Checkpoint(ctx context.Context, id string, inH uint32) {
 			time.Sleep(200 * time.Microsecond)
 		}
 	}
-	if err := n.nc.FlushWithContext(ctx); err != nil {
-		n.log.Warn("cluster: checkpoint: flushing to NATS", "err", err)
-	}
 	r := n.res
 	if r == nil {
+		if err := n.nc.FlushWithContext(ctx); err != nil {
+			n.log.Warn("cluster: checkpoint: flushing to NATS", "err", err)
+		}
 		return
 	}
+	n.syncPeers(ctx) // the other nodes handled what was sent them (sync.go)
 	if r.smq != nil {
 		select {
 		case <-r.js.PublishAsyncComplete():
@@ -228,6 +229,7 @@ func (n *Node) trimJournal() {
 			return
 		case <-t.C:
 		}
+		n.syncPeers(n.ctx)
 		type trim struct {
 			id  string
 			seq uint64

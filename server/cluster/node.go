@@ -377,6 +377,10 @@ func (n *Node) receive(m *nats.Msg) {
 		n.deliverComponent(f)
 		return
 	}
+	if f.op == opSync {
+		n.synced(m)
+		return
+	}
 	if f.op == opLeave {
 		if f.node != n.self {
 			n.left(m, f.node)

@@ -38,6 +38,9 @@ const (
 	// opComponent: hand the stanza of the body to the external component
 	// of the domain To, connected to the receiving node.
 	opComponent = "component"
+	// opSync: answer (a NATS request) once the frames received before
+	// are handled and what they journaled is stored (sync.go).
+	opSync = "sync"
 )
 
 // maxTopic bounds an invalidation's topic.
@@ -118,7 +121,7 @@ func parseFrame(m *nats.Msg, maxStanza int) (frame, error) {
 	if f.node == "" {
 		return f, errors.New("cluster: frame without a sending node")
 	}
-	if f.op == opLeave {
+	if f.op == opLeave || f.op == opSync {
 		return f, nil
 	}
 	if f.op == opReply {
