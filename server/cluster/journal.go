@@ -27,7 +27,7 @@ type jsess struct {
 	acked   uint32 // the client's last h
 	// sent are the journal entries not known acknowledged and trimmed,
 	// oldest first; bounded by the journal's per-session bound.
-	sent  []sentEntry
+	sent  []*sentEntry
 	dirty bool // acked moved since the last trim
 }
 
@@ -98,14 +98,70 @@ func (n *Node) Journal(id string, h uint32, st *stanza.Element) {
 		n.log.Error("cluster: a message not journaled; lost if this node dies before it is acknowledged", "to", st.To(), "err", err)
 		return
 	}
+	e := &sentEntry{h: h, ack: f}
 	r.mu.Lock()
 	if js := r.sess[id]; js != nil {
 		if len(js.sent) >= n.opts.JournalPerSession {
 			js.sent = js.sent[1:] // dropped by the stream too
 		}
-		js.sent = append(js.sent, sentEntry{h: h, ack: f})
+		js.sent = append(js.sent, e)
 	}
+	if len(r.inflight) >= maxInflight {
+		r.inflight = r.inflight[1:]
+		r.base++
+	}
+	r.inflight = append(r.inflight, e)
 	r.mu.Unlock()
+}
+
+// maxInflight bounds the journal entries a node waits for.
+const maxInflight = 1 << 16
+
+// waitJournal waits until JetStream answered for every journal entry
+// published before the call (not for those published meanwhile, which
+// PublishAsyncComplete would, under steady traffic).
+func (n *Node) waitJournal(ctx context.Context) { n.waitJournalTo(ctx, n.journalMark()) }
+
+// journalMark returns the count of journal entries published so far.
+func (n *Node) journalMark() uint64 {
+	r := n.res
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.base + uint64(len(r.inflight))
+}
+
+// waitJournalTo waits until JetStream answered for the first end journal
+// entries.
+func (n *Node) waitJournalTo(ctx context.Context, end uint64) {
+	r := n.res
+	if r == nil || r.smq == nil {
+		return
+	}
+	for {
+		r.mu.Lock()
+		for len(r.inflight) > 0 {
+			if _, ok := r.inflight[0].resolve(); !ok {
+				break
+			}
+			r.inflight[0] = nil
+			r.inflight = r.inflight[1:]
+			r.base++
+		}
+		done := r.base >= end
+		r.mu.Unlock()
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			n.log.Warn("cluster: journal not confirmed in time")
+			return
+		case <-time.After(200 * time.Microsecond):
+		}
+	}
 }
 
 // Acked records the client's h (stream.Resumer); the journal is trimmed
@@ -157,13 +213,7 @@ func (n *Node) Checkpoint(ctx context.Context, id string, inH uint32) {
 		return
 	}
 	n.syncPeers(ctx) // the other nodes handled what was sent them (sync.go)
-	if r.smq != nil {
-		select {
-		case <-r.js.PublishAsyncComplete():
-		case <-ctx.Done():
-			n.log.Warn("cluster: checkpoint: journal not confirmed in time")
-		}
-	}
+	n.waitJournal(ctx)
 	if id == "" {
 		return
 	}

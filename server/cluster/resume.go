@@ -34,6 +34,10 @@ type resumer struct {
 
 	mu   sync.Mutex
 	sess map[string]*jsess // this node's resumable sessions, by id
+	// inflight are the journal entries published, oldest first, until
+	// JetStream answered; base counts those gone from its front.
+	inflight []*sentEntry
+	base     uint64
 }
 
 // resumeBucket, journalStream and the subjects of stream management

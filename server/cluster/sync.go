@@ -51,18 +51,17 @@ func (p *peer) keepLocked(batch []*nats.Msg) {
 // synced answers a sync request, on the subscription's goroutine: every
 // frame received before is handled; what they journaled is stored first.
 func (n *Node) synced(m *nats.Msg) {
-	if r := n.res; r != nil && r.smq != nil {
-		t := time.NewTimer(syncWait)
-		select {
-		case <-r.js.PublishAsyncComplete():
-		case <-t.C:
-			n.log.Warn("cluster: journal not confirmed in time for a sync")
+	// The frames before are handled (their journal entries published):
+	// wait for JetStream off the subscription's goroutine.
+	end := n.journalMark()
+	n.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(n.ctx, syncWait)
+		n.waitJournalTo(ctx, end)
+		cancel()
+		if err := m.Respond(nil); err != nil {
+			n.log.Debug("cluster: answering a sync", "err", err)
 		}
-		t.Stop()
-	}
-	if err := m.Respond(nil); err != nil {
-		n.log.Debug("cluster: answering a sync", "err", err)
-	}
+	})
 }
 
 // syncPeers asks every node this node published frames to since their
