@@ -25,6 +25,9 @@ cluster:
   inbound_bytes: 2MiB
   max_remote_sessions: 5000
   advertise: [xmpp-1.example.org:5222, "[2001:db8::1]:5222"]
+  resume: true
+  journal: false
+  journal_bytes: 64MiB
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +35,7 @@ cluster:
 	want := Cluster{Enabled: true, Node: "node-1", Name: "chat_prod", NATS: []string{"nats://10.0.0.1:4222", "tls://10.0.0.2:4222"},
 		User: "parley", Password: "secret", CAFile: "/etc/nats-ca.pem", CertFile: "/etc/n.pem", KeyFile: "/etc/n.key",
 		NodeTTL: 20 * time.Second, QueueBytes: 1 << 20, InboundBytes: 2 << 20, MaxRemoteSessions: 5000,
-		Advertise: []string{"xmpp-1.example.org:5222", "[2001:db8::1]:5222"}}
+		Advertise: []string{"xmpp-1.example.org:5222", "[2001:db8::1]:5222"}, Resume: true, Journal: false, JournalBytes: 64 << 20}
 	if !reflect.DeepEqual(c.Cluster, want) {
 		t.Errorf("cluster = %+v, want %+v", c.Cluster, want)
 	}
@@ -57,6 +60,7 @@ func TestClusterValidation(t *testing.T) {
 		{"urls", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, nats: ['http://x', 'nats://']}\n", []string{"cluster.nats[0]", "cluster.nats[1]"}},
 		{"advertise", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, advertise: ['xmpp-1', ':5222', 'h:5222', '2001:db8::1:5222']}\n", []string{"cluster.advertise[0]", "cluster.advertise[1]", "cluster.advertise[3]"}},
 		{"no url", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, nats: []}\n", []string{"cluster.nats"}},
+		{"journal", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, journal_bytes: 1000}\n", []string{"cluster.journal_bytes"}},
 		{"credentials", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, token: t, creds_file: f}\n", []string{"cluster.user"}},
 		{"password alone", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, password: p}\n", []string{"cluster.user"}},
 		{"half a key pair", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, cert_file: c}\n", []string{"cluster.cert_file"}},
