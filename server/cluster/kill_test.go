@@ -157,6 +157,7 @@ func TestNodeKilled(t *testing.T) {
 	bob := p.login(t, "bob@localhost", "phone")
 	online(t, alice)
 	online(t, bob)
+	cl.visible(t, bob.JID(), true) // node1 routes the subscription to node3
 	subscribe(t, alice, bob)
 	xmpptest.Expect(t, alice, "bob's presence", isPresence("", bob.JID()))
 	cl.visible(t, bob.JID(), true)

@@ -126,13 +126,10 @@ func (n *Node) handoverRequest(m *nats.Msg) {
 
 // handOver detaches the session a handover request names.
 func (n *Node) handOver(data []byte) handoverResp {
-	var req handoverReq
-	if err := json.Unmarshal(data, &req); err != nil {
-		return handoverResp{Err: "bad request"}
-	}
-	user, err := jid.Parse(req.User)
+	req, user, err := parseHandoverReq(data)
 	if err != nil {
-		return handoverResp{Err: "bad user"}
+		n.log.Warn("cluster: bad handover request", "err", err)
+		return handoverResp{Err: "bad request"}
 	}
 	s := n.table.Resumable(req.ID)
 	if s == nil {
@@ -233,32 +230,79 @@ func (n *Node) askHandover(ctx context.Context, node string, user jid.JID, id st
 		}
 		return nil, fmt.Errorf("cluster: asking %s for the session: %w", node, err)
 	}
-	var resp handoverResp
-	if err := json.Unmarshal(m.Data, &resp); err != nil {
-		return nil, fmt.Errorf("cluster: handover answer: %w", err)
+	out, refused, err := parseHandover(m.Data, n.opts.MaxStanzaBytes)
+	if refused == "not found" && !n.nodeAlive(node) {
+		return nil, errNodeGone
 	}
-	if resp.Err != "" {
-		if resp.Err == "not found" && !n.nodeAlive(node) {
-			return nil, errNodeGone
-		}
-		return nil, fmt.Errorf("cluster: %s did not hand the session over: %s", node, resp.Err)
+	if refused != "" {
+		return nil, fmt.Errorf("cluster: %s did not hand the session over: %s", node, refused)
 	}
-	st, full, pres, err := parseState([]byte(resp.State))
 	if err != nil {
 		return nil, err
 	}
-	out := &stream.Resumed{Full: full, InH: resp.InH, Timeout: time.Duration(st.Timeout) * time.Second,
-		Presence: pres, Priority: st.Priority, Flags: st.Flags, ArchiveSync: st.Sync}
+	if out.Full.Bare() != user {
+		return nil, errors.New("cluster: a handover of another account's session")
+	}
+	if out.Bad > 0 {
+		n.log.Error("cluster: stanzas of a handover could not be read and are lost", "node", node, "session", out.Full, "stanzas", out.Bad)
+	}
+	n.log.Info("cluster: session handed over by another node", "node", node, "session", out.Full, "pending", len(out.Pending))
+	return &out.Resumed, nil
+}
+
+// handedOver is a decoded handover answer; Bad counts the stanzas that
+// could not be read.
+type handedOver struct {
+	stream.Resumed
+	Bad int
+}
+
+// parseHandoverReq decodes a handover request.
+func parseHandoverReq(b []byte) (handoverReq, jid.JID, error) {
+	var req handoverReq
+	if len(b) > 4096 {
+		return req, jid.JID{}, fmt.Errorf("cluster: handover request of %d bytes", len(b))
+	}
+	if err := json.Unmarshal(b, &req); err != nil {
+		return req, jid.JID{}, fmt.Errorf("cluster: handover request: %w", err)
+	}
+	user, err := jid.Parse(req.User)
+	if err != nil || user.Local() == "" || user.Resource() != "" {
+		return req, jid.JID{}, fmt.Errorf("cluster: handover request for %q: not a bare JID", req.User)
+	}
+	if _, err := nodeOfID(req.ID); err != nil {
+		return req, jid.JID{}, err
+	}
+	return req, user, nil
+}
+
+// parseHandover decodes a handover answer: the session, or the reason
+// it was refused.
+func parseHandover(b []byte, maxStanza int) (*handedOver, string, error) {
+	var resp handoverResp
+	if err := json.Unmarshal(b, &resp); err != nil {
+		return nil, "", fmt.Errorf("cluster: handover answer: %w", err)
+	}
+	if resp.Err != "" {
+		return nil, resp.Err, nil
+	}
+	st, full, pres, err := parseState([]byte(resp.State))
+	if err != nil {
+		return nil, "", err
+	}
+	out := &handedOver{Resumed: stream.Resumed{Full: full, InH: resp.InH, Timeout: time.Duration(st.Timeout) * time.Second,
+		Presence: pres, Priority: st.Priority, Flags: st.Flags, ArchiveSync: st.Sync}}
 	for _, p := range resp.Pending {
-		el, err := parseStanza([]byte(p), n.opts.MaxStanzaBytes)
-		if err != nil {
-			n.log.Warn("cluster: bad stanza in a handover", "err", err)
+		// The session is handed over already: a bad stanza is left out,
+		// not the session.
+		el, err := parseStanza([]byte(p), maxStanza)
+		if err != nil || stanza.KindOf(el) == stanza.KindOther {
+			out.Bad++
 			continue
 		}
 		out.Pending = append(out.Pending, el)
 	}
-	n.log.Info("cluster: session handed over by another node", "node", node, "session", full, "pending", len(out.Pending))
-	return out, nil
+	return out, "", nil
 }
 
 // nodeAlive reports whether node's lease is current.
