@@ -43,6 +43,7 @@ func (a *App) c2sStreamManagement() stream.StreamManagement {
 	sm := c2sStreamManagement(a.cfg.StreamManagement)
 	if a.cluster != nil {
 		sm.Cluster = a.cluster.Resumer()
+		sm.DrainWait = disabledIfZero(a.cfg.Cluster.DrainWait)
 	}
 	return sm
 }

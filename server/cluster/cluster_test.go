@@ -133,9 +133,9 @@ func (c *testCluster) gone(t *testing.T, full jid.JID) {
 
 // pair starts two nodes, with alice logged in on the first (home) and
 // bob on the second (phone).
-func pair(t *testing.T) (cl *testCluster, n1, n2 *xmpptest.Server, alice, bob *client.Client) {
+func pair(t *testing.T, opts ...xmpptest.Option) (cl *testCluster, n1, n2 *xmpptest.Server, alice, bob *client.Client) {
 	t.Helper()
-	cl = newCluster(t, 2)
+	cl = newCluster(t, 2, opts...)
 	n1, n2 = cl.nodes[0], cl.nodes[1]
 	n1.AddUser(t, "alice", "pw")
 	n1.AddUser(t, "bob", "pw")

@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"strconv"
 	"syscall"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
+	"github.com/parley-xmpp/parley/xmpp/stream"
 	"github.com/parley-xmpp/parley/xmpptest"
 )
 
@@ -204,4 +206,124 @@ func TestResumeHandover(t *testing.T) {
 			t.Fatalf("bob got alice's unavailable presence: %s", st.Bytes())
 		}
 	}
+}
+
+// A node that drains sends its client with stream management to the
+// other node (<see-other-host/>), where it resumes its session: node1
+// hands it over, its contact sees no unavailable presence, and no message
+// sent to it during the drain is lost.
+func TestDrainResume(t *testing.T) {
+	cl, n1, n2, _, bob := pair(t)
+	cfg := n1.ClientConfig(t, "alice", "pw", "sm")
+	cfg.StreamManagement = true
+	cfg.TLS = &tls.Config{InsecureSkipVerify: true} // node2's certificate too
+	alice := n1.Dial(t, cfg)
+	online(t, alice)
+	online(t, bob)
+	subscribe(t, bob, alice)
+	xmpptest.Expect(t, bob, "alice's presence", isPresence("", alice.JID()))
+	cl.visible(t, alice.JID(), true)
+	xmpptest.Eventually(t, "node1 knows node2's client address", func() bool {
+		return n1.App.Cluster().OtherHost() == n2.Addr()
+	})
+	got := collect(alice)
+	const total = 30
+	sendAll(t, bob, alice.JID(), "m", 0, total/3)
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		n1.App.Stop(ctx)
+	}()
+	sendAll(t, bob, alice.JID(), "m", total/3, total-total/3)
+	select {
+	case <-alice.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("alice's stream did not end")
+	}
+	var se *stream.Error
+	if err := alice.Err(); !errors.As(err, &se) || se.Condition != stream.SeeOtherHost || se.OtherHost != n2.Addr() {
+		t.Fatalf("alice's stream ended with %v, want <see-other-host/> to %s", err, n2.Addr())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	again, err := alice.ResumeAt(ctx, se.OtherHost)
+	if err != nil {
+		t.Fatalf("resuming on node2: %v", err)
+	}
+	t.Cleanup(func() { again.Close() })
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("node1 did not stop")
+	}
+	if s := n2.App.Cluster().Directory().Get(alice.JID()); s == nil || s.Remote() || !s.Available() {
+		t.Fatalf("node2 does not hold alice's available session: %v", s)
+	}
+	seen := map[string]int{}
+	for b := range got {
+		seen[b]++
+	}
+	later := collect(again)
+	missing := func() int {
+		n := 0
+		for i := range total {
+			if seen["m"+strconv.Itoa(i)] == 0 {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(xmpptest.Wait); missing() > 0 && time.Now().Before(deadline); {
+		select {
+		case b := <-later:
+			seen[b]++
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	if missing() > 0 {
+		// Routed while the session moved: stored, for the next login.
+		fresh := n2.Client(t, "alice", "pw", "later")
+		online(t, fresh)
+		for b := range collectFor(fresh, 2*time.Second) {
+			seen[b]++
+		}
+	}
+	if n := missing(); n > 0 {
+		t.Fatalf("%d of %d messages lost: %v", n, total, seen)
+	}
+	// The session went on: bob never saw alice/sm go offline.
+	xmpptest.Sync(t, bob)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		st, err := bob.Recv(ctx)
+		cancel()
+		if err != nil {
+			break
+		}
+		if isPresence(stanza.TypeUnavailable, alice.JID())(st) {
+			t.Fatalf("bob got alice's unavailable presence: %s", st.Bytes())
+		}
+	}
+}
+
+// collectFor is collect for d.
+func collectFor(c *client.Client, d time.Duration) <-chan string {
+	out := make(chan string, 1024)
+	go func() {
+		defer close(out)
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		for {
+			st, err := c.Recv(ctx)
+			if err != nil {
+				return
+			}
+			if b := st.ChildText("", "body"); st.Name.Local == "message" && b != "" {
+				out <- b
+			}
+		}
+	}()
+	return out
 }

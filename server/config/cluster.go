@@ -66,6 +66,11 @@ type Cluster struct {
 	// "journal_bytes".
 	Resume, Journal bool
 	JournalBytes    int
+	// DrainWait is how long a draining node keeps the resumable sessions
+	// of the clients it sent elsewhere for them to resume on another node
+	// (default 10s; 0: they end at once, as without resumption). Key
+	// "drain_wait".
+	DrainWait time.Duration
 }
 
 // defaultCluster is off; its values apply when it is turned on.
@@ -80,6 +85,7 @@ func defaultCluster() Cluster {
 		Resume:            true,
 		Journal:           true,
 		JournalBytes:      256 << 20,
+		DrainWait:         10 * time.Second,
 	}
 }
 
@@ -131,6 +137,7 @@ func (d *decoder) cluster(at, n *yaml.Node, key string, c *Cluster) {
 		"resume":              func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &c.Resume) },
 		"journal":             func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &c.Journal) },
 		"journal_bytes":       func(at, v *yaml.Node, k string) { d.size(at, v, k, &c.JournalBytes) },
+		"drain_wait":          func(at, v *yaml.Node, k string) { d.duration(at, v, k, &c.DrainWait) },
 	})
 }
 

@@ -28,6 +28,7 @@ cluster:
   resume: true
   journal: false
   journal_bytes: 64MiB
+  drain_wait: 3s
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +36,7 @@ cluster:
 	want := Cluster{Enabled: true, Node: "node-1", Name: "chat_prod", NATS: []string{"nats://10.0.0.1:4222", "tls://10.0.0.2:4222"},
 		User: "parley", Password: "secret", CAFile: "/etc/nats-ca.pem", CertFile: "/etc/n.pem", KeyFile: "/etc/n.key",
 		NodeTTL: 20 * time.Second, QueueBytes: 1 << 20, InboundBytes: 2 << 20, MaxRemoteSessions: 5000,
-		Advertise: []string{"xmpp-1.example.org:5222", "[2001:db8::1]:5222"}, Resume: true, Journal: false, JournalBytes: 64 << 20}
+		Advertise: []string{"xmpp-1.example.org:5222", "[2001:db8::1]:5222"}, Resume: true, Journal: false, JournalBytes: 64 << 20, DrainWait: 3 * time.Second}
 	if !reflect.DeepEqual(c.Cluster, want) {
 		t.Errorf("cluster = %+v, want %+v", c.Cluster, want)
 	}

@@ -277,3 +277,43 @@ func HandOver(ctx context.Context, s *session.Session, user jid.JID, h uint32) (
 	old.log.Info("c2s: session handed over to another node", "pending", len(pending), "h", inH)
 	return res, nil
 }
+
+// waitMoved waits, when this server's streams were sent to another node
+// of a cluster (<see-other-host/>), until their resumable sessions are
+// resumed there (HandOver), for at most StreamManagement.DrainWait or
+// until ctx ends; the rest then end here (endDetached).
+func (s *Server) waitMoved(ctx context.Context) {
+	cfg := s.cfg.Load()
+	if cfg.SM.Cluster == nil || cfg.SM.DrainWait <= 0 {
+		return
+	}
+	t := time.NewTimer(cfg.SM.DrainWait)
+	defer t.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for s.movingLeft() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			cfg.Log.Info("c2s: sessions not resumed on another node in time end here", "sessions", s.movingLeft())
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// movingLeft counts this server's detached sessions whose stream was
+// sent to another node.
+func (s *Server) movingLeft() int {
+	n := 0
+	for _, ss := range s.cfg.Load().Sessions.All() {
+		if !ss.Detached() {
+			continue
+		}
+		if c, ok := ss.Conn().(*conn); ok && c.srv == s && c.moving.Load() {
+			n++
+		}
+	}
+	return n
+}
