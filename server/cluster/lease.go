@@ -103,6 +103,9 @@ func (n *Node) leaseUpdate(e jetstream.KeyValueEntry) {
 				n.log.Info("cluster: node alive", "node", name, "incarnation", l.Inc)
 			}
 			reap = n.refreshNode(name)
+			if old != nil && old.Inc != l.Inc {
+				defer n.reapResume(name) // its earlier run's sessions (reap.go)
+			}
 		}
 	default: // deleted: the node left
 		if old != nil {
@@ -120,12 +123,14 @@ func (n *Node) leaseUpdate(e jetstream.KeyValueEntry) {
 // runs.
 func (n *Node) sweep() {
 	var reap []*keyState
+	var dead []string
 	n.mu.Lock()
 	for name, l := range n.nodes {
 		if l.alive && time.Since(l.seen) >= n.opts.NodeTTL {
 			l.alive = false
 			n.log.Warn("cluster: node lease expired; its sessions leave the directory", "node", name, "last_renewed", l.seen)
 			reap = append(reap, n.refreshNode(name)...)
+			dead = append(dead, name)
 		}
 	}
 	for node := range n.byNode {
@@ -140,6 +145,9 @@ func (n *Node) sweep() {
 	}
 	comps := n.componentsToReap()
 	n.mu.Unlock()
+	for _, name := range dead {
+		n.reapResume(name) // resume.go: sessions nobody resumes
+	}
 	n.reap(reap)
 	n.reapComponents(comps)
 }

@@ -79,6 +79,7 @@ func (n *Node) startResume(ctx context.Context, js jetstream.JetStream) error {
 	}
 	n.res = r
 	n.wg.Go(n.trimJournal)
+	n.reapResume(n.self) // sessions of this node's earlier runs (reap.go)
 	return nil
 }
 

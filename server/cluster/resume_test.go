@@ -327,3 +327,74 @@ func collectFor(c *client.Client, d time.Duration) <-chan string {
 	}()
 	return out
 }
+
+// A session of a node killed with SIGKILL that its client never resumes:
+// once its resumption time is over, a surviving node routes what its
+// journal holds to the account, here to offline storage, where the
+// client finds it at its next login.
+func TestUnresumedAfterKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server binary")
+	}
+	cl := newCluster(t, 2)
+	n1, n2 := cl.nodes[0], cl.nodes[1]
+	n1.AddUser(t, "alice", "pw")
+	n1.AddUser(t, "bob", "pw")
+	p := cl.startProcess(t, "stream_management: {resume_timeout: 4s}")
+	alice := n1.Client(t, "alice", "pw", "home")
+	bob := p.loginSM(t, "bob@localhost", "phone")
+	online(t, alice)
+	online(t, bob)
+	cl.visible(t, bob.JID(), true)
+	_, id := bob.StreamManagement()
+	bob.Abort()
+	sendAll(t, alice, bob.JID(), "q", 0, 3)
+	xmpptest.Sync(t, alice)
+	cl.journaled(t, id, 3)
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	p.done <- nil // for the cleanup
+	cl.gone(t, bob.JID())
+	// The resumption time (4s from the last write of its state) is over
+	// by the time the directory healed and a little more.
+	nc, err := nats.Connect(cl.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	kv, err := js.KeyValue(context.Background(), cl.name+"_resume")
+	if err != nil {
+		t.Fatal(err)
+	}
+	xmpptest.Eventually(t, "the resume state ended", func() bool {
+		_, err := kv.Get(context.Background(), id)
+		return err != nil
+	})
+	// The journal is purged once its messages were routed.
+	subj := cl.name + ".smq." + id
+	xmpptest.Eventually(t, "the journal purged", func() bool {
+		s, err := js.Stream(context.Background(), cl.name+"_smq")
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(subj))
+		return err == nil && info.State.Subjects[subj] == 0
+	})
+	later := n2.Client(t, "bob", "pw", "laptop")
+	online(t, later)
+	for _, w := range []string{"q0", "q1", "q2"} {
+		st := xmpptest.Expect(t, later, w, isMessage(w))
+		if st.Child("urn:xmpp:delay", "delay") == nil {
+			t.Errorf("%s without a delay stamp", w)
+		}
+	}
+	// Resuming now fails as XEP-0198 says.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := bob.ResumeAt(ctx, n2.Addr()); err == nil {
+		t.Fatal("a session ended for good was resumed")
+	}
+}

@@ -108,14 +108,18 @@ func (n *Node) syncPeers(ctx context.Context) {
 // again the messages it did not confirm.
 func (n *Node) gone(node string, frames []*nats.Msg) {
 	var reap []*keyState
+	died := false
 	n.mu.Lock()
 	if l := n.nodes[node]; l != nil && l.alive {
-		l.alive = false
+		l.alive, died = false, true
 		n.log.Warn("cluster: node gone (nothing listens on its subject); its sessions leave the directory", "node", node)
 		reap = n.refreshNode(node)
 	}
 	n.mu.Unlock()
 	n.reap(reap)
+	if died {
+		n.reapResume(node) // reap.go
+	}
 	again := 0
 	for _, m := range frames {
 		f, err := parseFrame(m, n.opts.MaxStanzaBytes)
