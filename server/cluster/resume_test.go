@@ -99,7 +99,9 @@ func TestResumeAfterKill(t *testing.T) {
 	n1.AddUser(t, "alice", "pw")
 	n1.AddUser(t, "bob", "pw")
 	p := cl.startProcess(t)
-	alice := n1.Client(t, "alice", "pw", "home")
+	acfg := n1.ClientConfig(t, "alice", "pw", "home")
+	acfg.StreamManagement = true
+	alice := n1.Dial(t, acfg)
 	bob := p.loginSM(t, "bob@localhost", "phone")
 	online(t, alice)
 	online(t, bob)
@@ -122,7 +124,8 @@ func TestResumeAfterKill(t *testing.T) {
 	// it is sent meanwhile.
 	bob.Abort()
 	sendAll(t, alice, bob.JID(), "q", 0, 5)
-	xmpptest.Sync(t, alice)
+	// Acknowledged by node1 once node3 confirmed them: journaled.
+	acknowledged(t, alice)
 	cl.journaled(t, id, 5)
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -140,6 +143,26 @@ func TestResumeAfterKill(t *testing.T) {
 	t.Cleanup(func() { again.Close() })
 	if again.JID() != bob.JID() {
 		t.Fatalf("resumed as %s, want %s", again.JID(), bob.JID())
+	}
+	// node2 routes to its own session of bob/phone only, not also to
+	// node3's (still in its directory until node3's lease expires).
+	for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		n := 0
+		for _, s := range n2.App.Cluster().Directory().Sessions(bob.JID().Bare()) {
+			if s.JID() == bob.JID() {
+				n++
+			}
+		}
+		if n == 1 {
+			break
+		}
+		if !nodeAlive(n2, "node3") {
+			t.Log("node3's lease expired on node2 before its entry was replaced: not checked")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node2 has %d sessions of %s", n, bob.JID())
+		}
 	}
 	got = collect(again)
 	expectExactly(t, got, []string{"q0", "q1", "q2", "q3", "q4"}, func() string {
@@ -193,6 +216,16 @@ func TestResumeHandover(t *testing.T) {
 	if s := n1.App.Cluster().Directory().Get(alice.JID()); s == nil || !s.Remote() || !s.Available() {
 		t.Fatalf("node1 does not route to alice's available session on node2: %v", s)
 	}
+	// node2 routes to its own session only, not also to node1's old one.
+	xmpptest.Eventually(t, "node2 has one session of alice/sm", func() bool {
+		n := 0
+		for _, s := range n2.App.Cluster().Directory().Sessions(alice.JID().Bare()) {
+			if s.JID() == alice.JID() {
+				n++
+			}
+		}
+		return n == 1
+	})
 	// No unavailable presence: the session went on.
 	xmpptest.Sync(t, bob)
 	for {
@@ -397,4 +430,30 @@ func TestUnresumedAfterKill(t *testing.T) {
 	if _, err := bob.ResumeAt(ctx, n2.Addr()); err == nil {
 		t.Fatal("a session ended for good was resumed")
 	}
+}
+
+// nodeAlive reports whether s lists node as alive.
+func nodeAlive(s *xmpptest.Server, node string) bool {
+	for _, info := range s.App.Cluster().Nodes() {
+		if info.Name == node {
+			return info.Alive
+		}
+	}
+	return false
+}
+
+// acknowledged waits until the server acknowledged everything c sent
+// (XEP-0198).
+func acknowledged(t *testing.T, c *client.Client) {
+	t.Helper()
+	xmpptest.Eventually(t, "the server's acknowledgement", func() bool {
+		if c.Unacked() == 0 {
+			return true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		c.RequestAck(ctx)
+		time.Sleep(20 * time.Millisecond)
+		return c.Unacked() == 0
+	})
 }
