@@ -242,9 +242,13 @@ func printStatus(w io.Writer, st admin.Status) {
 	var comps []string
 	for _, c := range st.Components {
 		state := "disconnected"
-		if c.Connected {
+		switch {
+		case c.Connected:
 			connected++
 			state = "connected"
+		case c.Node != "":
+			connected++
+			state = "connected to " + c.Node
 		}
 		comps = append(comps, c.Domain+" ("+state+")")
 	}
@@ -263,7 +267,11 @@ func printStatus(w io.Writer, st admin.Status) {
 			if n.Self {
 				state += ", this node"
 			}
-			fmt.Fprintf(w, "  %s: %s, %d sessions\n", n.Name, state, n.Sessions)
+			fmt.Fprintf(w, "  %s: %s, %d sessions", n.Name, state, n.Sessions)
+			if len(n.Components) > 0 {
+				fmt.Fprintf(w, ", components %s", strings.Join(n.Components, ", "))
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	fmt.Fprintf(w, "memory: RSS %s, Go heap %s, from the OS %s\n", mib(st.Memory.RSS), mib(st.Memory.HeapAlloc), mib(st.Memory.Sys))

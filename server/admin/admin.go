@@ -96,8 +96,13 @@ type SessionCount struct {
 // Component is an external component (XEP-0114) and whether it is
 // connected.
 type Component struct {
-	Domain    string `json:"domain"`
-	Connected bool   `json:"connected"`
+	Domain string `json:"domain"`
+	// Connected: connected to this server (in a cluster, this node).
+	Connected bool `json:"connected"`
+	// Node is, in a cluster, the node the component is connected to
+	// (this one or another); empty when it is connected nowhere, or
+	// outside a cluster.
+	Node string `json:"node,omitempty"`
 }
 
 // Link is one server-to-server link.
@@ -150,6 +155,9 @@ type ClusterNode struct {
 	Renewed time.Time `json:"renewed"`
 	// Sessions are the node's sessions in this node's directory.
 	Sessions int `json:"sessions"`
+	// Components are the domains of the external components connected
+	// to the node, sorted.
+	Components []string `json:"components,omitempty"`
 }
 
 // Status returns the server's version, uptime, sessions per domain and

@@ -120,8 +120,12 @@ func (a *App) componentStatus() []admin.Component {
 		return nil
 	}
 	var out []admin.Component
+	var where map[string]string
+	if a.cluster != nil {
+		where = a.cluster.Components()
+	}
 	for domain, r := range a.components.Routes() {
-		out = append(out, admin.Component{Domain: domain, Connected: r.Connected()})
+		out = append(out, admin.Component{Domain: domain, Connected: r.Connected(), Node: where[domain]})
 	}
 	slices.SortFunc(out, func(x, y admin.Component) int { return strings.Compare(x.Domain, y.Domain) })
 	return out

@@ -386,6 +386,7 @@ func (a *App) Start(ctx context.Context, mods []module.Module) (err error) {
 		a.startAdmin(runCtx)
 	}
 	if a.cluster != nil {
+		a.cluster.SetAdvertiseWeb(a.advertiseWeb())
 		a.cluster.SetAdvertise(ctx, a.advertise())
 	}
 	a.wg.Go(func() { a.trimAfterWaves(runCtx, time.Second) })

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/server/stream"
+	"github.com/parley-xmpp/parley/server/web"
 	xstream "github.com/parley-xmpp/parley/xmpp/stream"
 )
 
@@ -78,12 +80,32 @@ func (a *App) advertise() []string {
 	if len(a.cfg.Cluster.Advertise) > 0 {
 		return a.cfg.Cluster.Advertise
 	}
-	host, err := os.Hostname()
-	if err != nil {
-		a.log.Warn("cluster: no host name to advertise for the c2s listeners bound to every address; set cluster.advertise", "err", err)
+	return a.listenerHosts("c2s", config.ListenerC2S, config.ListenerC2STLS)
+}
+
+// advertiseWeb returns the URIs of this node's WebSocket and BOSH
+// endpoints it advertises to the others (cluster.advertise_web, or the
+// https then http listeners').
+func (a *App) advertiseWeb() []string {
+	if len(a.cfg.Cluster.AdvertiseWeb) > 0 {
+		return a.cfg.Cluster.AdvertiseWeb
 	}
 	var out []string
-	for _, t := range []config.ListenerType{config.ListenerC2S, config.ListenerC2STLS} {
+	for _, hp := range a.listenerHosts("https", config.ListenerHTTPS) {
+		out = append(out, "wss://"+hp+web.PathWebSocket, "https://"+hp+web.PathBOSH)
+	}
+	for _, hp := range a.listenerHosts("http", config.ListenerHTTP) {
+		out = append(out, "ws://"+hp+web.PathWebSocket, "http://"+hp+web.PathBOSH)
+	}
+	return out
+}
+
+// listenerHosts returns the addresses (host:port) of the listeners of
+// the types, the host name standing for an unspecified IP.
+func (a *App) listenerHosts(what string, types ...config.ListenerType) []string {
+	var out []string
+	host := ""
+	for _, t := range types {
 		for _, addr := range a.Addrs(t) {
 			ta, ok := addr.(*net.TCPAddr)
 			if !ok {
@@ -92,7 +114,11 @@ func (a *App) advertise() []string {
 			h := ta.IP.String()
 			if ta.IP.IsUnspecified() {
 				if host == "" {
-					continue
+					var err error
+					if host, err = os.Hostname(); err != nil || host == "" {
+						a.log.Warn("cluster: no host name to advertise for the "+what+" listeners bound to every address; set cluster.advertise or cluster.advertise_web", "err", err)
+						continue
+					}
 				}
 				h = host
 			}
@@ -100,6 +126,18 @@ func (a *App) advertise() []string {
 		}
 	}
 	return out
+}
+
+// webRedirect returns where a stopping node sends its web clients of
+// kind (cluster.WebSocket, cluster.BOSH): another live node's endpoint,
+// none outside a cluster.
+func (a *App) webRedirect(kind string) func(overTLS bool) string {
+	return func(overTLS bool) string {
+		if a.cluster == nil {
+			return ""
+		}
+		return a.cluster.OtherWeb(kind, overTLS)
+	}
 }
 
 // drainError is the stream error that ends a client's stream when this
@@ -122,8 +160,13 @@ func (a *App) Cluster() *cluster.Node { return a.cluster }
 // clusterStatus lists the cluster's nodes for `parley status`.
 func (a *App) clusterStatus() []admin.ClusterNode {
 	var out []admin.ClusterNode
+	comps := map[string][]string{}
+	for domain, node := range a.cluster.Components() {
+		comps[node] = append(comps[node], domain)
+	}
 	for _, n := range a.cluster.Nodes() {
-		out = append(out, admin.ClusterNode{Name: n.Name, Self: n.Self, Alive: n.Alive, Started: n.Started, Renewed: n.Renewed, Sessions: n.Sessions})
+		slices.Sort(comps[n.Name])
+		out = append(out, admin.ClusterNode{Name: n.Name, Self: n.Self, Alive: n.Alive, Started: n.Started, Renewed: n.Renewed, Sessions: n.Sessions, Components: comps[n.Name]})
 	}
 	return out
 }

@@ -55,11 +55,12 @@ func (a *App) startComponents() error {
 	})
 	if a.cluster != nil {
 		a.cluster.SetComponents(a.deliverComponent)
+		a.cluster.SetComponentWatch(a.componentMoved)
 	}
 	for domain, rt := range a.components.Routes() {
 		var route router.Route = rt
 		if a.cluster != nil {
-			route = clusterComponent{local: rt, node: a.cluster, domain: domain}
+			route = clusterComponent{local: rt, node: a.cluster, router: a.router, domain: domain}
 		}
 		if err := a.router.AddDomainRoute(domain, route); err != nil {
 			return fmt.Errorf("components: %w", err)
@@ -75,6 +76,7 @@ func (a *App) startComponents() error {
 type clusterComponent struct {
 	local  *component.Route
 	node   *cluster.Node
+	router *router.Router
 	domain string
 }
 
@@ -82,6 +84,8 @@ type clusterComponent struct {
 func (c clusterComponent) Deliver(ctx context.Context, from, to jid.JID, st *stanza.Element) error {
 	if !c.local.Connected() {
 		if other := c.node.ComponentNode(c.domain); other != "" {
+			// What waited here for the component goes first.
+			sendWaiting(ctx, c.router, c.node, c.local, other, c.domain)
 			if err := c.node.SendComponent(other, c.domain, st); err != nil {
 				return stanza.Errorf(stanza.ServiceUnavailable, "%s is not reachable", c.domain)
 			}
@@ -89,6 +93,33 @@ func (c clusterComponent) Deliver(ctx context.Context, from, to jid.JID, st *sta
 		}
 	}
 	return c.local.Deliver(ctx, from, to, st)
+}
+
+// componentMoved follows a component between nodes
+// (cluster.ComponentWatch): what waited here for it within the grace
+// period goes to the node it connected to; when it left its node, the
+// grace period starts here too, so that stanzas for it wait (bounded by
+// the grace and the queue) for it to come back to any node.
+func (a *App) componentMoved(domain, node string) {
+	rt := a.components.Routes()[domain]
+	if rt == nil {
+		return
+	}
+	if node == "" {
+		rt.Away()
+		return
+	}
+	sendWaiting(context.Background(), a.router, a.cluster, rt, node, domain)
+}
+
+// sendWaiting sends what waits in rt for the component of domain to
+// node, where it is connected; what cannot be sent bounces.
+func sendWaiting(ctx context.Context, r *router.Router, n *cluster.Node, rt *component.Route, node, domain string) {
+	for _, st := range rt.TakeWaiting() {
+		if err := n.SendComponent(node, domain, st); err != nil && stanza.MayBounce(st) {
+			r.Route(ctx, stanza.ErrorReply(st, stanza.Errorf(stanza.ServiceUnavailable, "%s is not reachable", domain)))
+		}
+	}
 }
 
 // deliverComponent hands a stanza another node routed to a component to

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/cluster"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/modules"
 	"github.com/parley-xmpp/parley/server/stream"
@@ -36,9 +37,12 @@ func (a *App) serveHTTP(ctx context.Context, ln net.Listener, l config.Listener,
 			Origins:    a.cfg.HTTP.WebSocketOrigins,
 			Secure:     a.secureRequest,
 			RemoteAddr: a.clientAddr,
+			OverTLS:    a.overTLS,
+			Redirect:   a.webRedirect(cluster.WebSocket),
 			Log:        a.log.With("component", "websocket"),
 		})
-		a.bosh = bosh.New(ctx, a.webEngine, bosh.Options{Secure: a.secureRequest, RemoteAddr: a.clientAddr, Inactivity: a.cfg.Limits.BOSHInactivity, Polling: a.cfg.Limits.BOSHPolling, Log: a.log.With("component", "bosh")})
+		a.bosh = bosh.New(ctx, a.webEngine, bosh.Options{Secure: a.secureRequest, RemoteAddr: a.clientAddr, OverTLS: a.overTLS, Redirect: a.webRedirect(cluster.BOSH),
+			Inactivity: a.cfg.Limits.BOSHInactivity, Polling: a.cfg.Limits.BOSHPolling, Log: a.log.With("component", "bosh")})
 		a.web = web.New(web.Options{
 			Client:    page,
 			WebSocket: a.ws,
@@ -86,6 +90,16 @@ func (a *App) secureRequest(r *http.Request) bool {
 		return strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 	}
 	return ap.Addr().Unmap().IsLoopback()
+}
+
+// overTLS reports whether a web request came over TLS: to this server,
+// or to a trusted proxy that says so.
+func (a *App) overTLS(r *http.Request) bool {
+	if web.OverTLS(r) {
+		return true
+	}
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && a.cfg.HTTP.Trusted(ap.Addr()) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // clientAddr is the client's address of a web request: the peer's, or,

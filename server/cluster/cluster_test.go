@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/parley-xmpp/parley/server/app"
 	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/server/storage/postgres/pgtest"
 	"github.com/parley-xmpp/parley/xmpp/client"
@@ -35,9 +36,15 @@ type testCluster struct {
 	db    string
 	ttl   time.Duration
 	opts  []xmpptest.Option
+	admin bool // the nodes run the live administration (App.Admin)
 }
 
 func newCluster(t testing.TB, n int, opts ...xmpptest.Option) *testCluster {
+	t.Helper()
+	return newClusterWith(t, n, false, opts...)
+}
+
+func newClusterWith(t testing.TB, n int, admin bool, opts ...xmpptest.Option) *testCluster {
 	t.Helper()
 	url := os.Getenv(natsEnv)
 	if url == "" {
@@ -46,7 +53,7 @@ func newCluster(t testing.TB, n int, opts ...xmpptest.Option) *testCluster {
 	db := pgtest.Database(t)
 	var b [4]byte
 	rand.Read(b[:])
-	c := &testCluster{name: "parleytest_" + hex.EncodeToString(b[:]), url: url, db: db, ttl: 3 * time.Second, opts: opts}
+	c := &testCluster{name: "parleytest_" + hex.EncodeToString(b[:]), url: url, db: db, ttl: 3 * time.Second, opts: opts, admin: admin}
 	// Registered first, so it runs after every node stopped.
 	t.Cleanup(func() { c.removeBuckets(t) })
 	for i := range n {
@@ -59,7 +66,13 @@ func newCluster(t testing.TB, n int, opts ...xmpptest.Option) *testCluster {
 func (c *testCluster) start(t testing.TB, i int) *xmpptest.Server {
 	t.Helper()
 	addr := "127.0.0." + strconv.Itoa(i+1) + ":0"
-	s := xmpptest.NewServer(t, append([]xmpptest.Option{func(cfg *config.Config) {
+	newServer := xmpptest.NewServer
+	if c.admin {
+		newServer = func(t testing.TB, opts ...xmpptest.Option) *xmpptest.Server {
+			return xmpptest.NewServerWithAdmin(t, nil, app.AdminOptions{}, opts...)
+		}
+	}
+	s := newServer(t, append([]xmpptest.Option{func(cfg *config.Config) {
 		cfg.Storage = config.Storage{Kind: config.StoragePostgres, URL: c.db}
 		cfg.Listeners = []config.Listener{{Type: config.ListenerC2S, Address: addr}}
 		cfg.Cluster.Enabled = true

@@ -42,6 +42,16 @@ type ComponentDeliverer func(ctx context.Context, domain string, st *stanza.Elem
 // connected here go; until it is set they bounce.
 func (n *Node) SetComponents(d ComponentDeliverer) { n.deliverComp.Store(&d) }
 
+// ComponentWatch is told, on the bucket's watch goroutine, when a
+// component's entry changes: node is the live node (other than this one)
+// it is connected to now, or "" when it left the node it was connected
+// to (its entry was deleted).
+type ComponentWatch func(domain, node string)
+
+// SetComponentWatch sets what is told of components moving between
+// nodes.
+func (n *Node) SetComponentWatch(w ComponentWatch) { n.compWatch.Store(&w) }
+
 // componentsBucket names the components bucket.
 func (n *Node) componentsBucket() string { return n.opts.Name + "_components" }
 
@@ -118,12 +128,30 @@ func (n *Node) SendComponent(node, domain string, st *stanza.Element) error {
 	return p.enqueue(componentMsg(p.subject, n.self, domain, st))
 }
 
-// compUpdate follows the components bucket.
+// compUpdate follows the components bucket, and tells the watch.
 func (n *Node) compUpdate(kve jetstream.KeyValueEntry) {
+	domain, changed := n.compUpdated(kve)
+	w := n.compWatch.Load()
+	if !changed || w == nil {
+		return
+	}
+	switch kve.Operation() {
+	case jetstream.KeyValuePut:
+		if node := n.ComponentNode(domain); node != "" {
+			(*w)(domain, node)
+		}
+	default:
+		(*w)(domain, "")
+	}
+}
+
+// compUpdated records a change of the components bucket, reporting the
+// domain and whether the entry changed.
+func (n *Node) compUpdated(kve jetstream.KeyValueEntry) (string, bool) {
 	domain, err := domainOfKey(kve.Key())
 	if err != nil {
 		n.log.Warn("cluster: bad key in the components bucket", "key", kve.Key(), "err", err)
-		return
+		return "", false
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -136,15 +164,15 @@ func (n *Node) compUpdate(kve jetstream.KeyValueEntry) {
 			n.log.Warn("cluster: the entry of a component connected here was deleted; writing it again", "domain", domain)
 			n.wg.Go(func() { n.ComponentConnected(n.ctx, domain) })
 		}
-		return
+		return domain, true
 	}
 	var e compEntry
 	if err := json.Unmarshal(kve.Value(), &e); err != nil || e.Node == "" || e.Inc == "" {
 		n.log.Warn("cluster: bad entry in the components bucket", "domain", domain, "err", err)
-		return
+		return domain, false
 	}
 	if c := n.comps[domain]; c != nil && kve.Revision() <= c.rev {
-		return
+		return domain, false
 	}
 	n.comps[domain] = &compState{e: e, rev: kve.Revision(), created: kve.Created()}
 	if e.Node != n.self {
@@ -153,6 +181,7 @@ func (n *Node) compUpdate(kve jetstream.KeyValueEntry) {
 			delete(n.ownComps, domain)
 		}
 	}
+	return domain, true
 }
 
 // componentsToReap lists the entries of components whose node is gone:
@@ -230,4 +259,25 @@ func (n *Node) deliverComponent(f frame) {
 		}
 		n.router.Route(n.ctx, stanza.ErrorReply(f.st, se))
 	}
+}
+
+// Components returns, by domain, the node each component of the cluster
+// is connected to as this node knows it: this node's own components, and
+// those whose entry names a live node in its current incarnation.
+func (n *Node) Components() map[string]string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make(map[string]string, len(n.comps)+len(n.ownComps))
+	for domain := range n.ownComps {
+		out[domain] = n.self
+	}
+	for domain, c := range n.comps {
+		if c.e.Node == n.self {
+			continue
+		}
+		if l := n.nodes[c.e.Node]; l != nil && l.alive && l.Inc == c.e.Inc {
+			out[domain] = c.e.Node
+		}
+	}
+	return out
 }

@@ -22,6 +22,9 @@ type lease struct {
 	// C2S are the addresses (host:port) the node's clients connect to:
 	// where a draining node sends its clients (<see-other-host/>).
 	C2S []string `json:"c,omitempty"`
+	// Web are the URIs of the node's WebSocket and BOSH endpoints: where
+	// a draining node sends its web clients (OtherWeb).
+	Web []string `json:"w,omitempty"`
 
 	seen  time.Time // when this node last saw it renewed
 	alive bool
@@ -30,9 +33,9 @@ type lease struct {
 // renew writes this node's lease.
 func (n *Node) renew(ctx context.Context) error {
 	n.mu.Lock()
-	c2s := n.advertise
+	c2s, web := n.advertise, n.advertiseWeb
 	n.mu.Unlock()
-	b, _ := json.Marshal(lease{Inc: n.inc, Started: n.started, Sessions: n.table.Count(), C2S: c2s})
+	b, _ := json.Marshal(lease{Inc: n.inc, Started: n.started, Sessions: n.table.Count(), C2S: c2s, Web: web})
 	ctx, cancel := context.WithTimeout(ctx, n.opts.NodeTTL/3)
 	defer cancel()
 	if _, err := n.nodesKV.Put(ctx, n.self, b); err != nil {

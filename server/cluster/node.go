@@ -79,6 +79,7 @@ type Node struct {
 	sessKV, nodesKV jetstream.KeyValue
 	compKV          jetstream.KeyValue
 	deliverComp     atomic.Pointer[ComponentDeliverer]
+	compWatch       atomic.Pointer[ComponentWatch]
 	sub             *nats.Subscription
 	ctx             context.Context
 	cancel          context.CancelFunc
@@ -103,6 +104,8 @@ type Node struct {
 	remote int // remote sessions in the directory
 	// advertise are this node's client addresses, written in its lease.
 	advertise []string
+	// advertiseWeb are this node's web endpoints' URIs, in its lease.
+	advertiseWeb []string
 	// comps are the components bucket's entries by domain; ownComps the
 	// revisions this node wrote for the components connected here.
 	comps    map[string]*compState

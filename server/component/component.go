@@ -380,6 +380,33 @@ func (r *Route) advertise() {
 	}
 }
 
+// TakeWaiting returns what waits for the component (within the grace
+// period) and forgets it: in a cluster, the component connected to
+// another node, where it goes.
+func (r *Route) TakeWaiting() []*stanza.Element {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q := r.queue
+	r.queue, r.bytes = nil, 0
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	return q
+}
+
+// Away starts the grace period, when the component is not connected
+// here, as if it had just disconnected: in a cluster, it left the node
+// it was connected to and may come back to any node, and stanzas for it
+// wait here meanwhile.
+func (r *Route) Away() {
+	r.mu.Lock()
+	if r.conn == nil {
+		r.lost = r.l.opts.Now()
+	}
+	r.mu.Unlock()
+}
+
 // flush writes what waited for the component, now connected.
 func (r *Route) flush() {
 	r.mu.Lock()

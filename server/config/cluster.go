@@ -71,6 +71,15 @@ type Cluster struct {
 	// (default 10s; 0: they end at once, as without resumption). Key
 	// "drain_wait".
 	DrainWait time.Duration
+	// AdvertiseWeb lists the URIs of this node's web endpoints: XMPP over
+	// WebSocket (ws:// or wss://) and BOSH (http:// or https://). A node
+	// that drains sends its WebSocket clients to another node's
+	// WebSocket URI (RFC 7395 §3.6.1, see-other-uri) and its BOSH
+	// clients to another node's BOSH URI (XEP-0124 §17.2, see-other-uri),
+	// never from a secure endpoint to a plain one. Empty: those of the
+	// http and https listeners, the host name standing for an
+	// unspecified IP. Key "advertise_web".
+	AdvertiseWeb []string
 }
 
 // defaultCluster is off; its values apply when it is turned on.
@@ -138,6 +147,7 @@ func (d *decoder) cluster(at, n *yaml.Node, key string, c *Cluster) {
 		"journal":             func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &c.Journal) },
 		"journal_bytes":       func(at, v *yaml.Node, k string) { d.size(at, v, k, &c.JournalBytes) },
 		"drain_wait":          func(at, v *yaml.Node, k string) { d.duration(at, v, k, &c.DrainWait) },
+		"advertise_web":       func(at, v *yaml.Node, k string) { d.stringOrList(at, v, k, &c.AdvertiseWeb) },
 	})
 }
 
@@ -208,6 +218,12 @@ func (c *Config) clusterProblems(add func(key, format string, args ...any)) {
 	}
 	if cl.JournalBytes < 1<<20 {
 		add("cluster.journal_bytes", "must be at least 1MiB")
+	}
+	for i, a := range cl.AdvertiseWeb {
+		u, err := url.Parse(a)
+		if err != nil || u.Host == "" || strings.ContainsAny(a, " \t<>&\"'") || (u.Scheme != "ws" && u.Scheme != "wss" && u.Scheme != "http" && u.Scheme != "https") {
+			add("cluster.advertise_web["+strconv.Itoa(i)+"]", "must be a ws://, wss://, http:// or https:// URI, not %q", a)
+		}
 	}
 	if cl.MaxRemoteSessions < 1 {
 		add("cluster.max_remote_sessions", "must be at least 1")

@@ -29,6 +29,7 @@ cluster:
   journal: false
   journal_bytes: 64MiB
   drain_wait: 3s
+  advertise_web: [wss://xmpp-1.example.org/xmpp-websocket, https://xmpp-1.example.org/http-bind]
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,9 @@ cluster:
 	want := Cluster{Enabled: true, Node: "node-1", Name: "chat_prod", NATS: []string{"nats://10.0.0.1:4222", "tls://10.0.0.2:4222"},
 		User: "parley", Password: "secret", CAFile: "/etc/nats-ca.pem", CertFile: "/etc/n.pem", KeyFile: "/etc/n.key",
 		NodeTTL: 20 * time.Second, QueueBytes: 1 << 20, InboundBytes: 2 << 20, MaxRemoteSessions: 5000,
-		Advertise: []string{"xmpp-1.example.org:5222", "[2001:db8::1]:5222"}, Resume: true, Journal: false, JournalBytes: 64 << 20, DrainWait: 3 * time.Second}
+		Advertise:    []string{"xmpp-1.example.org:5222", "[2001:db8::1]:5222"},
+		AdvertiseWeb: []string{"wss://xmpp-1.example.org/xmpp-websocket", "https://xmpp-1.example.org/http-bind"},
+		Resume:       true, Journal: false, JournalBytes: 64 << 20, DrainWait: 3 * time.Second}
 	if !reflect.DeepEqual(c.Cluster, want) {
 		t.Errorf("cluster = %+v, want %+v", c.Cluster, want)
 	}
@@ -59,6 +62,7 @@ func TestClusterValidation(t *testing.T) {
 		{"off needs nothing", "cluster: {enabled: false, node: 'bad name'}\n", nil},
 		{"names", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, node: 'a.b', name: 'x y'}\n", []string{"cluster.node", "cluster.name"}},
 		{"urls", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, nats: ['http://x', 'nats://']}\n", []string{"cluster.nats[0]", "cluster.nats[1]"}},
+		{"advertise_web", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, advertise_web: ['wss://xmpp-1.example.org/xmpp-websocket', 'xmpp-1:5280', 'ftp://h/x', 'https://h/http-bind', 'https://h/<x>']}\n", []string{"cluster.advertise_web[1]", "cluster.advertise_web[2]", "cluster.advertise_web[4]"}},
 		{"advertise", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, advertise: ['xmpp-1', ':5222', 'h:5222', '2001:db8::1:5222']}\n", []string{"cluster.advertise[0]", "cluster.advertise[1]", "cluster.advertise[3]"}},
 		{"no url", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, nats: []}\n", []string{"cluster.nats"}},
 		{"journal", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, journal_bytes: 1000}\n", []string{"cluster.journal_bytes"}},

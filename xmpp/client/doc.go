@@ -19,7 +19,9 @@
 // Instead of TCP, the stream may run over XMPP over WebSocket (RFC 7395,
 // [Config.WebSocket]) or BOSH (XEP-0124 and XEP-0206, [Config.BOSH]), the
 // negotiation unchanged; a BOSH session the server terminates with a
-// binding condition ends the stream with a *[BOSHError].
+// binding condition ends the stream with a *[BOSHError], and a WebSocket
+// stream the server closes naming another endpoint with a
+// *[SeeOtherURIError]. The client does not follow either by itself.
 //
 // Authentication failures are reported as *[AuthError], which carries the
 // RFC 6120 §6.5 failure condition.

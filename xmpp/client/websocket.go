@@ -123,9 +123,26 @@ func fromFrame(msg []byte) ([]byte, error) {
 		}
 		return stream.AppendHeader(nil, h), nil
 	case el.Name.Space == nsFraming && el.Name.Local == "close":
+		if uri := el.Get("see-other-uri"); uri != "" {
+			return nil, &SeeOtherURIError{URI: uri}
+		}
 		return []byte(stream.Close), nil
 	}
 	return msg, nil
+}
+
+// SeeOtherURIError ends a WebSocket stream the server closed sending the
+// client to another endpoint (RFC 7395 §3.6.1, <close see-other-uri/>),
+// e.g. a server that stops sending its clients to another node of its
+// cluster. The client should connect to URI instead, unless that lowers
+// its security (wss:// to ws://).
+type SeeOtherURIError struct {
+	URI string
+}
+
+// Error implements error.
+func (e *SeeOtherURIError) Error() string {
+	return "client: the server closed the WebSocket stream, sending the client to " + e.URI
 }
 
 // Write sends what the client writes — a stream header, elements, the

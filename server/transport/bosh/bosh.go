@@ -89,6 +89,16 @@ type Options struct {
 	// BodyTimeout bounds reading a request's body; zero means
 	// DefaultBodyTimeout.
 	BodyTimeout time.Duration
+	// OverTLS reports whether a request came over TLS (to this server,
+	// or to a trusted proxy); nil means r.TLS != nil. A session's is that
+	// of its creation request.
+	OverTLS func(r *http.Request) bool
+	// Redirect, when set, returns the URI of another server's BOSH
+	// endpoint a session goes to when this server stops (XEP-0124 §17.2:
+	// the terminal condition see-other-uri instead of system-shutdown),
+	// given whether the session's requests come over TLS; "" when there
+	// is none.
+	Redirect func(overTLS bool) string
 	// Log receives the handler's log lines; nil means slog.Default().
 	Log *slog.Logger
 }
@@ -147,8 +157,8 @@ func (h *Handler) shutdown() {
 		ss = append(ss, s)
 	}
 	h.mu.Unlock()
-	b := terminate("system-shutdown")
 	for _, s := range ss {
+		b := h.stopping(s.overTLS)
 		s.mu.Lock()
 		for _, p := range s.held {
 			p.send(b)
@@ -196,7 +206,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	rs := h.responder(w, r)
 	if h.ctx.Err() != nil {
-		rs.respond(http.StatusOK, terminate("system-shutdown"))
+		rs.respond(http.StatusOK, h.stopping(h.overTLS(r)))
 		return
 	}
 	lim := xstream.DefaultLimits()
@@ -240,6 +250,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.request(rs, body, rid)
 }
 
+// overTLS reports whether r came over TLS (Options.OverTLS).
+func (h *Handler) overTLS(r *http.Request) bool {
+	if h.opts.OverTLS == nil {
+		return r.TLS != nil
+	}
+	return h.opts.OverTLS(r)
+}
+
+// stopping is the terminal binding condition of a stopping server:
+// see-other-uri with the URI of another server's endpoint (XEP-0124
+// §17.2) when Options.Redirect gives one, else system-shutdown.
+func (h *Handler) stopping(overTLS bool) []byte {
+	if h.opts.Redirect != nil {
+		if uri := h.opts.Redirect(overTLS); uri != "" {
+			body := stanza.New(NSHTTPBind, "body", "type", "terminate", "condition", "see-other-uri")
+			body.Append(stanza.New(NSHTTPBind, "uri").SetText(uri))
+			return body.AppendXML(nil, "")
+		}
+	}
+	return terminate("system-shutdown")
+}
+
 // terminate is a terminal binding condition (XEP-0124 §17.2).
 func terminate(condition string) []byte {
 	return []byte(`<body xmlns="` + NSHTTPBind + `" type="terminate" condition="` + condition + `"/>`)
@@ -266,7 +298,7 @@ func (h *Handler) create(rs responder, r *http.Request, body *stanza.Element, ri
 	if v := body.Get("ver"); v != "" && lowerVersion(v, Version) {
 		s.ver = v // §7.1: the highest version both support
 	}
-	s.secure, s.remote = h.opts.Secure(r), h.remoteAddr(r)
+	s.secure, s.overTLS, s.remote = h.opts.Secure(r), h.overTLS(r), h.remoteAddr(r)
 	s.header = xstream.Header{To: to, Version: attrNS(body, NSXBOSH, "version"), Lang: attrNS(body, stanza.NSXML, "lang"), ContentNS: stanza.NSClient}
 	if s.header.Version == "" {
 		s.header.Version = "1.0" // XEP-0206 §4: an older client; XMPP 1.0 is what the engine speaks

@@ -72,6 +72,7 @@ type session struct {
 	legacy, acks   bool
 	ver            string // the protocol version in use: the lower of the client\'s and Version
 	secure         bool
+	overTLS        bool // its creation request came over TLS (for see-other-uri)
 	remote         string
 	header         xstream.Header
 	events         stream.Reader

@@ -30,6 +30,7 @@ type conn struct {
 	raw       net.Conn
 	remote    string
 	secure    bool
+	overTLS   bool // the client's connection is over TLS (for see-other-uri)
 	cb        map[string][]byte
 	limits    stream.Limits
 	lim       xstream.Limits
@@ -50,6 +51,11 @@ type conn struct {
 	wmu       sync.Mutex
 	deadline  time.Time
 	closeSent bool
+
+	// Writer-owned (the engine's write lock): where a stopping server
+	// sends the client, once asked.
+	redirect    string
+	redirectSet bool
 
 	onClose atomic.Pointer[func()] // the poller's, while parked
 }
@@ -390,14 +396,40 @@ func (c *conn) AppendOpen(buf []byte, h xstream.Header) []byte {
 }
 
 // AppendStreamElement writes <stream:features/> or <stream:error/>, with
-// the stream prefix declared in the message itself.
+// the stream prefix declared in the message itself. The <system-shutdown/>
+// of a stopping server that sends the client elsewhere is left out: the
+// <close/> that follows says where (RFC 7395 §3.6.1).
 func (c *conn) AppendStreamElement(buf []byte, el *stanza.Element) []byte {
+	if el.Name.Local == "error" && el.Child(xstream.NSStreamErrors, string(xstream.SystemShutdown)) != nil && c.redirectURI() != "" {
+		return buf
+	}
 	return stream.AppendStandalone(buf, el)
 }
 
-// AppendClose writes <close/>.
+// AppendClose writes <close/>; when the server stops and another server
+// takes its clients, with its URI in 'see-other-uri' (RFC 7395 §3.6.1).
 func (c *conn) AppendClose(buf []byte) []byte {
+	if uri := c.redirectURI(); uri != "" {
+		el := stanza.New(NSFraming, "close", "see-other-uri", uri)
+		return el.AppendXML(buf, "")
+	}
 	return append(buf, `<close xmlns="`+NSFraming+`"/>`...)
+}
+
+// redirectURI returns where the stopping server sends the client
+// (Options.Redirect), "" when it does not stop or has nowhere to send it;
+// asked once per stream.
+func (c *conn) redirectURI() string {
+	if c.h.ctx.Err() == nil || c.h.opts.Redirect == nil {
+		return ""
+	}
+	if !c.redirectSet {
+		c.redirect, c.redirectSet = c.h.opts.Redirect(c.overTLS), true
+		if c.redirect != "" {
+			c.h.opts.Log.Debug("websocket: client sent to another server", "remote", c.remote, "uri", c.redirect)
+		}
+	}
+	return c.redirect
 }
 
 func (c *conn) Restart()                   {}

@@ -49,6 +49,15 @@ type Options struct {
 	// RemoteAddr returns the client's address of a request (behind a
 	// trusted proxy, the forwarded one); nil means r.RemoteAddr.
 	RemoteAddr func(r *http.Request) string
+	// OverTLS reports whether the client's connection is over TLS (to
+	// this server, or to a trusted proxy); nil means r.TLS != nil.
+	OverTLS func(r *http.Request) bool
+	// Redirect, when set, returns the URI of another server's WebSocket
+	// endpoint the client goes to when this server stops (RFC 7395
+	// §3.6.1: <close see-other-uri='...'/> instead of <system-shutdown/>),
+	// given whether the client's connection is over TLS; "" when there
+	// is none.
+	Redirect func(overTLS bool) string
 	// Log receives the handler's log lines; nil means slog.Default().
 	Log *slog.Logger
 }
@@ -78,6 +87,9 @@ func New(ctx context.Context, eng *stream.Server, o Options) *Handler {
 	}
 	if o.RemoteAddr == nil {
 		o.RemoteAddr = func(r *http.Request) string { return r.RemoteAddr }
+	}
+	if o.OverTLS == nil {
+		o.OverTLS = func(r *http.Request) bool { return r.TLS != nil }
 	}
 	h := &Handler{eng: eng, opts: o, ctx: ctx}
 	// When the handler's streams end, parked ones wake and find their
@@ -131,7 +143,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if max <= 0 {
 		max = 256 << 10
 	}
-	t := &conn{h: h, raw: raw, remote: h.opts.RemoteAddr(r), secure: h.opts.Secure(r), limits: lim,
+	t := &conn{h: h, raw: raw, remote: h.opts.RemoteAddr(r), secure: h.opts.Secure(r), overTLS: h.opts.OverTLS(r), limits: lim,
 		readLimit: max + 4096, // the element, and room for the framing namespace declarations
 		lim:       xstream.Limits{MaxStanzaBytes: max}}
 	// Input the client sent right after its request (net/http read it
