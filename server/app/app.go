@@ -408,7 +408,7 @@ func (a *App) engine(modern stream.Config, component, address string) *stream.Se
 		FakeSecret:   a.secret,
 		Iterations:   a.cfg.Auth.ScramIterations,
 		Limits:       streamLimits(a.cfg.Limits),
-		SM:           c2sStreamManagement(a.cfg.StreamManagement),
+		SM:           a.c2sStreamManagement(),
 		CSI:          stream.ClientState{Disabled: !a.cfg.CSI.Enabled, MaxHeld: a.cfg.CSI.MaxHeld},
 		Router:       a.router,
 		Sessions:     a.router.Sessions(),

@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/admin"
 	"github.com/parley-xmpp/parley/server/cluster"
@@ -14,6 +15,7 @@ import (
 	"github.com/parley-xmpp/parley/server/mod/muc"
 	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/session"
+	"github.com/parley-xmpp/parley/server/stream"
 	"github.com/parley-xmpp/parley/server/web"
 	xstream "github.com/parley-xmpp/parley/xmpp/stream"
 )
@@ -32,8 +34,31 @@ func (a *App) newClusterNode(table *session.Table) (*cluster.Node, error) {
 		CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile,
 		NodeTTL: c.NodeTTL, QueueBytes: c.QueueBytes, InboundBytes: c.InboundBytes,
 		MaxRemoteSessions: c.MaxRemoteSessions, MaxStanzaBytes: a.cfg.Limits.MaxStanzaBytes, RoomBytes: c.RoomBytes,
+		ResumeTimeout: clusterResumeTimeout(a.cfg), NoJournal: !c.Journal,
+		JournalBytes: int64(c.JournalBytes), JournalPerSession: a.cfg.StreamManagement.MaxUnacked,
 		Log: a.log.With("component", "cluster"),
 	}, table)
+}
+
+// c2sStreamManagement is the stream management of client streams, with
+// resumption across nodes in a cluster.
+func (a *App) c2sStreamManagement() stream.StreamManagement {
+	sm := c2sStreamManagement(a.cfg.StreamManagement)
+	if a.cluster != nil {
+		sm.Cluster = a.cluster.Resumer()
+		sm.DrainWait = disabledIfZero(a.cfg.Cluster.DrainWait)
+	}
+	return sm
+}
+
+// clusterResumeTimeout is the resumption timeout sessions may resume on
+// another node within, zero when they may not.
+func clusterResumeTimeout(cfg *config.Config) time.Duration {
+	sm := cfg.StreamManagement
+	if !cfg.Cluster.Resume || !sm.Enabled || sm.ResumeTimeout <= 0 {
+		return 0
+	}
+	return sm.ResumeTimeout
 }
 
 // warnUnclustered logs the features that do not span the cluster yet

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -106,6 +107,13 @@ func (c *testCluster) removeBuckets(t testing.TB) {
 			t.Errorf("removing bucket %s: %v", b, err)
 		}
 	}
+	// Stream management across nodes (resume.go), when a node made them.
+	if err := js.DeleteKeyValue(ctx, c.name+"_resume"); err != nil && !errors.Is(err, jetstream.ErrBucketNotFound) {
+		t.Errorf("removing the resume bucket: %v", err)
+	}
+	if err := js.DeleteStream(ctx, c.name+"_smq"); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Errorf("removing the journal: %v", err)
+	}
 }
 
 // visible waits until every node's directory has the session full,
@@ -138,9 +146,9 @@ func (c *testCluster) gone(t *testing.T, full jid.JID) {
 
 // pair starts two nodes, with alice logged in on the first (home) and
 // bob on the second (phone).
-func pair(t *testing.T) (cl *testCluster, n1, n2 *xmpptest.Server, alice, bob *client.Client) {
+func pair(t *testing.T, opts ...xmpptest.Option) (cl *testCluster, n1, n2 *xmpptest.Server, alice, bob *client.Client) {
 	t.Helper()
-	cl = newCluster(t, 2)
+	cl = newCluster(t, 2, opts...)
 	n1, n2 = cl.nodes[0], cl.nodes[1]
 	n1.AddUser(t, "alice", "pw")
 	n1.AddUser(t, "bob", "pw")

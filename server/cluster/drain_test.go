@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/config"
 	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 	"github.com/parley-xmpp/parley/xmpp/stream"
@@ -39,7 +40,9 @@ func collect(c *client.Client) <-chan string {
 // <see-other-host/>, the other node forgets its sessions at once, and no
 // message sent to the client during the drain is lost.
 func TestDrainSeeOtherHost(t *testing.T) {
-	cl, n1, n2, _, bob := pair(t)
+	// The client does not resume its session on node2 (TestDrainResume
+	// does): node1 keeps it for cluster.drain_wait, then ends it.
+	cl, n1, n2, _, bob := pair(t, func(c *config.Config) { c.Cluster.DrainWait = time.Second })
 	// With stream management: what node1 delivered and alice did not
 	// acknowledge when it drains goes back to the router, to offline
 	// storage (perhaps a second time, as XEP-0198 allows).

@@ -116,6 +116,13 @@ func (n *Node) refreshNode(node string) []*keyState {
 // returns ks if it is to be reaped. n.mu is held.
 func (n *Node) refreshKey(ks *keyState) []*keyState {
 	if ks.e.Node == n.self || ks.e.Node == "" {
+		if ks.remote != nil {
+			// The full JID moved here (a resumption, or a newer session
+			// bound here): the other node's session is gone.
+			n.dir.remove(ks.remote)
+			n.remote--
+			ks.remote = nil
+		}
 		return nil
 	}
 	l := n.nodes[ks.e.Node]

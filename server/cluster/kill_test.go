@@ -40,7 +40,7 @@ var (
 
 // startProcess builds cmd/parley and runs it as node3 of cl, its client
 // listener on 127.0.0.3.
-func (c *testCluster) startProcess(t *testing.T) *process {
+func (c *testCluster) startProcess(t *testing.T, extra ...string) *process {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "parley")
@@ -63,6 +63,9 @@ cluster:
   nats: %q
   node_ttl: %s
 `, compDomain, compSecret, c.db, c.name, c.url, c.ttl)
+	for _, e := range extra {
+		conf += e + "\n"
+	}
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -157,6 +160,7 @@ func TestNodeKilled(t *testing.T) {
 	bob := p.login(t, "bob@localhost", "phone")
 	online(t, alice)
 	online(t, bob)
+	cl.visible(t, bob.JID(), true) // node1 routes the subscription to node3
 	subscribe(t, alice, bob)
 	xmpptest.Expect(t, alice, "bob's presence", isPresence("", bob.JID()))
 	cl.visible(t, bob.JID(), true)

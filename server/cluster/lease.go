@@ -110,6 +110,9 @@ func (n *Node) leaseUpdate(e jetstream.KeyValueEntry) {
 				n.log.Info("cluster: node alive", "node", name, "incarnation", l.Inc)
 			}
 			reap = n.refreshNode(name)
+			if old != nil && old.Inc != l.Inc {
+				defer n.reapResume(name) // its earlier run's sessions (reap.go)
+			}
 		}
 	default: // deleted: the node left
 		if old != nil {
@@ -152,6 +155,9 @@ func (n *Node) sweep() {
 	comps := n.componentsToReap()
 	n.mu.Unlock()
 	n.nodesGone(gone...)
+	for _, name := range gone {
+		n.reapResume(name) // resume.go: sessions nobody resumes
+	}
 	n.reap(reap)
 	n.reapComponents(comps)
 	n.flushLeft()

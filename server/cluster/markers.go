@@ -53,6 +53,11 @@ func (n *Node) markerBuckets() []jetstream.KeyValue {
 	if n.rooms.kv != nil {
 		out = append(out, n.rooms.kv)
 	}
+	if n.res != nil && n.res.kv != nil {
+		// Bounded in bytes (journal_bytes), refusing writes when full:
+		// markers left there would end by refusing resumption states.
+		out = append(out, n.res.kv)
+	}
 	return out
 }
 

@@ -43,7 +43,15 @@ type Options struct {
 	// RoomBytes bounds the saved state of one chat room (its occupants,
 	// rooms.go).
 	RoomBytes int
-	Log       *slog.Logger
+	// ResumeTimeout is the stream management resumption timeout; zero
+	// turns resumption across nodes off (resume.go). NoJournal turns the
+	// journal off; JournalBytes bounds it and the resume bucket,
+	// JournalPerSession the entries of one session.
+	ResumeTimeout     time.Duration
+	NoJournal         bool
+	JournalBytes      int64
+	JournalPerSession int
+	Log               *slog.Logger
 }
 
 // Router is what a node needs of the router: routing a stanza whose
@@ -108,6 +116,8 @@ type Node struct {
 	workers  [publishWorkers]worker
 	// rooms are the chat rooms' leases (rooms.go).
 	rooms *roomTable
+	// res is stream management across nodes (resume.go); nil when off.
+	res *resumer
 }
 
 // keyState is what this node knows of a key of the sessions bucket.
@@ -132,6 +142,12 @@ type keyState struct {
 func New(opts Options, table *session.Table) (*Node, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.JournalBytes <= 0 {
+		opts.JournalBytes = 256 << 20
+	}
+	if opts.JournalPerSession <= 0 {
+		opts.JournalPerSession = 500
 	}
 	if opts.Node == "" || opts.Name == "" || len(opts.NATS) == 0 {
 		return nil, errors.New("cluster: node name, cluster name and NATS URLs are required")
@@ -287,6 +303,9 @@ func (n *Node) Start(ctx context.Context, r Router) error {
 	if err := n.watch(ctx, n.compKV, n.compUpdate); err != nil {
 		return fail(fmt.Errorf("cluster: watching %s: %w", n.componentsBucket(), err))
 	}
+	if err := n.startResume(ctx, js); err != nil {
+		return fail(err)
+	}
 	sub, err := nc.Subscribe(nodeSubject(n.opts.Name, n.self), n.receive)
 	if err != nil {
 		return fail(fmt.Errorf("cluster: subscribing: %w", err))
@@ -385,6 +404,10 @@ func (n *Node) receive(m *nats.Msg) {
 	}
 	if f.op == opRoom {
 		n.deliverRoom(f)
+		return
+	}
+	if f.op == opSync {
+		n.synced(m)
 		return
 	}
 	if f.op == opLeave {

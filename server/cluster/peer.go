@@ -20,6 +20,10 @@ type peer struct {
 	q       []*nats.Msg
 	bytes   int
 	running bool
+	// unconfirmed are the messages published to the node since it last
+	// confirmed it had handled them (sync.go).
+	unconfirmed []*nats.Msg
+	unconfBytes int
 }
 
 // msgSize is what a queued message counts against the queue's bound.
@@ -78,6 +82,7 @@ func (p *peer) write() {
 		}
 		p.mu.Lock()
 		p.bytes -= size
+		p.keepLocked(batch)
 		p.mu.Unlock()
 	}
 }

@@ -43,6 +43,9 @@ const (
 	// JID) the receiving node serves (rooms.go); Parley-Hops counts the
 	// nodes it went through.
 	opRoom = "room"
+	// opSync: answer (a NATS request) once the frames received before
+	// are handled and what they journaled is stored (sync.go).
+	opSync = "sync"
 )
 
 // maxTopic bounds an invalidation's topic.
@@ -124,7 +127,7 @@ func parseFrame(m *nats.Msg, maxStanza int) (frame, error) {
 	if f.node == "" {
 		return f, errors.New("cluster: frame without a sending node")
 	}
-	if f.op == opLeave {
+	if f.op == opLeave || f.op == opSync {
 		return f, nil
 	}
 	if f.op == opReply {

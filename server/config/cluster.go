@@ -62,6 +62,20 @@ type Cluster struct {
 	// name standing for an unspecified IP (0.0.0.0, [::]). Key
 	// "advertise".
 	Advertise []string
+	// Resume lets a stream management session resume on another node
+	// (its node died, drains, or the client reconnected elsewhere);
+	// default on. Journal keeps the messages a session has not had
+	// acknowledged in JetStream, so that they survive their node's death
+	// (default on); JournalBytes bounds that journal and the resumption
+	// states (size, default 256MiB). Keys "resume", "journal",
+	// "journal_bytes".
+	Resume, Journal bool
+	JournalBytes    int
+	// DrainWait is how long a draining node keeps the resumable sessions
+	// of the clients it sent elsewhere for them to resume on another node
+	// (default 10s; 0: they end at once, as without resumption). Key
+	// "drain_wait".
+	DrainWait time.Duration
 	// AdvertiseWeb lists the URIs of this node's web endpoints: XMPP over
 	// WebSocket (ws:// or wss://) and BOSH (http:// or https://). A node
 	// that drains sends its WebSocket clients to another node's
@@ -83,6 +97,10 @@ func defaultCluster() Cluster {
 		InboundBytes:      64 << 20,
 		MaxRemoteSessions: 1_000_000,
 		RoomBytes:         256 << 10,
+		Resume:            true,
+		Journal:           true,
+		JournalBytes:      256 << 20,
+		DrainWait:         10 * time.Second,
 	}
 }
 
@@ -132,6 +150,10 @@ func (d *decoder) cluster(at, n *yaml.Node, key string, c *Cluster) {
 		"max_remote_sessions": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &c.MaxRemoteSessions) },
 		"room_bytes":          func(at, v *yaml.Node, k string) { d.size(at, v, k, &c.RoomBytes) },
 		"advertise":           func(at, v *yaml.Node, k string) { d.stringOrList(at, v, k, &c.Advertise) },
+		"resume":              func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &c.Resume) },
+		"journal":             func(at, v *yaml.Node, k string) { d.boolean(at, v, k, &c.Journal) },
+		"journal_bytes":       func(at, v *yaml.Node, k string) { d.size(at, v, k, &c.JournalBytes) },
+		"drain_wait":          func(at, v *yaml.Node, k string) { d.duration(at, v, k, &c.DrainWait) },
 		"advertise_web":       func(at, v *yaml.Node, k string) { d.stringOrList(at, v, k, &c.AdvertiseWeb) },
 	})
 }
@@ -200,6 +222,9 @@ func (c *Config) clusterProblems(add func(key, format string, args ...any)) {
 		if h, p, err := net.SplitHostPort(a); err != nil || h == "" || p == "" || strings.ContainsAny(a, " \t<>&") {
 			add("cluster.advertise["+strconv.Itoa(i)+"]", "must be host:port (an IPv6 host in brackets), not %q", a)
 		}
+	}
+	if cl.JournalBytes < 1<<20 {
+		add("cluster.journal_bytes", "must be at least 1MiB")
 	}
 	for i, a := range cl.AdvertiseWeb {
 		u, err := url.Parse(a)

@@ -26,6 +26,10 @@ cluster:
   max_remote_sessions: 5000
   room_bytes: 128KiB
   advertise: [xmpp-1.example.org:5222, "[2001:db8::1]:5222"]
+  resume: true
+  journal: false
+  journal_bytes: 64MiB
+  drain_wait: 3s
   advertise_web: [wss://xmpp-1.example.org/xmpp-websocket, https://xmpp-1.example.org/http-bind]
 `))
 	if err != nil {
@@ -35,7 +39,8 @@ cluster:
 		User: "parley", Password: "secret", CAFile: "/etc/nats-ca.pem", CertFile: "/etc/n.pem", KeyFile: "/etc/n.key",
 		NodeTTL: 20 * time.Second, QueueBytes: 1 << 20, InboundBytes: 2 << 20, MaxRemoteSessions: 5000, RoomBytes: 128 << 10,
 		Advertise:    []string{"xmpp-1.example.org:5222", "[2001:db8::1]:5222"},
-		AdvertiseWeb: []string{"wss://xmpp-1.example.org/xmpp-websocket", "https://xmpp-1.example.org/http-bind"}}
+		AdvertiseWeb: []string{"wss://xmpp-1.example.org/xmpp-websocket", "https://xmpp-1.example.org/http-bind"},
+		Resume:       true, Journal: false, JournalBytes: 64 << 20, DrainWait: 3 * time.Second}
 	if !reflect.DeepEqual(c.Cluster, want) {
 		t.Errorf("cluster = %+v, want %+v", c.Cluster, want)
 	}
@@ -61,6 +66,7 @@ func TestClusterValidation(t *testing.T) {
 		{"advertise_web", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, advertise_web: ['wss://xmpp-1.example.org/xmpp-websocket', 'xmpp-1:5280', 'ftp://h/x', 'https://h/http-bind', 'https://h/<x>']}\n", []string{"cluster.advertise_web[1]", "cluster.advertise_web[2]", "cluster.advertise_web[4]"}},
 		{"advertise", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, advertise: ['xmpp-1', ':5222', 'h:5222', '2001:db8::1:5222']}\n", []string{"cluster.advertise[0]", "cluster.advertise[1]", "cluster.advertise[3]"}},
 		{"no url", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, nats: []}\n", []string{"cluster.nats"}},
+		{"journal", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, journal_bytes: 1000}\n", []string{"cluster.journal_bytes"}},
 		{"credentials", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, token: t, creds_file: f}\n", []string{"cluster.user"}},
 		{"password alone", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, password: p}\n", []string{"cluster.user"}},
 		{"half a key pair", "storage: \"postgres://u@db/p\"\ncluster: {enabled: true, cert_file: c}\n", []string{"cluster.cert_file"}},

@@ -203,6 +203,14 @@ type StreamManagement struct {
 	// AckInterval is how long a stanza may stay unacknowledged before
 	// the server requests an ack (default 30 seconds).
 	AckInterval time.Duration
+	// Cluster, when set, lets sessions resume on another node of a
+	// cluster (clustersm.go); nil on a single server.
+	Cluster Resumer
+	// DrainWait is how long a draining node keeps the resumable sessions
+	// of the clients it sent to another node (<see-other-host/>) for
+	// them to resume there, before ending them (cluster only; default 10
+	// seconds, negative: not at all).
+	DrainWait time.Duration
 }
 
 func (s *StreamManagement) withDefaults() {
@@ -220,6 +228,9 @@ func (s *StreamManagement) withDefaults() {
 	}
 	if s.AckInterval <= 0 {
 		s.AckInterval = 30 * time.Second
+	}
+	if s.DrainWait == 0 {
+		s.DrainWait = 10 * time.Second
 	}
 }
 

@@ -77,6 +77,10 @@ type conn struct {
 	out     outQueue
 
 	closing atomic.Bool
+	// moving: the stream ends because its node drains, with a
+	// resumption elsewhere in view: a resumable session is kept for it
+	// (clustersm.go).
+	moving  atomic.Bool
 	closeBy atomic.Int64 // unix nanos: deadline of the closing writes, set before closing
 	pingSeq uint64
 
@@ -501,7 +505,7 @@ func (c *conn) handleIQResult(el *stanza.Element) bool {
 // finish ends the connection: it reports the error to the peer, unbinds
 // the session and lets modules react.
 func (c *conn) finish(ctx context.Context, err error) {
-	lost := c.lostConnection(err) // before closing the stream below
+	lost := c.lostConnection(err) || c.moving.Load() // before closing the stream below
 	var se *xstream.Error
 	switch {
 	case err == nil:

@@ -88,6 +88,9 @@ func (s *Server) ShutdownWith(ctx context.Context, end func() *xstream.Error) bo
 		if e == nil {
 			e = &xstream.Error{Condition: xstream.SystemShutdown}
 		}
+		if e.Condition == xstream.SeeOtherHost && c.cfg.SM.Cluster != nil {
+			c.moving.Store(true) // resumable on the other node (clustersm.go)
+		}
 		c.Close(e)
 	}
 	done := make(chan struct{})
@@ -98,6 +101,7 @@ func (s *Server) ShutdownWith(ctx context.Context, end func() *xstream.Error) bo
 		ended = true
 	case <-ctx.Done():
 	}
+	s.waitMoved(ctx)
 	s.endDetached(ctx) // XEP-0198: what detached sessions hold goes to storage
 	return ended
 }

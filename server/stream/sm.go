@@ -93,6 +93,9 @@ type ackState struct {
 	expiry     *time.Timer
 	forward    *conn // the stream that resumed this one
 	detachedAt time.Time
+	// id is the resumption id while a cluster journals what the session
+	// is sent (clustersm.go); "" otherwise.
+	id string
 }
 
 func isStanza(el *stanza.Element) bool { return stanza.KindOf(el) != stanza.KindOther }
@@ -210,6 +213,11 @@ func (c *conn) handleNonza(ctx context.Context, el *stanza.Element) error {
 		if !c.sm.enabled {
 			return &xstream.Error{Condition: xstream.UnsupportedStanzaType, Text: "stream management is not enabled"}
 		}
+		if rs := c.cfg.SM.Cluster; rs != nil {
+			// What the acknowledged stanzas caused is durable before the
+			// client is told (a resumption elsewhere reports this h).
+			rs.Checkpoint(ctx, c.sm.id, c.sm.inH)
+		}
 		return c.queueNonza(smns.Ack(c.sm.inH))
 	case smns.NameAck:
 		if !c.sm.enabled {
@@ -222,6 +230,9 @@ func (c *conn) handleNonza(ctx context.Context, el *stanza.Element) error {
 		if se := c.acknowledge(h); se != nil {
 			c.log.Warn("c2s: client acknowledged more than was sent", "h", h)
 			return se
+		}
+		if rs := c.smCluster(); rs != nil {
+			rs.Acked(c.sm.id, h)
 		}
 		return nil
 	}
@@ -292,13 +303,22 @@ func (c *conn) startSM(el *stanza.Element, queue bool) (*stanza.Element, error) 
 	}
 	resume := e.Resume && timeout > 0
 	if resume {
-		en = smns.Enabled{ID: rand.Text(), Resume: true, Max: int(timeout / time.Second)}
+		id := ""
+		if rs := c.cfg.SM.Cluster; rs != nil {
+			id = rs.NewID()
+		} else {
+			id = rand.Text()
+		}
+		en = smns.Enabled{ID: id, Resume: true, Max: int(timeout / time.Second)}
 	}
 	out := en.Element()
 	q := &c.out
 	q.mu.Lock()
 	q.ack.on = true
 	q.ack.resumable = resume
+	if resume && c.cfg.SM.Cluster != nil {
+		q.ack.id = en.ID
+	}
 	if queue {
 		q.items = append(q.items, out)
 		c.kickLocked()
@@ -307,6 +327,9 @@ func (c *conn) startSM(el *stanza.Element, queue bool) (*stanza.Element, error) 
 	c.sm = smReader{enabled: true, id: en.ID, timeout: timeout}
 	if resume {
 		c.cfg.Sessions.AddResumable(en.ID, c.session)
+		if rs := c.cfg.SM.Cluster; rs != nil {
+			rs.Enabled(c.session, en.ID, timeout)
+		}
 	}
 	c.log.Debug("c2s: stream management enabled", "resume", resume)
 	return out, nil
@@ -327,6 +350,9 @@ func (c *conn) resumeSM(ctx context.Context, el *stanza.Element, first func(*sta
 	}
 	notFound := smns.Failed{Condition: stanza.ItemNotFound}.Element()
 	s := c.cfg.Sessions.Resumable(r.PrevID)
+	if s == nil && c.cfg.SM.Cluster != nil {
+		return c.resumeRemote(ctx, r, first) // another node's (clustersm.go)
+	}
 	if s == nil || s.JID().Bare() != c.user {
 		c.log.Info("c2s: no session to resume", "previd", r.PrevID)
 		return notFound, nil
@@ -386,7 +412,7 @@ func (c *conn) resumeSM(ctx context.Context, el *stanza.Element, first func(*sta
 	q := &c.out
 	q.mu.Lock()
 	q.bytes += moved
-	q.ack.on, q.ack.resumable, q.ack.acked = true, true, oa.acked
+	q.ack.on, q.ack.resumable, q.ack.acked, q.ack.id = true, true, oa.acked, oa.id
 	resumed := smns.Resume{PrevID: r.PrevID, H: inH}.ResumedElement()
 	if first != nil {
 		resumed = first(resumed)
@@ -461,6 +487,10 @@ func (c *conn) deliverAway(st *stanza.Element, n int) error {
 	}
 	q.items = append(q.items, st)
 	q.bytes += n
+	if a.id != "" && stanza.KindOf(st) == stanza.KindMessage {
+		c.journalLocked(st) // releases q.mu
+		return nil
+	}
 	q.mu.Unlock()
 	return nil
 }
@@ -591,6 +621,9 @@ func (c *conn) endSession(ctx context.Context) {
 	table := c.cfg.Sessions
 	if c.sm.id != "" {
 		table.RemoveResumable(c.sm.id, s)
+		if rs := c.cfg.SM.Cluster; rs != nil {
+			rs.Forget(c.sm.id)
+		}
 	}
 	table.Unbind(s)
 	left, since := c.drainAll()

@@ -137,7 +137,11 @@ func (c *conn) Deliver(st *stanza.Element) error {
 		q.writing = true
 		go c.flushFn()
 	}
-	q.mu.Unlock()
+	if q.ack.id != "" && kind == stanza.KindMessage {
+		c.journalLocked(st) // a cluster's (clustersm.go); releases q.mu
+	} else {
+		q.mu.Unlock()
+	}
 	c.cfg.Metrics.StanzaOut(kind)
 	return nil
 }

@@ -250,6 +250,14 @@ func (c *Client) Abort() {
 // inside the SASL2 authentication (XEP-0198 §9.2), saving the round trips
 // of a stream restart.
 func (c *Client) Resume(ctx context.Context) (*Client, error) {
+	return c.ResumeAt(ctx, c.cfg.Address)
+}
+
+// ResumeAt is Resume through another server address (host:port), as a
+// client does when its server sent it elsewhere (<see-other-host/>) or
+// another node of a cluster took over; "" resolves the domain as Dial
+// does.
+func (c *Client) ResumeAt(ctx context.Context, address string) (*Client, error) {
 	c.smMu.Lock()
 	id, inH := c.sm.id, c.sm.inH
 	c.smMu.Unlock()
@@ -262,6 +270,7 @@ func (c *Client) Resume(ctx context.Context) (*Client, error) {
 		return nil, errors.New("client: Resume needs a stream that has ended")
 	}
 	cfg := c.cfg
+	cfg.Address = address
 	log := c.log
 	limits := cfg.Limits
 	if limits == (stream.Limits{}) {
