@@ -63,15 +63,15 @@ type conn struct {
 	// a few: a byte, in the flags' padding).
 	saslFailures uint8
 
-	domain       string    // the stream's 'to', a served domain
-	from         string    // the stream's 'from': a hint only (XEP-0388)
-	reg          *regState // in-band registration (register.go)
-	user         jid.JID   // bare JID once authenticated
-	session      *session.Session
-	fullJID      string // session.JID().String(), stamped as 'from' on every stanza
-	authMech     string   // the SASL mechanism of the last exchange, for metrics
-	authStarted  int64    // when the last SASL exchange began, Unix nanoseconds (revokedLogin)
-	resumeFor    *jid.JID // during a SASL2 login with <resume/>: the resumable session's account
+	domain      string    // the stream's 'to', a served domain
+	from        string    // the stream's 'from': a hint only (XEP-0388)
+	reg         *regState // in-band registration (register.go)
+	user        jid.JID   // bare JID once authenticated
+	session     *session.Session
+	fullJID     string   // session.JID().String(), stamped as 'from' on every stanza
+	authMech    string   // the SASL mechanism of the last exchange, for metrics
+	authStarted int64    // when the last SASL exchange began, Unix nanoseconds (revokedLogin)
+	resumeFor   *jid.JID // during a SASL2 login with <resume/>: the resumable session's account
 
 	writeMu sync.Mutex // serialises writes to t; guards sentHeader, sentClose
 	out     outQueue
