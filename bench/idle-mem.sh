@@ -78,7 +78,7 @@ goroutines() {
 }
 
 start() {
-	env $SERVER_ENV taskset -c "$SERVER_CPU" "$1" serve --config "$OUT/parley.yaml" --pprof 127.0.0.1:17460 2>>"$OUT/server.log" &
+	env $SERVER_ENV taskset -c "$SERVER_CPU" "$1" serve --config "$OUT/parley.yaml" --pprof 127.0.0.1:17460 >>"$OUT/server.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/17422) 2>/dev/null && break; sleep 0.2; done
 }
@@ -110,6 +110,7 @@ for bin in "$@"; do
 	ms0=$(memstats)
 	split0=$(rss_split $pid)
 	tag=$(basename "$bin")${SERVER_ENV:+-${SERVER_ENV//[^A-Za-z0-9]/_}}
+	rm -f "$OUT/bench-$tag.log" # a previous run's "holding" lines would end the wait below at once
 	gen "$bin" --scenario idle --count "$N" --pid $pid --duration "$DUR" --settle "$SETTLE" --progress 2s --json \
 		>"$OUT/report.json" 2>"$OUT/bench-$tag.log" &
 	b=$!

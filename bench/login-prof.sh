@@ -33,7 +33,7 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 for bin in "$@"; do
 	tag=$(basename "$bin")
-	taskset -c "$SERVER_CPU" "$bin" serve --config "$cfg" --pprof 127.0.0.1:17460 2>>"$OUT/server.log" &
+	taskset -c "$SERVER_CPU" "$bin" serve --config "$cfg" --pprof 127.0.0.1:17460 >>"$OUT/server.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/17422) 2>/dev/null && break; sleep 0.2; done
 	sleep 2
