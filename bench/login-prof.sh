@@ -10,7 +10,7 @@
 # of the ECDSA one. COUNT (2000) logins at CONCURRENCY (64) in flight.
 # Prints one JSON line per binary (the bench report with "binary",
 # "cert", "server_cpu_ms_per_login", "gen_cpu_ms_per_login"); profiles
-# in $OUT/login-BIN-{server,gen}.pprof. Hold the bench lock.
+# in $OUT/login-BIN-CERT-{server,gen}.pprof. Hold the bench lock.
 set -euo pipefail
 OUT=${OUT:-/tmp/parley-idle-mem}
 COUNT=${COUNT:-2000}
@@ -32,7 +32,7 @@ fi
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 for bin in "$@"; do
-	tag=$(basename "$bin")
+	tag=$(basename "$bin")-$CERT
 	taskset -c "$SERVER_CPU" "$bin" serve --config "$cfg" --pprof 127.0.0.1:17460 >>"$OUT/server.log" 2>&1 &
 	pid=$!
 	for _ in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/17422) 2>/dev/null && break; sleep 0.2; done
