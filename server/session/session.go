@@ -91,8 +91,9 @@ func (s *Session) withoutFrom(p *stanza.Element) *stanza.Element {
 		return p
 	}
 	var attrs []stanza.Attr
-	if len(p.Attr) > 1 {
-		attrs = slices.Delete(slices.Clone(p.Attr), i, i+1)
+	if len(p.Attr) > 1 { // exactly the others: no room kept for the session's life
+		attrs = make([]stanza.Attr, 0, len(p.Attr)-1)
+		attrs = append(append(attrs, p.Attr[:i]...), p.Attr[i+1:]...)
 	}
 	return &stanza.Element{Name: p.Name, Attr: attrs, Children: p.Children}
 }
