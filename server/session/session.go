@@ -1,6 +1,8 @@
 package session
 
 import (
+	"encoding/xml"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -34,7 +36,10 @@ type Session struct {
 	mu        sync.Mutex
 	available bool
 	priority  int
-	presence  *stanza.Element
+	// presence is the last available presence without its 'from' when
+	// that was the session's JID (Presence puts it back): an idle session
+	// keeps no attribute slice and no JID string for it (some 80 bytes).
+	presence *stanza.Element
 	// values are the modules' per-session values: a few, found by a
 	// linear search (a map cost an idle session some 300 bytes).
 	values []value
@@ -70,11 +75,27 @@ func (s *Session) SetPresence(p *stanza.Element, priority int) {
 		s.priority = 0
 	} else {
 		s.available = true
-		s.presence = p
+		s.presence = s.withoutFrom(p)
 		s.priority = priority
 	}
 	s.mu.Unlock()
 	s.changed()
+}
+
+// withoutFrom returns p without its 'from' attribute when that is the
+// session's full JID: a new element sharing p's children (which the
+// session never modifies), or p itself when it has no such attribute.
+func (s *Session) withoutFrom(p *stanza.Element) *stanza.Element {
+	i := slices.IndexFunc(p.Attr, func(a stanza.Attr) bool { return a.Name.Space == "" && a.Name.Local == "from" })
+	if i < 0 || p.Attr[i].Value != s.jid.String() {
+		return p
+	}
+	var attrs []stanza.Attr
+	if len(p.Attr) > 1 { // exactly the others: no room kept for the session's life
+		attrs = make([]stanza.Attr, 0, len(p.Attr)-1)
+		attrs = append(append(attrs, p.Attr[:i]...), p.Attr[i+1:]...)
+	}
+	return &stanza.Element{Name: p.Name, Attr: attrs, Children: p.Children}
 }
 
 // Available reports whether the session sent initial presence and is not
@@ -92,11 +113,20 @@ func (s *Session) Priority() int {
 	return s.priority
 }
 
-// Presence returns the session's last available presence, or nil.
+// Presence returns the session's last available presence, or nil, with
+// the 'from' it was set with. Callers must not modify it (Clone it first):
+// its children may be shared.
 func (s *Session) Presence() *stanza.Element {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.presence
+	p := s.presence
+	s.mu.Unlock()
+	if p == nil || p.Get("from") != "" {
+		return p
+	}
+	attrs := make([]stanza.Attr, len(p.Attr), len(p.Attr)+1)
+	copy(attrs, p.Attr)
+	attrs = append(attrs, stanza.Attr{Name: xml.Name{Local: "from"}, Value: s.jid.String()})
+	return &stanza.Element{Name: p.Name, Attr: attrs, Children: p.Children}
 }
 
 // Value returns a per-session value stored by a module under key.

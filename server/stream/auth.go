@@ -150,7 +150,7 @@ func (c *conn) handleAuth(ctx context.Context, auth *stanza.Element) error {
 // A failure is an *authFailure; any other error ends the xstream.
 func (c *conn) authenticate(ctx context.Context, ns, mechName string, offered []string, in []byte, mech sasl.ServerMechanism) (authenticated, error) {
 	c.authMech = mechName
-	c.authStarted = time.Now()
+	c.authStarted = time.Now().UnixNano()
 	if mech == nil && !slices.Contains(offered, mechName) {
 		c.log.Info("c2s: unadvertised SASL mechanism", "mechanism", mechName)
 		return authenticated{}, &authFailure{cond: sasl.InvalidMechanism, text: mechanismText(mechName, offered)}
@@ -228,7 +228,7 @@ func (c *conn) throttleWait(ctx context.Context, user jid.JID) error {
 	if c.resumeFor != nil && *c.resumeFor == user {
 		return nil
 	}
-	d := c.cfg.Auth.LoginDelay(user, c.ip)
+	d := c.cfg.Auth.LoginDelay(user, c.remoteIP())
 	if d <= 0 {
 		return nil
 	}
@@ -404,14 +404,16 @@ func decodeSASL(s string) ([]byte, bool) {
 // failure against the connection, and ends the stream after too many.
 func (c *conn) saslFail(f *stanza.Element, af *authFailure) error {
 	if af.guess {
-		c.cfg.Auth.Failed(af.user, c.ip)
+		c.cfg.Auth.Failed(af.user, c.remoteIP())
 	}
 	c.cfg.Metrics.LoginFailed(c.authMech, af.cond)
 	if err := c.writeRaw(f.AppendXML(nil, stanza.NSClient)); err != nil {
 		return err
 	}
-	c.saslFailures++
-	if c.saslFailures >= c.maxSASLFailures() {
+	if c.saslFailures < 255 {
+		c.saslFailures++
+	}
+	if int(c.saslFailures) >= c.maxSASLFailures() {
 		c.cfg.Metrics.Limited(metrics.LimitAuthAttempts)
 		return &xstream.Error{Condition: xstream.PolicyViolation, Text: "too many failed authentication attempts"}
 	}
@@ -431,7 +433,7 @@ func (c *conn) maxSASLFailures() int {
 
 // loggedIn records a successful authentication on the connection.
 func (c *conn) loggedIn(res authenticated) {
-	c.cfg.Auth.Succeeded(res.user, c.ip)
+	c.cfg.Auth.Succeeded(res.user, c.remoteIP())
 	c.cfg.Metrics.Login(res.mech.Name())
 	c.user = res.user
 	c.logUser = true
@@ -461,7 +463,7 @@ func (c *conn) saslSucceed(res authenticated) error {
 // nil when the login stands. The account's record is in memory: no
 // storage read.
 func (c *conn) revokedLogin(s, replaced *session.Session) error {
-	if !c.cfg.Auth.RevokedSince(c.user, c.authStarted) {
+	if !c.cfg.Auth.RevokedSince(c.user, time.Unix(0, c.authStarted)) {
 		return nil
 	}
 	c.cfg.Sessions.Unbind(s)

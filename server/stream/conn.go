@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/parley-xmpp/parley/server/metrics"
 	"github.com/parley-xmpp/parley/server/module"
@@ -52,7 +51,6 @@ type conn struct {
 	cfg  *Config
 	log  connLog   // records with the connection's attributes (log.go)
 	t    Transport // the framing: reads elements, writes bytes
-	ip   netip.Addr
 	id   string
 	lang string
 
@@ -61,17 +59,19 @@ type conn struct {
 	authed     bool // authenticated() ran
 	sentHeader bool // guarded by writeMu
 	sentClose  bool // guarded by writeMu
+	// saslFailures counts failed SASL exchanges (up to maxSASLFailures,
+	// a few: a byte, in the flags' padding).
+	saslFailures uint8
 
-	domain       string    // the stream's 'to', a served domain
-	from         string    // the stream's 'from': a hint only (XEP-0388)
-	reg          *regState // in-band registration (register.go)
-	user         jid.JID   // bare JID once authenticated
-	session      *session.Session
-	fullJID      string // session.JID().String(), stamped as 'from' on every stanza
-	saslFailures int
-	authMech     string    // the SASL mechanism of the last exchange, for metrics
-	authStarted  time.Time // when the last SASL exchange began (revoked)
-	resumeFor    *jid.JID  // during a SASL2 login with <resume/>: the resumable session's account
+	domain      string    // the stream's 'to', a served domain
+	from        string    // the stream's 'from': a hint only (XEP-0388)
+	reg         *regState // in-band registration (register.go)
+	user        jid.JID   // bare JID once authenticated
+	session     *session.Session
+	fullJID     string   // session.JID().String(), stamped as 'from' on every stanza
+	authMech    string   // the SASL mechanism of the last exchange, for metrics
+	authStarted int64    // when the last SASL exchange began, Unix nanoseconds (revokedLogin)
+	resumeFor   *jid.JID // during a SASL2 login with <resume/>: the resumable session's account
 
 	writeMu sync.Mutex // serialises writes to t; guards sentHeader, sentClose
 	out     outQueue
@@ -97,9 +97,6 @@ func newConn(s *Server, t Transport) *conn {
 	cfg := s.cfg.Load()
 	c := &conn{srv: s, cfg: cfg, t: t, done: make(chan struct{})}
 	c.flushFn = c.flush // bound once: "go c.flush()" would allocate per delivery
-	if ap, err := netip.ParseAddrPort(t.RemoteAddr()); err == nil {
-		c.ip = ap.Addr().Unmap()
-	}
 	c.log = connLog{c}
 	c.out.max = cfg.Limits.OutboundQueue
 	c.out.maxBytes = cfg.Limits.OutboundQueueBytes
@@ -108,6 +105,18 @@ func newConn(s *Server, t Transport) *conn {
 
 // RemoteAddr implements session.Conn.
 func (c *conn) RemoteAddr() string { return c.t.RemoteAddr() }
+
+// remoteIP returns the client's IP address (the zero Addr when the
+// transport's address has no port or is no IP address), for login
+// throttling and registration limits. It is parsed at each use, a few
+// times a login, rather than kept: 24 bytes in every session's conn.
+func (c *conn) remoteIP() netip.Addr {
+	ap, err := netip.ParseAddrPort(c.t.RemoteAddr())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
 
 // TransportName names the session's transport in metrics: the
 // transport's name (Named), else "other".

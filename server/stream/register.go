@@ -213,7 +213,7 @@ func (c *conn) register(ctx context.Context, p *stanza.Element, reply func(*stan
 	// Checked and counted in one step: parallel registrations from one
 	// address cannot all pass the check before any is counted. A
 	// registration that then fails gives its slot back.
-	slot, ok := limiter.Reserve(c.ip)
+	slot, ok := limiter.Reserve(c.remoteIP())
 	if !ok {
 		c.log.Warn("c2s: registration limit reached for this address")
 		return fail(&stanza.Error{Type: stanza.ErrWait, Condition: stanza.PolicyViolation, Text: "too many registrations from your address, try later"})

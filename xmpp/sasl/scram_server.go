@@ -262,6 +262,10 @@ func (s *scramServer) clientFirst(in []byte) ([]byte, error) {
 	if err := checkExtensions(fields[2:]); err != nil {
 		return nil, err
 	}
+	// A copy: the name is a substring of the whole client-first message,
+	// and the server keeps it (in the account's JID) for the session's
+	// life, which would keep the message (nonce and all) with it.
+	user = strings.Clone(user)
 	s.user = user
 
 	creds, err := s.cfg.Lookup(user, s.h)

@@ -50,7 +50,7 @@ var (
 
 func newConn(l *Listener, nc net.Conn) *conn {
 	c := &conn{l: l, raw: nc, limits: l.limits()}
-	c.rd = deadlineReader{conn: nc, now: l.now, idle: c.limits.IdlePing, pingWait: c.limits.PingTimeout,
+	c.rd = deadlineReader{conn: nc, clk: l.clk, idle: c.limits.IdlePing, pingWait: c.limits.PingTimeout,
 		lim: newLimiter(c.limits.PreauthRate)}
 	c.dec = xstream.NewDecoder(&c.rd, xstream.Limits{})
 	return c
@@ -60,7 +60,7 @@ func newConn(l *Listener, nc net.Conn) *conn {
 // deadline, and on a direct TLS listener (XEP-0368) runs the handshake.
 func (c *conn) Open(ctx context.Context, r stream.Reader) error {
 	c.rd.events = r
-	c.rd.setHardDeadline(c.l.now().Add(c.limits.PreauthTimeout))
+	c.rd.setHardDeadline(c.l.clk.now().Add(c.limits.PreauthTimeout))
 	if c.l.cfg.DirectTLS {
 		if err := c.StartTLS(ctx); err != nil {
 			c.l.log.Info("c2s: TLS handshake failed", "remote", c.RemoteAddr(), "err", err)

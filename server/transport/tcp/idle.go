@@ -17,7 +17,7 @@ import (
 // returns stream.ErrAuthTimeout, stream.ErrIdle and stream.ErrPark.
 type deadlineReader struct {
 	conn      net.Conn
-	now       func() time.Time
+	clk       *clock
 	idle      time.Duration // 0: no idle pings
 	pingWait  time.Duration
 	events    stream.Reader // the engine: pings, throttles; reader goroutine
@@ -28,17 +28,54 @@ type deadlineReader struct {
 	lim       limiter       // Limits.Rate or PreauthRate in bytes (rate.go); reader-owned
 
 	mu       sync.Mutex
-	deadline time.Time // hard deadline, zero when bound
+	deadline stamp // hard deadline, zero when bound
 
-	// Reader-owned.
-	last   time.Time // the last read that returned data
-	woke   time.Time // when the reader last resumed after parking
-	pinged time.Time // when the pending idle ping went out, or zero
+	// Reader-owned. Stamps, not time.Time values: 8 bytes each where a
+	// time.Time takes 24, which keeps every session's transport in a
+	// smaller allocator size class (size_internal_test.go).
+	last   stamp // the last read that returned data
+	woke   stamp // when the reader last resumed after parking
+	pinged stamp // when the pending idle ping went out, or zero
 }
+
+// clock is a listener's time source and the origin of its readers'
+// stamps.
+type clock struct {
+	now  func() time.Time
+	base time.Time // when the listener was made (with its monotonic reading)
+}
+
+func newClock(now func() time.Time) *clock { return &clock{now: now, base: now()} }
+
+// stamp is an instant as the nanoseconds since its clock's base, plus
+// one, so that 0 stands for no instant (time.Time's zero). Instants
+// before the base are negative; the one nanosecond before it cannot be
+// told from no instant, and no caller stamps anything before its
+// listener existed.
+type stamp int64
+
+// stamp returns t as a stamp of c (0 for the zero time).
+func (c *clock) stamp(t time.Time) stamp {
+	if t.IsZero() {
+		return 0
+	}
+	return stamp(t.Sub(c.base)) + 1
+}
+
+// time returns the instant of s (the zero time for 0).
+func (c *clock) time(s stamp) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return c.base.Add(time.Duration(s - 1))
+}
+
+// now returns the current time of the reader's clock.
+func (r *deadlineReader) now() time.Time { return r.clk.now() }
 
 func (r *deadlineReader) setHardDeadline(t time.Time) {
 	r.mu.Lock()
-	r.deadline = t
+	r.deadline = r.clk.stamp(t)
 	r.mu.Unlock()
 }
 
@@ -46,21 +83,22 @@ func (r *deadlineReader) setHardDeadline(t time.Time) {
 // leaving out the park timer unless withPark.
 func (r *deadlineReader) timers(withPark bool) (d time.Time, park bool) {
 	r.mu.Lock()
-	hard := r.deadline
+	hard := r.clk.time(r.deadline)
 	r.mu.Unlock()
+	last := r.clk.time(r.last)
 	switch {
-	case !r.pinged.IsZero():
-		d = r.pinged.Add(r.pingWait)
+	case r.pinged != 0:
+		d = r.clk.time(r.pinged).Add(r.pingWait)
 	case r.idle > 0:
-		d = r.last.Add(r.idle)
+		d = last.Add(r.idle)
 	}
 	if !hard.IsZero() && (d.IsZero() || hard.Before(d)) {
 		d = hard
 	}
 	if withPark && r.parkAfter > 0 {
-		from := r.last
-		if r.woke.After(from) {
-			from = r.woke
+		from := last
+		if r.woke > r.last {
+			from = r.clk.time(r.woke)
 		}
 		if p := from.Add(r.parkAfter); d.IsZero() || p.Before(d) {
 			return p, true
@@ -70,12 +108,12 @@ func (r *deadlineReader) timers(withPark bool) (d time.Time, park bool) {
 }
 
 func (r *deadlineReader) Read(p []byte) (int, error) {
-	if r.last.IsZero() {
-		r.last = r.now()
+	if r.last == 0 {
+		r.last = r.clk.stamp(r.now())
 	}
 	if r.parked {
 		r.parked = false
-		r.woke = r.now() // the park timer counts from here
+		r.woke = r.clk.stamp(r.now()) // the park timer counts from here
 	}
 	for {
 		d, park := r.timers(r.canPark != nil && r.canPark())
@@ -87,9 +125,9 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 		}
 		n, err := r.conn.Read(p)
 		if n > 0 || err == nil {
-			r.last = r.now()
-			r.pinged = time.Time{}
-			if wait := r.lim.bytes.Take(n, r.last); wait > 0 && r.events != nil {
+			now := r.now()
+			r.last, r.pinged = r.clk.stamp(now), 0
+			if wait := r.lim.bytes.Take(n, now); wait > 0 && r.events != nil {
 				r.events.Throttle(wait) // Limits.Rate: read on only once paid
 			}
 			return n, err
@@ -111,22 +149,22 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 func (r *deadlineReader) expired() error {
 	now := r.now()
 	r.mu.Lock()
-	hard := r.deadline
+	hard := r.clk.time(r.deadline)
 	r.mu.Unlock()
 	if !hard.IsZero() && !now.Before(hard) {
 		return stream.ErrAuthTimeout
 	}
-	if !r.pinged.IsZero() {
-		if !now.Before(r.pinged.Add(r.pingWait)) {
+	if r.pinged != 0 {
+		if !now.Before(r.clk.time(r.pinged).Add(r.pingWait)) {
 			return stream.ErrIdle
 		}
 		return nil
 	}
-	if r.idle > 0 && !now.Before(r.last.Add(r.idle)) {
+	if r.idle > 0 && !now.Before(r.clk.time(r.last).Add(r.idle)) {
 		if !r.pings {
 			return stream.ErrIdle
 		}
-		r.pinged = now
+		r.pinged = r.clk.stamp(now)
 		r.events.IdlePing()
 	}
 	return nil

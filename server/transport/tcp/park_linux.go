@@ -25,7 +25,7 @@ func (c *conn) suspend(resume func()) {
 	}
 	var timeout time.Duration // 0: no timer
 	if due, _ := c.rd.timers(false); !due.IsZero() {
-		if timeout = due.Sub(c.l.now()); timeout <= 0 {
+		if timeout = due.Sub(c.l.clk.now()); timeout <= 0 {
 			timeout = 1 // due already: wake at once
 		}
 	}

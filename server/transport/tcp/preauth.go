@@ -91,7 +91,7 @@ func (l *Listener) admit(nc net.Conn) (netip.Addr, bool) {
 		buf = appendStreamElement(buf, (&xstream.Error{Condition: xstream.PolicyViolation, Text: "too many unauthenticated connections from your address"}).Element())
 		buf = append(buf, xstream.Close...)
 		// A new connection's send buffer is empty: this does not block.
-		_ = nc.SetWriteDeadline(l.now().Add(time.Second))
+		_ = nc.SetWriteDeadline(l.clk.now().Add(time.Second))
 		_, _ = nc.Write(buf)
 	}
 	nc.Close()

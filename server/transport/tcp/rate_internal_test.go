@@ -36,7 +36,7 @@ func TestReaderByteRate(t *testing.T) {
 	now := time.Unix(1000, 0)
 	clock := func() time.Time { return now }
 	nc := &endless{}
-	r := &deadlineReader{conn: nc, now: clock, lim: newLimiter(stream.Rate{BytesPerSecond: rate, Burst: burst})}
+	r := &deadlineReader{conn: nc, clk: newClock(clock), lim: newLimiter(stream.Rate{BytesPerSecond: rate, Burst: burst})}
 	r.events = clockThrottle{&now}
 	start := now
 	buf := make([]byte, 16<<10)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/parley-xmpp/parley/server/poller"
 	"github.com/parley-xmpp/parley/server/stream"
@@ -42,7 +41,7 @@ type Config struct {
 type Listener struct {
 	cfg Config
 	eng *stream.Server
-	now func() time.Time
+	clk *clock
 	log *slog.Logger
 
 	tls   *tlsrec.Server // nil without TLS
@@ -77,7 +76,7 @@ func New(cfg Config, eng *stream.Server) *Listener {
 	if cfg.Log == nil {
 		cfg.Log = ec.Log
 	}
-	l := &Listener{cfg: cfg, eng: eng, now: ec.Now, log: cfg.Log}
+	l := &Listener{cfg: cfg, eng: eng, clk: newClock(ec.Now), log: cfg.Log}
 	if cfg.TLS != nil {
 		l.tls = tlsrec.NewServer(cfg.TLS, cfg.RecordLayer)
 	}
