@@ -165,7 +165,7 @@ func (c *conn) resumeRemote(ctx context.Context, r smns.Resume, first func(*stan
 	if replaced != nil {
 		replaced.Conn().Close(&xstream.Error{Condition: xstream.Conflict, Text: "replaced by a resumed session"})
 	}
-	c.sm = smReader{enabled: true, id: r.PrevID, inH: res.InH, timeout: res.Timeout}
+	c.sm = smReader{enabled: true, id: r.PrevID, inH: res.InH, timeoutMS: millis(res.Timeout)}
 	c.enterSession(s)
 	cost := 0
 	for _, st := range res.Pending {
@@ -259,7 +259,7 @@ func HandOver(ctx context.Context, s *session.Session, user jid.JID, h uint32) (
 	old.stopTimersLocked()
 	q.mu.Unlock()
 	res := &Resumed{
-		Full: s.JID(), InH: inH, Timeout: old.sm.timeout, Priority: s.Priority(), Flags: s.Flags(),
+		Full: s.JID(), InH: inH, Timeout: old.sm.timeout(), Priority: s.Priority(), Flags: s.Flags(),
 		ArchiveSync: s.Value(module.ArchiveSync{}) != nil, Pending: pending,
 	}
 	if s.Available() {

@@ -62,6 +62,7 @@ type conn struct {
 	// saslFailures counts failed SASL exchanges (up to maxSASLFailures,
 	// a few: a byte, in the flags' padding).
 	saslFailures uint8
+	pingSeq      uint16 // ids of the server's pings (XEP-0199); wraps
 
 	domain      string    // the stream's 'to', a served domain
 	from        string    // the stream's 'from': a hint only (XEP-0388)
@@ -82,7 +83,6 @@ type conn struct {
 	// (clustersm.go).
 	moving  atomic.Bool
 	closeBy atomic.Int64 // unix nanos: deadline of the closing writes, set before closing
-	pingSeq uint64
 
 	stanzas Bucket // Limits.Rate or PreauthRate in stanzas (rate.go); reader-owned
 

@@ -38,6 +38,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/parley-xmpp/parley/server/module"
@@ -64,9 +65,21 @@ var errSMOrder = errors.New("c2s: stream management enabled out of order")
 // smReader is the stream-management state the reader goroutine owns.
 type smReader struct {
 	enabled bool
-	id      string        // resumption id; "" when not resumable
-	inH     uint32        // stanzas handled from the client since <enable/>
-	timeout time.Duration // how long the session waits detached
+	inH     uint32 // stanzas handled from the client since <enable/>
+	id      string // resumption id; "" when not resumable
+	// timeoutMS is how long the session waits detached, in
+	// milliseconds (a uint32 keeps conn within its size class; see
+	// TestConnSizeClass).
+	timeoutMS uint32
+}
+
+// timeout is how long the session waits detached.
+func (r *smReader) timeout() time.Duration { return time.Duration(r.timeoutMS) * time.Millisecond }
+
+// millis converts a resumption timeout to smReader.timeoutMS, capped at
+// what a uint32 holds (some 49 days).
+func millis(d time.Duration) uint32 {
+	return uint32(min(max(d.Milliseconds(), 0), math.MaxUint32))
 }
 
 // smPhase is where a session stands with respect to its connection.
@@ -324,7 +337,7 @@ func (c *conn) startSM(el *stanza.Element, queue bool) (*stanza.Element, error) 
 		c.kickLocked()
 	}
 	q.mu.Unlock()
-	c.sm = smReader{enabled: true, id: en.ID, timeout: timeout}
+	c.sm = smReader{enabled: true, id: en.ID, timeoutMS: millis(timeout)}
 	if resume {
 		c.cfg.Sessions.AddResumable(en.ID, c.session)
 		if rs := c.cfg.SM.Cluster; rs != nil {
@@ -398,7 +411,7 @@ func (c *conn) resumeSM(ctx context.Context, el *stanza.Element, first func(*sta
 	// The stream is bound from here on; before the session points at c
 	// (SetConn) or old forwards to it, since deliveries to c read
 	// c.session and the JID in its log records (the slow-consumer path).
-	c.sm = smReader{enabled: true, id: r.PrevID, inH: inH, timeout: old.sm.timeout}
+	c.sm = smReader{enabled: true, id: r.PrevID, inH: inH, timeoutMS: old.sm.timeoutMS}
 	c.enterSession(s)
 	pending := make([]*stanza.Element, 0, len(oa.unacked)+len(old.out.items)+len(old.out.csi.held))
 	pending = append(pending, oa.unacked...)
@@ -544,9 +557,9 @@ func (c *conn) hibernate(ctx context.Context, lost bool) bool {
 		a.reqTimer = nil
 	}
 	ctx = context.WithoutCancel(ctx)
-	a.expiry = time.AfterFunc(c.sm.timeout, func() { c.expire(ctx) })
+	a.expiry = time.AfterFunc(c.sm.timeout(), func() { c.expire(ctx) })
 	c.session.SetDetached(true)
-	c.log.Info("c2s: connection lost, session kept for resumption", "timeout", c.sm.timeout, "unacked", len(a.unacked))
+	c.log.Info("c2s: connection lost, session kept for resumption", "timeout", c.sm.timeout(), "unacked", len(a.unacked))
 	return true
 }
 
