@@ -3,8 +3,14 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"strconv"
@@ -13,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/tlsrec"
 	"github.com/parley-xmpp/parley/server/web"
 	"github.com/parley-xmpp/parley/xmpptest"
 )
@@ -212,11 +219,15 @@ func (direct) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (direct) ServeConn(r *http.Request, body io.Reader, c net.Conn, back func(net.Conn, []byte)) {
 	b, err := io.ReadAll(body)
-	if err != nil || int64(len(b)) != r.ContentLength || r.Host != "x" || web.OverTLS(r) {
+	if err != nil || int64(len(b)) != r.ContentLength || r.Host != "x" {
 		c.Close()
 		return
 	}
-	answer(c, "direct:"+string(b)+r.Header.Get("X-Check"), r.Close, func(c net.Conn) { back(c, nil) })
+	s := "direct:" + string(b) + r.Header.Get("X-Check")
+	if web.OverTLS(r) {
+		s += "+tls"
+	}
+	answer(c, s, r.Close, func(c net.Conn) { back(c, nil) })
 }
 
 func (direct) MaxBody() int64 { return 64 }
@@ -307,5 +318,61 @@ func TestDirect(t *testing.T) {
 	}
 	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("after Connection: close, read %d %v", n, err)
+	}
+}
+
+// TestReleaseAfter: a TLS connection handed back (Parley's TLS layer)
+// keeps its cipher states while its next request comes within a second,
+// releases them after, and serves the next request all the same, read by
+// the server itself and known to have come over TLS.
+func TestReleaseAfter(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS13}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := web.New(web.Options{BOSH: direct{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ctx, tlsrec.NewServer(cfg, tlsrec.RecordLayerParley).NewListener(ln, 10*time.Second))
+	}()
+	defer func() { cancel(); <-done }()
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	post := func(body string) {
+		t.Helper()
+		io.WriteString(c, "POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+	}
+	post("one")
+	if _, b := readResponse(t, br, "first"); b != "http:one" {
+		t.Fatalf("first: %q", b)
+	}
+	xmpptest.Eventually(t, "the connection parks", func() bool { return srv.Parks() == 1 })
+	parked := time.Now()
+	post("two")
+	_, b := readResponse(t, br, "within a second")
+	if b != "direct:two+tls" || srv.Released() != 0 && time.Since(parked) < 900*time.Millisecond {
+		t.Fatalf("within a second: %q, %d released", b, srv.Released())
+	}
+	xmpptest.Eventually(t, "the connection releases its TLS state", func() bool { return srv.Released() == 1 })
+	post("three")
+	if _, b := readResponse(t, br, "after the release"); b != "direct:three+tls" {
+		t.Fatalf("after the release: %q", b)
 	}
 }
