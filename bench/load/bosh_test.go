@@ -186,7 +186,11 @@ func TestBOSHSession(t *testing.T) {
 	}
 	// The session is gone: a request for it is answered with a terminate
 	// of condition item-not-found (XEP-0124 §14.2)...
-	c2 := &boshConn{url: bc.url, cl: bc.cl, sid: sid}
+	u, err := checkBOSHURL(bc.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := &boshConn{url: bc.url, h: d.newBOSHHTTP(1, u), sid: sid}
 	a := c2.post(context.Background(), c2.body(bc.rid+1, boshPlain, nil), 10*time.Second)
 	if a.err != nil {
 		t.Fatal(a.err)
