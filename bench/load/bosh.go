@@ -7,10 +7,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"os"
 	"strconv"
@@ -83,8 +81,7 @@ func checkBOSHURL(raw string) (*url.URL, error) {
 type boshConn struct {
 	url string
 	to  string
-	tr  *http.Transport
-	cl  *http.Client
+	h   *boshHTTP
 	// ctx ends with Close: requests in flight stop.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -134,9 +131,6 @@ func (d *Dialer) dialBOSH(idx int) (*boshConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := d.httpTransport(idx, u.Scheme == "https")
-	tr.MaxIdleConnsPerHost = 2 // the held request and the other
-	tr.DisableCompression = true
 	var rb [8]byte
 	if _, err := crand.Read(rb[:]); err != nil {
 		return nil, fmt.Errorf("load: BOSH rid: %w", err)
@@ -144,8 +138,7 @@ func (d *Dialer) dialBOSH(idx int) (*boshConn, error) {
 	c := &boshConn{
 		url: d.BOSH,
 		to:  d.Domain,
-		tr:  tr,
-		cl:  &http.Client{Transport: tr},
+		h:   d.newBOSHHTTP(idx, u),
 		// XEP-0124 §14.1: large and random, far below 2^53.
 		rid:     binary.BigEndian.Uint64(rb[:])>>16 | 1,
 		answers: map[uint64]boshAnswer{},
@@ -354,30 +347,25 @@ func (c *boshConn) postAfter(prev, wrote chan struct{}, b []byte, timeout time.D
 			return boshAnswer{err: fmt.Errorf("BOSH request: %w", c.ctx.Err())}
 		}
 	}
-	ctx := httptrace.WithClientTrace(c.ctx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { done() }})
-	return c.post(ctx, b, timeout)
+	return c.postWrote(c.ctx, b, timeout, done)
 }
 
 // post sends one request and parses the <body/> it is answered with.
 func (c *boshConn) post(ctx context.Context, b []byte, timeout time.Duration) boshAnswer {
+	return c.postWrote(ctx, b, timeout, nil)
+}
+
+// postWrote is post, calling wrote (if not nil) once the request is
+// written.
+func (c *boshConn) postWrote(ctx context.Context, b []byte, timeout time.Duration, wrote func()) boshAnswer {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(b))
+	status, data, err := c.h.do(ctx, b, boshMaxBody, wrote)
 	if err != nil {
 		return boshAnswer{err: fmt.Errorf("BOSH request: %w", err)}
 	}
-	req.Header.Set("Content-Type", "text/xml; charset=utf-8")
-	resp, err := c.cl.Do(req)
-	if err != nil {
-		return boshAnswer{err: fmt.Errorf("BOSH request: %w", err)}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, boshMaxBody+1))
-	if err != nil {
-		return boshAnswer{err: fmt.Errorf("BOSH response: %w", err)}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return boshAnswer{err: &BOSHError{Condition: "HTTP " + resp.Status}}
+	if status != http.StatusOK {
+		return boshAnswer{err: &BOSHError{Condition: "HTTP " + strconv.Itoa(status) + " " + http.StatusText(status)}}
 	}
 	if len(data) > boshMaxBody {
 		return boshAnswer{err: fmt.Errorf("BOSH response larger than %d bytes", boshMaxBody)}
@@ -503,7 +491,7 @@ func (c *boshConn) Close() error {
 		c.post(c.ctx, term, time.Second)
 	}
 	c.cancel()
-	c.tr.CloseIdleConnections()
+	c.h.close()
 	return nil
 }
 

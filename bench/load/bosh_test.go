@@ -1,10 +1,12 @@
 package load
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -186,7 +188,11 @@ func TestBOSHSession(t *testing.T) {
 	}
 	// The session is gone: a request for it is answered with a terminate
 	// of condition item-not-found (XEP-0124 §14.2)...
-	c2 := &boshConn{url: bc.url, cl: bc.cl, sid: sid}
+	u, err := checkBOSHURL(bc.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2 := &boshConn{url: bc.url, h: d.newBOSHHTTP(1, u), sid: sid}
 	a := c2.post(context.Background(), c2.body(bc.rid+1, boshPlain, nil), 10*time.Second)
 	if a.err != nil {
 		t.Fatal(a.err)
@@ -299,4 +305,71 @@ func TestBOSHRequestOrder(t *testing.T) {
 		}
 	}
 	sess.Close()
+}
+
+// TestBOSHHTTPReconnect: the BOSH client keeps its connection between
+// requests, and a request on a kept connection that the server closed
+// meanwhile (no byte of a response) goes out once more, the same body,
+// on a new connection.
+func TestBOSHHTTPReconnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mu sync.Mutex
+	var bodies []string
+	conns := 0
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns++
+			mu.Unlock()
+			go func(c net.Conn) {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						return
+					}
+					b, _ := io.ReadAll(req.Body)
+					mu.Lock()
+					bodies = append(bodies, string(b))
+					n := len(bodies)
+					mu.Unlock()
+					io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+					if n == 2 {
+						return // closed after the second answer, without saying so
+					}
+				}
+			}(c)
+		}
+	}()
+	u, err := checkBOSHURL("http://" + ln.Addr().String() + "/http-bind")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := (&Dialer{}).newBOSHHTTP(0, u)
+	defer h.close()
+	for i, b := range []string{"one", "two", "three"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		st, data, err := h.do(ctx, []byte(b), 100, nil)
+		cancel()
+		if err != nil || st != http.StatusOK || string(data) != "ok" {
+			t.Fatalf("request %d: %d %q %v", i, st, data, err)
+		}
+		if i == 1 {
+			time.Sleep(100 * time.Millisecond) // the server has closed the kept connection
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns != 2 || strings.Join(bodies, ",") != "one,two,three" {
+		t.Fatalf("%d connections, bodies %q", conns, bodies)
+	}
 }

@@ -26,6 +26,7 @@ type listener struct {
 	net.Listener
 	s        *Server
 	ctx      context.Context
+	base     context.Context // the requests' base context: ctx with the listener
 	back     chan net.Conn
 	accepted chan accepted
 	done     chan struct{}
@@ -39,6 +40,7 @@ type accepted struct {
 
 func newListener(ctx context.Context, s *Server, ln net.Listener) *listener {
 	l := &listener{Listener: ln, s: s, ctx: ctx, back: make(chan net.Conn), accepted: make(chan accepted), done: make(chan struct{})}
+	l.base = context.WithValue(ctx, listenerKey{}, l)
 	go l.acceptLoop()
 	return l
 }
@@ -121,9 +123,29 @@ func (l *listener) handback(c net.Conn, buffered []byte) {
 		c.Close()
 		return
 	}
+	if i, idle := c.(interface{ Idle() bool }); idle && !i.Idle() {
+		l.requeue(c) // input is there already
+		return
+	}
+	l.park(c, time.Now(), true)
+}
+
+// releaseAfter is how long a connection handed back keeps its TLS
+// buffers and cipher states while it waits for its next request: the
+// requests of a login, or of a chatting session, follow each other within
+// milliseconds, and each would otherwise rebuild them (derive the keys
+// again, set up AES-GCM, take a read buffer). A connection still waiting
+// after it releases them (Park), as an idle TCP session's connection does
+// after its ParkAfter.
+const releaseAfter = time.Second
+
+// park waits for c's next request in the poller, up to the idle timeout
+// counted from since; with keep, c keeps its TLS state for releaseAfter
+// first, then releases it and waits on.
+func (l *listener) park(c net.Conn, since time.Time, keep bool) {
 	rc, ok := c.(syscallConn)
-	if i, idle := c.(interface{ Idle() bool }); !ok || idle && !i.Idle() {
-		l.requeue(c) // not parkable, or input is there already
+	if !ok {
+		l.requeue(c) // not parkable
 		return
 	}
 	p, err := l.s.poll.Get()
@@ -131,18 +153,46 @@ func (l *listener) handback(c net.Conn, buffered []byte) {
 		l.requeue(c)
 		return
 	}
-	if pk, ok := c.(interface{ Park() }); ok {
+	pk, release := parker(c)
+	keep = keep && release
+	timeout := idleTimeout - time.Since(since)
+	switch {
+	case keep:
+		l.s.parks.Add(1)
+		timeout = min(timeout, releaseAfter)
+	case release:
 		pk.Park() // Parley's TLS layer drops its buffers and cipher states
+		l.s.released.Add(1)
+	default:
+		l.s.parks.Add(1)
 	}
-	l.s.parks.Add(1)
 	parked := time.Now()
-	p.Park(parkedConn{rc}, idleTimeout, func() {
-		if l.ctx.Err() != nil || time.Since(parked) >= idleTimeout {
+	p.Park(parkedConn{rc}, timeout, func() {
+		switch {
+		case l.ctx.Err() != nil, time.Since(since) >= idleTimeout:
 			c.Close()
-			return
+		case keep && time.Since(parked) >= releaseAfter:
+			// No request within releaseAfter (or one just now: the
+			// poller reports it again at once).
+			l.park(c, since, false)
+		default:
+			l.serveNext(c)
 		}
-		l.requeue(c)
 	})
+}
+
+// parker returns c's Park, when c has Parley's TLS layer (directly or
+// under a prefixConn).
+func parker(c net.Conn) (interface{ Park() }, bool) {
+	inner := c
+	if pc, ok := c.(*prefixConn); ok {
+		inner = pc.Conn
+	}
+	if _, ok := inner.(interface{ Park() }); !ok {
+		return nil, false
+	}
+	pk, ok := c.(interface{ Park() })
+	return pk, ok
 }
 
 // syscallConn is a connection whose socket the poller can watch.

@@ -64,11 +64,28 @@ type Server struct {
 	opts  Options
 	poll  poller.Shared // connections handed back (Handback) wait in it
 	parks atomic.Uint64 // connections handed back that waited in the poller
+	// direct serves the requests read on connections handed back that
+	// the server takes without net/http (BOSH's, when its handler is a
+	// ConnServer); directs counts them.
+	direct  ConnServer
+	directs atomic.Uint64
+	// released counts connections handed back that released their TLS
+	// state (Park) for waiting longer than releaseAfter.
+	released atomic.Uint64
 }
 
 // Parks returns how many times a connection handed back (Handback) has
 // waited for its next request in the server's poller.
 func (s *Server) Parks() uint64 { return s.parks.Load() }
+
+// Direct returns how many requests on connections handed back (Handback)
+// the server has read and served itself, without net/http (ConnServer).
+func (s *Server) Direct() uint64 { return s.directs.Load() }
+
+// Released returns how many times a connection handed back (Handback)
+// with Parley's TLS layer released its TLS buffers and cipher states for
+// waiting longer than a second for its next request.
+func (s *Server) Released() uint64 { return s.released.Load() }
 
 // New returns the handler.
 func New(o Options) *Server {
@@ -80,6 +97,7 @@ func New(o Options) *Server {
 		s.mux.Handle("GET "+PathWebSocket, o.WebSocket)
 	}
 	if o.BOSH != nil {
+		s.direct, _ = o.BOSH.(ConnServer)
 		s.mux.Handle("POST "+PathBOSH, o.BOSH)
 		s.mux.Handle("OPTIONS "+PathBOSH, o.BOSH)
 	}
@@ -103,20 +121,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Serve serves HTTP on ln until ctx ends, then shuts down gracefully
 // (open WebSocket streams are the engine's to end).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	headerTimeout := s.opts.HeaderTimeout
-	if headerTimeout <= 0 {
-		headerTimeout = readHeaderTimeout
-	}
 	hs := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: headerTimeout,
+		ReadHeaderTimeout: s.headerTimeout(),
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelInfo),
 		ConnContext:       withTLSConn,
 	}
 	l := newListener(ctx, s, ln)
-	hs.BaseContext = func(net.Listener) context.Context { return context.WithValue(ctx, listenerKey{}, l) }
+	hs.BaseContext = func(net.Listener) context.Context { return l.base }
 	context.AfterFunc(ctx, s.poll.Close) // parked connections wake and close
 	stop := context.AfterFunc(ctx, func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -135,6 +149,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	}
 	return fmt.Errorf("web: %w", err)
+}
+
+// headerTimeout bounds reading a request's head.
+func (s *Server) headerTimeout() time.Duration {
+	if s.opts.HeaderTimeout > 0 {
+		return s.opts.HeaderTimeout
+	}
+	return readHeaderTimeout
 }
 
 // webSocketURL is the endpoint's URL as the request reached this server.
@@ -216,13 +238,19 @@ type tlsConnKey struct{}
 // withTLSConn marks the context of a connection from a tlsrec.Listener:
 // net/http sets Request.TLS only for crypto/tls connections.
 func withTLSConn(ctx context.Context, c net.Conn) context.Context {
-	if pc, ok := c.(*prefixConn); ok {
-		c = pc.Conn
-	}
-	if sc, ok := c.(*tlsrec.ServerConn); ok {
+	if sc := tlsConn(c); sc != nil {
 		return context.WithValue(ctx, tlsConnKey{}, sc)
 	}
 	return ctx
+}
+
+// tlsConn returns c's connection with Parley's TLS layer, or nil.
+func tlsConn(c net.Conn) *tlsrec.ServerConn {
+	if pc, ok := c.(*prefixConn); ok {
+		c = pc.Conn
+	}
+	sc, _ := c.(*tlsrec.ServerConn)
+	return sc
 }
 
 // OverTLS reports whether r reached this server over TLS: crypto/tls's

@@ -3,13 +3,23 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/parley-xmpp/parley/server/tlsrec"
 	"github.com/parley-xmpp/parley/server/web"
 	"github.com/parley-xmpp/parley/xmpptest"
 )
@@ -17,15 +27,8 @@ import (
 // serve runs a web.Server on a loopback port until the test ends.
 func serve(t *testing.T, o web.Options) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); web.New(o).Serve(ctx, ln) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return ln.Addr().String()
+	addr, _ := serveServer(t, web.New(o))
+	return addr
 }
 
 // TestSlowloris: a client that sends its headers a byte at a time is cut
@@ -79,6 +82,47 @@ func TestUnknownPaths(t *testing.T) {
 	}
 }
 
+// serveServer runs srv on a loopback port; stop (also at the test's
+// end) stops it.
+func serveServer(t *testing.T, srv *web.Server) (addr string, stop func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ctx, ln) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return ln.Addr().String(), stop
+}
+
+// dial connects to addr, with a deadline of 10 s for everything.
+func dial(t *testing.T, addr string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	return c, bufio.NewReader(c)
+}
+
+// readResponse reads one response and its body.
+func readResponse(t *testing.T, br *bufio.Reader, what string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
 // hijacker answers every request on the connection it takes from
 // net/http and hands the connection back (web.Handback).
 type hijacker struct{}
@@ -109,36 +153,17 @@ func (hijacker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // request is the next request; the server's end closes a waiting
 // connection.
 func TestHandback(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	srv := web.New(web.Options{Handlers: map[string]http.Handler{"/mine/": hijacker{}}})
-	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
-
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	addr, stop := serveServer(t, srv)
+	defer stop()
+	c, br := dial(t, addr)
 	get := func(path string) string {
 		t.Helper()
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("GET %s: %v", path, err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, b := readResponse(t, br, "GET "+path)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s: %s %q", path, resp.Status, b)
 		}
-		return string(b)
+		return b
 	}
 	req := func(path string) string { return "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n" }
 
@@ -165,8 +190,189 @@ func TestHandback(t *testing.T) {
 	io.WriteString(c, req("/mine/-4"))
 	get("/mine/-4")
 	xmpptest.Eventually(t, "the connection parks again", func() bool { return srv.Parks() >= 2 })
-	cancel()
+	stop()
 	if n, err := br.Read(make([]byte, 1)); err == nil {
 		t.Fatalf("a waiting connection still open after the server stopped: read %d", n)
+	}
+}
+
+// direct is a BOSH handler that answers on the connection, through
+// net/http (ServeHTTP, hijacking) or, on a connection handed back, as a
+// web.ConnServer; each answer names the way it came and echoes the body.
+type direct struct{}
+
+func (direct) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	back := web.Handback(r)
+	c, brw, err := http.NewResponseController(w).Hijack()
+	if back == nil || err != nil {
+		http.Error(w, "no hand-back", http.StatusInternalServerError)
+		return
+	}
+	var buffered []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		p, _ := brw.Reader.Peek(n)
+		buffered = append(buffered, p...)
+	}
+	answer(c, "http:"+string(b), r.Close, func(c net.Conn) { back(c, buffered) })
+}
+
+func (direct) ServeConn(r *http.Request, body io.Reader, c net.Conn, back func(net.Conn, []byte)) {
+	b, err := io.ReadAll(body)
+	if err != nil || int64(len(b)) != r.ContentLength || r.Host != "x" {
+		c.Close()
+		return
+	}
+	s := "direct:" + string(b) + r.Header.Get("X-Check")
+	if web.OverTLS(r) {
+		s += "+tls"
+	}
+	answer(c, s, r.Close, func(c net.Conn) { back(c, nil) })
+}
+
+func (direct) MaxBody() int64 { return 64 }
+
+func answer(c net.Conn, s string, closing bool, back func(net.Conn)) {
+	io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(s))+"\r\n\r\n"+s)
+	if closing {
+		c.Close()
+		return
+	}
+	back(c)
+}
+
+// TestDirect: the next request on a connection handed back is read by
+// the server itself and given to the BOSH handler's ServeConn when it is
+// a plain POST /http-bind within the handler's MaxBody (also when its
+// body comes in parts, and with a request pipelined behind it); anything
+// else (a chunked body, a larger body, a head net/http refuses) goes to
+// net/http as before; Connection: close is kept.
+func TestDirect(t *testing.T) {
+	srv := web.New(web.Options{BOSH: direct{}})
+	addr, stop := serveServer(t, srv)
+	defer stop()
+	c, br := dial(t, addr)
+	read := func(what string) (*http.Response, string) {
+		t.Helper()
+		return readResponse(t, br, what)
+	}
+	post := func(body, extra string) string {
+		return "POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n" + extra + "\r\n" + body
+	}
+	expect := func(what, want string) {
+		t.Helper()
+		if _, b := read(what); b != want {
+			t.Fatalf("%s: %q, want %q", what, b, want)
+		}
+	}
+	waitParked := func(n uint64) {
+		t.Helper()
+		xmpptest.Eventually(t, fmt.Sprintf("the connection parks (%d of %d)", srv.Parks(), n), func() bool { return srv.Parks() >= n })
+	}
+	io.WriteString(c, post("one", ""))
+	expect("first request", "http:one")
+	waitParked(1)
+	io.WriteString(c, post("two", "X-Check: !\r\n"))
+	expect("a request on the connection handed back", "direct:two!")
+	if srv.Direct() != 1 {
+		t.Fatalf("%d requests served directly, want 1", srv.Direct())
+	}
+	// The body in two parts.
+	waitParked(2)
+	req := post("three", "")
+	io.WriteString(c, req[:len(req)-2])
+	time.Sleep(50 * time.Millisecond)
+	io.WriteString(c, req[len(req)-2:])
+	expect("a body in two parts", "direct:three")
+	// Pipelined: the second goes to net/http with the bytes read ahead.
+	waitParked(3)
+	io.WriteString(c, post("four", "")+post("five", ""))
+	expect("pipelined, first", "direct:four")
+	expect("pipelined, second", "http:five")
+	for i, r := range []string{
+		"POST /http-bind HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nsix\r\n0\r\n\r\n",
+		post(strings.Repeat("7", 65), ""),
+	} {
+		waitParked(uint64(4 + i))
+		io.WriteString(c, r)
+		if _, b := read(fmt.Sprintf("request %d for net/http", i)); !strings.HasPrefix(b, "http:") {
+			t.Fatalf("request %d for net/http: %q", i, b)
+		}
+	}
+	if srv.Direct() != 3 {
+		t.Fatalf("%d requests served directly, want 3", srv.Direct())
+	}
+	// A head net/http refuses (no Host) is refused as before.
+	waitParked(6)
+	io.WriteString(c, "POST /http-bind HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+	if resp, _ := read("no Host"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("no Host: %s", resp.Status)
+	}
+	c, br = dial(t, addr)
+	io.WriteString(c, post("eight", ""))
+	expect("a new connection", "http:eight")
+	waitParked(7)
+	io.WriteString(c, post("nine", "Connection: close\r\n"))
+	if _, b := read("Connection: close"); b != "direct:nine" {
+		t.Fatalf("Connection: close: %q", b)
+	}
+	if n, err := br.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("after Connection: close, read %d %v", n, err)
+	}
+}
+
+// TestReleaseAfter: a TLS connection handed back (Parley's TLS layer)
+// keeps its cipher states while its next request comes within a second,
+// releases them after, and serves the next request all the same, read by
+// the server itself and known to have come over TLS.
+func TestReleaseAfter(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS13}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := web.New(web.Options{BOSH: direct{}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		srv.Serve(ctx, tlsrec.NewServer(cfg, tlsrec.RecordLayerParley).NewListener(ln, 10*time.Second))
+	}()
+	defer func() { cancel(); <-done }()
+	c, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	br := bufio.NewReader(c)
+	post := func(body string) {
+		t.Helper()
+		io.WriteString(c, "POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+	}
+	post("one")
+	if _, b := readResponse(t, br, "first"); b != "http:one" {
+		t.Fatalf("first: %q", b)
+	}
+	xmpptest.Eventually(t, "the connection parks", func() bool { return srv.Parks() == 1 })
+	parked := time.Now()
+	post("two")
+	_, b := readResponse(t, br, "within a second")
+	if b != "direct:two+tls" || srv.Released() != 0 && time.Since(parked) < 900*time.Millisecond {
+		t.Fatalf("within a second: %q, %d released", b, srv.Released())
+	}
+	xmpptest.Eventually(t, "the connection releases its TLS state", func() bool { return srv.Released() == 1 })
+	post("three")
+	if _, b := readResponse(t, br, "after the release"); b != "direct:three+tls" {
+		t.Fatalf("after the release: %q", b)
 	}
 }

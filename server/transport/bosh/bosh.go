@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -193,7 +194,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// it is read, as the request may then be held for 'wait'.
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Now().Add(h.opts.BodyTimeout))
-	r.Body = http.MaxBytesReader(w, r.Body, int64(h.max+framing))
+	r.Body = http.MaxBytesReader(w, r.Body, h.MaxBody())
 	b, err := io.ReadAll(r.Body)
 	rc.SetReadDeadline(time.Time{})
 	if err != nil {
@@ -204,7 +205,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		(&httpResponder{w: w}).respond(http.StatusOK, terminate("bad-request"))
 		return
 	}
-	rs := h.responder(w, r)
+	h.serve(h.responder(w, r), r, b)
+}
+
+// ServeConn implements web.ConnServer: r's body, read from body, and its
+// response go over c, which the server read r from itself (a connection
+// handed back, web.Handback); once answered, c is handed back with back.
+// The body is bounded in time as in ServeHTTP (its size, MaxBody, the
+// server checks first).
+func (h *Handler) ServeConn(r *http.Request, body io.Reader, c net.Conn, back func(net.Conn, []byte)) {
+	rs := &connResponder{conn: c, back: back, close: r.Close}
+	c.SetReadDeadline(time.Now().Add(h.opts.BodyTimeout))
+	b := make([]byte, min(r.ContentLength, h.MaxBody()))
+	_, err := io.ReadFull(body, b)
+	c.SetReadDeadline(time.Time{})
+	if err != nil {
+		// What is left of the body must not be read, nor taken for the
+		// next request: the connection closes after the answer.
+		rs.close = true
+		h.opts.Log.Info("bosh: request body cut", "remote", h.remoteAddr(r), "err", err)
+		rs.respond(http.StatusOK, terminate("bad-request"))
+		return
+	}
+	h.serve(rs, r, b)
+}
+
+// MaxBody implements web.ConnServer: the largest body of a request.
+func (h *Handler) MaxBody() int64 { return int64(h.max + framing) }
+
+// serve answers r, whose body b has been read, through rs.
+func (h *Handler) serve(rs responder, r *http.Request, b []byte) {
 	if h.ctx.Err() != nil {
 		rs.respond(http.StatusOK, h.stopping(h.overTLS(r)))
 		return

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -52,17 +53,44 @@ func (h *Handler) responder(w http.ResponseWriter, r *http.Request) responder {
 	return &connResponder{conn: conn, buffered: buffered, back: back, close: r.Close || !r.ProtoAtLeast(1, 1)}
 }
 
+// The response headers of the binding: CORS for every response, the
+// type and caching of a <body/>. corsHeaders and bodyHeaders are the
+// same, as written on a connection taken from net/http.
+var (
+	corsHeader = [][2]string{
+		{"Access-Control-Allow-Origin", "*"},
+		{"Access-Control-Allow-Methods", "POST, OPTIONS"},
+		{"Access-Control-Allow-Headers", "Content-Type"},
+		{"Access-Control-Max-Age", "86400"},
+	}
+	bodyHeader = [][2]string{
+		{"Content-Type", "text/xml; charset=utf-8"},
+		{"Cache-Control", "no-store"},
+		{"X-Content-Type-Options", "nosniff"},
+	}
+	corsHeaders = headerLines(corsHeader)
+	bodyHeaders = headerLines(bodyHeader)
+)
+
+// headerLines writes hs as HTTP header lines.
+func headerLines(hs [][2]string) string {
+	var b strings.Builder
+	for _, h := range hs {
+		b.WriteString(h[0] + ": " + h[1] + "\r\n")
+	}
+	return b.String()
+}
+
 // setHeaders sets the response headers of the binding: CORS for every
 // response, the type and caching of a <body/>.
 func setHeaders(hd http.Header, body bool) {
-	hd.Set("Access-Control-Allow-Origin", "*")
-	hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
-	hd.Set("Access-Control-Allow-Headers", "Content-Type")
-	hd.Set("Access-Control-Max-Age", "86400")
+	for _, h := range corsHeader {
+		hd.Set(h[0], h[1])
+	}
 	if body {
-		hd.Set("Content-Type", "text/xml; charset=utf-8")
-		hd.Set("Cache-Control", "no-store")
-		hd.Set("X-Content-Type-Options", "nosniff")
+		for _, h := range bodyHeader {
+			hd.Set(h[0], h[1])
+		}
 	}
 }
 
@@ -121,18 +149,15 @@ func (x *connResponder) respond(status int, body []byte) {
 	b = append(b, http.StatusText(status)...)
 	b = append(b, "\r\nDate: "...)
 	b = time.Now().UTC().AppendFormat(b, http.TimeFormat)
-	b = append(b, "\r\n"...)
-	hd := make(http.Header, 8)
-	setHeaders(hd, status != http.StatusNoContent)
+	b = append(b, "\r\n"+corsHeaders...)
 	if status != http.StatusNoContent {
-		hd.Set("Content-Length", strconv.Itoa(len(body)))
+		b = append(b, bodyHeaders+"Content-Length: "...)
+		b = strconv.AppendInt(b, int64(len(body)), 10)
+		b = append(b, "\r\n"...)
 	}
 	if x.close {
-		hd.Set("Connection", "close")
+		b = append(b, "Connection: close\r\n"...)
 	}
-	buf := bytes.NewBuffer(b)
-	hd.Write(buf)
-	b = buf.Bytes()
 	b = append(b, "\r\n"...)
 	b = append(b, body...)
 	_ = x.conn.SetWriteDeadline(time.Now().Add(responseTimeout))
