@@ -16,14 +16,17 @@
 # deleted once the row's nodes have stopped.
 #
 # Each row runs, the sessions spread round-robin over the nodes:
+#   idle        $COUNT sessions held $DURATION: memory per session, the
+#               RSS of all the nodes summed (--pid with every node's), on
+#               nodes that have served nothing yet (after the setup pass
+#               of the first row, which makes the accounts, the nodes
+#               start again)
 #   login       $COUNT logins (the login storm: logins/s and latency)
 #   chat-same   1:1 chat between $ACTIVE sessions for $DURATION at
 #               saturation, each pair's two sessions on the same node
 #               (--pairing same-node)
 #   chat-cross  the same with each pair's sessions on two nodes
 #               (--pairing cross-node): every message crosses NATS
-#   idle        $COUNT sessions held $DURATION: memory per session, the
-#               RSS of all the nodes summed (--pid with every node's)
 # The chat reports give the processor time of the nodes and of the NATS
 # server ($NATS_PID, found by name unless given) per delivery: the
 # difference between chat-cross and chat-same is the cost of a cross-node
@@ -35,6 +38,8 @@
 #   COUNT=2000        sessions of the login and idle runs (accounts made)
 #   ACTIVE=1000       sessions of the chat runs
 #   DURATION=10s      length of the chat traffic and of the idle hold
+#   CHAT_ROUNDS=1     rounds of the two chat runs (labels chat-same-2,
+#                     chat-cross-2… after the first), to see the noise
 #   SERVER_CPU=0 GEN_CPU=1
 #   OUT=/tmp/parley-cluster   work folder (wiped)
 #   PARLEY_BIN=path   use this binary instead of building one
@@ -51,6 +56,7 @@ NODES=${NODES:-"0 1 2 3"}
 COUNT=${COUNT:-2000}
 ACTIVE=${ACTIVE:-1000}
 DURATION=${DURATION:-10s}
+CHAT_ROUNDS=${CHAT_ROUNDS:-1}
 SERVER_CPU=${SERVER_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
 OUT=${OUT:-/tmp/parley-cluster}
@@ -253,20 +259,34 @@ for n in $NODES; do
 		# The accounts, by in-band registration, and every account logged
 		# in once: the generator keeps the SCRAM keys it derives
 		# (--key-file), so that no measured run spends PBKDF2 on its CPU.
+		# Then the nodes start again, so that the idle run has fresh
+		# processes in every row.
 		bench "$n" setup --create --scenario login --count "$ACCOUNTS" --sources "" --concurrency 8
 		touch "$OUT/accounts.done"
+		stop_row
+		[ -z "$BUCKETS" ] || nats_delete_buckets "$BUCKETS"
+		start_row "$n" "$BUCKETS"
 	fi
 	pidlist=$(IFS=,; echo "${PIDS[*]}")
 	cpu=()
 	[ -z "$NATS_PID" ] || cpu=(--cpu-pid "$NATS_PID")
+	# The idle run first, on processes that have served nothing yet: a
+	# process that ran the chat runs gives back memory while the idle
+	# sessions log in, which hides their cost.
+	for p in "${PIDS[@]}"; do settle "$p"; done
+	bench "$n" idle --scenario idle --count "$COUNT" --duration "$DURATION" --pid "$pidlist"
 	for p in "${PIDS[@]}"; do settle "$p"; done
 	bench "$n" login --scenario login --count "$COUNT"
 	for p in "${PIDS[@]}"; do settle "$p"; done
-	bench "$n" chat-same --scenario chat --count "$ACTIVE" --duration "$DURATION" --pairing same-node --pid "$pidlist" "${cpu[@]}"
-	for p in "${PIDS[@]}"; do settle "$p"; done
-	bench "$n" chat-cross --scenario chat --count "$ACTIVE" --duration "$DURATION" --pairing cross-node --pid "$pidlist" "${cpu[@]}"
-	for p in "${PIDS[@]}"; do settle "$p"; done
-	bench "$n" idle --scenario idle --count "$COUNT" --duration "$DURATION" --pid "$pidlist"
+	for round in $(seq "$CHAT_ROUNDS"); do
+		sfx=""
+		[ "$round" = 1 ] || sfx=-$round
+		for pairing in same cross; do
+			for p in "${PIDS[@]}"; do settle "$p"; done
+			bench "$n" "chat-$pairing$sfx" --scenario chat --count "$ACTIVE" --duration "$DURATION" \
+				--pairing "$pairing-node" --pid "$pidlist" "${cpu[@]}"
+		done
+	done
 	stop_row
 	[ -z "$BUCKETS" ] || nats_delete_buckets "$BUCKETS"
 	BUCKETS=""
