@@ -5,7 +5,7 @@
 # accounts and settings; one JSON report line per run in $OUT/results.jsonl.
 #
 # The nodes run `parley serve` on 127.0.0.1, 127.0.0.2 and 127.0.0.3
-# (ports 16222, 16223, 16224), all pinned to CPU $SERVER_CPU, so that a
+# (ports $BASEPORT, +1, +2: 16222, 16223, 16224), all pinned to CPU $SERVER_CPU, so that a
 # row with more nodes has the same processor as the row with one: on one
 # machine the table shows what clustering costs, not what it scales to.
 # The generator (parley bench) runs on CPU $GEN_CPU. PostgreSQL and NATS
@@ -43,6 +43,12 @@
 #   SERVER_CPU=0 GEN_CPU=1
 #   OUT=/tmp/parley-cluster   work folder (wiped)
 #   PARLEY_BIN=path   use this binary instead of building one
+#   PPROF=off         on: every node serves net/http/pprof on
+#                     127.0.0.K:$((BASEPORT+1000+K-1)), and a CPU profile of
+#                     node 1 is taken PROFILE_SECONDS (5) into each chat
+#                     run's traffic, for PROFILE_SECONDS:
+#                     $OUT/row<N>-node1-<label>.cpu.pprof (the profiler
+#                     costs processor time: not for the measured figures)
 #   LOCK=/tmp/parley-bench.lock   the machine's benchmark lock, held for
 #                     the whole run (LOCK= to run without it)
 #
@@ -57,11 +63,13 @@ COUNT=${COUNT:-2000}
 ACTIVE=${ACTIVE:-1000}
 DURATION=${DURATION:-10s}
 CHAT_ROUNDS=${CHAT_ROUNDS:-1}
+PPROF=${PPROF:-off}
+PROFILE_SECONDS=${PROFILE_SECONDS:-5}
 SERVER_CPU=${SERVER_CPU:-0}
 GEN_CPU=${GEN_CPU:-1}
 OUT=${OUT:-/tmp/parley-cluster}
 LOCK=${LOCK-/tmp/parley-bench.lock}
-BASEPORT=16222
+BASEPORT=${BASEPORT:-16222}
 DOMAIN=localhost
 PASSWORD=bench-password
 RUN_ID=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
@@ -79,6 +87,7 @@ fi
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
+: >"$OUT/bench.log"
 if [ -n "${PARLEY_BIN:-}" ]; then
 	cp "$PARLEY_BIN" "$BIN"
 else
@@ -198,12 +207,17 @@ start_row() {
 		mkdir -p "$dir/data"
 		cp "$OUT/secret" "$dir/data/secret" # every node shares the data folder's secret
 		render "$n" "$k" "$2" >"$dir/parley.yaml"
-		taskset -c "$SERVER_CPU" "$BIN" serve --config "$dir/parley.yaml" 2>"$dir/parley.log" &
+		pprof=()
+		[ "$PPROF" != on ] || pprof=(--pprof "127.0.0.$k:$((BASEPORT + 1000 + k - 1))")
+		taskset -c "$SERVER_CPU" "$BIN" serve --config "$dir/parley.yaml" "${pprof[@]}" 2>"$dir/parley.log" &
 		PIDS+=($!)
 		ADDRS+="${ADDRS:+,}127.0.0.$k:$((BASEPORT + k - 1))"
 	done
 	for k in $(seq "$nodes"); do
 		wait_addr "127.0.0.$k" $((BASEPORT + k - 1))
+		# Listening, and the node we started (not another process on that
+		# port).
+		kill -0 "${PIDS[$((k - 1))]}" 2>/dev/null || { echo "node$k did not start: $OUT/row$n/node$k/parley.log" >&2; return 1; }
 	done
 	[ "$n" -gt 0 ] || return 0
 	for k in $(seq "$nodes"); do
@@ -240,8 +254,25 @@ bench() {
 	log "$n nodes: $label"
 	taskset -c "$GEN_CPU" "$BIN" bench --address "$ADDRS" --domain "$DOMAIN" \
 		--user 'user%d' --password "$PASSWORD" --mechanism SCRAM-SHA-1 --curves x25519 --tls starttls --insecure \
-		--key-file "$OUT/scram-keys.json" --progress 2s --json "$@" |
+		--key-file "$OUT/scram-keys.json" --progress 1s --json "$@" 2> >(tee -a "$OUT/bench.log" >&2) |
 		jq -c --argjson n "$n" --arg l "$label" '. + {nodes: $n, label: $l}' | tee -a "$OUT/results.jsonl" >&2
+}
+
+# profile N LABEL: a CPU profile of node 1 for PROFILE_SECONDS, once the
+# chat run's logins are done (the generator's progress says so) and its
+# traffic has run PROFILE_SECONDS.
+profile() {
+	local since i
+	since=$(($(wc -l <"$OUT/bench.log") + 1))
+	for i in $(seq 240); do
+		if tail -n +"$since" "$OUT/bench.log" | grep -q "sent [0-9]"; then break; fi
+		[ "$i" -lt 240 ] || { echo "no traffic to profile in row $1, $2" >&2; return 0; }
+		sleep 0.5
+	done
+	sleep "$PROFILE_SECONDS"
+	curl -sf -o "$OUT/row$1-node1-$2.cpu.pprof" \
+		"http://127.0.0.1:$((BASEPORT + 1000))/debug/pprof/profile?seconds=$PROFILE_SECONDS" ||
+		echo "no profile for row $1, $2" >&2
 }
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=$DOMAIN \
@@ -283,8 +314,14 @@ for n in $NODES; do
 		[ "$round" = 1 ] || sfx=-$round
 		for pairing in same cross; do
 			for p in "${PIDS[@]}"; do settle "$p"; done
+			prof=""
+			if [ "$PPROF" = on ]; then
+				profile "$n" "chat-$pairing$sfx" &
+				prof=$!
+			fi
 			bench "$n" "chat-$pairing$sfx" --scenario chat --count "$ACTIVE" --duration "$DURATION" \
 				--pairing "$pairing-node" --pid "$pidlist" "${cpu[@]}"
+			[ -z "$prof" ] || wait "$prof"
 		done
 	done
 	stop_row
