@@ -86,7 +86,10 @@ def main(path):
         cells = ["—" if v is None else v.format(fmt) if isinstance(v, Spread) else fmt.format(v) for v in vals]
         for n in ratio_cols:
             a, b = (f(1), f(0)) if n == 0 else (f(n), f(1))
-            ok = isinstance(a, (int, float, Spread)) and isinstance(b, (int, float, Spread)) and float(b) > 0 and "+" not in fmt
+            # No ratio for a difference, nor for NATS's time, which is
+            # next to nothing without traffic between nodes.
+            ok = (isinstance(a, (int, float, Spread)) and isinstance(b, (int, float, Spread)) and float(b) > 0
+                  and "+" not in fmt and "NATS" not in title)
             cells.append("{:.2f}×".format(float(a) / float(b)) if ok else "—")
         print("| " + title + " | " + " | ".join(cells) + " |")
 
