@@ -56,6 +56,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh" # wait_port, settle
 PG=${PARLEY_TEST_POSTGRES:?set PARLEY_TEST_POSTGRES to a postgres:// URL whose user may create databases}
 NATS=${PARLEY_TEST_NATS:?set PARLEY_TEST_NATS to the nats:// URL of a NATS server with JetStream}
 NODES=${NODES:-"0 1 2 3"}
@@ -131,27 +133,6 @@ nats_delete_buckets() {
 	exec 8>&-
 }
 
-# wait_addr HOST PORT: wait (up to 60 s) until something listens there.
-wait_addr() {
-	for _ in $(seq 300); do
-		if (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
-		sleep 0.2
-	done
-	echo "nothing listens on $1:$2" >&2
-	return 1
-}
-
-# settle PID: wait (up to 30 s) until process PID uses under 5 % of a CPU.
-settle() {
-	local before after
-	for _ in $(seq 30); do
-		before=$(awk '{print $14+$15}' "/proc/$1/stat")
-		sleep 1
-		after=$(awk '{print $14+$15}' "/proc/$1/stat")
-		if [ $((after - before)) -lt 5 ]; then return 0; fi
-	done
-}
-
 # render N K BUCKETS: the configuration of node K (1…) of a row of N
 # nodes (N = 0: one server without cluster).
 render() {
@@ -214,7 +195,7 @@ start_row() {
 		ADDRS+="${ADDRS:+,}127.0.0.$k:$((BASEPORT + k - 1))"
 	done
 	for k in $(seq "$nodes"); do
-		wait_addr "127.0.0.$k" $((BASEPORT + k - 1))
+		wait_port $((BASEPORT + k - 1)) "127.0.0.$k"
 		# Listening, and the node we started (not another process on that
 		# port).
 		kill -0 "${PIDS[$((k - 1))]}" 2>/dev/null || { echo "node$k did not start: $OUT/row$n/node$k/parley.log" >&2; return 1; }
