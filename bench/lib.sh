@@ -1,13 +1,14 @@
 # bench/lib.sh — shell functions shared by compare.sh and ab.sh (sourced).
 
-# wait_port PORT: wait (up to 60 s) until something listens on
-# 127.0.0.1:PORT.
+# wait_port PORT [HOST]: wait (up to 60 s) until something listens on
+# HOST:PORT (HOST: 127.0.0.1 by default).
 wait_port() {
+	local host=${2:-127.0.0.1}
 	for _ in $(seq 300); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		if (exec 3<>"/dev/tcp/$host/$1") 2>/dev/null; then return 0; fi
 		sleep 0.2
 	done
-	echo "server on port $1 did not start" >&2
+	echo "server on $host port $1 did not start" >&2
 	return 1
 }
 

@@ -123,10 +123,12 @@ func activePairs(sessions []*Session) []bool {
 // partner's bare JID, and fills rep.
 func (r *runner) chatPairs(ctx context.Context, rep *Report, t *traffic, sessions []*Session, active []bool) {
 	stop := r.progress(ctx, func() string { return t.progressLine(&r.errs) })
+	cpu := r.startCPU()
 	t.run(ctx, r.cfg.Duration, r.cfg.Drain, r.cfg.Rate, active, func(idx int, buf []byte, now time.Time) ([]byte, error) {
 		buf = appendMessage(buf, sessions[idx^1].Bare, stanza.TypeChat, idx, now)
 		return buf, sessions[idx].SendRaw(buf)
 	}, r.errs.Add)
 	stop()
 	t.fill(rep)
+	rep.CPU = cpu.end(r, rep.Received)
 }

@@ -24,7 +24,7 @@ func (r *runner) runFlood(ctx context.Context, rep *Report) error {
 		if r.cfg.PID <= 0 {
 			return Mem{}, nil
 		}
-		return ReadMem(r.cfg.PID)
+		return r.cfg.serverMem()
 	}
 	n := r.cfg.Count
 	sessions := make([]*Session, n)

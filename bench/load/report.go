@@ -37,6 +37,10 @@ type Report struct {
 	Archive     bool    `json:"archive,omitempty"`
 	JoinSeconds float64 `json:"join_seconds,omitempty"`
 
+	// CPU is the processor time the server (and Config.CPUPIDs) used
+	// during the chat scenario's traffic; nil without Config.PID.
+	CPU *CPU `json:"cpu,omitempty"`
+
 	// ArchiveCheck is the chat scenario's check of the message archives
 	// (Config.VerifyArchive); nil when not asked for.
 	ArchiveCheck *ArchiveCheck `json:"archive_check,omitempty"`
@@ -133,6 +137,9 @@ func (r *Report) Format(w io.Writer) {
 			fmt.Fprintf(w, "duplicates    %d deliveries beyond those expected\n", r.Extra)
 		}
 		fmt.Fprintf(w, "latency       %s\n", r.Latency)
+		if r.CPU != nil {
+			fmt.Fprintf(w, "cpu           %s\n", r.CPU)
+		}
 	}
 	if r.ArchiveCheck != nil {
 		verdict := "every delivered message archived once in each archive"

@@ -57,6 +57,15 @@ type Config struct {
 	// PID is the server process whose memory the idle scenario reports
 	// (0: not reported).
 	PID int
+	// NodePIDs are the other processes of a server that runs as several
+	// (the other nodes of a cluster): their memory is added to PID's
+	// wherever PID's is read but in the s2s scenarios, and their
+	// processor time to PID's in Report.CPU. Only with PID.
+	NodePIDs []int
+	// CPUPIDs are further processes whose processor time during the chat
+	// traffic is reported apart from the server's (Report.CPU), such as
+	// a cluster's NATS server. Only with PID.
+	CPUPIDs []int
 	// PeerPID is the second server's process, whose memory the s2s
 	// scenario reports (0: not reported).
 	PeerPID int
@@ -130,6 +139,10 @@ func (c *Config) validate(scenario string) error {
 		return errors.New("load: no domain")
 	case c.Dialer.WebSocket == "" && c.Dialer.BOSH == "" && len(c.Dialer.Addrs) == 0:
 		return errors.New("load: no server address")
+	case c.Dialer.Pairing == PairsSameNode && c.First%2 != 0:
+		return fmt.Errorf("load: same-node pairing needs an even first account index, not %d", c.First)
+	case (len(c.NodePIDs) > 0 || len(c.CPUPIDs) > 0) && c.PID <= 0:
+		return errors.New("load: the processes of other nodes (or measured apart) need the server's process too")
 	case scenario == "chat" && c.Count < 2:
 		return errors.New("load: chat needs at least 2 sessions")
 	case scenario == "flood" && c.Count < 2:
@@ -375,7 +388,7 @@ func (r *runner) runIdle(ctx context.Context, rep *Report) error {
 		if r.cfg.PID <= 0 {
 			return Mem{}, nil
 		}
-		return ReadMem(r.cfg.PID)
+		return r.cfg.serverMem()
 	}
 	before, err := read()
 	if err != nil {

@@ -34,8 +34,13 @@ var ErrNoRegistration = errors.New("load: server does not offer in-band registra
 
 // Dialer holds what every login shares.
 type Dialer struct {
-	// Addrs are the server addresses (host:port), used round-robin.
+	// Addrs are the server addresses (host:port), used round-robin
+	// (Pairing says how).
 	Addrs []string
+	// Pairing spreads the sessions over Addrs (the nodes of a cluster):
+	// the chat scenario's partners on different nodes (the default) or
+	// on the same one.
+	Pairing Pairing
 	// Domain is the XMPP domain of the accounts.
 	Domain string
 	// DirectTLS selects XEP-0368 direct TLS instead of STARTTLS.
@@ -158,7 +163,7 @@ func (d *Dialer) dial(ctx context.Context, idx int) (net.Conn, error) {
 	if la := d.Sources.For(idx); la != nil {
 		nd.LocalAddr = la // only when set: a typed nil would not be nil
 	}
-	conn, err := nd.DialContext(ctx, "tcp", d.Addrs[idx%len(d.Addrs)])
+	conn, err := nd.DialContext(ctx, "tcp", d.Addrs[d.Pairing.node(idx, len(d.Addrs))])
 	if err != nil {
 		return nil, fmt.Errorf("connect: %w", err)
 	}

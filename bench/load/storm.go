@@ -41,7 +41,7 @@ const stormSampleEvery = 20 * time.Millisecond
 // memWatch samples a process's memory until stopped and keeps the
 // reading of highest RSS.
 type memWatch struct {
-	pid     int
+	pids    []int
 	stop    chan struct{}
 	done    chan struct{}
 	mu      sync.Mutex
@@ -50,10 +50,10 @@ type memWatch struct {
 	err     error
 }
 
-// watchMem starts sampling pid's memory every interval, the first
-// reading being first.
-func watchMem(pid int, first Mem, every time.Duration) *memWatch {
-	w := &memWatch{pid: pid, stop: make(chan struct{}), done: make(chan struct{}), peak: first, samples: 1}
+// watchMem starts sampling the memory of pids (summed) every interval,
+// the first reading being first.
+func watchMem(pids []int, first Mem, every time.Duration) *memWatch {
+	w := &memWatch{pids: pids, stop: make(chan struct{}), done: make(chan struct{}), peak: first, samples: 1}
 	go func() {
 		defer close(w.done)
 		t := time.NewTicker(every)
@@ -71,7 +71,7 @@ func watchMem(pid int, first Mem, every time.Duration) *memWatch {
 }
 
 func (w *memWatch) sample() {
-	m, err := ReadMem(w.pid)
+	m, err := ReadMems(w.pids)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err != nil {
@@ -110,14 +110,14 @@ func (r *runner) storm(ctx context.Context, before *Mem, wait time.Duration, act
 	var w *memWatch
 	if r.cfg.PID > 0 {
 		if before == nil {
-			m, err := ReadMem(r.cfg.PID)
+			m, err := r.cfg.serverMem()
 			if err != nil {
 				return nil, err
 			}
 			before = &m
 		}
 		st.Before = *before
-		w = watchMem(r.cfg.PID, st.Before, stormSampleEvery)
+		w = watchMem(r.cfg.serverPIDs(), st.Before, stormSampleEvery)
 	}
 	start := time.Now()
 	st.Sessions = act()
@@ -126,7 +126,7 @@ func (r *runner) storm(ctx context.Context, before *Mem, wait time.Duration, act
 	if w == nil {
 		return st, err
 	}
-	after, rerr := ReadMem(r.cfg.PID)
+	after, rerr := r.cfg.serverMem()
 	peak, n, werr := w.end(after)
 	switch {
 	case err != nil:

@@ -17,7 +17,7 @@ func TestMemWatchPeak(t *testing.T) {
 		t.Skipf("no /proc: %v", err)
 	}
 	high := Mem{RSS: first.RSS * 100, PSS: 1}
-	w := watchMem(pid, high, time.Millisecond)
+	w := watchMem([]int{pid}, high, time.Millisecond)
 	time.Sleep(20 * time.Millisecond)
 	peak, n, err := w.end(first)
 	if err != nil {
@@ -29,7 +29,7 @@ func TestMemWatchPeak(t *testing.T) {
 	if n < 3 {
 		t.Errorf("%d readings, want the first, some samples and the last", n)
 	}
-	w = watchMem(pid, first, time.Hour)
+	w = watchMem([]int{pid}, first, time.Hour)
 	peak, n, err = w.end(high)
 	if err != nil || peak != high || n != 2 {
 		t.Errorf("peak %+v from %d readings (%v), want the last reading %+v from 2", peak, n, err, high)

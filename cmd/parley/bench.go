@@ -30,6 +30,10 @@ type benchFlags struct {
 	loginRate, rate                                                float64
 	duration, settle, drain, timeout, progress, joinTimeout        time.Duration
 	insecure, create, jsonOut, quiet, archive                      bool
+	// Cluster mode: the other nodes' processes (--pid's list after the
+	// first), processes measured apart (--cpu-pid) and --pairing.
+	nodePIDs, cpuPIDs []int
+	pairing           string
 }
 
 func (b *benchFlags) register(fs *flag.FlagSet) {
@@ -56,7 +60,23 @@ func (b *benchFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&b.rate, "rate", 0, "messages or presence updates per second over all senders (0: saturate within --window)")
 	fs.IntVar(&b.window, "window", 8, "messages one sender may have in flight")
 	fs.DurationVar(&b.drain, "drain", 5*time.Second, "how long to wait for deliveries after sending stops")
-	fs.IntVar(&b.pid, "pid", 0, "server process ID whose RSS/PSS the idle, flood, s2s and s2s-links scenarios report (/proc/PID/smaps_rollup)")
+	fs.Func("pid", "server process ID whose RSS/PSS the idle, flood, s2s and s2s-links scenarios report (/proc/PID/smaps_rollup), and whose processor time the chat scenario reports; a cluster: the nodes' IDs, comma-separated (summed; not with s2s, s2s-links)", func(s string) error {
+		pids, err := load.ParsePIDs(s)
+		if err == nil && len(pids) == 0 {
+			err = errors.New("no process ID")
+		}
+		if err != nil {
+			return err
+		}
+		b.pid, b.nodePIDs = pids[0], pids[1:]
+		return nil
+	})
+	fs.Func("cpu-pid", "chat: process IDs, comma-separated, whose processor time over the traffic is reported apart from the server's (e.g. a cluster's NATS server; needs --pid)", func(s string) error {
+		pids, err := load.ParsePIDs(s)
+		b.cpuPIDs = pids
+		return err
+	})
+	fs.StringVar(&b.pairing, "pairing", "cross-node", "with several --address (the nodes of a cluster): cross-node puts session i on address i mod N, so that chat partners (2k, 2k+1) are on different nodes; same-node puts pair k on address k mod N (needs an even --first)")
 	fs.DurationVar(&b.settle, "settle", 2*time.Second, "idle, s2s-links: wait after the logins (s2s-links: and after each half of the links) before reading memory")
 	fs.IntVar(&b.roster, "roster", 10, "presence: roster size R (even; mutual subscriptions set up with the roster protocol)")
 	fs.IntVar(&b.roomSize, "room-size", 10, "muc: occupants per room")
@@ -143,6 +163,19 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 	if b.verifyArchive < 0 {
 		return cfg, nil, errors.New("--verify-archive must not be negative")
 	}
+	pairing, err := load.ParsePairing(b.pairing)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("--pairing: %w", err)
+	}
+	if pairing == load.PairsSameNode && b.first%2 != 0 {
+		return cfg, nil, fmt.Errorf("--pairing same-node needs an even --first, not %d", b.first)
+	}
+	if len(b.cpuPIDs) > 0 && b.pid <= 0 {
+		return cfg, nil, errors.New("--cpu-pid needs --pid")
+	}
+	if len(b.nodePIDs) > 0 && (slices.Contains(scenarios, "s2s") || slices.Contains(scenarios, "s2s-links")) {
+		return cfg, nil, errors.New("the s2s and s2s-links scenarios take one --pid")
+	}
 	sources, err := load.ParseSources(b.sources)
 	if err != nil {
 		return cfg, nil, err
@@ -172,7 +205,9 @@ func (b *benchFlags) config(stderr io.Writer) (load.Config, []string, error) {
 		Dialer: load.Dialer{
 			Addrs: addrs, Domain: b.domain, DirectTLS: direct, TLS: tc,
 			Mechanism: b.mechanism, Sources: sources, Keys: keys, Resource: "bench", WebSocket: b.webSocket, BOSH: b.bosh,
+			Pairing: pairing,
 		},
+		NodePIDs: b.nodePIDs, CPUPIDs: b.cpuPIDs,
 		Peer:    load.Dialer{Addrs: peerAddrs, Domain: b.peerDomain},
 		PeerPID: b.peerPID,
 		Links:   b.links, LinkDomain: b.linkDomain,

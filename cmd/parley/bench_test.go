@@ -38,6 +38,12 @@ func TestBenchUsageErrors(t *testing.T) {
 		{[]string{"--scenario", "s2s-links"}, "the s2s-links scenario needs --links ≥ 1 and --link-domain with one %d"},
 		{[]string{"--scenario", "s2s-links", "--link-domain", "d%d.example", "--links", "0"}, "the s2s-links scenario needs --links ≥ 1"},
 		{[]string{"--scenario", "s2s-links", "--link-domain", "d%d-%d.example"}, "--link-domain with one %d"},
+		{[]string{"--pairing", "diagonal"}, `--pairing: load: unknown pairing "diagonal"`},
+		{[]string{"--pairing", "same-node", "--first", "3"}, "--pairing same-node needs an even --first, not 3"},
+		{[]string{"--cpu-pid", "7"}, "--cpu-pid needs --pid"},
+		{[]string{"--pid", "7,x"}, `invalid value "7,x" for flag -pid`},
+		{[]string{"--pid", ","}, "no process ID"},
+		{[]string{"--scenario", "s2s", "--peer-address", "127.0.0.1:5322", "--peer-domain", "b.example", "--pid", "7,8"}, "the s2s and s2s-links scenarios take one --pid"},
 	} {
 		code, _, stderr := runT(t, nil, "", append([]string{"bench"}, tc.args...)...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
