@@ -125,6 +125,23 @@ func TestKillUnderTraffic(t *testing.T) {
 		}()
 	}
 	time.Sleep(time.Second)
+	// Each survivor is watched from the kill on, so that the time the
+	// directory took to heal is measured, not the time the test looked.
+	healed := make([]chan time.Time, 2)
+	for i, n := range []*xmpptest.Server{n1, n2} {
+		healed[i] = make(chan time.Time, 1)
+		go func() {
+			for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				for _, info := range n.App.Cluster().Nodes() {
+					if info.Name == "node3" && !info.Alive && info.Sessions == 0 {
+						healed[i] <- time.Now()
+						return
+					}
+				}
+			}
+			close(healed[i])
+		}()
+	}
 	killed := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -145,20 +162,19 @@ func TestKillUnderTraffic(t *testing.T) {
 	}
 	t.Cleanup(func() { r3.Close() })
 	tallies[2].follow(r3)
-	// The directory heals within the TTL (and a sweep): node3 is dead for
-	// the survivors, and none of its sessions is left.
-	for i, n := range []*xmpptest.Server{n1, n2} {
-		xmpptest.Eventually(t, fmt.Sprintf("node%d forgets node3", i+1), func() bool {
-			for _, info := range n.App.Cluster().Nodes() {
-				if info.Name == "node3" {
-					return !info.Alive && info.Sessions == 0
-				}
-			}
-			return false
-		})
-	}
-	if d := time.Since(killed); d > 2*cl.ttl {
-		t.Errorf("directory healed %v after the kill, TTL %v", d, cl.ttl)
+	// The directory heals within the TTL and a sweep (a tenth of it):
+	// node3 is dead for the survivors, and none of its sessions is left.
+	// A second is allowed for the scheduling of a loaded machine.
+	for i, ch := range healed {
+		at, ok := <-ch
+		if !ok {
+			t.Fatalf("node%d still lists node3 alive or with sessions a minute after the kill", i+1)
+		}
+		if d, limit := at.Sub(killed), cl.ttl+cl.ttl/10+time.Second; d > limit {
+			t.Errorf("node%d: directory healed %v after the kill, over %v (TTL %v)", i+1, d, limit, cl.ttl)
+		} else {
+			t.Logf("node%d: directory healed %v after the kill (TTL %v)", i+1, d, cl.ttl)
+		}
 	}
 	time.Sleep(time.Second)
 	close(stop)
