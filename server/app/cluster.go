@@ -36,6 +36,7 @@ func (a *App) newClusterNode(table *session.Table) (*cluster.Node, error) {
 		MaxRemoteSessions: c.MaxRemoteSessions, MaxStanzaBytes: a.cfg.Limits.MaxStanzaBytes, RoomBytes: c.RoomBytes,
 		ResumeTimeout: clusterResumeTimeout(a.cfg), NoJournal: !c.Journal,
 		JournalBytes: int64(c.JournalBytes), JournalPerSession: a.cfg.StreamManagement.MaxUnacked,
+		HandOver: stream.HandOver, Journaled: stream.Journaled,
 		Log: a.log.With("component", "cluster"),
 	}, table)
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/parley-xmpp/parley/server/module"
 	"github.com/parley-xmpp/parley/server/session"
 	smns "github.com/parley-xmpp/parley/xmpp/sm"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -56,7 +55,7 @@ func (e *sentEntry) resolve() (uint64, bool) {
 }
 
 // Enabled records a resumable session in the resume bucket
-// (stream.Resumer).
+// (session.Resumer).
 func (n *Node) Enabled(s *session.Session, id string, timeout time.Duration) {
 	r := n.res
 	if r == nil {
@@ -73,7 +72,7 @@ func (n *Node) Enabled(s *session.Session, id string, timeout time.Duration) {
 func (n *Node) writeState(ctx context.Context, id string, js *jsess, inH uint32) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	st := stateOf(js.s, n.self, n.inc, js.timeout, inH, js.s.Value(module.ArchiveSync{}) != nil)
+	st := stateOf(js.s, n.self, n.inc, js.timeout, inH, js.s.Value(session.ArchiveSync{}) != nil)
 	if _, err := n.res.kv.Put(ctx, id, st.marshal()); err != nil {
 		n.log.Warn("cluster: resume state not written; the session cannot resume on another node", "session", js.s.JID(), "err", err)
 		return
@@ -84,7 +83,7 @@ func (n *Node) writeState(ctx context.Context, id string, js *jsess, inH uint32)
 }
 
 // Journal appends a message delivered to the session id, numbered h, to
-// its journal (stream.Resumer). It does not wait for JetStream.
+// its journal (session.Resumer). It does not wait for JetStream.
 func (n *Node) Journal(id string, h uint32, st *stanza.Element) {
 	r := n.res
 	if r == nil || r.smq == nil {
@@ -164,7 +163,7 @@ func (n *Node) waitJournalTo(ctx context.Context, end uint64) {
 	}
 }
 
-// Acked records the client's h (stream.Resumer); the journal is trimmed
+// Acked records the client's h (session.Resumer); the journal is trimmed
 // about every second.
 func (n *Node) Acked(id string, h uint32) {
 	r := n.res
@@ -182,7 +181,7 @@ func (n *Node) Acked(id string, h uint32) {
 const checkpointWait = 5 * time.Second
 
 // Checkpoint makes durable what a session's stanzas caused before the
-// server acknowledges them (stream.Resumer): the stanzas queued for other
+// server acknowledges them (session.Resumer): the stanzas queued for other
 // nodes are published and confirmed by those nodes (sync.go), the journal
 // entries are stored, and inH is written in the resume state.
 func (n *Node) Checkpoint(ctx context.Context, id string, inH uint32) {
@@ -226,7 +225,7 @@ func (n *Node) Checkpoint(ctx context.Context, id string, inH uint32) {
 	}
 }
 
-// Forget forgets a session that ended for good (stream.Resumer): its
+// Forget forgets a session that ended for good (session.Resumer): its
 // resume state and journal are deleted.
 func (n *Node) Forget(id string) { n.forget(id, true) }
 

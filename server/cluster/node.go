@@ -47,7 +47,13 @@ type Options struct {
 	// turns resumption across nodes off (resume.go). NoJournal turns the
 	// journal off; JournalBytes bounds it and the resume bucket,
 	// JournalPerSession the entries of one session.
-	ResumeTimeout     time.Duration
+	ResumeTimeout time.Duration
+	// HandOver detaches a resumable session of this node for a
+	// resumption on another node (the stream engine's HandOver), and
+	// Journaled says which stanzas the journal keeps; both are needed
+	// when ResumeTimeout is set.
+	HandOver          func(ctx context.Context, s *session.Session, user jid.JID, h uint32) (*session.Resumed, error)
+	Journaled         func(st *stanza.Element) bool
 	NoJournal         bool
 	JournalBytes      int64
 	JournalPerSession int
@@ -151,6 +157,9 @@ func New(opts Options, table *session.Table) (*Node, error) {
 	}
 	if opts.Node == "" || opts.Name == "" || len(opts.NATS) == 0 {
 		return nil, errors.New("cluster: node name, cluster name and NATS URLs are required")
+	}
+	if opts.ResumeTimeout > 0 && (opts.HandOver == nil || opts.Journaled == nil) {
+		return nil, errors.New("cluster: resumption across nodes needs the stream engine's HandOver and Journaled")
 	}
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {

@@ -1,7 +1,7 @@
 package cluster
 
 // Stream management (XEP-0198) across nodes: the node implements
-// stream.Resumer. See docs/cluster.md, "Stream management across nodes".
+// session.Resumer. See docs/cluster.md, "Stream management across nodes".
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/parley-xmpp/parley/server/stream"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	smns "github.com/parley-xmpp/parley/xmpp/sm"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -85,14 +85,14 @@ func (n *Node) startResume(ctx context.Context, js jetstream.JetStream) error {
 
 // Resumer returns the node as the stream engine's resumer, or nil when
 // resumption across nodes is off.
-func (n *Node) Resumer() stream.Resumer {
+func (n *Node) Resumer() session.Resumer {
 	if n.opts.ResumeTimeout <= 0 {
 		return nil
 	}
 	return n
 }
 
-// NewID returns a resumption id naming this node (stream.Resumer).
+// NewID returns a resumption id naming this node (session.Resumer).
 func (n *Node) NewID() string { return resumeID(n.self, rand.Text()) }
 
 // handoverReq asks the node holding a session to hand it over.
@@ -138,7 +138,7 @@ func (n *Node) handOver(data []byte) handoverResp {
 	}
 	ctx, cancel := context.WithTimeout(n.ctx, handoverWait)
 	defer cancel()
-	res, err := stream.HandOver(ctx, s, user, req.H)
+	res, err := n.opts.HandOver(ctx, s, user, req.H)
 	if err != nil {
 		return handoverResp{Err: err.Error()}
 	}
@@ -170,7 +170,7 @@ func (n *Node) handOver(data []byte) handoverResp {
 // bare JID.
 func (n *Node) rerouteLeft(full jid.JID, left []*stanza.Element) {
 	for _, st := range left {
-		if stream.Journaled(st) {
+		if n.opts.Journaled(st) {
 			c := st.Clone()
 			c.Set("to", full.Bare().String())
 			n.router.Route(n.ctx, c)
@@ -178,10 +178,10 @@ func (n *Node) rerouteLeft(full jid.JID, left []*stanza.Element) {
 	}
 }
 
-// Resume takes over the session id of another node (stream.Resumer):
+// Resume takes over the session id of another node (session.Resumer):
 // handed over by its node if that node answers, else rebuilt from the
 // resume bucket and the journal when the node is gone.
-func (n *Node) Resume(ctx context.Context, user jid.JID, id string, h uint32) (*stream.Resumed, error) {
+func (n *Node) Resume(ctx context.Context, user jid.JID, id string, h uint32) (*session.Resumed, error) {
 	r := n.res
 	if r == nil {
 		return nil, errors.New("cluster: resumption across nodes is off")
@@ -220,7 +220,7 @@ func (n *Node) Resume(ctx context.Context, user jid.JID, id string, h uint32) (*
 var errNodeGone = errors.New("cluster: the session's node is gone")
 
 // askHandover asks node to hand over the session id.
-func (n *Node) askHandover(ctx context.Context, node string, user jid.JID, id string, h uint32) (*stream.Resumed, error) {
+func (n *Node) askHandover(ctx context.Context, node string, user jid.JID, id string, h uint32) (*session.Resumed, error) {
 	b, _ := json.Marshal(handoverReq{ID: id, User: user.String(), H: h})
 	rctx, cancel := context.WithTimeout(ctx, handoverWait)
 	defer cancel()
@@ -254,7 +254,7 @@ func (n *Node) askHandover(ctx context.Context, node string, user jid.JID, id st
 // handedOver is a decoded handover answer; Bad counts the stanzas that
 // could not be read.
 type handedOver struct {
-	stream.Resumed
+	session.Resumed
 	Bad int
 }
 
@@ -291,7 +291,7 @@ func parseHandover(b []byte, maxStanza int) (*handedOver, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	out := &handedOver{Resumed: stream.Resumed{Full: full, InH: resp.InH, Timeout: time.Duration(st.Timeout) * time.Second,
+	out := &handedOver{Resumed: session.Resumed{Full: full, InH: resp.InH, Timeout: time.Duration(st.Timeout) * time.Second,
 		Presence: pres, Priority: st.Priority, Flags: st.Flags, ArchiveSync: st.Sync}}
 	for _, p := range resp.Pending {
 		// The session is handed over already: a bad stanza is left out,
@@ -316,8 +316,8 @@ func (n *Node) nodeAlive(node string) bool {
 
 // rebuild makes the session of a gone node again from its resume state
 // and journal: what the journal holds past the client's h is sent again.
-func (n *Node) rebuild(ctx context.Context, id string, st resumeState, full jid.JID, h uint32) (*stream.Resumed, error) {
-	out := &stream.Resumed{Full: full, InH: st.InH, Timeout: time.Duration(st.Timeout) * time.Second,
+func (n *Node) rebuild(ctx context.Context, id string, st resumeState, full jid.JID, h uint32) (*session.Resumed, error) {
+	out := &session.Resumed{Full: full, InH: st.InH, Timeout: time.Duration(st.Timeout) * time.Second,
 		Priority: st.Priority, Flags: st.Flags, ArchiveSync: st.Sync}
 	// The directory entry, while it lives, has the freshest presence.
 	n.mu.Lock()

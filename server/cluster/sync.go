@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/parley-xmpp/parley/server/stream"
 )
 
 // Confirmed delivery between nodes. A frame published on a node's subject
@@ -123,7 +122,7 @@ func (n *Node) gone(node string, frames []*nats.Msg) {
 	again := 0
 	for _, m := range frames {
 		f, err := parseFrame(m, n.opts.MaxStanzaBytes)
-		if err != nil || f.op != opDeliver || !stream.Journaled(f.st) {
+		if err != nil || f.op != opDeliver || !n.opts.Journaled(f.st) {
 			continue
 		}
 		c := f.st.Clone()
