@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/parley-xmpp/parley/server/config"
+	"github.com/parley-xmpp/parley/xmpp/client"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 
@@ -38,35 +39,44 @@ func BenchmarkDelivery(b *testing.B) {
 		{"cross-node", remote.JID().String(), remote.Recv},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			ctx := context.Background()
-			msgs := make([]*stanza.Element, b.N)
-			for i := range msgs {
-				msgs[i] = stanza.NewMessage(stanza.TypeChat, bc.to, "message "+strconv.Itoa(i))
-			}
-			errs := make(chan error, 1)
-			b.ResetTimer()
-			go func() {
-				for _, m := range msgs {
-					if err := alice.Send(ctx, m); err != nil {
-						errs <- err
-						return
-					}
-				}
-				errs <- nil
-			}()
-			for got := 0; got < b.N; {
-				st, err := bc.recv(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if st.Name.Local == "message" {
-					got++
-				}
-			}
-			b.StopTimer()
-			if err := <-errs; err != nil {
-				b.Fatal(err)
-			}
+			benchMessages(b, alice, stanza.TypeChat, bc.to, bc.recv, anyMessage)
 		})
 	}
 }
+
+// benchMessages sends b.N messages of type typ to to from sender, while
+// receiving with recv until b.N stanzas that counts accepts arrived.
+func benchMessages(b *testing.B, sender *client.Client, typ, to string, recv func(context.Context) (*stanza.Element, error), counts func(*stanza.Element) bool) {
+	ctx := context.Background()
+	msgs := make([]*stanza.Element, b.N)
+	for i := range msgs {
+		msgs[i] = stanza.NewMessage(typ, to, "message "+strconv.Itoa(i))
+	}
+	errs := make(chan error, 1)
+	b.ResetTimer()
+	go func() {
+		for _, m := range msgs {
+			if err := sender.Send(ctx, m); err != nil {
+				errs <- err
+				return
+			}
+		}
+		errs <- nil
+	}()
+	for got := 0; got < b.N; {
+		st, err := recv(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if counts(st) {
+			got++
+		}
+	}
+	b.StopTimer()
+	if err := <-errs; err != nil {
+		b.Fatal(err)
+	}
+}
+
+// anyMessage accepts any message stanza.
+func anyMessage(st *stanza.Element) bool { return st.Name.Local == "message" }

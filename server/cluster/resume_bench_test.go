@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"context"
-	"strconv"
 	"testing"
 
 	"github.com/parley-xmpp/parley/server/config"
@@ -38,35 +37,7 @@ func BenchmarkResumableDelivery(b *testing.B) {
 		bob := n2.Dial(b, bcfg)
 		cl.visible(b, bob.JID(), false)
 		b.Run(v.name, func(b *testing.B) {
-			ctx := context.Background()
-			msgs := make([]*stanza.Element, b.N)
-			for i := range msgs {
-				msgs[i] = stanza.NewMessage(stanza.TypeChat, bob.JID().String(), "message "+strconv.Itoa(i))
-			}
-			errs := make(chan error, 1)
-			b.ResetTimer()
-			go func() {
-				for _, m := range msgs {
-					if err := alice.Send(ctx, m); err != nil {
-						errs <- err
-						return
-					}
-				}
-				errs <- nil
-			}()
-			for got := 0; got < b.N; {
-				st, err := bob.Recv(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if st.Name.Local == "message" {
-					got++
-				}
-			}
-			b.StopTimer()
-			if err := <-errs; err != nil {
-				b.Fatal(err)
-			}
+			benchMessages(b, alice, stanza.TypeChat, bob.JID().String(), bob.Recv, anyMessage)
 		})
 		alice.Close()
 		bob.Close()

@@ -1,8 +1,6 @@
 package cluster_test
 
 import (
-	"context"
-	"strconv"
 	"testing"
 
 	"github.com/parley-xmpp/parley/server/config"
@@ -57,35 +55,9 @@ func BenchmarkRoomMessage(b *testing.B) {
 		enter(bc.sender, room, "alice-"+bc.name)
 		enter(bc.recv, room, "bob-"+bc.name)
 		b.Run(bc.name, func(b *testing.B) {
-			ctx := context.Background()
-			msgs := make([]*stanza.Element, b.N)
-			for i := range msgs {
-				msgs[i] = stanza.NewMessage(stanza.TypeGroupchat, room+"@conference.localhost", "message "+strconv.Itoa(i))
-			}
-			errs := make(chan error, 1)
-			b.ResetTimer()
-			go func() {
-				for _, m := range msgs {
-					if err := bc.sender.Send(ctx, m); err != nil {
-						errs <- err
-						return
-					}
-				}
-				errs <- nil
-			}()
-			for got := 0; got < b.N; {
-				st, err := bc.recv.Recv(ctx)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if st.Name.Local == "message" && st.Type() == stanza.TypeGroupchat {
-					got++
-				}
-			}
-			b.StopTimer()
-			if err := <-errs; err != nil {
-				b.Fatal(err)
-			}
+			benchMessages(b, bc.sender, stanza.TypeGroupchat, room+"@conference.localhost", bc.recv.Recv, func(st *stanza.Element) bool {
+				return st.Name.Local == "message" && st.Type() == stanza.TypeGroupchat
+			})
 		})
 	}
 }
