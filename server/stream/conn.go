@@ -253,7 +253,7 @@ func (c *conn) openStream() error {
 		return &xstream.Error{Condition: xstream.UnsupportedVersion, Text: "XMPP 1.0 is required"}
 	}
 	buf := c.t.AppendOpen(nil, c.header())
-	buf = c.t.AppendStreamElement(buf, c.features())
+	buf = c.appendFeatures(buf)
 	c.writeMu.Lock()
 	c.sentHeader = true
 	c.writeMu.Unlock()
@@ -282,7 +282,10 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (c *conn) features() *stanza.Element {
+// features builds the <stream:features/> of the current phase; dyn are
+// the modules' run-time features (Router.StreamFeatures) when the caller
+// already has them, nil to ask the router. appendFeatures caches them.
+func (c *conn) features(dyn []*stanza.Element) *stanza.Element {
 	f := stanza.New(stanza.NSStream, "features")
 	switch c.ph {
 	case phaseTLS:
@@ -304,7 +307,10 @@ func (c *conn) features() *stanza.Element {
 	case phaseBind:
 		f.Append(stanza.New(nsBind, "bind"))
 		f.Append(stanza.New(nsSession, "session").Append(stanza.New(nsSession, "optional")))
-		for _, el := range c.cfg.Router.StreamFeatures() {
+		if dyn == nil {
+			dyn = c.cfg.Router.StreamFeatures()
+		}
+		for _, el := range dyn {
 			f.Append(el)
 		}
 		f.Append(c.smFeatures()...)
