@@ -252,13 +252,18 @@ func (c *conn) openStream() error {
 	if h.Version == "" || majorVersion(h.Version) < 1 {
 		return &xstream.Error{Condition: xstream.UnsupportedVersion, Text: "XMPP 1.0 is required"}
 	}
-	buf := c.t.AppendOpen(nil, c.header())
-	buf = c.appendFeatures(buf)
+	fb := c.featuresBytes()
+	buf := c.t.AppendOpen(make([]byte, 0, openHeaderRoom+len(fb)), c.header())
+	buf = append(buf, fb...)
 	c.writeMu.Lock()
 	c.sentHeader = true
 	c.writeMu.Unlock()
 	return c.writeRaw(buf)
 }
+
+// openHeaderRoom is room enough for the stream header that precedes the
+// features, so that the two take one allocation.
+const openHeaderRoom = 256
 
 func (c *conn) header() xstream.Header {
 	return xstream.Header{From: c.domain, ID: c.id, Version: "1.0", Lang: "en", ContentNS: stanza.NSClient}

@@ -62,18 +62,23 @@ func cbBit(t string) uint8 {
 }
 
 // appendFeatures appends the <stream:features/> of the current phase as
+// the transport frames them.
+func (c *conn) appendFeatures(buf []byte) []byte { return append(buf, c.featuresBytes()...) }
+
+// featuresBytes returns the <stream:features/> of the current phase as
 // the transport frames them, from the engine's cache when this kind of
-// stream already had them.
-func (c *conn) appendFeatures(buf []byte) []byte {
+// stream already had them. The bytes are shared: callers must not modify
+// them.
+func (c *conn) featuresBytes() []byte {
 	if c.srv == nil {
-		return c.t.AppendStreamElement(buf, c.features(nil))
+		return c.t.AppendStreamElement(nil, c.features(nil))
 	}
 	k := featuresKey{cfg: c.cfg, tt: reflect.TypeOf(c.t), ph: c.ph, secure: c.t.Secure()}
 	if k.secure {
 		for t := range c.channelBindings() {
 			bit := cbBit(t)
 			if bit == 0 {
-				return c.t.AppendStreamElement(buf, c.features(nil))
+				return c.t.AppendStreamElement(nil, c.features(nil))
 			}
 			k.cb |= bit
 		}
@@ -87,7 +92,7 @@ func (c *conn) appendFeatures(buf []byte) []byte {
 	e := fc.m[k]
 	fc.mu.Unlock()
 	if e != nil && slices.Equal(e.dyn, dyn) {
-		return append(buf, e.b...)
+		return e.b
 	}
 	e = &featuresEntry{dyn: dyn, b: c.t.AppendStreamElement(nil, c.features(dyn))}
 	fc.mu.Lock()
@@ -96,5 +101,5 @@ func (c *conn) appendFeatures(buf []byte) []byte {
 	}
 	fc.m[k] = e
 	fc.mu.Unlock()
-	return append(buf, e.b...)
+	return e.b
 }
