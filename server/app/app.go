@@ -228,8 +228,9 @@ func (a *App) Start(ctx context.Context, mods []module.Module) (err error) {
 		Table:       table,
 		Directory:   dir,
 		Log:         a.log.With("component", "router"),
-		Limits:      module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages, DirectedPresences: a.cfg.Limits.DirectedPresences},
-		Accounts:    a.Accounts(),
+		Limits: module.Limits{OfflineMessages: a.cfg.Limits.OfflineMessages, DirectedPresences: a.cfg.Limits.DirectedPresences,
+			SharedPresences: a.cfg.Limits.SharedPresences},
+		Accounts: a.Accounts(),
 		// The pool and listeners come later (startFederation, Start's
 		// listeners); the service reads them when asked.
 		Federation: federationLinks{a},

@@ -21,6 +21,9 @@ func (c *Config) boundsProblems(add func(key, format string, args ...any)) {
 	if l.DirectedPresences < 1 {
 		add("limits.directed_presences", "must be at least 1")
 	}
+	if l.SharedPresences < 0 {
+		add("limits.shared_presences", "must not be negative")
+	}
 	if l.PreauthConnectionsPerAddress < 0 {
 		add("limits.preauth_connections_per_address", "must not be negative")
 	}

@@ -404,6 +404,11 @@ type Limits struct {
 	// unavailable since; past it directed presence is refused with
 	// <policy-violation/>. Key "directed_presences".
 	DirectedPresences int
+	// SharedPresences is how many distinct presences the server keeps one
+	// copy of for all the sessions that sent the same (each at most 1
+	// KiB); the others keep their own. 0: every session keeps its own.
+	// Key "shared_presences".
+	SharedPresences int
 	// PreauthConnectionsPerAddress is how many connections one client
 	// address (an IPv6 /64 counts as one) may hold open before
 	// authenticating; past it new connections are refused with
@@ -519,6 +524,7 @@ func Default() *Config {
 
 			OutboundQueueBytes:           2 << 20,
 			DirectedPresences:            1000,
+			SharedPresences:              1000,
 			PreauthConnectionsPerAddress: 100,
 			Rate:                         Rate{BytesPerSecond: 1 << 20, StanzasPerSecond: 100, Burst: 2 * time.Second},
 			PreauthRate:                  Rate{BytesPerSecond: 16 << 10, StanzasPerSecond: 10, Burst: 5 * time.Second},

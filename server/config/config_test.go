@@ -59,7 +59,7 @@ func TestDefault(t *testing.T) {
 		PreauthTimeout: 30 * time.Second, SessionsPerAccount: 10, OutboundQueue: 1000,
 		OfflineMessages: 1000, IdlePing: 5 * time.Minute, PingTimeout: time.Minute,
 		ParkAfter: 5 * time.Second, ComponentGrace: 10 * time.Second,
-		OutboundQueueBytes: 2 << 20, DirectedPresences: 1000, PreauthConnectionsPerAddress: 100,
+		OutboundQueueBytes: 2 << 20, DirectedPresences: 1000, SharedPresences: 1000, PreauthConnectionsPerAddress: 100,
 		Rate:        Rate{BytesPerSecond: 1 << 20, StanzasPerSecond: 100, Burst: 2 * time.Second},
 		PreauthRate: Rate{BytesPerSecond: 16 << 10, StanzasPerSecond: 10, Burst: 5 * time.Second},
 	}
@@ -138,6 +138,7 @@ limits:
   park_after: 2s
   outbound_queue_bytes: 2MiB
   directed_presences: 50
+  shared_presences: 20
   preauth_connections_per_address: 0
   rate:
     bytes_per_second: 64KiB
@@ -210,7 +211,7 @@ func TestParseFull(t *testing.T) {
 			ParkAfter: 2 * time.Second, ComponentGrace: 10 * time.Second,
 			PingTimeout: 20 * time.Second,
 
-			OutboundQueueBytes: 2 << 20, DirectedPresences: 50,
+			OutboundQueueBytes: 2 << 20, DirectedPresences: 50, SharedPresences: 20,
 			Rate:        Rate{BytesPerSecond: 64 << 10, Burst: 3 * time.Second},
 			PreauthRate: Rate{StanzasPerSecond: 5, Burst: time.Second},
 		},

@@ -26,7 +26,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		"archive", "archive_retention_days", "max_subject", "message_rate", "message_burst",
 		"quotas", "archive_messages", "archive_bytes", "offline_bytes", "roster_items", "pending_subscriptions",
 		"private_entries", "private_bytes", "vcard_bytes", "pubsub_nodes", "pubsub_items", "pubsub_item_bytes", "pubsub_bytes", "block_items", "push_registrations",
-		"outbound_queue_bytes", "directed_presences", "preauth_connections_per_address", "rate", "preauth_rate",
+		"outbound_queue_bytes", "directed_presences", "shared_presences", "preauth_connections_per_address", "rate", "preauth_rate",
 		"bytes_per_second", "stanzas_per_second", "burst",
 		"s2s", "dialback", "require_verified", "allow", "deny", "routes", "domains", "ca_file", "max_links", "max_incoming",
 		"connect_timeout", "idle_timeout",

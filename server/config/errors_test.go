@@ -29,6 +29,7 @@ func TestParseErrors(t *testing.T) {
 		{"preauth over max", "limits:\n  max_stanza_bytes: 4KiB\n  preauth_stanza_bytes: 8KiB\n", 3, 3, "limits.preauth_stanza_bytes", "must not exceed"},
 		{"queue under a stanza", "limits:\n  outbound_queue_bytes: 64KiB\n", 2, 3, "limits.outbound_queue_bytes", "at least limits.max_stanza_bytes"},
 		{"no directed presence", "limits:\n  directed_presences: 0\n", 2, 3, "limits.directed_presences", "at least 1"},
+		{"negative shared presences", "limits:\n  shared_presences: -1\n", 2, 3, "limits.shared_presences", "negative"},
 		{"negative connection cap", "limits:\n  preauth_connections_per_address: -1\n", 2, 3, "limits.preauth_connections_per_address", "negative"},
 		{"negative stanza rate", "limits:\n  rate:\n    stanzas_per_second: -1\n", 3, 5, "limits.rate.stanzas_per_second", "negative"},
 		{"unknown rate key", "limits:\n  preauth_rate:\n    bytes: 1\n", 3, 5, "limits.preauth_rate.bytes", "unknown key"},

@@ -201,6 +201,7 @@ func (d *decoder) limits(at, n *yaml.Node, key string, l *Limits) {
 
 		"outbound_queue_bytes":            func(at, v *yaml.Node, k string) { d.size(at, v, k, &l.OutboundQueueBytes) },
 		"directed_presences":              func(at, v *yaml.Node, k string) { d.integer(at, v, k, &l.DirectedPresences) },
+		"shared_presences":                func(at, v *yaml.Node, k string) { d.integer(at, v, k, &l.SharedPresences) },
 		"preauth_connections_per_address": func(at, v *yaml.Node, k string) { d.integer(at, v, k, &l.PreauthConnectionsPerAddress) },
 		"rate":                            func(at, v *yaml.Node, k string) { d.rate(at, v, k, &l.Rate) },
 		"preauth_rate":                    func(at, v *yaml.Node, k string) { d.rate(at, v, k, &l.PreauthRate) },

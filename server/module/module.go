@@ -120,6 +120,9 @@ type Limits struct {
 	// DirectedPresences caps the entities one session has sent directed
 	// available presence to (RFC 6121 §4.6); 0: unlimited.
 	DirectedPresences int
+	// SharedPresences bounds the distinct presences kept once for all the
+	// sessions that sent them (session.PresenceShare); 0: none shared.
+	SharedPresences int
 }
 
 // Target says whom an IQ is addressed to.

@@ -68,14 +68,27 @@ func (s *Session) Deliver(st *stanza.Element) error { return s.Conn().Deliver(st
 // SetPresence records the session's current broadcast presence. An
 // unavailable presence (or nil) makes the session unavailable.
 func (s *Session) SetPresence(p *stanza.Element, priority int) {
+	s.SetSharedPresence(p, priority, nil)
+}
+
+// SetSharedPresence is SetPresence keeping, when share has it, the copy
+// of the same presence another session keeps (PresenceShare) instead of
+// p; with a nil share it is SetPresence. Neither p nor its children may
+// be modified afterwards.
+func (s *Session) SetSharedPresence(p *stanza.Element, priority int, share *PresenceShare) {
+	var kept *stanza.Element
+	available := p != nil && p.Type() != stanza.TypeUnavailable
+	if available {
+		kept = share.share(s.withoutFrom(p)) // outside the session's lock
+	}
 	s.mu.Lock()
-	if p == nil || p.Type() == stanza.TypeUnavailable {
+	if !available {
 		s.available = false
 		s.presence = nil
 		s.priority = 0
 	} else {
 		s.available = true
-		s.presence = s.withoutFrom(p)
+		s.presence = kept
 		s.priority = priority
 	}
 	s.mu.Unlock()

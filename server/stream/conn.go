@@ -252,13 +252,18 @@ func (c *conn) openStream() error {
 	if h.Version == "" || majorVersion(h.Version) < 1 {
 		return &xstream.Error{Condition: xstream.UnsupportedVersion, Text: "XMPP 1.0 is required"}
 	}
-	buf := c.t.AppendOpen(nil, c.header())
-	buf = c.t.AppendStreamElement(buf, c.features())
+	fb := c.featuresBytes()
+	buf := c.t.AppendOpen(make([]byte, 0, openHeaderRoom+len(fb)), c.header())
+	buf = append(buf, fb...)
 	c.writeMu.Lock()
 	c.sentHeader = true
 	c.writeMu.Unlock()
 	return c.writeRaw(buf)
 }
+
+// openHeaderRoom is room enough for the stream header that precedes the
+// features, so that the two take one allocation.
+const openHeaderRoom = 256
 
 func (c *conn) header() xstream.Header {
 	return xstream.Header{From: c.domain, ID: c.id, Version: "1.0", Lang: "en", ContentNS: stanza.NSClient}
@@ -282,7 +287,10 @@ func NewID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (c *conn) features() *stanza.Element {
+// features builds the <stream:features/> of the current phase; dyn are
+// the modules' run-time features (Router.StreamFeatures) when the caller
+// already has them, nil to ask the router. appendFeatures caches them.
+func (c *conn) features(dyn []*stanza.Element) *stanza.Element {
 	f := stanza.New(stanza.NSStream, "features")
 	switch c.ph {
 	case phaseTLS:
@@ -304,7 +312,10 @@ func (c *conn) features() *stanza.Element {
 	case phaseBind:
 		f.Append(stanza.New(nsBind, "bind"))
 		f.Append(stanza.New(nsSession, "session").Append(stanza.New(nsSession, "optional")))
-		for _, el := range c.cfg.Router.StreamFeatures() {
+		if dyn == nil {
+			dyn = c.cfg.Router.StreamFeatures()
+		}
+		for _, el := range dyn {
 			f.Append(el)
 		}
 		f.Append(c.smFeatures()...)

@@ -167,7 +167,11 @@ func (c *conn) handleSASL2(ctx context.Context, el *stanza.Element) error {
 		}
 	}
 	buf := success.Element().AppendXML(nil, stanza.NSClient)
-	buf = c.t.AppendStreamElement(buf, c.sasl2Features())
+	if c.ph != phaseBound {
+		buf = c.appendFeatures(buf)
+	} else {
+		buf = c.t.AppendStreamElement(buf, c.sasl2Features())
+	}
 	err = c.writeRaw(buf)
 	if release != nil {
 		// Even when the write failed: the session is bound and must reach
@@ -200,7 +204,7 @@ func (c *conn) resumableAccount(el *stanza.Element) jid.JID {
 // inline).
 func (c *conn) sasl2Features() *stanza.Element {
 	if c.ph != phaseBound {
-		return c.features()
+		return c.features(nil)
 	}
 	f := stanza.New(stanza.NSStream, "features")
 	for _, el := range c.cfg.Router.StreamFeatures() {

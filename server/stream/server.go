@@ -20,6 +20,8 @@ type Server struct {
 	wg    sync.WaitGroup
 
 	ends endQueue // connections whose input is over, being ended (ends.go)
+
+	feats featuresCache // the serialised <stream:features/> (features.go)
 }
 
 // New returns a stream engine.

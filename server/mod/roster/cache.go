@@ -29,6 +29,11 @@ type cache struct {
 	mu      sync.Mutex
 	epoch   uint64 // incremented by every invalidation
 	entries map[jid.JID]*cacheEntry
+	// empty are the entries of a user with nothing to cache — no roster
+	// items (version 0) and no pending requests, as far as each is known
+	// ([hasItems][hasReqs]) — shared by all such users: entries are
+	// replaced, never modified, once stored.
+	empty [2][2]*cacheEntry
 }
 
 // cacheEntry is one user's cached data. Its slices are shared with the
@@ -41,7 +46,15 @@ type cacheEntry struct {
 	hasReqs  bool
 }
 
-func newCache() *cache { return &cache{entries: make(map[jid.JID]*cacheEntry)} }
+func newCache() *cache {
+	c := &cache{entries: make(map[jid.JID]*cacheEntry)}
+	for i, items := range []bool{false, true} {
+		for j, reqs := range []bool{false, true} {
+			c.empty[i][j] = &cacheEntry{hasItems: items, hasReqs: reqs}
+		}
+	}
+	return c
+}
 
 // lookup returns a copy of user's entry (the zero entry if none) and the
 // current epoch, to pass to a fill.
@@ -63,12 +76,23 @@ func (c *cache) fill(user jid.JID, epoch uint64, online func() bool, set func(*c
 	if c.epoch != epoch || !online() {
 		return
 	}
-	e := c.entries[user]
-	if e == nil {
-		e = &cacheEntry{}
-		c.entries[user] = e
+	var e cacheEntry
+	if old := c.entries[user]; old != nil {
+		e = *old
 	}
-	set(e)
+	set(&e)
+	if len(e.items) == 0 && e.ver == 0 && len(e.reqs) == 0 {
+		c.entries[user] = c.empty[b2i(e.hasItems)][b2i(e.hasReqs)]
+		return
+	}
+	c.entries[user] = &e
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // invalidate drops user's entry after a write (or its attempt) and makes

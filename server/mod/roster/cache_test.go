@@ -174,3 +174,42 @@ func TestCacheAccountDeleted(t *testing.T) {
 		t.Error("the deleted account's roster is still cached")
 	}
 }
+
+// Users with nothing to cache (no items, version 0, no pending
+// requests) share one entry per state of knowledge; a fill for one of
+// them never shows in another's, and a user whose roster has items, or a
+// version, keeps an entry of its own.
+func TestCacheEmptyEntriesShared(t *testing.T) {
+	c := newCache()
+	online := func() bool { return true }
+	alice, bob := jid.MustParse("alice@example.com"), jid.MustParse("bob@example.com")
+	for _, u := range []jid.JID{alice, bob} {
+		_, epoch := c.lookup(u)
+		c.fill(u, epoch, online, func(e *cacheEntry) { e.hasItems = true })
+		_, epoch = c.lookup(u)
+		c.fill(u, epoch, online, func(e *cacheEntry) { e.hasReqs = true })
+	}
+	c.mu.Lock()
+	shared := c.entries[alice] == c.entries[bob]
+	c.mu.Unlock()
+	if !shared {
+		t.Error("two users with empty rosters and no requests hold an entry each")
+	}
+	_, epoch := c.lookup(bob)
+	reqs := []storage.SubscriptionRequest{{From: alice}}
+	c.fill(bob, epoch, online, func(e *cacheEntry) { e.reqs = reqs })
+	if a, _ := c.lookup(alice); len(a.reqs) != 0 || !a.hasItems || !a.hasReqs {
+		t.Errorf("bob's fill changed alice's entry: %+v", a)
+	}
+	if b, _ := c.lookup(bob); len(b.reqs) != 1 || !b.hasItems || !b.hasReqs {
+		t.Errorf("bob's entry %+v, want his request and what was known", b)
+	}
+	_, epoch = c.lookup(alice)
+	c.fill(alice, epoch, online, func(e *cacheEntry) { e.ver = 3 })
+	if a, _ := c.lookup(alice); a.ver != 3 {
+		t.Errorf("alice's version %d, want 3", a.ver)
+	}
+	if e := c.empty[1][1]; e.ver != 0 || len(e.items) != 0 || len(e.reqs) != 0 {
+		t.Errorf("the shared empty entry was modified: %+v", e)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 
 	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 	xroster "github.com/parley-xmpp/parley/xmpp/roster"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
@@ -44,6 +45,8 @@ type Module struct {
 	locks   [lockStripes]sync.Mutex
 	pushSeq atomic.Uint64
 	cache   *cache
+	// presences keeps one copy of each distinct stored presence.
+	presences *session.PresenceShare
 	// forwarded dedups contacts' presence sent to privileged components.
 	forwarded forwardedPresence
 }
@@ -63,6 +66,7 @@ func (m *Module) Register(r module.Registrar) error {
 	if m.host.Stores().Roster == nil {
 		return errNoStore
 	}
+	m.presences = session.NewPresenceShare(m.host.Limits().SharedPresences)
 	query := xml.Name{Space: xroster.NS, Local: "query"}
 	r.HandleIQ(module.IQKey{Type: stanza.TypeGet, Name: query, Target: module.TargetAccount}, m.handleGet)
 	r.HandleIQ(module.IQKey{Type: stanza.TypeSet, Name: query, Target: module.TargetAccount}, m.handleSet)

@@ -161,7 +161,7 @@ func (m *Module) available(ctx context.Context, sess *session.Session, st *stanz
 	pres.Set("from", full.String())
 	pres.Set("to", "")
 	initial := !sess.Available()
-	sess.SetPresence(pres, parsePriority(st))
+	sess.SetSharedPresence(pres, parsePriority(st), m.presences)
 
 	subscribers, subscriptions := m.contacts(ctx, user)
 	m.presenceToComponents(ctx, pres)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sync"
 )
 
@@ -37,7 +38,22 @@ func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 // query runs the constant query on the read pool with a cached statement.
+//
+// The constant reads are the short ones, by key, of one account's rows
+// (SCRAM keys, roster, offline messages, vCard: the login path), so once
+// ctx is checked they run without its cancellation (uncancellable): a
+// cancellable context costs two goroutines per query, database/sql's
+// watch of the Rows and modernc.org/sqlite's interrupt watch, and a
+// progress handler, for a read that an interrupt would not shorten.
+// Reads that can take long (archive searches) are built, not constant,
+// and keep their context; the longest constant ones (an account's
+// archive usage, the administrator's count of accounts per iteration
+// count) run to their end once started.
 func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: read: %w", err)
+	}
+	ctx = context.WithoutCancel(ctx)
 	st, err := db.readStmt(ctx, query)
 	if err != nil {
 		return nil, err
@@ -47,6 +63,11 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 
 // queryRow is query for one row.
 func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if ctx.Err() != nil {
+		// Let database/sql report the context's error through the Row.
+		return db.r.QueryRowContext(ctx, query, args...)
+	}
+	ctx = context.WithoutCancel(ctx)
 	st, err := db.readStmt(ctx, query)
 	if err != nil {
 		// Let database/sql report the error through the Row.
