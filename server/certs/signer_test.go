@@ -1,10 +1,13 @@
 package certs_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"crypto/tls"
+	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/parley-xmpp/parley/internal/testca"
@@ -23,9 +26,18 @@ func TestRSAKeysSignWithTheBuildsSigner(t *testing.T) {
 	rsaFile := certs.File{Cert: filepath.Join(dir, "rsa.crt"), Key: filepath.Join(dir, "rsa.key")}
 	rsaLeaf.WritePEM(t, rsaFile.Cert, rsaFile.Key)
 	ecFile := writeCert(t, ca, dir, "ec", "ec.example")
-	s, err := certs.New(func() ([]certs.File, error) { return []certs.File{rsaFile, ecFile}, nil }, nil)
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	s, err := certs.New(func() ([]certs.File, error) { return []certs.File{rsaFile, ecFile}, nil }, log)
 	if err != nil {
 		t.Fatal(err)
+	}
+	want := `rsa_signer="Go crypto/rsa"`
+	if opensslkey.Available {
+		want = `rsa_signer="OpenSSL 3.`
+	}
+	if !strings.Contains(logged.String(), want) {
+		t.Errorf("the startup log lacks %s:\n%s", want, logged.String())
 	}
 	issued := testca.NewRSALeaf(t, "issued.example", 2048)
 	ic := issued.TLS()
