@@ -101,6 +101,11 @@
 #   OUT=/tmp/parley-compare             work folder (wiped)
 #   PARLEY_BIN=path                     use this parley binary instead of
 #                  building one from the tree
+#   PARLEY_TAGS=tags                    build tags of the binary built from
+#                  the tree (when PARLEY_BIN is unset); PARLEY_TAGS=openssl
+#                  builds with cgo the one whose RSA certificate keys sign
+#                  through OpenSSL's libcrypto (server/certs/opensslkey,
+#                  docs/install.md), for CERT=rsa runs
 #
 # The s2s part runs two servers of one kind, for domains $S2S_A on
 # 127.0.0.2 and $S2S_B on 127.0.0.3 (s2s on port 5269 of each, both
@@ -796,8 +801,12 @@ main() {
 	if [ -n "${PARLEY_BIN:-}" ]; then
 		cp "$PARLEY_BIN" "$BIN"
 	else
-		log "building parley"
-		(cd "$ROOT" && go build -o "$BIN" ./cmd/parley)
+		log "building parley${PARLEY_TAGS:+ with -tags $PARLEY_TAGS}"
+		if [ -n "${PARLEY_TAGS:-}" ]; then
+			(cd "$ROOT" && CGO_ENABLED=1 go build -tags "$PARLEY_TAGS" -o "$BIN" ./cmd/parley)
+		else
+			(cd "$ROOT" && go build -o "$BIN" ./cmd/parley)
+		fi
 	fi
 	make_cert
 	trap cleanup EXIT

@@ -30,6 +30,9 @@ lua5.4 -e 'require "lunbound"' 2>/dev/null || apt_pkgs+=(lua-unbound)
 command -v biboumi >/dev/null || apt_pkgs+=(biboumi) # interop/gateway_test.go
 [ -x /usr/sbin/ngircd ] || apt_pkgs+=(ngircd)
 command -v turnutils_uclient >/dev/null || apt_pkgs+=(coturn) # interop/turn_test.go
+# the optional OpenSSL signer's build (-tags openssl, cgo): below
+command -v gcc >/dev/null || apt_pkgs+=(gcc)
+[ -f /usr/include/openssl/evp.h ] || apt_pkgs+=(libssl-dev)
 if ((${#apt_pkgs[@]})); then
 	sudo=()
 	if [ "$(id -u)" != 0 ]; then
@@ -95,6 +98,14 @@ if [ -z "${PARLEY_TEST_NATS:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/4222) 2>/dev/nu
 	export PARLEY_TEST_NATS="nats://127.0.0.1:4222"
 fi
 [ -n "${PARLEY_TEST_NATS:-}" ] && log "cluster tests against NATS at ${PARLEY_TEST_NATS}"
+
+# The optional build with RSA signatures through OpenSSL (docs/install.md):
+# its package and the certificate store that uses it, built with the tag.
+openssl_pkgs=(./server/certs/...)
+log "go vet, staticcheck and go test -tags openssl ${openssl_pkgs[*]}"
+CGO_ENABLED=1 go vet -tags openssl "${openssl_pkgs[@]}"
+"$staticcheck" -tags openssl "${openssl_pkgs[@]}"
+CGO_ENABLED=1 go test -count=1 -tags openssl "${openssl_pkgs[@]}"
 
 if [ "${CI:-}" = true ]; then
 	export PARLEY_INTEROP_REQUIRED=1

@@ -31,6 +31,8 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/parley-xmpp/parley/server/certs"
+	"github.com/parley-xmpp/parley/server/certs/opensslkey"
 	"github.com/parley-xmpp/parley/server/modules"
 )
 
@@ -86,6 +88,9 @@ func run(ctx context.Context, args []string, env func(string) string, stdin io.R
 			return 0
 		}
 		fmt.Fprintln(stdout, "parley", version)
+		if opensslkey.Available { // a build with -tags openssl says so
+			fmt.Fprintln(stdout, "RSA certificate keys sign with", certs.RSASigner())
+		}
 		return 0
 	case "help", "-h", "--help":
 		usage(stdout)

@@ -4,6 +4,7 @@
 package testca
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -41,7 +42,7 @@ func New(t testing.TB) *CA {
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
-	cert := create(t, tmpl, tmpl, key, key)
+	cert := create(t, tmpl, tmpl, &key.PublicKey, key)
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	serial := new(atomic.Int64)
@@ -58,7 +59,7 @@ func (c *CA) Sub(t testing.TB) *CA {
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
-	return &CA{Cert: create(t, tmpl, c.Cert, key, c.Key), Key: key, Pool: c.Pool, serial: c.serial}
+	return &CA{Cert: create(t, tmpl, c.Cert, &key.PublicKey, c.Key), Key: key, Pool: c.Pool, serial: c.serial}
 }
 
 // Leaf is a certificate the CA issued, with its key.
@@ -103,7 +104,7 @@ func (c *CA) Issue(t testing.TB, cn string, ids certid.Identities, edit func(*x5
 	if edit != nil {
 		edit(tmpl)
 	}
-	cert := create(t, tmpl, c.Cert, key, c.Key)
+	cert := create(t, tmpl, c.Cert, &key.PublicKey, c.Key)
 	chain := []*x509.Certificate{cert}
 	if c.Cert.Issuer.CommonName != c.Cert.Subject.CommonName { // an intermediate
 		chain = append(chain, c.Cert)
@@ -120,9 +121,9 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 	return key
 }
 
-func create(t testing.TB, tmpl, parent *x509.Certificate, key, parentKey *ecdsa.PrivateKey) *x509.Certificate {
+func create(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, parentKey crypto.Signer) *x509.Certificate {
 	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, parentKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ package certs
 
 import (
 	"context"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/parley-xmpp/parley/server/certs/opensslkey"
 )
 
 // ALPNProto is the ALPN protocol of TLS-ALPN-01 challenges (RFC 8737 §6.2).
@@ -69,7 +72,35 @@ func New(load Loader, log *slog.Logger) (*Store, error) {
 	if err := s.Reload(); err != nil {
 		return nil, err
 	}
+	log.Info("RSA certificate keys sign with "+RSASigner(), "rsa_signer", RSASigner())
 	return s, nil
+}
+
+// RSASigner names what makes the signatures of RSA certificate keys in
+// this build: OpenSSL's libcrypto in one built with -tags openssl (see
+// server/certs/opensslkey), else Go's crypto/rsa. ECDSA and Ed25519 keys
+// always sign in Go.
+func RSASigner() string {
+	if opensslkey.Available {
+		return opensslkey.Library()
+	}
+	return "Go crypto/rsa"
+}
+
+// useOpenSSL makes c's key sign through OpenSSL when it is an RSA key and
+// the build has OpenSSL; any other key, or one OpenSSL does not take
+// (logged), stays Go's.
+func (s *Store) useOpenSSL(c *tls.Certificate, name string) {
+	key, ok := c.PrivateKey.(*rsa.PrivateKey)
+	if !ok || !opensslkey.Available {
+		return
+	}
+	signer, err := opensslkey.New(key)
+	if err != nil {
+		s.log.Error("RSA key cannot sign through OpenSSL: Go's crypto/rsa signs with it", "cert", name, "err", err)
+		return
+	}
+	c.PrivateKey = signer
 }
 
 // Reload re-reads the certificate files (configured, imported or
@@ -93,6 +124,7 @@ func (s *Store) Reload() error {
 		if err != nil {
 			return fmt.Errorf("loading certificate %s: %w", f.Cert, err)
 		}
+		s.useOpenSSL(&kp, f.Cert)
 		certs = append(certs, &kp)
 	}
 	s.mu.Lock()
@@ -163,6 +195,7 @@ func (s *Store) Set(key string, c *tls.Certificate) error {
 		}
 		c.Leaf = leaf
 	}
+	s.useOpenSSL(c, key)
 	s.mu.Lock()
 	s.issued[key] = c
 	s.index()

@@ -27,6 +27,17 @@ func writeCert(t *testing.T, ca *testca.CA, dir, base string, names ...string) c
 // leaf the server presented.
 func served(t *testing.T, cfg *tls.Config, serverName string, protos ...string) (*x509.Certificate, error) {
 	t.Helper()
+	st, err := handshake(t, cfg, &tls.Config{InsecureSkipVerify: true, ServerName: serverName, NextProtos: protos})
+	if err != nil {
+		return nil, err
+	}
+	return st.PeerCertificates[0], nil
+}
+
+// handshake does a real handshake between a server with cfg and a client
+// with client.
+func handshake(t *testing.T, cfg, client *tls.Config) (tls.ConnectionState, error) {
+	t.Helper()
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
@@ -34,11 +45,11 @@ func served(t *testing.T, cfg *tls.Config, serverName string, protos ...string) 
 		_ = tls.Server(b, cfg).Handshake()
 		b.Close()
 	}()
-	c := tls.Client(a, &tls.Config{InsecureSkipVerify: true, ServerName: serverName, NextProtos: protos})
+	c := tls.Client(a, client)
 	if err := c.Handshake(); err != nil {
-		return nil, err
+		return tls.ConnectionState{}, err
 	}
-	return c.ConnectionState().PeerCertificates[0], nil
+	return c.ConnectionState(), nil
 }
 
 func TestStoreSelectsBySNIAndReloads(t *testing.T) {
