@@ -37,46 +37,72 @@ const headBufSize = 4096
 
 var headBufs = sync.Pool{New: func() any { b := make([]byte, headBufSize); return &b }}
 
-// serveNext serves the next request of c, a connection handed back that
-// has input: a request for the direct handler (ConnServer) is read and
-// served here, anything else goes to net/http with what was read of it.
-func (l *listener) serveNext(c net.Conn) {
+// serveNext serves the requests of c, a connection handed back, on the
+// calling goroutine: a request for the direct handler (ConnServer) is
+// read and served here, anything else goes to net/http with what was
+// read of it. With wait, c may have no input yet: its next request is
+// waited for up to releaseAfter (awaitFirst), else c waits in the
+// poller. A request answered at once is followed by the next one on the
+// same goroutine; one held is answered later by another goroutine,
+// which serves the connection's next request in turn (handback).
+func (l *listener) serveNext(c net.Conn, wait bool) {
+	for c != nil {
+		var buffered []byte
+		if c, buffered = l.serveOne(c, wait); c != nil {
+			c = l.next(c, buffered)
+		}
+		wait = true
+	}
+}
+
+// serveOne reads and serves one request of c (serveNext). It returns c
+// and what was read past the request when the handler handed c back
+// before returning (the response sent at once), for serveNext to go on
+// with, else nil.
+func (l *listener) serveOne(c net.Conn, wait bool) (net.Conn, []byte) {
 	cs := l.s.direct
 	if cs == nil || l.ctx.Err() != nil {
 		l.requeue(c)
-		return
+		return nil, nil
 	}
 	bp := headBufs.Get().(*[]byte)
 	defer headBufs.Put(bp)
 	buf := *bp
+	n := 0
+	if wait {
+		var ok bool
+		if n, ok = l.awaitFirst(c, buf, time.Now()); !ok {
+			return nil, nil
+		}
+	}
 	c.SetReadDeadline(time.Now().Add(l.s.headerTimeout()))
-	n, end := 0, -1
-	for {
+	end := bytes.Index(buf[:n], []byte("\r\n\r\n"))
+	for end < 0 && n < len(buf) {
 		m, err := c.Read(buf[n:])
 		n += m
-		if end = bytes.Index(buf[:n], []byte("\r\n\r\n")); end >= 0 || n == len(buf) {
-			break // a head, or one this large: net/http's to judge
+		if end = bytes.Index(buf[:n], []byte("\r\n\r\n")); end >= 0 {
+			break // a head (or one this large: net/http's to judge)
 		}
 		if err != nil {
 			// As net/http does: an idle connection closed, a head cut
 			// short or too slow get no response.
 			c.Close()
-			return
+			return nil, nil
 		}
 	}
 	c.SetReadDeadline(time.Time{})
 	var h head
 	if end < 0 || !parseHead(buf[:end+2], &h) || h.contentLength > cs.MaxBody() {
 		l.requeue(&prefixConn{Conn: c, prefix: bytes.Clone(buf[:n])})
-		return
+		return nil, nil
 	}
 	rest := buf[end+4 : n]
 	var body io.Reader
-	var pipelined []byte
+	t := &turn{l: l}
 	if int64(len(rest)) >= h.contentLength {
 		body = bytes.NewReader(bytes.Clone(rest[:h.contentLength]))
 		if extra := rest[h.contentLength:]; len(extra) > 0 {
-			pipelined = bytes.Clone(extra)
+			t.pipelined = bytes.Clone(extra)
 		}
 	} else {
 		body = io.MultiReader(bytes.NewReader(bytes.Clone(rest)), io.LimitReader(c, h.contentLength-int64(len(rest))))
@@ -100,9 +126,43 @@ func (l *listener) serveNext(c net.Conn) {
 		RequestURI:    PathBOSH,
 	}).WithContext(ctx)
 	l.s.directs.Add(1)
-	cs.ServeConn(r, body, c, func(c net.Conn, buffered []byte) {
-		l.handback(c, append(pipelined, buffered...))
-	})
+	cs.ServeConn(r, body, c, t.back)
+	return t.end()
+}
+
+// turn is the hand-back of one request served by serveOne: while
+// ServeConn runs (the response sent at once) it is left for serveOne's
+// caller to go on with, so that a connection's requests do not nest;
+// after (a held request answered), the goroutine that answered goes on
+// with the connection (handback).
+type turn struct {
+	l         *listener
+	pipelined []byte // read past the request: the next one
+	mu        sync.Mutex
+	over      bool // serveOne returned
+	c         net.Conn
+	buffered  []byte
+}
+
+// back is the request's hand-back (ConnServer.ServeConn).
+func (t *turn) back(c net.Conn, buffered []byte) {
+	buffered = append(t.pipelined, buffered...)
+	t.mu.Lock()
+	if !t.over {
+		t.c, t.buffered = c, buffered
+		t.mu.Unlock()
+		return
+	}
+	t.mu.Unlock()
+	t.l.handback(c, buffered)
+}
+
+// end marks serveOne's return: what was handed back until now.
+func (t *turn) end() (net.Conn, []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.over = true
+	return t.c, t.buffered
 }
 
 // head is what the direct path keeps of a request head.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -13,12 +14,15 @@ import (
 
 // A handler that answers its requests on the connection itself (BOSH,
 // whose requests are held for up to a minute) hijacks the connection and,
-// once it has written its response, hands it back (Handback): the
-// connection waits for its next request in the server's poller, with no
-// goroutine, no net/http buffers and, on Parley's TLS layer, no TLS
-// buffers or cipher states, and net/http serves it again when the request
-// arrives. A connection hijacked for good (a WebSocket) is never handed
-// back.
+// once it has written its response, hands it back (Handback). With a
+// direct handler (ConnServer), the goroutine that answered waits for the
+// next request for up to a second (awaitFirst) and serves it (serveNext):
+// the requests of a login or of a chat follow each other closely. Else,
+// and past that second, the connection waits for its next request in the
+// server's poller, with no goroutine, no net/http buffers and, on
+// Parley's TLS layer, no TLS buffers or cipher states, and it is served
+// again when the request arrives. A connection hijacked for good (a
+// WebSocket) is never handed back.
 
 // listener is a Serve listener: the connections net/http serves are its
 // listener's and those handed back.
@@ -31,6 +35,9 @@ type listener struct {
 	accepted chan accepted
 	done     chan struct{}
 	once     sync.Once
+
+	mu      sync.Mutex
+	waiting map[net.Conn]struct{} // connections in awaitFirst
 }
 
 type accepted struct {
@@ -39,8 +46,10 @@ type accepted struct {
 }
 
 func newListener(ctx context.Context, s *Server, ln net.Listener) *listener {
-	l := &listener{Listener: ln, s: s, ctx: ctx, back: make(chan net.Conn), accepted: make(chan accepted), done: make(chan struct{})}
+	l := &listener{Listener: ln, s: s, ctx: ctx, back: make(chan net.Conn), accepted: make(chan accepted), done: make(chan struct{}),
+		waiting: make(map[net.Conn]struct{})}
 	l.base = context.WithValue(ctx, listenerKey{}, l)
+	context.AfterFunc(ctx, l.wakeWaiting)
 	go l.acceptLoop()
 	return l
 }
@@ -94,9 +103,12 @@ type listenerKey struct{}
 // Handback returns, for a request served by Serve, the function that
 // hands the request's connection, hijacked and answered, back to the
 // server for its next request; buffered is what was read of the
-// connection past the request (pipelined input). The connection waits
-// for input without a goroutine, and is closed after the idle timeout
-// or when the server stops. Handback returns nil for a request that did
+// connection past the request (pipelined input). With a handler that
+// serves requests itself (ConnServer), the function may wait up to a
+// second for the next request and serve it before it returns, so call
+// it last, holding no lock; the connection then waits for input without
+// a goroutine, and is closed after the idle timeout or when the server
+// stops. Handback returns nil for a request that did
 // not come through Serve: its handler must not hijack to hand back.
 func Handback(r *http.Request) func(c net.Conn, buffered []byte) {
 	l, _ := r.Context().Value(listenerKey{}).(*listener)
@@ -107,6 +119,16 @@ func Handback(r *http.Request) func(c net.Conn, buffered []byte) {
 }
 
 func (l *listener) handback(c net.Conn, buffered []byte) {
+	if c = l.next(c, buffered); c != nil {
+		l.serveNext(c, true)
+	}
+}
+
+// next disposes of c, handed back with buffered read past its last
+// request: it returns c when the calling goroutine is to wait for c's
+// next request itself and serve it (serveNext), else nil once c went to
+// net/http, to the poller or was closed.
+func (l *listener) next(c net.Conn, buffered []byte) net.Conn {
 	if len(buffered) > 0 {
 		if pc, ok := c.(*prefixConn); ok {
 			// What pc still holds comes after what was read of it.
@@ -117,17 +139,88 @@ func (l *listener) handback(c net.Conn, buffered []byte) {
 			c = &prefixConn{Conn: c, prefix: buffered}
 		}
 		l.requeue(c)
-		return
+		return nil
 	}
 	if l.ctx.Err() != nil {
 		c.Close()
-		return
+		return nil
+	}
+	if l.s.direct != nil {
+		// The next request, if it comes within releaseAfter, is read by
+		// the goroutine that answered (serveNext), with the Go runtime's
+		// poller: no registration with the server's poller and no new
+		// goroutine per request during a login or a chat.
+		return c
 	}
 	if i, idle := c.(interface{ Idle() bool }); idle && !i.Idle() {
 		l.requeue(c) // input is there already
-		return
+		return nil
 	}
-	l.park(c, time.Now(), true)
+	l.park(c, time.Now(), true, false)
+	return nil
+}
+
+// awaitFirst waits up to releaseAfter (from since) for the first bytes
+// of c's next request, read into buf, on the calling goroutine. With
+// none by then, c releases its TLS state and waits in the poller (park);
+// it is closed when its client closes it, on an error, or when the
+// server stops. ok reports whether the caller is to read the request
+// on: n bytes of it are in buf (none when part of a TLS record came
+// in).
+func (l *listener) awaitFirst(c net.Conn, buf []byte, since time.Time) (n int, ok bool) {
+	l.s.parks.Add(1)
+	// The deadline is set before c is listed, so that the server's end
+	// (wakeWaiting) has the last word on it.
+	c.SetReadDeadline(since.Add(l.s.keepFor))
+	if !l.wait(c, true) {
+		c.Close()
+		return 0, false
+	}
+	n, err := c.Read(buf)
+	l.wait(c, false)
+	if n > 0 {
+		return n, true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() && l.ctx.Err() == nil {
+		if i, ok := c.(interface{ Idle() bool }); ok && !i.Idle() {
+			return 0, true // part of a TLS record is in: the rest follows
+		}
+		c.SetReadDeadline(time.Time{})
+		l.park(c, since, false, true)
+		return 0, false
+	}
+	// As net/http does: an idle connection closed by its client, or by
+	// the server's end, gets no response.
+	c.Close()
+	return 0, false
+}
+
+// wait lists c (in) as waiting for its next request on a goroutine of
+// its own (awaitFirst), or takes it off the list; listing fails once the
+// server is stopping.
+func (l *listener) wait(c net.Conn, in bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !in {
+		delete(l.waiting, c)
+		return true
+	}
+	if l.ctx.Err() != nil {
+		return false
+	}
+	l.waiting[c] = struct{}{}
+	return true
+}
+
+// wakeWaiting ends the waits of awaitFirst when the server stops: their
+// connections close.
+func (l *listener) wakeWaiting() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for c := range l.waiting {
+		c.SetReadDeadline(time.Now())
+	}
 }
 
 // releaseAfter is how long a connection handed back keeps its TLS
@@ -141,8 +234,9 @@ const releaseAfter = time.Second
 
 // park waits for c's next request in the poller, up to the idle timeout
 // counted from since; with keep, c keeps its TLS state for releaseAfter
-// first, then releases it and waits on.
-func (l *listener) park(c net.Conn, since time.Time, keep bool) {
+// first, then releases it and waits on. counted: the wait goes on from
+// an earlier one (Parks counts it once).
+func (l *listener) park(c net.Conn, since time.Time, keep, counted bool) {
 	rc, ok := c.(syscallConn)
 	if !ok {
 		l.requeue(c) // not parkable
@@ -158,25 +252,26 @@ func (l *listener) park(c net.Conn, since time.Time, keep bool) {
 	timeout := idleTimeout - time.Since(since)
 	switch {
 	case keep:
-		l.s.parks.Add(1)
-		timeout = min(timeout, releaseAfter)
+		timeout = min(timeout, l.s.keepFor)
 	case release:
 		pk.Park() // Parley's TLS layer drops its buffers and cipher states
 		l.s.released.Add(1)
-	default:
+	}
+	if !counted {
 		l.s.parks.Add(1)
 	}
+	l.s.polled.Add(1)
 	parked := time.Now()
 	p.Park(parkedConn{rc}, timeout, func() {
 		switch {
 		case l.ctx.Err() != nil, time.Since(since) >= idleTimeout:
 			c.Close()
-		case keep && time.Since(parked) >= releaseAfter:
+		case keep && time.Since(parked) >= l.s.keepFor:
 			// No request within releaseAfter (or one just now: the
 			// poller reports it again at once).
-			l.park(c, since, false)
+			l.park(c, since, false, true)
 		default:
-			l.serveNext(c)
+			l.serveNext(c, false)
 		}
 	})
 }

@@ -63,7 +63,14 @@ type Server struct {
 	mux   *http.ServeMux
 	opts  Options
 	poll  poller.Shared // connections handed back (Handback) wait in it
-	parks atomic.Uint64 // connections handed back that waited in the poller
+	parks atomic.Uint64 // waits of connections handed back for their next request
+	// polled counts the waits in the poller (the others are on the
+	// goroutine that answered, awaitFirst).
+	polled atomic.Uint64
+	// keepFor is how long a connection handed back waits for its next
+	// request before it releases its TLS state (releaseAfter; tests
+	// change it).
+	keepFor time.Duration
 	// direct serves the requests read on connections handed back that
 	// the server takes without net/http (BOSH's, when its handler is a
 	// ConnServer); directs counts them.
@@ -75,7 +82,8 @@ type Server struct {
 }
 
 // Parks returns how many times a connection handed back (Handback) has
-// waited for its next request in the server's poller.
+// waited for its next request: in the server's poller, or, for up to a
+// second, on the goroutine that answered the previous one.
 func (s *Server) Parks() uint64 { return s.parks.Load() }
 
 // Direct returns how many requests on connections handed back (Handback)
@@ -92,7 +100,7 @@ func New(o Options) *Server {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	s := &Server{mux: http.NewServeMux(), opts: o}
+	s := &Server{mux: http.NewServeMux(), opts: o, keepFor: releaseAfter}
 	if o.WebSocket != nil {
 		s.mux.Handle("GET "+PathWebSocket, o.WebSocket)
 	}

@@ -8,11 +8,14 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,7 +202,9 @@ func TestHandback(t *testing.T) {
 // direct is a BOSH handler that answers on the connection, through
 // net/http (ServeHTTP, hijacking) or, on a connection handed back, as a
 // web.ConnServer; each answer names the way it came and echoes the body.
-type direct struct{}
+type direct struct {
+	depths chan int // when not nil: the stack depths of ServeConn's calls answered at once
+}
 
 func (direct) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
@@ -217,7 +222,11 @@ func (direct) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	answer(c, "http:"+string(b), r.Close, func(c net.Conn) { back(c, buffered) })
 }
 
-func (direct) ServeConn(r *http.Request, body io.Reader, c net.Conn, back func(net.Conn, []byte)) {
+// ServeConn answers at once, within the call; a body starting with
+// "held" is answered after ServeConn returned (a held request answered
+// later, on another goroutine). It records, in depths, how deep the
+// stack is in each call answered at once.
+func (d direct) ServeConn(r *http.Request, body io.Reader, c net.Conn, back func(net.Conn, []byte)) {
 	b, err := io.ReadAll(body)
 	if err != nil || int64(len(b)) != r.ContentLength || r.Host != "x" {
 		c.Close()
@@ -227,10 +236,101 @@ func (direct) ServeConn(r *http.Request, body io.Reader, c net.Conn, back func(n
 	if web.OverTLS(r) {
 		s += "+tls"
 	}
+	if strings.HasPrefix(string(b), "held") {
+		go func() {
+			time.Sleep(5 * time.Millisecond) // ServeConn has returned
+			answer(c, s, r.Close, func(c net.Conn) { back(c, nil) })
+		}()
+		return
+	}
+	if d.depths != nil {
+		d.depths <- runtime.Callers(0, make([]uintptr, 256))
+	}
 	answer(c, s, r.Close, func(c net.Conn) { back(c, nil) })
 }
 
 func (direct) MaxBody() int64 { return 64 }
+
+// TestAwaitFirst: the next request of a connection handed back that
+// comes within a second is read by the goroutine that answered the
+// previous one, whether it answered within ServeConn or later (a held
+// request), without the poller; requests answered at once follow each
+// other in a loop, not in nested calls. A connection that waits longer
+// goes to the poller, and its next request is served all the same.
+func TestAwaitFirst(t *testing.T) {
+	h := direct{depths: make(chan int, 100)}
+	srv := web.New(web.Options{BOSH: h})
+	srv.SetKeepFor(time.Hour)
+	addr, _ := serveServer(t, srv)
+	c, br := dial(t, addr)
+	exchange := func(body string) {
+		t.Helper()
+		io.WriteString(c, "POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+		if _, b := readResponse(t, br, body); b != "http:"+body && b != "direct:"+body {
+			t.Fatalf("%s: %q", body, b)
+		}
+	}
+	exchange("first") // through net/http
+	for i := range 20 {
+		if i%4 == 3 {
+			exchange("held" + strconv.Itoa(i))
+		} else {
+			exchange("now" + strconv.Itoa(i))
+		}
+	}
+	if d := srv.Direct(); d != 20 {
+		t.Fatalf("%d requests served directly, want 20", d)
+	}
+	if p := srv.Polled(); p != 0 {
+		t.Fatalf("%d waits in the poller, want none", p)
+	}
+	if p := srv.Parks(); p < 20 {
+		t.Fatalf("%d waits counted, want 20 at least", p)
+	}
+	// Three answered at once between two held requests (each answered
+	// on a new goroutine): their depths must be the same.
+	var depths []int
+	for range 15 {
+		depths = append(depths, <-h.depths)
+	}
+	for i := 1; i < len(depths); i++ {
+		if i%3 != 0 && depths[i] != depths[i-1] {
+			t.Fatalf("ServeConn called at depths %v: requests answered at once nest", depths)
+		}
+	}
+
+	srv = web.New(web.Options{BOSH: direct{}})
+	srv.SetKeepFor(20 * time.Millisecond)
+	addr, _ = serveServer(t, srv)
+	c, br = dial(t, addr)
+	exchange("first")
+	exchange("now")
+	xmpptest.Eventually(t, "the connection waits in the poller", func() bool { return srv.Polled() == 1 })
+	exchange("now, after the poller")
+	exchange("held, after the poller")
+	if d := srv.Direct(); d != 3 {
+		t.Fatalf("%d requests served directly, want 3", d)
+	}
+}
+
+// TestAwaitFirstStop: a connection waiting for its next request on a
+// goroutine is closed when the server stops, without waiting for its
+// time on the goroutine to pass.
+func TestAwaitFirstStop(t *testing.T) {
+	srv := web.New(web.Options{BOSH: direct{}})
+	srv.SetKeepFor(time.Hour)
+	addr, stop := serveServer(t, srv)
+	c, br := dial(t, addr)
+	for i, body := range []string{"one", "two"} {
+		io.WriteString(c, "POST /http-bind HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n"+body)
+		readResponse(t, br, body)
+		xmpptest.Eventually(t, "the connection waits", func() bool { return srv.Parks() == uint64(i+1) })
+	}
+	stop()
+	if n, err := br.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a waiting connection still open after the server stopped: read %d, %v", n, err)
+	}
+}
 
 func answer(c net.Conn, s string, closing bool, back func(net.Conn)) {
 	io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: "+strconv.Itoa(len(s))+"\r\n\r\n"+s)
