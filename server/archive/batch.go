@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -53,13 +54,25 @@ type batcher struct {
 	queuedSeq atomic.Uint64
 	doneSeq   atomic.Uint64
 
-	mu      sync.Mutex
-	queue   []*pending
-	queued  int           // stanza bytes in queue
+	mu    sync.Mutex
+	queue []*pending
+	// queued counts the stanza bytes in queue and those of the callers
+	// let in (roomWaiter.ready closed) that have not queued yet.
+	queued int
+	// waiters are the callers waiting for room, first come first: one is
+	// let in, its bytes counted, once what is queued leaves room for it,
+	// and no caller passes one waiting. Waking only those let in keeps a
+	// full queue from waking every waiting sender at each batch.
+	waiters []*roomWaiter
 	running bool          // the committer goroutine runs
-	room    chan struct{} // closed (and replaced) when queue bytes are freed
 	settled chan struct{} // closed (and replaced) when doneSeq grows
 	batches uint64        // transactions run (for tests)
+}
+
+// roomWaiter is a caller waiting for room in the queue.
+type roomWaiter struct {
+	size  int
+	ready chan struct{} // closed when it is let in
 }
 
 // pending is one message waiting in the queue.
@@ -77,8 +90,7 @@ func newBatcher(store storage.ArchiveBatcher, single storage.Archive, log *slog.
 	if maxBytes <= 0 {
 		maxBytes = DefaultQueueBytes
 	}
-	return &batcher{store: store, single: single, log: log, maxBytes: maxBytes,
-		room: make(chan struct{}), settled: make(chan struct{})}
+	return &batcher{store: store, single: single, log: log, maxBytes: maxBytes, settled: make(chan struct{})}
 }
 
 // append appends es, in their order and next to each other in the
@@ -131,18 +143,30 @@ func (b *batcher) push(ctx context.Context, ps []*pending) error {
 		size += len(p.e.Message.Stanza)
 	}
 	b.mu.Lock()
-	for len(b.queue) > 0 && b.queued+size > b.maxBytes {
-		room := b.room
+	if len(b.waiters) > 0 || !b.fitsLocked(size) {
+		w := &roomWaiter{size: size, ready: make(chan struct{})}
+		b.waiters = append(b.waiters, w)
 		b.mu.Unlock()
 		select {
-		case <-room:
+		case <-w.ready:
 		case <-ctx.Done():
+			b.mu.Lock()
+			select {
+			case <-w.ready:
+				// Let in meanwhile: give the room back.
+				b.queued -= size
+			default:
+				b.waiters = slices.DeleteFunc(b.waiters, func(o *roomWaiter) bool { return o == w })
+			}
+			b.admitLocked()
+			b.mu.Unlock()
 			return fmt.Errorf("waiting for room in the archive queue (%d bytes): %w", b.maxBytes, ctx.Err())
 		}
 		b.mu.Lock()
+	} else {
+		b.queued += size
 	}
 	b.queue = append(b.queue, ps...)
-	b.queued += size
 	b.queuedSeq.Add(uint64(len(ps)))
 	start := !b.running
 	b.running = true
@@ -151,6 +175,30 @@ func (b *batcher) push(ctx context.Context, ps []*pending) error {
 		go b.commit()
 	}
 	return nil
+}
+
+// fitsLocked reports whether size more bytes fit in the queue: within
+// the bound, or alone (a message larger than the bound goes when nothing
+// else is queued).
+func (b *batcher) fitsLocked(size int) bool {
+	return b.queued == 0 || b.queued+size <= b.maxBytes
+}
+
+// admitLocked lets in the waiting callers that fit, first come first,
+// counting their bytes.
+func (b *batcher) admitLocked() {
+	n := 0
+	for n < len(b.waiters) && b.fitsLocked(b.waiters[n].size) {
+		w := b.waiters[n]
+		b.queued += w.size
+		close(w.ready)
+		n++
+	}
+	if n > 0 {
+		rest := copy(b.waiters, b.waiters[n:])
+		clear(b.waiters[rest:])
+		b.waiters = b.waiters[:rest]
+	}
 }
 
 // settle waits until every message queued before it was called is
@@ -207,8 +255,7 @@ func (b *batcher) batch() bool {
 	clear(b.queue[rest:])
 	b.queue = b.queue[:rest]
 	b.queued -= bytes
-	close(b.room)
-	b.room = make(chan struct{})
+	b.admitLocked()
 	b.batches++
 	b.mu.Unlock()
 

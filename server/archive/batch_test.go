@@ -423,3 +423,54 @@ func TestEnqueueSettle(t *testing.T) {
 		t.Errorf("%d transactions for %d messages: none shared", n, senders*each)
 	}
 }
+
+// TestQueueRoomInOrder fills the queue while the store cannot write and
+// lets callers wait for room one after another: they get in in the order
+// they came, each once there is room for it.
+func TestQueueRoomInOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.db")
+	db := openDB(t, path)
+	const size = 1000
+	b := newBatcher(db, db, discard, size+500) // room for one message
+	owner := jid.MustParse("a@example.org")
+	release := sqlitetest.HoldWriter(t, path)
+	one := func(n int) []storage.ArchiveEntry { return []storage.ArchiveEntry{entry(owner, 0, n, size)} }
+	// Message 0 goes to the committer, which waits for the lock; message
+	// 1 fills the queue.
+	for n := range 2 {
+		if err := b.enqueue(t.Context(), one(n)); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, fmt.Sprintf("message %d queued", n), func() bool {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return b.batches == 1 && len(b.queue) == n
+		})
+	}
+	const waiting = 8
+	errs := make(chan error, waiting)
+	for i := range waiting {
+		go func() { errs <- b.enqueue(t.Context(), one(2+i)) }()
+		eventually(t, fmt.Sprintf("caller %d waiting", i), func() bool {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return len(b.waiters) == i+1
+		})
+	}
+	release()
+	for range waiting {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.settle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, 2+waiting)
+	for n := range want {
+		want[n] = fmt.Sprintf("s0-m%d", n)
+	}
+	if got := archiveIDs(t, db, owner); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("archive %v, want the callers in the order they came: %v", got, want)
+	}
+}
