@@ -54,15 +54,14 @@ type batcher struct {
 	queuedSeq atomic.Uint64
 	doneSeq   atomic.Uint64
 
-	mu    sync.Mutex
-	queue []*pending
-	// queued counts the stanza bytes in queue and those of the callers
-	// let in (roomWaiter.ready closed) that have not queued yet.
-	queued int
-	// waiters are the callers waiting for room, first come first: one is
-	// let in, its bytes counted, once what is queued leaves room for it,
-	// and no caller passes one waiting. Waking only those let in keeps a
-	// full queue from waking every waiting sender at each batch.
+	mu     sync.Mutex
+	queue  []*pending
+	queued int // stanza bytes in queue
+	// waiters are the callers waiting for room, first come first: the
+	// messages of one are queued for it (by whoever freed the room) once
+	// there is room for them, and no caller passes one waiting. Queuing
+	// them there, and waking only those queued, keeps the next batch full
+	// and a full queue from waking every waiting sender at each batch.
 	waiters []*roomWaiter
 	running bool          // the committer goroutine runs
 	settled chan struct{} // closed (and replaced) when doneSeq grows
@@ -71,8 +70,9 @@ type batcher struct {
 
 // roomWaiter is a caller waiting for room in the queue.
 type roomWaiter struct {
+	ps    []*pending
 	size  int
-	ready chan struct{} // closed when it is let in
+	ready chan struct{} // closed once ps are queued
 }
 
 // pending is one message waiting in the queue.
@@ -144,37 +144,41 @@ func (b *batcher) push(ctx context.Context, ps []*pending) error {
 	}
 	b.mu.Lock()
 	if len(b.waiters) > 0 || !b.fitsLocked(size) {
-		w := &roomWaiter{size: size, ready: make(chan struct{})}
+		w := &roomWaiter{ps: ps, size: size, ready: make(chan struct{})}
 		b.waiters = append(b.waiters, w)
 		b.mu.Unlock()
 		select {
 		case <-w.ready:
+			return nil
 		case <-ctx.Done():
 			b.mu.Lock()
+			defer b.mu.Unlock()
 			select {
 			case <-w.ready:
-				// Let in meanwhile: give the room back.
-				b.queued -= size
+				// Queued meanwhile.
+				return nil
 			default:
-				b.waiters = slices.DeleteFunc(b.waiters, func(o *roomWaiter) bool { return o == w })
 			}
+			b.waiters = slices.DeleteFunc(b.waiters, func(o *roomWaiter) bool { return o == w })
 			b.admitLocked()
-			b.mu.Unlock()
 			return fmt.Errorf("waiting for room in the archive queue (%d bytes): %w", b.maxBytes, ctx.Err())
 		}
-		b.mu.Lock()
-	} else {
-		b.queued += size
 	}
-	b.queue = append(b.queue, ps...)
-	b.queuedSeq.Add(uint64(len(ps)))
-	start := !b.running
-	b.running = true
+	b.queueLocked(ps, size)
 	b.mu.Unlock()
-	if start {
+	return nil
+}
+
+// queueLocked appends ps (size bytes) to the queue and starts the
+// committer if it does not run.
+func (b *batcher) queueLocked(ps []*pending, size int) {
+	b.queue = append(b.queue, ps...)
+	b.queued += size
+	b.queuedSeq.Add(uint64(len(ps)))
+	if !b.running {
+		b.running = true
 		go b.commit()
 	}
-	return nil
 }
 
 // fitsLocked reports whether size more bytes fit in the queue: within
@@ -184,13 +188,13 @@ func (b *batcher) fitsLocked(size int) bool {
 	return b.queued == 0 || b.queued+size <= b.maxBytes
 }
 
-// admitLocked lets in the waiting callers that fit, first come first,
-// counting their bytes.
+// admitLocked queues the messages of the waiting callers that fit, first
+// come first, and wakes those callers.
 func (b *batcher) admitLocked() {
 	n := 0
 	for n < len(b.waiters) && b.fitsLocked(b.waiters[n].size) {
 		w := b.waiters[n]
-		b.queued += w.size
+		b.queueLocked(w.ps, w.size)
 		close(w.ready)
 		n++
 	}
