@@ -3,7 +3,6 @@ package sqlcommon
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 	"time"
 
@@ -89,13 +88,6 @@ func (a Archive) AppendArchiveBatch(ctx context.Context, entries []storage.Archi
 				return err
 			}
 			stored += int(n)
-			if rows == 1 && len(rest) > 0 {
-				// A statement a row (SQLite, whose engine runs on this
-				// goroutine): let the goroutines ready to run (deliveries)
-				// go between rows, so that a large batch does not hold the
-				// processor for milliseconds on a server with one.
-				runtime.Gosched()
-			}
 		}
 		return nil
 	})
