@@ -47,6 +47,9 @@ func NewWriterQueue(name string, store storage.Archive, log *slog.Logger, q stor
 	w := &Writer{name: name, store: store, log: log, quota: q, usage: newUsageCache()}
 	if b, ok := store.(storage.ArchiveBatcher); ok {
 		w.batch = newBatcher(b, store, log, queueBytes)
+		w.batch.stored = func(e storage.ArchiveEntry) {
+			w.enforceQuota(context.Background(), e.Owner, len(e.Message.Stanza))
+		}
 	}
 	return w
 }
@@ -105,6 +108,44 @@ func (w *Writer) AppendEntries(ctx context.Context, es []Entry, errs []error) {
 		}
 		w.enforceQuota(ctx, e.owner, len(e.am.Stanza))
 	}
+}
+
+// EnqueueEntries queues es to be appended, in their order, as
+// AppendEntries does, and returns without waiting for the transaction:
+// errs[i] (len(errs) ≥ len(es)) is set to the error that kept es[i] from
+// being queued (ctx ended while the queue was full), nil once it is
+// queued. A queued message is appended in the background whatever
+// happens to ctx; should that fail, the failure is logged (the message
+// may have been delivered with a stanza-id its archive lacks). Settle
+// waits for what is queued. Where the store does not append in batches,
+// EnqueueEntries is AppendEntries.
+func (w *Writer) EnqueueEntries(ctx context.Context, es []Entry, errs []error) {
+	if w.batch == nil {
+		w.AppendEntries(ctx, es, errs)
+		return
+	}
+	se := make([]storage.ArchiveEntry, len(es))
+	for i, e := range es {
+		se[i] = storage.ArchiveEntry{Owner: e.owner, Message: e.am}
+	}
+	err := w.batch.enqueue(ctx, se)
+	for i, e := range es {
+		errs[i] = nil
+		if err != nil {
+			errs[i] = fmt.Errorf("%s: archiving a message for %s: %w", w.name, e.owner, err)
+		}
+	}
+}
+
+// Settle returns once every message queued (EnqueueEntries) before it was
+// called is committed, or failed and was logged: the barrier before the
+// server acknowledges anything to a client. The error is ctx's, should it
+// end first. With nothing queued it costs two atomic loads.
+func (w *Writer) Settle(ctx context.Context) error {
+	if w.batch == nil {
+		return nil
+	}
+	return w.batch.settle(ctx)
 }
 
 // Forget drops what the Writer knows of owner's archive (deleted).

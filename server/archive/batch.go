@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/parley-xmpp/parley/server/storage"
 )
@@ -22,44 +24,73 @@ const (
 	maxBatchBytes = 1 << 20
 )
 
-// batcher groups the appends of concurrent callers into one transaction
-// of the store (storage.ArchiveBatcher): the first caller to find the
-// store idle leads, taking what is queued (up to maxBatch messages and
-// maxBatchBytes) and appending it in one transaction, in queue order,
-// then wakes those callers with the outcome and hands the lead to the next
-// one waiting. Every caller returns only once its own message is committed
-// (or with the error that kept it from being), as with one transaction
-// each: a message acknowledged is in the archive, a crash right after
-// included. The queue is bounded in bytes: a caller finding it full
-// waits for room, or until its context ends.
+// batcher groups appends into transactions of the store
+// (storage.ArchiveBatcher). Callers queue their messages, in order, and
+// one committer goroutine (started when the queue gets its first message
+// and gone once it is empty) takes what is queued (up to maxBatch
+// messages and maxBatchBytes) and appends it in one transaction, in
+// queue order, while the next batch gathers behind it.
+//
+// A caller either waits for its messages to be committed (append) or
+// only for them to be queued (enqueue: the committer logs a failure).
+// Every message queued gets a sequence number; settle waits until every
+// message queued before it was called is committed (or failed), which
+// is how a server delivering messages before they are archived still
+// acknowledges only what is archived. The queue is bounded in bytes: a
+// caller finding it full waits for room, or until its context ends.
 type batcher struct {
 	store    storage.ArchiveBatcher
 	single   storage.Archive // one message at a time, after a failed batch
 	log      *slog.Logger
 	maxBytes int
+	// stored is run by the committer for each message queued by
+	// enqueue that was stored (the quota's bookkeeping).
+	stored func(e storage.ArchiveEntry)
 
-	mu      sync.Mutex
-	queue   []*pending
-	queued  int           // stanza bytes in queue
-	running bool          // a leader is appending a batch
-	room    chan struct{} // closed (and replaced) when queue bytes are freed
+	// queuedSeq counts the messages ever queued, doneSeq those the
+	// committer is done with (committed or failed): doneSeq ≥ a value
+	// read from queuedSeq means everything queued until then is settled.
+	// Both only grow, and are written under mu.
+	queuedSeq atomic.Uint64
+	doneSeq   atomic.Uint64
+
+	mu     sync.Mutex
+	queue  []*pending
+	queued int // stanza bytes in queue
+	// waiters are the callers waiting for room, first come first: the
+	// messages of one are queued for it (by whoever freed the room) once
+	// there is room for them, and no caller passes one waiting. Queuing
+	// them there, and waking only those queued, keeps the next batch full
+	// and a full queue from waking every waiting sender at each batch.
+	waiters []*roomWaiter
+	running bool          // the committer goroutine runs
+	settled chan struct{} // closed (and replaced) when doneSeq grows
 	batches uint64        // transactions run (for tests)
 }
 
-// pending is one caller's message waiting in the queue.
+// roomWaiter is a caller waiting for room in the queue.
+type roomWaiter struct {
+	ps    []*pending
+	size  int
+	ready chan struct{} // closed once ps are queued
+}
+
+// pending is one message waiting in the queue.
 type pending struct {
+	// ctx is the waiting caller's (append): a message whose caller gave
+	// up before its batch began is left out. Nil for a message nobody
+	// waits for (enqueue), which is always appended.
 	ctx  context.Context
 	e    storage.ArchiveEntry
 	err  error
-	lead bool          // set when the caller is woken to lead the next batch
-	done chan struct{} // one signal: err is set, or lead is
+	done chan struct{} // closed once err is set; nil when nobody waits
 }
 
 func newBatcher(store storage.ArchiveBatcher, single storage.Archive, log *slog.Logger, maxBytes int) *batcher {
 	if maxBytes <= 0 {
 		maxBytes = DefaultQueueBytes
 	}
-	return &batcher{store: store, single: single, log: log, maxBytes: maxBytes, room: make(chan struct{})}
+	return &batcher{store: store, single: single, log: log, maxBytes: maxBytes, settled: make(chan struct{})}
 }
 
 // append appends es, in their order and next to each other in the
@@ -69,45 +100,32 @@ func newBatcher(store storage.ArchiveBatcher, single storage.Archive, log *slog.
 // call for several messages waits once for them all where they fit in
 // one transaction, where one call each would wait for each in turn.
 func (b *batcher) append(ctx context.Context, es []storage.ArchiveEntry, errs []error) {
-	size := 0
 	ps := make([]*pending, len(es))
 	for i, e := range es {
-		size += len(e.Message.Stanza)
-		ps[i] = &pending{ctx: ctx, e: e, done: make(chan struct{}, 1)}
+		ps[i] = &pending{ctx: ctx, e: e, done: make(chan struct{})}
 	}
-	b.mu.Lock()
-	for len(b.queue) > 0 && b.queued+size > b.maxBytes {
-		room := b.room
-		b.mu.Unlock()
-		select {
-		case <-room:
-		case <-ctx.Done():
-			err := fmt.Errorf("waiting for room in the archive queue (%d bytes): %w", b.maxBytes, ctx.Err())
-			for i := range errs {
-				errs[i] = err
-			}
-			return
+	if err := b.push(ctx, ps); err != nil {
+		for i := range errs {
+			errs[i] = err
 		}
-		b.mu.Lock()
+		return
 	}
-	b.queue = append(b.queue, ps...)
-	b.queued += size
-	lead := !b.running
-	b.running = true
-	b.mu.Unlock()
-	// The messages are queued in a row: each is in the batch of the one
-	// before it, or heads the next batch, which its caller then leads.
 	for i, p := range ps {
-		if i > 0 || !lead {
-			<-p.done
-			if !p.lead {
-				errs[i] = p.err
-				continue
-			}
-		}
-		b.lead()
+		<-p.done
 		errs[i] = p.err
 	}
+}
+
+// enqueue queues es, in their order and next to each other, and returns
+// at once: the committer appends them in the background and logs a
+// failure. The error is ctx's when it ended while they waited for room
+// in the queue (then none was queued).
+func (b *batcher) enqueue(ctx context.Context, es []storage.ArchiveEntry) error {
+	ps := make([]*pending, len(es))
+	for i, e := range es {
+		ps[i] = &pending{e: e}
+	}
+	return b.push(ctx, ps)
 }
 
 // appendOne is append of the one message e.
@@ -117,14 +135,113 @@ func (b *batcher) appendOne(ctx context.Context, e storage.ArchiveEntry) error {
 	return err[0]
 }
 
-// lead runs one batch: the queue's head (the leader's own message) and
-// what is queued behind it, within the bounds. It then hands the lead to
-// the next waiting caller, or marks the store idle.
-func (b *batcher) lead() {
-	// Let the callers that are ready to run (often those the last batch
-	// released, about to append again) join this batch: on one P they
-	// would otherwise run only after it, and every batch would hold one
-	// message.
+// push queues ps once there is room for them, and starts the committer
+// if it does not run.
+func (b *batcher) push(ctx context.Context, ps []*pending) error {
+	size := 0
+	for _, p := range ps {
+		size += len(p.e.Message.Stanza)
+	}
+	b.mu.Lock()
+	if len(b.waiters) > 0 || !b.fitsLocked(size) {
+		w := &roomWaiter{ps: ps, size: size, ready: make(chan struct{})}
+		b.waiters = append(b.waiters, w)
+		b.mu.Unlock()
+		select {
+		case <-w.ready:
+			return nil
+		case <-ctx.Done():
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			select {
+			case <-w.ready:
+				// Queued meanwhile.
+				return nil
+			default:
+			}
+			b.waiters = slices.DeleteFunc(b.waiters, func(o *roomWaiter) bool { return o == w })
+			b.admitLocked()
+			return fmt.Errorf("waiting for room in the archive queue (%d bytes): %w", b.maxBytes, ctx.Err())
+		}
+	}
+	b.queueLocked(ps, size)
+	b.mu.Unlock()
+	return nil
+}
+
+// queueLocked appends ps (size bytes) to the queue and starts the
+// committer if it does not run.
+func (b *batcher) queueLocked(ps []*pending, size int) {
+	b.queue = append(b.queue, ps...)
+	b.queued += size
+	b.queuedSeq.Add(uint64(len(ps)))
+	if !b.running {
+		b.running = true
+		go b.commit()
+	}
+}
+
+// fitsLocked reports whether size more bytes fit in the queue: within
+// the bound, or alone (a message larger than the bound goes when nothing
+// else is queued).
+func (b *batcher) fitsLocked(size int) bool {
+	return b.queued == 0 || b.queued+size <= b.maxBytes
+}
+
+// admitLocked queues the messages of the waiting callers that fit, first
+// come first, and wakes those callers.
+func (b *batcher) admitLocked() {
+	n := 0
+	for n < len(b.waiters) && b.fitsLocked(b.waiters[n].size) {
+		w := b.waiters[n]
+		b.queueLocked(w.ps, w.size)
+		close(w.ready)
+		n++
+	}
+	if n > 0 {
+		rest := copy(b.waiters, b.waiters[n:])
+		clear(b.waiters[rest:])
+		b.waiters = b.waiters[:rest]
+	}
+}
+
+// settle waits until every message queued before it was called is
+// committed or failed, or until ctx ends (its error). With nothing
+// pending it costs two atomic loads.
+func (b *batcher) settle(ctx context.Context) error {
+	target := b.queuedSeq.Load()
+	if b.doneSeq.Load() >= target {
+		return nil
+	}
+	for {
+		b.mu.Lock()
+		settled := b.settled
+		done := b.doneSeq.Load() >= target
+		b.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-settled:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the archive queue to be committed: %w", ctx.Err())
+		}
+	}
+}
+
+// commit is the committer: it runs batches until the queue is empty.
+func (b *batcher) commit() {
+	for b.batch() {
+	}
+}
+
+// batch runs one batch: the queue's head and what is queued behind it,
+// within the bounds. It reports whether more is queued; when not, the
+// committer is marked gone.
+func (b *batcher) batch() bool {
+	// Let the callers that are ready to run join this batch: on one P
+	// they would otherwise run only after it, and a batch would often
+	// hold one message.
 	runtime.Gosched()
 	b.mu.Lock()
 	n, bytes := 0, 0
@@ -142,27 +259,33 @@ func (b *batcher) lead() {
 	clear(b.queue[rest:])
 	b.queue = b.queue[:rest]
 	b.queued -= bytes
-	close(b.room)
-	b.room = make(chan struct{})
+	b.admitLocked()
 	b.batches++
 	b.mu.Unlock()
 
 	b.run(group)
-	// group[0] is the leader's own message: its caller reads err itself.
-	for _, p := range group[1:] {
-		p.done <- struct{}{}
+	for _, p := range group {
+		switch {
+		case p.done != nil:
+			close(p.done)
+		case p.err != nil:
+			b.log.Error("archive: cannot archive a message (it was delivered with a stanza-id its archive lacks)",
+				"archive", p.e.Owner, "id", p.e.Message.ID, "err", p.err)
+		case b.stored != nil:
+			b.stored(p.e)
+		}
 	}
 
 	b.mu.Lock()
-	if len(b.queue) == 0 {
+	b.doneSeq.Add(uint64(len(group)))
+	close(b.settled)
+	b.settled = make(chan struct{})
+	more := len(b.queue) > 0
+	if !more {
 		b.running = false
-		b.mu.Unlock()
-		return
 	}
-	next := b.queue[0]
 	b.mu.Unlock()
-	next.lead = true
-	next.done <- struct{}{}
+	return more
 }
 
 // run appends the messages of group in one transaction and sets each
@@ -174,9 +297,11 @@ func (b *batcher) run(group []*pending) {
 	entries := make([]storage.ArchiveEntry, 0, len(group))
 	live := group[:0:0]
 	for _, p := range group {
-		if err := p.ctx.Err(); err != nil {
-			p.err = fmt.Errorf("archiving: %w", err)
-			continue
+		if p.ctx != nil {
+			if err := p.ctx.Err(); err != nil {
+				p.err = fmt.Errorf("archiving: %w", err)
+				continue
+			}
 		}
 		entries = append(entries, p.e)
 		live = append(live, p)
@@ -199,6 +324,6 @@ func (b *batcher) run(group []*pending) {
 	}
 	b.log.Warn("archive: a batch failed; appending its messages one by one", "messages", len(live), "err", err)
 	for _, p := range live {
-		p.err = b.single.AppendArchive(context.WithoutCancel(p.ctx), p.e.Owner, p.e.Message)
+		p.err = b.single.AppendArchive(context.Background(), p.e.Owner, p.e.Message)
 	}
 }

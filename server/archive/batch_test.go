@@ -2,7 +2,6 @@ package archive
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/parley-xmpp/parley/server/storage"
 	"github.com/parley-xmpp/parley/server/storage/sqlite"
+	"github.com/parley-xmpp/parley/server/storage/sqlite/sqlitetest"
 	"github.com/parley-xmpp/parley/xmpp/jid"
 )
 
@@ -113,25 +113,6 @@ func TestBatchOrder(t *testing.T) {
 	}
 }
 
-// lockWriter takes SQLite's write lock of the database at path from
-// another connection, as another process would; the returned function
-// releases it.
-func lockWriter(t *testing.T, path string) func() {
-	t.Helper()
-	other, err := sql.Open("sqlite", path+"?_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tx, err := other.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return func() {
-		tx.Rollback()
-		other.Close()
-	}
-}
-
 // TestBatchQueueBound fills the queue while the store cannot write: a
 // caller finding no room waits, and gives up when its context ends
 // (then its message is not archived), the queue never holds more than
@@ -144,13 +125,7 @@ func TestBatchQueueBound(t *testing.T) {
 	const size = 1000
 	b := newBatcher(db, db, discard, 3*size+500) // room for three messages
 	owner := jid.MustParse("a@example.org")
-	release := lockWriter(t, path)
-	released := false
-	defer func() {
-		if !released {
-			release()
-		}
-	}()
+	release := sqlitetest.HoldWriter(t, path)
 	errs := make(chan error, 4)
 	// The first message's caller leads and waits for the lock with its
 	// batch; three more fill the queue behind it, one of which gives up.
@@ -182,7 +157,6 @@ func TestBatchQueueBound(t *testing.T) {
 	}
 	cancel()
 	release()
-	released = true
 	var failed int
 	for range 4 {
 		if err := <-errs; err != nil {
@@ -375,5 +349,128 @@ func TestBatchAppendMany(t *testing.T) {
 	}
 	if b.batches >= senders*each*2+big/maxBatch {
 		t.Errorf("%d transactions for %d calls: none shared", b.batches, senders*each+1)
+	}
+}
+
+// TestEnqueueSettle queues messages while the store cannot write: with
+// nothing queued, settle returns at once; queuing returns without
+// waiting for the commit; settle waits until what was queued before it
+// is committed (giving up when its context ends); many goroutines
+// queuing at once get every message stored once, each goroutine's in its
+// order, in shared transactions.
+func TestEnqueueSettle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.db")
+	db := openDB(t, path)
+	b := newBatcher(db, db, discard, 0)
+	owner := jid.MustParse("a@example.org")
+	release := sqlitetest.HoldWriter(t, path)
+	if err := b.settle(t.Context()); err != nil {
+		t.Fatalf("settle with nothing queued: %v", err)
+	}
+	if err := b.enqueue(t.Context(), []storage.ArchiveEntry{entry(owner, 0, 0, 10), entry(owner, 0, 1, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := b.settle(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("settle while the store cannot commit: %v, want the context's deadline", err)
+	}
+	if ids := archiveIDs(t, db, owner); len(ids) != 0 {
+		t.Fatalf("archive %v before the store could write", ids)
+	}
+	release()
+	if err := b.settle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if ids := strings.Join(archiveIDs(t, db, owner), " "); ids != "s0-m0 s0-m1" {
+		t.Fatalf("archive %q once settled, want s0-m0 s0-m1", ids)
+	}
+
+	batches := func() uint64 {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.batches
+	}
+	before := batches()
+	const senders, each = 32, 20
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Go(func() {
+			for n := range each {
+				if err := b.enqueue(t.Context(), []storage.ArchiveEntry{entry(owner, s+1, n, 10)}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := b.settle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	msgs := senderMessages(t, db, owner)
+	if len(msgs) != 2+senders*each {
+		t.Fatalf("%d messages stored once settled, want %d", len(msgs), 2+senders*each)
+	}
+	next := map[int]int{}
+	for _, m := range msgs {
+		if m[1] != next[m[0]] {
+			t.Fatalf("sender %d's message %d stored where %d was due", m[0], m[1], next[m[0]])
+		}
+		next[m[0]]++
+	}
+	if n := batches() - before; n >= senders*each {
+		t.Errorf("%d transactions for %d messages: none shared", n, senders*each)
+	}
+}
+
+// TestQueueRoomInOrder fills the queue while the store cannot write and
+// lets callers wait for room one after another: they get in in the order
+// they came, each once there is room for it.
+func TestQueueRoomInOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.db")
+	db := openDB(t, path)
+	const size = 1000
+	b := newBatcher(db, db, discard, size+500) // room for one message
+	owner := jid.MustParse("a@example.org")
+	release := sqlitetest.HoldWriter(t, path)
+	one := func(n int) []storage.ArchiveEntry { return []storage.ArchiveEntry{entry(owner, 0, n, size)} }
+	// Message 0 goes to the committer, which waits for the lock; message
+	// 1 fills the queue.
+	for n := range 2 {
+		if err := b.enqueue(t.Context(), one(n)); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, fmt.Sprintf("message %d queued", n), func() bool {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return b.batches == 1 && len(b.queue) == n
+		})
+	}
+	const waiting = 8
+	errs := make(chan error, waiting)
+	for i := range waiting {
+		go func() { errs <- b.enqueue(t.Context(), one(2+i)) }()
+		eventually(t, fmt.Sprintf("caller %d waiting", i), func() bool {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return len(b.waiters) == i+1
+		})
+	}
+	release()
+	for range waiting {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.settle(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	want := make([]string, 2+waiting)
+	for n := range want {
+		want[n] = fmt.Sprintf("s0-m%d", n)
+	}
+	if got := archiveIDs(t, db, owner); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("archive %v, want the callers in the order they came: %v", got, want)
 	}
 }

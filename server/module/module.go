@@ -317,6 +317,10 @@ type NestedDisco struct {
 // block (start background work with Host.Go).
 type ComponentFunc func(ctx context.Context, domain string)
 
+// BarrierFunc waits until what s's earlier stanzas left to be made
+// durable is durable (Registrar.Barrier).
+type BarrierFunc func(ctx context.Context, s *session.Session)
+
 // Registrar is what a module registers with.
 type Registrar interface {
 	// Host returns the server facade.
@@ -339,6 +343,16 @@ type Registrar interface {
 	// topic (Host.Invalidate there): fn drops its cached copy. It never
 	// runs on a server that is not a cluster node.
 	OnInvalidate(topic string, fn AccountFunc)
+	// Barrier registers fn as a durability barrier: the stream engine
+	// calls it before it answers anything a client could take for an
+	// acknowledgement of its earlier stanzas (before it handles an IQ,
+	// answers an ack request or reports a resumption, XEP-0198, and
+	// before it closes a stream the client closed), and fn returns once
+	// what the session's earlier stanzas left to be made durable behind
+	// their delivery (a message archive's writes) is durable, or ctx
+	// ended. It must cost next to nothing when there is nothing to wait
+	// for.
+	Barrier(fn BarrierFunc)
 	// Feature advertises a disco feature for a target.
 	Feature(t Target, feature string)
 	// Identity advertises a disco identity for a target.

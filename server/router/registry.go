@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/parley-xmpp/parley/server/module"
+	"github.com/parley-xmpp/parley/server/session"
 	"github.com/parley-xmpp/parley/xmpp/stanza"
 )
 
@@ -75,6 +76,19 @@ func (g *registration) OnSession(ev module.SessionEvent, fn module.SessionFunc) 
 
 func (g *registration) OnAccountDeleted(fn module.AccountFunc) {
 	g.r.deletedFns = append(g.r.deletedFns, fn)
+}
+
+func (g *registration) Barrier(fn module.BarrierFunc) {
+	g.r.barrierFns = append(g.r.barrierFns, fn)
+}
+
+// Barrier runs the modules' durability barriers (module.Registrar.Barrier)
+// for s: it returns once what s's earlier stanzas left to be made durable
+// is, or ctx ended.
+func (r *Router) Barrier(ctx context.Context, s *session.Session) {
+	for _, fn := range r.barrierFns {
+		fn(ctx, s)
+	}
 }
 
 func (g *registration) OnInvalidate(topic string, fn module.AccountFunc) {

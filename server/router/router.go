@@ -80,6 +80,7 @@ type Router struct {
 	hooks          map[hookKey][]hookEntry
 	sessionFns     map[module.SessionEvent][]module.SessionFunc
 	deletedFns     []module.AccountFunc
+	barrierFns     []module.BarrierFunc
 	invalidateFns  map[string][]module.AccountFunc     // by topic (OnInvalidate)
 	features       map[module.Target][]string          // written under disco.mu
 	identities     map[module.Target][]module.Identity // written under disco.mu

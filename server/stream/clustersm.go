@@ -201,6 +201,10 @@ func HandOver(ctx context.Context, s *session.Session, user jid.JID, h uint32) (
 		old.expireTaken(ctx)
 		return nil, ErrNotResumable
 	}
+	// The other node reports inH in <resumed h/>: what the stanzas it
+	// counts left to be made durable here (the archive's writes) is,
+	// first.
+	old.cfg.Router.Barrier(ctx, s)
 	inH := old.sm.inH
 	q.mu.Lock()
 	if se := q.ackLocked(h); se != nil {

@@ -24,6 +24,11 @@ type Router interface {
 	// inline in Bind 2 (XEP-0386).
 	Bind2Features() []module.Bind2Feature
 	IsLocal(domain string) bool
+	// Barrier returns once what s's earlier stanzas left to be made
+	// durable behind their delivery (archive writes) is durable, or ctx
+	// ended: the engine calls it before it tells the client anything
+	// that acknowledges them (module.Registrar.Barrier).
+	Barrier(ctx context.Context, s *session.Session)
 }
 
 // Sessions is what the engine needs of the table of the sessions bound

@@ -454,6 +454,10 @@ func (c *conn) handleStanza(ctx context.Context, el *stanza.Element) error {
 		el.SetNS(stanza.NSXML, "lang", c.lang)
 	}
 	if kind == stanza.KindIQ {
+		// An IQ gets an answer, which tells the client its earlier
+		// stanzas were handled: what they left to be made durable (the
+		// archive's writes, which go behind their delivery) is, first.
+		c.cfg.Router.Barrier(ctx, c.session)
 		if c.handleIQResult(el) {
 			return nil
 		}
@@ -530,6 +534,11 @@ func (c *conn) finish(ctx context.Context, err error) {
 	switch {
 	case err == nil:
 		c.log.Debug("c2s: stream closed by peer")
+		if c.session != nil {
+			// The closing tag answers the client's: what its stanzas
+			// left to be made durable is, first.
+			c.cfg.Router.Barrier(ctx, c.session)
+		}
 		c.closeStream(nil)
 	case errors.As(err, &se):
 		c.log.Info("c2s: stream error", "condition", se.Condition, "text", se.Text)

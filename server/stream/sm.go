@@ -226,9 +226,12 @@ func (c *conn) handleNonza(ctx context.Context, el *stanza.Element) error {
 		if !c.sm.enabled {
 			return &xstream.Error{Condition: xstream.UnsupportedStanzaType, Text: "stream management is not enabled"}
 		}
+		// What the acknowledged stanzas caused is durable before the
+		// client is told: the archive's writes (which go behind their
+		// delivery), then, in a cluster, what a resumption elsewhere
+		// needs (it reports this h).
+		c.cfg.Router.Barrier(ctx, c.session)
 		if rs := c.cfg.SM.Cluster; rs != nil {
-			// What the acknowledged stanzas caused is durable before the
-			// client is told (a resumption elsewhere reports this h).
 			rs.Checkpoint(ctx, c.sm.id, c.sm.inH)
 		}
 		return c.queueNonza(smns.Ack(c.sm.inH))
@@ -399,6 +402,9 @@ func (c *conn) resumeSM(ctx context.Context, el *stanza.Element, first func(*sta
 		old.expireTaken(ctx)
 		return notFound, nil
 	}
+	// <resumed h/> acknowledges the stanzas the old stream handled: what
+	// they left to be made durable (the archive's writes) is, first.
+	c.cfg.Router.Barrier(ctx, s)
 	inH := old.sm.inH
 	old.out.mu.Lock()
 	oa := &old.out.ack

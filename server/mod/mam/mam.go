@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -125,6 +126,9 @@ func (m *Module) Register(r module.Registrar) error {
 	r.Hook(module.PhaseInbound, stanza.KindMessage, stripPriority, m.strip)
 	r.Hook(module.PhaseOutbound, stanza.KindMessage, archivePriority, m.outgoing)
 	r.Hook(module.PhaseInbound, stanza.KindMessage, archivePriority, m.incoming)
+	// Messages are delivered before their archive entries are committed:
+	// nothing acknowledges them to a client before they are.
+	r.Barrier(m.barrier)
 	r.OnSession(module.SessionEnded, m.sessionEnded)
 	r.OnAccountDeleted(m.accountDeleted)
 	// Another node of a cluster changed preferences cached here.
@@ -161,6 +165,28 @@ func (m *Module) sessionEnded(_ context.Context, s *session.Session) {
 		return
 	}
 	m.dropPrefs(user)
+}
+
+// barrier waits until every message queued in the archive so far, those
+// of s's earlier stanzas among them, is committed (module.BarrierFunc).
+// It waits for what other sessions queued too: a client that was
+// delivered a message, then queries its archive, finds it there.
+func (m *Module) barrier(ctx context.Context, _ *session.Session) {
+	if err := m.writer.Settle(ctx); err != nil {
+		m.log.Warn("mam: acknowledging before the archive caught up", "err", err)
+	}
+}
+
+// Stop implements module.Stopper: the messages queued in the archive
+// are committed before storage closes.
+func (m *Module) Stop(ctx context.Context) error {
+	if m.writer == nil {
+		return nil
+	}
+	if err := m.writer.Settle(ctx); err != nil {
+		return fmt.Errorf("mam: draining the archive queue: %w", err)
+	}
+	return nil
 }
 
 // Start implements module.Starter: it runs the retention purge.
@@ -235,11 +261,13 @@ func archivable(st *stanza.Element) bool {
 // outgoing archives a message a local session sends to someone else; a
 // message to the account itself is archived once, as incoming. For a
 // local account, the sender's copy is held (module.Packet.Hold) and
-// appended with the recipient's when the router hands the message to that
-// account (incoming): the sender then waits once for both, before the
-// message is delivered. Where no such step comes (the account does not
-// exist, a hook refused the message), it is appended once the router is
-// done with the message.
+// queued with the recipient's when the router hands the message to that
+// account (incoming), next to each other. Where no such step comes (the
+// account does not exist, a hook refused the message), it is queued once
+// the router is done with the message. Queuing waits only for room in
+// the archive's queue, never for the commit: the message is delivered
+// while its entries are being committed, and the barrier (Barrier) keeps
+// the server from acknowledging it before they are.
 func (m *Module) outgoing(ctx context.Context, p *module.Packet) module.Verdict {
 	if (p.Origin == nil && !p.OnBehalf) || p.To.IsZero() || p.To.Bare().Equal(p.From.Bare()) || !archivable(p.Stanza) {
 		return module.Continue
@@ -265,7 +293,9 @@ func (m *Module) appendHeld(ctx context.Context, v any) { m.append(ctx, v.(archi
 
 // incoming archives a message to a local account and delivers it with its
 // stanza-id; the sender's copy, when the packet holds it (outgoing), is
-// appended with it.
+// queued with it. The stanza-id is added once the entry is queued, before
+// it is committed: should the commit fail (logged), the delivered message
+// carries a stanza-id its archive lacks.
 func (m *Module) incoming(ctx context.Context, p *module.Packet) module.Verdict {
 	var es []archive.Entry
 	if v, ok := p.Take(heldKey{}); ok {
@@ -291,15 +321,15 @@ func (m *Module) incoming(ctx context.Context, p *module.Packet) module.Verdict 
 	return module.Continue
 }
 
-// append stores messages, in one wait, and reports whether the last one
-// was stored; a storage failure is logged and the message still
-// delivered.
+// append queues messages to be archived, next to each other, and reports
+// whether the last one was queued; a failure is logged and the message
+// still delivered.
 func (m *Module) append(ctx context.Context, es ...archive.Entry) bool {
 	if len(es) == 0 {
 		return false
 	}
 	errs := make([]error, len(es))
-	m.writer.AppendEntries(ctx, es, errs)
+	m.writer.EnqueueEntries(ctx, es, errs)
 	for _, err := range errs {
 		if err != nil {
 			m.log.Error("mam: cannot archive a message", "err", err)
