@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/parley-xmpp/parley/server/storage"
 )
@@ -22,6 +23,14 @@ const (
 	// maxBatchBytes bounds the stanza bytes of one transaction (a
 	// single larger message still goes, alone).
 	maxBatchBytes = 1 << 20
+	// gatherWindow is how long the committer lets a batch gather when
+	// nobody waits for its commit (messages queued by enqueue, which
+	// were delivered already): a few milliseconds of a steady trickle of
+	// messages share one transaction, and write their pages to the WAL
+	// once, where one transaction each would write the table's and the
+	// indexes' last pages again for every message. Anyone waiting for a
+	// commit (settle, append, a caller waiting for room) cuts it short.
+	gatherWindow = 10 * time.Millisecond
 )
 
 // batcher groups appends into transactions of the store
@@ -63,9 +72,15 @@ type batcher struct {
 	// them there, and waking only those queued, keeps the next batch full
 	// and a full queue from waking every waiting sender at each batch.
 	waiters []*roomWaiter
-	running bool          // the committer goroutine runs
-	settled chan struct{} // closed (and replaced) when doneSeq grows
-	batches uint64        // transactions run (for tests)
+	running bool // the committer goroutine runs
+	// hurry counts the callers waiting for a commit (settle, append):
+	// while there are any, the committer does not gather. gathering is
+	// closed to cut a gathering committer's wait short.
+	hurry     int
+	gathering chan struct{}
+	window    time.Duration // gatherWindow, but in tests
+	settled   chan struct{} // closed (and replaced) when doneSeq grows
+	batches   uint64        // transactions run (for tests)
 }
 
 // roomWaiter is a caller waiting for room in the queue.
@@ -90,7 +105,7 @@ func newBatcher(store storage.ArchiveBatcher, single storage.Archive, log *slog.
 	if maxBytes <= 0 {
 		maxBytes = DefaultQueueBytes
 	}
-	return &batcher{store: store, single: single, log: log, maxBytes: maxBytes, settled: make(chan struct{})}
+	return &batcher{store: store, single: single, log: log, maxBytes: maxBytes, settled: make(chan struct{}), window: gatherWindow}
 }
 
 // append appends es, in their order and next to each other in the
@@ -110,10 +125,56 @@ func (b *batcher) append(ctx context.Context, es []storage.ArchiveEntry, errs []
 		}
 		return
 	}
+	b.mu.Lock()
+	b.hurryLocked()
+	b.mu.Unlock()
 	for i, p := range ps {
 		<-p.done
 		errs[i] = p.err
 	}
+	b.mu.Lock()
+	b.hurry--
+	b.mu.Unlock()
+}
+
+// hurryLocked counts a caller waiting for a commit and cuts short the
+// committer's gathering, if it gathers. b.mu is held.
+func (b *batcher) hurryLocked() {
+	b.hurry++
+	b.stopGatheringLocked()
+}
+
+// stopGatheringLocked ends the committer's gathering, if it gathers.
+// b.mu is held.
+func (b *batcher) stopGatheringLocked() {
+	if b.gathering != nil {
+		close(b.gathering)
+		b.gathering = nil
+	}
+}
+
+// gather lets the next batch gather for gatherWindow, unless someone
+// waits for a commit or the batch is full already.
+func (b *batcher) gather() {
+	b.mu.Lock()
+	if b.hurry > 0 || len(b.waiters) > 0 || len(b.queue) >= maxBatch || b.queued >= maxBatchBytes {
+		b.mu.Unlock()
+		return
+	}
+	ch := make(chan struct{})
+	b.gathering = ch
+	b.mu.Unlock()
+	t := time.NewTimer(b.window)
+	select {
+	case <-t.C:
+	case <-ch:
+	}
+	t.Stop()
+	b.mu.Lock()
+	if b.gathering == ch {
+		b.gathering = nil
+	}
+	b.mu.Unlock()
 }
 
 // enqueue queues es, in their order and next to each other, and returns
@@ -146,6 +207,7 @@ func (b *batcher) push(ctx context.Context, ps []*pending) error {
 	if len(b.waiters) > 0 || !b.fitsLocked(size) {
 		w := &roomWaiter{ps: ps, size: size, ready: make(chan struct{})}
 		b.waiters = append(b.waiters, w)
+		b.stopGatheringLocked()
 		b.mu.Unlock()
 		select {
 		case <-w.ready:
@@ -175,6 +237,9 @@ func (b *batcher) queueLocked(ps []*pending, size int) {
 	b.queue = append(b.queue, ps...)
 	b.queued += size
 	b.queuedSeq.Add(uint64(len(ps)))
+	if len(b.queue) >= maxBatch || b.queued >= maxBatchBytes {
+		b.stopGatheringLocked()
+	}
 	if !b.running {
 		b.running = true
 		go b.commit()
@@ -213,6 +278,14 @@ func (b *batcher) settle(ctx context.Context) error {
 	if b.doneSeq.Load() >= target {
 		return nil
 	}
+	b.mu.Lock()
+	b.hurryLocked()
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		b.hurry--
+		b.mu.Unlock()
+	}()
 	for {
 		b.mu.Lock()
 		settled := b.settled
@@ -243,6 +316,7 @@ func (b *batcher) batch() bool {
 	// they would otherwise run only after it, and a batch would often
 	// hold one message.
 	runtime.Gosched()
+	b.gather()
 	b.mu.Lock()
 	n, bytes := 0, 0
 	for n < len(b.queue) && n < maxBatch {

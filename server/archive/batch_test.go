@@ -474,3 +474,69 @@ func TestQueueRoomInOrder(t *testing.T) {
 		t.Fatalf("archive %v, want the callers in the order they came: %v", got, want)
 	}
 }
+
+// TestGatherWindow: messages nobody waits for gather for the committer's
+// window, so that a trickle of them shares one transaction; a caller
+// waiting for a commit (settle, append) cuts the window short. The
+// window is an hour here: a committer that did not gather would commit
+// the first message alone, and one whose window nothing cut short would
+// keep settle and append waiting past their deadline.
+func TestGatherWindow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.db")
+	db := openDB(t, path)
+	b := newBatcher(db, db, discard, 0)
+	b.window = time.Hour
+	owner := jid.MustParse("a@example.org")
+	gathering := func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.gathering != nil
+	}
+	waitGathering := func() {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for !gathering() {
+			if time.Now().After(deadline) {
+				t.Fatal("the committer never gathered a batch")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if err := b.enqueue(t.Context(), []storage.ArchiveEntry{entry(owner, 0, 0, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGathering()
+	if err := b.enqueue(t.Context(), []storage.ArchiveEntry{entry(owner, 0, 1, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if err := b.settle(ctx); err != nil {
+		t.Fatalf("settle while the committer gathers: %v", err)
+	}
+	b.mu.Lock()
+	batches := b.batches
+	b.mu.Unlock()
+	if batches != 1 {
+		t.Errorf("%d transactions for two messages queued within the window, want 1", batches)
+	}
+	if ids := strings.Join(archiveIDs(t, db, owner), " "); ids != "s0-m0 s0-m1" {
+		t.Fatalf("archive %q once settled, want s0-m0 s0-m1", ids)
+	}
+
+	// A caller that waits for its own commit does not wait for the window.
+	if err := b.enqueue(t.Context(), []storage.ArchiveEntry{entry(owner, 0, 2, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	waitGathering()
+	done := make(chan error, 1)
+	go func() { done <- b.appendOne(ctx, entry(owner, 0, 3, 10)) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("append waited for the gathering window")
+	}
+}
