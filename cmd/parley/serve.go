@@ -12,7 +12,6 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -99,10 +98,6 @@ func runServe(ctx context.Context, args []string, env func(string) string, stdou
 		return exitCode(err)
 	}
 	log, levels, recent := newLeveledLogger(cfg, stderr)
-	if n, ok := minProcs(runtime.GOMAXPROCS(0), env("GOMAXPROCS")); ok {
-		runtime.GOMAXPROCS(n)
-		log.Info("one CPU: running Go with two processors, so that a goroutine blocked in a slow system call (a storage fsync) does not hold up the others", "gomaxprocs", n)
-	}
 	if *pprofAddr != "" {
 		stopPprof, err := servePprof(*pprofAddr, log)
 		if err != nil {
@@ -220,21 +215,4 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	}()
 	log.Warn("serving pprof profiles", "address", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
-}
-
-// minProcs returns the GOMAXPROCS the server runs with, and whether it
-// differs from cur (the runtime's choice: the CPUs the process may use):
-// at least two, unless the GOMAXPROCS environment variable (envValue)
-// sets it. With one processor, a goroutine in a system call that blocks
-// (SQLite's fsyncs at a checkpoint, 10–100 ms on a busy disk) keeps it
-// until the runtime's monitor hands it to another thread, which it
-// checks for only every 10 ms or so when the process is quiet: every
-// delivery waits meanwhile. A second processor lets the others run while
-// one thread sleeps in the kernel; on one CPU the two threads take turns
-// only when both have work.
-func minProcs(cur int, envValue string) (int, bool) {
-	if envValue != "" || cur >= 2 {
-		return cur, false
-	}
-	return 2, true
 }

@@ -128,24 +128,3 @@ func TestServeNotifiesSystemd(t *testing.T) {
 		t.Errorf("serve exited with %v; stderr:\n%s", err, stderr.String())
 	}
 }
-
-// TestMinProcs: the server runs Go with at least two processors, unless
-// the GOMAXPROCS environment variable says otherwise.
-func TestMinProcs(t *testing.T) {
-	for _, tc := range []struct {
-		cur    int
-		env    string
-		want   int
-		change bool
-	}{
-		{1, "", 2, true},
-		{2, "", 2, false},
-		{8, "", 8, false},
-		{1, "1", 1, false},
-		{4, "3", 4, false},
-	} {
-		if got, change := minProcs(tc.cur, tc.env); got != tc.want || change != tc.change {
-			t.Errorf("minProcs(%d, %q) = %d, %v; want %d, %v", tc.cur, tc.env, got, change, tc.want, tc.change)
-		}
-	}
-}
