@@ -213,9 +213,13 @@ func TestResumeHandover(t *testing.T) {
 		sendAll(t, bob, alice.JID(), "after", 0, 1)
 		return "after0"
 	})
-	if s := n1.App.Cluster().Directory().Get(alice.JID()); s == nil || !s.Remote() || !s.Available() {
-		t.Fatalf("node1 does not route to alice's available session on node2: %v", s)
-	}
+	// node1's directory learns of the session on node2 from node2's
+	// announcement, which may come after the first messages node1 sent
+	// through the handover.
+	xmpptest.Eventually(t, "node1 routes to alice's available session on node2", func() bool {
+		s := n1.App.Cluster().Directory().Get(alice.JID())
+		return s != nil && s.Remote() && s.Available()
+	})
 	// node2 routes to its own session only, not also to node1's old one.
 	xmpptest.Eventually(t, "node2 has one session of alice/sm", func() bool {
 		n := 0
